@@ -1,0 +1,122 @@
+package scim
+
+// Schema URNs used on the wire.
+const (
+	SchemaUser             = "urn:ietf:params:scim:schemas:core:2.0:User"
+	SchemaGroup            = "urn:ietf:params:scim:schemas:core:2.0:Group"
+	SchemaServicePrincipal = "urn:ietf:params:scim:schemas:core:2.0:ServicePrincipal"
+	SchemaListResponse     = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+	SchemaPatchOp          = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+	SchemaError            = "urn:ietf:params:scim:api:messages:2.0:Error"
+)
+
+// Group resource types reported in Group.Meta.ResourceType.
+const (
+	// ResourceTypeWorkspaceGroup marks a workspace-local group.
+	ResourceTypeWorkspaceGroup = "WorkspaceGroup"
+	// ResourceTypeAccountGroup marks an account group seen from a workspace
+	// (or listed by account SCIM).
+	ResourceTypeAccountGroup = "Group"
+)
+
+// Well-known entitlement values.
+const (
+	EntitlementAllowClusterCreate      = "allow-cluster-create"
+	EntitlementAllowInstancePoolCreate = "allow-instance-pool-create"
+	EntitlementDatabricksSQLAccess     = "databricks-sql-access"
+	EntitlementWorkspaceAccess         = "workspace-access"
+	EntitlementWorkspaceConsume        = "workspace-consume"
+)
+
+// ComplexValue is a SCIM multi-valued attribute entry: a member, a group, an
+// entitlement, a role or an email.
+type ComplexValue struct {
+	Value   string `json:"value,omitempty"`
+	Display string `json:"display,omitempty"`
+	Ref     string `json:"$ref,omitempty"`
+	Type    string `json:"type,omitempty"`
+	Primary bool   `json:"primary,omitempty"`
+}
+
+// Name is a user's structured name.
+type Name struct {
+	GivenName  string `json:"givenName,omitempty"`
+	FamilyName string `json:"familyName,omitempty"`
+}
+
+// Meta carries resource metadata; only ResourceType is populated by Databricks.
+type Meta struct {
+	ResourceType string `json:"resourceType,omitempty"`
+}
+
+// User is a SCIM user, in a workspace or in the account. Account users carry no
+// entitlements or groups.
+type User struct {
+	ID           string         `json:"id,omitempty"`
+	UserName     string         `json:"userName,omitempty"`
+	DisplayName  string         `json:"displayName,omitempty"`
+	Active       bool           `json:"active,omitempty"`
+	Emails       []ComplexValue `json:"emails,omitempty"`
+	Name         *Name          `json:"name,omitempty"`
+	ExternalID   string         `json:"externalId,omitempty"`
+	Entitlements []ComplexValue `json:"entitlements,omitempty"`
+	Groups       []ComplexValue `json:"groups,omitempty"`
+	Roles        []ComplexValue `json:"roles,omitempty"`
+	Schemas      []string       `json:"schemas,omitempty"`
+}
+
+// Group is a SCIM group. In a workspace, Meta.ResourceType tells a
+// workspace-local group (WorkspaceGroup) from an account group (Group).
+type Group struct {
+	ID           string         `json:"id,omitempty"`
+	DisplayName  string         `json:"displayName,omitempty"`
+	ExternalID   string         `json:"externalId,omitempty"`
+	Members      []ComplexValue `json:"members,omitempty"`
+	Groups       []ComplexValue `json:"groups,omitempty"`
+	Entitlements []ComplexValue `json:"entitlements,omitempty"`
+	Roles        []ComplexValue `json:"roles,omitempty"`
+	Schemas      []string       `json:"schemas,omitempty"`
+	Meta         *Meta          `json:"meta,omitempty"`
+}
+
+// IsWorkspaceLocal reports whether g is a workspace-local group.
+func (g *Group) IsWorkspaceLocal() bool {
+	return g.Meta != nil && g.Meta.ResourceType == ResourceTypeWorkspaceGroup
+}
+
+// ServicePrincipal is a SCIM service principal. ApplicationID is its stable
+// identifier across the account (on Azure, the Entra application id).
+type ServicePrincipal struct {
+	ID            string         `json:"id,omitempty"`
+	ApplicationID string         `json:"applicationId,omitempty"`
+	DisplayName   string         `json:"displayName,omitempty"`
+	Active        bool           `json:"active,omitempty"`
+	ExternalID    string         `json:"externalId,omitempty"`
+	Entitlements  []ComplexValue `json:"entitlements,omitempty"`
+	Groups        []ComplexValue `json:"groups,omitempty"`
+	Roles         []ComplexValue `json:"roles,omitempty"`
+	Schemas       []string       `json:"schemas,omitempty"`
+}
+
+// ListResponse is one page of a SCIM list. Note the capital R in Resources.
+type ListResponse[T any] struct {
+	Schemas      []string `json:"schemas,omitempty"`
+	TotalResults int      `json:"totalResults"`
+	StartIndex   int      `json:"startIndex"`
+	ItemsPerPage int      `json:"itemsPerPage"`
+	Resources    []T      `json:"Resources"`
+}
+
+// PatchOp is a SCIM PATCH request body (RFC 7644 §3.5.2).
+type PatchOp struct {
+	Schemas    []string         `json:"schemas"`
+	Operations []PatchOperation `json:"Operations"`
+}
+
+// PatchOperation is one operation of a PatchOp. Op is "add", "remove" or
+// "replace"; Value is omitted when nil.
+type PatchOperation struct {
+	Op    string `json:"op"`
+	Path  string `json:"path,omitempty"`
+	Value any    `json:"value,omitempty"`
+}
