@@ -1,0 +1,33 @@
+// Package reports is dbiam's output layer. It never talks HTTP.
+//
+// It provides:
+//
+//   - [Streams]: stdin, stdout and stderr with the terminal state decided
+//     once. stdout carries data only; logs, progress and warnings go to
+//     stderr.
+//   - [Logger]: leveled, greppable logfmt-style lines on stderr, with
+//     [Redact] and [RedactHeaders] so that no credential reaches a log line.
+//   - [Progress]: one bar per in-flight task plus a total on a terminal
+//     (rendered with progressbar/v3), one plain log line per finished task
+//     otherwise.
+//   - Atomic output: [WriteFile], [CreateAtomic] and [CreateAtomicDir] write
+//     into a temporary file or directory next to the target, fsync it, rename
+//     it into place and fsync the parent directory. Files are created with
+//     mode 0600 because exports hold personal data. An existing output is only
+//     replaced when the caller passes [Force]; otherwise the error is an
+//     [*ExistsError] that matches [ErrExists].
+//   - Tables: a typed column model ([Column], [ColumnType]) shared by every
+//     renderer, and [Tables] writers that put one table per file (CSV, JSON
+//     Lines) or per sheet (XLSX, streamed with bounded memory, plus a summary
+//     sheet with a chart), all committed atomically.
+//   - [TablePrinter]: aligned columns on a terminal, TSV otherwise.
+//
+// # Column model
+//
+// A table is a name, a list of [Column] values and rows of Go values, one
+// per column, in column order. The column type decides how a value is
+// rendered: [FormatValue] gives the canonical text (used by CSV, TSV and
+// any HTML renderer), JSON Lines gets real numbers and booleans, and XLSX
+// gets numeric, boolean and date cells. Rows are written in the order they
+// are given; callers sort them.
+package reports

@@ -1,0 +1,123 @@
+package reports
+
+import (
+	"bytes"
+	"io"
+	"os"
+
+	"golang.org/x/term"
+)
+
+// defaultTerminalWidth is used when the terminal width cannot be read.
+const defaultTerminalWidth = 80
+
+// Streams holds the standard streams of one dbiam run and their terminal
+// state. Out carries data only (tables, exports written to stdout); Err
+// carries logs, progress, retries and warnings.
+//
+// The terminal state is decided once, by [System] or [Test], and can be
+// overridden with the Set methods before use. Streams does not synchronise
+// writes: callers that write to Err from several goroutines go through a
+// [Logger] or a [Progress], which do. The getters are safe for concurrent
+// use; the setters are not, and belong to set-up code.
+type Streams struct {
+	In  io.Reader
+	Out io.Writer
+	Err io.Writer
+
+	stdoutTTY bool
+	stderrTTY bool
+	color     bool
+	width     int      // fixed terminal width; 0 means ask the terminal
+	sizeFile  *os.File // terminal to ask for its width; nil for none
+}
+
+// System returns Streams for os.Stdin, os.Stdout and os.Stderr.
+//
+// stdout and stderr count as terminals when golang.org/x/term says so,
+// except that TERM=dumb makes stderr a non-terminal (a dumb terminal cannot
+// move the cursor, so progress falls back to plain log lines). Colour is on
+// only when stdout is a terminal, NO_COLOR is unset or empty, and TERM is not
+// "dumb" (https://no-color.org).
+func System() *Streams {
+	return systemStreams(os.Getenv, isTerminal)
+}
+
+// systemStreams is System with an injectable environment and terminal
+// check, for tests.
+func systemStreams(getenv func(string) string, isTerminal func(*os.File) bool) *Streams {
+	dumb := getenv("TERM") == "dumb"
+	outTTY := isTerminal(os.Stdout)
+	errTTY := isTerminal(os.Stderr) && !dumb
+	s := &Streams{
+		In:        os.Stdin,
+		Out:       os.Stdout,
+		Err:       os.Stderr,
+		stdoutTTY: outTTY,
+		stderrTTY: errTTY,
+		color:     outTTY && !dumb && getenv("NO_COLOR") == "",
+	}
+	switch {
+	case outTTY:
+		s.sizeFile = os.Stdout
+	case errTTY:
+		s.sizeFile = os.Stderr
+	}
+	return s
+}
+
+func isTerminal(f *os.File) bool {
+	return f != nil && term.IsTerminal(int(f.Fd()))
+}
+
+// Test returns Streams backed by buffers, for tests: stdin is empty, stdout
+// and stderr are returned. Neither stream is a terminal, colour is off and
+// the terminal width is 80 until overridden.
+func Test() (s *Streams, stdout, stderr *bytes.Buffer) {
+	stdout, stderr = &bytes.Buffer{}, &bytes.Buffer{}
+	s = &Streams{
+		In:    &bytes.Buffer{},
+		Out:   stdout,
+		Err:   stderr,
+		width: defaultTerminalWidth,
+	}
+	return s, stdout, stderr
+}
+
+// IsStdoutTTY reports whether stdout is a terminal.
+func (s *Streams) IsStdoutTTY() bool { return s.stdoutTTY }
+
+// IsStderrTTY reports whether stderr is a terminal that can redraw
+// progress bars.
+func (s *Streams) IsStderrTTY() bool { return s.stderrTTY }
+
+// ColorEnabled reports whether output to stdout may use ANSI colours.
+func (s *Streams) ColorEnabled() bool { return s.color }
+
+// SetStdoutTTY overrides whether stdout counts as a terminal.
+func (s *Streams) SetStdoutTTY(v bool) { s.stdoutTTY = v }
+
+// SetStderrTTY overrides whether stderr counts as a terminal.
+func (s *Streams) SetStderrTTY(v bool) { s.stderrTTY = v }
+
+// SetColorEnabled overrides whether colour is used.
+func (s *Streams) SetColorEnabled(v bool) { s.color = v }
+
+// SetTerminalWidth fixes the width reported by TerminalWidth; 0 asks the
+// terminal again.
+func (s *Streams) SetTerminalWidth(cols int) { s.width = cols }
+
+// TerminalWidth returns the width of the terminal in columns: the fixed
+// width if one was set, else the current size of the stdout (or stderr)
+// terminal, else 80.
+func (s *Streams) TerminalWidth() int {
+	if s.width > 0 {
+		return s.width
+	}
+	if s.sizeFile != nil {
+		if w, _, err := term.GetSize(int(s.sizeFile.Fd())); err == nil && w > 0 {
+			return w
+		}
+	}
+	return defaultTerminalWidth
+}

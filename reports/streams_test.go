@@ -1,0 +1,59 @@
+package reports
+
+import (
+	"os"
+	"testing"
+)
+
+func TestTestStreams(t *testing.T) {
+	s, out, errb := Test()
+	if s.IsStdoutTTY() || s.IsStderrTTY() || s.ColorEnabled() {
+		t.Error("Test streams must start as non-terminals without colour")
+	}
+	if s.TerminalWidth() != 80 {
+		t.Errorf("width = %d, want 80", s.TerminalWidth())
+	}
+	s.SetStdoutTTY(true)
+	s.SetStderrTTY(true)
+	s.SetColorEnabled(true)
+	s.SetTerminalWidth(120)
+	if !s.IsStdoutTTY() || !s.IsStderrTTY() || !s.ColorEnabled() || s.TerminalWidth() != 120 {
+		t.Error("overrides not applied")
+	}
+	_, _ = s.Out.Write([]byte("data"))
+	_, _ = s.Err.Write([]byte("log"))
+	if out.String() != "data" || errb.String() != "log" {
+		t.Errorf("out=%q err=%q", out, errb)
+	}
+}
+
+func TestSystemStreamsEnv(t *testing.T) {
+	tests := []struct {
+		name             string
+		env              map[string]string
+		terminals        bool
+		wantOut, wantErr bool
+		wantColor        bool
+	}{
+		{"terminal", map[string]string{"TERM": "xterm-256color"}, true, true, true, true},
+		{"NO_COLOR", map[string]string{"NO_COLOR": "1"}, true, true, true, false},
+		{"TERM=dumb", map[string]string{"TERM": "dumb"}, true, true, false, false},
+		{"pipes", nil, false, false, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := systemStreams(func(k string) string { return tt.env[k] }, func(*os.File) bool { return tt.terminals })
+			if s.IsStdoutTTY() != tt.wantOut || s.IsStderrTTY() != tt.wantErr || s.ColorEnabled() != tt.wantColor {
+				t.Errorf("stdoutTTY=%v stderrTTY=%v color=%v, want %v %v %v",
+					s.IsStdoutTTY(), s.IsStderrTTY(), s.ColorEnabled(), tt.wantOut, tt.wantErr, tt.wantColor)
+			}
+			if s.In != os.Stdin || s.Out != os.Stdout || s.Err != os.Stderr {
+				t.Error("System must use the os streams")
+			}
+		})
+	}
+	var zero Streams
+	if zero.TerminalWidth() != 80 {
+		t.Errorf("zero Streams width = %d, want 80", zero.TerminalWidth())
+	}
+}
