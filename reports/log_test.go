@@ -156,25 +156,25 @@ func TestRedact(t *testing.T) {
 
 func TestRedactHeaders(t *testing.T) {
 	h := http.Header{
-		"Authorization": {"Bearer dapi0123456789abcdef"},
+		"Authorization":                          {"Bearer dapi0123456789abcdef"},
 		"X-Databricks-Azure-Sp-Management-Token": {"eyJabc"},
-		"Cookie":                    {"session=1"},
-		"X-Custom-Secret":           {"s"},
-		"X-Auth-Token":              {"t"},
-		"Content-Type":              {"application/json"},
-		"X-Databricks-Workspace-Id": {"123"},
-		"Referer":                   {"https://h.test/?access_token=abcdefgh"},
+		"Cookie":                                 {"session=1"},
+		"X-Custom-Secret":                        {"s"},
+		"X-Auth-Token":                           {"t"},
+		"Content-Type":                           {"application/json"},
+		"X-Databricks-Workspace-Id":              {"123"},
+		"Referer":                                {"https://h.test/?access_token=abcdefgh"},
 	}
 	got := RedactHeaders(h)
 	want := map[string]string{
-		"Authorization": Redacted,
+		"Authorization":                          Redacted,
 		"X-Databricks-Azure-Sp-Management-Token": Redacted,
-		"Cookie":                    Redacted,
-		"X-Custom-Secret":           Redacted,
-		"X-Auth-Token":              Redacted,
-		"Content-Type":              "application/json",
-		"X-Databricks-Workspace-Id": "123",
-		"Referer":                   "https://h.test/?access_token=[REDACTED]",
+		"Cookie":                                 Redacted,
+		"X-Custom-Secret":                        Redacted,
+		"X-Auth-Token":                           Redacted,
+		"Content-Type":                           "application/json",
+		"X-Databricks-Workspace-Id":              "123",
+		"Referer":                                "https://h.test/?access_token=[REDACTED]",
 	}
 	for k, v := range want {
 		if got.Get(k) != v {

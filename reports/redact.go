@@ -11,10 +11,10 @@ const Redacted = "[REDACTED]"
 
 // sensitiveHeaders are always redacted, whatever their name contains.
 var sensitiveHeaders = map[string]bool{
-	"Authorization":       true,
-	"Proxy-Authorization": true,
-	"Cookie":              true,
-	"Set-Cookie":          true,
+	"Authorization":                          true,
+	"Proxy-Authorization":                    true,
+	"Cookie":                                 true,
+	"Set-Cookie":                             true,
 	"X-Databricks-Azure-Sp-Management-Token": true,
 }
 
