@@ -1,7 +1,6 @@
 package scimexpr
 
 import (
-	"errors"
 	"strconv"
 	"strings"
 )
@@ -93,7 +92,7 @@ var compareOps = map[string]bool{
 func ParseFilter(s string) (*Filter, error) {
 	p, err := newParser(s)
 	if err != nil {
-		return nil, filterError(s, err)
+		return nil, filterError(err)
 	}
 	root, err := p.parseOr()
 	if err == nil && p.peek().kind != tokEOF {
@@ -101,17 +100,15 @@ func ParseFilter(s string) (*Filter, error) {
 		err = posErrorf(t.pos, "expected \"and\", \"or\" or end of filter, found %s", t.describe())
 	}
 	if err != nil {
-		return nil, filterError(s, err)
+		return nil, filterError(err)
 	}
 	return &Filter{root: root}, nil
 }
 
-func filterError(src string, err error) error {
-	var pe *posError
-	if errors.As(err, &pe) {
-		return &Error{SCIMType: TypeInvalidFilter, Detail: "invalid filter " + strconv.Quote(src) + ": " + pe.Error()}
-	}
-	return &Error{SCIMType: TypeInvalidFilter, Detail: "invalid filter " + strconv.Quote(src) + ": " + err.Error()}
+// filterError turns a parse error into the SCIM error. The detail does not
+// repeat the filter, which may be long; it names the token and position.
+func filterError(err error) error {
+	return &Error{SCIMType: TypeInvalidFilter, Detail: "invalid filter: " + err.Error()}
 }
 
 // Match reports whether res satisfies f. String comparisons are
