@@ -1,0 +1,392 @@
+package migrate
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/dbiam/dbiam/reports"
+	"github.com/dbiam/dbiam/scim"
+)
+
+// PlanVersion is the version of the plan file format this build writes and
+// reads. A plan with any other version is refused by [ReadPlan].
+const PlanVersion = 1
+
+// Member kinds used in [Member.Kind] and in members digests.
+const (
+	KindUser             = "user"
+	KindServicePrincipal = "service_principal"
+	KindGroup            = "group"
+)
+
+// Match strategies ([PlanSettings.Match], --match).
+const (
+	MatchName       = "name"
+	MatchPrefix     = "prefix"
+	MatchSuffix     = "suffix"
+	MatchRegex      = "regex"
+	MatchExternalID = "external-id"
+	MatchMapping    = "mapping"
+)
+
+// Conflict policies ([PlanSettings.OnConflict], --on-conflict).
+const (
+	PolicyFail         = "fail"
+	PolicyMerge        = "merge"
+	PolicyPerWorkspace = "per-workspace"
+)
+
+// Conflict kinds ([Conflict.Kind]).
+const (
+	// ConflictSameName: the same target name comes from local groups in
+	// several workspaces (or several local groups) whose members differ.
+	ConflictSameName = "same-name-different-members"
+	// ConflictExistingDiffers: the target account group exists and its
+	// members differ from the local group's.
+	ConflictExistingDiffers = "existing-account-group-differs"
+	// ConflictTargetTaken: the target name is the name of another
+	// workspace-local group in the same workspace, so the account group
+	// could not be assigned there while that group keeps its name.
+	ConflictTargetTaken = "target-name-taken"
+	// ConflictMemberNoIdentity: a direct member has no account identity
+	// (or is a nested group that is not migrated).
+	ConflictMemberNoIdentity = "member-without-account-identity"
+	// ConflictCycle: nested groups form a cycle.
+	ConflictCycle = "cycle"
+	// ConflictNoMatch: the match strategy gives no target for the group.
+	ConflictNoMatch = "no-match"
+)
+
+// DefaultBackupPrefix is the prefix of the name a migrated local group is
+// renamed to (--backup-prefix).
+const DefaultBackupPrefix = "db-temp-"
+
+// Plan is a migration plan: the account groups to ensure, and per
+// workspace the local groups to replace by them, with the state they were
+// planned from. It is written by [WritePlan] and read by [ReadPlan]; the
+// JSON field names are the file format. A Plan is plain data and not safe
+// for concurrent mutation.
+type Plan struct {
+	PlanVersion int       `json:"plan_version"`
+	ToolVersion string    `json:"tool_version"`
+	CreatedAt   time.Time `json:"created_at"`
+	// Lineage is a random id of this plan; journals are bound to it.
+	Lineage   string       `json:"lineage"`
+	Host      string       `json:"host"`
+	AccountID string       `json:"account_id"`
+	Settings  PlanSettings `json:"settings"`
+	// AccountGroups is in dependency order: nested (child) groups come
+	// before the groups that contain them.
+	AccountGroups []AccountGroupPlan `json:"account_groups"`
+	Workspaces    []WorkspacePlan    `json:"workspaces"`
+	Conflicts     []Conflict         `json:"conflicts"`
+}
+
+// PlanSettings records the options a plan was made with.
+type PlanSettings struct {
+	Match   string `json:"match"`
+	Prefix  string `json:"prefix,omitempty"`
+	Suffix  string `json:"suffix,omitempty"`
+	Strip   bool   `json:"strip,omitempty"`
+	Regex   string `json:"regex,omitempty"`
+	Replace string `json:"replace,omitempty"`
+	// MappingFile and MappingSHA256 identify the --mapping CSV.
+	MappingFile   string `json:"mapping_file,omitempty"`
+	MappingSHA256 string `json:"mapping_sha256,omitempty"`
+	OnConflict    string `json:"on_conflict"`
+	BackupPrefix  string `json:"backup_prefix"`
+	// Selectors as given on the command line.
+	Workspaces []string `json:"workspaces,omitempty"`
+	Groups     []string `json:"groups,omitempty"`
+	GroupRegex []string `json:"group_regex,omitempty"`
+	Exclude    []string `json:"exclude,omitempty"`
+}
+
+// AccountGroupPlan is one account group the plan needs: reused when
+// ExistingID is set, created otherwise.
+type AccountGroupPlan struct {
+	// Key is stable within the plan, e.g. "ag:data-eng".
+	Key         string `json:"key"`
+	DisplayName string `json:"display_name"`
+	// ExistingID is the account group to reuse; empty means create it.
+	ExistingID string `json:"existing_id,omitempty"`
+	ExternalID string `json:"external_id,omitempty"`
+	// Members are the desired direct members, as account identities. Apply
+	// adds the missing ones; it never removes members of a reused group.
+	Members []Member `json:"members"`
+	// ExistingMembersDigest is the [MembersDigest] of the reused group at
+	// plan time (a precondition); empty when the group is created.
+	ExistingMembersDigest string `json:"existing_members_digest,omitempty"`
+	// Sources are the local groups mapped to this account group.
+	Sources []GroupRef `json:"sources"`
+}
+
+// Member is a desired member of an account group.
+type Member struct {
+	Kind string `json:"kind"` // KindUser, KindServicePrincipal or KindGroup
+	// AccountID is the account SCIM id when known at plan time (always for
+	// users and service principals; for groups only when the child group
+	// already exists).
+	AccountID     string `json:"account_id,omitempty"`
+	UserName      string `json:"user_name,omitempty"`
+	ApplicationID string `json:"application_id,omitempty"`
+	// GroupKey is the child's AccountGroupPlan.Key for a nested group that
+	// the plan migrates.
+	GroupKey string `json:"group_key,omitempty"`
+	Display  string `json:"display,omitempty"`
+}
+
+// GroupRef names a workspace-local group.
+type GroupRef struct {
+	WorkspaceID int64  `json:"workspace_id"`
+	LocalID     string `json:"local_id"`
+}
+
+// WorkspacePlan is the plan for one workspace.
+type WorkspacePlan struct {
+	WorkspaceID   int64  `json:"workspace_id"`
+	WorkspaceName string `json:"workspace_name"`
+	URL           string `json:"url"`
+	Federated     bool   `json:"federated"`
+	// Skipped is the reason the whole workspace is skipped, if it is.
+	Skipped string `json:"skipped,omitempty"`
+	// Groups are in dependency order: children before parents.
+	Groups []GroupPlan `json:"groups"`
+}
+
+// GroupPlan is the plan for one workspace-local group.
+type GroupPlan struct {
+	LocalID         string   `json:"local_id"`
+	LocalName       string   `json:"local_name"`
+	BackupName      string   `json:"backup_name"`
+	AccountGroupKey string   `json:"account_group_key"`
+	Entitlements    []string `json:"entitlements"`
+	Roles           []string `json:"roles"`
+	// MembersDigest is the [MembersDigest] of the group's direct members at
+	// plan time (the drift check).
+	MembersDigest string `json:"members_digest"`
+	MemberCount   int    `json:"member_count"`
+	// Skipped is the conflict or other reason the group is not migrated.
+	Skipped string `json:"skipped,omitempty"`
+}
+
+// Conflict is something that stops or changes the migration of a group,
+// with what each policy would do about it.
+type Conflict struct {
+	Kind        string `json:"kind"`
+	WorkspaceID int64  `json:"workspace_id,omitempty"`
+	Group       string `json:"group"`
+	Detail      string `json:"detail"`
+	// Policies maps PolicyFail, PolicyMerge and PolicyPerWorkspace to what
+	// each would do.
+	Policies map[string]string `json:"policies,omitempty"`
+	// Blocking means the group is skipped.
+	Blocking bool `json:"blocking"`
+}
+
+// ErrPlanVersion is matched (errors.Is) by the error [ReadPlan] returns for
+// a plan written in another format version.
+var ErrPlanVersion = errors.New("plan version mismatch")
+
+// ReadPlan reads and checks the plan file at path. It returns the plan and
+// the raw bytes (for a sha256 that binds a journal to the plan). Unknown
+// fields are rejected, and so is any plan_version other than PlanVersion,
+// with an error matching [ErrPlanVersion] whose text starts with
+// "plan version mismatch: ".
+func ReadPlan(path string) (*Plan, []byte, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read plan %s: %w", path, err)
+	}
+	p, err := decodePlan(raw)
+	if err != nil {
+		if errors.Is(err, ErrPlanVersion) {
+			return nil, nil, err // already names the file below
+		}
+		return nil, nil, fmt.Errorf("read plan %s: %w", path, err)
+	}
+	return p, raw, nil
+}
+
+// decodePlan parses and validates a plan file's bytes.
+func decodePlan(raw []byte) (*Plan, error) {
+	var head struct {
+		PlanVersion *int   `json:"plan_version"`
+		ToolVersion string `json:"tool_version"`
+	}
+	if err := json.Unmarshal(raw, &head); err != nil {
+		return nil, fmt.Errorf("not a plan file: %w", err)
+	}
+	switch {
+	case head.PlanVersion == nil:
+		return nil, fmt.Errorf("%w: the file has no plan_version (this dbiam reads version %d); run \"dbiam migrate plan\" again",
+			ErrPlanVersion, PlanVersion)
+	case *head.PlanVersion != PlanVersion:
+		return nil, fmt.Errorf("%w: plan has version %d (generated with dbiam %q), but this dbiam reads version %d; run \"dbiam migrate plan\" again",
+			ErrPlanVersion, *head.PlanVersion, head.ToolVersion, PlanVersion)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	var p Plan
+	if err := dec.Decode(&p); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("unexpected data after the plan object")
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// Validate checks the plan's internal references: account group keys are
+// unique, every group, member and source refers to a known key or
+// workspace, and nested members come before their parents.
+func (p *Plan) Validate() error {
+	keys := make(map[string]int, len(p.AccountGroups))
+	for i, ag := range p.AccountGroups {
+		if ag.Key == "" {
+			return fmt.Errorf("account group %q has no key", ag.DisplayName)
+		}
+		if _, dup := keys[ag.Key]; dup {
+			return fmt.Errorf("account group key %q appears twice", ag.Key)
+		}
+		if ag.DisplayName == "" {
+			return fmt.Errorf("account group %s has no display name", ag.Key)
+		}
+		for _, m := range ag.Members {
+			switch m.Kind {
+			case KindUser, KindServicePrincipal:
+				if m.AccountID == "" {
+					return fmt.Errorf("account group %s: %s member %q has no account id", ag.Key, m.Kind, m.Display)
+				}
+			case KindGroup:
+				if m.GroupKey == "" && m.AccountID == "" {
+					return fmt.Errorf("account group %s: group member %q has neither group_key nor account_id", ag.Key, m.Display)
+				}
+				if m.GroupKey != "" {
+					j, ok := keys[m.GroupKey]
+					if !ok || j >= i {
+						return fmt.Errorf("account group %s: nested group %s is not listed before it", ag.Key, m.GroupKey)
+					}
+				}
+			default:
+				return fmt.Errorf("account group %s: member kind %q is not one of user, service_principal, group", ag.Key, m.Kind)
+			}
+		}
+		keys[ag.Key] = i
+	}
+	wsIDs := make(map[int64]map[string]bool, len(p.Workspaces))
+	for _, ws := range p.Workspaces {
+		if _, dup := wsIDs[ws.WorkspaceID]; dup {
+			return fmt.Errorf("workspace %d appears twice", ws.WorkspaceID)
+		}
+		locals := make(map[string]bool, len(ws.Groups))
+		for _, g := range ws.Groups {
+			if g.LocalID == "" {
+				return fmt.Errorf("workspace %d: group %q has no local id", ws.WorkspaceID, g.LocalName)
+			}
+			if locals[g.LocalID] {
+				return fmt.Errorf("workspace %d: group %s appears twice", ws.WorkspaceID, g.LocalID)
+			}
+			locals[g.LocalID] = true
+			if g.Skipped == "" {
+				if _, ok := keys[g.AccountGroupKey]; !ok {
+					return fmt.Errorf("workspace %d: group %q refers to unknown account group %q", ws.WorkspaceID, g.LocalName, g.AccountGroupKey)
+				}
+				if g.BackupName == "" || g.BackupName == g.LocalName {
+					return fmt.Errorf("workspace %d: group %q has no backup name", ws.WorkspaceID, g.LocalName)
+				}
+			}
+		}
+		wsIDs[ws.WorkspaceID] = locals
+	}
+	for _, ag := range p.AccountGroups {
+		for _, src := range ag.Sources {
+			if !wsIDs[src.WorkspaceID][src.LocalID] {
+				return fmt.Errorf("account group %s: source group %s in workspace %d is not in the plan", ag.Key, src.LocalID, src.WorkspaceID)
+			}
+		}
+	}
+	return nil
+}
+
+// MarshalPlan returns the plan file bytes: indented JSON with a trailing
+// newline.
+func MarshalPlan(p *Plan) ([]byte, error) {
+	b, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encode plan: %w", err)
+	}
+	return append(b, '\n'), nil
+}
+
+// WritePlan writes p to path atomically with mode 0600. An existing file
+// is replaced only when force is true.
+func WritePlan(path string, p *Plan, force bool) error {
+	b, err := MarshalPlan(p)
+	if err != nil {
+		return err
+	}
+	return reports.WriteFile(path, 0o600, func(w io.Writer) error {
+		_, err := w.Write(b)
+		return err
+	}, reports.Force(force))
+}
+
+// MemberKind returns the kind of a SCIM member entry, from its $ref
+// ("Users/1", "ServicePrincipals/2", "Groups/3", possibly as a full URL)
+// or else its type; "" when neither says.
+func MemberKind(m scim.ComplexValue) string {
+	if m.Ref != "" {
+		ref := strings.TrimSuffix(m.Ref, "/")
+		ref = strings.TrimSuffix(ref, "/"+m.Value)
+		switch path.Base(ref) {
+		case "Users":
+			return KindUser
+		case "ServicePrincipals":
+			return KindServicePrincipal
+		case "Groups":
+			return KindGroup
+		}
+	}
+	switch strings.ToLower(m.Type) {
+	case "user":
+		return KindUser
+	case "serviceprincipal", "service_principal", "service-principal":
+		return KindServicePrincipal
+	case "group":
+		return KindGroup
+	}
+	return ""
+}
+
+// MembersDigest returns "sha256:<hex>" over the sorted "kind:id" lines of
+// a group's direct members, the kind from [MemberKind] ("" when unknown).
+// Plan and apply compute it the same way, so apply detects a group whose
+// members changed after the plan was made.
+func MembersDigest(members []scim.ComplexValue) string {
+	lines := make([]string, 0, len(members))
+	for _, m := range members {
+		lines = append(lines, MemberKind(m)+":"+m.Value)
+	}
+	slices.Sort(lines)
+	lines = slices.Compact(lines)
+	h := sha256.New()
+	for _, l := range lines {
+		io.WriteString(h, l)
+		h.Write([]byte{'\n'})
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+}
