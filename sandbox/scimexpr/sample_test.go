@@ -2,6 +2,7 @@ package scimexpr_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -59,9 +60,11 @@ func resource(t testing.TB, js string) map[string]any {
 
 func toJSON(t testing.TB, v any) string {
 	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		t.Fatalf("encode %v: %v", v, err)
 	}
-	return string(b)
+	return strings.TrimSuffix(b.String(), "\n")
 }
