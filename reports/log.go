@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 )
@@ -79,16 +80,18 @@ type LoggerOptions struct {
 // A Logger is safe for concurrent use; lines are never interleaved. A nil
 // *Logger discards everything.
 type Logger struct {
-	out   *logSink
-	level Level
-	now   func() time.Time
+	sink  *logSink
 	attrs []byte // pre-formatted " k=v" pairs from With
 }
 
-// logSink serialises the writes of a Logger and the loggers derived from it.
-// While a Progress draws bars, lines are handed to it so that they are
-// printed above the bars.
+// logSink is the state a Logger shares with the loggers derived from it:
+// the output, the level and the clock. It serialises writes. While a
+// Progress draws bars, lines are handed to it so that they are printed
+// above the bars.
 type logSink struct {
+	level atomic.Int64
+	now   func() time.Time
+
 	mu    sync.Mutex
 	w     io.Writer
 	above func([]byte) // set by Progress on a terminal
@@ -105,11 +108,15 @@ func (s *logSink) write(line []byte) {
 }
 
 // setAbove installs (or with nil removes) the hook that prints lines above
-// progress bars.
-func (s *logSink) setAbove(f func([]byte)) {
+// progress bars. It reports false if another hook is installed.
+func (s *logSink) setAbove(f func([]byte)) bool {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f != nil && s.above != nil {
+		return false
+	}
 	s.above = f
-	s.mu.Unlock()
+	return true
 }
 
 // NewLogger returns a Logger writing to w (normally Streams.Err).
@@ -118,22 +125,38 @@ func NewLogger(w io.Writer, opts LoggerOptions) *Logger {
 	if now == nil {
 		now = time.Now
 	}
-	return &Logger{out: &logSink{w: w}, level: opts.Level, now: now}
+	sink := &logSink{w: w, now: now}
+	sink.level.Store(int64(opts.Level))
+	return &Logger{sink: sink}
 }
 
 // With returns a Logger that adds the key/value pairs kv to every line,
-// before the pairs of the call. It shares l's output and level.
+// before the pairs of the call. It shares l's output, level and clock.
 func (l *Logger) With(kv ...any) *Logger {
 	if l == nil {
 		return nil
 	}
-	c := *l
-	c.attrs = appendPairs(append([]byte(nil), l.attrs...), kv)
-	return &c
+	return &Logger{sink: l.sink, attrs: appendPairs(append([]byte(nil), l.attrs...), kv)}
+}
+
+// SetLevel sets the lowest level written by l and by every Logger that
+// shares its output (derived with With, or derived from the same parent).
+func (l *Logger) SetLevel(level Level) {
+	if l != nil {
+		l.sink.level.Store(int64(level))
+	}
+}
+
+// Level returns the lowest level written.
+func (l *Logger) Level() Level {
+	if l == nil {
+		return LevelError + 1
+	}
+	return Level(l.sink.level.Load())
 }
 
 // Enabled reports whether lines at level are written.
-func (l *Logger) Enabled(level Level) bool { return l != nil && level >= l.level }
+func (l *Logger) Enabled(level Level) bool { return l != nil && level >= l.Level() }
 
 // Debug logs at LevelDebug.
 func (l *Logger) Debug(msg string, kv ...any) { l.Log(LevelDebug, msg, kv...) }
@@ -155,7 +178,7 @@ func (l *Logger) Log(level Level, msg string, kv ...any) {
 		return
 	}
 	b := make([]byte, 0, 128)
-	b = l.now().UTC().AppendFormat(b, time.RFC3339)
+	b = l.sink.now().UTC().AppendFormat(b, time.RFC3339)
 	b = append(b, ' ')
 	b = append(b, level.String()...)
 	b = append(b, ' ')
@@ -163,7 +186,7 @@ func (l *Logger) Log(level Level, msg string, kv ...any) {
 	b = append(b, l.attrs...)
 	b = appendPairs(b, kv)
 	b = append(b, '\n')
-	l.out.write(b)
+	l.sink.write(b)
 }
 
 // appendMessage appends msg on a single line, redacted.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"os"
+	"sync"
 
 	"golang.org/x/term"
 )
@@ -16,14 +17,24 @@ const defaultTerminalWidth = 80
 // carries logs, progress, retries and warnings.
 //
 // The terminal state is decided once, by [System] or [Test], and can be
-// overridden with the Set methods before use. Streams does not synchronise
-// writes: callers that write to Err from several goroutines go through a
-// [Logger] or a [Progress], which do. The getters are safe for concurrent
-// use; the setters are not, and belong to set-up code.
+// overridden with the Set methods before use. Streams also carries the
+// run's [Logger] (see [Streams.Logger]) and the --no-progress switch, which
+// main.go applies in the app's Before hook.
+//
+// Streams does not synchronise raw writes: code that writes to Err from
+// several goroutines goes through the Logger or a [Progress], which do.
+// Logger is safe for concurrent use; the other methods may be called
+// concurrently with each other but not with the Set methods, which belong
+// to set-up code. Use Streams by pointer.
 type Streams struct {
 	In  io.Reader
 	Out io.Writer
 	Err io.Writer
+
+	logMu sync.Mutex
+	log   *Logger
+
+	noProgress bool
 
 	stdoutTTY bool
 	stderrTTY bool
@@ -121,3 +132,34 @@ func (s *Streams) TerminalWidth() int {
 	}
 	return defaultTerminalWidth
 }
+
+// Logger returns the run's Logger, writing to Err at LevelInfo unless set
+// otherwise. It is created on first use and shared by every caller; it is
+// safe for concurrent use.
+func (s *Streams) Logger() *Logger {
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	if s.log == nil {
+		s.log = NewLogger(s.Err, LoggerOptions{})
+	}
+	return s.log
+}
+
+// SetLogger replaces the run's Logger, e.g. with one using a fixed clock
+// in tests.
+func (s *Streams) SetLogger(l *Logger) {
+	s.logMu.Lock()
+	s.log = l
+	s.logMu.Unlock()
+}
+
+// SetLogLevel sets the level of the run's Logger (the --log-level flag).
+func (s *Streams) SetLogLevel(level Level) { s.Logger().SetLevel(level) }
+
+// SetProgressEnabled turns progress bars off (false: the --no-progress
+// flag) or back on. Progress off a terminal is always plain log lines.
+func (s *Streams) SetProgressEnabled(v bool) { s.noProgress = !v }
+
+// ProgressEnabled reports whether a [Progress] draws bars: stderr is a
+// terminal and --no-progress was not given.
+func (s *Streams) ProgressEnabled() bool { return s.stderrTTY && !s.noProgress }

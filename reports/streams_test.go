@@ -2,6 +2,7 @@ package reports
 
 import (
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -55,5 +56,42 @@ func TestSystemStreamsEnv(t *testing.T) {
 	var zero Streams
 	if zero.TerminalWidth() != 80 {
 		t.Errorf("zero Streams width = %d, want 80", zero.TerminalWidth())
+	}
+}
+
+func TestStreamsLoggerAndProgressSwitch(t *testing.T) {
+	s, out, errb := Test()
+	log := s.Logger()
+	if log != s.Logger() {
+		t.Fatal("Logger must return the same logger")
+	}
+	derived := log.With("workspace", 1)
+	log.Debug("hidden")
+	s.SetLogLevel(LevelDebug) // the --log-level flag, applied after loggers were derived
+	derived.Debug("shown")
+	if out.Len() != 0 {
+		t.Errorf("stdout = %q, want nothing", out)
+	}
+	if got := errb.String(); strings.Contains(got, "hidden") || !strings.Contains(got, " DEBUG shown workspace=1\n") {
+		t.Errorf("stderr = %q", got)
+	}
+
+	if s.ProgressEnabled() {
+		t.Error("progress enabled off a terminal")
+	}
+	s.SetStderrTTY(true)
+	if !s.ProgressEnabled() {
+		t.Error("progress disabled on a terminal")
+	}
+	s.SetProgressEnabled(false) // --no-progress
+	if s.ProgressEnabled() {
+		t.Error("--no-progress ignored")
+	}
+
+	var buf strings.Builder
+	s.SetLogger(NewLogger(&buf, LoggerOptions{Now: fixedClock}))
+	s.Logger().Info("x")
+	if buf.String() != "2026-11-24T21:14:33Z INFO x\n" {
+		t.Errorf("SetLogger: got %q", buf.String())
 	}
 }
