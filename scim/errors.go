@@ -20,6 +20,36 @@ var (
 	ErrInternal         = errors.New("internal error")
 )
 
+// Errors raised by the client itself rather than by a server reply.
+var (
+	// ErrOutcomeUnknown marks a write that is not known to be idempotent
+	// (POST, and PATCH unless marked with Idempotent) whose reply was lost:
+	// a transport error or a 5xx that is not throttling. The server may or may
+	// not have applied it, so the client did not retry; read the live state
+	// before trying again (see Endpoint.CreateOnce).
+	ErrOutcomeUnknown = errors.New("write outcome unknown")
+	// ErrNoAccountID is returned by Session.Account when no account id is
+	// configured.
+	ErrNoAccountID = errors.New("no account id")
+	// ErrPageLimit is returned by a list iterator that reached its page
+	// ceiling, or a server that repeats pages, without seeing the end of the
+	// list.
+	ErrPageLimit = errors.New("list did not end")
+)
+
+// ConfigError is a bad connection setting or credential: Problem names the
+// input, Fix tells the user what to do. main prints Fix as a hint.
+type ConfigError struct {
+	Op      string // "resolve credentials", "check settings", ...
+	Problem string // what is wrong, naming the input
+	Fix     string // what to do about it
+}
+
+// Error formats e as "op: problem: fix" on one line.
+func (e *ConfigError) Error() string {
+	return e.Op + ": " + e.Problem + ": " + e.Fix
+}
+
 // APIError is an error reply from a Databricks API. It carries both the SCIM
 // error shape (Detail, SCIMType, Status as a string on the wire) and the REST
 // shape (error_code, message), normalised into ErrorCode and Message.

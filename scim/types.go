@@ -120,3 +120,47 @@ type PatchOperation struct {
 	Path  string `json:"path,omitempty"`
 	Value any    `json:"value,omitempty"`
 }
+
+// Workspace permission levels for permission assignments (§D). They are
+// case-sensitive on the wire.
+const (
+	PermissionUser  = "USER"
+	PermissionAdmin = "ADMIN"
+)
+
+// Workspace is one entry of the account workspaces list
+// (GET /api/2.0/accounts/{account_id}/workspaces).
+type Workspace struct {
+	WorkspaceID            int64  `json:"workspace_id"`
+	WorkspaceName          string `json:"workspace_name,omitempty"`
+	DeploymentName         string `json:"deployment_name,omitempty"`
+	WorkspaceStatus        string `json:"workspace_status,omitempty"`
+	WorkspaceStatusMessage string `json:"workspace_status_message,omitempty"`
+	AccountID              string `json:"account_id,omitempty"`
+	Cloud                  string `json:"cloud,omitempty"`
+	Location               string `json:"location,omitempty"`
+	AWSRegion              string `json:"aws_region,omitempty"`
+	PricingTier            string `json:"pricing_tier,omitempty"`
+	// CreationTime is in epoch milliseconds.
+	CreationTime int64 `json:"creation_time,omitempty"`
+}
+
+// Principal identifies the principal of a permission assignment. PrincipalID
+// is the account SCIM id as a number; exactly one of UserName, GroupName and
+// ServicePrincipalName is set.
+type Principal struct {
+	PrincipalID          int64  `json:"principal_id,omitempty"`
+	DisplayName          string `json:"display_name,omitempty"`
+	UserName             string `json:"user_name,omitempty"`
+	GroupName            string `json:"group_name,omitempty"`
+	ServicePrincipalName string `json:"service_principal_name,omitempty"`
+}
+
+// PermissionAssignment is a principal's assignment to a workspace (§D):
+// Permissions holds PermissionUser and/or PermissionAdmin. A non-empty Error
+// is the server reporting that the assignment failed.
+type PermissionAssignment struct {
+	Permissions []string  `json:"permissions"`
+	Principal   Principal `json:"principal"`
+	Error       string    `json:"error,omitempty"`
+}

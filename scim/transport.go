@@ -1,0 +1,449 @@
+package scim
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"time"
+)
+
+// maxReplyBytes bounds a buffered reply body.
+const maxReplyBytes = 64 << 20
+
+// RetryEvent reports a failed attempt that will be retried after Wait.
+// It never contains a credential.
+type RetryEvent struct {
+	Method      string
+	Path        string // URL path, without query
+	Host        string
+	WorkspaceID int64 // 0 for account calls and the --host workspace before Me
+	Class       Class
+	Attempt     int           // the attempt that failed, from 1
+	Wait        time.Duration // backoff before the next attempt
+	Throttled   bool          // the server refused for rate or concurrency limits
+	Err         error         // *APIError or transport error of the failed attempt
+}
+
+// RequestEvent reports one HTTP exchange (one attempt). Header is the request
+// header as sent, with credentials replaced by [REDACTED]. Duration runs from
+// sending the request to receiving the reply headers.
+type RequestEvent struct {
+	Method      string
+	Path        string // URL path, without query
+	Host        string
+	WorkspaceID int64
+	Class       Class
+	Attempt     int
+	Status      int // 0 on a transport error
+	Duration    time.Duration
+	Header      http.Header
+	Err         error // transport error, if any
+}
+
+// CallOption adjusts one call made with Do or an Endpoint method.
+type CallOption func(*callOptions)
+
+// callOptions are the per-call knobs of the retry loop.
+type callOptions struct {
+	idempotent bool
+	header     *http.Header
+}
+
+// Idempotent marks a POST or PATCH as safe to repeat, so transport errors and
+// 5xx replies are retried as for GET. Use it only when applying the call twice
+// has the same effect as once (e.g. adding members, renaming to a fixed name).
+func Idempotent() CallOption {
+	return func(o *callOptions) { o.idempotent = true }
+}
+
+// ReplyHeader stores the reply's header in *h when the call succeeds.
+func ReplyHeader(h *http.Header) CallOption {
+	return func(o *callOptions) { o.header = h }
+}
+
+// idempotentMethod reports whether an HTTP method is idempotent by definition.
+func idempotentMethod(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPut, http.MethodDelete, http.MethodOptions:
+		return true
+	}
+	return false
+}
+
+// attemptInfo travels in an attempt's request context to the inner layers.
+type attemptInfo struct {
+	class   Class
+	attempt int
+}
+
+type attemptKey struct{}
+
+func attemptOf(ctx context.Context) attemptInfo {
+	a, _ := ctx.Value(attemptKey{}).(attemptInfo)
+	if a.class == "" {
+		a.class = ClassDefault
+	}
+	return a
+}
+
+// stackConfig is everything newTransport needs for one (host, workspace).
+type stackConfig struct {
+	host         string // scheme://host[:port], the limiter and semaphore key
+	workspaceID  int64
+	base         http.RoundTripper
+	authenticate func(*http.Request) error
+	registry     *registry
+	secrets      *redactor
+
+	maxAttempts    int
+	budget         time.Duration
+	requestTimeout time.Duration
+	backoff        backoff
+
+	now       func() time.Time
+	sleep     func(context.Context, time.Duration) error
+	random    func() float64
+	onRetry   func(RetryEvent)
+	onRequest func(RequestEvent)
+}
+
+// newTransport builds the request pipeline for one (host, workspace). The
+// layers, outermost first:
+//
+//  1. retrier: the retry loop; turns replies into errors, backs off, adapts
+//     the class's rate on throttling and success.
+//  2. limitTransport: waits for a token of the call's class; every attempt
+//     pays, retries included.
+//  3. semaphoreTransport: caps in-flight requests per workspace.
+//  4. authTransport: clones the request and adds credentials via the SDK.
+//  5. observeTransport: bounds the attempt with the request timeout and
+//     reports a RequestEvent with redacted headers.
+//  6. base: the http.RoundTripper doing the I/O.
+func newTransport(c stackConfig) *retrier {
+	return &retrier{cfg: c, next: &limitTransport{
+		host: c.host, workspaceID: c.workspaceID, registry: c.registry, now: c.now, sleep: c.sleep,
+		next: &semaphoreTransport{
+			sem: c.registry.semaphore(c.host, c.workspaceID),
+			next: &authTransport{
+				host: c.host, authenticate: c.authenticate, secrets: c.secrets,
+				next: &observeTransport{
+					host: c.host, workspaceID: c.workspaceID, timeout: c.requestTimeout, onRequest: c.onRequest, now: c.now,
+					next: c.base,
+				},
+			},
+		},
+	}}
+}
+
+// reply is a buffered successful reply.
+type reply struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// retrier is the retry loop, the outermost layer. It is safe for concurrent
+// use.
+type retrier struct {
+	cfg  stackConfig
+	next http.RoundTripper
+}
+
+// do sends req (whose body, if any, must be replayable through GetBody) until
+// it succeeds, fails for good, or the retry budget runs out. A non-2xx reply
+// becomes an *APIError; a lost reply to a non-idempotent write becomes an
+// error wrapping ErrOutcomeUnknown.
+func (r *retrier) do(ctx context.Context, req *http.Request, class Class, opts callOptions) (*reply, error) {
+	idempotent := opts.idempotent || idempotentMethod(req.Method)
+	path := req.URL.Path
+	start := r.cfg.now()
+	limiter := r.cfg.registry.limiter(r.cfg.host, r.cfg.workspaceID, class)
+	for attempt := 1; ; attempt++ {
+		rep, err := r.attempt(ctx, req, class, attempt)
+		var apiErr *APIError
+		if err == nil && (rep.status < 200 || rep.status > 299) {
+			apiErr = parseAPIError(req.Method, path, rep.status, rep.header, rep.body, r.cfg.now())
+			r.cfg.secrets.redactAPIError(apiErr)
+			err = apiErr
+		}
+		if err == nil {
+			limiter.succeeded(r.cfg.now())
+			return rep, nil
+		}
+		if apiErr != nil && apiErr.Throttled() {
+			limiter.throttled(r.cfg.now())
+		}
+		retry, unknown := shouldRetry(ctx, err, idempotent)
+		switch {
+		case unknown:
+			return nil, fmt.Errorf("%w: %w", ErrOutcomeUnknown, err)
+		case !retry && ctx.Err() != nil && !errors.Is(err, ctx.Err()):
+			return nil, fmt.Errorf("%w (last attempt: %w)", ctx.Err(), err)
+		case !retry:
+			return nil, err
+		}
+		var hint time.Duration
+		if apiErr != nil {
+			hint = apiErr.RetryAfter
+		}
+		wait := r.cfg.backoff.delay(attempt, r.cfg.random(), hint)
+		if attempt >= r.cfg.maxAttempts || r.cfg.now().Add(wait).Sub(start) > r.cfg.budget {
+			return nil, fmt.Errorf("giving up after %d attempts in %s: %w", attempt, r.cfg.now().Sub(start).Round(time.Millisecond), err)
+		}
+		if r.cfg.onRetry != nil {
+			r.cfg.onRetry(RetryEvent{
+				Method: req.Method, Path: path, Host: r.cfg.host, WorkspaceID: r.cfg.workspaceID, Class: class,
+				Attempt: attempt, Wait: wait, Throttled: apiErr != nil && apiErr.Throttled(), Err: err,
+			})
+		}
+		if serr := r.cfg.sleep(ctx, wait); serr != nil {
+			return nil, fmt.Errorf("%w while waiting to retry (last attempt: %w)", serr, err)
+		}
+	}
+}
+
+// attempt sends one copy of req and buffers the reply.
+func (r *retrier) attempt(ctx context.Context, req *http.Request, class Class, n int) (*reply, error) {
+	actx := context.WithValue(ctx, attemptKey{}, attemptInfo{class: class, attempt: n})
+	areq := req.Clone(actx)
+	if req.GetBody != nil {
+		body, err := req.GetBody()
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: replay body: %w", req.Method, req.URL.Path, err)
+		}
+		areq.Body = body
+	}
+	resp, err := r.next.RoundTrip(areq)
+	if err != nil {
+		return nil, &transportError{method: req.Method, path: req.URL.Path, err: err, secrets: r.cfg.secrets}
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxReplyBytes+1))
+	if err != nil {
+		return nil, &transportError{method: req.Method, path: req.URL.Path, err: err, secrets: r.cfg.secrets}
+	}
+	if len(body) > maxReplyBytes {
+		return nil, fmt.Errorf("%s %s: reply larger than %d bytes", req.Method, req.URL.Path, maxReplyBytes)
+	}
+	return &reply{status: resp.StatusCode, header: resp.Header, body: body}, nil
+}
+
+// transportError is a failed exchange (no reply). Its text is redacted; it
+// unwraps to the cause so callers can test for net and context errors.
+type transportError struct {
+	method, path string
+	err          error
+	secrets      *redactor
+}
+
+func (e *transportError) Error() string {
+	msg := e.secrets.redact(e.err.Error())
+	if e.method == "" {
+		return msg
+	}
+	return e.method + " " + e.path + ": " + msg
+}
+
+func (e *transportError) Unwrap() error { return e.err }
+
+// authError is a failure to obtain credentials; the request was not sent.
+type authError struct{ error }
+
+func (e authError) Unwrap() error { return e.error }
+
+// shouldRetry decides whether a failed attempt is retried. Throttling (429 or
+// REQUEST_LIMIT_EXCEEDED/RESOURCE_EXHAUSTED, whatever the status) and 503 are
+// always retried: the server did not run the request. A request that never
+// left (dial failure) is always retried. Other transport errors and 5xx
+// replies are retried only for idempotent calls; for other calls unknown
+// reports that the write may have been applied. Nothing is retried once ctx
+// is done or when credentials could not be obtained.
+func shouldRetry(ctx context.Context, err error, idempotent bool) (retry, unknown bool) {
+	retry, unknown = classify(err, idempotent)
+	if ctx.Err() != nil {
+		retry = false
+	}
+	return retry, unknown
+}
+
+// classify is shouldRetry without the context check.
+func classify(err error, idempotent bool) (retry, unknown bool) {
+	if ae, ok := errors.AsType[*APIError](err); ok {
+		switch {
+		case ae.Throttled(), ae.StatusCode == http.StatusServiceUnavailable:
+			return true, false
+		case ae.StatusCode >= 500:
+			return idempotent, !idempotent
+		}
+		return false, false
+	}
+	if _, ok := errors.AsType[authError](err); ok {
+		return false, false
+	}
+	if notSent(err) {
+		return true, false
+	}
+	return idempotent, !idempotent
+}
+
+// notSent reports whether a transport error happened before the request could
+// reach the server.
+func notSent(err error) bool {
+	if _, ok := errors.AsType[notSentError](err); ok {
+		return true
+	}
+	if op, ok := errors.AsType[*net.OpError](err); ok && op.Op == "dial" {
+		return true
+	}
+	if _, ok := errors.AsType[*net.DNSError](err); ok {
+		return true
+	}
+	return false
+}
+
+// notSentError is an error of an inner layer that gave up before sending.
+type notSentError struct{ error }
+
+func (e notSentError) Unwrap() error { return e.error }
+
+// limitTransport waits for a token of the attempt's class.
+type limitTransport struct {
+	host        string
+	workspaceID int64
+	registry    *registry
+	now         func() time.Time
+	sleep       func(context.Context, time.Duration) error
+	next        http.RoundTripper
+}
+
+func (t *limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	lim := t.registry.limiter(t.host, t.workspaceID, attemptOf(ctx).class)
+	res, wait := lim.reserve(t.now())
+	if wait > 0 {
+		if err := t.sleep(ctx, wait); err != nil {
+			res.Cancel()
+			closeBody(req)
+			return nil, notSentError{err}
+		}
+	}
+	return t.next.RoundTrip(req)
+}
+
+// semaphoreTransport caps the requests in flight; a slot is held until the
+// reply body is closed.
+type semaphoreTransport struct {
+	sem  chan struct{}
+	next http.RoundTripper
+}
+
+func (t *semaphoreTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	select {
+	case t.sem <- struct{}{}:
+	case <-req.Context().Done():
+		closeBody(req)
+		return nil, notSentError{req.Context().Err()}
+	}
+	release := func() { <-t.sem }
+	resp, err := t.next.RoundTrip(req)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	resp.Body = &onCloseBody{ReadCloser: resp.Body, onClose: release}
+	return resp, nil
+}
+
+// authTransport adds credentials to a clone of the request.
+type authTransport struct {
+	host         string
+	authenticate func(*http.Request) error
+	secrets      *redactor
+	next         http.RoundTripper
+}
+
+func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	clone := req.Clone(req.Context())
+	if err := t.authenticate(clone); err != nil {
+		closeBody(req)
+		return nil, authError{fmt.Errorf("authenticate to %s: %w", t.host, errors.New(t.secrets.redact(err.Error())))}
+	}
+	for _, k := range sensitiveHeaders {
+		for _, v := range clone.Header.Values(k) {
+			t.secrets.addAuthorization(v)
+		}
+	}
+	return t.next.RoundTrip(clone)
+}
+
+// observeTransport bounds each exchange with the request timeout and reports
+// it through onRequest.
+type observeTransport struct {
+	host        string
+	workspaceID int64
+	timeout     time.Duration
+	onRequest   func(RequestEvent)
+	now         func() time.Time
+	next        http.RoundTripper
+}
+
+func (t *observeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx, cancel := context.WithTimeout(req.Context(), t.timeout)
+	req = req.WithContext(ctx)
+	start := t.now()
+	resp, err := t.next.RoundTrip(req)
+	if t.onRequest != nil {
+		a := attemptOf(ctx)
+		ev := RequestEvent{
+			Method: req.Method, Path: req.URL.Path, Host: t.host, WorkspaceID: t.workspaceID,
+			Class: a.class, Attempt: a.attempt, Duration: t.now().Sub(start), Header: redactHeader(req.Header), Err: err,
+		}
+		if resp != nil {
+			ev.Status = resp.StatusCode
+		}
+		t.onRequest(ev)
+	}
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp.Body = &onCloseBody{ReadCloser: resp.Body, onClose: cancel}
+	return resp, nil
+}
+
+// onCloseBody runs onClose once, when the body is closed.
+type onCloseBody struct {
+	io.ReadCloser
+	onClose func()
+	closed  bool
+}
+
+func (b *onCloseBody) Close() error {
+	err := b.ReadCloser.Close()
+	if !b.closed {
+		b.closed = true
+		b.onClose()
+	}
+	return err
+}
+
+func closeBody(req *http.Request) {
+	if req.Body != nil {
+		req.Body.Close()
+	}
+}
+
+// jsonBody makes a replayable request body.
+func jsonBody(b []byte) (io.ReadCloser, func() (io.ReadCloser, error)) {
+	get := func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	body, _ := get()
+	return body, get
+}
+
+// defaultRandom is the jitter source: uniform in [0, 1).
+func defaultRandom() float64 { return rand.Float64() }

@@ -1,0 +1,155 @@
+package scim
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/databricks/databricks-sdk-go/common/environment"
+)
+
+// WorkspaceInfo describes a workspace to work on.
+type WorkspaceInfo struct {
+	ID             int64
+	Name           string
+	DeploymentName string
+	Cloud          string
+	Status         string // workspace_status, e.g. RUNNING; empty if unknown
+	URL            string // base URL of the workspace's API
+	// RouteByHeader is true when URL is the account host and calls carry
+	// X-Databricks-Workspace-Id (unified hosts, the sandbox).
+	RouteByHeader bool
+}
+
+// Workspaces lists the workspaces to work on. With an account id it lists
+// the account's workspaces (all statuses; callers skip those not RUNNING)
+// and derives each URL from the account host (§C). Without one it returns
+// the single --host workspace, its id read from Me's X-Databricks-Org-Id.
+func (s *Session) Workspaces(ctx context.Context) ([]WorkspaceInfo, error) {
+	if s.accountID == "" {
+		w, err := s.Workspace(WorkspaceInfo{URL: s.host})
+		if err != nil {
+			return nil, err
+		}
+		_, id, err := w.Me(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("identify workspace %s: %w", s.host, err)
+		}
+		u, _ := url.Parse(s.host)
+		return []WorkspaceInfo{{ID: id, Name: u.Hostname(), URL: s.host}}, nil
+	}
+	a, err := s.Account()
+	if err != nil {
+		return nil, err
+	}
+	list, err := a.ListWorkspaces(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list workspaces of account %s: %w", s.accountID, err)
+	}
+	out := make([]WorkspaceInfo, 0, len(list))
+	for _, w := range list {
+		u, byHeader := workspaceURL(s.host, w.DeploymentName)
+		out = append(out, WorkspaceInfo{
+			ID:             w.WorkspaceID,
+			Name:           w.WorkspaceName,
+			DeploymentName: w.DeploymentName,
+			Cloud:          w.Cloud,
+			Status:         w.WorkspaceStatus,
+			URL:            u,
+			RouteByHeader:  byHeader,
+		})
+	}
+	return out, nil
+}
+
+// workspaceURL derives a workspace's URL from the account host (§C):
+// https://<deployment_name><zone> when the account host is in a known
+// Databricks DNS zone, else the account host itself, routed by header.
+func workspaceURL(accountHost, deploymentName string) (string, bool) {
+	u, err := url.Parse(accountHost)
+	if err != nil || deploymentName == "" {
+		return accountHost, true
+	}
+	zone := dnsZone(u.Hostname())
+	if zone == "" {
+		return accountHost, true
+	}
+	return "https://" + deploymentName + zone, false
+}
+
+// dnsZone returns the longest known Databricks DNS zone hostname ends with.
+func dnsZone(hostname string) string {
+	best := ""
+	for _, env := range environment.AllEnvironments() {
+		z := env.DnsZone
+		if z != "" && strings.HasSuffix(strings.ToLower(hostname), z) && len(z) > len(best) {
+			best = z
+		}
+	}
+	return best
+}
+
+// ReadWorkspacesFile reads workspaces from a CSV file with the columns
+// id,name,url; a header row is optional, as are lines starting with #.
+// A bad row yields an error naming the file, the line and the fix.
+func ReadWorkspacesFile(path string) ([]WorkspaceInfo, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read workspaces file %s: %w", path, err)
+	}
+	defer f.Close()
+	ws, err := parseWorkspaces(f)
+	if err != nil {
+		return nil, fmt.Errorf("read workspaces file %s: %w", path, err)
+	}
+	return ws, nil
+}
+
+func parseWorkspaces(r io.Reader) ([]WorkspaceInfo, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	cr.Comment = '#'
+	cr.TrimLeadingSpace = true
+	var out []WorkspaceInfo
+	seen := map[int64]int{}
+	for first := true; ; first = false {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: fix the CSV quoting", err)
+		}
+		line, _ := cr.FieldPos(0)
+		if first && strings.EqualFold(strings.TrimSpace(rec[0]), "id") {
+			continue
+		}
+		if len(rec) != 3 {
+			return nil, fmt.Errorf("line %d: %d columns: write id,name,url", line, len(rec))
+		}
+		idText, name, rawURL := strings.TrimSpace(rec[0]), strings.TrimSpace(rec[1]), strings.TrimSpace(rec[2])
+		id, err := strconv.ParseInt(idText, 10, 64)
+		if err != nil || id <= 0 {
+			return nil, fmt.Errorf("line %d: workspace id %q is not a positive number: write the numeric workspace id first", line, idText)
+		}
+		u, err := url.Parse(rawURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || strings.Trim(u.Path, "/") != "" {
+			return nil, fmt.Errorf("line %d: url %q is not a workspace URL: write https://<workspace host>", line, rawURL)
+		}
+		if prev, dup := seen[id]; dup {
+			return nil, fmt.Errorf("line %d: workspace id %d already on line %d: remove the duplicate", line, id, prev)
+		}
+		seen[id] = line
+		out = append(out, WorkspaceInfo{ID: id, Name: name, URL: u.Scheme + "://" + u.Host})
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no workspaces: write one id,name,url row per workspace")
+	}
+	return out, nil
+}
