@@ -1,0 +1,175 @@
+package migrate
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"time"
+)
+
+// lockFileName is the lock file inside a journal directory.
+const lockFileName = "lock"
+
+// ErrLocked is matched (errors.Is) by a [*LockedError].
+var ErrLocked = errors.New("migration already running")
+
+// LockInfo is the content of a lock file: who holds it.
+type LockInfo struct {
+	PID       int       `json:"pid"`
+	Host      string    `json:"host"`
+	User      string    `json:"user"`
+	StartedAt time.Time `json:"started_at"`
+	Command   string    `json:"command"`
+}
+
+// LockedError is returned when another run holds the journal's lock.
+type LockedError struct {
+	Path string   // the lock file
+	Info LockInfo // its holder; zero when the file could not be read
+}
+
+// Error names the holder and says how to recover.
+func (e *LockedError) Error() string {
+	who := "an unknown process (unreadable lock file)"
+	if e.Info.PID != 0 {
+		who = fmt.Sprintf("%s@%s (pid %d) since %s", e.Info.User, e.Info.Host, e.Info.PID, e.Info.StartedAt.UTC().Format(time.RFC3339))
+		if e.Info.Command != "" {
+			who += " running " + e.Info.Command
+		}
+	}
+	return fmt.Sprintf("%v: locked by %s; if no other run is active, delete %s or pass --force-unlock", ErrLocked, who, e.Path)
+}
+
+// Is makes errors.Is(err, ErrLocked) true.
+func (e *LockedError) Is(target error) bool { return target == ErrLocked }
+
+// Lock is a held journal lock. Release it when the run ends. It is not
+// safe for concurrent use.
+type Lock struct {
+	path string
+	info LockInfo
+}
+
+// LockOptions configure [AcquireLock]. The zero value is usable.
+type LockOptions struct {
+	// Command is recorded in the lock, e.g. "migrate apply".
+	Command string
+	// Force removes an existing lock (--force-unlock).
+	Force bool
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Alive reports whether a process with this pid runs on this host; nil
+	// means the operating system is asked. Tests inject it.
+	Alive func(pid int) bool
+	// Host and PID override the local host name and process id (tests).
+	Host string
+	PID  int
+}
+
+// AcquireLock takes the lock of the journal directory dir by creating its
+// lock file exclusively. A lock left by a process of this host that no
+// longer runs is stale and replaced; any other existing lock gives a
+// [*LockedError] unless opts.Force is set.
+func AcquireLock(dir string, opts LockOptions) (*Lock, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Alive == nil {
+		opts.Alive = processAlive
+	}
+	if opts.Host == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			h = "unknown-host"
+		}
+		opts.Host = h
+	}
+	if opts.PID == 0 {
+		opts.PID = os.Getpid()
+	}
+	name := "unknown"
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		name = u.Username
+	}
+	info := LockInfo{PID: opts.PID, Host: opts.Host, User: name, StartedAt: opts.Now().UTC(), Command: opts.Command}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create journal directory %s: %w", dir, err)
+	}
+	path := filepath.Join(dir, lockFileName)
+	for attempt := 0; ; attempt++ {
+		err := createLockFile(path, info)
+		if err == nil {
+			return &Lock{path: path, info: info}, nil
+		}
+		if !errors.Is(err, os.ErrExist) || attempt > 0 {
+			if errors.Is(err, os.ErrExist) {
+				held, _ := readLock(path)
+				return nil, &LockedError{Path: path, Info: held}
+			}
+			return nil, fmt.Errorf("create lock %s: %w", path, err)
+		}
+		held, rerr := readLock(path)
+		stale := rerr == nil && held.Host == opts.Host && held.PID > 0 && !opts.Alive(held.PID)
+		if !stale && !opts.Force {
+			return nil, &LockedError{Path: path, Info: held}
+		}
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("remove stale lock %s: %w", path, err)
+		}
+	}
+}
+
+func createLockFile(path string, info LockInfo) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	b, _ := json.Marshal(info)
+	_, werr := f.Write(append(b, '\n'))
+	serr := f.Sync()
+	cerr := f.Close()
+	if err := errors.Join(werr, serr, cerr); err != nil {
+		_ = os.Remove(path)
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+func readLock(path string) (LockInfo, error) {
+	var info LockInfo
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return info, err
+	}
+	if err := json.Unmarshal(b, &info); err != nil {
+		return LockInfo{}, err
+	}
+	return info, nil
+}
+
+// Info returns what the lock file records.
+func (l *Lock) Info() LockInfo { return l.info }
+
+// Path returns the lock file.
+func (l *Lock) Path() string { return l.path }
+
+// Release removes the lock file if it is still this lock's.
+func (l *Lock) Release() error {
+	if l == nil {
+		return nil
+	}
+	held, err := readLock(l.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err == nil && (held.PID != l.info.PID || held.Host != l.info.Host || !held.StartedAt.Equal(l.info.StartedAt)) {
+		return nil // someone forced the lock away; it is theirs now
+	}
+	if err := os.Remove(l.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("release lock %s: %w", l.path, err)
+	}
+	return nil
+}
