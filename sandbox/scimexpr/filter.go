@@ -10,8 +10,8 @@ import (
 const maxDepth = 100
 
 // Filter is a parsed SCIM filter (RFC 7644 §3.4.2.2). A Filter is immutable
-// after ParseFilter returns it and is safe for concurrent use. A nil *Filter
-// matches every resource.
+// after ParseFilter returns it and is safe for concurrent use. A nil *Filter,
+// like the zero Filter, matches every resource.
 type Filter struct {
 	root node
 }

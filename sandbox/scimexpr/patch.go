@@ -241,7 +241,7 @@ func setAttr(res map[string]any, p *Path, val any, replace bool) error {
 		}
 		matched := false
 		for i, e := range l {
-			if !p.Filter.root.match(asObject(e)) {
+			if !p.Filter.Match(asObject(e)) {
 				continue
 			}
 			matched = true
@@ -379,7 +379,7 @@ func removeAttr(res map[string]any, p *Path, val any) error {
 		}
 		kept := make([]any, 0, len(l))
 		for _, e := range l {
-			if !p.Filter.root.match(asObject(e)) {
+			if !p.Filter.Match(asObject(e)) {
 				kept = append(kept, e)
 				continue
 			}

@@ -571,3 +571,14 @@ func TestApplyAcceptsTypedLists(t *testing.T) {
 		t.Errorf("resource = %s", got)
 	}
 }
+
+func TestApplyZeroFilterMatchesAll(t *testing.T) {
+	res := resource(t, sampleGroup)
+	p := &scimexpr.Path{Attr: "members", Filter: &scimexpr.Filter{}, SubAttr: "display"}
+	if err := scimexpr.Apply(res, []scimexpr.Operation{{Op: "remove", Path: p}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := toJSON(t, res["members"]); got != `[{"$ref":"Users/8598139271121446","value":"8598139271121446"},{"$ref":"ServicePrincipals/1","value":"1"}]` {
+		t.Errorf("members = %s", got)
+	}
+}
