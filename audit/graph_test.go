@@ -14,8 +14,8 @@ func ids(ms []member) []string {
 	return out
 }
 
-func u(id string) member { return member{ID: id, Type: PrincipalUser} }
-func sp(id string) member { return member{ID: id, Type: PrincipalServicePrincipal} }
+func u(id string) member   { return member{ID: id, Type: PrincipalUser} }
+func sp(id string) member  { return member{ID: id, Type: PrincipalServicePrincipal} }
 func grp(id string) member { return member{ID: id, Type: PrincipalGroup} }
 
 func TestGraphExpandNestedAndCycles(t *testing.T) {
