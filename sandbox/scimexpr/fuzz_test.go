@@ -3,6 +3,7 @@ package scimexpr_test
 import (
 	"encoding/json"
 	"errors"
+	"maps"
 	"reflect"
 	"testing"
 
@@ -86,7 +87,11 @@ func FuzzDecodePatch(f *testing.F) {
 		opsBefore := snapshotOps(t, ops)
 		for _, js := range samples {
 			res, before := resource(t, js), resource(t, js)
+			old := maps.Clone(res) // shares the nested values Apply must not modify
 			err := scimexpr.Apply(res, ops)
+			if !reflect.DeepEqual(old, before) {
+				t.Fatalf("Apply modified the resource's previous nested values in place:\n got %s\nwant %s", toJSON(t, old), toJSON(t, before))
+			}
 			if err != nil {
 				var se *scimexpr.Error
 				if !errors.As(err, &se) {

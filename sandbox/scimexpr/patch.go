@@ -2,6 +2,7 @@ package scimexpr
 
 import (
 	"encoding/json"
+	"maps"
 	"reflect"
 	"slices"
 	"strconv"
@@ -127,9 +128,11 @@ func checkShape(op Operation) error {
 
 // Apply applies ops to res in order, with RFC 7644 §3.5.2 semantics plus the
 // Databricks quirks listed below. It is atomic: on error res is left
-// unchanged; on success the contents of res are replaced (res itself is
-// modified in place, and stored values never alias an Operation's Value).
-// Apply is not safe for concurrent use on the same res.
+// unchanged; on success the contents of res are replaced (the map res itself
+// is modified in place). Apply never modifies the nested values res held
+// before the call (unchanged ones may be shared with its new contents), and
+// stored values never alias an Operation's Value. Apply is not safe for
+// concurrent use on the same res.
 //
 // A multi-valued attribute is one of members, groups, entitlements, roles,
 // emails, phoneNumbers, addresses, ims, photos, x509Certificates (whose
@@ -161,20 +164,39 @@ func Apply(res map[string]any, ops []Operation) error {
 	if res == nil {
 		return &Error{SCIMType: TypeInvalidValue, Detail: "no resource to patch"}
 	}
-	work := deepCopyMap(res)
+	// Copy on write: work starts as a shallow copy of res, and an attribute
+	// is deep-copied (owned) before any branch that mutates its value in
+	// place. Branches that build new lists (union, removals without a
+	// sub-attribute) share unchanged elements with res, which they never
+	// modify. So an error leaves res untouched without copying the whole
+	// resource, which matters for groups with many members.
+	pt := &patcher{res: maps.Clone(res), owned: map[string]bool{}}
 	for _, op := range ops {
-		if err := applyOp(work, op); err != nil {
+		if err := pt.apply(op); err != nil {
 			return err
 		}
 	}
 	clear(res)
-	for k, v := range work {
-		res[k] = v
-	}
+	maps.Copy(res, pt.res)
 	return nil
 }
 
-func applyOp(res map[string]any, op Operation) error {
+// patcher applies operations to res, a shallow copy of the caller's resource.
+type patcher struct {
+	res   map[string]any
+	owned map[string]bool // keys of res whose value is a private deep copy
+}
+
+// own makes res[k] a private deep copy, once, and returns it.
+func (pt *patcher) own(k string) any {
+	if !pt.owned[k] {
+		pt.res[k] = deepCopy(pt.res[k])
+		pt.owned[k] = true
+	}
+	return pt.res[k]
+}
+
+func (pt *patcher) apply(op Operation) error {
 	kind := strings.ToLower(op.Op)
 	switch kind {
 	case "add", "replace", "remove":
@@ -189,9 +211,9 @@ func applyOp(res map[string]any, op Operation) error {
 			return &Error{SCIMType: TypeInvalidPath, Detail: "invalid path " + strconv.Quote(op.Path.String())}
 		}
 		if kind == "remove" {
-			return removeAttr(res, op.Path, op.Value)
+			return pt.remove(op.Path, op.Value)
 		}
-		return setAttr(res, op.Path, op.Value, kind == "replace")
+		return pt.set(op.Path, op.Value, kind == "replace")
 	}
 	obj := op.Value.(map[string]any) // checkShape: a path-less value is an object
 	keys := make([]string, 0, len(obj))
@@ -209,11 +231,11 @@ func applyOp(res map[string]any, op Operation) error {
 		}
 		v := obj[k]
 		if kind == "remove" {
-			err = removeAttr(res, p, v)
+			err = pt.remove(p, v)
 		} else if v == nil {
 			err = errSyntax()
 		} else {
-			err = setAttr(res, p, v, kind == "replace")
+			err = pt.set(p, v, kind == "replace")
 		}
 		if err != nil {
 			return err
@@ -222,8 +244,9 @@ func applyOp(res map[string]any, op Operation) error {
 	return nil
 }
 
-// setAttr implements add (replace=false) and replace at path p.
-func setAttr(res map[string]any, p *Path, val any, replace bool) error {
+// set implements add (replace=false) and replace at path p.
+func (pt *patcher) set(p *Path, val any, replace bool) error {
+	res := pt.res
 	k, exists := findKey(res, p.Attr)
 	if !exists {
 		k = keyFor(res, p.Attr)
@@ -235,6 +258,7 @@ func setAttr(res map[string]any, p *Path, val any, replace bool) error {
 		if !exists {
 			return errNoTarget(p)
 		}
+		cur = pt.own(k)
 		l, isList := asList(cur)
 		if !isList {
 			l = []any{cur}
@@ -286,6 +310,7 @@ func setAttr(res map[string]any, p *Path, val any, replace bool) error {
 			res[k] = m
 			return nil
 		}
+		cur = pt.own(k)
 		if m, ok := cur.(map[string]any); ok {
 			setSub(m, p.SubAttr, val, replace)
 			return nil
@@ -324,9 +349,9 @@ func setAttr(res map[string]any, p *Path, val any, replace bool) error {
 		}
 		return nil
 	}
-	if cm, ok := cur.(map[string]any); ok {
+	if _, ok := cur.(map[string]any); ok {
 		if vm, ok := val.(map[string]any); ok {
-			merge(cm, vm)
+			merge(pt.own(k).(map[string]any), vm)
 			return nil
 		}
 	}
@@ -364,13 +389,17 @@ func errNoTarget(p *Path) *Error {
 	return &Error{SCIMType: TypeNoTarget, Detail: "No values match the path : " + p.String()}
 }
 
-// removeAttr implements remove at path p, with an optional value list.
-func removeAttr(res map[string]any, p *Path, val any) error {
+// remove implements remove at path p, with an optional value list.
+func (pt *patcher) remove(p *Path, val any) error {
+	res := pt.res
 	k, exists := findKey(res, p.Attr)
 	if !exists {
 		return errNoSuchAttribute(p.Attr)
 	}
 	cur := res[k]
+	if p.SubAttr != "" { // sub-attributes are deleted in place
+		cur = pt.own(k)
+	}
 	l, isList := asList(cur)
 
 	if p.Filter != nil {
@@ -463,13 +492,13 @@ func listValue(lname string, val any) ([]any, error) {
 	return elems, nil
 }
 
-// union returns base followed by the elements of add not already present,
-// as deep copies.
+// union returns a new list: base followed by deep copies of the elements of
+// add not already present. Elements of base are shared, not copied.
 func union(base, add []any) []any {
 	out := make([]any, 0, len(base)+len(add))
 	seen := make(map[string]bool, len(base)+len(add))
 	var unkeyed []any
-	put := func(e any) {
+	put := func(e any, clone bool) {
 		if key, ok := elemKey(e); ok {
 			if seen[key] {
 				return
@@ -481,13 +510,16 @@ func union(base, add []any) []any {
 			}
 			unkeyed = append(unkeyed, e)
 		}
-		out = append(out, deepCopy(e))
+		if clone {
+			e = deepCopy(e)
+		}
+		out = append(out, e)
 	}
 	for _, e := range base {
-		put(e)
+		put(e, false)
 	}
 	for _, e := range add {
-		put(e)
+		put(e, true)
 	}
 	return out
 }

@@ -2,6 +2,7 @@ package scimexpr_test
 
 import (
 	"errors"
+	"maps"
 	"reflect"
 	"strings"
 	"testing"
@@ -580,5 +581,31 @@ func TestApplyZeroFilterMatchesAll(t *testing.T) {
 	}
 	if got := toJSON(t, res["members"]); got != `[{"$ref":"Users/8598139271121446","value":"8598139271121446"},{"$ref":"ServicePrincipals/1","value":"1"}]` {
 		t.Errorf("members = %s", got)
+	}
+}
+
+func TestApplyNeverModifiesPreviousValues(t *testing.T) {
+	bodies := []string{
+		ops(`{"op":"replace","path":"emails[type eq \"work\"].value","value":"new@example.com"}`),
+		ops(`{"op":"add","path":"emails[type eq \"home\"]","value":{"display":"h"}}`),
+		ops(`{"op":"replace","path":"name.givenName","value":"J"}`),
+		ops(`{"op":"add","path":"name","value":{"middleName":"M"}}`),
+		ops(`{"op":"remove","path":"name.familyName"}`),
+		ops(`{"op":"remove","path":"emails[type eq \"work\"].primary"}`),
+		ops(`{"op":"add","path":"groups.display","value":"x"}`),
+		ops(`{"op":"add","path":"entitlements","value":[{"value":"x"}]},{"op":"replace","path":"entitlements[value eq \"workspace-access\"].display","value":"d"}`),
+	}
+	for _, body := range bodies {
+		res := resource(t, sampleUser)
+		old := maps.Clone(res)
+		if err := applyJSON(t, res, body); err != nil {
+			t.Fatalf("%s: %v", body, err)
+		}
+		if reflect.DeepEqual(res, old) {
+			t.Errorf("%s: Apply changed nothing", body)
+		}
+		if !reflect.DeepEqual(old, resource(t, sampleUser)) {
+			t.Errorf("%s: Apply modified a previous nested value in place: %s", body, toJSON(t, old))
+		}
 	}
 }
