@@ -1,0 +1,2 @@
+// Package sandbox is an emulator of the Databricks account and workspace identity APIs.
+package sandbox

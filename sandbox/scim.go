@@ -1,0 +1,380 @@
+package sandbox
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/dbiam/dbiam/sandbox/scimexpr"
+)
+
+func init() {
+	registerFamily(family{name: "scim", routes: registerSCIM})
+}
+
+// SCIM base paths.
+const (
+	wsSCIMBase        = "/api/2.0/preview/scim/v2"
+	accountSCIMBase   = "/api/2.0/accounts/{account_id}/scim/v2"
+	accountSCIMBase21 = "/api/2.1/accounts/{account_id}/scim/v2"
+	proxiedSCIMBase   = "/api/2.0/account/scim/v2" // workspace-proxied account SCIM (UCX), reads only
+)
+
+func registerSCIM(s *Server) {
+	kinds := []kind{kindUser, kindGroup, kindSP}
+	for _, k := range kinds {
+		coll := wsSCIMBase + "/" + k.resource()
+		item := coll + "/{id}"
+		ws := route{scope: scopeWorkspace, scim: true}
+		s.handle(with(ws, "GET", coll, ClassSCIMRead, accessMember, false, s.scimList(k, false)))
+		s.handle(with(ws, "GET", item, ClassSCIMRead, accessMember, false, s.scimGet(k, false)))
+		s.handle(with(ws, "POST", coll, ClassSCIMWrite, accessWorkspaceAdmin, true, s.scimCreate(k)))
+		s.handle(with(ws, "PUT", item, ClassSCIMWrite, accessWorkspaceAdmin, true, s.scimReplace(k)))
+		s.handle(with(ws, "PATCH", item, ClassSCIMPatch, accessWorkspaceAdmin, true, s.scimPatch(k)))
+		s.handle(with(ws, "DELETE", item, ClassSCIMWrite, accessWorkspaceAdmin, true, s.scimDelete(k)))
+
+		for _, base := range []string{accountSCIMBase, accountSCIMBase21} {
+			coll := base + "/" + k.resource()
+			item := coll + "/{id}"
+			acct := route{scope: scopeAccount, scim: true}
+			s.handle(with(acct, "GET", coll, ClassAccountSCIMRead, accessAccountAdmin, false, s.scimList(k, true)))
+			s.handle(with(acct, "GET", item, ClassAccountSCIMRead, accessAccountAdmin, false, s.scimGet(k, true)))
+			s.handle(with(acct, "POST", coll, ClassAccountSCIMWrite, accessAccountAdmin, true, s.scimCreate(k)))
+			s.handle(with(acct, "PUT", item, ClassAccountSCIMWrite, accessAccountAdmin, true, s.scimReplace(k)))
+			s.handle(with(acct, "PATCH", item, ClassAccountSCIMPatch, accessAccountAdmin, true, s.scimPatch(k)))
+			s.handle(with(acct, "DELETE", item, ClassAccountSCIMWrite, accessAccountAdmin, true, s.scimDelete(k)))
+		}
+
+		coll = proxiedSCIMBase + "/" + k.resource()
+		s.handle(with(ws, "GET", coll, ClassSCIMRead, accessWorkspaceAdmin, false, s.scimList(k, true)))
+		s.handle(with(ws, "GET", coll+"/{id}", ClassSCIMRead, accessWorkspaceAdmin, false, s.scimGet(k, true)))
+	}
+	s.handle(route{method: "GET", pattern: wsSCIMBase + "/Me", class: ClassSCIMRead, scope: scopeWorkspace,
+		scim: true, access: accessMember, handle: s.scimMe})
+}
+
+func with(base route, method, pattern, class string, a access, write bool, h func(*call) error) route {
+	base.method, base.pattern, base.class, base.access, base.write, base.handle = method, pattern, class, a, write, h
+	return base
+}
+
+// scope returns the workspace a SCIM call addresses (nil for account SCIM).
+func scope(c *call, account bool) *workspace {
+	if account || c.rt.scope == scopeAccount {
+		return nil
+	}
+	return c.ws
+}
+
+func notFound(k kind, id string) *apiError {
+	name := map[kind]string{kindUser: "User", kindSP: "Service principal", kindGroup: "Group"}[k]
+	return scimErr(http.StatusNotFound, "", "%s with id %s not found.", name, id)
+}
+
+func fromExpr(err error) *apiError {
+	var e *scimexpr.Error
+	if errors.As(err, &e) {
+		return scimErr(http.StatusBadRequest, e.SCIMType, "%s", e.Detail)
+	}
+	return scimErr(http.StatusBadRequest, "invalidSyntax", "%s", detailUnparsable)
+}
+
+// listQuery holds the parsed SCIM list parameters.
+type listQuery struct {
+	filter     *scimexpr.Filter
+	attributes []string
+	excluded   []string
+	startIndex int
+	count      int
+	sortBy     string
+	descending bool
+}
+
+func splitList(v url.Values, key string) []string {
+	var out []string
+	for _, s := range v[key] {
+		for _, a := range strings.Split(s, ",") {
+			if a = strings.TrimSpace(a); a != "" {
+				out = append(out, a)
+			}
+		}
+	}
+	return out
+}
+
+// parseListQuery reads filter, attributes, excludedAttributes, startIndex
+// (1-based; values below 1 mean 1), count (absent: the page cap; clamped to
+// the page cap; 0 returns no resources, only totalResults), sortBy and
+// sortOrder (ascending/descending, any case).
+func parseListQuery(v url.Values, pageCap int, account bool) (*listQuery, *apiError) {
+	q := &listQuery{startIndex: 1, count: pageCap,
+		attributes: splitList(v, "attributes"), excluded: splitList(v, "excludedAttributes"),
+		sortBy: strings.TrimSpace(v.Get("sortBy"))}
+	if f := strings.TrimSpace(v.Get("filter")); f != "" {
+		parsed, err := scimexpr.ParseFilter(f)
+		if err != nil {
+			return nil, fromExpr(err)
+		}
+		if account && parsed.Nodes() > accountFilterNodeLimit {
+			return nil, scimErr(http.StatusBadRequest, "invalidFilter",
+				"INVALID_FILTER: the filter has %d nodes; the limit is %d.", parsed.Nodes(), accountFilterNodeLimit)
+		}
+		q.filter = parsed
+	}
+	if s := strings.TrimSpace(v.Get("startIndex")); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return nil, scimErr(http.StatusBadRequest, "invalidValue", "startIndex %q is not an integer.", s)
+		}
+		q.startIndex = max(1, n)
+	}
+	if s := strings.TrimSpace(v.Get("count")); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return nil, scimErr(http.StatusBadRequest, "invalidValue", "count %q is not an integer.", s)
+		}
+		q.count = min(max(0, n), pageCap)
+	}
+	switch o := strings.ToLower(strings.TrimSpace(v.Get("sortOrder"))); o {
+	case "", "ascending":
+	case "descending":
+		q.descending = true
+	default:
+		return nil, scimErr(http.StatusBadRequest, "invalidValue", "sortOrder %q is not ascending or descending.", v.Get("sortOrder"))
+	}
+	return q, nil
+}
+
+type listResponse struct {
+	Schemas      []string         `json:"schemas"`
+	TotalResults int              `json:"totalResults"`
+	StartIndex   int              `json:"startIndex"`
+	ItemsPerPage int              `json:"itemsPerPage"`
+	Resources    []map[string]any `json:"Resources"`
+}
+
+func (s *Server) scimList(k kind, account bool) func(*call) error {
+	return func(c *call) error {
+		w := scope(c, account)
+		q, e := parseListQuery(c.r.URL.Query(), s.opts.PageCap, w == nil)
+		if e != nil {
+			return e
+		}
+		st := s.st
+		v := view{ws: w, list: true, now: c.now, delay: s.opts.Consistency}
+		var cands []*principal
+		for _, p := range st.order {
+			if p.kind == k && st.listed(p, w, c.now, s.opts.Consistency) {
+				cands = append(cands, p)
+			}
+		}
+		var page []map[string]any
+		total := len(cands)
+		from := q.startIndex - 1
+		if q.filter == nil && q.sortBy == "" {
+			// Render only the page.
+			if from < total {
+				for _, p := range cands[from:min(total, from+q.count)] {
+					page = append(page, st.render(p, v))
+				}
+			}
+		} else {
+			type item struct {
+				m   map[string]any
+				key any
+			}
+			var all []item
+			for _, p := range cands {
+				m := st.render(p, v)
+				if q.filter == nil || q.filter.Match(m) {
+					it := item{m: m}
+					if q.sortBy != "" {
+						it.key, _ = scimexpr.Get(m, q.sortBy)
+					}
+					all = append(all, it)
+				}
+			}
+			if q.sortBy != "" {
+				// Stable, so ties keep creation order; absent values sort last
+				// in both orders.
+				slices.SortStableFunc(all, func(a, b item) int {
+					if q.descending && a.key != nil && b.key != nil {
+						return scimexpr.Compare(b.key, a.key)
+					}
+					return scimexpr.Compare(a.key, b.key)
+				})
+			}
+			total = len(all)
+			if from < total {
+				for _, it := range all[from:min(total, from+q.count)] {
+					page = append(page, it.m)
+				}
+			}
+		}
+		out := listResponse{Schemas: []string{schemaListResponse}, TotalResults: total,
+			StartIndex: q.startIndex, Resources: make([]map[string]any, 0, len(page))}
+		for _, m := range page {
+			if k == kindGroup && w == nil && !s.opts.AccountListMembers {
+				delete(m, "members")
+			}
+			out.Resources = append(out.Resources, project(m, q.attributes, q.excluded))
+		}
+		out.ItemsPerPage = len(out.Resources)
+		return c.reply(http.StatusOK, out)
+	}
+}
+
+func project(m map[string]any, attrs, excluded []string) map[string]any {
+	if len(attrs) == 0 && len(excluded) == 0 {
+		return m
+	}
+	return scimexpr.Project(m, attrs, excluded)
+}
+
+// lookup finds the live principal of kind k with the request's {id} in
+// scope w.
+func (s *Server) lookup(c *call, k kind, w *workspace) (*principal, *apiError) {
+	id := c.r.PathValue("id")
+	p := s.st.get(id)
+	if p == nil || p.kind != k || !s.st.inScope(w, p) {
+		return nil, notFound(k, id)
+	}
+	return p, nil
+}
+
+func (s *Server) scimGet(k kind, account bool) func(*call) error {
+	return func(c *call) error {
+		w := scope(c, account)
+		p, e := s.lookup(c, k, w)
+		if e != nil {
+			return e
+		}
+		q := c.r.URL.Query()
+		m := s.st.render(p, view{ws: w, now: c.now})
+		return c.reply(http.StatusOK, project(m, splitList(q, "attributes"), splitList(q, "excludedAttributes")))
+	}
+}
+
+// scimMe answers /Me with the caller (a service principal is shown as a
+// user whose userName is its application id) and the X-Databricks-Org-Id
+// header.
+func (s *Server) scimMe(c *call) error {
+	p := c.caller()
+	if p == nil {
+		return scimErr(http.StatusNotFound, "", "The caller no longer exists.")
+	}
+	m := s.st.render(p, view{ws: c.ws, now: c.now})
+	if p.kind == kindSP {
+		m["schemas"] = []any{schemaUser, schemaUserWorkspace}
+		m["userName"] = p.applicationID
+	}
+	q := c.r.URL.Query()
+	c.w.Header().Set("X-Databricks-Org-Id", strconv.FormatInt(c.ws.id, 10))
+	return c.reply(http.StatusOK, project(m, splitList(q, "attributes"), splitList(q, "excludedAttributes")))
+}
+
+func (s *Server) scimCreate(k kind) func(*call) error {
+	return func(c *call) error {
+		w := scope(c, false)
+		var body map[string]any
+		if err := c.decode(&body); err != nil {
+			return err
+		}
+		if body == nil {
+			return scimErr(http.StatusBadRequest, "invalidSyntax", "%s", detailUnparsable)
+		}
+		f, e := extract(body)
+		if e != nil {
+			return e
+		}
+		p, e := s.create(c, k, w, f)
+		if e != nil {
+			return e
+		}
+		return c.reply(http.StatusCreated, s.st.render(p, view{ws: w, now: c.now}))
+	}
+}
+
+func (s *Server) scimReplace(k kind) func(*call) error {
+	return func(c *call) error {
+		w := scope(c, false)
+		p, e := s.lookup(c, k, w)
+		if e != nil {
+			return e
+		}
+		var body map[string]any
+		if err := c.decode(&body); err != nil {
+			return err
+		}
+		if body == nil {
+			return scimErr(http.StatusBadRequest, "invalidSyntax", "%s", detailUnparsable)
+		}
+		nu, e := extract(body)
+		if e != nil {
+			return e
+		}
+		old, e := extract(s.st.render(p, view{ws: w, now: c.now}))
+		if e != nil {
+			return e
+		}
+		if e := s.update(c, p, w, old, nu, true); e != nil {
+			return e
+		}
+		return c.reply(http.StatusOK, s.st.render(p, view{ws: w, now: c.now}))
+	}
+}
+
+func (s *Server) scimPatch(k kind) func(*call) error {
+	return func(c *call) error {
+		w := scope(c, false)
+		p, e := s.lookup(c, k, w)
+		if e != nil {
+			return e
+		}
+		b, err := c.body()
+		if err != nil {
+			return err
+		}
+		ops, err := scimexpr.DecodePatch(b)
+		if err != nil {
+			return fromExpr(err)
+		}
+		v := view{ws: w, now: c.now}
+		res := s.st.render(p, v)
+		if err := scimexpr.Apply(res, ops); err != nil {
+			return fromExpr(err)
+		}
+		nu, e := extract(res)
+		if e != nil {
+			return e
+		}
+		old, e := extract(s.st.render(p, v))
+		if e != nil {
+			return e
+		}
+		if e := s.update(c, p, w, old, nu, false); e != nil {
+			return e
+		}
+		if s.opts.PatchStatus == http.StatusOK {
+			return c.reply(http.StatusOK, struct{}{})
+		}
+		return c.noContent()
+	}
+}
+
+func (s *Server) scimDelete(k kind) func(*call) error {
+	return func(c *call) error {
+		w := scope(c, false)
+		p, e := s.lookup(c, k, w)
+		if e != nil {
+			return e
+		}
+		if e := s.delete(c, p, w); e != nil {
+			return e
+		}
+		return c.noContent()
+	}
+}
