@@ -110,6 +110,8 @@ type PlanSettings struct {
 	Groups     []string `json:"groups,omitempty"`
 	GroupRegex []string `json:"group_regex,omitempty"`
 	Exclude    []string `json:"exclude,omitempty"`
+	// ExcludeRegex holds the --exclude-regex expressions.
+	ExcludeRegex []string `json:"exclude_regex,omitempty"`
 }
 
 // AccountGroupPlan is one account group the plan needs: reused when

@@ -1,0 +1,271 @@
+package migrate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+
+	"github.com/dbiam/dbiam/reports"
+	"github.com/dbiam/dbiam/scim"
+)
+
+// metastoreAssignmentPath answers for a workspace with a Unity Catalog
+// metastore, which is what makes it identity-federated (reference §D.3).
+const metastoreAssignmentPath = "/api/2.1/unity-catalog/current-metastore-assignment"
+
+// Attributes read by the plan. Groups are listed without members (large
+// workspaces time out listing them); the members of each in-scope group are
+// read with one GET each.
+var (
+	planGroupAttrs     = []string{"id", "displayName", "externalId", "meta", "entitlements", "roles"}
+	memberAttrs        = []string{"members"}
+	accountUserAttrs   = []string{"userName", "displayName"}
+	accountSPAttrs     = []string{"applicationId", "displayName"}
+	accountGroupAttrs  = []string{"displayName", "externalId"}
+	workspaceUserAttrs = []string{"userName"}
+	workspaceSPAttrs   = []string{"applicationId"}
+)
+
+// memberFetchWorkers bounds the concurrent member GETs of one workspace;
+// the session's per-workspace concurrency cap and rate limits apply below it.
+const memberFetchWorkers = 4
+
+// fetcher reads the live state for a builder. It only sends GETs.
+type fetcher struct {
+	sess interface {
+		Account() (*scim.AccountClient, error)
+		Workspaces(ctx context.Context) ([]scim.WorkspaceInfo, error)
+		Workspace(scim.WorkspaceInfo) (*scim.WorkspaceClient, error)
+		Parallel() int
+	}
+	log *reports.Logger
+	b   *builder
+}
+
+// fetch runs the builder's three phases with the reads each needs.
+func (f *fetcher) fetch(ctx context.Context) error {
+	acct, err := f.sess.Account()
+	if err != nil {
+		return fmt.Errorf("migrate plan: %w", err)
+	}
+	all, err := f.sess.Workspaces(ctx)
+	if err != nil {
+		return fmt.Errorf("list workspaces: %w", err)
+	}
+	infos, err := f.b.sel.selectWorkspaces(all)
+	if err != nil {
+		return err
+	}
+	users, err := acct.Users.ListAll(ctx, scim.ListOptions{Attributes: accountUserAttrs})
+	if err != nil {
+		return fmt.Errorf("list account users: %w", err)
+	}
+	sps, err := acct.ServicePrincipals.ListAll(ctx, scim.ListOptions{Attributes: accountSPAttrs})
+	if err != nil {
+		return fmt.Errorf("list account service principals: %w", err)
+	}
+	groups, err := acct.Groups.ListAll(ctx, scim.ListOptions{Attributes: accountGroupAttrs})
+	if err != nil {
+		return fmt.Errorf("list account groups: %w", err)
+	}
+	f.b.acct = newAccountState(users, sps, groups)
+	f.log.Info("read account", "users", len(users), "service_principals", len(sps), "groups", len(groups), "workspaces", len(infos))
+
+	f.b.ws = make([]*wsState, len(infos))
+	clients := make([]*scim.WorkspaceClient, len(infos))
+	for i, info := range infos {
+		f.b.ws[i] = &wsState{info: info}
+		c, err := f.sess.Workspace(info)
+		if err != nil {
+			return fmt.Errorf("workspace %s: %w", label(info), err)
+		}
+		clients[i] = c
+	}
+	// Phase 1 reads: federation and groups of each workspace.
+	if err := f.eachWorkspace(ctx, func(ctx context.Context, w *wsState, c *scim.WorkspaceClient) error {
+		return f.readWorkspace(ctx, w, c)
+	}, clients); err != nil {
+		return err
+	}
+	f.b.selectGroups()
+	// Phase 2 reads: members of the selected groups and the principals
+	// they refer to.
+	if err := f.eachWorkspace(ctx, f.readMembers, clients); err != nil {
+		return err
+	}
+	f.b.resolve()
+	// Phase 3 reads: members of the account groups the plan may reuse.
+	if err := f.readAccountMembers(ctx, acct, f.b.candidateAccountGroups()); err != nil {
+		return err
+	}
+	f.b.build()
+	return nil
+}
+
+// label names a workspace in errors.
+func label(info scim.WorkspaceInfo) string {
+	if info.Name != "" {
+		return fmt.Sprintf("%s (%d)", info.Name, info.ID)
+	}
+	return fmt.Sprint(info.ID)
+}
+
+// eachWorkspace runs fn for every workspace not skipped, Parallel at a
+// time, and returns the first error (by workspace order).
+func (f *fetcher) eachWorkspace(ctx context.Context, fn func(context.Context, *wsState, *scim.WorkspaceClient) error, clients []*scim.WorkspaceClient) error {
+	par := f.sess.Parallel()
+	if par <= 0 {
+		par = 4
+	}
+	errs := make([]error, len(f.b.ws))
+	return runBounded(ctx, len(f.b.ws), par, func(ctx context.Context, i int) error {
+		w := f.b.ws[i]
+		if w.skipped != "" {
+			return nil
+		}
+		if err := fn(ctx, w, clients[i]); err != nil {
+			errs[i] = fmt.Errorf("workspace %s: %w", label(w.info), err)
+			return errs[i]
+		}
+		return nil
+	}, errs)
+}
+
+// runBounded calls fn(i) for i in [0,n) with at most par in flight. After
+// the first failure it starts no new calls and cancels the context of
+// those in flight; it returns the failure with the lowest index among
+// errs (which fn fills), so the reported error does not depend on timing.
+func runBounded(ctx context.Context, n, par int, fn func(context.Context, int) error, errs []error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sem := make(chan struct{}, par)
+	var wg sync.WaitGroup
+	for i := range n {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := fn(ctx, i); err != nil {
+				cancel()
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+// readWorkspace checks whether w is federated and lists its groups.
+func (f *fetcher) readWorkspace(ctx context.Context, w *wsState, c *scim.WorkspaceClient) error {
+	if w.info.Status != "" && w.info.Status != "RUNNING" {
+		w.skipped = fmt.Sprintf("workspace status is %s, not RUNNING", w.info.Status)
+		f.log.Warn("skipping workspace", "workspace", w.info.Name, "reason", w.skipped)
+		return nil
+	}
+	var assign struct {
+		WorkspaceID int64  `json:"workspace_id"`
+		MetastoreID string `json:"metastore_id"`
+	}
+	err := c.Do(ctx, scim.ClassDefault, http.MethodGet, metastoreAssignmentPath, nil, nil, &assign)
+	switch {
+	case errors.Is(err, scim.ErrNotFound) || (err == nil && assign.MetastoreID == ""):
+		w.skipped = "not identity-federated: no Unity Catalog metastore is assigned to the workspace"
+		f.log.Warn("skipping workspace", "workspace", w.info.Name, "reason", w.skipped)
+		return nil
+	case err != nil:
+		return fmt.Errorf("check metastore assignment: %w", err)
+	}
+	w.federated = true
+	groups, err := c.Groups.ListAll(ctx, scim.ListOptions{Attributes: planGroupAttrs})
+	if err != nil {
+		return fmt.Errorf("list groups: %w", err)
+	}
+	w.groups = groups
+	return nil
+}
+
+// readMembers reads the members of w's selected groups (one GET each) and,
+// if they need it, the workspace's users and service principals.
+func (f *fetcher) readMembers(ctx context.Context, w *wsState, c *scim.WorkspaceClient) error {
+	todo := make([]*node, 0, len(w.nodes))
+	for _, n := range w.nodes {
+		if n.target != "" { // the others are skipped whatever their members
+			todo = append(todo, n)
+		}
+	}
+	errs := make([]error, len(todo))
+	err := runBounded(ctx, len(todo), memberFetchWorkers, func(ctx context.Context, i int) error {
+		n := todo[i]
+		g, err := c.Groups.Get(ctx, n.g.ID, scim.GetOptions{Attributes: memberAttrs})
+		if err != nil {
+			errs[i] = fmt.Errorf("read members of group %q: %w", n.g.DisplayName, err)
+			return errs[i]
+		}
+		n.members, n.fetched = g.Members, true
+		return nil
+	}, errs)
+	if err != nil {
+		return err
+	}
+	needUsers, needSPs := w.needsPrincipals()
+	if needUsers {
+		users, err := c.Users.ListAll(ctx, scim.ListOptions{Attributes: workspaceUserAttrs})
+		if err != nil {
+			return fmt.Errorf("list users: %w", err)
+		}
+		w.users = make(map[string]string, len(users))
+		for _, u := range users {
+			w.users[u.ID] = u.UserName
+		}
+	}
+	if needSPs {
+		sps, err := c.ServicePrincipals.ListAll(ctx, scim.ListOptions{Attributes: workspaceSPAttrs})
+		if err != nil {
+			return fmt.Errorf("list service principals: %w", err)
+		}
+		w.sps = make(map[string]string, len(sps))
+		for _, sp := range sps {
+			w.sps[sp.ID] = sp.ApplicationID
+		}
+	}
+	f.log.Info("read workspace", "workspace", w.info.Name, "groups", len(w.groups), "selected", len(w.nodes))
+	return nil
+}
+
+// readAccountMembers reads the members of the given account groups.
+func (f *fetcher) readAccountMembers(ctx context.Context, acct *scim.AccountClient, ids []string) error {
+	got := make([][]scim.ComplexValue, len(ids))
+	errs := make([]error, len(ids))
+	err := runBounded(ctx, len(ids), memberFetchWorkers, func(ctx context.Context, i int) error {
+		g, err := acct.Groups.Get(ctx, ids[i], scim.GetOptions{Attributes: memberAttrs})
+		if err != nil {
+			errs[i] = fmt.Errorf("read members of account group %s: %w", ids[i], err)
+			return errs[i]
+		}
+		got[i] = g.Members
+		return nil
+	}, errs)
+	if err != nil {
+		return err
+	}
+	for i, id := range ids {
+		f.b.acct.members[id] = got[i]
+	}
+	return nil
+}

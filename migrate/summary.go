@@ -1,0 +1,319 @@
+package migrate
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/dbiam/dbiam/reports"
+)
+
+// Actions shown per group in the summary and reports.
+const (
+	actionCreate = "create"
+	actionReuse  = "reuse"
+	actionSkip   = "skip"
+)
+
+// planRow is one line of the group summary: a local group, or a skipped
+// workspace (LocalName empty).
+type planRow struct {
+	Workspace    string
+	LocalName    string
+	AccountGroup string
+	Action       string
+	Members      int
+	Entitlements string
+	Roles        string
+	Note         string
+}
+
+// groupColumns are the columns of the group table, in every renderer.
+var groupColumns = []reports.Column{
+	{Name: "workspace"},
+	{Name: "local_group"},
+	{Name: "account_group"},
+	{Name: "action"},
+	{Name: "members", Type: reports.TypeInt},
+	{Name: "entitlements"},
+	{Name: "roles"},
+	{Name: "note"},
+}
+
+func (r planRow) values() []any {
+	return []any{r.Workspace, r.LocalName, r.AccountGroup, r.Action, r.Members, r.Entitlements, r.Roles, r.Note}
+}
+
+// planTotals are the headline numbers of a plan.
+type planTotals struct {
+	Workspaces, SkippedWorkspaces int
+	Groups, Migrated, Skipped     int
+	Create, Reuse                 int
+	Members                       int // desired account group memberships
+	Conflicts, BlockingConflicts  int
+}
+
+func totals(p *Plan) planTotals {
+	var t planTotals
+	t.Workspaces = len(p.Workspaces)
+	for _, w := range p.Workspaces {
+		if w.Skipped != "" {
+			t.SkippedWorkspaces++
+		}
+		for _, g := range w.Groups {
+			t.Groups++
+			if g.Skipped != "" {
+				t.Skipped++
+			} else {
+				t.Migrated++
+			}
+		}
+	}
+	for _, ag := range p.AccountGroups {
+		if ag.ExistingID != "" {
+			t.Reuse++
+		} else {
+			t.Create++
+		}
+		t.Members += len(ag.Members)
+	}
+	t.Conflicts = len(p.Conflicts)
+	for _, c := range p.Conflicts {
+		if c.Blocking {
+			t.BlockingConflicts++
+		}
+	}
+	return t
+}
+
+// headline is the one-paragraph summary of a plan.
+func headline(p *Plan, t planTotals) string {
+	return fmt.Sprintf("%d local groups in %d workspaces (%d skipped): %d to migrate into %d account groups (%d to create, %d to reuse, %d memberships), %d skipped; %d conflicts (%d blocking); on-conflict %s",
+		t.Groups, t.Workspaces, t.SkippedWorkspaces, t.Migrated, t.Create+t.Reuse, t.Create, t.Reuse, t.Members,
+		t.Skipped, t.Conflicts, t.BlockingConflicts, p.Settings.OnConflict)
+}
+
+// planRows lists the plan's groups for the summary and the reports:
+// workspaces in plan order, each skipped workspace as one row, groups in
+// plan order.
+func planRows(p *Plan) []planRow {
+	ags := map[string]*AccountGroupPlan{}
+	for i := range p.AccountGroups {
+		ags[p.AccountGroups[i].Key] = &p.AccountGroups[i]
+	}
+	notes := conflictNotes(p)
+	var rows []planRow
+	for _, w := range p.Workspaces {
+		ws := w.WorkspaceName
+		if ws == "" {
+			ws = strconv.FormatInt(w.WorkspaceID, 10)
+		}
+		if w.Skipped != "" {
+			rows = append(rows, planRow{Workspace: ws, Action: actionSkip, Note: "workspace skipped: " + w.Skipped})
+			continue
+		}
+		for _, g := range w.Groups {
+			r := planRow{
+				Workspace:    ws,
+				LocalName:    g.LocalName,
+				Action:       actionSkip,
+				Members:      g.MemberCount,
+				Entitlements: strings.Join(g.Entitlements, " "),
+				Roles:        strings.Join(g.Roles, " "),
+				Note:         g.Skipped,
+			}
+			if ag := ags[g.AccountGroupKey]; g.Skipped == "" && ag != nil {
+				r.AccountGroup = ag.DisplayName
+				r.Action = actionCreate
+				if ag.ExistingID != "" {
+					r.Action = actionReuse
+				}
+				r.Note = strings.Join(notes[noteKey{w.WorkspaceID, g.LocalName, ag.DisplayName}], "; ")
+			}
+			rows = append(rows, r)
+		}
+	}
+	return rows
+}
+
+type noteKey struct {
+	ws           int64
+	local, group string
+}
+
+// conflictNotes collects the non-blocking conflicts that concern a
+// migrated group, keyed by workspace, local name and account group name
+// (workspace-wide conflicts are keyed by the account group they name).
+func conflictNotes(p *Plan) map[noteKey][]string {
+	out := map[noteKey][]string{}
+	names := map[string]map[int64][]GroupPlan{}
+	ags := map[string]string{}
+	for _, ag := range p.AccountGroups {
+		ags[ag.Key] = ag.DisplayName
+	}
+	for _, w := range p.Workspaces {
+		for _, g := range w.Groups {
+			if g.Skipped != "" {
+				continue
+			}
+			name := ags[g.AccountGroupKey]
+			if names[name] == nil {
+				names[name] = map[int64][]GroupPlan{}
+			}
+			names[name][w.WorkspaceID] = append(names[name][w.WorkspaceID], g)
+		}
+	}
+	for _, c := range p.Conflicts {
+		if c.Blocking {
+			continue
+		}
+		note := c.Kind + " (" + p.Settings.OnConflict + ": " + c.Policies[p.Settings.OnConflict] + ")"
+		switch c.Kind {
+		case ConflictTargetTaken:
+			// Group is the local group that was diverted.
+			for _, w := range p.Workspaces {
+				if w.WorkspaceID != c.WorkspaceID {
+					continue
+				}
+				for _, g := range w.Groups {
+					if g.LocalName == c.Group && g.Skipped == "" {
+						k := noteKey{w.WorkspaceID, g.LocalName, ags[g.AccountGroupKey]}
+						out[k] = append(out[k], note)
+					}
+				}
+			}
+		default:
+			// Group is the account group name the conflict is about; a
+			// per-workspace split moved the groups to other names.
+			for ws, gs := range names[c.Group] {
+				for _, g := range gs {
+					k := noteKey{ws, g.LocalName, c.Group}
+					out[k] = append(out[k], note)
+				}
+			}
+			if p.Settings.OnConflict == PolicyPerWorkspace {
+				for _, w := range p.Workspaces {
+					alt := w.WorkspaceName + "_" + c.Group
+					for _, g := range names[alt][w.WorkspaceID] {
+						k := noteKey{w.WorkspaceID, g.LocalName, alt}
+						out[k] = append(out[k], note)
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// printSummary writes the plan summary to stdout: on a terminal a headline,
+// an aligned table of groups and the conflicts with what each policy would
+// do; otherwise the group table as TSV (the headline goes to the log).
+func printSummary(s *reports.Streams, p *Plan, path string) error {
+	if s == nil || s.Out == nil {
+		return nil
+	}
+	t := totals(p)
+	rows := planRows(p)
+	if !s.IsStdoutTTY() {
+		s.Logger().Info("plan summary", "file", path, "summary", headline(p, t))
+		return writeTSV(s.Out, rows)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Plan %s: %s.\n\n", path, headline(p, t))
+	writeAligned(&b, rows)
+	if len(p.Conflicts) > 0 {
+		b.WriteString("\nConflicts:\n")
+		for _, c := range p.Conflicts {
+			where := c.Group
+			if c.WorkspaceID != 0 {
+				where = fmt.Sprintf("%s in workspace %s", c.Group, workspaceName(p, c.WorkspaceID))
+			}
+			state := "resolved by on-conflict " + p.Settings.OnConflict
+			if c.Blocking {
+				state = "BLOCKING"
+			}
+			fmt.Fprintf(&b, "  - %s: %s [%s]\n    %s\n", c.Kind, where, state, c.Detail)
+			for _, pol := range []string{PolicyFail, PolicyMerge, PolicyPerWorkspace} {
+				if v, ok := c.Policies[pol]; ok {
+					fmt.Fprintf(&b, "    --on-conflict %-13s %s\n", pol+":", v)
+				}
+			}
+		}
+	}
+	_, err := io.WriteString(s.Out, b.String())
+	return err
+}
+
+func workspaceName(p *Plan, id int64) string {
+	for _, w := range p.Workspaces {
+		if w.WorkspaceID == id && w.WorkspaceName != "" {
+			return w.WorkspaceName
+		}
+	}
+	return strconv.FormatInt(id, 10)
+}
+
+// cells renders a row's values as text.
+func cells(r planRow) []string {
+	out := make([]string, len(groupColumns))
+	for i, v := range r.values() {
+		s, err := reports.FormatValue(groupColumns[i].Type, v)
+		if err != nil {
+			s = fmt.Sprint(v)
+		}
+		out[i] = s
+	}
+	return out
+}
+
+func writeTSV(w io.Writer, rows []planRow) error {
+	var b strings.Builder
+	for i, c := range groupColumns {
+		if i > 0 {
+			b.WriteByte('\t')
+		}
+		b.WriteString(c.Name)
+	}
+	b.WriteByte('\n')
+	for _, r := range rows {
+		for i, c := range cells(r) {
+			if i > 0 {
+				b.WriteByte('\t')
+			}
+			b.WriteString(strings.NewReplacer("\t", " ", "\n", " ").Replace(c))
+		}
+		b.WriteByte('\n')
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// writeAligned writes rows as space-aligned columns with upper-case
+// headers; the last column is not padded.
+func writeAligned(b *strings.Builder, rows []planRow) {
+	table := [][]string{make([]string, len(groupColumns))}
+	for i, c := range groupColumns {
+		table[0][i] = strings.ToUpper(strings.ReplaceAll(c.Name, "_", " "))
+	}
+	for _, r := range rows {
+		table = append(table, cells(r))
+	}
+	widths := make([]int, len(groupColumns))
+	for _, row := range table {
+		for i, c := range row {
+			widths[i] = max(widths[i], len([]rune(c)))
+		}
+	}
+	for _, row := range table {
+		for i, c := range row {
+			if i == len(row)-1 {
+				b.WriteString(c)
+				break
+			}
+			b.WriteString(c)
+			b.WriteString(strings.Repeat(" ", widths[i]-len([]rune(c))+2))
+		}
+		b.WriteByte('\n')
+	}
+}

@@ -1,0 +1,245 @@
+package migrate
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/dbiam/dbiam/reports"
+)
+
+// writeReport writes the plan as an XLSX workbook or a self-contained HTML
+// page at path (atomically, mode 0600).
+func writeReport(format, path string, p *Plan, force bool) error {
+	switch format {
+	case ReportXLSX:
+		return writeXLSXReport(path, p, force)
+	case ReportHTML:
+		return reports.WriteFile(path, 0o600, func(w io.Writer) error {
+			return reports.WriteHTML(w, htmlReport(p))
+		}, reports.Force(force))
+	}
+	return fmt.Errorf("flag --report %q: want xlsx or html", format)
+}
+
+var (
+	accountGroupColumns = []reports.Column{
+		{Name: "key"}, {Name: "account_group"}, {Name: "action"}, {Name: "existing_id"},
+		{Name: "external_id"}, {Name: "members", Type: reports.TypeInt}, {Name: "sources"},
+	}
+	memberColumns = []reports.Column{
+		{Name: "account_group"}, {Name: "kind"}, {Name: "member"}, {Name: "account_id"}, {Name: "nested_group_key"},
+	}
+	conflictColumns = []reports.Column{
+		{Name: "kind"}, {Name: "workspace"}, {Name: "group"}, {Name: "blocking", Type: reports.TypeBool},
+		{Name: "detail"}, {Name: "if_fail"}, {Name: "if_merge"}, {Name: "if_per_workspace"},
+	}
+	workspaceColumns = []reports.Column{
+		{Name: "workspace_id", Type: reports.TypeInt}, {Name: "workspace"}, {Name: "federated", Type: reports.TypeBool},
+		{Name: "skipped"}, {Name: "groups", Type: reports.TypeInt}, {Name: "to_migrate", Type: reports.TypeInt},
+	}
+)
+
+// memberText names a member for people.
+func memberText(m Member) string {
+	switch m.Kind {
+	case KindUser:
+		return m.UserName
+	case KindServicePrincipal:
+		if m.Display != "" {
+			return m.Display + " (" + m.ApplicationID + ")"
+		}
+		return m.ApplicationID
+	}
+	return m.Display
+}
+
+func sourcesText(p *Plan, ag AccountGroupPlan) string {
+	names := map[GroupRef]string{}
+	for _, w := range p.Workspaces {
+		for _, g := range w.Groups {
+			names[GroupRef{w.WorkspaceID, g.LocalID}] = w.WorkspaceName + "/" + g.LocalName
+		}
+	}
+	var out []string
+	for _, s := range ag.Sources {
+		out = append(out, names[s])
+	}
+	return strings.Join(out, ", ")
+}
+
+func agAction(ag AccountGroupPlan) string {
+	if ag.ExistingID != "" {
+		return actionReuse
+	}
+	return actionCreate
+}
+
+func workspaceCounts(w WorkspacePlan) (groups, migrate int) {
+	for _, g := range w.Groups {
+		groups++
+		if g.Skipped == "" {
+			migrate++
+		}
+	}
+	return groups, migrate
+}
+
+// writeXLSXReport writes one sheet per table plus the summary sheet.
+func writeXLSXReport(path string, p *Plan, force bool) (err error) {
+	tables, err := reports.NewTables(reports.FormatXLSX, path, reports.TablesOptions{Force: force})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tables.Abort()
+		}
+	}()
+	write := func(name string, cols []reports.Column, rows [][]any) error {
+		sink, err := tables.Table(name, cols)
+		if err != nil {
+			return err
+		}
+		for _, r := range rows {
+			if err := sink.WriteRow(r...); err != nil {
+				return fmt.Errorf("write report %s table %s: %w", path, name, err)
+			}
+		}
+		return sink.Close()
+	}
+	var groups, ags, members, conflicts, workspaces [][]any
+	for _, r := range planRows(p) {
+		groups = append(groups, r.values())
+	}
+	for _, ag := range p.AccountGroups {
+		ags = append(ags, []any{ag.Key, ag.DisplayName, agAction(ag), ag.ExistingID, ag.ExternalID, len(ag.Members), sourcesText(p, ag)})
+		for _, m := range ag.Members {
+			members = append(members, []any{ag.DisplayName, m.Kind, memberText(m), m.AccountID, m.GroupKey})
+		}
+	}
+	for _, c := range p.Conflicts {
+		ws := ""
+		if c.WorkspaceID != 0 {
+			ws = workspaceName(p, c.WorkspaceID)
+		}
+		conflicts = append(conflicts, []any{c.Kind, ws, c.Group, c.Blocking, c.Detail,
+			c.Policies[PolicyFail], c.Policies[PolicyMerge], c.Policies[PolicyPerWorkspace]})
+	}
+	summary := reports.Summary{
+		Title:   "Local groups per workspace",
+		Columns: []reports.Column{{Name: "workspace"}, {Name: "migrate", Type: reports.TypeInt}, {Name: "skip", Type: reports.TypeInt}},
+	}
+	for _, w := range p.Workspaces {
+		n, m := workspaceCounts(w)
+		workspaces = append(workspaces, []any{w.WorkspaceID, w.WorkspaceName, w.Federated, w.Skipped, n, m})
+		summary.Rows = append(summary.Rows, []any{w.WorkspaceName, m, n - m})
+	}
+	for _, t := range []struct {
+		name string
+		cols []reports.Column
+		rows [][]any
+	}{
+		{"Groups", groupColumns, groups},
+		{"Account groups", accountGroupColumns, ags},
+		{"Members", memberColumns, members},
+		{"Conflicts", conflictColumns, conflicts},
+		{"Workspaces", workspaceColumns, workspaces},
+	} {
+		if err := write(t.name, t.cols, t.rows); err != nil {
+			return err
+		}
+	}
+	if err := tables.Summary(summary); err != nil {
+		return err
+	}
+	return tables.Commit()
+}
+
+// htmlReport builds the HTML page of a plan.
+func htmlReport(p *Plan) reports.HTMLReport {
+	t := totals(p)
+	r := reports.HTMLReport{
+		Title:     "dbiam migration plan",
+		Subtitle:  headline(p, t),
+		Generated: p.CreatedAt,
+		Stats: []reports.HTMLStat{
+			{Label: "local groups to migrate", Value: t.Migrated, Tone: reports.ToneGood},
+			{Label: "account groups to create", Value: t.Create, Tone: reports.ToneNeutral},
+			{Label: "account groups to reuse", Value: t.Reuse, Tone: reports.ToneNeutral},
+			{Label: "groups skipped", Value: t.Skipped, Tone: toneIf(t.Skipped > 0, reports.ToneWarning)},
+			{Label: "blocking conflicts", Value: t.BlockingConflicts, Tone: toneIf(t.BlockingConflicts > 0, reports.ToneDanger)},
+		},
+	}
+	chart := &reports.HTMLChart{Title: "Local groups per workspace"}
+	var mig, skip []int
+	for _, w := range p.Workspaces {
+		if w.Skipped != "" {
+			r.Notices = append(r.Notices, reports.HTMLNotice{Tone: reports.ToneWarning,
+				Text: fmt.Sprintf("workspace %s skipped: %s", w.WorkspaceName, w.Skipped)})
+			continue
+		}
+		n, m := workspaceCounts(w)
+		chart.Categories = append(chart.Categories, w.WorkspaceName)
+		mig, skip = append(mig, m), append(skip, n-m)
+	}
+	if len(chart.Categories) > 0 {
+		chart.Series = []reports.HTMLSeries{{Name: "migrate", Tone: reports.ToneGood, Values: mig}, {Name: "skip", Tone: reports.ToneWarning, Values: skip}}
+		r.Chart = chart
+	}
+	conf := reports.HTMLTable{Title: "Conflicts", Empty: "No conflicts."}
+	for _, c := range conflictColumns {
+		conf.Columns = append(conf.Columns, reports.HTMLColumn{Name: c.Name, Filter: c.Name == "kind"})
+	}
+	for _, c := range p.Conflicts {
+		ws := ""
+		if c.WorkspaceID != 0 {
+			ws = workspaceName(p, c.WorkspaceID)
+		}
+		tone := reports.ToneNotice
+		if c.Blocking {
+			tone = reports.ToneDanger
+		}
+		conf.Rows = append(conf.Rows, reports.HTMLRow{Tone: tone, Cells: []reports.HTMLCell{
+			{Text: c.Kind}, {Text: ws}, {Text: c.Group}, {Text: strconv.FormatBool(c.Blocking)}, {Text: c.Detail},
+			{Text: c.Policies[PolicyFail]}, {Text: c.Policies[PolicyMerge]}, {Text: c.Policies[PolicyPerWorkspace]},
+		}})
+	}
+	agt := reports.HTMLTable{Title: "Account groups", Empty: "No account groups to create or reuse."}
+	for _, c := range accountGroupColumns {
+		agt.Columns = append(agt.Columns, reports.HTMLColumn{Name: c.Name, Numeric: c.Type == reports.TypeInt})
+	}
+	for _, ag := range p.AccountGroups {
+		agt.Rows = append(agt.Rows, reports.HTMLRow{Cells: []reports.HTMLCell{
+			{Text: ag.Key}, {Text: ag.DisplayName}, {Text: agAction(ag)}, {Text: ag.ExistingID}, {Text: ag.ExternalID},
+			{Text: strconv.Itoa(len(ag.Members))}, {Text: sourcesText(p, ag)},
+		}})
+	}
+	r.Summaries = []reports.HTMLTable{conf, agt}
+	main := reports.HTMLTable{Title: "Local groups", Empty: "No local groups selected."}
+	for _, c := range groupColumns {
+		main.Columns = append(main.Columns, reports.HTMLColumn{Name: c.Name,
+			Filter: c.Name == "workspace" || c.Name == "action", Numeric: c.Type == reports.TypeInt})
+	}
+	for _, row := range planRows(p) {
+		var hc []reports.HTMLCell
+		for i, c := range cells(row) {
+			cell := reports.HTMLCell{Text: c}
+			if groupColumns[i].Name == "action" {
+				cell.Tone = map[string]reports.Tone{actionCreate: reports.ToneGood, actionReuse: reports.ToneNeutral, actionSkip: reports.ToneWarning}[c]
+			}
+			hc = append(hc, cell)
+		}
+		main.Rows = append(main.Rows, reports.HTMLRow{Cells: hc})
+	}
+	r.Table = main
+	return r
+}
+
+func toneIf(cond bool, t reports.Tone) reports.Tone {
+	if cond {
+		return t
+	}
+	return reports.ToneGood
+}
