@@ -1,0 +1,404 @@
+package reports
+
+import (
+	"bufio"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// rowEncoding is a file format for directory outputs.
+type rowEncoding interface {
+	ext() string
+	newWriter(w io.Writer, cols []Column) rowWriter
+}
+
+// rowWriter writes the rows of one table file. Methods are called with the
+// sink's lock held.
+type rowWriter interface {
+	header() error
+	row(vals []any) error // normalised values
+	flush() error
+}
+
+// dirTables writes one file per table into an AtomicDir.
+type dirTables struct {
+	enc rowEncoding
+
+	mu      sync.Mutex
+	dir     *AtomicDir
+	files   map[string]bool // lower-cased file names in use
+	sinks   []*fileSink
+	summary bool
+	done    bool
+}
+
+func newDirTables(path string, opts TablesOptions, enc rowEncoding) (*dirTables, error) {
+	ext := enc.ext()
+	dir, err := CreateAtomicDir(path, 0o700, Force(opts.Force), replaceOnly(func(e fs.DirEntry) bool {
+		return strings.HasSuffix(e.Name(), ext)
+	}))
+	if err != nil {
+		return nil, err
+	}
+	return &dirTables{enc: enc, dir: dir, files: map[string]bool{}}, nil
+}
+
+// Table implements Tables.
+func (t *dirTables) Table(name string, cols []Column) (Sink, error) {
+	if err := checkColumns(name, cols); err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.done {
+		return nil, fmt.Errorf("start table %s: %w", name, os.ErrClosed)
+	}
+	file := sanitizeFileName(name) + t.enc.ext()
+	if t.files[strings.ToLower(file)] {
+		return nil, fmt.Errorf("start table %s: file %s already used by another table", name, file)
+	}
+	f, err := t.dir.Create(file)
+	if err != nil {
+		return nil, fmt.Errorf("start table %s: %w", name, err)
+	}
+	bw := bufio.NewWriterSize(f, 64<<10)
+	s := &fileSink{name: name, cols: cols, f: f, bw: bw, w: t.enc.newWriter(bw, cols)}
+	if err := s.w.header(); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("start table %s: %w", name, err)
+	}
+	t.files[strings.ToLower(file)] = true
+	t.sinks = append(t.sinks, s)
+	return s, nil
+}
+
+// Summary implements Tables: the summary is a table named "summary".
+func (t *dirTables) Summary(s Summary) error {
+	t.mu.Lock()
+	if t.summary {
+		t.mu.Unlock()
+		return errors.New("write summary: summary already written")
+	}
+	t.summary = true
+	t.mu.Unlock()
+	return writeSummaryTable(t, s)
+}
+
+// writeSummaryTable writes s as an ordinary table named "summary".
+func writeSummaryTable(t Tables, s Summary) error {
+	sink, err := t.Table("summary", s.Columns)
+	if err != nil {
+		return fmt.Errorf("write summary: %w", err)
+	}
+	for _, r := range s.Rows {
+		if err := sink.WriteRow(r...); err != nil {
+			return fmt.Errorf("write summary: %w", err)
+		}
+	}
+	return sink.Close()
+}
+
+// Commit implements Tables.
+func (t *dirTables) Commit() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.done {
+		return fmt.Errorf("commit %s: %w", t.dir.Name(), os.ErrClosed)
+	}
+	t.done = true
+	var errs []error
+	for _, s := range t.sinks {
+		if err := s.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		t.dir.Abort()
+		return fmt.Errorf("commit %s: %w", t.dir.Name(), err)
+	}
+	return t.dir.Commit()
+}
+
+// Abort implements Tables.
+func (t *dirTables) Abort() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.done {
+		return
+	}
+	t.done = true
+	for _, s := range t.sinks {
+		s.abort()
+	}
+	t.dir.Abort()
+}
+
+// fileSink is the Sink of one table file.
+type fileSink struct {
+	name string
+	cols []Column
+
+	mu     sync.Mutex
+	f      *os.File
+	bw     *bufio.Writer
+	w      rowWriter
+	err    error // first write error; sticky
+	closed bool
+}
+
+// WriteRow implements Sink.
+func (s *fileSink) WriteRow(vals ...any) error {
+	row, err := normalizeRow(s.cols, vals)
+	if err != nil {
+		return fmt.Errorf("write table %s: %w", s.name, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return fmt.Errorf("write table %s: %w", s.name, os.ErrClosed)
+	}
+	if s.err != nil {
+		return s.err
+	}
+	if err := s.w.row(row); err != nil {
+		s.err = fmt.Errorf("write table %s: %w", s.name, err)
+		return s.err
+	}
+	return nil
+}
+
+// Close implements Sink. It flushes and closes the file; it returns the
+// first write error, if any, and is idempotent.
+func (s *fileSink) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return s.err
+	}
+	s.closed = true
+	err := s.w.flush()
+	if err == nil {
+		err = s.bw.Flush()
+	}
+	if cerr := s.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil && s.err == nil {
+		s.err = fmt.Errorf("write table %s: %w", s.name, err)
+	}
+	return s.err
+}
+
+func (s *fileSink) abort() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closed {
+		s.closed = true
+		_ = s.f.Close()
+	}
+}
+
+// checkColumns rejects tables without columns and duplicate or empty
+// column names (JSON keys and headers must be unique).
+func checkColumns(table string, cols []Column) error {
+	if table == "" {
+		return errors.New("start table: empty table name")
+	}
+	if len(cols) == 0 {
+		return fmt.Errorf("start table %s: no columns", table)
+	}
+	seen := make(map[string]bool, len(cols))
+	for _, c := range cols {
+		if c.Name == "" {
+			return fmt.Errorf("start table %s: empty column name", table)
+		}
+		if seen[c.Name] {
+			return fmt.Errorf("start table %s: duplicate column %q", table, c.Name)
+		}
+		if c.Type < TypeString || c.Type > TypeTime {
+			return fmt.Errorf("start table %s: column %q: unknown type %v", table, c.Name, c.Type)
+		}
+		seen[c.Name] = true
+	}
+	return nil
+}
+
+// sanitizeFileName turns a table name into a portable file name: letters,
+// digits, '-', '_' and '.' are kept, anything else becomes '_', a leading
+// '.' becomes '_', and the result is at most 100 bytes.
+func sanitizeFileName(name string) string {
+	var b strings.Builder
+	for _, r := range name {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('_')
+		}
+		if b.Len() >= 100 {
+			break
+		}
+	}
+	s := b.String()
+	if strings.HasPrefix(s, ".") {
+		s = "_" + s[1:]
+	}
+	if s == "" {
+		s = "table"
+	}
+	return s
+}
+
+// csvEncoding writes RFC 4180 CSV with encoding/csv: a header row of
+// column names, then one record per row in canonical text (FormatValue).
+// Lines end in "\n".
+type csvEncoding struct{}
+
+func (csvEncoding) ext() string { return ".csv" }
+
+func (csvEncoding) newWriter(w io.Writer, cols []Column) rowWriter {
+	return &csvWriter{w: csv.NewWriter(w), cols: cols, rec: make([]string, len(cols))}
+}
+
+type csvWriter struct {
+	w    *csv.Writer
+	cols []Column
+	rec  []string
+}
+
+func (c *csvWriter) header() error {
+	for i, col := range c.cols {
+		c.rec[i] = col.Name
+	}
+	return c.w.Write(c.rec)
+}
+
+func (c *csvWriter) row(vals []any) error {
+	for i, v := range vals {
+		c.rec[i] = formatNormalized(v)
+	}
+	return c.w.Write(c.rec)
+}
+
+func (c *csvWriter) flush() error {
+	c.w.Flush()
+	return c.w.Error()
+}
+
+// jsonlEncoding writes JSON Lines: one object per row, keyed by column
+// name in column order, with numbers and booleans as JSON numbers and
+// booleans, times as RFC 3339 strings and empty values as null.
+type jsonlEncoding struct{}
+
+func (jsonlEncoding) ext() string { return ".jsonl" }
+
+func (jsonlEncoding) newWriter(w io.Writer, cols []Column) rowWriter {
+	keys := make([][]byte, len(cols))
+	for i, c := range cols {
+		keys[i] = appendJSONString(nil, c.Name)
+	}
+	return &jsonlWriter{w: w, keys: keys}
+}
+
+type jsonlWriter struct {
+	w    io.Writer
+	keys [][]byte // JSON-quoted column names
+	buf  []byte
+}
+
+func (j *jsonlWriter) header() error { return nil }
+
+func (j *jsonlWriter) row(vals []any) error {
+	b := append(j.buf[:0], '{')
+	for i, v := range vals {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, j.keys[i]...)
+		b = append(b, ':')
+		b = appendJSONValue(b, v)
+	}
+	b = append(b, '}', '\n')
+	j.buf = b
+	_, err := j.w.Write(b)
+	return err
+}
+
+func (j *jsonlWriter) flush() error { return nil }
+
+// appendJSONValue appends a normalised value as JSON.
+func appendJSONValue(b []byte, v any) []byte {
+	switch v := v.(type) {
+	case nil:
+		return append(b, "null"...)
+	case string:
+		return appendJSONString(b, v)
+	case int64:
+		return strconv.AppendInt(b, v, 10)
+	case float64:
+		// Like encoding/json: exponent form only for very small or large values.
+		format := byte('f')
+		if a := math.Abs(v); a != 0 && (a < 1e-6 || a >= 1e21) {
+			format = 'e'
+		}
+		return strconv.AppendFloat(b, v, format, -1, 64)
+	case bool:
+		return strconv.AppendBool(b, v)
+	case time.Time:
+		b = append(b, '"')
+		b = v.AppendFormat(b, time.RFC3339Nano)
+		return append(b, '"')
+	}
+	panic(fmt.Sprintf("reports: unnormalised value %T", v))
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string. Control characters, quotes,
+// backslashes and U+2028/U+2029 are escaped; invalid UTF-8 becomes U+FFFD;
+// '<', '>' and '&' are kept as they are.
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c == '\n':
+				b = append(b, '\\', 'n')
+			case c == '\r':
+				b = append(b, '\\', 'r')
+			case c == '\t':
+				b = append(b, '\\', 't')
+			case c < 0x20:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+		default:
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(b, '"')
+}
