@@ -1,0 +1,77 @@
+package migrate
+
+import (
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+)
+
+// planCommand is "dbiam migrate plan": it only turns flags into
+// PlanOptions and calls RunPlan.
+func planCommand(d CommandDeps) *cli.Command {
+	return &cli.Command{
+		Name:      "plan",
+		Usage:     "plan the migration of workspace-local groups to account groups (changes nothing)",
+		ArgsUsage: " ",
+		Description: `Reads the account's workspaces, their workspace-local groups and members, and the
+account's users, service principals and groups; maps every selected local group to a target
+account group; lists conflicts with what each --on-conflict policy would do; and writes the
+plan file for "dbiam migrate apply". Only GET requests are sent.
+
+Selection: --workspace (name or id), --group (exact name), --group-regex, --exclude,
+--exclude-regex (all repeatable). System groups (admins, users, account users) are never
+selected; workspaces without identity federation are listed as skipped.
+
+Targets (--match): name (same name), prefix/suffix (add --prefix/--suffix, or remove it with
+--strip), regex (--regex RE --replace TEMPLATE, Go regexp syntax, $1 for groups),
+external-id (the account group with the local group's externalId), mapping (--mapping FILE,
+CSV rows workspace,local_group,account_group; workspace is a name, an id or *).`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "plan file to write (required)", Required: true},
+			&cli.BoolFlag{Name: "force", Usage: "replace an existing plan or report file"},
+			&cli.StringSliceFlag{Name: "workspace", Aliases: []string{"w"}, Usage: "workspace name or id to plan (repeatable; default all)"},
+			&cli.StringSliceFlag{Name: "group", Aliases: []string{"g"}, Usage: "local group name to migrate (repeatable)"},
+			&cli.StringSliceFlag{Name: "group-regex", Usage: "regular expression selecting local groups by name (repeatable)"},
+			&cli.StringSliceFlag{Name: "exclude", Usage: "local group name to leave alone (repeatable)"},
+			&cli.StringSliceFlag{Name: "exclude-regex", Usage: "regular expression of local group names to leave alone (repeatable)"},
+			&cli.StringFlag{Name: "match", Value: MatchName, Usage: "target strategy: name, prefix, suffix, regex, external-id or mapping"},
+			&cli.StringFlag{Name: "prefix", Usage: "prefix to add to (or with --strip remove from) the local name"},
+			&cli.StringFlag{Name: "suffix", Usage: "suffix to add to (or with --strip remove from) the local name"},
+			&cli.BoolFlag{Name: "strip", Usage: "remove --prefix/--suffix instead of adding it"},
+			&cli.StringFlag{Name: "regex", Usage: "regular expression applied to the local name (--match regex)"},
+			&cli.StringFlag{Name: "replace", Usage: "replacement template for --regex, e.g. acct-$1"},
+			&cli.StringFlag{Name: "mapping", Usage: "CSV file of workspace,local_group,account_group (--match mapping)"},
+			&cli.StringFlag{Name: "on-conflict", Value: PolicyFail, Usage: "fail (skip conflicting groups), merge, or per-workspace"},
+			&cli.StringFlag{Name: "backup-prefix", Value: DefaultBackupPrefix, Usage: "prefix of the name a migrated local group is renamed to"},
+			&cli.StringFlag{Name: "report", Usage: "also write the summary as xlsx or html"},
+			&cli.StringFlag{Name: "report-out", Usage: "file for --report (default: the plan file with the report's extension)"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return fmt.Errorf("migrate plan takes no arguments (got %q): the plan file is --out", c.Args().First())
+			}
+			o := PlanOptions{
+				Out:          c.String("out"),
+				Force:        c.Bool("force"),
+				Workspaces:   c.StringSlice("workspace"),
+				Groups:       c.StringSlice("group"),
+				GroupRegex:   c.StringSlice("group-regex"),
+				Exclude:      c.StringSlice("exclude"),
+				ExcludeRegex: c.StringSlice("exclude-regex"),
+				Match:        c.String("match"),
+				Prefix:       c.String("prefix"),
+				Suffix:       c.String("suffix"),
+				Strip:        c.Bool("strip"),
+				Regex:        c.String("regex"),
+				Replace:      c.String("replace"),
+				MappingFile:  c.String("mapping"),
+				OnConflict:   c.String("on-conflict"),
+				BackupPrefix: c.String("backup-prefix"),
+				Report:       c.String("report"),
+				ReportOut:    c.String("report-out"),
+				ToolVersion:  c.App.Version,
+			}
+			return RunPlan(c.Context, o, d)
+		},
+	}
+}
