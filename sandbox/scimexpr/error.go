@@ -3,15 +3,15 @@ package scimexpr
 // SCIM error types (the "scimType" member of a SCIM error body, RFC 7644 §3.12)
 // reported in Error.SCIMType.
 const (
-	// TypeInvalidFilter: the filter syntax was invalid.
+	// TypeInvalidFilter marks a filter with invalid syntax.
 	TypeInvalidFilter = "invalidFilter"
-	// TypeInvalidPath: a PATCH path was invalid or named an absent attribute.
+	// TypeInvalidPath marks an invalid PATCH path or one naming an absent attribute.
 	TypeInvalidPath = "invalidPath"
-	// TypeInvalidSyntax: a PATCH body was unparsable or violated the schema.
+	// TypeInvalidSyntax marks a PATCH body that is unparsable or violates the schema.
 	TypeInvalidSyntax = "invalidSyntax"
-	// TypeInvalidValue: a value was not acceptable for its attribute.
+	// TypeInvalidValue marks a value that is not acceptable for its attribute.
 	TypeInvalidValue = "invalidValue"
-	// TypeNoTarget: a PATCH value filter selected no value to replace.
+	// TypeNoTarget marks an add or replace whose value filter selected nothing.
 	TypeNoTarget = "noTarget"
 )
 
