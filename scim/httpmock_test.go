@@ -26,6 +26,7 @@ type mockRegistry struct {
 
 type recorded struct {
 	Method string
+	Host   string
 	Path   string
 	Query  url.Values
 	Header http.Header
@@ -70,7 +71,7 @@ func (r *mockRegistry) RoundTrip(req *http.Request) (*http.Response, error) {
 		req.Body = io.NopCloser(bytes.NewReader(body))
 	}
 	r.mu.Lock()
-	r.requests = append(r.requests, recorded{req.Method, req.URL.Path, req.URL.Query(), req.Header.Clone(), body})
+	r.requests = append(r.requests, recorded{req.Method, req.URL.Host, req.URL.Path, req.URL.Query(), req.Header.Clone(), body})
 	var found *stub
 	for _, s := range r.stubs {
 		if (s.times < 0 || s.used < s.times) && s.match(req) {

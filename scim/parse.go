@@ -149,7 +149,7 @@ func truncate(s string, n int) string {
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}
-	return s[:cut] + "…"
+	return strings.TrimRight(s[:cut], " ") + "…"
 }
 
 // redactor removes known secrets from text that leaves the package (errors,
@@ -185,8 +185,9 @@ func (r *redactor) add(s string) {
 // addAuthorization registers the credential of an Authorization-style header
 // value ("Bearer x", "Basic y" or a bare token).
 func (r *redactor) addAuthorization(v string) {
-	if _, cred, ok := strings.Cut(v, " "); ok {
+	if _, cred, ok := strings.Cut(strings.TrimSpace(v), " "); ok {
 		r.add(cred)
+		return
 	}
 	r.add(v)
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -177,9 +178,13 @@ func resolveConfig(s Settings, base http.RoundTripper, secrets *redactor) (*conf
 	if err := checkProfile(s); err != nil {
 		return nil, err
 	}
+	fix := "check --profile, --host and the DATABRICKS_* environment variables"
+	if s.Hermetic {
+		fix = "check --profile and --host (environment variables are ignored)"
+	}
 	if err := cfg.EnsureResolved(); err != nil {
 		registerSecrets(cfg, secrets)
-		return nil, &ConfigError{Op: "resolve credentials", Problem: secrets.redact(oneLine(err.Error())), Fix: "check --profile, --host and the DATABRICKS_* environment variables"}
+		return nil, &ConfigError{Op: "resolve credentials", Problem: sdkProblem(err, s.Hermetic, secrets), Fix: fix}
 	}
 	registerSecrets(cfg, secrets)
 	if cfg.Host == "" {
@@ -190,7 +195,7 @@ func resolveConfig(s Settings, base http.RoundTripper, secrets *redactor) (*conf
 		return nil, &ConfigError{Op: "resolve credentials", Problem: fmt.Sprintf("host %q is not a URL", cfg.Host), Fix: "pass --host as https://<name>"}
 	}
 	if err := cfg.Authenticate(req); err != nil {
-		return nil, &ConfigError{Op: "resolve credentials", Problem: fmt.Sprintf("authenticate to %s: %s", cfg.Host, secrets.redact(oneLine(err.Error()))), Fix: "check the credentials of the profile or the DATABRICKS_* environment variables"}
+		return nil, &ConfigError{Op: "resolve credentials", Problem: fmt.Sprintf("authenticate to %s: %s", cfg.Host, sdkProblem(err, s.Hermetic, secrets)), Fix: fix}
 	}
 	for _, v := range req.Header.Values("Authorization") {
 		secrets.addAuthorization(v)
@@ -200,6 +205,19 @@ func resolveConfig(s Settings, base http.RoundTripper, secrets *redactor) (*conf
 		return nil, &ConfigError{Op: "resolve credentials", Problem: fmt.Sprintf("host %q is not an http(s) URL", cfg.Host), Fix: "pass --host as https://<name>"}
 	}
 	return cfg, nil
+}
+
+// sdkEnvSuffix is the SDK's list of DATABRICKS_* variables present in the
+// environment, which a hermetic session did not read.
+var sdkEnvSuffix = regexp.MustCompile(`\. Env: [A-Za-z0-9_, ]+$`)
+
+// sdkProblem turns an SDK resolution error into one redacted line.
+func sdkProblem(err error, hermetic bool, secrets *redactor) string {
+	msg := oneLine(err.Error())
+	if hermetic {
+		msg = sdkEnvSuffix.ReplaceAllString(msg, "")
+	}
+	return secrets.redact(msg)
 }
 
 // checkProfile reports a missing config file or profile with a friendly

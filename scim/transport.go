@@ -132,7 +132,7 @@ func newTransport(c stackConfig) *retrier {
 			next: &authTransport{
 				host: c.host, authenticate: c.authenticate, secrets: c.secrets,
 				next: &observeTransport{
-					host: c.host, workspaceID: c.workspaceID, timeout: c.requestTimeout, onRequest: c.onRequest, now: c.now,
+					host: c.host, workspaceID: c.workspaceID, timeout: c.requestTimeout, onRequest: c.onRequest, now: c.now, secrets: c.secrets,
 					next: c.base,
 				},
 			},
@@ -389,6 +389,7 @@ type observeTransport struct {
 	timeout     time.Duration
 	onRequest   func(RequestEvent)
 	now         func() time.Time
+	secrets     *redactor
 	next        http.RoundTripper
 }
 
@@ -401,7 +402,10 @@ func (t *observeTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		a := attemptOf(ctx)
 		ev := RequestEvent{
 			Method: req.Method, Path: req.URL.Path, Host: t.host, WorkspaceID: t.workspaceID,
-			Class: a.class, Attempt: a.attempt, Duration: t.now().Sub(start), Header: redactHeader(req.Header), Err: err,
+			Class: a.class, Attempt: a.attempt, Duration: t.now().Sub(start), Header: redactHeader(req.Header),
+		}
+		if err != nil {
+			ev.Err = &transportError{err: err, secrets: t.secrets}
 		}
 		if resp != nil {
 			ev.Status = resp.StatusCode
