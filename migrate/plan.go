@@ -222,6 +222,9 @@ func ReadPlan(path string) (*Plan, []byte, error) {
 
 // decodePlan parses and validates a plan file's bytes.
 func decodePlan(raw []byte) (*Plan, error) {
+	// The header is read first, so that a plan of another version is
+	// refused for its version rather than for a field this build does not
+	// know. json.Unmarshal also rejects data after the object.
 	var head struct {
 		PlanVersion *int   `json:"plan_version"`
 		ToolVersion string `json:"tool_version"`
@@ -242,9 +245,6 @@ func decodePlan(raw []byte) (*Plan, error) {
 	var p Plan
 	if err := dec.Decode(&p); err != nil {
 		return nil, err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("unexpected data after the plan object")
 	}
 	if err := p.Validate(); err != nil {
 		return nil, err
