@@ -349,6 +349,9 @@ func (v *validator) validate(s *Seed) {
 	}
 	// Account group members: account principals only.
 	for i, g := range s.Groups {
+		if g.DisplayName == accountUsersGroup && len(g.Members) > 0 {
+			v.errf("seed.groups[%d].members: the members of %q are implicit (every account user and service principal)", i, accountUsersGroup)
+		}
 		for j, m := range g.Members {
 			info, ok := v.ids[m]
 			switch {
@@ -395,6 +398,9 @@ func (v *validator) validate(s *Seed) {
 			return ok && (info.ws == w.WorkspaceID || (info.ws == 0 && vis[w.WorkspaceID][id]))
 		}
 		for j, g := range w.Groups {
+			if g.DisplayName == usersGroup && len(g.Members) > 0 {
+				v.errf("%s.groups[%d].members: the members of %q are implicit (every workspace user and service principal)", f, j, usersGroup)
+			}
 			for k, m := range g.Members {
 				if !inScope(m) {
 					v.errf("%s.groups[%d].members[%d]: principal %q is not in workspace %d", f, j, k, m, w.WorkspaceID)
