@@ -1,0 +1,108 @@
+// Package migrate moves workspace-local groups to account groups:
+// "dbiam migrate plan" reads the live state and writes a plan file;
+// "apply" executes it step by step with a journal, resumable after any
+// interruption; "status", "verify", "rollback" and "finalize" inspect,
+// check, undo and finish a run.
+//
+// # Planning
+//
+// [RunPlan] reads, with GET requests only:
+//
+//   - the account's workspaces, and for each one whether it is
+//     identity-federated (GET /api/2.1/unity-catalog/current-metastore-assignment
+//     answers with a metastore); a workspace that is not, or is not
+//     RUNNING, is listed as skipped with the reason;
+//   - the groups of each federated workspace with the attributes id,
+//     displayName, externalId, meta, entitlements and roles (never with
+//     members), then the members of each selected group with one GET
+//     (attributes=members), and the workspace's users and service
+//     principals when a member needs resolving;
+//   - the account's users, service principals and groups, listed once, and
+//     the members of each account group the plan may reuse.
+//
+// In scope are groups whose meta.resourceType is WorkspaceGroup, never the
+// system groups admins, users and account users, selected with
+// --workspace, --group, --group-regex, --exclude and --exclude-regex.
+//
+// Each selected group gets a target account group name from the match
+// strategy: name, prefix or suffix (added, or removed with --strip), regex
+// (--regex, --replace), external-id (the account group with the same
+// externalId; a local group without one is a no-match conflict, never
+// matched to an empty id), or mapping (a CSV of
+// workspace,local_group,account_group; workspace is a name, an id or "*").
+//
+// Members are resolved to account identities: users by userName, service
+// principals by applicationId, account groups by id, and nested local
+// groups by their own planned account group. Targets are planned children
+// first (a topological order of the target graph); a cycle blocks every
+// group in it. A member without an account identity blocks its group with
+// a member-without-account-identity conflict: members are never dropped
+// silently. A group whose nested group is blocked is blocked too.
+//
+// Conflicts, each listed with what every --on-conflict policy would do:
+//
+//   - same-name-different-members: local groups mapped to one name have
+//     different members. fail skips them all; merge makes one account group
+//     with the union; per-workspace uses "<workspace>_<name>" per workspace.
+//   - existing-account-group-differs: the target exists with other members.
+//     fail skips; merge reuses it and adds the missing members (its other
+//     members stay); per-workspace uses per-workspace names instead.
+//   - target-name-taken: another local group of the workspace, not migrated
+//     to that name by the plan, holds the target (or backup) name, or two
+//     planned account groups would share one name. Blocking, except that
+//     per-workspace maps the group to "<workspace>_<name>".
+//   - member-without-account-identity, cycle and no-match: always blocking.
+//
+// An existing account group is reused only when its members equal the
+// desired ones or the policy says merge.
+//
+// # Plan file
+//
+// The plan is JSON ([Plan]), plan_version [PlanVersion], written
+// atomically with mode 0600 (it names people); an existing file is
+// replaced only with --force. [ReadPlan] rejects unknown fields and any
+// other plan_version ("plan version mismatch: ..."), and checks internal
+// references ([Plan.Validate]). Fields:
+//
+//   - plan_version, tool_version, created_at, lineage (random id of the
+//     plan), host, account_id, settings (the options it was made with,
+//     including the sha256 of the mapping file);
+//   - account_groups, children before parents: key ("ag:<name>"),
+//     display_name, existing_id (reuse) or none (create), external_id,
+//     members (desired direct members: kind user|service_principal|group,
+//     account_id, user_name, application_id, group_key for a nested group
+//     of the plan), existing_members_digest (precondition of a reused
+//     group), sources (the local groups mapped to it);
+//   - workspaces: id, name, url, federated, skipped (reason), and groups,
+//     children before parents: local_id, local_name, backup_name
+//     (--backup-prefix + name), account_group_key, entitlements, roles,
+//     members_digest, member_count, skipped (reason; such a group is left
+//     alone);
+//   - conflicts: kind, workspace_id, group, detail, policies, blocking.
+//
+// members_digest and existing_members_digest are [MembersDigest]: sha256
+// over the sorted "kind:id" lines of the direct members, the kind taken
+// from each member's $ref. Apply recomputes them from the live group and
+// stops that group, with a message naming it, when they differ: the plan
+// is stale for it and must be made again.
+//
+// # Apply: steps, journal and resume
+//
+// For each account group, once: ensure-account-group (create it with its
+// members in one POST, read it back, PATCH only what is missing, in
+// batches). Then per migrated local group, in order: rename-local (to its
+// backup name), assign-workspace (account permission assignment USER for
+// the account group), wait-visible (poll the workspace, bounded, until it
+// sees the account group), copy-entitlements (entitlements and roles onto
+// the account group in that workspace), migrate-permissions (the
+// permission migration API, repeated until it moves nothing),
+// migrate-secret-acls, verify.
+//
+// Every step is a record in an append-only journal (one JSON line,
+// fsync'ed before the next remote change; a torn last line is tolerated),
+// bound to the plan by its sha256 and lineage, and guarded by a lock. On
+// resume, finished steps are skipped, and every other step first reads the
+// live state, so a change whose record was lost is recognised rather than
+// repeated. Rollback undoes finished steps in reverse order and deletes
+// only account groups the run created.
+package migrate
