@@ -239,7 +239,7 @@ func (e *Endpoint[T]) CreateOnce(ctx context.Context, v T) (T, error) {
 	if name == "" {
 		return zero, err
 	}
-	found, lerr := e.ListAll(ctx, ListOptions{Filter: Eq(e.res.keyAttr, name), PageSize: 10, MaxPages: 2})
+	found, lerr := e.firstPage(ctx, Eq(e.res.keyAttr, name))
 	switch {
 	case lerr != nil:
 		return zero, fmt.Errorf("%w; looking it up by %s failed: %w", err, e.res.keyAttr, lerr)
@@ -249,6 +249,19 @@ func (e *Endpoint[T]) CreateOnce(ctx context.Context, v T) (T, error) {
 		return zero, fmt.Errorf("%w; %d resources have %s %q", err, len(found), e.res.keyAttr, name)
 	}
 	return zero, fmt.Errorf("%w; no resource with %s %q is visible yet", err, e.res.keyAttr, name)
+}
+
+// firstPage returns the first page of a filtered list: enough for a lookup
+// by a unique attribute, in one request.
+func (e *Endpoint[T]) firstPage(ctx context.Context, filter string) ([]T, error) {
+	q := listQuery(ListOptions{Filter: filter})
+	q.Set("startIndex", "1")
+	q.Set("count", "10")
+	var resp ListResponse[T]
+	if err := e.call(ctx, http.MethodGet, e.path, q, nil, &resp); err != nil {
+		return nil, err
+	}
+	return resp.Resources, nil
 }
 
 // Replace replaces resource id with v (PUT).

@@ -337,6 +337,10 @@ func (s *Session) configFor(host string) (*config.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("credentials for %s: %s", host, s.secrets.redact(oneLine(err.Error())))
 	}
+	// NewWithWorkspaceHost shares the strategy object, which the SDK mutates
+	// while configuring; give each config its own. AuthType, copied from the
+	// resolved session config, makes it pick the same method.
+	cfg.Credentials = nil
 	if err := cfg.EnsureResolved(); err != nil {
 		return nil, fmt.Errorf("credentials for %s: %s", host, s.secrets.redact(oneLine(err.Error())))
 	}

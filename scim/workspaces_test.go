@@ -1,0 +1,224 @@
+package scim
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+)
+
+func TestWorkspaceURL(t *testing.T) {
+	tests := []struct {
+		host, deployment string
+		want             string
+		byHeader         bool
+	}{
+		{"https://accounts.cloud.databricks.com", "acme-prod", "https://acme-prod.cloud.databricks.com", false},
+		{"https://accounts.staging.cloud.databricks.com", "acme", "https://acme.staging.cloud.databricks.com", false},
+		{"https://accounts-dod.cloud.databricks.mil", "acme", "https://accounts-dod.cloud.databricks.mil", true},
+		{"https://accounts.cloud.databricks.us", "gov", "https://gov.cloud.databricks.us", false},
+		{"https://accounts.azuredatabricks.net", "adb-123.4", "https://adb-123.4.azuredatabricks.net", false},
+		{"https://accounts.gcp.databricks.com", "123.4", "https://123.4.gcp.databricks.com", false},
+		{"https://unified.example.test", "acme", "https://unified.example.test", true},
+		{"http://127.0.0.1:8080", "acme", "http://127.0.0.1:8080", true},
+		{"https://accounts.cloud.databricks.com", "", "https://accounts.cloud.databricks.com", true},
+	}
+	for _, tt := range tests {
+		got, byHeader := workspaceURL(tt.host, tt.deployment)
+		if got != tt.want || byHeader != tt.byHeader {
+			t.Errorf("workspaceURL(%q, %q) = %q, %v; want %q, %v", tt.host, tt.deployment, got, byHeader, tt.want, tt.byHeader)
+		}
+	}
+}
+
+func TestAccountWorkspaces(t *testing.T) {
+	reg := newMock(t)
+	reg.Register("list", rest("GET", "/api/2.0/accounts/"+testAccount+"/workspaces"), respond(200,
+		`[{"workspace_id":111,"workspace_name":"prod","deployment_name":"acme-prod","workspace_status":"RUNNING","cloud":"aws"},
+		  {"workspace_id":222,"workspace_name":"dev","deployment_name":"acme-dev","workspace_status":"FAILED","cloud":"aws"}]`))
+	sess, _ := connectMock(t, reg, func(s *Settings) {
+		s.Host = "https://accounts.cloud.databricks.com"
+		s.AccountID = testAccount
+	})
+	ws, err := sess.Workspaces(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []WorkspaceInfo{
+		{ID: 111, Name: "prod", DeploymentName: "acme-prod", Cloud: "aws", Status: "RUNNING", URL: "https://acme-prod.cloud.databricks.com"},
+		{ID: 222, Name: "dev", DeploymentName: "acme-dev", Cloud: "aws", Status: "FAILED", URL: "https://acme-dev.cloud.databricks.com"},
+	}
+	if !reflect.DeepEqual(ws, want) {
+		t.Fatalf("Workspaces =\n%+v\nwant\n%+v", ws, want)
+	}
+	// A workspace on its own host gets the account credentials re-resolved
+	// for that host and no routing header.
+	reg.Register("me", rest("GET", "/api/2.0/preview/scim/v2/Me"), respond(200, User{UserName: "admin"}, "X-Databricks-Org-Id", "111"))
+	w, err := sess.Workspace(ws[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, id, err := w.Me(context.Background()); err != nil || id != 111 {
+		t.Fatalf("Me = %d, %v", id, err)
+	}
+	r := reg.Requests()[1]
+	if r.Host != "acme-prod.cloud.databricks.com" || r.Header.Get(WorkspaceHeader) != "" || r.Header.Get("Authorization") != "Bearer "+testToken {
+		t.Errorf("Me went to %s with %s=%q Authorization=%q", r.Host, WorkspaceHeader, r.Header.Get(WorkspaceHeader), r.Header.Get("Authorization"))
+	}
+}
+
+func TestSandboxWorkspacesRouteByHeader(t *testing.T) {
+	reg := newMock(t)
+	reg.Register("list", rest("GET", "/api/2.0/accounts/"+testAccount+"/workspaces"), respond(200,
+		`[{"workspace_id":111,"workspace_name":"a","deployment_name":"a"},{"workspace_id":222,"workspace_name":"b","deployment_name":"b"}]`))
+	reg.Register("users", rest("GET", usersPath+"/9"), respond(200, User{ID: "9"})).Times(2)
+	sess, _ := connectMock(t, reg, func(s *Settings) {
+		s.Host = "http://127.0.0.1:8080"
+		s.AccountID = testAccount
+	})
+	ws, err := sess.Workspaces(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, info := range ws {
+		if !info.RouteByHeader || info.URL != "http://127.0.0.1:8080" {
+			t.Errorf("%+v: want the account host routed by header", info)
+		}
+		w, err := sess.Workspace(info)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Users.Get(context.Background(), "9", GetOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reqs := reg.Requests()
+	if reqs[1].Header.Get(WorkspaceHeader) != "111" || reqs[2].Header.Get(WorkspaceHeader) != "222" {
+		t.Errorf("routing headers %q, %q", reqs[1].Header.Get(WorkspaceHeader), reqs[2].Header.Get(WorkspaceHeader))
+	}
+	if reqs[0].Header.Get(WorkspaceHeader) != "" {
+		t.Errorf("account call carried %s", WorkspaceHeader)
+	}
+}
+
+func TestWorkspaceRejectsBadURL(t *testing.T) {
+	sess, _ := connectMock(t, newMock(t), nil)
+	for _, u := range []string{"", "acme.cloud.databricks.com", "ftp://x", "https://"} {
+		if _, err := sess.Workspace(WorkspaceInfo{ID: 1, URL: u}); err == nil {
+			t.Errorf("Workspace(%q) accepted", u)
+		}
+	}
+}
+
+func TestConcurrentWorkspaceClients(t *testing.T) {
+	reg := newMock(t)
+	reg.Register("users", rest("GET", usersPath+"/1"), okUser()).Times(-1)
+	sess, _ := connectMock(t, reg, nil)
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			w, err := sess.Workspace(WorkspaceInfo{ID: int64(100 + i%3), URL: "https://ws" + string(rune('a'+i%3)) + ".cloud.databricks.com"})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if _, err := w.Users.Get(context.Background(), "1", GetOptions{}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := len(sess.hostConfig); n != 4 {
+		t.Errorf("%d host configs, want 4 (session host + 3 workspaces)", n)
+	}
+}
+
+func TestAssignments(t *testing.T) {
+	base := "/api/2.0/accounts/" + testAccount + "/workspaces/111/permissionassignments"
+	reg := newMock(t)
+	reg.Register("list", rest("GET", base), respond(200, `{"permission_assignments":[{"permissions":["ADMIN"],"principal":{"principal_id":5,"group_name":"admins-acct"}}]}`))
+	reg.Register("put", rest("PUT", base+"/principals/5"), respond(200, `{"permissions":["USER"],"principal":{"principal_id":5}}`))
+	reg.Register("put error", rest("PUT", base+"/principals/6"), respond(200, `{"permissions":[],"principal":{"principal_id":6},"error":"Principal 6 not found"}`))
+	reg.Register("delete", rest("DELETE", base+"/principals/5"), respond(200, "{}"))
+	sess, _ := connectMock(t, reg, func(s *Settings) { s.AccountID = testAccount })
+	a, err := sess.Account()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	list, err := a.ListAssignments(ctx, 111)
+	if err != nil || len(list) != 1 || list[0].Principal.GroupName != "admins-acct" || list[0].Permissions[0] != PermissionAdmin {
+		t.Fatalf("ListAssignments = %+v, %v", list, err)
+	}
+	pa, err := a.PutAssignment(ctx, 111, 5, []string{PermissionUser})
+	if err != nil || pa.Principal.PrincipalID != 5 {
+		t.Fatalf("PutAssignment = %+v, %v", pa, err)
+	}
+	if got := string(reg.Requests()[1].Body); got != `{"permissions":["USER"]}` {
+		t.Errorf("PUT body = %s", got)
+	}
+	if _, err := a.PutAssignment(ctx, 111, 6, []string{PermissionUser}); err == nil || !strings.Contains(err.Error(), "Principal 6 not found") {
+		t.Errorf("PutAssignment with error field: err = %v", err)
+	}
+	if _, err := a.PutAssignment(ctx, 111, 5, nil); err == nil {
+		t.Errorf("PutAssignment with no permissions was sent; it would remove the assignment")
+	}
+	if err := a.DeleteAssignment(ctx, 111, 5); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestReadWorkspacesFile(t *testing.T) {
+	tests := []struct {
+		name, text string
+		want       []WorkspaceInfo
+		wantErr    string
+	}{
+		{
+			name: "header and rows",
+			text: "id,name,url\n111,prod,https://acme-prod.cloud.databricks.com/\n222, dev ,http://127.0.0.1:8080\n",
+			want: []WorkspaceInfo{{ID: 111, Name: "prod", URL: "https://acme-prod.cloud.databricks.com"}, {ID: 222, Name: "dev", URL: "http://127.0.0.1:8080"}},
+		},
+		{
+			name: "no header, comments and blank lines",
+			text: "# exported by hand\n\n111,\"prod, EU\",https://a.cloud.databricks.com\n",
+			want: []WorkspaceInfo{{ID: 111, Name: "prod, EU", URL: "https://a.cloud.databricks.com"}},
+		},
+		{name: "bad id", text: "id,name,url\nabc,prod,https://a.test\n", wantErr: `line 2: workspace id "abc" is not a positive number: write the numeric workspace id first`},
+		{name: "zero id", text: "0,prod,https://a.test\n", wantErr: `line 1: workspace id "0" is not a positive number`},
+		{name: "missing scheme", text: "1,prod,a.cloud.databricks.com\n", wantErr: `line 1: url "a.cloud.databricks.com" is not a workspace URL: write https://<workspace host>`},
+		{name: "url with path", text: "1,prod,https://a.test/login\n", wantErr: `line 1: url "https://a.test/login" is not a workspace URL`},
+		{name: "two columns", text: "1,https://a.test\n", wantErr: `line 1: 2 columns: write id,name,url`},
+		{name: "duplicate", text: "1,a,https://a.test\n1,b,https://b.test\n", wantErr: `line 2: workspace id 1 already on line 1: remove the duplicate`},
+		{name: "empty", text: "id,name,url\n", wantErr: `no workspaces: write one id,name,url row per workspace`},
+		{name: "bad quoting", text: "1,\"a,https://a.test\n", wantErr: `fix the CSV quoting`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "ws.csv")
+			if err := os.WriteFile(path, []byte(tt.text), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			got, err := ReadWorkspacesFile(path)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.HasPrefix(err.Error(), "read workspaces file "+path+": ") {
+					t.Fatalf("err = %v, want it to name the file and contain %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+	if _, err := ReadWorkspacesFile(filepath.Join(t.TempDir(), "missing.csv")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing file: err = %v", err)
+	}
+}
