@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -71,11 +72,12 @@ func (c *client) do(ctx context.Context, class Class, method, path string, query
 	if o.header != nil {
 		*o.header = rep.header
 	}
-	if out == nil || len(strings.TrimSpace(string(rep.body))) == 0 {
+	trimmed := bytes.TrimSpace(rep.body)
+	if out == nil || len(trimmed) == 0 {
 		return nil
 	}
-	if isHTML(rep.header, []byte(strings.TrimSpace(string(rep.body)))) {
-		return fmt.Errorf("%s %s: %s", method, path, htmlMessage(rep.body))
+	if isHTML(rep.header, trimmed) {
+		return fmt.Errorf("%s %s: %s", method, path, htmlMessage(trimmed))
 	}
 	if err := json.Unmarshal(rep.body, out); err != nil {
 		return fmt.Errorf("%s %s: decode reply: %w", method, path, err)

@@ -171,12 +171,14 @@ func (r *retrier) do(ctx context.Context, req *http.Request, class Class, opts c
 			r.cfg.secrets.redactAPIError(apiErr)
 			err = apiErr
 		}
-		if err == nil {
-			limiter.succeeded(r.cfg.now())
-			return rep, nil
-		}
-		if apiErr != nil && apiErr.Throttled() {
+		switch {
+		case apiErr != nil && apiErr.Throttled():
 			limiter.throttled(r.cfg.now())
+		case err == nil || (apiErr != nil && apiErr.StatusCode < 500):
+			limiter.succeeded(r.cfg.now()) // the server had capacity for it
+		}
+		if err == nil {
+			return rep, nil
 		}
 		retry, unknown := shouldRetry(ctx, err, idempotent)
 		switch {

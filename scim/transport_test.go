@@ -397,3 +397,30 @@ func TestDoDecodesAndRejectsHTML(t *testing.T) {
 		t.Fatalf("PermissionAssignments = %+v, %v", pas, err)
 	}
 }
+
+func TestRequestEvents(t *testing.T) {
+	reg := newMock(t)
+	reg.Register("429", rest("GET", usersPath+"/1"), respond(429, nil))
+	reg.Register("200", rest("GET", usersPath+"/1"), okUser())
+	var mu sync.Mutex
+	var events []RequestEvent
+	sess, _ := connectMock(t, reg, func(s *Settings) {
+		s.OnRequest = func(e RequestEvent) { mu.Lock(); events = append(events, e); mu.Unlock() }
+	})
+	if _, err := workspaceClient(t, sess).Users.Get(context.Background(), "1", GetOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 2 {
+		t.Fatalf("%d events, want 2", len(events))
+	}
+	for i, wantStatus := range []int{429, 200} {
+		e := events[i]
+		if e.Attempt != i+1 || e.Status != wantStatus || e.Class != ClassSCIMRead || e.Method != "GET" ||
+			e.Path != usersPath+"/1" || e.Host != testHost || e.WorkspaceID != 42 || e.Err != nil {
+			t.Errorf("event %d = %+v", i, e)
+		}
+		if e.Header.Get("Authorization") != "[REDACTED]" || e.Header.Get(WorkspaceHeader) != "42" {
+			t.Errorf("event %d header = %v", i, e.Header)
+		}
+	}
+}
