@@ -14,12 +14,12 @@ import (
 	"strings"
 )
 
-// systemGroups are workspace groups that are never migrated.
-var systemGroups = map[string]bool{"admins": true, "users": true, "account users": true}
+// planSystemGroups are workspace groups that are never migrated.
+var planSystemGroups = map[string]bool{"admins": true, "users": true, "account users": true}
 
 // IsSystemGroup reports whether name is a system group ("admins", "users",
 // "account users"), which migrate never touches.
-func IsSystemGroup(name string) bool { return systemGroups[name] }
+func IsSystemGroup(name string) bool { return planSystemGroups[name] }
 
 // MatchOptions choose how a local group's target account group is found.
 type MatchOptions struct {
@@ -37,18 +37,18 @@ type MatchOptions struct {
 }
 
 // matcher gives the target account group name of a local group.
-type matcher struct {
+type planMatcher struct {
 	opts MatchOptions
 	re   *regexp.Regexp
 }
 
 // newMatcher checks opts and returns a matcher. Its errors are bad-input
 // errors naming the offending flag.
-func newMatcher(opts MatchOptions) (*matcher, error) {
+func newPlanMatcher(opts MatchOptions) (*planMatcher, error) {
 	if opts.Strategy == "" {
 		opts.Strategy = MatchName
 	}
-	m := &matcher{opts: opts}
+	m := &planMatcher{opts: opts}
 	onlyFor := func(flag, value, strategy string) error {
 		if value != "" && opts.Strategy != strategy {
 			return fmt.Errorf("flag --%s applies only to --match %s", flag, strategy)
@@ -104,7 +104,7 @@ func newMatcher(opts MatchOptions) (*matcher, error) {
 // workspace ws, or ok=false and the reason there is none. MatchExternalID
 // is resolved by the planner against the account's groups, not here: for
 // it target returns the local name unchanged.
-func (m *matcher) target(ws wsIdent, name string) (target string, ok bool, why string) {
+func (m *planMatcher) target(ws planWSIdent, name string) (target string, ok bool, why string) {
 	o := m.opts
 	switch o.Strategy {
 	case MatchPrefix:
@@ -144,7 +144,7 @@ func (m *matcher) target(ws wsIdent, name string) (target string, ok bool, why s
 }
 
 // wsIdent identifies a workspace for mapping rows: by id or by name.
-type wsIdent struct {
+type planWSIdent struct {
 	ID   int64
 	Name string
 }
@@ -159,7 +159,7 @@ type Mapping struct {
 	Path   string // the file, for messages
 	SHA256 string // hex sha256 of the file's bytes
 	rows   []MappingRow
-	exact  map[mappingKey]int // key -> index into rows
+	exact  map[planMappingKey]int // key -> index into rows
 }
 
 // MappingRow is one row of a mapping file.
@@ -170,19 +170,19 @@ type MappingRow struct {
 	AccountGroup string
 }
 
-type mappingKey struct{ workspace, group string }
+type planMappingKey struct{ workspace, group string }
 
 // Rows returns the mapping's rows in file order.
 func (m *Mapping) Rows() []MappingRow { return m.rows }
 
 // lookup returns the account group for a local group, trying the workspace
 // id, then its name, then "*".
-func (m *Mapping) lookup(ws wsIdent, group string) (string, bool) {
+func (m *Mapping) lookup(ws planWSIdent, group string) (string, bool) {
 	for _, w := range []string{strconv.FormatInt(ws.ID, 10), ws.Name, "*"} {
 		if w == "" {
 			continue
 		}
-		if i, ok := m.exact[mappingKey{w, group}]; ok {
+		if i, ok := m.exact[planMappingKey{w, group}]; ok {
 			return m.rows[i].AccountGroup, true
 		}
 	}
@@ -190,7 +190,7 @@ func (m *Mapping) lookup(ws wsIdent, group string) (string, bool) {
 }
 
 // covers reports whether some row names this local group in ws.
-func (m *Mapping) covers(ws wsIdent, group string) bool {
+func (m *Mapping) covers(ws planWSIdent, group string) bool {
 	_, ok := m.lookup(ws, group)
 	return ok
 }
@@ -208,7 +208,7 @@ func ReadMapping(path string) (*Mapping, error) {
 // "mapping FILE line N: problem".
 func ParseMapping(name string, raw []byte) (*Mapping, error) {
 	sum := sha256.Sum256(raw)
-	m := &Mapping{Path: name, SHA256: hex.EncodeToString(sum[:]), exact: map[mappingKey]int{}}
+	m := &Mapping{Path: name, SHA256: hex.EncodeToString(sum[:]), exact: map[planMappingKey]int{}}
 	r := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(raw, []byte("\uFEFF"))))
 	r.FieldsPerRecord = -1
 	r.Comment = '#'
@@ -255,7 +255,7 @@ func ParseMapping(name string, raw []byte) (*Mapping, error) {
 		case IsSystemGroup(row.AccountGroup):
 			return nil, fmt.Errorf("mapping %s line %d: target %q is a system group name", name, line, row.AccountGroup)
 		}
-		k := mappingKey{row.Workspace, row.LocalGroup}
+		k := planMappingKey{row.Workspace, row.LocalGroup}
 		if j, dup := m.exact[k]; dup {
 			return nil, fmt.Errorf("mapping %s line %d: workspace %q group %q is already mapped on line %d", name, line, row.Workspace, row.LocalGroup, m.rows[j].Line)
 		}

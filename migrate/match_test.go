@@ -10,11 +10,11 @@ func TestMatcherTargets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ws := wsIdent{ID: 7, Name: "acme-prod"}
+	ws := planWSIdent{ID: 7, Name: "acme-prod"}
 	tests := []struct {
 		name    string
 		opts    MatchOptions
-		ws      wsIdent
+		ws      planWSIdent
 		local   string
 		want    string
 		wantWhy string // substring; "" means a match is expected
@@ -31,13 +31,13 @@ func TestMatcherTargets(t *testing.T) {
 		{"regex no match", MatchOptions{Strategy: MatchRegex, Regex: `^team-(\w+)$`, Replace: "acct-$1"}, ws, "ops", "", "does not match --regex"},
 		{"regex empty result", MatchOptions{Strategy: MatchRegex, Regex: `.*`, Replace: ""}, ws, "ops", "", "gives an empty name"},
 		{"mapping by name beats star", MatchOptions{Strategy: MatchMapping, Mapping: mapping}, ws, "eng", "acct-eng", ""},
-		{"mapping star", MatchOptions{Strategy: MatchMapping, Mapping: mapping}, wsIdent{ID: 9, Name: "other"}, "eng", "all-eng", ""},
-		{"mapping by id", MatchOptions{Strategy: MatchMapping, Mapping: mapping}, wsIdent{ID: 42, Name: "x"}, "ops", "acct-ops", ""},
+		{"mapping star", MatchOptions{Strategy: MatchMapping, Mapping: mapping}, planWSIdent{ID: 9, Name: "other"}, "eng", "all-eng", ""},
+		{"mapping by id", MatchOptions{Strategy: MatchMapping, Mapping: mapping}, planWSIdent{ID: 42, Name: "x"}, "ops", "acct-ops", ""},
 		{"mapping missing", MatchOptions{Strategy: MatchMapping, Mapping: mapping}, ws, "ops", "", "no row for it in mapping file map.csv"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			m, err := newMatcher(tc.opts)
+			m, err := newPlanMatcher(tc.opts)
 			if err != nil {
 				t.Fatalf("newMatcher: %v", err)
 			}
@@ -72,7 +72,7 @@ func TestMatcherRejectsBadFlags(t *testing.T) {
 		{MatchOptions{Strategy: MatchName, Mapping: &Mapping{}}, "flag --mapping applies only to --match mapping"},
 	}
 	for _, tc := range tests {
-		_, err := newMatcher(tc.opts)
+		_, err := newPlanMatcher(tc.opts)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("newMatcher(%+v) = %v; want error containing %q", tc.opts, err, tc.want)
 		}
@@ -123,8 +123,8 @@ func TestParseMappingAcceptsQuotesBOMAndComments(t *testing.T) {
 }
 
 func TestSelector(t *testing.T) {
-	ws := wsIdent{ID: 1, Name: "w"}
-	s, err := newSelector(PlanOptions{Groups: []string{"a"}, GroupRegex: []string{"^team-"}, Exclude: []string{"team-x"}, ExcludeRegex: []string{"-old$"}}, nil)
+	ws := planWSIdent{ID: 1, Name: "w"}
+	s, err := newPlanSelector(PlanOptions{Groups: []string{"a"}, GroupRegex: []string{"^team-"}, Exclude: []string{"team-x"}, ExcludeRegex: []string{"-old$"}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +133,7 @@ func TestSelector(t *testing.T) {
 			t.Errorf("selected(%q) = %v, want %v", name, got, want)
 		}
 	}
-	if _, err := newSelector(PlanOptions{GroupRegex: []string{"("}}, nil); err == nil || !strings.Contains(err.Error(), "flag --group-regex") {
+	if _, err := newPlanSelector(PlanOptions{GroupRegex: []string{"("}}, nil); err == nil || !strings.Contains(err.Error(), "flag --group-regex") {
 		t.Errorf("bad regex: %v", err)
 	}
 }

@@ -26,7 +26,7 @@ import (
 //     conflict policy and emit the Plan.
 
 // accountState is the account's principals and groups, listed once.
-type accountState struct {
+type planAccountState struct {
 	usersByName  map[string]scim.User // lower-cased userName
 	usersByID    map[string]scim.User
 	spsByApp     map[string]scim.ServicePrincipal // lower-cased applicationId
@@ -39,8 +39,8 @@ type accountState struct {
 	members map[string][]scim.ComplexValue
 }
 
-func newAccountState(users []scim.User, sps []scim.ServicePrincipal, groups []scim.Group) *accountState {
-	a := &accountState{
+func newPlanAccountState(users []scim.User, sps []scim.ServicePrincipal, groups []scim.Group) *planAccountState {
+	a := &planAccountState{
 		usersByName:  map[string]scim.User{},
 		usersByID:    map[string]scim.User{},
 		spsByApp:     map[string]scim.ServicePrincipal{},
@@ -69,30 +69,30 @@ func newAccountState(users []scim.User, sps []scim.ServicePrincipal, groups []sc
 }
 
 // wsState is what the planner knows of one workspace.
-type wsState struct {
+type planWS struct {
 	info      scim.WorkspaceInfo
 	federated bool
 	skipped   string
 	groups    []scim.Group // every group, minimal attributes
 	byID      map[string]*scim.Group
 	localName map[string]*scim.Group // workspace-local groups by name
-	nodes     []*node                // in-scope local groups, by name
-	nodeByID  map[string]*node
+	nodes     []*planNode            // in-scope local groups, by name
+	nodeByID  map[string]*planNode
 	users     map[string]string // workspace user id -> userName
 	sps       map[string]string // workspace service principal id -> applicationId
 }
 
-func (w *wsState) ident() wsIdent { return wsIdent{ID: w.info.ID, Name: w.info.Name} }
+func (w *planWS) ident() planWSIdent { return planWSIdent{ID: w.info.ID, Name: w.info.Name} }
 
 // label is how the workspace is named in messages and per-workspace names.
-func (w *wsState) label() string {
+func (w *planWS) planLabel() string {
 	if w.info.Name != "" {
 		return w.info.Name
 	}
 	return strconv.FormatInt(w.info.ID, 10)
 }
 
-func (w *wsState) index() {
+func (w *planWS) index() {
 	w.byID = make(map[string]*scim.Group, len(w.groups))
 	w.localName = map[string]*scim.Group{}
 	for i := range w.groups {
@@ -105,36 +105,36 @@ func (w *wsState) index() {
 }
 
 // node is one in-scope workspace-local group.
-type node struct {
-	ws       *wsState
+type planNode struct {
+	ws       *planWS
 	g        scim.Group
 	target   string      // target account group name; "" if none
 	existing *scim.Group // the external-id match
 	members  []scim.ComplexValue
 	fetched  bool // members were fetched
-	resolved []resolvedMember
+	resolved []planResolved
 	blocked  string // why the group is skipped; "" if it is not
 	agKey    string
 }
 
 // resolvedMember is a member as an account identity, or a nested local group.
-type resolvedMember struct {
+type planResolved struct {
 	m     Member
-	child *node
+	child *planNode
 }
 
-func (n *node) label() string {
-	return fmt.Sprintf("%q in workspace %s", n.g.DisplayName, n.ws.label())
+func (n *planNode) planLabel() string {
+	return fmt.Sprintf("%q in workspace %s", n.g.DisplayName, n.ws.planLabel())
 }
 
 // builder plans one run. It is not safe for concurrent use.
-type builder struct {
+type planBuilder struct {
 	settings PlanSettings
-	match    *matcher
-	sel      *selector
-	acct     *accountState
-	ws       []*wsState
-	nodes    []*node // all in-scope groups, by workspace then name
+	match    *planMatcher
+	sel      *planSelector
+	acct     *planAccountState
+	ws       []*planWS
+	nodes    []*planNode // all in-scope groups, by workspace then name
 
 	conflicts []Conflict
 	groups    []AccountGroupPlan
@@ -144,10 +144,10 @@ type builder struct {
 
 // selectGroups is phase 1: it selects the in-scope local groups of the
 // federated workspaces and gives each a target name.
-func (b *builder) selectGroups() {
+func (b *planBuilder) selectGroups() {
 	for _, w := range b.ws {
 		w.index()
-		w.nodeByID = map[string]*node{}
+		w.nodeByID = map[string]*planNode{}
 		if w.skipped != "" {
 			continue
 		}
@@ -158,11 +158,11 @@ func (b *builder) selectGroups() {
 			if !b.sel.selected(w.ident(), g.DisplayName) {
 				continue
 			}
-			n := &node{ws: w, g: g}
+			n := &planNode{ws: w, g: g}
 			w.nodes = append(w.nodes, n)
 			w.nodeByID[g.ID] = n
 		}
-		slices.SortFunc(w.nodes, func(a, c *node) int {
+		slices.SortFunc(w.nodes, func(a, c *planNode) int {
 			return cmp.Or(cmp.Compare(a.g.DisplayName, c.g.DisplayName), cmp.Compare(a.g.ID, c.g.ID))
 		})
 		for _, n := range w.nodes {
@@ -172,7 +172,7 @@ func (b *builder) selectGroups() {
 				backup := b.settings.BackupPrefix + n.g.DisplayName
 				if other, ok := w.localName[backup]; ok && other.ID != n.g.ID {
 					b.block(n, Conflict{Kind: ConflictTargetTaken, Detail: fmt.Sprintf(
-						"backup name %q is taken by another local group in workspace %s; rename or delete it, or use another --backup-prefix", backup, w.label())})
+						"backup name %q is taken by another local group in workspace %s; rename or delete it, or use another --backup-prefix", backup, w.planLabel())})
 				}
 			}
 		}
@@ -181,7 +181,7 @@ func (b *builder) selectGroups() {
 }
 
 // assignTarget applies the match strategy to n.
-func (b *builder) assignTarget(n *node) {
+func (b *planBuilder) assignTarget(n *planNode) {
 	if b.match.opts.Strategy == MatchExternalID {
 		ext := n.g.ExternalID
 		var why string
@@ -213,7 +213,7 @@ func (b *builder) assignTarget(n *node) {
 
 // unusedMappingRows reports mapping rows that match no in-scope group, as
 // non-blocking no-match conflicts (a typo in the file should be seen).
-func (b *builder) unusedMappingRows() {
+func (b *planBuilder) unusedMappingRows() {
 	m := b.match.opts.Mapping
 	if m == nil {
 		return
@@ -221,7 +221,7 @@ func (b *builder) unusedMappingRows() {
 	used := map[int]bool{}
 	for _, n := range b.nodes {
 		for _, w := range []string{strconv.FormatInt(n.ws.info.ID, 10), n.ws.info.Name, "*"} {
-			if i, ok := m.exact[mappingKey{w, n.g.DisplayName}]; ok {
+			if i, ok := m.exact[planMappingKey{w, n.g.DisplayName}]; ok {
 				used[i] = true
 				break
 			}
@@ -243,14 +243,14 @@ func (b *builder) unusedMappingRows() {
 // block marks n as skipped and records c (filled in with n's workspace and
 // name) as a blocking conflict. A node is blocked once; later reasons are
 // still recorded as conflicts.
-func (b *builder) block(n *node, c Conflict) {
+func (b *planBuilder) block(n *planNode, c Conflict) {
 	c.WorkspaceID = n.ws.info.ID
 	if c.Group == "" {
 		c.Group = n.g.DisplayName
 	}
 	c.Blocking = true
 	if c.Policies == nil {
-		c.Policies = samePolicies("skip this group")
+		c.Policies = planSamePolicies("skip this group")
 	}
 	b.conflicts = append(b.conflicts, c)
 	if n.blocked == "" {
@@ -258,14 +258,14 @@ func (b *builder) block(n *node, c Conflict) {
 	}
 }
 
-func samePolicies(s string) map[string]string {
+func planSamePolicies(s string) map[string]string {
 	return map[string]string{PolicyFail: s, PolicyMerge: s, PolicyPerWorkspace: s}
 }
 
 // needsPrincipals reports which workspace principal lists resolve needs:
 // users and/or service principals, when some member of an in-scope group
 // is (or may be) of that kind.
-func (w *wsState) needsPrincipals() (users, sps bool) {
+func (w *planWS) needsPrincipals() (users, sps bool) {
 	for _, n := range w.nodes {
 		for _, m := range n.members {
 			switch MemberKind(m) {
@@ -285,7 +285,7 @@ func (w *wsState) needsPrincipals() (users, sps bool) {
 }
 
 // resolve is phase 2: it resolves the members of every selected group.
-func (b *builder) resolve() {
+func (b *planBuilder) resolve() {
 	for _, n := range b.nodes {
 		if !n.fetched {
 			continue
@@ -301,14 +301,14 @@ func (b *builder) resolve() {
 		}
 		if len(missing) > 0 {
 			slices.Sort(missing)
-			b.block(n, Conflict{Kind: ConflictMemberNoIdentity, Detail: summarize(missing, 5)})
+			b.block(n, Conflict{Kind: ConflictMemberNoIdentity, Detail: planSummarize(missing, 5)})
 		}
 	}
 }
 
 // resolveMember maps one member of a local group in w to an account
 // identity or a nested selected local group, or says why it cannot.
-func (b *builder) resolveMember(w *wsState, m scim.ComplexValue) (resolvedMember, string) {
+func (b *planBuilder) resolveMember(w *planWS, m scim.ComplexValue) (planResolved, string) {
 	kind := MemberKind(m)
 	if kind == "" {
 		switch {
@@ -319,34 +319,34 @@ func (b *builder) resolveMember(w *wsState, m scim.ComplexValue) (resolvedMember
 		case w.sps[m.Value] != "":
 			kind = KindServicePrincipal
 		default:
-			return resolvedMember{}, fmt.Sprintf("member %s (id %s) is not a user, service principal or group of the workspace", quoteOr(m.Display, "?"), m.Value)
+			return planResolved{}, fmt.Sprintf("member %s (id %s) is not a user, service principal or group of the workspace", planQuoteOr(m.Display, "?"), m.Value)
 		}
 	}
 	switch kind {
 	case KindUser:
 		name, ok := w.users[m.Value]
 		if !ok {
-			return resolvedMember{}, fmt.Sprintf("user %s (id %s) is not in the workspace's user list", quoteOr(m.Display, "?"), m.Value)
+			return planResolved{}, fmt.Sprintf("user %s (id %s) is not in the workspace's user list", planQuoteOr(m.Display, "?"), m.Value)
 		}
 		u, ok := b.acct.usersByName[strings.ToLower(name)]
 		if !ok {
-			return resolvedMember{}, fmt.Sprintf("user %q has no account user", name)
+			return planResolved{}, fmt.Sprintf("user %q has no account user", name)
 		}
-		return resolvedMember{m: Member{Kind: KindUser, AccountID: u.ID, UserName: u.UserName, Display: u.DisplayName}}, ""
+		return planResolved{m: Member{Kind: KindUser, AccountID: u.ID, UserName: u.UserName, Display: u.DisplayName}}, ""
 	case KindServicePrincipal:
 		app, ok := w.sps[m.Value]
 		if !ok {
-			return resolvedMember{}, fmt.Sprintf("service principal %s (id %s) is not in the workspace's list", quoteOr(m.Display, "?"), m.Value)
+			return planResolved{}, fmt.Sprintf("service principal %s (id %s) is not in the workspace's list", planQuoteOr(m.Display, "?"), m.Value)
 		}
 		sp, ok := b.acct.spsByApp[strings.ToLower(app)]
 		if !ok {
-			return resolvedMember{}, fmt.Sprintf("service principal %s (applicationId %s) has no account service principal", quoteOr(m.Display, "?"), app)
+			return planResolved{}, fmt.Sprintf("service principal %s (applicationId %s) has no account service principal", planQuoteOr(m.Display, "?"), app)
 		}
-		return resolvedMember{m: Member{Kind: KindServicePrincipal, AccountID: sp.ID, ApplicationID: sp.ApplicationID, Display: sp.DisplayName}}, ""
+		return planResolved{m: Member{Kind: KindServicePrincipal, AccountID: sp.ID, ApplicationID: sp.ApplicationID, Display: sp.DisplayName}}, ""
 	}
 	g := w.byID[m.Value]
 	if g == nil {
-		return resolvedMember{}, fmt.Sprintf("group %s (id %s) is not in the workspace's group list", quoteOr(m.Display, "?"), m.Value)
+		return planResolved{}, fmt.Sprintf("group %s (id %s) is not in the workspace's group list", planQuoteOr(m.Display, "?"), m.Value)
 	}
 	if !g.IsWorkspaceLocal() {
 		ag, ok := b.acct.groupsByID[g.ID]
@@ -354,24 +354,24 @@ func (b *builder) resolveMember(w *wsState, m scim.ComplexValue) (resolvedMember
 			ag, ok = b.acct.groupsByName[g.DisplayName]
 		}
 		if !ok {
-			return resolvedMember{}, fmt.Sprintf("account group %q is not in the account's group list", g.DisplayName)
+			return planResolved{}, fmt.Sprintf("account group %q is not in the account's group list", g.DisplayName)
 		}
-		return resolvedMember{m: Member{Kind: KindGroup, AccountID: ag.ID, Display: ag.DisplayName}}, ""
+		return planResolved{m: Member{Kind: KindGroup, AccountID: ag.ID, Display: ag.DisplayName}}, ""
 	}
 	child := w.nodeByID[g.ID]
 	switch {
 	case IsSystemGroup(g.DisplayName):
-		return resolvedMember{}, fmt.Sprintf("nested group %q is a system group, which is never migrated", g.DisplayName)
+		return planResolved{}, fmt.Sprintf("nested group %q is a system group, which is never migrated", g.DisplayName)
 	case child == nil:
-		return resolvedMember{}, fmt.Sprintf("nested local group %q is not selected for migration; select it too or exclude this group", g.DisplayName)
+		return planResolved{}, fmt.Sprintf("nested local group %q is not selected for migration; select it too or exclude this group", g.DisplayName)
 	}
-	return resolvedMember{child: child}, ""
+	return planResolved{child: child}, ""
 }
 
 // candidateAccountGroups returns the ids of the existing account groups
 // whose members build needs: every group a target name (or, under the
 // per-workspace policy, a per-workspace name) may reuse, sorted.
-func (b *builder) candidateAccountGroups() []string {
+func (b *planBuilder) candidateAccountGroups() []string {
 	ids := map[string]bool{}
 	for _, n := range b.nodes {
 		if n.target == "" {
@@ -385,7 +385,7 @@ func (b *builder) candidateAccountGroups() []string {
 			ids[g.ID] = true
 		}
 		if b.settings.OnConflict == PolicyPerWorkspace {
-			if g, ok := b.acct.groupsByName[perWorkspaceName(n.ws, n.target)]; ok {
+			if g, ok := b.acct.groupsByName[planPerWorkspaceName(n.ws, n.target)]; ok {
 				ids[g.ID] = true
 			}
 		}
@@ -393,13 +393,13 @@ func (b *builder) candidateAccountGroups() []string {
 	return slices.Sorted(maps.Keys(ids))
 }
 
-func perWorkspaceName(w *wsState, target string) string { return w.label() + "_" + target }
+func planPerWorkspaceName(w *planWS, target string) string { return w.planLabel() + "_" + target }
 
 // build is phase 3: it orders the targets children first and plans each.
-func (b *builder) build() {
+func (b *planBuilder) build() {
 	b.agIndex = map[string]int{}
 	b.claimed = map[string]bool{}
-	byTarget := map[string][]*node{}
+	byTarget := map[string][]*planNode{}
 	for _, n := range b.nodes {
 		if n.target != "" {
 			byTarget[n.target] = append(byTarget[n.target], n)
@@ -417,7 +417,7 @@ func (b *builder) build() {
 		}
 		edges[t] = slices.Sorted(maps.Keys(set))
 	}
-	for _, scc := range stronglyConnected(slices.Sorted(maps.Keys(byTarget)), edges) {
+	for _, scc := range planSCC(slices.Sorted(maps.Keys(byTarget)), edges) {
 		if len(scc) > 1 || slices.Contains(edges[scc[0]], scc[0]) {
 			b.blockCycle(scc, byTarget, edges)
 			continue
@@ -427,12 +427,12 @@ func (b *builder) build() {
 }
 
 // blockCycle blocks every group whose target is in the cycle scc.
-func (b *builder) blockCycle(scc []string, byTarget map[string][]*node, edges map[string][]string) {
+func (b *planBuilder) blockCycle(scc []string, byTarget map[string][]*planNode, edges map[string][]string) {
 	in := map[string]bool{}
 	for _, t := range scc {
 		in[t] = true
 	}
-	path := cyclePath(scc, edges, in)
+	path := planCyclePath(scc, edges, in)
 	for _, t := range slices.Sorted(slices.Values(scc)) {
 		for _, n := range byTarget[t] {
 			b.block(n, Conflict{Kind: ConflictCycle, Detail: "nested groups form a cycle: " + path})
@@ -441,7 +441,7 @@ func (b *builder) blockCycle(scc []string, byTarget map[string][]*node, edges ma
 }
 
 // cyclePath describes one cycle through the strongly connected targets.
-func cyclePath(scc []string, edges map[string][]string, in map[string]bool) string {
+func planCyclePath(scc []string, edges map[string][]string, in map[string]bool) string {
 	start := slices.Min(scc)
 	seen := map[string]bool{}
 	walk := []string{start}
@@ -468,9 +468,9 @@ func cyclePath(scc []string, edges map[string][]string, in map[string]bool) stri
 
 // candidate is an account group to plan: a name and the local groups that
 // go into it.
-type candidate struct {
+type planCand struct {
 	name     string
-	sources  []*node
+	sources  []*planNode
 	existing *scim.Group
 	// split is false for a candidate that already is the per-workspace
 	// fallback, so it is not split again.
@@ -478,27 +478,27 @@ type candidate struct {
 }
 
 // planTarget plans the local groups mapped to target t.
-func (b *builder) planTarget(t string, srcs []*node) {
-	var primary []*node
-	var cands []candidate
+func (b *planBuilder) planTarget(t string, srcs []*planNode) {
+	var primary []*planNode
+	var cands []planCand
 	policy := b.settings.OnConflict
 	for _, n := range srcs {
 		if n.blocked != "" {
 			continue
 		}
-		if why := blockedChild(n); why != "" {
+		if why := planBlockedChild(n); why != "" {
 			b.block(n, Conflict{Kind: ConflictMemberNoIdentity, Detail: why})
 			continue
 		}
 		n.fillChildren(b)
-		if other, ok := n.ws.localName[t]; ok && other.ID != n.g.ID && !isSourceOf(n.ws, other.ID, t) {
-			alt := perWorkspaceName(n.ws, t)
+		if other, ok := n.ws.localName[t]; ok && other.ID != n.g.ID && !planIsSourceOf(n.ws, other.ID, t) {
+			alt := planPerWorkspaceName(n.ws, t)
 			c := Conflict{
 				Kind:        ConflictTargetTaken,
 				WorkspaceID: n.ws.info.ID,
 				Group:       n.g.DisplayName,
 				Detail: fmt.Sprintf("workspace %s has another local group named %q that this plan does not migrate to %q, so account group %q could not be assigned there",
-					n.ws.label(), t, t, t),
+					n.ws.planLabel(), t, t, t),
 				Policies: map[string]string{
 					PolicyFail:         "skip this group",
 					PolicyMerge:        "skip this group",
@@ -507,7 +507,7 @@ func (b *builder) planTarget(t string, srcs []*node) {
 			}
 			if policy == PolicyPerWorkspace && n.existing == nil {
 				b.conflicts = append(b.conflicts, c)
-				cands = append(cands, candidate{name: alt, sources: []*node{n}})
+				cands = append(cands, planCand{name: alt, sources: []*planNode{n}})
 				continue
 			}
 			b.block(n, c)
@@ -524,13 +524,13 @@ func (b *builder) planTarget(t string, srcs []*node) {
 }
 
 // isSourceOf reports whether local group id in w is an unblocked source of t.
-func isSourceOf(w *wsState, id, t string) bool {
+func planIsSourceOf(w *planWS, id, t string) bool {
 	n := w.nodeByID[id]
 	return n != nil && n.blocked == "" && n.target == t
 }
 
 // blockedChild returns why a nested child of n is not migrated, or "".
-func blockedChild(n *node) string {
+func planBlockedChild(n *planNode) string {
 	for _, r := range n.resolved {
 		if c := r.child; c != nil {
 			if c.blocked != "" {
@@ -546,7 +546,7 @@ func blockedChild(n *node) string {
 
 // groupSources decides how the unblocked sources of target t share account
 // groups: one group when their members agree; otherwise per the policy.
-func (b *builder) groupSources(t string, srcs []*node) []candidate {
+func (b *planBuilder) groupSources(t string, srcs []*planNode) []planCand {
 	var existing *scim.Group
 	if srcs[0].existing != nil {
 		existing = srcs[0].existing
@@ -560,13 +560,13 @@ func (b *builder) groupSources(t string, srcs []*node) []candidate {
 		}
 	}
 	if same {
-		return []candidate{{name: t, sources: srcs, existing: existing, split: true}}
+		return []planCand{{name: t, sources: srcs, existing: existing, split: true}}
 	}
 	var parts []string
-	byWS := map[int64][]*node{}
+	byWS := map[int64][]*planNode{}
 	var wsOrder []int64
 	for i, n := range srcs {
-		parts = append(parts, fmt.Sprintf("%s/%s (%d members)", n.ws.label(), n.g.DisplayName, len(sets[i])))
+		parts = append(parts, fmt.Sprintf("%s/%s (%d members)", n.ws.planLabel(), n.g.DisplayName, len(sets[i])))
 		if _, ok := byWS[n.ws.info.ID]; !ok {
 			wsOrder = append(wsOrder, n.ws.info.ID)
 		}
@@ -580,7 +580,7 @@ func (b *builder) groupSources(t string, srcs []*node) []candidate {
 	}
 	var perWS []string
 	for _, id := range wsOrder {
-		perWS = append(perWS, strconv.Quote(perWorkspaceName(byWS[id][0].ws, t)))
+		perWS = append(perWS, strconv.Quote(planPerWorkspaceName(byWS[id][0].ws, t)))
 	}
 	perWSText := "create or reuse one account group per workspace: " + strings.Join(perWS, ", ")
 	if existing != nil {
@@ -602,20 +602,20 @@ func (b *builder) groupSources(t string, srcs []*node) []candidate {
 	switch policy := b.settings.OnConflict; {
 	case policy == PolicyMerge:
 		b.conflicts = append(b.conflicts, c)
-		return []candidate{{name: t, sources: srcs, existing: existing, split: true}}
+		return []planCand{{name: t, sources: srcs, existing: existing, split: true}}
 	case policy == PolicyPerWorkspace && existing == nil:
 		b.conflicts = append(b.conflicts, c)
-		var out []candidate
+		var out []planCand
 		for _, id := range wsOrder {
 			ns := byWS[id]
 			if len(ns) > 1 && !b.sameMembers(ns) {
 				for _, n := range ns {
 					b.block(n, Conflict{Kind: ConflictSameName, Group: n.g.DisplayName, Detail: fmt.Sprintf(
-						"several local groups of workspace %s map to %q with different members; per-workspace names cannot separate them", n.ws.label(), t)})
+						"several local groups of workspace %s map to %q with different members; per-workspace names cannot separate them", n.ws.planLabel(), t)})
 				}
 				continue
 			}
-			out = append(out, candidate{name: perWorkspaceName(ns[0].ws, t), sources: ns})
+			out = append(out, planCand{name: planPerWorkspaceName(ns[0].ws, t), sources: ns})
 		}
 		return out
 	default:
@@ -630,7 +630,7 @@ func (b *builder) groupSources(t string, srcs []*node) []candidate {
 	}
 }
 
-func (b *builder) sameMembers(ns []*node) bool {
+func (b *planBuilder) sameMembers(ns []*planNode) bool {
 	first := b.identitySet(ns[0].resolvedMembers())
 	for _, n := range ns[1:] {
 		if !slices.Equal(first, b.identitySet(n.resolvedMembers())) {
@@ -642,7 +642,7 @@ func (b *builder) sameMembers(ns []*node) bool {
 
 // resolvedMembers turns n's resolved members into Members; nested groups
 // must already be planned.
-func (n *node) resolvedMembers() []Member {
+func (n *planNode) resolvedMembers() []Member {
 	out := make([]Member, 0, len(n.resolved))
 	for _, r := range n.resolved {
 		out = append(out, r.m)
@@ -651,8 +651,8 @@ func (n *node) resolvedMembers() []Member {
 }
 
 // planCandidate reuses or creates the account group for c.
-func (b *builder) planCandidate(c candidate) {
-	members := unionMembers(c.sources)
+func (b *planBuilder) planCandidate(c planCand) {
+	members := planUnionMembers(c.sources)
 	desired := b.identitySet(members)
 	key := "ag:" + c.name
 	if b.claimed[key] {
@@ -672,7 +672,7 @@ func (b *builder) planCandidate(c candidate) {
 		exMembers := b.acct.members[existing.ID]
 		have := b.accountIdentitySet(exMembers)
 		if !slices.Equal(have, desired) {
-			missing, extra := diffSets(desired, have)
+			missing, extra := planDiffSets(desired, have)
 			var wsIDs []int64
 			for _, n := range c.sources {
 				wsIDs = append(wsIDs, n.ws.info.ID)
@@ -681,7 +681,7 @@ func (b *builder) planCandidate(c candidate) {
 			if c.split && c.existing == nil {
 				var names []string
 				for _, n := range c.sources {
-					names = append(names, strconv.Quote(perWorkspaceName(n.ws, c.name)))
+					names = append(names, strconv.Quote(planPerWorkspaceName(n.ws, c.name)))
 				}
 				perWS = "use per-workspace account groups instead: " + strings.Join(slices.Compact(names), ", ")
 			} else if c.existing != nil {
@@ -707,7 +707,7 @@ func (b *builder) planCandidate(c candidate) {
 				b.conflicts = append(b.conflicts, conf)
 			case b.settings.OnConflict == PolicyPerWorkspace && c.split && c.existing == nil:
 				b.conflicts = append(b.conflicts, conf)
-				byWS := map[int64][]*node{}
+				byWS := map[int64][]*planNode{}
 				var order []int64
 				for _, n := range c.sources {
 					if _, ok := byWS[n.ws.info.ID]; !ok {
@@ -717,7 +717,7 @@ func (b *builder) planCandidate(c candidate) {
 				}
 				for _, id := range order {
 					ns := byWS[id]
-					b.planCandidate(candidate{name: perWorkspaceName(ns[0].ws, c.name), sources: ns})
+					b.planCandidate(planCand{name: planPerWorkspaceName(ns[0].ws, c.name), sources: ns})
 				}
 				return
 			default:
@@ -746,7 +746,7 @@ func (b *builder) planCandidate(c candidate) {
 
 // fillChildren sets the Member of every nested child of n from the
 // child's planned account group.
-func (n *node) fillChildren(b *builder) {
+func (n *planNode) fillChildren(b *planBuilder) {
 	for i, r := range n.resolved {
 		if r.child == nil {
 			continue
@@ -757,34 +757,34 @@ func (n *node) fillChildren(b *builder) {
 }
 
 // unionMembers is the union of the members of the sources, sorted.
-func unionMembers(srcs []*node) []Member {
+func planUnionMembers(srcs []*planNode) []Member {
 	seen := map[string]bool{}
 	out := []Member{}
 	for _, n := range srcs {
 		for _, r := range n.resolved {
-			k := identityKey(r.m)
+			k := planIdentityKey(r.m)
 			if !seen[k] {
 				seen[k] = true
 				out = append(out, r.m)
 			}
 		}
 	}
-	slices.SortFunc(out, compareMembers)
+	slices.SortFunc(out, planCompareMembers)
 	return out
 }
 
-var kindOrder = map[string]int{KindUser: 0, KindServicePrincipal: 1, KindGroup: 2}
+var planKindOrder = map[string]int{KindUser: 0, KindServicePrincipal: 1, KindGroup: 2}
 
-func compareMembers(a, c Member) int {
+func planCompareMembers(a, c Member) int {
 	return cmp.Or(
-		cmp.Compare(kindOrder[a.Kind], kindOrder[c.Kind]),
-		cmp.Compare(memberName(a), memberName(c)),
+		cmp.Compare(planKindOrder[a.Kind], planKindOrder[c.Kind]),
+		cmp.Compare(planMemberName(a), planMemberName(c)),
 		cmp.Compare(a.AccountID, c.AccountID),
 		cmp.Compare(a.GroupKey, c.GroupKey),
 	)
 }
 
-func memberName(m Member) string {
+func planMemberName(m Member) string {
 	switch m.Kind {
 	case KindUser:
 		return strings.ToLower(m.UserName)
@@ -796,7 +796,7 @@ func memberName(m Member) string {
 
 // identityKey identifies a desired member: by account id when known, by
 // the planned group key for a group still to be created.
-func identityKey(m Member) string {
+func planIdentityKey(m Member) string {
 	if m.AccountID != "" {
 		return m.Kind + ":" + m.AccountID
 	}
@@ -805,10 +805,10 @@ func identityKey(m Member) string {
 
 // identitySet is the sorted identity keys of members. Nested children must
 // already be filled in (planTarget runs children first).
-func (b *builder) identitySet(members []Member) []string {
+func (b *planBuilder) identitySet(members []Member) []string {
 	out := make([]string, 0, len(members))
 	for _, m := range members {
-		out = append(out, identityKey(m))
+		out = append(out, planIdentityKey(m))
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
@@ -816,7 +816,7 @@ func (b *builder) identitySet(members []Member) []string {
 
 // accountIdentitySet is the sorted identity keys of an account group's
 // members as listed by account SCIM.
-func (b *builder) accountIdentitySet(members []scim.ComplexValue) []string {
+func (b *planBuilder) accountIdentitySet(members []scim.ComplexValue) []string {
 	out := make([]string, 0, len(members))
 	for _, m := range members {
 		kind := MemberKind(m)
@@ -837,7 +837,7 @@ func (b *builder) accountIdentitySet(members []scim.ComplexValue) []string {
 }
 
 // diffSets returns the keys only in want and only in have (both sorted).
-func diffSets(want, have []string) (missing, extra []string) {
+func planDiffSets(want, have []string) (missing, extra []string) {
 	h := map[string]bool{}
 	for _, k := range have {
 		h[k] = true
@@ -861,7 +861,7 @@ func diffSets(want, have []string) (missing, extra []string) {
 // (Tarjan), each sorted, in an order where every component comes after all
 // the components it has edges to: children before parents. Roots are
 // visited in the given order, so the result is deterministic.
-func stronglyConnected(vertices []string, edges map[string][]string) [][]string {
+func planSCC(vertices []string, edges map[string][]string) [][]string {
 	index := map[string]int{}
 	low := map[string]int{}
 	onStack := map[string]bool{}
@@ -906,14 +906,14 @@ func stronglyConnected(vertices []string, edges map[string][]string) [][]string 
 }
 
 // summarize joins up to max items and says how many more there are.
-func summarize(items []string, max int) string {
+func planSummarize(items []string, max int) string {
 	if len(items) <= max {
 		return strings.Join(items, "; ")
 	}
 	return strings.Join(items[:max], "; ") + fmt.Sprintf("; and %d more", len(items)-max)
 }
 
-func quoteOr(s, alt string) string {
+func planQuoteOr(s, alt string) string {
 	if s == "" {
 		return alt
 	}
@@ -932,7 +932,7 @@ type planMeta struct {
 // assemble emits the Plan after build: account groups in planning order
 // (children first), workspaces in listing order with their groups ordered
 // children first, conflicts sorted.
-func (b *builder) assemble(meta planMeta) *Plan {
+func (b *planBuilder) assemble(meta planMeta) *Plan {
 	p := &Plan{
 		PlanVersion:   PlanVersion,
 		ToolVersion:   meta.toolVersion,
@@ -967,7 +967,7 @@ func (b *builder) assemble(meta planMeta) *Plan {
 		nodes := slices.Clone(w.nodes)
 		// Migrated groups in account-group order (children first), then
 		// the skipped ones by name.
-		slices.SortStableFunc(nodes, func(a, c *node) int {
+		slices.SortStableFunc(nodes, func(a, c *planNode) int {
 			ra, rc := len(rank), len(rank)
 			if a.blocked == "" {
 				ra = rank[a.agKey]
@@ -982,8 +982,8 @@ func (b *builder) assemble(meta planMeta) *Plan {
 				LocalID:      n.g.ID,
 				LocalName:    n.g.DisplayName,
 				BackupName:   b.settings.BackupPrefix + n.g.DisplayName,
-				Entitlements: values(n.g.Entitlements),
-				Roles:        values(n.g.Roles),
+				Entitlements: planValues(n.g.Entitlements),
+				Roles:        planValues(n.g.Roles),
 				MemberCount:  len(n.members),
 				Skipped:      n.blocked,
 			}
@@ -1006,7 +1006,7 @@ func (b *builder) assemble(meta planMeta) *Plan {
 
 // values returns the sorted, de-duplicated values of a multi-valued
 // attribute (never nil).
-func values(cvs []scim.ComplexValue) []string {
+func planValues(cvs []scim.ComplexValue) []string {
 	out := make([]string, 0, len(cvs))
 	for _, cv := range cvs {
 		out = append(out, cv.Value)

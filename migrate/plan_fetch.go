@@ -13,27 +13,27 @@ import (
 
 // metastoreAssignmentPath answers for a workspace with a Unity Catalog
 // metastore, which is what makes it identity-federated (reference §D.3).
-const metastoreAssignmentPath = "/api/2.1/unity-catalog/current-metastore-assignment"
+const planMetastorePath = "/api/2.1/unity-catalog/current-metastore-assignment"
 
 // Attributes read by the plan. Groups are listed without members (large
 // workspaces time out listing them); the members of each in-scope group are
 // read with one GET each.
 var (
-	planGroupAttrs     = []string{"id", "displayName", "externalId", "meta", "entitlements", "roles"}
-	memberAttrs        = []string{"members"}
-	accountUserAttrs   = []string{"userName", "displayName"}
-	accountSPAttrs     = []string{"applicationId", "displayName"}
-	accountGroupAttrs  = []string{"displayName", "externalId"}
-	workspaceUserAttrs = []string{"userName"}
-	workspaceSPAttrs   = []string{"applicationId"}
+	planGroupAttrs         = []string{"id", "displayName", "externalId", "meta", "entitlements", "roles"}
+	planMemberAttrs        = []string{"members"}
+	planAccountUserAttrs   = []string{"userName", "displayName"}
+	planAccountSPAttrs     = []string{"applicationId", "displayName"}
+	planAccountGroupAttrs  = []string{"displayName", "externalId"}
+	planWorkspaceUserAttrs = []string{"userName"}
+	planWorkspaceSPAttrs   = []string{"applicationId"}
 )
 
 // memberFetchWorkers bounds the concurrent member GETs of one workspace;
 // the session's per-workspace concurrency cap and rate limits apply below it.
-const memberFetchWorkers = 4
+const planFetchWorkers = 4
 
 // fetcher reads the live state for a builder. It only sends GETs.
-type fetcher struct {
+type planFetcher struct {
 	sess interface {
 		Account() (*scim.AccountClient, error)
 		Workspaces(ctx context.Context) ([]scim.WorkspaceInfo, error)
@@ -41,11 +41,11 @@ type fetcher struct {
 		Parallel() int
 	}
 	log *reports.Logger
-	b   *builder
+	b   *planBuilder
 }
 
 // fetch runs the builder's three phases with the reads each needs.
-func (f *fetcher) fetch(ctx context.Context) error {
+func (f *planFetcher) fetch(ctx context.Context) error {
 	acct, err := f.sess.Account()
 	if err != nil {
 		return fmt.Errorf("migrate plan: %w", err)
@@ -58,33 +58,33 @@ func (f *fetcher) fetch(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	users, err := acct.Users.ListAll(ctx, scim.ListOptions{Attributes: accountUserAttrs})
+	users, err := acct.Users.ListAll(ctx, scim.ListOptions{Attributes: planAccountUserAttrs})
 	if err != nil {
 		return fmt.Errorf("list account users: %w", err)
 	}
-	sps, err := acct.ServicePrincipals.ListAll(ctx, scim.ListOptions{Attributes: accountSPAttrs})
+	sps, err := acct.ServicePrincipals.ListAll(ctx, scim.ListOptions{Attributes: planAccountSPAttrs})
 	if err != nil {
 		return fmt.Errorf("list account service principals: %w", err)
 	}
-	groups, err := acct.Groups.ListAll(ctx, scim.ListOptions{Attributes: accountGroupAttrs})
+	groups, err := acct.Groups.ListAll(ctx, scim.ListOptions{Attributes: planAccountGroupAttrs})
 	if err != nil {
 		return fmt.Errorf("list account groups: %w", err)
 	}
-	f.b.acct = newAccountState(users, sps, groups)
+	f.b.acct = newPlanAccountState(users, sps, groups)
 	f.log.Info("read account", "users", len(users), "service_principals", len(sps), "groups", len(groups), "workspaces", len(infos))
 
-	f.b.ws = make([]*wsState, len(infos))
+	f.b.ws = make([]*planWS, len(infos))
 	clients := make([]*scim.WorkspaceClient, len(infos))
 	for i, info := range infos {
-		f.b.ws[i] = &wsState{info: info}
+		f.b.ws[i] = &planWS{info: info}
 		c, err := f.sess.Workspace(info)
 		if err != nil {
-			return fmt.Errorf("workspace %s: %w", label(info), err)
+			return fmt.Errorf("workspace %s: %w", planLabel(info), err)
 		}
 		clients[i] = c
 	}
 	// Phase 1 reads: federation and groups of each workspace.
-	if err := f.eachWorkspace(ctx, func(ctx context.Context, w *wsState, c *scim.WorkspaceClient) error {
+	if err := f.eachWorkspace(ctx, func(ctx context.Context, w *planWS, c *scim.WorkspaceClient) error {
 		return f.readWorkspace(ctx, w, c)
 	}, clients); err != nil {
 		return err
@@ -105,7 +105,7 @@ func (f *fetcher) fetch(ctx context.Context) error {
 }
 
 // label names a workspace in errors.
-func label(info scim.WorkspaceInfo) string {
+func planLabel(info scim.WorkspaceInfo) string {
 	if info.Name != "" {
 		return fmt.Sprintf("%s (%d)", info.Name, info.ID)
 	}
@@ -114,19 +114,19 @@ func label(info scim.WorkspaceInfo) string {
 
 // eachWorkspace runs fn for every workspace not skipped, Parallel at a
 // time, and returns the first error (by workspace order).
-func (f *fetcher) eachWorkspace(ctx context.Context, fn func(context.Context, *wsState, *scim.WorkspaceClient) error, clients []*scim.WorkspaceClient) error {
+func (f *planFetcher) eachWorkspace(ctx context.Context, fn func(context.Context, *planWS, *scim.WorkspaceClient) error, clients []*scim.WorkspaceClient) error {
 	par := f.sess.Parallel()
 	if par <= 0 {
 		par = 4
 	}
 	errs := make([]error, len(f.b.ws))
-	return runBounded(ctx, len(f.b.ws), par, func(ctx context.Context, i int) error {
+	return planBounded(ctx, len(f.b.ws), par, func(ctx context.Context, i int) error {
 		w := f.b.ws[i]
 		if w.skipped != "" {
 			return nil
 		}
 		if err := fn(ctx, w, clients[i]); err != nil {
-			errs[i] = fmt.Errorf("workspace %s: %w", label(w.info), err)
+			errs[i] = fmt.Errorf("workspace %s: %w", planLabel(w.info), err)
 			return errs[i]
 		}
 		return nil
@@ -137,7 +137,7 @@ func (f *fetcher) eachWorkspace(ctx context.Context, fn func(context.Context, *w
 // the first failure it starts no new calls and cancels the context of
 // those in flight; it returns the failure with the lowest index among
 // errs (which fn fills), so the reported error does not depend on timing.
-func runBounded(ctx context.Context, n, par int, fn func(context.Context, int) error, errs []error) error {
+func planBounded(ctx context.Context, n, par int, fn func(context.Context, int) error, errs []error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	sem := make(chan struct{}, par)
@@ -172,7 +172,7 @@ func runBounded(ctx context.Context, n, par int, fn func(context.Context, int) e
 }
 
 // readWorkspace checks whether w is federated and lists its groups.
-func (f *fetcher) readWorkspace(ctx context.Context, w *wsState, c *scim.WorkspaceClient) error {
+func (f *planFetcher) readWorkspace(ctx context.Context, w *planWS, c *scim.WorkspaceClient) error {
 	if w.info.Status != "" && w.info.Status != "RUNNING" {
 		w.skipped = fmt.Sprintf("workspace status is %s, not RUNNING", w.info.Status)
 		f.log.Warn("skipping workspace", "workspace", w.info.Name, "reason", w.skipped)
@@ -182,7 +182,7 @@ func (f *fetcher) readWorkspace(ctx context.Context, w *wsState, c *scim.Workspa
 		WorkspaceID int64  `json:"workspace_id"`
 		MetastoreID string `json:"metastore_id"`
 	}
-	err := c.Do(ctx, scim.ClassDefault, http.MethodGet, metastoreAssignmentPath, nil, nil, &assign)
+	err := c.Do(ctx, scim.ClassDefault, http.MethodGet, planMetastorePath, nil, nil, &assign)
 	switch {
 	case errors.Is(err, scim.ErrNotFound) || (err == nil && assign.MetastoreID == ""):
 		w.skipped = "not identity-federated: no Unity Catalog metastore is assigned to the workspace"
@@ -202,17 +202,17 @@ func (f *fetcher) readWorkspace(ctx context.Context, w *wsState, c *scim.Workspa
 
 // readMembers reads the members of w's selected groups (one GET each) and,
 // if they need it, the workspace's users and service principals.
-func (f *fetcher) readMembers(ctx context.Context, w *wsState, c *scim.WorkspaceClient) error {
-	todo := make([]*node, 0, len(w.nodes))
+func (f *planFetcher) readMembers(ctx context.Context, w *planWS, c *scim.WorkspaceClient) error {
+	todo := make([]*planNode, 0, len(w.nodes))
 	for _, n := range w.nodes {
 		if n.target != "" { // the others are skipped whatever their members
 			todo = append(todo, n)
 		}
 	}
 	errs := make([]error, len(todo))
-	err := runBounded(ctx, len(todo), memberFetchWorkers, func(ctx context.Context, i int) error {
+	err := planBounded(ctx, len(todo), planFetchWorkers, func(ctx context.Context, i int) error {
 		n := todo[i]
-		g, err := c.Groups.Get(ctx, n.g.ID, scim.GetOptions{Attributes: memberAttrs})
+		g, err := c.Groups.Get(ctx, n.g.ID, scim.GetOptions{Attributes: planMemberAttrs})
 		if err != nil {
 			errs[i] = fmt.Errorf("read members of group %q: %w", n.g.DisplayName, err)
 			return errs[i]
@@ -225,7 +225,7 @@ func (f *fetcher) readMembers(ctx context.Context, w *wsState, c *scim.Workspace
 	}
 	needUsers, needSPs := w.needsPrincipals()
 	if needUsers {
-		users, err := c.Users.ListAll(ctx, scim.ListOptions{Attributes: workspaceUserAttrs})
+		users, err := c.Users.ListAll(ctx, scim.ListOptions{Attributes: planWorkspaceUserAttrs})
 		if err != nil {
 			return fmt.Errorf("list users: %w", err)
 		}
@@ -235,7 +235,7 @@ func (f *fetcher) readMembers(ctx context.Context, w *wsState, c *scim.Workspace
 		}
 	}
 	if needSPs {
-		sps, err := c.ServicePrincipals.ListAll(ctx, scim.ListOptions{Attributes: workspaceSPAttrs})
+		sps, err := c.ServicePrincipals.ListAll(ctx, scim.ListOptions{Attributes: planWorkspaceSPAttrs})
 		if err != nil {
 			return fmt.Errorf("list service principals: %w", err)
 		}
@@ -244,16 +244,86 @@ func (f *fetcher) readMembers(ctx context.Context, w *wsState, c *scim.Workspace
 			w.sps[sp.ID] = sp.ApplicationID
 		}
 	}
+	if err := f.readStragglers(ctx, w, c); err != nil {
+		return err
+	}
 	f.log.Info("read workspace", "workspace", w.info.Name, "groups", len(w.groups), "selected", len(w.nodes))
 	return nil
 }
 
+// readStragglers reads, one GET each, the member principals that the
+// workspace's user and service principal lists did not show (a list can
+// lag a recent change). A member that is not found either way stays
+// unresolved and blocks its group.
+func (f *planFetcher) readStragglers(ctx context.Context, w *planWS, c *scim.WorkspaceClient) error {
+	seen := map[string]bool{}
+	var ids []string
+	var kinds []string
+	for _, n := range w.nodes {
+		for _, m := range n.members {
+			kind := MemberKind(m)
+			if seen[m.Value] || kind == KindGroup || w.byID[m.Value] != nil {
+				continue
+			}
+			if _, ok := w.users[m.Value]; ok {
+				continue
+			}
+			if _, ok := w.sps[m.Value]; ok {
+				continue
+			}
+			seen[m.Value] = true
+			ids, kinds = append(ids, m.Value), append(kinds, kind)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	if w.users == nil {
+		w.users = map[string]string{}
+	}
+	if w.sps == nil {
+		w.sps = map[string]string{}
+	}
+	var mu sync.Mutex
+	errs := make([]error, len(ids))
+	return planBounded(ctx, len(ids), planFetchWorkers, func(ctx context.Context, i int) error {
+		id, kind := ids[i], kinds[i]
+		if kind != KindServicePrincipal {
+			u, err := c.Users.Get(ctx, id, scim.GetOptions{Attributes: planWorkspaceUserAttrs})
+			switch {
+			case err == nil:
+				mu.Lock()
+				w.users[id] = u.UserName
+				mu.Unlock()
+				return nil
+			case !errors.Is(err, scim.ErrNotFound):
+				errs[i] = fmt.Errorf("read member user %s: %w", id, err)
+				return errs[i]
+			}
+		}
+		if kind != KindUser {
+			sp, err := c.ServicePrincipals.Get(ctx, id, scim.GetOptions{Attributes: planWorkspaceSPAttrs})
+			switch {
+			case err == nil:
+				mu.Lock()
+				w.sps[id] = sp.ApplicationID
+				mu.Unlock()
+				return nil
+			case !errors.Is(err, scim.ErrNotFound):
+				errs[i] = fmt.Errorf("read member service principal %s: %w", id, err)
+				return errs[i]
+			}
+		}
+		return nil
+	}, errs)
+}
+
 // readAccountMembers reads the members of the given account groups.
-func (f *fetcher) readAccountMembers(ctx context.Context, acct *scim.AccountClient, ids []string) error {
+func (f *planFetcher) readAccountMembers(ctx context.Context, acct *scim.AccountClient, ids []string) error {
 	got := make([][]scim.ComplexValue, len(ids))
 	errs := make([]error, len(ids))
-	err := runBounded(ctx, len(ids), memberFetchWorkers, func(ctx context.Context, i int) error {
-		g, err := acct.Groups.Get(ctx, ids[i], scim.GetOptions{Attributes: memberAttrs})
+	err := planBounded(ctx, len(ids), planFetchWorkers, func(ctx context.Context, i int) error {
+		g, err := acct.Groups.Get(ctx, ids[i], scim.GetOptions{Attributes: planMemberAttrs})
 		if err != nil {
 			errs[i] = fmt.Errorf("read members of account group %s: %w", ids[i], err)
 			return errs[i]

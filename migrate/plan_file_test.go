@@ -163,7 +163,7 @@ func TestMembersDigest(t *testing.T) {
 
 func TestStronglyConnectedOrdersChildrenFirst(t *testing.T) {
 	edges := map[string][]string{"p": {"c", "d"}, "c": {"d"}, "x": {"y"}, "y": {"x"}, "s": {"s"}}
-	got := stronglyConnected([]string{"c", "d", "p", "s", "x", "y"}, edges)
+	got := planSCC([]string{"c", "d", "p", "s", "x", "y"}, edges)
 	pos := map[string]int{}
 	for i, scc := range got {
 		for _, v := range scc {

@@ -101,13 +101,13 @@ func (o *PlanOptions) planDefaults() error {
 		return fmt.Errorf("flag --report %q: want xlsx or html", o.Report)
 	}
 	if o.ToolVersion == "" {
-		o.ToolVersion = buildVersion()
+		o.ToolVersion = planBuildVersion()
 	}
 	return nil
 }
 
 // buildVersion is the main module's version from the build info.
-func buildVersion() string {
+func planBuildVersion() string {
 	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
 		return bi.Main.Version
 	}
@@ -132,12 +132,12 @@ func RunPlan(ctx context.Context, o PlanOptions, d Deps) error {
 		}
 		mapping = m
 	}
-	match, err := newMatcher(MatchOptions{Strategy: o.Match, Prefix: o.Prefix, Suffix: o.Suffix, Strip: o.Strip,
+	match, err := newPlanMatcher(MatchOptions{Strategy: o.Match, Prefix: o.Prefix, Suffix: o.Suffix, Strip: o.Strip,
 		Regex: o.Regex, Replace: o.Replace, Mapping: mapping})
 	if err != nil {
 		return err
 	}
-	sel, err := newSelector(o, mapping)
+	sel, err := newPlanSelector(o, mapping)
 	if err != nil {
 		return err
 	}
@@ -164,12 +164,12 @@ func RunPlan(ctx context.Context, o PlanOptions, d Deps) error {
 	if mapping != nil {
 		settings.MappingFile, settings.MappingSHA256 = mapping.Path, mapping.SHA256
 	}
-	b := &builder{settings: settings, match: match, sel: sel}
-	f := &fetcher{sess: sess, log: d.logger(), b: b}
+	b := &planBuilder{settings: settings, match: match, sel: sel}
+	f := &planFetcher{sess: sess, log: d.logger(), b: b}
 	if err := f.fetch(ctx); err != nil {
 		return err
 	}
-	lineage, err := newLineage()
+	lineage, err := newPlanLineage()
 	if err != nil {
 		return err
 	}
@@ -184,16 +184,16 @@ func RunPlan(ctx context.Context, o PlanOptions, d Deps) error {
 		return err
 	}
 	if o.Report != "" {
-		if err := writeReport(o.Report, o.ReportOut, p, o.Force); err != nil {
+		if err := writePlanReport(o.Report, o.ReportOut, p, o.Force); err != nil {
 			return err
 		}
 	}
-	d.logger().Info("plan written", "file", o.Out, "groups", countGroups(p), "conflicts", len(p.Conflicts))
+	d.logger().Info("plan written", "file", o.Out, "groups", planCountGroups(p), "conflicts", len(p.Conflicts))
 	return printSummary(d.Streams, p, o.Out)
 }
 
 // newLineage returns a random 128-bit id as 32 hex digits.
-func newLineage() (string, error) {
+func newPlanLineage() (string, error) {
 	var b [16]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", fmt.Errorf("make plan lineage: %w", err)
@@ -202,7 +202,7 @@ func newLineage() (string, error) {
 }
 
 // countGroups is the number of local groups in the plan.
-func countGroups(p *Plan) int {
+func planCountGroups(p *Plan) int {
 	n := 0
 	for _, w := range p.Workspaces {
 		n += len(w.Groups)

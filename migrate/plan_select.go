@@ -10,7 +10,7 @@ import (
 )
 
 // selector decides which workspaces and local groups a plan covers.
-type selector struct {
+type planSelector struct {
 	workspaces []string // names or ids; empty = all
 	groups     map[string]bool
 	groupRes   []*regexp.Regexp
@@ -22,8 +22,8 @@ type selector struct {
 }
 
 // newSelector compiles the selection flags; errors name the flag.
-func newSelector(o PlanOptions, mapping *Mapping) (*selector, error) {
-	s := &selector{workspaces: o.Workspaces, groups: map[string]bool{}, exclude: map[string]bool{}, mapping: mapping}
+func newPlanSelector(o PlanOptions, mapping *Mapping) (*planSelector, error) {
+	s := &planSelector{workspaces: o.Workspaces, groups: map[string]bool{}, exclude: map[string]bool{}, mapping: mapping}
 	for _, g := range o.Groups {
 		if g == "" {
 			return nil, fmt.Errorf("flag --group: empty group name")
@@ -51,7 +51,7 @@ func newSelector(o PlanOptions, mapping *Mapping) (*selector, error) {
 
 // selected reports whether the local group name of workspace ws is in scope
 // (system groups are excluded by the caller).
-func (s *selector) selected(ws wsIdent, name string) bool {
+func (s *planSelector) selected(ws planWSIdent, name string) bool {
 	if s.exclude[name] || slices.ContainsFunc(s.excludeRes, func(re *regexp.Regexp) bool { return re.MatchString(name) }) {
 		return false
 	}
@@ -66,7 +66,7 @@ func (s *selector) selected(ws wsIdent, name string) bool {
 
 // selectWorkspaces filters the account's workspaces by --workspace (name or
 // id). A selector that names no workspace is an error.
-func (s *selector) selectWorkspaces(all []scim.WorkspaceInfo) ([]scim.WorkspaceInfo, error) {
+func (s *planSelector) selectWorkspaces(all []scim.WorkspaceInfo) ([]scim.WorkspaceInfo, error) {
 	if len(s.workspaces) == 0 {
 		return all, nil
 	}

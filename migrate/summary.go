@@ -11,9 +11,9 @@ import (
 
 // Actions shown per group in the summary and reports.
 const (
-	actionCreate = "create"
-	actionReuse  = "reuse"
-	actionSkip   = "skip"
+	planActionCreate = "create"
+	planActionReuse  = "reuse"
+	planActionSkip   = "skip"
 )
 
 // planRow is one line of the group summary: a local group, or a skipped
@@ -30,7 +30,7 @@ type planRow struct {
 }
 
 // groupColumns are the columns of the group table, in every renderer.
-var groupColumns = []reports.Column{
+var planGroupColumns = []reports.Column{
 	{Name: "workspace"},
 	{Name: "local_group"},
 	{Name: "account_group"},
@@ -41,7 +41,7 @@ var groupColumns = []reports.Column{
 	{Name: "note"},
 }
 
-func (r planRow) values() []any {
+func (r planRow) planValues() []any {
 	return []any{r.Workspace, r.LocalName, r.AccountGroup, r.Action, r.Members, r.Entitlements, r.Roles, r.Note}
 }
 
@@ -54,7 +54,7 @@ type planTotals struct {
 	Conflicts, BlockingConflicts  int
 }
 
-func totals(p *Plan) planTotals {
+func planTotalsOf(p *Plan) planTotals {
 	var t planTotals
 	t.Workspaces = len(p.Workspaces)
 	for _, w := range p.Workspaces {
@@ -88,7 +88,7 @@ func totals(p *Plan) planTotals {
 }
 
 // headline is the one-paragraph summary of a plan.
-func headline(p *Plan, t planTotals) string {
+func planHeadline(p *Plan, t planTotals) string {
 	return fmt.Sprintf("%d local groups in %d workspaces (%d skipped): %d to migrate into %d account groups (%d to create, %d to reuse, %d memberships), %d skipped; %d conflicts (%d blocking); on-conflict %s",
 		t.Groups, t.Workspaces, t.SkippedWorkspaces, t.Migrated, t.Create+t.Reuse, t.Create, t.Reuse, t.Members,
 		t.Skipped, t.Conflicts, t.BlockingConflicts, p.Settings.OnConflict)
@@ -102,7 +102,7 @@ func planRows(p *Plan) []planRow {
 	for i := range p.AccountGroups {
 		ags[p.AccountGroups[i].Key] = &p.AccountGroups[i]
 	}
-	notes := conflictNotes(p)
+	notes := planConflictNotes(p)
 	var rows []planRow
 	for _, w := range p.Workspaces {
 		ws := w.WorkspaceName
@@ -110,14 +110,14 @@ func planRows(p *Plan) []planRow {
 			ws = strconv.FormatInt(w.WorkspaceID, 10)
 		}
 		if w.Skipped != "" {
-			rows = append(rows, planRow{Workspace: ws, Action: actionSkip, Note: "workspace skipped: " + w.Skipped})
+			rows = append(rows, planRow{Workspace: ws, Action: planActionSkip, Note: "workspace skipped: " + w.Skipped})
 			continue
 		}
 		for _, g := range w.Groups {
 			r := planRow{
 				Workspace:    ws,
 				LocalName:    g.LocalName,
-				Action:       actionSkip,
+				Action:       planActionSkip,
 				Members:      g.MemberCount,
 				Entitlements: strings.Join(g.Entitlements, " "),
 				Roles:        strings.Join(g.Roles, " "),
@@ -125,11 +125,11 @@ func planRows(p *Plan) []planRow {
 			}
 			if ag := ags[g.AccountGroupKey]; g.Skipped == "" && ag != nil {
 				r.AccountGroup = ag.DisplayName
-				r.Action = actionCreate
+				r.Action = planActionCreate
 				if ag.ExistingID != "" {
-					r.Action = actionReuse
+					r.Action = planActionReuse
 				}
-				r.Note = strings.Join(notes[noteKey{w.WorkspaceID, g.LocalName, ag.DisplayName}], "; ")
+				r.Note = strings.Join(notes[planNoteKey{w.WorkspaceID, g.LocalName, ag.DisplayName}], "; ")
 			}
 			rows = append(rows, r)
 		}
@@ -137,7 +137,7 @@ func planRows(p *Plan) []planRow {
 	return rows
 }
 
-type noteKey struct {
+type planNoteKey struct {
 	ws           int64
 	local, group string
 }
@@ -145,8 +145,8 @@ type noteKey struct {
 // conflictNotes collects the non-blocking conflicts that concern a
 // migrated group, keyed by workspace, local name and account group name
 // (workspace-wide conflicts are keyed by the account group they name).
-func conflictNotes(p *Plan) map[noteKey][]string {
-	out := map[noteKey][]string{}
+func planConflictNotes(p *Plan) map[planNoteKey][]string {
+	out := map[planNoteKey][]string{}
 	names := map[string]map[int64][]GroupPlan{}
 	ags := map[string]string{}
 	for _, ag := range p.AccountGroups {
@@ -178,7 +178,7 @@ func conflictNotes(p *Plan) map[noteKey][]string {
 				}
 				for _, g := range w.Groups {
 					if g.LocalName == c.Group && g.Skipped == "" {
-						k := noteKey{w.WorkspaceID, g.LocalName, ags[g.AccountGroupKey]}
+						k := planNoteKey{w.WorkspaceID, g.LocalName, ags[g.AccountGroupKey]}
 						out[k] = append(out[k], note)
 					}
 				}
@@ -188,7 +188,7 @@ func conflictNotes(p *Plan) map[noteKey][]string {
 			// per-workspace split moved the groups to other names.
 			for ws, gs := range names[c.Group] {
 				for _, g := range gs {
-					k := noteKey{ws, g.LocalName, c.Group}
+					k := planNoteKey{ws, g.LocalName, c.Group}
 					out[k] = append(out[k], note)
 				}
 			}
@@ -196,7 +196,7 @@ func conflictNotes(p *Plan) map[noteKey][]string {
 				for _, w := range p.Workspaces {
 					alt := w.WorkspaceName + "_" + c.Group
 					for _, g := range names[alt][w.WorkspaceID] {
-						k := noteKey{w.WorkspaceID, g.LocalName, alt}
+						k := planNoteKey{w.WorkspaceID, g.LocalName, alt}
 						out[k] = append(out[k], note)
 					}
 				}
@@ -213,21 +213,21 @@ func printSummary(s *reports.Streams, p *Plan, path string) error {
 	if s == nil || s.Out == nil {
 		return nil
 	}
-	t := totals(p)
+	t := planTotalsOf(p)
 	rows := planRows(p)
 	if !s.IsStdoutTTY() {
-		s.Logger().Info("plan summary", "file", path, "summary", headline(p, t))
-		return writeTSV(s.Out, rows)
+		s.Logger().Info("plan summary", "file", path, "summary", planHeadline(p, t))
+		return planWriteTSV(s.Out, rows)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "Plan %s: %s.\n\n", path, headline(p, t))
-	writeAligned(&b, rows)
+	fmt.Fprintf(&b, "Plan %s: %s.\n\n", path, planHeadline(p, t))
+	planWriteAligned(&b, rows)
 	if len(p.Conflicts) > 0 {
 		b.WriteString("\nConflicts:\n")
 		for _, c := range p.Conflicts {
 			where := c.Group
 			if c.WorkspaceID != 0 {
-				where = fmt.Sprintf("%s in workspace %s", c.Group, workspaceName(p, c.WorkspaceID))
+				where = fmt.Sprintf("%s in workspace %s", c.Group, planWorkspaceName(p, c.WorkspaceID))
 			}
 			state := "resolved by on-conflict " + p.Settings.OnConflict
 			if c.Blocking {
@@ -245,7 +245,7 @@ func printSummary(s *reports.Streams, p *Plan, path string) error {
 	return err
 }
 
-func workspaceName(p *Plan, id int64) string {
+func planWorkspaceName(p *Plan, id int64) string {
 	for _, w := range p.Workspaces {
 		if w.WorkspaceID == id && w.WorkspaceName != "" {
 			return w.WorkspaceName
@@ -255,10 +255,10 @@ func workspaceName(p *Plan, id int64) string {
 }
 
 // cells renders a row's values as text.
-func cells(r planRow) []string {
-	out := make([]string, len(groupColumns))
-	for i, v := range r.values() {
-		s, err := reports.FormatValue(groupColumns[i].Type, v)
+func planCells(r planRow) []string {
+	out := make([]string, len(planGroupColumns))
+	for i, v := range r.planValues() {
+		s, err := reports.FormatValue(planGroupColumns[i].Type, v)
 		if err != nil {
 			s = fmt.Sprint(v)
 		}
@@ -267,9 +267,9 @@ func cells(r planRow) []string {
 	return out
 }
 
-func writeTSV(w io.Writer, rows []planRow) error {
+func planWriteTSV(w io.Writer, rows []planRow) error {
 	var b strings.Builder
-	for i, c := range groupColumns {
+	for i, c := range planGroupColumns {
 		if i > 0 {
 			b.WriteByte('\t')
 		}
@@ -277,7 +277,7 @@ func writeTSV(w io.Writer, rows []planRow) error {
 	}
 	b.WriteByte('\n')
 	for _, r := range rows {
-		for i, c := range cells(r) {
+		for i, c := range planCells(r) {
 			if i > 0 {
 				b.WriteByte('\t')
 			}
@@ -291,15 +291,15 @@ func writeTSV(w io.Writer, rows []planRow) error {
 
 // writeAligned writes rows as space-aligned columns with upper-case
 // headers; the last column is not padded.
-func writeAligned(b *strings.Builder, rows []planRow) {
-	table := [][]string{make([]string, len(groupColumns))}
-	for i, c := range groupColumns {
+func planWriteAligned(b *strings.Builder, rows []planRow) {
+	table := [][]string{make([]string, len(planGroupColumns))}
+	for i, c := range planGroupColumns {
 		table[0][i] = strings.ToUpper(strings.ReplaceAll(c.Name, "_", " "))
 	}
 	for _, r := range rows {
-		table = append(table, cells(r))
+		table = append(table, planCells(r))
 	}
-	widths := make([]int, len(groupColumns))
+	widths := make([]int, len(planGroupColumns))
 	for _, row := range table {
 		for i, c := range row {
 			widths[i] = max(widths[i], len([]rune(c)))

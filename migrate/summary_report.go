@@ -11,38 +11,38 @@ import (
 
 // writeReport writes the plan as an XLSX workbook or a self-contained HTML
 // page at path (atomically, mode 0600).
-func writeReport(format, path string, p *Plan, force bool) error {
+func writePlanReport(format, path string, p *Plan, force bool) error {
 	switch format {
 	case ReportXLSX:
-		return writeXLSXReport(path, p, force)
+		return writePlanXLSX(path, p, force)
 	case ReportHTML:
 		return reports.WriteFile(path, 0o600, func(w io.Writer) error {
-			return reports.WriteHTML(w, htmlReport(p))
+			return reports.WriteHTML(w, planHTMLReport(p))
 		}, reports.Force(force))
 	}
 	return fmt.Errorf("flag --report %q: want xlsx or html", format)
 }
 
 var (
-	accountGroupColumns = []reports.Column{
+	planAGColumns = []reports.Column{
 		{Name: "key"}, {Name: "account_group"}, {Name: "action"}, {Name: "existing_id"},
 		{Name: "external_id"}, {Name: "members", Type: reports.TypeInt}, {Name: "sources"},
 	}
-	memberColumns = []reports.Column{
+	planMemberColumns = []reports.Column{
 		{Name: "account_group"}, {Name: "kind"}, {Name: "member"}, {Name: "account_id"}, {Name: "nested_group_key"},
 	}
-	conflictColumns = []reports.Column{
+	planConflictColumns = []reports.Column{
 		{Name: "kind"}, {Name: "workspace"}, {Name: "group"}, {Name: "blocking", Type: reports.TypeBool},
 		{Name: "detail"}, {Name: "if_fail"}, {Name: "if_merge"}, {Name: "if_per_workspace"},
 	}
-	workspaceColumns = []reports.Column{
+	planWorkspaceColumns = []reports.Column{
 		{Name: "workspace_id", Type: reports.TypeInt}, {Name: "workspace"}, {Name: "federated", Type: reports.TypeBool},
 		{Name: "skipped"}, {Name: "groups", Type: reports.TypeInt}, {Name: "to_migrate", Type: reports.TypeInt},
 	}
 )
 
 // memberText names a member for people.
-func memberText(m Member) string {
+func planMemberText(m Member) string {
 	switch m.Kind {
 	case KindUser:
 		return m.UserName
@@ -55,7 +55,7 @@ func memberText(m Member) string {
 	return m.Display
 }
 
-func sourcesText(p *Plan, ag AccountGroupPlan) string {
+func planSourcesText(p *Plan, ag AccountGroupPlan) string {
 	names := map[GroupRef]string{}
 	for _, w := range p.Workspaces {
 		for _, g := range w.Groups {
@@ -69,14 +69,14 @@ func sourcesText(p *Plan, ag AccountGroupPlan) string {
 	return strings.Join(out, ", ")
 }
 
-func agAction(ag AccountGroupPlan) string {
+func planAGAction(ag AccountGroupPlan) string {
 	if ag.ExistingID != "" {
-		return actionReuse
+		return planActionReuse
 	}
-	return actionCreate
+	return planActionCreate
 }
 
-func workspaceCounts(w WorkspacePlan) (groups, migrate int) {
+func planWorkspaceCounts(w WorkspacePlan) (groups, migrate int) {
 	for _, g := range w.Groups {
 		groups++
 		if g.Skipped == "" {
@@ -87,7 +87,7 @@ func workspaceCounts(w WorkspacePlan) (groups, migrate int) {
 }
 
 // writeXLSXReport writes one sheet per table plus the summary sheet.
-func writeXLSXReport(path string, p *Plan, force bool) (err error) {
+func writePlanXLSX(path string, p *Plan, force bool) (err error) {
 	tables, err := reports.NewTables(reports.FormatXLSX, path, reports.TablesOptions{Force: force})
 	if err != nil {
 		return err
@@ -111,18 +111,18 @@ func writeXLSXReport(path string, p *Plan, force bool) (err error) {
 	}
 	var groups, ags, members, conflicts, workspaces [][]any
 	for _, r := range planRows(p) {
-		groups = append(groups, r.values())
+		groups = append(groups, r.planValues())
 	}
 	for _, ag := range p.AccountGroups {
-		ags = append(ags, []any{ag.Key, ag.DisplayName, agAction(ag), ag.ExistingID, ag.ExternalID, len(ag.Members), sourcesText(p, ag)})
+		ags = append(ags, []any{ag.Key, ag.DisplayName, planAGAction(ag), ag.ExistingID, ag.ExternalID, len(ag.Members), planSourcesText(p, ag)})
 		for _, m := range ag.Members {
-			members = append(members, []any{ag.DisplayName, m.Kind, memberText(m), m.AccountID, m.GroupKey})
+			members = append(members, []any{ag.DisplayName, m.Kind, planMemberText(m), m.AccountID, m.GroupKey})
 		}
 	}
 	for _, c := range p.Conflicts {
 		ws := ""
 		if c.WorkspaceID != 0 {
-			ws = workspaceName(p, c.WorkspaceID)
+			ws = planWorkspaceName(p, c.WorkspaceID)
 		}
 		conflicts = append(conflicts, []any{c.Kind, ws, c.Group, c.Blocking, c.Detail,
 			c.Policies[PolicyFail], c.Policies[PolicyMerge], c.Policies[PolicyPerWorkspace]})
@@ -132,7 +132,7 @@ func writeXLSXReport(path string, p *Plan, force bool) (err error) {
 		Columns: []reports.Column{{Name: "workspace"}, {Name: "migrate", Type: reports.TypeInt}, {Name: "skip", Type: reports.TypeInt}},
 	}
 	for _, w := range p.Workspaces {
-		n, m := workspaceCounts(w)
+		n, m := planWorkspaceCounts(w)
 		workspaces = append(workspaces, []any{w.WorkspaceID, w.WorkspaceName, w.Federated, w.Skipped, n, m})
 		summary.Rows = append(summary.Rows, []any{w.WorkspaceName, m, n - m})
 	}
@@ -141,11 +141,11 @@ func writeXLSXReport(path string, p *Plan, force bool) (err error) {
 		cols []reports.Column
 		rows [][]any
 	}{
-		{"Groups", groupColumns, groups},
-		{"Account groups", accountGroupColumns, ags},
-		{"Members", memberColumns, members},
-		{"Conflicts", conflictColumns, conflicts},
-		{"Workspaces", workspaceColumns, workspaces},
+		{"Groups", planGroupColumns, groups},
+		{"Account groups", planAGColumns, ags},
+		{"Members", planMemberColumns, members},
+		{"Conflicts", planConflictColumns, conflicts},
+		{"Workspaces", planWorkspaceColumns, workspaces},
 	} {
 		if err := write(t.name, t.cols, t.rows); err != nil {
 			return err
@@ -158,18 +158,18 @@ func writeXLSXReport(path string, p *Plan, force bool) (err error) {
 }
 
 // htmlReport builds the HTML page of a plan.
-func htmlReport(p *Plan) reports.HTMLReport {
-	t := totals(p)
+func planHTMLReport(p *Plan) reports.HTMLReport {
+	t := planTotalsOf(p)
 	r := reports.HTMLReport{
 		Title:     "dbiam migration plan",
-		Subtitle:  headline(p, t),
+		Subtitle:  planHeadline(p, t),
 		Generated: p.CreatedAt,
 		Stats: []reports.HTMLStat{
 			{Label: "local groups to migrate", Value: t.Migrated, Tone: reports.ToneGood},
 			{Label: "account groups to create", Value: t.Create, Tone: reports.ToneNeutral},
 			{Label: "account groups to reuse", Value: t.Reuse, Tone: reports.ToneNeutral},
-			{Label: "groups skipped", Value: t.Skipped, Tone: toneIf(t.Skipped > 0, reports.ToneWarning)},
-			{Label: "blocking conflicts", Value: t.BlockingConflicts, Tone: toneIf(t.BlockingConflicts > 0, reports.ToneDanger)},
+			{Label: "groups skipped", Value: t.Skipped, Tone: planToneIf(t.Skipped > 0, reports.ToneWarning)},
+			{Label: "blocking conflicts", Value: t.BlockingConflicts, Tone: planToneIf(t.BlockingConflicts > 0, reports.ToneDanger)},
 		},
 	}
 	chart := &reports.HTMLChart{Title: "Local groups per workspace"}
@@ -180,7 +180,7 @@ func htmlReport(p *Plan) reports.HTMLReport {
 				Text: fmt.Sprintf("workspace %s skipped: %s", w.WorkspaceName, w.Skipped)})
 			continue
 		}
-		n, m := workspaceCounts(w)
+		n, m := planWorkspaceCounts(w)
 		chart.Categories = append(chart.Categories, w.WorkspaceName)
 		mig, skip = append(mig, m), append(skip, n-m)
 	}
@@ -189,13 +189,13 @@ func htmlReport(p *Plan) reports.HTMLReport {
 		r.Chart = chart
 	}
 	conf := reports.HTMLTable{Title: "Conflicts", Empty: "No conflicts."}
-	for _, c := range conflictColumns {
+	for _, c := range planConflictColumns {
 		conf.Columns = append(conf.Columns, reports.HTMLColumn{Name: c.Name, Filter: c.Name == "kind"})
 	}
 	for _, c := range p.Conflicts {
 		ws := ""
 		if c.WorkspaceID != 0 {
-			ws = workspaceName(p, c.WorkspaceID)
+			ws = planWorkspaceName(p, c.WorkspaceID)
 		}
 		tone := reports.ToneNotice
 		if c.Blocking {
@@ -207,27 +207,27 @@ func htmlReport(p *Plan) reports.HTMLReport {
 		}})
 	}
 	agt := reports.HTMLTable{Title: "Account groups", Empty: "No account groups to create or reuse."}
-	for _, c := range accountGroupColumns {
+	for _, c := range planAGColumns {
 		agt.Columns = append(agt.Columns, reports.HTMLColumn{Name: c.Name, Numeric: c.Type == reports.TypeInt})
 	}
 	for _, ag := range p.AccountGroups {
 		agt.Rows = append(agt.Rows, reports.HTMLRow{Cells: []reports.HTMLCell{
-			{Text: ag.Key}, {Text: ag.DisplayName}, {Text: agAction(ag)}, {Text: ag.ExistingID}, {Text: ag.ExternalID},
-			{Text: strconv.Itoa(len(ag.Members))}, {Text: sourcesText(p, ag)},
+			{Text: ag.Key}, {Text: ag.DisplayName}, {Text: planAGAction(ag)}, {Text: ag.ExistingID}, {Text: ag.ExternalID},
+			{Text: strconv.Itoa(len(ag.Members))}, {Text: planSourcesText(p, ag)},
 		}})
 	}
 	r.Summaries = []reports.HTMLTable{conf, agt}
 	main := reports.HTMLTable{Title: "Local groups", Empty: "No local groups selected."}
-	for _, c := range groupColumns {
+	for _, c := range planGroupColumns {
 		main.Columns = append(main.Columns, reports.HTMLColumn{Name: c.Name,
 			Filter: c.Name == "workspace" || c.Name == "action", Numeric: c.Type == reports.TypeInt})
 	}
 	for _, row := range planRows(p) {
 		var hc []reports.HTMLCell
-		for i, c := range cells(row) {
+		for i, c := range planCells(row) {
 			cell := reports.HTMLCell{Text: c}
-			if groupColumns[i].Name == "action" {
-				cell.Tone = map[string]reports.Tone{actionCreate: reports.ToneGood, actionReuse: reports.ToneNeutral, actionSkip: reports.ToneWarning}[c]
+			if planGroupColumns[i].Name == "action" {
+				cell.Tone = map[string]reports.Tone{planActionCreate: reports.ToneGood, planActionReuse: reports.ToneNeutral, planActionSkip: reports.ToneWarning}[c]
 			}
 			hc = append(hc, cell)
 		}
@@ -237,7 +237,7 @@ func htmlReport(p *Plan) reports.HTMLReport {
 	return r
 }
 
-func toneIf(cond bool, t reports.Tone) reports.Tone {
+func planToneIf(cond bool, t reports.Tone) reports.Tone {
 	if cond {
 		return t
 	}
