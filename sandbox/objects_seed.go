@@ -1,0 +1,838 @@
+package sandbox
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// SeedObjects are one workspace's objects that audit inspects: personal
+// access tokens, jobs, clusters, SQL warehouses, pipelines, SQL queries and
+// alerts, legacy and Lakeview dashboards, serving endpoints and apps, with
+// their permissions. The JSON form is documented in the package
+// documentation ("Workspace objects").
+//
+// Principals are referred to as on the wire: users by userName, service
+// principals by applicationId, groups by displayName. A reference must name
+// an account principal or a principal local to the workspace, or one of
+// DeletedPrincipals.
+type SeedObjects struct {
+	// DeletedPrincipals are user names (or application ids) of principals
+	// that no longer exist but that objects still refer to, e.g. the creator
+	// of a job whose creator was deleted. They must not name a live principal.
+	DeletedPrincipals []string `json:"deleted_principals,omitempty"`
+
+	Tokens             []SeedPAT               `json:"tokens,omitempty"`
+	Jobs               []SeedJob               `json:"jobs,omitempty"`
+	Clusters           []SeedCluster           `json:"clusters,omitempty"`
+	Warehouses         []SeedWarehouse         `json:"warehouses,omitempty"`
+	Pipelines          []SeedPipeline          `json:"pipelines,omitempty"`
+	Queries            []SeedQuery             `json:"queries,omitempty"`
+	Alerts             []SeedAlert             `json:"alerts,omitempty"`
+	LegacyDashboards   []SeedLegacyDashboard   `json:"legacy_dashboards,omitempty"`
+	LakeviewDashboards []SeedLakeviewDashboard `json:"lakeview_dashboards,omitempty"`
+	ServingEndpoints   []SeedServingEndpoint   `json:"serving_endpoints,omitempty"`
+	Apps               []SeedApp               `json:"apps,omitempty"`
+}
+
+// SeedTime is a point in time in a seed: an RFC 3339 timestamp, or a time
+// relative to the sandbox clock when the server starts: "now", "now-3d",
+// "now+90d", "now-36h", "now-90m" (a Go duration, or whole days with "d").
+// Relative times keep the default seed realistic (a token used yesterday is
+// always used yesterday).
+type SeedTime string
+
+// resolve returns the time t names, relative to now.
+func (t SeedTime) resolve(now time.Time) (time.Time, error) {
+	s := strings.TrimSpace(string(t))
+	if s == "now" {
+		return now, nil
+	}
+	if rest, ok := strings.CutPrefix(s, "now"); ok && len(rest) > 1 && (rest[0] == '+' || rest[0] == '-') {
+		sign := time.Duration(1)
+		if rest[0] == '-' {
+			sign = -1
+		}
+		rest = rest[1:]
+		if days, ok := strings.CutSuffix(rest, "d"); ok {
+			n, err := strconv.Atoi(days)
+			if err != nil || n < 0 || n > 100000 {
+				return time.Time{}, fmt.Errorf("time %q: want now±<days>d", s)
+			}
+			return now.Add(sign * time.Duration(n) * 24 * time.Hour), nil
+		}
+		d, err := time.ParseDuration(rest)
+		if err != nil || d < 0 {
+			return time.Time{}, fmt.Errorf("time %q: want now±<duration> such as now-36h", s)
+		}
+		return now.Add(sign * d), nil
+	}
+	v, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("time %q: want RFC 3339 or now±<duration>", s)
+	}
+	return v, nil
+}
+
+// SeedACL is one seeded permission grant, in the permissions API's request
+// shape: exactly one of UserName, GroupName (displayName) or
+// ServicePrincipalName (applicationId), and a permission level valid for the
+// object type.
+type SeedACL struct {
+	UserName             string `json:"user_name,omitempty"`
+	GroupName            string `json:"group_name,omitempty"`
+	ServicePrincipalName string `json:"service_principal_name,omitempty"`
+	PermissionLevel      string `json:"permission_level"`
+}
+
+// SeedPAT is a personal access token in the workspace's token-management
+// inventory (not a bearer token the sandbox accepts: those are Seed.Tokens).
+type SeedPAT struct {
+	TokenID string `json:"token_id"`
+	// Owner is the user or service principal the token authenticates.
+	Owner string `json:"owner"`
+	// CreatedBy defaults to Owner; an admin differs for on-behalf-of tokens.
+	CreatedBy string   `json:"created_by,omitempty"`
+	Comment   string   `json:"comment,omitempty"`
+	Created   SeedTime `json:"created"`
+	// Expiry is absent for a token that never expires (expiry_time -1).
+	Expiry *SeedTime `json:"expiry,omitempty"`
+	// LastUsed is absent for a token never used; the wire value is the day.
+	LastUsed *SeedTime `json:"last_used,omitempty"`
+	Scopes   []string  `json:"scopes,omitempty"`
+}
+
+// SeedRunAs is a run-as identity: exactly one field is set.
+type SeedRunAs struct {
+	UserName             string `json:"user_name,omitempty"`
+	ServicePrincipalName string `json:"service_principal_name,omitempty"`
+}
+
+func (r *SeedRunAs) name() string {
+	if r.UserName != "" {
+		return r.UserName
+	}
+	return r.ServicePrincipalName
+}
+
+// SeedSchedule is a job's cron schedule (wire shape of settings.schedule).
+type SeedSchedule struct {
+	QuartzCronExpression string `json:"quartz_cron_expression"`
+	TimezoneID           string `json:"timezone_id"`
+	// PauseStatus is PAUSED or UNPAUSED (default UNPAUSED).
+	PauseStatus string `json:"pause_status,omitempty"`
+}
+
+// SeedTrigger is a job's trigger (wire shape of settings.trigger): one of
+// FileArrival, Periodic or TableUpdate.
+type SeedTrigger struct {
+	PauseStatus string            `json:"pause_status,omitempty"`
+	FileArrival *SeedFileArrival  `json:"file_arrival,omitempty"`
+	Periodic    *SeedPeriodic     `json:"periodic,omitempty"`
+	TableUpdate *SeedTableTrigger `json:"table_update,omitempty"`
+}
+
+// SeedFileArrival is a file-arrival trigger.
+type SeedFileArrival struct {
+	URL string `json:"url"`
+}
+
+// SeedPeriodic is a periodic trigger; Unit is MINUTES, HOURS, DAYS or WEEKS.
+type SeedPeriodic struct {
+	Interval int    `json:"interval"`
+	Unit     string `json:"unit"`
+}
+
+// SeedTableTrigger is a table-update trigger.
+type SeedTableTrigger struct {
+	TableNames []string `json:"table_names"`
+}
+
+// SeedContinuous marks a continuous job (wire shape of settings.continuous).
+type SeedContinuous struct {
+	PauseStatus string `json:"pause_status,omitempty"`
+}
+
+// SeedTask is one job task: a notebook run on an existing cluster or on
+// job compute.
+type SeedTask struct {
+	TaskKey           string `json:"task_key"`
+	NotebookPath      string `json:"notebook_path,omitempty"`
+	ExistingClusterID string `json:"existing_cluster_id,omitempty"`
+}
+
+// SeedEmailNotifications are a job's e-mail notification lists.
+type SeedEmailNotifications struct {
+	OnStart   []string `json:"on_start,omitempty"`
+	OnSuccess []string `json:"on_success,omitempty"`
+	OnFailure []string `json:"on_failure,omitempty"`
+}
+
+// SeedJob is a Jobs API job.
+type SeedJob struct {
+	JobID int64  `json:"job_id"`
+	Name  string `json:"name"`
+	// Creator is the creator's user name; responses omit creator_user_name
+	// when that principal no longer exists.
+	Creator string   `json:"creator"`
+	Created SeedTime `json:"created,omitempty"`
+	// Owner holds IS_OWNER; default Creator when the creator exists.
+	Owner string `json:"owner,omitempty"`
+	// RunAs is settings.run_as, only when set explicitly; the effective
+	// run-as (jobs/get run_as_user_name) is RunAs, else the owner, else the
+	// creator.
+	RunAs              *SeedRunAs              `json:"run_as,omitempty"`
+	Schedule           *SeedSchedule           `json:"schedule,omitempty"`
+	Trigger            *SeedTrigger            `json:"trigger,omitempty"`
+	Continuous         *SeedContinuous         `json:"continuous,omitempty"`
+	Tasks              []SeedTask              `json:"tasks,omitempty"`
+	EmailNotifications *SeedEmailNotifications `json:"email_notifications,omitempty"`
+	Tags               map[string]string       `json:"tags,omitempty"`
+	Permissions        []SeedACL               `json:"permissions,omitempty"`
+}
+
+// SeedCluster is an all-purpose or job cluster.
+type SeedCluster struct {
+	ClusterID   string `json:"cluster_id"`
+	ClusterName string `json:"cluster_name"`
+	Creator     string `json:"creator"`
+	// SingleUserName is the user, service principal or group a dedicated
+	// cluster is assigned to.
+	SingleUserName   string `json:"single_user_name,omitempty"`
+	DataSecurityMode string `json:"data_security_mode,omitempty"` // default USER_ISOLATION, SINGLE_USER with SingleUserName
+	ClusterSource    string `json:"cluster_source,omitempty"`     // default UI
+	State            string `json:"state"`
+	// PinnedBy pins the cluster (wire pinned_by_user_name).
+	PinnedBy               string            `json:"pinned_by,omitempty"`
+	PolicyID               string            `json:"policy_id,omitempty"`
+	SparkVersion           string            `json:"spark_version,omitempty"`
+	NodeTypeID             string            `json:"node_type_id,omitempty"`
+	NumWorkers             int               `json:"num_workers,omitempty"`
+	AutoterminationMinutes int               `json:"autotermination_minutes,omitempty"`
+	CustomTags             map[string]string `json:"custom_tags,omitempty"`
+	Started                SeedTime          `json:"started,omitempty"`
+	// Terminated is when a TERMINATED cluster stopped; clusters terminated
+	// more than 30 days ago and not pinned are left out of lists.
+	Terminated  SeedTime  `json:"terminated,omitempty"`
+	Permissions []SeedACL `json:"permissions,omitempty"`
+}
+
+// SeedWarehouse is a SQL warehouse.
+type SeedWarehouse struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Creator string `json:"creator"`
+	// Owner holds IS_OWNER; default Creator when the creator exists.
+	Owner         string    `json:"owner,omitempty"`
+	State         string    `json:"state"`
+	ClusterSize   string    `json:"cluster_size,omitempty"`
+	WarehouseType string    `json:"warehouse_type,omitempty"` // PRO or CLASSIC; default PRO
+	Serverless    bool      `json:"serverless,omitempty"`
+	AutoStopMins  int       `json:"auto_stop_mins,omitempty"`
+	Permissions   []SeedACL `json:"permissions,omitempty"`
+}
+
+// SeedPipeline is a Lakeflow Declarative Pipeline.
+type SeedPipeline struct {
+	PipelineID string `json:"pipeline_id"`
+	Name       string `json:"name"`
+	Creator    string `json:"creator"`
+	// RunAs is the identity the pipeline runs as and its IS_OWNER; default
+	// the creator.
+	RunAs       *SeedRunAs `json:"run_as,omitempty"`
+	State       string     `json:"state"`
+	Continuous  bool       `json:"continuous,omitempty"`
+	Catalog     string     `json:"catalog,omitempty"`
+	Target      string     `json:"target,omitempty"`
+	ClusterID   string     `json:"cluster_id,omitempty"`
+	Permissions []SeedACL  `json:"permissions,omitempty"`
+}
+
+// SeedQuery is a SQL query (queries API v2).
+type SeedQuery struct {
+	ID          string `json:"id"`
+	DisplayName string `json:"display_name"`
+	Owner       string `json:"owner"`
+	// RunAsMode is OWNER or VIEWER (default VIEWER).
+	RunAsMode    string    `json:"run_as_mode,omitempty"`
+	WarehouseID  string    `json:"warehouse_id,omitempty"`
+	QueryText    string    `json:"query_text,omitempty"`
+	LastModifier string    `json:"last_modifier,omitempty"`
+	Created      SeedTime  `json:"created,omitempty"`
+	Trashed      bool      `json:"trashed,omitempty"`
+	Permissions  []SeedACL `json:"permissions,omitempty"`
+}
+
+// SeedAlert is a SQL alert (alerts API of /api/2.0/sql/alerts).
+type SeedAlert struct {
+	ID          string    `json:"id"`
+	DisplayName string    `json:"display_name"`
+	Owner       string    `json:"owner"`
+	QueryID     string    `json:"query_id"`
+	State       string    `json:"state,omitempty"` // UNKNOWN, OK or TRIGGERED
+	Created     SeedTime  `json:"created,omitempty"`
+	Permissions []SeedACL `json:"permissions,omitempty"`
+}
+
+// SeedLegacyDashboard is a legacy Databricks SQL dashboard.
+type SeedLegacyDashboard struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	Owner       string    `json:"owner"`
+	Created     SeedTime  `json:"created,omitempty"`
+	Tags        []string  `json:"tags,omitempty"`
+	Permissions []SeedACL `json:"permissions,omitempty"`
+}
+
+// SeedLakeviewDashboard is an AI/BI (Lakeview) dashboard. The API has no
+// owner field: Owner becomes the CAN_MANAGE grant of its permissions.
+type SeedLakeviewDashboard struct {
+	DashboardID string    `json:"dashboard_id"`
+	DisplayName string    `json:"display_name"`
+	Owner       string    `json:"owner"`
+	WarehouseID string    `json:"warehouse_id,omitempty"`
+	Trashed     bool      `json:"trashed,omitempty"`
+	Created     SeedTime  `json:"created,omitempty"`
+	Permissions []SeedACL `json:"permissions,omitempty"`
+}
+
+// SeedServingEndpoint is a model serving endpoint.
+type SeedServingEndpoint struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	Creator     string    `json:"creator"`
+	Ready       bool      `json:"ready,omitempty"`
+	Task        string    `json:"task,omitempty"`
+	Created     SeedTime  `json:"created,omitempty"`
+	Permissions []SeedACL `json:"permissions,omitempty"`
+}
+
+// SeedApp is a Databricks app. ServicePrincipal is the application id of
+// the app's own service principal.
+type SeedApp struct {
+	Name             string    `json:"name"`
+	ID               string    `json:"id"`
+	Creator          string    `json:"creator"`
+	ServicePrincipal string    `json:"service_principal"`
+	Running          bool      `json:"running,omitempty"`
+	Description      string    `json:"description,omitempty"`
+	Created          SeedTime  `json:"created,omitempty"`
+	Permissions      []SeedACL `json:"permissions,omitempty"`
+}
+
+// Object permission types (the {object_type} segment of
+// /api/2.0/permissions/{object_type}/{id}) of the objects in this file.
+const (
+	permTypeJobs             = "jobs"
+	permTypeClusters         = "clusters"
+	permTypeWarehouses       = "warehouses"
+	permTypePipelines        = "pipelines"
+	permTypeQueries          = "queries"
+	permTypeAlerts           = "alerts"
+	permTypeLegacyDashboards = "dbsql-dashboards"
+	permTypeDashboards       = "dashboards"
+	permTypeServingEndpoints = "serving-endpoints"
+	permTypeApps             = "apps"
+)
+
+// objectLevels are the permission levels each object type accepts
+// (reference §F.1).
+var objectLevels = map[string][]string{
+	permTypeJobs:             {"CAN_VIEW", "CAN_MANAGE_RUN", "CAN_MANAGE", "IS_OWNER"},
+	permTypeClusters:         {"CAN_ATTACH_TO", "CAN_RESTART", "CAN_MANAGE"},
+	permTypeWarehouses:       {"CAN_USE", "CAN_MONITOR", "CAN_VIEW", "CAN_MANAGE", "IS_OWNER"},
+	permTypePipelines:        {"CAN_VIEW", "CAN_RUN", "CAN_MANAGE", "IS_OWNER"},
+	permTypeQueries:          {"CAN_READ", "CAN_VIEW", "CAN_RUN", "CAN_EDIT", "CAN_MANAGE"},
+	permTypeAlerts:           {"CAN_READ", "CAN_VIEW", "CAN_RUN", "CAN_EDIT", "CAN_MANAGE"},
+	permTypeLegacyDashboards: {"CAN_READ", "CAN_VIEW", "CAN_RUN", "CAN_EDIT", "CAN_MANAGE"},
+	permTypeDashboards:       {"CAN_READ", "CAN_RUN", "CAN_EDIT", "CAN_MANAGE"},
+	permTypeServingEndpoints: {"CAN_VIEW", "CAN_QUERY", "CAN_MANAGE"},
+	permTypeApps:             {"CAN_USE", "CAN_MANAGE"},
+}
+
+// ParseSeedObjects decodes one workspace's objects section strictly (an
+// unknown field is an error that names it). References to principals are
+// checked when the seed is validated as a whole (see Seed.Validate).
+func ParseSeedObjects(b []byte) (*SeedObjects, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var o SeedObjects
+	if err := dec.Decode(&o); err != nil {
+		return nil, fmt.Errorf("parse objects: %w", err)
+	}
+	if err := dec.Decode(new(json.RawMessage)); !errors.Is(err, io.EOF) {
+		return nil, errors.New("parse objects: unexpected data after the objects section")
+	}
+	return &o, nil
+}
+
+// principalNames is a workspace's name scope for object references.
+type principalNames struct {
+	users, sps, groups map[string]bool // lower-case names
+	deleted            map[string]bool
+}
+
+func (n *principalNames) user(name string) bool {
+	k := strings.ToLower(name)
+	return n.users[k] || n.deleted[k]
+}
+
+func (n *principalNames) userOrSP(name string) bool {
+	k := strings.ToLower(name)
+	return n.users[k] || n.sps[k] || n.deleted[k]
+}
+
+func (n *principalNames) live(name string) bool {
+	k := strings.ToLower(name)
+	return n.users[k] || n.sps[k]
+}
+
+// seedNames collects the names a workspace's objects may refer to: the
+// workspace's local principals, every account principal when the workspace
+// is identity federated (objects outlive assignments), and the system groups.
+func seedNames(s *Seed, w *SeedWorkspace) *principalNames {
+	n := &principalNames{users: map[string]bool{}, sps: map[string]bool{}, groups: map[string]bool{}, deleted: map[string]bool{}}
+	addAll := func(us []SeedUser, sps []SeedServicePrincipal, gs []SeedGroup) {
+		for _, u := range us {
+			n.users[strings.ToLower(u.UserName)] = true
+		}
+		for _, sp := range sps {
+			n.sps[strings.ToLower(sp.ApplicationID)] = true
+		}
+		for _, g := range gs {
+			n.groups[strings.ToLower(g.DisplayName)] = true
+		}
+	}
+	if w.IdentityFederated {
+		addAll(s.Users, s.ServicePrincipals, s.Groups)
+	}
+	addAll(w.Users, w.ServicePrincipals, w.Groups)
+	n.groups[adminsGroup] = true
+	n.groups[usersGroup] = true
+	n.groups[accountUsersGroup] = true
+	return n
+}
+
+var (
+	reClusterID  = regexp.MustCompile(`^[0-9]{4}-[0-9]{6}-[a-z0-9]{8}$`)
+	reHexID      = regexp.MustCompile(`^[0-9a-f]{16,32}$`)
+	reUUID       = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+	reTokenID    = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	reAppName    = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,29}$`)
+	reSimpleName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
+)
+
+// objectValidator checks one workspace's objects section.
+type objectValidator struct {
+	prefix string
+	names  *principalNames
+	errs   []error
+}
+
+func (v *objectValidator) errf(format string, a ...any) {
+	if len(v.errs) < 20 {
+		v.errs = append(v.errs, fmt.Errorf(v.prefix+format, a...))
+	}
+}
+
+func (v *objectValidator) time(field string, t SeedTime, required bool) {
+	if t == "" {
+		if required {
+			v.errf("%s: required", field)
+		}
+		return
+	}
+	if _, err := t.resolve(time.Unix(0, 0)); err != nil {
+		v.errf("%s: %w", field, err)
+	}
+}
+
+func (v *objectValidator) userRef(field, name string, required bool) {
+	switch {
+	case name == "":
+		if required {
+			v.errf("%s: required", field)
+		}
+	case !v.names.user(name):
+		v.errf("%s: %q is not a user of the seed (add it to deleted_principals if it was deleted)", field, name)
+	}
+}
+
+func (v *objectValidator) principalRef(field, name string, required bool) {
+	switch {
+	case name == "":
+		if required {
+			v.errf("%s: required", field)
+		}
+	case !v.names.userOrSP(name):
+		v.errf("%s: %q is not a user or service principal of the seed", field, name)
+	}
+}
+
+func (v *objectValidator) liveRef(field, name string) {
+	if name != "" && !v.names.live(name) {
+		v.errf("%s: %q must be a live user or service principal", field, name)
+	}
+}
+
+func (v *objectValidator) runAs(field string, r *SeedRunAs) {
+	if r == nil {
+		return
+	}
+	switch {
+	case (r.UserName == "") == (r.ServicePrincipalName == ""):
+		v.errf("%s: set exactly one of user_name and service_principal_name", field)
+	case r.UserName != "":
+		v.userRef(field+".user_name", r.UserName, true)
+	case !v.names.sps[strings.ToLower(r.ServicePrincipalName)] && !v.names.deleted[strings.ToLower(r.ServicePrincipalName)]:
+		v.errf("%s.service_principal_name: %q is not a service principal of the seed", field, r.ServicePrincipalName)
+	}
+}
+
+func (v *objectValidator) acl(field, typ string, acl []SeedACL) {
+	for i, a := range acl {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		n := 0
+		for _, s := range []string{a.UserName, a.GroupName, a.ServicePrincipalName} {
+			if s != "" {
+				n++
+			}
+		}
+		if n != 1 {
+			v.errf("%s: set exactly one of user_name, group_name and service_principal_name", f)
+			continue
+		}
+		switch {
+		case a.UserName != "" && !v.names.users[strings.ToLower(a.UserName)]:
+			v.errf("%s.user_name: %q is not a live user of the seed", f, a.UserName)
+		case a.GroupName != "" && !v.names.groups[strings.ToLower(a.GroupName)]:
+			v.errf("%s.group_name: %q is not a group of the seed", f, a.GroupName)
+		case a.ServicePrincipalName != "" && !v.names.sps[strings.ToLower(a.ServicePrincipalName)]:
+			v.errf("%s.service_principal_name: %q is not a service principal of the seed", f, a.ServicePrincipalName)
+		}
+		if !slices.Contains(objectLevels[typ], a.PermissionLevel) {
+			v.errf("%s.permission_level: %q is not one of %s", f, a.PermissionLevel, strings.Join(objectLevels[typ], ", "))
+		}
+		if a.PermissionLevel == "IS_OWNER" {
+			v.errf("%s.permission_level: IS_OWNER comes from the object's owner field", f)
+		}
+	}
+}
+
+func oneOf(val string, allowed ...string) bool { return slices.Contains(allowed, val) }
+
+func (v *objectValidator) enum(field, val string, allowed ...string) {
+	if val != "" && !oneOf(val, allowed...) {
+		v.errf("%s: %q is not one of %s", field, val, strings.Join(allowed, ", "))
+	}
+}
+
+func (v *objectValidator) unique(field string, seen map[string]bool, id string) {
+	k := strings.ToLower(id)
+	if seen[k] {
+		v.errf("%s: duplicate %q", field, id)
+	}
+	seen[k] = true
+}
+
+// validateObjects checks a workspace's objects section against the seed's
+// principals. prefix names the section in errors.
+func validateObjects(prefix string, s *Seed, w *SeedWorkspace, o *SeedObjects) []error {
+	v := &objectValidator{prefix: prefix, names: seedNames(s, w)}
+	for i, d := range o.DeletedPrincipals {
+		k := strings.ToLower(d)
+		if strings.TrimSpace(d) == "" {
+			v.errf("deleted_principals[%d]: empty name", i)
+		} else if v.names.live(d) {
+			v.errf("deleted_principals[%d]: %q is a live principal", i, d)
+		}
+		v.names.deleted[k] = true
+	}
+	pauses := []string{"PAUSED", "UNPAUSED"}
+
+	seen := map[string]bool{}
+	for i, t := range o.Tokens {
+		f := fmt.Sprintf("tokens[%d]", i)
+		if !reTokenID.MatchString(t.TokenID) {
+			v.errf("%s.token_id: %q is not 64 lower-case hex digits", f, t.TokenID)
+		}
+		v.unique(f+".token_id", seen, t.TokenID)
+		if t.Owner == "" {
+			v.errf("%s.owner: required", f)
+		} else {
+			v.liveRef(f+".owner", t.Owner)
+		}
+		v.liveRef(f+".created_by", t.CreatedBy)
+		v.time(f+".created", t.Created, true)
+		if t.Expiry != nil {
+			v.time(f+".expiry", *t.Expiry, true)
+		}
+		if t.LastUsed != nil {
+			v.time(f+".last_used", *t.LastUsed, true)
+		}
+	}
+
+	clusters := map[string]bool{}
+	for i, c := range o.Clusters {
+		f := fmt.Sprintf("clusters[%d]", i)
+		if !reClusterID.MatchString(c.ClusterID) {
+			v.errf("%s.cluster_id: %q does not look like 0123-456789-abcdefgh", f, c.ClusterID)
+		}
+		v.unique(f+".cluster_id", clusters, c.ClusterID)
+		if strings.TrimSpace(c.ClusterName) == "" {
+			v.errf("%s.cluster_name: required", f)
+		}
+		v.principalRef(f+".creator", c.Creator, true)
+		if c.SingleUserName != "" && !v.names.userOrSP(c.SingleUserName) && !v.names.groups[strings.ToLower(c.SingleUserName)] {
+			v.errf("%s.single_user_name: %q is not a principal of the seed", f, c.SingleUserName)
+		}
+		v.enum(f+".data_security_mode", c.DataSecurityMode, "SINGLE_USER", "USER_ISOLATION", "NONE",
+			"DATA_SECURITY_MODE_DEDICATED", "DATA_SECURITY_MODE_STANDARD", "DATA_SECURITY_MODE_AUTO",
+			"LEGACY_SINGLE_USER", "LEGACY_SINGLE_USER_STANDARD", "LEGACY_TABLE_ACL", "LEGACY_PASSTHROUGH")
+		v.enum(f+".cluster_source", c.ClusterSource, "UI", "API", "JOB", "PIPELINE", "PIPELINE_MAINTENANCE", "SQL", "MODELS")
+		if c.State == "" {
+			v.errf("%s.state: required", f)
+		}
+		v.enum(f+".state", c.State, "PENDING", "RUNNING", "RESTARTING", "RESIZING", "TERMINATING", "TERMINATED", "ERROR", "UNKNOWN")
+		v.liveRef(f+".pinned_by", c.PinnedBy)
+		v.time(f+".started", c.Started, false)
+		v.time(f+".terminated", c.Terminated, false)
+		if c.Terminated != "" && c.State != "TERMINATED" {
+			v.errf("%s.terminated: only a TERMINATED cluster has a termination time", f)
+		}
+		v.acl(f+".permissions", permTypeClusters, c.Permissions)
+	}
+
+	seen = map[string]bool{}
+	for i, j := range o.Jobs {
+		f := fmt.Sprintf("jobs[%d]", i)
+		if j.JobID <= 0 {
+			v.errf("%s.job_id: must be a positive integer", f)
+		}
+		v.unique(f+".job_id", seen, strconv.FormatInt(j.JobID, 10))
+		if strings.TrimSpace(j.Name) == "" {
+			v.errf("%s.name: required", f)
+		}
+		v.principalRef(f+".creator", j.Creator, true)
+		v.time(f+".created", j.Created, false)
+		v.liveRef(f+".owner", j.Owner)
+		v.runAs(f+".run_as", j.RunAs)
+		n := 0
+		if s := j.Schedule; s != nil {
+			n++
+			if strings.TrimSpace(s.QuartzCronExpression) == "" || strings.TrimSpace(s.TimezoneID) == "" {
+				v.errf("%s.schedule: quartz_cron_expression and timezone_id are required", f)
+			}
+			v.enum(f+".schedule.pause_status", s.PauseStatus, pauses...)
+		}
+		if t := j.Trigger; t != nil {
+			n++
+			k := 0
+			if t.FileArrival != nil {
+				k++
+				if t.FileArrival.URL == "" {
+					v.errf("%s.trigger.file_arrival.url: required", f)
+				}
+			}
+			if t.Periodic != nil {
+				k++
+				if t.Periodic.Interval <= 0 {
+					v.errf("%s.trigger.periodic.interval: must be positive", f)
+				}
+				v.enum(f+".trigger.periodic.unit", t.Periodic.Unit, "MINUTES", "HOURS", "DAYS", "WEEKS")
+				if t.Periodic.Unit == "" {
+					v.errf("%s.trigger.periodic.unit: required", f)
+				}
+			}
+			if t.TableUpdate != nil {
+				k++
+				if len(t.TableUpdate.TableNames) == 0 {
+					v.errf("%s.trigger.table_update.table_names: required", f)
+				}
+			}
+			if k != 1 {
+				v.errf("%s.trigger: set exactly one of file_arrival, periodic and table_update", f)
+			}
+			v.enum(f+".trigger.pause_status", t.PauseStatus, pauses...)
+		}
+		if c := j.Continuous; c != nil {
+			n++
+			v.enum(f+".continuous.pause_status", c.PauseStatus, pauses...)
+		}
+		if n > 1 {
+			v.errf("%s: a job has at most one of schedule, trigger and continuous", f)
+		}
+		keys := map[string]bool{}
+		for k, t := range j.Tasks {
+			tf := fmt.Sprintf("%s.tasks[%d]", f, k)
+			if !reSimpleName.MatchString(t.TaskKey) {
+				v.errf("%s.task_key: %q is not a valid task key", tf, t.TaskKey)
+			}
+			v.unique(tf+".task_key", keys, t.TaskKey)
+			if t.ExistingClusterID != "" && !clusters[strings.ToLower(t.ExistingClusterID)] {
+				v.errf("%s.existing_cluster_id: %q is not a cluster of the workspace", tf, t.ExistingClusterID)
+			}
+		}
+		v.acl(f+".permissions", permTypeJobs, j.Permissions)
+	}
+
+	warehouses := map[string]bool{}
+	for i, w := range o.Warehouses {
+		f := fmt.Sprintf("warehouses[%d]", i)
+		if !reHexID.MatchString(w.ID) {
+			v.errf("%s.id: %q is not 16 hex digits", f, w.ID)
+		}
+		v.unique(f+".id", warehouses, w.ID)
+		if strings.TrimSpace(w.Name) == "" {
+			v.errf("%s.name: required", f)
+		}
+		v.principalRef(f+".creator", w.Creator, true)
+		v.liveRef(f+".owner", w.Owner)
+		if w.State == "" {
+			v.errf("%s.state: required", f)
+		}
+		v.enum(f+".state", w.State, "STARTING", "RUNNING", "STOPPING", "STOPPED", "DELETING", "DELETED")
+		v.enum(f+".cluster_size", w.ClusterSize, "2X-Small", "X-Small", "Small", "Medium", "Large", "X-Large", "2X-Large", "3X-Large", "4X-Large")
+		v.enum(f+".warehouse_type", w.WarehouseType, "PRO", "CLASSIC")
+		v.acl(f+".permissions", permTypeWarehouses, w.Permissions)
+	}
+
+	seen = map[string]bool{}
+	for i, p := range o.Pipelines {
+		f := fmt.Sprintf("pipelines[%d]", i)
+		if !reUUID.MatchString(p.PipelineID) {
+			v.errf("%s.pipeline_id: %q is not a lower-case UUID", f, p.PipelineID)
+		}
+		v.unique(f+".pipeline_id", seen, p.PipelineID)
+		if strings.TrimSpace(p.Name) == "" {
+			v.errf("%s.name: required", f)
+		}
+		v.principalRef(f+".creator", p.Creator, true)
+		v.runAs(f+".run_as", p.RunAs)
+		if p.State == "" {
+			v.errf("%s.state: required", f)
+		}
+		v.enum(f+".state", p.State, "DEPLOYING", "STARTING", "RUNNING", "STOPPING", "DELETED", "RECOVERING", "FAILED", "RESETTING", "IDLE")
+		if p.ClusterID != "" && !clusters[strings.ToLower(p.ClusterID)] {
+			v.errf("%s.cluster_id: %q is not a cluster of the workspace", f, p.ClusterID)
+		}
+		v.acl(f+".permissions", permTypePipelines, p.Permissions)
+	}
+
+	queries := map[string]bool{}
+	for i, q := range o.Queries {
+		f := fmt.Sprintf("queries[%d]", i)
+		if !reUUID.MatchString(q.ID) {
+			v.errf("%s.id: %q is not a lower-case UUID", f, q.ID)
+		}
+		v.unique(f+".id", queries, q.ID)
+		if strings.TrimSpace(q.DisplayName) == "" {
+			v.errf("%s.display_name: required", f)
+		}
+		v.principalRef(f+".owner", q.Owner, true)
+		v.principalRef(f+".last_modifier", q.LastModifier, false)
+		v.enum(f+".run_as_mode", q.RunAsMode, "OWNER", "VIEWER")
+		if q.WarehouseID != "" && !warehouses[strings.ToLower(q.WarehouseID)] {
+			v.errf("%s.warehouse_id: %q is not a warehouse of the workspace", f, q.WarehouseID)
+		}
+		v.time(f+".created", q.Created, false)
+		v.acl(f+".permissions", permTypeQueries, q.Permissions)
+	}
+
+	seen = map[string]bool{}
+	for i, a := range o.Alerts {
+		f := fmt.Sprintf("alerts[%d]", i)
+		if !reUUID.MatchString(a.ID) {
+			v.errf("%s.id: %q is not a lower-case UUID", f, a.ID)
+		}
+		v.unique(f+".id", seen, a.ID)
+		if strings.TrimSpace(a.DisplayName) == "" {
+			v.errf("%s.display_name: required", f)
+		}
+		v.principalRef(f+".owner", a.Owner, true)
+		if !queries[strings.ToLower(a.QueryID)] {
+			v.errf("%s.query_id: %q is not a query of the workspace", f, a.QueryID)
+		}
+		v.enum(f+".state", a.State, "UNKNOWN", "OK", "TRIGGERED")
+		v.time(f+".created", a.Created, false)
+		v.acl(f+".permissions", permTypeAlerts, a.Permissions)
+	}
+
+	seen = map[string]bool{}
+	for i, d := range o.LegacyDashboards {
+		f := fmt.Sprintf("legacy_dashboards[%d]", i)
+		if !reUUID.MatchString(d.ID) {
+			v.errf("%s.id: %q is not a lower-case UUID", f, d.ID)
+		}
+		v.unique(f+".id", seen, d.ID)
+		if strings.TrimSpace(d.Name) == "" {
+			v.errf("%s.name: required", f)
+		}
+		v.userRef(f+".owner", d.Owner, true)
+		v.time(f+".created", d.Created, false)
+		v.acl(f+".permissions", permTypeLegacyDashboards, d.Permissions)
+	}
+
+	seen = map[string]bool{}
+	for i, d := range o.LakeviewDashboards {
+		f := fmt.Sprintf("lakeview_dashboards[%d]", i)
+		if !reHexID.MatchString(d.DashboardID) || len(d.DashboardID) != 32 {
+			v.errf("%s.dashboard_id: %q is not 32 hex digits", f, d.DashboardID)
+		}
+		v.unique(f+".dashboard_id", seen, d.DashboardID)
+		if strings.TrimSpace(d.DisplayName) == "" {
+			v.errf("%s.display_name: required", f)
+		}
+		v.principalRef(f+".owner", d.Owner, true)
+		if d.WarehouseID != "" && !warehouses[strings.ToLower(d.WarehouseID)] {
+			v.errf("%s.warehouse_id: %q is not a warehouse of the workspace", f, d.WarehouseID)
+		}
+		v.time(f+".created", d.Created, false)
+		v.acl(f+".permissions", permTypeDashboards, d.Permissions)
+	}
+
+	seen = map[string]bool{}
+	names := map[string]bool{}
+	for i, e := range o.ServingEndpoints {
+		f := fmt.Sprintf("serving_endpoints[%d]", i)
+		if !reHexID.MatchString(e.ID) || len(e.ID) != 32 {
+			v.errf("%s.id: %q is not 32 hex digits", f, e.ID)
+		}
+		v.unique(f+".id", seen, e.ID)
+		if !reSimpleName.MatchString(e.Name) {
+			v.errf("%s.name: %q is not a valid endpoint name", f, e.Name)
+		}
+		v.unique(f+".name", names, e.Name)
+		v.principalRef(f+".creator", e.Creator, true)
+		v.time(f+".created", e.Created, false)
+		v.acl(f+".permissions", permTypeServingEndpoints, e.Permissions)
+	}
+
+	seen = map[string]bool{}
+	names = map[string]bool{}
+	for i, a := range o.Apps {
+		f := fmt.Sprintf("apps[%d]", i)
+		if !reAppName.MatchString(a.Name) {
+			v.errf("%s.name: %q must be 2-30 lower-case letters, digits and dashes", f, a.Name)
+		}
+		v.unique(f+".name", names, a.Name)
+		if !reUUID.MatchString(a.ID) {
+			v.errf("%s.id: %q is not a lower-case UUID", f, a.ID)
+		}
+		v.unique(f+".id", seen, a.ID)
+		v.principalRef(f+".creator", a.Creator, true)
+		if !v.names.sps[strings.ToLower(a.ServicePrincipal)] {
+			v.errf("%s.service_principal: %q is not a service principal of the seed", f, a.ServicePrincipal)
+		}
+		v.time(f+".created", a.Created, false)
+		v.acl(f+".permissions", permTypeApps, a.Permissions)
+	}
+	return v.errs
+}

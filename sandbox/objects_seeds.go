@@ -1,0 +1,142 @@
+package sandbox
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"weak"
+)
+
+// The default seed's workspace objects live in their own embedded file,
+// seeds/default_objects.json, merged at load into every seed whose account
+// id is the default seed's (so edited copies of seeds/default.json keep
+// them). Other seeds get objects through AttachObjects (Go) or, for
+// Synthetic seeds, through the synthetic object keys.
+//
+//go:embed seeds/default_objects.json
+var defaultObjectsJSON []byte
+
+// ObjectsFile is the JSON form of a file of workspace objects: the account
+// it belongs to and, per workspace id, that workspace's objects section.
+type ObjectsFile struct {
+	AccountID  string                  `json:"account_id"`
+	Workspaces map[string]*SeedObjects `json:"workspaces"`
+}
+
+var defaultObjects = sync.OnceValues(func() (*ObjectsFile, error) {
+	return ParseObjectsFile(defaultObjectsJSON)
+})
+
+// ParseObjectsFile decodes an objects file strictly (an unknown field is an
+// error that names it). References to principals are checked when a server
+// loads the objects with their seed.
+func ParseObjectsFile(b []byte) (*ObjectsFile, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var f ObjectsFile
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("parse objects: %w", err)
+	}
+	if err := dec.Decode(new(json.RawMessage)); !errors.Is(err, io.EOF) {
+		return nil, errors.New("parse objects: unexpected data after the objects file")
+	}
+	for k, o := range f.Workspaces {
+		if n, err := strconv.ParseInt(k, 10, 64); err != nil || n <= 0 {
+			return nil, fmt.Errorf("parse objects: workspaces: key %q is not a workspace id", k)
+		}
+		if o == nil {
+			return nil, fmt.Errorf("parse objects: workspaces[%s]: null section", k)
+		}
+	}
+	return &f, nil
+}
+
+// attached maps a seed (weakly: an entry goes when its seed is collected)
+// to the objects sections attached to it, by workspace id.
+var (
+	attachedMu sync.Mutex
+	attached   = map[weak.Pointer[Seed]]map[int64]*SeedObjects{}
+)
+
+// AttachObjects sets the objects section of workspace workspaceID of seed
+// (nil removes it). A Server built from the seed serves these objects; New
+// validates them against the seed's principals. It is safe for concurrent
+// use, but a seed must not be attached to while a Server is being built
+// from it.
+func AttachObjects(seed *Seed, workspaceID int64, o *SeedObjects) {
+	key := weak.Make(seed)
+	attachedMu.Lock()
+	defer attachedMu.Unlock()
+	m, loaded := attached[key]
+	if !loaded {
+		m = map[int64]*SeedObjects{}
+		attached[key] = m
+		runtime.AddCleanup(seed, func(k weak.Pointer[Seed]) {
+			attachedMu.Lock()
+			delete(attached, k)
+			attachedMu.Unlock()
+		}, key)
+	}
+	if o == nil {
+		delete(m, workspaceID)
+	} else {
+		m[workspaceID] = o
+	}
+}
+
+// setSeedObjects attaches o to workspace w of seed (Synthetic's hook).
+func setSeedObjects(seed *Seed, w *SeedWorkspace, o *SeedObjects) {
+	AttachObjects(seed, w.WorkspaceID, o)
+}
+
+// seedObjects returns the objects sections of seed by workspace id:
+// attached ones, else the default objects when seed is (a copy of) the
+// default seed.
+func seedObjects(seed *Seed) (map[int64]*SeedObjects, error) {
+	attachedMu.Lock()
+	m, ok := attached[weak.Make(seed)]
+	m = maps.Clone(m)
+	attachedMu.Unlock()
+	if ok {
+		return m, nil
+	}
+	def, err := defaultObjects()
+	if err != nil {
+		return nil, fmt.Errorf("embedded default objects: %w", err)
+	}
+	out := map[int64]*SeedObjects{}
+	if seed.AccountID != def.AccountID {
+		return out, nil
+	}
+	for k, o := range def.Workspaces {
+		id, _ := strconv.ParseInt(k, 10, 64)
+		out[id] = o
+	}
+	return out, nil
+}
+
+// validateSeedObjects checks every objects section against seed: each must
+// belong to a workspace of the seed and refer only to its principals.
+func validateSeedObjects(seed *Seed, objs map[int64]*SeedObjects) error {
+	var errs []error
+	for _, id := range slices.Sorted(maps.Keys(objs)) {
+		i := slices.IndexFunc(seed.Workspaces, func(w SeedWorkspace) bool { return w.WorkspaceID == id })
+		if i < 0 {
+			errs = append(errs, fmt.Errorf("objects: workspace %d is not a workspace of the seed", id))
+			continue
+		}
+		errs = append(errs, validateObjects(fmt.Sprintf("workspaces[%d].objects.", i), seed, &seed.Workspaces[i], objs[id])...)
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("invalid seed objects: %w", errors.Join(errs...))
+	}
+	return nil
+}
