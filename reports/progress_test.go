@@ -1,0 +1,317 @@
+package reports
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeClock is a settable clock.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func TestProgressPlainLines(t *testing.T) {
+	s, out, errb := Test()
+	s.SetLogger(NewLogger(s.Err, LoggerOptions{Now: fixedClock}))
+	clock := &fakeClock{t: testNow}
+	ticks := make(chan time.Time)
+	p := newProgress(s, ProgressOptions{Label: "export", Unit: "users", Tasks: 3, Now: clock.Now}, false, ticks)
+
+	prod := p.Task("prod", 0)
+	dev := p.Task("dev", 10)
+	prod.SetTotal(150)
+	prod.Add(100)
+	prod.Add(50)
+	clock.Advance(1200 * time.Millisecond)
+	prod.Done("150 users, 12 groups")
+	prod.Done("again") // ignored
+	dev.Add(30)
+	ticks <- time.Time{} // 1.2s after start: no status line yet
+	clock.Advance(30 * time.Second)
+	ticks <- time.Time{} // due: one status line
+	ticks <- time.Time{} // handled only after the previous tick; not due again
+	dev.Fail(errors.New("list users: 503 Service Unavailable"))
+	dev.Add(5) // ignored after the end
+	p.Close()
+	p.Close()
+	late := p.Task("late", 0) // after Close: still logs, draws nothing
+	late.Done("")
+
+	want := `2026-11-24T21:14:33Z INFO export done task="prod" users=150 took=1.2s summary="150 users, 12 groups"
+2026-11-24T21:14:33Z INFO export status tasks=3 finished=1 failed=0 running=1 users=180
+2026-11-24T21:14:33Z ERROR export failed task="dev" users=30 took=31.2s err="list users: 503 Service Unavailable"
+2026-11-24T21:14:33Z INFO export done task="late" users=0 took=0s
+`
+	if got := errb.String(); got != want {
+		t.Errorf("stderr:\n got  %s\n want %s", got, want)
+	}
+	if out.Len() != 0 {
+		t.Errorf("stdout = %q, want nothing", out)
+	}
+}
+
+func TestProgressStatusDisabledAndIdle(t *testing.T) {
+	for _, interval := range []time.Duration{-1, time.Second} {
+		s, _, errb := Test()
+		s.SetLogger(NewLogger(s.Err, LoggerOptions{Now: fixedClock}))
+		clock := &fakeClock{t: testNow}
+		ticks := make(chan time.Time)
+		p := newProgress(s, ProgressOptions{StatusInterval: interval, Now: clock.Now}, false, ticks)
+		clock.Advance(time.Hour)
+		ticks <- time.Time{} // nothing running: no status line
+		task := p.Task("ws", 0)
+		ticks <- time.Time{} // a status line unless disabled
+		ticks <- time.Time{} // barrier
+		p.Close()
+		task.Done("")
+		want := "2026-11-24T21:14:33Z INFO status tasks=1 finished=0 failed=0 running=1 items=0\n" +
+			"2026-11-24T21:14:33Z INFO done task=\"ws\" items=0 took=0s\n"
+		if interval < 0 {
+			want = "2026-11-24T21:14:33Z INFO done task=\"ws\" items=0 took=0s\n"
+		}
+		if got := errb.String(); got != want {
+			t.Errorf("interval %v: stderr:\n got  %q\n want %q", interval, got, want)
+		}
+	}
+}
+
+// screen is a minimal terminal emulator: enough of VT100 to replay what
+// Progress writes (\r, \n, ESC[nA, ESC[J) and check what is left visible.
+type screen struct {
+	lines    [][]rune
+	row, col int
+	maxCol   int
+}
+
+func (sc *screen) write(t *testing.T, s string) {
+	t.Helper()
+	rs := []rune(s)
+	for i := 0; i < len(rs); i++ {
+		switch r := rs[i]; r {
+		case '\r':
+			sc.col = 0
+		case '\n':
+			sc.row++
+			sc.col = 0
+		case '\x1b':
+			if i+1 >= len(rs) || rs[i+1] != '[' {
+				t.Fatalf("unsupported escape at %q", string(rs[i:]))
+			}
+			j := i + 2
+			for j < len(rs) && rs[j] >= '0' && rs[j] <= '9' {
+				j++
+			}
+			n := 1
+			if j > i+2 {
+				n, _ = strconv.Atoi(string(rs[i+2 : j]))
+			}
+			switch rs[j] {
+			case 'A':
+				sc.row = max(sc.row-n, 0)
+			case 'J':
+				sc.grow()
+				sc.lines[sc.row] = sc.lines[sc.row][:min(sc.col, len(sc.lines[sc.row]))]
+				sc.lines = sc.lines[:sc.row+1]
+			default:
+				t.Fatalf("unsupported escape %q", string(rs[i:j+1]))
+			}
+			i = j
+		default:
+			sc.grow()
+			line := sc.lines[sc.row]
+			for len(line) <= sc.col {
+				line = append(line, ' ')
+			}
+			line[sc.col] = r
+			sc.lines[sc.row] = line
+			sc.col++
+			sc.maxCol = max(sc.maxCol, sc.col)
+		}
+	}
+}
+
+func (sc *screen) grow() {
+	for len(sc.lines) <= sc.row {
+		sc.lines = append(sc.lines, nil)
+	}
+}
+
+func (sc *screen) text() string {
+	var b strings.Builder
+	for _, l := range sc.lines {
+		if s := strings.TrimRight(string(l), " "); s != "" {
+			b.WriteString(s)
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
+}
+
+func replay(t *testing.T, out string) *screen {
+	t.Helper()
+	sc := &screen{}
+	sc.write(t, out)
+	return sc
+}
+
+func TestProgressTerminal(t *testing.T) {
+	s, out, errb := Test()
+	s.SetStderrTTY(true)
+	s.SetTerminalWidth(70)
+	s.SetLogger(NewLogger(s.Err, LoggerOptions{Now: fixedClock}))
+	clock := &fakeClock{t: testNow}
+	ticks := make(chan time.Time)
+	p := newProgress(s, ProgressOptions{Label: "export", Unit: "users", Tasks: 3, Now: clock.Now}, s.ProgressEnabled(), ticks)
+
+	prod := p.Task("prod", 10)
+	prod.Add(5)
+	long := p.Task("a-very-long-workspace-name-that-needs-truncating", 0)
+	long.Add(3)
+	clock.Advance(2 * time.Second)
+	ticks <- time.Time{}
+	ticks <- time.Time{} // barrier: the first redraw is complete
+
+	drawn := replay(t, errb.String()).text()
+	for _, want := range []string{
+		"prod ", " 50% [", "(5/10) [2s]",
+		"a-very-long-workspace-…", "(3/-) [2s]",
+		"total ", "(0/3)",
+	} {
+		if !strings.Contains(drawn, want) {
+			t.Errorf("bars lack %q:\n%s", want, drawn)
+		}
+	}
+	if n := strings.Count(drawn, "\n"); n != 3 {
+		t.Errorf("block has %d lines, want 3 (two tasks and the total):\n%s", n, drawn)
+	}
+
+	// Log lines go above the bars.
+	s.Logger().Warn("retrying", "workspace", "prod")
+	prod.Add(5)
+	prod.Done("10 users")
+	long.Fail(errors.New("boom"))
+	ticks <- time.Time{}
+	ticks <- time.Time{}
+	logLines := "2026-11-24T21:14:33Z WARN retrying workspace=\"prod\"\n" +
+		"2026-11-24T21:14:33Z INFO export done task=\"prod\" users=10 took=2s summary=\"10 users\"\n" +
+		"2026-11-24T21:14:33Z ERROR export failed task=\"a-very-long-workspace-name-that-needs-truncating\" users=3 took=2s err=\"boom\"\n"
+	got := replay(t, errb.String()).text()
+	if !strings.HasPrefix(got, logLines) || !strings.Contains(got, "(2/3) 1 failed") || strings.Count(got, "\n") != 4 {
+		t.Errorf("screen after the tasks ended:\n%s", got)
+	}
+
+	p.Close()
+	if got := replay(t, errb.String()).text(); got != logLines {
+		t.Errorf("screen after Close (bars must be gone):\n got  %q\n want %q", got, logLines)
+	}
+	if !strings.HasSuffix(errb.String(), "\x1b[J") {
+		t.Errorf("output does not end by erasing the bars: %q", errb.String()[max(0, errb.Len()-20):])
+	}
+	if out.Len() != 0 {
+		t.Errorf("stdout = %q, want nothing", out)
+	}
+
+	// After Close the Logger writes plainly again.
+	errb.Reset()
+	s.Logger().Info("after")
+	if got := errb.String(); got != "2026-11-24T21:14:33Z INFO after\n" {
+		t.Errorf("after Close: %q", got)
+	}
+}
+
+func TestProgressTerminalWidthAndOverflow(t *testing.T) {
+	s, _, errb := Test()
+	s.SetStderrTTY(true)
+	s.SetTerminalWidth(40)
+	ticks := make(chan time.Time)
+	p := newProgress(s, ProgressOptions{Tasks: 20}, true, ticks)
+	for i := range 12 {
+		p.Task(fmt.Sprintf("workspace-%02d", i), 1000).Add(int64(i * 80))
+	}
+	ticks <- time.Time{}
+	ticks <- time.Time{}
+	p.Close()
+	// Replay the drawing only, not the final erase.
+	drawn := errb.String()
+	drawn = drawn[:strings.LastIndex(drawn, "\r\x1b[")]
+	sc := replay(t, drawn)
+	if sc.maxCol > 39 {
+		t.Errorf("a line reached column %d of a 40-column terminal:\n%s", sc.maxCol, sc.text())
+	}
+	if got := sc.text(); !strings.Contains(got, "… and 2 more running") || strings.Count(got, "\n") != maxTaskBars+2 {
+		t.Errorf("block:\n%s", got)
+	}
+	if got := replay(t, errb.String()).text(); got != "" {
+		t.Errorf("screen after Close = %q, want empty", got)
+	}
+}
+
+func TestProgressDisabledOnTerminal(t *testing.T) {
+	s, _, errb := Test()
+	s.SetStderrTTY(true)
+	s.SetProgressEnabled(false) // --no-progress
+	p := NewProgress(s, ProgressOptions{StatusInterval: -1})
+	p.Task("ws", 3).Done("ok")
+	p.Close()
+	if got := errb.String(); strings.Contains(got, "\x1b") || !strings.Contains(got, ` INFO done task="ws" items=0 took=`) ||
+		strings.Count(got, "\n") != 1 {
+		t.Errorf("stderr = %q, want one plain line", got)
+	}
+}
+
+func TestProgressConcurrent(t *testing.T) {
+	for _, tty := range []bool{false, true} {
+		t.Run(fmt.Sprintf("tty=%v", tty), func(t *testing.T) {
+			s, _, errb := Test()
+			s.SetStderrTTY(tty)
+			p := NewProgress(s, ProgressOptions{Label: "export", RefreshInterval: time.Millisecond, StatusInterval: -1})
+			var wg sync.WaitGroup
+			for w := range 16 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					task := p.Task(fmt.Sprintf("ws%d", w), 100)
+					for range 100 {
+						task.Add(1)
+					}
+					s.Logger().Debug("hidden")
+					if w%4 == 0 {
+						task.Fail(errors.New("x"))
+					} else {
+						task.Done("")
+					}
+				}()
+			}
+			wg.Wait()
+			p.Close()
+			got := replay(t, errb.String()).text()
+			if n := strings.Count(got, " INFO export done "); n != 12 {
+				t.Errorf("%d done lines, want 12:\n%s", n, got)
+			}
+			if n := strings.Count(got, " ERROR export failed "); n != 4 {
+				t.Errorf("%d failed lines, want 4", n)
+			}
+			if n := strings.Count(got, "\n"); n != 16 {
+				t.Errorf("screen holds %d lines, want exactly the 16 task lines:\n%s", n, got)
+			}
+		})
+	}
+}
