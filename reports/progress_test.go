@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
@@ -172,6 +173,16 @@ func replay(t *testing.T, out string) *screen {
 	return sc
 }
 
+// snapshot reads the terminal output of p while no redraw is under way:
+// on a terminal, every write to stderr happens with p.mu held. A redraw
+// triggered by a barrier tick may or may not have happened, but it draws
+// the same screen.
+func snapshot(p *Progress, errb *bytes.Buffer) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return errb.String()
+}
+
 func TestProgressTerminal(t *testing.T) {
 	s, out, errb := Test()
 	s.SetStderrTTY(true)
@@ -189,7 +200,7 @@ func TestProgressTerminal(t *testing.T) {
 	ticks <- time.Time{}
 	ticks <- time.Time{} // barrier: the first redraw is complete
 
-	drawn := replay(t, errb.String()).text()
+	drawn := replay(t, snapshot(p, errb)).text()
 	for _, want := range []string{
 		"prod ", " 50% [", "(5/10) [2s]",
 		"a-very-long-workspace-…", "(3/-) [2s]",
@@ -213,7 +224,7 @@ func TestProgressTerminal(t *testing.T) {
 	logLines := "2026-11-24T21:14:33Z WARN retrying workspace=\"prod\"\n" +
 		"2026-11-24T21:14:33Z INFO export done task=\"prod\" users=10 took=2s summary=\"10 users\"\n" +
 		"2026-11-24T21:14:33Z ERROR export failed task=\"a-very-long-workspace-name-that-needs-truncating\" users=3 took=2s err=\"boom\"\n"
-	got := replay(t, errb.String()).text()
+	got := replay(t, snapshot(p, errb)).text()
 	if !strings.HasPrefix(got, logLines) || !strings.Contains(got, "(2/3) 1 failed") || strings.Count(got, "\n") != 4 {
 		t.Errorf("screen after the tasks ended:\n%s", got)
 	}
