@@ -324,24 +324,24 @@ func (s *Server) create(c *call, k kind, w *workspace, f *fields) (*principal, *
 	}
 
 	if k != kindGroup {
-		dup := func(q *principal) *apiError {
+		dup := func() *apiError {
 			if k == kindUser {
-				return conflict("User with username %s already exists.", q.userName)
+				return conflict("User with username %s already exists.", p.userName)
 			}
-			return conflict("Service principal with application id %s already exists.", q.applicationID)
+			return conflict("Service principal with application id %s already exists.", p.applicationID)
 		}
 		switch {
 		case w == nil:
 			if q := st.lookupName(0, k, p.name()); q != nil {
-				return nil, dup(q)
+				return nil, dup()
 			}
 		case w.federated:
 			if q := st.lookupName(w.id, k, p.name()); q != nil {
-				return nil, dup(q) // legacy workspace-local principal
+				return nil, dup() // legacy workspace-local principal
 			}
 			if q := st.lookupName(0, k, p.name()); q != nil {
 				if st.visible(w, q) {
-					return nil, dup(q)
+					return nil, dup()
 				}
 				// Link the existing account principal.
 				s.assign(w, q)
@@ -350,7 +350,7 @@ func (s *Server) create(c *call, k kind, w *workspace, f *fields) (*principal, *
 			}
 		default:
 			if q := st.lookupName(w.id, k, p.name()); q != nil {
-				return nil, dup(q)
+				return nil, dup()
 			}
 		}
 	}
