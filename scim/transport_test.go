@@ -424,3 +424,33 @@ func TestRequestEvents(t *testing.T) {
 		}
 	}
 }
+
+func TestCancelWhileWaitingForTheLimiter(t *testing.T) {
+	reg := newMock(t)
+	reg.Register("first", rest("GET", usersPath+"/1"), okUser())
+	sess, _ := connectMock(t, reg, func(s *Settings) { s.Rates = map[string]float64{"scim-read": 0.001} })
+	// The first call takes the only token; the next one is 1000 s away.
+	// Cancelling must end that wait at once (the real timer is used) and
+	// send nothing.
+	ctx, cancel := context.WithCancel(context.Background())
+	var waited []time.Duration
+	sess.sleep = func(c context.Context, d time.Duration) error {
+		waited = append(waited, d)
+		cancel()
+		return sleepCtx(c, d)
+	}
+	w := workspaceClient(t, sess)
+	if _, err := w.Users.Get(context.Background(), "1", GetOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := w.Users.Get(ctx, "1", GetOptions{})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if len(waited) != 1 || waited[0] < 999*time.Second {
+		t.Errorf("limiter waits = %v, want one wait of about 1000 s", waited)
+	}
+	if n := len(reg.Requests()); n != 1 {
+		t.Errorf("%d requests sent, want 1 (the cancelled call must not be sent)", n)
+	}
+}
