@@ -3,10 +3,11 @@
 // It provides:
 //
 //   - [Streams]: stdin, stdout and stderr with the terminal state decided
-//     once. stdout carries data only; logs, progress and warnings go to
-//     stderr.
-//   - [Logger]: leveled, greppable logfmt-style lines on stderr, with
-//     [Redact] and [RedactHeaders] so that no credential reaches a log line.
+//     once, the run's [Logger] and the --no-progress switch. stdout carries
+//     data only; logs, progress and warnings go to stderr.
+//   - [Logger]: leveled, greppable logfmt-style lines on stderr; every value
+//     passes through [Redact] (and headers through [RedactHeaders]) so that
+//     no credential reaches a log line.
 //   - [Progress]: one bar per in-flight task plus a total on a terminal
 //     (rendered with progressbar/v3), one plain log line per finished task
 //     otherwise.
@@ -20,7 +21,8 @@
 //     renderer, and [Tables] writers that put one table per file (CSV, JSON
 //     Lines) or per sheet (XLSX, streamed with bounded memory, plus a summary
 //     sheet with a chart), all committed atomically.
-//   - [TablePrinter]: aligned columns on a terminal, TSV otherwise.
+//   - [TablePrinter]: aligned columns on a terminal, TSV otherwise;
+//     [RelativeTime] and [FormatTime] for times.
 //
 // # Column model
 //
@@ -30,4 +32,10 @@
 // any HTML renderer), JSON Lines gets real numbers and booleans, and XLSX
 // gets numeric, boolean and date cells. Rows are written in the order they
 // are given; callers sort them.
+//
+// # Concurrency
+//
+// Logger, Progress, Task, Tables (Table, Summary) and Sink are safe for
+// concurrent use, so workspaces can be processed in parallel. Streams
+// setters, AtomicFile, AtomicDir and TablePrinter belong to one goroutine.
 package reports

@@ -149,7 +149,12 @@ func (t *xlsxTables) Commit() error {
 		return fmt.Errorf("commit %s: %w", t.path, os.ErrClosed)
 	}
 	t.done = true
-	defer os.RemoveAll(t.spool)
+	defer func() {
+		for _, s := range t.sinks {
+			_ = s.f.Close() // already closed when streamed
+		}
+		_ = os.RemoveAll(t.spool)
+	}()
 	var errs []error
 	for _, s := range t.sinks {
 		if err := s.Close(); err != nil {
@@ -319,7 +324,6 @@ func (s *xlsxSink) abort() {
 // stream writes the sheet from the spool: header, fitted widths, frozen
 // header row, rows, and an auto-filter over the data range.
 func (s *xlsxSink) stream(f *excelize.File, st xlsxStyles) error {
-	defer s.f.Close()
 	if _, err := s.f.Seek(0, io.SeekStart); err != nil {
 		return err
 	}
