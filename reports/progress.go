@@ -78,8 +78,9 @@ type Progress struct {
 	now  func() time.Time
 	tty  bool
 
-	stop chan struct{}
-	wg   sync.WaitGroup
+	stop       chan struct{}
+	stopTicker func() // nil when driven by a test
+	wg         sync.WaitGroup
 
 	mu         sync.Mutex
 	active     []*Task // running tasks, in start order
@@ -106,21 +107,12 @@ func NewProgress(s *Streams, opts ProgressOptions) *Progress {
 	} else if interval == 0 {
 		interval = defaultStatusInterval
 	}
-	var ticks <-chan time.Time
-	var ticker *time.Ticker
-	if interval > 0 {
-		ticker = time.NewTicker(interval)
-		ticks = ticker.C
+	if interval <= 0 {
+		return newProgress(s, opts, tty, nil)
 	}
-	p := newProgress(s, opts, tty, ticks)
-	if ticker != nil {
-		p.wg.Add(1)
-		go func() {
-			defer p.wg.Done()
-			<-p.stop
-			ticker.Stop()
-		}()
-	}
+	ticker := time.NewTicker(interval)
+	p := newProgress(s, opts, tty, ticker.C)
+	p.stopTicker = ticker.Stop
 	return p
 }
 
@@ -225,6 +217,9 @@ func (p *Progress) Close() {
 	p.mu.Unlock()
 	close(p.stop)
 	p.wg.Wait()
+	if p.stopTicker != nil {
+		p.stopTicker()
+	}
 	if !p.tty {
 		return
 	}
