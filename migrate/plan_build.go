@@ -690,7 +690,7 @@ func (b *planBuilder) planCandidate(c planCand) {
 			conf := Conflict{
 				Kind:  ConflictExistingDiffers,
 				Group: c.name,
-				Detail: fmt.Sprintf("account group %q (id %s) exists with %d members; the local groups mapped to it have %d; %d are missing from it and %d are only in it",
+				Detail: fmt.Sprintf("account group %q (id %s) exists with %d members, the local groups mapped to it have %d: %d of theirs are missing from it, %d of its members are not in them",
 					c.name, existing.ID, len(have), len(desired), len(missing), len(extra)),
 				Policies: map[string]string{
 					PolicyFail: "skip the local groups mapped to it",

@@ -5,6 +5,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/dbiam/dbiam/reports"
 )
@@ -206,38 +207,52 @@ func planConflictNotes(p *Plan) map[planNoteKey][]string {
 	return out
 }
 
-// printSummary writes the plan summary to stdout: on a terminal a headline,
-// an aligned table of groups and the conflicts with what each policy would
-// do; otherwise the group table as TSV (the headline goes to the log).
-func printSummary(s *reports.Streams, p *Plan, path string) error {
+// printPlanSummary writes the plan summary to stdout through a
+// reports.TablePrinter: on a terminal a headline, the aligned table of
+// groups and the conflicts with what each policy would do; otherwise the
+// group table as TSV (the headline goes to the log on stderr).
+func printPlanSummary(s *reports.Streams, p *Plan, path string) error {
 	if s == nil || s.Out == nil {
 		return nil
 	}
 	t := planTotalsOf(p)
-	rows := planRows(p)
-	if !s.IsStdoutTTY() {
+	tty := s.IsStdoutTTY()
+	if !tty {
 		s.Logger().Info("plan summary", "file", path, "summary", planHeadline(p, t))
-		return planWriteTSV(s.Out, rows)
+	} else if _, err := fmt.Fprintf(s.Out, "Plan %s: %s.\n\n", path, planHeadline(p, t)); err != nil {
+		return err
+	}
+	tp := reports.NewTablePrinter(s)
+	tp.SetColumns(planGroupColumns...)
+	for _, r := range planRows(p) {
+		if tty {
+			r.LocalName, r.AccountGroup = planShowName(r.LocalName), planShowName(r.AccountGroup)
+		}
+		if err := tp.AddRow(r.planValues()...); err != nil {
+			return err
+		}
+	}
+	if err := tp.Render(); err != nil {
+		return err
+	}
+	if !tty || len(p.Conflicts) == 0 {
+		return nil
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "Plan %s: %s.\n\n", path, planHeadline(p, t))
-	planWriteAligned(&b, rows)
-	if len(p.Conflicts) > 0 {
-		b.WriteString("\nConflicts:\n")
-		for _, c := range p.Conflicts {
-			where := c.Group
-			if c.WorkspaceID != 0 {
-				where = fmt.Sprintf("%s in workspace %s", c.Group, planWorkspaceName(p, c.WorkspaceID))
-			}
-			state := "resolved by on-conflict " + p.Settings.OnConflict
-			if c.Blocking {
-				state = "BLOCKING"
-			}
-			fmt.Fprintf(&b, "  - %s: %s [%s]\n    %s\n", c.Kind, where, state, c.Detail)
-			for _, pol := range []string{PolicyFail, PolicyMerge, PolicyPerWorkspace} {
-				if v, ok := c.Policies[pol]; ok {
-					fmt.Fprintf(&b, "    --on-conflict %-13s %s\n", pol+":", v)
-				}
+	b.WriteString("\nConflicts:\n")
+	for _, c := range p.Conflicts {
+		where := c.Group
+		if c.WorkspaceID != 0 {
+			where = fmt.Sprintf("%s in workspace %s", c.Group, planWorkspaceName(p, c.WorkspaceID))
+		}
+		state := "resolved by on-conflict " + p.Settings.OnConflict
+		if c.Blocking {
+			state = "BLOCKING"
+		}
+		fmt.Fprintf(&b, "  - %s: %s [%s]\n    %s\n", c.Kind, where, state, c.Detail)
+		for _, pol := range []string{PolicyFail, PolicyMerge, PolicyPerWorkspace} {
+			if v, ok := c.Policies[pol]; ok {
+				fmt.Fprintf(&b, "    --on-conflict %-15s %s\n", pol+":", v)
 			}
 		}
 	}
@@ -267,53 +282,11 @@ func planCells(r planRow) []string {
 	return out
 }
 
-func planWriteTSV(w io.Writer, rows []planRow) error {
-	var b strings.Builder
-	for i, c := range planGroupColumns {
-		if i > 0 {
-			b.WriteByte('\t')
-		}
-		b.WriteString(c.Name)
+// planShowName quotes a group name whose edges are blank or that holds
+// control characters, so that it reads unambiguously in a table.
+func planShowName(s string) string {
+	if s != strings.TrimSpace(s) || strings.ContainsFunc(s, unicode.IsControl) {
+		return strconv.Quote(s)
 	}
-	b.WriteByte('\n')
-	for _, r := range rows {
-		for i, c := range planCells(r) {
-			if i > 0 {
-				b.WriteByte('\t')
-			}
-			b.WriteString(strings.NewReplacer("\t", " ", "\n", " ").Replace(c))
-		}
-		b.WriteByte('\n')
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
-}
-
-// writeAligned writes rows as space-aligned columns with upper-case
-// headers; the last column is not padded.
-func planWriteAligned(b *strings.Builder, rows []planRow) {
-	table := [][]string{make([]string, len(planGroupColumns))}
-	for i, c := range planGroupColumns {
-		table[0][i] = strings.ToUpper(strings.ReplaceAll(c.Name, "_", " "))
-	}
-	for _, r := range rows {
-		table = append(table, planCells(r))
-	}
-	widths := make([]int, len(planGroupColumns))
-	for _, row := range table {
-		for i, c := range row {
-			widths[i] = max(widths[i], len([]rune(c)))
-		}
-	}
-	for _, row := range table {
-		for i, c := range row {
-			if i == len(row)-1 {
-				b.WriteString(c)
-				break
-			}
-			b.WriteString(c)
-			b.WriteString(strings.Repeat(" ", widths[i]-len([]rune(c))+2))
-		}
-		b.WriteByte('\n')
-	}
+	return s
 }
