@@ -116,6 +116,8 @@ type SeedWorkspace struct {
 	// visible in the workspace) to its workspace entitlements and roles.
 	Entitlements map[string][]string `json:"entitlements,omitempty"`
 	Roles        map[string][]string `json:"roles,omitempty"`
+	// Grants are object and secret scope ACLs (see permissions.go).
+	Grants *SeedGrants `json:"grants,omitempty"`
 }
 
 // SeedAssignment assigns an account principal to a workspace.

@@ -54,6 +54,8 @@ type WorkspaceState struct {
 	Assignments       []AssignmentState   `json:"assignments,omitempty"`
 	Entitlements      map[string][]string `json:"entitlements,omitempty"` // principal id -> values
 	Roles             map[string][]string `json:"roles,omitempty"`        // principal id -> workspace roles
+	Grants            []GrantState        `json:"grants,omitempty"`       // object ACLs (permissions.go)
+	SecretACLs        []SecretACLState    `json:"secret_acls,omitempty"`  // secret scope ACLs (permissions.go)
 }
 
 // AssignmentState is one account-level permission assignment.
