@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -166,18 +167,15 @@ func (d Duration) MarshalJSON() ([]byte, error) {
 	return json.Marshal(time.Duration(d).String())
 }
 
-// UnmarshalJSON reads a duration string such as "250ms".
+// UnmarshalJSON reads a non-negative duration string such as "250ms".
+// Errors are *json.UnmarshalTypeError, so encoding/json names the field.
 func (d *Duration) UnmarshalJSON(b []byte) error {
 	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("duration must be a string like \"250ms\": %w", err)
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return err
-	}
-	if v < 0 {
-		return fmt.Errorf("duration %q is negative", s)
+	err := json.Unmarshal(b, &s)
+	v, perr := time.ParseDuration(s)
+	if err != nil || perr != nil || v < 0 {
+		return &json.UnmarshalTypeError{Value: "duration " + string(b) + ` (want a non-negative duration such as "250ms")`,
+			Type: reflect.TypeFor[Duration]()}
 	}
 	*d = Duration(v)
 	return nil
