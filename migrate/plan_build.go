@@ -59,7 +59,7 @@ func newPlanAccountState(users []scim.User, sps []scim.ServicePrincipal, groups 
 		a.spsByID[sp.ID] = sp
 	}
 	for _, g := range groups {
-		a.groupsByName[g.DisplayName] = g
+		a.groupsByName[planFold(g.DisplayName)] = g
 		a.groupsByID[g.ID] = g
 		if g.ExternalID != "" {
 			a.groupsByExt[g.ExternalID] = append(a.groupsByExt[g.ExternalID], g)
@@ -99,7 +99,7 @@ func (w *planWS) index() {
 		g := &w.groups[i]
 		w.byID[g.ID] = g
 		if g.IsWorkspaceLocal() {
-			w.localName[g.DisplayName] = g
+			w.localName[planFold(g.DisplayName)] = g
 		}
 	}
 }
@@ -170,7 +170,7 @@ func (b *planBuilder) selectGroups() {
 			b.assignTarget(n)
 			if n.blocked == "" {
 				backup := b.settings.BackupPrefix + n.g.DisplayName
-				if other, ok := w.localName[backup]; ok && other.ID != n.g.ID {
+				if other, ok := w.localName[planFold(backup)]; ok && other.ID != n.g.ID {
 					b.block(n, Conflict{Kind: ConflictTargetTaken, Detail: fmt.Sprintf(
 						"backup name %q is taken by another local group in workspace %s; rename or delete it, or use another --backup-prefix", backup, w.planLabel())})
 				}
@@ -351,7 +351,7 @@ func (b *planBuilder) resolveMember(w *planWS, m scim.ComplexValue) (planResolve
 	if !g.IsWorkspaceLocal() {
 		ag, ok := b.acct.groupsByID[g.ID]
 		if !ok {
-			ag, ok = b.acct.groupsByName[g.DisplayName]
+			ag, ok = b.acct.groupsByName[planFold(g.DisplayName)]
 		}
 		if !ok {
 			return planResolved{}, fmt.Sprintf("account group %q is not in the account's group list", g.DisplayName)
@@ -381,11 +381,11 @@ func (b *planBuilder) candidateAccountGroups() []string {
 			ids[n.existing.ID] = true
 			continue
 		}
-		if g, ok := b.acct.groupsByName[n.target]; ok {
+		if g, ok := b.acct.groupsByName[planFold(n.target)]; ok {
 			ids[g.ID] = true
 		}
 		if b.settings.OnConflict == PolicyPerWorkspace {
-			if g, ok := b.acct.groupsByName[planPerWorkspaceName(n.ws, n.target)]; ok {
+			if g, ok := b.acct.groupsByName[planFold(planPerWorkspaceName(n.ws, n.target))]; ok {
 				ids[g.ID] = true
 			}
 		}
@@ -399,10 +399,17 @@ func planPerWorkspaceName(w *planWS, target string) string { return w.planLabel(
 func (b *planBuilder) build() {
 	b.agIndex = map[string]int{}
 	b.claimed = map[string]bool{}
+	// Group names are unique case-insensitively, so targets are compared
+	// folded; messages and new groups use the first source's spelling.
 	byTarget := map[string][]*planNode{}
+	display := map[string]string{}
 	for _, n := range b.nodes {
 		if n.target != "" {
-			byTarget[n.target] = append(byTarget[n.target], n)
+			t := planFold(n.target)
+			if _, ok := display[t]; !ok {
+				display[t] = n.target
+			}
+			byTarget[t] = append(byTarget[t], n)
 		}
 	}
 	edges := map[string][]string{}
@@ -411,7 +418,7 @@ func (b *planBuilder) build() {
 		for _, n := range srcs {
 			for _, r := range n.resolved {
 				if r.child != nil && r.child.target != "" {
-					set[r.child.target] = true
+					set[planFold(r.child.target)] = true
 				}
 			}
 		}
@@ -419,20 +426,20 @@ func (b *planBuilder) build() {
 	}
 	for _, scc := range planSCC(slices.Sorted(maps.Keys(byTarget)), edges) {
 		if len(scc) > 1 || slices.Contains(edges[scc[0]], scc[0]) {
-			b.blockCycle(scc, byTarget, edges)
+			b.blockCycle(scc, byTarget, edges, display)
 			continue
 		}
-		b.planTarget(scc[0], byTarget[scc[0]])
+		b.planTarget(scc[0], display[scc[0]], byTarget[scc[0]])
 	}
 }
 
 // blockCycle blocks every group whose target is in the cycle scc.
-func (b *planBuilder) blockCycle(scc []string, byTarget map[string][]*planNode, edges map[string][]string) {
+func (b *planBuilder) blockCycle(scc []string, byTarget map[string][]*planNode, edges map[string][]string, display map[string]string) {
 	in := map[string]bool{}
 	for _, t := range scc {
 		in[t] = true
 	}
-	path := planCyclePath(scc, edges, in)
+	path := planCyclePath(scc, edges, in, display)
 	for _, t := range slices.Sorted(slices.Values(scc)) {
 		for _, n := range byTarget[t] {
 			b.block(n, Conflict{Kind: ConflictCycle, Detail: "nested groups form a cycle: " + path})
@@ -441,17 +448,24 @@ func (b *planBuilder) blockCycle(scc []string, byTarget map[string][]*planNode, 
 }
 
 // cyclePath describes one cycle through the strongly connected targets.
-func planCyclePath(scc []string, edges map[string][]string, in map[string]bool) string {
+func planCyclePath(scc []string, edges map[string][]string, in map[string]bool, display map[string]string) string {
 	start := slices.Min(scc)
 	seen := map[string]bool{}
 	walk := []string{start}
+	names := func(ts []string) []string {
+		out := make([]string, len(ts))
+		for i, t := range ts {
+			out[i] = display[t]
+		}
+		return out
+	}
 	for cur := start; ; {
 		seen[cur] = true
 		next := ""
 		for _, e := range edges[cur] {
 			if in[e] {
 				if e == start {
-					return strings.Join(append(walk, start), " -> ")
+					return strings.Join(names(append(walk, start)), " -> ")
 				}
 				if next == "" && !seen[e] {
 					next = e
@@ -459,7 +473,7 @@ func planCyclePath(scc []string, edges map[string][]string, in map[string]bool) 
 			}
 		}
 		if next == "" {
-			return strings.Join(scc, ", ")
+			return strings.Join(names(scc), ", ")
 		}
 		walk = append(walk, next)
 		cur = next
@@ -477,8 +491,9 @@ type planCand struct {
 	split bool
 }
 
-// planTarget plans the local groups mapped to target t.
-func (b *planBuilder) planTarget(t string, srcs []*planNode) {
+// planTarget plans the local groups mapped to target name t (folded;
+// name is its spelling for messages and new groups).
+func (b *planBuilder) planTarget(t, name string, srcs []*planNode) {
 	var primary []*planNode
 	var cands []planCand
 	policy := b.settings.OnConflict
@@ -492,13 +507,13 @@ func (b *planBuilder) planTarget(t string, srcs []*planNode) {
 		}
 		n.fillChildren(b)
 		if other, ok := n.ws.localName[t]; ok && other.ID != n.g.ID && !planIsSourceOf(n.ws, other.ID, t) {
-			alt := planPerWorkspaceName(n.ws, t)
+			alt := planPerWorkspaceName(n.ws, name)
 			c := Conflict{
 				Kind:        ConflictTargetTaken,
 				WorkspaceID: n.ws.info.ID,
 				Group:       n.g.DisplayName,
 				Detail: fmt.Sprintf("workspace %s has another local group named %q that this plan does not migrate to %q, so account group %q could not be assigned there",
-					n.ws.planLabel(), t, t, t),
+					n.ws.planLabel(), other.DisplayName, name, name),
 				Policies: map[string]string{
 					PolicyFail:         "skip this group",
 					PolicyMerge:        "skip this group",
@@ -516,7 +531,7 @@ func (b *planBuilder) planTarget(t string, srcs []*planNode) {
 		primary = append(primary, n)
 	}
 	if len(primary) > 0 {
-		cands = append(b.groupSources(t, primary), cands...)
+		cands = append(b.groupSources(name, primary), cands...)
 	}
 	for _, c := range cands {
 		b.planCandidate(c)
@@ -526,8 +541,12 @@ func (b *planBuilder) planTarget(t string, srcs []*planNode) {
 // isSourceOf reports whether local group id in w is an unblocked source of t.
 func planIsSourceOf(w *planWS, id, t string) bool {
 	n := w.nodeByID[id]
-	return n != nil && n.blocked == "" && n.target == t
+	return n != nil && n.blocked == "" && planFold(n.target) == t
 }
+
+// planFold is the case-insensitive form of a group name (Databricks group
+// names are unique regardless of case).
+func planFold(name string) string { return strings.ToLower(name) }
 
 // blockedChild returns why a nested child of n is not migrated, or "".
 func planBlockedChild(n *planNode) string {
@@ -654,18 +673,21 @@ func (n *planNode) resolvedMembers() []Member {
 func (b *planBuilder) planCandidate(c planCand) {
 	members := planUnionMembers(c.sources)
 	desired := b.identitySet(members)
+	existing := c.existing
+	if existing == nil {
+		if g, ok := b.acct.groupsByName[planFold(c.name)]; ok {
+			existing = &g
+		}
+	}
+	if existing != nil {
+		c.name = existing.DisplayName
+	}
 	key := "ag:" + c.name
-	if b.claimed[key] {
+	if b.claimed[planFold(c.name)] {
 		for _, n := range c.sources {
 			b.block(n, Conflict{Kind: ConflictTargetTaken, Detail: fmt.Sprintf("account group name %q is already the target of other groups in this plan", c.name)})
 		}
 		return
-	}
-	existing := c.existing
-	if existing == nil {
-		if g, ok := b.acct.groupsByName[c.name]; ok {
-			existing = &g
-		}
 	}
 	ag := AccountGroupPlan{Key: key, DisplayName: c.name, Members: members}
 	if existing != nil {
@@ -735,7 +757,7 @@ func (b *planBuilder) planCandidate(c planCand) {
 		ag.ExternalID = existing.ExternalID
 		ag.ExistingMembersDigest = MembersDigest(exMembers)
 	}
-	b.claimed[key] = true
+	b.claimed[planFold(c.name)] = true
 	for _, n := range c.sources {
 		n.agKey = key
 		ag.Sources = append(ag.Sources, GroupRef{WorkspaceID: n.ws.info.ID, LocalID: n.g.ID})

@@ -189,7 +189,7 @@ func RunPlan(ctx context.Context, o PlanOptions, d Deps) error {
 		}
 	}
 	d.logger().Info("plan written", "file", o.Out, "groups", planCountGroups(p), "conflicts", len(p.Conflicts))
-	return printSummary(d.Streams, p, o.Out)
+	return printPlanSummary(d.Streams, p, o.Out)
 }
 
 // newLineage returns a random 128-bit id as 32 hex digits.
