@@ -208,3 +208,8 @@ func (o Options) resolve(now time.Time) (*config, error) {
 	}
 	return c, nil
 }
+
+// badOption returns an error matching ErrBadOptions.
+func badOption(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrBadOptions, fmt.Sprintf(format, args...))
+}

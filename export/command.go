@@ -1,0 +1,54 @@
+package export
+
+import (
+	"github.com/urfave/cli/v2"
+
+	"github.com/dbiam/dbiam/reports"
+	"github.com/dbiam/dbiam/scim"
+)
+
+// Command returns the "dbiam export" command. Its action only turns flags
+// into Options and calls Run; connect is called by Run once every flag has
+// been validated, so --help and flag errors touch neither credentials nor the
+// network. The global --parallel flag reaches Run through the session.
+func Command(io *reports.Streams, connect scim.ConnectFunc) *cli.Command {
+	return &cli.Command{
+		Name:  "export",
+		Usage: "export users, service principals, groups, memberships, entitlements and assignments",
+		Description: "Reads every workspace of the account (or the --host workspace) and writes one table per\n" +
+			"identity kind: an XLSX workbook (one sheet per table, plus a Summary sheet with a chart),\n" +
+			"a directory of CSV files, or a directory of JSON Lines files. Nothing is written until\n" +
+			"every workspace is done; workspaces that fail are listed in the workspaces table and\n" +
+			"the command exits with code 2.",
+		Flags: []cli.Flag{
+			&cli.StringSliceFlag{Name: "workspace", Aliases: []string{"w"},
+				Usage: "export only this workspace, by `ID_OR_NAME` (repeatable; default: all)"},
+			&cli.StringFlag{Name: "workspaces-file",
+				Usage: "read the workspaces from a CSV `FILE` of id,name,url rows instead of the account"},
+			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "xlsx",
+				Usage: "output `FORMAT`: xlsx, csv or json (JSON Lines)"},
+			&cli.StringFlag{Name: "out", Aliases: []string{"o"},
+				Usage: "output `PATH`: a workbook for xlsx, a directory for csv and json (default: dbiam-export-<date>.xlsx, dbiam-export-<date>-csv, dbiam-export-<date>-jsonl)"},
+			&cli.StringSliceFlag{Name: "include",
+				Usage: "tables to export: users, service-principals, groups, memberships, entitlements, assignments, account, or all (default: all)"},
+			&cli.BoolFlag{Name: "force", Usage: "replace an existing output"},
+			&cli.IntFlag{Name: "page-size", Value: DefaultPageSize,
+				Usage: "SCIM page size to ask for; servers may return fewer per page"},
+		},
+		Action: func(c *cli.Context) error {
+			o := Options{
+				Workspaces:     c.StringSlice("workspace"),
+				WorkspacesFile: c.String("workspaces-file"),
+				Format:         c.String("format"),
+				Out:            c.String("out"),
+				Include:        c.StringSlice("include"),
+				Force:          c.Bool("force"),
+				PageSize:       c.Int("page-size"),
+			}
+			if c.NArg() > 0 {
+				return badOption("unexpected argument %q: export takes flags only", c.Args().First())
+			}
+			return Run(c.Context, o, Deps{Streams: io, Connect: connect})
+		},
+	}
+}

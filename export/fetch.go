@@ -1,0 +1,239 @@
+package export
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/dbiam/dbiam/reports"
+	"github.com/dbiam/dbiam/scim"
+)
+
+// Attribute projections: exactly what the tables show, and never the
+// members of a group (listing groups with members times out on large
+// workspaces; membership comes from the "groups" attributes instead).
+var (
+	userAttributes  = []string{"id", "userName", "displayName", "active", "externalId", "emails", "entitlements", "groups"}
+	spAttributes    = []string{"id", "applicationId", "displayName", "active", "externalId", "entitlements", "groups"}
+	groupAttributes = []string{"id", "displayName", "meta", "externalId", "entitlements", "roles", "groups"}
+
+	accountUserAttributes  = []string{"id", "userName", "displayName", "active", "externalId", "emails", "roles"}
+	accountGroupAttributes = []string{"id", "displayName", "externalId", "roles"}
+	accountSPAttributes    = []string{"id", "applicationId", "displayName", "active", "externalId", "roles"}
+)
+
+// metastorePath answers whether a workspace has a Unity Catalog metastore,
+// that is whether it is identity federated (reference §D.3).
+const metastorePath = "/api/2.1/unity-catalog/current-metastore-assignment"
+
+// Read names, used in error messages and to decide which tables can be
+// written for a workspace.
+const (
+	readUsers       = "list users"
+	readSPs         = "list service principals"
+	readGroups      = "list groups"
+	readAssignments = "list assignments"
+)
+
+// wsData is what was read from one workspace.
+type wsData struct {
+	users       []scim.User
+	sps         []scim.ServicePrincipal
+	groups      []scim.Group
+	assignments []scim.PermissionAssignment
+	// read holds the reads that succeeded.
+	read map[string]bool
+	// federated is nil when unknown.
+	federated *bool
+	errs      []error
+}
+
+func (d *wsData) ok(reads ...string) bool {
+	for _, r := range reads {
+		if !d.read[r] {
+			return false
+		}
+	}
+	return true
+}
+
+// readError is a failed read of a workspace or of the account.
+type readError struct {
+	op  string
+	err error
+}
+
+func (e *readError) Error() string { return e.op + ": " + e.err.Error() }
+func (e *readError) Unwrap() error { return e.err }
+
+// list collects a SCIM list, counting items on task.
+func list[T any](ctx context.Context, e *scim.Endpoint[T], attrs []string, pageSize int, task *reports.Task) ([]T, error) {
+	var out []T
+	for v, err := range e.List(ctx, scim.ListOptions{Attributes: attrs, PageSize: pageSize}) {
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+		task.Add(1)
+	}
+	return out, nil
+}
+
+// fetchWorkspace reads everything the included tables need from one
+// workspace: the three SCIM lists concurrently (each paged sequentially),
+// then the identity-federation check and the assignments. Failed reads are
+// recorded in the result; fetchWorkspace itself never fails.
+func (r *runner) fetchWorkspace(ctx context.Context, info scim.WorkspaceInfo, task *reports.Task) *wsData {
+	d := &wsData{read: map[string]bool{}}
+	var mu sync.Mutex
+	record := func(op string, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			d.errs = append(d.errs, &readError{op: op, err: err})
+			return
+		}
+		d.read[op] = true
+	}
+	w, err := r.sess.Workspace(info)
+	if err != nil {
+		record("connect", err)
+		return d
+	}
+	inc := r.cfg.include
+	if inc.identities() {
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			var err error
+			d.users, err = list(ctx, w.Users, userAttributes, r.cfg.pageSize, task)
+			record(readUsers, err)
+		})
+		wg.Go(func() {
+			var err error
+			d.sps, err = list(ctx, w.ServicePrincipals, spAttributes, r.cfg.pageSize, task)
+			record(readSPs, err)
+		})
+		wg.Go(func() {
+			var err error
+			d.groups, err = list(ctx, w.Groups, groupAttributes, r.cfg.pageSize, task)
+			record(readGroups, err)
+		})
+		wg.Wait()
+	}
+	d.federated = r.federated(ctx, w, d)
+	if inc.has(IncludeAssignments) && (d.federated == nil || *d.federated) {
+		var as []scim.PermissionAssignment
+		var err error
+		if r.acct != nil {
+			as, err = r.acct.ListAssignments(ctx, info.ID)
+		} else {
+			as, err = w.PermissionAssignments(ctx)
+		}
+		switch {
+		case err == nil:
+			d.assignments = as
+			record(readAssignments, nil)
+		case d.federated == nil && isNotFederated(err):
+			no := false
+			d.federated = &no
+		default:
+			record(readAssignments, err)
+		}
+	}
+	return d
+}
+
+// isNotFederated reports whether err is the assignments API refusing a
+// workspace that is not identity federated (a 400; reference §D.3).
+func isNotFederated(err error) bool {
+	var ae *scim.APIError
+	return errors.As(err, &ae) && ae.StatusCode == http.StatusBadRequest
+}
+
+// federated tells whether a workspace is identity federated: an account group
+// in its group list proves it; otherwise its metastore assignment is read.
+// It returns nil when that read fails for another reason than "none".
+func (r *runner) federated(ctx context.Context, w *scim.WorkspaceClient, d *wsData) *bool {
+	yes, no := true, false
+	for _, g := range d.groups {
+		if g.Meta != nil && g.Meta.ResourceType == scim.ResourceTypeAccountGroup {
+			return &yes
+		}
+	}
+	err := w.Do(ctx, scim.ClassDefault, http.MethodGet, metastorePath, nil, nil, nil)
+	switch {
+	case err == nil:
+		return &yes
+	case errors.Is(err, scim.ErrNotFound):
+		return &no
+	}
+	if ctx.Err() == nil {
+		r.log.Warn("identity federation unknown", "workspace", w.ID, "err", err)
+	}
+	return nil
+}
+
+// accountData is what was read from the account.
+type accountData struct {
+	users  []scim.User
+	groups []scim.Group
+	sps    []scim.ServicePrincipal
+	read   map[string]bool
+	errs   []error
+}
+
+// fetchAccount reads the account users (for the account_user column and the
+// account tables) and, when the account tables are included, the account
+// groups and service principals.
+func (r *runner) fetchAccount(ctx context.Context, task *reports.Task) *accountData {
+	d := &accountData{read: map[string]bool{}}
+	var mu sync.Mutex
+	record := func(op string, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			d.errs = append(d.errs, &readError{op: "account " + op, err: err})
+			return
+		}
+		d.read[op] = true
+	}
+	full := r.cfg.include.has(IncludeAccount)
+	userAttrs := accountUserAttributes
+	if !full {
+		userAttrs = []string{"id"}
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		var err error
+		d.users, err = list(ctx, r.acct.Users, userAttrs, r.cfg.pageSize, task)
+		record(readUsers, err)
+	})
+	if full {
+		wg.Go(func() {
+			var err error
+			d.groups, err = list(ctx, r.acct.Groups, accountGroupAttributes, r.cfg.pageSize, task)
+			record(readGroups, err)
+		})
+		wg.Go(func() {
+			var err error
+			d.sps, err = list(ctx, r.acct.ServicePrincipals, accountSPAttributes, r.cfg.pageSize, task)
+			record(readSPs, err)
+		})
+	}
+	wg.Wait()
+	return d
+}
+
+// joinErrors renders failed reads as one line, sorted so that concurrent
+// reads give a stable text.
+func joinErrors(errs []error) string {
+	parts := make([]string, len(errs))
+	for i, e := range errs {
+		parts[i] = e.Error()
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, "; ")
+}

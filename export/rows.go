@@ -1,0 +1,335 @@
+package export
+
+import (
+	"cmp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/dbiam/dbiam/scim"
+)
+
+// counts are a workspace's figures for the workspaces table and the
+// summary; nil fields were not read.
+type counts struct {
+	users, sps, groups, wsGroups, acctGroups   *int
+	direct, transitive, inCycles, entitlements *int
+	assignments                                *int
+}
+
+func intp(n int) *int { return &n }
+
+// values joins the values of multi-valued attributes, sorted.
+func values(cv []scim.ComplexValue) string {
+	vals := make([]string, 0, len(cv))
+	for _, v := range cv {
+		if v.Value != "" {
+			vals = append(vals, v.Value)
+		}
+	}
+	slices.SortFunc(vals, compareNames)
+	return strings.Join(slices.Compact(vals), listSeparator)
+}
+
+// emails joins a user's email addresses, primary first, in list order.
+func emails(cv []scim.ComplexValue) string {
+	vals := make([]string, 0, len(cv))
+	for _, v := range cv {
+		if v.Primary && v.Value != "" {
+			vals = append(vals, v.Value)
+		}
+	}
+	for _, v := range cv {
+		if !v.Primary && v.Value != "" && !slices.Contains(vals, v.Value) {
+			vals = append(vals, v.Value)
+		}
+	}
+	return strings.Join(vals, listSeparator)
+}
+
+// names joins the names of the principals ids, in the given order.
+func (g *graph) names(ids []string) string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = g.node(id).name
+	}
+	return strings.Join(out, listSeparator)
+}
+
+// wsRows writes one workspace's rows into w, a section per included table
+// whose reads succeeded, each sorted, and returns the workspace's counts.
+// accountUsers holds the account users' ids, nil when unknown.
+func (r *runner) wsRows(w *spoolWriter, ws []any, d *wsData, accountUsers map[string]bool) counts {
+	inc := r.cfg.include
+	var c counts
+	g := buildGraph(d.users, d.sps, d.groups)
+	all := d.ok(readUsers, readSPs, readGroups)
+
+	if d.ok(readUsers) {
+		c.users = intp(len(d.users))
+		if inc.has(IncludeUsers) {
+			users := slices.Clone(d.users)
+			slices.SortFunc(users, func(a, b scim.User) int {
+				return cmp.Or(compareNames(a.UserName, b.UserName), compareIDs(a.ID, b.ID))
+			})
+			w.begin(TableUsers)
+			for _, u := range users {
+				var acct *bool
+				if accountUsers != nil {
+					v := accountUsers[u.ID]
+					acct = &v
+				}
+				parents := g.parents[u.ID]
+				w.row(append(ws[:2:2], u.ID, u.UserName, u.DisplayName, u.Active, u.ExternalID,
+					emails(u.Emails), acct, values(u.Entitlements), g.names(parents), len(parents))...)
+			}
+		}
+	}
+	if d.ok(readSPs) {
+		c.sps = intp(len(d.sps))
+		if inc.has(IncludeServicePrincipals) {
+			sps := slices.Clone(d.sps)
+			slices.SortFunc(sps, func(a, b scim.ServicePrincipal) int {
+				return cmp.Or(compareNames(a.DisplayName, b.DisplayName), compareNames(a.ApplicationID, b.ApplicationID), compareIDs(a.ID, b.ID))
+			})
+			w.begin(TableServicePrincipals)
+			for _, s := range sps {
+				parents := g.parents[s.ID]
+				w.row(append(ws[:2:2], s.ID, s.ApplicationID, s.DisplayName, s.Active, s.ExternalID,
+					values(s.Entitlements), g.names(parents), len(parents))...)
+			}
+		}
+	}
+	if d.ok(readGroups) {
+		c.groups = intp(len(d.groups))
+		nws, nacct := 0, 0
+		for _, gr := range d.groups {
+			switch groupType(gr) {
+			case groupTypeWorkspace:
+				nws++
+			case groupTypeAccount:
+				nacct++
+			}
+		}
+		c.wsGroups, c.acctGroups = intp(nws), intp(nacct)
+	}
+	if all && inc.has(IncludeGroups) {
+		groups := slices.Clone(d.groups)
+		slices.SortFunc(groups, func(a, b scim.Group) int {
+			return cmp.Or(compareNames(a.DisplayName, b.DisplayName), compareIDs(a.ID, b.ID))
+		})
+		w.begin(TableGroups)
+		for _, gr := range groups {
+			var byKind [3]int
+			members := g.members[gr.ID]
+			for _, m := range members {
+				byKind[kindRank(g.node(m).kind)]++
+			}
+			parents := g.parents[gr.ID]
+			w.row(append(ws[:2:2], gr.ID, gr.DisplayName, groupType(gr), gr.ExternalID,
+				len(members), byKind[0], byKind[1], byKind[2],
+				values(gr.Entitlements), values(gr.Roles), g.names(parents))...)
+		}
+	}
+	if all {
+		direct, transitive, inCycles := r.membershipRows(w, ws, g, inc.has(IncludeMemberships))
+		c.direct, c.transitive, c.inCycles = intp(direct), intp(transitive), intp(inCycles)
+		n := r.entitlementRows(w, ws, d, inc.has(IncludeEntitlements))
+		c.entitlements = intp(n)
+	}
+	if d.ok(readAssignments) {
+		c.assignments = intp(len(d.assignments))
+		assignmentRows(w, ws, d.assignments)
+	}
+	return c
+}
+
+// membershipRow is one row of the memberships table, before rendering.
+type membershipRow struct {
+	member   *node
+	relation string
+	depth    int
+	via      string
+}
+
+func relationRank(rel string) int {
+	switch rel {
+	case relDirect:
+		return 0
+	case relTransitive:
+		return 1
+	}
+	return 2
+}
+
+// membershipRows writes, when write is set, the memberships of every group
+// (listed or only referenced): its direct members, then the members it
+// holds only through nested groups (transitive, with the shortest path),
+// then a cycle row when the group is its own member. It returns the number
+// of direct and transitive memberships and of groups in a cycle, and logs
+// each cycle once.
+func (r *runner) membershipRows(w *spoolWriter, ws []any, g *graph, write bool) (direct, transitive, inCycles int) {
+	if write {
+		w.begin(TableMemberships)
+	}
+	var rows []membershipRow
+	for _, grp := range g.groups() {
+		c := g.expand(grp.id)
+		rows = rows[:0]
+		for _, re := range c.reached {
+			m := g.node(re.id)
+			if re.depth == 1 {
+				direct++
+				if write {
+					rows = append(rows, membershipRow{member: m, relation: relDirect, depth: 1})
+				}
+				continue
+			}
+			transitive++
+			if write {
+				rows = append(rows, membershipRow{member: m, relation: relTransitive, depth: re.depth,
+					via: strings.Join(g.via(c, re.id), viaSeparator)})
+			}
+		}
+		if path := g.cyclePath(c); path != nil {
+			inCycles++
+			rows = append(rows, membershipRow{member: grp, relation: relCycle, depth: len(path) - 1,
+				via: strings.Join(path, viaSeparator)})
+		}
+		if !write {
+			continue
+		}
+		slices.SortFunc(rows, func(a, b membershipRow) int {
+			return cmp.Or(cmp.Compare(relationRank(a.relation), relationRank(b.relation)), compareNodes(a.member, b.member))
+		})
+		for _, m := range rows {
+			w.row(append(ws[:2:2], grp.id, grp.name, grp.groupType, m.member.id, m.member.kind, m.member.name,
+				m.relation, m.depth, m.via)...)
+		}
+	}
+	for _, cy := range g.cycles() {
+		names := make([]string, len(cy))
+		for i, id := range cy {
+			names[i] = g.node(id).name
+		}
+		r.log.Warn("group membership cycle", "workspace", ws[0], "groups", strings.Join(names, listSeparator))
+	}
+	return direct, transitive, inCycles
+}
+
+// entitlementRows writes, when write is set, one row per (principal,
+// entitlement) for users, service principals and groups, and returns the
+// number of such pairs. Only entitlements granted to the principal itself
+// are listed; those it inherits come from its groups (see memberships).
+func (r *runner) entitlementRows(w *spoolWriter, ws []any, d *wsData, write bool) int {
+	type ent struct {
+		p     node
+		value string
+	}
+	var rows []ent
+	add := func(p node, cv []scim.ComplexValue) {
+		seen := map[string]bool{}
+		for _, v := range cv {
+			if v.Value != "" && !seen[v.Value] {
+				seen[v.Value] = true
+				rows = append(rows, ent{p: p, value: v.Value})
+			}
+		}
+	}
+	for _, u := range d.users {
+		add(node{id: u.ID, name: u.UserName, kind: kindUser}, u.Entitlements)
+	}
+	for _, s := range d.sps {
+		add(node{id: s.ID, name: s.DisplayName, kind: kindSP}, s.Entitlements)
+	}
+	for _, gr := range d.groups {
+		add(node{id: gr.ID, name: gr.DisplayName, kind: kindGroup}, gr.Entitlements)
+	}
+	if !write {
+		return len(rows)
+	}
+	slices.SortFunc(rows, func(a, b ent) int {
+		return cmp.Or(compareNodes(&a.p, &b.p), strings.Compare(a.value, b.value))
+	})
+	w.begin(TableEntitlements)
+	for _, e := range rows {
+		w.row(append(ws[:2:2], e.p.kind, e.p.id, e.p.name, e.value)...)
+	}
+	return len(rows)
+}
+
+// assignmentPrincipal returns the kind and name of an assignment's
+// principal: a user's userName, a service principal's applicationId or a
+// group's displayName.
+func assignmentPrincipal(p scim.Principal) (kind, name string) {
+	switch {
+	case p.UserName != "":
+		return kindUser, p.UserName
+	case p.ServicePrincipalName != "":
+		return kindSP, p.ServicePrincipalName
+	case p.GroupName != "":
+		return kindGroup, p.GroupName
+	}
+	return "", p.DisplayName
+}
+
+// assignmentRows writes the workspace's permission assignments, by kind,
+// name and id.
+func assignmentRows(w *spoolWriter, ws []any, as []scim.PermissionAssignment) {
+	type row struct {
+		n     node
+		a     scim.PermissionAssignment
+		perms string
+	}
+	rows := make([]row, 0, len(as))
+	for _, a := range as {
+		kind, name := assignmentPrincipal(a.Principal)
+		perms := slices.Clone(a.Permissions)
+		slices.Sort(perms)
+		rows = append(rows, row{n: node{id: strconv.FormatInt(a.Principal.PrincipalID, 10), name: name, kind: kind},
+			a: a, perms: strings.Join(perms, listSeparator)})
+	}
+	slices.SortFunc(rows, func(a, b row) int { return compareNodes(&a.n, &b.n) })
+	w.begin(TableAssignments)
+	for _, r := range rows {
+		w.row(append(ws[:2:2], r.n.id, r.n.kind, r.n.name, r.a.Principal.DisplayName, r.perms, r.a.Error)...)
+	}
+}
+
+// accountRows writes the account tables that were read.
+func (r *runner) accountRows(w *spoolWriter, d *accountData) {
+	id := r.acct.AccountID
+	if !r.cfg.include.has(IncludeAccount) {
+		return
+	}
+	if d.read[readUsers] {
+		users := slices.Clone(d.users)
+		slices.SortFunc(users, func(a, b scim.User) int {
+			return cmp.Or(compareNames(a.UserName, b.UserName), compareIDs(a.ID, b.ID))
+		})
+		w.begin(TableAccountUsers)
+		for _, u := range users {
+			w.row(id, u.ID, u.UserName, u.DisplayName, u.Active, u.ExternalID, emails(u.Emails), values(u.Roles))
+		}
+	}
+	if d.read[readGroups] {
+		groups := slices.Clone(d.groups)
+		slices.SortFunc(groups, func(a, b scim.Group) int {
+			return cmp.Or(compareNames(a.DisplayName, b.DisplayName), compareIDs(a.ID, b.ID))
+		})
+		w.begin(TableAccountGroups)
+		for _, g := range groups {
+			w.row(id, g.ID, g.DisplayName, g.ExternalID, values(g.Roles))
+		}
+	}
+	if d.read[readSPs] {
+		sps := slices.Clone(d.sps)
+		slices.SortFunc(sps, func(a, b scim.ServicePrincipal) int {
+			return cmp.Or(compareNames(a.DisplayName, b.DisplayName), compareNames(a.ApplicationID, b.ApplicationID), compareIDs(a.ID, b.ID))
+		})
+		w.begin(TableAccountServicePrincipals)
+		for _, s := range sps {
+			w.row(id, s.ID, s.ApplicationID, s.DisplayName, s.Active, s.ExternalID, values(s.Roles))
+		}
+	}
+}

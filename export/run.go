@@ -1,0 +1,548 @@
+package export
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dbiam/dbiam/reports"
+	"github.com/dbiam/dbiam/scim"
+)
+
+// Deps are what Run needs from outside: the streams (with the run's logger
+// and progress switch), a lazy connection and a clock. Tests build one with
+// reports.Test, a Connect that opens a session on a sandbox, and a fixed
+// clock.
+type Deps struct {
+	// Streams receives logs, progress and the final summary (stderr); an
+	// export writes nothing to stdout. Nil discards everything.
+	Streams *reports.Streams
+	// Connect opens the session; it is called once, after every option has
+	// been validated.
+	Connect scim.ConnectFunc
+	// Now is the clock, used to date the default output name; nil means
+	// time.Now.
+	Now func() time.Time
+}
+
+// Failure is one part of an export that could not be read: a workspace
+// (WorkspaceID and Name set) or the account (WorkspaceID 0, Name
+// "account").
+type Failure struct {
+	WorkspaceID int64
+	Name        string
+	Err         error
+}
+
+// PartialError reports an export in which some workspaces (or the account
+// tables) failed: everything else was written to Out, and the workspaces
+// table says which parts failed and why. Its exit code is 2.
+type PartialError struct {
+	Out      string
+	Failures []Failure
+	// Workspaces is the number of workspaces exported or attempted.
+	Workspaces int
+}
+
+// Error summarises the failures on one line; the details are in the
+// workspaces table and the summary printed on stderr.
+func (e *PartialError) Error() string {
+	names := make([]string, 0, 3)
+	for _, f := range e.Failures[:min(len(e.Failures), 3)] {
+		names = append(names, f.Name)
+	}
+	if len(e.Failures) > 3 {
+		names = append(names, "...")
+	}
+	return fmt.Sprintf("export %s: incomplete: %d failed (%s), the rest was written",
+		e.Out, len(e.Failures), strings.Join(names, ", "))
+}
+
+// Unwrap returns the failures' errors, for errors.Is and errors.As.
+func (e *PartialError) Unwrap() []error {
+	out := make([]error, len(e.Failures))
+	for i, f := range e.Failures {
+		out[i] = f.Err
+	}
+	return out
+}
+
+// ExitCode is 2: partial failure.
+func (e *PartialError) ExitCode() int { return 2 }
+
+// runner holds one export run.
+type runner struct {
+	cfg   *config
+	deps  Deps
+	sess  *scim.Session
+	acct  *scim.AccountClient // nil without an account id
+	log   *reports.Logger
+	spool *spool
+}
+
+// wsResult is the outcome of one workspace.
+type wsResult struct {
+	info      scim.WorkspaceInfo
+	status    string
+	reason    string
+	federated *bool
+	counts    counts
+	file      *spoolFile
+	err       error // the workspace's failed reads, nil when ok
+	fatal     error // a local error (spool I/O) that ends the run
+}
+
+// accountResult is the outcome of the account reads.
+type accountResult struct {
+	users  map[string]bool // ids of account users; nil when not read
+	file   *spoolFile
+	err    error
+	reason string
+	fatal  error
+}
+
+// Run exports the identities of the selected workspaces (and of the
+// account) as o says. It validates o completely before connecting, and
+// connects before reading anything; an invalid option, an unreadable
+// workspaces file or an existing output (without Force) fails with an error
+// matching ErrBadOptions before any request. Nothing is visible at the
+// output path until every workspace is done: when ctx is cancelled Run
+// returns its error and leaves neither output nor temporary files. When
+// some workspaces fail, the others are written and Run returns a
+// *PartialError.
+func Run(ctx context.Context, o Options, d Deps) error {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Streams == nil {
+		d.Streams, _, _ = reports.Test()
+	}
+	cfg, err := o.resolve(d.Now())
+	if err != nil {
+		return err
+	}
+	if d.Connect == nil {
+		return errors.New("export: no connection configured")
+	}
+	sess, err := d.Connect(ctx)
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	r := &runner{cfg: cfg, deps: d, sess: sess, log: d.Streams.Logger().With("cmd", "export")}
+	if cfg.parallel == 0 {
+		cfg.parallel = max(sess.Parallel(), 1)
+	}
+	if sess.AccountID() != "" {
+		if r.acct, err = sess.Account(); err != nil {
+			return fmt.Errorf("export: %w", err)
+		}
+	} else if cfg.include.has(IncludeAccount) {
+		if cfg.include.explicit {
+			return fmt.Errorf("%w: --include account needs an account id: pass --account-id or use a profile with account_id", ErrBadOptions)
+		}
+		r.log.Info("no account id: skipping the account tables and the account_user column")
+	}
+	targets, err := r.targets(ctx)
+	if err != nil {
+		return err
+	}
+	tables, err := reports.NewTables(cfg.format, cfg.out, reports.TablesOptions{Force: cfg.force})
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	defer tables.Abort()
+	if r.spool, err = newSpool(cfg.out); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	defer r.spool.remove()
+
+	results, acct := r.exportAll(ctx, targets)
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	for _, res := range results {
+		if res.fatal != nil {
+			return fmt.Errorf("export: %w", res.fatal)
+		}
+	}
+	if acct != nil && acct.fatal != nil {
+		return fmt.Errorf("export: %w", acct.fatal)
+	}
+	if err := r.write(ctx, tables, results, acct); err != nil {
+		return fmt.Errorf("export %s: %w", cfg.out, err)
+	}
+	if err := tables.Commit(); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	return r.finish(results, acct)
+}
+
+// targets returns the workspaces to export, by id: those of the workspaces
+// file or of the session, narrowed to the --workspace selectors.
+func (r *runner) targets(ctx context.Context) ([]scim.WorkspaceInfo, error) {
+	all := r.cfg.fromFile
+	if all == nil {
+		var err error
+		if all, err = r.sess.Workspaces(ctx); err != nil {
+			return nil, fmt.Errorf("export: %w", err)
+		}
+	}
+	all = slices.Clone(all)
+	slices.SortStableFunc(all, func(a, b scim.WorkspaceInfo) int { return compareInt(a.ID, b.ID) })
+	if len(r.cfg.selectors) == 0 {
+		return all, nil
+	}
+	var out []scim.WorkspaceInfo
+	picked := map[int]bool{}
+	for _, sel := range r.cfg.selectors {
+		i, err := selectWorkspace(all, sel)
+		if err != nil {
+			return nil, err
+		}
+		picked[i] = true
+	}
+	for i, w := range all {
+		if picked[i] {
+			out = append(out, w)
+		}
+	}
+	return out, nil
+}
+
+func compareInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// selectWorkspace returns the index of the workspace sel names: by id,
+// else by exact name, else by name ignoring case. A name shared by several
+// workspaces must be given as an id.
+func selectWorkspace(all []scim.WorkspaceInfo, sel string) (int, error) {
+	for i, w := range all {
+		if w.ID != 0 && strconv.FormatInt(w.ID, 10) == sel {
+			return i, nil
+		}
+	}
+	for _, match := range []func(string) bool{
+		func(name string) bool { return name == sel },
+		func(name string) bool { return strings.EqualFold(name, sel) },
+	} {
+		var hits []int
+		for i, w := range all {
+			if match(w.Name) {
+				hits = append(hits, i)
+			}
+		}
+		switch len(hits) {
+		case 0:
+			continue
+		case 1:
+			return hits[0], nil
+		}
+		ids := make([]string, len(hits))
+		for j, h := range hits {
+			ids[j] = strconv.FormatInt(all[h].ID, 10)
+		}
+		return 0, fmt.Errorf("%w: --workspace %q: %d workspaces have this name (%s): give the id",
+			ErrBadOptions, sel, len(hits), strings.Join(ids, ", "))
+	}
+	return 0, fmt.Errorf("%w: --workspace %q: no workspace has this id or name (%d known): check the id or name",
+		ErrBadOptions, sel, len(all))
+}
+
+// skipReason returns why a workspace is not exported, or "".
+func skipReason(w scim.WorkspaceInfo) string {
+	if w.Status != "" && !strings.EqualFold(w.Status, "RUNNING") {
+		return "workspace status " + w.Status
+	}
+	return ""
+}
+
+// taskName names a workspace in progress lines and summaries.
+func taskName(w scim.WorkspaceInfo) string {
+	if w.Name != "" {
+		return w.Name
+	}
+	return strconv.FormatInt(w.ID, 10)
+}
+
+// exportAll exports every target, cfg.parallel at a time, and the account
+// alongside; it returns when all are done or ctx is cancelled.
+func (r *runner) exportAll(ctx context.Context, targets []scim.WorkspaceInfo) ([]*wsResult, *accountResult) {
+	inc := r.cfg.include
+	withAccount := r.acct != nil && (inc.has(IncludeAccount) || inc.has(IncludeUsers))
+	tasks := len(targets)
+	if withAccount {
+		tasks++
+	}
+	prog := reports.NewProgress(r.deps.Streams, reports.ProgressOptions{
+		Label: "export", Unit: "identities", Tasks: tasks, Now: r.deps.Now})
+	defer prog.Close()
+
+	var acct *accountResult
+	acctDone := make(chan struct{})
+	if withAccount {
+		go func() {
+			defer close(acctDone)
+			acct = r.exportAccount(ctx, prog)
+		}()
+	} else {
+		close(acctDone)
+	}
+	// accountUsers waits for the account reads; the users table needs them.
+	accountUsers := func() (map[string]bool, error) {
+		select {
+		case <-acctDone:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if acct == nil {
+			return nil, nil
+		}
+		return acct.users, nil
+	}
+
+	results := make([]*wsResult, len(targets))
+	sem := make(chan struct{}, r.cfg.parallel)
+	var wg sync.WaitGroup
+	for i, info := range targets {
+		if why := skipReason(info); why != "" {
+			results[i] = &wsResult{info: info, status: statusSkipped, reason: why}
+			r.log.Info("workspace skipped", "workspace", info.ID, "name", info.Name, "reason", why)
+			continue
+		}
+		wg.Go(func() {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				results[i] = &wsResult{info: info, status: statusFailed, reason: ctx.Err().Error(), err: ctx.Err()}
+				return
+			}
+			defer func() { <-sem }()
+			results[i] = r.exportWorkspace(ctx, i, info, prog, accountUsers)
+		})
+	}
+	wg.Wait()
+	<-acctDone
+	return results, acct
+}
+
+// exportWorkspace reads one workspace and spools its rows.
+func (r *runner) exportWorkspace(ctx context.Context, i int, info scim.WorkspaceInfo, prog *reports.Progress,
+	accountUsers func() (map[string]bool, error)) *wsResult {
+	task := prog.Task(taskName(info), 0)
+	res := &wsResult{info: info}
+	d := r.fetchWorkspace(ctx, info, task)
+	res.federated = d.federated
+	users, err := accountUsers()
+	if err != nil {
+		res.status, res.reason, res.err = statusFailed, err.Error(), err
+		task.Fail(err)
+		return res
+	}
+	w, err := r.spool.create(fmt.Sprintf("workspace-%04d", i))
+	if err != nil {
+		res.fatal = err
+		task.Fail(err)
+		return res
+	}
+	res.counts = r.wsRows(w, []any{wsID(info.ID), info.Name}, d, users)
+	if res.file, err = w.close(); err != nil {
+		w.abort()
+		res.fatal = err
+		task.Fail(err)
+		return res
+	}
+	if len(d.errs) > 0 {
+		res.status, res.reason = statusFailed, joinErrors(d.errs)
+		res.err = errors.Join(d.errs...)
+		task.Fail(errors.New(res.reason))
+		return res
+	}
+	res.status = statusOK
+	task.Done(res.counts.String())
+	return res
+}
+
+// exportAccount reads the account and spools the account tables.
+func (r *runner) exportAccount(ctx context.Context, prog *reports.Progress) *accountResult {
+	task := prog.Task("account", 0)
+	res := &accountResult{}
+	d := r.fetchAccount(ctx, task)
+	if d.read[readUsers] {
+		res.users = make(map[string]bool, len(d.users))
+		for _, u := range d.users {
+			res.users[u.ID] = true
+		}
+	}
+	w, err := r.spool.create("account")
+	if err != nil {
+		res.fatal = err
+		task.Fail(err)
+		return res
+	}
+	r.accountRows(w, d)
+	if res.file, err = w.close(); err != nil {
+		w.abort()
+		res.fatal = err
+		task.Fail(err)
+		return res
+	}
+	if len(d.errs) > 0 {
+		res.err, res.reason = errors.Join(d.errs...), joinErrors(d.errs)
+		task.Fail(errors.New(res.reason))
+		return res
+	}
+	task.Done(fmt.Sprintf("%d users, %d groups, %d service principals", len(d.users), len(d.groups), len(d.sps)))
+	return res
+}
+
+// wsID renders a workspace id; 0 (unknown) is empty.
+func wsID(id int64) string {
+	if id == 0 {
+		return ""
+	}
+	return strconv.FormatInt(id, 10)
+}
+
+// String summarises c for a progress line.
+func (c counts) String() string {
+	var parts []string
+	add := func(p *int, what string) {
+		if p != nil {
+			parts = append(parts, fmt.Sprintf("%d %s", *p, what))
+		}
+	}
+	add(c.users, "users")
+	add(c.sps, "service principals")
+	add(c.groups, "groups")
+	add(c.direct, "memberships")
+	add(c.assignments, "assignments")
+	return strings.Join(parts, ", ")
+}
+
+// val turns an optional count into a row value.
+func val(p *int) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+// write copies the spooled rows into tables: the workspaces table, each
+// included workspace table in workspace order, the account tables, and the
+// summary.
+func (r *runner) write(ctx context.Context, tables reports.Tables, results []*wsResult, acct *accountResult) error {
+	sink, err := tables.Table(TableWorkspaces, columns[TableWorkspaces])
+	if err != nil {
+		return err
+	}
+	for _, res := range results {
+		c := res.counts
+		if err := sink.WriteRow(wsID(res.info.ID), res.info.Name, res.info.Cloud, res.info.URL, res.info.Status,
+			res.federated, val(c.users), val(c.sps), val(c.groups), val(c.wsGroups), val(c.acctGroups),
+			val(c.direct), val(c.transitive), val(c.inCycles), val(c.entitlements), val(c.assignments),
+			res.status, res.reason); err != nil {
+			return fmt.Errorf("write %s: %w", TableWorkspaces, err)
+		}
+	}
+	if err := sink.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", TableWorkspaces, err)
+	}
+	copyTable := func(name string, files []*spoolFile) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		cols := columns[name]
+		sink, err := tables.Table(name, cols)
+		if err != nil {
+			return err
+		}
+		for _, f := range files {
+			if f != nil {
+				if err := f.copyTo(name, cols, sink); err != nil {
+					return err
+				}
+			}
+		}
+		return sink.Close()
+	}
+	files := make([]*spoolFile, len(results))
+	for i, res := range results {
+		files[i] = res.file
+	}
+	for _, t := range workspaceTables {
+		if r.cfg.include.has(t.include) {
+			if err := copyTable(t.table, files); err != nil {
+				return err
+			}
+		}
+	}
+	if r.acct != nil && r.cfg.include.has(IncludeAccount) {
+		var f *spoolFile
+		if acct != nil {
+			f = acct.file
+		}
+		for _, t := range accountTables {
+			if err := copyTable(t, []*spoolFile{f}); err != nil {
+				return err
+			}
+		}
+	}
+	sum := reports.Summary{Title: summaryTitle, Columns: []reports.Column{
+		str("workspace"), num("users"), num("service_principals"), num("groups")}}
+	for _, res := range results {
+		c := res.counts
+		sum.Rows = append(sum.Rows, []any{taskName(res.info), val(c.users), val(c.sps), val(c.groups)})
+	}
+	return tables.Summary(sum)
+}
+
+// finish prints the final summary on stderr and returns a *PartialError if
+// anything failed.
+func (r *runner) finish(results []*wsResult, acct *accountResult) error {
+	var ok, failed, skipped int
+	var failures []Failure
+	for _, res := range results {
+		switch res.status {
+		case statusOK:
+			ok++
+		case statusSkipped:
+			skipped++
+		default:
+			failed++
+			failures = append(failures, Failure{WorkspaceID: res.info.ID, Name: taskName(res.info), Err: res.err})
+		}
+	}
+	if acct != nil && acct.err != nil {
+		failures = append(failures, Failure{Name: "account", Err: acct.err})
+	}
+	w := r.deps.Streams.Err
+	fmt.Fprintf(w, "export written to %s: %d workspaces: %d ok, %d failed, %d skipped\n",
+		r.cfg.out, len(results), ok, failed, skipped)
+	for _, res := range results {
+		switch res.status {
+		case statusFailed:
+			fmt.Fprintf(w, "  workspace %s (%s) failed: %s\n", wsID(res.info.ID), res.info.Name, res.reason)
+		case statusSkipped:
+			fmt.Fprintf(w, "  workspace %s (%s) skipped: %s\n", wsID(res.info.ID), res.info.Name, res.reason)
+		}
+	}
+	if acct != nil && acct.err != nil {
+		fmt.Fprintf(w, "  account failed: %s\n", acct.reason)
+	}
+	if len(failures) == 0 {
+		return nil
+	}
+	return &PartialError{Out: r.cfg.out, Failures: failures, Workspaces: len(results)}
+}
