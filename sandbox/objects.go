@@ -54,7 +54,6 @@ type jobObj struct {
 	name       string
 	creator    string
 	created    int64
-	owner      string // initial IS_OWNER ("" when the creator was deleted)
 	runAs      *SeedRunAs
 	schedule   *SeedSchedule
 	trigger    *SeedTrigger
@@ -62,7 +61,6 @@ type jobObj struct {
 	tasks      []SeedTask
 	email      *SeedEmailNotifications
 	tags       map[string]string
-	acl        []SeedACL
 }
 
 type clusterObj struct {
@@ -73,7 +71,6 @@ type clusterObj struct {
 
 type warehouseObj struct {
 	SeedWarehouse
-	owner string
 }
 
 type pipelineObj struct {
@@ -135,8 +132,32 @@ func loadObjects(s *Server, seed *Seed) (any, error) {
 			return nil, fmt.Errorf("workspace %d objects: %w", w.id, err)
 		}
 		out.ws[w.id] = o
+		if so := objs[w.id]; so != nil {
+			if err := s.registerACLs(w, so); err != nil {
+				return nil, fmt.Errorf("workspace %d objects: %w", w.id, err)
+			}
+		}
 	}
 	return out, nil
+}
+
+// registerACLs registers every object of a workspace with the permissions
+// store, with its default and seeded grants. Defaults of principals that no
+// longer exist are skipped (the object has lost that owner or manager).
+func (s *Server) registerACLs(w *workspace, so *SeedObjects) error {
+	g := s.grants(w)
+	for _, a := range objectACLSpecs(so) {
+		acl := g.object(a.typ, a.id)
+		for _, d := range a.defaults {
+			if p := s.st.findPrincipal(w, d.name); p != nil {
+				acl.set(p.id, d.level)
+			}
+		}
+		if e := s.seedACL(w, a.typ, a.id, a.grants); e != nil {
+			return fmt.Errorf("%s.permissions: %s", a.field, e.msg)
+		}
+	}
+	return nil
 }
 
 // objects returns the workspace's objects (never nil). Callers hold s.mu.
@@ -221,12 +242,8 @@ func buildObjects(st *state, w *workspace, so *SeedObjects, now time.Time) (*wsO
 	}
 	for _, sj := range so.Jobs {
 		j := &jobObj{id: sj.JobID, name: sj.Name, creator: sj.Creator, created: at(sj.Created).UnixMilli(),
-			owner: sj.Owner, runAs: sj.RunAs, schedule: sj.Schedule, trigger: sj.Trigger,
-			continuous: sj.Continuous, tasks: sj.Tasks, email: sj.EmailNotifications, tags: sj.Tags,
-			acl: sj.Permissions}
-		if j.owner == "" && st.liveName(w, sj.Creator) {
-			j.owner = sj.Creator
-		}
+			runAs: sj.RunAs, schedule: sj.Schedule, trigger: sj.Trigger,
+			continuous: sj.Continuous, tasks: sj.Tasks, email: sj.EmailNotifications, tags: sj.Tags}
 		o.jobs = append(o.jobs, j)
 	}
 	slices.SortFunc(o.jobs, func(a, b *jobObj) int { return cmp.Compare(a.id, b.id) })
@@ -252,11 +269,7 @@ func buildObjects(st *state, w *workspace, so *SeedObjects, now time.Time) (*wsO
 		o.clusters = append(o.clusters, c)
 	}
 	for _, sw := range so.Warehouses {
-		wh := &warehouseObj{SeedWarehouse: sw, owner: sw.Owner}
-		if wh.owner == "" && st.liveName(w, sw.Creator) {
-			wh.owner = sw.Creator
-		}
-		o.warehouses = append(o.warehouses, wh)
+		o.warehouses = append(o.warehouses, &warehouseObj{SeedWarehouse: sw})
 	}
 	for _, sp := range so.Pipelines {
 		p := &pipelineObj{SeedPipeline: sp, lastModified: def.UnixMilli()}

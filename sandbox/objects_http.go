@@ -272,9 +272,17 @@ type wireJob struct {
 	HasMore         bool             `json:"has_more,omitempty"`
 }
 
-// jobOwner is the job's current IS_OWNER ("" when it has none).
+// jobOwner is the name of the job's current IS_OWNER ("" when it has none
+// or its owner was deleted).
 func (c *call) jobOwner(j *jobObj) string {
-	return j.owner
+	acl := c.s.grants(c.ws).find(permTypeJobs, strconv.FormatInt(j.id, 10))
+	if acl == nil {
+		return ""
+	}
+	if p := c.s.st.get(acl.owner()); p != nil {
+		return p.name()
+	}
+	return ""
 }
 
 // renderJob renders a job for list (get false) or jobs/get.

@@ -589,3 +589,111 @@ func TestObjectsRateLimitClass(t *testing.T) {
 	// Other workspaces have their own buckets.
 	objAdmin(t, srv, wsML).get("/api/2.1/clusters/list", &v)
 }
+
+// objACL is the ObjectPermissions reply of the permissions API, reduced to
+// "<principal name>=<level>" entries.
+func objACL(c objClient, typ, id string) (objectType string, entries []string) {
+	c.t.Helper()
+	var resp struct {
+		ObjectID          string `json:"object_id"`
+		ObjectType        string `json:"object_type"`
+		AccessControlList []struct {
+			UserName             string `json:"user_name"`
+			GroupName            string `json:"group_name"`
+			ServicePrincipalName string `json:"service_principal_name"`
+			AllPermissions       []struct {
+				PermissionLevel string `json:"permission_level"`
+			} `json:"all_permissions"`
+		} `json:"access_control_list"`
+	}
+	c.get("/api/2.0/permissions/"+typ+"/"+id, &resp)
+	for _, e := range resp.AccessControlList {
+		for _, p := range e.AllPermissions {
+			entries = append(entries, e.UserName+e.GroupName+e.ServicePrincipalName+"="+p.PermissionLevel)
+		}
+	}
+	slices.Sort(entries)
+	return resp.ObjectType, entries
+}
+
+func TestObjectsPermissions(t *testing.T) {
+	srv := newObjServer(t, Options{})
+	c := objAdmin(t, srv, wsProd)
+	var clusters struct {
+		Clusters []wireCluster `json:"clusters"`
+	}
+	c.get("/api/2.1/clusters/list?page_size=100", &clusters)
+	clusterID := map[string]string{}
+	for _, cl := range clusters.Clusters {
+		clusterID[cl.ClusterName] = cl.ClusterID
+	}
+	var pls struct {
+		Statuses []wirePipelineState `json:"statuses"`
+	}
+	c.get("/api/2.0/pipelines?max_results=100", &pls)
+	var lv struct {
+		Dashboards []wireLakeview `json:"dashboards"`
+	}
+	c.get("/api/2.0/lakeview/dashboards", &lv)
+	var eps struct {
+		Endpoints []wireEndpoint `json:"endpoints"`
+	}
+	c.get("/api/2.0/serving-endpoints", &eps)
+	var qs struct {
+		Results []wireQuery `json:"results"`
+	}
+	c.get("/api/2.0/sql/queries", &qs)
+
+	for _, tc := range []struct {
+		typ, id string
+		echo    string
+		want    []string
+	}{
+		// Owner plus a grant.
+		{"jobs", "101", "job", []string{"data-engineers=CAN_MANAGE_RUN", objElena + "=IS_OWNER"}},
+		// Several managers.
+		{"jobs", "102", "job", []string{objElena + "=IS_OWNER", objFarid + "=CAN_MANAGE"}},
+		// Creator deleted: no owner left, only the group's grant.
+		{"jobs", "105", "job", []string{"data-engineers=CAN_MANAGE"}},
+		// Owner is not the creator.
+		{"jobs", "110", "job", []string{objElena + "=IS_OWNER"}},
+		{"clusters", clusterID["shared-etl"], "cluster", []string{"data-engineers=CAN_RESTART", objElena + "=CAN_MANAGE", objFarid + "=CAN_MANAGE"}},
+		{"clusters", clusterID["elena-dev"], "cluster", []string{objElena + "=CAN_MANAGE"}},
+		// A pipeline run as a service principal: the SP owns it, the creator manages it.
+		{"pipelines", pls.Statuses[0].PipelineID, "pipelines", []string{objEtlProd + "=IS_OWNER", objElena + "=CAN_MANAGE"}},
+		{"queries", qs.Results[0].ID, "query", []string{objElena + "=CAN_MANAGE"}},
+		{"sql/queries", qs.Results[3].ID, "query", []string{objElena + "=CAN_MANAGE", objGrace + "=CAN_MANAGE"}},
+		{"dashboards", lv.Dashboards[0].DashboardID, "dashboard", []string{objElena + "=CAN_MANAGE"}},
+		{"serving-endpoints", eps.Endpoints[0].ID, "serving-endpoint", []string{objElena + "=CAN_MANAGE"}},
+		{"apps", "sales-insights", "apps", []string{objElena + "=CAN_MANAGE"}},
+	} {
+		echo, got := objACL(c, tc.typ, tc.id)
+		want := slices.Sorted(slices.Values(tc.want))
+		if echo != tc.echo || !slices.Equal(got, want) {
+			t.Errorf("%s/%s: %s %v, want %s %v", tc.typ, tc.id, echo, got, tc.echo, want)
+		}
+	}
+	// Serving endpoints are addressed by id, not by name.
+	c.wantError(http.MethodGet, "/api/2.0/permissions/serving-endpoints/churn-model", 404, "RESOURCE_DOES_NOT_EXIST", "")
+
+	// Changing a job's owner through the permissions API changes whom it
+	// runs as.
+	put := `{"access_control_list":[{"user_name":"` + objFarid + `","permission_level":"IS_OWNER"}]}`
+	req, _ := http.NewRequest(http.MethodPatch, srv.URL()+"/api/2.0/permissions/jobs/101", strings.NewReader(put))
+	req.Header.Set("Authorization", "Bearer "+srv.AdminToken())
+	req.Header.Set("X-Databricks-Workspace-Id", strconv.FormatInt(wsProd, 10))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("PATCH permissions: %d", resp.StatusCode)
+	}
+	var j wireJob
+	c.get("/api/2.2/jobs/get?job_id=101", &j)
+	if j.RunAsUserName != objFarid || j.CreatorUserName != objElena {
+		t.Errorf("after the owner change: run_as %q creator %q", j.RunAsUserName, j.CreatorUserName)
+	}
+}

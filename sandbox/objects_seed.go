@@ -81,17 +81,6 @@ func (t SeedTime) resolve(now time.Time) (time.Time, error) {
 	return v, nil
 }
 
-// SeedACL is one seeded permission grant, in the permissions API's request
-// shape: exactly one of UserName, GroupName (displayName) or
-// ServicePrincipalName (applicationId), and a permission level valid for the
-// object type.
-type SeedACL struct {
-	UserName             string `json:"user_name,omitempty"`
-	GroupName            string `json:"group_name,omitempty"`
-	ServicePrincipalName string `json:"service_principal_name,omitempty"`
-	PermissionLevel      string `json:"permission_level"`
-}
-
 // SeedPAT is a personal access token in the workspace's token-management
 // inventory (not a bearer token the sandbox accepts: those are Seed.Tokens).
 type SeedPAT struct {
@@ -195,7 +184,7 @@ type SeedJob struct {
 	Tasks              []SeedTask              `json:"tasks,omitempty"`
 	EmailNotifications *SeedEmailNotifications `json:"email_notifications,omitempty"`
 	Tags               map[string]string       `json:"tags,omitempty"`
-	Permissions        []SeedACL               `json:"permissions,omitempty"`
+	Permissions        []SeedGrant             `json:"permissions,omitempty"`
 }
 
 // SeedCluster is an all-purpose or job cluster.
@@ -220,8 +209,8 @@ type SeedCluster struct {
 	Started                SeedTime          `json:"started,omitempty"`
 	// Terminated is when a TERMINATED cluster stopped; clusters terminated
 	// more than 30 days ago and not pinned are left out of lists.
-	Terminated  SeedTime  `json:"terminated,omitempty"`
-	Permissions []SeedACL `json:"permissions,omitempty"`
+	Terminated  SeedTime    `json:"terminated,omitempty"`
+	Permissions []SeedGrant `json:"permissions,omitempty"`
 }
 
 // SeedWarehouse is a SQL warehouse.
@@ -230,13 +219,13 @@ type SeedWarehouse struct {
 	Name    string `json:"name"`
 	Creator string `json:"creator"`
 	// Owner holds IS_OWNER; default Creator when the creator exists.
-	Owner         string    `json:"owner,omitempty"`
-	State         string    `json:"state"`
-	ClusterSize   string    `json:"cluster_size,omitempty"`
-	WarehouseType string    `json:"warehouse_type,omitempty"` // PRO or CLASSIC; default PRO
-	Serverless    bool      `json:"serverless,omitempty"`
-	AutoStopMins  int       `json:"auto_stop_mins,omitempty"`
-	Permissions   []SeedACL `json:"permissions,omitempty"`
+	Owner         string      `json:"owner,omitempty"`
+	State         string      `json:"state"`
+	ClusterSize   string      `json:"cluster_size,omitempty"`
+	WarehouseType string      `json:"warehouse_type,omitempty"` // PRO or CLASSIC; default PRO
+	Serverless    bool        `json:"serverless,omitempty"`
+	AutoStopMins  int         `json:"auto_stop_mins,omitempty"`
+	Permissions   []SeedGrant `json:"permissions,omitempty"`
 }
 
 // SeedPipeline is a Lakeflow Declarative Pipeline.
@@ -246,13 +235,13 @@ type SeedPipeline struct {
 	Creator    string `json:"creator"`
 	// RunAs is the identity the pipeline runs as and its IS_OWNER; default
 	// the creator.
-	RunAs       *SeedRunAs `json:"run_as,omitempty"`
-	State       string     `json:"state"`
-	Continuous  bool       `json:"continuous,omitempty"`
-	Catalog     string     `json:"catalog,omitempty"`
-	Target      string     `json:"target,omitempty"`
-	ClusterID   string     `json:"cluster_id,omitempty"`
-	Permissions []SeedACL  `json:"permissions,omitempty"`
+	RunAs       *SeedRunAs  `json:"run_as,omitempty"`
+	State       string      `json:"state"`
+	Continuous  bool        `json:"continuous,omitempty"`
+	Catalog     string      `json:"catalog,omitempty"`
+	Target      string      `json:"target,omitempty"`
+	ClusterID   string      `json:"cluster_id,omitempty"`
+	Permissions []SeedGrant `json:"permissions,omitempty"`
 }
 
 // SeedQuery is a SQL query (queries API v2).
@@ -261,70 +250,70 @@ type SeedQuery struct {
 	DisplayName string `json:"display_name"`
 	Owner       string `json:"owner"`
 	// RunAsMode is OWNER or VIEWER (default VIEWER).
-	RunAsMode    string    `json:"run_as_mode,omitempty"`
-	WarehouseID  string    `json:"warehouse_id,omitempty"`
-	QueryText    string    `json:"query_text,omitempty"`
-	LastModifier string    `json:"last_modifier,omitempty"`
-	Created      SeedTime  `json:"created,omitempty"`
-	Trashed      bool      `json:"trashed,omitempty"`
-	Permissions  []SeedACL `json:"permissions,omitempty"`
+	RunAsMode    string      `json:"run_as_mode,omitempty"`
+	WarehouseID  string      `json:"warehouse_id,omitempty"`
+	QueryText    string      `json:"query_text,omitempty"`
+	LastModifier string      `json:"last_modifier,omitempty"`
+	Created      SeedTime    `json:"created,omitempty"`
+	Trashed      bool        `json:"trashed,omitempty"`
+	Permissions  []SeedGrant `json:"permissions,omitempty"`
 }
 
 // SeedAlert is a SQL alert (alerts API of /api/2.0/sql/alerts).
 type SeedAlert struct {
-	ID          string    `json:"id"`
-	DisplayName string    `json:"display_name"`
-	Owner       string    `json:"owner"`
-	QueryID     string    `json:"query_id"`
-	State       string    `json:"state,omitempty"` // UNKNOWN, OK or TRIGGERED
-	Created     SeedTime  `json:"created,omitempty"`
-	Permissions []SeedACL `json:"permissions,omitempty"`
+	ID          string      `json:"id"`
+	DisplayName string      `json:"display_name"`
+	Owner       string      `json:"owner"`
+	QueryID     string      `json:"query_id"`
+	State       string      `json:"state,omitempty"` // UNKNOWN, OK or TRIGGERED
+	Created     SeedTime    `json:"created,omitempty"`
+	Permissions []SeedGrant `json:"permissions,omitempty"`
 }
 
 // SeedLegacyDashboard is a legacy Databricks SQL dashboard.
 type SeedLegacyDashboard struct {
-	ID          string    `json:"id"`
-	Name        string    `json:"name"`
-	Owner       string    `json:"owner"`
-	Created     SeedTime  `json:"created,omitempty"`
-	Tags        []string  `json:"tags,omitempty"`
-	Permissions []SeedACL `json:"permissions,omitempty"`
+	ID          string      `json:"id"`
+	Name        string      `json:"name"`
+	Owner       string      `json:"owner"`
+	Created     SeedTime    `json:"created,omitempty"`
+	Tags        []string    `json:"tags,omitempty"`
+	Permissions []SeedGrant `json:"permissions,omitempty"`
 }
 
 // SeedLakeviewDashboard is an AI/BI (Lakeview) dashboard. The API has no
 // owner field: Owner becomes the CAN_MANAGE grant of its permissions.
 type SeedLakeviewDashboard struct {
-	DashboardID string    `json:"dashboard_id"`
-	DisplayName string    `json:"display_name"`
-	Owner       string    `json:"owner"`
-	WarehouseID string    `json:"warehouse_id,omitempty"`
-	Trashed     bool      `json:"trashed,omitempty"`
-	Created     SeedTime  `json:"created,omitempty"`
-	Permissions []SeedACL `json:"permissions,omitempty"`
+	DashboardID string      `json:"dashboard_id"`
+	DisplayName string      `json:"display_name"`
+	Owner       string      `json:"owner"`
+	WarehouseID string      `json:"warehouse_id,omitempty"`
+	Trashed     bool        `json:"trashed,omitempty"`
+	Created     SeedTime    `json:"created,omitempty"`
+	Permissions []SeedGrant `json:"permissions,omitempty"`
 }
 
 // SeedServingEndpoint is a model serving endpoint.
 type SeedServingEndpoint struct {
-	ID          string    `json:"id"`
-	Name        string    `json:"name"`
-	Creator     string    `json:"creator"`
-	Ready       bool      `json:"ready,omitempty"`
-	Task        string    `json:"task,omitempty"`
-	Created     SeedTime  `json:"created,omitempty"`
-	Permissions []SeedACL `json:"permissions,omitempty"`
+	ID          string      `json:"id"`
+	Name        string      `json:"name"`
+	Creator     string      `json:"creator"`
+	Ready       bool        `json:"ready,omitempty"`
+	Task        string      `json:"task,omitempty"`
+	Created     SeedTime    `json:"created,omitempty"`
+	Permissions []SeedGrant `json:"permissions,omitempty"`
 }
 
 // SeedApp is a Databricks app. ServicePrincipal is the application id of
 // the app's own service principal.
 type SeedApp struct {
-	Name             string    `json:"name"`
-	ID               string    `json:"id"`
-	Creator          string    `json:"creator"`
-	ServicePrincipal string    `json:"service_principal"`
-	Running          bool      `json:"running,omitempty"`
-	Description      string    `json:"description,omitempty"`
-	Created          SeedTime  `json:"created,omitempty"`
-	Permissions      []SeedACL `json:"permissions,omitempty"`
+	Name             string      `json:"name"`
+	ID               string      `json:"id"`
+	Creator          string      `json:"creator"`
+	ServicePrincipal string      `json:"service_principal"`
+	Running          bool        `json:"running,omitempty"`
+	Description      string      `json:"description,omitempty"`
+	Created          SeedTime    `json:"created,omitempty"`
+	Permissions      []SeedGrant `json:"permissions,omitempty"`
 }
 
 // Object permission types (the {object_type} segment of
@@ -341,21 +330,6 @@ const (
 	permTypeServingEndpoints = "serving-endpoints"
 	permTypeApps             = "apps"
 )
-
-// objectLevels are the permission levels each object type accepts
-// (reference §F.1).
-var objectLevels = map[string][]string{
-	permTypeJobs:             {"CAN_VIEW", "CAN_MANAGE_RUN", "CAN_MANAGE", "IS_OWNER"},
-	permTypeClusters:         {"CAN_ATTACH_TO", "CAN_RESTART", "CAN_MANAGE"},
-	permTypeWarehouses:       {"CAN_USE", "CAN_MONITOR", "CAN_VIEW", "CAN_MANAGE", "IS_OWNER"},
-	permTypePipelines:        {"CAN_VIEW", "CAN_RUN", "CAN_MANAGE", "IS_OWNER"},
-	permTypeQueries:          {"CAN_READ", "CAN_VIEW", "CAN_RUN", "CAN_EDIT", "CAN_MANAGE"},
-	permTypeAlerts:           {"CAN_READ", "CAN_VIEW", "CAN_RUN", "CAN_EDIT", "CAN_MANAGE"},
-	permTypeLegacyDashboards: {"CAN_READ", "CAN_VIEW", "CAN_RUN", "CAN_EDIT", "CAN_MANAGE"},
-	permTypeDashboards:       {"CAN_READ", "CAN_RUN", "CAN_EDIT", "CAN_MANAGE"},
-	permTypeServingEndpoints: {"CAN_VIEW", "CAN_QUERY", "CAN_MANAGE"},
-	permTypeApps:             {"CAN_USE", "CAN_MANAGE"},
-}
 
 // ParseSeedObjects decodes one workspace's objects section strictly (an
 // unknown field is an error that names it). References to principals are
@@ -377,6 +351,10 @@ func ParseSeedObjects(b []byte) (*SeedObjects, error) {
 type principalNames struct {
 	users, sps, groups map[string]bool // lower-case names
 	deleted            map[string]bool
+	// grantable holds "u:", "s:" and "g:" + lower-case name of the
+	// principals that exist in the workspace and so can receive grants:
+	// local ones and, in a federated workspace, visible account ones.
+	grantable map[string]bool
 }
 
 func (n *principalNames) user(name string) bool {
@@ -398,25 +376,38 @@ func (n *principalNames) live(name string) bool {
 // workspace's local principals, every account principal when the workspace
 // is identity federated (objects outlive assignments), and the system groups.
 func seedNames(s *Seed, w *SeedWorkspace) *principalNames {
-	n := &principalNames{users: map[string]bool{}, sps: map[string]bool{}, groups: map[string]bool{}, deleted: map[string]bool{}}
-	addAll := func(us []SeedUser, sps []SeedServicePrincipal, gs []SeedGroup) {
+	n := &principalNames{users: map[string]bool{}, sps: map[string]bool{}, groups: map[string]bool{},
+		deleted: map[string]bool{}, grantable: map[string]bool{}}
+	all := func(string) bool { return true }
+	addAll := func(us []SeedUser, sps []SeedServicePrincipal, gs []SeedGroup, visible func(id string) bool) {
 		for _, u := range us {
-			n.users[strings.ToLower(u.UserName)] = true
+			k := strings.ToLower(u.UserName)
+			n.users[k] = true
+			n.grantable["u:"+k] = n.grantable["u:"+k] || visible(u.ID)
 		}
 		for _, sp := range sps {
-			n.sps[strings.ToLower(sp.ApplicationID)] = true
+			k := strings.ToLower(sp.ApplicationID)
+			n.sps[k] = true
+			n.grantable["s:"+k] = n.grantable["s:"+k] || visible(sp.ID)
 		}
 		for _, g := range gs {
-			n.groups[strings.ToLower(g.DisplayName)] = true
+			k := strings.ToLower(g.DisplayName)
+			n.groups[k] = true
+			n.grantable["g:"+k] = n.grantable["g:"+k] || visible(g.ID)
 		}
 	}
 	if w.IdentityFederated {
-		addAll(s.Users, s.ServicePrincipals, s.Groups)
+		vis := visibilityFromSeed(s)[w.WorkspaceID]
+		addAll(s.Users, s.ServicePrincipals, s.Groups, func(id string) bool { return vis[id] })
+		if !slices.ContainsFunc(s.Groups, func(g SeedGroup) bool { return g.DisplayName == accountUsersGroup }) {
+			n.groups[accountUsersGroup] = true // implicit; not grantable unless assigned (it has no seed id)
+		}
 	}
-	addAll(w.Users, w.ServicePrincipals, w.Groups)
-	n.groups[adminsGroup] = true
-	n.groups[usersGroup] = true
-	n.groups[accountUsersGroup] = true
+	addAll(w.Users, w.ServicePrincipals, w.Groups, all)
+	for _, g := range []string{adminsGroup, usersGroup} {
+		n.groups[g] = true
+		n.grantable["g:"+g] = true
+	}
 	return n
 }
 
@@ -496,7 +487,7 @@ func (v *objectValidator) runAs(field string, r *SeedRunAs) {
 	}
 }
 
-func (v *objectValidator) acl(field, typ string, acl []SeedACL) {
+func (v *objectValidator) acl(field, typ string, acl []SeedGrant) {
 	for i, a := range acl {
 		f := fmt.Sprintf("%s[%d]", field, i)
 		n := 0
@@ -509,16 +500,17 @@ func (v *objectValidator) acl(field, typ string, acl []SeedACL) {
 			v.errf("%s: set exactly one of user_name, group_name and service_principal_name", f)
 			continue
 		}
+		g := v.names.grantable
 		switch {
-		case a.UserName != "" && !v.names.users[strings.ToLower(a.UserName)]:
-			v.errf("%s.user_name: %q is not a live user of the seed", f, a.UserName)
-		case a.GroupName != "" && !v.names.groups[strings.ToLower(a.GroupName)]:
-			v.errf("%s.group_name: %q is not a group of the seed", f, a.GroupName)
-		case a.ServicePrincipalName != "" && !v.names.sps[strings.ToLower(a.ServicePrincipalName)]:
-			v.errf("%s.service_principal_name: %q is not a service principal of the seed", f, a.ServicePrincipalName)
+		case a.UserName != "" && !g["u:"+strings.ToLower(a.UserName)]:
+			v.errf("%s.user_name: %q is not a live user in the workspace", f, a.UserName)
+		case a.GroupName != "" && !g["g:"+strings.ToLower(a.GroupName)]:
+			v.errf("%s.group_name: %q is not a group in the workspace", f, a.GroupName)
+		case a.ServicePrincipalName != "" && !g["s:"+strings.ToLower(a.ServicePrincipalName)]:
+			v.errf("%s.service_principal_name: %q is not a service principal in the workspace", f, a.ServicePrincipalName)
 		}
-		if !slices.Contains(objectLevels[typ], a.PermissionLevel) {
-			v.errf("%s.permission_level: %q is not one of %s", f, a.PermissionLevel, strings.Join(objectLevels[typ], ", "))
+		if levelRank(typ, a.PermissionLevel) < 0 {
+			v.errf("%s.permission_level: %q is not one of %s", f, a.PermissionLevel, strings.Join(aclTypes[typ].levels, ", "))
 		}
 		if a.PermissionLevel == "IS_OWNER" {
 			v.errf("%s.permission_level: IS_OWNER comes from the object's owner field", f)
@@ -607,7 +599,6 @@ func validateObjects(prefix string, s *Seed, w *SeedWorkspace, o *SeedObjects) [
 		if c.Terminated != "" && c.State != "TERMINATED" {
 			v.errf("%s.terminated: only a TERMINATED cluster has a termination time", f)
 		}
-		v.acl(f+".permissions", permTypeClusters, c.Permissions)
 	}
 
 	seen = map[string]bool{}
@@ -680,7 +671,6 @@ func validateObjects(prefix string, s *Seed, w *SeedWorkspace, o *SeedObjects) [
 				v.errf("%s.existing_cluster_id: %q is not a cluster of the workspace", tf, t.ExistingClusterID)
 			}
 		}
-		v.acl(f+".permissions", permTypeJobs, j.Permissions)
 	}
 
 	warehouses := map[string]bool{}
@@ -701,7 +691,6 @@ func validateObjects(prefix string, s *Seed, w *SeedWorkspace, o *SeedObjects) [
 		v.enum(f+".state", w.State, "STARTING", "RUNNING", "STOPPING", "STOPPED", "DELETING", "DELETED")
 		v.enum(f+".cluster_size", w.ClusterSize, "2X-Small", "X-Small", "Small", "Medium", "Large", "X-Large", "2X-Large", "3X-Large", "4X-Large")
 		v.enum(f+".warehouse_type", w.WarehouseType, "PRO", "CLASSIC")
-		v.acl(f+".permissions", permTypeWarehouses, w.Permissions)
 	}
 
 	seen = map[string]bool{}
@@ -723,7 +712,6 @@ func validateObjects(prefix string, s *Seed, w *SeedWorkspace, o *SeedObjects) [
 		if p.ClusterID != "" && !clusters[strings.ToLower(p.ClusterID)] {
 			v.errf("%s.cluster_id: %q is not a cluster of the workspace", f, p.ClusterID)
 		}
-		v.acl(f+".permissions", permTypePipelines, p.Permissions)
 	}
 
 	queries := map[string]bool{}
@@ -743,7 +731,6 @@ func validateObjects(prefix string, s *Seed, w *SeedWorkspace, o *SeedObjects) [
 			v.errf("%s.warehouse_id: %q is not a warehouse of the workspace", f, q.WarehouseID)
 		}
 		v.time(f+".created", q.Created, false)
-		v.acl(f+".permissions", permTypeQueries, q.Permissions)
 	}
 
 	seen = map[string]bool{}
@@ -762,7 +749,6 @@ func validateObjects(prefix string, s *Seed, w *SeedWorkspace, o *SeedObjects) [
 		}
 		v.enum(f+".state", a.State, "UNKNOWN", "OK", "TRIGGERED")
 		v.time(f+".created", a.Created, false)
-		v.acl(f+".permissions", permTypeAlerts, a.Permissions)
 	}
 
 	seen = map[string]bool{}
@@ -777,7 +763,6 @@ func validateObjects(prefix string, s *Seed, w *SeedWorkspace, o *SeedObjects) [
 		}
 		v.userRef(f+".owner", d.Owner, true)
 		v.time(f+".created", d.Created, false)
-		v.acl(f+".permissions", permTypeLegacyDashboards, d.Permissions)
 	}
 
 	seen = map[string]bool{}
@@ -795,7 +780,6 @@ func validateObjects(prefix string, s *Seed, w *SeedWorkspace, o *SeedObjects) [
 			v.errf("%s.warehouse_id: %q is not a warehouse of the workspace", f, d.WarehouseID)
 		}
 		v.time(f+".created", d.Created, false)
-		v.acl(f+".permissions", permTypeDashboards, d.Permissions)
 	}
 
 	seen = map[string]bool{}
@@ -812,7 +796,6 @@ func validateObjects(prefix string, s *Seed, w *SeedWorkspace, o *SeedObjects) [
 		v.unique(f+".name", names, e.Name)
 		v.principalRef(f+".creator", e.Creator, true)
 		v.time(f+".created", e.Created, false)
-		v.acl(f+".permissions", permTypeServingEndpoints, e.Permissions)
 	}
 
 	seen = map[string]bool{}
@@ -832,7 +815,89 @@ func validateObjects(prefix string, s *Seed, w *SeedWorkspace, o *SeedObjects) [
 			v.errf("%s.service_principal: %q is not a service principal of the seed", f, a.ServicePrincipal)
 		}
 		v.time(f+".created", a.Created, false)
-		v.acl(f+".permissions", permTypeApps, a.Permissions)
+	}
+	for _, a := range objectACLSpecs(o) {
+		v.acl(a.field+".permissions", a.typ, a.grants)
+		for i, g := range a.grants {
+			for _, d := range a.defaults {
+				if name := cmpOr(g.UserName, g.ServicePrincipalName); strings.EqualFold(name, d.name) && v.names.live(d.name) {
+					v.errf("%s.permissions[%d]: %q already holds %s on this object (from its owner or creator)", a.field, i, name, d.level)
+				}
+			}
+		}
 	}
 	return v.errs
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// defaultGrant is a grant an object has by default: its owner's IS_OWNER
+// or its creator's CAN_MANAGE. name is a user name or application id; the
+// grant is skipped when that principal no longer exists.
+type defaultGrant struct{ name, level string }
+
+// aclSpec is the initial ACL of one object.
+type aclSpec struct {
+	typ, id  string // permissions API object type and id
+	field    string // seed path, e.g. "jobs[3]"
+	defaults []defaultGrant
+	grants   []SeedGrant
+}
+
+// objectACLSpecs lists the initial ACL of every object of o: the owner of
+// jobs and warehouses holds IS_OWNER (default: the creator); a pipeline's
+// run-as identity holds IS_OWNER and its creator, if different, CAN_MANAGE;
+// the creator (or owner) of every other object holds CAN_MANAGE; then come
+// the seeded grants.
+func objectACLSpecs(o *SeedObjects) []aclSpec {
+	var out []aclSpec
+	add := func(typ, id, field string, grants []SeedGrant, defaults ...defaultGrant) {
+		out = append(out, aclSpec{typ: typ, id: id, field: field, defaults: defaults, grants: grants})
+	}
+	for i, j := range o.Jobs {
+		add(permTypeJobs, strconv.FormatInt(j.JobID, 10), fmt.Sprintf("jobs[%d]", i), j.Permissions,
+			defaultGrant{cmpOr(j.Owner, j.Creator), "IS_OWNER"})
+	}
+	for i, c := range o.Clusters {
+		add(permTypeClusters, c.ClusterID, fmt.Sprintf("clusters[%d]", i), c.Permissions, defaultGrant{c.Creator, "CAN_MANAGE"})
+	}
+	for i, w := range o.Warehouses {
+		add(permTypeWarehouses, w.ID, fmt.Sprintf("warehouses[%d]", i), w.Permissions,
+			defaultGrant{cmpOr(w.Owner, w.Creator), "IS_OWNER"})
+	}
+	for i, p := range o.Pipelines {
+		owner := p.Creator
+		if p.RunAs != nil {
+			owner = p.RunAs.name()
+		}
+		d := []defaultGrant{{owner, "IS_OWNER"}}
+		if !strings.EqualFold(owner, p.Creator) {
+			d = append(d, defaultGrant{p.Creator, "CAN_MANAGE"})
+		}
+		add(permTypePipelines, p.PipelineID, fmt.Sprintf("pipelines[%d]", i), p.Permissions, d...)
+	}
+	for i, q := range o.Queries {
+		add(permTypeQueries, q.ID, fmt.Sprintf("queries[%d]", i), q.Permissions, defaultGrant{q.Owner, "CAN_MANAGE"})
+	}
+	for i, a := range o.Alerts {
+		add(permTypeAlerts, a.ID, fmt.Sprintf("alerts[%d]", i), a.Permissions, defaultGrant{a.Owner, "CAN_MANAGE"})
+	}
+	for i, d := range o.LegacyDashboards {
+		add(permTypeLegacyDashboards, d.ID, fmt.Sprintf("legacy_dashboards[%d]", i), d.Permissions, defaultGrant{d.Owner, "CAN_MANAGE"})
+	}
+	for i, d := range o.LakeviewDashboards {
+		add(permTypeDashboards, d.DashboardID, fmt.Sprintf("lakeview_dashboards[%d]", i), d.Permissions, defaultGrant{d.Owner, "CAN_MANAGE"})
+	}
+	for i, e := range o.ServingEndpoints {
+		add(permTypeServingEndpoints, e.ID, fmt.Sprintf("serving_endpoints[%d]", i), e.Permissions, defaultGrant{e.Creator, "CAN_MANAGE"})
+	}
+	for i, a := range o.Apps {
+		add(permTypeApps, a.Name, fmt.Sprintf("apps[%d]", i), a.Permissions, defaultGrant{a.Creator, "CAN_MANAGE"})
+	}
+	return out
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -15,6 +16,76 @@ import (
 // dashboards (legacy), lakeview, endpoints (serving) and apps.
 var syntheticObjectKeys = []string{"jobs", "clusters", "tokens", "warehouses", "pipelines",
 	"queries", "alerts", "dashboards", "lakeview", "endpoints", "apps"}
+
+// AddSyntheticObjects gives every workspace of seed (typically from
+// Synthetic) generated objects sized by spec, for example
+// "jobs=500,clusters=200,tokens=1000,seed=1": counts per workspace for the
+// keys jobs, clusters, tokens, warehouses, pipelines, queries, alerts (at
+// most one per query), dashboards (legacy), lakeview, endpoints (serving)
+// and apps, all optional (default 0); seed (default 1) makes the result
+// reproducible. The objects are attached to seed (see AttachObjects). An
+// unknown key or a bad value is an error naming it. It is safe for
+// concurrent use on different seeds.
+func AddSyntheticObjects(seed *Seed, spec string) error {
+	counts, rngSeed, err := parseSyntheticObjects(spec)
+	if err != nil {
+		return err
+	}
+	return addSyntheticObjects(seed, counts, rngSeed)
+}
+
+// splitObjectKeys splits a Synthetic spec into its identity part and its
+// objects part (the syntheticObjectKeys); "seed" goes to both. Synthetic
+// calls it to accept object keys next to identity keys.
+func splitObjectKeys(spec string) (identity, objects string) {
+	var id, obj []string
+	for _, kv := range strings.Split(spec, ",") {
+		k, _, _ := strings.Cut(kv, "=")
+		switch k = strings.TrimSpace(k); {
+		case k == "seed":
+			id, obj = append(id, kv), append(obj, kv)
+		case oneOf(k, syntheticObjectKeys...):
+			obj = append(obj, kv)
+		default:
+			id = append(id, kv)
+		}
+	}
+	return strings.Join(id, ","), strings.Join(obj, ",")
+}
+
+// parseSyntheticObjects parses an objects spec ("jobs=500,seed=1").
+func parseSyntheticObjects(spec string) (map[string]int, uint64, error) {
+	counts := map[string]int{}
+	rngSeed := uint64(1)
+	for _, kv := range strings.Split(spec, ",") {
+		kv = strings.TrimSpace(kv)
+		if kv == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(kv, "=")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if !ok {
+			return nil, 0, fmt.Errorf("synthetic objects spec: %q: want key=value", kv)
+		}
+		if k == "seed" {
+			n, err := strconv.ParseUint(v, 10, 64)
+			if err != nil {
+				return nil, 0, fmt.Errorf("synthetic objects spec: seed: %q is not a non-negative integer", v)
+			}
+			rngSeed = n
+			continue
+		}
+		if !oneOf(k, syntheticObjectKeys...) {
+			return nil, 0, fmt.Errorf("synthetic objects spec: unknown key %q (want %s or seed)", k, strings.Join(syntheticObjectKeys, ", "))
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 1_000_000 {
+			return nil, 0, fmt.Errorf("synthetic objects spec: %s: %q is not an integer between 0 and 1000000", k, v)
+		}
+		counts[k] = n
+	}
+	return counts, rngSeed, nil
+}
 
 // addSyntheticObjects gives every workspace of a synthetic seed an objects
 // section sized by counts (keys from syntheticObjectKeys; absent = 0). The
@@ -50,23 +121,30 @@ func addSyntheticObjects(seed *Seed, counts map[string]int, rngSeed uint64) erro
 }
 
 func syntheticWorkspaceObjects(seed *Seed, w *SeedWorkspace, counts map[string]int, r *rand.Rand) (*SeedObjects, error) {
+	// Objects belong to principals visible in the workspace (so they can
+	// also receive grants).
 	var users, sps, groups []string
-	add := func(us []SeedUser, ss []SeedServicePrincipal, gs []SeedGroup) {
+	add := func(us []SeedUser, ss []SeedServicePrincipal, gs []SeedGroup, visible func(string) bool) {
 		for _, u := range us {
-			users = append(users, u.UserName)
+			if visible(u.ID) {
+				users = append(users, u.UserName)
+			}
 		}
 		for _, sp := range ss {
-			sps = append(sps, sp.ApplicationID)
+			if visible(sp.ID) {
+				sps = append(sps, sp.ApplicationID)
+			}
 		}
 		for _, g := range gs {
-			if g.DisplayName != accountUsersGroup {
+			if g.DisplayName != accountUsersGroup && g.DisplayName != usersGroup && visible(g.ID) {
 				groups = append(groups, g.DisplayName)
 			}
 		}
 	}
-	add(w.Users, w.ServicePrincipals, w.Groups)
+	add(w.Users, w.ServicePrincipals, w.Groups, func(string) bool { return true })
 	if w.IdentityFederated {
-		add(seed.Users, seed.ServicePrincipals, seed.Groups)
+		vis := visibilityFromSeed(seed)[w.WorkspaceID]
+		add(seed.Users, seed.ServicePrincipals, seed.Groups, func(id string) bool { return vis[id] })
 	}
 	if len(users) == 0 {
 		return nil, fmt.Errorf("synthetic objects: workspace %d has no users to own objects", w.WorkspaceID)
@@ -89,13 +167,15 @@ func syntheticWorkspaceObjects(seed *Seed, w *SeedWorkspace, counts map[string]i
 		}
 		return pick(users)
 	}
-	extraManagers := func(level string) []SeedACL {
-		var acl []SeedACL
+	// extraManagers returns more managers (a group, a user) for some
+	// objects; not the principals that already manage the object.
+	extraManagers := func(level string, managers ...string) []SeedGrant {
+		var acl []SeedGrant
 		if pct(30) {
-			acl = append(acl, SeedACL{GroupName: pick(groups), PermissionLevel: level})
+			acl = append(acl, SeedGrant{GroupName: pick(groups), PermissionLevel: level})
 		}
-		if pct(20) {
-			acl = append(acl, SeedACL{UserName: pick(users), PermissionLevel: level})
+		if u := pick(users); pct(20) && !slices.ContainsFunc(managers, func(m string) bool { return strings.EqualFold(m, u) }) {
+			acl = append(acl, SeedGrant{UserName: u, PermissionLevel: level})
 		}
 		return acl
 	}
@@ -157,7 +237,7 @@ func syntheticWorkspaceObjects(seed *Seed, w *SeedWorkspace, counts map[string]i
 		if pct(10) {
 			c.PinnedBy = pick(users)
 		}
-		c.Permissions = extraManagers("CAN_MANAGE")
+		c.Permissions = extraManagers("CAN_MANAGE", c.Creator)
 		o.Clusters = append(o.Clusters, c)
 	}
 
@@ -183,14 +263,14 @@ func syntheticWorkspaceObjects(seed *Seed, w *SeedWorkspace, counts map[string]i
 		case x < 60:
 			j.Continuous = &SeedContinuous{PauseStatus: pause}
 		}
-		j.Permissions = extraManagers("CAN_MANAGE")
+		j.Permissions = extraManagers("CAN_MANAGE", j.Creator)
 		o.Jobs = append(o.Jobs, j)
 	}
 
 	for i := range counts["warehouses"] {
 		wh := SeedWarehouse{ID: hexID("warehouse", i, 16), Name: fmt.Sprintf("warehouse-%d", i), Creator: pick(users),
 			State: []string{"RUNNING", "STOPPED", "STOPPED"}[r.IntN(3)], ClusterSize: "Small"}
-		wh.Permissions = extraManagers("CAN_MANAGE")
+		wh.Permissions = extraManagers("CAN_MANAGE", wh.Creator)
 		o.Warehouses = append(o.Warehouses, wh)
 	}
 
@@ -200,7 +280,7 @@ func syntheticWorkspaceObjects(seed *Seed, w *SeedWorkspace, counts map[string]i
 		if len(sps) > 0 && pct(30) {
 			p.RunAs = &SeedRunAs{ServicePrincipalName: pick(sps)}
 		}
-		p.Permissions = extraManagers("CAN_MANAGE")
+		p.Permissions = extraManagers("CAN_MANAGE", p.Creator)
 		o.Pipelines = append(o.Pipelines, p)
 	}
 
@@ -210,7 +290,7 @@ func syntheticWorkspaceObjects(seed *Seed, w *SeedWorkspace, counts map[string]i
 		if pct(25) {
 			q.RunAsMode = "OWNER"
 		}
-		q.Permissions = extraManagers("CAN_MANAGE")
+		q.Permissions = extraManagers("CAN_MANAGE", q.Owner)
 		o.Queries = append(o.Queries, q)
 	}
 	for i := range min(counts["alerts"], len(o.Queries)) {
@@ -219,28 +299,29 @@ func syntheticWorkspaceObjects(seed *Seed, w *SeedWorkspace, counts map[string]i
 			Owner: q.Owner, QueryID: q.ID, State: "OK", Created: ago(600)})
 	}
 	for i := range counts["dashboards"] {
-		o.LegacyDashboards = append(o.LegacyDashboards, SeedLegacyDashboard{ID: uuid("legacy-dashboard", i),
-			Name: fmt.Sprintf("dashboard-%d", i), Owner: pick(users), Created: ago(900),
-			Permissions: extraManagers("CAN_MANAGE")})
+		d := SeedLegacyDashboard{ID: uuid("legacy-dashboard", i), Name: fmt.Sprintf("dashboard-%d", i),
+			Owner: pick(users), Created: ago(900)}
+		d.Permissions = extraManagers("CAN_MANAGE", d.Owner)
+		o.LegacyDashboards = append(o.LegacyDashboards, d)
 	}
 	for i := range counts["lakeview"] {
-		o.LakeviewDashboards = append(o.LakeviewDashboards, SeedLakeviewDashboard{DashboardID: hexID("lakeview", i, 32),
-			DisplayName: fmt.Sprintf("lakeview-%d", i), Owner: pick(users), Created: ago(400),
-			Permissions: extraManagers("CAN_MANAGE")})
+		d := SeedLakeviewDashboard{DashboardID: hexID("lakeview", i, 32), DisplayName: fmt.Sprintf("lakeview-%d", i),
+			Owner: pick(users), Created: ago(400)}
+		d.Permissions = extraManagers("CAN_MANAGE", d.Owner)
+		o.LakeviewDashboards = append(o.LakeviewDashboards, d)
 	}
 	for i := range counts["endpoints"] {
-		o.ServingEndpoints = append(o.ServingEndpoints, SeedServingEndpoint{ID: hexID("endpoint", i, 32),
-			Name: fmt.Sprintf("endpoint-%d", i), Creator: pick(users), Ready: pct(70), Task: "llm/v1/chat",
-			Created: ago(300), Permissions: extraManagers("CAN_MANAGE")})
+		e := SeedServingEndpoint{ID: hexID("endpoint", i, 32), Name: fmt.Sprintf("endpoint-%d", i),
+			Creator: pick(users), Ready: pct(70), Task: "llm/v1/chat", Created: ago(300)}
+		e.Permissions = extraManagers("CAN_MANAGE", e.Creator)
+		o.ServingEndpoints = append(o.ServingEndpoints, e)
 	}
-	if n := counts["apps"]; n > 0 {
-		if len(sps) == 0 {
-			return nil, fmt.Errorf("synthetic objects: workspace %d has no service principals for apps", w.WorkspaceID)
-		}
-		for i := range n {
-			o.Apps = append(o.Apps, SeedApp{Name: "app-" + strings.ToLower(strconv.Itoa(i)), ID: uuid("app", i),
-				Creator: pick(users), ServicePrincipal: pick(sps), Running: pct(60), Created: ago(200),
-				Permissions: extraManagers("CAN_MANAGE")})
+	if len(sps) > 0 { // an app needs a service principal of its own
+		for i := range counts["apps"] {
+			a := SeedApp{Name: "app-" + strconv.Itoa(i), ID: uuid("app", i), Creator: pick(users),
+				ServicePrincipal: pick(sps), Running: pct(60), Created: ago(200)}
+			a.Permissions = extraManagers("CAN_MANAGE", a.Creator)
+			o.Apps = append(o.Apps, a)
 		}
 	}
 	return o, nil
