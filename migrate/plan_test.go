@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -821,6 +822,75 @@ func TestPlanReports(t *testing.T) {
 						t.Errorf("html report lacks %q", want)
 					}
 				}
+			}
+		})
+	}
+}
+
+// planFakeClock is a clock shared by the sandbox (rate limits) and the
+// client (backoff and limiter waits): sleeping advances it, so throttled
+// runs finish without waiting in real time.
+type planFakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *planFakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *planFakeClock) Sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+	return nil
+}
+
+// Throttling (both styles) and random transient faults make plan retry,
+// not fail, and the plan is the same as an undisturbed one.
+func TestPlanSurvivesThrottlingAndFaults(t *testing.T) {
+	calm := newPlanServer(t, "")
+	want, _ := runTestPlan(t, calm, PlanOptions{OnConflict: PolicyMerge})
+	wantJSON, _ := MarshalPlan(want)
+
+	for _, style := range []string{"429", "scim500"} {
+		t.Run(style, func(t *testing.T) {
+			clock := &planFakeClock{now: planClock()}
+			srv := sandbox.NewTestServer(t, sandbox.Options{
+				Now:           clock.Now,
+				RateLimits:    map[string]float64{"scim-read": 3, "account-scim-read": 2, "default": 1},
+				ThrottleStyle: style,
+				FaultRate:     0.05,
+				FaultSeed:     7,
+			})
+			streams, _, _ := reports.Test()
+			d := Deps{Streams: streams, Now: planClock, Connect: func(ctx context.Context) (*scim.Session, error) {
+				return scim.Connect(ctx, scim.Settings{
+					Host: srv.URL(), AccountID: srv.AccountID(), Token: srv.AdminToken(), Hermetic: true,
+					Rates: scim.UnlimitedRates(), Sleep: clock.Sleep, MaxAttempts: 50, Parallel: 2,
+				})
+			}}
+			out := filepath.Join(t.TempDir(), "plan.json")
+			if err := RunPlan(context.Background(), PlanOptions{Out: out, OnConflict: PolicyMerge, ToolVersion: "test"}, d); err != nil {
+				t.Fatalf("RunPlan: %v", err)
+			}
+			st := srv.Stats()
+			if st.Throttled == 0 {
+				t.Errorf("the sandbox throttled nothing; the test does not exercise retries")
+			}
+			got, _, err := ReadPlan(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gotJSON, _ := MarshalPlan(got)
+			if !bytes.Equal(planNormalize(gotJSON, srv.URL()), planNormalize(wantJSON, calm.URL())) {
+				t.Errorf("plan under throttling differs from the calm plan:\n%s",
+					planFirstDiff(string(planNormalize(wantJSON, calm.URL())), string(planNormalize(gotJSON, srv.URL()))))
 			}
 		})
 	}
