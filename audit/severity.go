@@ -119,6 +119,16 @@ type clusterFacts struct {
 	Pinned bool
 }
 
+// jobCluster reports whether a cluster source means a job or pipeline
+// cluster, which lives and dies with its run.
+func jobCluster(source string) bool {
+	switch source {
+	case "JOB", "PIPELINE", "PIPELINE_MAINTENANCE":
+		return true
+	}
+	return false
+}
+
 // clusterRunning reports whether a cluster state means it is up or coming
 // up.
 func clusterRunning(state string) bool {
@@ -134,7 +144,7 @@ func clusterRunning(state string) bool {
 // job or pipeline carries the finding); anything else is info.
 func rateCluster(c clusterFacts, dedicated bool) verdict {
 	switch {
-	case clusterRunning(c.State) && (c.Source == "JOB" || c.Source == "PIPELINE" || c.Source == "PIPELINE_MAINTENANCE"):
+	case clusterRunning(c.State) && jobCluster(c.Source):
 		return verdict{SeverityInfo, fmt.Sprintf("%s cluster, ends with its run", strings.ToLower(c.Source))}
 	case clusterRunning(c.State) && dedicated:
 		return verdict{SeverityStops, "running cluster dedicated to the identity stops"}

@@ -239,8 +239,9 @@ func GetJob(ctx context.Context, d Doer, jobID int64) (Job, error) {
 
 // Cluster is a cluster from clusters/list. SingleUserName is set on
 // dedicated (single-user) clusters: a user name, a service principal's
-// application id or a group name. Pinned is not on the wire: ListClusters
-// fills it from a second, pinned-only list.
+// application id or a group name. Pinned is filled by ListClusters from a
+// second, pinned-only list (the SDK's ClusterDetails has no pinned field;
+// PinnedByUserName is honoured when a server sends it).
 type Cluster struct {
 	ClusterID        string            `json:"cluster_id"`
 	ClusterName      string            `json:"cluster_name,omitempty"`
@@ -251,6 +252,7 @@ type Cluster struct {
 	PolicyID         string            `json:"policy_id,omitempty"`
 	State            string            `json:"state,omitempty"`
 	CustomTags       map[string]string `json:"custom_tags,omitempty"`
+	PinnedByUserName string            `json:"pinned_by_user_name,omitempty"`
 	Pinned           bool              `json:"-"`
 }
 
@@ -274,7 +276,7 @@ func ListClusters(ctx context.Context, d Doer) ([]Cluster, error) {
 		ids[c.ClusterID] = true
 	}
 	for i := range cs {
-		cs[i].Pinned = ids[cs[i].ClusterID]
+		cs[i].Pinned = ids[cs[i].ClusterID] || cs[i].PinnedByUserName != ""
 	}
 	return cs, nil
 }

@@ -1,0 +1,72 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/dbiam/dbiam/reports"
+	"github.com/dbiam/dbiam/scim"
+)
+
+// Command returns the "audit" command. Its action only turns flags into
+// Options and calls Run.
+func Command(io *reports.Streams, connect scim.ConnectFunc) *cli.Command {
+	return newCommand(io, connect, Run)
+}
+
+// newCommand takes the run function so that tests can check flag parsing
+// without running anything.
+func newCommand(io *reports.Streams, connect scim.ConnectFunc, run func(context.Context, Options, Deps) error) *cli.Command {
+	return &cli.Command{
+		Name:      "audit",
+		Usage:     "report what breaks if users, service principals or groups are removed (changes nothing)",
+		ArgsUsage: " ",
+		Description: `Lists, in every workspace, what the audited identities created, own, run as or alone can
+manage: personal access tokens, jobs, clusters, SQL warehouses, pipelines, SQL queries and
+alerts, legacy and Lakeview dashboards, serving endpoints and apps. Each finding has a severity:
+breaks (a scheduled job running as the identity, a query running as its owner, a token used in
+the last 30 days), stops (a running cluster or pipeline), orphaned (nobody else can manage it)
+or info. A group expands to its members, nested groups included, and members whose only path
+into a workspace is the group are reported. Only GET requests are sent.
+
+Select identities with --user, --service-principal and --group (repeatable), --from-file
+(one "user:EMAIL", "service-principal:APP_ID" or "group:NAME" per line), --inactive (every
+deactivated user and service principal that still owns something) or --all (everything owned
+or run by anyone). Parts of the account that cannot be read are reported as not covered and
+the exit code is 2.`,
+		Flags: []cli.Flag{
+			&cli.StringSliceFlag{Name: "user", Aliases: []string{"u"}, Usage: "user name (email) to audit (repeatable)"},
+			&cli.StringSliceFlag{Name: "service-principal", Aliases: []string{"sp"}, Usage: "service principal application id to audit (repeatable)"},
+			&cli.StringSliceFlag{Name: "group", Aliases: []string{"g"}, Usage: "group name to audit with its members (repeatable)"},
+			&cli.StringFlag{Name: "from-file", Usage: "file of identities, one per line: user:EMAIL, service-principal:APP_ID or group:NAME"},
+			&cli.BoolFlag{Name: "inactive", Usage: "audit every deactivated user and service principal"},
+			&cli.BoolFlag{Name: "all", Usage: "audit every identity objects refer to (compliance view)"},
+			&cli.StringSliceFlag{Name: "workspace", Aliases: []string{"w"}, Usage: "workspace name or id to audit (repeatable; default all)"},
+			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: string(FormatTable), Usage: "report format: table, csv, json, xlsx or html"},
+			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "report file (default stdout; required for xlsx)"},
+			&cli.BoolFlag{Name: "force", Usage: "replace an existing report file"},
+			&cli.StringFlag{Name: "permissions", Usage: "ACLs to read: owners (every job, pipeline, warehouse and Lakeview dashboard, plus objects tied to an audited identity; the default), related (only the latter), all (the default with --all) or none"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return fmt.Errorf("audit takes no arguments (got %q): name identities with --user, --service-principal or --group", c.Args().First())
+			}
+			o := Options{
+				Users:             c.StringSlice("user"),
+				ServicePrincipals: c.StringSlice("service-principal"),
+				Groups:            c.StringSlice("group"),
+				FromFile:          c.String("from-file"),
+				Inactive:          c.Bool("inactive"),
+				All:               c.Bool("all"),
+				Workspaces:        c.StringSlice("workspace"),
+				Format:            Format(c.String("format")),
+				Out:               c.String("out"),
+				Force:             c.Bool("force"),
+				Permissions:       PermissionScope(c.String("permissions")),
+			}
+			return run(c.Context, o, Deps{Streams: io, Connect: connect})
+		},
+	}
+}

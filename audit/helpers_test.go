@@ -1,0 +1,66 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/dbiam/dbiam/reports"
+	"github.com/dbiam/dbiam/sandbox"
+	"github.com/dbiam/dbiam/scim"
+)
+
+// fixedNow is the clock of the sandbox and of every audit run in tests: the
+// default seed's relative times ("now-1d") resolve against it.
+var fixedNow = time.Date(2026, 3, 14, 9, 26, 53, 0, time.UTC)
+
+// testEnv is a sandbox and the Deps of an audit run against it.
+type testEnv struct {
+	srv            *sandbox.Server
+	deps           Deps
+	stdout, stderr *bytes.Buffer
+	dir            string
+}
+
+// newEnv starts a sandbox with opts (fixed clock) and returns Deps that
+// connect to it as the account admin, with unlimited client rates and
+// instant retries. adjust may change the settings.
+func newEnv(t *testing.T, opts sandbox.Options, adjust func(*scim.Settings)) *testEnv {
+	t.Helper()
+	if opts.Now == nil {
+		opts.Now = func() time.Time { return fixedNow }
+	}
+	srv := sandbox.NewTestServer(t, opts)
+	streams, stdout, stderr := reports.Test()
+	streams.SetLogger(reports.NewLogger(stderr, reports.LoggerOptions{Now: func() time.Time { return fixedNow }}))
+	s := scim.Settings{
+		Host:      srv.URL(),
+		AccountID: srv.AccountID(),
+		Token:     srv.AdminToken(),
+		Hermetic:  true,
+		Parallel:  4,
+		Rates:     scim.UnlimitedRates(),
+		Sleep:     func(ctx context.Context, d time.Duration) error { return ctx.Err() },
+	}
+	if adjust != nil {
+		adjust(&s)
+	}
+	connect := func(ctx context.Context) (*scim.Session, error) { return scim.Connect(ctx, s) }
+	return &testEnv{
+		srv:    srv,
+		deps:   Deps{Streams: streams, Connect: connect, Now: func() time.Time { return fixedNow }},
+		stdout: stdout,
+		stderr: stderr,
+		dir:    t.TempDir(),
+	}
+}
+
+func (e *testEnv) path(name string) string { return filepath.Join(e.dir, name) }
+
+// run runs an audit with o and returns its error.
+func (e *testEnv) run(t *testing.T, o Options) error {
+	t.Helper()
+	return Run(context.Background(), o, e.deps)
+}

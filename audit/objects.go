@@ -1,0 +1,350 @@
+package audit
+
+import (
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dbiam/dbiam/scim"
+)
+
+// pref is a reference to a principal in an object's fields: a name (user
+// name, application id or group name) and/or a numeric SCIM id, and its
+// type when the field tells it ("" when it does not, e.g. creator names,
+// which may be users or service principals).
+type pref struct {
+	name  string // as written
+	id    int64
+	ptype PrincipalType
+}
+
+// objRef ties a principal reference to an object.
+type objRef struct {
+	who pref
+	rel Relation
+}
+
+// object is one workspace object in a kind-neutral form: its identity
+// references from the list fields, the permissions API coordinates, and the
+// facts the severity rules need.
+type object struct {
+	kind        Kind
+	id, name    string
+	url         string
+	refs        []objRef
+	details     []Detail
+	permType    string // permissions API object type; "" if none
+	permID      string
+	creatorGone bool // a job whose creator was deleted (creator_user_name omitted)
+
+	// Filled in after the list, by permission and jobs/get reads.
+	acl      *scim.ObjectPermissions
+	aclErr   error
+	jobRunAs string // jobs/get run_as_user_name
+	jobErr   error
+
+	// Kind-specific facts.
+	token    *scim.TokenInfo
+	job      *scim.Job
+	cluster  *scim.Cluster
+	pipeline *scim.Pipeline
+	query    *scim.Query
+	alert    *scim.Alert
+}
+
+// epochMillis converts epoch milliseconds to a time; 0 and negative values
+// are the zero time.
+func epochMillis(ms int64) time.Time {
+	if ms <= 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func fmtDay(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.DateOnly)
+}
+
+// objectURL links to an object in the workspace UI. For a workspace
+// reached through a shared host, the ?o= parameter selects it.
+func objectURL(ws scim.WorkspaceInfo, path string) string {
+	if ws.URL == "" || path == "" {
+		return ""
+	}
+	u := strings.TrimRight(ws.URL, "/") + path
+	if ws.RouteByHeader && ws.ID != 0 {
+		u += "?o=" + strconv.FormatInt(ws.ID, 10)
+	}
+	return u
+}
+
+func esc(s string) string { return url.PathEscape(s) }
+
+// The object builders turn list entries into objects.
+
+func tokenObject(ws scim.WorkspaceInfo, t scim.TokenInfo) *object {
+	o := &object{kind: KindToken, id: t.TokenID, name: t.Comment, token: &t}
+	if o.name == "" {
+		o.name = "(no comment)"
+	}
+	// created_by_username names the creator; owner_id is who the token
+	// authenticates (it differs from the creator for on-behalf-of tokens).
+	switch {
+	case t.OwnerID == 0 || t.OwnerID == t.CreatedByID:
+		owner := pref{name: t.CreatedByUsername, id: t.CreatedByID}
+		if t.OwnerID == 0 && t.CreatedByID == 0 && owner.name == "" {
+			break
+		}
+		o.refs = append(o.refs, objRef{owner, RelCreated}, objRef{owner, RelOwns})
+	default:
+		if t.CreatedByUsername != "" || t.CreatedByID != 0 {
+			o.refs = append(o.refs, objRef{pref{name: t.CreatedByUsername, id: t.CreatedByID}, RelCreated})
+		}
+		o.refs = append(o.refs, objRef{pref{id: t.OwnerID}, RelOwns})
+	}
+	expiry := "never"
+	if t.ExpiryTime > 0 {
+		expiry = fmtTime(epochMillis(t.ExpiryTime))
+	}
+	lastUsed := "never"
+	if t.LastUsedDay > 0 {
+		lastUsed = fmtDay(epochMillis(t.LastUsedDay))
+	}
+	o.details = []Detail{
+		{"created", fmtTime(epochMillis(t.CreationTime))},
+		{"expires", expiry},
+		{"last_used", lastUsed},
+		{"created_by", t.CreatedByUsername},
+	}
+	return o
+}
+
+// jobTrigger returns a job's trigger kind ("" for none) and whether it is
+// paused.
+func jobTrigger(s scim.JobSettings) (trigger string, paused bool, text string) {
+	switch {
+	case s.Continuous != nil:
+		return "continuous", s.Continuous.PauseStatus == "PAUSED", "continuous"
+	case s.Trigger != nil:
+		k := s.Trigger.Kind()
+		return k, s.Trigger.PauseStatus == "PAUSED", strings.ReplaceAll(k, "_", " ")
+	case s.Schedule != nil:
+		text := "cron " + s.Schedule.QuartzCronExpression
+		if s.Schedule.TimezoneID != "" {
+			text += " " + s.Schedule.TimezoneID
+		}
+		return "schedule", s.Schedule.PauseStatus == "PAUSED", text
+	}
+	return "", false, ""
+}
+
+func jobObject(ws scim.WorkspaceInfo, j scim.Job) *object {
+	id := strconv.FormatInt(j.JobID, 10)
+	o := &object{kind: KindJob, id: id, name: j.Settings.Name, job: &j,
+		url: objectURL(ws, "/jobs/"+id), permType: "jobs", permID: id}
+	if j.CreatorUserName != "" {
+		o.refs = append(o.refs, objRef{pref{name: j.CreatorUserName}, RelCreated})
+	} else {
+		o.creatorGone = true
+	}
+	if ra := j.Settings.RunAs; ra.Name() != "" {
+		o.refs = append(o.refs, objRef{runAsRef(ra), RelRunsAs})
+	}
+	_, paused, text := jobTrigger(j.Settings)
+	pause := ""
+	if text != "" {
+		pause = strconv.FormatBool(paused)
+	}
+	o.details = []Detail{
+		{"trigger", text},
+		{"paused", pause},
+		{"creator", j.CreatorUserName},
+	}
+	return o
+}
+
+func runAsRef(r *scim.RunAs) pref {
+	switch {
+	case r.UserName != "":
+		return pref{name: r.UserName, ptype: PrincipalUser}
+	case r.ServicePrincipalName != "":
+		return pref{name: r.ServicePrincipalName, ptype: PrincipalServicePrincipal}
+	}
+	return pref{name: r.GroupName, ptype: PrincipalGroup}
+}
+
+func clusterObject(ws scim.WorkspaceInfo, c scim.Cluster) *object {
+	o := &object{kind: KindCluster, id: c.ClusterID, name: c.ClusterName, cluster: &c,
+		url: objectURL(ws, "/compute/clusters/"+esc(c.ClusterID)), permType: "clusters", permID: c.ClusterID}
+	if c.CreatorUserName != "" {
+		o.refs = append(o.refs, objRef{pref{name: c.CreatorUserName}, RelCreated})
+	}
+	if c.SingleUserName != "" {
+		o.refs = append(o.refs, objRef{pref{name: c.SingleUserName}, RelDedicated})
+	}
+	o.details = []Detail{
+		{"state", c.State},
+		{"source", c.ClusterSource},
+		{"pinned", strconv.FormatBool(c.Pinned)},
+		{"dedicated_to", c.SingleUserName},
+		{"access_mode", c.DataSecurityMode},
+	}
+	return o
+}
+
+func warehouseObject(ws scim.WorkspaceInfo, w scim.Warehouse) *object {
+	o := &object{kind: KindWarehouse, id: w.ID, name: w.Name,
+		url: objectURL(ws, "/sql/warehouses/"+esc(w.ID)), permType: "warehouses", permID: w.ID}
+	if w.CreatorName != "" {
+		o.refs = append(o.refs, objRef{pref{name: w.CreatorName}, RelCreated})
+	}
+	o.details = []Detail{{"state", w.State}}
+	return o
+}
+
+func pipelineObject(ws scim.WorkspaceInfo, p scim.Pipeline) *object {
+	o := &object{kind: KindPipeline, id: p.PipelineID, name: p.Name, pipeline: &p,
+		url: objectURL(ws, "/pipelines/"+esc(p.PipelineID)), permType: "pipelines", permID: p.PipelineID}
+	if p.CreatorUserName != "" {
+		o.refs = append(o.refs, objRef{pref{name: p.CreatorUserName}, RelCreated})
+	}
+	if p.RunAsUserName != "" {
+		o.refs = append(o.refs, objRef{pref{name: p.RunAsUserName}, RelRunsAs})
+	}
+	o.details = []Detail{{"state", p.State}, {"run_as", p.RunAsUserName}}
+	return o
+}
+
+func queryObject(ws scim.WorkspaceInfo, q scim.Query) *object {
+	o := &object{kind: KindQuery, id: q.ID, name: q.DisplayName, query: &q,
+		url: objectURL(ws, "/sql/editor/"+esc(q.ID)), permType: "queries", permID: q.ID}
+	if q.OwnerUserName != "" {
+		o.refs = append(o.refs, objRef{pref{name: q.OwnerUserName}, RelOwns})
+		if strings.EqualFold(q.RunAsMode, "OWNER") {
+			o.refs = append(o.refs, objRef{pref{name: q.OwnerUserName}, RelRunsAs})
+		}
+	}
+	o.details = []Detail{{"run_as_mode", q.RunAsMode}, {"warehouse_id", q.WarehouseID}}
+	return o
+}
+
+func alertObject(ws scim.WorkspaceInfo, a scim.Alert) *object {
+	o := &object{kind: KindAlert, id: a.ID, name: a.DisplayName, alert: &a,
+		url: objectURL(ws, "/sql/alerts/"+esc(a.ID)), permType: "alerts", permID: a.ID}
+	if a.OwnerUserName != "" {
+		o.refs = append(o.refs, objRef{pref{name: a.OwnerUserName}, RelOwns})
+	}
+	// An alert is evaluated as its run-as identity when the API names one,
+	// else as its owner.
+	runAs := a.RunAsName()
+	if runAs == "" {
+		runAs = a.OwnerUserName
+	}
+	if runAs != "" {
+		o.refs = append(o.refs, objRef{pref{name: runAs}, RelRunsAs})
+	}
+	o.details = []Detail{{"state", a.State}, {"query_id", a.QueryID}, {"run_as", runAs}}
+	return o
+}
+
+func legacyDashboardObject(ws scim.WorkspaceInfo, d scim.LegacyDashboard) *object {
+	o := &object{kind: KindLegacyDashboard, id: d.ID, name: d.Name,
+		url: objectURL(ws, "/sql/dashboards/"+esc(d.ID)), permType: "dbsql-dashboards", permID: d.ID}
+	owner := ""
+	if d.User != nil {
+		owner = d.User.Email
+		o.refs = append(o.refs, objRef{pref{name: d.User.Email, id: d.User.ID, ptype: PrincipalUser}, RelOwns})
+	}
+	o.details = []Detail{{"owner", owner}, {"archived", strconv.FormatBool(d.IsArchived)}}
+	return o
+}
+
+func dashboardObject(ws scim.WorkspaceInfo, d scim.Dashboard) *object {
+	return &object{kind: KindDashboard, id: d.DashboardID, name: d.DisplayName,
+		url: objectURL(ws, "/dashboardsv3/"+esc(d.DashboardID)), permType: "dashboards", permID: d.DashboardID,
+		details: []Detail{{"state", d.LifecycleState}, {"warehouse_id", d.WarehouseID}}}
+}
+
+func servingEndpointObject(ws scim.WorkspaceInfo, e scim.ServingEndpoint) *object {
+	o := &object{kind: KindServingEndpoint, id: e.ID, name: e.Name,
+		url: objectURL(ws, "/ml/endpoints/"+esc(e.Name)), permType: "serving-endpoints", permID: e.ID}
+	if o.id == "" {
+		o.id = e.Name
+	}
+	if e.Creator != "" {
+		o.refs = append(o.refs, objRef{pref{name: e.Creator}, RelCreated})
+	}
+	return o
+}
+
+func appObject(ws scim.WorkspaceInfo, a scim.App) *object {
+	o := &object{kind: KindApp, id: a.Name, name: a.Name,
+		url: objectURL(ws, "/apps/"+esc(a.Name)), permType: "apps", permID: a.Name}
+	if a.Creator != "" {
+		o.refs = append(o.refs, objRef{pref{name: a.Creator}, RelCreated})
+	}
+	o.details = []Detail{{"service_principal", a.ServicePrincipalClientID}}
+	return o
+}
+
+// aclPrincipal converts an ACL entry's principal.
+func aclPrincipal(a scim.AccessControl) pref {
+	name, kind := a.Principal()
+	switch kind {
+	case "user":
+		return pref{name: name, ptype: PrincipalUser}
+	case "service-principal":
+		return pref{name: name, ptype: PrincipalServicePrincipal}
+	}
+	return pref{name: name, ptype: PrincipalGroup}
+}
+
+// adminsGroup is the workspace admins group. Workspace admins can manage
+// every object, so they never count as a remaining manager: an object only
+// admins can manage is orphaned.
+const adminsGroup = "admins"
+
+// managers returns the principals with CAN_MANAGE or IS_OWNER in acl,
+// except the admins group, and the owners (IS_OWNER) among them.
+func managers(acl *scim.ObjectPermissions) (mgrs, owners []pref) {
+	if acl == nil {
+		return nil, nil
+	}
+	for _, e := range acl.AccessControlList {
+		p := aclPrincipal(e)
+		if p.name == "" || (p.ptype == PrincipalGroup && p.name == adminsGroup) {
+			continue
+		}
+		manage, own := false, false
+		for _, l := range e.Levels() {
+			switch l.PermissionLevel {
+			case scim.PermissionIsOwner:
+				own, manage = true, true
+			case scim.PermissionCanManage:
+				manage = true
+			}
+		}
+		if manage {
+			mgrs = append(mgrs, p)
+		}
+		if own {
+			owners = append(owners, p)
+		}
+	}
+	return mgrs, owners
+}
+
+// String describes o for logs.
+func (o *object) String() string { return fmt.Sprintf("%s %s (%s)", o.kind, o.id, o.name) }

@@ -1,0 +1,344 @@
+package audit
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/dbiam/dbiam/reports"
+	"github.com/dbiam/dbiam/scim"
+)
+
+// Format is an audit report format.
+type Format string
+
+// Report formats.
+const (
+	FormatTable Format = "table" // aligned columns on a terminal, TSV otherwise
+	FormatCSV   Format = "csv"   // one CSV file of findings
+	FormatJSON  Format = "json"  // one JSON document: identities, coverage, findings
+	FormatXLSX  Format = "xlsx"  // a workbook: Summary, Coverage and one sheet per kind
+	FormatHTML  Format = "html"  // a self-contained HTML page
+)
+
+// ParseFormat parses a --format value, in any case.
+func ParseFormat(s string) (Format, error) {
+	f := Format(strings.ToLower(strings.TrimSpace(s)))
+	switch f {
+	case "":
+		return FormatTable, nil
+	case FormatTable, FormatCSV, FormatJSON, FormatXLSX, FormatHTML:
+		return f, nil
+	}
+	return "", &InputError{Input: "--format " + s, Problem: "unknown format", Fix: "use table, csv, json, xlsx or html"}
+}
+
+// PermissionScope says which objects' access control lists are read.
+type PermissionScope string
+
+// Permission scopes.
+const (
+	// PermissionsAuto is PermissionsAll with --all and PermissionsOwners
+	// otherwise.
+	PermissionsAuto PermissionScope = ""
+	// PermissionsOwners reads the ACL of every object whose owner only the
+	// ACL tells: every job, pipeline and SQL warehouse (IS_OWNER can be
+	// transferred to anyone) and every Lakeview dashboard (no owner field);
+	// and of the other objects whose list fields name an audited identity
+	// (creator, owner, run-as, dedicated user). Missed: an identity that is
+	// the only CAN_MANAGE on a cluster, query, alert, legacy dashboard,
+	// serving endpoint or app it is otherwise unrelated to.
+	PermissionsOwners PermissionScope = "owners"
+	// PermissionsRelated reads only the ACLs of objects whose list fields
+	// name an audited identity, of Lakeview dashboards and of jobs whose
+	// creator was deleted. Cheapest, but it also misses ownership
+	// transferred to an audited identity.
+	PermissionsRelated PermissionScope = "related"
+	// PermissionsAll reads the ACL of every object that has one.
+	PermissionsAll PermissionScope = "all"
+	// PermissionsNone reads no ACL: no ownership transfers, no sole-manager
+	// findings; jobs/get then supplies jobs' run-as identities.
+	PermissionsNone PermissionScope = "none"
+)
+
+// Options are the inputs of one audit run. Exactly one selection is used:
+// named identities (Users, ServicePrincipals, Groups, FromFile), Inactive,
+// or All.
+type Options struct {
+	// Users are user names (emails) to audit.
+	Users []string
+	// ServicePrincipals are service principal application ids to audit.
+	ServicePrincipals []string
+	// Groups are group display names to audit; each expands to its members,
+	// nested groups included.
+	Groups []string
+	// FromFile names a file of identities, one per line (see ReadIdentities).
+	FromFile string
+	// Inactive audits every deactivated user and service principal; only
+	// those that still own something are reported.
+	Inactive bool
+	// All audits every identity that objects refer to (the compliance view).
+	All bool
+	// Workspaces restricts the audit to these workspaces (names or ids);
+	// empty means every running workspace.
+	Workspaces []string
+	// Format is the report format; "" means FormatTable.
+	Format Format
+	// Out is the output path; "" or "-" means stdout (not allowed for xlsx).
+	Out string
+	// Force replaces an existing output file.
+	Force bool
+	// Permissions says which ACLs are read; "" means PermissionsAuto.
+	Permissions PermissionScope
+}
+
+// Deps are what Run needs from outside. Tests build them with
+// reports.Test, a Connect opening a session on a sandbox, and a fixed
+// clock.
+type Deps struct {
+	Streams *reports.Streams
+	Connect scim.ConnectFunc
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+func (d Deps) now() time.Time {
+	if d.Now == nil {
+		return time.Now()
+	}
+	return d.Now()
+}
+
+// InputError is bad input: a flag, a file line or a name that does not
+// exist. It is reported before any change and maps to exit code 1.
+type InputError struct {
+	Input   string // the flag, file:line or value at fault
+	Problem string
+	Fix     string
+}
+
+// Error formats e as "input: problem: fix".
+func (e *InputError) Error() string {
+	msg := e.Input + ": " + e.Problem
+	if e.Fix != "" {
+		msg += ": " + e.Fix
+	}
+	return msg
+}
+
+// PartialError reports an audit that could not read some workspaces or
+// resource kinds. The report was still written, listing them as not
+// covered. Its exit code is 2.
+type PartialError struct {
+	// NotCovered lists "workspace: kind" entries that could not be read.
+	NotCovered []string
+}
+
+// Error summarises what was not covered.
+func (e *PartialError) Error() string {
+	const show = 5
+	list := e.NotCovered
+	more := ""
+	if len(list) > show {
+		more = fmt.Sprintf(" and %d more", len(list)-show)
+		list = list[:show]
+	}
+	return fmt.Sprintf("audit incomplete: %d part(s) not covered: %s%s; see the report's coverage section",
+		len(e.NotCovered), strings.Join(list, "; "), more)
+}
+
+// ExitCode is 2: partial failure.
+func (e *PartialError) ExitCode() int { return 2 }
+
+// Selector is one named identity to audit.
+type Selector struct {
+	Type PrincipalType
+	Name string
+}
+
+// String returns "type:name".
+func (s Selector) String() string { return string(s.Type) + ":" + s.Name }
+
+// ReadIdentities reads a --from-file list: one identity per line, written
+// "user:EMAIL", "service-principal:APP_ID" (or "sp:APP_ID") or
+// "group:NAME"; a bare value containing "@" is a user. Blank lines and
+// lines starting with # are skipped. A bad line is an *InputError naming
+// the file and line.
+func ReadIdentities(path string) ([]Selector, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, &InputError{Input: "--from-file " + path, Problem: errors.Unwrap(err).Error(), Fix: "pass a readable file of identities"}
+	}
+	defer f.Close()
+	var out []Selector
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if n == 1 {
+			line = strings.TrimPrefix(line, "\ufeff")
+		}
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		s, err := parseSelector(line)
+		if err != nil {
+			return nil, &InputError{Input: fmt.Sprintf("%s:%d", path, n), Problem: err.Error(),
+				Fix: `write "user:EMAIL", "service-principal:APP_ID" or "group:NAME"`}
+		}
+		out = append(out, s)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, &InputError{Input: "--from-file " + path, Problem: err.Error(), Fix: "pass a text file, one identity per line"}
+	}
+	return out, nil
+}
+
+func parseSelector(line string) (Selector, error) {
+	kind, value, ok := strings.Cut(line, ":")
+	if !ok {
+		if strings.Contains(line, "@") {
+			return Selector{PrincipalUser, line}, nil
+		}
+		return Selector{}, fmt.Errorf("%q has no type", line)
+	}
+	value = strings.TrimSpace(value)
+	if value == "" {
+		return Selector{}, fmt.Errorf("%q has no name", line)
+	}
+	switch strings.ToLower(strings.TrimSpace(kind)) {
+	case "user", "u":
+		return Selector{PrincipalUser, value}, nil
+	case "service-principal", "service_principal", "sp":
+		return Selector{PrincipalServicePrincipal, value}, nil
+	case "group", "g":
+		return Selector{PrincipalGroup, value}, nil
+	}
+	return Selector{}, fmt.Errorf("unknown type %q", kind)
+}
+
+// mode is the selection an audit runs with.
+type mode int
+
+const (
+	modeNamed mode = iota
+	modeInactive
+	modeAll
+)
+
+func (m mode) String() string {
+	switch m {
+	case modeInactive:
+		return "inactive"
+	case modeAll:
+		return "all"
+	}
+	return "named"
+}
+
+// plan is Options checked and normalised.
+type plan struct {
+	mode        mode
+	selectors   []Selector
+	format      Format
+	out         string // "" for stdout
+	force       bool
+	workspaces  []string
+	permissions PermissionScope
+}
+
+// check validates o without any I/O except reading FromFile.
+func (o Options) check() (plan, error) {
+	p := plan{force: o.Force, workspaces: o.Workspaces}
+	f, err := ParseFormat(string(o.Format))
+	if err != nil {
+		return p, err
+	}
+	p.format = f
+	if o.Out != "-" {
+		p.out = o.Out
+	}
+	if p.format == FormatXLSX && p.out == "" {
+		return p, &InputError{Input: "--format xlsx", Problem: "a workbook cannot go to stdout", Fix: "pass --out FILE.xlsx"}
+	}
+	for _, u := range o.Users {
+		p.selectors = append(p.selectors, Selector{PrincipalUser, strings.TrimSpace(u)})
+	}
+	for _, s := range o.ServicePrincipals {
+		p.selectors = append(p.selectors, Selector{PrincipalServicePrincipal, strings.TrimSpace(s)})
+	}
+	for _, g := range o.Groups {
+		p.selectors = append(p.selectors, Selector{PrincipalGroup, strings.TrimSpace(g)})
+	}
+	for _, s := range p.selectors {
+		if s.Name == "" {
+			return p, &InputError{Input: "--" + flagFor(s.Type), Problem: "empty name", Fix: "pass a name"}
+		}
+	}
+	if o.FromFile != "" {
+		sel, err := ReadIdentities(o.FromFile)
+		if err != nil {
+			return p, err
+		}
+		if len(sel) == 0 {
+			return p, &InputError{Input: "--from-file " + o.FromFile, Problem: "no identities in the file", Fix: "list one identity per line"}
+		}
+		p.selectors = append(p.selectors, sel...)
+	}
+	p.selectors = dedupeSelectors(p.selectors)
+	named := len(p.selectors) > 0
+	switch {
+	case o.All && (o.Inactive || named):
+		return p, &InputError{Input: "--all", Problem: "cannot be combined with --inactive or named identities", Fix: "pass --all alone"}
+	case o.Inactive && named:
+		return p, &InputError{Input: "--inactive", Problem: "cannot be combined with named identities", Fix: "pass --inactive alone, or name the identities"}
+	case o.All:
+		p.mode = modeAll
+	case o.Inactive:
+		p.mode = modeInactive
+	case named:
+		p.mode = modeNamed
+	default:
+		return p, &InputError{Input: "dbiam audit", Problem: "no identities to audit",
+			Fix: "pass --user, --service-principal, --group, --from-file, --inactive or --all"}
+	}
+	switch o.Permissions {
+	case PermissionsAuto:
+		p.permissions = PermissionsOwners
+		if p.mode == modeAll {
+			p.permissions = PermissionsAll
+		}
+	case PermissionsOwners, PermissionsRelated, PermissionsAll, PermissionsNone:
+		p.permissions = o.Permissions
+	default:
+		return p, &InputError{Input: "--permissions " + string(o.Permissions), Problem: "unknown scope", Fix: "use owners, related, all or none"}
+	}
+	return p, nil
+}
+
+func flagFor(t PrincipalType) string {
+	if t == PrincipalServicePrincipal {
+		return "service-principal"
+	}
+	return string(t)
+}
+
+// dedupeSelectors drops repeats (names compared case-insensitively), keeping
+// the first spelling and order.
+func dedupeSelectors(in []Selector) []Selector {
+	seen := map[string]bool{}
+	var out []Selector
+	for _, s := range in {
+		k := identityKey(s.Type, s.Name)
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, s)
+	}
+	return slices.Clip(out)
+}

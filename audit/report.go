@@ -1,0 +1,303 @@
+package audit
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ReportVersion is the version of the JSON report document.
+const ReportVersion = 1
+
+// Report is the outcome of an audit: the same data feeds every format.
+type Report struct {
+	Version     int       `json:"version"`
+	GeneratedAt time.Time `json:"generated_at"`
+	// Mode is "named", "inactive" or "all".
+	Mode       string              `json:"mode"`
+	Identities []IdentitySummary   `json:"identities"`
+	Workspaces []WorkspaceCoverage `json:"workspaces"`
+	// Findings are sorted by severity (worst first), then workspace,
+	// identity, kind and object. Parts that could not be read appear as
+	// findings with severity not-covered.
+	Findings []Finding `json:"findings"`
+}
+
+// IdentitySummary is an audited identity and its finding counts.
+type IdentitySummary struct {
+	Identity
+	Findings   int            `json:"findings"`
+	BySeverity map[string]int `json:"by_severity"`
+}
+
+// Coverage states of a workspace.
+const (
+	CoverageFull    = "covered"     // every kind was read
+	CoveragePartial = "partial"     // some kinds could not be read
+	CoverageNone    = "not-covered" // nothing could be read
+	CoverageSkipped = "skipped"     // not audited (e.g. not running)
+)
+
+// WorkspaceCoverage says what could be read in a workspace.
+type WorkspaceCoverage struct {
+	WorkspaceRef
+	Coverage   string    `json:"coverage"`
+	Reason     string    `json:"reason,omitempty"`
+	Objects    int       `json:"objects"`
+	NotCovered []KindGap `json:"not_covered,omitempty"`
+	Findings   int       `json:"findings"`
+}
+
+// KindGap is a resource kind that could not be read, with the cause.
+type KindGap struct {
+	Kind  Kind   `json:"kind"`
+	Error string `json:"error"`
+}
+
+// notCovered lists "workspace: kind" for every gap.
+func (r *Report) notCovered() []string {
+	var out []string
+	for _, w := range r.Workspaces {
+		switch {
+		case w.Coverage == CoverageNone && len(w.NotCovered) == 0:
+			out = append(out, w.Label()+": everything")
+		default:
+			for _, g := range w.NotCovered {
+				out = append(out, w.Label()+": "+string(g.Kind))
+			}
+		}
+	}
+	return out
+}
+
+// buildReport assembles the report from the workspaces' findings.
+func (a *auditor) buildReport(ctx context.Context) (*Report, error) {
+	r := &Report{Version: ReportVersion, GeneratedAt: a.now.UTC(), Mode: a.plan.mode.String()}
+	var findings []Finding
+	for _, w := range a.ws {
+		findings = append(findings, w.findings...)
+	}
+	idents, err := a.identities(ctx, findings)
+	if err != nil {
+		return nil, err
+	}
+	// Re-key findings to identity keys and fill the identity columns.
+	kept := findings[:0]
+	for _, f := range findings {
+		id, ok := idents[f.Identity]
+		if !ok {
+			continue
+		}
+		f.Identity, f.IdentityName, f.IdentityType = id.Key(), id.Name, id.Type
+		kept = append(kept, f)
+	}
+	findings = kept
+	// Identities reported: every named one; for --inactive and --all only
+	// those with findings.
+	byKey := map[string]*IdentitySummary{}
+	var order []string
+	addIdent := func(id Identity) *IdentitySummary {
+		k := id.Key()
+		if s, ok := byKey[k]; ok {
+			return s
+		}
+		s := &IdentitySummary{Identity: id, BySeverity: map[string]int{}}
+		byKey[k] = s
+		order = append(order, k)
+		return s
+	}
+	if a.targets != nil && a.plan.mode == modeNamed {
+		for _, t := range a.targets.list {
+			addIdent(idents[t.key])
+		}
+	}
+	for _, f := range findings {
+		s := addIdent(idents[f.Identity])
+		s.Findings++
+		s.BySeverity[f.Severity.String()]++
+	}
+	for _, k := range order {
+		s := byKey[k]
+		if s.Status == StatusNotFound && a.plan.mode == modeNamed {
+			findings = append(findings, Finding{Identity: k, IdentityName: s.Name, IdentityType: s.Type,
+				Kind: KindIdentity, ObjectName: s.Name, Severity: SeverityInfo,
+				Reason: "identity not found in the account or in any audited workspace; objects were matched by name"})
+		}
+		r.Identities = append(r.Identities, *s)
+	}
+	slices.SortStableFunc(r.Identities, func(x, y IdentitySummary) int {
+		return cmp.Or(cmp.Compare(worstOf(y.BySeverity), worstOf(x.BySeverity)), cmp.Compare(y.Findings, x.Findings), cmp.Compare(x.Name, y.Name))
+	})
+	// Coverage, and a not-covered finding per gap.
+	for _, w := range a.ws {
+		c := WorkspaceCoverage{WorkspaceRef: w.ref, Objects: w.objects, Coverage: CoverageFull}
+		for _, f := range w.findings {
+			if _, ok := idents[f.Identity]; ok {
+				c.Findings++
+			}
+		}
+		switch {
+		case w.skipped != "":
+			c.Coverage, c.Reason = CoverageSkipped, w.skipped
+		case w.failed != nil:
+			c.Coverage, c.Reason = CoverageNone, w.failed.Error()
+			findings = append(findings, Finding{Workspace: w.ref, Kind: KindWorkspace, ObjectID: strconv.FormatInt(w.ref.ID, 10),
+				ObjectName: w.ref.Name, URL: w.ref.URL, Severity: SeverityNotCovered, Reason: "not covered: " + w.failed.Error()})
+		default:
+			for _, k := range append(ObjectKinds(), KindWorkspaceAccess) {
+				err, ok := w.gaps[k]
+				if !ok {
+					continue
+				}
+				c.NotCovered = append(c.NotCovered, KindGap{Kind: k, Error: err.Error()})
+				findings = append(findings, Finding{Workspace: w.ref, Kind: k, Severity: SeverityNotCovered,
+					Reason: "not covered: " + err.Error()})
+			}
+			switch {
+			case len(w.gaps) >= len(ObjectKinds()):
+				c.Coverage, c.Reason = CoverageNone, "no resource kind could be read"
+			case len(w.gaps) > 0:
+				c.Coverage = CoveragePartial
+			}
+		}
+		r.Workspaces = append(r.Workspaces, c)
+	}
+	SortFindings(findings)
+	r.Findings = findings
+	if r.Findings == nil {
+		r.Findings = []Finding{}
+	}
+	return r, nil
+}
+
+// worstOf returns the rank of the worst severity counted in m, -1 if none.
+func worstOf(m map[string]int) int {
+	for _, s := range Severities() {
+		if m[s.String()] > 0 {
+			return int(s)
+		}
+	}
+	return -1
+}
+
+// identities maps finding identity keys to identities. For named and
+// inactive runs they are the targets. For --all the keys are the names and
+// ids seen in objects, resolved here against the account (or each
+// workspace without one); names found nowhere are reported as not-found,
+// and id-only references that resolve merge into the named identity.
+func (a *auditor) identities(ctx context.Context, findings []Finding) (map[string]Identity, error) {
+	out := map[string]Identity{}
+	if a.all == nil {
+		for _, t := range a.targets.list {
+			out[t.key] = t.ident
+		}
+		return out, nil
+	}
+	refs := a.all.refs()
+	used := map[string]bool{}
+	for _, f := range findings {
+		used[f.Identity] = true
+	}
+	// Group the names to look up by type; untyped names (creators) may be
+	// users or service principals.
+	names := map[PrincipalType][]string{}
+	ids := map[string]PrincipalType{}
+	for k, r := range refs {
+		if !used[k] {
+			continue
+		}
+		switch {
+		case r.name == "":
+			ids[strconv.FormatInt(r.id, 10)] = r.ptype
+		case r.ptype == "":
+			names[PrincipalUser] = append(names[PrincipalUser], r.name)
+			names[PrincipalServicePrincipal] = append(names[PrincipalServicePrincipal], r.name)
+		default:
+			names[r.ptype] = append(names[r.ptype], r.name)
+		}
+	}
+	for _, v := range names {
+		slices.Sort(v)
+	}
+	found := map[string]principal{} // by refKey
+	var dirs []directory
+	if a.acct != nil {
+		dirs = append(dirs, a.acctCache.dir)
+	} else {
+		for _, w := range a.active() {
+			dirs = append(dirs, workspaceDirectory(w.client))
+		}
+	}
+	for _, d := range dirs {
+		for _, t := range []PrincipalType{PrincipalUser, PrincipalServicePrincipal, PrincipalGroup} {
+			var want []string
+			for _, n := range names[t] {
+				if _, ok := found["n:"+normName(n)]; !ok {
+					want = append(want, n)
+				}
+			}
+			ps, err := d.lookup(ctx, t, want)
+			if err != nil {
+				return nil, fmt.Errorf("resolve identities: %w", err)
+			}
+			for n, p := range ps {
+				found["n:"+n] = p
+			}
+		}
+		want := map[string]PrincipalType{}
+		for id, t := range ids {
+			if _, ok := found["i:"+id]; !ok {
+				want[id] = t
+			}
+		}
+		if len(want) > 0 {
+			ps, err := d.byIDs(ctx, want)
+			if err != nil {
+				return nil, fmt.Errorf("resolve identities: %w", err)
+			}
+			for id, p := range ps {
+				found["i:"+id] = p
+			}
+		}
+	}
+	scope := "account"
+	if a.acct == nil {
+		scope = "workspace"
+	}
+	for k, r := range refs {
+		if !used[k] {
+			continue
+		}
+		if p, ok := found[k]; ok {
+			status := StatusActive
+			if !p.Active {
+				status = StatusInactive
+			}
+			out[k] = Identity{Type: p.Type, Name: p.Name, DisplayName: p.DisplayName, ID: p.ID, Status: status, Scope: scope}
+			continue
+		}
+		id := Identity{Type: r.ptype, Name: r.name, Status: StatusNotFound}
+		if id.Name == "" {
+			id.Name = "id " + strconv.FormatInt(r.id, 10)
+		}
+		if id.Type == "" {
+			id.Type = guessType(r.name)
+		}
+		out[k] = id
+	}
+	return out, nil
+}
+
+// guessType guesses the type of a principal found nowhere from its name:
+// user names are emails; anything else is taken for a service principal's
+// application id.
+func guessType(name string) PrincipalType {
+	if strings.Contains(name, "@") || name == "" {
+		return PrincipalUser
+	}
+	return PrincipalServicePrincipal
+}

@@ -1,0 +1,315 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dbiam/dbiam/reports"
+	"github.com/dbiam/dbiam/scim"
+)
+
+// Run audits the identities o selects across the workspaces it selects and
+// writes the report. Bad options fail before any request with an
+// *InputError. When some workspace or resource kind could not be read, the
+// report is still written (listing them as not covered) and Run returns a
+// *PartialError (exit code 2).
+func Run(ctx context.Context, o Options, d Deps) error {
+	p, err := o.check()
+	if err != nil {
+		return err
+	}
+	if d.Streams == nil {
+		return errors.New("audit: no streams")
+	}
+	if p.out != "" {
+		if err := reports.CheckOverwrite(p.out, p.force); err != nil {
+			return err
+		}
+	}
+	if d.Connect == nil {
+		return errors.New("audit: no connection")
+	}
+	sess, err := d.Connect(ctx)
+	if err != nil {
+		return err
+	}
+	a := &auditor{plan: p, sess: sess, now: d.now(), log: d.Streams.Logger(), streams: d.Streams}
+	rep, err := a.run(ctx)
+	if err != nil {
+		return err
+	}
+	if err := writeReport(rep, p, d.Streams); err != nil {
+		return err
+	}
+	if gaps := rep.notCovered(); len(gaps) > 0 {
+		for _, g := range gaps {
+			a.log.Warn("audit not covered", "part", g)
+		}
+		return &PartialError{NotCovered: gaps}
+	}
+	return nil
+}
+
+// auditor holds one run's state.
+type auditor struct {
+	plan    plan
+	sess    *scim.Session
+	now     time.Time
+	log     *reports.Logger
+	streams *reports.Streams
+
+	acct      *scim.AccountClient // nil without an account id
+	acctCache *groupCache         // account membership graph, nil without an account
+
+	targets *targetSet  // named and --inactive
+	all     *allMatcher // --all
+
+	mu sync.Mutex
+	ws []*wsRun // selected workspaces, in listing order
+}
+
+// wsRun is one workspace's part of the run.
+type wsRun struct {
+	info    scim.WorkspaceInfo
+	ref     WorkspaceRef
+	client  *scim.WorkspaceClient
+	skipped string // why the workspace was not audited (not running)
+
+	// failed is set when the workspace could not be audited at all.
+	failed error
+	// gaps are the kinds not covered, with the cause.
+	gaps map[Kind]error
+	// objects is the number of objects read.
+	objects  int
+	acls     int
+	jobGets  int
+	findings []Finding
+	// assigned are the principal ids assigned to the workspace (for
+	// sole-path checks); nil when not needed or not federated.
+	assigned []string
+}
+
+func (w *wsRun) gap(k Kind, err error) {
+	if w.gaps == nil {
+		w.gaps = map[Kind]error{}
+	}
+	if _, ok := w.gaps[k]; !ok {
+		w.gaps[k] = err
+	}
+}
+
+func (a *auditor) run(ctx context.Context) (*Report, error) {
+	if err := a.selectWorkspaces(ctx); err != nil {
+		return nil, err
+	}
+	acct, err := a.sess.Account()
+	switch {
+	case err == nil:
+		a.acct = acct
+		a.acctCache = newGroupCache(accountDirectory(acct))
+	case errors.Is(err, scim.ErrNoAccountID):
+		a.log.Debug("audit without an account id: identities are resolved in each workspace")
+	default:
+		return nil, err
+	}
+	switch a.plan.mode {
+	case modeAll:
+		a.all = newAllMatcher()
+	default:
+		if err := a.resolveTargets(ctx); err != nil {
+			return nil, err
+		}
+	}
+	a.scanWorkspaces(ctx)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return a.buildReport(ctx)
+}
+
+// selectWorkspaces lists the workspaces and applies --workspace.
+func (a *auditor) selectWorkspaces(ctx context.Context) error {
+	infos, err := a.sess.Workspaces(ctx)
+	if err != nil {
+		return fmt.Errorf("list workspaces: %w", err)
+	}
+	want := map[string]bool{}
+	for _, w := range a.plan.workspaces {
+		want[strings.ToLower(strings.TrimSpace(w))] = false
+	}
+	for _, info := range infos {
+		idKey := strconv.FormatInt(info.ID, 10)
+		nameKey := strings.ToLower(info.Name)
+		if len(want) > 0 {
+			_, byID := want[idKey]
+			_, byName := want[nameKey]
+			if !byID && !byName {
+				continue
+			}
+			if byID {
+				want[idKey] = true
+			}
+			if byName {
+				want[nameKey] = true
+			}
+		}
+		w := &wsRun{info: info, ref: WorkspaceRef{ID: info.ID, Name: info.Name, URL: info.URL}}
+		if info.Status != "" && info.Status != "RUNNING" {
+			w.skipped = "workspace status " + info.Status
+		}
+		a.ws = append(a.ws, w)
+	}
+	var unknown []string
+	for k, seen := range want {
+		if !seen {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		slices.Sort(unknown)
+		names := make([]string, 0, len(infos))
+		for _, i := range infos {
+			names = append(names, i.Name)
+		}
+		return &InputError{Input: "--workspace " + strings.Join(unknown, ", "), Problem: "no such workspace",
+			Fix: "use a name or id from: " + strings.Join(names, ", ")}
+	}
+	for _, w := range a.ws {
+		if w.skipped != "" {
+			continue
+		}
+		c, err := a.sess.Workspace(w.info)
+		if err != nil {
+			w.failed = err
+			continue
+		}
+		w.client = c
+	}
+	return nil
+}
+
+// active returns the workspaces that can be audited.
+func (a *auditor) active() []*wsRun {
+	var out []*wsRun
+	for _, w := range a.ws {
+		if w.skipped == "" && w.failed == nil {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// forEachWorkspace runs f on every auditable workspace, Session.Parallel at
+// a time.
+func (a *auditor) forEachWorkspace(ctx context.Context, f func(*wsRun)) {
+	sem := make(chan struct{}, max(a.sess.Parallel(), 1))
+	var wg sync.WaitGroup
+	for _, w := range a.active() {
+		if ctx.Err() != nil {
+			break
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			f(w)
+		})
+	}
+	wg.Wait()
+}
+
+// matcher returns the run's matcher.
+func (a *auditor) matcher() matcher {
+	if a.all != nil {
+		return a.all
+	}
+	return a.targets
+}
+
+// scanWorkspaces lists each workspace's objects once, reads the details
+// that matter, and analyses them.
+func (a *auditor) scanWorkspaces(ctx context.Context) {
+	prog := reports.NewProgress(a.streams, reports.ProgressOptions{Label: "audit", Unit: "objects", Tasks: len(a.active())})
+	defer prog.Close()
+	m := a.matcher()
+	a.forEachWorkspace(ctx, func(w *wsRun) {
+		task := prog.Task(w.info.Name, 0)
+		inv := fetchInventory(ctx, w.client, w.info)
+		for k, err := range inv.failed {
+			w.gap(k, err)
+		}
+		w.objects = len(inv.objects)
+		task.Add(int64(len(inv.objects)))
+		w.acls, w.jobGets = fetchDetails(ctx, w.client, inv.objects, a.plan.permissions, m, w.info.ID)
+		a.detailGaps(w, inv.objects)
+		w.findings = append(w.findings, analyze(w.ref, inv.objects, m, a.now)...)
+		if len(w.gaps) == len(ObjectKinds()) {
+			task.Fail(firstGap(w.gaps))
+			return
+		}
+		task.Done(fmt.Sprintf("%d objects, %d permission reads, %d findings", w.objects, w.acls, len(w.findings)))
+	})
+}
+
+// detailGaps records permission and jobs/get reads that failed. An object
+// deleted since it was listed (404) is not a gap.
+func (a *auditor) detailGaps(w *wsRun, objs []*object) {
+	type count struct {
+		failed, total int
+		first         error
+	}
+	acl := map[Kind]*count{}
+	for _, o := range objs {
+		if o.acl == nil && o.aclErr == nil {
+			continue
+		}
+		c := acl[o.kind]
+		if c == nil {
+			c = &count{}
+			acl[o.kind] = c
+		}
+		c.total++
+		if o.aclErr != nil && !errors.Is(o.aclErr, scim.ErrNotFound) {
+			c.failed++
+			if c.first == nil {
+				c.first = o.aclErr
+			}
+		}
+	}
+	for _, k := range ObjectKinds() {
+		if c := acl[k]; c != nil && c.failed > 0 {
+			w.gap(k, fmt.Errorf("permissions of %d of %d %ss could not be read: %w", c.failed, c.total, k, c.first))
+		}
+	}
+	failed, total := 0, 0
+	var first error
+	for _, o := range objs {
+		if o.kind != KindJob || (o.jobErr == nil && o.jobRunAs == "") {
+			continue
+		}
+		total++
+		if o.jobErr != nil && !errors.Is(o.jobErr, scim.ErrNotFound) {
+			failed++
+			if first == nil {
+				first = o.jobErr
+			}
+		}
+	}
+	if failed > 0 {
+		w.gap(KindJob, fmt.Errorf("run-as of %d of %d jobs could not be read: %w", failed, total, first))
+	}
+}
+
+func firstGap(g map[Kind]error) error {
+	for _, k := range ObjectKinds() {
+		if err, ok := g[k]; ok {
+			return err
+		}
+	}
+	return nil
+}

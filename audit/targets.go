@@ -1,0 +1,270 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/dbiam/dbiam/scim"
+)
+
+// resolveTargets turns the named selectors (or --inactive) into the target
+// set: identities are looked up in the account first, then, for names the
+// account does not have, in each workspace (workspace-local principals).
+// Groups expand to their transitive members. A name found nowhere stays a
+// target with status not-found: objects are still matched by name.
+func (a *auditor) resolveTargets(ctx context.Context) error {
+	a.targets = newTargetSet()
+	if a.plan.mode == modeInactive {
+		return a.resolveInactive(ctx)
+	}
+	pending := slices.Clone(a.plan.selectors)
+	if a.acct != nil {
+		var err error
+		if pending, err = a.resolveIn(ctx, a.acctCache, 0, pending); err != nil {
+			return err
+		}
+	}
+	if len(pending) > 0 {
+		var mu sync.Mutex
+		found := map[string]bool{}
+		a.forEachWorkspace(ctx, func(w *wsRun) {
+			cache := newGroupCache(workspaceDirectory(w.client))
+			left, err := a.resolveIn(ctx, cache, w.info.ID, pending)
+			if err != nil {
+				w.failed = fmt.Errorf("look up identities: %w", err)
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, s := range pending {
+				if !slices.Contains(left, s) {
+					found[identityKey(s.Type, s.Name)] = true
+				}
+			}
+		})
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		for _, s := range pending {
+			if found[identityKey(s.Type, s.Name)] {
+				continue
+			}
+			a.targets.add(&target{key: identityKey(s.Type, s.Name),
+				ident: Identity{Type: s.Type, Name: s.Name, Status: StatusNotFound}})
+		}
+	}
+	if a.acct != nil {
+		return a.prepareSolePaths(ctx)
+	}
+	return nil
+}
+
+// resolveIn looks the selectors up in one directory (ws 0: the account)
+// and adds what it finds, expanding groups. It returns the selectors not
+// found there. The target set is guarded by a.mu.
+func (a *auditor) resolveIn(ctx context.Context, cache *groupCache, ws int64, sel []Selector) ([]Selector, error) {
+	byType := map[PrincipalType][]string{}
+	for _, s := range sel {
+		byType[s.Type] = append(byType[s.Type], s.Name)
+	}
+	found := map[PrincipalType]map[string]principal{}
+	for _, t := range []PrincipalType{PrincipalUser, PrincipalServicePrincipal, PrincipalGroup} {
+		m, err := cache.dir.lookup(ctx, t, byType[t])
+		if err != nil {
+			return nil, err
+		}
+		found[t] = m
+	}
+	scope := "account"
+	if ws != 0 {
+		scope = "workspace"
+	}
+	var left []Selector
+	for _, s := range sel {
+		p, ok := found[s.Type][normName(s.Name)]
+		if !ok {
+			left = append(left, s)
+			continue
+		}
+		a.addTarget(p, ws, scope, "")
+		if p.Type != PrincipalGroup {
+			continue
+		}
+		members, err := cache.expand(ctx, p.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range members {
+			if m.Type == PrincipalGroup {
+				continue // nested groups are walked, not audited
+			}
+			a.addTarget(m, ws, scope, p.Name)
+		}
+	}
+	return left, nil
+}
+
+// addTarget adds principal p, found in scope, as a target.
+func (a *auditor) addTarget(p principal, ws int64, scope, via string) *target {
+	status := StatusActive
+	if !p.Active {
+		status = StatusInactive
+	}
+	t := &target{key: identityKey(p.Type, p.Name), ws: ws, ids: p.numericID(),
+		ident: Identity{Type: p.Type, Name: p.Name, DisplayName: p.DisplayName, ID: p.ID, Status: status, Scope: scope}}
+	if via != "" {
+		t.ident.Via = []string{via}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.targets.add(t)
+}
+
+// resolveInactive adds every deactivated user and service principal of the
+// account and of each workspace.
+func (a *auditor) resolveInactive(ctx context.Context) error {
+	if a.acct != nil {
+		ps, err := a.acctCache.dir.inactive(ctx)
+		if err != nil {
+			return err
+		}
+		for _, p := range ps {
+			a.addTarget(p, 0, "account", "")
+		}
+	}
+	a.forEachWorkspace(ctx, func(w *wsRun) {
+		ps, err := workspaceDirectory(w.client).inactive(ctx)
+		if err != nil {
+			w.failed = fmt.Errorf("list inactive identities: %w", err)
+			return
+		}
+		for _, p := range ps {
+			a.mu.Lock()
+			known := len(a.targets.byName[normName(p.Name)]) > 0 && a.targets.byName[normName(p.Name)][0].ws == 0
+			a.mu.Unlock()
+			if !known {
+				a.addTarget(p, w.info.ID, "workspace", "")
+			}
+		}
+	})
+	return ctx.Err()
+}
+
+// prepareSolePaths reads, for runs that audit account groups, every
+// workspace's assignments and the membership of every assigned group, so
+// that members whose only path into a workspace is an audited group can be
+// reported. A workspace whose assignments cannot be read is recorded as a
+// workspace-access gap; a workspace without identity federation (400) has
+// no assignments and is skipped.
+func (a *auditor) prepareSolePaths(ctx context.Context) error {
+	if len(a.removedGroups()) == 0 {
+		return nil
+	}
+	var mu sync.Mutex
+	var assignedGroups []string
+	a.forEachWorkspace(ctx, func(w *wsRun) {
+		pas, err := a.acct.ListAssignments(ctx, w.info.ID)
+		if err != nil {
+			if errors.Is(err, scim.ErrBadRequest) {
+				a.log.Debug("audit: no permission assignments (workspace not identity federated)", "workspace", w.info.Name, "err", err)
+				return
+			}
+			w.gap(KindWorkspaceAccess, fmt.Errorf("list permission assignments: %w", err))
+			return
+		}
+		ids := make([]string, 0, len(pas))
+		mu.Lock()
+		defer mu.Unlock()
+		for _, pa := range pas {
+			if pa.Principal.PrincipalID == 0 {
+				continue
+			}
+			id := strconv.FormatInt(pa.Principal.PrincipalID, 10)
+			ids = append(ids, id)
+			if pa.Principal.GroupName != "" && !slices.Contains(assignedGroups, id) {
+				assignedGroups = append(assignedGroups, id)
+			}
+		}
+		w.assigned = ids
+	})
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	slices.Sort(assignedGroups)
+	if err := a.acctCache.load(ctx, assignedGroups); err != nil {
+		return fmt.Errorf("read assigned groups: %w", err)
+	}
+	// Nested members whose type is unknown may be groups: expanding each
+	// assigned group resolves them.
+	for _, g := range assignedGroups {
+		if _, err := a.acctCache.expand(ctx, g); err != nil {
+			return fmt.Errorf("read assigned groups: %w", err)
+		}
+	}
+	removed := a.removedGroups()
+	var candidates []string
+	for _, t := range a.targets.list {
+		if t.ws == 0 && t.ident.ID != "" && t.ident.Type != PrincipalGroup && len(t.ident.Via) > 0 {
+			candidates = append(candidates, t.ident.ID)
+		}
+	}
+	for _, w := range a.active() {
+		if w.assigned == nil {
+			continue
+		}
+		for id, via := range a.acctCache.solePaths(w.assigned, removed, candidates) {
+			w.findings = append(w.findings, a.solePathFinding(w, id, via))
+		}
+	}
+	return nil
+}
+
+// removedGroups returns the ids of the audited account groups.
+func (a *auditor) removedGroups() map[string]bool {
+	out := map[string]bool{}
+	for _, t := range a.targets.list {
+		if t.ws == 0 && t.ident.Type == PrincipalGroup && t.ident.ID != "" {
+			out[t.ident.ID] = true
+		}
+	}
+	return out
+}
+
+// solePathFinding reports that member id loses access to w.
+func (a *auditor) solePathFinding(w *wsRun, id string, via []string) Finding {
+	var t *target
+	for _, c := range a.targets.list {
+		if c.ws == 0 && c.ident.ID == id {
+			t = c
+			break
+		}
+	}
+	names := make([]string, 0, len(via))
+	for _, g := range via {
+		for _, c := range a.targets.list {
+			if c.ident.ID == g {
+				names = append(names, c.ident.Name)
+			}
+		}
+	}
+	slices.Sort(names)
+	v := rateSolePath(names)
+	return Finding{
+		Identity:     t.key,
+		IdentityName: t.ident.Name,
+		Workspace:    w.ref,
+		Kind:         KindWorkspaceAccess,
+		ObjectID:     strconv.FormatInt(w.info.ID, 10),
+		ObjectName:   w.info.Name,
+		URL:          w.info.URL,
+		Relations:    []Relation{RelSolePath},
+		Severity:     v.sev,
+		Reason:       v.reason,
+		Details:      []Detail{{"via", strings.Join(names, ", ")}},
+	}
+}
