@@ -80,13 +80,13 @@ func (c *fakeClock) Advance(d time.Duration) {
 // tc is a test HTTP client for one server, token and workspace.
 type tc struct {
 	t     testing.TB
-	srv   *Server
+	base  string // server URL
 	token string
 	ws    int64 // 0: no X-Databricks-Workspace-Id header
 }
 
 func admin(t testing.TB, srv *Server, ws int64) tc {
-	return tc{t: t, srv: srv, token: srv.AdminToken(), ws: ws}
+	return tc{t: t, base: srv.URL(), token: srv.AdminToken(), ws: ws}
 }
 
 func (c tc) as(token string) tc { c.token = token; return c }
@@ -135,7 +135,7 @@ func (c tc) do(method, path string, body any) reply {
 		}
 		rd = bytes.NewReader(buf)
 	}
-	req, err := http.NewRequest(method, c.srv.URL()+path, rd)
+	req, err := http.NewRequest(method, c.base+path, rd)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -268,7 +268,7 @@ func decode(t testing.TB, b []byte, v any) {
 // doCT sends a raw body with an explicit content type.
 func (c tc) doCT(method, path, body, contentType string) reply {
 	c.t.Helper()
-	req, err := http.NewRequest(method, c.srv.URL()+path, strings.NewReader(body))
+	req, err := http.NewRequest(method, c.base+path, strings.NewReader(body))
 	if err != nil {
 		c.t.Fatal(err)
 	}

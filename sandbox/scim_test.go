@@ -326,7 +326,7 @@ func TestGetAndErrors(t *testing.T) {
 
 	// Trailing "?" and scim+json are accepted.
 	c.ok(204, "DELETE", groupsPath+"/404?", nil)
-	req := tc{t: t, srv: srv, token: srv.AdminToken(), ws: wsFed}
+	req := admin(t, srv, wsFed)
 	r = req.doCT("POST", groupsPath, `{"displayName":"scim json"}`, "application/scim+json; charset=utf-8")
 	if r.status != 201 {
 		t.Errorf("application/scim+json POST: %d %s", r.status, r.body)
