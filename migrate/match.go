@@ -19,7 +19,7 @@ var planSystemGroups = map[string]bool{"admins": true, "users": true, "account u
 
 // IsSystemGroup reports whether name is a system group ("admins", "users",
 // "account users"), which migrate never touches.
-func IsSystemGroup(name string) bool { return planSystemGroups[name] }
+func IsSystemGroup(name string) bool { return planSystemGroups[strings.ToLower(name)] }
 
 // MatchOptions choose how a local group's target account group is found.
 type MatchOptions struct {
@@ -36,13 +36,13 @@ type MatchOptions struct {
 	Mapping *Mapping
 }
 
-// matcher gives the target account group name of a local group.
+// planMatcher gives the target account group name of a local group.
 type planMatcher struct {
 	opts MatchOptions
 	re   *regexp.Regexp
 }
 
-// newMatcher checks opts and returns a matcher. Its errors are bad-input
+// newPlanMatcher checks opts and returns a matcher. Its errors are bad-input
 // errors naming the offending flag.
 func newPlanMatcher(opts MatchOptions) (*planMatcher, error) {
 	if opts.Strategy == "" {
@@ -143,7 +143,7 @@ func (m *planMatcher) target(ws planWSIdent, name string) (target string, ok boo
 	return name, true, ""
 }
 
-// wsIdent identifies a workspace for mapping rows: by id or by name.
+// planWSIdent identifies a workspace for mapping rows: by id or by name.
 type planWSIdent struct {
 	ID   int64
 	Name string

@@ -25,7 +25,7 @@ import (
 //     fetched): order targets children first, detect cycles, apply the
 //     conflict policy and emit the Plan.
 
-// accountState is the account's principals and groups, listed once.
+// planAccountState is the account's principals and groups, listed once.
 type planAccountState struct {
 	usersByName  map[string]scim.User // lower-cased userName
 	usersByID    map[string]scim.User
@@ -68,7 +68,7 @@ func newPlanAccountState(users []scim.User, sps []scim.ServicePrincipal, groups 
 	return a
 }
 
-// wsState is what the planner knows of one workspace.
+// planWS is what the planner knows of one workspace.
 type planWS struct {
 	info      scim.WorkspaceInfo
 	federated bool
@@ -84,7 +84,7 @@ type planWS struct {
 
 func (w *planWS) ident() planWSIdent { return planWSIdent{ID: w.info.ID, Name: w.info.Name} }
 
-// label is how the workspace is named in messages and per-workspace names.
+// planLabel is how the workspace is named in messages and per-workspace names.
 func (w *planWS) planLabel() string {
 	if w.info.Name != "" {
 		return w.info.Name
@@ -104,7 +104,7 @@ func (w *planWS) index() {
 	}
 }
 
-// node is one in-scope workspace-local group.
+// planNode is one in-scope workspace-local group.
 type planNode struct {
 	ws       *planWS
 	g        scim.Group
@@ -117,7 +117,7 @@ type planNode struct {
 	agKey    string
 }
 
-// resolvedMember is a member as an account identity, or a nested local group.
+// planResolved is a member as an account identity, or a nested local group.
 type planResolved struct {
 	m     Member
 	child *planNode
@@ -127,7 +127,7 @@ func (n *planNode) planLabel() string {
 	return fmt.Sprintf("%q in workspace %s", n.g.DisplayName, n.ws.planLabel())
 }
 
-// builder plans one run. It is not safe for concurrent use.
+// planBuilder plans one run. It is not safe for concurrent use.
 type planBuilder struct {
 	settings PlanSettings
 	match    *planMatcher
@@ -447,7 +447,7 @@ func (b *planBuilder) blockCycle(scc []string, byTarget map[string][]*planNode, 
 	}
 }
 
-// cyclePath describes one cycle through the strongly connected targets.
+// planCyclePath describes one cycle through the strongly connected targets.
 func planCyclePath(scc []string, edges map[string][]string, in map[string]bool, display map[string]string) string {
 	start := slices.Min(scc)
 	seen := map[string]bool{}
@@ -480,7 +480,7 @@ func planCyclePath(scc []string, edges map[string][]string, in map[string]bool, 
 	}
 }
 
-// candidate is an account group to plan: a name and the local groups that
+// planCand is an account group to plan: a name and the local groups that
 // go into it.
 type planCand struct {
 	name     string
@@ -538,7 +538,7 @@ func (b *planBuilder) planTarget(t, name string, srcs []*planNode) {
 	}
 }
 
-// isSourceOf reports whether local group id in w is an unblocked source of t.
+// planIsSourceOf reports whether local group id in w is an unblocked source of t.
 func planIsSourceOf(w *planWS, id, t string) bool {
 	n := w.nodeByID[id]
 	return n != nil && n.blocked == "" && planFold(n.target) == t
@@ -548,7 +548,7 @@ func planIsSourceOf(w *planWS, id, t string) bool {
 // names are unique regardless of case).
 func planFold(name string) string { return strings.ToLower(name) }
 
-// blockedChild returns why a nested child of n is not migrated, or "".
+// planBlockedChild returns why a nested child of n is not migrated, or "".
 func planBlockedChild(n *planNode) string {
 	for _, r := range n.resolved {
 		if c := r.child; c != nil {
@@ -778,7 +778,7 @@ func (n *planNode) fillChildren(b *planBuilder) {
 	}
 }
 
-// unionMembers is the union of the members of the sources, sorted.
+// planUnionMembers is the union of the members of the sources, sorted.
 func planUnionMembers(srcs []*planNode) []Member {
 	seen := map[string]bool{}
 	out := []Member{}
@@ -816,7 +816,7 @@ func planMemberName(m Member) string {
 	return m.Display
 }
 
-// identityKey identifies a desired member: by account id when known, by
+// planIdentityKey identifies a desired member: by account id when known, by
 // the planned group key for a group still to be created.
 func planIdentityKey(m Member) string {
 	if m.AccountID != "" {
@@ -858,7 +858,7 @@ func (b *planBuilder) accountIdentitySet(members []scim.ComplexValue) []string {
 	return slices.Compact(out)
 }
 
-// diffSets returns the keys only in want and only in have (both sorted).
+// planDiffSets returns the keys only in want and only in have (both sorted).
 func planDiffSets(want, have []string) (missing, extra []string) {
 	h := map[string]bool{}
 	for _, k := range have {
@@ -879,7 +879,7 @@ func planDiffSets(want, have []string) (missing, extra []string) {
 	return missing, extra
 }
 
-// stronglyConnected returns the strongly connected components of the graph
+// planSCC returns the strongly connected components of the graph
 // (Tarjan), each sorted, in an order where every component comes after all
 // the components it has edges to: children before parents. Roots are
 // visited in the given order, so the result is deterministic.
@@ -927,7 +927,7 @@ func planSCC(vertices []string, edges map[string][]string) [][]string {
 	return out
 }
 
-// summarize joins up to max items and says how many more there are.
+// planSummarize joins up to max items and says how many more there are.
 func planSummarize(items []string, max int) string {
 	if len(items) <= max {
 		return strings.Join(items, "; ")
@@ -1026,7 +1026,7 @@ func (b *planBuilder) assemble(meta planMeta) *Plan {
 	return p
 }
 
-// values returns the sorted, de-duplicated values of a multi-valued
+// planValues returns the sorted, de-duplicated values of a multi-valued
 // attribute (never nil).
 func planValues(cvs []scim.ComplexValue) []string {
 	out := make([]string, 0, len(cvs))

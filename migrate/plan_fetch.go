@@ -11,7 +11,7 @@ import (
 	"github.com/dbiam/dbiam/scim"
 )
 
-// metastoreAssignmentPath answers for a workspace with a Unity Catalog
+// planMetastorePath answers for a workspace with a Unity Catalog
 // metastore, which is what makes it identity-federated (reference §D.3).
 const planMetastorePath = "/api/2.1/unity-catalog/current-metastore-assignment"
 
@@ -28,11 +28,11 @@ var (
 	planWorkspaceSPAttrs   = []string{"applicationId"}
 )
 
-// memberFetchWorkers bounds the concurrent member GETs of one workspace;
+// planFetchWorkers bounds the concurrent member GETs of one workspace;
 // the session's per-workspace concurrency cap and rate limits apply below it.
 const planFetchWorkers = 4
 
-// fetcher reads the live state for a builder. It only sends GETs.
+// planFetcher reads the live state for a builder. It only sends GETs.
 type planFetcher struct {
 	sess interface {
 		Account() (*scim.AccountClient, error)
@@ -104,7 +104,7 @@ func (f *planFetcher) fetch(ctx context.Context) error {
 	return nil
 }
 
-// label names a workspace in errors.
+// planLabel names a workspace in errors.
 func planLabel(info scim.WorkspaceInfo) string {
 	if info.Name != "" {
 		return fmt.Sprintf("%s (%d)", info.Name, info.ID)
@@ -133,7 +133,7 @@ func (f *planFetcher) eachWorkspace(ctx context.Context, fn func(context.Context
 	}, errs)
 }
 
-// runBounded calls fn(i) for i in [0,n) with at most par in flight. After
+// planBounded calls fn(i) for i in [0,n) with at most par in flight. After
 // the first failure it starts no new calls and cancels the context of
 // those in flight; it returns the failure with the lowest index among
 // errs (which fn fills), so the reported error does not depend on timing.

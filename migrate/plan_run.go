@@ -106,7 +106,7 @@ func (o *PlanOptions) planDefaults() error {
 	return nil
 }
 
-// buildVersion is the main module's version from the build info.
+// planBuildVersion is the main module's version from the build info.
 func planBuildVersion() string {
 	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
 		return bi.Main.Version
@@ -192,7 +192,7 @@ func RunPlan(ctx context.Context, o PlanOptions, d Deps) error {
 	return printPlanSummary(d.Streams, p, o.Out)
 }
 
-// newLineage returns a random 128-bit id as 32 hex digits.
+// newPlanLineage returns a random 128-bit id as 32 hex digits.
 func newPlanLineage() (string, error) {
 	var b [16]byte
 	if _, err := rand.Read(b[:]); err != nil {
@@ -201,7 +201,7 @@ func newPlanLineage() (string, error) {
 	return hex.EncodeToString(b[:]), nil
 }
 
-// countGroups is the number of local groups in the plan.
+// planCountGroups is the number of local groups in the plan.
 func planCountGroups(p *Plan) int {
 	n := 0
 	for _, w := range p.Workspaces {

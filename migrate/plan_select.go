@@ -9,7 +9,7 @@ import (
 	"github.com/dbiam/dbiam/scim"
 )
 
-// selector decides which workspaces and local groups a plan covers.
+// planSelector decides which workspaces and local groups a plan covers.
 type planSelector struct {
 	workspaces []string // names or ids; empty = all
 	groups     map[string]bool
@@ -21,7 +21,7 @@ type planSelector struct {
 	mapping *Mapping
 }
 
-// newSelector compiles the selection flags; errors name the flag.
+// newPlanSelector compiles the selection flags; errors name the flag.
 func newPlanSelector(o PlanOptions, mapping *Mapping) (*planSelector, error) {
 	s := &planSelector{workspaces: o.Workspaces, groups: map[string]bool{}, exclude: map[string]bool{}, mapping: mapping}
 	for _, g := range o.Groups {

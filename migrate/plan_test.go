@@ -80,7 +80,7 @@ func planDeps(t *testing.T, srv *sandbox.Server) (Deps, *bytes.Buffer, *bytes.Bu
 	return Deps{Streams: streams, Connect: connect, Now: planClock}, out, errb, connects
 }
 
-// runPlan runs RunPlan against srv with o (Out defaults to a temp file)
+// runTestPlan runs RunPlan against srv with o (Out defaults to a temp file)
 // and returns the plan read back and stdout.
 func runTestPlan(t *testing.T, srv *sandbox.Server, o PlanOptions) (*Plan, string) {
 	t.Helper()
@@ -101,7 +101,7 @@ func runTestPlan(t *testing.T, srv *sandbox.Server, o PlanOptions) (*Plan, strin
 	return p, out.String()
 }
 
-// outcome maps "workspace/local group" to the account group it migrates
+// planOutcome maps "workspace/local group" to the account group it migrates
 // to, "reuse:<name>" when the group exists, or "skip:<conflict kind>".
 func planOutcome(p *Plan) map[string]string {
 	ags := map[string]AccountGroupPlan{}
@@ -128,7 +128,7 @@ func planOutcome(p *Plan) map[string]string {
 	return out
 }
 
-// conflictKinds lists "kind group blocking" per conflict, sorted.
+// planConflictKinds lists "kind group blocking" per conflict, sorted.
 func planConflictKinds(p *Plan) []string {
 	var out []string
 	for _, c := range p.Conflicts {
@@ -149,7 +149,7 @@ func planAccountGroup(t *testing.T, p *Plan, name string) AccountGroupPlan {
 	return AccountGroupPlan{}
 }
 
-// memberNames lists an account group's members as kind:name.
+// planMemberNames lists an account group's members as kind:name.
 func planMemberNames(ag AccountGroupPlan) []string {
 	var out []string
 	for _, m := range ag.Members {
@@ -363,9 +363,17 @@ func TestPlanConflictPolicies(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.policy, func(t *testing.T) {
-			p, _ := runTestPlan(t, srv, PlanOptions{OnConflict: tc.policy})
+			p, stdout := runTestPlan(t, srv, PlanOptions{OnConflict: tc.policy})
 			if got := planOutcome(p); !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("outcome:\n got %v\nwant %v", got, tc.want)
+			}
+			// The summary says, on the rows of groups a resolved conflict
+			// concerns, what the policy did.
+			if tc.policy != PolicyFail {
+				note := "\tsame-name-different-members (" + tc.policy + ": "
+				if n := strings.Count(stdout, note); n != 2 {
+					t.Errorf("summary has %d rows noting %q, want 2:\n%s", n, note, stdout)
+				}
 			}
 			if got := planConflictKinds(p); !slices.Equal(got, tc.wantConflicts) {
 				t.Errorf("conflicts:\n got %q\nwant %q", got, tc.wantConflicts)
@@ -671,7 +679,7 @@ var planPlaceholders = []struct {
 	{regexp.MustCompile(`"tool_version": "[^"]*"`), `"tool_version": "[TOOL_VERSION]"`},
 }
 
-// normalizePlan replaces what varies between runs (time, lineage, tool
+// planNormalize replaces what varies between runs (time, lineage, tool
 // version, the sandbox's address) with placeholders.
 func planNormalize(raw []byte, host string) []byte {
 	s := strings.ReplaceAll(string(raw), host, "[HOST]")
@@ -681,7 +689,7 @@ func planNormalize(raw []byte, host string) []byte {
 	return []byte(s)
 }
 
-// checkGolden compares got with testdata/plan/golden/name (rewritten with
+// planCheckGolden compares got with testdata/plan/golden/name (rewritten with
 // -update).
 func planCheckGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
@@ -701,7 +709,7 @@ func planCheckGolden(t *testing.T, name string, got []byte) {
 	}
 }
 
-// firstDiff shows the first differing line.
+// planFirstDiff shows the first differing line.
 func planFirstDiff(want, got string) string {
 	wl, gl := strings.Split(want, "\n"), strings.Split(got, "\n")
 	for i := 0; i < max(len(wl), len(gl)); i++ {

@@ -30,7 +30,7 @@ type planRow struct {
 	Note         string
 }
 
-// groupColumns are the columns of the group table, in every renderer.
+// planGroupColumns are the columns of the group table, in every renderer.
 var planGroupColumns = []reports.Column{
 	{Name: "workspace"},
 	{Name: "local_group"},
@@ -88,7 +88,7 @@ func planTotalsOf(p *Plan) planTotals {
 	return t
 }
 
-// headline is the one-paragraph summary of a plan.
+// planHeadline is the one-paragraph summary of a plan.
 func planHeadline(p *Plan, t planTotals) string {
 	return fmt.Sprintf("%d local groups in %d workspaces (%d skipped): %d to migrate into %d account groups (%d to create, %d to reuse, %d memberships), %d skipped; %d conflicts (%d blocking); on-conflict %s",
 		t.Groups, t.Workspaces, t.SkippedWorkspaces, t.Migrated, t.Create+t.Reuse, t.Create, t.Reuse, t.Members,
@@ -143,7 +143,7 @@ type planNoteKey struct {
 	local, group string
 }
 
-// conflictNotes collects the non-blocking conflicts that concern a
+// planConflictNotes collects the non-blocking conflicts that concern a
 // migrated group, keyed by workspace, local name and account group name
 // (workspace-wide conflicts are keyed by the account group they name).
 func planConflictNotes(p *Plan) map[planNoteKey][]string {
@@ -269,7 +269,7 @@ func planWorkspaceName(p *Plan, id int64) string {
 	return strconv.FormatInt(id, 10)
 }
 
-// cells renders a row's values as text.
+// planCells renders a row's values as text.
 func planCells(r planRow) []string {
 	out := make([]string, len(planGroupColumns))
 	for i, v := range r.planValues() {

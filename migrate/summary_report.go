@@ -9,7 +9,7 @@ import (
 	"github.com/dbiam/dbiam/reports"
 )
 
-// writeReport writes the plan as an XLSX workbook or a self-contained HTML
+// writePlanReport writes the plan as an XLSX workbook or a self-contained HTML
 // page at path (atomically, mode 0600).
 func writePlanReport(format, path string, p *Plan, force bool) error {
 	switch format {
@@ -41,7 +41,7 @@ var (
 	}
 )
 
-// memberText names a member for people.
+// planMemberText names a member for people.
 func planMemberText(m Member) string {
 	switch m.Kind {
 	case KindUser:
@@ -86,7 +86,7 @@ func planWorkspaceCounts(w WorkspacePlan) (groups, migrate int) {
 	return groups, migrate
 }
 
-// writeXLSXReport writes one sheet per table plus the summary sheet.
+// writePlanXLSX writes one sheet per table plus the summary sheet.
 func writePlanXLSX(path string, p *Plan, force bool) (err error) {
 	tables, err := reports.NewTables(reports.FormatXLSX, path, reports.TablesOptions{Force: force})
 	if err != nil {
@@ -157,7 +157,7 @@ func writePlanXLSX(path string, p *Plan, force bool) (err error) {
 	return tables.Commit()
 }
 
-// htmlReport builds the HTML page of a plan.
+// planHTMLReport builds the HTML page of a plan.
 func planHTMLReport(p *Plan) reports.HTMLReport {
 	t := planTotalsOf(p)
 	r := reports.HTMLReport{
