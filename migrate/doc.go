@@ -80,6 +80,10 @@
 //     alone);
 //   - conflicts: kind, workspace_id, group, detail, policies, blocking.
 //
+// Added to the contract since its first draft (all additive):
+// settings.exclude_regex; the helpers [MembersDigest], [MemberKind] and
+// [IsSystemGroup].
+//
 // members_digest and existing_members_digest are [MembersDigest]: sha256
 // over the sorted "kind:id" lines of the direct members, the kind taken
 // from each member's $ref. Apply recomputes them from the live group and
@@ -97,6 +101,11 @@
 // the account group in that workspace), migrate-permissions (the
 // permission migration API, repeated until it moves nothing),
 // migrate-secret-acls, verify.
+//
+// Several local groups of one workspace may map to one account group
+// (merge, or a mapping file); all of them are renamed before that account
+// group is assigned to the workspace, since an assignment fails while a
+// local group of the same name exists.
 //
 // Every step is a record in an append-only journal (one JSON line,
 // fsync'ed before the next remote change; a torn last line is tolerated),
