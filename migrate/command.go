@@ -1,7 +1,10 @@
 package migrate
 
 import (
+	"fmt"
 	"time"
+
+	"github.com/urfave/cli/v2"
 
 	"github.com/dbiam/dbiam/reports"
 	"github.com/dbiam/dbiam/scim"
@@ -36,4 +39,113 @@ func (d CommandDeps) logger() *reports.Logger {
 		return nil
 	}
 	return d.Streams.Logger()
+}
+
+// Command returns "dbiam migrate" with its subcommands. Each Action only
+// turns flags into options and calls the Run function.
+func Command(io *reports.Streams, connect scim.ConnectFunc) *cli.Command {
+	d := CommandDeps{Streams: io, Connect: connect}
+	journalFlag := &cli.StringFlag{Name: "journal", Aliases: []string{"j"}, Usage: "journal directory of the apply (default \"<plan>.journal\")"}
+	requiredJournal := &cli.StringFlag{Name: "journal", Aliases: []string{"j"}, Usage: "journal directory of the apply (required)", Required: true}
+	forceUnlock := &cli.BoolFlag{Name: "force-unlock", Usage: "remove the lock of another run (only if it is not running)"}
+	groupFlag := &cli.StringSliceFlag{Name: "group", Aliases: []string{"g"}, Usage: "local or account group name (repeatable; default all)"}
+	return &cli.Command{
+		Name:  "migrate",
+		Usage: "migrate workspace-local groups to account groups",
+		Description: `Plan, apply, check, finish or undo the migration of workspace-local groups to account
+groups: "plan" writes a plan file and changes nothing; "apply" executes it with a journal and
+resumes where it stopped; "status", "verify", "finalize" and "rollback" work from the journal.`,
+		Subcommands: []*cli.Command{
+			planCommand(d),
+			{
+				Name:      "apply",
+				Usage:     "execute a plan (resumes from its journal)",
+				ArgsUsage: "PLAN",
+				Flags: []cli.Flag{
+					journalFlag,
+					&cli.BoolFlag{Name: "dry-run", Usage: "log every change instead of making it; never writes the journal"},
+					forceUnlock,
+					&cli.IntFlag{Name: "parallel-groups", Value: DefaultParallel, Usage: "groups worked on at once"},
+					&cli.IntFlag{Name: "member-batch", Value: DefaultMemberBatch, Usage: "members added per PATCH (1-100)"},
+					&cli.IntFlag{Name: "permission-batch", Value: DefaultPermissionBatch, Usage: "size of one permission migration call"},
+					&cli.DurationFlag{Name: "visible-timeout", Value: DefaultVisibleTimeout, Usage: "how long to wait for a workspace to see an account group"},
+				},
+				Action: func(c *cli.Context) error {
+					plan, err := onePlanArg(c)
+					if err != nil {
+						return err
+					}
+					return RunApply(c.Context, ApplyOptions{
+						PlanPath:        plan,
+						JournalDir:      c.String("journal"),
+						DryRun:          c.Bool("dry-run"),
+						ForceUnlock:     c.Bool("force-unlock"),
+						Parallel:        c.Int("parallel-groups"),
+						MemberBatch:     c.Int("member-batch"),
+						PermissionBatch: c.Int("permission-batch"),
+						VisibleTimeout:  c.Duration("visible-timeout"),
+						ToolVersion:     c.App.Version,
+					}, d)
+				},
+			},
+			{
+				Name:  "status",
+				Usage: "show which steps are done, running, failed or pending",
+				Flags: []cli.Flag{requiredJournal},
+				Action: func(c *cli.Context) error {
+					if c.NArg() > 0 {
+						return fmt.Errorf("migrate status takes no arguments (got %q): pass --journal", c.Args().First())
+					}
+					return RunStatus(c.Context, StatusOptions{JournalDir: c.String("journal")}, d)
+				},
+			},
+			{
+				Name:      "verify",
+				Usage:     "check the live end state against the plan and list every difference",
+				ArgsUsage: "PLAN",
+				Flags:     []cli.Flag{journalFlag},
+				Action: func(c *cli.Context) error {
+					plan, err := onePlanArg(c)
+					if err != nil {
+						return err
+					}
+					return RunVerify(c.Context, VerifyOptions{PlanPath: plan, JournalDir: c.String("journal")}, d)
+				},
+			},
+			{
+				Name:  "finalize",
+				Usage: "delete the renamed backup groups of groups that verify cleanly",
+				Flags: []cli.Flag{requiredJournal, groupFlag, forceUnlock,
+					&cli.BoolFlag{Name: "dry-run", Usage: "log what would be deleted and delete nothing"}},
+				Action: func(c *cli.Context) error {
+					if c.NArg() > 0 {
+						return fmt.Errorf("migrate finalize takes no arguments (got %q): pass --journal", c.Args().First())
+					}
+					return RunFinalize(c.Context, FinalizeOptions{JournalDir: c.String("journal"), Groups: c.StringSlice("group"),
+						DryRun: c.Bool("dry-run"), ForceUnlock: c.Bool("force-unlock")}, d)
+				},
+			},
+			{
+				Name:  "rollback",
+				Usage: "undo finished steps in reverse order",
+				Flags: []cli.Flag{requiredJournal, groupFlag, forceUnlock,
+					&cli.BoolFlag{Name: "dry-run", Usage: "log what would be undone and change nothing"}},
+				Action: func(c *cli.Context) error {
+					if c.NArg() > 0 {
+						return fmt.Errorf("migrate rollback takes no arguments (got %q): pass --journal", c.Args().First())
+					}
+					return RunRollback(c.Context, RollbackOptions{JournalDir: c.String("journal"), Groups: c.StringSlice("group"),
+						DryRun: c.Bool("dry-run"), ForceUnlock: c.Bool("force-unlock")}, d)
+				},
+			},
+		},
+	}
+}
+
+// onePlanArg returns the single PLAN argument.
+func onePlanArg(c *cli.Context) (string, error) {
+	if c.NArg() != 1 {
+		return "", fmt.Errorf("migrate %s takes one argument, the plan file written by \"dbiam migrate plan\" (got %d)", c.Command.Name, c.NArg())
+	}
+	return c.Args().First(), nil
 }

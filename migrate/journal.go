@@ -109,6 +109,9 @@ type SecretACL struct {
 	Scope      string `json:"scope"`
 	Principal  string `json:"principal"`
 	Permission string `json:"permission"`
+	// Previous is the principal's permission before dbiam raised it; empty
+	// when dbiam added the ACL (rollback deletes it then).
+	Previous string `json:"previous,omitempty"`
 }
 
 // Journal is an append-only JSON Lines log of step transitions, one
@@ -412,9 +415,18 @@ func UndoStepID(step string) string { return undoPrefix + step }
 
 // Replay folds records into one StepView per step id, keyed by step id.
 // An undo record that is done marks its step Undone and resets it to
-// pending; a later record of the step (a new apply) clears Undone.
+// pending; a later record of the step (a new apply) clears Undone and
+// makes the undo pending again.
 func Replay(recs []Record) map[string]*StepView {
 	views := make(map[string]*StepView)
+	for _, r := range recs {
+		fold(views, r)
+	}
+	return views
+}
+
+// fold applies one record to views.
+func fold(views map[string]*StepView, r Record) {
 	get := func(id string) *StepView {
 		v := views[id]
 		if v == nil {
@@ -423,31 +435,35 @@ func Replay(recs []Record) map[string]*StepView {
 		}
 		return v
 	}
-	for _, r := range recs {
-		v := get(r.Step)
-		v.Kind, v.WorkspaceID, v.Group, v.Seq = r.Kind, r.WorkspaceID, r.Group, r.Seq
-		if v.Undone && !strings.HasPrefix(r.Step, undoPrefix) {
+	v := get(r.Step)
+	v.Kind, v.WorkspaceID, v.Group, v.Seq = r.Kind, r.WorkspaceID, r.Group, r.Seq
+	orig, isUndo := strings.CutPrefix(r.Step, undoPrefix)
+	if !isUndo {
+		if v.Undone {
 			// The step runs again after a rollback: start from scratch.
 			v.Undone = false
 			v.Detail = Detail{}
 		}
-		v.State = r.State
-		if r.State == StateFailed {
-			v.Error = r.Error
-		} else {
-			v.Error = ""
-		}
-		if r.Detail != nil {
-			mergeDetail(&v.Detail, r.Detail)
-		}
-		if orig, ok := strings.CutPrefix(r.Step, undoPrefix); ok && r.State == StateDone {
-			o := get(orig)
-			o.Undone = true
-			o.State = ""
-			o.Error = ""
+		if u := views[undoPrefix+r.Step]; u != nil && u.State != "" {
+			u.State, u.Error, u.Detail = "", "", Detail{}
 		}
 	}
-	return views
+	v.State = r.State
+	if r.State == StateFailed {
+		v.Error = r.Error
+	} else {
+		v.Error = ""
+	}
+	if r.Detail != nil {
+		mergeDetail(&v.Detail, r.Detail)
+	}
+	if isUndo && r.State == StateDone {
+		o := get(orig)
+		o.Undone = true
+		o.State = ""
+		o.Error = ""
+		o.Detail = Detail{}
+	}
 }
 
 // mergeDetail copies the non-zero fields of src into dst.

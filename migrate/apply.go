@@ -1,0 +1,714 @@
+package migrate
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/dbiam/dbiam/reports"
+)
+
+// Defaults of ApplyOptions.
+const (
+	// DefaultMemberBatch is how many members one PATCH adds. Databricks
+	// documents no limit; 100 matches the SCIM page size and keeps a
+	// request small (UCX sends 20, Terraform 1).
+	DefaultMemberBatch = 100
+	// MaxMemberBatch is the largest accepted MemberBatch.
+	MaxMemberBatch = 100
+	// DefaultPermissionBatch is the size of one permission migration call
+	// (what UCX uses).
+	DefaultPermissionBatch = 1000
+	// DefaultVisibleTimeout bounds wait-visible: Databricks caches group
+	// names and memberships for up to 60 s, so three minutes leaves room.
+	DefaultVisibleTimeout = 3 * time.Minute
+	// DefaultGrace is how long in-flight calls may finish after Ctrl-C.
+	DefaultGrace = 10 * time.Second
+	// DefaultParallel is how many groups are worked on at once.
+	DefaultParallel = 16
+	// DefaultAccountParallel is how many account groups are ensured at once.
+	// Account SCIM writes are the scarce resource; the rate limiter paces
+	// them, this only keeps a few requests queued.
+	DefaultAccountParallel = 8
+)
+
+// planCopyName is the copy of the plan kept in the journal directory, so
+// that status, rollback and finalize need only --journal.
+const planCopyName = "plan.json"
+
+// ApplyOptions are the options of "dbiam migrate apply".
+type ApplyOptions struct {
+	// PlanPath is the plan file written by "dbiam migrate plan".
+	PlanPath string
+	// JournalDir is the journal directory; "" means "<plan>.journal".
+	JournalDir string
+	// DryRun logs every write instead of making it and never writes the
+	// journal.
+	DryRun bool
+	// ForceUnlock removes another run's lock (--force-unlock).
+	ForceUnlock bool
+	// Parallel is how many groups are worked on at once; 0 means
+	// DefaultParallel.
+	Parallel int
+	// MemberBatch is how many members one PATCH adds (1..100); 0 means
+	// DefaultMemberBatch.
+	MemberBatch int
+	// PermissionBatch is the size of one permission migration call; 0
+	// means DefaultPermissionBatch.
+	PermissionBatch int
+	// VisibleTimeout bounds how long wait-visible polls per group; 0 means
+	// DefaultVisibleTimeout.
+	VisibleTimeout time.Duration
+	// Grace is how long in-flight calls may finish after the context is
+	// cancelled; 0 means DefaultGrace.
+	Grace time.Duration
+	// ToolVersion is recorded in the journal header.
+	ToolVersion string
+
+	// Remote, if set, is used instead of connecting through Deps.Connect
+	// (tests, embedding).
+	Remote Remote
+	// Sleep, if set, replaces the timer of polling waits; it must return
+	// ctx.Err() when ctx is done. Tests inject one that advances a clock.
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+func (o *ApplyOptions) normalize() error {
+	if o.PlanPath == "" {
+		return errors.New("apply: no plan file: pass the plan written by \"dbiam migrate plan\"")
+	}
+	if o.JournalDir == "" {
+		o.JournalDir = DefaultJournalDir(o.PlanPath)
+	}
+	if o.Parallel <= 0 {
+		o.Parallel = DefaultParallel
+	}
+	switch {
+	case o.MemberBatch == 0:
+		o.MemberBatch = DefaultMemberBatch
+	case o.MemberBatch < 0 || o.MemberBatch > MaxMemberBatch:
+		return fmt.Errorf("apply: member batch %d is out of range: use 1 to %d", o.MemberBatch, MaxMemberBatch)
+	}
+	if o.PermissionBatch <= 0 {
+		o.PermissionBatch = DefaultPermissionBatch
+	}
+	if o.VisibleTimeout <= 0 {
+		o.VisibleTimeout = DefaultVisibleTimeout
+	}
+	if o.Grace <= 0 {
+		o.Grace = DefaultGrace
+	}
+	if o.Sleep == nil {
+		o.Sleep = sleepCtx
+	}
+	return nil
+}
+
+// sleepCtx waits d or until ctx is done.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// PartialError reports a run in which some groups failed; everything else
+// was done. Its exit code is 2.
+type PartialError struct {
+	Op     string // "apply", "rollback", "finalize", "verify", "status"
+	Failed int    // groups (or differences) that failed
+	Total  int    // groups attempted
+	Hint   string // what to do next
+}
+
+// Error summarises the failures.
+func (e *PartialError) Error() string {
+	msg := fmt.Sprintf("%s: %d of %d groups failed", e.Op, e.Failed, e.Total)
+	if e.Hint != "" {
+		msg += "; " + e.Hint
+	}
+	return msg
+}
+
+// ExitCode is 2: partial failure.
+func (e *PartialError) ExitCode() int { return 2 }
+
+// ApplyResult summarises a run of apply.
+type ApplyResult struct {
+	// Groups is the number of local groups the plan migrates.
+	Groups int
+	// Migrated counts groups whose every step is done (this run or before).
+	Migrated int
+	// AlreadyDone counts groups that were done before this run.
+	AlreadyDone int
+	// Members counts the members the account groups of migrated groups hold.
+	Members int
+	// Permissions is the number of grants the permission migration API
+	// reported for migrated groups (this run and before).
+	Permissions int
+	// SecretACLs counts the secret scope ACLs added.
+	SecretACLs int
+	// Skipped counts groups the plan skips (conflicts, skipped workspaces).
+	Skipped int
+	// Failed lists the groups that failed, with their error.
+	Failed []GroupFailure
+	// Pending counts groups not finished because the run was interrupted.
+	Pending int
+}
+
+// GroupFailure is one failed group.
+type GroupFailure struct {
+	WorkspaceID int64
+	Workspace   string
+	Group       string
+	Step        StepKind
+	Err         string
+}
+
+// RunApply executes the plan at opts.PlanPath, resuming from the journal.
+// It returns a *PartialError when some groups failed, and an error
+// wrapping context.Canceled when ctx was cancelled (the journal is then
+// consistent and a new run resumes).
+func RunApply(ctx context.Context, opts ApplyOptions, d Deps) error {
+	if err := opts.normalize(); err != nil {
+		return err
+	}
+	log := d.logger()
+	plan, raw, err := ReadPlan(opts.PlanPath)
+	if err != nil {
+		return err
+	}
+	sum := planSHA256(raw)
+	hdr := JournalHeader{JournalVersion: JournalVersion, PlanSHA256: sum, Lineage: plan.Lineage, ToolVersion: opts.ToolVersion}
+
+	var (
+		j     *Journal
+		views map[string]*StepView
+	)
+	if opts.DryRun {
+		h, recs, err := ReadJournal(opts.JournalDir)
+		switch {
+		case errors.Is(err, ErrNoJournal):
+		case err != nil:
+			return err
+		case h.PlanSHA256 != sum:
+			return fmt.Errorf("read journal %s: %w: it was written for plan sha256 %s, this plan is %s",
+				JournalPath(opts.JournalDir), ErrJournalMismatch, short(h.PlanSHA256), short(sum))
+		}
+		views = Replay(recs)
+	} else {
+		lock, err := AcquireLock(opts.JournalDir, LockOptions{Command: "migrate apply", Force: opts.ForceUnlock, Now: d.Now})
+		if err != nil {
+			return err
+		}
+		defer lock.Release()
+		j, err = OpenJournal(opts.JournalDir, hdr, d.Now)
+		if err != nil {
+			return err
+		}
+		defer j.Close()
+		if err := savePlanCopy(opts.JournalDir, raw); err != nil {
+			return err
+		}
+		views = Replay(j.Records())
+	}
+
+	remote := opts.Remote
+	if remote == nil {
+		if d.Connect == nil {
+			return errors.New("apply: no connection configured")
+		}
+		sess, err := d.Connect(ctx)
+		if err != nil {
+			return err
+		}
+		if remote, err = NewRemote(sess, plan); err != nil {
+			return err
+		}
+	}
+	if opts.DryRun {
+		remote = DryRun(remote, log)
+	}
+
+	ex := newExecutor(plan, remote, j, views, opts, log)
+	res, err := ex.run(ctx)
+	if d.Streams != nil {
+		writeApplySummary(d.Streams.Out, res, opts.DryRun)
+	}
+	if err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("apply interrupted with %d groups pending; run the same command again to resume: %w", res.Pending, ctx.Err())
+	}
+	if len(res.Failed) > 0 {
+		hint := fmt.Sprintf("see \"dbiam migrate status --journal %s\", fix the cause and run apply again", opts.JournalDir)
+		if opts.DryRun {
+			hint = "the dry run found problems"
+		}
+		return &PartialError{Op: "apply", Failed: len(res.Failed), Total: res.Groups, Hint: hint}
+	}
+	return nil
+}
+
+// planSHA256 returns the hex sha256 of a plan file's bytes.
+func planSHA256(raw []byte) string {
+	h := sha256.Sum256(raw)
+	return hex.EncodeToString(h[:])
+}
+
+// savePlanCopy keeps the plan's bytes in the journal directory (once).
+func savePlanCopy(dir string, raw []byte) error {
+	path := filepath.Join(dir, planCopyName)
+	if old, err := os.ReadFile(path); err == nil && planSHA256(old) == planSHA256(raw) {
+		return nil
+	}
+	err := reports.WriteFile(path, 0o600, func(w io.Writer) error {
+		_, err := w.Write(raw)
+		return err
+	}, reports.Force(true))
+	if err != nil {
+		return fmt.Errorf("save plan copy in %s: %w", dir, err)
+	}
+	return nil
+}
+
+// loadJournalPlan reads the journal in dir and the plan copy next to it,
+// checking that they belong together.
+func loadJournalPlan(dir string) (*Plan, JournalHeader, []Record, error) {
+	h, recs, err := ReadJournal(dir)
+	if err != nil {
+		return nil, h, nil, err
+	}
+	path := filepath.Join(dir, planCopyName)
+	p, raw, err := ReadPlan(path)
+	if err != nil {
+		return nil, h, nil, err
+	}
+	if sum := planSHA256(raw); sum != h.PlanSHA256 {
+		return nil, h, nil, fmt.Errorf("read plan %s: %w: journal was written for plan sha256 %s, the copy is %s",
+			path, ErrJournalMismatch, short(h.PlanSHA256), short(sum))
+	}
+	return p, h, recs, nil
+}
+
+// writeApplySummary prints the final summary.
+func writeApplySummary(w io.Writer, r ApplyResult, dry bool) {
+	verb := "Apply"
+	if dry {
+		verb = "Dry run"
+	}
+	fmt.Fprintf(w, "%s: %d of %d groups migrated (%d already done before this run), %d members, %d permissions moved, %d secret ACLs copied, %d groups skipped (conflicts), %d failed",
+		verb, r.Migrated, r.Groups, r.AlreadyDone, r.Members, r.Permissions, r.SecretACLs, r.Skipped, len(r.Failed))
+	if r.Pending > 0 {
+		fmt.Fprintf(w, ", %d pending (interrupted)", r.Pending)
+	}
+	fmt.Fprintln(w)
+	for _, f := range r.Failed {
+		fmt.Fprintf(w, "  failed: group %q in workspace %s (%d) at %s: %s\n", f.Group, f.Workspace, f.WorkspaceID, f.Step, f.Err)
+	}
+}
+
+// executor runs the steps of one plan.
+type executor struct {
+	plan   *Plan
+	remote Remote
+	j      *Journal // nil in dry-run
+	views  map[string]*StepView
+	opts   ApplyOptions
+	log    *reports.Logger
+
+	ags map[string]*agRun
+
+	mu     sync.Mutex
+	res    ApplyResult
+	fatal  error
+	cancel context.CancelFunc
+}
+
+// agRun is the outcome of ensure-account-group, shared by the groups that
+// wait for it.
+type agRun struct {
+	plan   *AccountGroupPlan
+	needed bool
+	done   chan struct{}
+	id     string
+	err    error
+}
+
+func newExecutor(p *Plan, r Remote, j *Journal, views map[string]*StepView, opts ApplyOptions, log *reports.Logger) *executor {
+	ex := &executor{plan: p, remote: r, j: j, views: views, opts: opts, log: log, ags: map[string]*agRun{}}
+	for i := range p.AccountGroups {
+		ag := &p.AccountGroups[i]
+		ex.ags[ag.Key] = &agRun{plan: ag, done: make(chan struct{})}
+	}
+	return ex
+}
+
+// activeGroups returns the groups apply migrates, with their workspace.
+func activeGroups(p *Plan) []groupRef {
+	var out []groupRef
+	for i := range p.Workspaces {
+		ws := &p.Workspaces[i]
+		if ws.Skipped != "" {
+			continue
+		}
+		for k := range ws.Groups {
+			if ws.Groups[k].Skipped == "" {
+				out = append(out, groupRef{ws: ws, g: &ws.Groups[k]})
+			}
+		}
+	}
+	return out
+}
+
+// skippedGroups counts the groups the plan does not migrate.
+func skippedGroups(p *Plan) int {
+	n := 0
+	for _, ws := range p.Workspaces {
+		for _, g := range ws.Groups {
+			if ws.Skipped != "" || g.Skipped != "" {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+type groupRef struct {
+	ws *WorkspacePlan
+	g  *GroupPlan
+}
+
+// markNeeded marks the account groups that active groups map to, and the
+// nested groups they contain.
+func (ex *executor) markNeeded(groups []groupRef) {
+	var mark func(key string)
+	mark = func(key string) {
+		a := ex.ags[key]
+		if a == nil || a.needed {
+			return
+		}
+		a.needed = true
+		for _, m := range a.plan.Members {
+			if m.Kind == KindGroup && m.GroupKey != "" {
+				mark(m.GroupKey)
+			}
+		}
+	}
+	for _, gr := range groups {
+		mark(gr.g.AccountGroupKey)
+	}
+}
+
+// run executes every needed step. It returns an error only for a failure
+// that stops everything (the journal cannot be written).
+func (ex *executor) run(parent context.Context) (ApplyResult, error) {
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	ex.cancel = cancel
+
+	groups := activeGroups(ex.plan)
+	ex.markNeeded(groups)
+	ex.res.Groups = len(groups)
+	ex.res.Skipped = skippedGroups(ex.plan)
+
+	agSem := make(chan struct{}, DefaultAccountParallel)
+	grSem := make(chan struct{}, ex.opts.Parallel)
+	var wg sync.WaitGroup
+	for _, key := range ex.agOrder() {
+		a := ex.ags[key]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(a.done)
+			if !a.needed {
+				a.err = errors.New("not needed")
+				return
+			}
+			for _, m := range a.plan.Members {
+				if m.Kind != KindGroup || m.GroupKey == "" {
+					continue
+				}
+				child := ex.ags[m.GroupKey]
+				select {
+				case <-child.done:
+				case <-ctx.Done():
+					a.err = ctx.Err()
+					return
+				}
+				if child.err != nil {
+					a.err = fmt.Errorf("nested group %q was not ensured: %w", child.plan.DisplayName, child.err)
+					return
+				}
+			}
+			if !acquire(ctx, agSem) {
+				a.err = ctx.Err()
+				return
+			}
+			defer release(agSem)
+			a.id, a.err = ex.ensureAccountGroup(ctx, parent, a)
+		}()
+	}
+	for _, gr := range groups {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ex.runGroup(ctx, parent, gr, grSem)
+		}()
+	}
+	wg.Wait()
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
+	return ex.res, ex.fatal
+}
+
+// agOrder returns the account group keys in plan order.
+func (ex *executor) agOrder() []string {
+	keys := make([]string, len(ex.plan.AccountGroups))
+	for i, ag := range ex.plan.AccountGroups {
+		keys[i] = ag.Key
+	}
+	return keys
+}
+
+func acquire(ctx context.Context, sem chan struct{}) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	select {
+	case sem <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func release(sem chan struct{}) { <-sem }
+
+// runGroup runs the per-group steps of one local group.
+func (ex *executor) runGroup(ctx, parent context.Context, gr groupRef, sem chan struct{}) {
+	ws, g := gr.ws, gr.g
+	if ex.groupDone(ws.WorkspaceID, g.LocalID) {
+		ex.mu.Lock()
+		ex.res.Migrated++
+		ex.res.AlreadyDone++
+		ex.mu.Unlock()
+		ex.countDone(gr)
+		return
+	}
+	a := ex.ags[g.AccountGroupKey]
+	select {
+	case <-a.done:
+	case <-ctx.Done():
+		ex.pending()
+		return
+	}
+	if a.err != nil {
+		if ctx.Err() != nil {
+			ex.pending()
+			return
+		}
+		ex.failGroup(gr, KindEnsureAccountGroup, fmt.Errorf("account group %q: %w", a.plan.DisplayName, a.err))
+		return
+	}
+	if !acquire(ctx, sem) {
+		ex.pending()
+		return
+	}
+	defer release(sem)
+
+	gs := &groupSteps{ex: ex, ws: ws, g: g, ag: a.plan, agID: a.id}
+	if kind, err := gs.checkDrift(ctx); err != nil {
+		if ctx.Err() != nil {
+			ex.pending()
+			return
+		}
+		ex.recordFailure(gs.spec(kind), err, nil)
+		ex.failGroup(gr, kind, err)
+		return
+	}
+	for _, kind := range groupKinds {
+		err := ex.runStep(ctx, parent, gs.spec(kind), gs.fn(kind))
+		if err == nil {
+			continue
+		}
+		if ctx.Err() != nil {
+			ex.pending()
+			return
+		}
+		ex.failGroup(gr, kind, err)
+		return
+	}
+	ex.mu.Lock()
+	ex.res.Migrated++
+	ex.mu.Unlock()
+	ex.countDone(gr)
+	ex.log.Info("migrated group", "workspace", ws.WorkspaceName, "workspace_id", ws.WorkspaceID,
+		"group", g.LocalName, "account_group", a.plan.DisplayName)
+}
+
+// groupDone reports whether every step of a group is done in the journal.
+func (ex *executor) groupDone(wsID int64, localID string) bool {
+	for _, k := range groupKinds {
+		if v := ex.views[groupStepID(k, wsID, localID)]; v == nil || v.State != StateDone {
+			return false
+		}
+	}
+	return true
+}
+
+// countDone adds a finished group's figures to the result.
+func (ex *executor) countDone(gr groupRef) {
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
+	ex.res.Members += gr.g.MemberCount
+	if v := ex.viewLocked(groupStepID(KindMigratePermissions, gr.ws.WorkspaceID, gr.g.LocalID)); v != nil {
+		ex.res.Permissions += v.Detail.PermissionsMigrated
+	}
+	if v := ex.viewLocked(groupStepID(KindMigrateSecretACLs, gr.ws.WorkspaceID, gr.g.LocalID)); v != nil {
+		ex.res.SecretACLs += len(v.Detail.SecretACLs)
+	}
+}
+
+func (ex *executor) pending() {
+	ex.mu.Lock()
+	ex.res.Pending++
+	ex.mu.Unlock()
+}
+
+func (ex *executor) failGroup(gr groupRef, kind StepKind, err error) {
+	ex.mu.Lock()
+	ex.res.Failed = append(ex.res.Failed, GroupFailure{WorkspaceID: gr.ws.WorkspaceID, Workspace: gr.ws.WorkspaceName,
+		Group: gr.g.LocalName, Step: kind, Err: err.Error()})
+	ex.mu.Unlock()
+	ex.log.Error("group failed", "workspace", gr.ws.WorkspaceName, "workspace_id", gr.ws.WorkspaceID,
+		"group", gr.g.LocalName, "step", string(kind), "error", err)
+}
+
+// stepSpec identifies one step for the journal.
+type stepSpec struct {
+	id    string
+	kind  StepKind
+	wsID  int64
+	group string
+}
+
+// stepRun is one execution of a step. ctx carries the grace period after
+// cancellation, for calls; parent is the run's context, for loops that
+// should stop at once.
+type stepRun struct {
+	ex     *executor
+	spec   stepSpec
+	view   *StepView // the step's journal state before this run; never nil
+	ctx    context.Context
+	parent context.Context
+	began  bool
+}
+
+// begin records that the step is about to change something remotely, with
+// what is needed to undo or resume it. It is written and fsync'ed before it
+// returns; a step calls it before each write whose undo needs new detail.
+func (r *stepRun) begin(d *Detail) error {
+	r.began = true
+	return r.ex.append(Record{Step: r.spec.id, Kind: r.spec.kind, WorkspaceID: r.spec.wsID, Group: r.spec.group,
+		State: StateStarted, Detail: d})
+}
+
+// runStep runs fn as step spec unless the journal says it is done.
+func (ex *executor) runStep(ctx, parent context.Context, spec stepSpec, fn func(*stepRun) (*Detail, error)) error {
+	view := ex.view(spec.id)
+	if view != nil && view.State == StateDone {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if view == nil {
+		view = &StepView{Step: spec.id}
+	}
+	cctx, cancel := graceContext(ctx, ex.opts.Grace)
+	defer cancel()
+	r := &stepRun{ex: ex, spec: spec, view: view, ctx: cctx, parent: ctx}
+	ex.log.Debug("step", "step", spec.id)
+	d, err := fn(r)
+	if err != nil {
+		if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+			return err // interrupted: the started record stays; resume reads live state
+		}
+		ex.recordFailure(spec, err, d)
+		return err
+	}
+	return ex.append(Record{Step: spec.id, Kind: spec.kind, WorkspaceID: spec.wsID, Group: spec.group, State: StateDone, Detail: d})
+}
+
+// recordFailure appends a failed record.
+func (ex *executor) recordFailure(spec stepSpec, err error, d *Detail) {
+	_ = ex.append(Record{Step: spec.id, Kind: spec.kind, WorkspaceID: spec.wsID, Group: spec.group,
+		State: StateFailed, Error: err.Error(), Detail: d})
+}
+
+// append writes a record to the journal (not in dry-run) and folds it into
+// the in-memory views. A journal write failure stops the whole run: no
+// remote change may follow an unrecorded intent.
+func (ex *executor) append(r Record) error {
+	if ex.j != nil {
+		var err error
+		if r, err = ex.j.Append(r); err != nil {
+			ex.mu.Lock()
+			if ex.fatal == nil {
+				ex.fatal = err
+			}
+			ex.mu.Unlock()
+			if ex.cancel != nil {
+				ex.cancel()
+			}
+			return err
+		}
+	}
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
+	fold(ex.views, r)
+	return nil
+}
+
+// view returns a copy of a step's view, or nil.
+func (ex *executor) view(id string) *StepView {
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
+	return ex.viewLocked(id)
+}
+
+func (ex *executor) viewLocked(id string) *StepView {
+	v := ex.views[id]
+	if v == nil {
+		return nil
+	}
+	c := *v
+	return &c
+}
+
+// graceContext returns a context that is not cancelled with parent but
+// grace after it, so that in-flight calls can finish cleanly.
+func graceContext(parent context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
+	stop := context.AfterFunc(parent, func() {
+		t := time.AfterFunc(grace, cancel)
+		context.AfterFunc(ctx, func() { t.Stop() })
+	})
+	return ctx, func() {
+		stop()
+		cancel()
+	}
+}

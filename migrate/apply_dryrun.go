@@ -1,0 +1,351 @@
+package migrate
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+
+	"github.com/dbiam/dbiam/reports"
+	"github.com/dbiam/dbiam/scim"
+)
+
+// dryRunIDPrefix starts the ids of account groups a dry run pretends to
+// create: negative numbers, which no real principal has.
+const dryRunIDPrefix = "-"
+
+// DryRun wraps r for --dry-run: reads pass through, and every write is
+// replaced by the log line "skipped <action> <target> (--dry-run)" and
+// remembered, so that later reads of the same run see it (a group the dry
+// run "created" can be read back, "assigned" and found visible). Nothing
+// is changed remotely. The result is safe for concurrent use.
+func DryRun(r Remote, log *reports.Logger) Remote {
+	return &dryRun{next: r, log: log,
+		groups:  map[string]*scim.Group{},
+		members: map[string][]string{},
+		renames: map[wsKey]string{},
+		assign:  map[wsKey][]string{},
+		ents:    map[wsKey][2][]string{},
+		acls:    map[aclKey]string{},
+		deleted: map[wsKey]bool{},
+	}
+}
+
+type wsKey struct {
+	ws int64 // 0 for the account
+	id string
+}
+
+type aclKey struct {
+	ws               int64
+	scope, principal string
+}
+
+type dryRun struct {
+	next Remote
+	log  *reports.Logger
+
+	mu      sync.Mutex
+	n       int
+	groups  map[string]*scim.Group // pretend-created account groups by id
+	members map[string][]string    // pretend-added members by account group id
+	renames map[wsKey]string
+	assign  map[wsKey][]string    // (ws, principal) -> perms; nil perms = removed
+	ents    map[wsKey][2][]string // (ws, group) -> added entitlements, roles
+	acls    map[aclKey]string     // "" = removed
+	deleted map[wsKey]bool        // (0, account group) or (ws, local group)
+}
+
+var _ Remote = (*dryRun)(nil)
+
+func (d *dryRun) skip(action, target string) {
+	d.log.Info(fmt.Sprintf("skipped %s %s (--dry-run)", action, target))
+}
+
+func notFoundErr(path string) error {
+	return &scim.APIError{Method: http.MethodGet, Path: path, StatusCode: http.StatusNotFound, ErrorCode: "RESOURCE_DOES_NOT_EXIST",
+		Message: "(--dry-run) the object was deleted by this dry run"}
+}
+
+func (d *dryRun) AccountGroup(ctx context.Context, id string) (scim.Group, error) {
+	d.mu.Lock()
+	if d.deleted[wsKey{0, id}] {
+		d.mu.Unlock()
+		return scim.Group{}, notFoundErr("account group " + id)
+	}
+	g, fake := d.groups[id]
+	added := slices.Clone(d.members[id])
+	d.mu.Unlock()
+	var out scim.Group
+	if fake {
+		out = *g
+		out.Members = slices.Clone(g.Members)
+	} else {
+		var err error
+		if out, err = d.next.AccountGroup(ctx, id); err != nil {
+			return out, err
+		}
+	}
+	for _, m := range added {
+		if !slices.ContainsFunc(out.Members, func(c scim.ComplexValue) bool { return c.Value == m }) {
+			out.Members = append(out.Members, scim.ComplexValue{Value: m})
+		}
+	}
+	return out, nil
+}
+
+func (d *dryRun) FindAccountGroups(ctx context.Context, displayName string) ([]scim.Group, error) {
+	gs, err := d.next.FindAccountGroups(ctx, displayName)
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	gs = slices.DeleteFunc(gs, func(g scim.Group) bool { return d.deleted[wsKey{0, g.ID}] })
+	for _, g := range d.groups {
+		if g.DisplayName == displayName && !d.deleted[wsKey{0, g.ID}] {
+			gs = append(gs, *g)
+		}
+	}
+	return gs, nil
+}
+
+func (d *dryRun) Assignments(ctx context.Context, workspaceID int64) ([]scim.PermissionAssignment, error) {
+	var as []scim.PermissionAssignment
+	var err error
+	if workspaceID != 0 {
+		as, err = d.next.Assignments(ctx, workspaceID)
+		if err != nil {
+			return nil, err
+		}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := as[:0:0]
+	for _, a := range as {
+		k := wsKey{workspaceID, strconv.FormatInt(a.Principal.PrincipalID, 10)}
+		if perms, ok := d.assign[k]; ok {
+			if perms == nil {
+				continue
+			}
+			a.Permissions = perms
+		}
+		out = append(out, a)
+	}
+	for k, perms := range d.assign {
+		if k.ws != workspaceID || perms == nil || hasAssignment(out, k.id) {
+			continue
+		}
+		n, _ := strconv.ParseInt(k.id, 10, 64)
+		out = append(out, scim.PermissionAssignment{Permissions: perms, Principal: scim.Principal{PrincipalID: n}})
+	}
+	return out, nil
+}
+
+// isFake reports whether id is a pretend-created group. d.mu is held.
+func (d *dryRun) isFake(id string) bool {
+	_, ok := d.groups[id]
+	return ok
+}
+
+func (d *dryRun) WorkspaceGroup(ctx context.Context, workspaceID int64, id string) (scim.Group, error) {
+	d.mu.Lock()
+	fake := d.isFake(id)
+	var g scim.Group
+	if fake {
+		g = *d.groups[id]
+		g.Meta = &scim.Meta{ResourceType: scim.ResourceTypeAccountGroup}
+	}
+	gone := d.deleted[wsKey{workspaceID, id}] || d.deleted[wsKey{0, id}]
+	d.mu.Unlock()
+	if gone {
+		return scim.Group{}, notFoundErr("group " + id)
+	}
+	if !fake {
+		var err error
+		if g, err = d.next.WorkspaceGroup(ctx, workspaceID, id); err != nil {
+			return g, err
+		}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	k := wsKey{workspaceID, id}
+	if name, ok := d.renames[k]; ok {
+		g.DisplayName = name
+	}
+	if e, ok := d.ents[k]; ok {
+		for _, v := range e[0] {
+			g.Entitlements = append(g.Entitlements, scim.ComplexValue{Value: v})
+		}
+		for _, v := range e[1] {
+			g.Roles = append(g.Roles, scim.ComplexValue{Value: v})
+		}
+	}
+	return g, nil
+}
+
+func (d *dryRun) WorkspaceGroupVisible(ctx context.Context, workspaceID int64, id string) (bool, string, error) {
+	d.mu.Lock()
+	fake := d.isFake(id)
+	name := ""
+	if fake {
+		name = d.groups[id].DisplayName
+	}
+	perms, assigned := d.assign[wsKey{workspaceID, id}]
+	rename, renamed := d.renames[wsKey{workspaceID, id}]
+	gone := d.deleted[wsKey{workspaceID, id}] || d.deleted[wsKey{0, id}]
+	d.mu.Unlock()
+	if gone || (assigned && perms == nil) {
+		return false, "", nil
+	}
+	vis := false
+	if fake {
+		vis = assigned
+	} else {
+		var err error
+		if vis, name, err = d.next.WorkspaceGroupVisible(ctx, workspaceID, id); err != nil {
+			return false, "", err
+		}
+		vis = vis || assigned
+	}
+	if renamed {
+		name = rename
+	}
+	return vis, name, nil
+}
+
+func (d *dryRun) SecretScopes(ctx context.Context, workspaceID int64) ([]string, error) {
+	return d.next.SecretScopes(ctx, workspaceID)
+}
+
+func (d *dryRun) SecretACLs(ctx context.Context, workspaceID int64, scope string) ([]SecretACL, error) {
+	acls, err := d.next.SecretACLs(ctx, workspaceID, scope)
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := acls[:0:0]
+	seen := map[string]bool{}
+	for _, a := range acls {
+		seen[a.Principal] = true
+		if p, ok := d.acls[aclKey{workspaceID, scope, a.Principal}]; ok {
+			if p == "" {
+				continue
+			}
+			a.Permission = p
+		}
+		out = append(out, a)
+	}
+	for k, p := range d.acls {
+		if k.ws == workspaceID && k.scope == scope && p != "" && !seen[k.principal] {
+			out = append(out, SecretACL{Scope: scope, Principal: k.principal, Permission: p})
+		}
+	}
+	return out, nil
+}
+
+func (d *dryRun) CreateAccountGroup(ctx context.Context, g scim.Group) (scim.Group, error) {
+	d.skip("create account group", fmt.Sprintf("%q with %d members", g.DisplayName, len(g.Members)))
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.n++
+	c := g
+	c.ID = dryRunIDPrefix + strconv.Itoa(d.n)
+	c.Members = slices.Clone(g.Members)
+	d.groups[c.ID] = &c
+	return c, nil
+}
+
+func (d *dryRun) AddAccountGroupMembers(ctx context.Context, id string, memberIDs []string) error {
+	d.skip("add members to account group", fmt.Sprintf("%s (%d members)", id, len(memberIDs)))
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.members[id] = append(d.members[id], memberIDs...)
+	return nil
+}
+
+func (d *dryRun) RemoveAccountGroupMember(ctx context.Context, id, memberID string) error {
+	d.skip("remove member from account group", fmt.Sprintf("%s (member %s)", id, memberID))
+	return nil
+}
+
+func (d *dryRun) DeleteAccountGroup(ctx context.Context, id string) error {
+	d.skip("delete account group", id)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.deleted[wsKey{0, id}] = true
+	return nil
+}
+
+func (d *dryRun) PutAssignment(ctx context.Context, workspaceID int64, principalID string, perms []string) error {
+	d.skip("assign", fmt.Sprintf("principal %s to workspace %d as %v", principalID, workspaceID, perms))
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.assign[wsKey{workspaceID, principalID}] = slices.Clone(perms)
+	return nil
+}
+
+func (d *dryRun) DeleteAssignment(ctx context.Context, workspaceID int64, principalID string) error {
+	d.skip("unassign", fmt.Sprintf("principal %s from workspace %d", principalID, workspaceID))
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.assign[wsKey{workspaceID, principalID}] = nil
+	return nil
+}
+
+func (d *dryRun) RenameWorkspaceGroup(ctx context.Context, workspaceID int64, id, name string) error {
+	d.skip("rename group", fmt.Sprintf("%s in workspace %d to %q", id, workspaceID, name))
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.renames[wsKey{workspaceID, id}] = name
+	return nil
+}
+
+func (d *dryRun) AddWorkspaceGroupEntitlements(ctx context.Context, workspaceID int64, id string, entitlements, roles []string) error {
+	d.skip("add entitlements", fmt.Sprintf("%v and roles %v to group %s in workspace %d", entitlements, roles, id, workspaceID))
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	k := wsKey{workspaceID, id}
+	e := d.ents[k]
+	e[0] = append(e[0], entitlements...)
+	e[1] = append(e[1], roles...)
+	d.ents[k] = e
+	return nil
+}
+
+func (d *dryRun) RemoveWorkspaceGroupEntitlements(ctx context.Context, workspaceID int64, id string, entitlements, roles []string) error {
+	d.skip("remove entitlements", fmt.Sprintf("%v and roles %v from group %s in workspace %d", entitlements, roles, id, workspaceID))
+	return nil
+}
+
+func (d *dryRun) DeleteWorkspaceGroup(ctx context.Context, workspaceID int64, id string) error {
+	d.skip("delete group", fmt.Sprintf("%s in workspace %d", id, workspaceID))
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.deleted[wsKey{workspaceID, id}] = true
+	return nil
+}
+
+func (d *dryRun) MigratePermissions(ctx context.Context, workspaceID int64, from, to string, size int) (int, error) {
+	d.skip("migrate permissions", fmt.Sprintf("of %q to %q in workspace %d", from, to, workspaceID))
+	return 0, nil
+}
+
+func (d *dryRun) PutSecretACL(ctx context.Context, workspaceID int64, acl SecretACL) error {
+	d.skip("put secret ACL", fmt.Sprintf("%s on scope %q for %q in workspace %d", acl.Permission, acl.Scope, acl.Principal, workspaceID))
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.acls[aclKey{workspaceID, acl.Scope, acl.Principal}] = acl.Permission
+	return nil
+}
+
+func (d *dryRun) DeleteSecretACL(ctx context.Context, workspaceID int64, scope, principal string) error {
+	d.skip("delete secret ACL", fmt.Sprintf("on scope %q for %q in workspace %d", scope, principal, workspaceID))
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.acls[aclKey{workspaceID, scope, principal}] = ""
+	return nil
+}

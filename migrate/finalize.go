@@ -1,0 +1,175 @@
+package migrate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/dbiam/dbiam/scim"
+)
+
+// FinalizeOptions are the options of "dbiam migrate finalize".
+type FinalizeOptions struct {
+	// JournalDir is the journal directory of the apply to finish.
+	JournalDir string
+	// Groups restricts finalize to these local or account group names.
+	Groups []string
+	// DryRun logs what would be deleted and deletes nothing.
+	DryRun bool
+	// ForceUnlock removes another run's lock.
+	ForceUnlock bool
+	// Remote, if set, is used instead of connecting (tests).
+	Remote Remote
+}
+
+// FinalizeResult summarises a finalize run.
+type FinalizeResult struct {
+	Deleted int      // backup groups deleted (this run or before)
+	Kept    []string // "<group>: <reason>" for groups left alone
+}
+
+// RunFinalize deletes the renamed backup (local) groups of migrated groups,
+// only for groups whose apply finished and whose live state verifies
+// cleanly now; others are listed with the reason and kept. Deletions are
+// journaled (step delete-backup). It returns a *PartialError when some
+// groups were kept.
+func RunFinalize(ctx context.Context, opts FinalizeOptions, d Deps) error {
+	if opts.JournalDir == "" {
+		return errors.New("finalize: flag --journal is required: the journal directory apply used")
+	}
+	log := d.logger()
+	p, hdr, recs, err := loadJournalPlan(opts.JournalDir)
+	if err != nil {
+		return err
+	}
+	if len(opts.Groups) > 0 {
+		if err := checkGroupNames(p, opts.Groups); err != nil {
+			return err
+		}
+	}
+	var j *Journal
+	if !opts.DryRun {
+		lock, err := AcquireLock(opts.JournalDir, LockOptions{Command: "migrate finalize", Force: opts.ForceUnlock, Now: d.Now})
+		if err != nil {
+			return err
+		}
+		defer lock.Release()
+		if j, err = OpenJournal(opts.JournalDir, hdr, d.Now); err != nil {
+			return err
+		}
+		defer j.Close()
+		recs = j.Records()
+	}
+	remote := opts.Remote
+	if remote == nil {
+		sess, err := d.Connect(ctx)
+		if err != nil {
+			return err
+		}
+		if remote, err = NewRemote(sess, p); err != nil {
+			return err
+		}
+	}
+	if opts.DryRun {
+		remote = DryRun(remote, log)
+	}
+	ex := newExecutor(p, remote, j, Replay(recs), ApplyOptions{Grace: DefaultGrace, Sleep: sleepCtx}, log)
+	res, err := ex.finalize(ctx, opts.Groups)
+	if d.Streams != nil {
+		verb := "Finalize"
+		if opts.DryRun {
+			verb = "Finalize (dry run)"
+		}
+		fmt.Fprintf(d.Streams.Out, "%s: %d backup groups deleted, %d kept\n", verb, res.Deleted, len(res.Kept))
+		for _, k := range res.Kept {
+			fmt.Fprintf(d.Streams.Out, "  kept: %s\n", k)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("finalize interrupted; run the same command again to resume: %w", ctx.Err())
+	}
+	if len(res.Kept) > 0 {
+		return &PartialError{Op: "finalize", Failed: len(res.Kept), Total: res.Deleted + len(res.Kept),
+			Hint: "the kept groups do not verify cleanly; run apply or verify, then finalize again"}
+	}
+	return nil
+}
+
+// finalize deletes clean groups' backups.
+func (ex *executor) finalize(ctx context.Context, filter []string) (FinalizeResult, error) {
+	var res FinalizeResult
+	ids := map[string]string{}
+	for i := range ex.plan.AccountGroups {
+		ag := &ex.plan.AccountGroups[i]
+		ids[ag.Key] = ex.agID(ag)
+	}
+	members := map[string][]string{} // account group key -> differences (read once)
+	for _, gr := range activeGroups(ex.plan) {
+		ag := findAG(ex.plan, gr.g.AccountGroupKey)
+		if !selected(filter, gr.g.LocalName, ag.DisplayName) {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return res, ex.fatalErr()
+		}
+		label := fmt.Sprintf("group %q in workspace %s (%d)", gr.g.LocalName, gr.ws.WorkspaceName, gr.ws.WorkspaceID)
+		del := groupStepID(KindDeleteBackup, gr.ws.WorkspaceID, gr.g.LocalID)
+		if v := ex.view(del); v != nil && v.State == StateDone {
+			res.Deleted++
+			continue
+		}
+		if !ex.groupDone(gr.ws.WorkspaceID, gr.g.LocalID) {
+			res.Kept = append(res.Kept, label+": apply has not finished it")
+			continue
+		}
+		diffs, err := verifyGroup(ctx, ex.remote, gr.ws, gr.g, ag, ids[ag.Key])
+		if err != nil {
+			return res, err
+		}
+		md, ok := members[ag.Key]
+		if !ok {
+			if md, err = verifyMembers(ctx, ex.remote, ag, ids[ag.Key], ids); err != nil {
+				return res, err
+			}
+			members[ag.Key] = md
+		}
+		diffs = append(diffs, md...)
+		if len(diffs) > 0 {
+			res.Kept = append(res.Kept, fmt.Sprintf("%s: %s", label, diffs[0]))
+			continue
+		}
+		spec := stepSpec{id: del, kind: KindDeleteBackup, wsID: gr.ws.WorkspaceID, group: gr.g.LocalName}
+		err = ex.runStep(ctx, ctx, spec, func(r *stepRun) (*Detail, error) {
+			live, err := ex.remote.WorkspaceGroup(r.ctx, gr.ws.WorkspaceID, gr.g.LocalID)
+			if errors.Is(err, scim.ErrNotFound) {
+				return &Detail{PreviousName: gr.g.BackupName}, nil
+			}
+			if err != nil {
+				return nil, err
+			}
+			if live.DisplayName != gr.g.BackupName || !live.IsWorkspaceLocal() {
+				return nil, fmt.Errorf("group %s is %q, not the backup group %q; not deleting it", gr.g.LocalID, live.DisplayName, gr.g.BackupName)
+			}
+			if err := r.begin(&Detail{PreviousName: gr.g.BackupName}); err != nil {
+				return nil, err
+			}
+			if err := ex.remote.DeleteWorkspaceGroup(r.ctx, gr.ws.WorkspaceID, gr.g.LocalID); err != nil && !errors.Is(err, scim.ErrNotFound) {
+				return nil, fmt.Errorf("delete backup group %q: %w", gr.g.BackupName, err)
+			}
+			return &Detail{PreviousName: gr.g.BackupName}, nil
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return res, ex.fatalErr()
+			}
+			res.Kept = append(res.Kept, fmt.Sprintf("%s: %v", label, err))
+			continue
+		}
+		res.Deleted++
+		ex.log.Info("deleted backup group", "workspace", gr.ws.WorkspaceName, "group", gr.g.BackupName)
+	}
+	return res, ex.fatalErr()
+}

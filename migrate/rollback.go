@@ -1,0 +1,425 @@
+package migrate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/dbiam/dbiam/scim"
+)
+
+// RollbackOptions are the options of "dbiam migrate rollback".
+type RollbackOptions struct {
+	// JournalDir is the journal directory of the apply to undo.
+	JournalDir string
+	// Groups restricts the rollback to these local or account group names;
+	// empty means every group. An account group is deleted (or its added
+	// members removed) only when all its local groups are rolled back.
+	Groups []string
+	// DryRun logs what would be undone and changes nothing.
+	DryRun bool
+	// ForceUnlock removes another run's lock.
+	ForceUnlock bool
+	// Remote, if set, is used instead of connecting (tests).
+	Remote Remote
+}
+
+// RollbackResult summarises a rollback.
+type RollbackResult struct {
+	Groups        int      // local groups rolled back
+	AccountGroups int      // account groups deleted or restored
+	Failed        []string // "<group>: <error>"
+	Warnings      []string
+}
+
+// RunRollback undoes the finished (and interrupted) steps of an apply in
+// reverse order: secret scope ACLs dbiam added are removed (or lowered back),
+// entitlements and roles it added are removed, the account group's workspace
+// assignment is removed if dbiam made it, the backup group gets its name
+// back, and account groups dbiam created (and only those) are deleted;
+// members dbiam added to a reused account group are removed. Every undo is
+// journaled, so a rollback resumes too. It returns a *PartialError when
+// some groups could not be rolled back.
+func RunRollback(ctx context.Context, opts RollbackOptions, d Deps) error {
+	if opts.JournalDir == "" {
+		return errors.New("rollback: flag --journal is required: the journal directory apply used")
+	}
+	log := d.logger()
+	p, hdr, recs, err := loadJournalPlan(opts.JournalDir)
+	if err != nil {
+		return err
+	}
+	if len(opts.Groups) > 0 {
+		if err := checkGroupNames(p, opts.Groups); err != nil {
+			return err
+		}
+	}
+	var j *Journal
+	if !opts.DryRun {
+		lock, err := AcquireLock(opts.JournalDir, LockOptions{Command: "migrate rollback", Force: opts.ForceUnlock, Now: d.Now})
+		if err != nil {
+			return err
+		}
+		defer lock.Release()
+		if j, err = OpenJournal(opts.JournalDir, hdr, d.Now); err != nil {
+			return err
+		}
+		defer j.Close()
+		recs = j.Records()
+	}
+	remote := opts.Remote
+	if remote == nil {
+		sess, err := d.Connect(ctx)
+		if err != nil {
+			return err
+		}
+		if remote, err = NewRemote(sess, p); err != nil {
+			return err
+		}
+	}
+	if opts.DryRun {
+		remote = DryRun(remote, log)
+	}
+	ex := newExecutor(p, remote, j, Replay(recs), ApplyOptions{Grace: DefaultGrace, Sleep: sleepCtx}, log)
+	res, err := ex.rollback(ctx, opts.Groups)
+	if d.Streams != nil {
+		verb := "Rollback"
+		if opts.DryRun {
+			verb = "Rollback (dry run)"
+		}
+		fmt.Fprintf(d.Streams.Out, "%s: %d groups rolled back, %d account groups deleted or restored, %d failed\n",
+			verb, res.Groups, res.AccountGroups, len(res.Failed))
+		for _, f := range res.Failed {
+			fmt.Fprintf(d.Streams.Out, "  failed: %s\n", f)
+		}
+		for _, w := range res.Warnings {
+			fmt.Fprintf(d.Streams.Out, "  warning: %s\n", w)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("rollback interrupted; run the same command again to resume: %w", ctx.Err())
+	}
+	if len(res.Failed) > 0 {
+		return &PartialError{Op: "rollback", Failed: len(res.Failed), Total: res.Groups + len(res.Failed),
+			Hint: "fix the causes shown and run rollback again"}
+	}
+	return nil
+}
+
+// checkGroupNames refuses --group names the plan does not know.
+func checkGroupNames(p *Plan, names []string) error {
+	for _, n := range names {
+		if !slices.ContainsFunc(p.AccountGroups, func(ag AccountGroupPlan) bool { return ag.DisplayName == n }) &&
+			!slices.ContainsFunc(activeGroups(p), func(gr groupRef) bool { return gr.g.LocalName == n }) {
+			return fmt.Errorf("flag --group %q: no migrated local group or account group of the plan has this name", n)
+		}
+	}
+	return nil
+}
+
+// selected reports whether a group is chosen by a --group filter.
+func selected(filter []string, local, account string) bool {
+	return len(filter) == 0 || slices.Contains(filter, local) || slices.Contains(filter, account)
+}
+
+// touched reports whether any record exists for a step (undone steps
+// included: an undo may be half done).
+func (ex *executor) touched(id string) bool {
+	v := ex.view(id)
+	return v != nil && (v.State != "" || v.Undone)
+}
+
+// rollback undoes groups in reverse plan order (parents before the nested
+// groups they contain, so that a group's name is free when it gets it
+// back), then account groups whose every source is rolled back.
+func (ex *executor) rollback(ctx context.Context, filter []string) (RollbackResult, error) {
+	var res RollbackResult
+	groups := activeGroups(ex.plan)
+	for i := len(groups) - 1; i >= 0; i-- {
+		gr := groups[i]
+		ag := findAG(ex.plan, gr.g.AccountGroupKey)
+		if !selected(filter, gr.g.LocalName, ag.DisplayName) {
+			continue
+		}
+		if ctx.Err() != nil {
+			return res, ex.fatalErr()
+		}
+		did, err := ex.rollbackGroup(ctx, gr, ag)
+		if err != nil {
+			if ctx.Err() != nil {
+				return res, ex.fatalErr()
+			}
+			res.Failed = append(res.Failed, fmt.Sprintf("group %q in workspace %s (%d): %v", gr.g.LocalName, gr.ws.WorkspaceName, gr.ws.WorkspaceID, err))
+			ex.log.Error("rollback failed", "workspace", gr.ws.WorkspaceName, "group", gr.g.LocalName, "error", err)
+			continue
+		}
+		if did {
+			res.Groups++
+			if v := ex.view(groupStepID(KindMigratePermissions, gr.ws.WorkspaceID, gr.g.LocalID)); v != nil && v.State == StateDone && !ex.agCreated(ag) {
+				res.Warnings = append(res.Warnings, fmt.Sprintf("grants copied to the existing account group %q in workspace %s stay: the permission migration API has no undo; review them with the permissions API",
+					ag.DisplayName, gr.ws.WorkspaceName))
+			}
+		}
+	}
+	for i := len(ex.plan.AccountGroups) - 1; i >= 0; i-- {
+		ag := &ex.plan.AccountGroups[i]
+		if !ex.touched(accountGroupStepID(ag.Key)) || !ex.sourcesClear(ag, groups) {
+			continue // nothing to undo, or some of its local groups stay migrated
+		}
+		did, err := ex.rollbackAccountGroup(ctx, ag)
+		if err != nil {
+			if ctx.Err() != nil {
+				return res, ex.fatalErr()
+			}
+			res.Failed = append(res.Failed, fmt.Sprintf("account group %q: %v", ag.DisplayName, err))
+			continue
+		}
+		if did {
+			res.AccountGroups++
+		}
+	}
+	return res, ex.fatalErr()
+}
+
+func (ex *executor) fatalErr() error {
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
+	return ex.fatal
+}
+
+// sourcesClear reports whether no migrated local group mapped to ag has a
+// step left done or started (they were all rolled back, or never ran), so
+// that undoing ag leaves no migrated group behind.
+func (ex *executor) sourcesClear(ag *AccountGroupPlan, groups []groupRef) bool {
+	for _, gr := range groups {
+		if gr.g.AccountGroupKey != ag.Key {
+			continue
+		}
+		for _, k := range groupKinds {
+			if v := ex.view(groupStepID(k, gr.ws.WorkspaceID, gr.g.LocalID)); v != nil && v.State != "" {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// agCreated reports whether the journal says dbiam created ag.
+func (ex *executor) agCreated(ag *AccountGroupPlan) bool {
+	v := ex.view(accountGroupStepID(ag.Key))
+	return v != nil && v.Detail.Created
+}
+
+// agID returns ag's id from the journal, or the reused id.
+func (ex *executor) agID(ag *AccountGroupPlan) string {
+	if v := ex.view(accountGroupStepID(ag.Key)); v != nil && v.Detail.AccountGroupID != "" {
+		return v.Detail.AccountGroupID
+	}
+	return ag.ExistingID
+}
+
+// undoKinds are the per-group steps with something to undo, in undo order.
+var undoKinds = []StepKind{KindMigrateSecretACLs, KindMigratePermissions, KindCopyEntitlements, KindAssignWorkspace, KindRenameLocal}
+
+// rollbackGroup undoes one group's steps; did is false when nothing of it
+// had been done.
+func (ex *executor) rollbackGroup(ctx context.Context, gr groupRef, ag *AccountGroupPlan) (did bool, err error) {
+	if v := ex.view(groupStepID(KindDeleteBackup, gr.ws.WorkspaceID, gr.g.LocalID)); v != nil && v.State == StateDone {
+		return false, fmt.Errorf("finalize deleted the backup group %q; it cannot be rolled back", gr.g.BackupName)
+	}
+	gs := &groupSteps{ex: ex, ws: gr.ws, g: gr.g, ag: ag, agID: ex.agID(ag)}
+	for _, k := range undoKinds {
+		id := groupStepID(k, gr.ws.WorkspaceID, gr.g.LocalID)
+		v := ex.view(id)
+		if v == nil || v.State == "" {
+			continue // never started, or already undone
+		}
+		did = true
+		spec := stepSpec{id: UndoStepID(id), kind: k, wsID: gr.ws.WorkspaceID, group: gr.g.LocalName}
+		detail := v.Detail
+		err := ex.runStep(ctx, ctx, spec, func(r *stepRun) (*Detail, error) {
+			if err := r.begin(nil); err != nil {
+				return nil, err
+			}
+			return nil, gs.undo(r.ctx, k, detail)
+		})
+		if err != nil {
+			return did, fmt.Errorf("undo %s: %w", k, err)
+		}
+	}
+	// Steps with nothing to undo are reset with a journaled no-op undo, so
+	// a later apply runs them again.
+	for _, k := range []StepKind{KindWaitVisible, KindVerify} {
+		id := groupStepID(k, gr.ws.WorkspaceID, gr.g.LocalID)
+		if v := ex.view(id); v != nil && v.State != "" {
+			spec := stepSpec{id: UndoStepID(id), kind: k, wsID: gr.ws.WorkspaceID, group: gr.g.LocalName}
+			if err := ex.runStep(ctx, ctx, spec, func(*stepRun) (*Detail, error) { return nil, nil }); err != nil {
+				return did, err
+			}
+		}
+	}
+	return did, nil
+}
+
+// undo reverses one step using its journaled detail, after reading the
+// live state: what is already gone is not removed twice.
+func (gs *groupSteps) undo(ctx context.Context, k StepKind, d Detail) error {
+	rm := gs.ex.remote
+	wsID := gs.ws.WorkspaceID
+	switch k {
+	case KindMigrateSecretACLs:
+		for _, a := range d.SecretACLs {
+			acls, err := rm.SecretACLs(ctx, wsID, a.Scope)
+			if errors.Is(err, scim.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("list ACLs of secret scope %q: %w", a.Scope, err)
+			}
+			i := slices.IndexFunc(acls, func(l SecretACL) bool { return l.Principal == a.Principal })
+			if i < 0 || acls[i].Permission != a.Permission {
+				continue // gone, or changed by someone else since
+			}
+			if a.Previous != "" {
+				err = rm.PutSecretACL(ctx, wsID, SecretACL{Scope: a.Scope, Principal: a.Principal, Permission: a.Previous})
+			} else {
+				err = rm.DeleteSecretACL(ctx, wsID, a.Scope, a.Principal)
+			}
+			if err != nil {
+				return fmt.Errorf("restore secret ACL of scope %q for %q: %w", a.Scope, a.Principal, err)
+			}
+		}
+	case KindMigratePermissions:
+		// Grants were copied; the local group kept its own. Copies on an
+		// account group dbiam created go with the group.
+	case KindCopyEntitlements:
+		if len(d.Entitlements) == 0 && len(d.Roles) == 0 {
+			return nil
+		}
+		live, err := rm.WorkspaceGroup(ctx, wsID, gs.agID)
+		if errors.Is(err, scim.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read account group %q in workspace %d: %w", gs.ag.DisplayName, wsID, err)
+		}
+		ents := intersect(d.Entitlements, values(live.Entitlements))
+		roles := intersect(d.Roles, values(live.Roles))
+		if len(ents)+len(roles) > 0 {
+			if err := rm.RemoveWorkspaceGroupEntitlements(ctx, wsID, gs.agID, ents, roles); err != nil {
+				return fmt.Errorf("remove entitlements from account group %q: %w", gs.ag.DisplayName, err)
+			}
+		}
+	case KindAssignWorkspace:
+		if !d.Assigned || gs.agID == "" {
+			return nil
+		}
+		as, err := rm.Assignments(ctx, wsID)
+		if err != nil {
+			return fmt.Errorf("list assignments of workspace %d: %w", wsID, err)
+		}
+		if !slices.ContainsFunc(as, func(a scim.PermissionAssignment) bool {
+			return strconv.FormatInt(a.Principal.PrincipalID, 10) == gs.agID
+		}) {
+			return nil
+		}
+		if err := rm.DeleteAssignment(ctx, wsID, gs.agID); err != nil {
+			return fmt.Errorf("remove assignment of account group %q: %w", gs.ag.DisplayName, err)
+		}
+	case KindRenameLocal:
+		live, err := rm.WorkspaceGroup(ctx, wsID, gs.g.LocalID)
+		if errors.Is(err, scim.ErrNotFound) {
+			return fmt.Errorf("local group %q (id %s) no longer exists", gs.g.BackupName, gs.g.LocalID)
+		}
+		if err != nil {
+			return fmt.Errorf("read group %q: %w", gs.g.BackupName, err)
+		}
+		prev := d.PreviousName
+		if prev == "" {
+			prev = gs.g.LocalName
+		}
+		switch live.DisplayName {
+		case prev:
+			return nil
+		case gs.g.BackupName:
+			if err := rm.RenameWorkspaceGroup(ctx, wsID, gs.g.LocalID, prev); err != nil {
+				return fmt.Errorf("rename group %q back to %q: %w", gs.g.BackupName, prev, err)
+			}
+		default:
+			return fmt.Errorf("local group %s is now named %q, neither %q nor %q; rename it by hand", gs.g.LocalID, live.DisplayName, gs.g.BackupName, prev)
+		}
+	}
+	return nil
+}
+
+// rollbackAccountGroup deletes an account group dbiam created, or removes
+// the members it added to a reused one.
+func (ex *executor) rollbackAccountGroup(ctx context.Context, ag *AccountGroupPlan) (bool, error) {
+	id := accountGroupStepID(ag.Key)
+	v := ex.view(id)
+	if v == nil || v.State == "" {
+		return false, nil
+	}
+	d := v.Detail
+	spec := stepSpec{id: UndoStepID(id), kind: KindEnsureAccountGroup, group: ag.DisplayName}
+	err := ex.runStep(ctx, ctx, spec, func(r *stepRun) (*Detail, error) {
+		if err := r.begin(nil); err != nil {
+			return nil, err
+		}
+		gid := d.AccountGroupID
+		if gid == "" {
+			if !d.Created && ag.ExistingID == "" {
+				// Interrupted before or during the create: find what landed.
+				found, err := ex.findAccountGroup(r.ctx, ag.DisplayName)
+				if err != nil || found == "" {
+					return nil, err
+				}
+				gid, d.Created = found, true
+			} else {
+				gid = ag.ExistingID
+			}
+		}
+		g, err := ex.remote.AccountGroup(r.ctx, gid)
+		if errors.Is(err, scim.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read account group %q: %w", ag.DisplayName, err)
+		}
+		if d.Created {
+			if err := ex.remote.DeleteAccountGroup(r.ctx, gid); err != nil && !errors.Is(err, scim.ErrNotFound) {
+				return nil, fmt.Errorf("delete account group %q: %w", ag.DisplayName, err)
+			}
+			return nil, nil
+		}
+		for _, m := range d.AddedMemberIDs {
+			if !slices.ContainsFunc(g.Members, func(c scim.ComplexValue) bool { return c.Value == m }) {
+				continue
+			}
+			if err := ex.remote.RemoveAccountGroupMember(r.ctx, gid, m); err != nil {
+				return nil, fmt.Errorf("remove member %s from account group %q: %w", m, ag.DisplayName, err)
+			}
+		}
+		return nil, nil
+	})
+	if err != nil {
+		return true, err
+	}
+	return true, nil
+}
+
+// intersect returns the elements of a that are in b.
+func intersect(a, b []string) []string {
+	var out []string
+	for _, v := range a {
+		if slices.Contains(b, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}

@@ -1,0 +1,275 @@
+package migrate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"sort"
+
+	"github.com/dbiam/dbiam/scim"
+)
+
+// verifyGroup checks one migrated group's end state in its workspace and
+// returns every difference from the plan: the local group renamed to its
+// backup name, the account group assigned, visible, holding the planned
+// entitlements and roles, and holding at least the local group's secret
+// scope permissions. An error means the state could not be read.
+func verifyGroup(ctx context.Context, rd Reader, ws *WorkspacePlan, g *GroupPlan, ag *AccountGroupPlan, agID string) ([]string, error) {
+	var diffs []string
+	local, err := rd.WorkspaceGroup(ctx, ws.WorkspaceID, g.LocalID)
+	switch {
+	case errors.Is(err, scim.ErrNotFound):
+		diffs = append(diffs, fmt.Sprintf("local group %q (id %s) no longer exists", g.LocalName, g.LocalID))
+	case err != nil:
+		return nil, fmt.Errorf("read group %q: %w", g.LocalName, err)
+	case local.DisplayName != g.BackupName:
+		diffs = append(diffs, fmt.Sprintf("local group %q is named %q, want %q", g.LocalName, local.DisplayName, g.BackupName))
+	}
+	as, err := rd.Assignments(ctx, ws.WorkspaceID)
+	if err != nil {
+		return nil, fmt.Errorf("list assignments of workspace %d: %w", ws.WorkspaceID, err)
+	}
+	if !hasAssignment(as, agID) {
+		diffs = append(diffs, fmt.Sprintf("account group %q is not assigned to the workspace", ag.DisplayName))
+	}
+	vis, _, err := rd.WorkspaceGroupVisible(ctx, ws.WorkspaceID, agID)
+	if err != nil {
+		return nil, fmt.Errorf("look for account group %q: %w", ag.DisplayName, err)
+	}
+	if !vis {
+		diffs = append(diffs, fmt.Sprintf("account group %q is not visible in the workspace", ag.DisplayName))
+	}
+	agws, err := rd.WorkspaceGroup(ctx, ws.WorkspaceID, agID)
+	switch {
+	case errors.Is(err, scim.ErrNotFound):
+		diffs = append(diffs, fmt.Sprintf("account group %q cannot be read in the workspace", ag.DisplayName))
+	case err != nil:
+		return nil, fmt.Errorf("read account group %q in workspace %d: %w", ag.DisplayName, ws.WorkspaceID, err)
+	default:
+		if m := minus(g.Entitlements, values(agws.Entitlements)); len(m) > 0 {
+			diffs = append(diffs, fmt.Sprintf("account group %q lacks entitlements %v", ag.DisplayName, m))
+		}
+		if m := minus(g.Roles, values(agws.Roles)); len(m) > 0 {
+			diffs = append(diffs, fmt.Sprintf("account group %q lacks roles %v", ag.DisplayName, m))
+		}
+	}
+	from := g.BackupName
+	if err == nil && local.DisplayName != "" && local.DisplayName != g.BackupName {
+		from = local.DisplayName
+	}
+	missing, err := secretACLDiff(ctx, rd, ws.WorkspaceID, from, ag.DisplayName)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range missing {
+		diffs = append(diffs, fmt.Sprintf("account group %q has %s on secret scope %q, want %s", ag.DisplayName, orNone(a.Previous), a.Scope, a.Permission))
+	}
+	return diffs, nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "no permission"
+	}
+	return s
+}
+
+// verifyMembers checks that account group id holds every planned member.
+func verifyMembers(ctx context.Context, rd Reader, ag *AccountGroupPlan, id string, ids map[string]string) ([]string, error) {
+	g, err := rd.AccountGroup(ctx, id)
+	if errors.Is(err, scim.ErrNotFound) {
+		return []string{fmt.Sprintf("account group %q (id %s) does not exist", ag.DisplayName, id)}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read account group %q: %w", ag.DisplayName, err)
+	}
+	have := map[string]bool{}
+	for _, m := range g.Members {
+		have[m.Value] = true
+	}
+	var diffs []string
+	for _, m := range ag.Members {
+		mid := m.AccountID
+		if m.GroupKey != "" {
+			mid = ids[m.GroupKey]
+		}
+		if mid == "" || !have[mid] {
+			diffs = append(diffs, fmt.Sprintf("account group %q lacks %s member %s", ag.DisplayName, m.Kind, memberLabel(m)))
+		}
+	}
+	return diffs, nil
+}
+
+func memberLabel(m Member) string {
+	switch {
+	case m.UserName != "":
+		return m.UserName
+	case m.ApplicationID != "":
+		return m.ApplicationID
+	case m.Display != "":
+		return m.Display
+	case m.GroupKey != "":
+		return m.GroupKey
+	}
+	return m.AccountID
+}
+
+// VerifyOptions are the options of "dbiam migrate verify".
+type VerifyOptions struct {
+	// PlanPath is the plan to check the live state against.
+	PlanPath string
+	// JournalDir, if set (default "<plan>.journal" when it exists), gives
+	// the ids of account groups apply created.
+	JournalDir string
+	// Remote, if set, is used instead of connecting (tests).
+	Remote Remote
+}
+
+// Difference is one way the live state differs from the plan.
+type Difference struct {
+	WorkspaceID int64  `json:"workspace_id,omitempty"`
+	Workspace   string `json:"workspace,omitempty"`
+	Group       string `json:"group"`
+	Detail      string `json:"detail"`
+}
+
+// RunVerify checks the live end state against the plan and prints every
+// difference on stdout. It returns a *PartialError (exit code 2) when
+// there are differences.
+func RunVerify(ctx context.Context, opts VerifyOptions, d Deps) error {
+	plan, raw, err := ReadPlan(opts.PlanPath)
+	if err != nil {
+		return err
+	}
+	views := map[string]*StepView{}
+	dir := opts.JournalDir
+	if dir == "" {
+		dir = DefaultJournalDir(opts.PlanPath)
+	}
+	if h, recs, err := ReadJournal(dir); err == nil {
+		if h.PlanSHA256 != planSHA256(raw) {
+			return fmt.Errorf("verify: %w: %s was written for another plan", ErrJournalMismatch, JournalPath(dir))
+		}
+		views = Replay(recs)
+	} else if !errors.Is(err, ErrNoJournal) || opts.JournalDir != "" {
+		return err
+	}
+	remote := opts.Remote
+	if remote == nil {
+		sess, err := d.Connect(ctx)
+		if err != nil {
+			return err
+		}
+		if remote, err = NewRemote(sess, plan); err != nil {
+			return err
+		}
+	}
+	diffs, groups, err := verifyPlan(ctx, remote, plan, views)
+	if err != nil {
+		return err
+	}
+	var out io.Writer = os.Stdout
+	if d.Streams != nil {
+		out = d.Streams.Out
+	}
+	for _, df := range diffs {
+		if df.WorkspaceID != 0 {
+			fmt.Fprintf(out, "%s (%d)\t%s\t%s\n", df.Workspace, df.WorkspaceID, df.Group, df.Detail)
+		} else {
+			fmt.Fprintf(out, "account\t%s\t%s\n", df.Group, df.Detail)
+		}
+	}
+	if len(diffs) == 0 {
+		fmt.Fprintf(out, "verify: no differences (%d groups)\n", groups)
+		return nil
+	}
+	return &PartialError{Op: "verify", Failed: len(diffs), Total: groups,
+		Hint: "the list above names every difference; run apply again to finish, or rollback"}
+}
+
+// verifyPlan checks every migrated group and account group of the plan.
+func verifyPlan(ctx context.Context, rd Reader, plan *Plan, views map[string]*StepView) ([]Difference, int, error) {
+	ids := map[string]string{}
+	var diffs []Difference
+	for i := range plan.AccountGroups {
+		ag := &plan.AccountGroups[i]
+		id := ""
+		if v := views[accountGroupStepID(ag.Key)]; v != nil {
+			id = v.Detail.AccountGroupID
+		}
+		if id == "" {
+			id = ag.ExistingID
+		}
+		if id == "" {
+			gs, err := rd.FindAccountGroups(ctx, ag.DisplayName)
+			if err != nil {
+				return nil, 0, fmt.Errorf("look up account group %q: %w", ag.DisplayName, err)
+			}
+			for _, g := range gs {
+				if g.DisplayName == ag.DisplayName {
+					id = g.ID
+				}
+			}
+		}
+		ids[ag.Key] = id
+	}
+	groups := activeGroups(plan)
+	needed := map[string]bool{}
+	for _, gr := range groups {
+		needed[gr.g.AccountGroupKey] = true
+	}
+	for i := range plan.AccountGroups {
+		ag := &plan.AccountGroups[i]
+		if !needed[ag.Key] {
+			continue
+		}
+		if ids[ag.Key] == "" {
+			diffs = append(diffs, Difference{Group: ag.DisplayName, Detail: fmt.Sprintf("account group %q does not exist", ag.DisplayName)})
+			continue
+		}
+		ds, err := verifyMembers(ctx, rd, ag, ids[ag.Key], ids)
+		if err != nil {
+			return nil, 0, err
+		}
+		for _, s := range ds {
+			diffs = append(diffs, Difference{Group: ag.DisplayName, Detail: s})
+		}
+	}
+	for _, gr := range groups {
+		ag := findAG(plan, gr.g.AccountGroupKey)
+		id := ids[ag.Key]
+		if id == "" {
+			diffs = append(diffs, Difference{WorkspaceID: gr.ws.WorkspaceID, Workspace: gr.ws.WorkspaceName, Group: gr.g.LocalName,
+				Detail: fmt.Sprintf("account group %q does not exist", ag.DisplayName)})
+			continue
+		}
+		ds, err := verifyGroup(ctx, rd, gr.ws, gr.g, ag, id)
+		if err != nil {
+			return nil, 0, err
+		}
+		if v := views[groupStepID(KindMigratePermissions, gr.ws.WorkspaceID, gr.g.LocalID)]; len(views) > 0 && (v == nil || v.State != StateDone) {
+			ds = append(ds, "permissions were not migrated (the journal has no finished migrate-permissions step)")
+		}
+		for _, s := range ds {
+			diffs = append(diffs, Difference{WorkspaceID: gr.ws.WorkspaceID, Workspace: gr.ws.WorkspaceName, Group: gr.g.LocalName, Detail: s})
+		}
+	}
+	sort.SliceStable(diffs, func(a, b int) bool {
+		if diffs[a].WorkspaceID != diffs[b].WorkspaceID {
+			return diffs[a].WorkspaceID < diffs[b].WorkspaceID
+		}
+		return diffs[a].Group < diffs[b].Group
+	})
+	return diffs, len(groups), nil
+}
+
+func findAG(p *Plan, key string) *AccountGroupPlan {
+	i := slices.IndexFunc(p.AccountGroups, func(ag AccountGroupPlan) bool { return ag.Key == key })
+	if i < 0 {
+		return nil
+	}
+	return &p.AccountGroups[i]
+}
