@@ -12,6 +12,41 @@ import (
 	"time"
 )
 
+// Workspace-object endpoints (reference §F). All are workspace routes of
+// endpoint class "default", readable by any member of the workspace (lists
+// are not filtered by the caller's permissions) except token management,
+// which needs a workspace admin. Errors use the REST body
+// {"error_code","message"}.
+//
+//	GET    /api/2.0/token-management/tokens[?created_by_id=&created_by_username=]  unpaged {"token_infos":[...]}
+//	GET    /api/2.0/token-management/tokens/{token_id}                             {"token_info":{...}}; 404 RESOURCE_DOES_NOT_EXIST
+//	DELETE /api/2.0/token-management/tokens/{token_id}                             200 {}
+//	GET    /api/2.{1,2}/jobs/list?limit=&offset=&page_token=&name=&expand_tasks=   limit 1-100 (default 20, else 400 INVALID_PARAMETER_VALUE);
+//	                                                                               has_more, next_page_token, prev_page_token; no run_as_user_name
+//	GET    /api/2.{1,2}/jobs/get?job_id=                                           adds run_as_user_name; missing job: 400 INVALID_PARAMETER_VALUE "Job N does not exist."
+//	GET    /api/2.1/clusters/list?page_size=&page_token=&filter_by.*=&sort_by.*=    page_size clamped to 100 (default 20); next/prev_page_token
+//	GET    /api/2.0/clusters/list                                                  unpaged
+//	GET    /api/2.{0,1}/clusters/get?cluster_id=                                   missing: 400 INVALID_PARAMETER_VALUE "Cluster X does not exist"
+//	GET    /api/2.0/sql/warehouses[?page_size=&page_token=]                        unpaged unless page_size or page_token is given (clamped to 100)
+//	GET    /api/2.0/sql/warehouses/{id}                                            404 RESOURCE_DOES_NOT_EXIST
+//	GET    /api/2.0/pipelines?max_results=&page_token=&filter=&order_by=           max_results 1-100 (default 25, else 400); "statuses"
+//	GET    /api/2.0/pipelines/{pipeline_id}                                        adds run_as and spec; 404 RESOURCE_DOES_NOT_EXIST
+//	GET    /api/2.0/sql/queries?page_size=&page_token=                             "results", by creation time; page_size clamped to 100 (default 20)
+//	GET    /api/2.0/sql/alerts?page_size=&page_token=                              same paging
+//	GET    /api/2.0/preview/sql/dashboards?page=&page_size=&order=&q=              page-number paging (page_size 1-250, default 25); empty results past the end
+//	GET    /api/2.0/preview/sql/dashboards/{id}
+//	GET    /api/2.0/lakeview/dashboards?page_size=&page_token=&show_trashed=&view= no owner field; page_size clamped to 100 (default 20)
+//	GET    /api/2.0/lakeview/dashboards/{id}
+//	GET    /api/2.0/serving-endpoints                                              unpaged {"endpoints":[...]}
+//	GET    /api/2.0/serving-endpoints/{name}
+//	GET    /api/2.0/apps?page_size=&page_token=                                    by name; page_size clamped to 100 (default 20)
+//	GET    /api/2.0/apps/{name}                                                    404 NOT_FOUND
+//
+// Page tokens are opaque and bound to their list (a token of another list
+// is 400 INVALID_PARAMETER_VALUE "Invalid page token."). Clusters terminated
+// more than 30 days ago are listed only when pinned (pinned_by_user_name).
+// Tokens whose owner was deleted are revoked (no longer listed).
+
 // Page sizes of the workspace-object lists: the default when the request
 // gives none, and the largest page served. Jobs and pipelines reject a size
 // above the maximum (400 INVALID_PARAMETER_VALUE); the other lists clamp it.
@@ -646,9 +681,11 @@ func renderPipelineState(p *pipelineObj) wirePipelineState {
 // name LIKE '<pattern with % and _>' and name = '<name>'.
 var rePipelineFilter = regexp.MustCompile(`(?i)^\s*name\s+(like|=)\s+'((?:[^']|'')*)'\s*$`)
 
-func likeMatch(pattern, s string, like bool) bool {
+// nameMatcher returns a matcher for "name LIKE pattern" (% and _ wildcards,
+// case-insensitive) or, when like is false, "name = pattern".
+func nameMatcher(pattern string, like bool) func(string) bool {
 	if !like {
-		return strings.EqualFold(pattern, s)
+		return func(s string) bool { return strings.EqualFold(pattern, s) }
 	}
 	var b strings.Builder
 	b.WriteString("(?is)^")
@@ -663,7 +700,7 @@ func likeMatch(pattern, s string, like bool) bool {
 		}
 	}
 	b.WriteString("$")
-	return regexp.MustCompile(b.String()).MatchString(s)
+	return regexp.MustCompile(b.String()).MatchString
 }
 
 func listPipelines(c *call) error {
@@ -676,9 +713,9 @@ func listPipelines(c *call) error {
 			return restErr(http.StatusBadRequest, errInvalidParameter,
 				"Invalid filter %q: the sandbox supports name LIKE '<pattern>' and name = '<name>'.", f)
 		}
-		pat := strings.ReplaceAll(m[2], "''", "'")
+		match := nameMatcher(strings.ReplaceAll(m[2], "''", "'"), strings.EqualFold(m[1], "like"))
 		for _, p := range all {
-			if likeMatch(pat, p.Name, strings.EqualFold(m[1], "like")) {
+			if match(p.Name) {
 				sel = append(sel, p)
 			}
 		}

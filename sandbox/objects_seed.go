@@ -16,13 +16,63 @@ import (
 // SeedObjects are one workspace's objects that audit inspects: personal
 // access tokens, jobs, clusters, SQL warehouses, pipelines, SQL queries and
 // alerts, legacy and Lakeview dashboards, serving endpoints and apps, with
-// their permissions. The JSON form is documented in the package
-// documentation ("Workspace objects").
+// their permissions. Sections come from seeds/default_objects.json for the
+// default seed, from AttachObjects, or from AddSyntheticObjects. JSON form
+// (parsed strictly; every list optional):
 //
-// Principals are referred to as on the wire: users by userName, service
-// principals by applicationId, groups by displayName. A reference must name
-// an account principal or a principal local to the workspace, or one of
-// DeletedPrincipals.
+//	{
+//	  "deleted_principals": ["former.engineer@acme.test"],
+//	  "tokens": [{"token_id": "<64 hex>", "owner": "ann@acme.test", "created_by": "<admin, for OBO tokens>",
+//	              "comment": "CI", "created": "now-200d", "expiry": "now+30d", "last_used": "now-1d",
+//	              "scopes": []}],
+//	  "jobs": [{"job_id": 101, "name": "nightly", "creator": "ann@acme.test", "created": "now-300d",
+//	            "owner": "<IS_OWNER, default creator>", "run_as": {"service_principal_name": "<app id>"},
+//	            "schedule": {"quartz_cron_expression": "0 0 2 * * ?", "timezone_id": "UTC", "pause_status": "PAUSED"},
+//	            "trigger": {"pause_status": "UNPAUSED", "periodic": {"interval": 1, "unit": "HOURS"}},
+//	            "continuous": {"pause_status": "UNPAUSED"},
+//	            "tasks": [{"task_key": "main", "notebook_path": "/x", "existing_cluster_id": "<cluster>"}],
+//	            "email_notifications": {"on_failure": ["ann@acme.test"]}, "tags": {"k": "v"},
+//	            "permissions": [{"group_name": "eng", "permission_level": "CAN_MANAGE_RUN"}]}],
+//	  "clusters": [{"cluster_id": "1102-083015-abcd1234", "cluster_name": "dev", "creator": "ann@acme.test",
+//	                "single_user_name": "ann@acme.test", "data_security_mode": "SINGLE_USER",
+//	                "cluster_source": "UI", "state": "TERMINATED", "terminated": "now-5d", "started": "now-6d",
+//	                "pinned_by": "ann@acme.test", "custom_tags": {}, "policy_id": "", "spark_version": "",
+//	                "node_type_id": "", "num_workers": 2, "autotermination_minutes": 60, "permissions": []}],
+//	  "warehouses": [{"id": "<16 hex>", "name": "wh", "creator": "...", "owner": "...", "state": "RUNNING",
+//	                  "cluster_size": "Small", "warehouse_type": "PRO", "serverless": true, "auto_stop_mins": 10}],
+//	  "pipelines": [{"pipeline_id": "<uuid>", "name": "dlt", "creator": "...", "run_as": {"user_name": "..."},
+//	                 "state": "RUNNING", "continuous": true, "catalog": "main", "target": "x", "cluster_id": ""}],
+//	  "queries": [{"id": "<uuid>", "display_name": "q", "owner": "...", "run_as_mode": "OWNER",
+//	               "warehouse_id": "<wh>", "query_text": "SELECT 1", "last_modifier": "", "created": "", "trashed": false}],
+//	  "alerts": [{"id": "<uuid>", "display_name": "a", "owner": "...", "query_id": "<query>", "state": "OK"}],
+//	  "legacy_dashboards": [{"id": "<uuid>", "name": "d", "owner": "<user>", "tags": []}],
+//	  "lakeview_dashboards": [{"dashboard_id": "<32 hex>", "display_name": "d", "owner": "...",
+//	                           "warehouse_id": "", "trashed": false}],
+//	  "serving_endpoints": [{"id": "<32 hex>", "name": "ep", "creator": "...", "ready": true, "task": ""}],
+//	  "apps": [{"name": "my-app", "id": "<uuid>", "creator": "...", "service_principal": "<app id>",
+//	            "running": true, "description": ""}]
+//	}
+//
+// Principals are named as on the wire: users by userName, service
+// principals by applicationId, groups by displayName. An owner or creator
+// must be a principal local to the workspace or, in an identity-federated
+// workspace, an account principal (assigned or not: objects outlive
+// assignments), or be listed in deleted_principals (then the object behaves
+// as one whose creator was deleted: jobs omit creator_user_name and run as
+// that user). Token owners and grantees must be live; grantees must exist
+// in the workspace. Times are SeedTime values; an absent "created" means
+// 180 days before the server starts.
+//
+// Permissions: each object is registered with the permissions store
+// (permissions API type jobs, clusters, warehouses, pipelines, queries,
+// alerts, dbsql-dashboards, dashboards, serving-endpoints by endpoint id,
+// apps by name). The owner of a job or warehouse holds IS_OWNER (default:
+// the creator, when it exists); a pipeline's run-as identity holds IS_OWNER
+// and its creator, if different, CAN_MANAGE; the creator or owner of every
+// other object holds CAN_MANAGE; then the "permissions" grants apply (not
+// IS_OWNER, and not to the principal already holding the default grant).
+// A job without explicit run_as runs as its current IS_OWNER (changes
+// through the permissions API show in jobs/get), else as its creator.
 type SeedObjects struct {
 	// DeletedPrincipals are user names (or application ids) of principals
 	// that no longer exist but that objects still refer to, e.g. the creator
