@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"strings"
 	"time"
 )
 
@@ -22,6 +23,25 @@ type view struct {
 	list  bool
 	now   time.Time
 	delay time.Duration
+	// light skips the computed multi-valued attributes (members, groups,
+	// entitlements, roles), for matching filters that do not mention them.
+	light bool
+}
+
+// heavyAttrs are the attributes a light rendering leaves out.
+var heavyAttrs = []string{"members", "groups", "entitlements", "roles"}
+
+// mentionsHeavy reports whether an expression (a canonical filter or a
+// sortBy path) may refer to an attribute a light rendering leaves out. It
+// errs on the side of yes: any occurrence of the name counts.
+func mentionsHeavy(expr string) bool {
+	expr = strings.ToLower(expr)
+	for _, a := range heavyAttrs {
+		if strings.Contains(expr, a) {
+			return true
+		}
+	}
+	return false
 }
 
 func values(vals []string) []any {
@@ -87,7 +107,7 @@ func (st *state) render(p *principal, v view) map[string]any {
 			rt = "WorkspaceGroup"
 		}
 		m["meta"] = map[string]any{"resourceType": rt}
-		if p.live() {
+		if p.live() && !v.light {
 			var members []any
 			for _, id := range st.memberIDs(p, v.ws) {
 				if q := st.byID[id]; q != nil {
@@ -101,6 +121,9 @@ func (st *state) render(p *principal, v view) map[string]any {
 	}
 	if p.externalID != "" {
 		m["externalId"] = p.externalID
+	}
+	if v.light {
+		return m
 	}
 	if v.ws == nil {
 		if len(p.roles) > 0 {

@@ -182,15 +182,21 @@ func (s *Server) scimList(k kind, account bool) func(*call) error {
 				}
 			}
 		} else {
+			// Match and sort on a light rendering when the filter and
+			// sortBy cannot refer to the computed attributes; render the
+			// returned page in full.
+			mv := v
+			mv.light = !mentionsHeavy(q.sortBy) && (q.filter == nil || !mentionsHeavy(q.filter.String()))
 			type item struct {
+				p   *principal
 				m   map[string]any
 				key any
 			}
 			var all []item
 			for _, p := range cands {
-				m := st.render(p, v)
+				m := st.render(p, mv)
 				if q.filter == nil || q.filter.Match(m) {
-					it := item{m: m}
+					it := item{p: p, m: m}
 					if q.sortBy != "" {
 						it.key, _ = scimexpr.Get(m, q.sortBy)
 					}
@@ -210,6 +216,9 @@ func (s *Server) scimList(k kind, account bool) func(*call) error {
 			total = len(all)
 			if from < total {
 				for _, it := range all[from:min(total, from+q.count)] {
+					if mv.light {
+						it.m = st.render(it.p, v)
+					}
 					page = append(page, it.m)
 				}
 			}

@@ -229,6 +229,15 @@ func TestFiltersThroughQuery(t *testing.T) {
 	if !slices.Equal(ids(u), []string{"1100000000000001"}) {
 		t.Errorf("userName filter: %v", ids(u))
 	}
+	// Filters on computed attributes (groups, entitlements) see them.
+	u = c.list(usersPath, url.Values{"filter": {`groups.display eq "etl-operators"`}, "attributes": {"id"}}).resources(t)
+	if !slices.Equal(ids(u), []string{"1100000000000005"}) {
+		t.Errorf("groups.display filter: %v", ids(u))
+	}
+	u = c.list(spsPath, url.Values{"filter": {`entitlements[value eq "workspace-access"]`}, "sortBy": {"displayName"}}).resources(t)
+	if !slices.Equal(ids(u), []string{"1300000000000001"}) {
+		t.Errorf("entitlements filter: %v", ids(u))
+	}
 	wantSCIMError(t, c.do("GET", groupsPath+"?filter="+url.QueryEscape(`displayName eq`), nil), 400, "invalidFilter", "")
 	wantSCIMError(t, c.do("GET", groupsPath+"?filter="+url.QueryEscape(`(displayName eq "x"`), nil), 400, "invalidFilter", "")
 }
