@@ -55,18 +55,23 @@ func planMemberText(m Member) string {
 	return m.Display
 }
 
-func planSourcesText(p *Plan, ag AccountGroupPlan) string {
+func planSourcesText(names map[GroupRef]string, ag AccountGroupPlan) string {
+	var out []string
+	for _, s := range ag.Sources {
+		out = append(out, names[s])
+	}
+	return strings.Join(out, ", ")
+}
+
+// planSourceNames maps every local group of the plan to "workspace/name".
+func planSourceNames(p *Plan) map[GroupRef]string {
 	names := map[GroupRef]string{}
 	for _, w := range p.Workspaces {
 		for _, g := range w.Groups {
 			names[GroupRef{w.WorkspaceID, g.LocalID}] = w.WorkspaceName + "/" + g.LocalName
 		}
 	}
-	var out []string
-	for _, s := range ag.Sources {
-		out = append(out, names[s])
-	}
-	return strings.Join(out, ", ")
+	return names
 }
 
 func planAGAction(ag AccountGroupPlan) string {
@@ -110,11 +115,12 @@ func writePlanXLSX(path string, p *Plan, force bool) (err error) {
 		return sink.Close()
 	}
 	var groups, ags, members, conflicts, workspaces [][]any
+	names := planSourceNames(p)
 	for _, r := range planRows(p) {
 		groups = append(groups, r.planValues())
 	}
 	for _, ag := range p.AccountGroups {
-		ags = append(ags, []any{ag.Key, ag.DisplayName, planAGAction(ag), ag.ExistingID, ag.ExternalID, len(ag.Members), planSourcesText(p, ag)})
+		ags = append(ags, []any{ag.Key, ag.DisplayName, planAGAction(ag), ag.ExistingID, ag.ExternalID, len(ag.Members), planSourcesText(names, ag)})
 		for _, m := range ag.Members {
 			members = append(members, []any{ag.DisplayName, m.Kind, planMemberText(m), m.AccountID, m.GroupKey})
 		}
@@ -210,10 +216,11 @@ func planHTMLReport(p *Plan) reports.HTMLReport {
 	for _, c := range planAGColumns {
 		agt.Columns = append(agt.Columns, reports.HTMLColumn{Name: c.Name, Numeric: c.Type == reports.TypeInt})
 	}
+	names := planSourceNames(p)
 	for _, ag := range p.AccountGroups {
 		agt.Rows = append(agt.Rows, reports.HTMLRow{Cells: []reports.HTMLCell{
 			{Text: ag.Key}, {Text: ag.DisplayName}, {Text: planAGAction(ag)}, {Text: ag.ExistingID}, {Text: ag.ExternalID},
-			{Text: strconv.Itoa(len(ag.Members))}, {Text: planSourcesText(p, ag)},
+			{Text: strconv.Itoa(len(ag.Members))}, {Text: planSourcesText(names, ag)},
 		}})
 	}
 	r.Summaries = []reports.HTMLTable{conf, agt}
