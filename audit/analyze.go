@@ -114,6 +114,7 @@ func (s *targetSet) add(t *target) *target {
 					s.byID[id] = append(s.byID[id], o)
 				}
 			}
+			o.ident.Named = o.ident.Named || t.ident.Named
 			for _, v := range t.ident.Via {
 				if !slices.Contains(o.ident.Via, v) {
 					o.ident.Via = append(o.ident.Via, v)

@@ -174,8 +174,11 @@ type Identity struct {
 	DisplayName string         `json:"display_name,omitempty"`
 	ID          string         `json:"id,omitempty"` // SCIM id, "" when not found
 	Status      IdentityStatus `json:"status"`
-	// Via names the audited groups the identity was expanded from; empty
-	// when it was named directly.
+	// Named is true for an identity named on the command line or in the
+	// --from-file list (not only reached through a group).
+	Named bool `json:"named,omitempty"`
+	// Via names the audited groups the identity is a member of (directly
+	// or through nested groups).
 	Via []string `json:"via,omitempty"`
 	// Scope is "account", or "workspace <id>" for a workspace-local
 	// principal, or "" when not found.

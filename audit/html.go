@@ -168,7 +168,7 @@ func titleSubject(r *Report) string {
 	}
 	var names []string
 	for _, i := range r.Identities {
-		if len(i.Via) == 0 {
+		if i.Named {
 			names = append(names, i.Name)
 		}
 	}

@@ -236,88 +236,103 @@ func newGroupCache(d directory) *groupCache {
 }
 
 // load fetches the members of the groups roots and of every group nested
-// in them, unless already known.
+// in them, unless already known. Members whose type the group did not say
+// are resolved by id; those that turn out to be groups are loaded in turn.
 func (c *groupCache) load(ctx context.Context, roots []string) error {
 	queue := slices.Clone(roots)
-	for len(queue) > 0 {
-		id := queue[0]
-		queue = queue[1:]
-		c.mu.Lock()
-		known := c.g.known(id)
-		c.mu.Unlock()
-		if known {
-			continue
-		}
-		ms, err := c.dir.members(ctx, id)
-		if err != nil {
-			return err
-		}
-		c.mu.Lock()
-		c.g.set(id, ms)
-		c.mu.Unlock()
-		for _, m := range ms {
-			if m.Type == PrincipalGroup {
-				queue = append(queue, m.ID)
-			}
-		}
-	}
-	return nil
-}
-
-// expand returns the transitive members of group root as principals, after
-// loading them. Members whose type the group did not say are resolved by id;
-// those that turn out to be groups are expanded in turn.
-func (c *groupCache) expand(ctx context.Context, root string) ([]principal, error) {
 	for {
-		if err := c.load(ctx, []string{root}); err != nil {
-			return nil, err
-		}
-		c.mu.Lock()
-		ms, missing := c.g.expand(root)
-		c.mu.Unlock()
-		if err := c.resolve(ctx, ms); err != nil {
-			return nil, err
-		}
-		if len(missing) > 0 {
-			if err := c.load(ctx, missing); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if !c.retype() {
-			out := make([]principal, 0, len(ms))
+		for len(queue) > 0 {
+			id := queue[0]
+			queue = queue[1:]
 			c.mu.Lock()
-			defer c.mu.Unlock()
+			known := c.g.known(id)
+			c.mu.Unlock()
+			if known {
+				continue
+			}
+			ms, err := c.dir.members(ctx, id)
+			if err != nil {
+				return err
+			}
+			c.mu.Lock()
+			c.g.set(id, ms)
+			c.mu.Unlock()
 			for _, m := range ms {
-				if p, ok := c.principals[m.ID]; ok {
-					out = append(out, p)
+				if m.Type == PrincipalGroup {
+					queue = append(queue, m.ID)
 				}
 			}
-			return out, nil
+		}
+		var untyped []member
+		c.mu.Lock()
+		for _, ms := range c.g.members {
+			for _, m := range ms {
+				if m.Type == "" {
+					untyped = append(untyped, m)
+				}
+			}
+		}
+		c.mu.Unlock()
+		if len(untyped) == 0 {
+			return nil
+		}
+		if err := c.resolve(ctx, untyped); err != nil {
+			return err
+		}
+		queue = c.retype()
+		if len(queue) == 0 {
+			return nil
 		}
 	}
 }
 
-// retype gives untyped members the type of their resolved principal and
-// reports whether a group was found that way (its members must be loaded).
-func (c *groupCache) retype() bool {
+// retype gives untyped members the type of their resolved principal (or
+// user, when the id resolved to nothing) and returns the groups found that
+// way whose members are not loaded yet.
+func (c *groupCache) retype() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	found := false
+	var groups []string
 	for _, ms := range c.g.members {
 		for i, m := range ms {
 			if m.Type != "" {
 				continue
 			}
-			if p, ok := c.principals[m.ID]; ok {
-				ms[i].Type = p.Type
-				if p.Type == PrincipalGroup && !c.g.known(m.ID) {
-					found = true
-				}
+			p, ok := c.principals[m.ID]
+			if !ok {
+				ms[i].Type = PrincipalUser // unknown id: a member that no longer exists
+				continue
+			}
+			ms[i].Type = p.Type
+			if p.Type == PrincipalGroup && !c.g.known(m.ID) && !slices.Contains(groups, m.ID) {
+				groups = append(groups, m.ID)
 			}
 		}
 	}
-	return found
+	return groups
+}
+
+// expand returns the transitive members of group root (users, service
+// principals and nested groups) as principals, after loading them.
+func (c *groupCache) expand(ctx context.Context, root string) ([]principal, error) {
+	if err := c.load(ctx, []string{root}); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	ms, _ := c.g.expand(root)
+	c.mu.Unlock()
+	if err := c.resolve(ctx, ms); err != nil {
+		return nil, err
+	}
+	out := make([]principal, 0, len(ms))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, m := range ms {
+		if p, ok := c.principals[m.ID]; ok {
+			out = append(out, p)
+		}
+	}
+	return out, nil
 }
 
 // resolve looks up the principals of members not resolved yet.

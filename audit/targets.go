@@ -55,7 +55,7 @@ func (a *auditor) resolveTargets(ctx context.Context) error {
 				continue
 			}
 			a.targets.add(&target{key: identityKey(s.Type, s.Name),
-				ident: Identity{Type: s.Type, Name: s.Name, Status: StatusNotFound}})
+				ident: Identity{Type: s.Type, Name: s.Name, Status: StatusNotFound, Named: true}})
 		}
 	}
 	if a.acct != nil {
@@ -91,7 +91,7 @@ func (a *auditor) resolveIn(ctx context.Context, cache *groupCache, ws int64, se
 			left = append(left, s)
 			continue
 		}
-		a.addTarget(p, ws, scope, "")
+		a.addTarget(p, ws, scope, "", true)
 		if p.Type != PrincipalGroup {
 			continue
 		}
@@ -103,20 +103,21 @@ func (a *auditor) resolveIn(ctx context.Context, cache *groupCache, ws int64, se
 			if m.Type == PrincipalGroup {
 				continue // nested groups are walked, not audited
 			}
-			a.addTarget(m, ws, scope, p.Name)
+			a.addTarget(m, ws, scope, p.Name, false)
 		}
 	}
 	return left, nil
 }
 
-// addTarget adds principal p, found in scope, as a target.
-func (a *auditor) addTarget(p principal, ws int64, scope, via string) *target {
+// addTarget adds principal p, found in scope, as a target: named on the
+// command line, or a member of the audited group via.
+func (a *auditor) addTarget(p principal, ws int64, scope, via string, named bool) *target {
 	status := StatusActive
 	if !p.Active {
 		status = StatusInactive
 	}
 	t := &target{key: identityKey(p.Type, p.Name), ws: ws, ids: p.numericID(),
-		ident: Identity{Type: p.Type, Name: p.Name, DisplayName: p.DisplayName, ID: p.ID, Status: status, Scope: scope}}
+		ident: Identity{Type: p.Type, Name: p.Name, DisplayName: p.DisplayName, ID: p.ID, Status: status, Scope: scope, Named: named}}
 	if via != "" {
 		t.ident.Via = []string{via}
 	}
@@ -134,7 +135,7 @@ func (a *auditor) resolveInactive(ctx context.Context) error {
 			return err
 		}
 		for _, p := range ps {
-			a.addTarget(p, 0, "account", "")
+			a.addTarget(p, 0, "account", "", false)
 		}
 	}
 	a.forEachWorkspace(ctx, func(w *wsRun) {
@@ -148,7 +149,7 @@ func (a *auditor) resolveInactive(ctx context.Context) error {
 			known := len(a.targets.byName[normName(p.Name)]) > 0 && a.targets.byName[normName(p.Name)][0].ws == 0
 			a.mu.Unlock()
 			if !known {
-				a.addTarget(p, w.info.ID, "workspace", "")
+				a.addTarget(p, w.info.ID, "workspace", "", false)
 			}
 		}
 	})
@@ -198,13 +199,6 @@ func (a *auditor) prepareSolePaths(ctx context.Context) error {
 	slices.Sort(assignedGroups)
 	if err := a.acctCache.load(ctx, assignedGroups); err != nil {
 		return fmt.Errorf("read assigned groups: %w", err)
-	}
-	// Nested members whose type is unknown may be groups: expanding each
-	// assigned group resolves them.
-	for _, g := range assignedGroups {
-		if _, err := a.acctCache.expand(ctx, g); err != nil {
-			return fmt.Errorf("read assigned groups: %w", err)
-		}
 	}
 	removed := a.removedGroups()
 	var candidates []string
