@@ -35,8 +35,8 @@ func (d denyWorkspace) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	body := `{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"detail":"User is not a workspace admin.","status":"403"}`
 	return &http.Response{StatusCode: http.StatusForbidden, Status: "403 Forbidden", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header:  http.Header{"Content-Type": {"application/scim+json"}},
-		Body:    io.NopCloser(strings.NewReader(body)), ContentLength: int64(len(body)), Request: r}, nil
+		Header: http.Header{"Content-Type": {"application/scim+json"}},
+		Body:   io.NopCloser(strings.NewReader(body)), ContentLength: int64(len(body)), Request: r}, nil
 }
 
 func TestWorkspaceDeniedIsPartial(t *testing.T) {
