@@ -36,10 +36,24 @@ func TestAuth(t *testing.T) {
 	wantSCIMError(t, wsAdmin.in(wsFed).do("POST", groupsPath, map[string]any{"displayName": "x"}), 403, "", "admins")
 	wantRESTError(t, wsAdmin.do("GET", acctPath(srv, "/workspaces"), nil), 403, "PERMISSION_DENIED")
 
+	// UCX's workspace-proxied account SCIM: reads for workspace admins.
+	proxied := c.list("/api/2.0/account/scim/v2/Groups", url.Values{"attributes": {"id,displayName,externalId"}}).resources(t)
+	if got := field(proxied, "displayName"); len(got) != 4 || got[0] != "eng" {
+		t.Errorf("proxied account groups %v", got)
+	}
+	c.ok(200, "GET", "/api/2.0/account/scim/v2/Users/105", nil)
+	wantSCIMError(t, user.do("GET", "/api/2.0/account/scim/v2/Users", nil), 403, "", "admins")
+
 	// Discovery needs no token; secrets never appear in it.
 	r := c.as("").ok(200, "GET", "/.well-known/databricks-config", nil)
 	if strings.Contains(string(r.body), srv.AdminToken()) {
 		t.Error("host metadata contains a token")
+	}
+	// Deleting a principal revokes its tokens.
+	admin(t, srv, 0).ok(204, "DELETE", acctPath(srv, "/scim/v2/Users/102"), nil)
+	wantRESTError(t, user.do("GET", usersPath, nil), 401, "UNAUTHENTICATED")
+	if srv.UserToken() != "" {
+		t.Errorf("UserToken() = %q after its principal was deleted", srv.UserToken())
 	}
 	if m := r.json(t); m["host_type"] != "workspace" || m["account_id"] != smallAcc || m["oidc_endpoint"] != srv.URL()+"/oidc" {
 		t.Errorf("host metadata %v", m)

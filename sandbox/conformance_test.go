@@ -351,3 +351,26 @@ func TestSDKAccount(t *testing.T) {
 		t.Errorf("account entitlements PATCH: %v", err)
 	}
 }
+
+func TestSDKOAuthM2M(t *testing.T) {
+	srv := newSmall(t, Options{})
+	cfg := &databricks.Config{
+		Host:         srv.URL(),
+		AuthType:     "oauth-m2m",
+		ClientID:     "11111111-1111-4111-8111-111111111111",
+		ClientSecret: "small-sp-secret",
+		WorkspaceID:  "1001",
+		Loaders:      []config.Loader{hermetic{}},
+	}
+	w, err := databricks.NewWorkspaceClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	me, err := w.CurrentUser.Me(context.Background(), iam.MeRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if me.Id != "201" || me.UserName != "11111111-1111-4111-8111-111111111111" {
+		t.Errorf("Me through OAuth M2M: %+v", me)
+	}
+}

@@ -26,6 +26,10 @@
 // applicationId and the secret is one of its seeded tokens; the access token
 // is that token.
 //
+// UCX's workspace-proxied account SCIM reads (GET
+// /api/2.0/account/scim/v2/{Users,Groups,ServicePrincipals}[/{id}], workspace
+// admins) answer like account SCIM.
+//
 // Control endpoints, outside /api and without auth: GET /sandbox/stats
 // (Stats), POST /sandbox/stats/reset, GET /sandbox/state (State).
 //
@@ -70,8 +74,10 @@
 // federated workspace, POST Users or ServicePrincipals creates the account
 // principal (or links the existing one) and assigns it USER; POST Groups in a
 // workspace always creates a workspace-local group. PUT replaces and answers
-// 200 with the resource (userName, emails and applicationId are immutable:
-// 400 "mutability"). PATCH applies the operations with scimexpr.Apply to the
+// 200 with the resource: members, entitlements, roles and externalId left out
+// of the body are cleared, while userName, displayName, name and active keep
+// their values; userName, emails and applicationId are immutable (400
+// "mutability") and "groups" is ignored. PATCH applies the operations with scimexpr.Apply to the
 // resource as rendered, then validates the result: members must exist in the
 // scope and not create cycles (400 invalidValue), "active" accepts
 // true/false, "true"/"false" and [{"value":"false"}], entitlements must be
@@ -103,6 +109,7 @@
 // of the account and every workspace), workspace_admin (admin of one
 // workspace), user (reads SCIM in workspaces where its principal exists).
 // Any SCIM write, assignment call or account API by a non-admin is 403.
+// A token stops working (401) when its principal is deleted.
 // AdminToken and UserToken return the first token of each role.
 //
 // # Knobs

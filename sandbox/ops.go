@@ -232,9 +232,6 @@ func (s *Server) checkMembers(g *principal, w *workspace, ids []string) *apiErro
 			}
 			return invalidValue("Member %s does not exist in %s.", id, where)
 		}
-		if w == nil && q.ws != 0 {
-			return invalidValue("Member %s is a workspace-local principal.", id)
-		}
 		if q.kind == kindGroup && g != nil && s.st.wouldCycle(g, id) {
 			return invalidValue("Adding group %s to group %s would create a cycle.", q.displayName, g.displayName)
 		}

@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -304,7 +303,7 @@ func Start(addr string, opts Options) (*Server, error) {
 	}
 	s.ln = ln
 	s.url = "http://" + ln.Addr().String()
-	s.hs = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ErrorLog: nil}
+	s.hs = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = s.hs.Serve(ln) }()
 	return s, nil
 }
@@ -336,19 +335,21 @@ func (s *Server) URL() string { return s.url }
 // AccountID is the account's id.
 func (s *Server) AccountID() string { return s.st.accountID }
 
-// AdminToken returns the first account-admin token ("" if the seed has none).
+// AdminToken returns the first working account-admin token ("" if there is
+// none; a token stops working when its principal is deleted).
 func (s *Server) AdminToken() string { return s.tokenWithRole(RoleAccountAdmin) }
 
-// UserToken returns the first non-admin user token ("" if the seed has none).
+// UserToken returns the first working non-admin user token ("" if there is
+// none).
 func (s *Server) UserToken() string { return s.tokenWithRole(RoleUser) }
 
-// WorkspaceAdminToken returns the first token that is admin of workspace id
-// only ("" if the seed has none).
+// WorkspaceAdminToken returns the first working token that is admin of
+// workspace id only ("" if there is none).
 func (s *Server) WorkspaceAdminToken(id int64) string {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	for _, t := range s.st.tokenOrder {
-		if t.role == RoleWorkspaceAdmin && t.ws == id {
+		if t.role == RoleWorkspaceAdmin && t.ws == id && s.st.tokens[t.value] != nil {
 			return t.value
 		}
 	}
@@ -359,7 +360,7 @@ func (s *Server) tokenWithRole(role string) string {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	for _, t := range s.st.tokenOrder {
-		if t.role == role {
+		if t.role == role && s.st.tokens[t.value] != nil {
 			return t.value
 		}
 	}
@@ -397,6 +398,3 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusNotFound, restBody{ErrorCode: "ENDPOINT_NOT_FOUND",
 		Message: fmt.Sprintf("No API found for '%s %s'", r.Method, r.URL.Path)})
 }
-
-// errDropped marks a reply replaced by a dropped connection.
-var errDropped = errors.New("connection dropped")
