@@ -1,11 +1,7 @@
 package sandbox
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"regexp"
 	"slices"
 	"strconv"
@@ -17,8 +13,9 @@ import (
 // access tokens, jobs, clusters, SQL warehouses, pipelines, SQL queries and
 // alerts, legacy and Lakeview dashboards, serving endpoints and apps, with
 // their permissions. Sections come from seeds/default_objects.json for the
-// default seed, from AttachObjects, or from AddSyntheticObjects. JSON form
-// (parsed strictly; every list optional):
+// default seed, from AttachObjects or an ObjectsFile's AttachTo, or from
+// AddSyntheticObjects. JSON form of a section (parsed strictly; every list
+// optional):
 //
 //	{
 //	  "deleted_principals": ["former.engineer@acme.test"],
@@ -380,22 +377,6 @@ const (
 	permTypeServingEndpoints = "serving-endpoints"
 	permTypeApps             = "apps"
 )
-
-// ParseSeedObjects decodes one workspace's objects section strictly (an
-// unknown field is an error that names it). References to principals are
-// checked when the seed is validated as a whole (see Seed.Validate).
-func ParseSeedObjects(b []byte) (*SeedObjects, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	var o SeedObjects
-	if err := dec.Decode(&o); err != nil {
-		return nil, fmt.Errorf("parse objects: %w", err)
-	}
-	if err := dec.Decode(new(json.RawMessage)); !errors.Is(err, io.EOF) {
-		return nil, errors.New("parse objects: unexpected data after the objects section")
-	}
-	return &o, nil
-}
 
 // principalNames is a workspace's name scope for object references.
 type principalNames struct {

@@ -59,6 +59,27 @@ func ParseObjectsFile(b []byte) (*ObjectsFile, error) {
 	return &f, nil
 }
 
+// AttachTo attaches every workspace section of f to seed (see
+// AttachObjects). It fails when f belongs to another account or names a
+// workspace the seed does not have; principals are checked when a Server is
+// built from the seed.
+func (f *ObjectsFile) AttachTo(seed *Seed) error {
+	if f.AccountID != seed.AccountID {
+		return fmt.Errorf("attach objects: file is for account %q, seed is account %q", f.AccountID, seed.AccountID)
+	}
+	for _, k := range slices.Sorted(maps.Keys(f.Workspaces)) {
+		id, _ := strconv.ParseInt(k, 10, 64)
+		if !slices.ContainsFunc(seed.Workspaces, func(w SeedWorkspace) bool { return w.WorkspaceID == id }) {
+			return fmt.Errorf("attach objects: workspace %d is not a workspace of the seed", id)
+		}
+	}
+	for k, o := range f.Workspaces {
+		id, _ := strconv.ParseInt(k, 10, 64)
+		AttachObjects(seed, id, o)
+	}
+	return nil
+}
+
 // attached maps a seed (weakly: an entry goes when its seed is collected)
 // to the objects sections attached to it, by workspace id.
 var (

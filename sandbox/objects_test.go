@@ -139,10 +139,10 @@ func TestValidateObjects(t *testing.T) {
 }
 
 func TestParseObjectsStrict(t *testing.T) {
-	if _, err := ParseSeedObjects([]byte(`{"jobs":[{"job_id":1,"name":"j","creator":"a","colour":"red"}]}`)); err == nil || !strings.Contains(err.Error(), "colour") {
+	if _, err := ParseObjectsFile([]byte(`{"account_id":"a","workspaces":{"1":{"jobs":[{"job_id":1,"name":"j","creator":"a","colour":"red"}]}}}`)); err == nil || !strings.Contains(err.Error(), "colour") {
 		t.Errorf("unknown field: got %v, want an error naming it", err)
 	}
-	if _, err := ParseSeedObjects([]byte(`{} {}`)); err == nil {
+	if _, err := ParseObjectsFile([]byte(`{} {}`)); err == nil {
 		t.Error("trailing data: want an error")
 	}
 	if _, err := ParseObjectsFile([]byte(`{"account_id":"a","workspaces":{"prod":{}}}`)); err == nil || !strings.Contains(err.Error(), `"prod"`) {
@@ -203,6 +203,32 @@ func TestAttachObjects(t *testing.T) {
 	AttachObjects(unknown, 999, nil)
 	if _, err := New(Options{Seed: unknown}); err != nil {
 		t.Errorf("after detaching: %v", err)
+	}
+}
+
+func TestObjectsFileAttachTo(t *testing.T) {
+	f, err := ParseObjectsFile([]byte(`{"account_id":"acct-objects-test","workspaces":{"100":{"jobs":[{"job_id":7,"name":"j","creator":"bob@x.test"}]}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed := objTestSeed()
+	if err := f.AttachTo(seed); err != nil {
+		t.Fatal(err)
+	}
+	srv := newObjServer(t, Options{Seed: seed})
+	var j wireJob
+	objAdmin(t, srv, 100).get("/api/2.2/jobs/get?job_id=7", &j)
+	if j.CreatorUserName != "bob@x.test" || j.RunAsUserName != "bob@x.test" {
+		t.Errorf("attached job: %+v", j)
+	}
+	other := objTestSeed()
+	other.AccountID = "another"
+	if err := f.AttachTo(other); err == nil || !strings.Contains(err.Error(), "another") {
+		t.Errorf("other account: %v", err)
+	}
+	f.Workspaces["555"] = &SeedObjects{}
+	if err := f.AttachTo(objTestSeed()); err == nil || !strings.Contains(err.Error(), "workspace 555") {
+		t.Errorf("unknown workspace: %v", err)
 	}
 }
 
