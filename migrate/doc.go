@@ -37,7 +37,12 @@
 // first (a topological order of the target graph); a cycle blocks every
 // group in it. A member without an account identity blocks its group with
 // a member-without-account-identity conflict: members are never dropped
-// silently. A group whose nested group is blocked is blocked too.
+// silently. A group whose nested group is blocked is blocked too. A local
+// group that contains its own target account group (a common bridge during
+// manual migrations) reuses it without that self-membership (reported as a
+// non-blocking cycle conflict); a member account group that already
+// contains the target blocks the group (deeper account nesting is not
+// read).
 //
 // Conflicts, each listed with what every --on-conflict policy would do:
 //

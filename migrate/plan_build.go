@@ -369,13 +369,20 @@ func (b *planBuilder) resolveMember(w *planWS, m scim.ComplexValue) (planResolve
 }
 
 // candidateAccountGroups returns the ids of the existing account groups
-// whose members build needs: every group a target name (or, under the
-// per-workspace policy, a per-workspace name) may reuse, sorted.
+// whose members build needs, sorted: the account groups that are direct
+// members of selected groups (for the cycle check), and every group a
+// target name (or, under the per-workspace policy, a per-workspace name)
+// may reuse.
 func (b *planBuilder) candidateAccountGroups() []string {
 	ids := map[string]bool{}
 	for _, n := range b.nodes {
 		if n.target == "" {
 			continue
+		}
+		for _, r := range n.resolved {
+			if r.child == nil && r.m.Kind == KindGroup && r.m.AccountID != "" {
+				ids[r.m.AccountID] = true // for the cycle check
+			}
 		}
 		if n.existing != nil {
 			ids[n.existing.ID] = true
@@ -671,16 +678,19 @@ func (n *planNode) resolvedMembers() []Member {
 
 // planCandidate reuses or creates the account group for c.
 func (b *planBuilder) planCandidate(c planCand) {
-	members := planUnionMembers(c.sources)
-	desired := b.identitySet(members)
 	existing := c.existing
 	if existing == nil {
 		if g, ok := b.acct.groupsByName[planFold(c.name)]; ok {
 			existing = &g
 		}
 	}
+	selfID := ""
 	if existing != nil {
-		c.name = existing.DisplayName
+		c.name, selfID = existing.DisplayName, existing.ID
+		c.sources = b.dropAccountCycles(c.sources, existing)
+		if len(c.sources) == 0 {
+			return
+		}
 	}
 	key := "ag:" + c.name
 	if b.claimed[planFold(c.name)] {
@@ -689,6 +699,8 @@ func (b *planBuilder) planCandidate(c planCand) {
 		}
 		return
 	}
+	members, selfRefs := planUnionMembers(c.sources, selfID)
+	desired := b.identitySet(members)
 	ag := AccountGroupPlan{Key: key, DisplayName: c.name, Members: members}
 	if existing != nil {
 		exMembers := b.acct.members[existing.ID]
@@ -757,6 +769,17 @@ func (b *planBuilder) planCandidate(c planCand) {
 		ag.ExternalID = existing.ExternalID
 		ag.ExistingMembersDigest = MembersDigest(exMembers)
 	}
+	for _, n := range selfRefs {
+		s := "leave that membership out: the account group gets the local group's other members"
+		b.conflicts = append(b.conflicts, Conflict{
+			Kind:        ConflictCycle,
+			WorkspaceID: n.ws.info.ID,
+			Group:       n.g.DisplayName,
+			Detail: fmt.Sprintf("the target account group %q is itself a member of the local group; a group cannot contain itself, and its members already belong to it",
+				c.name),
+			Policies: planSamePolicies(s),
+		})
+	}
 	b.claimed[planFold(c.name)] = true
 	for _, n := range c.sources {
 		n.agKey = key
@@ -778,12 +801,46 @@ func (n *planNode) fillChildren(b *planBuilder) {
 	}
 }
 
-// planUnionMembers is the union of the members of the sources, sorted.
-func planUnionMembers(srcs []*planNode) []Member {
+// dropAccountCycles blocks the sources that have a direct member account
+// group which itself directly contains existing: making them members of
+// existing would close a cycle. It returns the other sources. (Deeper
+// account-level nesting is not read, so not checked.)
+func (b *planBuilder) dropAccountCycles(srcs []*planNode, existing *scim.Group) []*planNode {
+	out := srcs[:0:0]
+	for _, n := range srcs {
+		var via string
+		for _, r := range n.resolved {
+			if r.child != nil || r.m.Kind != KindGroup || r.m.AccountID == "" || r.m.AccountID == existing.ID {
+				continue
+			}
+			if slices.ContainsFunc(b.acct.members[r.m.AccountID], func(v scim.ComplexValue) bool { return v.Value == existing.ID }) {
+				via = r.m.Display
+				break
+			}
+		}
+		if via == "" {
+			out = append(out, n)
+			continue
+		}
+		b.block(n, Conflict{Kind: ConflictCycle, Detail: fmt.Sprintf(
+			"member account group %q already contains the target account group %q, so adding it to the target would form a cycle", via, existing.DisplayName)})
+	}
+	return out
+}
+
+// planUnionMembers is the union of the members of the sources, sorted,
+// leaving out the account group selfID (a group is not its own member); it
+// also returns the sources that listed selfID.
+func planUnionMembers(srcs []*planNode, selfID string) ([]Member, []*planNode) {
 	seen := map[string]bool{}
 	out := []Member{}
+	var selfRefs []*planNode
 	for _, n := range srcs {
 		for _, r := range n.resolved {
+			if selfID != "" && r.m.Kind == KindGroup && r.m.AccountID == selfID {
+				selfRefs = append(selfRefs, n)
+				continue
+			}
 			k := planIdentityKey(r.m)
 			if !seen[k] {
 				seen[k] = true
@@ -792,7 +849,7 @@ func planUnionMembers(srcs []*planNode) []Member {
 		}
 	}
 	slices.SortFunc(out, planCompareMembers)
-	return out
+	return out, selfRefs
 }
 
 var planKindOrder = map[string]int{KindUser: 0, KindServicePrincipal: 1, KindGroup: 2}

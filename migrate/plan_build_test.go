@@ -27,7 +27,7 @@ func unitGroupM(id string) scim.ComplexValue {
 // account groups.
 func unitPlan(t *testing.T, settings PlanSettings, acct *planAccountState, accountMembers map[string][]scim.ComplexValue, ws ...*planWS) *Plan {
 	t.Helper()
-	m, err := newPlanMatcher(MatchOptions{Strategy: settings.Match})
+	m, err := newPlanMatcher(MatchOptions{Strategy: settings.Match, Prefix: settings.Prefix, Strip: settings.Strip})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,5 +136,49 @@ func TestPlanBuilderMemberWithoutRef(t *testing.T) {
 	}
 	if p.Conflicts[0].Detail != `member "Who" (id zz) is not a user, service principal or group of the workspace` {
 		t.Errorf("ghost detail = %q", p.Conflicts[0].Detail)
+	}
+}
+
+// A local group that contains its own target account group (a common
+// bridge during manual migrations) reuses it without the self-membership,
+// and says so; a member account group that already contains the target
+// would close a cycle and blocks the group.
+func TestPlanBuilderAccountGroupCycles(t *testing.T) {
+	acct := newPlanAccountState([]scim.User{{ID: "u1", UserName: "u1@x.test"}}, nil, []scim.Group{
+		{ID: "a-data", DisplayName: "data"},
+		{ID: "a-ops", DisplayName: "ops"},
+		{ID: "a-wrap", DisplayName: "wrap"},
+	})
+	w := &planWS{
+		info:      scim.WorkspaceInfo{ID: 1, Name: "w"},
+		federated: true,
+		groups: []scim.Group{
+			unitGroup("a-data", "data", false),
+			unitGroup("a-wrap", "wrap", false),
+			unitGroup("g1", "team-data", true, unitUser("u1"), unitGroupM("a-data")),
+			unitGroup("g2", "team-ops", true, unitUser("u1"), unitGroupM("a-wrap")),
+		},
+		users: map[string]string{"u1": "u1@x.test"},
+	}
+	p := unitPlan(t, PlanSettings{Match: MatchPrefix, Prefix: "team-", Strip: true, OnConflict: PolicyFail}, acct, map[string][]scim.ComplexValue{
+		"a-data": {unitUser("u1")},
+		"a-ops":  {unitUser("u1")},
+		"a-wrap": {unitGroupM("a-ops")},
+	}, w)
+	want := map[string]string{"w/team-data": "reuse:data", "w/team-ops": "skip:cycle"}
+	if got := planOutcome(p); !reflect.DeepEqual(got, want) {
+		t.Fatalf("outcome = %v, want %v", got, want)
+	}
+	if got := planMemberNames(planAccountGroup(t, p, "data")); !reflect.DeepEqual(got, []string{"user:u1@x.test"}) {
+		t.Errorf("data members = %v, want the user only", got)
+	}
+	got := planConflictKinds(p)
+	if !reflect.DeepEqual(got, []string{"cycle team-data false", "cycle team-ops true"}) {
+		t.Errorf("conflicts = %v", got)
+	}
+	for _, c := range p.Conflicts {
+		if c.Group == "team-ops" && c.Detail != `member account group "wrap" already contains the target account group "ops", so adding it to the target would form a cycle` {
+			t.Errorf("team-ops detail = %q", c.Detail)
+		}
 	}
 }
