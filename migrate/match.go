@@ -21,8 +21,8 @@ var planSystemGroups = map[string]bool{"admins": true, "users": true, "account u
 // "account users"), which migrate never touches.
 func IsSystemGroup(name string) bool { return planSystemGroups[strings.ToLower(name)] }
 
-// MatchOptions choose how a local group's target account group is found.
-type MatchOptions struct {
+// planMatchOptions choose how a local group's target account group is found.
+type planMatchOptions struct {
 	Strategy string // one of the Match* constants; "" means MatchName
 	// Prefix or Suffix is added to the local name (MatchPrefix,
 	// MatchSuffix), or removed from it when Strip is set.
@@ -38,13 +38,13 @@ type MatchOptions struct {
 
 // planMatcher gives the target account group name of a local group.
 type planMatcher struct {
-	opts MatchOptions
+	opts planMatchOptions
 	re   *regexp.Regexp
 }
 
 // newPlanMatcher checks opts and returns a matcher. Its errors are bad-input
 // errors naming the offending flag.
-func newPlanMatcher(opts MatchOptions) (*planMatcher, error) {
+func newPlanMatcher(opts planMatchOptions) (*planMatcher, error) {
 	if opts.Strategy == "" {
 		opts.Strategy = MatchName
 	}

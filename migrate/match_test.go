@@ -13,27 +13,27 @@ func TestMatcherTargets(t *testing.T) {
 	ws := planWSIdent{ID: 7, Name: "acme-prod"}
 	tests := []struct {
 		name    string
-		opts    MatchOptions
+		opts    planMatchOptions
 		ws      planWSIdent
 		local   string
 		want    string
 		wantWhy string // substring; "" means a match is expected
 	}{
-		{"name", MatchOptions{}, ws, "data eng", "data eng", ""},
-		{"prefix add", MatchOptions{Strategy: MatchPrefix, Prefix: "acct-"}, ws, "eng", "acct-eng", ""},
-		{"prefix strip", MatchOptions{Strategy: MatchPrefix, Prefix: "ws-", Strip: true}, ws, "ws-eng", "eng", ""},
-		{"prefix strip missing", MatchOptions{Strategy: MatchPrefix, Prefix: "ws-", Strip: true}, ws, "eng", "", `does not start with prefix "ws-"`},
-		{"prefix strip to empty", MatchOptions{Strategy: MatchPrefix, Prefix: "ws-", Strip: true}, ws, "ws-", "", "does not start"},
-		{"suffix add", MatchOptions{Strategy: MatchSuffix, Suffix: "-acct"}, ws, "eng", "eng-acct", ""},
-		{"suffix strip", MatchOptions{Strategy: MatchSuffix, Suffix: "-local", Strip: true}, ws, "eng-local", "eng", ""},
-		{"suffix strip missing", MatchOptions{Strategy: MatchSuffix, Suffix: "-local", Strip: true}, ws, "eng", "", `does not end with suffix "-local"`},
-		{"regex", MatchOptions{Strategy: MatchRegex, Regex: `^team-(\w+)$`, Replace: "acct-$1"}, ws, "team-ops", "acct-ops", ""},
-		{"regex no match", MatchOptions{Strategy: MatchRegex, Regex: `^team-(\w+)$`, Replace: "acct-$1"}, ws, "ops", "", "does not match --regex"},
-		{"regex empty result", MatchOptions{Strategy: MatchRegex, Regex: `.*`, Replace: ""}, ws, "ops", "", "gives an empty name"},
-		{"mapping by name beats star", MatchOptions{Strategy: MatchMapping, Mapping: mapping}, ws, "eng", "acct-eng", ""},
-		{"mapping star", MatchOptions{Strategy: MatchMapping, Mapping: mapping}, planWSIdent{ID: 9, Name: "other"}, "eng", "all-eng", ""},
-		{"mapping by id", MatchOptions{Strategy: MatchMapping, Mapping: mapping}, planWSIdent{ID: 42, Name: "x"}, "ops", "acct-ops", ""},
-		{"mapping missing", MatchOptions{Strategy: MatchMapping, Mapping: mapping}, ws, "ops", "", "no row for it in mapping file map.csv"},
+		{"name", planMatchOptions{}, ws, "data eng", "data eng", ""},
+		{"prefix add", planMatchOptions{Strategy: MatchPrefix, Prefix: "acct-"}, ws, "eng", "acct-eng", ""},
+		{"prefix strip", planMatchOptions{Strategy: MatchPrefix, Prefix: "ws-", Strip: true}, ws, "ws-eng", "eng", ""},
+		{"prefix strip missing", planMatchOptions{Strategy: MatchPrefix, Prefix: "ws-", Strip: true}, ws, "eng", "", `does not start with prefix "ws-"`},
+		{"prefix strip to empty", planMatchOptions{Strategy: MatchPrefix, Prefix: "ws-", Strip: true}, ws, "ws-", "", "does not start"},
+		{"suffix add", planMatchOptions{Strategy: MatchSuffix, Suffix: "-acct"}, ws, "eng", "eng-acct", ""},
+		{"suffix strip", planMatchOptions{Strategy: MatchSuffix, Suffix: "-local", Strip: true}, ws, "eng-local", "eng", ""},
+		{"suffix strip missing", planMatchOptions{Strategy: MatchSuffix, Suffix: "-local", Strip: true}, ws, "eng", "", `does not end with suffix "-local"`},
+		{"regex", planMatchOptions{Strategy: MatchRegex, Regex: `^team-(\w+)$`, Replace: "acct-$1"}, ws, "team-ops", "acct-ops", ""},
+		{"regex no match", planMatchOptions{Strategy: MatchRegex, Regex: `^team-(\w+)$`, Replace: "acct-$1"}, ws, "ops", "", "does not match --regex"},
+		{"regex empty result", planMatchOptions{Strategy: MatchRegex, Regex: `.*`, Replace: ""}, ws, "ops", "", "gives an empty name"},
+		{"mapping by name beats star", planMatchOptions{Strategy: MatchMapping, Mapping: mapping}, ws, "eng", "acct-eng", ""},
+		{"mapping star", planMatchOptions{Strategy: MatchMapping, Mapping: mapping}, planWSIdent{ID: 9, Name: "other"}, "eng", "all-eng", ""},
+		{"mapping by id", planMatchOptions{Strategy: MatchMapping, Mapping: mapping}, planWSIdent{ID: 42, Name: "x"}, "ops", "acct-ops", ""},
+		{"mapping missing", planMatchOptions{Strategy: MatchMapping, Mapping: mapping}, ws, "ops", "", "no row for it in mapping file map.csv"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -57,19 +57,19 @@ func TestMatcherTargets(t *testing.T) {
 
 func TestMatcherRejectsBadFlags(t *testing.T) {
 	tests := []struct {
-		opts MatchOptions
+		opts planMatchOptions
 		want string
 	}{
-		{MatchOptions{Strategy: "fuzzy"}, `flag --match "fuzzy"`},
-		{MatchOptions{Strategy: MatchPrefix}, "--match prefix needs --prefix"},
-		{MatchOptions{Strategy: MatchSuffix}, "--match suffix needs --suffix"},
-		{MatchOptions{Strategy: MatchRegex}, "--match regex needs --regex"},
-		{MatchOptions{Strategy: MatchRegex, Regex: "("}, `flag --regex "("`},
-		{MatchOptions{Strategy: MatchMapping}, "--match mapping needs --mapping"},
-		{MatchOptions{Strategy: MatchName, Prefix: "x"}, "flag --prefix applies only to --match prefix"},
-		{MatchOptions{Strategy: MatchPrefix, Prefix: "x", Regex: "y"}, "flag --regex applies only to --match regex"},
-		{MatchOptions{Strategy: MatchName, Strip: true}, "flag --strip applies only"},
-		{MatchOptions{Strategy: MatchName, Mapping: &Mapping{}}, "flag --mapping applies only to --match mapping"},
+		{planMatchOptions{Strategy: "fuzzy"}, `flag --match "fuzzy"`},
+		{planMatchOptions{Strategy: MatchPrefix}, "--match prefix needs --prefix"},
+		{planMatchOptions{Strategy: MatchSuffix}, "--match suffix needs --suffix"},
+		{planMatchOptions{Strategy: MatchRegex}, "--match regex needs --regex"},
+		{planMatchOptions{Strategy: MatchRegex, Regex: "("}, `flag --regex "("`},
+		{planMatchOptions{Strategy: MatchMapping}, "--match mapping needs --mapping"},
+		{planMatchOptions{Strategy: MatchName, Prefix: "x"}, "flag --prefix applies only to --match prefix"},
+		{planMatchOptions{Strategy: MatchPrefix, Prefix: "x", Regex: "y"}, "flag --regex applies only to --match regex"},
+		{planMatchOptions{Strategy: MatchName, Strip: true}, "flag --strip applies only"},
+		{planMatchOptions{Strategy: MatchName, Mapping: &Mapping{}}, "flag --mapping applies only to --match mapping"},
 	}
 	for _, tc := range tests {
 		_, err := newPlanMatcher(tc.opts)

@@ -27,7 +27,7 @@ func unitGroupM(id string) scim.ComplexValue {
 // account groups.
 func unitPlan(t *testing.T, settings PlanSettings, acct *planAccountState, accountMembers map[string][]scim.ComplexValue, ws ...*planWS) *Plan {
 	t.Helper()
-	m, err := newPlanMatcher(MatchOptions{Strategy: settings.Match, Prefix: settings.Prefix, Strip: settings.Strip})
+	m, err := newPlanMatcher(planMatchOptions{Strategy: settings.Match, Prefix: settings.Prefix, Strip: settings.Strip})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -132,7 +132,7 @@ func RunPlan(ctx context.Context, o PlanOptions, d Deps) error {
 		}
 		mapping = m
 	}
-	match, err := newPlanMatcher(MatchOptions{Strategy: o.Match, Prefix: o.Prefix, Suffix: o.Suffix, Strip: o.Strip,
+	match, err := newPlanMatcher(planMatchOptions{Strategy: o.Match, Prefix: o.Prefix, Suffix: o.Suffix, Strip: o.Strip,
 		Regex: o.Regex, Replace: o.Replace, Mapping: mapping})
 	if err != nil {
 		return err

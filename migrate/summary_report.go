@@ -55,6 +55,7 @@ func planMemberText(m Member) string {
 	return m.Display
 }
 
+// planSourcesText lists the local groups mapped to ag.
 func planSourcesText(names map[GroupRef]string, ag AccountGroupPlan) string {
 	var out []string
 	for _, s := range ag.Sources {
