@@ -20,20 +20,27 @@ import (
 // Endpoint classes: every /api route belongs to one; rate limits are set per
 // class, per workspace (and separately for the account).
 const (
-	ClassSCIMRead          = "scim-read"
-	ClassSCIMWrite         = "scim-write" // POST, PUT, DELETE
-	ClassSCIMPatch         = "scim-patch"
-	ClassAccountSCIMRead   = "account-scim-read"
-	ClassAccountSCIMWrite  = "account-scim-write"
-	ClassAccountSCIMPatch  = "account-scim-patch"
-	ClassAssignments       = "assignments"
-	ClassPermissionsRead   = "permissions-read"
-	ClassPermissionsWrite  = "permissions-write"
-	ClassDefault           = "default"
-	ThrottleStyle429       = "429"
-	ThrottleStyleSCIM500   = "scim500"
+	ClassSCIMRead         = "scim-read"
+	ClassSCIMWrite        = "scim-write" // POST, PUT, DELETE
+	ClassSCIMPatch        = "scim-patch"
+	ClassAccountSCIMRead  = "account-scim-read"
+	ClassAccountSCIMWrite = "account-scim-write"
+	ClassAccountSCIMPatch = "account-scim-patch"
+	ClassAssignments      = "assignments"
+	ClassPermissionsRead  = "permissions-read"
+	ClassPermissionsWrite = "permissions-write"
+	ClassDefault          = "default"
+)
+
+// Throttle styles (Options.ThrottleStyle).
+const (
+	ThrottleStyle429     = "429"     // HTTP 429, REST body REQUEST_LIMIT_EXCEEDED, Retry-After
+	ThrottleStyleSCIM500 = "scim500" // HTTP 500, SCIM body "REQUEST_LIMIT_EXCEEDED: ..." (SCIM endpoints)
+)
+
+const (
 	defaultPageCap         = 100
-	accountFilterNodeLimit = 200
+	accountFilterNodeLimit = 200 // account SCIM filter nodes
 )
 
 // Classes lists every endpoint class name.
