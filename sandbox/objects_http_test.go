@@ -145,8 +145,8 @@ func TestObjectsTokenManagement(t *testing.T) {
 		TokenInfos []wireTokenInfo `json:"token_infos"`
 	}
 	c.get("/api/2.0/token-management/tokens", &all)
-	if len(all.TokenInfos) != 10 {
-		t.Fatalf("prod tokens: got %d, want 10", len(all.TokenInfos))
+	if len(all.TokenInfos) != 11 {
+		t.Fatalf("prod tokens: got %d, want 11", len(all.TokenInfos))
 	}
 	byComment := map[string]wireTokenInfo{}
 	for _, ti := range all.TokenInfos {
@@ -187,8 +187,8 @@ func TestObjectsTokenManagement(t *testing.T) {
 		t.Errorf("created_by_username filter: got %d tokens, want 3", len(filtered.TokenInfos))
 	}
 	c.get("/api/2.0/token-management/tokens?created_by_id=1100000000000004", &filtered)
-	if len(filtered.TokenInfos) != 1 || filtered.TokenInfos[0].OwnerID != 1300000000000001 {
-		t.Errorf("created_by_id filter: got %+v, want the on-behalf-of token only", filtered.TokenInfos)
+	if len(filtered.TokenInfos) != 2 || filtered.TokenInfos[0].OwnerID != 1300000000000001 || filtered.TokenInfos[1].OwnerID != 1300000000000008 {
+		t.Errorf("created_by_id filter: got %+v, want the two on-behalf-of tokens", filtered.TokenInfos)
 	}
 	c.get("/api/2.0/token-management/tokens?created_by_username=nobody%40acme.test", &filtered)
 	if len(filtered.TokenInfos) != 0 {
@@ -255,7 +255,7 @@ func TestObjectsJobs(t *testing.T) {
 			t.Errorf("job %d: list without expand_tasks carries tasks", j.JobID)
 		}
 	}
-	if want := []int64{101, 102, 103, 104, 105, 106, 107, 108, 109, 110}; !slices.Equal(ids, want) || pages != 4 {
+	if want := []int64{101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111}; !slices.Equal(ids, want) || pages != 4 {
 		t.Fatalf("jobs by page_token: ids %v in %d pages, want %v in 4", ids, pages, want)
 	}
 
@@ -266,11 +266,11 @@ func TestObjectsJobs(t *testing.T) {
 		PrevPageToken string    `json:"prev_page_token"`
 	}
 	c.get("/api/2.2/jobs/list?limit=4&offset=8", &first)
-	if len(first.Jobs) != 2 || first.HasMore || first.NextPageToken != "" || first.PrevPageToken == "" {
+	if len(first.Jobs) != 3 || first.HasMore || first.NextPageToken != "" || first.PrevPageToken == "" {
 		t.Errorf("last page by offset: %d jobs, has_more %v, next %q, prev %q", len(first.Jobs), first.HasMore, first.NextPageToken, first.PrevPageToken)
 	}
 	c.get("/api/2.1/jobs/list", &first)
-	if len(first.Jobs) != 10 || first.HasMore {
+	if len(first.Jobs) != 11 || first.HasMore {
 		t.Errorf("2.1 list with default limit: %d jobs, has_more %v", len(first.Jobs), first.HasMore)
 	}
 	c.get("/api/2.2/jobs/list?name=NIGHTLY-SALES-ETL&expand_tasks=true", &first)
@@ -311,6 +311,10 @@ func TestObjectsJobs(t *testing.T) {
 	// Owner differs from creator: runs as the owner.
 	if j := get(110); j.CreatorUserName != "dana.varga@acme.test" || j.RunAsUserName != objElena {
 		t.Errorf("job 110 (owned by elena): creator %q run_as %q", j.CreatorUserName, j.RunAsUserName)
+	}
+	// Runs as a deactivated service principal (an --inactive audit finds it).
+	if j := get(111); j.RunAsUserName != "9fb55830-adf5-42b4-b690-b9ff350956ee" {
+		t.Errorf("job 111 run_as_user_name %q", j.RunAsUserName)
 	}
 	c.wantError(http.MethodGet, "/api/2.2/jobs/get?job_id=999", 400, "INVALID_PARAMETER_VALUE", "Job 999 does not exist")
 	c.wantError(http.MethodGet, "/api/2.1/jobs/get", 400, "INVALID_PARAMETER_VALUE", "job_id")
