@@ -1,0 +1,242 @@
+// Command dbiam is a toolkit for Databricks identity administration:
+// export every workspace's identities, audit what breaks if identities are
+// removed, and migrate workspace-local groups to account groups.
+//
+// main.go only wires commands: the work lives in the export, audit, migrate,
+// scim, reports and sandbox packages. It is the only place that calls
+// os.Exit and maps errors to exit codes (see exitCode).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/dbiam/dbiam/audit"
+	"github.com/dbiam/dbiam/export"
+	"github.com/dbiam/dbiam/migrate"
+	"github.com/dbiam/dbiam/reports"
+	"github.com/dbiam/dbiam/sandbox"
+	"github.com/dbiam/dbiam/scim"
+)
+
+// version is the release version, set at build time with
+// -ldflags "-X main.version=v1.2.3"; builds from a checkout report "dev".
+var version = "dev"
+
+// Exit codes; the README documents them.
+const (
+	exitOK          = 0
+	exitError       = 1
+	exitPartial     = 2
+	exitInterrupted = 130
+)
+
+func main() {
+	os.Exit(run(context.Background(), os.Args, reports.System()))
+}
+
+// run executes one dbiam invocation and returns its exit code. SIGINT and
+// SIGTERM cancel the context; commands stop cleanly and leave resumable
+// state.
+func run(ctx context.Context, args []string, io *reports.Streams) int {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	g := &globals{io: io}
+	defer g.close()
+	app := newApp(io, g)
+	err := app.RunContext(ctx, args)
+	return exitCode(ctx, err, io)
+}
+
+// globals holds the global flag values and the lazily started embedded
+// sandbox. It is used from one goroutine (the command's), except connect,
+// which is safe for concurrent use.
+type globals struct {
+	io *reports.Streams
+
+	profile, configFile, host, accountID string
+	useSandbox                           bool
+	parallel                             int
+	rps                                  float64
+
+	mu  sync.Mutex
+	srv *sandbox.Server
+}
+
+func newApp(io *reports.Streams, g *globals) *cli.App {
+	app := &cli.App{
+		Name:    "dbiam",
+		Usage:   "Databricks identity administration: export, audit, migrate",
+		Version: version,
+		Description: "dbiam reads credentials the way the Databricks CLI and SDK do: a profile in\n" +
+			"~/.databrickscfg, DATABRICKS_* environment variables, or the flags below.\n" +
+			"Pass --sandbox to run any command against an embedded, seeded emulator.",
+		Reader:         io.In,
+		Writer:         io.Out,
+		ErrWriter:      io.Err,
+		HideVersion:    true,
+		ExitErrHandler: func(*cli.Context, error) {}, // exit codes are mapped in run
+		// Group names and regexes may contain commas: never split slice flags.
+		DisableSliceFlagSeparator: true,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "profile", Usage: "profile in the Databricks config file", EnvVars: []string{"DATABRICKS_CONFIG_PROFILE"}, Destination: &g.profile},
+			&cli.StringFlag{Name: "config-file", Usage: "Databricks config file (default ~/.databrickscfg)", EnvVars: []string{"DATABRICKS_CONFIG_FILE"}, Destination: &g.configFile},
+			&cli.StringFlag{Name: "host", Usage: "account or workspace URL, e.g. https://accounts.cloud.databricks.com", EnvVars: []string{"DATABRICKS_HOST"}, Destination: &g.host},
+			&cli.StringFlag{Name: "account-id", Usage: "Databricks account id (needed for account-level work)", EnvVars: []string{"DATABRICKS_ACCOUNT_ID"}, Destination: &g.accountID},
+			&cli.BoolFlag{Name: "sandbox", Usage: "run against an embedded emulator seeded with a demo account (no real account is touched)", Destination: &g.useSandbox},
+			&cli.IntFlag{Name: "parallel", Usage: "workspaces processed concurrently", Value: 4, Destination: &g.parallel},
+			&cli.Float64Flag{Name: "rps", Usage: "cap on requests per second per workspace and endpoint class (0 = conservative per-class defaults)", Destination: &g.rps},
+			&cli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error", Value: "info"},
+			&cli.BoolFlag{Name: "no-progress", Usage: "never draw progress bars (plain log lines instead)"},
+		},
+		Before: func(c *cli.Context) error {
+			level, err := reports.ParseLevel(c.String("log-level"))
+			if err != nil {
+				return err
+			}
+			io.SetLogLevel(level)
+			if c.Bool("no-progress") {
+				io.SetProgressEnabled(false)
+			}
+			return g.validate()
+		},
+		Commands: []*cli.Command{
+			export.Command(io, g.connect),
+			audit.Command(io, g.connect),
+			migrate.Command(io, g.connect),
+			sandbox.Command(),
+			versionCommand(),
+		},
+	}
+	return app
+}
+
+// validate checks the global flags before any command touches the network.
+func (g *globals) validate() error {
+	if g.parallel < 1 {
+		return fmt.Errorf("invalid --parallel %d: pass a number of workspaces of 1 or more", g.parallel)
+	}
+	if g.rps < 0 {
+		return fmt.Errorf("invalid --rps %g: pass 0 (defaults) or a positive rate", g.rps)
+	}
+	if g.useSandbox && (g.host != "" || g.profile != "" || g.accountID != "") {
+		return errors.New("--sandbox cannot be combined with --host, --profile or --account-id (or DATABRICKS_HOST, DATABRICKS_CONFIG_PROFILE, DATABRICKS_ACCOUNT_ID): drop one")
+	}
+	return nil
+}
+
+// connect builds the session for a command from the global flags. With
+// --sandbox it first starts the embedded emulator on a loopback port.
+func (g *globals) connect(ctx context.Context) (*scim.Session, error) {
+	log := g.io.Logger()
+	s := scim.Settings{
+		Profile:    g.profile,
+		ConfigFile: g.configFile,
+		Host:       g.host,
+		AccountID:  g.accountID,
+		Parallel:   g.parallel,
+		RPS:        g.rps,
+		OnRetry: func(e scim.RetryEvent) {
+			log.Warn("retry", "method", e.Method, "path", e.Path, "workspace", e.WorkspaceID,
+				"attempt", e.Attempt, "wait", e.Wait, "throttled", e.Throttled, "err", e.Err)
+		},
+	}
+	if log.Enabled(reports.LevelDebug) {
+		s.OnRequest = func(e scim.RequestEvent) {
+			log.Debug("http", "method", e.Method, "path", e.Path, "workspace", e.WorkspaceID,
+				"class", e.Class, "attempt", e.Attempt, "status", e.Status, "took", e.Duration, "header", e.Header)
+		}
+	}
+	if g.useSandbox {
+		srv, err := g.startSandbox()
+		if err != nil {
+			return nil, err
+		}
+		s.Host, s.AccountID, s.Token, s.Hermetic = srv.URL(), srv.AccountID(), srv.AdminToken(), true
+	}
+	return scim.Connect(ctx, s)
+}
+
+func (g *globals) startSandbox() (*sandbox.Server, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.srv != nil {
+		return g.srv, nil
+	}
+	srv, err := sandbox.Start("127.0.0.1:0", sandbox.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("start embedded sandbox: %w", err)
+	}
+	g.io.Logger().Info("sandbox started", "host", srv.URL(), "account", srv.AccountID())
+	g.srv = srv
+	return srv, nil
+}
+
+func (g *globals) close() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.srv != nil {
+		g.srv.Close()
+		g.srv = nil
+	}
+}
+
+func versionCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "version",
+		Usage: "print the version",
+		Action: func(c *cli.Context) error {
+			sdk := "unknown"
+			if bi, ok := debug.ReadBuildInfo(); ok {
+				for _, d := range bi.Deps {
+					if d.Path == "github.com/databricks/databricks-sdk-go" {
+						sdk = d.Version
+					}
+				}
+			}
+			_, err := fmt.Fprintf(c.App.Writer, "dbiam %s (%s, databricks-sdk-go %s)\n", version, runtime.Version(), sdk)
+			return err
+		},
+	}
+}
+
+// exitCode prints err as one line on stderr (plus a hint line where one
+// helps) and maps it to the process exit code.
+func exitCode(ctx context.Context, err error, io *reports.Streams) int {
+	if err == nil {
+		return exitOK
+	}
+	if ctx.Err() != nil || errors.Is(err, context.Canceled) {
+		fmt.Fprintln(io.Err, "dbiam: interrupted; state is saved and the command can be run again to resume where it applies")
+		return exitInterrupted
+	}
+	printError(io.Err, err)
+	var coded interface{ ExitCode() int }
+	if errors.As(err, &coded) {
+		if c := coded.ExitCode(); c != exitOK {
+			return c
+		}
+	}
+	return exitError
+}
+
+func printError(w io.Writer, err error) {
+	msg := strings.TrimSpace(reports.Redact(err.Error()))
+	fmt.Fprintf(w, "dbiam: %s\n", msg)
+	var cfg *scim.ConfigError
+	if errors.As(err, &cfg) && cfg.Fix != "" && !strings.Contains(msg, cfg.Fix) {
+		fmt.Fprintf(w, "hint: %s\n", cfg.Fix)
+	}
+}
