@@ -157,7 +157,8 @@ type closure struct {
 // expand walks the members of group root breadth first. Each principal is
 // reported once, at its shortest depth; a group met again is not walked
 // again, so cycles end the walk instead of looping. Reaching root itself
-// is recorded as a cycle.
+// is recorded as a cycle (cycleVia), and listed in reached only when root
+// is its own direct member.
 func (g *graph) expand(root string) closure {
 	c := closure{root: root, parent: map[string]string{}}
 	seen := map[string]bool{root: true}
@@ -166,8 +167,16 @@ func (g *graph) expand(root string) closure {
 		var next []string
 		for _, gid := range frontier {
 			for _, m := range g.members[gid] {
-				if m == root && c.cycleVia == "" {
-					c.cycleVia = gid
+				if m == root {
+					if c.cycleVia == "" {
+						c.cycleVia = gid
+					}
+					if depth == 1 {
+						// A group that holds itself directly: a real, listed
+						// membership, reported once and not walked again.
+						c.reached = append(c.reached, reach{id: m, depth: 1})
+					}
+					continue
 				}
 				if seen[m] {
 					continue

@@ -47,7 +47,7 @@ func col(name string, t reports.ColumnType) reports.Column {
 
 func str(name string) reports.Column  { return col(name, reports.TypeString) }
 func num(name string) reports.Column  { return col(name, reports.TypeInt) }
-func flag(name string) reports.Column { return col(name, reports.TypeBool) }
+func boolean(name string) reports.Column { return col(name, reports.TypeBool) }
 
 // Identifiers are text: SCIM ids and workspace ids have 16 digits, more than
 // a spreadsheet keeps exactly in a number cell.
@@ -56,17 +56,17 @@ var wsCols = []reports.Column{str("workspace_id"), str("workspace_name")}
 var columns = map[string][]reports.Column{
 	TableWorkspaces: {
 		str("workspace_id"), str("workspace_name"), str("cloud"), str("url"), str("status"),
-		flag("identity_federated"),
+		boolean("identity_federated"),
 		num("users"), num("service_principals"), num("groups"), num("workspace_groups"), num("account_groups"),
-		num("direct_memberships"), num("transitive_memberships"), num("group_cycles"),
+		num("direct_memberships"), num("transitive_memberships"), num("groups_in_cycles"),
 		num("entitlements"), num("assignments"),
 		str("export_status"), str("error"),
 	},
 	TableUsers: append(wsCols[:2:2],
-		str("id"), str("user_name"), str("display_name"), flag("active"), str("external_id"), str("emails"),
-		flag("account_user"), str("entitlements"), str("groups"), num("group_count")),
+		str("id"), str("user_name"), str("display_name"), boolean("active"), str("external_id"), str("emails"),
+		boolean("account_user"), str("entitlements"), str("groups"), num("group_count")),
 	TableServicePrincipals: append(wsCols[:2:2],
-		str("id"), str("application_id"), str("display_name"), flag("active"), str("external_id"),
+		str("id"), str("application_id"), str("display_name"), boolean("active"), str("external_id"),
 		str("entitlements"), str("groups"), num("group_count")),
 	TableGroups: append(wsCols[:2:2],
 		str("id"), str("display_name"), str("type"), str("external_id"),
@@ -82,12 +82,12 @@ var columns = map[string][]reports.Column{
 		str("principal_id"), str("principal_kind"), str("principal_name"), str("display_name"),
 		str("permissions"), str("error")),
 	TableAccountUsers: {
-		str("account_id"), str("id"), str("user_name"), str("display_name"), flag("active"),
+		str("account_id"), str("id"), str("user_name"), str("display_name"), boolean("active"),
 		str("external_id"), str("emails"), str("roles")},
 	TableAccountGroups: {
 		str("account_id"), str("id"), str("display_name"), str("external_id"), str("roles")},
 	TableAccountServicePrincipals: {
-		str("account_id"), str("id"), str("application_id"), str("display_name"), flag("active"),
+		str("account_id"), str("id"), str("application_id"), str("display_name"), boolean("active"),
 		str("external_id"), str("roles")},
 }
 
