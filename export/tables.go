@@ -45,8 +45,8 @@ func col(name string, t reports.ColumnType) reports.Column {
 	return reports.Column{Name: name, Type: t}
 }
 
-func str(name string) reports.Column  { return col(name, reports.TypeString) }
-func num(name string) reports.Column  { return col(name, reports.TypeInt) }
+func str(name string) reports.Column     { return col(name, reports.TypeString) }
+func num(name string) reports.Column     { return col(name, reports.TypeInt) }
 func boolean(name string) reports.Column { return col(name, reports.TypeBool) }
 
 // Identifiers are text: SCIM ids and workspace ids have 16 digits, more than
