@@ -452,6 +452,9 @@ func (s *Server) update(c *call, p *principal, w *workspace, old, nu *fields, pu
 	rolesChanged := !sameSet(nu.roles, old.roles)
 
 	var added, removed []string
+	if p.kind == kindGroup && put && !nu.has["members"] && p.implicit {
+		nu.members = old.members // computed members: a PUT without them keeps them
+	}
 	if p.kind == kindGroup {
 		newSet := sortedSet(nu.members)
 		oldSet := sortedSet(old.members)

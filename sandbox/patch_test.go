@@ -295,6 +295,12 @@ func TestReplace(t *testing.T) {
 	if u["displayName"] != "Legacy Renamed" || u["name"].(map[string]any)["givenName"] != "Leg" {
 		t.Errorf("PUT user reply %v", u)
 	}
+	// The users group's members are computed: a PUT without them keeps them.
+	ug := c.ok(200, "PUT", groupsPath+"/402", map[string]any{"displayName": "users",
+		"entitlements": []any{map[string]any{"value": "databricks-sql-access"}}}).json(t)
+	if !slices.Equal(valuesOf(ug, "entitlements"), []string{"databricks-sql-access"}) || len(valuesOf(ug, "members")) != 5 {
+		t.Errorf("PUT users group: %v", ug)
+	}
 	wantSCIMError(t, c.do("PUT", usersPath+"/501", map[string]any{"userName": "other@small.test"}), 400, "mutability", "userName")
 	wantSCIMError(t, c.do("PUT", usersPath+"/501", map[string]any{"userName": "legacy@small.test",
 		"emails": []any{map[string]any{"value": "other@small.test"}}}), 400, "mutability", "emails")
