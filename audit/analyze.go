@@ -3,7 +3,6 @@ package audit
 import (
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 )
@@ -27,13 +26,17 @@ func typeCompatible(ref, t PrincipalType) bool { return ref == "" || t == "" || 
 // allMatcher audits every principal objects refer to (--all). Each identity
 // is judged alone: sole-manager means no other principal can manage. Keys
 // are "n:<name>" (normalised) or "i:<id>" for references that carry only
-// an id; seen records them for resolution after the scan.
+// an id; seen records them, and the workspaces they were seen in, for
+// resolution after the scan.
 type allMatcher struct {
 	mu   sync.Mutex
 	seen map[string]pref
+	ws   map[string]map[int64]bool
 }
 
-func newAllMatcher() *allMatcher { return &allMatcher{seen: map[string]pref{}} }
+func newAllMatcher() *allMatcher {
+	return &allMatcher{seen: map[string]pref{}, ws: map[string]map[int64]bool{}}
+}
 
 func refKey(r pref) string {
 	if r.name != "" {
@@ -45,13 +48,17 @@ func refKey(r pref) string {
 	return ""
 }
 
-func (m *allMatcher) match(r pref, _ int64) []string {
+func (m *allMatcher) match(r pref, ws int64) []string {
 	k := refKey(r)
 	if k == "" {
 		return nil
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.ws[k] == nil {
+		m.ws[k] = map[int64]bool{}
+	}
+	m.ws[k][ws] = true
 	old, ok := m.seen[k]
 	switch {
 	case !ok:
@@ -67,6 +74,13 @@ func (m *allMatcher) match(r pref, _ int64) []string {
 		m.seen[k] = old
 	}
 	return []string{k}
+}
+
+// seenIn reports whether key was seen in workspace ws.
+func (m *allMatcher) seenIn(key string, ws int64) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.ws[key][ws]
 }
 
 func (m *allMatcher) goesWith(key string, r pref, _ int64) bool { return refKey(r) == key }
@@ -392,10 +406,4 @@ func rate(o *object, s *relset, eff pref, effKnown bool, managerCount int, now t
 		}
 	}
 	return best, flags
-}
-
-// describeKey returns the name part of a matcher key.
-func describeKey(k string) string {
-	_, rest, _ := strings.Cut(k, ":")
-	return rest
 }

@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -63,4 +64,26 @@ func (e *testEnv) path(name string) string { return filepath.Join(e.dir, name) }
 func (e *testEnv) run(t *testing.T, o Options) error {
 	t.Helper()
 	return Run(context.Background(), o, e.deps)
+}
+
+// testSeed returns the audit test seed (testdata/seed.json) with its
+// objects (testdata/objects.json) attached.
+func testSeed(t *testing.T) *sandbox.Seed {
+	t.Helper()
+	seed, err := sandbox.LoadSeed(filepath.Join("testdata", "seed.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join("testdata", "objects.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := sandbox.ParseObjectsFile(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := objs.AttachTo(seed); err != nil {
+		t.Fatal(err)
+	}
+	return seed
 }

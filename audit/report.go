@@ -85,7 +85,13 @@ func (a *auditor) buildReport(ctx context.Context) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Re-key findings to identity keys and fill the identity columns.
+	// Re-key findings from matcher keys to identity keys (several matcher
+	// keys, a name and an id, may name one identity) and fill the identity
+	// columns.
+	byIdentity := map[string]Identity{}
+	for _, id := range idents {
+		byIdentity[id.Key()] = id
+	}
 	kept := findings[:0]
 	for _, f := range findings {
 		id, ok := idents[f.Identity]
@@ -112,11 +118,11 @@ func (a *auditor) buildReport(ctx context.Context) (*Report, error) {
 	}
 	if a.targets != nil && a.plan.mode == modeNamed {
 		for _, t := range a.targets.list {
-			addIdent(idents[t.key])
+			addIdent(byIdentity[t.ident.Key()])
 		}
 	}
 	for _, f := range findings {
-		s := addIdent(idents[f.Identity])
+		s := addIdent(byIdentity[f.Identity])
 		s.Findings++
 		s.BySeverity[f.Severity.String()]++
 	}
@@ -198,86 +204,52 @@ func (a *auditor) identities(ctx context.Context, findings []Finding) (map[strin
 		return out, nil
 	}
 	refs := a.all.refs()
-	used := map[string]bool{}
+	pending := map[string]pref{}
 	for _, f := range findings {
-		used[f.Identity] = true
-	}
-	// Group the names to look up by type; untyped names (creators) may be
-	// users or service principals.
-	names := map[PrincipalType][]string{}
-	ids := map[string]PrincipalType{}
-	for k, r := range refs {
-		if !used[k] {
-			continue
-		}
-		switch {
-		case r.name == "":
-			ids[strconv.FormatInt(r.id, 10)] = r.ptype
-		case r.ptype == "":
-			names[PrincipalUser] = append(names[PrincipalUser], r.name)
-			names[PrincipalServicePrincipal] = append(names[PrincipalServicePrincipal], r.name)
-		default:
-			names[r.ptype] = append(names[r.ptype], r.name)
+		if r, ok := refs[f.Identity]; ok {
+			pending[f.Identity] = r
 		}
 	}
-	for _, v := range names {
-		slices.Sort(v)
-	}
-	found := map[string]principal{} // by refKey
-	var dirs []directory
+	found := map[string]principal{}
+	scopes := map[string]string{}
 	if a.acct != nil {
-		dirs = append(dirs, a.acctCache.dir)
-	} else {
-		for _, w := range a.active() {
-			dirs = append(dirs, workspaceDirectory(w.client))
+		ps, err := lookupRefs(ctx, a.acctCache.dir, pending)
+		if err != nil {
+			return nil, fmt.Errorf("resolve identities: %w", err)
+		}
+		for k, p := range ps {
+			found[k], scopes[k] = p, "account"
+			delete(pending, k)
 		}
 	}
-	for _, d := range dirs {
-		for _, t := range []PrincipalType{PrincipalUser, PrincipalServicePrincipal, PrincipalGroup} {
-			var want []string
-			for _, n := range names[t] {
-				if _, ok := found["n:"+normName(n)]; !ok {
-					want = append(want, n)
-				}
-			}
-			ps, err := d.lookup(ctx, t, want)
-			if err != nil {
-				return nil, fmt.Errorf("resolve identities: %w", err)
-			}
-			for n, p := range ps {
-				found["n:"+n] = p
+	// Names the account does not know may be workspace-local principals of
+	// the workspaces they were seen in.
+	for _, w := range a.active() {
+		want := map[string]pref{}
+		for k, r := range pending {
+			if a.all.seenIn(k, w.info.ID) {
+				want[k] = r
 			}
 		}
-		want := map[string]PrincipalType{}
-		for id, t := range ids {
-			if _, ok := found["i:"+id]; !ok {
-				want[id] = t
-			}
-		}
-		if len(want) > 0 {
-			ps, err := d.byIDs(ctx, want)
-			if err != nil {
-				return nil, fmt.Errorf("resolve identities: %w", err)
-			}
-			for id, p := range ps {
-				found["i:"+id] = p
-			}
-		}
-	}
-	scope := "account"
-	if a.acct == nil {
-		scope = "workspace"
-	}
-	for k, r := range refs {
-		if !used[k] {
+		if len(want) == 0 {
 			continue
 		}
+		ps, err := lookupRefs(ctx, workspaceDirectory(w.client), want)
+		if err != nil {
+			return nil, fmt.Errorf("resolve identities in workspace %s: %w", w.ref.Label(), err)
+		}
+		for k, p := range ps {
+			found[k], scopes[k] = p, "workspace"
+			delete(pending, k)
+		}
+	}
+	for k, r := range refs {
 		if p, ok := found[k]; ok {
 			status := StatusActive
 			if !p.Active {
 				status = StatusInactive
 			}
-			out[k] = Identity{Type: p.Type, Name: p.Name, DisplayName: p.DisplayName, ID: p.ID, Status: status, Scope: scope}
+			out[k] = Identity{Type: p.Type, Name: p.Name, DisplayName: p.DisplayName, ID: p.ID, Status: status, Scope: scopes[k]}
 			continue
 		}
 		id := Identity{Type: r.ptype, Name: r.name, Status: StatusNotFound}
@@ -288,6 +260,52 @@ func (a *auditor) identities(ctx context.Context, findings []Finding) (map[strin
 			id.Type = guessType(r.name)
 		}
 		out[k] = id
+	}
+	return out, nil
+}
+
+// lookupRefs resolves matcher keys in one directory: names by type
+// (untyped names, such as creators, may be users or service principals)
+// and id-only references by id. The result maps keys to principals.
+func lookupRefs(ctx context.Context, d directory, refs map[string]pref) (map[string]principal, error) {
+	names := map[PrincipalType][]string{}
+	ids := map[string]PrincipalType{}
+	for _, r := range refs {
+		switch {
+		case r.name == "":
+			ids[strconv.FormatInt(r.id, 10)] = r.ptype
+		case r.ptype == "":
+			names[PrincipalUser] = append(names[PrincipalUser], r.name)
+			names[PrincipalServicePrincipal] = append(names[PrincipalServicePrincipal], r.name)
+		default:
+			names[r.ptype] = append(names[r.ptype], r.name)
+		}
+	}
+	out := map[string]principal{}
+	for _, t := range []PrincipalType{PrincipalUser, PrincipalServicePrincipal, PrincipalGroup} {
+		var want []string
+		for _, n := range names[t] {
+			if _, ok := out["n:"+normName(n)]; !ok {
+				want = append(want, n)
+			}
+		}
+		slices.Sort(want)
+		ps, err := d.lookup(ctx, t, want)
+		if err != nil {
+			return nil, err
+		}
+		for n, p := range ps {
+			out["n:"+n] = p
+		}
+	}
+	if len(ids) > 0 {
+		ps, err := d.byIDs(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		for id, p := range ps {
+			out["i:"+id] = p
+		}
 	}
 	return out, nil
 }

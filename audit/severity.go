@@ -98,15 +98,19 @@ func rateJob(j jobFacts) verdict {
 		return verdict{SeverityInfo, "job runs as the identity" + assumed + " but has no schedule or trigger"}
 	case j.Paused:
 		return verdict{SeverityInfo, "job runs as the identity" + assumed + " but its " + triggerName(j.Trigger) + " is paused"}
+	case j.Trigger == "continuous":
+		return verdict{SeverityBreaks, "continuous job runs as the identity" + assumed + "; its runs fail"}
 	default:
-		return verdict{SeverityBreaks, "job runs as the identity" + assumed + " on an active " + triggerName(j.Trigger) + "; its runs fail"}
+		return verdict{SeverityBreaks, "job runs as the identity" + assumed + " on an unpaused " + triggerName(j.Trigger) + "; its runs fail"}
 	}
 }
 
 func triggerName(t string) string {
 	switch t {
-	case "schedule", "continuous":
+	case "schedule":
 		return t
+	case "continuous":
+		return "continuous run"
 	default:
 		return strings.ReplaceAll(t, "_", " ") + " trigger"
 	}

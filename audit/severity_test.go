@@ -45,11 +45,13 @@ func TestRateJob(t *testing.T) {
 		want   Severity
 		reason string
 	}{
-		{"scheduled, runs as identity", jobFacts{Trigger: "schedule", RunAs: runAsIdentity}, SeverityBreaks, "job runs as the identity on an active schedule; its runs fail"},
-		{"file trigger", jobFacts{Trigger: "file_arrival", RunAs: runAsIdentity}, SeverityBreaks, "job runs as the identity on an active file arrival trigger; its runs fail"},
-		{"continuous", jobFacts{Trigger: "continuous", RunAs: runAsIdentity}, SeverityBreaks, "job runs as the identity on an active continuous; its runs fail"},
-		{"assumed run-as", jobFacts{Trigger: "schedule", RunAs: runAsAssumed}, SeverityBreaks, "job runs as the identity (run-as unknown, assumed) on an active schedule; its runs fail"},
+		{"scheduled, runs as identity", jobFacts{Trigger: "schedule", RunAs: runAsIdentity}, SeverityBreaks, "job runs as the identity on an unpaused schedule; its runs fail"},
+		{"file trigger", jobFacts{Trigger: "file_arrival", RunAs: runAsIdentity}, SeverityBreaks, "job runs as the identity on an unpaused file arrival trigger; its runs fail"},
+		{"continuous", jobFacts{Trigger: "continuous", RunAs: runAsIdentity}, SeverityBreaks, "continuous job runs as the identity; its runs fail"},
+		{"assumed run-as", jobFacts{Trigger: "schedule", RunAs: runAsAssumed}, SeverityBreaks, "job runs as the identity (run-as unknown, assumed) on an unpaused schedule; its runs fail"},
 		{"paused", jobFacts{Trigger: "schedule", Paused: true, RunAs: runAsIdentity}, SeverityInfo, "job runs as the identity but its schedule is paused"},
+		{"paused continuous", jobFacts{Trigger: "continuous", Paused: true, RunAs: runAsIdentity}, SeverityInfo, "job runs as the identity but its continuous run is paused"},
+		{"paused table trigger", jobFacts{Trigger: "table_update", Paused: true, RunAs: runAsIdentity}, SeverityInfo, "job runs as the identity but its table update trigger is paused"},
 		{"manual only", jobFacts{RunAs: runAsIdentity}, SeverityInfo, "job runs as the identity but has no schedule or trigger"},
 		{"runs as a service principal", jobFacts{Trigger: "schedule", RunAs: runAsOther, RunAsName: "9f0c-sp"}, SeverityInfo, "job runs as 9f0c-sp"},
 		{"runs as unnamed other", jobFacts{Trigger: "schedule", RunAs: runAsOther}, SeverityInfo, "job runs as another principal"},
