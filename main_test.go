@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/dbiam/dbiam/reports"
+	"github.com/dbiam/dbiam/scim"
+)
+
+// hermetic clears every environment variable that the global flags or the
+// SDK would read, so a developer's settings never leak into a test.
+func hermetic(t *testing.T) {
+	t.Helper()
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "DATABRICKS_") || strings.HasPrefix(k, "ARM_") {
+			t.Setenv(k, "")
+			os.Unsetenv(k)
+		}
+	}
+	t.Setenv("HOME", t.TempDir())
+}
+
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	hermetic(t)
+	io, out, errb := reports.Test()
+	code = run(context.Background(), append([]string{"dbiam"}, args...), io)
+	return code, out.String(), errb.String()
+}
+
+func TestVersion(t *testing.T) {
+	code, out, _ := runCLI(t, "version")
+	if code != 0 {
+		t.Fatalf("exit = %d, want 0", code)
+	}
+	if !strings.HasPrefix(out, "dbiam dev (go") || !strings.Contains(out, "databricks-sdk-go") {
+		t.Errorf("version output = %q", out)
+	}
+}
+
+func TestGlobalFlagErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{"bad log level", []string{"--log-level", "loud", "version"}, `"loud"`},
+		{"sandbox with host", []string{"--sandbox", "--host", "https://x.test", "version"}, "--sandbox cannot be combined with --host"},
+		{"zero parallel", []string{"--parallel", "0", "version"}, "invalid --parallel 0"},
+		{"negative rps", []string{"--rps", "-1", "version"}, "invalid --rps -1"},
+		{"unknown flag", []string{"--frobnicate", "version"}, "frobnicate"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := runCLI(t, tt.args...)
+			if code != exitError {
+				t.Errorf("exit = %d, want %d", code, exitError)
+			}
+			if !strings.Contains(errOut, tt.wantErr) {
+				t.Errorf("stderr = %q, want it to contain %q", errOut, tt.wantErr)
+			}
+			if strings.Contains(out, "dbiam dev") {
+				t.Errorf("command ran despite the bad flag: stdout %q", out)
+			}
+		})
+	}
+}
+
+func TestSandboxExportEndToEnd(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "out")
+	code, _, errOut := runCLI(t, "--sandbox", "--no-progress", "export", "--format", "csv", "--out", dir)
+	if code != 0 {
+		t.Fatalf("exit = %d, want 0; stderr:\n%s", code, errOut)
+	}
+	for _, name := range []string{"workspaces.csv", "users.csv", "groups.csv", "memberships.csv"} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatalf("missing table: %v", err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s mode = %v, want 0600 (personal data)", name, fi.Mode().Perm())
+		}
+	}
+	if strings.Contains(errOut, "dapi") || strings.Contains(errOut, "Bearer") {
+		t.Errorf("stderr leaks a credential:\n%s", errOut)
+	}
+}
+
+func TestBadExportFlagWritesNothing(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "x.pdf")
+	code, _, errOut := runCLI(t, "--sandbox", "export", "--format", "pdf", "--out", out)
+	if code != exitError {
+		t.Fatalf("exit = %d, want 1; stderr %q", code, errOut)
+	}
+	if !strings.Contains(errOut, "pdf") {
+		t.Errorf("stderr %q does not name the bad value", errOut)
+	}
+	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("output exists after a bad flag: %v", err)
+	}
+}
+
+type codedErr struct{ code int }
+
+func (e codedErr) Error() string { return fmt.Sprintf("coded %d", e.code) }
+func (e codedErr) ExitCode() int { return e.code }
+
+func TestExitCode(t *testing.T) {
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	tests := []struct {
+		name     string
+		ctx      context.Context
+		err      error
+		want     int
+		wantErr  string
+		wantHint string
+	}{
+		{"nil", context.Background(), nil, 0, "", ""},
+		{"plain", context.Background(), errors.New("boom"), 1, "dbiam: boom\n", ""},
+		{"partial", context.Background(), fmt.Errorf("export: %w", codedErr{2}), 2, "dbiam: export: coded 2\n", ""},
+		{"interrupted", cancelled, errors.New("list users: context canceled"), 130, "interrupted", ""},
+		{"wrapped cancel", context.Background(), fmt.Errorf("x: %w", context.Canceled), 130, "interrupted", ""},
+		{"config hint", context.Background(), &scim.ConfigError{Op: "resolve credentials", Problem: `profile "p" not found`, Fix: "pass --profile with an existing profile"}, 1, "dbiam: resolve credentials", "pass --profile with an existing profile"},
+		{"redacted", context.Background(), errors.New("call failed: Authorization: Bearer dapi0123456789abcdef0123456789abcdef"), 1, "dbiam: call failed", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			io, _, errb := reports.Test()
+			if got := exitCode(tt.ctx, tt.err, io); got != tt.want {
+				t.Errorf("exitCode = %d, want %d", got, tt.want)
+			}
+			if !strings.Contains(errb.String(), tt.wantErr) {
+				t.Errorf("stderr = %q, want %q", errb.String(), tt.wantErr)
+			}
+			if tt.wantHint != "" && !strings.Contains(errb.String(), tt.wantHint) {
+				t.Errorf("stderr = %q, want hint %q", errb.String(), tt.wantHint)
+			}
+			if strings.Count(errb.String(), "pass --profile") > 1 {
+				t.Errorf("stderr repeats the fix: %q", errb.String())
+			}
+			if strings.Contains(errb.String(), "dapi0123") {
+				t.Errorf("stderr leaks a token: %q", errb.String())
+			}
+		})
+	}
+}
