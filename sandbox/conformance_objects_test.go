@@ -53,7 +53,7 @@ func objSDK(t *testing.T, srv *Server, ws int64) *databricks.WorkspaceClient {
 // workspace, the expectations of the conformance tests.
 func prodObjects(t *testing.T) *SeedObjects {
 	t.Helper()
-	f, err := defaultObjects()
+	f, err := ParseObjectsFile(defaultObjectsJSON)
 	if err != nil {
 		t.Fatal(err)
 	}

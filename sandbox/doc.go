@@ -175,7 +175,18 @@
 // Without tokens, an account-admin token is derived for the first account
 // admin (or first user) and a user token for the first non-admin user of the
 // first workspace. The canonical default seed is seeds/default.json
-// (embedded; DefaultSeed); Synthetic builds large seeds from a spec.
+// (embedded; DefaultSeed), whose workspace objects live in
+// seeds/default_objects.json and are attached by DefaultSeed.
+//
+// Each workspace may also carry "grants" (object and secret scope ACLs; see
+// SeedGrants) and "objects" (tokens, jobs, clusters, warehouses, pipelines,
+// queries, alerts, dashboards, serving endpoints and apps; see SeedObjects).
+//
+// Synthetic builds large seeds from a spec such as
+// "workspaces=20,users=2000,groups=400,members=25,sps=100,seed=1"; the
+// object keys jobs, clusters, tokens, warehouses, pipelines, queries, alerts,
+// dashboards, lakeview, endpoints and apps (counts per workspace) add
+// generated objects (see AddSyntheticObjects).
 //
 // # Extending the sandbox (new resource families)
 //

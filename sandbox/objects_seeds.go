@@ -8,18 +8,15 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"runtime"
 	"slices"
 	"strconv"
-	"sync"
-	"weak"
 )
 
 // The default seed's workspace objects live in their own embedded file,
-// seeds/default_objects.json, merged at load into every seed whose account
-// id is the default seed's (so edited copies of seeds/default.json keep
-// them). Other seeds get objects through AttachObjects (Go) or, for
-// Synthetic seeds, through the synthetic object keys.
+// seeds/default_objects.json, which DefaultSeed attaches to the default seed.
+// Other seeds carry objects in each workspace's "objects" section, get them
+// through AttachObjects (Go), or, for Synthetic seeds, through the synthetic
+// object keys.
 //
 //go:embed seeds/default_objects.json
 var defaultObjectsJSON []byte
@@ -30,10 +27,6 @@ type ObjectsFile struct {
 	AccountID  string                  `json:"account_id"`
 	Workspaces map[string]*SeedObjects `json:"workspaces"`
 }
-
-var defaultObjects = sync.OnceValues(func() (*ObjectsFile, error) {
-	return ParseObjectsFile(defaultObjectsJSON)
-})
 
 // ParseObjectsFile decodes an objects file strictly (an unknown field is an
 // error that names it). References to principals are checked when a server
@@ -75,71 +68,39 @@ func (f *ObjectsFile) AttachTo(seed *Seed) error {
 	}
 	for k, o := range f.Workspaces {
 		id, _ := strconv.ParseInt(k, 10, 64)
-		AttachObjects(seed, id, o)
+		if err := AttachObjects(seed, id, o); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-// attached maps a seed (weakly: an entry goes when its seed is collected)
-// to the objects sections attached to it, by workspace id.
-var (
-	attachedMu sync.Mutex
-	attached   = map[weak.Pointer[Seed]]map[int64]*SeedObjects{}
-)
-
 // AttachObjects sets the objects section of workspace workspaceID of seed
 // (nil removes it). A Server built from the seed serves these objects; New
-// validates them against the seed's principals. It is safe for concurrent
-// use, but a seed must not be attached to while a Server is being built
-// from it.
-func AttachObjects(seed *Seed, workspaceID int64, o *SeedObjects) {
-	key := weak.Make(seed)
-	attachedMu.Lock()
-	defer attachedMu.Unlock()
-	m, loaded := attached[key]
-	if !loaded {
-		m = map[int64]*SeedObjects{}
-		attached[key] = m
-		runtime.AddCleanup(seed, func(k weak.Pointer[Seed]) {
-			attachedMu.Lock()
-			delete(attached, k)
-			attachedMu.Unlock()
-		}, key)
+// validates them against the seed's principals. It modifies seed, so it is
+// not safe for concurrent use with other uses of the same seed.
+func AttachObjects(seed *Seed, workspaceID int64, o *SeedObjects) error {
+	for i := range seed.Workspaces {
+		if seed.Workspaces[i].WorkspaceID == workspaceID {
+			seed.Workspaces[i].Objects = o
+			return nil
+		}
 	}
-	if o == nil {
-		delete(m, workspaceID)
-	} else {
-		m[workspaceID] = o
-	}
+	return fmt.Errorf("attach objects: workspace %d is not a workspace of the seed", workspaceID)
 }
 
 // setSeedObjects attaches o to workspace w of seed (Synthetic's hook).
-func setSeedObjects(seed *Seed, w *SeedWorkspace, o *SeedObjects) {
-	AttachObjects(seed, w.WorkspaceID, o)
+func setSeedObjects(_ *Seed, w *SeedWorkspace, o *SeedObjects) {
+	w.Objects = o
 }
 
-// seedObjects returns the objects sections of seed by workspace id:
-// attached ones, else the default objects when seed is (a copy of) the
-// default seed.
+// seedObjects returns the objects sections of seed by workspace id.
 func seedObjects(seed *Seed) (map[int64]*SeedObjects, error) {
-	attachedMu.Lock()
-	m, ok := attached[weak.Make(seed)]
-	m = maps.Clone(m)
-	attachedMu.Unlock()
-	if ok {
-		return m, nil
-	}
-	def, err := defaultObjects()
-	if err != nil {
-		return nil, fmt.Errorf("embedded default objects: %w", err)
-	}
 	out := map[int64]*SeedObjects{}
-	if seed.AccountID != def.AccountID {
-		return out, nil
-	}
-	for k, o := range def.Workspaces {
-		id, _ := strconv.ParseInt(k, 10, 64)
-		out[id] = o
+	for _, w := range seed.Workspaces {
+		if w.Objects != nil {
+			out[w.WorkspaceID] = w.Objects
+		}
 	}
 	return out, nil
 }

@@ -168,7 +168,9 @@ func TestParseObjectsStrict(t *testing.T) {
 
 func TestAttachObjects(t *testing.T) {
 	seed := objTestSeed()
-	AttachObjects(seed, 100, validObjects())
+	if err := AttachObjects(seed, 100, validObjects()); err != nil {
+		t.Fatal(err)
+	}
 	srv := newObjServer(t, Options{Seed: seed})
 	c := objAdmin(t, srv, 100)
 	var j wireJob
@@ -189,19 +191,22 @@ func TestAttachObjects(t *testing.T) {
 	bad := objTestSeed()
 	o := validObjects()
 	o.Tokens[0].Owner = "nobody@x.test"
-	AttachObjects(bad, 100, o)
+	if err := AttachObjects(bad, 100, o); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := New(Options{Seed: bad}); err == nil || !strings.Contains(err.Error(), "workspaces[0].objects.tokens[0].owner") {
 		t.Errorf("invalid attached objects: got %v", err)
 	}
 	unknown := objTestSeed()
-	AttachObjects(unknown, 999, &SeedObjects{})
-	if _, err := New(Options{Seed: unknown}); err == nil || !strings.Contains(err.Error(), "workspace 999") {
+	if err := AttachObjects(unknown, 999, &SeedObjects{}); err == nil || !strings.Contains(err.Error(), "workspace 999") {
 		t.Errorf("objects of an unknown workspace: got %v", err)
 	}
 	// Detaching leaves a seed without objects; a seed of another account
 	// does not get the default objects.
-	AttachObjects(unknown, 999, nil)
-	if _, err := New(Options{Seed: unknown}); err != nil {
+	if err := AttachObjects(seed, 100, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(Options{Seed: seed}); err != nil {
 		t.Errorf("after detaching: %v", err)
 	}
 }

@@ -24,6 +24,13 @@ func DefaultSeed() *Seed {
 	if err != nil {
 		panic("sandbox: embedded default seed is invalid: " + err.Error())
 	}
+	objs, err := ParseObjectsFile(defaultObjectsJSON)
+	if err == nil {
+		err = objs.AttachTo(s)
+	}
+	if err != nil {
+		panic("sandbox: embedded default objects are invalid: " + err.Error())
+	}
 	return s
 }
 
@@ -119,6 +126,9 @@ type SeedWorkspace struct {
 	Roles        map[string][]string `json:"roles,omitempty"`
 	// Grants are object and secret scope ACLs (see permissions.go).
 	Grants *SeedGrants `json:"grants,omitempty"`
+	// Objects are the workspace's tokens, jobs, clusters and other objects
+	// that audit reads (see SeedObjects).
+	Objects *SeedObjects `json:"objects,omitempty"`
 }
 
 // SeedAssignment assigns an account principal to a workspace.

@@ -82,10 +82,35 @@ var (
 // local groups; the non-federated workspace has local copies of a tenth of
 // the users. Tokens: an account admin (the first user), a user (the fourth).
 func Synthetic(spec string) (*Seed, error) {
-	sp, err := ParseSyntheticSpec(spec)
+	idSpec, objSpec := splitObjectKeys(spec)
+	sp, err := ParseSyntheticSpec(idSpec)
 	if err != nil {
 		return nil, err
 	}
+	s, err := synthesize(sp)
+	if err != nil {
+		return nil, err
+	}
+	if hasObjectKeys(objSpec) {
+		if err := AddSyntheticObjects(s, objSpec); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// hasObjectKeys reports whether an objects spec asks for any object.
+func hasObjectKeys(objSpec string) bool {
+	for _, kv := range strings.Split(objSpec, ",") {
+		if k, _, _ := strings.Cut(kv, "="); strings.TrimSpace(k) != "seed" && strings.TrimSpace(k) != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// synthesize builds the identities of a synthetic account.
+func synthesize(sp SyntheticSpec) (*Seed, error) {
 	rng := rand.New(rand.NewPCG(sp.Seed, 0x5eed5eed))
 	seedStr := strconv.FormatUint(sp.Seed, 10)
 	next := int64(1_000_000_000_000_000)
@@ -204,7 +229,7 @@ func Synthetic(spec string) (*Seed, error) {
 		s.Tokens = append(s.Tokens, SeedToken{Token: patFrom(s.AccountID, "synthetic-user"), Principal: s.Users[3].ID, Role: RoleUser})
 	}
 	if err := s.Validate(); err != nil {
-		return nil, fmt.Errorf("synthetic %q: %w", spec, err)
+		return nil, fmt.Errorf("synthetic %+v: %w", sp, err)
 	}
 	return s, nil
 }
