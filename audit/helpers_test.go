@@ -3,10 +3,14 @@ package audit
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/urfave/cli/v2"
+	"github.com/xuri/excelize/v2"
 
 	"github.com/dbiam/dbiam/reports"
 	"github.com/dbiam/dbiam/sandbox"
@@ -86,4 +90,39 @@ func testSeed(t *testing.T) *sandbox.Seed {
 		t.Fatal(err)
 	}
 	return seed
+}
+
+// xlsxSheets returns the sheet names of a workbook, in order.
+func xlsxSheets(t *testing.T, path string) []string {
+	t.Helper()
+	f, err := excelize.OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	return f.GetSheetList()
+}
+
+// xlsxRows returns the rows of one sheet.
+func xlsxRows(t *testing.T, path, sheet string) [][]string {
+	t.Helper()
+	f, err := excelize.OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := f.GetRows(sheet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+// cliApp runs one command in a minimal urfave/cli app.
+type cliApp struct{ cmd *cli.Command }
+
+func (a *cliApp) run(args ...string) error {
+	app := &cli.App{Name: "dbiam", Commands: []*cli.Command{a.cmd}, Writer: io.Discard, ErrWriter: io.Discard,
+		ExitErrHandler: func(*cli.Context, error) {}}
+	return app.Run(append([]string{"dbiam"}, args...))
 }

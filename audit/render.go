@@ -228,6 +228,8 @@ func sheetName(k Kind) string {
 		s = "identities not found"
 	case KindWorkspace:
 		s = "workspaces not covered"
+	case KindQuery:
+		s = "queries"
 	default:
 		s += "s"
 	}
