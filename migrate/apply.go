@@ -233,7 +233,10 @@ func RunApply(ctx context.Context, opts ApplyOptions, d Deps) error {
 		if err != nil {
 			return err
 		}
-		if remote, err = NewRemote(sess, plan); err != nil {
+		if id := sess.AccountID(); plan.AccountID != "" && id != "" && id != plan.AccountID {
+			return fmt.Errorf("apply: the plan was made for account %s, but the connection is to account %s; run \"dbiam migrate plan\" with this connection", plan.AccountID, id)
+		}
+		if remote, err = NewRemote(ctx, sess, plan); err != nil {
 			return err
 		}
 	}
@@ -242,6 +245,10 @@ func RunApply(ctx context.Context, opts ApplyOptions, d Deps) error {
 	}
 
 	ex := newExecutor(plan, remote, j, views, opts, log)
+	if d.Streams != nil {
+		ex.progress = reports.NewProgress(d.Streams, reports.ProgressOptions{Label: "migrate", Unit: "groups",
+			Tasks: len(activeWorkspaces(plan)), Now: d.Now})
+	}
 	res, err := ex.run(ctx)
 	if d.Streams != nil {
 		writeApplySummary(d.Streams.Out, res, opts.DryRun)
@@ -331,10 +338,64 @@ type executor struct {
 
 	ags map[string]*agRun
 
+	// progress, if set, shows one task per workspace.
+	progress *reports.Progress
+	tasks    map[int64]*wsTask
+
 	mu     sync.Mutex
 	res    ApplyResult
 	fatal  error
 	cancel context.CancelFunc
+}
+
+// wsTask tracks one workspace's progress.
+type wsTask struct {
+	task      *reports.Task
+	remaining int
+	failed    int
+	migrated  int
+}
+
+// activeWorkspaces returns the workspaces with groups to migrate.
+func activeWorkspaces(p *Plan) []*WorkspacePlan {
+	var out []*WorkspacePlan
+	seen := map[int64]bool{}
+	for _, gr := range activeGroups(p) {
+		if !seen[gr.ws.WorkspaceID] {
+			seen[gr.ws.WorkspaceID] = true
+			out = append(out, gr.ws)
+		}
+	}
+	return out
+}
+
+// groupFinished updates the workspace's progress when one of its groups is
+// migrated, fails or is left pending.
+func (ex *executor) groupFinished(ws *WorkspacePlan, outcome string) {
+	if ex.progress == nil {
+		return
+	}
+	ex.mu.Lock()
+	t := ex.tasks[ws.WorkspaceID]
+	t.remaining--
+	switch outcome {
+	case "failed":
+		t.failed++
+	case "migrated":
+		t.migrated++
+	}
+	last := t.remaining == 0
+	failed, migrated := t.failed, t.migrated
+	ex.mu.Unlock()
+	t.task.Add(1)
+	if !last {
+		return
+	}
+	if failed > 0 {
+		t.task.Fail(fmt.Errorf("%d groups failed, %d migrated", failed, migrated))
+	} else {
+		t.task.Done(fmt.Sprintf("%d groups migrated", migrated))
+	}
 }
 
 // agRun is the outcome of ensure-account-group, shared by the groups that
@@ -421,6 +482,21 @@ func (ex *executor) run(parent context.Context) (ApplyResult, error) {
 
 	groups := activeGroups(ex.plan)
 	ex.markNeeded(groups)
+	if ex.progress != nil {
+		defer ex.progress.Close()
+		ex.tasks = map[int64]*wsTask{}
+		for _, gr := range groups {
+			t := ex.tasks[gr.ws.WorkspaceID]
+			if t == nil {
+				t = &wsTask{}
+				ex.tasks[gr.ws.WorkspaceID] = t
+			}
+			t.remaining++
+		}
+		for _, ws := range activeWorkspaces(ex.plan) {
+			ex.tasks[ws.WorkspaceID].task = ex.progress.Task(ws.WorkspaceName, int64(ex.tasks[ws.WorkspaceID].remaining))
+		}
+	}
 	ex.res.Groups = len(groups)
 	ex.res.Skipped = skippedGroups(ex.plan)
 
@@ -506,25 +582,26 @@ func (ex *executor) runGroup(ctx, parent context.Context, gr groupRef, sem chan 
 		ex.res.AlreadyDone++
 		ex.mu.Unlock()
 		ex.countDone(gr)
+		ex.groupFinished(ws, "migrated")
 		return
 	}
 	a := ex.ags[g.AccountGroupKey]
 	select {
 	case <-a.done:
 	case <-ctx.Done():
-		ex.pending()
+		ex.pending(ws)
 		return
 	}
 	if a.err != nil {
 		if ctx.Err() != nil {
-			ex.pending()
+			ex.pending(ws)
 			return
 		}
 		ex.failGroup(gr, KindEnsureAccountGroup, fmt.Errorf("account group %q: %w", a.plan.DisplayName, a.err))
 		return
 	}
 	if !acquire(ctx, sem) {
-		ex.pending()
+		ex.pending(ws)
 		return
 	}
 	defer release(sem)
@@ -532,7 +609,7 @@ func (ex *executor) runGroup(ctx, parent context.Context, gr groupRef, sem chan 
 	gs := &groupSteps{ex: ex, ws: ws, g: g, ag: a.plan, agID: a.id}
 	if kind, err := gs.checkDrift(ctx); err != nil {
 		if ctx.Err() != nil {
-			ex.pending()
+			ex.pending(ws)
 			return
 		}
 		ex.recordFailure(gs.spec(kind), err, nil)
@@ -545,7 +622,7 @@ func (ex *executor) runGroup(ctx, parent context.Context, gr groupRef, sem chan 
 			continue
 		}
 		if ctx.Err() != nil {
-			ex.pending()
+			ex.pending(ws)
 			return
 		}
 		ex.failGroup(gr, kind, err)
@@ -555,6 +632,7 @@ func (ex *executor) runGroup(ctx, parent context.Context, gr groupRef, sem chan 
 	ex.res.Migrated++
 	ex.mu.Unlock()
 	ex.countDone(gr)
+	ex.groupFinished(ws, "migrated")
 	ex.log.Info("migrated group", "workspace", ws.WorkspaceName, "workspace_id", ws.WorkspaceID,
 		"group", g.LocalName, "account_group", a.plan.DisplayName)
 }
@@ -582,10 +660,11 @@ func (ex *executor) countDone(gr groupRef) {
 	}
 }
 
-func (ex *executor) pending() {
+func (ex *executor) pending(ws *WorkspacePlan) {
 	ex.mu.Lock()
 	ex.res.Pending++
 	ex.mu.Unlock()
+	ex.groupFinished(ws, "pending")
 }
 
 func (ex *executor) failGroup(gr groupRef, kind StepKind, err error) {
@@ -593,6 +672,7 @@ func (ex *executor) failGroup(gr groupRef, kind StepKind, err error) {
 	ex.res.Failed = append(ex.res.Failed, GroupFailure{WorkspaceID: gr.ws.WorkspaceID, Workspace: gr.ws.WorkspaceName,
 		Group: gr.g.LocalName, Step: kind, Err: err.Error()})
 	ex.mu.Unlock()
+	ex.groupFinished(gr.ws, "failed")
 	ex.log.Error("group failed", "workspace", gr.ws.WorkspaceName, "workspace_id", gr.ws.WorkspaceID,
 		"group", gr.g.LocalName, "step", string(kind), "error", err)
 }

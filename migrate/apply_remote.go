@@ -18,25 +18,36 @@ type scimRemote struct {
 	sess *scim.Session
 	acct *scim.AccountClient
 
-	mu  sync.Mutex
-	ws  map[int64]*scim.WorkspaceClient
-	wsp map[int64]WorkspacePlan
+	mu    sync.Mutex
+	ws    map[int64]*scim.WorkspaceClient
+	infos map[int64]scim.WorkspaceInfo
 }
 
 var _ Remote = (*scimRemote)(nil)
 
 // NewRemote returns the Remote that apply, verify, rollback and finalize
 // use against Databricks: account calls through sess's account client and
-// workspace calls through a client per workspace of p. It is safe for
+// workspace calls through a client per workspace of p. Workspace URLs come
+// from the session's workspace list (so a plan can be applied through
+// another host of the same account), else from the plan. It is safe for
 // concurrent use.
-func NewRemote(sess *scim.Session, p *Plan) (Remote, error) {
+func NewRemote(ctx context.Context, sess *scim.Session, p *Plan) (Remote, error) {
 	acct, err := sess.Account()
 	if err != nil {
 		return nil, fmt.Errorf("connect to account: %w", err)
 	}
-	r := &scimRemote{sess: sess, acct: acct, ws: map[int64]*scim.WorkspaceClient{}, wsp: map[int64]WorkspacePlan{}}
+	r := &scimRemote{sess: sess, acct: acct, ws: map[int64]*scim.WorkspaceClient{}, infos: map[int64]scim.WorkspaceInfo{}}
 	for _, w := range p.Workspaces {
-		r.wsp[w.WorkspaceID] = w
+		r.infos[w.WorkspaceID] = scim.WorkspaceInfo{ID: w.WorkspaceID, Name: w.WorkspaceName, URL: w.URL}
+	}
+	list, err := sess.Workspaces(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list workspaces: %w", err)
+	}
+	for _, info := range list {
+		if _, ok := r.infos[info.ID]; ok {
+			r.infos[info.ID] = info
+		}
 	}
 	return r, nil
 }
@@ -47,13 +58,13 @@ func (r *scimRemote) workspace(id int64) (*scim.WorkspaceClient, error) {
 	if c := r.ws[id]; c != nil {
 		return c, nil
 	}
-	wp, ok := r.wsp[id]
+	info, ok := r.infos[id]
 	if !ok {
 		return nil, fmt.Errorf("workspace %d is not in the plan", id)
 	}
-	c, err := r.sess.Workspace(scim.WorkspaceInfo{ID: id, Name: wp.WorkspaceName, URL: wp.URL})
+	c, err := r.sess.Workspace(info)
 	if err != nil {
-		return nil, fmt.Errorf("connect to workspace %s (%d): %w", wp.WorkspaceName, id, err)
+		return nil, fmt.Errorf("connect to workspace %s (%d): %w", info.Name, id, err)
 	}
 	r.ws[id] = c
 	return c, nil

@@ -66,7 +66,7 @@ func RunFinalize(ctx context.Context, opts FinalizeOptions, d Deps) error {
 		if err != nil {
 			return err
 		}
-		if remote, err = NewRemote(sess, p); err != nil {
+		if remote, err = NewRemote(ctx, sess, p); err != nil {
 			return err
 		}
 	}

@@ -326,6 +326,10 @@ func (j *Journal) Header() JournalHeader {
 // Dir returns the journal directory.
 func (j *Journal) Dir() string { return j.dir }
 
+// beforeAppend, if set, runs before a record with sequence number seq is
+// written. Tests use it to kill or cancel a run at an exact point.
+var beforeAppend func(seq int64)
+
 // Append stamps r with the next sequence number and the current time,
 // writes it as one line and fsyncs the file before returning the stamped
 // record.
@@ -336,6 +340,9 @@ func (j *Journal) Append(r Record) (Record, error) {
 		return r, fmt.Errorf("append to journal %s: journal is closed", JournalPath(j.dir))
 	}
 	r.Seq = j.seq + 1
+	if beforeAppend != nil {
+		beforeAppend(r.Seq)
+	}
 	r.Time = j.now().UTC()
 	if err := j.writeLine(r); err != nil {
 		return r, fmt.Errorf("append to journal %s: %w", JournalPath(j.dir), err)

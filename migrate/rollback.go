@@ -75,7 +75,7 @@ func RunRollback(ctx context.Context, opts RollbackOptions, d Deps) error {
 		if err != nil {
 			return err
 		}
-		if remote, err = NewRemote(sess, p); err != nil {
+		if remote, err = NewRemote(ctx, sess, p); err != nil {
 			return err
 		}
 	}

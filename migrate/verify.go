@@ -163,7 +163,7 @@ func RunVerify(ctx context.Context, opts VerifyOptions, d Deps) error {
 		if err != nil {
 			return err
 		}
-		if remote, err = NewRemote(sess, plan); err != nil {
+		if remote, err = NewRemote(ctx, sess, plan); err != nil {
 			return err
 		}
 	}
