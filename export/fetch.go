@@ -69,18 +69,9 @@ type readError struct {
 func (e *readError) Error() string { return e.op + ": " + e.err.Error() }
 func (e *readError) Unwrap() error { return e.err }
 
-// list collects a SCIM list, counting items on task.
-func list[T any](ctx context.Context, e *scim.Endpoint[T], attrs []string, pageSize int, task *reports.Task) ([]T, error) {
-	var out []T
-	for v, err := range e.List(ctx, scim.ListOptions{Attributes: attrs, PageSize: pageSize}) {
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-		task.Add(1)
-	}
-	return out, nil
-}
+func userID(u *scim.User) string           { return u.ID }
+func spID(s *scim.ServicePrincipal) string { return s.ID }
+func groupID(g *scim.Group) string         { return g.ID }
 
 // fetchWorkspace reads everything the included tables need from one
 // workspace: the three SCIM lists concurrently (each paged sequentially),
@@ -108,17 +99,17 @@ func (r *runner) fetchWorkspace(ctx context.Context, info scim.WorkspaceInfo, ta
 		var wg sync.WaitGroup
 		wg.Go(func() {
 			var err error
-			d.users, err = list(ctx, w.Users, userAttributes, r.cfg.pageSize, task)
+			d.users, err = listAll(ctx, collection[scim.User]{w.Users, w, scim.ClassSCIMRead, userID}, userAttributes, r.cfg.pageSize, task)
 			record(readUsers, err)
 		})
 		wg.Go(func() {
 			var err error
-			d.sps, err = list(ctx, w.ServicePrincipals, spAttributes, r.cfg.pageSize, task)
+			d.sps, err = listAll(ctx, collection[scim.ServicePrincipal]{w.ServicePrincipals, w, scim.ClassSCIMRead, spID}, spAttributes, r.cfg.pageSize, task)
 			record(readSPs, err)
 		})
 		wg.Go(func() {
 			var err error
-			d.groups, err = list(ctx, w.Groups, groupAttributes, r.cfg.pageSize, task)
+			d.groups, err = listAll(ctx, collection[scim.Group]{w.Groups, w, scim.ClassSCIMRead, groupID}, groupAttributes, r.cfg.pageSize, task)
 			record(readGroups, err)
 		})
 		wg.Wait()
@@ -208,18 +199,18 @@ func (r *runner) fetchAccount(ctx context.Context, task *reports.Task) *accountD
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		var err error
-		d.users, err = list(ctx, r.acct.Users, userAttrs, r.cfg.pageSize, task)
+		d.users, err = listAll(ctx, collection[scim.User]{r.acct.Users, r.acct, scim.ClassAccountSCIMRead, userID}, userAttrs, r.cfg.pageSize, task)
 		record(readUsers, err)
 	})
 	if full {
 		wg.Go(func() {
 			var err error
-			d.groups, err = list(ctx, r.acct.Groups, accountGroupAttributes, r.cfg.pageSize, task)
+			d.groups, err = listAll(ctx, collection[scim.Group]{r.acct.Groups, r.acct, scim.ClassAccountSCIMRead, groupID}, accountGroupAttributes, r.cfg.pageSize, task)
 			record(readGroups, err)
 		})
 		wg.Go(func() {
 			var err error
-			d.sps, err = list(ctx, r.acct.ServicePrincipals, accountSPAttributes, r.cfg.pageSize, task)
+			d.sps, err = listAll(ctx, collection[scim.ServicePrincipal]{r.acct.ServicePrincipals, r.acct, scim.ClassAccountSCIMRead, spID}, accountSPAttributes, r.cfg.pageSize, task)
 			record(readSPs, err)
 		})
 	}

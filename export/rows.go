@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/dbiam/dbiam/reports"
 	"github.com/dbiam/dbiam/scim"
 )
 
@@ -58,8 +59,10 @@ func (g *graph) names(ids []string) string {
 
 // wsRows writes one workspace's rows into w, a section per included table
 // whose reads succeeded, each sorted, and returns the workspace's counts.
-// accountUsers holds the account users' ids, nil when unknown.
-func (r *runner) wsRows(w *spoolWriter, ws []any, d *wsData, accountUsers map[string]bool) counts {
+// The account_user column is left empty: it is filled in when the rows are
+// copied to the output (see accountUserFix), so that a workspace never waits
+// for the account list.
+func (r *runner) wsRows(w *spoolWriter, ws []any, d *wsData) counts {
 	inc := r.cfg.include
 	var c counts
 	g := buildGraph(d.users, d.sps, d.groups)
@@ -74,14 +77,9 @@ func (r *runner) wsRows(w *spoolWriter, ws []any, d *wsData, accountUsers map[st
 			})
 			w.begin(TableUsers)
 			for _, u := range users {
-				var acct *bool
-				if accountUsers != nil {
-					v := accountUsers[u.ID]
-					acct = &v
-				}
 				parents := g.parents[u.ID]
 				w.row(append(ws[:2:2], u.ID, u.UserName, u.DisplayName, u.Active, u.ExternalID,
-					emails(u.Emails), acct, values(u.Entitlements), g.names(parents), len(parents))...)
+					emails(u.Emails), nil, values(u.Entitlements), g.names(parents), len(parents))...)
 			}
 		}
 	}
@@ -142,6 +140,30 @@ func (r *runner) wsRows(w *spoolWriter, ws []any, d *wsData, accountUsers map[st
 		assignmentRows(w, ws, d.assignments)
 	}
 	return c
+}
+
+// accountUserFix returns the row fix-up that sets the account_user column
+// of users rows from the account users' ids (nil: unknown, left empty).
+func accountUserFix(accountUsers map[string]bool) func([]any) {
+	cols := columns[TableUsers]
+	idCol, acctCol := columnIndex(cols, "id"), columnIndex(cols, "account_user")
+	return func(vals []any) {
+		if accountUsers == nil {
+			vals[acctCol] = nil
+			return
+		}
+		id, _ := vals[idCol].(string)
+		vals[acctCol] = accountUsers[id]
+	}
+}
+
+func columnIndex(cols []reports.Column, name string) int {
+	for i, c := range cols {
+		if c.Name == name {
+			return i
+		}
+	}
+	panic("export: no column " + name)
 }
 
 // membershipRow is one row of the memberships table, before rendering.

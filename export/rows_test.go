@@ -48,7 +48,7 @@ func spoolRows(t *testing.T, d *wsData, accountUsers map[string]bool, log *bytes
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := r.wsRows(w, []any{"42", "ws"}, d, accountUsers)
+	c := r.wsRows(w, []any{"42", "ws"}, d)
 	f, err := w.close()
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +56,11 @@ func spoolRows(t *testing.T, d *wsData, accountUsers map[string]bool, log *bytes
 	out := map[string][]string{}
 	for _, tb := range workspaceTables {
 		sink := &captureSink{cols: columns[tb.table]}
-		if err := f.copyTo(tb.table, columns[tb.table], sink); err != nil {
+		var fix func([]any)
+		if tb.table == TableUsers {
+			fix = accountUserFix(accountUsers)
+		}
+		if err := f.copyTo(tb.table, columns[tb.table], sink, fix); err != nil {
 			t.Fatal(err)
 		}
 		if f.rows(tb.table) != len(sink.rows) {

@@ -161,7 +161,9 @@ func Run(ctx context.Context, o Options, d Deps) error {
 	}
 	defer r.spool.remove()
 
+	start := time.Now()
 	results, acct := r.exportAll(ctx, targets)
+	read := time.Since(start)
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
@@ -176,9 +178,11 @@ func Run(ctx context.Context, o Options, d Deps) error {
 	if err := r.write(ctx, tables, results, acct); err != nil {
 		return fmt.Errorf("export %s: %w", cfg.out, err)
 	}
+	copied := time.Since(start)
 	if err := tables.Commit(); err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
+	r.log.Debug("export timing", "read", read, "copy", copied-read, "commit", time.Since(start)-copied)
 	return r.finish(results, acct)
 }
 
@@ -289,32 +293,15 @@ func (r *runner) exportAll(ctx context.Context, targets []scim.WorkspaceInfo) ([
 		Label: "export", Unit: "identities", Tasks: tasks, Now: r.deps.Now})
 	defer prog.Close()
 
+	var wg sync.WaitGroup
 	var acct *accountResult
-	acctDone := make(chan struct{})
 	if withAccount {
-		go func() {
-			defer close(acctDone)
-			acct = r.exportAccount(ctx, prog)
-		}()
-	} else {
-		close(acctDone)
+		// The account is read alongside the workspaces, outside the
+		// --parallel slots: no workspace waits for it.
+		wg.Go(func() { acct = r.exportAccount(ctx, prog) })
 	}
-	// accountUsers waits for the account reads; the users table needs them.
-	accountUsers := func() (map[string]bool, error) {
-		select {
-		case <-acctDone:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-		if acct == nil {
-			return nil, nil
-		}
-		return acct.users, nil
-	}
-
 	results := make([]*wsResult, len(targets))
 	sem := make(chan struct{}, r.cfg.parallel)
-	var wg sync.WaitGroup
 	for i, info := range targets {
 		if why := skipReason(info); why != "" {
 			results[i] = &wsResult{info: info, status: statusSkipped, reason: why}
@@ -329,34 +316,26 @@ func (r *runner) exportAll(ctx context.Context, targets []scim.WorkspaceInfo) ([
 				return
 			}
 			defer func() { <-sem }()
-			results[i] = r.exportWorkspace(ctx, i, info, prog, accountUsers)
+			results[i] = r.exportWorkspace(ctx, i, info, prog)
 		})
 	}
 	wg.Wait()
-	<-acctDone
 	return results, acct
 }
 
 // exportWorkspace reads one workspace and spools its rows.
-func (r *runner) exportWorkspace(ctx context.Context, i int, info scim.WorkspaceInfo, prog *reports.Progress,
-	accountUsers func() (map[string]bool, error)) *wsResult {
+func (r *runner) exportWorkspace(ctx context.Context, i int, info scim.WorkspaceInfo, prog *reports.Progress) *wsResult {
 	task := prog.Task(taskName(info), 0)
 	res := &wsResult{info: info}
 	d := r.fetchWorkspace(ctx, info, task)
 	res.federated = d.federated
-	users, err := accountUsers()
-	if err != nil {
-		res.status, res.reason, res.err = statusFailed, err.Error(), err
-		task.Fail(err)
-		return res
-	}
 	w, err := r.spool.create(fmt.Sprintf("workspace-%04d", i))
 	if err != nil {
 		res.fatal = err
 		task.Fail(err)
 		return res
 	}
-	res.counts = r.wsRows(w, []any{wsID(info.ID), info.Name}, d, users)
+	res.counts = r.wsRows(w, []any{wsID(info.ID), info.Name}, d)
 	if res.file, err = w.close(); err != nil {
 		w.abort()
 		res.fatal = err
@@ -459,7 +438,7 @@ func (r *runner) write(ctx context.Context, tables reports.Tables, results []*ws
 	if err := sink.Close(); err != nil {
 		return fmt.Errorf("write %s: %w", TableWorkspaces, err)
 	}
-	copyTable := func(name string, files []*spoolFile) error {
+	copyTable := func(name string, files []*spoolFile, fix func([]any)) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -470,7 +449,7 @@ func (r *runner) write(ctx context.Context, tables reports.Tables, results []*ws
 		}
 		for _, f := range files {
 			if f != nil {
-				if err := f.copyTo(name, cols, sink); err != nil {
+				if err := f.copyTo(name, cols, sink, fix); err != nil {
 					return err
 				}
 			}
@@ -481,9 +460,17 @@ func (r *runner) write(ctx context.Context, tables reports.Tables, results []*ws
 	for i, res := range results {
 		files[i] = res.file
 	}
+	var accountUsers map[string]bool
+	if acct != nil {
+		accountUsers = acct.users
+	}
 	for _, t := range workspaceTables {
+		var fix func([]any)
+		if t.table == TableUsers {
+			fix = accountUserFix(accountUsers)
+		}
 		if r.cfg.include.has(t.include) {
-			if err := copyTable(t.table, files); err != nil {
+			if err := copyTable(t.table, files, fix); err != nil {
 				return err
 			}
 		}
@@ -494,7 +481,7 @@ func (r *runner) write(ctx context.Context, tables reports.Tables, results []*ws
 			f = acct.file
 		}
 		for _, t := range accountTables {
-			if err := copyTable(t, []*spoolFile{f}); err != nil {
+			if err := copyTable(t, []*spoolFile{f}, nil); err != nil {
 				return err
 			}
 		}

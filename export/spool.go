@@ -140,8 +140,8 @@ func (w *spoolWriter) abort() {
 }
 
 // copyTo writes the rows of table from f to sink, decoded according to
-// cols.
-func (f *spoolFile) copyTo(table string, cols []reports.Column, sink reports.Sink) error {
+// cols; fix, if not nil, may change each row before it is written.
+func (f *spoolFile) copyTo(table string, cols []reports.Column, sink reports.Sink, fix func([]any)) error {
 	sec, ok := f.sections[table]
 	if !ok || sec.rows == 0 {
 		return nil
@@ -166,6 +166,9 @@ func (f *spoolFile) copyTo(table string, cols []reports.Column, sink reports.Sin
 		}
 		if err := decodeRow(line, cols, vals); err != nil {
 			return fmt.Errorf("read spool file %s: %s row %d: %w", f.path, table, n+1, err)
+		}
+		if fix != nil {
+			fix(vals)
 		}
 		if err := sink.WriteRow(vals...); err != nil {
 			return fmt.Errorf("write %s: %w", table, err)
