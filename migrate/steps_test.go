@@ -273,7 +273,9 @@ func (f *fakeRemote) MigratePermissions(ctx context.Context, wsID int64, from, t
 
 func (f *fakeRemote) PutSecretACL(ctx context.Context, wsID int64, acl SecretACL) error { return nil }
 
-func (f *fakeRemote) DeleteSecretACL(ctx context.Context, wsID int64, scope, p string) error { return nil }
+func (f *fakeRemote) DeleteSecretACL(ctx context.Context, wsID int64, scope, p string) error {
+	return nil
+}
 
 // fakePlan returns a plan with one local group "eng" (id 10) of members
 // users 1..n, mapped to a new account group "eng", and writes it to dir.
