@@ -171,6 +171,11 @@ func (ex *executor) rollback(ctx context.Context, filter []string) (RollbackResu
 		if !ex.touched(accountGroupStepID(ag.Key)) || !ex.sourcesClear(ag, groups) {
 			continue // nothing to undo, or some of its local groups stay migrated
 		}
+		if parent := ex.migratedParent(ag); parent != "" {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("account group %q is kept: it is a member of account group %q, which stays migrated; roll that back too to remove it",
+				ag.DisplayName, parent))
+			continue
+		}
 		did, err := ex.rollbackAccountGroup(ctx, ag)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -209,6 +214,41 @@ func (ex *executor) sourcesClear(ag *AccountGroupPlan, groups []groupRef) bool {
 	return true
 }
 
+// assignedParent returns the name of an account group of the plan that
+// contains ag as a nested member and that dbiam assigned to workspace ws
+// (not yet undone), "" if none. While it stays assigned, ag is visible in
+// ws and its name cannot go back to the local group.
+func (ex *executor) assignedParent(ws *WorkspacePlan, ag *AccountGroupPlan) string {
+	for _, p := range ex.plan.AccountGroups {
+		if !slices.ContainsFunc(p.Members, func(m Member) bool { return m.GroupKey == ag.Key }) {
+			continue
+		}
+		for _, g := range ws.Groups {
+			if g.Skipped != "" || g.AccountGroupKey != p.Key {
+				continue
+			}
+			if v := ex.view(groupStepID(KindAssignWorkspace, ws.WorkspaceID, g.LocalID)); v != nil && v.State != "" {
+				return p.DisplayName
+			}
+		}
+	}
+	return ""
+}
+
+// migratedParent returns the name of an account group of the plan that
+// contains ag as a nested member and is still ensured, "" if none.
+func (ex *executor) migratedParent(ag *AccountGroupPlan) string {
+	for _, p := range ex.plan.AccountGroups {
+		if !slices.ContainsFunc(p.Members, func(m Member) bool { return m.GroupKey == ag.Key }) {
+			continue
+		}
+		if v := ex.view(accountGroupStepID(p.Key)); v != nil && v.State != "" {
+			return p.DisplayName
+		}
+	}
+	return ""
+}
+
 // agCreated reports whether the journal says dbiam created ag.
 func (ex *executor) agCreated(ag *AccountGroupPlan) bool {
 	v := ex.view(accountGroupStepID(ag.Key))
@@ -231,6 +271,10 @@ var undoKinds = []StepKind{KindMigrateSecretACLs, KindMigratePermissions, KindCo
 func (ex *executor) rollbackGroup(ctx context.Context, gr groupRef, ag *AccountGroupPlan) (did bool, err error) {
 	if v := ex.view(groupStepID(KindDeleteBackup, gr.ws.WorkspaceID, gr.g.LocalID)); v != nil && v.State == StateDone {
 		return false, fmt.Errorf("finalize deleted the backup group %q; it cannot be rolled back", gr.g.BackupName)
+	}
+	if parent := ex.assignedParent(gr.ws, ag); parent != "" {
+		return false, fmt.Errorf("account group %q is a member of account group %q, which stays assigned to workspace %s and keeps the name %q taken there; roll back %q too (--group %q)",
+			ag.DisplayName, parent, gr.ws.WorkspaceName, gr.g.LocalName, parent, parent)
 	}
 	gs := &groupSteps{ex: ex, ws: gr.ws, g: gr.g, ag: ag, agID: ex.agID(ag)}
 	for _, k := range undoKinds {
