@@ -1,0 +1,42 @@
+package migrate
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/dbiam/dbiam/reports"
+	"github.com/dbiam/dbiam/scim"
+)
+
+func runCLI(args ...string) error {
+	io, _, _ := reports.Test()
+	connect := func(context.Context) (*scim.Session, error) { panic("flag errors must not connect") }
+	app := &cli.App{Name: "dbiam", Writer: io.Err, ErrWriter: io.Err, ExitErrHandler: func(*cli.Context, error) {},
+		Commands: []*cli.Command{Command(io, connect)}}
+	return app.Run(append([]string{"dbiam", "migrate"}, args...))
+}
+
+func TestCommandFlagErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"apply"}, "migrate apply takes one argument, the plan file"},
+		{[]string{"apply", "a.json", "b.json"}, "takes one argument"},
+		{[]string{"apply", "--member-batch", "101", "missing.json"}, "member batch 101 is out of range: use 1 to 100"},
+		{[]string{"apply", "missing.json"}, "read plan missing.json"},
+		{[]string{"verify"}, "migrate verify takes one argument"},
+		{[]string{"status"}, `Required flag "journal" not set`},
+		{[]string{"status", "--journal", "j", "extra"}, "migrate status takes no arguments"},
+		{[]string{"rollback"}, `Required flag "journal" not set`},
+		{[]string{"finalize", "--journal", "j", "x"}, "migrate finalize takes no arguments"},
+	} {
+		err := runCLI(tc.args...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("migrate %v: %v, want %q", tc.args, err, tc.want)
+		}
+	}
+}

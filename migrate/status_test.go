@@ -1,0 +1,137 @@
+package migrate
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/dbiam/dbiam/reports"
+)
+
+// statusPlan has one account group and three groups in workspace 1 (the
+// third skipped by a conflict), and one group in a skipped workspace.
+func statusPlan() *Plan {
+	return &Plan{
+		AccountGroups: []AccountGroupPlan{{Key: "ag:a", DisplayName: "a"}, {Key: "ag:b", DisplayName: "b"}},
+		Workspaces: []WorkspacePlan{
+			{WorkspaceID: 1, WorkspaceName: "one", Groups: []GroupPlan{
+				{LocalID: "10", LocalName: "a", AccountGroupKey: "ag:a"},
+				{LocalID: "11", LocalName: "b", AccountGroupKey: "ag:b"},
+				{LocalID: "12", LocalName: "c", Skipped: "cycle: c -> c"},
+			}},
+			{WorkspaceID: 2, WorkspaceName: "two", Skipped: "not identity federated", Groups: []GroupPlan{{LocalID: "20", LocalName: "d"}}},
+		},
+	}
+}
+
+func TestBuildStatus(t *testing.T) {
+	var recs []Record
+	add := func(step string, state StepState, errText string) {
+		recs = append(recs, Record{Seq: int64(len(recs) + 1), Step: step, State: state, Error: errText})
+	}
+	add(accountGroupStepID("ag:a"), StateDone, "")
+	for _, k := range groupKinds {
+		add(groupStepID(k, 1, "10"), StateDone, "")
+	}
+	add(accountGroupStepID("ag:b"), StateDone, "")
+	add(groupStepID(KindRenameLocal, 1, "11"), StateDone, "")
+	add(groupStepID(KindAssignWorkspace, 1, "11"), StateStarted, "")
+
+	byGroup := func(rep StatusReport) map[string]GroupStatus {
+		m := map[string]GroupStatus{}
+		for _, g := range rep.Groups {
+			m[g.Workspace+"/"+g.Group] = g
+		}
+		return m
+	}
+	rep := BuildStatus(statusPlan(), recs, false)
+	g := byGroup(rep)
+	if s := g["one/a"]; s.State != GroupDone || s.Done != 7 {
+		t.Errorf("a: %+v", s)
+	}
+	if s := g["one/b"]; s.State != GroupInterrupted || s.Step != KindAssignWorkspace || s.Done != 1 {
+		t.Errorf("b: %+v", s)
+	}
+	if s := g["one/c"]; s.State != GroupSkipped || s.Error != "cycle: c -> c" {
+		t.Errorf("c: %+v", s)
+	}
+	if s := g["two/d"]; s.State != GroupSkipped || s.Error != "not identity federated" {
+		t.Errorf("d: %+v", s)
+	}
+	if s := g["account/a"]; s.State != GroupDone {
+		t.Errorf("account group a: %+v", s)
+	}
+	if rep.Totals[GroupDone] != 1 || rep.Totals[GroupInterrupted] != 1 || rep.Totals[GroupSkipped] != 2 {
+		t.Errorf("totals %v", rep.Totals)
+	}
+	if s := byGroup(BuildStatus(statusPlan(), recs, true))["one/b"]; s.State != GroupRunning {
+		t.Errorf("b while apply runs: %+v", s)
+	}
+
+	add(groupStepID(KindAssignWorkspace, 1, "11"), StateFailed, "assign: 400 boom")
+	if s := byGroup(BuildStatus(statusPlan(), recs, false))["one/b"]; s.State != GroupFailed || s.Error != "assign: 400 boom" || s.Step != KindAssignWorkspace {
+		t.Errorf("b failed: %+v", s)
+	}
+	// A group waiting for a failed account group is failed with its error.
+	recs = recs[:len(recs)-4]
+	add(accountGroupStepID("ag:b"), StateFailed, "saved plan is stale")
+	if s := byGroup(BuildStatus(statusPlan(), recs, false))["one/b"]; s.State != GroupFailed || s.Step != KindEnsureAccountGroup || s.Error != "saved plan is stale" {
+		t.Errorf("b after its account group failed: %+v", s)
+	}
+}
+
+func TestRunStatusOutputAndExitCode(t *testing.T) {
+	f := newFakeRemote(t)
+	dir := t.TempDir()
+	plan := fakePlan(t, f, dir, 2)
+	f.ws["10"].Members = nil // drift: apply fails the group
+	d, _ := fakeDeps()
+	if err := RunApply(context.Background(), ApplyOptions{PlanPath: plan, Remote: f}, d); err == nil {
+		t.Fatal("apply of a stale group succeeded")
+	}
+	io, stdout, _ := reports.Test()
+	err := RunStatus(context.Background(), StatusOptions{JournalDir: DefaultJournalDir(plan)}, Deps{Streams: io})
+	var pe *PartialError
+	if !errors.As(err, &pe) || pe.ExitCode() != 2 {
+		t.Fatalf("status: %v, want PartialError (exit 2)", err)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	wantRows := []string{
+		"workspace\tgroup\taccount group\tstate\tstep\tdone\terror",
+		"account\teng\teng\tdone\tensure-account-group\t1/1\t",
+		"one (1)\teng\teng\tfailed\trename-local\t0/7\tsaved plan is stale: group \"eng\" in workspace one (1) changed after the plan was created (members differ); run \"dbiam migrate plan\" again",
+		"groups: 0 done, 1 failed, 0 interrupted, 0 pending, 0 skipped, 0 rolled back, 0 finalized",
+	}
+	if strings.Join(lines, "\n") != strings.Join(wantRows, "\n") {
+		t.Errorf("status output:\n%s\nwant:\n%s", stdout, strings.Join(wantRows, "\n"))
+	}
+}
+
+func TestRunStatusErrors(t *testing.T) {
+	io, _, _ := reports.Test()
+	d := Deps{Streams: io}
+	if err := RunStatus(context.Background(), StatusOptions{}, d); err == nil || !strings.Contains(err.Error(), "--journal is required") {
+		t.Errorf("no journal flag: %v", err)
+	}
+	if err := RunStatus(context.Background(), StatusOptions{JournalDir: t.TempDir()}, d); !errors.Is(err, ErrNoJournal) {
+		t.Errorf("empty directory: %v, want ErrNoJournal", err)
+	}
+	// A journal whose plan copy was edited is refused.
+	f := newFakeRemote(t)
+	plan := fakePlan(t, f, t.TempDir(), 1)
+	fd, _ := fakeDeps()
+	if err := RunApply(context.Background(), ApplyOptions{PlanPath: plan, Remote: f}, fd); err != nil {
+		t.Fatal(err)
+	}
+	cp := filepath.Join(DefaultJournalDir(plan), planCopyName)
+	b, _ := os.ReadFile(cp)
+	if err := os.WriteFile(cp, append(b, ' '), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := RunStatus(context.Background(), StatusOptions{JournalDir: DefaultJournalDir(plan)}, d); !errors.Is(err, ErrJournalMismatch) {
+		t.Errorf("edited plan copy: %v, want ErrJournalMismatch", err)
+	}
+}
