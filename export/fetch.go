@@ -69,12 +69,17 @@ type readError struct {
 func (e *readError) Error() string { return e.op + ": " + e.err.Error() }
 func (e *readError) Unwrap() error { return e.err }
 
-func userID(u *scim.User) string           { return u.ID }
-func spID(s *scim.ServicePrincipal) string { return s.ID }
-func groupID(g *scim.Group) string         { return g.ID }
+// Accessors for listing and sorting.
+func userID(u *scim.User) string             { return u.ID }
+func userName(u *scim.User) string           { return u.UserName }
+func spID(s *scim.ServicePrincipal) string   { return s.ID }
+func spName(s *scim.ServicePrincipal) string { return s.DisplayName }
+func spApp(s *scim.ServicePrincipal) string  { return s.ApplicationID }
+func groupID(g *scim.Group) string           { return g.ID }
+func groupName(g *scim.Group) string         { return g.DisplayName }
 
 // fetchWorkspace reads everything the included tables need from one
-// workspace: the three SCIM lists concurrently (each paged sequentially),
+// workspace: the three SCIM lists concurrently (see listAll),
 // then the identity-federation check and the assignments. Failed reads are
 // recorded in the result; fetchWorkspace itself never fails.
 func (r *runner) fetchWorkspace(ctx context.Context, info scim.WorkspaceInfo, task *reports.Task) *wsData {

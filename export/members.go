@@ -18,6 +18,7 @@ import (
 type node struct {
 	id   string
 	name string // userName for users, displayName otherwise
+	key  string // name in lower case, the first sort key
 	kind string // kindUser, kindSP or kindGroup
 	// groupType is groupTypeWorkspace or groupTypeAccount for listed groups,
 	// "" when unknown.
@@ -33,6 +34,11 @@ type graph struct {
 	nodes   map[string]*node
 	members map[string][]string // group id -> direct member ids, in sort order after finish
 	parents map[string][]string // principal id -> direct parent group ids, in sort order after finish
+}
+
+// newNode returns a node with its sort key.
+func newNode(id, name, kind string) node {
+	return node{id: id, name: name, key: strings.ToLower(name), kind: kind}
 }
 
 func newGraph() *graph {
@@ -58,7 +64,8 @@ func (g *graph) link(groupID, display, memberID string) {
 		return
 	}
 	if g.nodes[groupID] == nil {
-		g.nodes[groupID] = &node{id: groupID, name: display, kind: kindGroup}
+		n := newNode(groupID, display, kindGroup)
+		g.nodes[groupID] = &n
 	}
 	g.members[groupID] = append(g.members[groupID], memberID)
 	g.parents[memberID] = append(g.parents[memberID], groupID)
@@ -100,9 +107,37 @@ func compareIDs(a, b string) int {
 	return cmp.Or(cmp.Compare(len(a), len(b)), strings.Compare(a, b))
 }
 
-// compareNodes orders principals by kind, name and id.
+// compareNodes orders principals by kind, name (case-insensitively, then
+// exactly) and id.
 func compareNodes(a, b *node) int {
-	return cmp.Or(cmp.Compare(kindRank(a.kind), kindRank(b.kind)), compareNames(a.name, b.name), compareIDs(a.id, b.id))
+	return cmp.Or(cmp.Compare(kindRank(a.kind), kindRank(b.kind)),
+		strings.Compare(a.key, b.key), strings.Compare(a.name, b.name), compareIDs(a.id, b.id))
+}
+
+// sortedBy returns items sorted by name (case-insensitively, then exactly),
+// then by the optional second name, then by id, computing each key once.
+func sortedBy[T any](items []T, name, name2, id func(*T) string) []T {
+	type keyed struct {
+		key, name, name2, id string
+		i                    int
+	}
+	ks := make([]keyed, len(items))
+	for i := range items {
+		it := &items[i]
+		ks[i] = keyed{key: strings.ToLower(name(it)), name: name(it), id: id(it), i: i}
+		if name2 != nil {
+			ks[i].name2 = name2(it)
+		}
+	}
+	slices.SortFunc(ks, func(a, b keyed) int {
+		return cmp.Or(strings.Compare(a.key, b.key), strings.Compare(a.name, b.name),
+			compareNames(a.name2, b.name2), compareIDs(a.id, b.id))
+	})
+	out := make([]T, len(items))
+	for j, k := range ks {
+		out[j] = items[k.i]
+	}
+	return out
 }
 
 func (g *graph) compareIDs(a, b string) int {
@@ -123,7 +158,8 @@ func (g *graph) node(id string) *node {
 	if n := g.nodes[id]; n != nil {
 		return n
 	}
-	return &node{id: id, name: id}
+	n := newNode(id, id, "")
+	return &n
 }
 
 // groups returns every group node, listed or referenced, in sort order.
@@ -298,13 +334,15 @@ func (g *graph) cycles() [][]string {
 func buildGraph(users []scim.User, sps []scim.ServicePrincipal, groups []scim.Group) *graph {
 	g := newGraph()
 	for _, gr := range groups {
-		g.add(node{id: gr.ID, name: gr.DisplayName, kind: kindGroup, groupType: groupType(gr)})
+		n := newNode(gr.ID, gr.DisplayName, kindGroup)
+		n.groupType = groupType(gr)
+		g.add(n)
 	}
 	for _, u := range users {
-		g.add(node{id: u.ID, name: u.UserName, kind: kindUser})
+		g.add(newNode(u.ID, u.UserName, kindUser))
 	}
 	for _, s := range sps {
-		g.add(node{id: s.ID, name: s.DisplayName, kind: kindSP})
+		g.add(newNode(s.ID, s.DisplayName, kindSP))
 	}
 	for _, gr := range groups {
 		for _, p := range gr.Groups {

@@ -30,10 +30,12 @@ func testGraph(t *testing.T, lines ...string) *graph {
 			t.Fatalf("bad line %q", l)
 		}
 		grp = strings.TrimSpace(grp)
-		g.add(node{id: grp, name: grp, kind: kindGroup, groupType: groupTypeWorkspace})
+		n := newNode(grp, grp, kindGroup)
+		n.groupType = groupTypeWorkspace
+		g.add(n)
 		for _, m := range strings.Fields(members) {
 			if g.nodes[m] == nil {
-				g.add(node{id: m, name: m, kind: kind(m)})
+				g.add(newNode(m, m, kind(m)))
 			}
 			g.link(grp, grp, m)
 		}

@@ -71,10 +71,7 @@ func (r *runner) wsRows(w *spoolWriter, ws []any, d *wsData) counts {
 	if d.ok(readUsers) {
 		c.users = intp(len(d.users))
 		if inc.has(IncludeUsers) {
-			users := slices.Clone(d.users)
-			slices.SortFunc(users, func(a, b scim.User) int {
-				return cmp.Or(compareNames(a.UserName, b.UserName), compareIDs(a.ID, b.ID))
-			})
+			users := sortedBy(d.users, userName, nil, userID)
 			w.begin(TableUsers)
 			for _, u := range users {
 				parents := g.parents[u.ID]
@@ -86,10 +83,7 @@ func (r *runner) wsRows(w *spoolWriter, ws []any, d *wsData) counts {
 	if d.ok(readSPs) {
 		c.sps = intp(len(d.sps))
 		if inc.has(IncludeServicePrincipals) {
-			sps := slices.Clone(d.sps)
-			slices.SortFunc(sps, func(a, b scim.ServicePrincipal) int {
-				return cmp.Or(compareNames(a.DisplayName, b.DisplayName), compareNames(a.ApplicationID, b.ApplicationID), compareIDs(a.ID, b.ID))
-			})
+			sps := sortedBy(d.sps, spName, spApp, spID)
 			w.begin(TableServicePrincipals)
 			for _, s := range sps {
 				parents := g.parents[s.ID]
@@ -112,10 +106,7 @@ func (r *runner) wsRows(w *spoolWriter, ws []any, d *wsData) counts {
 		c.wsGroups, c.acctGroups = intp(nws), intp(nacct)
 	}
 	if all && inc.has(IncludeGroups) {
-		groups := slices.Clone(d.groups)
-		slices.SortFunc(groups, func(a, b scim.Group) int {
-			return cmp.Or(compareNames(a.DisplayName, b.DisplayName), compareIDs(a.ID, b.ID))
-		})
+		groups := sortedBy(d.groups, groupName, nil, groupID)
 		w.begin(TableGroups)
 		for _, gr := range groups {
 			var byKind [3]int
@@ -259,13 +250,13 @@ func (r *runner) entitlementRows(w *spoolWriter, ws []any, d *wsData, write bool
 		}
 	}
 	for _, u := range d.users {
-		add(node{id: u.ID, name: u.UserName, kind: kindUser}, u.Entitlements)
+		add(newNode(u.ID, u.UserName, kindUser), u.Entitlements)
 	}
 	for _, s := range d.sps {
-		add(node{id: s.ID, name: s.DisplayName, kind: kindSP}, s.Entitlements)
+		add(newNode(s.ID, s.DisplayName, kindSP), s.Entitlements)
 	}
 	for _, gr := range d.groups {
-		add(node{id: gr.ID, name: gr.DisplayName, kind: kindGroup}, gr.Entitlements)
+		add(newNode(gr.ID, gr.DisplayName, kindGroup), gr.Entitlements)
 	}
 	if !write {
 		return len(rows)
@@ -308,7 +299,7 @@ func assignmentRows(w *spoolWriter, ws []any, as []scim.PermissionAssignment) {
 		kind, name := assignmentPrincipal(a.Principal)
 		perms := slices.Clone(a.Permissions)
 		slices.Sort(perms)
-		rows = append(rows, row{n: node{id: strconv.FormatInt(a.Principal.PrincipalID, 10), name: name, kind: kind},
+		rows = append(rows, row{n: newNode(strconv.FormatInt(a.Principal.PrincipalID, 10), name, kind),
 			a: a, perms: strings.Join(perms, listSeparator)})
 	}
 	slices.SortFunc(rows, func(a, b row) int { return compareNodes(&a.n, &b.n) })
@@ -325,30 +316,21 @@ func (r *runner) accountRows(w *spoolWriter, d *accountData) {
 		return
 	}
 	if d.read[readUsers] {
-		users := slices.Clone(d.users)
-		slices.SortFunc(users, func(a, b scim.User) int {
-			return cmp.Or(compareNames(a.UserName, b.UserName), compareIDs(a.ID, b.ID))
-		})
+		users := sortedBy(d.users, userName, nil, userID)
 		w.begin(TableAccountUsers)
 		for _, u := range users {
 			w.row(id, u.ID, u.UserName, u.DisplayName, u.Active, u.ExternalID, emails(u.Emails), values(u.Roles))
 		}
 	}
 	if d.read[readGroups] {
-		groups := slices.Clone(d.groups)
-		slices.SortFunc(groups, func(a, b scim.Group) int {
-			return cmp.Or(compareNames(a.DisplayName, b.DisplayName), compareIDs(a.ID, b.ID))
-		})
+		groups := sortedBy(d.groups, groupName, nil, groupID)
 		w.begin(TableAccountGroups)
 		for _, g := range groups {
 			w.row(id, g.ID, g.DisplayName, g.ExternalID, values(g.Roles))
 		}
 	}
 	if d.read[readSPs] {
-		sps := slices.Clone(d.sps)
-		slices.SortFunc(sps, func(a, b scim.ServicePrincipal) int {
-			return cmp.Or(compareNames(a.DisplayName, b.DisplayName), compareNames(a.ApplicationID, b.ApplicationID), compareIDs(a.ID, b.ID))
-		})
+		sps := sortedBy(d.sps, spName, spApp, spID)
 		w.begin(TableAccountServicePrincipals)
 		for _, s := range sps {
 			w.row(id, s.ID, s.ApplicationID, s.DisplayName, s.Active, s.ExternalID, values(s.Roles))

@@ -2,13 +2,13 @@ package export
 
 import (
 	"bufio"
-	"bytes"
-	"encoding/json"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/dbiam/dbiam/reports"
 )
@@ -19,8 +19,10 @@ import (
 // sections are copied into the output, table by table, in workspace order.
 // Only the workspaces being exported are held in memory at once.
 //
-// A row is one JSON array per line. Its values are nil, string, bool or an
-// integer, and are read back according to the table's column types.
+// A row is a count of values, then each value as a tag byte (nil, false,
+// true, integer, string) followed, for integers, by a zig-zag varint and,
+// for strings, by a length varint and the bytes. Encoding and decoding cost
+// little next to the requests; JSON was a fifth of the CPU of a large export.
 
 // spool is a temporary directory of per-workspace row files. Its files
 // hold personal data: the directory is created with mode 0700 next to the
@@ -69,13 +71,13 @@ type spoolWriter struct {
 	start    int64
 	rows     int
 	sections map[string]section
-	buf      []byte
+	buf      []byte // scratch for one encoded row
 	err      error
 }
 
 // create starts a new spool file named after key.
 func (s *spool) create(key string) (*spoolWriter, error) {
-	f, err := os.OpenFile(filepath.Join(s.dir, key+".jsonl"), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	f, err := os.OpenFile(filepath.Join(s.dir, key+".rows"), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("create spool file: %w", err)
 	}
@@ -96,7 +98,8 @@ func (w *spoolWriter) end() {
 	}
 }
 
-// row appends one row to the current section.
+// row appends one row to the current section. Values must be nil, string,
+// bool, int or *bool.
 func (w *spoolWriter) row(vals ...any) {
 	if w.err != nil {
 		return
@@ -105,16 +108,61 @@ func (w *spoolWriter) row(vals ...any) {
 		w.err = errors.New("spool row outside a section")
 		return
 	}
-	b, err := json.Marshal(vals)
-	if err != nil {
-		w.err = fmt.Errorf("encode %s row: %w", w.table, err)
-		return
+	b := binary.AppendUvarint(w.buf[:0], uint64(len(vals)))
+	for _, v := range vals {
+		switch v := v.(type) {
+		case nil:
+			b = append(b, tagNil)
+		case bool:
+			b = appendBool(b, v)
+		case *bool:
+			if v == nil {
+				b = append(b, tagNil)
+			} else {
+				b = appendBool(b, *v)
+			}
+		case int:
+			b = binary.AppendVarint(append(b, tagInt), int64(v))
+		case string:
+			b = binary.AppendUvarint(append(b, tagString), uint64(len(v)))
+			b = append(b, v...)
+		default:
+			w.err = fmt.Errorf("spool %s row: unsupported value %T", w.table, v)
+			return
+		}
 	}
-	w.buf = append(append(w.buf[:0], b...), '\n')
-	n, err := w.w.Write(w.buf)
+	w.buf = b
+	n, err := w.w.Write(b)
 	w.off += int64(n)
 	w.rows++
 	w.err = err
+}
+
+// Value tags of the spool encoding.
+const (
+	tagNil byte = iota
+	tagFalse
+	tagTrue
+	tagInt
+	tagString
+)
+
+// tagType is the column type that holds values of tag.
+func tagType(tag byte) reports.ColumnType {
+	switch tag {
+	case tagFalse, tagTrue:
+		return reports.TypeBool
+	case tagInt:
+		return reports.TypeInt
+	}
+	return reports.TypeString
+}
+
+func appendBool(b []byte, v bool) []byte {
+	if v {
+		return append(b, tagTrue)
+	}
+	return append(b, tagFalse)
 }
 
 // close flushes and closes the file and returns it for reading.
@@ -153,18 +201,9 @@ func (f *spoolFile) copyTo(table string, cols []reports.Column, sink reports.Sin
 	defer file.Close()
 	r := bufio.NewReaderSize(io.NewSectionReader(file, sec.off, sec.len), 64<<10)
 	vals := make([]any, len(cols))
-	for n := 0; ; n++ {
-		line, err := r.ReadBytes('\n')
-		if errors.Is(err, io.EOF) && len(line) == 0 {
-			if n != sec.rows {
-				return fmt.Errorf("read spool file %s: %s: %d rows, want %d", f.path, table, n, sec.rows)
-			}
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("read spool file %s: %w", f.path, err)
-		}
-		if err := decodeRow(line, cols, vals); err != nil {
+	var buf []byte
+	for n := range sec.rows {
+		if buf, err = decodeRow(r, cols, vals, buf); err != nil {
 			return fmt.Errorf("read spool file %s: %s row %d: %w", f.path, table, n+1, err)
 		}
 		if fix != nil {
@@ -174,32 +213,57 @@ func (f *spoolFile) copyTo(table string, cols []reports.Column, sink reports.Sin
 			return fmt.Errorf("write %s: %w", table, err)
 		}
 	}
-}
-
-// decodeRow decodes one spooled row into vals, restoring integers in
-// TypeInt columns.
-func decodeRow(line []byte, cols []reports.Column, vals []any) error {
-	dec := json.NewDecoder(bytes.NewReader(line))
-	dec.UseNumber()
-	var raw []any
-	if err := dec.Decode(&raw); err != nil {
-		return err
-	}
-	if len(raw) != len(cols) {
-		return fmt.Errorf("%d values for %d columns", len(raw), len(cols))
-	}
-	for i, v := range raw {
-		if n, ok := v.(json.Number); ok {
-			if cols[i].Type != reports.TypeInt {
-				return fmt.Errorf("column %s: unexpected number", cols[i].Name)
-			}
-			x, err := n.Int64()
-			if err != nil {
-				return fmt.Errorf("column %s: %w", cols[i].Name, err)
-			}
-			v = x
-		}
-		vals[i] = v
+	if _, err := r.ReadByte(); !errors.Is(err, io.EOF) {
+		return fmt.Errorf("read spool file %s: %s: data after %d rows", f.path, table, sec.rows)
 	}
 	return nil
+}
+
+// decodeRow reads one spooled row into vals, checking it against cols. buf
+// is scratch space for strings, returned for reuse.
+func decodeRow(r *bufio.Reader, cols []reports.Column, vals []any, buf []byte) ([]byte, error) {
+	n, err := binary.ReadUvarint(r)
+	if err != nil {
+		return buf, err
+	}
+	if n != uint64(len(cols)) {
+		return buf, fmt.Errorf("%d values for %d columns", n, len(cols))
+	}
+	for i, c := range cols {
+		tag, err := r.ReadByte()
+		if err != nil {
+			return buf, err
+		}
+		if tag != tagNil && tagType(tag) != c.Type {
+			return buf, fmt.Errorf("column %s: value tag %d in a %v column", c.Name, tag, c.Type)
+		}
+		switch tag {
+		case tagNil:
+			vals[i] = nil
+		case tagFalse, tagTrue:
+			vals[i] = tag == tagTrue
+		case tagInt:
+			x, err := binary.ReadVarint(r)
+			if err != nil {
+				return buf, err
+			}
+			vals[i] = x
+		case tagString:
+			l, err := binary.ReadUvarint(r)
+			if err != nil {
+				return buf, err
+			}
+			if l > 1<<30 {
+				return buf, fmt.Errorf("column %s: string of %d bytes", c.Name, l)
+			}
+			buf = slices.Grow(buf[:0], int(l))[:l]
+			if _, err := io.ReadFull(r, buf); err != nil {
+				return buf, err
+			}
+			vals[i] = string(buf)
+		default:
+			return buf, fmt.Errorf("column %s: unknown value tag %d", c.Name, tag)
+		}
+	}
+	return buf, nil
 }
