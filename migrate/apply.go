@@ -640,7 +640,7 @@ func (ex *executor) runGroup(ctx, parent context.Context, gr groupRef, sem chan 
 // groupDone reports whether every step of a group is done in the journal.
 func (ex *executor) groupDone(wsID int64, localID string) bool {
 	for _, k := range groupKinds {
-		if v := ex.views[groupStepID(k, wsID, localID)]; v == nil || v.State != StateDone {
+		if v := ex.view(groupStepID(k, wsID, localID)); v == nil || v.State != StateDone {
 			return false
 		}
 	}
