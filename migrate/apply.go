@@ -226,17 +226,8 @@ func RunApply(ctx context.Context, opts ApplyOptions, d Deps) error {
 
 	remote := opts.Remote
 	if remote == nil {
-		if d.Connect == nil {
-			return errors.New("apply: no connection configured")
-		}
-		sess, err := d.Connect(ctx)
-		if err != nil {
-			return err
-		}
-		if id := sess.AccountID(); plan.AccountID != "" && id != "" && id != plan.AccountID {
-			return fmt.Errorf("apply: the plan was made for account %s, but the connection is to account %s; run \"dbiam migrate plan\" with this connection", plan.AccountID, id)
-		}
-		if remote, err = NewRemote(ctx, sess, plan); err != nil {
+		var err error
+		if remote, err = connectRemote(ctx, "apply", d, plan); err != nil {
 			return err
 		}
 	}

@@ -52,6 +52,22 @@ func NewRemote(ctx context.Context, sess *scim.Session, p *Plan) (Remote, error)
 	return r, nil
 }
 
+// connectRemote connects through d and returns the Remote for plan p,
+// refusing a connection to another account than the plan's.
+func connectRemote(ctx context.Context, op string, d Deps, p *Plan) (Remote, error) {
+	if d.Connect == nil {
+		return nil, fmt.Errorf("%s: no connection configured", op)
+	}
+	sess, err := d.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if id := sess.AccountID(); p.AccountID != "" && id != "" && id != p.AccountID {
+		return nil, fmt.Errorf("%s: the plan was made for account %s, but the connection is to account %s; use the connection the plan was made with", op, p.AccountID, id)
+	}
+	return NewRemote(ctx, sess, p)
+}
+
 func (r *scimRemote) workspace(id int64) (*scim.WorkspaceClient, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -62,11 +62,8 @@ func RunFinalize(ctx context.Context, opts FinalizeOptions, d Deps) error {
 	}
 	remote := opts.Remote
 	if remote == nil {
-		sess, err := d.Connect(ctx)
-		if err != nil {
-			return err
-		}
-		if remote, err = NewRemote(ctx, sess, p); err != nil {
+		var err error
+		if remote, err = connectRemote(ctx, "finalize", d, p); err != nil {
 			return err
 		}
 	}

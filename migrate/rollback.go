@@ -71,11 +71,8 @@ func RunRollback(ctx context.Context, opts RollbackOptions, d Deps) error {
 	}
 	remote := opts.Remote
 	if remote == nil {
-		sess, err := d.Connect(ctx)
-		if err != nil {
-			return err
-		}
-		if remote, err = NewRemote(ctx, sess, p); err != nil {
+		var err error
+		if remote, err = connectRemote(ctx, "rollback", d, p); err != nil {
 			return err
 		}
 	}
@@ -334,7 +331,7 @@ func (gs *groupSteps) undo(ctx context.Context, k StepKind, d Detail) error {
 			} else {
 				err = rm.DeleteSecretACL(ctx, wsID, a.Scope, a.Principal)
 			}
-			if err != nil {
+			if err != nil && !errors.Is(err, scim.ErrNotFound) {
 				return fmt.Errorf("restore secret ACL of scope %q for %q: %w", a.Scope, a.Principal, err)
 			}
 		}
@@ -372,7 +369,7 @@ func (gs *groupSteps) undo(ctx context.Context, k StepKind, d Detail) error {
 		}) {
 			return nil
 		}
-		if err := rm.DeleteAssignment(ctx, wsID, gs.agID); err != nil {
+		if err := rm.DeleteAssignment(ctx, wsID, gs.agID); err != nil && !errors.Is(err, scim.ErrNotFound) {
 			return fmt.Errorf("remove assignment of account group %q: %w", gs.ag.DisplayName, err)
 		}
 	case KindRenameLocal:

@@ -159,11 +159,8 @@ func RunVerify(ctx context.Context, opts VerifyOptions, d Deps) error {
 	}
 	remote := opts.Remote
 	if remote == nil {
-		sess, err := d.Connect(ctx)
-		if err != nil {
-			return err
-		}
-		if remote, err = NewRemote(ctx, sess, plan); err != nil {
+		var err error
+		if remote, err = connectRemote(ctx, "verify", d, plan); err != nil {
 			return err
 		}
 	}
