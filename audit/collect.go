@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"iter"
 	"sync"
 
 	"github.com/dbiam/dbiam/scim"
@@ -15,32 +16,62 @@ type inventory struct {
 	failed map[Kind]error
 }
 
-// lister lists one kind of object in a workspace.
+// lister lists one kind of object in a workspace. list calls emit with
+// each batch of objects as it arrives (a page of a streamed list, or the
+// whole list) and returns the list's error, if any.
 type lister struct {
 	kind Kind
-	list func(ctx context.Context, d scim.Doer, ws scim.WorkspaceInfo) ([]*object, error)
+	list func(ctx context.Context, d scim.Doer, ws scim.WorkspaceInfo, emit func([]*object)) error
 }
 
 // listAll builds a lister from a scim list function and an object builder.
 func listAll[T any](kind Kind, list func(context.Context, scim.Doer) ([]T, error), build func(scim.WorkspaceInfo, T) *object) lister {
-	return lister{kind: kind, list: func(ctx context.Context, d scim.Doer, ws scim.WorkspaceInfo) ([]*object, error) {
+	return lister{kind: kind, list: func(ctx context.Context, d scim.Doer, ws scim.WorkspaceInfo, emit func([]*object)) error {
 		vs, err := list(ctx, d)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		out := make([]*object, len(vs))
 		for i, v := range vs {
 			out[i] = build(ws, v)
 		}
-		return out, nil
+		emit(out)
+		return nil
+	}}
+}
+
+// streamBatch is how many objects of a streamed list are handed on at
+// once: one page.
+const streamBatch = 100
+
+// listStream builds a lister from a scim iterator; objects are emitted a
+// page at a time so that their permission reads start before the list
+// ends.
+func listStream[T any](kind Kind, seq func(context.Context, scim.Doer) iter.Seq2[T, error], build func(scim.WorkspaceInfo, T) *object) lister {
+	return lister{kind: kind, list: func(ctx context.Context, d scim.Doer, ws scim.WorkspaceInfo, emit func([]*object)) error {
+		var batch []*object
+		for v, err := range seq(ctx, d) {
+			if err != nil {
+				return err
+			}
+			batch = append(batch, build(ws, v))
+			if len(batch) == streamBatch {
+				emit(batch)
+				batch = nil
+			}
+		}
+		if len(batch) > 0 {
+			emit(batch)
+		}
+		return nil
 	}}
 }
 
 // listers are the object lists of a workspace, in ObjectKinds order.
 var listers = []lister{
 	listAll(KindToken, scim.ListTokens, tokenObject),
-	listAll(KindJob, scim.ListJobs, jobObject),
-	listAll(KindCluster, scim.ListClusters, clusterObject),
+	listStream(KindJob, scim.Jobs, jobObject),
+	listStream(KindCluster, scim.Clusters, clusterObject),
 	listAll(KindWarehouse, scim.ListWarehouses, warehouseObject),
 	listAll(KindPipeline, scim.ListPipelines, pipelineObject),
 	listAll(KindQuery, scim.ListQueries, queryObject),
@@ -51,32 +82,72 @@ var listers = []lister{
 	listAll(KindApp, scim.ListApps, appObject),
 }
 
-// fetchInventory lists every object kind of a workspace concurrently (the
-// transport caps in-flight requests per workspace). A kind whose list fails
-// is recorded in failed, never treated as empty.
-func fetchInventory(ctx context.Context, d scim.Doer, ws scim.WorkspaceInfo) inventory {
-	results := make([][]*object, len(listers))
-	errs := make([]error, len(listers))
+// inventoryHooks observe a workspace scan.
+type inventoryHooks struct {
+	// listed, if set, is called with each batch of listed objects, before
+	// their details are read, and detailed after (--all uses them to
+	// resolve names early). They are called from several goroutines.
+	listed, detailed func(objs []*object)
+}
+
+// scanInventory lists every object kind of a workspace and reads the
+// details that matter for each (ACLs, then jobs/get), concurrently: the
+// permission reads of a page of jobs or clusters start as soon as the page
+// arrives, while the lists go on (the transport caps
+// in-flight requests per workspace, and each endpoint class has its own
+// rate limit). A kind whose list fails is recorded in failed, never treated
+// as empty.
+func scanInventory(ctx context.Context, d scim.Doer, ws scim.WorkspaceInfo, scope PermissionScope, m matcher, hooks inventoryHooks) (inv inventory, acls, gets int) {
+	type result struct {
+		mu         sync.Mutex
+		objs       []*object
+		acls, gets int
+		err        error
+	}
+	results := make([]result, len(listers))
 	var wg sync.WaitGroup
 	for i, l := range listers {
+		r := &results[i]
 		wg.Go(func() {
-			results[i], errs[i] = l.list(ctx, d, ws)
+			var details sync.WaitGroup
+			r.err = l.list(ctx, d, ws, func(objs []*object) {
+				if hooks.listed != nil {
+					hooks.listed(objs)
+				}
+				details.Go(func() {
+					a, g := fetchDetails(ctx, d, objs, scope, m, ws.ID)
+					if hooks.detailed != nil {
+						hooks.detailed(objs)
+					}
+					r.mu.Lock()
+					defer r.mu.Unlock()
+					r.acls += a
+					r.gets += g
+				})
+				r.mu.Lock()
+				r.objs = append(r.objs, objs...)
+				r.mu.Unlock()
+			})
+			details.Wait()
 		})
 	}
 	wg.Wait()
-	inv := inventory{failed: map[Kind]error{}}
+	inv.failed = map[Kind]error{}
 	for i, l := range listers {
-		if errs[i] != nil {
-			inv.failed[l.kind] = errs[i]
+		r := &results[i]
+		if r.err != nil {
+			inv.failed[l.kind] = r.err
 			continue
 		}
-		inv.objects = append(inv.objects, results[i]...)
+		inv.objects = append(inv.objects, r.objs...)
+		acls += r.acls
+		gets += r.gets
 	}
-	return inv
+	return inv, acls, gets
 }
 
-// detailWorkers bounds concurrent permission and jobs/get reads per
-// workspace. The transport's per-workspace concurrency cap and the
+// detailWorkers bounds concurrent permission and jobs/get reads per kind
+// and workspace. The transport's per-workspace concurrency cap and the
 // permissions-read rate limit are the real bounds; this only keeps the
 // number of waiting goroutines small.
 const detailWorkers = 8

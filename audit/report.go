@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -212,36 +213,57 @@ func (a *auditor) identities(ctx context.Context, findings []Finding) (map[strin
 	}
 	found := map[string]principal{}
 	scopes := map[string]string{}
-	if a.acct != nil {
-		ps, err := lookupRefs(ctx, a.acctCache.dir, pending)
+	if a.early != nil {
+		t0 := time.Now()
+		ps, err := a.early.finish(ctx)
+		a.log.Debug("audit resolved names in the account", "names", len(ps), "took", time.Since(t0))
 		if err != nil {
 			return nil, fmt.Errorf("resolve identities: %w", err)
 		}
 		for k, p := range ps {
-			found[k], scopes[k] = p, "account"
-			delete(pending, k)
+			if _, ok := pending[k]; ok {
+				found[k], scopes[k] = p, "account"
+				delete(pending, k)
+			}
 		}
 	}
 	// Names the account does not know may be workspace-local principals of
-	// the workspaces they were seen in.
-	for _, w := range a.active() {
+	// the workspaces they were seen in; each workspace is asked about its
+	// own names, Session.Parallel workspaces at a time.
+	var mu sync.Mutex
+	var lookupErr error
+	a.forEachWorkspace(ctx, func(w *wsRun) {
 		want := map[string]pref{}
+		mu.Lock()
 		for k, r := range pending {
 			if a.all.seenIn(k, w.info.ID) {
 				want[k] = r
 			}
 		}
+		mu.Unlock()
 		if len(want) == 0 {
-			continue
+			return
 		}
 		ps, err := lookupRefs(ctx, workspaceDirectory(w.client), want)
+		mu.Lock()
+		defer mu.Unlock()
 		if err != nil {
-			return nil, fmt.Errorf("resolve identities in workspace %s: %w", w.ref.Label(), err)
+			if lookupErr == nil {
+				lookupErr = fmt.Errorf("resolve identities in workspace %s: %w", w.ref.Label(), err)
+			}
+			return
 		}
 		for k, p := range ps {
-			found[k], scopes[k] = p, "workspace"
-			delete(pending, k)
+			if _, done := found[k]; !done {
+				found[k], scopes[k] = p, "workspace"
+			}
 		}
+	})
+	if lookupErr != nil {
+		return nil, lookupErr
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	for k, r := range refs {
 		if p, ok := found[k]; ok {
@@ -264,39 +286,62 @@ func (a *auditor) identities(ctx context.Context, findings []Finding) (map[strin
 	return out, nil
 }
 
-// lookupRefs resolves matcher keys in one directory: names by type
-// (untyped names, such as creators, may be users or service principals)
-// and id-only references by id. The result maps keys to principals.
+// lookupRefs resolves matcher keys in one directory: names by type and
+// id-only references by id. Untyped names (creators, which may be users or
+// service principals, and dedicated users, which may also be groups) are
+// looked up as users first, then as service principals, then (unless they
+// look like an email) as groups, each time only if not found yet. The
+// result maps keys to principals.
 func lookupRefs(ctx context.Context, d directory, refs map[string]pref) (map[string]principal, error) {
 	names := map[PrincipalType][]string{}
+	var untyped []string
 	ids := map[string]PrincipalType{}
 	for _, r := range refs {
 		switch {
 		case r.name == "":
 			ids[strconv.FormatInt(r.id, 10)] = r.ptype
 		case r.ptype == "":
-			names[PrincipalUser] = append(names[PrincipalUser], r.name)
-			names[PrincipalServicePrincipal] = append(names[PrincipalServicePrincipal], r.name)
+			untyped = append(untyped, r.name)
 		default:
 			names[r.ptype] = append(names[r.ptype], r.name)
 		}
 	}
 	out := map[string]principal{}
-	for _, t := range []PrincipalType{PrincipalUser, PrincipalServicePrincipal, PrincipalGroup} {
-		var want []string
-		for _, n := range names[t] {
+	lookup := func(t PrincipalType, want []string) error {
+		var left []string
+		for _, n := range want {
 			if _, ok := out["n:"+normName(n)]; !ok {
-				want = append(want, n)
+				left = append(left, n)
 			}
 		}
-		slices.Sort(want)
-		ps, err := d.lookup(ctx, t, want)
+		slices.Sort(left)
+		left = slices.Compact(left)
+		ps, err := d.lookup(ctx, t, left)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for n, p := range ps {
 			out["n:"+n] = p
 		}
+		return nil
+	}
+	if err := lookup(PrincipalUser, append(names[PrincipalUser], untyped...)); err != nil {
+		return nil, err
+	}
+	// Application ids never contain "@": an untyped name that does is a
+	// user or nobody.
+	var maybeSPs []string
+	for _, n := range untyped {
+		if !strings.Contains(n, "@") {
+			maybeSPs = append(maybeSPs, n)
+		}
+	}
+	if err := lookup(PrincipalServicePrincipal, append(names[PrincipalServicePrincipal], maybeSPs...)); err != nil {
+		return nil, err
+	}
+	// A dedicated cluster's single_user_name may name a group.
+	if err := lookup(PrincipalGroup, append(names[PrincipalGroup], maybeSPs...)); err != nil {
+		return nil, err
 	}
 	if len(ids) > 0 {
 		ps, err := d.byIDs(ctx, ids)

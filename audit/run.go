@@ -67,8 +67,9 @@ type auditor struct {
 	acct      *scim.AccountClient // nil without an account id
 	acctCache *groupCache         // account membership graph, nil without an account
 
-	targets *targetSet  // named and --inactive
-	all     *allMatcher // --all
+	targets *targetSet     // named and --inactive
+	all     *allMatcher    // --all
+	early   *earlyResolver // --all with an account: resolves names during the scan
 
 	mu sync.Mutex
 	ws []*wsRun // selected workspaces, in listing order
@@ -121,16 +122,25 @@ func (a *auditor) run(ctx context.Context) (*Report, error) {
 	switch a.plan.mode {
 	case modeAll:
 		a.all = newAllMatcher()
+		if a.acct != nil {
+			a.early = startEarlyResolver(ctx, a.all, a.acctCache.dir)
+			defer a.early.stop()
+		}
 	default:
 		if err := a.resolveTargets(ctx); err != nil {
 			return nil, err
 		}
 	}
+	start := time.Now()
 	a.scanWorkspaces(ctx)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return a.buildReport(ctx)
+	a.log.Debug("audit scanned workspaces", "workspaces", len(a.active()), "took", time.Since(start))
+	start = time.Now()
+	rep, err := a.buildReport(ctx)
+	a.log.Debug("audit built report", "identities", len(rep.Identities), "findings", len(rep.Findings), "took", time.Since(start))
+	return rep, err
 }
 
 // selectWorkspaces lists the workspaces and applies --workspace.
@@ -239,13 +249,20 @@ func (a *auditor) scanWorkspaces(ctx context.Context) {
 	m := a.matcher()
 	a.forEachWorkspace(ctx, func(w *wsRun) {
 		task := prog.Task(w.info.Name, 0)
-		inv := fetchInventory(ctx, w.client, w.info)
+		hooks := inventoryHooks{listed: func(objs []*object) {
+			task.Add(int64(len(objs)))
+			if a.early != nil {
+				a.early.discover(objs, w.info.ID)
+			}
+		}}
+		if a.early != nil {
+			hooks.detailed = func(objs []*object) { a.early.discover(objs, w.info.ID) }
+		}
+		inv, acls, gets := scanInventory(ctx, w.client, w.info, a.plan.permissions, m, hooks)
 		for k, err := range inv.failed {
 			w.gap(k, err)
 		}
-		w.objects = len(inv.objects)
-		task.Add(int64(len(inv.objects)))
-		w.acls, w.jobGets = fetchDetails(ctx, w.client, inv.objects, a.plan.permissions, m, w.info.ID)
+		w.objects, w.acls, w.jobGets = len(inv.objects), acls, gets
 		a.detailGaps(w, inv.objects)
 		w.findings = append(w.findings, analyze(w.ref, inv.objects, m, a.now)...)
 		if len(w.gaps) == len(ObjectKinds()) {

@@ -180,41 +180,55 @@ type JobEmailNotifications struct {
 	OnFailure []string `json:"on_failure,omitempty"`
 }
 
-// ListJobs lists every job of the workspace (GET /api/2.2/jobs/list,
-// limit=100). It follows next_page_token; a server that pages with
-// offset/limit and has_more instead is followed by offset.
+// ListJobs lists every job of the workspace (see Jobs).
 func ListJobs(ctx context.Context, d Doer) ([]Job, error) {
-	q := url.Values{"limit": {strconv.Itoa(maxJobsPage)}}
-	var jobs []Job
-	seenTokens := map[string]bool{}
-	offset := 0
-	for page := 1; ; page++ {
-		if page > defaultMaxPages {
-			return nil, fmt.Errorf("GET %s: %w after %d pages", pathJobsList, ErrPageLimit, defaultMaxPages)
-		}
-		var out struct {
-			Jobs          []Job  `json:"jobs"`
-			HasMore       bool   `json:"has_more"`
-			NextPageToken string `json:"next_page_token"`
-		}
-		if err := d.Do(ctx, ClassDefault, http.MethodGet, pathJobsList, q, nil, &out); err != nil {
-			return nil, err
-		}
-		jobs = append(jobs, out.Jobs...)
-		switch {
-		case out.NextPageToken != "":
-			if seenTokens[out.NextPageToken] {
-				return nil, fmt.Errorf("GET %s: %w: server repeated page token", pathJobsList, ErrPageLimit)
+	return collect(Jobs(ctx, d))
+}
+
+// Jobs iterates over the workspace's jobs (GET /api/2.2/jobs/list,
+// limit=100), page by page as they arrive. It follows next_page_token; a
+// server that pages with offset/limit and has_more instead is followed by
+// offset. After an error the iterator yields it once and stops.
+func Jobs(ctx context.Context, d Doer) iter.Seq2[Job, error] {
+	return func(yield func(Job, error) bool) {
+		q := url.Values{"limit": {strconv.Itoa(maxJobsPage)}}
+		seenTokens := map[string]bool{}
+		offset := 0
+		for page := 1; ; page++ {
+			if page > defaultMaxPages {
+				yield(Job{}, fmt.Errorf("GET %s: %w after %d pages", pathJobsList, ErrPageLimit, defaultMaxPages))
+				return
 			}
-			seenTokens[out.NextPageToken] = true
-			q.Del("offset")
-			q.Set("page_token", out.NextPageToken)
-		case out.HasMore && len(out.Jobs) > 0:
-			offset += len(out.Jobs)
-			q.Del("page_token")
-			q.Set("offset", strconv.Itoa(offset))
-		default:
-			return jobs, nil
+			var out struct {
+				Jobs          []Job  `json:"jobs"`
+				HasMore       bool   `json:"has_more"`
+				NextPageToken string `json:"next_page_token"`
+			}
+			if err := d.Do(ctx, ClassDefault, http.MethodGet, pathJobsList, q, nil, &out); err != nil {
+				yield(Job{}, err)
+				return
+			}
+			for _, j := range out.Jobs {
+				if !yield(j, nil) {
+					return
+				}
+			}
+			switch {
+			case out.NextPageToken != "":
+				if seenTokens[out.NextPageToken] {
+					yield(Job{}, fmt.Errorf("GET %s: %w: server repeated page token", pathJobsList, ErrPageLimit))
+					return
+				}
+				seenTokens[out.NextPageToken] = true
+				q.Del("offset")
+				q.Set("page_token", out.NextPageToken)
+			case out.HasMore && len(out.Jobs) > 0:
+				offset += len(out.Jobs)
+				q.Del("page_token")
+				q.Set("offset", strconv.Itoa(offset))
+			default:
+				return
+			}
 		}
 	}
 }
@@ -239,8 +253,8 @@ func GetJob(ctx context.Context, d Doer, jobID int64) (Job, error) {
 
 // Cluster is a cluster from clusters/list. SingleUserName is set on
 // dedicated (single-user) clusters: a user name, a service principal's
-// application id or a group name. Pinned is filled by ListClusters from a
-// second, pinned-only list (the SDK's ClusterDetails has no pinned field;
+// application id or a group name. Pinned is filled by Clusters from a
+// pinned-only list (the SDK's ClusterDetails has no pinned field;
 // PinnedByUserName is honoured when a server sends it).
 type Cluster struct {
 	ClusterID        string            `json:"cluster_id"`
@@ -256,29 +270,37 @@ type Cluster struct {
 	Pinned           bool              `json:"-"`
 }
 
-// ListClusters lists the workspace's clusters (GET /api/2.1/clusters/list,
-// page_size=100, page tokens): pinned and active ones plus those terminated
-// in the last 30 days. A second list filtered on filter_by.is_pinned=true
-// marks the pinned ones.
+// ListClusters lists the workspace's clusters (see Clusters).
 func ListClusters(ctx context.Context, d Doer) ([]Cluster, error) {
-	q := url.Values{"page_size": {strconv.Itoa(maxClustersPage)}}
-	cs, err := collect(ListPages[Cluster](ctx, d, ClassDefault, pathClustersList, q, PageTokenOptions{Items: "clusters"}))
-	if err != nil {
-		return nil, err
+	return collect(Clusters(ctx, d))
+}
+
+// Clusters iterates over the workspace's clusters (GET
+// /api/2.1/clusters/list, page_size=100, page tokens): pinned and active
+// ones plus those terminated in the last 30 days. A list filtered on
+// filter_by.is_pinned=true is read first, to mark the pinned ones as the
+// full list streams.
+func Clusters(ctx context.Context, d Doer) iter.Seq2[Cluster, error] {
+	return func(yield func(Cluster, error) bool) {
+		q := url.Values{"page_size": {strconv.Itoa(maxClustersPage)}, "filter_by.is_pinned": {"true"}}
+		pinned := map[string]bool{}
+		for c, err := range ListPages[Cluster](ctx, d, ClassDefault, pathClustersList, q, PageTokenOptions{Items: "clusters"}) {
+			if err != nil {
+				yield(Cluster{}, err)
+				return
+			}
+			pinned[c.ClusterID] = true
+		}
+		q.Del("filter_by.is_pinned")
+		for c, err := range ListPages[Cluster](ctx, d, ClassDefault, pathClustersList, q, PageTokenOptions{Items: "clusters"}) {
+			if err == nil {
+				c.Pinned = pinned[c.ClusterID] || c.PinnedByUserName != ""
+			}
+			if !yield(c, err) || err != nil {
+				return
+			}
+		}
 	}
-	q.Set("filter_by.is_pinned", "true")
-	pinned, err := collect(ListPages[Cluster](ctx, d, ClassDefault, pathClustersList, q, PageTokenOptions{Items: "clusters"}))
-	if err != nil {
-		return nil, err
-	}
-	ids := make(map[string]bool, len(pinned))
-	for _, c := range pinned {
-		ids[c.ClusterID] = true
-	}
-	for i := range cs {
-		cs[i].Pinned = ids[cs[i].ClusterID] || cs[i].PinnedByUserName != ""
-	}
-	return cs, nil
 }
 
 // Warehouse is a SQL warehouse.
@@ -288,6 +310,9 @@ type Warehouse struct {
 	CreatorName string `json:"creator_name,omitempty"`
 	State       string `json:"state,omitempty"`
 }
+
+// The lists below return slices; Jobs and Clusters also stream, because
+// workspaces have thousands of them.
 
 // ListWarehouses lists the workspace's SQL warehouses
 // (GET /api/2.0/sql/warehouses, page_size=100, page tokens).

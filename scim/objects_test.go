@@ -107,6 +107,25 @@ func TestListJobsOffsetHasMore(t *testing.T) {
 	}
 }
 
+func TestJobsStreamsPages(t *testing.T) {
+	f := &fakeDoer{t: t, reply: func(_ string, q url.Values) (any, error) {
+		if q.Get("page_token") == "" {
+			return json.RawMessage(`{"jobs":[{"job_id":1},{"job_id":2}],"next_page_token":"p2"}`), nil
+		}
+		return json.RawMessage(`{"jobs":[{"job_id":3}]}`), nil
+	}}
+	// Stopping after the first job sends no second request.
+	for j, err := range Jobs(context.Background(), f) {
+		if err != nil || j.JobID != 1 {
+			t.Fatalf("first job = %+v, %v", j, err)
+		}
+		break
+	}
+	if len(f.calls) != 1 {
+		t.Errorf("calls after an early stop = %v", f.calls)
+	}
+}
+
 func TestListJobsRepeatedToken(t *testing.T) {
 	f := &fakeDoer{t: t, reply: func(string, url.Values) (any, error) {
 		return json.RawMessage(`{"jobs":[{"job_id":1}],"next_page_token":"same"}`), nil
@@ -156,9 +175,9 @@ func TestListClustersMarksPinned(t *testing.T) {
 		t.Errorf("clusters = %+v", cs)
 	}
 	want := []string{
+		"default GET /api/2.1/clusters/list?filter_by.is_pinned=true&page_size=100",
 		"default GET /api/2.1/clusters/list?page_size=100",
 		"default GET /api/2.1/clusters/list?page_size=100&page_token=n",
-		"default GET /api/2.1/clusters/list?filter_by.is_pinned=true&page_size=100",
 	}
 	if !slices.Equal(f.calls, want) {
 		t.Errorf("calls = %v, want %v", f.calls, want)
