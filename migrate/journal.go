@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -96,7 +95,7 @@ type Detail struct {
 	PermissionsMigrated int `json:"permissions_migrated,omitempty"`
 	// SecretACLs lists the secret scope ACLs dbiam added.
 	SecretACLs []SecretACL `json:"secret_acls,omitempty"`
-	// Waited is how long wait-visible polled, rounded to milliseconds.
+	// WaitedMS is how long wait-visible polled, in milliseconds.
 	WaitedMS int64 `json:"waited_ms,omitempty"`
 	// Differences lists what verify found wrong.
 	Differences []string `json:"differences,omitempty"`
@@ -517,16 +516,6 @@ func mergeDetail(dst, src *Detail) {
 	if src.Reason != "" {
 		dst.Reason = src.Reason
 	}
-}
-
-// sortedViews returns the views ordered by step id.
-func sortedViews(m map[string]*StepView) []*StepView {
-	out := make([]*StepView, 0, len(m))
-	for _, v := range m {
-		out = append(out, v)
-	}
-	sort.Slice(out, func(a, b int) bool { return out[a].Step < out[b].Step })
-	return out
 }
 
 func short(sum string) string {
