@@ -37,8 +37,9 @@ const benchRate = 25
 //   - throttled: throttled replies the sandbox sent
 //   - failed: error replies other than throttling (the metastore check's
 //     404 for the non-federated workspace is an answer, not a failure)
-//   - peak-heap-MB: the largest live heap sampled every 10 ms, and
-//     read-heap-MB the largest during the reading phase
+//   - peak-heap-MB: the largest live heap sampled every 10 ms (the
+//     in-process sandbox included), read-heap-MB the largest during the
+//     reading phase, and baseline-heap-MB the heap before the run
 //
 // Run it with: go test ./export/ -run '^$' -bench Export -benchtime 1x
 func BenchmarkExport(b *testing.B) {
@@ -93,6 +94,7 @@ func benchExport(b *testing.B, seed *sandbox.Seed, parallel int, format string) 
 	out := filepath.Join(b.TempDir(), "export."+format)
 
 	heap := startHeapSampler()
+	baseline := heap.bytes[0]
 	srv.ResetStats()
 	start := time.Now()
 	err := Run(context.Background(), Options{Out: out, Format: format, Force: true}, deps)
@@ -129,11 +131,12 @@ func benchExport(b *testing.B, seed *sandbox.Seed, parallel int, format string) 
 	b.ReportMetric(float64(failed), "failed")
 	b.ReportMetric(float64(peak)/mb, "peak-heap-MB")
 	b.ReportMetric(float64(readPeak)/mb, "read-heap-MB")
+	b.ReportMetric(float64(baseline)/mb, "baseline-heap-MB")
 	b.Logf("parallel=%d %s: requests=%d (sandbox saw %d) bound=%.2fs (busiest bucket: scope %d class %s, %d requests) "+
-		"wall=%.2fs ratio=%.2f (read %.2fs ratio %.2f, copy %.2fs, commit %.2fs) throttled=%d failed=%d peak-heap=%.1fMB (read %.1fMB)",
+		"wall=%.2fs ratio=%.2f (read %.2fs ratio %.2f, copy %.2fs, commit %.2fs) throttled=%d failed=%d peak-heap=%.1fMB (read %.1fMB, baseline before the run %.1fMB)",
 		parallel, format, requests, st.Total, bound, worst.scope, worst.class, perBucket[worst],
 		wall.Seconds(), ratio, phase["read"].Seconds(), readRatio, phase["copy"].Seconds(), phase["commit"].Seconds(),
-		st.Throttled, failed, float64(peak)/mb, float64(readPeak)/mb)
+		st.Throttled, failed, float64(peak)/mb, float64(readPeak)/mb, float64(baseline)/mb)
 	if parallel == 1 {
 		b.Logf("one at a time, the bound is the sum over workspaces: %.2fs, ratio %.2f", sumBound(perBucket), wall.Seconds()/sumBound(perBucket))
 	}
@@ -188,6 +191,7 @@ func startHeapSampler() *heapSampler {
 		h.at = append(h.at, time.Now())
 		h.bytes = append(h.bytes, sample[0].Value.Uint64())
 	}
+	read() // the baseline: the sandbox and the test, before the export
 	go func() {
 		defer close(h.finished)
 		t := time.NewTicker(10 * time.Millisecond)

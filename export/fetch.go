@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/dbiam/dbiam/reports"
 	"github.com/dbiam/dbiam/scim"
 )
 
@@ -82,7 +81,7 @@ func groupName(g *scim.Group) string         { return g.DisplayName }
 // workspace: the three SCIM lists concurrently (see listAll),
 // then the identity-federation check and the assignments. Failed reads are
 // recorded in the result; fetchWorkspace itself never fails.
-func (r *runner) fetchWorkspace(ctx context.Context, info scim.WorkspaceInfo, task *reports.Task) *wsData {
+func (r *runner) fetchWorkspace(ctx context.Context, info scim.WorkspaceInfo, task *counter) *wsData {
 	d := &wsData{read: map[string]bool{}}
 	var mu sync.Mutex
 	record := func(op string, err error) {
@@ -184,7 +183,7 @@ type accountData struct {
 // fetchAccount reads the account users (for the account_user column and the
 // account tables) and, when the account tables are included, the account
 // groups and service principals.
-func (r *runner) fetchAccount(ctx context.Context, task *reports.Task) *accountData {
+func (r *runner) fetchAccount(ctx context.Context, task *counter) *accountData {
 	d := &accountData{read: map[string]bool{}}
 	var mu sync.Mutex
 	record := func(op string, err error) {

@@ -25,6 +25,32 @@ const maxPlannedPages = 10000
 // errInconsistentPages marks a list whose pages did not fit together.
 var errInconsistentPages = errors.New("pages inconsistent")
 
+// counter counts listed items on a progress task and sets its total from the
+// lists' totalResults as they become known. It is safe for concurrent use;
+// a nil *counter counts nothing.
+type counter struct {
+	task  *reports.Task
+	mu    sync.Mutex
+	total int64
+}
+
+func (c *counter) add(n int64) {
+	if c != nil && n != 0 {
+		c.task.Add(n)
+	}
+}
+
+// expect adds n items to the total.
+func (c *counter) expect(n int64) {
+	if c == nil || n <= 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.total += n
+	c.task.SetTotal(c.total)
+}
+
 // collection is one SCIM collection to list: its endpoint, the rate-limit
 // class of its reads, the client that performs them and how to get a
 // resource's id.
@@ -45,7 +71,7 @@ type collection[T any] struct {
 // changing, a resource listed twice, the page past the end not empty), the
 // list is read again with the sequential iterator, which survives such
 // servers. Items are counted on task as pages arrive.
-func listAll[T any](ctx context.Context, c collection[T], attrs []string, pageSize int, task *reports.Task) ([]T, error) {
+func listAll[T any](ctx context.Context, c collection[T], attrs []string, pageSize int, task *counter) ([]T, error) {
 	out, counted, err := listParallel(ctx, c, attrs, pageSize, task)
 	if !errors.Is(err, errInconsistentPages) {
 		return out, err
@@ -59,7 +85,7 @@ func listAll[T any](ctx context.Context, c collection[T], attrs []string, pageSi
 		if counted > 0 {
 			counted-- // already counted by the parallel attempt
 		} else {
-			task.Add(1)
+			task.add(1)
 		}
 	}
 	return out, nil
@@ -91,14 +117,15 @@ func containsFold(list []string, s string) bool {
 // listParallel performs the parallel read. It returns errInconsistentPages
 // (with the number of items it counted on task) when the sequential
 // iterator must take over.
-func listParallel[T any](ctx context.Context, c collection[T], attrs []string, pageSize int, task *reports.Task) ([]T, int64, error) {
+func listParallel[T any](ctx context.Context, c collection[T], attrs []string, pageSize int, task *counter) ([]T, int64, error) {
 	path := c.ep.Path()
 	var first scim.ListResponse[T]
 	if err := c.doer.Do(ctx, c.class, http.MethodGet, path, pageQuery(attrs, pageSize, 1), nil, &first); err != nil {
 		return nil, 0, err
 	}
 	n, total := len(first.Resources), first.TotalResults
-	task.Add(int64(n))
+	task.expect(int64(total))
+	task.add(int64(n))
 	counted := int64(n)
 	if n == 0 && total <= 0 {
 		return nil, counted, nil
@@ -135,7 +162,7 @@ func listParallel[T any](ctx context.Context, c collection[T], attrs []string, p
 					continue
 				}
 				k := int64(len(pages[i].Resources))
-				task.Add(k)
+				task.add(k)
 				mu.Lock()
 				counted += k
 				mu.Unlock()

@@ -327,7 +327,7 @@ func (r *runner) exportAll(ctx context.Context, targets []scim.WorkspaceInfo) ([
 func (r *runner) exportWorkspace(ctx context.Context, i int, info scim.WorkspaceInfo, prog *reports.Progress) *wsResult {
 	task := prog.Task(taskName(info), 0)
 	res := &wsResult{info: info}
-	d := r.fetchWorkspace(ctx, info, task)
+	d := r.fetchWorkspace(ctx, info, &counter{task: task})
 	res.federated = d.federated
 	w, err := r.spool.create(fmt.Sprintf("workspace-%04d", i))
 	if err != nil {
@@ -357,7 +357,7 @@ func (r *runner) exportWorkspace(ctx context.Context, i int, info scim.Workspace
 func (r *runner) exportAccount(ctx context.Context, prog *reports.Progress) *accountResult {
 	task := prog.Task("account", 0)
 	res := &accountResult{}
-	d := r.fetchAccount(ctx, task)
+	d := r.fetchAccount(ctx, &counter{task: task})
 	if d.read[readUsers] {
 		res.users = make(map[string]bool, len(d.users))
 		for _, u := range d.users {
