@@ -464,3 +464,31 @@ func TestXLSXHasSummaryChart(t *testing.T) {
 		t.Errorf("sheets = %v", got)
 	}
 }
+
+// TestMembershipMatchesGETsSynthetic repeats the membership check on a
+// generated account with nested account and local groups and a
+// non-federated workspace.
+func TestMembershipMatchesGETsSynthetic(t *testing.T) {
+	seed, err := sandbox.Synthetic("workspaces=3,users=150,groups=30,members=8,sps=6,local-groups=10,seed=3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, sandbox.Options{Seed: seed, PageCap: 25}, nil)
+	tr := readTruth(t, e)
+	path := e.path("out")
+	if err := Run(context.Background(), Options{Format: "json", Out: path, Include: []string{"memberships"}}, e.deps); err != nil {
+		t.Fatal(err)
+	}
+	m := readOutput(t, "json", path)[TableMemberships]
+	direct, transitive := exportedPairs(t, m, relDirect, true), exportedPairs(t, m, relTransitive, false)
+	if want := tr.directPairs(t); !slices.Equal(direct, want) {
+		t.Errorf("direct memberships differ from GET members:\n%s", diffLines(want, direct))
+	}
+	if want := tr.transitivePairs(); !slices.Equal(transitive, want) {
+		t.Errorf("transitive memberships differ:\n%s", diffLines(want, transitive))
+	}
+	if len(transitive) == 0 {
+		t.Error("no transitive memberships: the seed must nest groups")
+	}
+	t.Logf("%d direct and %d transitive memberships over %d workspaces", len(direct), len(transitive), len(tr.ws))
+}

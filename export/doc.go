@@ -1,0 +1,88 @@
+// Package export implements "dbiam export": an inventory of the identities
+// of every workspace of an account (users, service principals, groups, group
+// memberships, entitlements, workspace assignments) and of the account
+// itself, written as an XLSX workbook, a directory of CSV files or a
+// directory of JSON Lines files.
+//
+// # Use
+//
+// Command turns the flags into Options; Run does the work and is what tests
+// call. Run validates every option (format, --include, --page-size, the
+// workspaces file, an existing output without --force) before it connects,
+// so bad input fails with an error matching ErrBadOptions and no request.
+//
+// # Workspaces
+//
+// With an account id the workspaces are those of the account; with only
+// --host, the one workspace of the host; with --workspaces-file, the rows of
+// that file (id,name,url). --workspace narrows the set by id, exact name or
+// name ignoring case (a name shared by several workspaces must be given as
+// an id). Workspaces whose status is not RUNNING are listed as skipped and
+// not read. Workspaces are read --parallel at a time (the session's
+// setting), the account alongside them.
+//
+// # Requests
+//
+// Per workspace, three SCIM lists (Users, ServicePrincipals, Groups), each
+// with an attributes projection that leaves out group members, the largest
+// page the server grants (count=1000 is asked, the server may cap it), and
+// the pages after the first requested concurrently (see listAll); then,
+// unless an account group was listed, one read of the workspace's metastore
+// assignment to tell whether the workspace is identity federated; then its
+// permission assignments (account API, or the workspace API without an
+// account id) when it is federated. No per-object GET is made. Group
+// membership is derived from the "groups" attribute of every user, service
+// principal and group (a principal's direct parent groups), which gives the
+// same direct members as one GET per group, including nested and account
+// groups (tested against the sandbox). The account: its users (id only
+// unless the account tables are included), groups and service principals.
+//
+// # Output
+//
+// Tables, in this order (file <table>.csv or .jsonl, or sheet <table>):
+//
+//	workspaces                  one row per workspace: id, name, cloud, URL,
+//	                            status, identity_federated, counts, and
+//	                            export_status (ok, failed, skipped) + error
+//	users                       workspace users: account_user tells whether
+//	                            the user's id is an account user's (empty
+//	                            without account access); groups are the
+//	                            direct groups, by name
+//	service_principals          workspace service principals
+//	groups                      type (workspace or account), member counts by
+//	                            kind, entitlements, roles, parent groups
+//	memberships                 one row per (group, member): relation direct
+//	                            (depth 1), transitive (through nested groups,
+//	                            depth >= 2, via = the groups in between on a
+//	                            shortest path) or cycle (the group is its own
+//	                            member; via = the cycle). Cycles are walked
+//	                            once and logged, never looped on
+//	entitlements                one row per (principal, entitlement) granted
+//	                            to the principal itself; inherited ones follow
+//	                            from memberships and the groups' rows
+//	assignments                 workspace permission assignments (USER/ADMIN)
+//	account_users, account_groups, account_service_principals
+//	                            with --include account (and an account id)
+//	summary                     counts per workspace (XLSX: the Summary sheet,
+//	                            with a chart)
+//
+// Every workspace table starts with workspace_id and workspace_name. Ids are
+// text (16-digit ids do not fit a spreadsheet number). Multi-valued cells
+// join values with "; ". Rows are sorted by workspace id, then by name
+// (case-insensitively) and id, so outputs are stable (see the golden files in
+// testdata/golden).
+//
+// The output appears atomically (temporary name, fsync, rename) with mode
+// 0600 (directories 0700) once every workspace is done; a cancelled run
+// leaves nothing behind. Rows are spooled per workspace to a temporary
+// directory next to the output, so memory holds only the workspaces being
+// read.
+//
+// # Failures
+//
+// A workspace whose reads fail (denied, throttled past the retry budget,
+// unavailable) does not stop the others: its export_status is failed with
+// the reasons, the tables whose reads succeeded are still written for it,
+// and Run returns a *PartialError (exit code 2) after writing everything.
+// A failed account read is reported the same way.
+package export
