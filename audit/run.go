@@ -47,7 +47,10 @@ func Run(ctx context.Context, o Options, d Deps) error {
 	if err := writeReport(rep, p, d.Streams); err != nil {
 		return err
 	}
-	if gaps := rep.notCovered(); len(gaps) > 0 {
+	gaps := rep.notCovered()
+	a.log.Info("audit finished", "identities", len(rep.Identities), "workspaces", len(rep.Workspaces),
+		"findings", len(rep.Findings)-len(gaps), "not_covered", len(gaps))
+	if len(gaps) > 0 {
 		for _, g := range gaps {
 			a.log.Warn("audit not covered", "part", g)
 		}
