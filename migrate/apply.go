@@ -623,9 +623,9 @@ func (ex *executor) runGroup(ctx, parent context.Context, gr groupRef, sem chan 
 	ex.res.Migrated++
 	ex.mu.Unlock()
 	ex.countDone(gr)
-	ex.groupFinished(ws, "migrated")
 	ex.log.Info("migrated group", "workspace", ws.WorkspaceName, "workspace_id", ws.WorkspaceID,
 		"group", g.LocalName, "account_group", a.plan.DisplayName)
+	ex.groupFinished(ws, "migrated")
 }
 
 // groupDone reports whether every step of a group is done in the journal.
@@ -663,9 +663,9 @@ func (ex *executor) failGroup(gr groupRef, kind StepKind, err error) {
 	ex.res.Failed = append(ex.res.Failed, GroupFailure{WorkspaceID: gr.ws.WorkspaceID, Workspace: gr.ws.WorkspaceName,
 		Group: gr.g.LocalName, Step: kind, Err: err.Error()})
 	ex.mu.Unlock()
-	ex.groupFinished(gr.ws, "failed")
 	ex.log.Error("group failed", "workspace", gr.ws.WorkspaceName, "workspace_id", gr.ws.WorkspaceID,
 		"group", gr.g.LocalName, "step", string(kind), "error", err)
+	ex.groupFinished(gr.ws, "failed")
 }
 
 // stepSpec identifies one step for the journal.
