@@ -188,5 +188,13 @@ func subtitle(r *Report) string {
 			covered++
 		}
 	}
-	return fmt.Sprintf("%d identities, %d workspaces (%d fully covered), %d findings", len(r.Identities), len(r.Workspaces), covered, len(r.Findings))
+	return fmt.Sprintf("%s, %s (%d fully covered), %s", plural(len(r.Identities), "identity", "identities"),
+		plural(len(r.Workspaces), "workspace", "workspaces"), covered, plural(len(r.Findings), "finding", "findings"))
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
 }
