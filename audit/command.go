@@ -26,10 +26,10 @@ func newCommand(io *reports.Streams, connect scim.ConnectFunc, run func(context.
 		Description: `Lists, in every workspace, what the audited identities created, own, run as or alone can
 manage: personal access tokens, jobs, clusters, SQL warehouses, pipelines, SQL queries and
 alerts, legacy and Lakeview dashboards, serving endpoints and apps. Each finding has a severity:
-breaks (a scheduled job running as the identity, a query running as its owner, a token used in
-the last 30 days), stops (a running cluster or pipeline), orphaned (nobody else can manage it)
-or info. A group expands to its members, nested groups included, and members whose only path
-into a workspace is the group are reported. Only GET requests are sent.
+breaks (a scheduled job, a query or an alert running as the identity, a token used in the last
+30 days, a member losing its only path into a workspace), stops (a running cluster or
+pipeline), orphaned (nobody else can manage it) or info. A group expands to its members, nested
+groups included. Only GET requests are sent.
 
 Select identities with --user, --service-principal and --group (repeatable), --from-file
 (one "user:EMAIL", "service-principal:APP_ID" or "group:NAME" per line), --inactive (every

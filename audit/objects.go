@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
@@ -345,6 +344,3 @@ func managers(acl *scim.ObjectPermissions) (mgrs, owners []pref) {
 	}
 	return mgrs, owners
 }
-
-// String describes o for logs.
-func (o *object) String() string { return fmt.Sprintf("%s %s (%s)", o.kind, o.id, o.name) }

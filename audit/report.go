@@ -165,7 +165,7 @@ func (a *auditor) buildReport(ctx context.Context) (*Report, error) {
 					Reason: "not covered: " + err.Error()})
 			}
 			switch {
-			case len(w.gaps) >= len(ObjectKinds()):
+			case w.objectGaps() == len(ObjectKinds()):
 				c.Coverage, c.Reason = CoverageNone, "no resource kind could be read"
 			case len(w.gaps) > 0:
 				c.Coverage = CoveragePartial

@@ -268,7 +268,7 @@ func (a *auditor) scanWorkspaces(ctx context.Context) {
 		w.objects, w.acls, w.jobGets = len(inv.objects), acls, gets
 		a.detailGaps(w, inv.objects)
 		w.findings = append(w.findings, analyze(w.ref, inv.objects, m, a.now)...)
-		if len(w.gaps) == len(ObjectKinds()) {
+		if w.objectGaps() == len(ObjectKinds()) {
 			task.Fail(firstGap(w.gaps))
 			return
 		}
@@ -323,6 +323,17 @@ func (a *auditor) detailGaps(w *wsRun, objs []*object) {
 	if failed > 0 {
 		w.gap(KindJob, fmt.Errorf("run-as of %d of %d jobs could not be read: %w", failed, total, first))
 	}
+}
+
+// objectGaps counts the object kinds that could not be read.
+func (w *wsRun) objectGaps() int {
+	n := 0
+	for _, k := range ObjectKinds() {
+		if _, ok := w.gaps[k]; ok {
+			n++
+		}
+	}
+	return n
 }
 
 func firstGap(g map[Kind]error) error {
