@@ -179,6 +179,9 @@ func TestResolveOptions(t *testing.T) {
 	if !reflect.DeepEqual(all.include.on, def.include.on) || def.include.explicit {
 		t.Errorf("all = %v, default = %v (explicit %v)", all.include.on, def.include.on, def.include.explicit)
 	}
+	if ws, _ := (Options{Include: []string{"workspaces"}, Out: filepath.Join(dir, "p")}).resolve(fixedNow); !ws.include.explicit || len(ws.include.on) != 0 || ws.include.identities() {
+		t.Errorf("--include workspaces = %+v, want nothing else", ws.include)
+	}
 	if c, _ := (Options{}).resolve(fixedNow); c.out != "dbiam-export-2026-03-14.xlsx" {
 		t.Errorf("default out = %q", c.out)
 	}

@@ -108,6 +108,9 @@ func parseInclude(vals []string) (includeSet, error) {
 			switch {
 			case name == "":
 				continue
+			case name == "workspaces":
+				// Always written: --include workspaces alone asks for
+				// nothing else.
 			case name == "all":
 				for _, n := range allIncludes {
 					set.on[n] = true

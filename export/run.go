@@ -1,6 +1,7 @@
 package export
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -197,7 +198,7 @@ func (r *runner) targets(ctx context.Context) ([]scim.WorkspaceInfo, error) {
 		}
 	}
 	all = slices.Clone(all)
-	slices.SortStableFunc(all, func(a, b scim.WorkspaceInfo) int { return compareInt(a.ID, b.ID) })
+	slices.SortStableFunc(all, func(a, b scim.WorkspaceInfo) int { return cmp.Compare(a.ID, b.ID) })
 	if len(r.cfg.selectors) == 0 {
 		return all, nil
 	}
@@ -216,16 +217,6 @@ func (r *runner) targets(ctx context.Context) ([]scim.WorkspaceInfo, error) {
 		}
 	}
 	return out, nil
-}
-
-func compareInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // selectWorkspace returns the index of the workspace sel names: by id,
