@@ -115,7 +115,7 @@ type accountResult struct {
 // output path until every workspace is done: when ctx is cancelled Run
 // returns its error and leaves neither output nor temporary files. When
 // some workspaces fail, the others are written and Run returns a
-// *PartialError.
+// *PartialError. Concurrent calls are safe as long as their outputs differ.
 func Run(ctx context.Context, o Options, d Deps) error {
 	if d.Now == nil {
 		d.Now = time.Now
