@@ -402,7 +402,7 @@ func clockDeps(t testing.TB, srv *sandbox.Server, clk *fakeClock, rates map[stri
 	}
 	connect := func(ctx context.Context) (*scim.Session, error) {
 		return scim.Connect(ctx, scim.Settings{Host: srv.URL(), AccountID: srv.AccountID(), Token: srv.AdminToken(),
-			Hermetic: true, Rates: rates, Concurrency: 8, MaxAttempts: 30, Sleep: clk.Sleep})
+			Hermetic: true, Rates: rates, Concurrency: 8, Sleep: clk.Sleep})
 	}
 	return Deps{Streams: io, Connect: connect, Now: clk.Now}, stdout, stderr
 }
