@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/dbiam/dbiam/reports"
@@ -753,6 +755,9 @@ func TestReadIdentities(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("ReadIdentities = %v, want %v", got, want)
 	}
+	if _, err := ReadIdentities(filepath.Join(t.TempDir(), "missing.txt")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing file: err = %v, want fs.ErrNotExist", err)
+	}
 	for _, bad := range []string{"robot\n", "team:x\n", "user:\n"} {
 		if err := os.WriteFile(path, []byte(bad), 0o600); err != nil {
 			t.Fatal(err)
@@ -760,6 +765,32 @@ func TestReadIdentities(t *testing.T) {
 		var ie *InputError
 		if _, err := ReadIdentities(path); !errors.As(err, &ie) || !strings.HasSuffix(ie.Input, ":1") {
 			t.Errorf("%q: err = %v, want an InputError naming line 1", bad, err)
+		}
+	}
+}
+
+// TestAuditCancelled: a run cancelled in the middle of the scan (Ctrl-C)
+// writes nothing and returns the context's error, which main maps to exit
+// code 130.
+func TestAuditCancelled(t *testing.T) {
+	for _, o := range []Options{{Users: []string{"alice@corp.test"}}, {All: true}} {
+		ctx, cancel := context.WithCancel(context.Background())
+		var once sync.Once
+		e := newEnv(t, sandbox.Options{Seed: testSeed(t)}, func(s *scim.Settings) {
+			s.OnRequest = func(ev scim.RequestEvent) {
+				if ev.Class == scim.ClassPermissionsRead {
+					once.Do(cancel)
+				}
+			}
+		})
+		o.Format, o.Out = FormatCSV, e.path("r.csv")
+		err := Run(ctx, o, e.deps)
+		cancel()
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("%+v: err = %v, want context.Canceled", o, err)
+		}
+		if _, serr := os.Stat(o.Out); !errors.Is(serr, fs.ErrNotExist) {
+			t.Errorf("report written after cancellation: %v", serr)
 		}
 	}
 }

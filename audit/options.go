@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"slices"
 	"strings"
@@ -119,6 +120,7 @@ type InputError struct {
 	Input   string // the flag, file:line or value at fault
 	Problem string
 	Fix     string
+	Err     error // the underlying error, if any (e.g. from opening a file)
 }
 
 // Error formats e as "input: problem: fix".
@@ -129,6 +131,9 @@ func (e *InputError) Error() string {
 	}
 	return msg
 }
+
+// Unwrap returns the underlying error.
+func (e *InputError) Unwrap() error { return e.Err }
 
 // PartialError reports an audit that could not read some workspaces or
 // resource kinds. The report was still written, listing them as not
@@ -171,7 +176,12 @@ func (s Selector) String() string { return string(s.Type) + ":" + s.Name }
 func ReadIdentities(path string) ([]Selector, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, &InputError{Input: "--from-file " + path, Problem: errors.Unwrap(err).Error(), Fix: "pass a readable file of identities"}
+		problem := err.Error()
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			problem = pe.Err.Error()
+		}
+		return nil, &InputError{Input: "--from-file " + path, Problem: problem, Fix: "pass a readable file of identities", Err: err}
 	}
 	defer f.Close()
 	var out []Selector
@@ -193,7 +203,7 @@ func ReadIdentities(path string) ([]Selector, error) {
 		out = append(out, s)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, &InputError{Input: "--from-file " + path, Problem: err.Error(), Fix: "pass a text file, one identity per line"}
+		return nil, &InputError{Input: "--from-file " + path, Problem: err.Error(), Fix: "pass a text file, one identity per line", Err: err}
 	}
 	return out, nil
 }
