@@ -165,6 +165,12 @@ func (g *globals) connect(ctx context.Context) (*scim.Session, error) {
 			return nil, err
 		}
 		s.Host, s.AccountID, s.Token, s.Hermetic = srv.URL(), srv.AccountID(), srv.AdminToken(), true
+		if g.rps == 0 {
+			// The embedded sandbox sets no rate limits, so the conservative
+			// production pacing would only slow a rehearsal down; --rps
+			// still applies when given.
+			s.Rates = scim.UnlimitedRates()
+		}
 	}
 	return scim.Connect(ctx, s)
 }
