@@ -37,40 +37,11 @@ func RunFinalize(ctx context.Context, opts FinalizeOptions, d Deps) error {
 	if opts.JournalDir == "" {
 		return errors.New("finalize: flag --journal is required: the journal directory apply used")
 	}
-	log := d.logger()
-	p, hdr, recs, err := loadJournalPlan(opts.JournalDir)
+	ex, done, err := openJournalRun(ctx, "finalize", opts.JournalDir, opts.Groups, opts.DryRun, opts.ForceUnlock, opts.Remote, d)
 	if err != nil {
 		return err
 	}
-	if len(opts.Groups) > 0 {
-		if err := checkGroupNames(p, opts.Groups); err != nil {
-			return err
-		}
-	}
-	var j *Journal
-	if !opts.DryRun {
-		lock, err := AcquireLock(opts.JournalDir, LockOptions{Command: "migrate finalize", Force: opts.ForceUnlock, Now: d.Now})
-		if err != nil {
-			return err
-		}
-		defer lock.Release()
-		if j, err = OpenJournal(opts.JournalDir, hdr, d.Now); err != nil {
-			return err
-		}
-		defer j.Close()
-		recs = j.Records()
-	}
-	remote := opts.Remote
-	if remote == nil {
-		var err error
-		if remote, err = connectRemote(ctx, "finalize", d, p); err != nil {
-			return err
-		}
-	}
-	if opts.DryRun {
-		remote = DryRun(remote, log)
-	}
-	ex := newExecutor(p, remote, j, Replay(recs), ApplyOptions{Grace: DefaultGrace, Sleep: sleepCtx}, log)
+	defer done()
 	res, err := ex.finalize(ctx, opts.Groups)
 	if d.Streams != nil {
 		verb := "Finalize"

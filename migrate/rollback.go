@@ -46,40 +46,11 @@ func RunRollback(ctx context.Context, opts RollbackOptions, d Deps) error {
 	if opts.JournalDir == "" {
 		return errors.New("rollback: flag --journal is required: the journal directory apply used")
 	}
-	log := d.logger()
-	p, hdr, recs, err := loadJournalPlan(opts.JournalDir)
+	ex, done, err := openJournalRun(ctx, "rollback", opts.JournalDir, opts.Groups, opts.DryRun, opts.ForceUnlock, opts.Remote, d)
 	if err != nil {
 		return err
 	}
-	if len(opts.Groups) > 0 {
-		if err := checkGroupNames(p, opts.Groups); err != nil {
-			return err
-		}
-	}
-	var j *Journal
-	if !opts.DryRun {
-		lock, err := AcquireLock(opts.JournalDir, LockOptions{Command: "migrate rollback", Force: opts.ForceUnlock, Now: d.Now})
-		if err != nil {
-			return err
-		}
-		defer lock.Release()
-		if j, err = OpenJournal(opts.JournalDir, hdr, d.Now); err != nil {
-			return err
-		}
-		defer j.Close()
-		recs = j.Records()
-	}
-	remote := opts.Remote
-	if remote == nil {
-		var err error
-		if remote, err = connectRemote(ctx, "rollback", d, p); err != nil {
-			return err
-		}
-	}
-	if opts.DryRun {
-		remote = DryRun(remote, log)
-	}
-	ex := newExecutor(p, remote, j, Replay(recs), ApplyOptions{Grace: DefaultGrace, Sleep: sleepCtx}, log)
+	defer done()
 	res, err := ex.rollback(ctx, opts.Groups)
 	if d.Streams != nil {
 		verb := "Rollback"
@@ -463,4 +434,56 @@ func intersect(a, b []string) []string {
 		}
 	}
 	return out
+}
+
+// openJournalRun prepares what finalize and rollback share: the plan and
+// records of the apply journal in dir, the journal lock and the journal
+// opened for appending (both skipped by a dry run, which never writes the
+// journal), and an executor over the remote (connected from the plan when
+// nil, wrapped by DryRun for a dry run). op names the command in errors and
+// in the lock. Call done when finished to release the journal and the lock.
+func openJournalRun(ctx context.Context, op, dir string, groups []string, dryRun, forceUnlock bool, remote Remote, d Deps) (ex *executor, done func(), err error) {
+	log := d.logger()
+	p, hdr, recs, err := loadJournalPlan(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(groups) > 0 {
+		if err := checkGroupNames(p, groups); err != nil {
+			return nil, nil, err
+		}
+	}
+	var cleanups []func()
+	done = func() {
+		for i := len(cleanups) - 1; i >= 0; i-- {
+			cleanups[i]()
+		}
+	}
+	defer func() {
+		if err != nil {
+			done()
+		}
+	}()
+	var j *Journal
+	if !dryRun {
+		lock, err := AcquireLock(dir, LockOptions{Command: "migrate " + op, Force: forceUnlock, Now: d.Now})
+		if err != nil {
+			return nil, nil, err
+		}
+		cleanups = append(cleanups, func() { lock.Release() })
+		if j, err = OpenJournal(dir, hdr, d.Now); err != nil {
+			return nil, nil, err
+		}
+		cleanups = append(cleanups, func() { j.Close() })
+		recs = j.Records()
+	}
+	if remote == nil {
+		if remote, err = connectRemote(ctx, op, d, p); err != nil {
+			return nil, nil, err
+		}
+	}
+	if dryRun {
+		remote = DryRun(remote, log)
+	}
+	return newExecutor(p, remote, j, Replay(recs), ApplyOptions{Grace: DefaultGrace, Sleep: sleepCtx}, log), done, nil
 }
