@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"bufio"
 	"context"
 	"encoding/csv"
 	"errors"
@@ -111,8 +112,17 @@ func ReadWorkspacesFile(path string) ([]WorkspaceInfo, error) {
 	return ws, nil
 }
 
+// utf8BOM is the UTF-8 encoding of U+FEFF.
+const utf8BOM = "\ufeff"
+
 func parseWorkspaces(r io.Reader) ([]WorkspaceInfo, error) {
-	cr := csv.NewReader(r)
+	// Spreadsheet programs save "CSV UTF-8" with a byte order mark; without
+	// this the header (or the first id) would not be recognised.
+	br := bufio.NewReader(r)
+	if b, err := br.Peek(len(utf8BOM)); err == nil && string(b) == utf8BOM {
+		br.Discard(len(utf8BOM))
+	}
+	cr := csv.NewReader(br)
 	cr.FieldsPerRecord = -1
 	cr.Comment = '#'
 	cr.TrimLeadingSpace = true
