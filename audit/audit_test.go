@@ -794,3 +794,23 @@ func TestAuditCancelled(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditGroupNameKeepsSpaces: a group whose display name ends with a
+// space (the default seed has "trailing space ") is found by its exact
+// name, not reported as unknown.
+func TestAuditGroupNameKeepsSpaces(t *testing.T) {
+	e := newEnv(t, sandbox.Options{}, nil)
+	r, err := e.runJSON(t, Options{Groups: []string{"trailing space "}})
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, e.stderr)
+	}
+	id, ok := identityIn(r, "trailing space ")
+	if !ok || id.Status == StatusNotFound || id.Type != PrincipalGroup {
+		t.Fatalf("group %q: %+v (found %v), want a resolved group; identities: %+v", "trailing space ", id, ok, r.Identities)
+	}
+	for _, f := range r.Findings {
+		if f.Kind == KindIdentity {
+			t.Errorf("unexpected not-found finding: %s", row(f))
+		}
+	}
+}

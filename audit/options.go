@@ -281,11 +281,14 @@ func (o Options) check() (plan, error) {
 	for _, s := range o.ServicePrincipals {
 		p.selectors = append(p.selectors, Selector{PrincipalServicePrincipal, strings.TrimSpace(s)})
 	}
+	// Group display names are kept as given: spaces are part of a name
+	// ("trailing space " is a valid, distinct group), and the directory
+	// looks groups up by their exact name.
 	for _, g := range o.Groups {
-		p.selectors = append(p.selectors, Selector{PrincipalGroup, strings.TrimSpace(g)})
+		p.selectors = append(p.selectors, Selector{PrincipalGroup, g})
 	}
 	for _, s := range p.selectors {
-		if s.Name == "" {
+		if strings.TrimSpace(s.Name) == "" {
 			return p, &InputError{Input: "--" + flagFor(s.Type), Problem: "empty name", Fix: "pass a name"}
 		}
 	}
