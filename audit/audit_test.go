@@ -729,6 +729,10 @@ func TestCommandFlags(t *testing.T) {
 	if err := app.run("audit", "--inactive"); err != nil || !got.Inactive || got.Format != FormatTable {
 		t.Errorf("--inactive: %+v, %v", got, err)
 	}
+	// A group's display name may end with a space; the flag keeps it.
+	if err := app.run("audit", "--group", "trailing space "); err != nil || !slices.Equal(got.Groups, []string{"trailing space "}) {
+		t.Errorf("--group with a trailing space: %q, %v", got.Groups, err)
+	}
 	if err := app.run("audit", "extra"); err == nil || !strings.Contains(err.Error(), "takes no arguments") {
 		t.Errorf("positional argument: err = %v", err)
 	}

@@ -39,7 +39,7 @@ the exit code is 2.`,
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "user", Aliases: []string{"u"}, Usage: "user name (email) to audit (repeatable)"},
 			&cli.StringSliceFlag{Name: "service-principal", Aliases: []string{"sp"}, Usage: "service principal application id to audit (repeatable)"},
-			&cli.StringSliceFlag{Name: "group", Aliases: []string{"g"}, Usage: "group name to audit with its members (repeatable)"},
+			&cli.StringSliceFlag{Name: "group", Aliases: []string{"g"}, KeepSpace: true, Usage: "group name to audit with its members (repeatable; exact, spaces included)"},
 			&cli.StringFlag{Name: "from-file", Usage: "file of identities, one per line: user:EMAIL, service-principal:APP_ID or group:NAME"},
 			&cli.BoolFlag{Name: "inactive", Usage: "audit every deactivated user and service principal"},
 			&cli.BoolFlag{Name: "all", Usage: "audit every identity objects refer to (compliance view)"},
