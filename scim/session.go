@@ -154,6 +154,21 @@ func (noopLoader) Configure(*config.Config) error { return nil }
 
 func noHostMetadata(context.Context, string) (*config.HostMetadata, error) { return nil, nil }
 
+// workspaceMetadataWithoutAccount drops the account id from the metadata of
+// a single workspace's host (one with a workspace_id). The SDK would
+// otherwise back-fill Config.AccountID from it, and a --host workspace given
+// without --account-id would turn into an account session that lists the
+// account's workspaces on a workspace host. An account id configured by the
+// user (flag, profile, environment) is unaffected: the SDK never overrides it.
+func workspaceMetadataWithoutAccount(meta *config.HostMetadata, err error) (*config.HostMetadata, error) {
+	if err != nil || meta == nil || meta.WorkspaceID == "" || strings.Contains(meta.OIDCEndpoint, "{account_id}") {
+		return meta, err
+	}
+	cp := *meta
+	cp.AccountID = ""
+	return &cp, nil
+}
+
 // resolveConfig builds and eagerly resolves the SDK config for s.
 func resolveConfig(s Settings, base http.RoundTripper, secrets *redactor) (*config.Config, error) {
 	cfg := &config.Config{
@@ -174,6 +189,10 @@ func resolveConfig(s Settings, base http.RoundTripper, secrets *redactor) (*conf
 			cfg.Loaders = []config.Loader{config.ConfigFile}
 		}
 		cfg.HostMetadataResolver = noHostMetadata
+	} else {
+		cfg.HostMetadataResolver = func(ctx context.Context, host string) (*config.HostMetadata, error) {
+			return workspaceMetadataWithoutAccount(cfg.DefaultHostMetadataResolver()(ctx, host))
+		}
 	}
 	if err := checkProfile(s); err != nil {
 		return nil, err

@@ -173,3 +173,59 @@ func TestConnectHonoursCancelledContext(t *testing.T) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 }
+
+// cleanEnv points HOME at an empty directory and clears every DATABRICKS_*
+// variable, so a non-hermetic Connect reads nothing of the developer's.
+func cleanEnv(t *testing.T) {
+	t.Setenv("HOME", t.TempDir())
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "DATABRICKS_") || strings.HasPrefix(k, "ARM_") || strings.HasPrefix(k, "GOOGLE_") {
+			t.Setenv(k, "")
+			os.Unsetenv(k)
+		}
+	}
+}
+
+// A workspace host's /.well-known/databricks-config names its account. The
+// SDK back-fills Config.AccountID from it; the session must stay a
+// single-workspace session (--host without --account-id), not switch to
+// listing the account's workspaces on a workspace host.
+func TestConnectWorkspaceHostMetadataKeepsWorkspaceMode(t *testing.T) {
+	cleanEnv(t)
+	reg := newMock(t)
+	reg.Register("metadata", rest("GET", "/.well-known/databricks-config"), respond(200, map[string]any{
+		"oidc_endpoint": "https://prod.cloud.databricks.com/oidc",
+		"account_id":    "0d1e2f3a-acct",
+		"workspace_id":  "4242",
+		"cloud":         "AWS",
+		"host_type":     "workspace",
+	})).Times(-1)
+	reg.Register("me", rest("GET", "/api/2.0/preview/scim/v2/Me"), respond(200, User{UserName: "me@example.com"}, "X-Databricks-Org-Id", "4242"))
+	sess, err := Connect(context.Background(), Settings{Host: "https://prod.cloud.databricks.com", Token: "dapi-workspace-token-1", MaxAttempts: 1, HTTPClient: &http.Client{Transport: reg}})
+	if err != nil {
+		t.Fatalf("Connect: %v", err)
+	}
+	if sess.AccountID() != "" {
+		t.Errorf("AccountID() = %q: taken from a workspace host's metadata", sess.AccountID())
+	}
+	if rs := reg.Requests(); len(rs) == 0 || rs[0].Path != "/.well-known/databricks-config" {
+		t.Fatalf("requests %+v: host metadata was not fetched", rs)
+	}
+	ws, err := sess.Workspaces(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ws) != 1 || ws[0].ID != 4242 || ws[0].URL != "https://prod.cloud.databricks.com" {
+		t.Errorf("Workspaces = %+v, want the --host workspace", ws)
+	}
+
+	// An explicit account id is kept.
+	sess, err = Connect(context.Background(), Settings{Host: "https://prod.cloud.databricks.com", AccountID: "given", Token: "dapi-workspace-token-1", MaxAttempts: 1, HTTPClient: &http.Client{Transport: reg}})
+	if err != nil {
+		t.Fatalf("Connect: %v", err)
+	}
+	if sess.AccountID() != "given" {
+		t.Errorf("AccountID() = %q, want the one given", sess.AccountID())
+	}
+}
