@@ -382,11 +382,18 @@ func rate(o *object, s *relset, eff pref, effKnown bool, managerCount int, now t
 		ra, name := runAsFor()
 		vs = append(vs, ratePipeline(pipelineFacts{State: o.pipeline.State, RunAs: ra, RunAsName: name}))
 	case o.kind == KindQuery && s.has(RelOwns):
+		if trashed(o.query.LifecycleState) {
+			vs = append(vs, rateTrashed(o.kind))
+			break
+		}
 		vs = append(vs, rateQuery(true, o.query.RunAsMode))
 	case o.kind == KindAlert && (s.has(RelOwns) || s.has(RelRunsAs)):
-		if s.has(RelRunsAs) {
+		switch {
+		case trashed(o.alert.LifecycleState):
+			vs = append(vs, rateTrashed(o.kind))
+		case s.has(RelRunsAs):
 			vs = append(vs, rateAlert(runAsIdentity, ""))
-		} else {
+		default:
 			vs = append(vs, rateAlert(runAsOther, o.alert.RunAsName()))
 		}
 	}

@@ -256,3 +256,23 @@ func TestHTMLReportLayout(t *testing.T) {
 		t.Errorf("WriteHTML: %v", err)
 	}
 }
+
+// TestAnalyzeTrashedQueryAndAlert: a query or alert in the trash runs no
+// more, so its owner's removal breaks nothing.
+func TestAnalyzeTrashedQueryAndAlert(t *testing.T) {
+	ws := WorkspaceRef{ID: 7, Name: "ws"}
+	q := queryObject(testWS, scim.Query{ID: "q1", DisplayName: "old", OwnerUserName: "a@x.test", RunAsMode: "OWNER", LifecycleState: "TRASHED"})
+	fs := analyzeObject(ws, q, named("a@x.test"), testNow)
+	if len(fs) != 1 || fs[0].Severity != SeverityInfo || fs[0].Reason != "query is in the trash; nothing runs it" {
+		t.Errorf("trashed query findings = %+v", fs)
+	}
+	q = queryObject(testWS, scim.Query{ID: "q2", DisplayName: "live", OwnerUserName: "a@x.test", RunAsMode: "OWNER", LifecycleState: "ACTIVE"})
+	if fs := analyzeObject(ws, q, named("a@x.test"), testNow); len(fs) != 1 || fs[0].Severity != SeverityBreaks {
+		t.Errorf("active query findings = %+v", fs)
+	}
+	a := alertObject(testWS, scim.Alert{ID: "a1", DisplayName: "old", OwnerUserName: "a@x.test", LifecycleState: "TRASHED"})
+	fs = analyzeObject(ws, a, named("a@x.test"), testNow)
+	if len(fs) != 1 || fs[0].Severity != SeverityInfo || fs[0].Reason != "alert is in the trash; nothing runs it" {
+		t.Errorf("trashed alert findings = %+v", fs)
+	}
+}

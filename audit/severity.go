@@ -217,6 +217,16 @@ func rateAlert(a runAs, runAsName string) verdict {
 	return verdict{SeverityBreaks, "alert is evaluated as the identity; its evaluations fail"}
 }
 
+// trashed reports whether a lifecycle_state means the object is in the
+// trash: nothing runs or evaluates it until someone restores it.
+func trashed(state string) bool { return strings.EqualFold(state, "TRASHED") }
+
+// rateTrashed: a trashed query or alert runs no more, so losing its owner
+// breaks nothing (it is still info: it can be restored within 30 days).
+func rateTrashed(k Kind) verdict {
+	return verdict{SeverityInfo, strings.ReplaceAll(string(k), "-", " ") + " is in the trash; nothing runs it"}
+}
+
 // rateSoleManager is the verdict for an object no remaining principal can
 // manage.
 func rateSoleManager() verdict {
