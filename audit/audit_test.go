@@ -746,7 +746,8 @@ func equalOptions(a, b Options) bool {
 
 func TestReadIdentities(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ids.txt")
-	content := "# header\nuser:alice@corp.test\n  bob@corp.test  \nsp:app-1\nservice-principal: app-2\ngroup:Data Eng: EU\nG:x\n"
+	content := "# header\nuser:alice@corp.test\n  bob@corp.test  \nsp:app-1\nservice-principal: app-2\ngroup:Data Eng: EU\nG:x\n" +
+		"group: \"trailing space \"\ngroup:\"bi \\\"quoted\\\" team\"\r\n"
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -755,14 +756,15 @@ func TestReadIdentities(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Selector{{PrincipalUser, "alice@corp.test"}, {PrincipalUser, "bob@corp.test"}, {PrincipalServicePrincipal, "app-1"},
-		{PrincipalServicePrincipal, "app-2"}, {PrincipalGroup, "Data Eng: EU"}, {PrincipalGroup, "x"}}
+		{PrincipalServicePrincipal, "app-2"}, {PrincipalGroup, "Data Eng: EU"}, {PrincipalGroup, "x"},
+		{PrincipalGroup, "trailing space "}, {PrincipalGroup, `bi "quoted" team`}}
 	if !slices.Equal(got, want) {
 		t.Errorf("ReadIdentities = %v, want %v", got, want)
 	}
 	if _, err := ReadIdentities(filepath.Join(t.TempDir(), "missing.txt")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("missing file: err = %v, want fs.ErrNotExist", err)
 	}
-	for _, bad := range []string{"robot\n", "team:x\n", "user:\n"} {
+	for _, bad := range []string{"robot\n", "team:x\n", "user:\n", "group:\"unterminated\n", "group:\" \"\n"} {
 		if err := os.WriteFile(path, []byte(bad), 0o600); err != nil {
 			t.Fatal(err)
 		}

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -170,8 +171,10 @@ func (s Selector) String() string { return string(s.Type) + ":" + s.Name }
 
 // ReadIdentities reads a --from-file list: one identity per line, written
 // "user:EMAIL", "service-principal:APP_ID" (or "sp:APP_ID") or
-// "group:NAME"; a bare value containing "@" is a user. Blank lines and
-// lines starting with # are skipped. A bad line is an *InputError naming
+// "group:NAME"; a bare value containing "@" is a user. Surrounding spaces
+// are dropped; a name in double quotes (Go syntax, e.g.
+// group:"trailing space ") is taken exactly. Blank lines and lines
+// starting with # are skipped. A bad line is an *InputError naming
 // the file and line.
 func ReadIdentities(path string) ([]Selector, error) {
 	f, err := os.Open(path)
@@ -217,7 +220,14 @@ func parseSelector(line string) (Selector, error) {
 		return Selector{}, fmt.Errorf("%q has no type", line)
 	}
 	value = strings.TrimSpace(value)
-	if value == "" {
+	if strings.HasPrefix(value, `"`) {
+		v, err := strconv.Unquote(value)
+		if err != nil {
+			return Selector{}, fmt.Errorf("%q has a badly quoted name (close the quotes; write an inner quote as \\\")", line)
+		}
+		value = v
+	}
+	if strings.TrimSpace(value) == "" {
 		return Selector{}, fmt.Errorf("%q has no name", line)
 	}
 	switch strings.ToLower(strings.TrimSpace(kind)) {
