@@ -94,7 +94,9 @@ func principalNumber(id string) (int64, error) {
 	return n, nil
 }
 
-var groupAttrs = []string{"id", "displayName", "externalId", "members", "entitlements", "roles", "meta"}
+// groupAttrs are the attributes of a group read by id; "groups" (its
+// parent groups) tells finalize whether a backup group is still nested.
+var groupAttrs = []string{"id", "displayName", "externalId", "members", "groups", "entitlements", "roles", "meta"}
 
 func (r *scimRemote) AccountGroup(ctx context.Context, id string) (scim.Group, error) {
 	return r.acct.Groups.Get(ctx, id, scim.GetOptions{})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/dbiam/dbiam/scim"
 )
@@ -109,6 +110,16 @@ func (ex *executor) finalize(ctx context.Context, filter []string) (FinalizeResu
 			res.Kept = append(res.Kept, fmt.Sprintf("%s: %s", label, diffs[0]))
 			continue
 		}
+		if reason, err := ex.backupStillNeeded(ctx, gr); err != nil {
+			if ctx.Err() != nil {
+				return res, ex.fatalErr()
+			}
+			res.Kept = append(res.Kept, fmt.Sprintf("%s: %v", label, err))
+			continue
+		} else if reason != "" {
+			res.Kept = append(res.Kept, fmt.Sprintf("%s: %s", label, reason))
+			continue
+		}
 		spec := stepSpec{id: del, kind: KindDeleteBackup, wsID: gr.ws.WorkspaceID, group: gr.g.LocalName}
 		err = ex.runStep(ctx, ctx, spec, func(r *stepRun) (*Detail, error) {
 			live, err := ex.remote.WorkspaceGroup(r.ctx, gr.ws.WorkspaceID, gr.g.LocalID)
@@ -140,4 +151,36 @@ func (ex *executor) finalize(ctx context.Context, filter []string) (FinalizeResu
 		ex.log.Info("deleted backup group", "workspace", gr.ws.WorkspaceName, "group", gr.g.BackupName)
 	}
 	return res, ex.fatalErr()
+}
+
+// backupStillNeeded returns why the backup group of gr must stay, "" if
+// it may go: it is still a direct member of a group that this plan did not
+// migrate (a local parent left out of the plan, skipped, or not finished).
+// Deleting it would take its members out of that parent, and with it out
+// of the parent's entitlements, roles and grants; the account group is not
+// a member of the parent. A parent migrated by the plan is fine: its
+// account group holds this group's account group.
+func (ex *executor) backupStillNeeded(ctx context.Context, gr groupRef) (string, error) {
+	live, err := ex.remote.WorkspaceGroup(ctx, gr.ws.WorkspaceID, gr.g.LocalID)
+	if errors.Is(err, scim.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read group %q: %w", gr.g.BackupName, err)
+	}
+	for _, p := range live.Groups {
+		migrated := slices.ContainsFunc(gr.ws.Groups, func(g GroupPlan) bool {
+			return g.Skipped == "" && g.LocalID == p.Value && ex.groupDone(gr.ws.WorkspaceID, g.LocalID)
+		})
+		if migrated {
+			continue
+		}
+		name := p.Display
+		if name == "" {
+			name = p.Value
+		}
+		return fmt.Sprintf("the backup group %q is still a member of group %q, which this plan did not migrate: deleting it would remove its members from that group; migrate %q too, or give its members another path into it, then run finalize again",
+			gr.g.BackupName, name, name), nil
+	}
+	return "", nil
 }
