@@ -101,7 +101,20 @@ type Detail struct {
 	Differences []string `json:"differences,omitempty"`
 	// Reason says why a step was skipped.
 	Reason string `json:"reason,omitempty"`
+	// Create says whether ensure-account-group sent a create (POST) that
+	// may have landed ([CreateSent], recorded before each POST) or the
+	// create was refused with a known outcome ([CreateRefused]: nothing was
+	// created, e.g. 409 for a group someone else made after the plan). Only
+	// after CreateSent may a later run or rollback take a group with the
+	// planned name for one dbiam created.
+	Create string `json:"create,omitempty"`
 }
+
+// Values of [Detail.Create].
+const (
+	CreateSent    = "sent"
+	CreateRefused = "refused"
+)
 
 // SecretACL is one secret scope ACL entry.
 type SecretACL struct {
@@ -515,6 +528,9 @@ func mergeDetail(dst, src *Detail) {
 	}
 	if src.Reason != "" {
 		dst.Reason = src.Reason
+	}
+	if src.Create != "" {
+		dst.Create = src.Create
 	}
 }
 

@@ -117,6 +117,9 @@ func (ex *executor) rollback(ctx context.Context, filter []string) (RollbackResu
 		if ctx.Err() != nil {
 			return res, ex.fatalErr()
 		}
+		// Read before the undo, which resets the step's view.
+		pv := ex.view(groupStepID(KindMigratePermissions, gr.ws.WorkspaceID, gr.g.LocalID))
+		grantsLeft := pv != nil && pv.State != "" && (pv.State != StateDone || pv.Detail.PermissionsMigrated > 0) && !ex.agCreated(ag)
 		did, err := ex.rollbackGroup(ctx, gr, ag)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -128,7 +131,7 @@ func (ex *executor) rollback(ctx context.Context, filter []string) (RollbackResu
 		}
 		if did {
 			res.Groups++
-			if v := ex.view(groupStepID(KindMigratePermissions, gr.ws.WorkspaceID, gr.g.LocalID)); v != nil && v.State == StateDone && !ex.agCreated(ag) {
+			if grantsLeft {
 				res.Warnings = append(res.Warnings, fmt.Sprintf("grants copied to the existing account group %q in workspace %s stay: the permission migration API has no undo; review them with the permissions API",
 					ag.DisplayName, gr.ws.WorkspaceName))
 			}
@@ -378,6 +381,11 @@ func (ex *executor) rollbackAccountGroup(ctx context.Context, ag *AccountGroupPl
 		return false, nil
 	}
 	d := v.Detail
+	if d.AccountGroupID == "" && !d.Created && ag.ExistingID == "" && d.Create != CreateSent {
+		// No create was sent, or it was refused: a group with this name
+		// is someone else's.
+		return false, nil
+	}
 	spec := stepSpec{id: UndoStepID(id), kind: KindEnsureAccountGroup, group: ag.DisplayName}
 	err := ex.runStep(ctx, ctx, spec, func(r *stepRun) (*Detail, error) {
 		if err := r.begin(nil); err != nil {

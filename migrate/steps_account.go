@@ -65,7 +65,14 @@ func (ex *executor) ensure(r *stepRun, ag *AccountGroupPlan) (*Detail, error) {
 		return nil, err
 	}
 	prior := r.view.Detail
-	touched := r.view.State != "" // an earlier run got as far as starting this step
+	// sent: a create of an earlier run may have landed without its id
+	// reaching the journal. A failed or refused create does not count: a
+	// group with the planned name found then is someone else's.
+	sent := prior.Create == CreateSent
+	// patched: an earlier run may have added members to the reused group,
+	// so its members no longer match the plan's precondition. A failure
+	// alone (a stale plan) does not lift the precondition.
+	patched := len(prior.AddedMemberIDs) > 0
 	id, created := prior.AccountGroupID, prior.Created
 	var g scim.Group
 	switch {
@@ -83,11 +90,11 @@ func (ex *executor) ensure(r *stepRun, ag *AccountGroupPlan) (*Detail, error) {
 		case err != nil:
 		case g.DisplayName != ag.DisplayName:
 			return nil, &StaleError{Group: ag.DisplayName, What: fmt.Sprintf("the account group to reuse was renamed to %q", g.DisplayName)}
-		case !touched && ag.ExistingMembersDigest != "" && MembersDigest(g.Members) != ag.ExistingMembersDigest:
+		case !patched && ag.ExistingMembersDigest != "" && MembersDigest(g.Members) != ag.ExistingMembersDigest:
 			return nil, &StaleError{Group: ag.DisplayName, What: "members differ"}
 		}
 	default:
-		if touched {
+		if sent {
 			// A POST of an earlier run may have landed without its id
 			// reaching the journal.
 			found, ferr := ex.findAccountGroup(ctx, ag.DisplayName)
@@ -100,11 +107,15 @@ func (ex *executor) ensure(r *stepRun, ag *AccountGroupPlan) (*Detail, error) {
 			}
 		}
 		if id == "" {
-			if err := r.begin(nil); err != nil {
+			if err := r.begin(&Detail{Create: CreateSent}); err != nil {
 				return nil, err
 			}
-			g, err = ex.createAccountGroup(r, ag, desired, touched)
+			var maybe bool
+			g, maybe, err = ex.createAccountGroup(r, ag, desired, sent)
 			if err != nil {
+				if !maybe {
+					return &Detail{Create: CreateRefused}, err
+				}
 				return nil, err
 			}
 			id, created = g.ID, true
@@ -176,47 +187,59 @@ func (ex *executor) findAccountGroup(ctx context.Context, name string) (string, 
 // createAccountGroup POSTs the group with its members. After an unknown
 // outcome it re-reads by name before any new POST; a 409 means the group
 // exists, which is ours if an earlier attempt (or run) may have made it and
-// a stale plan otherwise.
-func (ex *executor) createAccountGroup(r *stepRun, ag *AccountGroupPlan, members []string, touched bool) (scim.Group, error) {
+// a stale plan otherwise. On error, maybe reports whether a create may
+// have landed (an outcome was unknown, or the run was interrupted).
+func (ex *executor) createAccountGroup(r *stepRun, ag *AccountGroupPlan, members []string, sent bool) (_ scim.Group, maybe bool, err error) {
 	ctx := r.ctx
 	g := scim.Group{DisplayName: ag.DisplayName, ExternalID: ag.ExternalID, Schemas: []string{scim.SchemaGroup}}
 	for _, id := range members {
 		g.Members = append(g.Members, scim.ComplexValue{Value: id})
 	}
-	unknown := touched
+	unknown := sent
+	defer func() {
+		if err == nil {
+			return
+		}
+		// Known not to have created anything: a refusal (4xx, or 409 for
+		// someone else's group) with no earlier unknown outcome.
+		var stale *StaleError
+		var apiErr *scim.APIError
+		refused := errors.As(err, &stale) || (errors.As(err, &apiErr) && apiErr.StatusCode >= 400 && apiErr.StatusCode < 500)
+		maybe = unknown || r.ctx.Err() != nil || !refused
+	}()
 	for attempt := 1; ; attempt++ {
 		created, err := ex.remote.CreateAccountGroup(ctx, g)
 		switch {
 		case err == nil:
 			if created.ID == "" {
-				return created, fmt.Errorf("create account group %q: the reply carries no id", ag.DisplayName)
+				return created, false, fmt.Errorf("create account group %q: the reply carries no id", ag.DisplayName)
 			}
-			return created, nil
+			return created, false, nil
 		case errors.Is(err, scim.ErrConflict):
 			if !unknown {
-				return created, &StaleError{Group: ag.DisplayName, What: "an account group with this name was created after the plan"}
+				return created, false, &StaleError{Group: ag.DisplayName, What: "an account group with this name was created after the plan"}
 			}
 			id, ferr := ex.waitFindAccountGroup(r, ag.DisplayName)
 			if ferr != nil {
-				return created, ferr
+				return created, false, ferr
 			}
-			return scim.Group{ID: id, DisplayName: ag.DisplayName}, nil
+			return scim.Group{ID: id, DisplayName: ag.DisplayName}, false, nil
 		case errors.Is(err, scim.ErrOutcomeUnknown):
 			unknown = true
 			id, ferr := ex.findAccountGroup(ctx, ag.DisplayName)
 			if ferr != nil {
-				return created, ferr
+				return created, false, ferr
 			}
 			if id != "" {
-				return scim.Group{ID: id, DisplayName: ag.DisplayName}, nil
+				return scim.Group{ID: id, DisplayName: ag.DisplayName}, false, nil
 			}
 			if attempt >= maxCreateAttempts {
-				return created, fmt.Errorf("create account group %q: %w", ag.DisplayName, err)
+				return created, false, fmt.Errorf("create account group %q: %w", ag.DisplayName, err)
 			}
 			ex.log.Warn("account group create outcome unknown; not listed yet, sending the create again",
 				"group", ag.DisplayName, "attempt", attempt, "error", err)
 		default:
-			return created, fmt.Errorf("create account group %q: %w", ag.DisplayName, err)
+			return created, false, fmt.Errorf("create account group %q: %w", ag.DisplayName, err)
 		}
 	}
 }
