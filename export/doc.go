@@ -26,11 +26,13 @@
 // Per workspace, three SCIM lists (Users, ServicePrincipals, Groups), each
 // with an attributes projection that leaves out group members, the largest
 // page the server grants (count=1000 is asked, the server may cap it), and
-// the pages after the first requested concurrently (see listAll); then,
-// unless an account group was listed, one read of the workspace's metastore
-// assignment to tell whether the workspace is identity federated; then its
-// permission assignments (account API, or the workspace API without an
-// account id) when it is federated. No per-object GET is made. Group
+// the pages after the first requested concurrently (see listAll). As soon
+// as a page of the group list holds an account group, the workspace is
+// known to be identity federated and its permission assignments (account
+// API, or the workspace API without an account id) are read while the
+// lists go on; otherwise, once the lists are done, one read of the
+// workspace's metastore assignment tells whether it is federated, and the
+// assignments are read when it is. No per-object GET is made. Group
 // membership is derived from the "groups" attribute of every user, service
 // principal and group (a principal's direct parent groups), which gives the
 // same direct members as one GET per group, including nested and account

@@ -78,8 +78,9 @@ func groupID(g *scim.Group) string           { return g.ID }
 func groupName(g *scim.Group) string         { return g.DisplayName }
 
 // fetchWorkspace reads everything the included tables need from one
-// workspace: the three SCIM lists concurrently (see listAll),
-// then the identity-federation check and the assignments. Failed reads are
+// workspace: the three SCIM lists concurrently (see listAll), and the
+// identity-federation check and the assignments as soon as an account group
+// shows up in a page of the group list, else after the lists. Failed reads are
 // recorded in the result; fetchWorkspace itself never fails.
 func (r *runner) fetchWorkspace(ctx context.Context, info scim.WorkspaceInfo, task *counter) *wsData {
 	d := &wsData{read: map[string]bool{}}
@@ -99,27 +100,61 @@ func (r *runner) fetchWorkspace(ctx context.Context, info scim.WorkspaceInfo, ta
 		return d
 	}
 	inc := r.cfg.include
+	// An account group in any page of the group list proves the workspace
+	// identity federated: its assignments are then read while the lists
+	// are still paging, not after them (they share the account's
+	// assignments bucket with every other workspace, so reading them last
+	// leaves that bucket idle and then drains it at the end).
+	accountGroup := make(chan struct{})
+	var once sync.Once
+	onGroups := func(gs []scim.Group) {
+		for _, g := range gs {
+			if g.Meta != nil && g.Meta.ResourceType == scim.ResourceTypeAccountGroup {
+				once.Do(func() { close(accountGroup) })
+				return
+			}
+		}
+	}
+	listed := make(chan struct{})
+	var wg sync.WaitGroup
 	if inc.identities() {
-		var wg sync.WaitGroup
-		wg.Go(func() {
+		var lists sync.WaitGroup
+		lists.Go(func() {
 			var err error
-			d.users, err = listAll(ctx, collection[scim.User]{w.Users, w, scim.ClassSCIMRead, userID}, userAttributes, r.cfg.pageSize, task)
+			d.users, err = listAll(ctx, collection[scim.User]{ep: w.Users, doer: w, class: scim.ClassSCIMRead, id: userID}, userAttributes, r.cfg.pageSize, task)
 			record(readUsers, err)
 		})
-		wg.Go(func() {
+		lists.Go(func() {
 			var err error
-			d.sps, err = listAll(ctx, collection[scim.ServicePrincipal]{w.ServicePrincipals, w, scim.ClassSCIMRead, spID}, spAttributes, r.cfg.pageSize, task)
+			d.sps, err = listAll(ctx, collection[scim.ServicePrincipal]{ep: w.ServicePrincipals, doer: w, class: scim.ClassSCIMRead, id: spID}, spAttributes, r.cfg.pageSize, task)
 			record(readSPs, err)
 		})
-		wg.Go(func() {
+		lists.Go(func() {
 			var err error
-			d.groups, err = listAll(ctx, collection[scim.Group]{w.Groups, w, scim.ClassSCIMRead, groupID}, groupAttributes, r.cfg.pageSize, task)
+			d.groups, err = listAll(ctx, collection[scim.Group]{ep: w.Groups, doer: w, class: scim.ClassSCIMRead, id: groupID, onPage: onGroups}, groupAttributes, r.cfg.pageSize, task)
 			record(readGroups, err)
 		})
-		wg.Wait()
+		wg.Go(func() {
+			lists.Wait()
+			close(listed)
+		})
+	} else {
+		close(listed)
 	}
-	d.federated = r.federated(ctx, w, d)
-	if inc.has(IncludeAssignments) && (d.federated == nil || *d.federated) {
+	var federated *bool
+	wg.Go(func() {
+		select {
+		case <-accountGroup:
+			yes := true
+			federated = &yes
+		case <-listed:
+			// Without an account group seen, the whole group list (or its
+			// failure) decides, as federated documents.
+			federated = r.federated(ctx, w, d)
+		}
+		if !inc.has(IncludeAssignments) || (federated != nil && !*federated) {
+			return
+		}
 		var as []scim.PermissionAssignment
 		var err error
 		if r.acct != nil {
@@ -131,13 +166,15 @@ func (r *runner) fetchWorkspace(ctx context.Context, info scim.WorkspaceInfo, ta
 		case err == nil:
 			d.assignments = as
 			record(readAssignments, nil)
-		case d.federated == nil && isNotFederated(err):
+		case federated == nil && isNotFederated(err):
 			no := false
-			d.federated = &no
+			federated = &no
 		default:
 			record(readAssignments, err)
 		}
-	}
+	})
+	wg.Wait()
+	d.federated = federated
 	return d
 }
 
@@ -203,18 +240,18 @@ func (r *runner) fetchAccount(ctx context.Context, task *counter) *accountData {
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		var err error
-		d.users, err = listAll(ctx, collection[scim.User]{r.acct.Users, r.acct, scim.ClassAccountSCIMRead, userID}, userAttrs, r.cfg.pageSize, task)
+		d.users, err = listAll(ctx, collection[scim.User]{ep: r.acct.Users, doer: r.acct, class: scim.ClassAccountSCIMRead, id: userID}, userAttrs, r.cfg.pageSize, task)
 		record(readUsers, err)
 	})
 	if full {
 		wg.Go(func() {
 			var err error
-			d.groups, err = listAll(ctx, collection[scim.Group]{r.acct.Groups, r.acct, scim.ClassAccountSCIMRead, groupID}, accountGroupAttributes, r.cfg.pageSize, task)
+			d.groups, err = listAll(ctx, collection[scim.Group]{ep: r.acct.Groups, doer: r.acct, class: scim.ClassAccountSCIMRead, id: groupID}, accountGroupAttributes, r.cfg.pageSize, task)
 			record(readGroups, err)
 		})
 		wg.Go(func() {
 			var err error
-			d.sps, err = listAll(ctx, collection[scim.ServicePrincipal]{r.acct.ServicePrincipals, r.acct, scim.ClassAccountSCIMRead, spID}, accountSPAttributes, r.cfg.pageSize, task)
+			d.sps, err = listAll(ctx, collection[scim.ServicePrincipal]{ep: r.acct.ServicePrincipals, doer: r.acct, class: scim.ClassAccountSCIMRead, id: spID}, accountSPAttributes, r.cfg.pageSize, task)
 			record(readSPs, err)
 		})
 	}

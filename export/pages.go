@@ -53,12 +53,23 @@ func (c *counter) expect(n int64) {
 
 // collection is one SCIM collection to list: its endpoint, the rate-limit
 // class of its reads, the client that performs them and how to get a
-// resource's id.
+// resource's id. onPage, if not nil, sees every page's resources as they
+// arrive (concurrently, in any order; resources of an attempt abandoned for
+// the sequential iterator included), for decisions that need not wait for
+// the whole list.
 type collection[T any] struct {
-	ep    *scim.Endpoint[T]
-	doer  scim.Doer
-	class scim.Class
-	id    func(*T) string
+	ep     *scim.Endpoint[T]
+	doer   scim.Doer
+	class  scim.Class
+	id     func(*T) string
+	onPage func([]T)
+}
+
+// seen passes a page to onPage, if set.
+func (c collection[T]) seen(rs []T) {
+	if c.onPage != nil && len(rs) > 0 {
+		c.onPage(rs)
+	}
 }
 
 // listAll reads a whole SCIM collection with up to pageWorkers pages in
@@ -82,6 +93,7 @@ func listAll[T any](ctx context.Context, c collection[T], attrs []string, pageSi
 			return nil, err
 		}
 		out = append(out, v)
+		c.seen([]T{v})
 		if counted > 0 {
 			counted-- // already counted by the parallel attempt
 		} else {
@@ -124,6 +136,7 @@ func listParallel[T any](ctx context.Context, c collection[T], attrs []string, p
 		return nil, 0, err
 	}
 	n, total := len(first.Resources), first.TotalResults
+	c.seen(first.Resources)
 	task.expect(int64(total))
 	task.add(int64(n))
 	counted := int64(n)
@@ -161,6 +174,7 @@ func listParallel[T any](ctx context.Context, c collection[T], attrs []string, p
 					cancel()
 					continue
 				}
+				c.seen(pages[i].Resources)
 				k := int64(len(pages[i].Resources))
 				task.add(k)
 				mu.Lock()

@@ -78,7 +78,7 @@ func listFake(t *testing.T, f *fakeUsers) ([]scim.User, error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return listAll(context.Background(), collection[scim.User]{w.Users, w, scim.ClassSCIMRead, userID}, userAttributes, 1000, nil)
+	return listAll(context.Background(), collection[scim.User]{ep: w.Users, doer: w, class: scim.ClassSCIMRead, id: userID}, userAttributes, 1000, nil)
 }
 
 func ids(users []scim.User) []string {
