@@ -820,3 +820,33 @@ func TestAuditGroupNameKeepsSpaces(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditAllWorkspaceLookupFails: with --all, a workspace whose SCIM
+// directory cannot be read leaves the names seen there unresolved and the
+// workspace not covered for identities (exit code 2); the report is still
+// written with everything else.
+func TestAuditAllWorkspaceLookupFails(t *testing.T) {
+	e := newEnv(t, sandbox.Options{Seed: testSeed(t)}, nil)
+	if err := e.srv.AddFault(sandbox.Fault{Method: "GET", PathRegexp: `^/api/2\.0/preview/scim/v2/Users$`, Status: 403,
+		Body: `{"error_code":"PERMISSION_DENIED","message":"no SCIM read"}`}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := e.runJSON(t, Options{All: true})
+	var pe *PartialError
+	if !errors.As(err, &pe) || !slices.ContainsFunc(pe.NotCovered, func(s string) bool { return strings.HasSuffix(s, ": identity") }) {
+		t.Fatalf("err = %v, want a PartialError naming an identity gap", err)
+	}
+	got := map[string]IdentityStatus{}
+	for _, i := range r.Identities {
+		got[i.Name] = i.Status
+	}
+	if got["local.user@corp.test"] != StatusUnresolved || got["alice@corp.test"] != StatusActive {
+		t.Errorf("identities = %v, want local.user unresolved and alice active", got)
+	}
+	if f := findingFor(t, r, "alice@corp.test", KindJob, "alice-nightly"); f.Severity != SeverityBreaks {
+		t.Errorf("alice's job = %s", row(f))
+	}
+	if !slices.ContainsFunc(r.Findings, func(f Finding) bool { return f.Kind == KindIdentity && f.Severity == SeverityNotCovered }) {
+		t.Error("no not-covered finding for the identity lookup")
+	}
+}

@@ -162,6 +162,10 @@ const (
 	// in the account or in any audited workspace. Objects are still matched
 	// by name (a deleted user's jobs keep its name).
 	StatusNotFound IdentityStatus = "not-found"
+	// StatusUnresolved: the identity could not be looked up (--all: the
+	// directory of a workspace it was seen in could not be read); that
+	// workspace is reported as not covered for identities.
+	StatusUnresolved IdentityStatus = "unresolved"
 )
 
 // Identity is an audited principal.

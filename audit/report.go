@@ -155,7 +155,7 @@ func (a *auditor) buildReport(ctx context.Context) (*Report, error) {
 			findings = append(findings, Finding{Workspace: w.ref, Kind: KindWorkspace, ObjectID: strconv.FormatInt(w.ref.ID, 10),
 				ObjectName: w.ref.Name, URL: w.ref.URL, Severity: SeverityNotCovered, Reason: "not covered: " + w.failed.Error()})
 		default:
-			for _, k := range append(ObjectKinds(), KindWorkspaceAccess) {
+			for _, k := range append(ObjectKinds(), KindWorkspaceAccess, KindIdentity) {
 				err, ok := w.gaps[k]
 				if !ok {
 					continue
@@ -195,7 +195,9 @@ func worstOf(m map[string]int) int {
 // inactive runs they are the targets. For --all the keys are the names and
 // ids seen in objects, resolved here against the account (or each
 // workspace without one); names found nowhere are reported as not-found,
-// and id-only references that resolve merge into the named identity.
+// names a workspace directory could not be asked about as unresolved (a
+// gap of that workspace), and id-only references that resolve merge into
+// the named identity.
 func (a *auditor) identities(ctx context.Context, findings []Finding) (map[string]Identity, error) {
 	out := map[string]Identity{}
 	if a.all == nil {
@@ -230,8 +232,11 @@ func (a *auditor) identities(ctx context.Context, findings []Finding) (map[strin
 	// Names the account does not know may be workspace-local principals of
 	// the workspaces they were seen in; each workspace is asked about its
 	// own names, Session.Parallel workspaces at a time.
+	// A workspace whose directory cannot be read is not covered for
+	// identities (exit code 2); the names it was asked about stay
+	// unresolved, and the rest of the report is still written.
 	var mu sync.Mutex
-	var lookupErr error
+	unresolved := map[string]bool{}
 	a.forEachWorkspace(ctx, func(w *wsRun) {
 		want := map[string]pref{}
 		mu.Lock()
@@ -248,8 +253,9 @@ func (a *auditor) identities(ctx context.Context, findings []Finding) (map[strin
 		mu.Lock()
 		defer mu.Unlock()
 		if err != nil {
-			if lookupErr == nil {
-				lookupErr = fmt.Errorf("resolve identities in workspace %s: %w", w.ref.Label(), err)
+			w.gap(KindIdentity, fmt.Errorf("resolve %d identities: %w", len(want), err))
+			for k := range want {
+				unresolved[k] = true
 			}
 			return
 		}
@@ -259,9 +265,6 @@ func (a *auditor) identities(ctx context.Context, findings []Finding) (map[strin
 			}
 		}
 	})
-	if lookupErr != nil {
-		return nil, lookupErr
-	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -275,6 +278,9 @@ func (a *auditor) identities(ctx context.Context, findings []Finding) (map[strin
 			continue
 		}
 		id := Identity{Type: r.ptype, Name: r.name, Status: StatusNotFound}
+		if unresolved[k] {
+			id.Status = StatusUnresolved
+		}
 		if id.Name == "" {
 			id.Name = "id " + strconv.FormatInt(r.id, 10)
 		}
