@@ -1,0 +1,68 @@
+package migrate
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/dbiam/dbiam/sandbox"
+)
+
+// TestCrashResumePolicies is TestCrashResume for the merge and
+// per-workspace policies (reused account groups whose missing members are
+// PATCHed, several local groups into one account group, per-workspace
+// names), at a spread of crash points: after each crash and resume the end
+// state equals an uninterrupted run's, and a rollback then restores the
+// seed (but for grants copied onto reused account groups, which stay by
+// design).
+func TestCrashResumePolicies(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns child processes")
+	}
+	for _, policy := range []string{PolicyMerge, PolicyPerWorkspace} {
+		t.Run(policy, func(t *testing.T) {
+			srv := sandbox.NewTestServer(t, sandbox.Options{})
+			plan := makePlan(t, srv, t.TempDir(), PlanOptions{OnConflict: policy})
+			want, n := referenceRun(t, plan)
+			raw, err := os.ReadFile(plan)
+			if err != nil {
+				t.Fatal(err)
+			}
+			const points = 16
+			for i := int64(0); i < points; i++ {
+				k := 1 + i*(n-1)/(points-1)
+				srv := sandbox.NewTestServer(t, sandbox.Options{})
+				seed := srv.Snapshot()
+				p := filepath.Join(t.TempDir(), "plan.json")
+				if err := os.WriteFile(p, raw, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				killed, err := runChild(srv, p, k+1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ctx := context.Background()
+				if killed {
+					d, stdout, stderr := sandboxDeps(t, srv)
+					if err := RunApply(ctx, ApplyOptions{PlanPath: p}, d); err != nil {
+						t.Fatalf("resume after a kill after record %d: %v\n%s\n%s", k, err, stdout, stderr)
+					}
+				}
+				checkNoDuplicateGroups(t, srv.Snapshot())
+				if g, w := snapshotJSON(t, normalize(srv.Snapshot(), seed)), snapshotJSON(t, want); g != w {
+					t.Fatalf("crash after record %d: state differs from an uninterrupted run:\n%s", k, diffLines(w, g))
+				}
+				d, stdout, stderr := sandboxDeps(t, srv)
+				if err := RunRollback(ctx, RollbackOptions{JournalDir: DefaultJournalDir(p)}, d); err != nil {
+					t.Fatalf("rollback after a crash after record %d: %v\n%s\n%s", k, err, stdout, stderr)
+				}
+				got := withoutReusedGrants(t, p, srv.Snapshot(), seed)
+				if g, w := snapshotJSON(t, got), snapshotJSON(t, seed); g != w {
+					t.Fatalf("%s", fmt.Sprintf("rollback after a crash after record %d did not restore the seed:\n%s", k, diffLines(w, g)))
+				}
+			}
+		})
+	}
+}
