@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/databricks/databricks-sdk-go/common/environment"
+	"github.com/databricks/databricks-sdk-go/config"
 )
 
 // WorkspaceInfo describes a workspace to work on.
@@ -34,6 +35,11 @@ type WorkspaceInfo struct {
 // the single --host workspace, its id read from Me's X-Databricks-Org-Id.
 func (s *Session) Workspaces(ctx context.Context) ([]WorkspaceInfo, error) {
 	if s.accountID == "" {
+		if isAccountHost(s.cfg, s.host) {
+			return nil, &ConfigError{Op: "list workspaces",
+				Problem: fmt.Sprintf("host %s is an account console but no account id is set", s.host),
+				Fix:     "pass --account-id (or set account_id in the profile), or pass --host with a workspace URL"}
+		}
 		w, err := s.Workspace(WorkspaceInfo{URL: s.host})
 		if err != nil {
 			return nil, err
@@ -67,6 +73,21 @@ func (s *Session) Workspaces(ctx context.Context) ([]WorkspaceInfo, error) {
 		})
 	}
 	return out, nil
+}
+
+// isAccountHost reports whether host is an account console: the SDK's host
+// type (from host metadata or the URL), or a host name starting with
+// accounts. or accounts-dod. in any case.
+func isAccountHost(cfg *config.Config, host string) bool {
+	if cfg != nil && cfg.HostType() == config.AccountHost {
+		return true
+	}
+	u, err := url.Parse(host)
+	if err != nil {
+		return false
+	}
+	h := strings.ToLower(u.Hostname())
+	return strings.HasPrefix(h, "accounts.") || strings.HasPrefix(h, "accounts-dod.")
 }
 
 // workspaceURL derives a workspace's URL from the account host (§C):

@@ -3,6 +3,7 @@ package scim
 import (
 	"context"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -230,5 +231,25 @@ func TestReadWorkspacesFile(t *testing.T) {
 	}
 	if _, err := ReadWorkspacesFile(filepath.Join(t.TempDir(), "missing.csv")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: err = %v", err)
+	}
+}
+
+// An account console host without an account id is a missing flag, not a
+// workspace: fail before any request with the fix.
+func TestWorkspacesAccountHostWithoutAccountID(t *testing.T) {
+	for _, host := range []string{"https://accounts.cloud.databricks.com", "https://accounts.azuredatabricks.net/", "https://ACCOUNTS.gcp.databricks.com", "https://accounts-dod.cloud.databricks.mil"} {
+		reg := newMock(t) // no stubs: any request fails the test
+		sess, err := Connect(context.Background(), Settings{Host: host, Token: "dapi-account-token-1", Hermetic: true, MaxAttempts: 1, HTTPClient: &http.Client{Transport: reg}})
+		if err != nil {
+			t.Fatalf("Connect(%s): %v", host, err)
+		}
+		_, err = sess.Workspaces(context.Background())
+		var ce *ConfigError
+		if !errors.As(err, &ce) || !strings.Contains(err.Error(), "--account-id") || !strings.Contains(err.Error(), strings.TrimRight(host, "/")) {
+			t.Errorf("Workspaces on %s without account id: %v, want a ConfigError naming the host and --account-id", host, err)
+		}
+		if n := len(reg.Requests()); n != 0 {
+			t.Errorf("%s: %d requests sent", host, n)
+		}
 	}
 }
