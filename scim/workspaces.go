@@ -133,6 +133,13 @@ func ReadWorkspacesFile(path string) ([]WorkspaceInfo, error) {
 	return ws, nil
 }
 
+// isHeaderID reports whether the first field of the first row names the id
+// column: "id", or "workspace_id" as in dbiam's own workspaces table.
+func isHeaderID(field string) bool {
+	f := strings.TrimSpace(field)
+	return strings.EqualFold(f, "id") || strings.EqualFold(f, "workspace_id")
+}
+
 // utf8BOM is the UTF-8 encoding of U+FEFF.
 const utf8BOM = "\ufeff"
 
@@ -158,7 +165,7 @@ func parseWorkspaces(r io.Reader) ([]WorkspaceInfo, error) {
 			return nil, fmt.Errorf("%w: fix the CSV quoting", err)
 		}
 		line, _ := cr.FieldPos(0)
-		if first && strings.EqualFold(strings.TrimSpace(rec[0]), "id") {
+		if first && isHeaderID(rec[0]) {
 			continue
 		}
 		if len(rec) != 3 {

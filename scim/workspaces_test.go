@@ -199,6 +199,11 @@ func TestReadWorkspacesFile(t *testing.T) {
 			text: "\ufeff111,prod,https://a.cloud.databricks.com\n",
 			want: []WorkspaceInfo{{ID: 111, Name: "prod", URL: "https://a.cloud.databricks.com"}},
 		},
+		{
+			name: "header named like the export's columns",
+			text: "workspace_id,workspace_name,url\n111,prod,https://a.cloud.databricks.com\n",
+			want: []WorkspaceInfo{{ID: 111, Name: "prod", URL: "https://a.cloud.databricks.com"}},
+		},
 		{name: "bad id", text: "id,name,url\nabc,prod,https://a.test\n", wantErr: `line 2: workspace id "abc" is not a positive number: write the numeric workspace id first`},
 		{name: "zero id", text: "0,prod,https://a.test\n", wantErr: `line 1: workspace id "0" is not a positive number`},
 		{name: "missing scheme", text: "1,prod,a.cloud.databricks.com\n", wantErr: `line 1: url "a.cloud.databricks.com" is not a workspace URL: write https://<workspace host>`},
