@@ -56,10 +56,11 @@
 //     (SCIM throttling arrives as HTTP 500). The request was not executed,
 //     so it is retried for every method, and the class's rate halves (down
 //     to 0.5/s), recovering by a small step after each success;
-//   - the reply is 503, or the request never reached the server (dial
-//     failure);
+//   - the request never reached the server (dial failure);
 //   - the call is idempotent (GET, HEAD, PUT, DELETE, or a call made with
-//     Idempotent) and failed with a transport error or another 5xx.
+//     Idempotent) and failed with a transport error or a 5xx, 503 included.
+//     A 503 on a POST is not retried: a proxy may send it after the write
+//     went through.
 //
 // Nothing is retried once the context is done; waits on the limiter and on
 // backoff end as soon as it is. A call gives up after Settings.MaxAttempts

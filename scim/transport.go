@@ -259,11 +259,12 @@ type authError struct{ error }
 func (e authError) Unwrap() error { return e.error }
 
 // shouldRetry decides whether a failed attempt is retried. Throttling (429 or
-// REQUEST_LIMIT_EXCEEDED/RESOURCE_EXHAUSTED, whatever the status) and 503 are
-// always retried: the server did not run the request. A request that never
-// left (dial failure) is always retried. Other transport errors and 5xx
-// replies are retried only for idempotent calls; for other calls unknown
-// reports that the write may have been applied. Nothing is retried once ctx
+// REQUEST_LIMIT_EXCEEDED/RESOURCE_EXHAUSTED, whatever the status) is always
+// retried: the server did not run the request. A request that never left
+// (dial failure) is always retried. Other transport errors and 5xx replies,
+// 503 included (a proxy may answer 503 after the write went through), are
+// retried only for idempotent calls; for other calls unknown reports that the
+// write may have been applied. Nothing is retried once ctx
 // is done or when credentials could not be obtained.
 func shouldRetry(ctx context.Context, err error, idempotent bool) (retry, unknown bool) {
 	retry, unknown = classify(err, idempotent)
@@ -277,9 +278,11 @@ func shouldRetry(ctx context.Context, err error, idempotent bool) (retry, unknow
 func classify(err error, idempotent bool) (retry, unknown bool) {
 	if ae, ok := errors.AsType[*APIError](err); ok {
 		switch {
-		case ae.Throttled(), ae.StatusCode == http.StatusServiceUnavailable:
+		case ae.Throttled():
 			return true, false
 		case ae.StatusCode >= 500:
+			// 503 included: a proxy may answer 503 after the write went
+			// through, so a non-idempotent call is not repeated blindly.
 			return idempotent, !idempotent
 		}
 		return false, false

@@ -333,7 +333,8 @@ func TestShouldRetry(t *testing.T) {
 		retry, unkn bool
 	}{
 		{"429", live, api(429, ""), false, true, false},
-		{"503 POST", live, api(503, ""), false, true, false},
+		{"503 POST", live, api(503, ""), false, false, true},
+		{"503 GET", live, api(503, ""), true, true, false},
 		{"500 REQUEST_LIMIT_EXCEEDED POST", live, api(500, "REQUEST_LIMIT_EXCEEDED"), false, true, false},
 		{"400 RESOURCE_EXHAUSTED", live, api(400, "RESOURCE_EXHAUSTED"), false, true, false},
 		{"500 GET", live, api(500, ""), true, true, false},
