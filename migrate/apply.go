@@ -333,11 +333,27 @@ type executor struct {
 	progress *reports.Progress
 	tasks    map[int64]*wsTask
 
+	// renamed holds, per rename-local step id of an active group, a signal
+	// closed once that group's rename is done or the group stopped (see
+	// waitNameFree). Nil outside apply.
+	renamed map[string]*signal
+	// assignedBy is rollback's record, per workspace and account group
+	// (assignKey), of whether dbiam made the workspace assignment.
+	assignedBy map[string]bool
+
 	mu     sync.Mutex
 	res    ApplyResult
 	fatal  error
 	cancel context.CancelFunc
 }
+
+// signal is a channel closed at most once.
+type signal struct {
+	ch   chan struct{}
+	once sync.Once
+}
+
+func (s *signal) fire() { s.once.Do(func() { close(s.ch) }) }
 
 // wsTask tracks one workspace's progress.
 type wsTask struct {
@@ -473,6 +489,10 @@ func (ex *executor) run(parent context.Context) (ApplyResult, error) {
 
 	groups := activeGroups(ex.plan)
 	ex.markNeeded(groups)
+	ex.renamed = make(map[string]*signal, len(groups))
+	for _, gr := range groups {
+		ex.renamed[groupStepID(KindRenameLocal, gr.ws.WorkspaceID, gr.g.LocalID)] = &signal{ch: make(chan struct{})}
+	}
 	if ex.progress != nil {
 		defer ex.progress.Close()
 		ex.tasks = map[int64]*wsTask{}
@@ -567,6 +587,9 @@ func release(sem chan struct{}) { <-sem }
 // runGroup runs the per-group steps of one local group.
 func (ex *executor) runGroup(ctx, parent context.Context, gr groupRef, sem chan struct{}) {
 	ws, g := gr.ws, gr.g
+	if sig := ex.renamed[groupStepID(KindRenameLocal, ws.WorkspaceID, g.LocalID)]; sig != nil {
+		defer sig.fire()
+	}
 	if ex.groupDone(ws.WorkspaceID, g.LocalID) {
 		ex.mu.Lock()
 		ex.res.Migrated++
@@ -595,7 +618,12 @@ func (ex *executor) runGroup(ctx, parent context.Context, gr groupRef, sem chan 
 		ex.pending(ws)
 		return
 	}
-	defer release(sem)
+	held := true
+	defer func() {
+		if held {
+			release(sem)
+		}
+	}()
 
 	gs := &groupSteps{ex: ex, ws: ws, g: g, ag: a.plan, agID: a.id}
 	if kind, err := gs.checkDrift(ctx); err != nil {
@@ -608,7 +636,29 @@ func (ex *executor) runGroup(ctx, parent context.Context, gr groupRef, sem chan 
 		return
 	}
 	for _, kind := range groupKinds {
-		err := ex.runStep(ctx, parent, gs.spec(kind), gs.fn(kind))
+		var err error
+		if kind == KindAssignWorkspace {
+			// Free the slot while waiting for another group's rename.
+			release(sem)
+			held = false
+			err = gs.waitNameFree(ctx)
+			if !acquire(ctx, sem) {
+				ex.pending(ws)
+				return
+			}
+			held = true
+			if err != nil && ctx.Err() == nil {
+				ex.recordFailure(gs.spec(kind), err, nil)
+			}
+		}
+		if err == nil {
+			err = ex.runStep(ctx, parent, gs.spec(kind), gs.fn(kind))
+		}
+		if kind == KindRenameLocal && err == nil {
+			if sig := ex.renamed[groupStepID(KindRenameLocal, ws.WorkspaceID, g.LocalID)]; sig != nil {
+				sig.fire()
+			}
+		}
 		if err == nil {
 			continue
 		}

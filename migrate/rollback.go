@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/dbiam/dbiam/scim"
 )
@@ -108,6 +109,19 @@ func (ex *executor) touched(id string) bool {
 func (ex *executor) rollback(ctx context.Context, filter []string) (RollbackResult, error) {
 	var res RollbackResult
 	groups := activeGroups(ex.plan)
+	ex.assignedBy = ex.assignedByRun(groups)
+	// Two passes: first every step but the rename of every selected group,
+	// then the renames. Several local groups of a workspace may share an
+	// account group, and one of them may hold its name: that name is free
+	// only once the account group's assignment (recorded by any of them)
+	// is gone.
+	type undone struct {
+		gr         groupRef
+		ag         *AccountGroupPlan
+		grantsLeft bool
+		did        bool
+	}
+	var second []undone
 	for i := len(groups) - 1; i >= 0; i-- {
 		gr := groups[i]
 		ag := findAG(ex.plan, gr.g.AccountGroupKey)
@@ -120,7 +134,7 @@ func (ex *executor) rollback(ctx context.Context, filter []string) (RollbackResu
 		// Read before the undo, which resets the step's view.
 		pv := ex.view(groupStepID(KindMigratePermissions, gr.ws.WorkspaceID, gr.g.LocalID))
 		grantsLeft := pv != nil && pv.State != "" && (pv.State != StateDone || pv.Detail.PermissionsMigrated > 0) && !ex.agCreated(ag)
-		did, err := ex.rollbackGroup(ctx, gr, ag)
+		did, err := ex.rollbackGroup(ctx, gr, ag, undoKinds[:len(undoKinds)-1], false)
 		if err != nil {
 			if ctx.Err() != nil {
 				return res, ex.fatalErr()
@@ -129,9 +143,25 @@ func (ex *executor) rollback(ctx context.Context, filter []string) (RollbackResu
 			ex.log.Error("rollback failed", "workspace", gr.ws.WorkspaceName, "group", gr.g.LocalName, "error", err)
 			continue
 		}
-		if did {
+		second = append(second, undone{gr: gr, ag: ag, grantsLeft: grantsLeft, did: did})
+	}
+	for _, u := range second {
+		gr, ag := u.gr, u.ag
+		if ctx.Err() != nil {
+			return res, ex.fatalErr()
+		}
+		did, err := ex.rollbackGroup(ctx, gr, ag, []StepKind{KindRenameLocal}, true)
+		if err != nil {
+			if ctx.Err() != nil {
+				return res, ex.fatalErr()
+			}
+			res.Failed = append(res.Failed, fmt.Sprintf("group %q in workspace %s (%d): %v", gr.g.LocalName, gr.ws.WorkspaceName, gr.ws.WorkspaceID, err))
+			ex.log.Error("rollback failed", "workspace", gr.ws.WorkspaceName, "group", gr.g.LocalName, "error", err)
+			continue
+		}
+		if did || u.did {
 			res.Groups++
-			if grantsLeft {
+			if u.grantsLeft {
 				res.Warnings = append(res.Warnings, fmt.Sprintf("grants copied to the existing account group %q in workspace %s stay: the permission migration API has no undo; review them with the permissions API",
 					ag.DisplayName, gr.ws.WorkspaceName))
 			}
@@ -239,7 +269,9 @@ var undoKinds = []StepKind{KindMigrateSecretACLs, KindMigratePermissions, KindCo
 
 // rollbackGroup undoes one group's steps; did is false when nothing of it
 // had been done.
-func (ex *executor) rollbackGroup(ctx context.Context, gr groupRef, ag *AccountGroupPlan) (did bool, err error) {
+// kinds are the steps to undo (in undoKinds order); last resets the
+// steps with nothing to undo.
+func (ex *executor) rollbackGroup(ctx context.Context, gr groupRef, ag *AccountGroupPlan, kinds []StepKind, last bool) (did bool, err error) {
 	if v := ex.view(groupStepID(KindDeleteBackup, gr.ws.WorkspaceID, gr.g.LocalID)); v != nil && v.State == StateDone {
 		return false, fmt.Errorf("finalize deleted the backup group %q; it cannot be rolled back", gr.g.BackupName)
 	}
@@ -248,7 +280,7 @@ func (ex *executor) rollbackGroup(ctx context.Context, gr groupRef, ag *AccountG
 			ag.DisplayName, parent, gr.ws.WorkspaceName, gr.g.LocalName, parent, parent)
 	}
 	gs := &groupSteps{ex: ex, ws: gr.ws, g: gr.g, ag: ag, agID: ex.agID(ag)}
-	for _, k := range undoKinds {
+	for _, k := range kinds {
 		id := groupStepID(k, gr.ws.WorkspaceID, gr.g.LocalID)
 		v := ex.view(id)
 		if v == nil || v.State == "" {
@@ -266,6 +298,9 @@ func (ex *executor) rollbackGroup(ctx context.Context, gr groupRef, ag *AccountG
 		if err != nil {
 			return did, fmt.Errorf("undo %s: %w", k, err)
 		}
+	}
+	if !last {
+		return did, nil
 	}
 	// Steps with nothing to undo are reset with a journaled no-op undo, so
 	// a later apply runs them again.
@@ -331,8 +366,11 @@ func (gs *groupSteps) undo(ctx context.Context, k StepKind, d Detail) error {
 			}
 		}
 	case KindAssignWorkspace:
-		if !d.Assigned || gs.agID == "" {
+		if gs.agID == "" || !(d.Assigned || gs.ex.assignedBy[assignKey(wsID, gs.g.AccountGroupKey)]) {
 			return nil
+		}
+		if o := gs.stillAssignedFor(); o != nil {
+			return nil // the last of them to be rolled back removes it
 		}
 		as, err := rm.Assignments(ctx, wsID)
 		if err != nil {
@@ -362,6 +400,10 @@ func (gs *groupSteps) undo(ctx context.Context, k StepKind, d Detail) error {
 		case prev:
 			return nil
 		case gs.g.BackupName:
+			if o := gs.stillAssignedFor(); o != nil && strings.EqualFold(prev, gs.ag.DisplayName) {
+				return fmt.Errorf("account group %q stays assigned to workspace %s for local group %q, which stays migrated, so the name %q is taken there; roll back %q too (--group %q)",
+					gs.ag.DisplayName, gs.ws.WorkspaceName, o.LocalName, prev, o.LocalName, o.LocalName)
+			}
 			if err := rm.RenameWorkspaceGroup(ctx, wsID, gs.g.LocalID, prev); err != nil {
 				return fmt.Errorf("rename group %q back to %q: %w", gs.g.BackupName, prev, err)
 			}
@@ -431,6 +473,40 @@ func (ex *executor) rollbackAccountGroup(ctx context.Context, ag *AccountGroupPl
 		return true, err
 	}
 	return true, nil
+}
+
+// assignKey names an account group of the plan in a workspace.
+func assignKey(wsID int64, agKey string) string {
+	return strconv.FormatInt(wsID, 10) + "/" + agKey
+}
+
+// assignedByRun returns, per workspace and account group, whether any of
+// the local groups mapped to it recorded that dbiam made its workspace
+// assignment. Read before any undo, which resets the records.
+func (ex *executor) assignedByRun(groups []groupRef) map[string]bool {
+	out := map[string]bool{}
+	for _, gr := range groups {
+		if v := ex.view(groupStepID(KindAssignWorkspace, gr.ws.WorkspaceID, gr.g.LocalID)); v != nil && v.State != "" && v.Detail.Assigned {
+			out[assignKey(gr.ws.WorkspaceID, gr.g.AccountGroupKey)] = true
+		}
+	}
+	return out
+}
+
+// stillAssignedFor returns another local group of gs's workspace, mapped
+// to the same account group, whose assign-workspace step is not undone
+// (it still needs the assignment), or nil.
+func (gs *groupSteps) stillAssignedFor() *GroupPlan {
+	for i := range gs.ws.Groups {
+		o := &gs.ws.Groups[i]
+		if o.Skipped != "" || o.LocalID == gs.g.LocalID || o.AccountGroupKey != gs.g.AccountGroupKey {
+			continue
+		}
+		if v := gs.ex.view(groupStepID(KindAssignWorkspace, gs.ws.WorkspaceID, o.LocalID)); v != nil && v.State != "" {
+			return o
+		}
+	}
+	return nil
 }
 
 // intersect returns the elements of a that are in b.

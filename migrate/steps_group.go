@@ -97,6 +97,45 @@ func (gs *groupSteps) renameLocal(r *stepRun) (*Detail, error) {
 	return d, nil
 }
 
+// nameHolders returns the other migrated local groups of gs's workspace
+// that map to the same account group and hold its name: the account group
+// cannot be assigned to the workspace until they are renamed.
+func (gs *groupSteps) nameHolders() []*GroupPlan {
+	var out []*GroupPlan
+	for i := range gs.ws.Groups {
+		o := &gs.ws.Groups[i]
+		if o.Skipped == "" && o.LocalID != gs.g.LocalID && o.AccountGroupKey == gs.g.AccountGroupKey &&
+			strings.EqualFold(o.LocalName, gs.ag.DisplayName) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// waitNameFree waits until every other local group of the workspace that
+// maps to the same account group and holds its name is renamed (or has
+// stopped, which is an error: the assignment would fail).
+func (gs *groupSteps) waitNameFree(ctx context.Context) error {
+	if v := gs.ex.view(groupStepID(KindAssignWorkspace, gs.ws.WorkspaceID, gs.g.LocalID)); v != nil && v.State == StateDone {
+		return nil
+	}
+	for _, o := range gs.nameHolders() {
+		id := groupStepID(KindRenameLocal, gs.ws.WorkspaceID, o.LocalID)
+		if sig := gs.ex.renamed[id]; sig != nil {
+			select {
+			case <-sig.ch:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		if v := gs.ex.view(id); v == nil || v.State != StateDone {
+			return fmt.Errorf("local group %q, also migrated to account group %q, still has its name (its rename did not finish); the account group can be assigned to workspace %s only after that rename: fix that group and run apply again",
+				o.LocalName, gs.ag.DisplayName, gs.ws.WorkspaceName)
+		}
+	}
+	return nil
+}
+
 // hasAssignment reports whether principal id holds USER or ADMIN.
 func hasAssignment(as []scim.PermissionAssignment, id string) bool {
 	for _, a := range as {
