@@ -131,6 +131,9 @@ func Connect(ctx context.Context, s Settings) (*Session, error) {
 		sess.settings.Parallel = 4
 	}
 	sess.registry = newRegistry(rates, sess.settings.Concurrency)
+	if sess.base == http.DefaultTransport {
+		sess.base = pooledTransport(sess.settings.Parallel, sess.settings.Concurrency)
+	}
 
 	cfg, err := resolveConfig(s, sess.base, sess.secrets)
 	if err != nil {
@@ -387,4 +390,21 @@ func (s *Session) newClient(host string, workspaceID int64, routeHeader bool, cf
 		onRequest:      s.settings.OnRequest,
 	})
 	return &client{host: host, workspaceID: workspaceID, routeHeader: routeHeader, rt: rt}
+}
+
+// pooledTransport is http.DefaultTransport keeping enough idle connections
+// per host for every request the session may have in flight to it (the
+// account host serves the account and, routed by header, every workspace).
+// The default keeps 2: the other replies close their connections, and the
+// churn of new connections costs CPU and, when a loopback listener's
+// backlog overflows, a one-second SYN retransmit.
+func pooledTransport(parallel, concurrency int) http.RoundTripper {
+	t, ok := http.DefaultTransport.(*http.Transport)
+	if !ok {
+		return http.DefaultTransport
+	}
+	t = t.Clone()
+	t.MaxIdleConnsPerHost = (parallel + 1) * concurrency
+	t.MaxIdleConns = max(t.MaxIdleConns, t.MaxIdleConnsPerHost)
+	return t
 }
