@@ -1,21 +1,12 @@
 package reports
 
 import (
-	"archive/zip"
 	"bufio"
-	"bytes"
-	"compress/flate"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
-	"io/fs"
-	"math"
 	"os"
 	"path/filepath"
-	"regexp"
-	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -49,9 +40,8 @@ var ErrTooManyRows = errors.New("too many rows for an XLSX sheet")
 
 // xlsxTables writes one workbook. Rows are spooled to one temporary file
 // per table (in a directory next to the output) while tables are filled,
-// concurrently if need be; Commit renders each spool as compressed sheet
-// XML and splices it into the workbook excelize lays out (see build), so
-// memory stays bounded whatever the row count.
+// concurrently if need be; Commit streams each spool into its sheet with
+// excelize's StreamWriter, so memory stays bounded whatever the row count.
 type xlsxTables struct {
 	path  string
 	force bool
@@ -185,11 +175,7 @@ func (t *xlsxTables) Commit() error {
 	return out.Commit()
 }
 
-// build writes the workbook to w. The rows of every table are rendered
-// and compressed first (tables two at a time, chunks of a table in
-// parallel); excelize then lays out the workbook around empty table sheets
-// (widths, frozen header, auto-filter, summary and chart), and its parts go
-// straight to w through a sheetZip that splices the rows into their sheets.
+// build writes the workbook to w.
 func (t *xlsxTables) build(w io.Writer) (err error) {
 	f := excelize.NewFile(excelize.Options{TmpDir: t.spool})
 	defer func() {
@@ -199,24 +185,6 @@ func (t *xlsxTables) build(w io.Writer) (err error) {
 	}()
 	st, err := newXLSXStyles(f)
 	if err != nil {
-		return err
-	}
-	parts := make([]sheetPart, len(t.sinks))
-	errs := make([]error, len(t.sinks))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 2)
-	for i, s := range t.sinks {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			parts[i], errs[i] = s.renderRows(t.spool, i, st)
-			if errs[i] != nil {
-				errs[i] = fmt.Errorf("write sheet %s: %w", s.sheet, errs[i])
-			}
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
 		return err
 	}
 	var names []string
@@ -243,37 +211,14 @@ func (t *xlsxTables) build(w io.Writer) (err error) {
 		}
 	}
 	for _, s := range t.sinks {
-		if err := s.layout(f); err != nil {
+		if err := s.stream(f, st); err != nil {
 			return fmt.Errorf("write sheet %s: %w", s.sheet, err)
 		}
 	}
 	f.SetActiveSheet(0)
-
 	bw := bufio.NewWriterSize(w, 256<<10)
-	z := newSheetZip(bw)
-	ids := map[string]int{}
-	for id, name := range f.GetSheetMap() {
-		ids[name] = id
-	}
-	for i, s := range t.sinks {
-		id, ok := ids[s.sheet]
-		if !ok {
-			return fmt.Errorf("write sheet %s: not in the workbook", s.sheet)
-		}
-		header := make([]any, len(s.cols))
-		for j, c := range s.cols {
-			header[j] = c.Name
-		}
-		name := "xl/worksheets/sheet" + strconv.Itoa(id) + ".xml"
-		z.sheets[name] = &sheetSplice{name: name, header: appendXLSXRow(nil, 1, header, st.header, st), part: parts[i]}
-	}
-	f.SetZipWriter(func(io.Writer) excelize.ZipWriter { return z })
-	// The parts go to bw through z; excelize's own buffer stays empty.
-	if err := f.Write(io.Discard); err != nil {
+	if err := f.Write(bw); err != nil {
 		return err
-	}
-	if z.err != nil {
-		return z.err
 	}
 	return bw.Flush()
 }
@@ -376,27 +321,64 @@ func (s *xlsxSink) abort() {
 	_ = s.f.Close()
 }
 
-// layout sets up the (empty) sheet of s: fitted widths, frozen header
-// row, and an auto-filter over the header and data range. The rows are
-// spliced in when the workbook is written.
-func (s *xlsxSink) layout(f *excelize.File) error {
+// stream writes the sheet from the spool: header, fitted widths, frozen
+// header row, rows, and an auto-filter over the data range.
+func (s *xlsxSink) stream(f *excelize.File, st xlsxStyles) error {
+	if _, err := s.f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	sw, err := f.NewStreamWriter(s.sheet)
+	if err != nil {
+		return err
+	}
 	for i, w := range s.widths {
-		col, err := excelize.ColumnNumberToName(i + 1)
-		if err != nil {
-			return err
-		}
-		if err := f.SetColWidth(s.sheet, col, col, fitWidth(w)); err != nil {
+		if err := sw.SetColWidth(i+1, i+1, fitWidth(w)); err != nil {
 			return err
 		}
 	}
-	if err := f.SetPanes(s.sheet, freezeHeader()); err != nil {
+	if err := sw.SetPanes(freezeHeader()); err != nil {
 		return err
+	}
+	header := make([]any, len(s.cols))
+	for i, c := range s.cols {
+		header[i] = excelize.Cell{StyleID: st.header, Value: c.Name}
+	}
+	if err := sw.SetRow("A1", header); err != nil {
+		return err
+	}
+	r := bufio.NewReaderSize(s.f, 64<<10)
+	vals := make([]any, len(s.cols))
+	var sbuf []byte
+	for row := 2; row < s.rows+2; row++ {
+		for i := range vals {
+			v, err := readSpoolValue(r, &sbuf)
+			if err != nil {
+				return fmt.Errorf("read spool of row %d: %w", row-1, err)
+			}
+			vals[i] = xlsxValue(v, st)
+		}
+		if err := sw.SetRow("A"+strconv.Itoa(row), vals); err != nil {
+			return err
+		}
 	}
 	last, err := excelize.CoordinatesToCellName(len(s.cols), s.rows+1)
 	if err != nil {
 		return err
 	}
-	return f.AutoFilter(s.sheet, "A1:"+last, nil)
+	// AutoFilter edits the worksheet that the stream writer flushes, so it
+	// must come before Flush.
+	if err := f.AutoFilter(s.sheet, "A1:"+last, nil); err != nil {
+		return err
+	}
+	return sw.Flush()
+}
+
+// xlsxValue maps a normalised value to an excelize cell value.
+func xlsxValue(v any, st xlsxStyles) any {
+	if t, ok := v.(time.Time); ok {
+		return excelize.Cell{StyleID: st.time, Value: t}
+	}
+	return v
 }
 
 func freezeHeader() *excelize.Panes {
@@ -583,616 +565,5 @@ func uniqueSheetName(name string, taken map[string]bool) string {
 		if !taken[strings.ToLower(cand)] {
 			return cand
 		}
-	}
-}
-
-// Sheet rows are rendered here rather than by excelize's StreamWriter: the
-// cells are byte for byte what StreamWriter.SetRow writes for the same
-// values (inline strings, number, boolean and styled date cells; see
-// TestXLSXCellsMatchExcelize), at a fraction of the cost, and the rows go
-// straight into compressed chunks instead of excelize's in-memory buffers.
-
-// appendXLSXRow appends row number n (from 1) holding vals (normalised
-// values; style, when not 0, applies to every cell) to b.
-func appendXLSXRow(b []byte, n int, vals []any, style int, st xlsxStyles) []byte {
-	b = append(b, `<row r="`...)
-	b = strconv.AppendInt(b, int64(n), 10)
-	b = append(b, `">`...)
-	for i, v := range vals {
-		if v == nil {
-			continue
-		}
-		b = appendXLSXCell(b, i, n, v, style, st)
-	}
-	return append(b, `</row>`...)
-}
-
-// appendCellRef appends the A1-style reference of column col (from 0) and
-// row n.
-func appendCellRef(b []byte, col, n int) []byte {
-	var name [8]byte
-	i := len(name)
-	for c := col + 1; c > 0; c = (c - 1) / 26 {
-		i--
-		name[i] = byte('A' + (c-1)%26)
-	}
-	b = append(b, name[i:]...)
-	return strconv.AppendInt(b, int64(n), 10)
-}
-
-func appendXLSXCell(b []byte, col, n int, v any, style int, st xlsxStyles) []byte {
-	var typ, val string // val: the escaped content of <v>
-	var num []byte
-	inline := false
-	switch v := v.(type) {
-	case string:
-		typ, inline = "inlineStr", true
-	case int64:
-		num = strconv.AppendInt(nil, v, 10)
-	case float64:
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return appendXLSXCell(b, col, n, fmt.Sprint(v), style, st)
-		}
-		val = formatCellFloat(v)
-	case bool:
-		typ, val = "b", "0"
-		if v {
-			val = "1"
-		}
-	case time.Time:
-		if style == 0 {
-			style = st.time
-		}
-		x := timeToExcelTime(v)
-		if x <= 0 { // before 1900: excelize writes the RFC 3339 text as is
-			return appendInlineCell(b, col, n, style, v.Format(time.RFC3339Nano), false)
-		}
-		val = strconv.FormatFloat(x, 'f', -1, 64)
-	}
-	if inline {
-		return appendInlineCell(b, col, n, style, v.(string), true)
-	}
-	b = append(b, `<c r="`...)
-	b = appendCellRef(b, col, n)
-	b = append(b, '"')
-	if style != 0 {
-		b = append(b, ` s="`...)
-		b = strconv.AppendInt(b, int64(style), 10)
-		b = append(b, '"')
-	}
-	if typ != "" {
-		b = append(b, ` t="`...)
-		b = append(b, typ...)
-		b = append(b, '"')
-	}
-	b = append(b, '>')
-	if num != nil || val != "" {
-		b = append(b, `<v>`...)
-		b = append(b, num...)
-		b = appendXMLEscaped(b, val, false)
-		b = append(b, `</v>`...)
-	}
-	return append(b, `</c>`...)
-}
-
-// appendInlineCell appends an inline string cell. escape is false for text
-// that excelize writes unescaped (a date too early for a serial number).
-func appendInlineCell(b []byte, col, n, style int, s string, escape bool) []byte {
-	if len(s) > maxCellChars { // bytes >= UTF-16 units: only then can it be too long
-		s = truncateUTF16Units(s, maxCellChars)
-	}
-	b = append(b, `<c r="`...)
-	b = appendCellRef(b, col, n)
-	b = append(b, '"')
-	if style != 0 {
-		b = append(b, ` s="`...)
-		b = strconv.AppendInt(b, int64(style), 10)
-		b = append(b, '"')
-	}
-	b = append(b, ` t="inlineStr"><is><t`...)
-	if s != "" && escape && (isXMLSpace(s[0]) || isXMLSpace(s[len(s)-1])) {
-		b = append(b, ` xml:space="preserve"`...)
-	}
-	b = append(b, '>')
-	if strings.Contains(s, "_x") {
-		if escape {
-			s = string(appendXMLEscaped(nil, s, true))
-		}
-		b = append(b, bstrMarshal(s)...)
-	} else if escape {
-		b = appendXMLEscaped(b, s, true)
-	} else {
-		b = append(b, s...)
-	}
-	return append(b, `</t></is></c>`...)
-}
-
-func isXMLSpace(c byte) bool { return c == '\t' || c == '\n' || c == '\r' || c == ' ' }
-
-// maxCellChars is Excel's limit on a cell's text, in UTF-16 units.
-const maxCellChars = 32767
-
-// truncateUTF16Units cuts s to at most n UTF-16 units, on a rune boundary.
-func truncateUTF16Units(s string, n int) string {
-	units := 0
-	for i, r := range s {
-		if units += utf16.RuneLen(r); units > n {
-			return s[:i]
-		}
-	}
-	return s
-}
-
-// appendXMLEscaped appends s escaped as encoding/xml.EscapeText does
-// (invalid characters become U+FFFD), with newlines kept as they are when
-// keepNewline is set (excelize undoes their escaping in inline strings).
-func appendXMLEscaped(b []byte, s string, keepNewline bool) []byte {
-	last := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		var esc string
-		width := 1
-		if c < utf8.RuneSelf {
-			switch c {
-			case '"':
-				esc = "&#34;"
-			case '\'':
-				esc = "&#39;"
-			case '&':
-				esc = "&amp;"
-			case '<':
-				esc = "&lt;"
-			case '>':
-				esc = "&gt;"
-			case '\t':
-				esc = "&#x9;"
-			case '\n':
-				if keepNewline {
-					i++
-					continue
-				}
-				esc = "&#xA;"
-			case '\r':
-				esc = "&#xD;"
-			default:
-				if c < 0x20 {
-					esc = "\uFFFD"
-				} else {
-					i++
-					continue
-				}
-			}
-		} else {
-			r, w := utf8.DecodeRuneInString(s[i:])
-			width = w
-			if !(r == utf8.RuneError && w == 1) && isInCharacterRange(r) {
-				i += w
-				continue
-			}
-			esc = "\uFFFD"
-		}
-		b = append(b, s[last:i]...)
-		b = append(b, esc...)
-		i += width
-		last = i
-	}
-	return append(b, s[last:]...)
-}
-
-// isInCharacterRange is encoding/xml's test for characters allowed in XML.
-func isInCharacterRange(r rune) bool {
-	return r == 0x09 || r == 0x0A || r == 0x0D ||
-		r >= 0x20 && r <= 0xD7FF ||
-		r >= 0xE000 && r <= 0xFFFD ||
-		r >= 0x10000 && r <= 0x10FFFF
-}
-
-// The following mirror excelize v2 (BSD-3-Clause) helpers that it does not
-// export, so that cells come out as its StreamWriter writes them.
-
-var (
-	bstrExp       = regexp.MustCompile(`_x[a-fA-F\d]{4}_`)
-	bstrEscapeExp = regexp.MustCompile(`x[a-fA-F\d]{4}_`)
-)
-
-// bstrMarshal escapes literal "_xHHHH_" sequences, which spreadsheet
-// readers would otherwise decode (excelize's bstrMarshal).
-func bstrMarshal(s string) (result string) {
-	matches, l, cursor := bstrExp.FindAllStringSubmatchIndex(s, -1), len(s), 0
-	for _, match := range matches {
-		result += s[cursor:match[0]]
-		subStr := s[match[0]:match[1]]
-		if subStr == "_x005F_" {
-			cursor = match[1]
-			if match[1]+6 <= l && bstrEscapeExp.MatchString(s[match[1]:match[1]+6]) {
-				_, err := strconv.Unquote(`"\u` + s[match[1]+1:match[1]+5] + `"`)
-				if err == nil {
-					result += subStr + "x005F" + subStr
-					continue
-				}
-			}
-			result += subStr + "x005F_"
-			continue
-		}
-		if bstrExp.MatchString(subStr) {
-			cursor = match[1]
-			if _, err := strconv.Unquote(`"\u` + s[match[0]+2:match[1]-1] + `"`); err == nil {
-				result += "_x005F" + subStr
-				continue
-			}
-		}
-	}
-	if cursor < l {
-		result += s[cursor:]
-	}
-	return result
-}
-
-// formatCellFloat is excelize's automatic float format: the shortest
-// representation, cut to Excel's 15 significant digits.
-func formatCellFloat(value float64) string {
-	str := strconv.FormatFloat(value, 'f', -1, 64)
-	if math.Abs(value) == math.MaxFloat64 {
-		return str
-	}
-	const maxPrec = 15
-	decimal := strings.IndexByte(str, '.')
-	significant := 0
-	for idx := range str {
-		if str[idx] < '0' || str[idx] > '9' || significant == 0 && str[idx] == '0' {
-			continue
-		}
-		significant++
-		if significant <= maxPrec {
-			continue
-		}
-		if decimal >= 0 && idx > decimal {
-			return strings.TrimSuffix(str[:idx], ".")
-		}
-		if decimal < 0 {
-			decimal = len(str)
-		}
-		truncated := []byte(str[:decimal])
-		for ; idx < len(truncated); idx++ {
-			truncated[idx] = '0'
-		}
-		return string(truncated)
-	}
-	return str
-}
-
-const (
-	dayNanoseconds = 24 * time.Hour
-	maxDuration    = 290 * 364 * dayNanoseconds
-)
-
-var (
-	excelMinTime1900      = time.Date(1899, time.December, 31, 0, 0, 0, 0, time.UTC)
-	excelBuggyPeriodStart = time.Date(1900, time.March, 1, 0, 0, 0, 0, time.UTC).Add(-time.Nanosecond)
-)
-
-// timeToExcelTime is excelize's serial date of t (1900 date system), 0
-// before 1900. t is in UTC.
-func timeToExcelTime(t time.Time) float64 {
-	date := excelMinTime1900
-	if t.Before(date) {
-		return 0
-	}
-	tt, diff, result := t, t.Sub(date), 0.0
-	for diff >= maxDuration {
-		result += float64(maxDuration / dayNanoseconds)
-		tt = tt.Add(-maxDuration)
-		diff = tt.Sub(date)
-	}
-	rem := diff % dayNanoseconds
-	result += float64(diff-rem)/float64(dayNanoseconds) + float64(rem)/float64(dayNanoseconds)
-	// Excel counts a 29 February 1900 that did not exist.
-	if t.After(excelBuggyPeriodStart) {
-		result++
-	}
-	return result
-}
-
-// xlsxDeflateLevel trades size for speed: level 2 compresses sheet XML
-// about four times faster than the default level, for files about an
-// eighth larger.
-const xlsxDeflateLevel = 2
-
-// xlsxChunk is the uncompressed size at which sheet XML is handed to a
-// compressor; chunks are compressed in parallel.
-const xlsxChunk = 512 << 10
-
-// flateWriters recycles compressors (each holds about a megabyte).
-var flateWriters = sync.Pool{New: func() any {
-	w, _ := flate.NewWriter(io.Discard, xlsxDeflateLevel)
-	return w
-}}
-
-// deflateRaw compresses p into a flushed, non-final raw deflate segment
-// appended to dst: segments concatenate into one stream, which a final
-// segment ends.
-func deflateRaw(dst, p []byte, final bool) []byte {
-	buf := bytes.NewBuffer(dst)
-	w := flateWriters.Get().(*flate.Writer)
-	w.Reset(buf)
-	_, _ = w.Write(p) // a bytes.Buffer does not fail
-	if final {
-		_ = w.Close()
-	} else {
-		_ = w.Flush()
-	}
-	flateWriters.Put(w)
-	return buf.Bytes()
-}
-
-// sheetPart is a sheet's data rows, rendered and compressed into a
-// temporary file as a non-final deflate segment, with the CRC-32 and size
-// of the uncompressed XML.
-type sheetPart struct {
-	path        string
-	crc         uint32
-	size, zsize int64
-}
-
-// renderRows renders the spooled rows of s as sheet XML (rows 2 onwards)
-// and compresses them to a file in dir, chunks compressed by up to
-// GOMAXPROCS goroutines at once.
-func (s *xlsxSink) renderRows(dir string, idx int, st xlsxStyles) (part sheetPart, err error) {
-	if _, err := s.f.Seek(0, io.SeekStart); err != nil {
-		return part, err
-	}
-	out, err := os.OpenFile(filepath.Join(dir, strconv.Itoa(idx)+".xml.z"), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return part, err
-	}
-	part.path = out.Name()
-	defer func() {
-		if cerr := out.Close(); err == nil {
-			err = cerr
-		}
-	}()
-	workers := max(runtime.GOMAXPROCS(0), 1)
-	type job struct {
-		in  []byte
-		res chan []byte
-	}
-	pending := make(chan chan []byte, workers)
-	jobs := make(chan job)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for j := range jobs {
-				j.res <- deflateRaw(nil, j.in, false)
-			}
-		})
-	}
-	written := make(chan error, 1)
-	go func() {
-		var werr error
-		for res := range pending {
-			z := <-res
-			if werr == nil {
-				_, werr = out.Write(z)
-				part.zsize += int64(len(z))
-			}
-		}
-		written <- werr
-	}()
-	submit := func(b []byte) {
-		part.crc = crc32.Update(part.crc, crc32.IEEETable, b)
-		part.size += int64(len(b))
-		res := make(chan []byte, 1)
-		pending <- res
-		jobs <- job{in: b, res: res}
-	}
-	r := bufio.NewReaderSize(s.f, 64<<10)
-	vals := make([]any, len(s.cols))
-	var sbuf []byte
-	b := make([]byte, 0, xlsxChunk+4096)
-	for row := 2; row < s.rows+2 && err == nil; row++ {
-		for i := range vals {
-			v, rerr := readSpoolValue(r, &sbuf)
-			if rerr != nil {
-				err = fmt.Errorf("read spool of row %d: %w", row-1, rerr)
-				break
-			}
-			vals[i] = v
-		}
-		if err != nil {
-			break
-		}
-		b = appendXLSXRow(b, row, vals, 0, st)
-		if len(b) >= xlsxChunk {
-			submit(b)
-			b = make([]byte, 0, xlsxChunk+4096)
-		}
-	}
-	if err == nil && len(b) > 0 {
-		submit(b)
-	}
-	close(jobs)
-	close(pending)
-	wg.Wait()
-	if werr := <-written; err == nil {
-		err = werr
-	}
-	return part, err
-}
-
-// sheetZip is the excelize ZipWriter that writes the workbook straight to
-// the output: every part as excelize made it, except the table sheets,
-// whose (empty) sheetData receives the header row and the rendered rows.
-// A part is compressed at xlsxDeflateLevel.
-type sheetZip struct {
-	zw     *zip.Writer
-	sheets map[string]*sheetSplice // by part name
-	open   *sheetSplice            // the sheet part being received
-	err    error
-}
-
-// sheetSplice is one table sheet to splice.
-type sheetSplice struct {
-	name   string // the part name
-	header []byte // the header row
-	part   sheetPart
-	buf    bytes.Buffer
-	done   bool
-}
-
-func newSheetZip(w io.Writer) *sheetZip {
-	zw := zip.NewWriter(w)
-	zw.RegisterCompressor(zip.Deflate, func(w io.Writer) (io.WriteCloser, error) {
-		return flate.NewWriter(w, xlsxDeflateLevel)
-	})
-	return &sheetZip{zw: zw, sheets: map[string]*sheetSplice{}}
-}
-
-// Create implements excelize.ZipWriter.
-func (z *sheetZip) Create(name string) (io.Writer, error) {
-	if err := z.finish(); err != nil {
-		return nil, err
-	}
-	if s, ok := z.sheets[name]; ok {
-		if s.done {
-			z.err = fmt.Errorf("sheet part %s written twice", name)
-			return nil, z.err
-		}
-		z.open = s
-		return &s.buf, nil
-	}
-	w, err := z.zw.Create(name)
-	if err != nil {
-		z.err = err
-	}
-	return w, err
-}
-
-// AddFS implements excelize.ZipWriter.
-func (z *sheetZip) AddFS(fsys fs.FS) error {
-	if err := z.finish(); err != nil {
-		return err
-	}
-	return z.zw.AddFS(fsys)
-}
-
-// Close implements excelize.ZipWriter: it checks that every table sheet was
-// written.
-func (z *sheetZip) Close() error {
-	if err := z.finish(); err != nil {
-		return err
-	}
-	for name, s := range z.sheets {
-		if !s.done {
-			return fmt.Errorf("sheet part %s not written", name)
-		}
-	}
-	return z.zw.Close()
-}
-
-// finish writes the sheet part received last, if any: excelize's XML up to
-// and including <sheetData>, the header and data rows, and the rest.
-func (z *sheetZip) finish() error {
-	s := z.open
-	if z.err != nil || s == nil {
-		return z.err
-	}
-	z.open, s.done = nil, true
-	z.err = s.write(z.zw)
-	return z.err
-}
-
-var sheetDataRE = regexp.MustCompile(`<sheetData\s*/>|<sheetData>\s*</sheetData>`)
-
-func (s *sheetSplice) write(zw *zip.Writer) error {
-	xml := s.buf.Bytes()
-	loc := sheetDataRE.FindIndex(xml)
-	if loc == nil || sheetDataRE.Match(xml[loc[1]:]) {
-		return errors.New("sheet part without one empty sheetData")
-	}
-	head := append(append(slices.Clip(xml[:loc[0]]), "<sheetData>"...), s.header...)
-	tail := append([]byte("</sheetData>"), xml[loc[1]:]...)
-	zhead := deflateRaw(nil, head, false)
-	ztail := deflateRaw(nil, tail, true)
-	crc := crc32Combine(crc32Combine(crc32.ChecksumIEEE(head), s.part.crc, s.part.size), crc32.ChecksumIEEE(tail), int64(len(tail)))
-	fh := &zip.FileHeader{
-		Name:               s.name,
-		Method:             zip.Deflate,
-		CRC32:              crc,
-		CompressedSize64:   uint64(int64(len(zhead)) + s.part.zsize + int64(len(ztail))),
-		UncompressedSize64: uint64(int64(len(head)) + s.part.size + int64(len(tail))),
-		CreatorVersion:     20,
-		ReaderVersion:      20,
-	}
-	w, err := zw.CreateRaw(fh)
-	if err != nil {
-		return err
-	}
-	if _, err := w.Write(zhead); err != nil {
-		return err
-	}
-	f, err := os.Open(s.part.path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if n, err := io.Copy(w, f); err != nil {
-		return err
-	} else if n != s.part.zsize {
-		return fmt.Errorf("rendered rows: %d bytes, want %d", n, s.part.zsize)
-	}
-	_, err = w.Write(ztail)
-	return err
-}
-
-// crc32Combine returns the CRC-32 (IEEE) of the concatenation of two
-// blocks from their CRCs and the length of the second (zlib's
-// crc32_combine).
-func crc32Combine(crc1, crc2 uint32, len2 int64) uint32 {
-	if len2 <= 0 {
-		return crc1
-	}
-	var even, odd [32]uint32
-	odd[0] = crc32.IEEE // the operator for one zero bit
-	row := uint32(1)
-	for n := 1; n < 32; n++ {
-		odd[n] = row
-		row <<= 1
-	}
-	gf2Square(even[:], odd[:]) // two zero bits
-	gf2Square(odd[:], even[:]) // four zero bits
-	for {
-		gf2Square(even[:], odd[:])
-		if len2&1 != 0 {
-			crc1 = gf2Times(even[:], crc1)
-		}
-		len2 >>= 1
-		if len2 == 0 {
-			break
-		}
-		gf2Square(odd[:], even[:])
-		if len2&1 != 0 {
-			crc1 = gf2Times(odd[:], crc1)
-		}
-		len2 >>= 1
-		if len2 == 0 {
-			break
-		}
-	}
-	return crc1 ^ crc2
-}
-
-func gf2Times(mat []uint32, vec uint32) uint32 {
-	var sum uint32
-	for i := 0; vec != 0; i, vec = i+1, vec>>1 {
-		if vec&1 != 0 {
-			sum ^= mat[i]
-		}
-	}
-	return sum
-}
-
-func gf2Square(square, mat []uint32) {
-	for n := range 32 {
-		square[n] = gf2Times(mat, mat[n])
 	}
 }
