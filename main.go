@@ -16,10 +16,12 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 
+	sdklogger "github.com/databricks/databricks-sdk-go/logger"
 	"github.com/urfave/cli/v2"
 
 	"github.com/dbiam/dbiam/audit"
@@ -53,6 +55,7 @@ func run(ctx context.Context, args []string, io *reports.Streams) int {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	sdklogger.DefaultLogger = sdkLog{io: io}
 	g := &globals{io: io}
 	defer g.close()
 	app := newApp(io, g)
@@ -119,8 +122,86 @@ func newApp(io *reports.Streams, g *globals) *cli.App {
 			sandbox.Command(),
 			versionCommand(),
 		},
+		Action: func(c *cli.Context) error {
+			if c.Args().Present() {
+				return &usageError{err: fmt.Errorf("unknown command %q", c.Args().First()), hint: "run 'dbiam --help' for the commands"}
+			}
+			return cli.ShowAppHelp(c)
+		},
+	}
+	app.OnUsageError = onUsageError("dbiam", app.Flags, nil)
+	for _, cmd := range app.Commands {
+		strictUsage(cmd, "dbiam "+cmd.Name, app.Flags)
 	}
 	return app
+}
+
+// usageError is a bad command line: main prints it as one line on stderr
+// with a hint line, never the whole help text.
+type usageError struct {
+	err  error
+	hint string
+}
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+// strictUsage makes cmd and its subcommands report usage errors and unknown
+// subcommands as a usageError (see onUsageError).
+func strictUsage(cmd *cli.Command, path string, global []cli.Flag) {
+	if cmd.OnUsageError == nil {
+		cmd.OnUsageError = onUsageError(path, global, cmd.Flags)
+	}
+	// urfave/cli prints the whole help on stdout for a missing required
+	// flag; check required string flags here instead, as usage errors.
+	var required []string
+	for _, f := range cmd.Flags {
+		if sf, ok := f.(*cli.StringFlag); ok && sf.Required {
+			sf.Required = false
+			required = append(required, sf.Name)
+		}
+	}
+	if len(required) > 0 {
+		before := cmd.Before
+		cmd.Before = func(c *cli.Context) error {
+			for _, name := range required {
+				if !c.IsSet(name) {
+					return &usageError{err: fmt.Errorf("flag --%s is required", name), hint: fmt.Sprintf("run '%s --help' for usage", path)}
+				}
+			}
+			if before != nil {
+				return before(c)
+			}
+			return nil
+		}
+	}
+	if len(cmd.Subcommands) > 0 && cmd.Action == nil {
+		cmd.Action = func(c *cli.Context) error {
+			if c.Args().Present() {
+				return &usageError{err: fmt.Errorf("unknown command %q for '%s'", c.Args().First(), path), hint: fmt.Sprintf("run '%s --help' for its commands", path)}
+			}
+			return cli.ShowSubcommandHelp(c)
+		}
+	}
+	for _, sub := range cmd.Subcommands {
+		strictUsage(sub, path+" "+sub.Name, global)
+	}
+}
+
+// onUsageError turns a flag parsing error of the command at path into a
+// usageError; a global flag given after the command gets a hint to move it.
+func onUsageError(path string, global, local []cli.Flag) cli.OnUsageErrorFunc {
+	return func(_ *cli.Context, err error, _ bool) error {
+		hint := fmt.Sprintf("run '%s --help' for usage", path)
+		if name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -"); ok && path != "dbiam" {
+			for _, f := range global {
+				if slices.Contains(f.Names(), name) && !slices.ContainsFunc(local, func(l cli.Flag) bool { return slices.Contains(l.Names(), name) }) {
+					hint = fmt.Sprintf("--%s is a global flag: put it before the command, as in 'dbiam --%s ... %s'", name, name, strings.TrimPrefix(path, "dbiam "))
+				}
+			}
+		}
+		return &usageError{err: err, hint: hint}
+	}
 }
 
 // validate checks the global flags before any command touches the network.
@@ -225,7 +306,7 @@ func exitCode(ctx context.Context, err error, io *reports.Streams) int {
 		return exitOK
 	}
 	if ctx.Err() != nil || errors.Is(err, context.Canceled) {
-		fmt.Fprintln(io.Err, "dbiam: interrupted; state is saved and the command can be run again to resume where it applies")
+		fmt.Fprintf(io.Err, "dbiam: interrupted: %s\n", strings.TrimSpace(reports.Redact(err.Error())))
 		return exitInterrupted
 	}
 	printError(io.Err, err)
@@ -244,5 +325,9 @@ func printError(w io.Writer, err error) {
 	var cfg *scim.ConfigError
 	if errors.As(err, &cfg) && cfg.Fix != "" && !strings.Contains(msg, cfg.Fix) {
 		fmt.Fprintf(w, "hint: %s\n", cfg.Fix)
+	}
+	var usage *usageError
+	if errors.As(err, &usage) && usage.hint != "" {
+		fmt.Fprintf(w, "hint: %s\n", usage.hint)
 	}
 }

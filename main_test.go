@@ -152,3 +152,42 @@ func TestExitCode(t *testing.T) {
 		})
 	}
 }
+
+func TestUsageErrorsAreOneLineOnStderr(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		wantErr  string
+		wantHint string
+	}{
+		{"unknown flag", []string{"export", "--bogus"}, "dbiam: flag provided but not defined: -bogus", "hint: run 'dbiam export --help' for usage"},
+		{"global flag after the command", []string{"export", "--parallel", "2"}, "-parallel", "hint: --parallel is a global flag: put it before the command"},
+		{"unknown command", []string{"bogus-cmd"}, `dbiam: unknown command "bogus-cmd"`, "hint: run 'dbiam --help'"},
+		{"unknown subcommand", []string{"migrate", "bogus"}, `dbiam: unknown command "bogus" for 'dbiam migrate'`, "hint: run 'dbiam migrate --help'"},
+		{"missing required flag", []string{"migrate", "plan"}, "dbiam: flag --out is required", "hint: run 'dbiam migrate plan --help' for usage"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := runCLI(t, tt.args...)
+			if code != exitError {
+				t.Errorf("exit = %d, want %d", code, exitError)
+			}
+			if out != "" {
+				t.Errorf("stdout carries %d bytes; usage errors belong on stderr:\n%s", len(out), out)
+			}
+			if !strings.Contains(errOut, tt.wantErr) || !strings.Contains(errOut, tt.wantHint) {
+				t.Errorf("stderr = %q, want %q and %q", errOut, tt.wantErr, tt.wantHint)
+			}
+			if n := strings.Count(strings.TrimSpace(errOut), "\n"); n != 1 {
+				t.Errorf("stderr has %d lines, want the error and one hint:\n%s", n+1, errOut)
+			}
+		})
+	}
+}
+
+func TestHelpGoesToStdout(t *testing.T) {
+	code, out, _ := runCLI(t, "export", "--help")
+	if code != 0 || !strings.Contains(out, "dbiam export") {
+		t.Errorf("exit %d, stdout %q: help should be printed on stdout", code, out)
+	}
+}
