@@ -2,8 +2,11 @@ package scim
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -135,7 +138,7 @@ func Connect(ctx context.Context, s Settings) (*Session, error) {
 		sess.base = pooledTransport(sess.settings.Parallel, sess.settings.Concurrency)
 	}
 
-	cfg, err := resolveConfig(s, sess.base, sess.secrets)
+	cfg, err := resolveConfig(ctx, s, sess.base, sess.secrets)
 	if err != nil {
 		return nil, err
 	}
@@ -172,8 +175,11 @@ func workspaceMetadataWithoutAccount(meta *config.HostMetadata, err error) (*con
 	return &cp, nil
 }
 
-// resolveConfig builds and eagerly resolves the SDK config for s.
-func resolveConfig(s Settings, base http.RoundTripper, secrets *redactor) (*config.Config, error) {
+// resolveConfig builds and eagerly resolves the SDK config for s. The host
+// metadata discovery request is made by probeHostMetadata under ctx, so it
+// is bounded and cancellable; an unreachable host fails here, at once, with
+// a ConfigError naming it.
+func resolveConfig(ctx context.Context, s Settings, base http.RoundTripper, secrets *redactor) (*config.Config, error) {
 	cfg := &config.Config{
 		Profile:       s.Profile,
 		ConfigFile:    s.ConfigFile,
@@ -192,9 +198,15 @@ func resolveConfig(s Settings, base http.RoundTripper, secrets *redactor) (*conf
 			cfg.Loaders = []config.Loader{config.ConfigFile}
 		}
 		cfg.HostMetadataResolver = noHostMetadata
-	} else {
-		cfg.HostMetadataResolver = func(ctx context.Context, host string) (*config.HostMetadata, error) {
-			return workspaceMetadataWithoutAccount(cfg.DefaultHostMetadataResolver()(ctx, host))
+	}
+	var probeErr error
+	if !s.Hermetic {
+		cfg.HostMetadataResolver = func(_ context.Context, host string) (*config.HostMetadata, error) {
+			// The SDK calls this without the caller's context and would
+			// retry an unreachable host for minutes; probe once instead.
+			meta, err := probeHostMetadata(ctx, base, host)
+			probeErr = err
+			return workspaceMetadataWithoutAccount(meta, err)
 		}
 	}
 	if err := checkProfile(s); err != nil {
@@ -204,7 +216,15 @@ func resolveConfig(s Settings, base http.RoundTripper, secrets *redactor) (*conf
 	if s.Hermetic {
 		fix = "check --profile and --host (environment variables are ignored)"
 	}
-	if err := cfg.EnsureResolved(); err != nil {
+	err := cfg.EnsureResolved()
+	if cerr := ctx.Err(); cerr != nil {
+		return nil, cerr
+	}
+	if unreachable(probeErr) {
+		return nil, &ConfigError{Op: "connect", Problem: fmt.Sprintf("host %s cannot be reached: %v", cfg.Host, rootCause(probeErr)),
+			Fix: "check --host (or the profile's host, or DATABRICKS_HOST) and the network"}
+	}
+	if err != nil {
 		registerSecrets(cfg, secrets)
 		return nil, &ConfigError{Op: "resolve credentials", Problem: sdkProblem(err, s.Hermetic, secrets), Fix: fix}
 	}
@@ -407,4 +427,60 @@ func pooledTransport(parallel, concurrency int) http.RoundTripper {
 	t.MaxIdleConnsPerHost = (parallel + 1) * concurrency
 	t.MaxIdleConns = max(t.MaxIdleConns, t.MaxIdleConnsPerHost)
 	return t
+}
+
+// hostMetadataTimeout bounds the host metadata discovery request.
+const hostMetadataTimeout = 10 * time.Second
+
+// probeHostMetadata fetches GET {host}/.well-known/databricks-config once,
+// without credentials, within hostMetadataTimeout and ctx. A reply other
+// than 200 with a JSON document means "no metadata" (nil, nil): the SDK then
+// relies on the user's configuration. A transport error is returned.
+func probeHostMetadata(ctx context.Context, base http.RoundTripper, host string) (*config.HostMetadata, error) {
+	ctx, cancel := context.WithTimeout(ctx, hostMetadataTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(host, "/")+"/.well-known/databricks-config", nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := (&http.Client{Transport: base, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, nil
+	}
+	var meta config.HostMetadata
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&meta); err != nil {
+		return nil, nil
+	}
+	return &meta, nil
+}
+
+// unreachable reports whether err says the host could not be reached at
+// all: no DNS name, connection refused, no route, or a timeout.
+func unreachable(err error) bool {
+	if err == nil {
+		return false
+	}
+	if _, ok := errors.AsType[*net.DNSError](err); ok {
+		return true
+	}
+	if op, ok := errors.AsType[*net.OpError](err); ok && op.Op == "dial" {
+		return true
+	}
+	return errors.Is(err, context.DeadlineExceeded)
+}
+
+// rootCause returns the innermost error of a chain, for a short message.
+func rootCause(err error) error {
+	for {
+		u := errors.Unwrap(err)
+		if u == nil {
+			return err
+		}
+		err = u
+	}
 }

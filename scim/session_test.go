@@ -3,7 +3,9 @@ package scim
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -227,5 +229,49 @@ func TestConnectWorkspaceHostMetadataKeepsWorkspaceMode(t *testing.T) {
 	}
 	if sess.AccountID() != "given" {
 		t.Errorf("AccountID() = %q, want the one given", sess.AccountID())
+	}
+}
+
+func TestConnectUnreachableHostFailsFast(t *testing.T) {
+	cleanEnv(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := "http://" + ln.Addr().String()
+	ln.Close() // nothing listens there now: connection refused
+	_, err = Connect(context.Background(), Settings{Host: host, Token: "dapi-unreachable-token-1"})
+	var ce *ConfigError
+	if !errors.As(err, &ce) || ce.Op != "connect" || !strings.Contains(ce.Problem, host) || !strings.Contains(ce.Fix, "--host") {
+		t.Fatalf("Connect = %v, want a connect ConfigError naming %s and --host", err, host)
+	}
+	if strings.Contains(err.Error(), "dapi-unreachable") {
+		t.Errorf("error leaks the token: %v", err)
+	}
+}
+
+func TestConnectCancelledDuringHostMetadata(t *testing.T) {
+	cleanEnv(t)
+	reached := make(chan struct{})
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(reached)
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := Connect(ctx, Settings{Host: srv.URL, Token: "dapi-hanging-token-1"})
+		done <- err
+	}()
+	<-reached
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Connect after cancel = %v, want context.Canceled", err)
 	}
 }
