@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dbiam/dbiam/reports"
+	"github.com/dbiam/dbiam/scim"
 )
 
 // Defaults of ApplyOptions.
@@ -340,6 +341,9 @@ type executor struct {
 	// assignedBy is rollback's record, per workspace and account group
 	// (assignKey), of whether dbiam made the workspace assignment.
 	assignedBy map[string]bool
+	// wsAssignments caches, per workspace, the assignments rollback read
+	// to check the account groups it deletes.
+	wsAssignments map[int64][]scim.PermissionAssignment
 
 	mu     sync.Mutex
 	res    ApplyResult

@@ -129,13 +129,15 @@ resumes where it stopped; "status", "verify", "finalize" and "rollback" work fro
 				Name:  "rollback",
 				Usage: "undo finished steps in reverse order",
 				Flags: []cli.Flag{requiredJournal, groupFlag, forceUnlock,
-					&cli.BoolFlag{Name: "dry-run", Usage: "log what would be undone and change nothing"}},
+					&cli.BoolFlag{Name: "dry-run", Usage: "log what would be undone and change nothing"},
+					&cli.BoolFlag{Name: "force", Usage: "delete account groups dbiam created even if, since the migration, they got other members or " +
+						"assignments to other workspaces (without it they are kept and reported as failed; grants on them are never checked)"}},
 				Action: func(c *cli.Context) error {
 					if c.NArg() > 0 {
 						return fmt.Errorf("migrate rollback takes no arguments (got %q): pass --journal", c.Args().First())
 					}
 					return RunRollback(c.Context, RollbackOptions{JournalDir: c.String("journal"), Groups: c.StringSlice("group"),
-						DryRun: c.Bool("dry-run"), ForceUnlock: c.Bool("force-unlock")}, d)
+						DryRun: c.Bool("dry-run"), Force: c.Bool("force"), ForceUnlock: c.Bool("force-unlock")}, d)
 				},
 			},
 		},

@@ -32,6 +32,7 @@ func TestCommandFlagErrors(t *testing.T) {
 		{[]string{"status"}, `Required flag "journal" not set`},
 		{[]string{"status", "--journal", "j", "extra"}, "migrate status takes no arguments"},
 		{[]string{"rollback"}, `Required flag "journal" not set`},
+		{[]string{"rollback", "--force", "--journal", "j", "x"}, "migrate rollback takes no arguments"},
 		{[]string{"finalize", "--journal", "j", "x"}, "migrate finalize takes no arguments"},
 	} {
 		err := runCLI(tc.args...)

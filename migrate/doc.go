@@ -118,5 +118,9 @@
 // resume, finished steps are skipped, and every other step first reads the
 // live state, so a change whose record was lost is recognised rather than
 // repeated. Rollback undoes finished steps in reverse order and deletes
-// only account groups the run created.
+// only account groups the run created, and of those only the ones nobody
+// else has started to use: a group whose live members differ from those
+// dbiam set, or that is assigned to a workspace of the plan where dbiam
+// did not assign it, is kept and reported as failed unless --force. Grants
+// on it are not checked (they cannot be listed per principal cheaply).
 package migrate

@@ -21,6 +21,10 @@ type RollbackOptions struct {
 	Groups []string
 	// DryRun logs what would be undone and changes nothing.
 	DryRun bool
+	// Force deletes an account group dbiam created even when it changed
+	// since the migration (other members, other workspace assignments);
+	// without it such a group is kept and reported as failed.
+	Force bool
 	// ForceUnlock removes another run's lock.
 	ForceUnlock bool
 	// Remote, if set, is used instead of connecting (tests).
@@ -43,6 +47,17 @@ type RollbackResult struct {
 // members dbiam added to a reused account group are removed. Every undo is
 // journaled, so a rollback resumes too. It returns a *PartialError when
 // some groups could not be rolled back.
+//
+// An account group dbiam created is read before it is deleted, and kept
+// (reported as failed) when others have started to use it since: it has
+// members dbiam did not set, or lacks some it set after its ensure step
+// finished, or it is assigned to a workspace of the plan where dbiam did
+// not assign it. opts.Force deletes it anyway. Grants on the group (Unity
+// Catalog, workspace objects, secret scopes other than those dbiam copied)
+// are not checked: they cannot be listed per principal without reading
+// every object, so a group whose only new use is a grant is deleted. Nor
+// are assignments to workspaces the plan does not list as federated and
+// running (the plan did not read them).
 func RunRollback(ctx context.Context, opts RollbackOptions, d Deps) error {
 	if opts.JournalDir == "" {
 		return errors.New("rollback: flag --journal is required: the journal directory apply used")
@@ -52,7 +67,7 @@ func RunRollback(ctx context.Context, opts RollbackOptions, d Deps) error {
 		return err
 	}
 	defer done()
-	res, err := ex.rollback(ctx, opts.Groups)
+	res, err := ex.rollback(ctx, opts.Groups, opts.Force)
 	if d.Streams != nil {
 		verb := "Rollback"
 		if opts.DryRun {
@@ -106,7 +121,8 @@ func (ex *executor) touched(id string) bool {
 // rollback undoes groups in reverse plan order (parents before the nested
 // groups they contain, so that a group's name is free when it gets it
 // back), then account groups whose every source is rolled back.
-func (ex *executor) rollback(ctx context.Context, filter []string) (RollbackResult, error) {
+// force deletes created account groups that others changed since.
+func (ex *executor) rollback(ctx context.Context, filter []string, force bool) (RollbackResult, error) {
 	var res RollbackResult
 	groups := activeGroups(ex.plan)
 	ex.assignedBy = ex.assignedByRun(groups)
@@ -177,7 +193,7 @@ func (ex *executor) rollback(ctx context.Context, filter []string) (RollbackResu
 				ag.DisplayName, parent))
 			continue
 		}
-		did, err := ex.rollbackAccountGroup(ctx, ag)
+		did, err := ex.rollbackAccountGroup(ctx, ag, force)
 		if err != nil {
 			if ctx.Err() != nil {
 				return res, ex.fatalErr()
@@ -415,14 +431,18 @@ func (gs *groupSteps) undo(ctx context.Context, k StepKind, d Detail) error {
 }
 
 // rollbackAccountGroup deletes an account group dbiam created, or removes
-// the members it added to a reused one.
-func (ex *executor) rollbackAccountGroup(ctx context.Context, ag *AccountGroupPlan) (bool, error) {
+// the members it added to a reused one. A created group that others
+// changed since (see [RunRollback]) is kept with an error unless force.
+func (ex *executor) rollbackAccountGroup(ctx context.Context, ag *AccountGroupPlan, force bool) (bool, error) {
 	id := accountGroupStepID(ag.Key)
 	v := ex.view(id)
 	if v == nil || v.State == "" {
 		return false, nil
 	}
 	d := v.Detail
+	// A finished ensure step set every planned member; an interrupted one
+	// may have set only some.
+	ensured := v.State == StateDone
 	if d.AccountGroupID == "" && !d.Created && ag.ExistingID == "" && d.Create != CreateSent {
 		// No create was sent, or it was refused: a group with this name
 		// is someone else's.
@@ -454,6 +474,16 @@ func (ex *executor) rollbackAccountGroup(ctx context.Context, ag *AccountGroupPl
 			return nil, fmt.Errorf("read account group %q: %w", ag.DisplayName, err)
 		}
 		if d.Created {
+			if !force {
+				changed, err := ex.changedSince(r.ctx, ag, g, ensured)
+				if err != nil {
+					return nil, err
+				}
+				if len(changed) > 0 {
+					return nil, fmt.Errorf("kept (id %s), not deleted: it changed since the migration: %s; deleting it would remove that access: review it, or pass --force to delete it anyway",
+						gid, strings.Join(changed, "; "))
+				}
+			}
 			if err := ex.remote.DeleteAccountGroup(r.ctx, gid); err != nil && !errors.Is(err, scim.ErrNotFound) {
 				return nil, fmt.Errorf("delete account group %q: %w", ag.DisplayName, err)
 			}
@@ -473,6 +503,101 @@ func (ex *executor) rollbackAccountGroup(ctx context.Context, ag *AccountGroupPl
 		return true, err
 	}
 	return true, nil
+}
+
+// changedSince returns how live, an account group dbiam created, differs
+// from what dbiam made of it: members it did not set (and, when ensured,
+// members it set that are gone), and assignments to workspaces of the
+// plan where dbiam did not assign it. Nil means unchanged.
+func (ex *executor) changedSince(ctx context.Context, ag *AccountGroupPlan, live scim.Group, ensured bool) ([]string, error) {
+	set := map[string]string{} // account id -> label
+	for _, m := range ag.Members {
+		id := m.AccountID
+		if m.Kind == KindGroup && m.GroupKey != "" {
+			if c := findAG(ex.plan, m.GroupKey); c != nil {
+				id = ex.agID(c)
+			}
+		}
+		if id != "" {
+			set[id] = memberLabel(m)
+		}
+	}
+	have := map[string]bool{}
+	var extra, gone []string
+	for _, m := range live.Members {
+		have[m.Value] = true
+		if _, ok := set[m.Value]; !ok {
+			extra = append(extra, orID(m.Display, m.Value))
+		}
+	}
+	if ensured {
+		for id, label := range set {
+			if !have[id] {
+				gone = append(gone, label)
+			}
+		}
+	}
+	slices.Sort(extra)
+	slices.Sort(gone)
+	var out []string
+	if len(extra) > 0 {
+		out = append(out, "members dbiam did not set: "+firstFew(extra))
+	}
+	if len(gone) > 0 {
+		out = append(out, "members dbiam set are gone: "+firstFew(gone))
+	}
+	var other []string
+	for i := range ex.plan.Workspaces {
+		ws := &ex.plan.Workspaces[i]
+		if !ws.Federated || ws.Skipped != "" || ex.assignedBy[assignKey(ws.WorkspaceID, ag.Key)] {
+			continue
+		}
+		as, err := ex.workspaceAssignments(ctx, ws.WorkspaceID)
+		if err != nil {
+			return nil, err
+		}
+		if hasAssignment(as, live.ID) {
+			other = append(other, fmt.Sprintf("%s (%d)", ws.WorkspaceName, ws.WorkspaceID))
+		}
+	}
+	if len(other) > 0 {
+		out = append(out, "assigned to workspaces dbiam did not assign it to: "+strings.Join(other, ", "))
+	}
+	return out, nil
+}
+
+// workspaceAssignments lists a workspace's assignments once per run (the
+// account groups rollback deletes do not change the others').
+func (ex *executor) workspaceAssignments(ctx context.Context, wsID int64) ([]scim.PermissionAssignment, error) {
+	if as, ok := ex.wsAssignments[wsID]; ok {
+		return as, nil
+	}
+	as, err := ex.remote.Assignments(ctx, wsID)
+	if err != nil {
+		return nil, fmt.Errorf("list assignments of workspace %d: %w", wsID, err)
+	}
+	if ex.wsAssignments == nil {
+		ex.wsAssignments = map[int64][]scim.PermissionAssignment{}
+	}
+	ex.wsAssignments[wsID] = as
+	return as, nil
+}
+
+// firstFew joins up to five names, then says how many more.
+func firstFew(names []string) string {
+	const n = 5
+	if len(names) <= n {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:n], ", "), len(names)-n)
+}
+
+// orID returns display, or id when it is empty.
+func orID(display, id string) string {
+	if display == "" {
+		return id
+	}
+	return display
 }
 
 // assignKey names an account group of the plan in a workspace.
