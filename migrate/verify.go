@@ -19,12 +19,12 @@ import (
 // scope permissions. An error means the state could not be read.
 func verifyGroup(ctx context.Context, rd Reader, ws *WorkspacePlan, g *GroupPlan, ag *AccountGroupPlan, agID string) ([]string, error) {
 	var diffs []string
-	local, err := rd.WorkspaceGroup(ctx, ws.WorkspaceID, g.LocalID)
+	local, localErr := rd.WorkspaceGroup(ctx, ws.WorkspaceID, g.LocalID)
 	switch {
-	case errors.Is(err, scim.ErrNotFound):
+	case errors.Is(localErr, scim.ErrNotFound):
 		diffs = append(diffs, fmt.Sprintf("local group %q (id %s) no longer exists", g.LocalName, g.LocalID))
-	case err != nil:
-		return nil, fmt.Errorf("read group %q: %w", g.LocalName, err)
+	case localErr != nil:
+		return nil, fmt.Errorf("read group %q: %w", g.LocalName, localErr)
 	case local.DisplayName != g.BackupName:
 		diffs = append(diffs, fmt.Sprintf("local group %q is named %q, want %q", g.LocalName, local.DisplayName, g.BackupName))
 	}
@@ -57,7 +57,8 @@ func verifyGroup(ctx context.Context, rd Reader, ws *WorkspacePlan, g *GroupPlan
 		}
 	}
 	from := g.BackupName
-	if err == nil && local.DisplayName != "" && local.DisplayName != g.BackupName {
+	// The local group's secret ACLs are held under its live name.
+	if localErr == nil && local.DisplayName != "" && local.DisplayName != g.BackupName {
 		from = local.DisplayName
 	}
 	missing, err := secretACLDiff(ctx, rd, ws.WorkspaceID, from, ag.DisplayName)

@@ -1,0 +1,66 @@
+package migrate
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/dbiam/dbiam/scim"
+)
+
+// verifyStub is a Reader for verifyGroup: one workspace holding a local
+// group (named localName) with a secret ACL under that name, and an
+// account group that is not assigned, so the workspace cannot read it.
+type verifyStub struct {
+	Reader    // other methods are not called
+	localID   string
+	localName string
+}
+
+func (s verifyStub) WorkspaceGroup(_ context.Context, _ int64, id string) (scim.Group, error) {
+	if id == s.localID {
+		return scim.Group{ID: id, DisplayName: s.localName}, nil
+	}
+	return scim.Group{}, notFound()
+}
+
+func (s verifyStub) Assignments(context.Context, int64) ([]scim.PermissionAssignment, error) {
+	return nil, nil
+}
+
+func (s verifyStub) WorkspaceGroupVisible(context.Context, int64, string) (bool, string, error) {
+	return false, "", nil
+}
+
+func (s verifyStub) SecretScopes(context.Context, int64) ([]string, error) {
+	return []string{"tokens"}, nil
+}
+
+func (s verifyStub) SecretACLs(context.Context, int64, string) ([]SecretACL, error) {
+	return []SecretACL{{Scope: "tokens", Principal: s.localName, Permission: "READ"}}, nil
+}
+
+// TestVerifyGroupSecretACLsOfRenamedLocalGroup: a local group renamed by
+// hand keeps its secret ACLs under its new name; verify compares the
+// account group with those, even when the account group cannot be read in
+// the workspace (a read error of the account group must not make verify
+// look under the backup name instead).
+func TestVerifyGroupSecretACLsOfRenamedLocalGroup(t *testing.T) {
+	ws := &WorkspacePlan{WorkspaceID: 1, WorkspaceName: "ws", Federated: true}
+	g := &GroupPlan{LocalID: "10", LocalName: "ops", BackupName: "db-temp-ops", AccountGroupKey: "ag:ops"}
+	ag := &AccountGroupPlan{Key: "ag:ops", DisplayName: "ops"}
+	diffs, err := verifyGroup(context.Background(), verifyStub{localID: "10", localName: "ops-by-hand"}, ws, g, ag, "2000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`local group "ops" is named "ops-by-hand", want "db-temp-ops"`,
+		`account group "ops" is not assigned to the workspace`,
+		`account group "ops" is not visible in the workspace`,
+		`account group "ops" cannot be read in the workspace`,
+		`account group "ops" has no permission on secret scope "tokens", want READ`,
+	}
+	if !slices.Equal(diffs, want) {
+		t.Errorf("differences:\n%q\nwant:\n%q", diffs, want)
+	}
+}
