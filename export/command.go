@@ -33,7 +33,7 @@ func Command(io *reports.Streams, connect scim.ConnectFunc) *cli.Command {
 				Usage: "tables to export: users, service-principals, groups, memberships, entitlements, assignments, account, or all (default: all)"},
 			&cli.BoolFlag{Name: "force", Usage: "replace an existing output"},
 			&cli.IntFlag{Name: "page-size", Value: DefaultPageSize,
-				Usage: "SCIM page size to ask for; servers may return fewer per page"},
+				Usage: "SCIM page size to ask for, 1 to 10000; servers may return fewer per page"},
 		},
 		Action: func(c *cli.Context) error {
 			o := Options{
@@ -44,6 +44,11 @@ func Command(io *reports.Streams, connect scim.ConnectFunc) *cli.Command {
 				Include:        c.StringSlice("include"),
 				Force:          c.Bool("force"),
 				PageSize:       c.Int("page-size"),
+			}
+			// 0 means the default in Options, but on the command line it is
+			// out of the documented range like any other value.
+			if o.PageSize < 1 || o.PageSize > maxPageSize {
+				return pageSizeError(o.PageSize)
 			}
 			if c.NArg() > 0 {
 				return badOption("unexpected argument %q: export takes flags only", c.Args().First())

@@ -47,6 +47,10 @@ func TestCommandBadInputMakesNoRequest(t *testing.T) {
 	if err := os.WriteFile(existing, []byte("keep"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	existingDir := e.path("existing-dir")
+	if err := os.Mkdir(existingDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	badFile := e.path("bad.csv")
 	if err := os.WriteFile(badFile, []byte("id,name,url\nabc,x,https://x.test\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -62,6 +66,15 @@ func TestCommandBadInputMakesNoRequest(t *testing.T) {
 		{"bad workspaces file", []string{"--workspaces-file", badFile}, `line 2: workspace id "abc" is not a positive number`},
 		{"existing output", []string{"--out", existing}, "output " + existing + " exists: pass --force to overwrite"},
 		{"page size", []string{"--page-size", "-1"}, "--page-size -1: use a number from 1 to 10000"},
+		{"page size zero", []string{"--page-size", "0"}, "--page-size 0: use a number from 1 to 10000"},
+		{"page size too large", []string{"--page-size", "10001"}, "--page-size 10001: use a number from 1 to 10000"},
+		{"xlsx into a directory", []string{"--format", "xlsx", "--out", existingDir, "--force"},
+			"--out " + existingDir + " is a directory, but an xlsx export is one file: pass a file path such as " +
+				filepath.Join(existingDir, "dbiam-export-")},
+		{"csv into a file", []string{"--format", "csv", "--out", existing, "--force"},
+			"--out " + existing + " is a file, but a csv or json export is a directory: pass a directory path, or --format xlsx"},
+		{"json into a file", []string{"--format", "json", "--out", existing, "--force"},
+			"--out " + existing + " is a file, but a csv or json export is a directory"},
 		{"empty workspace", []string{"--workspace", ","}, "--workspace is empty"},
 		{"argument", []string{"extra"}, `unexpected argument "extra"`},
 	}
@@ -88,6 +101,9 @@ func TestCommandBadInputMakesNoRequest(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(existing); string(b) != "keep" {
 		t.Errorf("existing output changed: %q", b)
+	}
+	if entries, err := os.ReadDir(existingDir); err != nil || len(entries) != 0 {
+		t.Errorf("existing directory changed: %v, %v", entries, err)
 	}
 }
 

@@ -7,9 +7,11 @@
 // # Use
 //
 // Command turns the flags into Options; Run does the work and is what tests
-// call. Run validates every option (format, --include, --page-size, the
-// workspaces file, an existing output without --force) before it connects,
-// so bad input fails with an error matching ErrBadOptions and no request.
+// call. Run validates every option (format, --include, --page-size from 1
+// to 10000, the workspaces file, an existing output of the wrong kind — a
+// directory for xlsx, a file for csv or json — even with --force, an
+// existing output without --force) before it connects, so bad input fails
+// with an error matching ErrBadOptions and no request.
 //
 // # Workspaces
 //
@@ -19,7 +21,11 @@
 // name ignoring case (a name shared by several workspaces must be given as
 // an id). Workspaces whose status is not RUNNING are listed as skipped and
 // not read. Workspaces are read --parallel at a time (the session's
-// setting), the account alongside them.
+// setting), the account alongside them. Without an account id (a workspace
+// admin's token, say) nothing is asked of the account API: the account
+// tables and the account_user column are skipped with one log line, not as
+// a failure (naming --include account is then bad input), and assignments
+// come from the workspace API.
 //
 // # Requests
 //
@@ -68,6 +74,10 @@
 //	summary                     counts per workspace (XLSX: the Summary sheet,
 //	                            with a chart)
 //
+// An empty value is an empty CSV field, an empty XLSX cell and null in JSON
+// Lines, whether it is unknown (a count that could not be read) or an empty
+// text (a user without externalId): JSON Lines never holds "".
+//
 // Every workspace table starts with workspace_id and workspace_name. Ids are
 // text (16-digit ids do not fit a spreadsheet number). Multi-valued cells
 // join values with "; ". Rows are sorted by workspace id, then by name
@@ -87,4 +97,18 @@
 // the reasons, the tables whose reads succeeded are still written for it,
 // and Run returns a *PartialError (exit code 2) after writing everything.
 // A failed account read is reported the same way.
+//
+// One refusal is not a failure: the assignments read answered 403 (the
+// caller may read the workspace's identities but not its permission
+// assignments). The workspace is then ok if its identity reads succeeded;
+// its error cell says "assignments not read (not failed): list assignments:
+// <cause>", its assignments count is empty, the assignments table holds one
+// row for it with only the workspace and that error, and the summary on
+// stderr lists it as "workspace <id> (<name>) ok, assignments not read ...".
+// Any other failure of the assignments read (throttled, unavailable) fails
+// the workspace as above.
+//
+// When ctx is cancelled Run logs one line ("export cancelled: nothing
+// written"), nothing per workspace, writes nothing and returns an error
+// matching ctx.Err() (not a *PartialError).
 package export

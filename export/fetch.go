@@ -48,6 +48,11 @@ type wsData struct {
 	// federated is nil when unknown.
 	federated *bool
 	errs      []error
+	// assignmentsDenied is the assignments read refused with 403: the
+	// caller may read the workspace's identities but not its permission
+	// assignments (a workspace admin without account admin rights, say).
+	// It is a note on the workspace, not a failed read.
+	assignmentsDenied error
 }
 
 func (d *wsData) ok(reads ...string) bool {
@@ -169,6 +174,8 @@ func (r *runner) fetchWorkspace(ctx context.Context, info scim.WorkspaceInfo, ta
 		case federated == nil && isNotFederated(err):
 			no := false
 			federated = &no
+		case errors.Is(err, scim.ErrPermissionDenied):
+			d.assignmentsDenied = &readError{op: readAssignments, err: err}
 		default:
 			record(readAssignments, err)
 		}

@@ -3,6 +3,8 @@ package export
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -58,9 +60,10 @@ type Options struct {
 	// json. Empty means DefaultOut(format, today).
 	Out string
 	// Include selects the tables (see the Include constants; "all" selects
-	// everything). Empty means everything. Explicitly including assignments
-	// or account without an account id is an error; by default they are
-	// skipped with a log line when the session has no account.
+	// everything). Empty means everything. Naming account without an
+	// account id is an error; by default, or with "all", the account tables
+	// are skipped with one log line when the session has no account id
+	// (assignments are then read with the workspace API).
 	Include []string
 	// Force replaces an existing output.
 	Force bool
@@ -87,6 +90,9 @@ func DefaultOut(format reports.Format, now time.Time) string {
 type includeSet struct {
 	on       map[string]bool
 	explicit bool // given by the user rather than defaulted
+	// account is set when "account" itself was named (not only "all"):
+	// without an account id that is an error rather than a skipped table.
+	account bool
 }
 
 func (s includeSet) has(name string) bool { return s.on[name] }
@@ -119,6 +125,7 @@ func parseInclude(vals []string) (includeSet, error) {
 				set.on[IncludeServicePrincipals] = true
 			case slices.Contains(allIncludes, name):
 				set.on[name] = true
+				set.account = set.account || name == IncludeAccount
 			default:
 				return includeSet{}, fmt.Errorf("%w: --include %q: use any of %s, or all",
 					ErrBadOptions, strings.TrimSpace(part), strings.Join(allIncludes, ","))
@@ -175,8 +182,8 @@ func (o Options) resolve(now time.Time) (*config, error) {
 	if o.Parallel < 0 {
 		return nil, fmt.Errorf("%w: --parallel %d: use a positive number", ErrBadOptions, o.Parallel)
 	}
-	if o.PageSize < 0 || o.PageSize > 10000 {
-		return nil, fmt.Errorf("%w: --page-size %d: use a number from 1 to 10000", ErrBadOptions, o.PageSize)
+	if o.PageSize < 0 || o.PageSize > maxPageSize {
+		return nil, pageSizeError(o.PageSize)
 	}
 	if c.pageSize == 0 {
 		c.pageSize = DefaultPageSize
@@ -206,10 +213,39 @@ func (o Options) resolve(now time.Time) (*config, error) {
 	if strings.TrimSpace(c.out) == "" {
 		c.out = DefaultOut(c.format, now)
 	}
+	if err := checkOutKind(c.format, c.out, now); err != nil {
+		return nil, err
+	}
 	if err := reports.CheckOverwrite(c.out, c.force); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadOptions, err)
 	}
 	return c, nil
+}
+
+// maxPageSize is the largest --page-size accepted.
+const maxPageSize = 10000
+
+// pageSizeError is the error for a --page-size out of range.
+func pageSizeError(n int) error {
+	return fmt.Errorf("%w: --page-size %d: use a number from 1 to %d", ErrBadOptions, n, maxPageSize)
+}
+
+// checkOutKind checks that an existing output path is what format writes:
+// a file for xlsx, a directory for csv and json. --force replaces an
+// output, it never turns a directory into a file or back.
+func checkOutKind(format reports.Format, out string, now time.Time) error {
+	fi, err := os.Stat(out)
+	if err != nil {
+		return nil // missing: created; unreadable: CheckOverwrite says why
+	}
+	switch {
+	case format == reports.FormatXLSX && fi.IsDir():
+		return badOption("--out %s is a directory, but an xlsx export is one file: pass a file path such as %s, or --format csv or json",
+			out, filepath.Join(out, DefaultOut(format, now)))
+	case format != reports.FormatXLSX && !fi.IsDir():
+		return badOption("--out %s is a file, but a csv or json export is a directory: pass a directory path, or --format xlsx", out)
+	}
+	return nil
 }
 
 // badOption returns an error matching ErrBadOptions.

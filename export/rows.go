@@ -129,6 +129,11 @@ func (r *runner) wsRows(w *spoolWriter, ws []any, d *wsData) counts {
 	if d.ok(readAssignments) {
 		c.assignments = intp(len(d.assignments))
 		assignmentRows(w, ws, d.assignments)
+	} else if d.assignmentsDenied != nil && inc.has(IncludeAssignments) {
+		// One row without a principal says why the workspace has no
+		// assignments rows, rather than leaving it looking unassigned.
+		w.begin(TableAssignments)
+		w.row(append(ws[:2:2], nil, nil, nil, nil, nil, d.assignmentsDenied.Error())...)
 	}
 	return c
 }

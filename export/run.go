@@ -143,7 +143,7 @@ func Run(ctx context.Context, o Options, d Deps) error {
 			return fmt.Errorf("export: %w", err)
 		}
 	} else if cfg.include.has(IncludeAccount) {
-		if cfg.include.explicit {
+		if cfg.include.account {
 			return fmt.Errorf("%w: --include account needs an account id: pass --account-id or use a profile with account_id", ErrBadOptions)
 		}
 		r.log.Info("no account id: skipping the account tables and the account_user column")
@@ -166,6 +166,9 @@ func Run(ctx context.Context, o Options, d Deps) error {
 	results, acct := r.exportAll(ctx, targets)
 	read := time.Since(start)
 	if err := ctx.Err(); err != nil {
+		// One line for the whole run: the workspaces cut short are not
+		// failures and are not logged one by one.
+		r.log.Info("export cancelled: nothing written", "out", cfg.out)
 		return fmt.Errorf("export: %w", err)
 	}
 	for _, res := range results {
@@ -319,6 +322,12 @@ func (r *runner) exportWorkspace(ctx context.Context, i int, info scim.Workspace
 	task := prog.Task(taskName(info), 0)
 	res := &wsResult{info: info}
 	d := r.fetchWorkspace(ctx, info, &counter{task: task})
+	if err := ctx.Err(); err != nil {
+		// Cancelled: Run returns the cancellation and writes nothing, so
+		// neither rows nor a per-workspace failure line.
+		res.status, res.reason, res.err = statusFailed, err.Error(), err
+		return res
+	}
 	res.federated = d.federated
 	w, err := r.spool.create(fmt.Sprintf("workspace-%04d", i))
 	if err != nil {
@@ -340,15 +349,26 @@ func (r *runner) exportWorkspace(ctx context.Context, i int, info scim.Workspace
 		return res
 	}
 	res.status = statusOK
+	if d.assignmentsDenied != nil {
+		res.reason = noteAssignmentsDenied + d.assignmentsDenied.Error()
+	}
 	task.Done(res.counts.String())
 	return res
 }
+
+// noteAssignmentsDenied starts the error cell of a workspace exported
+// without its assignments because reading them was denied (403).
+const noteAssignmentsDenied = "assignments not read (not failed): "
 
 // exportAccount reads the account and spools the account tables.
 func (r *runner) exportAccount(ctx context.Context, prog *reports.Progress) *accountResult {
 	task := prog.Task("account", 0)
 	res := &accountResult{}
 	d := r.fetchAccount(ctx, &counter{task: task})
+	if err := ctx.Err(); err != nil {
+		res.err, res.reason = err, err.Error()
+		return res
+	}
 	if d.read[readUsers] {
 		res.users = make(map[string]bool, len(d.users))
 		for _, u := range d.users {
@@ -401,6 +421,25 @@ func (c counts) String() string {
 	return strings.Join(parts, ", ")
 }
 
+// text turns a text value into a cell: an empty text is no value (nil), so
+// that JSON Lines has null for it like for every other empty cell (CSV and
+// XLSX show both as an empty field or cell).
+func text(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// emptyToNil replaces the empty texts of a row by nil, as text does.
+func emptyToNil(vals []any) {
+	for i, v := range vals {
+		if s, ok := v.(string); ok && s == "" {
+			vals[i] = nil
+		}
+	}
+}
+
 // val turns an optional count into a row value.
 func val(p *int) any {
 	if p == nil {
@@ -419,10 +458,10 @@ func (r *runner) write(ctx context.Context, tables reports.Tables, results []*ws
 	}
 	for _, res := range results {
 		c := res.counts
-		if err := sink.WriteRow(wsID(res.info.ID), res.info.Name, res.info.Cloud, res.info.URL, res.info.Status,
-			res.federated, val(c.users), val(c.sps), val(c.groups), val(c.wsGroups), val(c.acctGroups),
-			val(c.direct), val(c.transitive), val(c.inCycles), val(c.entitlements), val(c.assignments),
-			res.status, res.reason); err != nil {
+		if err := sink.WriteRow(text(wsID(res.info.ID)), text(res.info.Name), text(res.info.Cloud), text(res.info.URL),
+			text(res.info.Status), res.federated, val(c.users), val(c.sps), val(c.groups), val(c.wsGroups),
+			val(c.acctGroups), val(c.direct), val(c.transitive), val(c.inCycles), val(c.entitlements),
+			val(c.assignments), res.status, text(res.reason)); err != nil {
 			return fmt.Errorf("write %s: %w", TableWorkspaces, err)
 		}
 	}
@@ -438,9 +477,15 @@ func (r *runner) write(ctx context.Context, tables reports.Tables, results []*ws
 		if err != nil {
 			return err
 		}
+		fixAll := func(vals []any) {
+			if fix != nil {
+				fix(vals)
+			}
+			emptyToNil(vals)
+		}
 		for _, f := range files {
 			if f != nil {
-				if err := f.copyTo(name, cols, sink, fix); err != nil {
+				if err := f.copyTo(name, cols, sink, fixAll); err != nil {
 					return err
 				}
 			}
@@ -514,6 +559,10 @@ func (r *runner) finish(results []*wsResult, acct *accountResult) error {
 			fmt.Fprintf(w, "  workspace %s (%s) failed: %s\n", wsID(res.info.ID), res.info.Name, res.reason)
 		case statusSkipped:
 			fmt.Fprintf(w, "  workspace %s (%s) skipped: %s\n", wsID(res.info.ID), res.info.Name, res.reason)
+		case statusOK:
+			if res.reason != "" {
+				fmt.Fprintf(w, "  workspace %s (%s) ok, %s\n", wsID(res.info.ID), res.info.Name, res.reason)
+			}
 		}
 	}
 	if acct != nil && acct.err != nil {
