@@ -343,6 +343,16 @@ func analyzeObject(ws WorkspaceRef, o *object, m matcher, now time.Time) []Findi
 	return out
 }
 
+// alertV2RunAs returns whom a v2 alert runs as (its run_as detail).
+func alertV2RunAs(o *object) string {
+	for _, r := range o.refs {
+		if r.rel == RelRunsAs {
+			return r.who.name
+		}
+	}
+	return ""
+}
+
 // rate applies the severity rules to one identity's relations to o.
 func rate(o *object, s *relset, eff pref, effKnown bool, managerCount int, now time.Time) (verdict, []string) {
 	vs := []verdict{rateInfo(o.kind, s.rels)}
@@ -395,6 +405,15 @@ func rate(o *object, s *relset, eff pref, effKnown bool, managerCount int, now t
 			vs = append(vs, rateAlert(runAsIdentity, ""))
 		default:
 			vs = append(vs, rateAlert(runAsOther, o.alert.RunAsName()))
+		}
+	case o.kind == KindAlertV2 && (s.has(RelOwns) || s.has(RelRunsAs)):
+		switch {
+		case trashed(o.alert.LifecycleState):
+			vs = append(vs, rateTrashed(o.kind))
+		case s.has(RelRunsAs):
+			vs = append(vs, rateAlertV2(runAsIdentity, "", alertV2Paused(*o.alert)))
+		default:
+			vs = append(vs, rateAlertV2(runAsOther, alertV2RunAs(o), false))
 		}
 	}
 	if s.has(RelSoleManager) {

@@ -384,6 +384,7 @@ func TestAuditListsOncePerWorkspace(t *testing.T) {
 		"/api/2.0/pipelines":               workspaces,
 		"/api/2.0/sql/queries":             workspaces,
 		"/api/2.0/sql/alerts":              workspaces,
+		"/api/2.0/alerts":                  workspaces,
 		"/api/2.0/preview/sql/dashboards":  workspaces,
 		"/api/2.0/lakeview/dashboards":     workspaces,
 		"/api/2.0/serving-endpoints":       workspaces,
@@ -484,10 +485,10 @@ func TestAuditKindNotCovered(t *testing.T) {
 // is not covered; the others are audited; exit code 2.
 func TestAuditWorkspaceNotCovered(t *testing.T) {
 	// Workspaces run one at a time, in listing order, so the fault lets
-	// ws-main's 12 list requests through and fails every later one.
+	// ws-main's 13 list requests through and fails every later one.
 	e := newEnv(t, sandbox.Options{Seed: testSeed(t)}, func(s *scim.Settings) { s.Parallel = 1 })
-	lists := `^/api/(2\.0/token-management/tokens|2\.2/jobs/list|2\.1/clusters/list|2\.0/sql/warehouses|2\.0/pipelines|2\.0/sql/queries|2\.0/sql/alerts|2\.0/preview/sql/dashboards|2\.0/lakeview/dashboards|2\.0/serving-endpoints|2\.0/apps)$`
-	if err := e.srv.AddFault(sandbox.Fault{PathRegexp: lists, Status: 403, Offset: 12}); err != nil {
+	lists := `^/api/(2\.0/token-management/tokens|2\.2/jobs/list|2\.1/clusters/list|2\.0/sql/warehouses|2\.0/pipelines|2\.0/sql/queries|2\.0/sql/alerts|2\.0/alerts|2\.0/preview/sql/dashboards|2\.0/lakeview/dashboards|2\.0/serving-endpoints|2\.0/apps)$`
+	if err := e.srv.AddFault(sandbox.Fault{PathRegexp: lists, Status: 403, Offset: 13}); err != nil {
 		t.Fatal(err)
 	}
 	r, err := e.runJSON(t, Options{Users: []string{"alice@corp.test"}, Workspaces: []string{"ws-main", "ws-second"}})

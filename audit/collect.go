@@ -2,7 +2,9 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"iter"
+	"net/http"
 	"sync"
 
 	"github.com/dbiam/dbiam/scim"
@@ -14,6 +16,9 @@ type inventory struct {
 	objects []*object
 	// failed holds the kinds whose list failed; their objects are unknown.
 	failed map[Kind]error
+	// unavailable holds the optional kinds the workspace does not have
+	// (the API answered that the endpoint or feature does not exist).
+	unavailable map[Kind]error
 }
 
 // lister lists one kind of object in a workspace. list calls emit with
@@ -22,6 +27,25 @@ type inventory struct {
 type lister struct {
 	kind Kind
 	list func(ctx context.Context, d scim.Doer, ws scim.WorkspaceInfo, emit func([]*object)) error
+	// optional kinds may be absent from a workspace (see featureAbsent).
+	optional bool
+}
+
+// optionally marks a lister's kind as one a workspace may not have.
+func (l lister) optionally() lister {
+	l.optional = true
+	return l
+}
+
+// featureAbsent reports whether a list error says the API does not exist
+// on the workspace (404 ENDPOINT_NOT_FOUND or FEATURE_DISABLED), as
+// opposed to a failure to read it.
+func featureAbsent(err error) bool {
+	var ae *scim.APIError
+	if !errors.As(err, &ae) || ae.StatusCode != http.StatusNotFound {
+		return false
+	}
+	return ae.ErrorCode == "ENDPOINT_NOT_FOUND" || ae.ErrorCode == "FEATURE_DISABLED"
 }
 
 // listAll builds a lister from a scim list function and an object builder.
@@ -76,6 +100,7 @@ var listers = []lister{
 	listAll(KindPipeline, scim.ListPipelines, pipelineObject),
 	listAll(KindQuery, scim.ListQueries, queryObject),
 	listAll(KindAlert, scim.ListAlerts, alertObject),
+	listAll(KindAlertV2, scim.ListAlertsV2, alertV2Object).optionally(),
 	listAll(KindLegacyDashboard, scim.ListLegacyDashboards, legacyDashboardObject),
 	listAll(KindDashboard, scim.ListDashboards, dashboardObject),
 	listAll(KindServingEndpoint, scim.ListServingEndpoints, servingEndpointObject),
@@ -96,7 +121,8 @@ type inventoryHooks struct {
 // arrives, while the lists go on (the transport caps
 // in-flight requests per workspace, and each endpoint class has its own
 // rate limit). A kind whose list fails is recorded in failed, never treated
-// as empty.
+// as empty, except that an optional kind whose API the workspace does not
+// have is recorded in unavailable.
 func scanInventory(ctx context.Context, d scim.Doer, ws scim.WorkspaceInfo, scope PermissionScope, m matcher, hooks inventoryHooks) (inv inventory, acls, gets int) {
 	type result struct {
 		mu         sync.Mutex
@@ -133,8 +159,13 @@ func scanInventory(ctx context.Context, d scim.Doer, ws scim.WorkspaceInfo, scop
 	}
 	wg.Wait()
 	inv.failed = map[Kind]error{}
+	inv.unavailable = map[Kind]error{}
 	for i, l := range listers {
 		r := &results[i]
+		if r.err != nil && l.optional && featureAbsent(r.err) {
+			inv.unavailable[l.kind] = r.err
+			continue
+		}
 		if r.err != nil {
 			inv.failed[l.kind] = r.err
 			continue

@@ -29,7 +29,8 @@
 // trigger and whether it is paused), clusters (creator, single_user_name;
 // state, source, pinned), SQL warehouses (creator, IS_OWNER), pipelines
 // (creator, run-as, IS_OWNER), SQL queries (owner, run-as mode) and alerts
-// (owner, evaluated as its owner), legacy dashboards (owner) and Lakeview
+// (owner, evaluated as its owner), alerts v2 (owner, run-as; schedule and
+// whether it is paused), legacy dashboards (owner) and Lakeview
 // dashboards (CAN_MANAGE, as they have no owner field), serving endpoints
 // and apps (creator), and sole-manager status from the permissions API
 // (CAN_MANAGE or IS_OWNER; the admins group, which can manage everything,
@@ -45,8 +46,9 @@
 //
 //	breaks    an unpaused scheduled, continuous or triggered job running as
 //	          the identity; a query running as its owner; an alert evaluated
-//	          as the identity; a token used in the last 30 days and not
-//	          expired; a member losing its only path into a workspace
+//	          as the identity (a v2 alert: on an unpaused schedule); a token
+//	          used in the last 30 days and not expired; a member losing its
+//	          only path into a workspace
 //	stops     a running cluster the identity created or that is dedicated to
 //	          it (job clusters end with their run); a running pipeline that
 //	          runs as the identity
@@ -58,6 +60,10 @@
 // kind, some permission reads) appears as a finding with severity
 // not-covered, ranked first, and Run returns a *PartialError (exit code 2)
 // after writing the report: a gap is never reported as "no findings".
+// Alerts v2 are the one optional kind: a workspace whose alerts v2 list
+// answers 404 ENDPOINT_NOT_FOUND or FEATURE_DISABLED does not have the
+// feature, and the kind is recorded as not available
+// (WorkspaceCoverage.NotAvailable), which is not a gap.
 //
 // # Requests
 //
@@ -74,8 +80,8 @@
 //     anyone, and a job runs as its owner unless run_as is set, so only the
 //     ACL tells who a job breaks for;
 //   - every Lakeview dashboard: the API has no owner field;
-//   - clusters, queries, alerts, legacy dashboards, serving endpoints and
-//     apps only when a list field ties them to an audited identity (creator,
+//   - clusters, queries, alerts (v1 and v2), legacy dashboards, serving
+//     endpoints and apps only when a list field ties them to an audited identity (creator,
 //     owner, dedicated user): the sole-manager check is only meaningful for
 //     objects the identity can manage, and those it created or owns are the
 //     ones it manages; an identity granted CAN_MANAGE on an object it has no

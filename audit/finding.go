@@ -87,13 +87,15 @@ type Kind string
 
 // Object kinds. Each is read from one list API per workspace (reference §F).
 const (
-	KindToken           Kind = "token"
-	KindJob             Kind = "job"
-	KindCluster         Kind = "cluster"
-	KindWarehouse       Kind = "warehouse"
-	KindPipeline        Kind = "pipeline"
-	KindQuery           Kind = "query"
-	KindAlert           Kind = "alert"
+	KindToken     Kind = "token"
+	KindJob       Kind = "job"
+	KindCluster   Kind = "cluster"
+	KindWarehouse Kind = "warehouse"
+	KindPipeline  Kind = "pipeline"
+	KindQuery     Kind = "query"
+	KindAlert     Kind = "alert"
+	// KindAlertV2 is an alert of the new alerts experience (alerts v2 API).
+	KindAlertV2         Kind = "alert-v2"
 	KindLegacyDashboard Kind = "legacy-dashboard"
 	KindDashboard       Kind = "dashboard"
 	KindServingEndpoint Kind = "serving-endpoint"
@@ -111,7 +113,7 @@ const (
 // order.
 func ObjectKinds() []Kind {
 	return []Kind{KindToken, KindJob, KindCluster, KindWarehouse, KindPipeline, KindQuery, KindAlert,
-		KindLegacyDashboard, KindDashboard, KindServingEndpoint, KindApp}
+		KindAlertV2, KindLegacyDashboard, KindDashboard, KindServingEndpoint, KindApp}
 }
 
 // Kinds returns every kind in report order.

@@ -51,6 +51,10 @@ func HTMLReport(r *Report) reports.HTMLReport {
 			h.Notices = append(h.Notices, reports.HTMLNotice{Tone: reports.ToneNeutral,
 				Text: fmt.Sprintf("Workspace %s was skipped: %s.", w.Label(), w.Reason)})
 		}
+		for _, g := range w.NotAvailable {
+			h.Notices = append(h.Notices, reports.HTMLNotice{Tone: reports.ToneNeutral,
+				Text: fmt.Sprintf("Workspace %s: %s not available on this workspace (%s).", w.Label(), g.Kind, g.Error)})
+		}
 	}
 	for _, i := range r.Identities {
 		if i.Status == StatusNotFound && r.Mode == modeNamed.String() {

@@ -162,7 +162,7 @@ func writeXLSX(r *Report, path string, force bool) error {
 	}
 	cov, err := tb.Table("Coverage", []reports.Column{{Name: "workspace_id", Type: reports.TypeInt}, {Name: "workspace"},
 		{Name: "coverage"}, {Name: "objects", Type: reports.TypeInt}, {Name: "findings", Type: reports.TypeInt},
-		{Name: "not_covered"}, {Name: "reason"}})
+		{Name: "not_covered"}, {Name: "not_available"}, {Name: "reason"}})
 	if err != nil {
 		return err
 	}
@@ -171,7 +171,11 @@ func writeXLSX(r *Report, path string, force bool) error {
 		for _, g := range w.NotCovered {
 			gaps = append(gaps, string(g.Kind)+": "+g.Error)
 		}
-		if err := cov.WriteRow(w.ID, w.Name, w.Coverage, w.Objects, w.Findings, strings.Join(gaps, "\n"), w.Reason); err != nil {
+		var absent []string
+		for _, g := range w.NotAvailable {
+			absent = append(absent, string(g.Kind)+": "+g.Error)
+		}
+		if err := cov.WriteRow(w.ID, w.Name, w.Coverage, w.Objects, w.Findings, strings.Join(gaps, "\n"), strings.Join(absent, "\n"), w.Reason); err != nil {
 			return err
 		}
 	}
@@ -230,6 +234,8 @@ func sheetName(k Kind) string {
 		s = "workspaces not covered"
 	case KindQuery:
 		s = "queries"
+	case KindAlertV2:
+		s = "alerts v2"
 	default:
 		s += "s"
 	}

@@ -50,10 +50,15 @@ type WorkspaceCoverage struct {
 	Reason     string    `json:"reason,omitempty"`
 	Objects    int       `json:"objects"`
 	NotCovered []KindGap `json:"not_covered,omitempty"`
-	Findings   int       `json:"findings"`
+	// NotAvailable are the kinds the workspace does not have (their API
+	// answered 404 ENDPOINT_NOT_FOUND or FEATURE_DISABLED, e.g. alerts v2
+	// where the feature is not enabled): not a gap, and not counted as one.
+	NotAvailable []KindGap `json:"not_available,omitempty"`
+	Findings     int       `json:"findings"`
 }
 
-// KindGap is a resource kind that could not be read, with the cause.
+// KindGap is a resource kind that could not be read (or, in NotAvailable,
+// that the workspace does not have), with the cause.
 type KindGap struct {
 	Kind  Kind   `json:"kind"`
 	Error string `json:"error"`
@@ -164,8 +169,13 @@ func (a *auditor) buildReport(ctx context.Context) (*Report, error) {
 				findings = append(findings, Finding{Workspace: w.ref, Kind: k, Severity: SeverityNotCovered,
 					Reason: "not covered: " + err.Error()})
 			}
+			for _, k := range ObjectKinds() {
+				if err, ok := w.unavailable[k]; ok {
+					c.NotAvailable = append(c.NotAvailable, KindGap{Kind: k, Error: err.Error()})
+				}
+			}
 			switch {
-			case w.objectGaps() == len(ObjectKinds()):
+			case w.nothingRead():
 				c.Coverage, c.Reason = CoverageNone, "no resource kind could be read"
 			case len(w.gaps) > 0:
 				c.Coverage = CoveragePartial

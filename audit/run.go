@@ -89,6 +89,9 @@ type wsRun struct {
 	failed error
 	// gaps are the kinds not covered, with the cause.
 	gaps map[Kind]error
+	// unavailable are the optional kinds the workspace does not have (their
+	// API answered 404 ENDPOINT_NOT_FOUND or FEATURE_DISABLED): not a gap.
+	unavailable map[Kind]error
 	// objects is the number of objects read.
 	objects  int
 	acls     int
@@ -265,10 +268,16 @@ func (a *auditor) scanWorkspaces(ctx context.Context) {
 		for k, err := range inv.failed {
 			w.gap(k, err)
 		}
+		w.unavailable = inv.unavailable
+		for _, k := range ObjectKinds() {
+			if err, ok := w.unavailable[k]; ok {
+				a.log.Info("audit kind not available", "part", w.ref.Label()+": "+string(k), "cause", err.Error())
+			}
+		}
 		w.objects, w.acls, w.jobGets = len(inv.objects), acls, gets
 		a.detailGaps(w, inv.objects)
 		w.findings = append(w.findings, analyze(w.ref, inv.objects, m, a.now)...)
-		if w.objectGaps() == len(ObjectKinds()) {
+		if w.nothingRead() {
 			task.Fail(firstGap(w.gaps))
 			return
 		}
@@ -334,6 +343,13 @@ func (w *wsRun) objectGaps() int {
 		}
 	}
 	return n
+}
+
+// nothingRead reports whether no object kind of the workspace could be
+// read: every kind failed or, for optional kinds, is not available.
+func (w *wsRun) nothingRead() bool {
+	gaps := w.objectGaps()
+	return gaps > 0 && gaps+len(w.unavailable) == len(ObjectKinds())
 }
 
 func firstGap(g map[Kind]error) error {

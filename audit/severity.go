@@ -217,9 +217,27 @@ func rateAlert(a runAs, runAsName string) verdict {
 	return verdict{SeverityBreaks, "alert is evaluated as the identity; its evaluations fail"}
 }
 
+// rateAlertV2: a v2 alert evaluated as the identity on an unpaused schedule
+// breaks; a paused one, or one evaluated as someone else, is info.
+func rateAlertV2(a runAs, runAsName string, paused bool) verdict {
+	switch {
+	case a == runAsOther:
+		if runAsName == "" {
+			runAsName = "another principal"
+		}
+		return verdict{SeverityInfo, "alert runs as " + runAsName}
+	case paused:
+		return verdict{SeverityInfo, "alert runs as the identity but its schedule is paused"}
+	}
+	return verdict{SeverityBreaks, "alert runs as the identity on an unpaused schedule; its evaluations fail"}
+}
+
 // trashed reports whether a lifecycle_state means the object is in the
-// trash: nothing runs or evaluates it until someone restores it.
-func trashed(state string) bool { return strings.EqualFold(state, "TRASHED") }
+// trash: nothing runs or evaluates it until someone restores it (alerts v2
+// report a trashed alert as DELETED).
+func trashed(state string) bool {
+	return strings.EqualFold(state, "TRASHED") || strings.EqualFold(state, "DELETED")
+}
 
 // rateTrashed: a trashed query or alert runs no more, so losing its owner
 // breaks nothing (it is still info: it can be restored within 30 days).

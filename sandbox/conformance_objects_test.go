@@ -250,6 +250,52 @@ func TestConformanceObjectsSDK(t *testing.T) {
 		sameStrings(t, "alerts (page size 1)", got, want)
 	})
 
+	t.Run("AlertsV2", func(t *testing.T) {
+		as, err := w.AlertsV2.ListAlertsAll(ctx, sql.ListAlertsV2Request{PageSize: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got, want []string
+		for _, a := range as {
+			eff := ""
+			if a.EffectiveRunAs != nil {
+				eff = a.EffectiveRunAs.UserName + a.EffectiveRunAs.ServicePrincipalName
+			}
+			got = append(got, a.Id+"/"+a.OwnerUserName+"/"+eff+"/"+string(a.Schedule.PauseStatus))
+		}
+		if len(seed.AlertsV2) < 3 {
+			t.Fatalf("default seed has %d v2 alerts, want at least 3", len(seed.AlertsV2))
+		}
+		for _, a := range seed.AlertsV2 {
+			eff := a.Owner
+			if a.RunAs != nil {
+				eff = a.RunAs.name()
+			}
+			pause := "UNPAUSED"
+			if a.Schedule != nil && a.Schedule.PauseStatus != "" {
+				pause = a.Schedule.PauseStatus
+			}
+			want = append(want, a.ID+"/"+a.Owner+"/"+eff+"/"+pause)
+		}
+		sameStrings(t, "v2 alerts (page size 1)", got, want)
+		sp := seed.AlertsV2[2]
+		a, err := w.AlertsV2.GetAlertById(ctx, sp.ID)
+		if err != nil || a.RunAs == nil || a.RunAs.ServicePrincipalName != objEtlProd || a.RunAsUserName != objEtlProd ||
+			a.Schedule.QuartzCronSchedule != sp.Schedule.QuartzCronSchedule || a.LifecycleState != sql.AlertLifecycleStateActive {
+			t.Errorf("get v2 alert %s: %+v, %v", sp.ID, a, err)
+		}
+		_, err = w.AlertsV2.GetAlertById(ctx, "00000000-0000-4000-8000-000000000000")
+		if !errors.Is(err, apierr.ErrResourceDoesNotExist) {
+			t.Errorf("missing v2 alert: %v, want ErrResourceDoesNotExist", err)
+		}
+		p, err := w.Permissions.Get(ctx, iam.GetPermissionRequest{RequestObjectType: "alertsv2", RequestObjectId: sp.ID})
+		if err != nil || p.ObjectType != "alertv2" || !slices.ContainsFunc(p.AccessControlList, func(e iam.AccessControlResponse) bool {
+			return e.UserName == sp.Owner && len(e.AllPermissions) > 0 && e.AllPermissions[0].PermissionLevel == iam.PermissionLevelCanManage
+		}) {
+			t.Errorf("v2 alert permissions: %+v, %v", p, err)
+		}
+	})
+
 	t.Run("Dashboards", func(t *testing.T) {
 		legacy, err := w.Dashboards.ListAll(ctx, sql.ListDashboardsRequest{})
 		if err != nil {

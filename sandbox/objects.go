@@ -28,8 +28,9 @@ type wsObjects struct {
 	clusters   []*clusterObj
 	warehouses []*warehouseObj
 	pipelines  []*pipelineObj
-	queries    []*queryObj // by creation time
-	alerts     []*alertObj // by creation time
+	queries    []*queryObj   // by creation time
+	alerts     []*alertObj   // by creation time
+	alertsV2   []*alertV2Obj // by creation time (objects_alertsv2.go)
 	legacy     []*legacyDashObj
 	lakeview   []*lakeviewObj
 	endpoints  []*endpointObj
@@ -288,6 +289,7 @@ func buildObjects(st *state, w *workspace, so *SeedObjects, now time.Time) (*wsO
 		o.alerts = append(o.alerts, &alertObj{SeedAlert: sa, created: at(sa.Created)})
 	}
 	slices.SortStableFunc(o.alerts, func(a, b *alertObj) int { return a.created.Compare(b.created) })
+	o.alertsV2 = buildAlertsV2(so.AlertsV2, at)
 	for _, sd := range so.LegacyDashboards {
 		d := &legacyDashObj{SeedLegacyDashboard: sd, created: at(sd.Created)}
 		if p := st.findPrincipal(w, sd.Owner); p != nil {

@@ -10,8 +10,8 @@ import (
 )
 
 // SeedObjects are one workspace's objects that audit inspects: personal
-// access tokens, jobs, clusters, SQL warehouses, pipelines, SQL queries and
-// alerts, legacy and Lakeview dashboards, serving endpoints and apps, with
+// access tokens, jobs, clusters, SQL warehouses, pipelines, SQL queries,
+// alerts and v2 alerts (objects_alertsv2.go), legacy and Lakeview dashboards, serving endpoints and apps, with
 // their permissions. Sections come from seeds/default_objects.json for the
 // default seed, from AttachObjects or an ObjectsFile's AttachTo, or from
 // AddSyntheticObjects. JSON form of a section (parsed strictly; every list
@@ -42,6 +42,8 @@ import (
 //	  "queries": [{"id": "<uuid>", "display_name": "q", "owner": "...", "run_as_mode": "OWNER",
 //	               "warehouse_id": "<wh>", "query_text": "SELECT 1", "last_modifier": "", "created": "", "trashed": false}],
 //	  "alerts": [{"id": "<uuid>", "display_name": "a", "owner": "...", "query_id": "<query>", "state": "OK"}],
+//	  "alerts_v2": [{"id": "<uuid>", "display_name": "a", "owner": "...", "run_as": {"user_name": "..."},
+//	                 "schedule": {"quartz_cron_schedule": "0 0 * * * ?", "timezone_id": "UTC", "pause_status": "PAUSED"}}],
 //	  "legacy_dashboards": [{"id": "<uuid>", "name": "d", "owner": "<user>", "tags": []}],
 //	  "lakeview_dashboards": [{"dashboard_id": "<32 hex>", "display_name": "d", "owner": "...",
 //	                           "warehouse_id": "", "trashed": false}],
@@ -62,7 +64,7 @@ import (
 //
 // Permissions: each object is registered with the permissions store
 // (permissions API type jobs, clusters, warehouses, pipelines, queries,
-// alerts, dbsql-dashboards, dashboards, serving-endpoints by endpoint id,
+// alerts, alertsv2, dbsql-dashboards, dashboards, serving-endpoints by endpoint id,
 // apps by name). The owner of a job or warehouse holds IS_OWNER (default:
 // the creator, when it exists); a pipeline's run-as identity holds IS_OWNER
 // and its creator, if different, CAN_MANAGE; the creator or owner of every
@@ -83,6 +85,7 @@ type SeedObjects struct {
 	Pipelines          []SeedPipeline          `json:"pipelines,omitempty"`
 	Queries            []SeedQuery             `json:"queries,omitempty"`
 	Alerts             []SeedAlert             `json:"alerts,omitempty"`
+	AlertsV2           []SeedAlertV2           `json:"alerts_v2,omitempty"`
 	LegacyDashboards   []SeedLegacyDashboard   `json:"legacy_dashboards,omitempty"`
 	LakeviewDashboards []SeedLakeviewDashboard `json:"lakeview_dashboards,omitempty"`
 	ServingEndpoints   []SeedServingEndpoint   `json:"serving_endpoints,omitempty"`
@@ -847,6 +850,7 @@ func validateObjects(prefix string, s *Seed, w *SeedWorkspace, o *SeedObjects) [
 		}
 		v.time(f+".created", a.Created, false)
 	}
+	v.alertsV2(o, warehouses)
 	for _, a := range objectACLSpecs(o) {
 		v.acl(a.field+".permissions", a.typ, a.grants)
 		for i, g := range a.grants {
@@ -918,6 +922,7 @@ func objectACLSpecs(o *SeedObjects) []aclSpec {
 	for i, a := range o.Alerts {
 		add(permTypeAlerts, a.ID, fmt.Sprintf("alerts[%d]", i), a.Permissions, defaultGrant{a.Owner, "CAN_MANAGE"})
 	}
+	out = append(out, alertsV2ACLSpecs(o)...)
 	for i, d := range o.LegacyDashboards {
 		add(permTypeLegacyDashboards, d.ID, fmt.Sprintf("legacy_dashboards[%d]", i), d.Permissions, defaultGrant{d.Owner, "CAN_MANAGE"})
 	}

@@ -369,6 +369,24 @@ type Alert struct {
 	RunAsUserName  string `json:"run_as_user_name,omitempty"`
 	RunAs          *RunAs `json:"run_as,omitempty"`
 	EffectiveRunAs *RunAs `json:"effective_run_as,omitempty"`
+	// Schedule, WarehouseID and Evaluation are v2 fields.
+	Schedule    *AlertSchedule   `json:"schedule,omitempty"`
+	WarehouseID string           `json:"warehouse_id,omitempty"`
+	Evaluation  *AlertEvaluation `json:"evaluation,omitempty"`
+}
+
+// AlertSchedule is a v2 alert's cron schedule. PauseStatus is "PAUSED" or
+// "UNPAUSED" (the API's default when absent).
+type AlertSchedule struct {
+	QuartzCronSchedule string `json:"quartz_cron_schedule,omitempty"`
+	TimezoneID         string `json:"timezone_id,omitempty"`
+	PauseStatus        string `json:"pause_status,omitempty"`
+}
+
+// AlertEvaluation is the part of a v2 alert's evaluation audit reads: its
+// last state (UNKNOWN, OK, TRIGGERED or ERROR).
+type AlertEvaluation struct {
+	State string `json:"state,omitempty"`
 }
 
 // RunAsName returns who the alert is evaluated as, if the API says:
