@@ -14,9 +14,9 @@
 //     RUNNING, is listed as skipped with the reason;
 //   - the groups of each federated workspace with the attributes id,
 //     displayName, externalId, meta, entitlements and roles (never with
-//     members), then the members of each selected group with one GET
-//     (attributes=members), and the workspace's users and service
-//     principals when a member needs resolving;
+//     members), then the members and direct parents of each selected
+//     group with one GET (attributes=members,groups), and the workspace's
+//     users and service principals when a member needs resolving;
 //   - the account's users, service principals and groups, listed once, and
 //     the members of each account group the plan may reuse.
 //
@@ -57,6 +57,11 @@
 //     planned account groups would share one name. Blocking, except that
 //     per-workspace maps the group to "<workspace>_<name>".
 //   - member-without-account-identity, cycle and no-match: always blocking.
+//   - parent-not-migrated: a migrated local group is a direct member of
+//     local groups the plan does not migrate (not selected, skipped, or a
+//     system group such as admins), listed. Never blocking: the group
+//     migrates, and finalize keeps its backup group so that those parents
+//     keep its members.
 //
 // An existing account group is reused only when its members equal the
 // desired ones or the policy says merge.

@@ -65,6 +65,11 @@ const (
 	ConflictCycle = "cycle"
 	// ConflictNoMatch: the match strategy gives no target for the group.
 	ConflictNoMatch = "no-match"
+	// ConflictParentNotMigrated: a migrated local group is a direct member
+	// of local groups the plan does not migrate. Never blocking: the group
+	// migrates, and finalize keeps its backup group so that those parents
+	// keep its members.
+	ConflictParentNotMigrated = "parent-not-migrated"
 )
 
 // DefaultBackupPrefix is the prefix of the name a migrated local group is

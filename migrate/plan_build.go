@@ -111,7 +111,8 @@ type planNode struct {
 	target   string      // target account group name; "" if none
 	existing *scim.Group // the external-id match
 	members  []scim.ComplexValue
-	fetched  bool // members were fetched
+	parents  []scim.ComplexValue // groups it is a direct member of
+	fetched  bool                // members (and parents) were fetched
 	resolved []planResolved
 	blocked  string // why the group is skipped; "" if it is not
 	agKey    string
@@ -437,6 +438,52 @@ func (b *planBuilder) build() {
 			continue
 		}
 		b.planTarget(scc[0], display[scc[0]], byTarget[scc[0]])
+	}
+}
+
+// unmigratedParents runs after build: it reports every migrated group that
+// is a direct member of local groups the plan does not migrate (left out
+// of the selection, skipped, or system groups such as admins) with a
+// non-blocking parent-not-migrated conflict. The account group does not
+// join those parents, so finalize keeps the backup group, which stays
+// their member.
+func (b *planBuilder) unmigratedParents() {
+	for _, n := range b.nodes {
+		if n.blocked != "" {
+			continue
+		}
+		var names []string
+		for _, p := range n.parents {
+			if pn := n.ws.nodeByID[p.Value]; pn != nil && pn.blocked == "" {
+				continue // migrated: its account group holds n's
+			}
+			if g := n.ws.byID[p.Value]; g != nil && !g.IsWorkspaceLocal() {
+				continue // an account group (identity federation forbids it)
+			}
+			name := p.Display
+			if g := n.ws.byID[p.Value]; g != nil {
+				name = g.DisplayName
+			}
+			names = append(names, planQuoteOr(name, p.Value))
+		}
+		if len(names) == 0 {
+			continue
+		}
+		slices.Sort(names)
+		names = slices.Compact(names)
+		what, them := "local group "+names[0], names[0]+" keeps"
+		if len(names) > 1 {
+			what, them = "local groups "+strings.Join(names, ", "), "they keep"
+		}
+		backup := strconv.Quote(b.settings.BackupPrefix + n.g.DisplayName)
+		b.conflicts = append(b.conflicts, Conflict{
+			Kind:        ConflictParentNotMigrated,
+			WorkspaceID: n.ws.info.ID,
+			Group:       n.g.DisplayName,
+			Detail: fmt.Sprintf("member of %s, which the plan does not migrate: finalize will keep the backup group %s so that %s its members",
+				what, backup, them),
+			Policies: planSamePolicies("migrate it; finalize keeps the backup group " + backup),
+		})
 	}
 }
 

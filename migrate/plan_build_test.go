@@ -22,7 +22,7 @@ func unitGroupM(id string) scim.ComplexValue {
 }
 
 // unitPlan runs the builder's phases over in-memory state: groups carry
-// their members (as the per-group GETs would return them), users maps
+// their members and parents (as the per-group GETs would return them), users maps
 // workspace user ids to userNames, and accountMembers gives the members of
 // account groups.
 func unitPlan(t *testing.T, settings PlanSettings, acct *planAccountState, accountMembers map[string][]scim.ComplexValue, ws ...*planWS) *Plan {
@@ -42,7 +42,7 @@ func unitPlan(t *testing.T, settings PlanSettings, acct *planAccountState, accou
 	b.selectGroups()
 	for _, w := range ws {
 		for _, n := range w.nodes {
-			n.members, n.fetched = n.g.Members, true
+			n.members, n.parents, n.fetched = n.g.Members, n.g.Groups, true
 		}
 	}
 	b.resolve()
@@ -50,6 +50,7 @@ func unitPlan(t *testing.T, settings PlanSettings, acct *planAccountState, accou
 		acct.members[id] = accountMembers[id]
 	}
 	b.build()
+	b.unmigratedParents()
 	p := b.assemble(planMeta{toolVersion: "test", lineage: "x"})
 	if err := p.Validate(); err != nil {
 		t.Fatalf("plan does not validate: %v", err)
@@ -180,5 +181,44 @@ func TestPlanBuilderAccountGroupCycles(t *testing.T) {
 		if c.Group == "team-ops" && c.Detail != `member account group "wrap" already contains the target account group "ops", so adding it to the target would form a cycle` {
 			t.Errorf("team-ops detail = %q", c.Detail)
 		}
+	}
+}
+
+// A migrated group that is a direct member of local groups the plan does
+// not migrate (a skipped one, a system group) gets one non-blocking
+// parent-not-migrated conflict naming them; a migrated parent is not named.
+func TestPlanBuilderParentNotMigrated(t *testing.T) {
+	acct := newPlanAccountState([]scim.User{{ID: "u1", UserName: "u1@x.test"}}, nil, nil)
+	child := unitGroup("g1", "child", true, unitUser("u1"))
+	child.Groups = []scim.ComplexValue{{Value: "g2", Display: "blocked"}, {Value: "g3", Display: "migrated"}, {Value: "g0", Display: "admins"}}
+	w := &planWS{
+		info:      scim.WorkspaceInfo{ID: 1, Name: "w"},
+		federated: true,
+		groups: []scim.Group{
+			unitGroup("g0", "admins", true, unitGroupM("g1")),
+			child,
+			unitGroup("g2", "blocked", true, unitGroupM("g1"), unitUser("u9")),
+			unitGroup("g3", "migrated", true, unitGroupM("g1")),
+		},
+		users: map[string]string{"u1": "u1@x.test", "u9": "gone@x.test"},
+	}
+	p := unitPlan(t, PlanSettings{Match: MatchName, OnConflict: PolicyFail}, acct, nil, w)
+	want := map[string]string{"w/child": "child", "w/blocked": "skip:member-without-account-identity", "w/migrated": "migrated"}
+	if got := planOutcome(p); !reflect.DeepEqual(got, want) {
+		t.Fatalf("outcome = %v, want %v", got, want)
+	}
+	var got []Conflict
+	for _, c := range p.Conflicts {
+		if c.Kind == ConflictParentNotMigrated {
+			got = append(got, c)
+		}
+	}
+	wantC := []Conflict{{
+		Kind: ConflictParentNotMigrated, WorkspaceID: 1, Group: "child",
+		Detail:   `member of local groups "admins", "blocked", which the plan does not migrate: finalize will keep the backup group "db-temp-child" so that they keep its members`,
+		Policies: planSamePolicies(`migrate it; finalize keeps the backup group "db-temp-child"`),
+	}}
+	if !reflect.DeepEqual(got, wantC) {
+		t.Errorf("parent-not-migrated conflicts = %#v, want %#v", got, wantC)
 	}
 }

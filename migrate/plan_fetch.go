@@ -21,6 +21,7 @@ const planMetastorePath = "/api/2.1/unity-catalog/current-metastore-assignment"
 var (
 	planGroupAttrs         = []string{"id", "displayName", "externalId", "meta", "entitlements", "roles"}
 	planMemberAttrs        = []string{"members"}
+	planWSMemberAttrs      = []string{"members", "groups"} // and direct parents
 	planAccountUserAttrs   = []string{"userName", "displayName"}
 	planAccountSPAttrs     = []string{"applicationId", "displayName"}
 	planAccountGroupAttrs  = []string{"displayName", "externalId"}
@@ -101,6 +102,7 @@ func (f *planFetcher) fetch(ctx context.Context) error {
 		return err
 	}
 	f.b.build()
+	f.b.unmigratedParents()
 	return nil
 }
 
@@ -200,8 +202,9 @@ func (f *planFetcher) readWorkspace(ctx context.Context, w *planWS, c *scim.Work
 	return nil
 }
 
-// readMembers reads the members of w's selected groups (one GET each) and,
-// if they need it, the workspace's users and service principals.
+// readMembers reads the members and direct parents of w's selected groups
+// (one GET each) and, if they need it, the workspace's users and service
+// principals.
 func (f *planFetcher) readMembers(ctx context.Context, w *planWS, c *scim.WorkspaceClient) error {
 	todo := make([]*planNode, 0, len(w.nodes))
 	for _, n := range w.nodes {
@@ -212,12 +215,12 @@ func (f *planFetcher) readMembers(ctx context.Context, w *planWS, c *scim.Worksp
 	errs := make([]error, len(todo))
 	err := planBounded(ctx, len(todo), planFetchWorkers, func(ctx context.Context, i int) error {
 		n := todo[i]
-		g, err := c.Groups.Get(ctx, n.g.ID, scim.GetOptions{Attributes: planMemberAttrs})
+		g, err := c.Groups.Get(ctx, n.g.ID, scim.GetOptions{Attributes: planWSMemberAttrs})
 		if err != nil {
 			errs[i] = fmt.Errorf("read members of group %q: %w", n.g.DisplayName, err)
 			return errs[i]
 		}
-		n.members, n.fetched = g.Members, true
+		n.members, n.parents, n.fetched = g.Members, g.Groups, true
 		return nil
 	}, errs)
 	if err != nil {

@@ -903,3 +903,46 @@ func TestPlanSurvivesThrottlingAndFaults(t *testing.T) {
 		})
 	}
 }
+
+// TestPlanParentNotMigrated: oncall-primary planned alone is a member of
+// the local group oncall, which the plan leaves; the plan says so with a
+// non-blocking conflict, shown in the summary's note and conflict list.
+// Planned with its parent, the warning moves up to oncall (a member of
+// etl-operators).
+func TestPlanParentNotMigrated(t *testing.T) {
+	srv := newPlanServer(t, "")
+	p, _ := runTestPlan(t, srv, PlanOptions{Groups: []string{"oncall-primary"}})
+	const detail = `member of local group "oncall", which the plan does not migrate: finalize will keep the backup group "db-temp-oncall-primary" so that "oncall" keeps its members`
+	want := []Conflict{{Kind: ConflictParentNotMigrated, WorkspaceID: 6051921418418891, Group: "oncall-primary", Detail: detail,
+		Policies: planSamePolicies(`migrate it; finalize keeps the backup group "db-temp-oncall-primary"`)}}
+	if !reflect.DeepEqual(p.Conflicts, want) {
+		t.Errorf("conflicts = %#v, want %#v", p.Conflicts, want)
+	}
+	if got := planOutcome(p); !reflect.DeepEqual(got, map[string]string{"acme-prod/oncall-primary": "oncall-primary"}) {
+		t.Errorf("outcome = %v: the warning must not block", got)
+	}
+	streams, tty, _ := reports.Test()
+	streams.SetStdoutTTY(true)
+	streams.SetTerminalWidth(400)
+	if err := printPlanSummary(streams, p, "plan.json"); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{
+		"1 conflicts (0 blocking)",
+		`parent-not-migrated (fail: migrate it; finalize keeps the backup group "db-temp-oncall-primary")`,
+		"  - parent-not-migrated: oncall-primary in workspace acme-prod [resolved by on-conflict fail]\n    " + detail + "\n",
+	} {
+		if !strings.Contains(tty.String(), s) {
+			t.Errorf("summary lacks %q:\n%s", s, tty)
+		}
+	}
+
+	p, _ = runTestPlan(t, srv, PlanOptions{Groups: []string{"oncall-primary", "oncall"}})
+	var got []string
+	for _, c := range p.Conflicts {
+		got = append(got, c.Kind+" "+c.Group+": "+c.Detail)
+	}
+	if want := []string{`parent-not-migrated oncall: member of local group "etl-operators", which the plan does not migrate: finalize will keep the backup group "db-temp-oncall" so that "etl-operators" keeps its members`}; !slices.Equal(got, want) {
+		t.Errorf("conflicts = %q, want %q", got, want)
+	}
+}

@@ -171,8 +171,9 @@ func planConflictNotes(p *Plan) map[planNoteKey][]string {
 		}
 		note := c.Kind + " (" + p.Settings.OnConflict + ": " + c.Policies[p.Settings.OnConflict] + ")"
 		switch c.Kind {
-		case ConflictTargetTaken:
-			// Group is the local group that was diverted.
+		case ConflictTargetTaken, ConflictParentNotMigrated:
+			// Group is the local group that was diverted, or that is a
+			// member of groups the plan does not migrate.
 			for _, w := range p.Workspaces {
 				if w.WorkspaceID != c.WorkspaceID {
 					continue
