@@ -252,12 +252,14 @@ func TestAuditGroupExpansion(t *testing.T) {
 
 // TestAuditUnknownIdentities: a name that exists nowhere is reported as
 // not found, and objects still referring to a deleted user are matched by
-// name.
+// name; the run ends with a PartialError naming both (exit code 2).
 func TestAuditUnknownIdentities(t *testing.T) {
 	e := newEnv(t, sandbox.Options{Seed: testSeed(t)}, nil)
 	r, err := e.runJSON(t, Options{Users: []string{"gone@corp.test", "nobody@corp.test"}})
-	if err != nil {
-		t.Fatalf("Run: %v", err)
+	var pe *PartialError
+	if !errors.As(err, &pe) || len(pe.NotCovered) != 0 ||
+		!slices.Equal(pe.NotFound, []string{"user:gone@corp.test", "user:nobody@corp.test"}) {
+		t.Fatalf("Run: %v, want a PartialError naming the two identities not found", err)
 	}
 	want := []string{
 		"breaks | ws-main | gone@corp.test | job | ghost-export | runs-as",

@@ -34,8 +34,10 @@ groups included. Only GET requests are sent.
 Select identities with --user, --service-principal and --group (repeatable), --from-file
 (one "user:EMAIL", "service-principal:APP_ID" or "group:NAME" per line), --inactive (every
 deactivated user and service principal that still owns something) or --all (everything owned
-or run by anyone). Parts of the account that cannot be read are reported as not covered and
-the exit code is 2.`,
+or run by anyone). Parts of the account that cannot be read are reported as not covered, and
+a named identity found nowhere (a typo?) as not-found with a warning naming where it was looked
+up; in both cases the report is still written and the exit code is 2. Interrupted, it writes
+no report.`,
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "user", Aliases: []string{"u"}, Usage: "user name (email) to audit (repeatable)"},
 			&cli.StringSliceFlag{Name: "service-principal", Aliases: []string{"sp"}, Usage: "service principal application id to audit (repeatable)"},

@@ -11,7 +11,14 @@
 // names the account does not have, in every workspace (workspace-local
 // principals are audited in their workspace only). A name found nowhere is
 // reported with status not-found and still matched by name: objects keep
-// the names of deleted users. A group expands to its members, nested groups
+// the names of deleted users. As such a name may as well be a typo, each
+// one is also a warning on stderr ("audit identity not found", naming it
+// and where it was looked up: the account and the workspaces whose
+// directory was read), and Run returns a *PartialError (exit code 2,
+// PartialError.NotFound) after writing the report: an identity never found
+// is never reported as "nothing breaks". With Inactive and All no name is
+// requested, and identities found nowhere do not change the exit code. A
+// group expands to its members, nested groups
 // included (cycles are tolerated); nested groups are walked, not audited
 // themselves. Named identities are removed together: an object is orphaned
 // when no principal outside the audited set can manage it.
@@ -107,4 +114,10 @@
 // kind's details as columns) and a self-contained HTML page (HTMLReport,
 // rendered by reports.WriteHTML). Files are written atomically with mode
 // 0600, as they hold names and emails.
+//
+// # Interruption
+//
+// When ctx is cancelled (Ctrl-C), workspaces not finished are not logged as
+// done or failed, no report is written (an existing --out file is left as
+// it was), and Run returns an error matching ctx.Err().
 package audit

@@ -136,25 +136,39 @@ func (e *InputError) Error() string {
 // Unwrap returns the underlying error.
 func (e *InputError) Unwrap() error { return e.Err }
 
-// PartialError reports an audit that could not read some workspaces or
-// resource kinds. The report was still written, listing them as not
-// covered. Its exit code is 2.
+// PartialError reports an audit that did not cover everything requested:
+// some workspaces or resource kinds could not be read, or some named
+// identities were found nowhere. The report was still written, listing
+// them as not covered or not-found. Its exit code is 2.
 type PartialError struct {
 	// NotCovered lists "workspace: kind" entries that could not be read.
 	NotCovered []string
+	// NotFound lists "type:name" for the named identities (--user,
+	// --service-principal, --group, --from-file) found neither in the
+	// account nor in any audited workspace.
+	NotFound []string
 }
 
-// Error summarises what was not covered.
+// Error summarises what was not found and what was not covered.
 func (e *PartialError) Error() string {
 	const show = 5
-	list := e.NotCovered
-	more := ""
-	if len(list) > show {
-		more = fmt.Sprintf(" and %d more", len(list)-show)
-		list = list[:show]
+	list := func(l []string) string {
+		more := ""
+		if len(l) > show {
+			more = fmt.Sprintf(" and %d more", len(l)-show)
+			l = l[:show]
+		}
+		return strings.Join(l, "; ") + more
 	}
-	return fmt.Sprintf("audit incomplete: %d part(s) not covered: %s%s; see the report's coverage section",
-		len(e.NotCovered), strings.Join(list, "; "), more)
+	var parts []string
+	if len(e.NotFound) > 0 {
+		parts = append(parts, fmt.Sprintf("%d identity(ies) not found: %s", len(e.NotFound), list(e.NotFound)))
+	}
+	if len(e.NotCovered) > 0 {
+		parts = append(parts, fmt.Sprintf("%d part(s) not covered: %s; see the report's coverage section",
+			len(e.NotCovered), list(e.NotCovered)))
+	}
+	return "audit incomplete: " + strings.Join(parts, "; ")
 }
 
 // ExitCode is 2: partial failure.

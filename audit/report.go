@@ -80,6 +80,21 @@ func (r *Report) notCovered() []string {
 	return out
 }
 
+// notFound lists "type:name" for every named identity found nowhere (named
+// runs only: with --inactive and --all nothing was requested by name).
+func (r *Report) notFound() []string {
+	if r.Mode != modeNamed.String() {
+		return nil
+	}
+	var out []string
+	for _, id := range r.Identities {
+		if id.Named && id.Status == StatusNotFound {
+			out = append(out, string(id.Type)+":"+id.Name)
+		}
+	}
+	return out
+}
+
 // buildReport assembles the report from the workspaces' findings.
 func (a *auditor) buildReport(ctx context.Context) (*Report, error) {
 	r := &Report{Version: ReportVersion, GeneratedAt: a.now.UTC(), Mode: a.plan.mode.String()}

@@ -16,9 +16,11 @@ import (
 
 // Run audits the identities o selects across the workspaces it selects and
 // writes the report. Bad options fail before any request with an
-// *InputError. When some workspace or resource kind could not be read, the
-// report is still written (listing them as not covered) and Run returns a
-// *PartialError (exit code 2).
+// *InputError. When some workspace or resource kind could not be read, or
+// a named identity was found nowhere, the report is still written (listing
+// them as not covered or not-found) and Run returns a *PartialError (exit
+// code 2). When ctx is cancelled, Run writes no report and returns an
+// error matching ctx.Err().
 func Run(ctx context.Context, o Options, d Deps) error {
 	p, err := o.check()
 	if err != nil {
@@ -44,17 +46,25 @@ func Run(ctx context.Context, o Options, d Deps) error {
 	if err != nil {
 		return err
 	}
+	// Interrupted after the scan: an incomplete run writes nothing.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if err := writeReport(rep, p, d.Streams); err != nil {
 		return err
 	}
 	gaps := rep.notCovered()
+	missing := rep.notFound()
 	a.log.Info("audit finished", "identities", len(rep.Identities), "workspaces", len(rep.Workspaces),
-		"findings", len(rep.Findings)-len(gaps), "not_covered", len(gaps))
-	if len(gaps) > 0 {
-		for _, g := range gaps {
-			a.log.Warn("audit not covered", "part", g)
-		}
-		return &PartialError{NotCovered: gaps}
+		"findings", len(rep.Findings)-len(gaps), "not_covered", len(gaps), "not_found", len(missing))
+	for _, g := range gaps {
+		a.log.Warn("audit not covered", "part", g)
+	}
+	for _, id := range missing {
+		a.log.Warn("audit identity not found", "identity", id, "looked_up_in", a.lookedUpIn)
+	}
+	if len(gaps) > 0 || len(missing) > 0 {
+		return &PartialError{NotCovered: gaps, NotFound: missing}
 	}
 	return nil
 }
@@ -70,9 +80,12 @@ type auditor struct {
 	acct      *scim.AccountClient // nil without an account id
 	acctCache *groupCache         // account membership graph, nil without an account
 
-	targets *targetSet     // named and --inactive
-	all     *allMatcher    // --all
-	early   *earlyResolver // --all with an account: resolves names during the scan
+	targets *targetSet // named and --inactive
+	// lookedUpIn says where named identities found nowhere were looked up
+	// (for their warning); empty when every name was found in the account.
+	lookedUpIn string
+	all        *allMatcher    // --all
+	early      *earlyResolver // --all with an account: resolves names during the scan
 
 	mu sync.Mutex
 	ws []*wsRun // selected workspaces, in listing order
@@ -231,6 +244,9 @@ func (a *auditor) forEachWorkspace(ctx context.Context, f func(*wsRun)) {
 			break
 		}
 		sem <- struct{}{}
+		if ctx.Err() != nil {
+			break
+		}
 		wg.Go(func() {
 			defer func() { <-sem }()
 			f(w)
@@ -265,6 +281,11 @@ func (a *auditor) scanWorkspaces(ctx context.Context) {
 			hooks.detailed = func(objs []*object) { a.early.discover(objs, w.info.ID) }
 		}
 		inv, acls, gets := scanInventory(ctx, w.client, w.info, a.plan.permissions, m, hooks)
+		if ctx.Err() != nil {
+			// Interrupted: the workspace is neither done nor failed, and
+			// Run returns the cancellation without a report.
+			return
+		}
 		for k, err := range inv.failed {
 			w.gap(k, err)
 		}

@@ -32,6 +32,7 @@ func (a *auditor) resolveTargets(ctx context.Context) error {
 	if len(pending) > 0 {
 		var mu sync.Mutex
 		found := map[string]bool{}
+		searched := map[int64]bool{}
 		a.forEachWorkspace(ctx, func(w *wsRun) {
 			cache := newGroupCache(workspaceDirectory(w.client))
 			left, err := a.resolveIn(ctx, cache, w.info.ID, pending)
@@ -41,6 +42,7 @@ func (a *auditor) resolveTargets(ctx context.Context) error {
 			}
 			mu.Lock()
 			defer mu.Unlock()
+			searched[w.info.ID] = true
 			for _, s := range pending {
 				if !slices.Contains(left, s) {
 					found[identityKey(s.Type, s.Name)] = true
@@ -50,6 +52,7 @@ func (a *auditor) resolveTargets(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		a.lookedUpIn = a.lookupScope(searched)
 		for _, s := range pending {
 			if found[identityKey(s.Type, s.Name)] {
 				continue
@@ -62,6 +65,31 @@ func (a *auditor) resolveTargets(ctx context.Context) error {
 		return a.prepareSolePaths(ctx)
 	}
 	return nil
+}
+
+// lookupScope describes where names not found in the account were looked
+// up: the account (when there is one) and the workspaces whose directory
+// was read (searched, by id), in listing order; at most 5 are named.
+func (a *auditor) lookupScope(searched map[int64]bool) string {
+	var names []string
+	for _, w := range a.ws {
+		if searched[w.info.ID] {
+			names = append(names, w.ref.Label())
+		}
+	}
+	ws := "no workspace"
+	switch n := len(names); {
+	case n == 1:
+		ws = "workspace " + names[0]
+	case n > 5:
+		ws = fmt.Sprintf("%d workspaces: %s and %d more", n, strings.Join(names[:5], ", "), n-5)
+	case n > 1:
+		ws = fmt.Sprintf("%d workspaces: %s", n, strings.Join(names, ", "))
+	}
+	if a.acct == nil {
+		return ws + " (account not searched: no account id)"
+	}
+	return "account, " + ws
 }
 
 // resolveIn looks the selectors up in one directory (ws 0: the account)
