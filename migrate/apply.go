@@ -751,6 +751,15 @@ func (r *stepRun) begin(d *Detail) error {
 		State: StateStarted, Detail: d})
 }
 
+// throttleRounds and throttlePause bound how often, and after what pause
+// (doubling each round: 30 s, 1 min, 2 min, 4 min, 8 min), a step that was
+// throttled past the client's retry budget is run again before its group
+// fails.
+const (
+	throttleRounds = 5
+	throttlePause  = 30 * time.Second
+)
+
 // runStep runs fn as step spec unless the journal says it is done.
 func (ex *executor) runStep(ctx, parent context.Context, spec stepSpec, fn func(*stepRun) (*Detail, error)) error {
 	view := ex.view(spec.id)
@@ -768,6 +777,18 @@ func (ex *executor) runStep(ctx, parent context.Context, spec stepSpec, fn func(
 	r := &stepRun{ex: ex, spec: spec, view: view, ctx: cctx, parent: ctx}
 	ex.log.Debug("step", "step", spec.id)
 	d, err := fn(r)
+	// Throttling past the client's retry budget is no reason to give up on a
+	// group: the server ran nothing, and a step reads live state before it
+	// acts, so it is run again after a pause that grows each round.
+	for round := 0; err != nil && errors.Is(err, scim.ErrThrottled) && round < throttleRounds && ctx.Err() == nil; round++ {
+		wait := throttlePause << round
+		ex.log.Warn("step throttled past the retry budget; running it again", "step", spec.id, "round", round+1, "wait", wait)
+		if serr := ex.opts.Sleep(ctx, wait); serr != nil {
+			err = serr
+			break
+		}
+		d, err = fn(r)
+	}
 	if err != nil {
 		if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
 			return err // interrupted: the started record stays; resume reads live state

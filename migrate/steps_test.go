@@ -35,6 +35,7 @@ type fakeRemote struct {
 	postFails int  // next POSTs fail with an unknown outcome (after creating)
 	maxPost   int  // a POST keeps at most this many members (0 = all)
 	conflict  bool // POSTs of an existing name answer 409
+	throttled int  // next renames are refused as throttled past the client's budget
 }
 
 func newFakeRemote(t *testing.T) *fakeRemote {
@@ -232,6 +233,11 @@ func (f *fakeRemote) RenameWorkspaceGroup(ctx context.Context, wsID int64, id, n
 	f.announced(KindRenameLocal)
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.throttled > 0 {
+		f.throttled--
+		f.call("THROTTLED rename %s", id)
+		return fmt.Errorf("rename: %w", &scim.APIError{Method: "PATCH", Path: "/Groups/" + id, StatusCode: http.StatusTooManyRequests, ErrorCode: "REQUEST_LIMIT_EXCEEDED"})
+	}
 	f.call("PATCH rename %s %s", id, name)
 	f.ws[id].DisplayName = name
 	return nil
@@ -485,5 +491,48 @@ func TestApplyOptionsValidation(t *testing.T) {
 	err = RunApply(context.Background(), ApplyOptions{}, d)
 	if err == nil || !strings.Contains(err.Error(), "no plan file") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// TestApplyRunsThrottledStepAgain checks that a step throttled past the
+// client's retry budget is run again after growing pauses instead of failing
+// its group, and that the group fails once the rounds are used up.
+func TestApplyRunsThrottledStepAgain(t *testing.T) {
+	for _, tt := range []struct {
+		throttled int
+		wantErr   bool
+		wantWaits []time.Duration
+	}{
+		{throttled: 2, wantWaits: []time.Duration{30 * time.Second, time.Minute}},
+		{throttled: throttleRounds + 1, wantErr: true, wantWaits: []time.Duration{30 * time.Second, time.Minute, 2 * time.Minute, 4 * time.Minute, 8 * time.Minute}},
+	} {
+		t.Run(fmt.Sprintf("throttled=%d", tt.throttled), func(t *testing.T) {
+			f := newFakeRemote(t)
+			f.throttled = tt.throttled
+			plan := fakePlan(t, f, t.TempDir(), 3)
+			f.journalDir = DefaultJournalDir(plan)
+			var waits []time.Duration
+			sleep := func(ctx context.Context, d time.Duration) error {
+				if d >= throttlePause {
+					waits = append(waits, d)
+				}
+				return ctx.Err()
+			}
+			d, _ := fakeDeps()
+			err := RunApply(context.Background(), ApplyOptions{PlanPath: plan, Remote: f, Sleep: sleep}, d)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("RunApply = %v, want error %v", err, tt.wantErr)
+			}
+			if !slices.Equal(waits, tt.wantWaits) {
+				t.Errorf("pauses = %v, want %v", waits, tt.wantWaits)
+			}
+			wantRenames := 1
+			if tt.wantErr {
+				wantRenames = 0
+			}
+			if n := f.count("PATCH rename 10 db-temp-eng"); n != wantRenames {
+				t.Errorf("renames = %d, want %d; calls %v", n, wantRenames, f.calls)
+			}
+		})
 	}
 }
