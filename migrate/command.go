@@ -2,6 +2,9 @@ package migrate
 
 import (
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -144,10 +147,28 @@ resumes where it stopped; "status", "verify", "finalize" and "rollback" work fro
 	}
 }
 
-// onePlanArg returns the single PLAN argument.
+// onePlanArg returns the single PLAN argument. urfave/cli stops parsing
+// flags at the first positional argument, so flags written after the plan
+// file arrive as arguments: the error then says that flags go first and
+// shows the command line in that order.
 func onePlanArg(c *cli.Context) (string, error) {
-	if c.NArg() != 1 {
-		return "", fmt.Errorf("migrate %s takes one argument, the plan file written by \"dbiam migrate plan\" (got %d)", c.Command.Name, c.NArg())
+	args := c.Args().Slice()
+	if len(args) != 1 {
+		if len(args) > 1 && !looksLikeFlag(args[0]) && slices.ContainsFunc(args[1:], looksLikeFlag) {
+			line := append([]string{"dbiam", "migrate", c.Command.Name}, args[1:]...)
+			line = append(line, args[0])
+			for i, a := range line {
+				if a == "" || strings.ContainsAny(a, " \t\"'") {
+					line[i] = strconv.Quote(a)
+				}
+			}
+			return "", fmt.Errorf("migrate %s takes one argument, the plan file, and flags go before the plan file: %s",
+				c.Command.Name, strings.Join(line, " "))
+		}
+		return "", fmt.Errorf("migrate %s takes one argument, the plan file written by \"dbiam migrate plan\" (got %d)", c.Command.Name, len(args))
 	}
-	return c.Args().First(), nil
+	return args[0], nil
 }
+
+// looksLikeFlag reports whether a command-line argument looks like a flag.
+func looksLikeFlag(a string) bool { return len(a) > 1 && a[0] == '-' }
