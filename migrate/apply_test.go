@@ -38,9 +38,11 @@ func makePlan(t testing.TB, srv *sandbox.Server, dir string, o PlanOptions) stri
 	if o.Out == "" {
 		o.Out = filepath.Join(dir, "plan.json")
 	}
-	if err := RunPlan(context.Background(), o, d); err != nil {
+	err := RunPlan(context.Background(), o, d)
+	if re := (*PlanReviewError)(nil); err != nil && !errors.As(err, &re) {
 		t.Fatalf("plan: %v\n%s", err, stderr)
 	}
+	checkPlanRunErr(t, err, o)
 	return o.Out
 }
 

@@ -66,6 +66,13 @@
 // An existing account group is reused only when its members equal the
 // desired ones or the policy says merge.
 //
+// The summary on stdout lists every conflict with its explanation and
+// what each policy would do, on a terminal and otherwise (after the TSV
+// group table). The plan file is always written; [RunPlan] then returns a
+// [PlanReviewError] (exit code 2, "review the conflicts") when the plan
+// has blocking conflicts, or migrates nothing although groups (--group,
+// --group-regex) or mapping rows were asked for. A clean plan exits 0.
+//
 // # Plan file
 //
 // The plan is JSON ([Plan]), plan_version [PlanVersion], written

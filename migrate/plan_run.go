@@ -118,6 +118,9 @@ func planBuildVersion() string {
 // the migration of the selected workspace-local groups to account groups,
 // writes the plan file (atomically, mode 0600; an existing file only with
 // Force), writes the optional report, and prints a summary on stdout.
+// When the plan has blocking conflicts, or migrates nothing although
+// groups or mapping rows were asked for, it returns a *PlanReviewError
+// (exit code 2) after writing everything.
 // It makes no change to the account or any workspace: every call it makes
 // is a GET. Bad options fail before any network call.
 func RunPlan(ctx context.Context, o PlanOptions, d Deps) error {
@@ -189,7 +192,51 @@ func RunPlan(ctx context.Context, o PlanOptions, d Deps) error {
 		}
 	}
 	d.logger().Info("plan written", "file", o.Out, "groups", planCountGroups(p), "conflicts", len(p.Conflicts))
-	return printPlanSummary(d.Streams, p, o.Out)
+	if err := printPlanSummary(d.Streams, p, o.Out); err != nil {
+		return err
+	}
+	return planReview(p, o)
+}
+
+// PlanReviewError is returned by RunPlan, after the plan file and the
+// summary were written, when the plan needs a review before apply: it has
+// blocking conflicts (their groups are skipped), or it migrates nothing
+// although groups (--group, --group-regex) or mapping rows were asked for.
+// Its exit code is 2.
+type PlanReviewError struct {
+	Path string // the plan file, written
+	// Blocking is the number of blocking conflicts.
+	Blocking int
+	// Nothing is true when the plan migrates no group although groups or
+	// mapping rows were asked for.
+	Nothing bool
+}
+
+// Error says why the plan needs a review.
+func (e *PlanReviewError) Error() string {
+	var why []string
+	if e.Nothing {
+		why = append(why, "nothing to migrate although groups or mapping rows were asked for")
+	}
+	if e.Blocking > 0 {
+		why = append(why, fmt.Sprintf("%d blocking conflicts (their groups are skipped)", e.Blocking))
+	}
+	return fmt.Sprintf("plan %s: %s; the plan was written: review the conflicts", e.Path, strings.Join(why, " and "))
+}
+
+// ExitCode is 2: the plan was written but needs a review.
+func (e *PlanReviewError) ExitCode() int { return 2 }
+
+// planReview returns a *PlanReviewError when p has blocking conflicts or
+// migrates nothing although o asked for groups or mapping rows.
+func planReview(p *Plan, o PlanOptions) error {
+	t := planTotalsOf(p)
+	asked := len(o.Groups) > 0 || len(o.GroupRegex) > 0 || o.MappingFile != ""
+	e := &PlanReviewError{Path: o.Out, Blocking: t.BlockingConflicts, Nothing: asked && t.Migrated == 0}
+	if e.Blocking == 0 && !e.Nothing {
+		return nil
+	}
+	return e
 }
 
 // newPlanLineage returns a random 128-bit id as 32 hex digits.

@@ -91,14 +91,54 @@ func runTestPlan(t *testing.T, srv *sandbox.Server, o PlanOptions) (*Plan, strin
 		o.ToolVersion = "test"
 	}
 	d, out, _, _ := planDeps(t, srv)
-	if err := RunPlan(context.Background(), o, d); err != nil {
-		t.Fatalf("RunPlan: %v", err)
-	}
+	checkPlanRunErr(t, RunPlan(context.Background(), o, d), o)
 	p, _, err := ReadPlan(o.Out)
 	if err != nil {
 		t.Fatalf("ReadPlan: %v", err)
 	}
 	return p, out.String()
+}
+
+// checkPlanRunErr checks the error of a RunPlan(o) that wrote o.Out: nil
+// for a plan that is clean, a *PlanReviewError (exit code 2) naming the
+// blocking conflicts when the plan has some or naming "nothing to migrate"
+// when it migrates no group although o asked for groups or mapping rows.
+func checkPlanRunErr(t testing.TB, err error, o PlanOptions) {
+	t.Helper()
+	var re *PlanReviewError
+	if err != nil && !errors.As(err, &re) {
+		t.Fatalf("RunPlan: %v", err)
+	}
+	p, _, rerr := ReadPlan(o.Out)
+	if rerr != nil {
+		t.Fatalf("ReadPlan: %v", rerr)
+	}
+	blocking, migrated := 0, 0
+	for _, c := range p.Conflicts {
+		if c.Blocking {
+			blocking++
+		}
+	}
+	for _, w := range p.Workspaces {
+		for _, g := range w.Groups {
+			if g.Skipped == "" {
+				migrated++
+			}
+		}
+	}
+	nothing := migrated == 0 && (len(o.Groups) > 0 || len(o.GroupRegex) > 0 || o.MappingFile != "")
+	if blocking == 0 && !nothing {
+		if err != nil {
+			t.Fatalf("RunPlan of a clean plan: %v", err)
+		}
+		return
+	}
+	if re == nil {
+		t.Fatalf("RunPlan with %d blocking conflicts, %d groups to migrate: no error, want exit code 2", blocking, migrated)
+	}
+	if re.ExitCode() != 2 || re.Blocking != blocking || re.Nothing != nothing || re.Path != o.Out {
+		t.Fatalf("RunPlan: %+v (exit %d), want blocking %d, nothing %v, path %s, exit 2", *re, re.ExitCode(), blocking, nothing, o.Out)
+	}
 }
 
 // planOutcome maps "workspace/local group" to the account group it migrates
@@ -629,9 +669,7 @@ func TestPlanDefaultSeedGolden(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "plan.json")
 	d, stdout, _, _ := planDeps(t, srv)
-	if err := RunPlan(context.Background(), PlanOptions{Out: out, ToolVersion: "test"}, d); err != nil {
-		t.Fatal(err)
-	}
+	checkPlanRunErr(t, RunPlan(context.Background(), PlanOptions{Out: out, ToolVersion: "test"}, d), PlanOptions{Out: out})
 	raw, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
@@ -655,9 +693,7 @@ func TestPlanDefaultSeedGolden(t *testing.T) {
 	// A second plan of the same state differs only in the placeholders.
 	out2 := filepath.Join(dir, "plan2.json")
 	d2, _, _, _ := planDeps(t, srv)
-	if err := RunPlan(context.Background(), PlanOptions{Out: out2, ToolVersion: "test"}, d2); err != nil {
-		t.Fatal(err)
-	}
+	checkPlanRunErr(t, RunPlan(context.Background(), PlanOptions{Out: out2, ToolVersion: "test"}, d2), PlanOptions{Out: out2})
 	raw2, err := os.ReadFile(out2)
 	if err != nil {
 		t.Fatal(err)
@@ -884,9 +920,8 @@ func TestPlanSurvivesThrottlingAndFaults(t *testing.T) {
 				})
 			}}
 			out := filepath.Join(t.TempDir(), "plan.json")
-			if err := RunPlan(context.Background(), PlanOptions{Out: out, OnConflict: PolicyMerge, ToolVersion: "test"}, d); err != nil {
-				t.Fatalf("RunPlan: %v", err)
-			}
+			checkPlanRunErr(t, RunPlan(context.Background(), PlanOptions{Out: out, OnConflict: PolicyMerge, ToolVersion: "test"}, d),
+				PlanOptions{Out: out})
 			st := srv.Stats()
 			if st.Throttled == 0 {
 				t.Errorf("the sandbox throttled nothing; the test does not exercise retries")
@@ -944,5 +979,42 @@ func TestPlanParentNotMigrated(t *testing.T) {
 	}
 	if want := []string{`parent-not-migrated oncall: member of local group "etl-operators", which the plan does not migrate: finalize will keep the backup group "db-temp-oncall" so that "etl-operators" keeps its members`}; !slices.Equal(got, want) {
 		t.Errorf("conflicts = %q, want %q", got, want)
+	}
+}
+
+// TestPlanNeedsReviewExitCode: a mapping row that matches nothing gives an
+// empty plan, still written, a conflicts section on (non-terminal) stdout
+// and exit code 2; a clean plan exits 0.
+func TestPlanNeedsReviewExitCode(t *testing.T) {
+	srv := newPlanServer(t, "")
+	dir := t.TempDir()
+	mapping := filepath.Join(dir, "map.csv")
+	if err := os.WriteFile(mapping, []byte("nosuchws,oncall,x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o := PlanOptions{Out: filepath.Join(dir, "empty.json"), Match: MatchMapping, MappingFile: mapping, ToolVersion: "test"}
+	d, stdout, _, _ := planDeps(t, srv)
+	err := RunPlan(context.Background(), o, d)
+	var re *PlanReviewError
+	if !errors.As(err, &re) || re.ExitCode() != 2 || !re.Nothing || re.Blocking != 0 {
+		t.Fatalf("RunPlan of a plan that matches nothing: %v, want a *PlanReviewError with exit code 2", err)
+	}
+	if want := "nothing to migrate although groups or mapping rows were asked for"; !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q does not say %q", err, want)
+	}
+	if _, _, err := ReadPlan(o.Out); err != nil {
+		t.Errorf("plan not written: %v", err)
+	}
+	if !strings.Contains(stdout.String(), "\nConflicts:\n  - no-match: ") {
+		t.Errorf("non-terminal stdout has no conflicts section:\n%s", stdout)
+	}
+
+	clean := PlanOptions{Out: filepath.Join(dir, "clean.json"), Groups: []string{"scim-synced"}, ToolVersion: "test"}
+	d, stdout, _, _ = planDeps(t, srv)
+	if err := RunPlan(context.Background(), clean, d); err != nil {
+		t.Fatalf("RunPlan of a clean plan: %v, want nil (exit 0)", err)
+	}
+	if strings.Contains(stdout.String(), "Conflicts:") {
+		t.Errorf("clean plan prints a conflicts section:\n%s", stdout)
 	}
 }

@@ -211,7 +211,9 @@ func planConflictNotes(p *Plan) map[planNoteKey][]string {
 // printPlanSummary writes the plan summary to stdout through a
 // reports.TablePrinter: on a terminal a headline, the aligned table of
 // groups and the conflicts with what each policy would do; otherwise the
-// group table as TSV (the headline goes to the log on stderr).
+// group table as TSV followed by the same plain-text conflicts section
+// (the headline goes to the log on stderr), so that a review in CI sees
+// every conflict's explanation.
 func printPlanSummary(s *reports.Streams, p *Plan, path string) error {
 	if s == nil || s.Out == nil {
 		return nil
@@ -236,7 +238,7 @@ func printPlanSummary(s *reports.Streams, p *Plan, path string) error {
 	if err := tp.Render(); err != nil {
 		return err
 	}
-	if !tty || len(p.Conflicts) == 0 {
+	if len(p.Conflicts) == 0 {
 		return nil
 	}
 	var b strings.Builder
