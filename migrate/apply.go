@@ -324,6 +324,9 @@ type executor struct {
 	plan   *Plan
 	remote Remote
 	j      *Journal // nil in dry-run
+	// dryRun is set for a dry run of finalize or rollback: their log
+	// lines say what would be done.
+	dryRun bool
 	views  map[string]*StepView
 	opts   ApplyOptions
 	log    *reports.Logger

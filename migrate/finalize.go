@@ -26,6 +26,7 @@ type FinalizeOptions struct {
 // FinalizeResult summarises a finalize run.
 type FinalizeResult struct {
 	Deleted int      // backup groups deleted (this run or before)
+	Before  int      // of Deleted, those deleted before this run
 	Kept    []string // "<group>: <reason>" for groups left alone
 }
 
@@ -45,13 +46,16 @@ func RunFinalize(ctx context.Context, opts FinalizeOptions, d Deps) error {
 	defer done()
 	res, err := ex.finalize(ctx, opts.Groups)
 	if d.Streams != nil {
-		verb := "Finalize"
+		kept := "kept"
 		if opts.DryRun {
-			verb = "Finalize (dry run)"
+			kept = "would keep"
+			fmt.Fprintf(d.Streams.Out, "Finalize (dry run): would delete %d backup groups (%d deleted before), would keep %d\n",
+				res.Deleted-res.Before, res.Before, len(res.Kept))
+		} else {
+			fmt.Fprintf(d.Streams.Out, "Finalize: %d backup groups deleted, %d kept\n", res.Deleted, len(res.Kept))
 		}
-		fmt.Fprintf(d.Streams.Out, "%s: %d backup groups deleted, %d kept\n", verb, res.Deleted, len(res.Kept))
 		for _, k := range res.Kept {
-			fmt.Fprintf(d.Streams.Out, "  kept: %s\n", k)
+			fmt.Fprintf(d.Streams.Out, "  %s: %s\n", kept, k)
 		}
 	}
 	if err != nil {
@@ -88,6 +92,7 @@ func (ex *executor) finalize(ctx context.Context, filter []string) (FinalizeResu
 		del := groupStepID(KindDeleteBackup, gr.ws.WorkspaceID, gr.g.LocalID)
 		if v := ex.view(del); v != nil && v.State == StateDone {
 			res.Deleted++
+			res.Before++
 			continue
 		}
 		if !ex.groupDone(gr.ws.WorkspaceID, gr.g.LocalID) {
@@ -148,7 +153,11 @@ func (ex *executor) finalize(ctx context.Context, filter []string) (FinalizeResu
 			continue
 		}
 		res.Deleted++
-		ex.log.Info("deleted backup group", "workspace", gr.ws.WorkspaceName, "group", gr.g.BackupName)
+		if ex.dryRun {
+			ex.log.Info("would delete backup group", "workspace", gr.ws.WorkspaceName, "group", gr.g.BackupName)
+		} else {
+			ex.log.Info("deleted backup group", "workspace", gr.ws.WorkspaceName, "group", gr.g.BackupName)
+		}
 	}
 	return res, ex.fatalErr()
 }

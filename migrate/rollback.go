@@ -69,12 +69,13 @@ func RunRollback(ctx context.Context, opts RollbackOptions, d Deps) error {
 	defer done()
 	res, err := ex.rollback(ctx, opts.Groups, opts.Force)
 	if d.Streams != nil {
-		verb := "Rollback"
 		if opts.DryRun {
-			verb = "Rollback (dry run)"
+			fmt.Fprintf(d.Streams.Out, "Rollback (dry run): would roll back %d groups, would delete or restore %d account groups, %d would fail\n",
+				res.Groups, res.AccountGroups, len(res.Failed))
+		} else {
+			fmt.Fprintf(d.Streams.Out, "Rollback: %d groups rolled back, %d account groups deleted or restored, %d failed\n",
+				res.Groups, res.AccountGroups, len(res.Failed))
 		}
-		fmt.Fprintf(d.Streams.Out, "%s: %d groups rolled back, %d account groups deleted or restored, %d failed\n",
-			verb, res.Groups, res.AccountGroups, len(res.Failed))
 		for _, f := range res.Failed {
 			fmt.Fprintf(d.Streams.Out, "  failed: %s\n", f)
 		}
@@ -694,5 +695,7 @@ func openJournalRun(ctx context.Context, op, dir string, groups []string, dryRun
 	if dryRun {
 		remote = DryRun(remote, log)
 	}
-	return newExecutor(p, remote, j, Replay(recs), ApplyOptions{Grace: DefaultGrace, Sleep: sleepCtx}, log), done, nil
+	ex = newExecutor(p, remote, j, Replay(recs), ApplyOptions{Grace: DefaultGrace, Sleep: sleepCtx}, log)
+	ex.dryRun = dryRun
+	return ex, done, nil
 }
