@@ -128,14 +128,20 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // was done. Its exit code is 2.
 type PartialError struct {
 	Op     string // "apply", "rollback", "finalize", "verify", "status"
-	Failed int    // groups (or differences) that failed
+	Failed int    // groups that failed (verify: groups with differences)
 	Total  int    // groups attempted
 	Hint   string // what to do next
+	// Differences is, for verify, the number of differences found (a
+	// group may have several); 0 otherwise.
+	Differences int
 }
 
 // Error summarises the failures.
 func (e *PartialError) Error() string {
 	msg := fmt.Sprintf("%s: %d of %d groups failed", e.Op, e.Failed, e.Total)
+	if e.Differences > 0 {
+		msg = fmt.Sprintf("%s: %d of %d groups have differences (%d differences)", e.Op, e.Failed, e.Total, e.Differences)
+	}
 	if e.Hint != "" {
 		msg += "; " + e.Hint
 	}

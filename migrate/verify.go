@@ -165,7 +165,7 @@ func RunVerify(ctx context.Context, opts VerifyOptions, d Deps) error {
 			return err
 		}
 	}
-	diffs, groups, err := verifyPlan(ctx, remote, plan, views)
+	diffs, groups, failed, err := verifyPlan(ctx, remote, plan, views)
 	if err != nil {
 		return err
 	}
@@ -184,12 +184,32 @@ func RunVerify(ctx context.Context, opts VerifyOptions, d Deps) error {
 		fmt.Fprintf(out, "verify: no differences (%d groups)\n", groups)
 		return nil
 	}
-	return &PartialError{Op: "verify", Failed: len(diffs), Total: groups,
+	return &PartialError{Op: "verify", Failed: failed, Total: groups, Differences: len(diffs),
 		Hint: "the list above names every difference; run apply again to finish, or rollback"}
 }
 
 // verifyPlan checks every migrated group and account group of the plan.
-func verifyPlan(ctx context.Context, rd Reader, plan *Plan, views map[string]*StepView) ([]Difference, int, error) {
+// It returns the differences, the number of migrated local groups, and
+// how many of them have a difference (their own, or one of the account
+// group they are mapped to).
+func verifyPlan(ctx context.Context, rd Reader, plan *Plan, views map[string]*StepView) (diffs []Difference, groups, failed int, err error) {
+	diffs, failedAGs, failedGroups, err := verifyPlanDiffs(ctx, rd, plan, views)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	active := activeGroups(plan)
+	for _, gr := range active {
+		if failedAGs[gr.g.AccountGroupKey] || failedGroups[groupStepID(KindVerify, gr.ws.WorkspaceID, gr.g.LocalID)] {
+			failed++
+		}
+	}
+	return diffs, len(active), failed, nil
+}
+
+// verifyPlanDiffs lists the differences, with the keys of the account
+// groups and the verify step ids of the local groups that have some.
+func verifyPlanDiffs(ctx context.Context, rd Reader, plan *Plan, views map[string]*StepView) ([]Difference, map[string]bool, map[string]bool, error) {
+	failedAGs, failedGroups := map[string]bool{}, map[string]bool{}
 	ids := map[string]string{}
 	var diffs []Difference
 	for i := range plan.AccountGroups {
@@ -204,7 +224,7 @@ func verifyPlan(ctx context.Context, rd Reader, plan *Plan, views map[string]*St
 		if id == "" {
 			gs, err := rd.FindAccountGroups(ctx, ag.DisplayName)
 			if err != nil {
-				return nil, 0, fmt.Errorf("look up account group %q: %w", ag.DisplayName, err)
+				return nil, nil, nil, fmt.Errorf("look up account group %q: %w", ag.DisplayName, err)
 			}
 			for _, g := range gs {
 				if g.DisplayName == ag.DisplayName {
@@ -226,11 +246,15 @@ func verifyPlan(ctx context.Context, rd Reader, plan *Plan, views map[string]*St
 		}
 		if ids[ag.Key] == "" {
 			diffs = append(diffs, Difference{Group: ag.DisplayName, Detail: fmt.Sprintf("account group %q does not exist", ag.DisplayName)})
+			failedAGs[ag.Key] = true
 			continue
 		}
 		ds, err := verifyMembers(ctx, rd, ag, ids[ag.Key], ids)
 		if err != nil {
-			return nil, 0, err
+			return nil, nil, nil, err
+		}
+		if len(ds) > 0 {
+			failedAGs[ag.Key] = true
 		}
 		for _, s := range ds {
 			diffs = append(diffs, Difference{Group: ag.DisplayName, Detail: s})
@@ -242,14 +266,18 @@ func verifyPlan(ctx context.Context, rd Reader, plan *Plan, views map[string]*St
 		if id == "" {
 			diffs = append(diffs, Difference{WorkspaceID: gr.ws.WorkspaceID, Workspace: gr.ws.WorkspaceName, Group: gr.g.LocalName,
 				Detail: fmt.Sprintf("account group %q does not exist", ag.DisplayName)})
+			failedGroups[groupStepID(KindVerify, gr.ws.WorkspaceID, gr.g.LocalID)] = true
 			continue
 		}
 		ds, err := verifyGroup(ctx, rd, gr.ws, gr.g, ag, id)
 		if err != nil {
-			return nil, 0, err
+			return nil, nil, nil, err
 		}
 		if v := views[groupStepID(KindMigratePermissions, gr.ws.WorkspaceID, gr.g.LocalID)]; len(views) > 0 && (v == nil || v.State != StateDone) {
 			ds = append(ds, "permissions were not migrated (the journal has no finished migrate-permissions step)")
+		}
+		if len(ds) > 0 {
+			failedGroups[groupStepID(KindVerify, gr.ws.WorkspaceID, gr.g.LocalID)] = true
 		}
 		for _, s := range ds {
 			diffs = append(diffs, Difference{WorkspaceID: gr.ws.WorkspaceID, Workspace: gr.ws.WorkspaceName, Group: gr.g.LocalName, Detail: s})
@@ -261,7 +289,7 @@ func verifyPlan(ctx context.Context, rd Reader, plan *Plan, views map[string]*St
 		}
 		return diffs[a].Group < diffs[b].Group
 	})
-	return diffs, len(groups), nil
+	return diffs, failedAGs, failedGroups, nil
 }
 
 func findAG(p *Plan, key string) *AccountGroupPlan {

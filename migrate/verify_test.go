@@ -128,8 +128,17 @@ func TestVerifyListsEveryDifference(t *testing.T) {
 		}
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if pe.Failed != len(lines) {
-		t.Errorf("PartialError counts %d differences, output has %d lines:\n%s", pe.Failed, len(lines), out)
+	if pe.Differences != len(lines) {
+		t.Errorf("PartialError counts %d differences, output has %d lines:\n%s", pe.Differences, len(lines), out)
+	}
+	// Five groups were changed, out of every migrated group; the error
+	// counts groups with differences, and the differences separately.
+	total := len(activeGroups(a.p))
+	if pe.Failed != 5 || pe.Total != total {
+		t.Errorf("PartialError: %d of %d groups, want 5 of %d", pe.Failed, pe.Total, total)
+	}
+	if want := "verify: 5 of " + itoa(total) + " groups have differences (" + itoa(len(lines)) + " differences)"; !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("error %q, want prefix %q", err, want)
 	}
 	if t.Failed() {
 		t.Logf("verify output:\n%s", out)
