@@ -57,6 +57,19 @@ func TestRollbackKeepsAccountGroupInUse(t *testing.T) {
 	if name := localGroupName(a.srv.Snapshot(), ws.WorkspaceID, g.LocalID); name != "scim-synced" {
 		t.Errorf("local group is %q after rollback, want scim-synced", name)
 	}
+	// Status counts the group whose rollback failed as failed (exit 2).
+	{
+		d, stdout, _ := sandboxDeps(t, a.srv)
+		err := RunStatus(ctx, StatusOptions{JournalDir: jdir}, d)
+		var pe *PartialError
+		if !errors.As(err, &pe) || pe.ExitCode() != 2 || pe.Failed != 1 {
+			t.Errorf("status after a failed rollback: %v, want a PartialError for 1 group\n%s", err, stdout)
+		}
+		if !strings.Contains(stdout.String(), "groups: "+itoa(len(activeGroups(a.p))-1)+" done, 1 failed,") ||
+			!strings.Contains(stdout.String(), "\tscim-synced\tscim-synced\tfailed\tensure-account-group\t0/7\trollback: kept (id "+id+")") {
+			t.Errorf("status after a failed rollback:\n%s", stdout)
+		}
+	}
 
 	// 2. That assignment goes, and someone adds a member instead: kept.
 	if err := a.remote.DeleteAssignment(ctx, other.WorkspaceID, id); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/dbiam/dbiam/reports"
@@ -81,6 +82,11 @@ func BuildStatus(p *Plan, recs []Record, running bool) StatusReport {
 		default:
 			gs.State = started
 		}
+		if u := views[UndoStepID(accountGroupStepID(ag.Key))]; u != nil && u.State == StateFailed {
+			// Rollback failed to delete or restore it (kept in use, or an
+			// error): it and the groups mapped to it are failed.
+			gs.State, gs.Error = GroupFailed, "rollback: "+u.Error
+		}
 		agState[ag.Key] = gs
 	}
 	used := map[string]bool{}
@@ -114,13 +120,37 @@ func BuildStatus(p *Plan, recs []Record, running bool) StatusReport {
 	return rep
 }
 
-// groupState sets the state of one migrated group from its step views.
+// groupState sets the state of one migrated group from its step views. A
+// failed rollback (an undo step) or finalize (delete-backup) recorded in
+// the journal makes the group failed, with that step and error.
 func groupState(gs *GroupStatus, views map[string]*StepView, wsID int64, localID string, started string, ag GroupStatus) {
-	if v := views[groupStepID(KindDeleteBackup, wsID, localID)]; v != nil && v.State == StateDone {
+	del := views[groupStepID(KindDeleteBackup, wsID, localID)]
+	if del != nil && del.State == StateDone {
 		gs.State, gs.Done, gs.Step = GroupFinalized, gs.Steps, KindDeleteBackup
 		return
 	}
-	undone := false
+	applyState(gs, views, wsID, localID, started, ag)
+	if gs.State == GroupFailed {
+		return
+	}
+	for _, k := range undoKinds {
+		if u := views[UndoStepID(groupStepID(k, wsID, localID))]; u != nil && u.State == StateFailed {
+			gs.State, gs.Step, gs.Error = GroupFailed, k, "rollback: "+u.Error
+			return
+		}
+	}
+	if ag.State == GroupFailed && strings.HasPrefix(ag.Error, "rollback: ") {
+		gs.State, gs.Step, gs.Error = GroupFailed, KindEnsureAccountGroup, ag.Error
+		return
+	}
+	if del != nil && del.State == StateFailed && gs.State == GroupDone {
+		gs.State, gs.Step, gs.Error = GroupFailed, KindDeleteBackup, "finalize: "+del.Error
+	}
+}
+
+// applyState sets the state of one migrated group from its apply steps.
+func applyState(gs *GroupStatus, views map[string]*StepView, wsID int64, localID string, started string, ag GroupStatus) {
+	undone, next := false, false
 	gs.State = ""
 	for _, k := range groupKinds {
 		v := views[groupStepID(k, wsID, localID)]
@@ -136,8 +166,9 @@ func groupState(gs *GroupStatus, views map[string]*StepView, wsID int64, localID
 		case v != nil && v.State == StateStarted:
 			gs.State, gs.Step = started, k
 		default:
-			if gs.State == "" {
-				gs.Step = k
+			if !next {
+				// The first step not done is the next one.
+				gs.Step, next = k, true
 			}
 		}
 		if gs.State != "" {
@@ -159,7 +190,8 @@ func groupState(gs *GroupStatus, views map[string]*StepView, wsID int64, localID
 }
 
 // RunStatus prints, per workspace and group, which steps are done, running,
-// failed (with the error) or pending, then totals. It returns a
+// failed (with the error; a failed rollback or finalize step recorded in
+// the journal counts as failed) or pending, then totals. It returns a
 // *PartialError (exit code 2) when a group failed.
 func RunStatus(ctx context.Context, opts StatusOptions, d Deps) error {
 	if opts.JournalDir == "" {
@@ -186,7 +218,7 @@ func RunStatus(ctx context.Context, opts StatusOptions, d Deps) error {
 		for _, c := range rep.Totals {
 			total += c
 		}
-		return &PartialError{Op: "status", Failed: n, Total: total, Hint: "fix the causes shown and run apply again"}
+		return &PartialError{Op: "status", Failed: n, Total: total, Hint: "fix the causes shown and run the failed command (apply, rollback or finalize) again"}
 	}
 	return nil
 }

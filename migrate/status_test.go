@@ -135,3 +135,68 @@ func TestRunStatusErrors(t *testing.T) {
 		t.Errorf("edited plan copy: %v, want ErrJournalMismatch", err)
 	}
 }
+
+// TestBuildStatusNextStepAndUndoFailures: a pending group shows its first
+// step not done; failed rollback (undo) and finalize steps recorded in the
+// journal make their group failed.
+func TestBuildStatusNextStepAndUndoFailures(t *testing.T) {
+	var recs []Record
+	add := func(step string, state StepState, errText string) {
+		recs = append(recs, Record{Seq: int64(len(recs) + 1), Step: step, State: state, Error: errText})
+	}
+	group := func(name string) GroupStatus {
+		t.Helper()
+		for _, g := range BuildStatus(statusPlan(), recs, false).Groups {
+			if g.Workspace+"/"+g.Group == name {
+				return g
+			}
+		}
+		t.Fatalf("no status row %s", name)
+		return GroupStatus{}
+	}
+	add(accountGroupStepID("ag:a"), StateDone, "")
+	add(accountGroupStepID("ag:b"), StateDone, "")
+	if s := group("one/a"); s.State != GroupPending || s.Step != KindRenameLocal || s.Done != 0 {
+		t.Errorf("a before any step: %+v, want pending rename-local", s)
+	}
+	add(groupStepID(KindRenameLocal, 1, "10"), StateDone, "")
+	if s := group("one/a"); s.State != GroupPending || s.Step != KindAssignWorkspace || s.Done != 1 {
+		t.Errorf("a after its rename: %+v, want pending assign-workspace 1/7", s)
+	}
+	for _, k := range groupKinds[1:] {
+		add(groupStepID(k, 1, "10"), StateDone, "")
+		add(groupStepID(k, 1, "11"), StateDone, "")
+	}
+	add(groupStepID(KindRenameLocal, 1, "11"), StateDone, "")
+
+	// A failed undo of a step (rollback) fails the group.
+	add(UndoStepID(groupStepID(KindMigrateSecretACLs, 1, "10")), StateFailed, "delete acl: 500")
+	if s := group("one/a"); s.State != GroupFailed || s.Step != KindMigrateSecretACLs || s.Error != "rollback: delete acl: 500" {
+		t.Errorf("a after a failed rollback: %+v", s)
+	}
+	rep := BuildStatus(statusPlan(), recs, false)
+	if rep.Totals[GroupFailed] != 1 || rep.Totals[GroupDone] != 1 {
+		t.Errorf("totals %v, want 1 failed, 1 done", rep.Totals)
+	}
+	// A rollback that then succeeds clears it.
+	for _, k := range undoKinds {
+		add(UndoStepID(groupStepID(k, 1, "10")), StateDone, "")
+	}
+	if s := group("one/a"); s.State != GroupPending {
+		t.Errorf("a after its rollback: %+v, want pending", s)
+	}
+	// A kept account group (its undo failed) fails its account group row
+	// and the groups mapped to it.
+	add(UndoStepID(accountGroupStepID("ag:a")), StateFailed, "kept (id 7), not deleted")
+	if s := group("account/a"); s.State != GroupFailed || s.Error != "rollback: kept (id 7), not deleted" {
+		t.Errorf("account group a after a failed rollback: %+v", s)
+	}
+	if s := group("one/a"); s.State != GroupFailed || s.Step != KindEnsureAccountGroup || s.Error != "rollback: kept (id 7), not deleted" {
+		t.Errorf("a after its account group's rollback failed: %+v", s)
+	}
+	// A failed finalize (delete-backup) fails the group.
+	add(groupStepID(KindDeleteBackup, 1, "11"), StateFailed, "delete: 403")
+	if s := group("one/b"); s.State != GroupFailed || s.Step != KindDeleteBackup || s.Error != "finalize: delete: 403" {
+		t.Errorf("b after a failed finalize: %+v", s)
+	}
+}
