@@ -215,7 +215,7 @@ func RunApply(ctx context.Context, opts ApplyOptions, d Deps) error {
 		}
 		views = Replay(recs)
 	} else {
-		lock, err := AcquireLock(opts.JournalDir, LockOptions{Command: "migrate apply", Force: opts.ForceUnlock, Now: d.Now})
+		lock, err := AcquireLock(opts.JournalDir, LockOptions{Command: "migrate apply", Force: opts.ForceUnlock, Now: d.Now, Log: log})
 		if err != nil {
 			return err
 		}

@@ -1,6 +1,7 @@
 package migrate
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,6 +9,8 @@ import (
 	"os/user"
 	"path/filepath"
 	"time"
+
+	"github.com/dbiam/dbiam/reports"
 )
 
 // lockFileName is the lock file inside a journal directory.
@@ -35,10 +38,7 @@ type LockedError struct {
 func (e *LockedError) Error() string {
 	who := "an unknown process (unreadable lock file)"
 	if e.Info.PID != 0 {
-		who = fmt.Sprintf("%s@%s (pid %d) since %s", e.Info.User, e.Info.Host, e.Info.PID, e.Info.StartedAt.UTC().Format(time.RFC3339))
-		if e.Info.Command != "" {
-			who += " running " + e.Info.Command
-		}
+		who = e.Info.holder()
 	}
 	return fmt.Sprintf("%v: locked by %s; if no other run is active, delete %s or pass --force-unlock", ErrLocked, who, e.Path)
 }
@@ -67,6 +67,18 @@ type LockOptions struct {
 	// Host and PID override the local host name and process id (tests).
 	Host string
 	PID  int
+	// Log, if set, gets a WARN line naming the holder of a lock removed by
+	// Force, and an INFO line for a stale lock replaced.
+	Log *reports.Logger
+}
+
+// holder describes who holds a lock, for messages.
+func (i LockInfo) holder() string {
+	s := fmt.Sprintf("%s@%s (pid %d) since %s", i.User, i.Host, i.PID, i.StartedAt.UTC().Format(time.RFC3339))
+	if i.Command != "" {
+		s += " running " + i.Command
+	}
+	return s
 }
 
 // AcquireLock takes the lock of the journal directory dir by creating its
@@ -119,7 +131,26 @@ func AcquireLock(dir string, opts LockOptions) (*Lock, error) {
 		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("remove stale lock %s: %w", path, err)
 		}
+		switch {
+		case stale:
+			opts.Log.Info("replaced a stale lock: its process no longer runs", "lock", path, "holder", held.holder())
+		case rerr != nil:
+			opts.Log.Warn("removed the lock of another run (--force-unlock)", "lock", path, "holder", "unknown (unreadable lock file)")
+		default:
+			opts.Log.Warn("removed the lock of another run (--force-unlock)", "lock", path, "holder", held.holder())
+		}
 	}
+}
+
+// procStatState returns the state letter of a Linux /proc/<pid>/stat line
+// ("R", "S", "Z" for a zombie, "X" for dead, ...): the first field after
+// the command name, which is in parentheses and may itself hold ")".
+func procStatState(stat []byte) (byte, bool) {
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 || i+2 >= len(stat) || stat[i+1] != ' ' {
+		return 0, false
+	}
+	return stat[i+2], true
 }
 
 func createLockFile(path string, info LockInfo) error {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dbiam/dbiam/reports"
 )
 
 func lockOpts(pid int, alive bool) LockOptions {
@@ -79,11 +81,38 @@ func TestLockOtherHostIsNotStale(t *testing.T) {
 	}
 	force := lockOpts(5000, false)
 	force.Force = true
+	io, _, stderr := reports.Test()
+	force.Log = io.Logger()
 	l, err := AcquireLock(dir, force)
 	if err != nil {
 		t.Fatalf("--force-unlock: %v", err)
 	}
 	l.Release()
+	// --force-unlock says whose lock it removed.
+	line := stderr.String()
+	if !strings.Contains(line, ` WARN removed the lock of another run (--force-unlock) lock=`) || !strings.Contains(line, filepath.Join(dir, "lock")) ||
+		!strings.Contains(line, `@other (pid 4121) since 2026-11-24T09:30:00Z running migrate apply"`) || strings.Count(line, "\n") != 1 {
+		t.Errorf("--force-unlock log:\n%s\nwant one WARN line naming the lock and its holder ...@other (pid 4121) since 2026-11-24T09:30:00Z running migrate apply", line)
+	}
+}
+
+func TestProcStatState(t *testing.T) {
+	for _, tc := range []struct {
+		stat string
+		want byte
+		ok   bool
+	}{
+		{"31580 (sleep) Z 1 31577 21520 0 -1", 'Z', true},
+		{"42 (dbiam) S 1 42 42 0", 'S', true},
+		{"7 (a) b) (c) R 1 2", 'R', true},
+		{"7 (no end S 1", 0, false},
+		{"7 (x)", 0, false},
+	} {
+		got, ok := procStatState([]byte(tc.stat))
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("procStatState(%q) = %q, %v; want %q, %v", tc.stat, got, ok, tc.want, tc.ok)
+		}
+	}
 }
 
 func TestLockReleaseLeavesForeignLock(t *testing.T) {

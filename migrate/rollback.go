@@ -676,7 +676,7 @@ func openJournalRun(ctx context.Context, op, dir string, groups []string, dryRun
 	}()
 	var j *Journal
 	if !dryRun {
-		lock, err := AcquireLock(dir, LockOptions{Command: "migrate " + op, Force: forceUnlock, Now: d.Now})
+		lock, err := AcquireLock(dir, LockOptions{Command: "migrate " + op, Force: forceUnlock, Now: d.Now, Log: log})
 		if err != nil {
 			return nil, nil, err
 		}
