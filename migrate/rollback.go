@@ -178,9 +178,16 @@ func (ex *executor) rollback(ctx context.Context, filter []string, force bool) (
 		}
 		if did || u.did {
 			res.Groups++
+			msg := "rolled back group"
+			if ex.dryRun {
+				msg = "would roll back group"
+			}
+			ex.log.Info(msg, "workspace", gr.ws.WorkspaceName, "workspace_id", gr.ws.WorkspaceID, "group", gr.g.LocalName, "account_group", ag.DisplayName)
 			if u.grantsLeft {
-				res.Warnings = append(res.Warnings, fmt.Sprintf("grants copied to the existing account group %q in workspace %s stay: the permission migration API has no undo; review them with the permissions API",
-					ag.DisplayName, gr.ws.WorkspaceName))
+				w := fmt.Sprintf("grants copied to the existing account group %q in workspace %s stay: the permission migration API has no undo; review them with the permissions API",
+					ag.DisplayName, gr.ws.WorkspaceName)
+				res.Warnings = append(res.Warnings, w)
+				ex.log.Warn(w)
 			}
 		}
 	}
@@ -189,21 +196,37 @@ func (ex *executor) rollback(ctx context.Context, filter []string, force bool) (
 		if !ex.touched(accountGroupStepID(ag.Key)) || !ex.sourcesClear(ag, groups) {
 			continue // nothing to undo, or some of its local groups stay migrated
 		}
-		if parent := ex.migratedParent(ag); parent != "" {
-			res.Warnings = append(res.Warnings, fmt.Sprintf("account group %q is kept: it is a member of account group %q, which stays migrated; roll that back too to remove it",
-				ag.DisplayName, parent))
+		if parent := ex.migratedParent(ag); parent != nil {
+			w := fmt.Sprintf("account group %q is kept: it is a member of account group %q, which stays migrated; roll that back too to remove it",
+				ag.DisplayName, parent.DisplayName)
+			if ex.finalizedSource(parent.Key, nil) {
+				w = fmt.Sprintf("account group %q is kept: it is a member of account group %q, which stays migrated: finalize deleted a backup group of %q, so it cannot be rolled back",
+					ag.DisplayName, parent.DisplayName, parent.DisplayName)
+			}
+			res.Warnings = append(res.Warnings, w)
+			ex.log.Warn(w)
 			continue
 		}
+		created := ex.agCreated(ag)
 		did, err := ex.rollbackAccountGroup(ctx, ag, force)
 		if err != nil {
 			if ctx.Err() != nil {
 				return res, ex.fatalErr()
 			}
 			res.Failed = append(res.Failed, fmt.Sprintf("account group %q: %v", ag.DisplayName, err))
+			ex.log.Error("rollback failed", "account_group", ag.DisplayName, "error", err)
 			continue
 		}
 		if did {
 			res.AccountGroups++
+			msg := "removed the members dbiam added to account group"
+			if created {
+				msg = "deleted account group"
+			}
+			if ex.dryRun {
+				msg = "would " + strings.Replace(strings.Replace(msg, "removed", "remove", 1), "deleted", "delete", 1)
+			}
+			ex.log.Info(msg, "account_group", ag.DisplayName)
 		}
 	}
 	return res, ex.fatalErr()
@@ -232,12 +255,13 @@ func (ex *executor) sourcesClear(ag *AccountGroupPlan, groups []groupRef) bool {
 	return true
 }
 
-// assignedParent returns the name of an account group of the plan that
-// contains ag as a nested member and that dbiam assigned to workspace ws
-// (not yet undone), "" if none. While it stays assigned, ag is visible in
-// ws and its name cannot go back to the local group.
-func (ex *executor) assignedParent(ws *WorkspacePlan, ag *AccountGroupPlan) string {
-	for _, p := range ex.plan.AccountGroups {
+// assignedParent returns an account group of the plan that contains ag
+// as a nested member and that dbiam assigned to workspace ws (not yet
+// undone), nil if none. While it stays assigned, ag is visible in ws and
+// its name cannot go back to the local group.
+func (ex *executor) assignedParent(ws *WorkspacePlan, ag *AccountGroupPlan) *AccountGroupPlan {
+	for i := range ex.plan.AccountGroups {
+		p := &ex.plan.AccountGroups[i]
 		if !slices.ContainsFunc(p.Members, func(m Member) bool { return m.GroupKey == ag.Key }) {
 			continue
 		}
@@ -246,25 +270,48 @@ func (ex *executor) assignedParent(ws *WorkspacePlan, ag *AccountGroupPlan) stri
 				continue
 			}
 			if v := ex.view(groupStepID(KindAssignWorkspace, ws.WorkspaceID, g.LocalID)); v != nil && v.State != "" {
-				return p.DisplayName
+				return p
 			}
 		}
 	}
-	return ""
+	return nil
 }
 
-// migratedParent returns the name of an account group of the plan that
-// contains ag as a nested member and is still ensured, "" if none.
-func (ex *executor) migratedParent(ag *AccountGroupPlan) string {
-	for _, p := range ex.plan.AccountGroups {
+// migratedParent returns an account group of the plan that contains ag
+// as a nested member and is still ensured, nil if none.
+func (ex *executor) migratedParent(ag *AccountGroupPlan) *AccountGroupPlan {
+	for i := range ex.plan.AccountGroups {
+		p := &ex.plan.AccountGroups[i]
 		if !slices.ContainsFunc(p.Members, func(m Member) bool { return m.GroupKey == ag.Key }) {
 			continue
 		}
 		if v := ex.view(accountGroupStepID(p.Key)); v != nil && v.State != "" {
-			return p.DisplayName
+			return p
 		}
 	}
-	return ""
+	return nil
+}
+
+// finalizedSource reports whether finalize deleted the backup of a local
+// group mapped to the account group key (in workspace ws, or in any when
+// ws is nil): that group, and so its account group's assignment there,
+// can never be rolled back.
+func (ex *executor) finalizedSource(key string, ws *WorkspacePlan) bool {
+	for _, gr := range activeGroups(ex.plan) {
+		if gr.g.AccountGroupKey != key || (ws != nil && gr.ws.WorkspaceID != ws.WorkspaceID) {
+			continue
+		}
+		if ex.finalized(gr.ws.WorkspaceID, gr.g.LocalID) {
+			return true
+		}
+	}
+	return false
+}
+
+// finalized reports whether finalize deleted this local group's backup.
+func (ex *executor) finalized(wsID int64, localID string) bool {
+	v := ex.view(groupStepID(KindDeleteBackup, wsID, localID))
+	return v != nil && v.State == StateDone
 }
 
 // agCreated reports whether the journal says dbiam created ag.
@@ -292,9 +339,13 @@ func (ex *executor) rollbackGroup(ctx context.Context, gr groupRef, ag *AccountG
 	if v := ex.view(groupStepID(KindDeleteBackup, gr.ws.WorkspaceID, gr.g.LocalID)); v != nil && v.State == StateDone {
 		return false, fmt.Errorf("finalize deleted the backup group %q; it cannot be rolled back", gr.g.BackupName)
 	}
-	if parent := ex.assignedParent(gr.ws, ag); parent != "" {
+	if parent := ex.assignedParent(gr.ws, ag); parent != nil {
+		if ex.finalizedSource(parent.Key, gr.ws) {
+			return false, fmt.Errorf("account group %q is a member of account group %q, which stays assigned to workspace %s and keeps the name %q taken there; finalize deleted the backup group of %q there, so it cannot be rolled back, and neither can %q",
+				ag.DisplayName, parent.DisplayName, gr.ws.WorkspaceName, gr.g.LocalName, parent.DisplayName, gr.g.LocalName)
+		}
 		return false, fmt.Errorf("account group %q is a member of account group %q, which stays assigned to workspace %s and keeps the name %q taken there; roll back %q too (--group %q)",
-			ag.DisplayName, parent, gr.ws.WorkspaceName, gr.g.LocalName, parent, parent)
+			ag.DisplayName, parent.DisplayName, gr.ws.WorkspaceName, gr.g.LocalName, parent.DisplayName, parent.DisplayName)
 	}
 	gs := &groupSteps{ex: ex, ws: gr.ws, g: gr.g, ag: ag, agID: ex.agID(ag)}
 	for _, k := range kinds {
@@ -418,6 +469,10 @@ func (gs *groupSteps) undo(ctx context.Context, k StepKind, d Detail) error {
 			return nil
 		case gs.g.BackupName:
 			if o := gs.stillAssignedFor(); o != nil && strings.EqualFold(prev, gs.ag.DisplayName) {
+				if gs.ex.finalized(wsID, o.LocalID) {
+					return fmt.Errorf("account group %q stays assigned to workspace %s for local group %q, whose backup finalize deleted, so the name %q stays taken there: %q cannot be rolled back, and neither can %q",
+						gs.ag.DisplayName, gs.ws.WorkspaceName, o.LocalName, prev, o.LocalName, gs.g.LocalName)
+				}
 				return fmt.Errorf("account group %q stays assigned to workspace %s for local group %q, which stays migrated, so the name %q is taken there; roll back %q too (--group %q)",
 					gs.ag.DisplayName, gs.ws.WorkspaceName, o.LocalName, prev, o.LocalName, o.LocalName)
 			}

@@ -96,3 +96,48 @@ func TestRollbackUnknownGroup(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestRollbackLogsGroupsAndHintsOnlyRollbackableGroups: without a
+// terminal, rollback logs one line per group rolled back or failed, and
+// never suggests rolling back a group that finalize made permanent.
+func TestRollbackLogsGroupsAndHintsOnlyRollbackableGroups(t *testing.T) {
+	a := applyDefault(t)
+	ctx := context.Background()
+	jdir := DefaultJournalDir(a.plan)
+
+	d, stdout, stderr := sandboxDeps(t, a.srv)
+	if err := RunRollback(ctx, RollbackOptions{JournalDir: jdir, Groups: []string{"scim-synced"}}, d); err != nil {
+		t.Fatalf("rollback: %v\n%s\n%s", err, stdout, stderr)
+	}
+	for _, want := range []string{
+		` INFO rolled back group workspace="acme-prod" workspace_id=6051921418418891 group="scim-synced" account_group="scim-synced"`,
+		` INFO deleted account group account_group="scim-synced"`,
+	} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("rollback log lacks %q:\n%s", want, stderr)
+		}
+	}
+
+	// etl-operators (which contains oncall) is finalized: it can never be
+	// rolled back, so rolling back oncall must not suggest it.
+	d, stdout, stderr = sandboxDeps(t, a.srv)
+	if err := RunFinalize(ctx, FinalizeOptions{JournalDir: jdir, Groups: []string{"etl-operators"}}, d); err != nil {
+		t.Fatalf("finalize: %v\n%s\n%s", err, stdout, stderr)
+	}
+	d, stdout, stderr = sandboxDeps(t, a.srv)
+	err := RunRollback(ctx, RollbackOptions{JournalDir: jdir, Groups: []string{"oncall"}}, d)
+	var pe *PartialError
+	if !errors.As(err, &pe) || pe.Failed != 1 {
+		t.Fatalf("rollback of a group nested in a finalized one: %v, want a PartialError for 1 group\n%s", err, stdout)
+	}
+	if strings.Contains(stdout.String(), "roll back") || strings.Contains(stderr.String(), "roll back \"") {
+		t.Errorf("rollback suggests rolling back a finalized group:\n%s\n%s", stdout, stderr)
+	}
+	want := `account group "oncall" is a member of account group "etl-operators", which stays assigned to workspace acme-prod and keeps the name "oncall" taken there; finalize deleted the backup group of "etl-operators" there, so it cannot be rolled back, and neither can "oncall"`
+	if !strings.Contains(stdout.String(), want) {
+		t.Errorf("rollback output lacks\n%s\ngot:\n%s", want, stdout)
+	}
+	if !strings.Contains(stderr.String(), ` ERROR rollback failed workspace="acme-prod" group="oncall" error=`) {
+		t.Errorf("rollback log has no line for the failed group:\n%s", stderr)
+	}
+}
