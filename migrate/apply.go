@@ -310,12 +310,13 @@ func loadJournalPlan(dir string) (*Plan, JournalHeader, []Record, error) {
 
 // writeApplySummary prints the final summary.
 func writeApplySummary(w io.Writer, r ApplyResult, dry bool) {
-	verb := "Apply"
 	if dry {
-		verb = "Dry run"
+		fmt.Fprintf(w, "Dry run: would migrate %d of %d groups (%d already done before), %d members, %d groups skipped (conflicts), %d failed",
+			r.Migrated, r.Groups, r.AlreadyDone, r.Members, r.Skipped, len(r.Failed))
+	} else {
+		fmt.Fprintf(w, "Apply: %d of %d groups migrated (%d already done before this run), %d members, %d permissions moved, %d secret ACLs copied, %d groups skipped (conflicts), %d failed",
+			r.Migrated, r.Groups, r.AlreadyDone, r.Members, r.Permissions, r.SecretACLs, r.Skipped, len(r.Failed))
 	}
-	fmt.Fprintf(w, "%s: %d of %d groups migrated (%d already done before this run), %d members, %d permissions moved, %d secret ACLs copied, %d groups skipped (conflicts), %d failed",
-		verb, r.Migrated, r.Groups, r.AlreadyDone, r.Members, r.Permissions, r.SecretACLs, r.Skipped, len(r.Failed))
 	if r.Pending > 0 {
 		fmt.Fprintf(w, ", %d pending (interrupted)", r.Pending)
 	}

@@ -30,7 +30,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 		t.Errorf("dry run changed the state:\n%s", diffLines(w, g))
 	}
 	n := len(activeGroups(mustPlan(t, plan)))
-	if !strings.HasPrefix(stdout.String(), "Dry run: "+itoa(n)+" of "+itoa(n)+" groups migrated") {
+	if !strings.HasPrefix(stdout.String(), "Dry run: would migrate "+itoa(n)+" of "+itoa(n)+" groups") {
 		t.Errorf("summary:\n%s", stdout)
 	}
 	for _, want := range []string{
