@@ -55,11 +55,11 @@ var (
 )
 
 func fromUser(u scim.User) principal {
-	return principal{Type: PrincipalUser, ID: u.ID, Name: u.UserName, DisplayName: u.DisplayName, Active: u.Active}
+	return principal{Type: PrincipalUser, ID: u.ID, Name: u.UserName, DisplayName: u.DisplayName, Active: u.IsActive()}
 }
 
 func fromSP(s scim.ServicePrincipal) principal {
-	return principal{Type: PrincipalServicePrincipal, ID: s.ID, Name: s.ApplicationID, DisplayName: s.DisplayName, Active: s.Active}
+	return principal{Type: PrincipalServicePrincipal, ID: s.ID, Name: s.ApplicationID, DisplayName: s.DisplayName, Active: s.IsActive()}
 }
 
 func fromGroup(g scim.Group) principal {
@@ -164,7 +164,7 @@ func (d directory) inactive(ctx context.Context) ([]principal, error) {
 		if err != nil {
 			return nil, fmt.Errorf("list inactive users in %s: %w", d.label(), err)
 		}
-		if !u.Active {
+		if !u.IsActive() {
 			out = append(out, fromUser(u))
 		}
 	}
@@ -172,7 +172,7 @@ func (d directory) inactive(ctx context.Context) ([]principal, error) {
 		if err != nil {
 			return nil, fmt.Errorf("list inactive service principals in %s: %w", d.label(), err)
 		}
-		if !s.Active {
+		if !s.IsActive() {
 			out = append(out, fromSP(s))
 		}
 	}

@@ -55,7 +55,7 @@ type User struct {
 	ID           string         `json:"id,omitempty"`
 	UserName     string         `json:"userName,omitempty"`
 	DisplayName  string         `json:"displayName,omitempty"`
-	Active       bool           `json:"active,omitempty"`
+	Active       *bool          `json:"active,omitempty"` // nil: not sent or not returned; see IsActive
 	Emails       []ComplexValue `json:"emails,omitempty"`
 	Name         *Name          `json:"name,omitempty"`
 	ExternalID   string         `json:"externalId,omitempty"`
@@ -90,7 +90,7 @@ type ServicePrincipal struct {
 	ID            string         `json:"id,omitempty"`
 	ApplicationID string         `json:"applicationId,omitempty"`
 	DisplayName   string         `json:"displayName,omitempty"`
-	Active        bool           `json:"active,omitempty"`
+	Active        *bool          `json:"active,omitempty"` // nil: not sent or not returned; see IsActive
 	ExternalID    string         `json:"externalId,omitempty"`
 	Entitlements  []ComplexValue `json:"entitlements,omitempty"`
 	Groups        []ComplexValue `json:"groups,omitempty"`
@@ -164,3 +164,14 @@ type PermissionAssignment struct {
 	Principal   Principal `json:"principal"`
 	Error       string    `json:"error,omitempty"`
 }
+
+// Bool returns a pointer to v, for the optional Active fields.
+func Bool(v bool) *bool { return &v }
+
+// IsActive reports whether u is active. A user whose reply carries no
+// "active" attribute counts as active, as in SCIM, where a principal is
+// active unless deactivated.
+func (u *User) IsActive() bool { return u.Active == nil || *u.Active }
+
+// IsActive reports whether sp is active; see User.IsActive.
+func (sp *ServicePrincipal) IsActive() bool { return sp.Active == nil || *sp.Active }
