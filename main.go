@@ -100,7 +100,7 @@ func newApp(io *reports.Streams, g *globals) *cli.App {
 			&cli.StringFlag{Name: "account-id", Usage: "Databricks account id (needed for account-level work)", EnvVars: []string{"DATABRICKS_ACCOUNT_ID"}, Destination: &g.accountID},
 			&cli.BoolFlag{Name: "sandbox", Usage: "run against an embedded emulator seeded with a demo account (no real account is touched)", Destination: &g.useSandbox},
 			&cli.IntFlag{Name: "parallel", Usage: "workspaces processed concurrently", Value: 4, Destination: &g.parallel},
-			&cli.Float64Flag{Name: "rps", Usage: "cap on requests per second per workspace and endpoint class (0 = conservative per-class defaults)", Destination: &g.rps},
+			&cli.Float64Flag{Name: "rps", Usage: "cap on requests per second per workspace and endpoint class (0 = conservative per-class defaults)", EnvVars: []string{"DATABRICKS_RATE_LIMIT"}, Destination: &g.rps},
 			&cli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error", Value: "info"},
 			&cli.BoolFlag{Name: "no-progress", Usage: "never draw progress bars (plain log lines instead)"},
 		},

@@ -191,3 +191,12 @@ func TestHelpGoesToStdout(t *testing.T) {
 		t.Errorf("exit %d, stdout %q: help should be printed on stdout", code, out)
 	}
 }
+
+func TestRateLimitEnvVar(t *testing.T) {
+	hermetic(t)
+	t.Setenv("DATABRICKS_RATE_LIMIT", "-3")
+	io, _, errb := reports.Test()
+	if code := run(context.Background(), []string{"dbiam", "version"}, io); code != exitError || !strings.Contains(errb.String(), "invalid --rps -3") {
+		t.Errorf("exit %d, stderr %q: DATABRICKS_RATE_LIMIT should set --rps", code, errb.String())
+	}
+}
