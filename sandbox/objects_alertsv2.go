@@ -65,7 +65,7 @@ type alertV2Obj struct {
 	created time.Time
 }
 
-// validateAlertsV2 checks the alerts_v2 section; warehouses holds the
+// alertsV2 checks the alerts_v2 section; warehouses holds the
 // workspace's warehouse ids (lower case).
 func (v *objectValidator) alertsV2(o *SeedObjects, warehouses map[string]bool) {
 	seen := map[string]bool{}
