@@ -185,14 +185,7 @@ func listQuery(opts ListOptions) url.Values {
 
 // ListAll collects List into a slice.
 func (e *Endpoint[T]) ListAll(ctx context.Context, opts ListOptions) ([]T, error) {
-	var all []T
-	for v, err := range e.List(ctx, opts) {
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, v)
-	}
-	return all, nil
+	return collect(e.List(ctx, opts))
 }
 
 // Get reads one resource by id.
