@@ -664,17 +664,6 @@ type secretACLJSON struct {
 	Permission string `json:"permission"`
 }
 
-// secretName renders a secret ACL principal.
-func secretName(p *principal) string {
-	switch p.kind {
-	case kindUser:
-		return p.userName
-	case kindSP:
-		return p.applicationID
-	}
-	return p.displayName
-}
-
 func (s *Server) requestScope(c *call, name string) (*secretScope, *apiError) {
 	if name == "" {
 		return nil, restErr(http.StatusBadRequest, "INVALID_PARAMETER_VALUE", "Missing required field: scope")
@@ -694,7 +683,7 @@ func (s *Server) listSecretACLs(c *call) error {
 	out := []secretACLJSON{}
 	for _, a := range sc.acls {
 		if p := s.st.get(a.principal); p != nil {
-			out = append(out, secretACLJSON{Principal: secretName(p), Permission: a.level})
+			out = append(out, secretACLJSON{Principal: p.name(), Permission: a.level})
 		}
 	}
 	return c.reply(http.StatusOK, map[string]any{"items": out})
@@ -709,7 +698,7 @@ func (s *Server) getSecretACL(c *call) error {
 	if p := s.findSecretPrincipal(c.ws, q.Get("principal")); p != nil {
 		for _, a := range sc.acls {
 			if a.principal == p.id {
-				return c.reply(http.StatusOK, secretACLJSON{Principal: secretName(p), Permission: a.level})
+				return c.reply(http.StatusOK, secretACLJSON{Principal: p.name(), Permission: a.level})
 			}
 		}
 	}
