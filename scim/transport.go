@@ -79,6 +79,7 @@ func idempotentMethod(method string) bool {
 type attemptInfo struct {
 	class   Class
 	attempt int
+	limiter *adaptiveLimiter // the class's bucket, looked up once per call
 }
 
 type attemptKey struct{}
@@ -126,7 +127,7 @@ type stackConfig struct {
 //  6. base: the http.RoundTripper doing the I/O.
 func newTransport(c stackConfig) *retrier {
 	return &retrier{cfg: c, next: &limitTransport{
-		host: c.host, workspaceID: c.workspaceID, registry: c.registry, now: c.now, sleep: c.sleep,
+		now: c.now, sleep: c.sleep,
 		next: &semaphoreTransport{
 			sem: c.registry.semaphore(c.host, c.workspaceID),
 			next: &authTransport{
@@ -164,7 +165,7 @@ func (r *retrier) do(ctx context.Context, req *http.Request, class Class, opts c
 	start := r.cfg.now()
 	limiter := r.cfg.registry.limiter(r.cfg.host, r.cfg.workspaceID, class)
 	for attempt := 1; ; attempt++ {
-		rep, err := r.attempt(ctx, req, class, attempt)
+		rep, err := r.attempt(ctx, req, attemptInfo{class: class, attempt: attempt, limiter: limiter})
 		var apiErr *APIError
 		if err == nil && (rep.status < 200 || rep.status > 299) {
 			apiErr = parseAPIError(req.Method, path, rep.status, rep.header, rep.body, r.cfg.now())
@@ -210,8 +211,8 @@ func (r *retrier) do(ctx context.Context, req *http.Request, class Class, opts c
 }
 
 // attempt sends one copy of req and buffers the reply.
-func (r *retrier) attempt(ctx context.Context, req *http.Request, class Class, n int) (*reply, error) {
-	actx := context.WithValue(ctx, attemptKey{}, attemptInfo{class: class, attempt: n})
+func (r *retrier) attempt(ctx context.Context, req *http.Request, info attemptInfo) (*reply, error) {
+	actx := context.WithValue(ctx, attemptKey{}, info)
 	areq := req.Clone(actx)
 	if req.GetBody != nil {
 		body, err := req.GetBody()
@@ -316,20 +317,17 @@ type notSentError struct{ error }
 
 func (e notSentError) Unwrap() error { return e.error }
 
-// limitTransport waits for a token of the attempt's class.
+// limitTransport waits for a token of the attempt's class, from the bucket
+// the retrier looked up for the call.
 type limitTransport struct {
-	host        string
-	workspaceID int64
-	registry    *registry
-	now         func() time.Time
-	sleep       func(context.Context, time.Duration) error
-	next        http.RoundTripper
+	now   func() time.Time
+	sleep func(context.Context, time.Duration) error
+	next  http.RoundTripper
 }
 
 func (t *limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
-	lim := t.registry.limiter(t.host, t.workspaceID, attemptOf(ctx).class)
-	res, wait := lim.reserve(t.now())
+	res, wait := attemptOf(ctx).limiter.reserve(t.now())
 	if wait > 0 {
 		if err := t.sleep(ctx, wait); err != nil {
 			res.Cancel()
