@@ -339,9 +339,9 @@ func (c *call) decode(v any) error {
 			return scimErr(http.StatusBadRequest, "invalidSyntax", "Unsupported content type %q.", ct)
 		}
 	}
-	b, err := io.ReadAll(io.LimitReader(c.r.Body, 16<<20))
+	b, err := c.body()
 	if err != nil {
-		return scimErr(http.StatusBadRequest, "invalidSyntax", "%s", detailUnparsable)
+		return err
 	}
 	if err := json.Unmarshal(b, v); err != nil {
 		return scimErr(http.StatusBadRequest, "invalidSyntax", "%s", detailUnparsable)
