@@ -121,11 +121,22 @@ func Kinds() []Kind {
 	return append(ObjectKinds(), KindWorkspaceAccess, KindIdentity, KindWorkspace)
 }
 
+// kindRanks maps each kind to its position in Kinds(), built once:
+// kindRank runs in every findings comparison.
+var kindRanks = func() map[Kind]int {
+	m := map[Kind]int{}
+	for i, k := range Kinds() {
+		m[k] = i
+	}
+	return m
+}()
+
+// kindRank returns k's position in Kinds(); unknown kinds sort last.
 func kindRank(k Kind) int {
-	if i := slices.Index(Kinds(), k); i >= 0 {
+	if i, ok := kindRanks[k]; ok {
 		return i
 	}
-	return len(Kinds())
+	return len(kindRanks)
 }
 
 // Relation is how an identity is tied to an object.
