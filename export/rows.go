@@ -75,7 +75,7 @@ func (r *runner) wsRows(w *spoolWriter, ws []any, d *wsData) counts {
 			w.begin(TableUsers)
 			for _, u := range users {
 				parents := g.parents[u.ID]
-				w.row(append(ws[:2:2], u.ID, u.UserName, u.DisplayName, optBool(u.Active), u.ExternalID,
+				w.row(append(ws[:2:2], u.ID, u.UserName, u.DisplayName, u.Active, u.ExternalID,
 					emails(u.Emails), nil, values(u.Entitlements), g.names(parents), len(parents))...)
 			}
 		}
@@ -87,7 +87,7 @@ func (r *runner) wsRows(w *spoolWriter, ws []any, d *wsData) counts {
 			w.begin(TableServicePrincipals)
 			for _, s := range sps {
 				parents := g.parents[s.ID]
-				w.row(append(ws[:2:2], s.ID, s.ApplicationID, s.DisplayName, optBool(s.Active), s.ExternalID,
+				w.row(append(ws[:2:2], s.ID, s.ApplicationID, s.DisplayName, s.Active, s.ExternalID,
 					values(s.Entitlements), g.names(parents), len(parents))...)
 			}
 		}
@@ -324,7 +324,7 @@ func (r *runner) accountRows(w *spoolWriter, d *accountData) {
 		users := sortedBy(d.users, userName, nil, userID)
 		w.begin(TableAccountUsers)
 		for _, u := range users {
-			w.row(id, u.ID, u.UserName, u.DisplayName, optBool(u.Active), u.ExternalID, emails(u.Emails), values(u.Roles))
+			w.row(id, u.ID, u.UserName, u.DisplayName, u.Active, u.ExternalID, emails(u.Emails), values(u.Roles))
 		}
 	}
 	if d.read[readGroups] {
@@ -338,16 +338,7 @@ func (r *runner) accountRows(w *spoolWriter, d *accountData) {
 		sps := sortedBy(d.sps, spName, spApp, spID)
 		w.begin(TableAccountServicePrincipals)
 		for _, s := range sps {
-			w.row(id, s.ID, s.ApplicationID, s.DisplayName, optBool(s.Active), s.ExternalID, values(s.Roles))
+			w.row(id, s.ID, s.ApplicationID, s.DisplayName, s.Active, s.ExternalID, values(s.Roles))
 		}
 	}
-}
-
-// optBool is the cell of an optional boolean: empty when the server did not
-// say.
-func optBool(p *bool) any {
-	if p == nil {
-		return nil
-	}
-	return *p
 }
