@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -462,16 +461,7 @@ func probeHostMetadata(ctx context.Context, base http.RoundTripper, host string)
 // unreachable reports whether err says the host could not be reached at
 // all: no DNS name, connection refused, no route, or a timeout.
 func unreachable(err error) bool {
-	if err == nil {
-		return false
-	}
-	if _, ok := errors.AsType[*net.DNSError](err); ok {
-		return true
-	}
-	if op, ok := errors.AsType[*net.OpError](err); ok && op.Op == "dial" {
-		return true
-	}
-	return errors.Is(err, context.DeadlineExceeded)
+	return err != nil && (dialFailed(err) || errors.Is(err, context.DeadlineExceeded))
 }
 
 // rootCause returns the innermost error of a chain, for a short message.

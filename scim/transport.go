@@ -303,13 +303,17 @@ func notSent(err error) bool {
 	if _, ok := errors.AsType[notSentError](err); ok {
 		return true
 	}
-	if op, ok := errors.AsType[*net.OpError](err); ok && op.Op == "dial" {
-		return true
-	}
+	return dialFailed(err)
+}
+
+// dialFailed reports whether err is a failure to look up or connect to the
+// host.
+func dialFailed(err error) bool {
 	if _, ok := errors.AsType[*net.DNSError](err); ok {
 		return true
 	}
-	return false
+	op, ok := errors.AsType[*net.OpError](err)
+	return ok && op.Op == "dial"
 }
 
 // notSentError is an error of an inner layer that gave up before sending.
