@@ -113,11 +113,8 @@ func (r *runner) fetchWorkspace(ctx context.Context, info scim.WorkspaceInfo, ta
 	accountGroup := make(chan struct{})
 	var once sync.Once
 	onGroups := func(gs []scim.Group) {
-		for _, g := range gs {
-			if g.Meta != nil && g.Meta.ResourceType == scim.ResourceTypeAccountGroup {
-				once.Do(func() { close(accountGroup) })
-				return
-			}
+		if hasAccountGroup(gs) {
+			once.Do(func() { close(accountGroup) })
 		}
 	}
 	listed := make(chan struct{})
@@ -197,10 +194,8 @@ func isNotFederated(err error) bool {
 // It returns nil when that read fails for another reason than "none".
 func (r *runner) federated(ctx context.Context, w *scim.WorkspaceClient, d *wsData) *bool {
 	yes, no := true, false
-	for _, g := range d.groups {
-		if g.Meta != nil && g.Meta.ResourceType == scim.ResourceTypeAccountGroup {
-			return &yes
-		}
+	if hasAccountGroup(d.groups) {
+		return &yes
 	}
 	err := w.Do(ctx, scim.ClassDefault, http.MethodGet, metastorePath, nil, nil, nil)
 	switch {
@@ -213,6 +208,12 @@ func (r *runner) federated(ctx context.Context, w *scim.WorkspaceClient, d *wsDa
 		r.log.Warn("identity federation unknown", "workspace", w.ID, "err", err)
 	}
 	return nil
+}
+
+// hasAccountGroup reports whether gs holds an account group, which proves
+// the workspace that lists it identity federated.
+func hasAccountGroup(gs []scim.Group) bool {
+	return slices.ContainsFunc(gs, func(g scim.Group) bool { return groupType(g) == groupTypeAccount })
 }
 
 // accountData is what was read from the account.
