@@ -118,10 +118,7 @@ const defaultCreatedAgo = 180 * 24 * time.Hour
 
 // loadObjects builds the objects of every workspace from the seed.
 func loadObjects(s *Server, seed *Seed) (any, error) {
-	objs, err := seedObjects(seed)
-	if err != nil {
-		return nil, err
-	}
+	objs := seedObjects(seed)
 	if err := validateSeedObjects(seed, objs); err != nil {
 		return nil, err
 	}

@@ -89,20 +89,15 @@ func AttachObjects(seed *Seed, workspaceID int64, o *SeedObjects) error {
 	return fmt.Errorf("attach objects: workspace %d is not a workspace of the seed", workspaceID)
 }
 
-// setSeedObjects attaches o to workspace w of seed (Synthetic's hook).
-func setSeedObjects(_ *Seed, w *SeedWorkspace, o *SeedObjects) {
-	w.Objects = o
-}
-
 // seedObjects returns the objects sections of seed by workspace id.
-func seedObjects(seed *Seed) (map[int64]*SeedObjects, error) {
+func seedObjects(seed *Seed) map[int64]*SeedObjects {
 	out := map[int64]*SeedObjects{}
 	for _, w := range seed.Workspaces {
 		if w.Objects != nil {
 			out[w.WorkspaceID] = w.Objects
 		}
 	}
-	return out, nil
+	return out
 }
 
 // validateSeedObjects checks every objects section against seed: each must

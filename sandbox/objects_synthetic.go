@@ -115,7 +115,7 @@ func addSyntheticObjects(seed *Seed, counts map[string]int, rngSeed uint64) erro
 		if err != nil {
 			return err
 		}
-		setSeedObjects(seed, w, o)
+		w.Objects = o
 	}
 	return nil
 }

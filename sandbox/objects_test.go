@@ -152,13 +152,7 @@ func TestParseObjectsStrict(t *testing.T) {
 	if err != nil {
 		t.Fatalf("default objects: %v", err)
 	}
-	if err := validateSeedObjects(DefaultSeed(), func() map[int64]*SeedObjects {
-		m, err := seedObjects(DefaultSeed())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return m
-	}()); err != nil {
+	if err := validateSeedObjects(DefaultSeed(), seedObjects(DefaultSeed())); err != nil {
 		t.Errorf("default objects against the default seed: %v", err)
 	}
 	if f.AccountID != DefaultSeed().AccountID || len(f.Workspaces) != len(DefaultSeed().Workspaces) {
@@ -246,10 +240,7 @@ func TestSyntheticObjects(t *testing.T) {
 	if err := AddSyntheticObjects(seed, spec); err != nil {
 		t.Fatal(err)
 	}
-	objs, err := seedObjects(seed)
-	if err != nil {
-		t.Fatal(err)
-	}
+	objs := seedObjects(seed)
 	if err := validateSeedObjects(seed, objs); err != nil {
 		t.Fatalf("synthetic objects are invalid: %v", err)
 	}
@@ -299,7 +290,7 @@ func TestSyntheticObjects(t *testing.T) {
 	if err := AddSyntheticObjects(again, spec); err != nil {
 		t.Fatal(err)
 	}
-	objs2, _ := seedObjects(again)
+	objs2 := seedObjects(again)
 	for id, o := range objs {
 		if o2 := objs2[id]; o2.Jobs[7].Name != o.Jobs[7].Name || o2.Tokens[9].TokenID != o.Tokens[9].TokenID || o2.Jobs[7].Creator != o.Jobs[7].Creator {
 			t.Errorf("workspace %d: objects differ between two runs of the same spec", id)
