@@ -148,10 +148,15 @@ func (w *WorkspaceClient) Me(ctx context.Context) (User, int64, error) {
 // PermissionAssignments lists the workspace's permission assignments through
 // the workspace-level API (§D.2).
 func (w *WorkspaceClient) PermissionAssignments(ctx context.Context) ([]PermissionAssignment, error) {
+	return w.c.listAssignments(ctx, workspaceAssignmentPath)
+}
+
+// listAssignments reads a permission assignments list (§D.1, §D.2).
+func (c *client) listAssignments(ctx context.Context, path string) ([]PermissionAssignment, error) {
 	var out struct {
 		PermissionAssignments []PermissionAssignment `json:"permission_assignments"`
 	}
-	if err := w.c.do(ctx, ClassAssignments, http.MethodGet, workspaceAssignmentPath, nil, nil, &out); err != nil {
+	if err := c.do(ctx, ClassAssignments, http.MethodGet, path, nil, nil, &out); err != nil {
 		return nil, err
 	}
 	return out.PermissionAssignments, nil
@@ -208,13 +213,7 @@ func (a *AccountClient) ListWorkspaces(ctx context.Context) ([]Workspace, error)
 
 // ListAssignments lists the permission assignments of a workspace (§D.1).
 func (a *AccountClient) ListAssignments(ctx context.Context, workspaceID int64) ([]PermissionAssignment, error) {
-	var out struct {
-		PermissionAssignments []PermissionAssignment `json:"permission_assignments"`
-	}
-	if err := a.c.do(ctx, ClassAssignments, http.MethodGet, a.assignmentsPath(workspaceID), nil, nil, &out); err != nil {
-		return nil, err
-	}
-	return out.PermissionAssignments, nil
+	return a.c.listAssignments(ctx, a.assignmentsPath(workspaceID))
 }
 
 // PutAssignment sets the permissions (PermissionUser, PermissionAdmin) of a
