@@ -235,12 +235,18 @@ func (a *auditor) prepareSolePaths(ctx context.Context) error {
 			candidates = append(candidates, t.ident.ID)
 		}
 	}
+	byID := map[string][]*target{}
+	for _, t := range a.targets.list {
+		if t.ident.ID != "" {
+			byID[t.ident.ID] = append(byID[t.ident.ID], t)
+		}
+	}
 	for _, w := range a.active() {
 		if w.assigned == nil {
 			continue
 		}
 		for id, via := range a.acctCache.solePaths(w.assigned, removed, candidates) {
-			w.findings = append(w.findings, a.solePathFinding(w, id, via))
+			w.findings = append(w.findings, solePathFinding(w, id, via, byID))
 		}
 	}
 	return nil
@@ -257,21 +263,22 @@ func (a *auditor) removedGroups() map[string]bool {
 	return out
 }
 
-// solePathFinding reports that member id loses access to w.
-func (a *auditor) solePathFinding(w *wsRun, id string, via []string) Finding {
+// solePathFinding reports that member id loses access to w. byID indexes
+// the targets by SCIM id, in target order: a group of thousands of members
+// gives as many findings per workspace, so the targets are not scanned for
+// each.
+func solePathFinding(w *wsRun, id string, via []string, byID map[string][]*target) Finding {
 	var t *target
-	for _, c := range a.targets.list {
-		if c.ws == 0 && c.ident.ID == id {
+	for _, c := range byID[id] {
+		if c.ws == 0 {
 			t = c
 			break
 		}
 	}
 	names := make([]string, 0, len(via))
 	for _, g := range via {
-		for _, c := range a.targets.list {
-			if c.ident.ID == g {
-				names = append(names, c.ident.Name)
-			}
+		for _, c := range byID[g] {
+			names = append(names, c.ident.Name)
 		}
 	}
 	slices.Sort(names)
