@@ -329,15 +329,11 @@ func (r *runner) exportWorkspace(ctx context.Context, i int, info scim.Workspace
 		return res
 	}
 	res.federated = d.federated
-	w, err := r.spool.create(fmt.Sprintf("workspace-%04d", i))
+	var err error
+	res.file, err = r.spoolTo(fmt.Sprintf("workspace-%04d", i), func(w *spoolWriter) {
+		res.counts = r.wsRows(w, []any{wsID(info.ID), info.Name}, d)
+	})
 	if err != nil {
-		res.fatal = err
-		task.Fail(err)
-		return res
-	}
-	res.counts = r.wsRows(w, []any{wsID(info.ID), info.Name}, d)
-	if res.file, err = w.close(); err != nil {
-		w.abort()
 		res.fatal = err
 		task.Fail(err)
 		return res
@@ -354,6 +350,22 @@ func (r *runner) exportWorkspace(ctx context.Context, i int, info scim.Workspace
 	}
 	task.Done(res.counts.String())
 	return res
+}
+
+// spoolTo writes the spool file key with write and returns it closed; on
+// an error nothing of it is left.
+func (r *runner) spoolTo(key string, write func(*spoolWriter)) (*spoolFile, error) {
+	w, err := r.spool.create(key)
+	if err != nil {
+		return nil, err
+	}
+	write(w)
+	f, err := w.close()
+	if err != nil {
+		w.abort()
+		return nil, err
+	}
+	return f, nil
 }
 
 // noteAssignmentsDenied starts the error cell of a workspace exported
@@ -375,15 +387,8 @@ func (r *runner) exportAccount(ctx context.Context, prog *reports.Progress) *acc
 			res.users[u.ID] = true
 		}
 	}
-	w, err := r.spool.create("account")
-	if err != nil {
-		res.fatal = err
-		task.Fail(err)
-		return res
-	}
-	r.accountRows(w, d)
-	if res.file, err = w.close(); err != nil {
-		w.abort()
+	var err error
+	if res.file, err = r.spoolTo("account", func(w *spoolWriter) { r.accountRows(w, d) }); err != nil {
 		res.fatal = err
 		task.Fail(err)
 		return res
