@@ -295,11 +295,7 @@ func (a *auditor) identities(ctx context.Context, findings []Finding) (map[strin
 	}
 	for k, r := range refs {
 		if p, ok := found[k]; ok {
-			status := StatusActive
-			if !p.Active {
-				status = StatusInactive
-			}
-			out[k] = Identity{Type: p.Type, Name: p.Name, DisplayName: p.DisplayName, ID: p.ID, Status: status, Scope: scopes[k]}
+			out[k] = Identity{Type: p.Type, Name: p.Name, DisplayName: p.DisplayName, ID: p.ID, Status: p.status(), Scope: scopes[k]}
 			continue
 		}
 		id := Identity{Type: r.ptype, Name: r.name, Status: StatusNotFound}

@@ -20,6 +20,14 @@ type principal struct {
 	Active      bool
 }
 
+// status returns the identity status of a principal that was found.
+func (p principal) status() IdentityStatus {
+	if p.Active {
+		return StatusActive
+	}
+	return StatusInactive
+}
+
 func (p principal) numericID() []int64 {
 	if n, err := strconv.ParseInt(p.ID, 10, 64); err == nil {
 		return []int64{n}

@@ -140,12 +140,8 @@ func (a *auditor) resolveIn(ctx context.Context, cache *groupCache, ws int64, se
 // addTarget adds principal p, found in scope, as a target: named on the
 // command line, or a member of the audited group via.
 func (a *auditor) addTarget(p principal, ws int64, scope, via string, named bool) *target {
-	status := StatusActive
-	if !p.Active {
-		status = StatusInactive
-	}
 	t := &target{key: identityKey(p.Type, p.Name), ws: ws, ids: p.numericID(),
-		ident: Identity{Type: p.Type, Name: p.Name, DisplayName: p.DisplayName, ID: p.ID, Status: status, Scope: scope, Named: named}}
+		ident: Identity{Type: p.Type, Name: p.Name, DisplayName: p.DisplayName, ID: p.ID, Status: p.status(), Scope: scope, Named: named}}
 	if via != "" {
 		t.ident.Via = []string{via}
 	}
