@@ -91,22 +91,11 @@ func Synthetic(spec string) (*Seed, error) {
 	if err != nil {
 		return nil, err
 	}
-	if hasObjectKeys(objSpec) {
-		if err := AddSyntheticObjects(s, objSpec); err != nil {
-			return nil, err
-		}
+	// An objects spec without object keys adds nothing.
+	if err := AddSyntheticObjects(s, objSpec); err != nil {
+		return nil, err
 	}
 	return s, nil
-}
-
-// hasObjectKeys reports whether an objects spec asks for any object.
-func hasObjectKeys(objSpec string) bool {
-	for _, kv := range strings.Split(objSpec, ",") {
-		if k, _, _ := strings.Cut(kv, "="); strings.TrimSpace(k) != "seed" && strings.TrimSpace(k) != "" {
-			return true
-		}
-	}
-	return false
 }
 
 // synthesize builds the identities of a synthetic account.
