@@ -209,6 +209,7 @@ func verifyPlan(ctx context.Context, rd Reader, plan *Plan, views map[string]*St
 // verifyPlanDiffs lists the differences, with the keys of the account
 // groups and the verify step ids of the local groups that have some.
 func verifyPlanDiffs(ctx context.Context, rd Reader, plan *Plan, views map[string]*StepView) ([]Difference, map[string]bool, map[string]bool, error) {
+	rd = newWorkspaceListCache(rd)
 	failedAGs, failedGroups := map[string]bool{}, map[string]bool{}
 	ids := map[string]string{}
 	var diffs []Difference
@@ -298,4 +299,59 @@ func findAG(p *Plan, key string) *AccountGroupPlan {
 		return nil
 	}
 	return &p.AccountGroups[i]
+}
+
+// workspaceListCache is a Reader that lists each workspace's assignments,
+// secret scopes and secret scope ACLs once, for a read-only pass such as
+// verify that checks many groups of the same workspace. Errors are not
+// cached. It is not safe for concurrent use.
+type workspaceListCache struct {
+	Reader
+	assignments map[int64][]scim.PermissionAssignment
+	scopes      map[int64][]string
+	acls        map[workspaceScope][]SecretACL
+}
+
+type workspaceScope struct {
+	wsID  int64
+	scope string
+}
+
+func newWorkspaceListCache(rd Reader) *workspaceListCache {
+	return &workspaceListCache{Reader: rd, assignments: map[int64][]scim.PermissionAssignment{},
+		scopes: map[int64][]string{}, acls: map[workspaceScope][]SecretACL{}}
+}
+
+func (c *workspaceListCache) Assignments(ctx context.Context, wsID int64) ([]scim.PermissionAssignment, error) {
+	if as, ok := c.assignments[wsID]; ok {
+		return as, nil
+	}
+	as, err := c.Reader.Assignments(ctx, wsID)
+	if err == nil {
+		c.assignments[wsID] = as
+	}
+	return as, err
+}
+
+func (c *workspaceListCache) SecretScopes(ctx context.Context, wsID int64) ([]string, error) {
+	if ss, ok := c.scopes[wsID]; ok {
+		return ss, nil
+	}
+	ss, err := c.Reader.SecretScopes(ctx, wsID)
+	if err == nil {
+		c.scopes[wsID] = ss
+	}
+	return ss, err
+}
+
+func (c *workspaceListCache) SecretACLs(ctx context.Context, wsID int64, scope string) ([]SecretACL, error) {
+	k := workspaceScope{wsID, scope}
+	if acls, ok := c.acls[k]; ok {
+		return acls, nil
+	}
+	acls, err := c.Reader.SecretACLs(ctx, wsID, scope)
+	if err == nil {
+		c.acls[k] = acls
+	}
+	return acls, err
 }

@@ -64,3 +64,48 @@ func TestVerifyGroupSecretACLsOfRenamedLocalGroup(t *testing.T) {
 		t.Errorf("differences:\n%q\nwant:\n%q", diffs, want)
 	}
 }
+
+// countingReader counts the workspace list calls that reach it.
+type countingReader struct {
+	verifyStub
+	assignments, scopes, acls int
+}
+
+func (c *countingReader) Assignments(ctx context.Context, id int64) ([]scim.PermissionAssignment, error) {
+	c.assignments++
+	return c.verifyStub.Assignments(ctx, id)
+}
+
+func (c *countingReader) SecretScopes(ctx context.Context, id int64) ([]string, error) {
+	c.scopes++
+	return c.verifyStub.SecretScopes(ctx, id)
+}
+
+func (c *countingReader) SecretACLs(ctx context.Context, id int64, scope string) ([]SecretACL, error) {
+	c.acls++
+	return c.verifyStub.SecretACLs(ctx, id, scope)
+}
+
+// TestVerifyGroupsOfOneWorkspaceListOnce: verify checks many groups of a
+// workspace against the same assignments and secret ACLs; it lists them
+// once per workspace (and scope), not once per group.
+func TestVerifyGroupsOfOneWorkspaceListOnce(t *testing.T) {
+	ctx := context.Background()
+	c := &countingReader{verifyStub: verifyStub{localID: "10", localName: "db-temp-ops"}}
+	rd := newWorkspaceListCache(c)
+	ag := &AccountGroupPlan{Key: "ag:ops", DisplayName: "ops"}
+	for _, wsID := range []int64{1, 1, 1, 2, 2} {
+		ws := &WorkspacePlan{WorkspaceID: wsID, WorkspaceName: "ws", Federated: true}
+		g := &GroupPlan{LocalID: "10", LocalName: "ops", BackupName: "db-temp-ops", AccountGroupKey: "ag:ops"}
+		diffs, err := verifyGroup(ctx, rd, ws, g, ag, "2000")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(diffs, `account group "ops" has no permission on secret scope "tokens", want READ`) {
+			t.Fatalf("workspace %d: diffs %q lack the secret ACL difference", wsID, diffs)
+		}
+	}
+	if c.assignments != 2 || c.scopes != 2 || c.acls != 2 {
+		t.Errorf("listed assignments %d, scopes %d, ACLs %d times for 2 workspaces; want 2 each", c.assignments, c.scopes, c.acls)
+	}
+}
