@@ -853,3 +853,22 @@ func TestAuditAllWorkspaceLookupFails(t *testing.T) {
 		t.Error("no not-covered finding for the identity lookup")
 	}
 }
+
+// TestAuditAllAccountLookupFails: with --all, an account directory that
+// cannot be read fails the run with the lookup's error (no report), rather
+// than a crash.
+func TestAuditAllAccountLookupFails(t *testing.T) {
+	e := newEnv(t, sandbox.Options{Seed: testSeed(t)}, nil)
+	if err := e.srv.AddFault(sandbox.Fault{Method: "GET", PathRegexp: `^/api/2\.0/accounts/[^/]+/scim/v2/Users$`, Status: 400,
+		Body: `{"error_code":"INVALID_PARAMETER_VALUE","message":"bad filter"}`}); err != nil {
+		t.Fatal(err)
+	}
+	out := e.path("all.json")
+	err := e.run(t, Options{All: true, Format: FormatJSON, Out: out})
+	if !errors.Is(err, scim.ErrBadRequest) || !strings.HasPrefix(err.Error(), "resolve identities: ") {
+		t.Fatalf("err = %v, want the account lookup's 400 under resolve identities", err)
+	}
+	if _, serr := os.Stat(out); !errors.Is(serr, os.ErrNotExist) {
+		t.Errorf("report written after a failed run: %v", serr)
+	}
+}

@@ -158,8 +158,11 @@ func (a *auditor) run(ctx context.Context) (*Report, error) {
 	a.log.Debug("audit scanned workspaces", "workspaces", len(a.active()), "took", time.Since(start))
 	start = time.Now()
 	rep, err := a.buildReport(ctx)
+	if err != nil {
+		return nil, err
+	}
 	a.log.Debug("audit built report", "identities", len(rep.Identities), "findings", len(rep.Findings), "took", time.Since(start))
-	return rep, err
+	return rep, nil
 }
 
 // selectWorkspaces lists the workspaces and applies --workspace.
