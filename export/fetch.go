@@ -43,11 +43,9 @@ type wsData struct {
 	sps         []scim.ServicePrincipal
 	groups      []scim.Group
 	assignments []scim.PermissionAssignment
-	// read holds the reads that succeeded.
-	read map[string]bool
+	reads
 	// federated is nil when unknown.
 	federated *bool
-	errs      []error
 	// assignmentsDenied is the assignments read refused with 403: the
 	// caller may read the workspace's identities but not its permission
 	// assignments (a workspace admin without account admin rights, say).
@@ -55,9 +53,36 @@ type wsData struct {
 	assignmentsDenied error
 }
 
-func (d *wsData) ok(reads ...string) bool {
-	for _, r := range reads {
-		if !d.read[r] {
+// reads records which reads of a workspace or of the account succeeded
+// and why the others failed. record is safe for concurrent use; the fields
+// are read once the reads are over.
+type reads struct {
+	mu sync.Mutex
+	// prefix starts the op of each failed read ("account ").
+	prefix string
+	// read holds the reads that succeeded.
+	read map[string]bool
+	errs []error
+}
+
+// record notes the outcome of the read op.
+func (d *reads) record(op string, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err != nil {
+		d.errs = append(d.errs, &readError{op: d.prefix + op, err: err})
+		return
+	}
+	if d.read == nil {
+		d.read = map[string]bool{}
+	}
+	d.read[op] = true
+}
+
+// ok reports whether every read in ops succeeded.
+func (d *reads) ok(ops ...string) bool {
+	for _, op := range ops {
+		if !d.read[op] {
 			return false
 		}
 	}
@@ -88,20 +113,10 @@ func groupName(g *scim.Group) string         { return g.DisplayName }
 // shows up in a page of the group list, else after the lists. Failed reads are
 // recorded in the result; fetchWorkspace itself never fails.
 func (r *runner) fetchWorkspace(ctx context.Context, info scim.WorkspaceInfo, task *counter) *wsData {
-	d := &wsData{read: map[string]bool{}}
-	var mu sync.Mutex
-	record := func(op string, err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if err != nil {
-			d.errs = append(d.errs, &readError{op: op, err: err})
-			return
-		}
-		d.read[op] = true
-	}
+	d := &wsData{}
 	w, err := r.sess.Workspace(info)
 	if err != nil {
-		record("connect", err)
+		d.record("connect", err)
 		return d
 	}
 	inc := r.cfg.include
@@ -124,17 +139,17 @@ func (r *runner) fetchWorkspace(ctx context.Context, info scim.WorkspaceInfo, ta
 		lists.Go(func() {
 			var err error
 			d.users, err = listAll(ctx, collection[scim.User]{ep: w.Users, doer: w, class: scim.ClassSCIMRead, id: userID}, userAttributes, r.cfg.pageSize, task)
-			record(readUsers, err)
+			d.record(readUsers, err)
 		})
 		lists.Go(func() {
 			var err error
 			d.sps, err = listAll(ctx, collection[scim.ServicePrincipal]{ep: w.ServicePrincipals, doer: w, class: scim.ClassSCIMRead, id: spID}, spAttributes, r.cfg.pageSize, task)
-			record(readSPs, err)
+			d.record(readSPs, err)
 		})
 		lists.Go(func() {
 			var err error
 			d.groups, err = listAll(ctx, collection[scim.Group]{ep: w.Groups, doer: w, class: scim.ClassSCIMRead, id: groupID, onPage: onGroups}, groupAttributes, r.cfg.pageSize, task)
-			record(readGroups, err)
+			d.record(readGroups, err)
 		})
 		wg.Go(func() {
 			lists.Wait()
@@ -167,14 +182,14 @@ func (r *runner) fetchWorkspace(ctx context.Context, info scim.WorkspaceInfo, ta
 		switch {
 		case err == nil:
 			d.assignments = as
-			record(readAssignments, nil)
+			d.record(readAssignments, nil)
 		case federated == nil && isNotFederated(err):
 			no := false
 			federated = &no
 		case errors.Is(err, scim.ErrPermissionDenied):
 			d.assignmentsDenied = &readError{op: readAssignments, err: err}
 		default:
-			record(readAssignments, err)
+			d.record(readAssignments, err)
 		}
 	})
 	wg.Wait()
@@ -221,25 +236,14 @@ type accountData struct {
 	users  []scim.User
 	groups []scim.Group
 	sps    []scim.ServicePrincipal
-	read   map[string]bool
-	errs   []error
+	reads
 }
 
 // fetchAccount reads the account users (for the account_user column and the
 // account tables) and, when the account tables are included, the account
 // groups and service principals.
 func (r *runner) fetchAccount(ctx context.Context, task *counter) *accountData {
-	d := &accountData{read: map[string]bool{}}
-	var mu sync.Mutex
-	record := func(op string, err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if err != nil {
-			d.errs = append(d.errs, &readError{op: "account " + op, err: err})
-			return
-		}
-		d.read[op] = true
-	}
+	d := &accountData{reads: reads{prefix: "account "}}
 	full := r.cfg.include.has(IncludeAccount)
 	userAttrs := accountUserAttributes
 	if !full {
@@ -249,18 +253,18 @@ func (r *runner) fetchAccount(ctx context.Context, task *counter) *accountData {
 	wg.Go(func() {
 		var err error
 		d.users, err = listAll(ctx, collection[scim.User]{ep: r.acct.Users, doer: r.acct, class: scim.ClassAccountSCIMRead, id: userID}, userAttrs, r.cfg.pageSize, task)
-		record(readUsers, err)
+		d.record(readUsers, err)
 	})
 	if full {
 		wg.Go(func() {
 			var err error
 			d.groups, err = listAll(ctx, collection[scim.Group]{ep: r.acct.Groups, doer: r.acct, class: scim.ClassAccountSCIMRead, id: groupID}, accountGroupAttributes, r.cfg.pageSize, task)
-			record(readGroups, err)
+			d.record(readGroups, err)
 		})
 		wg.Go(func() {
 			var err error
 			d.sps, err = listAll(ctx, collection[scim.ServicePrincipal]{ep: r.acct.ServicePrincipals, doer: r.acct, class: scim.ClassAccountSCIMRead, id: spID}, accountSPAttributes, r.cfg.pageSize, task)
-			record(readSPs, err)
+			d.record(readSPs, err)
 		})
 	}
 	wg.Wait()

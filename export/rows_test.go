@@ -78,7 +78,7 @@ func ref(id, display string) scim.ComplexValue { return scim.ComplexValue{Value:
 func TestRowsWithMembershipCycle(t *testing.T) {
 	wsg := &scim.Meta{ResourceType: scim.ResourceTypeWorkspaceGroup}
 	d := &wsData{
-		read: map[string]bool{readUsers: true, readSPs: true, readGroups: true, readAssignments: true},
+		reads: reads{read: map[string]bool{readUsers: true, readSPs: true, readGroups: true, readAssignments: true}},
 		users: []scim.User{
 			{ID: "1", UserName: "ann@x.test", Active: scim.Bool(true), Groups: []scim.ComplexValue{ref("10", "a")},
 				Entitlements: []scim.ComplexValue{{Value: "workspace-access"}}},
@@ -149,7 +149,7 @@ func TestRowsWithMembershipCycle(t *testing.T) {
 // read it depends on succeeded.
 func TestRowsSkipTablesWhoseReadsFailed(t *testing.T) {
 	d := &wsData{
-		read:  map[string]bool{readUsers: true},
+		reads: reads{read: map[string]bool{readUsers: true}},
 		users: []scim.User{{ID: "1", UserName: "ann@x.test", Groups: []scim.ComplexValue{ref("10", "a")}}},
 	}
 	c, rows := spoolRows(t, d, nil, &bytes.Buffer{})
