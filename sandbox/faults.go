@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"bytes"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -126,39 +125,10 @@ func writeFault(w http.ResponseWriter, f *Fault) {
 	_, _ = w.Write([]byte(f.Body))
 }
 
-// bufferedWriter holds a handler's reply so an after-handler fault can
-// discard it.
-type bufferedWriter struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
+// discardWriter takes a handler's reply so an after-handler fault can
+// replace it.
+type discardWriter struct{ header http.Header }
 
-func newBufferedWriter() *bufferedWriter { return &bufferedWriter{header: http.Header{}} }
-
-func (b *bufferedWriter) Header() http.Header { return b.header }
-
-func (b *bufferedWriter) WriteHeader(status int) {
-	if b.status == 0 {
-		b.status = status
-	}
-}
-
-func (b *bufferedWriter) Write(p []byte) (int, error) {
-	if b.status == 0 {
-		b.status = http.StatusOK
-	}
-	return b.body.Write(p)
-}
-
-// flush copies the buffered reply to w.
-func (b *bufferedWriter) flush(w http.ResponseWriter) {
-	for k, v := range b.header {
-		w.Header()[k] = v
-	}
-	if b.status == 0 {
-		b.status = http.StatusOK
-	}
-	w.WriteHeader(b.status)
-	_, _ = w.Write(b.body.Bytes())
-}
+func (d *discardWriter) Header() http.Header         { return d.header }
+func (d *discardWriter) WriteHeader(int)             {}
+func (d *discardWriter) Write(p []byte) (int, error) { return len(p), nil }

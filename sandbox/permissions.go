@@ -223,16 +223,6 @@ func (g *wsGrants) find(typ, id string) *objectACL {
 	return g.objects[objectKey{typ, id}]
 }
 
-// drop forgets a deleted object.
-func (g *wsGrants) drop(typ, id string) {
-	k := objectKey{typ, id}
-	if g.objects[k] == nil {
-		return
-	}
-	delete(g.objects, k)
-	g.order = slices.DeleteFunc(g.order, func(o objectKey) bool { return o == k })
-}
-
 // set gives principal id the direct level (replacing its previous one).
 func (a *objectACL) set(id, level string) {
 	for i := range a.entries {

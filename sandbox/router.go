@@ -218,10 +218,10 @@ func (s *Server) serve(rt *route, w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// After-handler fault: run the handler for its effect, drop its reply.
-	buf := newBufferedWriter()
-	c.w = buf
+	discard := &discardWriter{header: http.Header{}}
+	c.w = discard
 	if e := s.runHandler(c); e != nil {
-		writeError(buf, rt.scim, e)
+		writeError(discard, rt.scim, e)
 	}
 	faulted = true
 	if fault.Drop {
