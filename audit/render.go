@@ -23,9 +23,7 @@ func writeReport(r *Report, p plan, s *reports.Streams) error {
 			return writeTable(r, s)
 		}
 		return reports.WriteFile(p.out, 0o600, func(w io.Writer) error {
-			fs, _, _ := reports.Test()
-			fs.Out = w
-			return writeTable(r, fs)
+			return writeTable(r, reports.NewStreams(nil, w, nil))
 		}, reports.Force(p.force))
 	}
 	var render func(io.Writer) error

@@ -121,7 +121,7 @@ func Run(ctx context.Context, o Options, d Deps) error {
 		d.Now = time.Now
 	}
 	if d.Streams == nil {
-		d.Streams, _, _ = reports.Test()
+		d.Streams = reports.NewStreams(nil, nil, nil)
 	}
 	cfg, err := o.resolve(d.Now())
 	if err != nil {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/dbiam/dbiam/reports"
 )
 
 // JournalVersion is the journal format version written in the header line.
@@ -200,7 +202,7 @@ func (j *Journal) load(want JournalHeader) error {
 		if err := j.writeLine(want); err != nil {
 			return fmt.Errorf("write journal header %s: %w", path, err)
 		}
-		if err := syncDir(j.dir); err != nil {
+		if err := reports.SyncDir(j.dir); err != nil {
 			return fmt.Errorf("sync journal directory %s: %w", j.dir, err)
 		}
 		j.header = want
@@ -539,18 +541,4 @@ func short(sum string) string {
 		return sum[:12]
 	}
 	return sum
-}
-
-// syncDir fsyncs a directory so that a new entry in it is durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	serr := d.Sync()
-	cerr := d.Close()
-	if serr != nil && !errors.Is(serr, os.ErrInvalid) {
-		return serr
-	}
-	return cerr
 }

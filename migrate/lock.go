@@ -166,7 +166,7 @@ func createLockFile(path string, info LockInfo) error {
 		_ = os.Remove(path)
 		return err
 	}
-	return syncDir(filepath.Dir(path))
+	return reports.SyncDir(filepath.Dir(path))
 }
 
 func readLock(path string) (LockInfo, error) {

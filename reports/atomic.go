@@ -188,7 +188,7 @@ func (a *AtomicFile) commit(tmp string) error {
 	if err := placeFile(tmp, a.path, a.opts.force); err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(a.path))
+	return SyncDir(filepath.Dir(a.path))
 }
 
 // placeFile moves tmp to path. Without force it uses a hard link, which
@@ -222,8 +222,10 @@ func (a *AtomicFile) Abort() {
 	_ = os.Remove(a.f.Name())
 }
 
-// syncDir fsyncs a directory so that a rename in it is durable.
-func syncDir(dir string) error {
+// SyncDir fsyncs a directory so that a file created or renamed in it is
+// durable. File systems (and Windows) that cannot sync a directory are not
+// an error.
+func SyncDir(dir string) error {
 	if runtime.GOOS == "windows" {
 		return nil // directories cannot be opened for sync on Windows
 	}
@@ -332,7 +334,7 @@ func (d *AtomicDir) commit() error {
 	if err := os.Chmod(d.tmp, d.perm); err != nil {
 		return err
 	}
-	if err := syncDir(d.tmp); err != nil {
+	if err := SyncDir(d.tmp); err != nil {
 		return err
 	}
 	parent := filepath.Dir(d.path)
@@ -342,7 +344,7 @@ func (d *AtomicDir) commit() error {
 		if err := os.Rename(d.tmp, d.path); err != nil {
 			return err
 		}
-		return syncDir(parent)
+		return SyncDir(parent)
 	case err != nil:
 		return err
 	case !d.opts.force:
@@ -361,7 +363,7 @@ func (d *AtomicDir) commit() error {
 		}
 		return err
 	}
-	if err := syncDir(parent); err != nil {
+	if err := SyncDir(parent); err != nil {
 		return err
 	}
 	// The new output is in place; the old copy is garbage.

@@ -68,7 +68,7 @@ var (
 )
 
 // Redact returns s with credentials masked as [Redacted]: the credential
-// after "Bearer", "Basic" or "Token", Databricks tokens (dapi…, dose…,
+// after "Bearer" or "Basic", Databricks tokens (dapi…, dose…,
 // dkea…), JSON Web Tokens, and the values of fields such as access_token,
 // client_secret, password or token in query strings, form bodies and JSON.
 // Use it on any text that may echo a request or a reply before it reaches a

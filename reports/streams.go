@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"os"
+	"strings"
 	"sync"
 
 	"golang.org/x/term"
@@ -93,6 +94,23 @@ func Test() (s *Streams, stdout, stderr *bytes.Buffer) {
 		width: defaultTerminalWidth,
 	}
 	return s, stdout, stderr
+}
+
+// NewStreams returns Streams over the given reader and writers, none of
+// them a terminal: for output that goes to a file or is discarded (a nil
+// reader reads nothing, a nil writer discards). Colour is off and the
+// terminal width is 80.
+func NewStreams(in io.Reader, out, errw io.Writer) *Streams {
+	if in == nil {
+		in = strings.NewReader("")
+	}
+	if out == nil {
+		out = io.Discard
+	}
+	if errw == nil {
+		errw = io.Discard
+	}
+	return &Streams{In: in, Out: out, Err: errw, width: defaultTerminalWidth}
 }
 
 // IsStdoutTTY reports whether stdout is a terminal.

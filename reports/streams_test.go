@@ -1,6 +1,9 @@
 package reports
 
 import (
+	"bytes"
+	"fmt"
+	"io"
 	"os"
 	"strings"
 	"testing"
@@ -93,5 +96,21 @@ func TestStreamsLoggerAndProgressSwitch(t *testing.T) {
 	s.Logger().Info("x")
 	if buf.String() != "2026-11-24T21:14:33Z INFO x\n" {
 		t.Errorf("SetLogger: got %q", buf.String())
+	}
+}
+
+func TestNewStreams(t *testing.T) {
+	var out bytes.Buffer
+	s := NewStreams(nil, &out, nil)
+	if s.IsStdoutTTY() || s.IsStderrTTY() || s.ProgressEnabled() {
+		t.Error("NewStreams should never be a terminal")
+	}
+	fmt.Fprint(s.Out, "data")
+	s.Logger().Info("discarded")
+	if out.String() != "data" {
+		t.Errorf("Out = %q, want only the data written to it", out.String())
+	}
+	if b, err := io.ReadAll(s.In); err != nil || len(b) != 0 {
+		t.Errorf("In = %q, %v; want empty", b, err)
 	}
 }
