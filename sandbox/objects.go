@@ -119,7 +119,7 @@ const defaultCreatedAgo = 180 * 24 * time.Hour
 // loadObjects builds the objects of every workspace from the seed.
 func loadObjects(s *Server, seed *Seed) (any, error) {
 	objs := seedObjects(seed)
-	if err := validateSeedObjects(seed, objs); err != nil {
+	if err := validateSeedObjects(seed); err != nil {
 		return nil, err
 	}
 	out := &objectsState{ws: map[int64]*wsObjects{}}

@@ -100,17 +100,14 @@ func seedObjects(seed *Seed) map[int64]*SeedObjects {
 	return out
 }
 
-// validateSeedObjects checks every objects section against seed: each must
-// belong to a workspace of the seed and refer only to its principals.
-func validateSeedObjects(seed *Seed, objs map[int64]*SeedObjects) error {
+// validateSeedObjects checks every workspace's objects section: each must
+// refer only to the seed's principals and the workspace's own objects.
+func validateSeedObjects(seed *Seed) error {
 	var errs []error
-	for _, id := range slices.Sorted(maps.Keys(objs)) {
-		i := slices.IndexFunc(seed.Workspaces, func(w SeedWorkspace) bool { return w.WorkspaceID == id })
-		if i < 0 {
-			errs = append(errs, fmt.Errorf("objects: workspace %d is not a workspace of the seed", id))
-			continue
+	for i := range seed.Workspaces {
+		if o := seed.Workspaces[i].Objects; o != nil {
+			errs = append(errs, validateObjects(fmt.Sprintf("workspaces[%d].objects.", i), seed, &seed.Workspaces[i], o)...)
 		}
-		errs = append(errs, validateObjects(fmt.Sprintf("workspaces[%d].objects.", i), seed, &seed.Workspaces[i], objs[id])...)
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid seed objects: %w", errors.Join(errs...))

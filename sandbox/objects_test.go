@@ -152,7 +152,7 @@ func TestParseObjectsStrict(t *testing.T) {
 	if err != nil {
 		t.Fatalf("default objects: %v", err)
 	}
-	if err := validateSeedObjects(DefaultSeed(), seedObjects(DefaultSeed())); err != nil {
+	if err := validateSeedObjects(DefaultSeed()); err != nil {
 		t.Errorf("default objects against the default seed: %v", err)
 	}
 	if f.AccountID != DefaultSeed().AccountID || len(f.Workspaces) != len(DefaultSeed().Workspaces) {
@@ -241,7 +241,7 @@ func TestSyntheticObjects(t *testing.T) {
 		t.Fatal(err)
 	}
 	objs := seedObjects(seed)
-	if err := validateSeedObjects(seed, objs); err != nil {
+	if err := validateSeedObjects(seed); err != nil {
 		t.Fatalf("synthetic objects are invalid: %v", err)
 	}
 	if len(objs) != 3 {
