@@ -152,18 +152,20 @@ type fileSink struct {
 	f      *os.File
 	bw     *bufio.Writer
 	w      rowWriter
+	row    []any // scratch for the normalised row
 	err    error // first write error; sticky
 	closed bool
 }
 
 // WriteRow implements Sink.
 func (s *fileSink) WriteRow(vals ...any) error {
-	row, err := normalizeRow(s.cols, vals)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	row, err := normalizeRowInto(s.row, s.cols, vals)
 	if err != nil {
 		return fmt.Errorf("write table %s: %w", s.name, err)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.row = row
 	if s.closed {
 		return fmt.Errorf("write table %s: %w", s.name, os.ErrClosed)
 	}

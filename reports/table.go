@@ -63,6 +63,26 @@ func normalize(t ColumnType, v any) (any, error) {
 	if v == nil {
 		return nil, nil
 	}
+	// A value already in normal form is returned as it came, not converted
+	// and boxed again: large tables are made of such values.
+	switch x := v.(type) {
+	case string:
+		if t == TypeString {
+			return v, nil
+		}
+	case int64:
+		if t == TypeInt {
+			return v, nil
+		}
+	case bool:
+		if t == TypeBool {
+			return v, nil
+		}
+	case float64:
+		if t == TypeFloat && !math.IsNaN(x) && !math.IsInf(x, 0) {
+			return v, nil
+		}
+	}
 	switch t {
 	case TypeString:
 		switch v := v.(type) {
@@ -169,10 +189,19 @@ func toInt64(v any) (int64, bool) {
 
 // normalizeRow checks a row against cols and returns normalised values.
 func normalizeRow(cols []Column, vals []any) ([]any, error) {
+	return normalizeRowInto(nil, cols, vals)
+}
+
+// normalizeRowInto is normalizeRow writing into dst when it has room.
+func normalizeRowInto(dst []any, cols []Column, vals []any) ([]any, error) {
 	if len(vals) != len(cols) {
 		return nil, fmt.Errorf("%w: %d values for %d columns", ErrValueType, len(vals), len(cols))
 	}
-	out := make([]any, len(vals))
+	out := dst[:0]
+	if cap(out) < len(vals) {
+		out = make([]any, len(vals))
+	}
+	out = out[:len(vals)]
 	for i, v := range vals {
 		n, err := normalize(cols[i].Type, v)
 		if err != nil {

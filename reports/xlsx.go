@@ -259,6 +259,7 @@ type xlsxSink struct {
 	f      *os.File
 	bw     *bufio.Writer
 	buf    []byte
+	row    []any // scratch for the normalised row
 	rows   int
 	widths []int // fitted widths, from the header and a bounded sample
 	err    error
@@ -267,12 +268,13 @@ type xlsxSink struct {
 
 // WriteRow implements Sink.
 func (s *xlsxSink) WriteRow(vals ...any) error {
-	row, err := normalizeRow(s.cols, vals)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	row, err := normalizeRowInto(s.row, s.cols, vals)
 	if err != nil {
 		return fmt.Errorf("write table %s: %w", s.name, err)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.row = row
 	switch {
 	case s.closed:
 		return fmt.Errorf("write table %s: %w", s.name, os.ErrClosed)
