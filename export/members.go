@@ -74,9 +74,22 @@ func (g *graph) link(groupID, display, memberID string) {
 // finish de-duplicates and sorts every adjacency list, so that traversals
 // and the paths they find are deterministic.
 func (g *graph) finish() {
+	// Each id is looked up once, not at every comparison.
+	type ref struct {
+		id string
+		n  *node // nil for an id never seen
+	}
+	var refs []ref
 	for _, m := range []map[string][]string{g.members, g.parents} {
 		for k, ids := range m {
-			slices.SortFunc(ids, g.compareIDs)
+			refs = refs[:0]
+			for _, id := range ids {
+				refs = append(refs, ref{id, g.nodes[id]})
+			}
+			slices.SortFunc(refs, func(a, b ref) int { return compareRefs(a.n, b.n, a.id, b.id) })
+			for i, r := range refs {
+				ids[i] = r.id
+			}
 			m[k] = slices.Compact(ids)
 		}
 	}
@@ -141,7 +154,13 @@ func sortedBy[T any](items []T, name, name2, id func(*T) string) []T {
 }
 
 func (g *graph) compareIDs(a, b string) int {
-	na, nb := g.nodes[a], g.nodes[b]
+	return compareRefs(g.nodes[a], g.nodes[b], a, b)
+}
+
+// compareRefs orders principals a and b, whose nodes are na and nb (nil
+// for an id never seen): known principals first, by compareNodes, then the
+// others by id.
+func compareRefs(na, nb *node, a, b string) int {
 	switch {
 	case na != nil && nb != nil:
 		return compareNodes(na, nb)
