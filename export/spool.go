@@ -201,9 +201,9 @@ func (f *spoolFile) copyTo(table string, cols []reports.Column, sink reports.Sin
 	defer file.Close()
 	r := bufio.NewReaderSize(io.NewSectionReader(file, sec.off, sec.len), 64<<10)
 	vals := make([]any, len(cols))
-	var buf []byte
+	var d rowDecoder
 	for n := range sec.rows {
-		if buf, err = decodeRow(r, cols, vals, buf); err != nil {
+		if err := d.decode(r, cols, vals); err != nil {
 			return fmt.Errorf("read spool file %s: %s row %d: %w", f.path, table, n+1, err)
 		}
 		if fix != nil {
@@ -219,23 +219,32 @@ func (f *spoolFile) copyTo(table string, cols []reports.Column, sink reports.Sin
 	return nil
 }
 
-// decodeRow reads one spooled row into vals, checking it against cols. buf
-// is scratch space for strings, returned for reuse.
-func decodeRow(r *bufio.Reader, cols []reports.Column, vals []any, buf []byte) ([]byte, error) {
+// rowDecoder decodes spooled rows. Its scratch space is reused from row to
+// row; the strings of a row share one allocation.
+type rowDecoder struct {
+	buf   []byte       // the row's string bytes
+	spans []stringSpan // where each string value is in buf
+}
+
+type stringSpan struct{ col, from, to int }
+
+// decode reads one spooled row into vals, checking it against cols.
+func (d *rowDecoder) decode(r *bufio.Reader, cols []reports.Column, vals []any) error {
 	n, err := binary.ReadUvarint(r)
 	if err != nil {
-		return buf, err
+		return err
 	}
 	if n != uint64(len(cols)) {
-		return buf, fmt.Errorf("%d values for %d columns", n, len(cols))
+		return fmt.Errorf("%d values for %d columns", n, len(cols))
 	}
+	d.buf, d.spans = d.buf[:0], d.spans[:0]
 	for i, c := range cols {
 		tag, err := r.ReadByte()
 		if err != nil {
-			return buf, err
+			return err
 		}
 		if tag != tagNil && tagType(tag) != c.Type {
-			return buf, fmt.Errorf("column %s: value tag %d in a %v column", c.Name, tag, c.Type)
+			return fmt.Errorf("column %s: value tag %d in a %v column", c.Name, tag, c.Type)
 		}
 		switch tag {
 		case tagNil:
@@ -245,25 +254,30 @@ func decodeRow(r *bufio.Reader, cols []reports.Column, vals []any, buf []byte) (
 		case tagInt:
 			x, err := binary.ReadVarint(r)
 			if err != nil {
-				return buf, err
+				return err
 			}
 			vals[i] = x
 		case tagString:
 			l, err := binary.ReadUvarint(r)
 			if err != nil {
-				return buf, err
+				return err
 			}
 			if l > 1<<30 {
-				return buf, fmt.Errorf("column %s: string of %d bytes", c.Name, l)
+				return fmt.Errorf("column %s: string of %d bytes", c.Name, l)
 			}
-			buf = slices.Grow(buf[:0], int(l))[:l]
-			if _, err := io.ReadFull(r, buf); err != nil {
-				return buf, err
+			from := len(d.buf)
+			d.buf = slices.Grow(d.buf, int(l))[:from+int(l)]
+			if _, err := io.ReadFull(r, d.buf[from:]); err != nil {
+				return err
 			}
-			vals[i] = string(buf)
+			d.spans = append(d.spans, stringSpan{i, from, len(d.buf)})
 		default:
-			return buf, fmt.Errorf("column %s: unknown value tag %d", c.Name, tag)
+			return fmt.Errorf("column %s: unknown value tag %d", c.Name, tag)
 		}
 	}
-	return buf, nil
+	all := string(d.buf)
+	for _, sp := range d.spans {
+		vals[sp.col] = all[sp.from:sp.to]
+	}
+	return nil
 }
