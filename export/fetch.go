@@ -241,8 +241,10 @@ type accountData struct {
 
 // fetchAccount reads the account users (for the account_user column and the
 // account tables) and, when the account tables are included, the account
-// groups and service principals.
-func (r *runner) fetchAccount(ctx context.Context, task *counter) *accountData {
+// groups and service principals, all at once. usersRead, if not nil, is
+// called as soon as the users are read (or failed to be), without waiting
+// for the rest: the users table of the output waits for them.
+func (r *runner) fetchAccount(ctx context.Context, task *counter, usersRead func(users []scim.User, ok bool)) *accountData {
 	d := &accountData{reads: reads{prefix: "account "}}
 	full := r.cfg.include.has(IncludeAccount)
 	userAttrs := accountUserAttributes
@@ -254,6 +256,9 @@ func (r *runner) fetchAccount(ctx context.Context, task *counter) *accountData {
 		var err error
 		d.users, err = listAll(ctx, collection[scim.User]{ep: r.acct.Users, doer: r.acct, class: scim.ClassAccountSCIMRead, id: userID}, userAttrs, r.cfg.pageSize, task)
 		d.record(readUsers, err)
+		if usersRead != nil {
+			usersRead(d.users, err == nil)
+		}
 	})
 	if full {
 		wg.Go(func() {

@@ -162,9 +162,18 @@ func Run(ctx context.Context, o Options, d Deps) error {
 	}
 	defer r.spool.remove()
 
+	sinks, err := r.openTables(tables)
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+
 	start := time.Now()
-	results, acct := r.exportAll(ctx, targets)
+	readCtx, cancelReads := context.WithCancel(ctx)
+	defer cancelReads()
+	cp := newCopier(readCtx, cancelReads, len(targets), sinks)
+	results, acct := r.exportAll(readCtx, targets, cp)
 	read := time.Since(start)
+	copyErr := cp.wait()
 	if err := ctx.Err(); err != nil {
 		// One line for the whole run: the workspaces cut short are not
 		// failures and are not logged one by one.
@@ -179,13 +188,17 @@ func Run(ctx context.Context, o Options, d Deps) error {
 	if acct != nil && acct.fatal != nil {
 		return fmt.Errorf("export: %w", acct.fatal)
 	}
-	if err := r.write(ctx, tables, results, acct); err != nil {
+	if copyErr != nil {
+		return fmt.Errorf("export %s: %w", cfg.out, copyErr)
+	}
+	if err := r.write(ctx, tables, sinks, results, acct); err != nil {
 		return fmt.Errorf("export %s: %w", cfg.out, err)
 	}
 	copied := time.Since(start)
 	if err := tables.Commit(); err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
+	// copy is the part of the copy left once the last read is done.
 	r.log.Debug("export timing", "read", read, "copy", copied-read, "commit", time.Since(start)-copied)
 	return r.finish(results, acct)
 }
@@ -275,8 +288,9 @@ func taskName(w scim.WorkspaceInfo) string {
 }
 
 // exportAll exports every target, cfg.parallel at a time, and the account
-// alongside; it returns when all are done or ctx is cancelled.
-func (r *runner) exportAll(ctx context.Context, targets []scim.WorkspaceInfo) ([]*wsResult, *accountResult) {
+// alongside, handing each result to cp as soon as it is known; it returns
+// when all are done or ctx is cancelled.
+func (r *runner) exportAll(ctx context.Context, targets []scim.WorkspaceInfo, cp *copier) ([]*wsResult, *accountResult) {
 	inc := r.cfg.include
 	withAccount := r.acct != nil && (inc.has(IncludeAccount) || inc.has(IncludeUsers))
 	tasks := len(targets)
@@ -292,13 +306,16 @@ func (r *runner) exportAll(ctx context.Context, targets []scim.WorkspaceInfo) ([
 	if withAccount {
 		// The account is read alongside the workspaces, outside the
 		// --parallel slots: no workspace waits for it.
-		wg.Go(func() { acct = r.exportAccount(ctx, prog) })
+		wg.Go(func() { acct = r.exportAccount(ctx, prog, cp) })
+	} else {
+		cp.accountUsersRead(nil)
 	}
 	results := make([]*wsResult, len(targets))
 	sem := make(chan struct{}, r.cfg.parallel)
 	for i, info := range targets {
 		if why := skipReason(info); why != "" {
 			results[i] = &wsResult{info: info, status: statusSkipped, reason: why}
+			cp.workspaceDone(i, results[i])
 			r.log.Info("workspace skipped", "workspace", info.ID, "name", info.Name, "reason", why)
 			continue
 		}
@@ -307,10 +324,12 @@ func (r *runner) exportAll(ctx context.Context, targets []scim.WorkspaceInfo) ([
 			case sem <- struct{}{}:
 			case <-ctx.Done():
 				results[i] = &wsResult{info: info, status: statusFailed, reason: ctx.Err().Error(), err: ctx.Err()}
+				cp.workspaceDone(i, results[i])
 				return
 			}
 			defer func() { <-sem }()
 			results[i] = r.exportWorkspace(ctx, i, info, prog)
+			cp.workspaceDone(i, results[i])
 		})
 	}
 	wg.Wait()
@@ -372,20 +391,23 @@ func (r *runner) spoolTo(key string, write func(*spoolWriter)) (*spoolFile, erro
 // without its assignments because reading them was denied (403).
 const noteAssignmentsDenied = "assignments not read (not failed): "
 
-// exportAccount reads the account and spools the account tables.
-func (r *runner) exportAccount(ctx context.Context, prog *reports.Progress) *accountResult {
+// exportAccount reads the account and spools the account tables. It hands
+// the account users' ids to cp as soon as they are read.
+func (r *runner) exportAccount(ctx context.Context, prog *reports.Progress, cp *copier) *accountResult {
 	task := prog.Task("account", 0)
 	res := &accountResult{}
-	d := r.fetchAccount(ctx, &counter{task: task})
+	d := r.fetchAccount(ctx, &counter{task: task}, func(users []scim.User, ok bool) {
+		if ok {
+			res.users = make(map[string]bool, len(users))
+			for _, u := range users {
+				res.users[u.ID] = true
+			}
+		}
+		cp.accountUsersRead(res.users)
+	})
 	if err := ctx.Err(); err != nil {
 		res.err, res.reason = err, err.Error()
 		return res
-	}
-	if d.read[readUsers] {
-		res.users = make(map[string]bool, len(d.users))
-		for _, u := range d.users {
-			res.users[u.ID] = true
-		}
 	}
 	var err error
 	if res.file, err = r.spoolTo("account", func(w *spoolWriter) { r.accountRows(w, d) }); err != nil {
@@ -453,14 +475,34 @@ func val(p *int) any {
 	return *p
 }
 
-// write copies the spooled rows into tables: the workspaces table, each
-// included workspace table in workspace order, the account tables, and the
-// summary.
-func (r *runner) write(ctx context.Context, tables reports.Tables, results []*wsResult, acct *accountResult) error {
-	sink, err := tables.Table(TableWorkspaces, columns[TableWorkspaces])
-	if err != nil {
-		return err
+// openTables starts the output's tables in output order (the order of the
+// XLSX sheets): the workspaces table, the included workspace tables, and
+// the account tables when they are read. It returns the sinks by table name.
+func (r *runner) openTables(tables reports.Tables) (map[string]reports.Sink, error) {
+	names := []string{TableWorkspaces}
+	for _, t := range workspaceTables {
+		if r.cfg.include.has(t.include) {
+			names = append(names, t.table)
+		}
 	}
+	if r.acct != nil && r.cfg.include.has(IncludeAccount) {
+		names = append(names, accountTables...)
+	}
+	sinks := make(map[string]reports.Sink, len(names))
+	for _, name := range names {
+		sink, err := tables.Table(name, columns[name])
+		if err != nil {
+			return nil, err
+		}
+		sinks[name] = sink
+	}
+	return sinks, nil
+}
+
+// write fills the tables the copier does not: the workspaces table, the
+// account tables, and the summary.
+func (r *runner) write(ctx context.Context, tables reports.Tables, sinks map[string]reports.Sink, results []*wsResult, acct *accountResult) error {
+	sink := sinks[TableWorkspaces]
 	for _, res := range results {
 		c := res.counts
 		if err := sink.WriteRow(text(wsID(res.info.ID)), text(res.info.Name), text(res.info.Cloud), text(res.info.URL),
@@ -473,58 +515,21 @@ func (r *runner) write(ctx context.Context, tables reports.Tables, results []*ws
 	if err := sink.Close(); err != nil {
 		return fmt.Errorf("write %s: %w", TableWorkspaces, err)
 	}
-	copyTable := func(name string, files []*spoolFile, fix func([]any)) error {
+	for _, t := range accountTables {
+		sink, ok := sinks[t]
+		if !ok {
+			continue
+		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		cols := columns[name]
-		sink, err := tables.Table(name, cols)
-		if err != nil {
+		if acct != nil && acct.file != nil {
+			if err := acct.file.copyTo(t, columns[t], sink, emptyToNil); err != nil {
+				return err
+			}
+		}
+		if err := sink.Close(); err != nil {
 			return err
-		}
-		fixAll := func(vals []any) {
-			if fix != nil {
-				fix(vals)
-			}
-			emptyToNil(vals)
-		}
-		for _, f := range files {
-			if f != nil {
-				if err := f.copyTo(name, cols, sink, fixAll); err != nil {
-					return err
-				}
-			}
-		}
-		return sink.Close()
-	}
-	files := make([]*spoolFile, len(results))
-	for i, res := range results {
-		files[i] = res.file
-	}
-	var accountUsers map[string]bool
-	if acct != nil {
-		accountUsers = acct.users
-	}
-	for _, t := range workspaceTables {
-		var fix func([]any)
-		if t.table == TableUsers {
-			fix = accountUserFix(accountUsers)
-		}
-		if r.cfg.include.has(t.include) {
-			if err := copyTable(t.table, files, fix); err != nil {
-				return err
-			}
-		}
-	}
-	if r.acct != nil && r.cfg.include.has(IncludeAccount) {
-		var f *spoolFile
-		if acct != nil {
-			f = acct.file
-		}
-		for _, t := range accountTables {
-			if err := copyTable(t, []*spoolFile{f}, nil); err != nil {
-				return err
-			}
 		}
 	}
 	sum := reports.Summary{Title: summaryTitle, Columns: []reports.Column{
