@@ -1,6 +1,8 @@
 package reports
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,6 +14,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 var userCols = []Column{
@@ -127,12 +130,45 @@ func TestAppendJSONString(t *testing.T) {
 		"bad\xffutf8":     `"bad\ufffdutf8"`,
 		"sep\u2028\u2029": `"sep\u2028\u2029"`,
 		`q"b\`:            `"q\"b\\"`,
+		"é\xff\xfeü€":     `"é\ufffd\ufffdü€"`,
+		"":                `""`,
 	}
 	for in, want := range tests {
 		if got := string(appendJSONString(nil, in)); got != want {
 			t.Errorf("appendJSONString(%q) = %s, want %s", in, got, want)
 		}
 	}
+}
+
+// FuzzAppendJSONString checks that the output is one JSON string that
+// decodes to the input, with each byte of invalid UTF-8 replaced by U+FFFD
+// (as encoding/json does), and that only the escapes it must have are used.
+func FuzzAppendJSONString(f *testing.F) {
+	for _, s := range []string{"plain", "a\"b\\c\n\r\t\x00\x1f", "é\xff\xfeü€", "\u2028x\u2029", "<&>", "\xf0\x9f\x98"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out := appendJSONString([]byte("x"), s)
+		if out[0] != 'x' {
+			t.Fatal("prefix overwritten")
+		}
+		var got string
+		if err := json.Unmarshal(out[1:], &got); err != nil {
+			t.Fatalf("appendJSONString(%q) = %s: not JSON: %v", s, out[1:], err)
+		}
+		var want strings.Builder
+		for i := 0; i < len(s); {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			want.WriteRune(r) // RuneError for each invalid byte
+			i += size
+		}
+		if got != want.String() {
+			t.Errorf("appendJSONString(%q) decodes to %q, want %q", s, got, want.String())
+		}
+		if bytes.ContainsAny(out[1:], "\u2028\u2029") {
+			t.Errorf("appendJSONString(%q) = %s: unescaped line separator", s, out[1:])
+		}
+	})
 }
 
 func TestTablesRejectBadRows(t *testing.T) {
