@@ -137,6 +137,9 @@ func TestExitCode(t *testing.T) {
 			if got := exitCode(tt.ctx, tt.err, io); got != tt.want {
 				t.Errorf("exitCode = %d, want %d", got, tt.want)
 			}
+			if tt.err == nil && errb.Len() != 0 {
+				t.Errorf("stderr = %q, want nothing for success", errb.String())
+			}
 			if !strings.Contains(errb.String(), tt.wantErr) {
 				t.Errorf("stderr = %q, want %q", errb.String(), tt.wantErr)
 			}
