@@ -99,7 +99,7 @@ func (ex *executor) finalize(ctx context.Context, filter []string) (FinalizeResu
 			res.Kept = append(res.Kept, label+": apply has not finished it")
 			continue
 		}
-		diffs, err := verifyGroup(ctx, ex.remote, gr.ws, gr.g, ag, ids[ag.Key])
+		diffs, local, err := verifyGroup(ctx, ex.remote, gr.ws, gr.g, ag, ids[ag.Key])
 		if err != nil {
 			return res, err
 		}
@@ -115,13 +115,7 @@ func (ex *executor) finalize(ctx context.Context, filter []string) (FinalizeResu
 			res.Kept = append(res.Kept, fmt.Sprintf("%s: %s", label, diffs[0]))
 			continue
 		}
-		if reason, err := ex.backupStillNeeded(ctx, gr); err != nil {
-			if ctx.Err() != nil {
-				return res, ex.fatalErr()
-			}
-			res.Kept = append(res.Kept, fmt.Sprintf("%s: %v", label, err))
-			continue
-		} else if reason != "" {
+		if reason := ex.backupStillNeeded(gr, local); reason != "" {
 			res.Kept = append(res.Kept, fmt.Sprintf("%s: %s", label, reason))
 			continue
 		}
@@ -168,14 +162,11 @@ func (ex *executor) finalize(ctx context.Context, filter []string) (FinalizeResu
 // Deleting it would take its members out of that parent, and with it out
 // of the parent's entitlements, roles and grants; the account group is not
 // a member of the parent. A parent migrated by the plan is fine: its
-// account group holds this group's account group.
-func (ex *executor) backupStillNeeded(ctx context.Context, gr groupRef) (string, error) {
-	live, err := ex.remote.WorkspaceGroup(ctx, gr.ws.WorkspaceID, gr.g.LocalID)
-	if errors.Is(err, scim.ErrNotFound) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("read group %q: %w", gr.g.BackupName, err)
+// account group holds this group's account group. live is the backup group
+// as just read, nil if it no longer exists.
+func (ex *executor) backupStillNeeded(gr groupRef, live *scim.Group) string {
+	if live == nil {
+		return ""
 	}
 	for _, p := range live.Groups {
 		migrated := slices.ContainsFunc(gr.ws.Groups, func(g GroupPlan) bool {
@@ -189,7 +180,7 @@ func (ex *executor) backupStillNeeded(ctx context.Context, gr groupRef) (string,
 			name = p.Value
 		}
 		return fmt.Sprintf("the backup group %q is still a member of group %q, which this plan did not migrate: deleting it would remove its members from that group; migrate %q too, or give its members another path into it, then run finalize again",
-			gr.g.BackupName, name, name), nil
+			gr.g.BackupName, name, name)
 	}
-	return "", nil
+	return ""
 }

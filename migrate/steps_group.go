@@ -356,7 +356,7 @@ func secretACLDiff(ctx context.Context, rd Reader, wsID int64, from, to string) 
 
 // verify checks the group's end state in the workspace.
 func (gs *groupSteps) verify(r *stepRun) (*Detail, error) {
-	diffs, err := verifyGroup(r.ctx, gs.ex.remote, gs.ws, gs.g, gs.ag, gs.agID)
+	diffs, _, err := verifyGroup(r.ctx, gs.ex.remote, gs.ws, gs.g, gs.ag, gs.agID)
 	if err != nil {
 		return nil, err
 	}

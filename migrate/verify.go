@@ -16,28 +16,29 @@ import (
 // returns every difference from the plan: the local group renamed to its
 // backup name, the account group assigned, visible, holding the planned
 // entitlements and roles, and holding at least the local group's secret
-// scope permissions. An error means the state could not be read.
-func verifyGroup(ctx context.Context, rd Reader, ws *WorkspacePlan, g *GroupPlan, ag *AccountGroupPlan, agID string) ([]string, error) {
+// scope permissions. It also returns the local group as it read it, nil if
+// it no longer exists. An error means the state could not be read.
+func verifyGroup(ctx context.Context, rd Reader, ws *WorkspacePlan, g *GroupPlan, ag *AccountGroupPlan, agID string) ([]string, *scim.Group, error) {
 	var diffs []string
 	local, localErr := rd.WorkspaceGroup(ctx, ws.WorkspaceID, g.LocalID)
 	switch {
 	case errors.Is(localErr, scim.ErrNotFound):
 		diffs = append(diffs, fmt.Sprintf("local group %q (id %s) no longer exists", g.LocalName, g.LocalID))
 	case localErr != nil:
-		return nil, fmt.Errorf("read group %q: %w", g.LocalName, localErr)
+		return nil, nil, fmt.Errorf("read group %q: %w", g.LocalName, localErr)
 	case local.DisplayName != g.BackupName:
 		diffs = append(diffs, fmt.Sprintf("local group %q is named %q, want %q", g.LocalName, local.DisplayName, g.BackupName))
 	}
 	as, err := rd.Assignments(ctx, ws.WorkspaceID)
 	if err != nil {
-		return nil, fmt.Errorf("list assignments of workspace %d: %w", ws.WorkspaceID, err)
+		return nil, nil, fmt.Errorf("list assignments of workspace %d: %w", ws.WorkspaceID, err)
 	}
 	if !hasAssignment(as, agID) {
 		diffs = append(diffs, fmt.Sprintf("account group %q is not assigned to the workspace", ag.DisplayName))
 	}
 	vis, _, err := rd.WorkspaceGroupVisible(ctx, ws.WorkspaceID, agID)
 	if err != nil {
-		return nil, fmt.Errorf("look for account group %q: %w", ag.DisplayName, err)
+		return nil, nil, fmt.Errorf("look for account group %q: %w", ag.DisplayName, err)
 	}
 	if !vis {
 		diffs = append(diffs, fmt.Sprintf("account group %q is not visible in the workspace", ag.DisplayName))
@@ -47,7 +48,7 @@ func verifyGroup(ctx context.Context, rd Reader, ws *WorkspacePlan, g *GroupPlan
 	case errors.Is(err, scim.ErrNotFound):
 		diffs = append(diffs, fmt.Sprintf("account group %q cannot be read in the workspace", ag.DisplayName))
 	case err != nil:
-		return nil, fmt.Errorf("read account group %q in workspace %d: %w", ag.DisplayName, ws.WorkspaceID, err)
+		return nil, nil, fmt.Errorf("read account group %q in workspace %d: %w", ag.DisplayName, ws.WorkspaceID, err)
 	default:
 		if m := minus(g.Entitlements, values(agws.Entitlements)); len(m) > 0 {
 			diffs = append(diffs, fmt.Sprintf("account group %q lacks entitlements %v", ag.DisplayName, m))
@@ -63,12 +64,15 @@ func verifyGroup(ctx context.Context, rd Reader, ws *WorkspacePlan, g *GroupPlan
 	}
 	missing, err := secretACLDiff(ctx, rd, ws.WorkspaceID, from, ag.DisplayName)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, a := range missing {
 		diffs = append(diffs, fmt.Sprintf("account group %q has %s on secret scope %q, want %s", ag.DisplayName, orNone(a.Previous), a.Scope, a.Permission))
 	}
-	return diffs, nil
+	if localErr != nil {
+		return diffs, nil, nil
+	}
+	return diffs, &local, nil
 }
 
 func orNone(s string) string {
@@ -270,7 +274,7 @@ func verifyPlanDiffs(ctx context.Context, rd Reader, plan *Plan, views map[strin
 			failedGroups[groupStepID(KindVerify, gr.ws.WorkspaceID, gr.g.LocalID)] = true
 			continue
 		}
-		ds, err := verifyGroup(ctx, rd, gr.ws, gr.g, ag, id)
+		ds, _, err := verifyGroup(ctx, rd, gr.ws, gr.g, ag, id)
 		if err != nil {
 			return nil, nil, nil, err
 		}

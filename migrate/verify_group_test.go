@@ -49,9 +49,12 @@ func TestVerifyGroupSecretACLsOfRenamedLocalGroup(t *testing.T) {
 	ws := &WorkspacePlan{WorkspaceID: 1, WorkspaceName: "ws", Federated: true}
 	g := &GroupPlan{LocalID: "10", LocalName: "ops", BackupName: "db-temp-ops", AccountGroupKey: "ag:ops"}
 	ag := &AccountGroupPlan{Key: "ag:ops", DisplayName: "ops"}
-	diffs, err := verifyGroup(context.Background(), verifyStub{localID: "10", localName: "ops-by-hand"}, ws, g, ag, "2000")
+	diffs, local, err := verifyGroup(context.Background(), verifyStub{localID: "10", localName: "ops-by-hand"}, ws, g, ag, "2000")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if local == nil || local.ID != "10" || local.DisplayName != "ops-by-hand" {
+		t.Errorf("local group = %+v, want the group as read", local)
 	}
 	want := []string{
 		`local group "ops" is named "ops-by-hand", want "db-temp-ops"`,
@@ -97,7 +100,7 @@ func TestVerifyGroupsOfOneWorkspaceListOnce(t *testing.T) {
 	for _, wsID := range []int64{1, 1, 1, 2, 2} {
 		ws := &WorkspacePlan{WorkspaceID: wsID, WorkspaceName: "ws", Federated: true}
 		g := &GroupPlan{LocalID: "10", LocalName: "ops", BackupName: "db-temp-ops", AccountGroupKey: "ag:ops"}
-		diffs, err := verifyGroup(ctx, rd, ws, g, ag, "2000")
+		diffs, _, err := verifyGroup(ctx, rd, ws, g, ag, "2000")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -153,12 +153,19 @@ func TestFinalizeDeletesOnlyCleanBackups(t *testing.T) {
 		t.Fatal(err)
 	}
 	d, stdout, _ := sandboxDeps(t, a.srv)
+	a.srv.ResetStats()
 	err := RunFinalize(ctx, FinalizeOptions{JournalDir: DefaultJournalDir(a.plan)}, d)
 	var pe *PartialError
 	if !errors.As(err, &pe) || pe.Failed != 1 {
 		t.Fatalf("finalize: %v, want a PartialError for 1 group\n%s", err, stdout)
 	}
 	total := len(activeGroups(a.p))
+	// Per group: verify reads the local group and the account group in the
+	// workspace; a deleted backup is read once more right before its
+	// DELETE (its name is checked against the journal's).
+	if got, want := a.srv.Stats().Count("GET", "/api/2.0/preview/scim/v2/Groups/{id}"), 2*total+total-1; got != want {
+		t.Errorf("finalize read workspace groups %d times, want %d", got, want)
+	}
 	if !strings.Contains(stdout.String(), "Finalize: "+itoa(total-1)+" backup groups deleted, 1 kept") ||
 		!strings.Contains(stdout.String(), `kept: group "etl-operators" in workspace acme-prod (6051921418418891): account group "`+ag.DisplayName+`" lacks entitlements [allow-cluster-create]`) {
 		t.Errorf("finalize output:\n%s", stdout)
