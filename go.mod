@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/databricks/databricks-sdk-go v0.175.0
+	github.com/klauspost/compress v1.20.4
 	github.com/rivo/uniseg v0.4.7
 	github.com/schollz/progressbar/v3 v3.19.1
 	github.com/urfave/cli/v2 v2.27.7

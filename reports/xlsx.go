@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"archive/zip"
 	"bufio"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 
+	kflate "github.com/klauspost/compress/flate"
 	"github.com/xuri/excelize/v2"
 )
 
@@ -178,6 +180,7 @@ func (t *xlsxTables) Commit() error {
 // build writes the workbook to w.
 func (t *xlsxTables) build(w io.Writer) (err error) {
 	f := excelize.NewFile(excelize.Options{TmpDir: t.spool})
+	f.SetZipWriter(newZipWriter)
 	defer func() {
 		if cerr := f.Close(); err == nil {
 			err = cerr
@@ -221,6 +224,18 @@ func (t *xlsxTables) build(w io.Writer) (err error) {
 		return err
 	}
 	return bw.Flush()
+}
+
+// newZipWriter is the workbook's ZIP writer: archive/zip with klauspost's
+// deflate, which compresses sheet XML about twice as fast as
+// compress/flate to a file of about the same size (excelize spends a third
+// of a large workbook's time compressing).
+func newZipWriter(w io.Writer) excelize.ZipWriter {
+	zw := zip.NewWriter(w)
+	zw.RegisterCompressor(zip.Deflate, func(out io.Writer) (io.WriteCloser, error) {
+		return kflate.NewWriter(out, kflate.DefaultCompression)
+	})
+	return zw
 }
 
 // xlsxStyles are the style ids shared by all sheets.
