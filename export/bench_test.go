@@ -3,6 +3,7 @@ package export
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -39,6 +40,7 @@ const benchRate = 25
 //   - throttled: throttled replies the sandbox sent
 //   - failed: error replies other than throttling (the metastore check's
 //     404 for the non-federated workspace is an answer, not a failure)
+//   - output-MB: the size of the output (all files for CSV and JSON)
 //   - peak-heap-MB: the largest live heap sampled every 10 ms (the
 //     in-process sandbox included), read-heap-MB the largest during the
 //     reading phase, and baseline-heap-MB the heap before the run
@@ -134,14 +136,34 @@ func benchExport(b *testing.B, seed *sandbox.Seed, parallel int, format string) 
 	b.ReportMetric(float64(peak)/mb, "peak-heap-MB")
 	b.ReportMetric(float64(readPeak)/mb, "read-heap-MB")
 	b.ReportMetric(float64(baseline)/mb, "baseline-heap-MB")
+	size := outputSize(b, out)
+	b.ReportMetric(float64(size)/mb, "output-MB")
 	b.Logf("parallel=%d %s: requests=%d (sandbox saw %d) bound=%.2fs (busiest bucket: scope %d class %s, %d requests) "+
-		"wall=%.2fs ratio=%.2f (read %.2fs ratio %.2f, copy %.2fs, commit %.2fs) throttled=%d failed=%d peak-heap=%.1fMB (read %.1fMB, baseline before the run %.1fMB)",
+		"wall=%.2fs ratio=%.2f (read %.2fs ratio %.2f, copy %.2fs, commit %.2fs) throttled=%d failed=%d peak-heap=%.1fMB (read %.1fMB, baseline before the run %.1fMB) output=%.1fMB",
 		parallel, format, requests, st.Total, bound, worst.scope, worst.class, perBucket[worst],
 		wall.Seconds(), ratio, phase["read"].Seconds(), readRatio, phase["copy"].Seconds(), phase["commit"].Seconds(),
-		st.Throttled, failed, float64(peak)/mb, float64(readPeak)/mb, float64(baseline)/mb)
+		st.Throttled, failed, float64(peak)/mb, float64(readPeak)/mb, float64(baseline)/mb, float64(size)/mb)
 	if parallel == 1 {
 		b.Logf("one at a time, the bound is the sum over workspaces: %.2fs, ratio %.2f", sumBound(perBucket), wall.Seconds()/sumBound(perBucket))
 	}
+}
+
+// outputSize is the size of the output file, or of the files of the output
+// directory.
+func outputSize(b *testing.B, out string) int64 {
+	var n int64
+	err := filepath.WalkDir(out, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		fi, err := d.Info()
+		n += fi.Size()
+		return err
+	})
+	if err != nil {
+		b.Errorf("size of %s: %v", out, err)
+	}
+	return n
 }
 
 var phaseRE = regexp.MustCompile(`\b(read|copy|commit)=(\S+)`)
