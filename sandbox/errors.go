@@ -1,10 +1,10 @@
 package sandbox
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
 )
 
 // apiError is an error reply. On SCIM routes it is written as a SCIM error
@@ -77,15 +77,29 @@ type scimBody struct {
 	SCIMType string   `json:"scimType,omitempty"`
 }
 
+// replyBufs recycles reply buffers; buffers that grew past maxPooledReply
+// are left to the garbage collector.
+var replyBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxPooledReply = 1 << 20
+
+// writeJSON writes v as JSON with status; its body is exactly
+// json.Marshal(v) (see marshalJSON), or a 500 REST error if v cannot be
+// encoded.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
+	bp := replyBufs.Get().(*[]byte)
+	b, err := marshalJSON((*bp)[:0], v)
 	if err != nil {
 		status = http.StatusInternalServerError
-		b = []byte(`{"error_code":"INTERNAL_ERROR","message":"sandbox: cannot encode reply"}`)
+		b = append(b[:0], `{"error_code":"INTERNAL_ERROR","message":"sandbox: cannot encode reply"}`...)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
+	if cap(b) <= maxPooledReply {
+		*bp = b[:0]
+		replyBufs.Put(bp)
+	}
 }
 
 // writeError writes e in the shape of route rt.
