@@ -236,11 +236,14 @@ func (s *Server) scimList(k kind, account bool) func(*call) error {
 	}
 }
 
+// project applies attributes and excludedAttributes to m, a rendering made
+// for this reply alone: it is projected in place (scimexpr.ProjectInPlace),
+// without a copy.
 func project(m map[string]any, attrs, excluded []string) map[string]any {
 	if len(attrs) == 0 && len(excluded) == 0 {
 		return m
 	}
-	return scimexpr.Project(m, attrs, excluded)
+	return scimexpr.ProjectInPlace(m, attrs, excluded)
 }
 
 // lookup finds the live principal of kind k with the request's {id} in

@@ -1,11 +1,15 @@
 package sandbox
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/dbiam/dbiam/sandbox/scimexpr"
 )
 
 func TestListPagingWithSmallPageCap(t *testing.T) {
@@ -357,5 +361,67 @@ func TestMeAndOrgID(t *testing.T) {
 	}
 	if m := r.json(t); m["userName"] != "bob@small.test" {
 		t.Errorf("Me for the user token: %v", m["userName"])
+	}
+}
+
+// TestProjectedRepliesMatchProject checks, for every scope and resource
+// type of the default seed, that list and GET replies with attributes and
+// excludedAttributes are byte for byte json.Marshal of scimexpr.Project
+// applied to the unprojected reply (the server projects its own renderings
+// in place).
+func TestProjectedRepliesMatchProject(t *testing.T) {
+	srv := NewTestServer(t, Options{Seed: DefaultSeed(), PageCap: 1000})
+	projections := []struct{ attrs, excluded string }{
+		{"userName,emails.value", ""},
+		{"", "groups,members.display"},
+		{"members", "members.$ref"},
+		{"displayName,meta", "meta.resourceType"},
+		{"", "emails.type,name.familyName,entitlements"},
+		{"groups.display,roles.value,applicationId", "groups.$ref"},
+		{"id", "id"},
+	}
+	type scope struct {
+		c    tc
+		base string
+	}
+	scopes := []scope{{admin(t, srv, 0), "/api/2.0/accounts/" + srv.AccountID() + "/scim/v2"}}
+	for _, ws := range []int64{wsProd, wsAnalytics, wsML, wsLegacy} {
+		scopes = append(scopes, scope{admin(t, srv, ws), "/api/2.0/preview/scim/v2"})
+	}
+	for _, sc := range scopes {
+		for _, coll := range []string{"Users", "Groups", "ServicePrincipals"} {
+			path := sc.base + "/" + coll
+			var full listResponse
+			decode(t, sc.c.list(path, nil).body, &full)
+			if len(full.Resources) == 0 {
+				continue
+			}
+			for _, pr := range projections {
+				q := url.Values{"attributes": {pr.attrs}, "excludedAttributes": {pr.excluded}}
+				want := full
+				want.Resources = nil
+				for _, m := range full.Resources {
+					want.Resources = append(want.Resources, scimexpr.Project(m, splitList(q, "attributes"), splitList(q, "excludedAttributes")))
+				}
+				wantBody, err := json.Marshal(want)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := sc.c.list(path, q).body; !bytes.Equal(got, wantBody) {
+					t.Fatalf("GET %s?%s =\n %s\nwant\n %s", path, q.Encode(), got, wantBody)
+				}
+				for _, m := range full.Resources[:min(3, len(full.Resources))] {
+					item := path + "/" + m["id"].(string)
+					one := sc.c.ok(http.StatusOK, "GET", item, nil).json(t)
+					wantBody, err := json.Marshal(scimexpr.Project(one, splitList(q, "attributes"), splitList(q, "excludedAttributes")))
+					if err != nil {
+						t.Fatal(err)
+					}
+					if got := sc.c.ok(http.StatusOK, "GET", item+"?"+q.Encode(), nil).body; !bytes.Equal(got, wantBody) {
+						t.Fatalf("GET %s?%s =\n %s\nwant\n %s", item, q.Encode(), got, wantBody)
+					}
+				}
+			}
+		}
 	}
 }

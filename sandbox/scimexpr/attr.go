@@ -203,11 +203,30 @@ var alwaysReturned = map[string]bool{"id": true, "schemas": true, "meta": true}
 // Keys keep the resource's own spelling. Project is safe for concurrent use
 // if res is not being modified.
 func Project(res map[string]any, attributes, excluded []string) map[string]any {
+	return project(res, attributes, excluded, true)
+}
+
+// ProjectInPlace is Project for a resource the caller owns and will not use
+// again: it may modify res, and the result shares memory with it (it may be
+// res itself). It saves Project's deep copy. The result holds the same
+// values as Project's, except that lists keep their own types where Project
+// turns them into []any (both encode to the same JSON). res must not hold
+// the same map at two places, since excluding a sub-attribute deletes it
+// from the map in place.
+func ProjectInPlace(res map[string]any, attributes, excluded []string) map[string]any {
+	return project(res, attributes, excluded, false)
+}
+
+// project is Project (deep set) or ProjectInPlace.
+func project(res map[string]any, attributes, excluded []string, deep bool) map[string]any {
 	var out map[string]any
 	if sel := parsePaths(attributes); len(sel) > 0 {
-		out = selectAttrs(res, sel)
+		out = selectAttrs(res, sel, deep)
 	} else {
-		out = deepCopyMap(res)
+		out = res
+		if deep {
+			out = deepCopyMap(res)
+		}
 		if out == nil {
 			out = map[string]any{}
 		}
@@ -234,6 +253,12 @@ func Project(res map[string]any, attributes, excluded []string) map[string]any {
 					}
 				}
 			}
+		case []map[string]any: // only uncopied
+			for _, m := range v {
+				if sk, ok := findKey(m, ap.sub); ok {
+					delete(m, sk)
+				}
+			}
 		}
 	}
 	return out
@@ -254,8 +279,8 @@ func parsePaths(list []string) []attrPath {
 }
 
 // selectAttrs builds the projection of res on sel plus the always-returned
-// attributes.
-func selectAttrs(res map[string]any, sel []attrPath) map[string]any {
+// attributes, deep-copying the values it takes if deep is set.
+func selectAttrs(res map[string]any, sel []attrPath, deep bool) map[string]any {
 	out := map[string]any{}
 	full := map[string]bool{}            // res keys copied whole
 	subs := map[string]map[string]bool{} // res key -> lower-cased sub-attributes wanted
@@ -279,7 +304,7 @@ func selectAttrs(res map[string]any, sel []attrPath) map[string]any {
 		subs[k][strings.ToLower(ap.sub)] = true
 	}
 	for k := range full {
-		out[k] = deepCopy(res[k])
+		out[k] = copyIf(res[k], deep)
 	}
 	for k, want := range subs {
 		if full[k] {
@@ -287,7 +312,7 @@ func selectAttrs(res map[string]any, sel []attrPath) map[string]any {
 		}
 		switch v := res[k].(type) {
 		case map[string]any:
-			if p := pick(v, want); len(p) > 0 {
+			if p := pick(v, want, deep); len(p) > 0 {
 				out[k] = p
 			}
 		default:
@@ -298,7 +323,7 @@ func selectAttrs(res map[string]any, sel []attrPath) map[string]any {
 			var picked []any
 			for _, e := range l {
 				if m, ok := e.(map[string]any); ok {
-					if p := pick(m, want); len(p) > 0 {
+					if p := pick(m, want, deep); len(p) > 0 {
 						picked = append(picked, p)
 					}
 				}
@@ -311,15 +336,24 @@ func selectAttrs(res map[string]any, sel []attrPath) map[string]any {
 	return out
 }
 
-// pick copies the entries of m whose lower-cased key is in want.
-func pick(m map[string]any, want map[string]bool) map[string]any {
+// pick returns the entries of m whose lower-cased key is in want, their
+// values deep-copied if deep is set.
+func pick(m map[string]any, want map[string]bool, deep bool) map[string]any {
 	out := map[string]any{}
 	for k, v := range m {
 		if want[strings.ToLower(k)] {
-			out[k] = deepCopy(v)
+			out[k] = copyIf(v, deep)
 		}
 	}
 	return out
+}
+
+// copyIf returns a deep copy of v if deep is set, else v.
+func copyIf(v any, deep bool) any {
+	if deep {
+		return deepCopy(v)
+	}
+	return v
 }
 
 // Compare orders two attribute values for sortBy: it returns a negative

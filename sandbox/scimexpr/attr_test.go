@@ -90,7 +90,60 @@ func TestProject(t *testing.T) {
 			if !reflect.DeepEqual(res, resource(t, tc.res)) {
 				t.Error("Project modified its input")
 			}
+			if s := toJSON(t, scimexpr.ProjectInPlace(res, tc.attributes, tc.excluded)); s != tc.want {
+				t.Errorf("ProjectInPlace(%v, %v) =\n %s\nwant\n %s", tc.attributes, tc.excluded, s, tc.want)
+			}
 		})
+	}
+}
+
+// projectionPaths are the attribute paths TestProjectInPlace combines.
+var projectionPaths = []string{
+	"", "id", "userName", "DISPLAYNAME", "name", "name.givenName", "emails", "emails.value", "Emails.Type",
+	"members", "members.value", "members.$ref", "members.display", "groups.display", "groups", "meta",
+	"meta.resourceType", "schemas", "entitlements.value", "roles", "active", "applicationId", "nosuch",
+	"urn:ietf:params:scim:schemas:core:2.0:User:userName", "a..b", "tags", "tags.value",
+}
+
+// checkProjectInPlace fails unless ProjectInPlace on a copy of res encodes
+// like Project on res, and Project left res alone.
+func checkProjectInPlace(t *testing.T, res func() map[string]any, attrs, excluded []string) {
+	t.Helper()
+	orig := res()
+	want := toJSON(t, scimexpr.Project(orig, attrs, excluded))
+	if !reflect.DeepEqual(orig, res()) {
+		t.Fatalf("Project(%q, %q) modified its input", attrs, excluded)
+	}
+	if got := toJSON(t, scimexpr.ProjectInPlace(res(), attrs, excluded)); got != want {
+		t.Fatalf("ProjectInPlace(%q, %q) =\n %s\nProject gives\n %s", attrs, excluded, got, want)
+	}
+}
+
+// TestProjectInPlace compares ProjectInPlace with Project over pairs of
+// attributes and excludedAttributes drawn from projectionPaths, on the
+// samples and on resources whose lists are []map[string]any and []string.
+func TestProjectInPlace(t *testing.T) {
+	typed := func() map[string]any {
+		return map[string]any{
+			"id": "7", "schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"}, "displayName": "g",
+			"members": []map[string]any{{"value": "1", "display": "a", "$ref": "Users/1"}, {"value": "2", "Display": "b"}},
+			"meta":    map[string]any{"resourceType": "Group"}, "tags": []string{"x", "y"},
+		}
+	}
+	resources := []func() map[string]any{typed, func() map[string]any { return nil }, func() map[string]any { return map[string]any{} }}
+	for _, js := range []string{sampleUser, sampleGroup, sampleSP} {
+		resources = append(resources, func() map[string]any { return resource(t, js) })
+	}
+	lists := [][]string{nil}
+	for i, a := range projectionPaths {
+		lists = append(lists, []string{a}, []string{a, projectionPaths[(i*7+3)%len(projectionPaths)]})
+	}
+	for _, res := range resources {
+		for _, attrs := range lists {
+			for _, excluded := range lists {
+				checkProjectInPlace(t, res, attrs, excluded)
+			}
+		}
 	}
 }
 
