@@ -1,8 +1,10 @@
 package sandbox
 
 import (
+	"math/rand/v2"
 	"net/url"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -87,5 +89,91 @@ func TestEventualConsistency(t *testing.T) {
 	clock.Advance(time.Minute)
 	if slices.Contains(ids(c.list(usersPath, nil).resources(t)), "103") {
 		t.Error("deleted account user still listed after the delay")
+	}
+}
+
+// TestListedAllMatchesScan runs random creations, deletions, membership
+// and assignment changes, with the clock moving in steps around the
+// consistency delay, and checks after each that listedAll (cached or not)
+// lists exactly the principals a scan with listed finds, in every scope.
+func TestListedAllMatchesScan(t *testing.T) {
+	for _, delay := range []time.Duration{0, time.Minute} {
+		clock := newClock()
+		srv := newSmall(t, Options{Now: clock.Now, Consistency: delay})
+		r := rand.New(rand.NewPCG(7, uint64(delay)))
+		acct := admin(t, srv, 0)
+		scopes := append([]*workspace{nil}, srv.st.workspaces...)
+		check := func(step int) {
+			t.Helper()
+			srv.mu.RLock()
+			defer srv.mu.RUnlock()
+			st, now := srv.st, clock.Now()
+			for _, w := range scopes {
+				for _, k := range []kind{kindUser, kindGroup, kindSP} {
+					var want []*principal
+					for _, p := range st.order {
+						if p.kind == k && st.listed(p, w, now, delay) {
+							want = append(want, p)
+						}
+					}
+					for range 2 { // fill the cache, then read it
+						if got := st.listedAll(k, w, now, delay); !slices.Equal(got, want) {
+							t.Fatalf("delay %v step %d: listedAll(%v, %v) = %d principals, scan finds %d",
+								delay, step, k, w, len(got), len(want))
+						}
+					}
+				}
+			}
+		}
+		pick := func() string {
+			srv.mu.RLock()
+			defer srv.mu.RUnlock()
+			return srv.st.order[r.IntN(len(srv.st.order))].id
+		}
+		for step := range 600 {
+			ws := []int64{wsFed, wsLocal}[r.IntN(2)]
+			name := "n" + strconv.Itoa(step)
+			if r.IntN(2) == 0 {
+				// Mostly small steps, so that lists are read within and
+				// just past the delay of each change.
+				clock.Advance(time.Duration(r.IntN(40)) * time.Second)
+				check(step)
+				continue
+			}
+			switch r.IntN(8) {
+			case 0:
+				acct.do("POST", acctPath(srv, "/scim/v2/Users"), map[string]any{"userName": name + "@x.test"})
+			case 1:
+				acct.do("POST", acctPath(srv, "/scim/v2/Groups"), map[string]any{"displayName": name})
+			case 2:
+				acct.do("POST", acctPath(srv, "/scim/v2/ServicePrincipals"), map[string]any{"displayName": name})
+			case 3:
+				acct.in(ws).do("POST", []string{usersPath, groupsPath, spsPath}[r.IntN(3)],
+					map[string]any{"userName": name + "@w.test", "displayName": name})
+			case 4:
+				id := pick()
+				acct.do("DELETE", acctPath(srv, "/scim/v2/"+[]string{"Users", "Groups", "ServicePrincipals"}[r.IntN(3)]+"/"+id), nil)
+			case 5:
+				id := pick()
+				acct.in(ws).do("DELETE", []string{usersPath, groupsPath, spsPath}[r.IntN(3)]+"/"+id, nil)
+			case 6:
+				g, m := pick(), pick()
+				op := []string{"add", "remove"}[r.IntN(2)]
+				body := `{"Operations":[{"op":"` + op + `","path":"members","value":[{"value":"` + m + `"}]}]}`
+				if op == "remove" {
+					body = `{"Operations":[{"op":"remove","path":"members[value eq \"` + m + `\"]"}]}`
+				}
+				acct.do("PATCH", acctPath(srv, "/scim/v2/Groups/"+g), body)
+				acct.in(ws).do("PATCH", groupsPath+"/"+g, body)
+			default:
+				path := acctPath(srv, "/workspaces/"+strconv.FormatInt(wsFed, 10)+"/permissionassignments/principals/"+pick())
+				if r.IntN(2) == 0 {
+					acct.do("PUT", path, map[string]any{"permissions": []string{"USER"}})
+				} else {
+					acct.do("DELETE", path, nil)
+				}
+			}
+			check(step)
+		}
 	}
 }

@@ -165,12 +165,7 @@ func (s *Server) scimList(k kind, account bool) func(*call) error {
 		}
 		st := s.st
 		v := view{ws: w, list: true, now: c.now, delay: s.opts.Consistency}
-		var cands []*principal
-		for _, p := range st.order {
-			if p.kind == k && st.listed(p, w, c.now, s.opts.Consistency) {
-				cands = append(cands, p)
-			}
-		}
+		cands := st.listedAll(k, w, c.now, s.opts.Consistency)
 		var page []map[string]any
 		total := len(cands)
 		from := q.startIndex - 1

@@ -152,6 +152,26 @@ type state struct {
 	version  uint64 // bumped by every change to membership, assignments or principals
 	cacheMu  sync.Mutex
 	hasTombs bool
+
+	// lastChange is the latest creation or deletion time (see listedAll).
+	lastChange time.Time
+	// lists caches listedAll's results while they do not depend on the
+	// request time; guarded by cacheMu.
+	lists map[listKey]listEntry
+}
+
+// listKey names a list of candidates: the principals of one kind in one
+// scope (ws nil: account).
+type listKey struct {
+	ws   *workspace
+	kind kind
+}
+
+// listEntry is a cached list of candidates, valid while the state's version
+// is version.
+type listEntry struct {
+	version uint64
+	ps      []*principal
 }
 
 // newState builds the state from a validated seed.
@@ -631,7 +651,15 @@ func (st *state) wouldCycle(g *principal, memberID string) bool {
 func (st *state) create(p *principal, now time.Time) {
 	p.id = st.allocID()
 	p.created = now
+	st.changedAt(now)
 	st.insert(p)
+}
+
+// changedAt records a creation or deletion at now.
+func (st *state) changedAt(now time.Time) {
+	if now.After(st.lastChange) {
+		st.lastChange = now
+	}
 }
 
 // rename changes a principal's display name, remembering the old one for
@@ -690,6 +718,7 @@ func (st *state) remove(p *principal, now time.Time, delay time.Duration) {
 	delete(st.names, st.key(p))
 	p.deleted = now
 	p.tombWS = tomb
+	st.changedAt(now)
 	st.version++
 	if delay <= 0 {
 		st.forget(p)
@@ -744,6 +773,39 @@ func (st *state) listed(p *principal, w *workspace, now time.Time, delay time.Du
 		return false
 	}
 	return st.inScope(w, p)
+}
+
+// listedAll returns the principals of kind k that listed reports for scope
+// w at now, in creation order; callers must not modify the result. Once the
+// consistency delay has passed since the last creation and deletion, listed
+// no longer depends on the time (it is inScope), so the result is cached
+// until the state changes.
+func (st *state) listedAll(k kind, w *workspace, now time.Time, delay time.Duration) []*principal {
+	settled := delay <= 0 || !now.Before(st.lastChange.Add(delay))
+	key := listKey{ws: w, kind: k}
+	if settled {
+		st.cacheMu.Lock()
+		e, ok := st.lists[key]
+		st.cacheMu.Unlock()
+		if ok && e.version == st.version {
+			return e.ps
+		}
+	}
+	var out []*principal
+	for _, p := range st.order {
+		if p.kind == k && st.listed(p, w, now, delay) {
+			out = append(out, p)
+		}
+	}
+	if settled {
+		st.cacheMu.Lock()
+		if st.lists == nil {
+			st.lists = map[listKey]listEntry{}
+		}
+		st.lists[key] = listEntry{version: st.version, ps: out}
+		st.cacheMu.Unlock()
+	}
+	return out
 }
 
 // listedName is the display name lists and filters see: the old name while
