@@ -262,7 +262,7 @@ func TestMarshalJSONRenderedResources(t *testing.T) {
 		scopes := append([]*workspace{nil}, s.st.workspaces...)
 		n := 0
 		for _, w := range scopes {
-			for _, v := range []view{{ws: w, now: now}, {ws: w, now: now, list: true}, {ws: w, now: now, list: true, light: true}} {
+			for _, v := range []view{{ws: w, now: now}, {ws: w, now: now, list: true}, {ws: w, now: now, list: true, omit: allHeavy}} {
 				var page []map[string]any
 				for _, p := range s.st.order {
 					if !s.st.inScope(w, p) {

@@ -3,6 +3,8 @@ package sandbox
 import (
 	"strings"
 	"time"
+
+	"github.com/dbiam/dbiam/sandbox/scimexpr"
 )
 
 // SCIM schema URNs.
@@ -23,13 +25,42 @@ type view struct {
 	list  bool
 	now   time.Time
 	delay time.Duration
-	// light skips the computed multi-valued attributes (members, groups,
-	// entitlements, roles), for matching filters that do not mention them.
-	light bool
+	// omit lists the computed multi-valued attributes not to render: all
+	// of them (a light rendering) for matching filters that do not mention
+	// them, and those a projection drops for a reply.
+	omit heavySet
 }
 
-// heavyAttrs are the attributes a light rendering leaves out.
+// heavyAttrs are the attributes a light rendering leaves out; bit i of a
+// heavySet stands for heavyAttrs[i].
 var heavyAttrs = []string{"members", "groups", "entitlements", "roles"}
+
+// heavySet is a set of heavyAttrs.
+type heavySet uint8
+
+const (
+	heavyMembers heavySet = 1 << iota
+	heavyGroups
+	heavyEntitlements
+	heavyRoles
+
+	allHeavy = heavyMembers | heavyGroups | heavyEntitlements | heavyRoles
+)
+
+// dropped returns the heavy attributes that a projection on attributes and
+// excludedAttributes leaves out of every resource.
+func dropped(attrs, excluded []string) heavySet {
+	var out heavySet
+	if len(attrs) == 0 && len(excluded) == 0 {
+		return 0
+	}
+	for i, a := range heavyAttrs {
+		if scimexpr.Drops(attrs, excluded, a) {
+			out |= 1 << i
+		}
+	}
+	return out
+}
 
 // mentionsHeavy reports whether an expression (a canonical filter or a
 // sortBy path) may refer to an attribute a light rendering leaves out. It
@@ -67,7 +98,7 @@ func (st *state) ref(p *principal, typ string) map[string]any {
 // render returns the JSON-shaped SCIM resource for p, as produced by
 // json.Unmarshal into map[string]any (multi-valued attributes are []any of
 // map[string]any). Empty multi-valued attributes are omitted, as the real
-// service does.
+// service does, and so are those in v.omit.
 func (st *state) render(p *principal, v view) map[string]any {
 	m := map[string]any{"id": p.id}
 	name := p.displayName
@@ -107,7 +138,7 @@ func (st *state) render(p *principal, v view) map[string]any {
 			rt = "WorkspaceGroup"
 		}
 		m["meta"] = map[string]any{"resourceType": rt}
-		if p.live() && !v.light {
+		if p.live() && v.omit&heavyMembers == 0 {
 			var members []any
 			for _, id := range st.memberIDs(p, v.ws) {
 				if q := st.byID[id]; q != nil {
@@ -122,22 +153,19 @@ func (st *state) render(p *principal, v view) map[string]any {
 	if p.externalID != "" {
 		m["externalId"] = p.externalID
 	}
-	if v.light {
-		return m
-	}
 	if v.ws == nil {
-		if len(p.roles) > 0 {
+		if v.omit&heavyRoles == 0 && len(p.roles) > 0 {
 			m["roles"] = values(p.roles)
 		}
 		return m
 	}
-	if e := v.ws.entitlements[p.id]; len(e) > 0 {
+	if e := v.ws.entitlements[p.id]; v.omit&heavyEntitlements == 0 && len(e) > 0 {
 		m["entitlements"] = values(e)
 	}
-	if r := v.ws.roles[p.id]; len(r) > 0 {
+	if r := v.ws.roles[p.id]; v.omit&heavyRoles == 0 && len(r) > 0 {
 		m["roles"] = values(r)
 	}
-	if p.live() {
+	if p.live() && v.omit&heavyGroups == 0 {
 		var groups []any
 		for _, g := range st.parentGroups(p, v.ws) {
 			groups = append(groups, st.ref(g, "direct"))

@@ -164,7 +164,12 @@ func (s *Server) scimList(k kind, account bool) func(*call) error {
 			return e
 		}
 		st := s.st
-		v := view{ws: w, list: true, now: c.now, delay: s.opts.Consistency}
+		// The page is rendered without the computed attributes the reply
+		// leaves out.
+		v := view{ws: w, list: true, now: c.now, delay: s.opts.Consistency, omit: dropped(q.attributes, q.excluded)}
+		if k == kindGroup && w == nil && !s.opts.AccountListMembers {
+			v.omit |= heavyMembers
+		}
 		cands := st.listedAll(k, w, c.now, s.opts.Consistency)
 		var page []map[string]any
 		total := len(cands)
@@ -181,7 +186,10 @@ func (s *Server) scimList(k kind, account bool) func(*call) error {
 			// sortBy cannot refer to the computed attributes; render the
 			// returned page in full.
 			mv := v
-			mv.light = !mentionsHeavy(q.sortBy) && (q.filter == nil || !mentionsHeavy(q.filter.String()))
+			mv.omit = 0
+			if !mentionsHeavy(q.sortBy) && (q.filter == nil || !mentionsHeavy(q.filter.String())) {
+				mv.omit = allHeavy
+			}
 			type item struct {
 				p   *principal
 				m   map[string]any
@@ -211,7 +219,7 @@ func (s *Server) scimList(k kind, account bool) func(*call) error {
 			total = len(all)
 			if from < total {
 				for _, it := range all[from:min(total, from+q.count)] {
-					if mv.light {
+					if mv.omit&^v.omit != 0 {
 						it.m = st.render(it.p, v)
 					}
 					page = append(page, it.m)
@@ -222,7 +230,7 @@ func (s *Server) scimList(k kind, account bool) func(*call) error {
 			StartIndex: q.startIndex, Resources: make([]map[string]any, 0, len(page))}
 		for _, m := range page {
 			if k == kindGroup && w == nil && !s.opts.AccountListMembers {
-				delete(m, "members")
+				delete(m, "members") // rendered for a filter
 			}
 			out.Resources = append(out.Resources, project(m, q.attributes, q.excluded))
 		}
@@ -260,8 +268,9 @@ func (s *Server) scimGet(k kind, account bool) func(*call) error {
 			return e
 		}
 		q := c.r.URL.Query()
-		m := s.st.render(p, view{ws: w, now: c.now})
-		return c.reply(http.StatusOK, project(m, splitList(q, "attributes"), splitList(q, "excludedAttributes")))
+		attrs, excluded := splitList(q, "attributes"), splitList(q, "excludedAttributes")
+		m := s.st.render(p, view{ws: w, now: c.now, omit: dropped(attrs, excluded)})
+		return c.reply(http.StatusOK, project(m, attrs, excluded))
 	}
 }
 
@@ -273,14 +282,15 @@ func (s *Server) scimMe(c *call) error {
 	if p == nil {
 		return scimErr(http.StatusNotFound, "", "The caller no longer exists.")
 	}
-	m := s.st.render(p, view{ws: c.ws, now: c.now})
+	q := c.r.URL.Query()
+	attrs, excluded := splitList(q, "attributes"), splitList(q, "excludedAttributes")
+	m := s.st.render(p, view{ws: c.ws, now: c.now, omit: dropped(attrs, excluded)})
 	if p.kind == kindSP {
 		m["schemas"] = []any{schemaUser, schemaUserWorkspace}
 		m["userName"] = p.applicationID
 	}
-	q := c.r.URL.Query()
 	c.w.Header().Set("X-Databricks-Org-Id", strconv.FormatInt(c.ws.id, 10))
-	return c.reply(http.StatusOK, project(m, splitList(q, "attributes"), splitList(q, "excludedAttributes")))
+	return c.reply(http.StatusOK, project(m, attrs, excluded))
 }
 
 func (s *Server) scimCreate(k kind) func(*call) error {

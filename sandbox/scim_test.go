@@ -365,12 +365,12 @@ func TestMeAndOrgID(t *testing.T) {
 }
 
 // TestProjectedRepliesMatchProject checks, for every scope and resource
-// type of the default seed, that list and GET replies with attributes and
-// excludedAttributes are byte for byte json.Marshal of scimexpr.Project
-// applied to the unprojected reply (the server projects its own renderings
-// in place).
+// type of the default seed, with and without filters and sorting, that list
+// and GET replies with attributes and excludedAttributes are byte for byte
+// json.Marshal of scimexpr.Project applied to the unprojected reply (the
+// server renders only the attributes a projection keeps, and projects its
+// own renderings in place).
 func TestProjectedRepliesMatchProject(t *testing.T) {
-	srv := NewTestServer(t, Options{Seed: DefaultSeed(), PageCap: 1000})
 	projections := []struct{ attrs, excluded string }{
 		{"userName,emails.value", ""},
 		{"", "groups,members.display"},
@@ -379,49 +379,103 @@ func TestProjectedRepliesMatchProject(t *testing.T) {
 		{"", "emails.type,name.familyName,entitlements"},
 		{"groups.display,roles.value,applicationId", "groups.$ref"},
 		{"id", "id"},
+		{"ROLES,Groups", "urn:ietf:params:scim:schemas:core:2.0:User:entitlements"},
+		{"", "members,groups,roles,entitlements"},
+		{"a..b", "members.value"},
+		{"entitlements,displayName", ""},
+		{"", "roles"},
+		{"members.value,groups.value", "entitlements,roles"},
 	}
-	type scope struct {
-		c    tc
-		base string
+	queries := []url.Values{
+		{},
+		{"filter": {"displayName pr"}},
+		{"filter": {`members pr or groups pr or displayName pr`}, "sortBy": {"displayName"}},
+		{"sortBy": {"entitlements"}, "sortOrder": {"descending"}},
 	}
-	scopes := []scope{{admin(t, srv, 0), "/api/2.0/accounts/" + srv.AccountID() + "/scim/v2"}}
-	for _, ws := range []int64{wsProd, wsAnalytics, wsML, wsLegacy} {
-		scopes = append(scopes, scope{admin(t, srv, ws), "/api/2.0/preview/scim/v2"})
-	}
-	for _, sc := range scopes {
-		for _, coll := range []string{"Users", "Groups", "ServicePrincipals"} {
-			path := sc.base + "/" + coll
-			var full listResponse
-			decode(t, sc.c.list(path, nil).body, &full)
-			if len(full.Resources) == 0 {
+	for _, listMembers := range []bool{false, true} {
+		srv := NewTestServer(t, Options{Seed: DefaultSeed(), PageCap: 1000, AccountListMembers: listMembers})
+		type scope struct {
+			c    tc
+			base string
+		}
+		scopes := []scope{{admin(t, srv, 0), "/api/2.0/accounts/" + srv.AccountID() + "/scim/v2"}}
+		for _, ws := range []int64{wsProd, wsAnalytics, wsML, wsLegacy} {
+			scopes = append(scopes, scope{admin(t, srv, ws), "/api/2.0/preview/scim/v2"})
+		}
+		for _, sc := range scopes {
+			for _, coll := range []string{"Users", "Groups", "ServicePrincipals"} {
+				path := sc.base + "/" + coll
+				byID := map[string]string{} // the unfiltered list's resources
+				for qi, base := range queries {
+					var full listResponse
+					decode(t, sc.c.list(path, base).body, &full)
+					if len(full.Resources) == 0 {
+						continue
+					}
+					for _, m := range full.Resources {
+						id, body := m["id"].(string), string(must(json.Marshal(m)))
+						if qi == 0 {
+							byID[id] = body
+						} else if body != byID[id] {
+							t.Fatalf("GET %s?%s lists\n %s\nthe unfiltered list has\n %s", path, base.Encode(), body, byID[id])
+						}
+					}
+					for _, pr := range projections {
+						q := url.Values{"attributes": {pr.attrs}, "excludedAttributes": {pr.excluded}}
+						attrs, excluded := splitList(q, "attributes"), splitList(q, "excludedAttributes")
+						want := full
+						want.Resources = nil
+						for _, m := range full.Resources {
+							want.Resources = append(want.Resources, scimexpr.Project(m, attrs, excluded))
+						}
+						wantBody, err := json.Marshal(want)
+						if err != nil {
+							t.Fatal(err)
+						}
+						for k, v := range base {
+							q[k] = v
+						}
+						if got := sc.c.list(path, q).body; !bytes.Equal(got, wantBody) {
+							t.Fatalf("GET %s?%s =\n %s\nwant\n %s", path, q.Encode(), got, wantBody)
+						}
+						if qi > 0 {
+							continue
+						}
+						for _, m := range full.Resources[:min(3, len(full.Resources))] {
+							item := path + "/" + m["id"].(string)
+							one := sc.c.ok(http.StatusOK, "GET", item, nil).json(t)
+							wantBody, err := json.Marshal(scimexpr.Project(one, attrs, excluded))
+							if err != nil {
+								t.Fatal(err)
+							}
+							if got := sc.c.ok(http.StatusOK, "GET", item+"?"+q.Encode(), nil).body; !bytes.Equal(got, wantBody) {
+								t.Fatalf("GET %s?%s =\n %s\nwant\n %s", item, q.Encode(), got, wantBody)
+							}
+						}
+					}
+				}
+			}
+			if sc.base != "/api/2.0/preview/scim/v2" {
 				continue
 			}
+			me := sc.c.ok(http.StatusOK, "GET", sc.base+"/Me", nil).json(t)
 			for _, pr := range projections {
 				q := url.Values{"attributes": {pr.attrs}, "excludedAttributes": {pr.excluded}}
-				want := full
-				want.Resources = nil
-				for _, m := range full.Resources {
-					want.Resources = append(want.Resources, scimexpr.Project(m, splitList(q, "attributes"), splitList(q, "excludedAttributes")))
-				}
-				wantBody, err := json.Marshal(want)
+				wantBody, err := json.Marshal(scimexpr.Project(me, splitList(q, "attributes"), splitList(q, "excludedAttributes")))
 				if err != nil {
 					t.Fatal(err)
 				}
-				if got := sc.c.list(path, q).body; !bytes.Equal(got, wantBody) {
-					t.Fatalf("GET %s?%s =\n %s\nwant\n %s", path, q.Encode(), got, wantBody)
-				}
-				for _, m := range full.Resources[:min(3, len(full.Resources))] {
-					item := path + "/" + m["id"].(string)
-					one := sc.c.ok(http.StatusOK, "GET", item, nil).json(t)
-					wantBody, err := json.Marshal(scimexpr.Project(one, splitList(q, "attributes"), splitList(q, "excludedAttributes")))
-					if err != nil {
-						t.Fatal(err)
-					}
-					if got := sc.c.ok(http.StatusOK, "GET", item+"?"+q.Encode(), nil).body; !bytes.Equal(got, wantBody) {
-						t.Fatalf("GET %s?%s =\n %s\nwant\n %s", item, q.Encode(), got, wantBody)
-					}
+				if got := sc.c.ok(http.StatusOK, "GET", sc.base+"/Me?"+q.Encode(), nil).body; !bytes.Equal(got, wantBody) {
+					t.Fatalf("GET Me?%s =\n %s\nwant\n %s", q.Encode(), got, wantBody)
 				}
 			}
 		}
 	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

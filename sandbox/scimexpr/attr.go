@@ -431,3 +431,29 @@ func sortKey(v any) any {
 	}
 	return v
 }
+
+// Drops reports whether Project(res, attributes, excluded) leaves out res's
+// top-level attribute name (matched case-insensitively) whatever its value,
+// so that the projection is the same whether or not res holds it. That holds
+// for a resource with no two attribute names equal but for case. Drops is
+// safe for concurrent use.
+func Drops(attributes, excluded []string, name string) bool {
+	if alwaysReturned[strings.ToLower(name)] {
+		return false
+	}
+	for _, ap := range parsePaths(excluded) {
+		if ap.sub == "" && strings.EqualFold(ap.name, name) {
+			return true
+		}
+	}
+	sel := parsePaths(attributes)
+	if len(sel) == 0 {
+		return false
+	}
+	for _, ap := range sel {
+		if strings.EqualFold(ap.name, name) {
+			return false
+		}
+	}
+	return true
+}

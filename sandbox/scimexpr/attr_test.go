@@ -1,8 +1,10 @@
 package scimexpr_test
 
 import (
+	"maps"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/dbiam/dbiam/sandbox/scimexpr"
@@ -142,7 +144,51 @@ func TestProjectInPlace(t *testing.T) {
 		for _, attrs := range lists {
 			for _, excluded := range lists {
 				checkProjectInPlace(t, res, attrs, excluded)
+				checkDrops(t, res(), attrs, excluded)
 			}
+		}
+	}
+}
+
+// checkDrops fails if Drops says an attribute of res is left out but
+// Project's result changes when res does not hold it.
+func checkDrops(t *testing.T, res map[string]any, attrs, excluded []string) {
+	t.Helper()
+	want := toJSON(t, scimexpr.Project(res, attrs, excluded))
+	for k := range res {
+		for _, name := range []string{k, strings.ToUpper(k)} {
+			if !scimexpr.Drops(attrs, excluded, name) {
+				continue
+			}
+			without := maps.Clone(res)
+			delete(without, k)
+			if got := toJSON(t, scimexpr.Project(without, attrs, excluded)); got != want {
+				t.Fatalf("Drops(%q, %q, %q) but Project without it =\n %s\nwith it\n %s", attrs, excluded, name, got, want)
+			}
+		}
+	}
+}
+
+func TestDrops(t *testing.T) {
+	tests := []struct {
+		attrs, excluded []string
+		name            string
+		want            bool
+	}{
+		{nil, nil, "members", false},
+		{[]string{"id", "displayName"}, nil, "members", true},
+		{[]string{"id", "MEMBERS.value"}, nil, "members", false},
+		{[]string{"urn:ietf:params:scim:schemas:core:2.0:Group:members"}, nil, "Members", false},
+		{[]string{"a..b"}, nil, "members", false}, // no valid attribute: everything is kept
+		{nil, []string{"members.display"}, "members", false},
+		{nil, []string{" Members "}, "members", true},
+		{[]string{"members"}, []string{"members"}, "members", true},
+		{[]string{"displayName"}, nil, "id", false},
+		{[]string{"displayName"}, []string{"meta"}, "meta", false},
+	}
+	for _, tc := range tests {
+		if got := scimexpr.Drops(tc.attrs, tc.excluded, tc.name); got != tc.want {
+			t.Errorf("Drops(%q, %q, %q) = %v, want %v", tc.attrs, tc.excluded, tc.name, got, tc.want)
 		}
 	}
 }
