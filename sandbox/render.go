@@ -47,15 +47,12 @@ const (
 	allHeavy = heavyMembers | heavyGroups | heavyEntitlements | heavyRoles
 )
 
-// dropped returns the heavy attributes that a projection on attributes and
-// excludedAttributes leaves out of every resource.
-func dropped(attrs, excluded []string) heavySet {
+// dropped returns the heavy attributes that projection pr leaves out of
+// every resource.
+func dropped(pr *scimexpr.Projection) heavySet {
 	var out heavySet
-	if len(attrs) == 0 && len(excluded) == 0 {
-		return 0
-	}
 	for i, a := range heavyAttrs {
-		if scimexpr.Drops(attrs, excluded, a) {
+		if pr.Drops(a) {
 			out |= 1 << i
 		}
 	}

@@ -166,7 +166,8 @@ func (s *Server) scimList(k kind, account bool) func(*call) error {
 		st := s.st
 		// The page is rendered without the computed attributes the reply
 		// leaves out.
-		v := view{ws: w, list: true, now: c.now, delay: s.opts.Consistency, omit: dropped(q.attributes, q.excluded)}
+		pr := scimexpr.NewProjection(q.attributes, q.excluded)
+		v := view{ws: w, list: true, now: c.now, delay: s.opts.Consistency, omit: dropped(pr)}
 		if k == kindGroup && w == nil && !s.opts.AccountListMembers {
 			v.omit |= heavyMembers
 		}
@@ -232,21 +233,17 @@ func (s *Server) scimList(k kind, account bool) func(*call) error {
 			if k == kindGroup && w == nil && !s.opts.AccountListMembers {
 				delete(m, "members") // rendered for a filter
 			}
-			out.Resources = append(out.Resources, project(m, q.attributes, q.excluded))
+			out.Resources = append(out.Resources, pr.ApplyInPlace(m))
 		}
 		out.ItemsPerPage = len(out.Resources)
 		return c.reply(http.StatusOK, out)
 	}
 }
 
-// project applies attributes and excludedAttributes to m, a rendering made
-// for this reply alone: it is projected in place (scimexpr.ProjectInPlace),
-// without a copy.
-func project(m map[string]any, attrs, excluded []string) map[string]any {
-	if len(attrs) == 0 && len(excluded) == 0 {
-		return m
-	}
-	return scimexpr.ProjectInPlace(m, attrs, excluded)
+// projection parses a request's attributes and excludedAttributes. Replies
+// apply it in place (ApplyInPlace) to renderings made for them alone.
+func projection(q url.Values) *scimexpr.Projection {
+	return scimexpr.NewProjection(splitList(q, "attributes"), splitList(q, "excludedAttributes"))
 }
 
 // lookup finds the live principal of kind k with the request's {id} in
@@ -268,9 +265,9 @@ func (s *Server) scimGet(k kind, account bool) func(*call) error {
 			return e
 		}
 		q := c.r.URL.Query()
-		attrs, excluded := splitList(q, "attributes"), splitList(q, "excludedAttributes")
-		m := s.st.render(p, view{ws: w, now: c.now, omit: dropped(attrs, excluded)})
-		return c.reply(http.StatusOK, project(m, attrs, excluded))
+		pr := projection(q)
+		m := s.st.render(p, view{ws: w, now: c.now, omit: dropped(pr)})
+		return c.reply(http.StatusOK, pr.ApplyInPlace(m))
 	}
 }
 
@@ -283,14 +280,14 @@ func (s *Server) scimMe(c *call) error {
 		return scimErr(http.StatusNotFound, "", "The caller no longer exists.")
 	}
 	q := c.r.URL.Query()
-	attrs, excluded := splitList(q, "attributes"), splitList(q, "excludedAttributes")
-	m := s.st.render(p, view{ws: c.ws, now: c.now, omit: dropped(attrs, excluded)})
+	pr := projection(q)
+	m := s.st.render(p, view{ws: c.ws, now: c.now, omit: dropped(pr)})
 	if p.kind == kindSP {
 		m["schemas"] = []any{schemaUser, schemaUserWorkspace}
 		m["userName"] = p.applicationID
 	}
 	c.w.Header().Set("X-Databricks-Org-Id", strconv.FormatInt(c.ws.id, 10))
-	return c.reply(http.StatusOK, project(m, attrs, excluded))
+	return c.reply(http.StatusOK, pr.ApplyInPlace(m))
 }
 
 func (s *Server) scimCreate(k kind) func(*call) error {

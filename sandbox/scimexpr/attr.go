@@ -189,9 +189,6 @@ func Get(res map[string]any, attr string) (any, bool) {
 	return out, true
 }
 
-// alwaysReturned are the attributes Project never drops (lower case).
-var alwaysReturned = map[string]bool{"id": true, "schemas": true, "meta": true}
-
 // Project implements the attributes and excludedAttributes query parameters
 // (RFC 7644 §3.4.2.5) and returns a new map; res is not modified and the
 // result shares no memory with it. With attributes, only the listed
@@ -203,7 +200,7 @@ var alwaysReturned = map[string]bool{"id": true, "schemas": true, "meta": true}
 // Keys keep the resource's own spelling. Project is safe for concurrent use
 // if res is not being modified.
 func Project(res map[string]any, attributes, excluded []string) map[string]any {
-	return project(res, attributes, excluded, true)
+	return NewProjection(attributes, excluded).Apply(res)
 }
 
 // ProjectInPlace is Project for a resource the caller owns and will not use
@@ -214,26 +211,80 @@ func Project(res map[string]any, attributes, excluded []string) map[string]any {
 // the same map at two places, since excluding a sub-attribute deletes it
 // from the map in place.
 func ProjectInPlace(res map[string]any, attributes, excluded []string) map[string]any {
-	return project(res, attributes, excluded, false)
+	return NewProjection(attributes, excluded).ApplyInPlace(res)
 }
 
-// project is Project (deep set) or ProjectInPlace.
-func project(res map[string]any, attributes, excluded []string, deep bool) map[string]any {
+// Drops reports whether Project(res, attributes, excluded) leaves out res's
+// top-level attribute name (matched case-insensitively) whatever its value,
+// so that the projection is the same whether or not res holds it. That holds
+// for a resource with no two attribute names equal but for case. Drops is
+// safe for concurrent use.
+func Drops(attributes, excluded []string, name string) bool {
+	return NewProjection(attributes, excluded).Drops(name)
+}
+
+// A Projection is a parsed pair of attributes and excludedAttributes lists,
+// for projecting many resources alike (see Project). It is safe for
+// concurrent use.
+type Projection struct {
+	sel, excluded []attrPath
+}
+
+// NewProjection parses attributes and excluded as Project does.
+func NewProjection(attributes, excluded []string) *Projection {
+	return &Projection{sel: parsePaths(attributes), excluded: parsePaths(excluded)}
+}
+
+// Apply is Project(res, attributes, excluded).
+func (p *Projection) Apply(res map[string]any) map[string]any {
 	var out map[string]any
-	if sel := parsePaths(attributes); len(sel) > 0 {
-		out = selectAttrs(res, sel, deep)
+	if len(p.sel) > 0 {
+		out = selectAttrs(res, p.sel)
 	} else {
-		out = res
-		if deep {
-			out = deepCopyMap(res)
-		}
-		if out == nil {
-			out = map[string]any{}
+		out = deepCopyMap(res)
+	}
+	return p.exclude(out)
+}
+
+// ApplyInPlace is ProjectInPlace(res, attributes, excluded).
+func (p *Projection) ApplyInPlace(res map[string]any) map[string]any {
+	out := res
+	if len(p.sel) > 0 {
+		out = selectInPlace(res, p.sel)
+	}
+	return p.exclude(out)
+}
+
+// Drops is Drops(attributes, excluded, name).
+func (p *Projection) Drops(name string) bool {
+	if isAlwaysReturned(name) {
+		return false
+	}
+	for _, ap := range p.excluded {
+		if ap.sub == "" && strings.EqualFold(ap.name, name) {
+			return true
 		}
 	}
-	for _, ap := range parsePaths(excluded) {
+	if len(p.sel) == 0 {
+		return false
+	}
+	for _, ap := range p.sel {
+		if strings.EqualFold(ap.name, name) {
+			return false
+		}
+	}
+	return true
+}
+
+// exclude removes the excluded attributes from out (nil: an empty map) and
+// returns it.
+func (p *Projection) exclude(out map[string]any) map[string]any {
+	if out == nil {
+		out = map[string]any{}
+	}
+	for _, ap := range p.excluded {
 		k, ok := findKey(out, ap.name)
-		if !ok || alwaysReturned[strings.ToLower(k)] {
+		if !ok || isAlwaysReturned(k) {
 			continue
 		}
 		if ap.sub == "" {
@@ -278,14 +329,20 @@ func parsePaths(list []string) []attrPath {
 	return out
 }
 
+// isAlwaysReturned reports whether k is one of the attributes Project never
+// drops: "id", "schemas" and "meta", in any case.
+func isAlwaysReturned(k string) bool {
+	return strings.EqualFold(k, "id") || strings.EqualFold(k, "schemas") || strings.EqualFold(k, "meta")
+}
+
 // selectAttrs builds the projection of res on sel plus the always-returned
-// attributes, deep-copying the values it takes if deep is set.
-func selectAttrs(res map[string]any, sel []attrPath, deep bool) map[string]any {
+// attributes, deep-copying the values it takes.
+func selectAttrs(res map[string]any, sel []attrPath) map[string]any {
 	out := map[string]any{}
 	full := map[string]bool{}            // res keys copied whole
 	subs := map[string]map[string]bool{} // res key -> lower-cased sub-attributes wanted
 	for k := range res {
-		if alwaysReturned[strings.ToLower(k)] {
+		if isAlwaysReturned(k) {
 			full[k] = true
 		}
 	}
@@ -304,36 +361,86 @@ func selectAttrs(res map[string]any, sel []attrPath, deep bool) map[string]any {
 		subs[k][strings.ToLower(ap.sub)] = true
 	}
 	for k := range full {
-		out[k] = copyIf(res[k], deep)
+		out[k] = deepCopy(res[k])
 	}
 	for k, want := range subs {
 		if full[k] {
 			continue
 		}
-		switch v := res[k].(type) {
-		case map[string]any:
-			if p := pick(v, want, deep); len(p) > 0 {
-				out[k] = p
-			}
-		default:
-			l, ok := asList(v)
-			if !ok {
-				continue
-			}
-			var picked []any
-			for _, e := range l {
-				if m, ok := e.(map[string]any); ok {
-					if p := pick(m, want, deep); len(p) > 0 {
-						picked = append(picked, p)
-					}
-				}
-			}
-			if len(picked) > 0 {
-				out[k] = picked
-			}
+		if v, ok := pickValue(res[k], want, true); ok {
+			out[k] = v
 		}
 	}
 	return out
+}
+
+// selectInPlace is selectAttrs without the copies: it deletes the
+// attributes not selected from res itself and replaces those of which only
+// sub-attributes are selected.
+func selectInPlace(res map[string]any, sel []attrPath) map[string]any {
+	// The keys of res each entry of sel names, found as selectAttrs does.
+	keys := make([]string, len(sel))
+	found := make([]bool, len(sel))
+	for i, ap := range sel {
+		keys[i], found[i] = findKey(res, ap.name)
+	}
+	for k, v := range res {
+		if isAlwaysReturned(k) {
+			continue
+		}
+		whole := false
+		var want map[string]bool
+		for i, ap := range sel {
+			if !found[i] || keys[i] != k {
+				continue
+			}
+			if ap.sub == "" {
+				whole = true
+				break
+			}
+			if want == nil {
+				want = map[string]bool{}
+			}
+			want[strings.ToLower(ap.sub)] = true
+		}
+		if whole {
+			continue
+		}
+		if want == nil {
+			delete(res, k)
+			continue
+		}
+		if p, ok := pickValue(v, want, false); ok {
+			res[k] = p
+		} else {
+			delete(res, k)
+		}
+	}
+	return res
+}
+
+// pickValue returns the sub-attributes of v in want: for an object, its
+// entries whose lower-cased key is in want; for a list, that of each object
+// element (leaving out elements with none). ok is false if nothing is left.
+// The values taken are deep-copied if deep is set.
+func pickValue(v any, want map[string]bool, deep bool) (any, bool) {
+	if m, isMap := v.(map[string]any); isMap {
+		p := pick(m, want, deep)
+		return p, len(p) > 0
+	}
+	l, ok := asList(v)
+	if !ok {
+		return nil, false
+	}
+	var picked []any
+	for _, e := range l {
+		if m, ok := e.(map[string]any); ok {
+			if p := pick(m, want, deep); len(p) > 0 {
+				picked = append(picked, p)
+			}
+		}
+	}
+	return picked, len(picked) > 0
 }
 
 // pick returns the entries of m whose lower-cased key is in want, their
@@ -342,18 +449,13 @@ func pick(m map[string]any, want map[string]bool, deep bool) map[string]any {
 	out := map[string]any{}
 	for k, v := range m {
 		if want[strings.ToLower(k)] {
-			out[k] = copyIf(v, deep)
+			if deep {
+				v = deepCopy(v)
+			}
+			out[k] = v
 		}
 	}
 	return out
-}
-
-// copyIf returns a deep copy of v if deep is set, else v.
-func copyIf(v any, deep bool) any {
-	if deep {
-		return deepCopy(v)
-	}
-	return v
 }
 
 // Compare orders two attribute values for sortBy: it returns a negative
@@ -430,30 +532,4 @@ func sortKey(v any) any {
 		v, _ = lookup(m, "value")
 	}
 	return v
-}
-
-// Drops reports whether Project(res, attributes, excluded) leaves out res's
-// top-level attribute name (matched case-insensitively) whatever its value,
-// so that the projection is the same whether or not res holds it. That holds
-// for a resource with no two attribute names equal but for case. Drops is
-// safe for concurrent use.
-func Drops(attributes, excluded []string, name string) bool {
-	if alwaysReturned[strings.ToLower(name)] {
-		return false
-	}
-	for _, ap := range parsePaths(excluded) {
-		if ap.sub == "" && strings.EqualFold(ap.name, name) {
-			return true
-		}
-	}
-	sel := parsePaths(attributes)
-	if len(sel) == 0 {
-		return false
-	}
-	for _, ap := range sel {
-		if strings.EqualFold(ap.name, name) {
-			return false
-		}
-	}
-	return true
 }

@@ -140,11 +140,19 @@ func TestProjectInPlace(t *testing.T) {
 	for i, a := range projectionPaths {
 		lists = append(lists, []string{a}, []string{a, projectionPaths[(i*7+3)%len(projectionPaths)]})
 	}
-	for _, res := range resources {
+	// Attribute names equal but for case: Drops does not apply.
+	clashing := func() map[string]any {
+		return map[string]any{"id": "8", "ID": "9", "displayName": "a", "DisplayName": "b", "displayname": "c",
+			"Meta": map[string]any{"resourceType": "Group"}, "members": []any{map[string]any{"value": "1", "Value": "2"}},
+			"Members": []any{map[string]any{"display": "x"}}}
+	}
+	for i, res := range append(resources, clashing) {
 		for _, attrs := range lists {
 			for _, excluded := range lists {
 				checkProjectInPlace(t, res, attrs, excluded)
-				checkDrops(t, res(), attrs, excluded)
+				if i < len(resources) {
+					checkDrops(t, res(), attrs, excluded)
+				}
 			}
 		}
 	}
