@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"runtime"
 	"runtime/metrics"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -108,6 +109,9 @@ func benchExport(b *testing.B, seed *sandbox.Seed, parallel int, format string) 
 		b.Errorf("Run: %v", err)
 	}
 	phase := phases(stderr.String())
+	if _, ok := phase["read"]; !ok {
+		b.Error("no export timing debug line with read_ms")
+	}
 	st := srv.Stats()
 	failed := 0
 	for _, rc := range st.Requests {
@@ -166,7 +170,7 @@ func outputSize(b *testing.B, out string) int64 {
 	return n
 }
 
-var phaseRE = regexp.MustCompile(`\b(read|copy|commit)=(\S+)`)
+var phaseRE = regexp.MustCompile(`\b(read|copy|commit)_ms=(\d+)`)
 
 // phases reads the durations of the "export timing" debug line.
 func phases(log string) map[string]time.Duration {
@@ -176,7 +180,8 @@ func phases(log string) map[string]time.Duration {
 			continue
 		}
 		for _, m := range phaseRE.FindAllStringSubmatch(l, -1) {
-			out[m[1]], _ = time.ParseDuration(m[2])
+			ms, _ := strconv.Atoi(m[2])
+			out[m[1]] = time.Duration(ms) * time.Millisecond
 		}
 	}
 	return out

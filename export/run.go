@@ -198,8 +198,10 @@ func Run(ctx context.Context, o Options, d Deps) error {
 	if err := tables.Commit(); err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
-	// copy is the part of the copy left once the last read is done.
-	r.log.Debug("export timing", "read", read, "copy", copied-read, "commit", time.Since(start)-copied)
+	// copy is the part of the copy left once the last read is done. The
+	// phases are in milliseconds: the log rounds durations for humans.
+	r.log.Debug("export timing", "read_ms", read.Milliseconds(), "copy_ms", (copied - read).Milliseconds(),
+		"commit_ms", (time.Since(start) - copied).Milliseconds())
 	return r.finish(results, acct)
 }
 
