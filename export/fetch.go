@@ -240,10 +240,14 @@ type accountData struct {
 }
 
 // fetchAccount reads the account users (for the account_user column and the
-// account tables) and, when the account tables are included, the account
-// groups and service principals, all at once. usersRead, if not nil, is
-// called as soon as the users are read (or failed to be), without waiting
-// for the rest: the users table of the output waits for them.
+// account tables) and then, when the account tables are included, the
+// account groups and service principals. usersRead, if not nil, is called
+// as soon as the users are read (or failed to be), before the rest: the
+// users table of the output waits for them, while the account's other lists
+// are only needed once everything is read. (Read first, the users are known
+// while the workspaces are still being read; read alongside the other
+// lists, they would come last, and their rows would be copied only after
+// the last read.)
 func (r *runner) fetchAccount(ctx context.Context, task *counter, usersRead func(users []scim.User, ok bool)) *accountData {
 	d := &accountData{reads: reads{prefix: "account "}}
 	full := r.cfg.include.has(IncludeAccount)
@@ -252,14 +256,12 @@ func (r *runner) fetchAccount(ctx context.Context, task *counter, usersRead func
 		userAttrs = []string{"id"}
 	}
 	var wg sync.WaitGroup
-	wg.Go(func() {
-		var err error
-		d.users, err = listAll(ctx, collection[scim.User]{ep: r.acct.Users, doer: r.acct, class: scim.ClassAccountSCIMRead, id: userID}, userAttrs, r.cfg.pageSize, task)
-		d.record(readUsers, err)
-		if usersRead != nil {
-			usersRead(d.users, err == nil)
-		}
-	})
+	var err error
+	d.users, err = listAll(ctx, collection[scim.User]{ep: r.acct.Users, doer: r.acct, class: scim.ClassAccountSCIMRead, id: userID}, userAttrs, r.cfg.pageSize, task)
+	d.record(readUsers, err)
+	if usersRead != nil {
+		usersRead(d.users, err == nil)
+	}
 	if full {
 		wg.Go(func() {
 			var err error
