@@ -88,7 +88,10 @@
 // 0600 (directories 0700) once every workspace is done; a cancelled run
 // leaves nothing behind. Rows are spooled per workspace to a temporary
 // directory next to the output, so memory holds only the workspaces being
-// read.
+// read, and are copied into the output's tables while later workspaces are
+// still being read: one goroutine per table takes each workspace in order
+// as soon as it and those before it are done (the users table also waits
+// for the account users, which are read first).
 //
 // # Failures
 //
