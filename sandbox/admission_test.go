@@ -242,6 +242,22 @@ func TestTargetedFaultsBeforeHandlerAndDrop(t *testing.T) {
 	}
 }
 
+func TestTargetedFaultForOneWorkspace(t *testing.T) {
+	srv := newSmall(t, Options{})
+	c := admin(t, srv, wsFed)
+	if err := srv.AddFault(Fault{Method: "GET", PathRegexp: `/Groups$`, Workspace: wsFed, Status: 403}); err != nil {
+		t.Fatal(err)
+	}
+	if r := c.do("GET", groupsPath, nil); r.status != 403 {
+		t.Errorf("GET groups of workspace %d = %d, want the fault's 403", wsFed, r.status)
+	}
+	c.in(wsLocal).ok(200, "GET", groupsPath, nil) // another workspace is not hit
+	c.ok(200, "GET", usersPath, nil)              // nor another path
+	if st := srv.Stats(); st.Faults != 1 {
+		t.Errorf("Stats.Faults %d, want 1", st.Faults)
+	}
+}
+
 func TestRandomFaultsAreDeterministic(t *testing.T) {
 	run := func() []int {
 		srv := newSmall(t, Options{FaultRate: 0.5, FaultSeed: 7})

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -15,6 +16,9 @@ type Fault struct {
 	// PathRegexp matches the URL path, e.g. `^/api/2.0/preview/scim/v2/Groups/\d+$`
 	// ("" = any).
 	PathRegexp string
+	// Workspace matches the requests routed to this workspace id by the
+	// X-Databricks-Workspace-Id header (0 = any request).
+	Workspace int64
 	// Status is the reply status (ignored with Drop).
 	Status int
 	// Body is the reply body; empty means a REST error body for Status.
@@ -78,6 +82,9 @@ func (s *Server) matchFault(r *http.Request) *Fault {
 			continue
 		}
 		if f.re != nil && !f.re.MatchString(r.URL.Path) {
+			continue
+		}
+		if f.Workspace != 0 && r.Header.Get("X-Databricks-Workspace-Id") != strconv.FormatInt(f.Workspace, 10) {
 			continue
 		}
 		if f.Times > 0 && f.injected >= f.Times {
