@@ -70,6 +70,10 @@ const (
 	// migrates, and finalize keeps its backup group so that those parents
 	// keep its members.
 	ConflictParentNotMigrated = "parent-not-migrated"
+	// ConflictNotRead: with --skip-unreadable, a workspace (Group empty)
+	// or the members of its groups could not be read, and the plan leaves
+	// it out. Always blocking.
+	ConflictNotRead = "not-read"
 )
 
 // DefaultBackupPrefix is the prefix of the name a migrated local group is

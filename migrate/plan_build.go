@@ -73,6 +73,7 @@ type planWS struct {
 	info      scim.WorkspaceInfo
 	federated bool
 	skipped   string
+	readErr   error        // the failed read of the current phase (--skip-unreadable)
 	groups    []scim.Group // every group, minimal attributes
 	byID      map[string]*scim.Group
 	localName map[string]*scim.Group // workspace-local groups by name
@@ -141,6 +142,46 @@ type planBuilder struct {
 	groups    []AccountGroupPlan
 	agIndex   map[string]int // key -> index into groups
 	claimed   map[string]bool
+}
+
+// skipUnread leaves out the workspaces whose phase 1 reads failed (with
+// --skip-unreadable): each is skipped, with a blocking not-read conflict.
+func (b *planBuilder) skipUnread() {
+	for _, w := range b.ws {
+		if w.readErr == nil {
+			continue
+		}
+		w.skipped = "not read: " + w.readErr.Error()
+		w.groups, w.federated = nil, false
+		b.conflicts = append(b.conflicts, Conflict{
+			Kind:        ConflictNotRead,
+			WorkspaceID: w.info.ID,
+			Blocking:    true,
+			Detail: fmt.Sprintf("workspace %s could not be read (%v); its groups are not planned: fix access and plan again",
+				w.planLabel(), w.readErr),
+			Policies: planSamePolicies("leave the workspace out"),
+		})
+		w.readErr = nil
+	}
+}
+
+// blockUnread blocks the groups of the workspaces whose phase 2 reads
+// (members, principals) failed (with --skip-unreadable): what was read of
+// them is dropped, and each group gets a blocking not-read conflict.
+func (b *planBuilder) blockUnread() {
+	for _, w := range b.ws {
+		if w.readErr == nil {
+			continue
+		}
+		for _, n := range w.nodes {
+			n.members, n.parents, n.fetched = nil, nil, false
+			if n.blocked == "" {
+				b.block(n, Conflict{Kind: ConflictNotRead, Detail: fmt.Sprintf(
+					"the members of the groups of workspace %s could not be read (%v): fix access and plan again", w.planLabel(), w.readErr)})
+			}
+		}
+		w.readErr = nil
+	}
 }
 
 // selectGroups is phase 1: it selects the in-scope local groups of the

@@ -43,6 +43,9 @@ type planFetcher struct {
 	}
 	log *reports.Logger
 	b   *planBuilder
+	// skipUnreadable leaves out a workspace that cannot be read instead of
+	// failing the plan (PlanOptions.SkipUnreadable).
+	skipUnreadable bool
 }
 
 // fetch runs the builder's three phases with the reads each needs.
@@ -90,12 +93,14 @@ func (f *planFetcher) fetch(ctx context.Context) error {
 	}, clients); err != nil {
 		return err
 	}
+	f.b.skipUnread()
 	f.b.selectGroups()
 	// Phase 2 reads: members of the selected groups and the principals
 	// they refer to.
 	if err := f.eachWorkspace(ctx, f.readMembers, clients); err != nil {
 		return err
 	}
+	f.b.blockUnread()
 	f.b.resolve()
 	// Phase 3 reads: members of the account groups the plan may reuse.
 	if err := f.readAccountMembers(ctx, acct, f.b.candidateAccountGroups()); err != nil {
@@ -115,7 +120,9 @@ func planLabel(info scim.WorkspaceInfo) string {
 }
 
 // eachWorkspace runs fn for every workspace not skipped, Parallel at a
-// time, and returns the first error (by workspace order).
+// time, and returns the first error (by workspace order). With
+// skipUnreadable, a workspace whose fn fails (the run not being cancelled)
+// keeps the error in its readErr instead, for the builder to leave it out.
 func (f *planFetcher) eachWorkspace(ctx context.Context, fn func(context.Context, *planWS, *scim.WorkspaceClient) error, clients []*scim.WorkspaceClient) error {
 	par := f.sess.Parallel()
 	if par <= 0 {
@@ -128,7 +135,15 @@ func (f *planFetcher) eachWorkspace(ctx context.Context, fn func(context.Context
 			return nil
 		}
 		if err := fn(ctx, w, clients[i]); err != nil {
+			if f.skipUnreadable && ctx.Err() == nil {
+				w.readErr = err
+				f.log.Warn("workspace not read: planning without it", "workspace", w.info.Name, "error", err)
+				return nil
+			}
 			errs[i] = fmt.Errorf("workspace %s: %w", planLabel(w.info), err)
+			if ctx.Err() == nil {
+				errs[i] = fmt.Errorf("%w (pass --skip-unreadable to plan the other workspaces without it, or leave it out with --workspace)", errs[i])
+			}
 			return errs[i]
 		}
 		return nil

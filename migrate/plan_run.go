@@ -53,6 +53,13 @@ type PlanOptions struct {
 	// it out of the way; "" means DefaultBackupPrefix.
 	BackupPrefix string
 
+	// SkipUnreadable plans the other workspaces when one cannot be read
+	// (denied, unavailable, throttled past the retry budget): the plan
+	// lists it as skipped with a blocking not-read conflict, and RunPlan
+	// returns a *PlanReviewError. Without it such a workspace fails the
+	// plan.
+	SkipUnreadable bool
+
 	// Report, if set, also writes the summary as ReportXLSX or ReportHTML to
 	// ReportOut ("" = Out with the extension replaced).
 	Report    string
@@ -168,7 +175,7 @@ func RunPlan(ctx context.Context, o PlanOptions, d Deps) error {
 		settings.MappingFile, settings.MappingSHA256 = mapping.Path, mapping.SHA256
 	}
 	b := &planBuilder{settings: settings, match: match, sel: sel}
-	f := &planFetcher{sess: sess, log: d.logger(), b: b}
+	f := &planFetcher{sess: sess, log: d.logger(), b: b, skipUnreadable: o.SkipUnreadable}
 	if err := f.fetch(ctx); err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -1017,4 +1018,89 @@ func TestPlanNeedsReviewExitCode(t *testing.T) {
 	if strings.Contains(stdout.String(), "Conflicts:") {
 		t.Errorf("clean plan prints a conflicts section:\n%s", stdout)
 	}
+}
+
+// TestPlanSkipUnreadable: a workspace whose groups cannot be listed fails
+// the plan, with a hint, and writes nothing; with --skip-unreadable the
+// plan leaves it out (skipped, with a blocking not-read conflict) and
+// plans the others as a plan of the others alone would. A workspace whose
+// groups' members cannot be read keeps its place, but each of its groups
+// is blocked.
+func TestPlanSkipUnreadable(t *testing.T) {
+	const analytics = 6051921418418892
+	others := PlanOptions{Workspaces: []string{"acme-prod", "acme-ml", "acme-legacy"}, OnConflict: PolicyMerge}
+	calm, _ := runTestPlan(t, newPlanServer(t, ""), others)
+
+	t.Run("fails without the flag", func(t *testing.T) {
+		srv := newPlanServer(t, "")
+		if err := srv.AddFault(sandbox.Fault{Method: "GET", PathRegexp: `/scim/v2/Groups$`, Workspace: analytics, Status: http.StatusForbidden}); err != nil {
+			t.Fatal(err)
+		}
+		d, _, _, _ := planDeps(t, srv)
+		out := filepath.Join(t.TempDir(), "plan.json")
+		err := RunPlan(context.Background(), PlanOptions{Out: out, OnConflict: PolicyMerge, ToolVersion: "test"}, d)
+		if err == nil || !strings.Contains(err.Error(), "workspace acme-analytics (6051921418418892): list groups:") ||
+			!strings.Contains(err.Error(), "pass --skip-unreadable") {
+			t.Fatalf("RunPlan = %v, want the workspace's error with the --skip-unreadable hint", err)
+		}
+		if _, err := os.Stat(out); !os.IsNotExist(err) {
+			t.Errorf("a failed plan left a plan file: %v", err)
+		}
+	})
+
+	t.Run("workspace not read", func(t *testing.T) {
+		srv := newPlanServer(t, "")
+		if err := srv.AddFault(sandbox.Fault{Method: "GET", PathRegexp: `/scim/v2/Groups$`, Workspace: analytics, Status: http.StatusForbidden}); err != nil {
+			t.Fatal(err)
+		}
+		p, stdout := runTestPlan(t, srv, PlanOptions{OnConflict: PolicyMerge, SkipUnreadable: true})
+		var skipped string
+		for _, w := range p.Workspaces {
+			if w.WorkspaceID == analytics {
+				skipped = w.Skipped
+				if len(w.Groups) != 0 {
+					t.Errorf("the unread workspace has groups in the plan: %+v", w.Groups)
+				}
+			}
+		}
+		if !strings.HasPrefix(skipped, "not read: ") || !strings.Contains(skipped, "403") {
+			t.Errorf("workspace skipped = %q, want not read with the 403", skipped)
+		}
+		var notRead []Conflict
+		for _, c := range p.Conflicts {
+			if c.Kind == ConflictNotRead {
+				notRead = append(notRead, c)
+			}
+		}
+		if len(notRead) != 1 || notRead[0].WorkspaceID != analytics || notRead[0].Group != "" || !notRead[0].Blocking {
+			t.Errorf("not-read conflicts = %+v, want one blocking conflict for the workspace", notRead)
+		}
+		if !strings.Contains(stdout, "not-read: workspace acme-analytics [BLOCKING]") {
+			t.Errorf("summary does not show the conflict:\n%s", stdout)
+		}
+		if got, want := planOutcome(p), planOutcome(calm); !reflect.DeepEqual(got, want) {
+			t.Errorf("outcome = %v\nwant the plan of the other workspaces: %v", got, want)
+		}
+	})
+
+	t.Run("members not read", func(t *testing.T) {
+		srv := newPlanServer(t, "")
+		if err := srv.AddFault(sandbox.Fault{Method: "GET", PathRegexp: `/scim/v2/Groups/[^/]+$`, Workspace: analytics, Status: http.StatusForbidden}); err != nil {
+			t.Fatal(err)
+		}
+		p, _ := runTestPlan(t, srv, PlanOptions{OnConflict: PolicyMerge, SkipUnreadable: true})
+		n := 0
+		for k, v := range planOutcome(p) {
+			inAnalytics := strings.HasPrefix(k, "acme-analytics/")
+			if inAnalytics {
+				n++
+			}
+			if inAnalytics != (v == "skip:"+ConflictNotRead) {
+				t.Errorf("%s: %s", k, v)
+			}
+		}
+		if n == 0 {
+			t.Error("no group of acme-analytics in the plan")
+		}
+	})
 }

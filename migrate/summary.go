@@ -245,7 +245,10 @@ func printPlanSummary(s *reports.Streams, p *Plan, path string) error {
 	b.WriteString("\nConflicts:\n")
 	for _, c := range p.Conflicts {
 		where := c.Group
-		if c.WorkspaceID != 0 {
+		switch {
+		case c.WorkspaceID != 0 && c.Group == "":
+			where = "workspace " + planWorkspaceName(p, c.WorkspaceID)
+		case c.WorkspaceID != 0:
 			where = fmt.Sprintf("%s in workspace %s", c.Group, planWorkspaceName(p, c.WorkspaceID))
 		}
 		state := "resolved by on-conflict " + p.Settings.OnConflict
