@@ -62,6 +62,9 @@
 //     system group such as admins), listed. Never blocking: the group
 //     migrates, and finalize keeps its backup group so that those parents
 //     keep its members.
+//   - not-read (with --skip-unreadable): a workspace, or the members of its
+//     groups, could not be read; the plan leaves it (or them) out. Always
+//     blocking.
 //
 // An existing account group is reused only when its members equal the
 // desired ones or the policy says merge.
