@@ -193,7 +193,7 @@ func fetchDetails(ctx context.Context, d scim.Doer, objs []*object, scope Permis
 			need = append(need, o)
 		}
 	}
-	parallel(ctx, need, func(o *object) {
+	parallel(ctx, need, detailWorkers, func(o *object) {
 		p, err := scim.GetPermissions(ctx, d, o.permType, o.permID)
 		if err != nil {
 			o.aclErr = err
@@ -207,7 +207,7 @@ func fetchDetails(ctx context.Context, d scim.Doer, objs []*object, scope Permis
 			jobs = append(jobs, o)
 		}
 	}
-	parallel(ctx, jobs, func(o *object) {
+	parallel(ctx, jobs, detailWorkers, func(o *object) {
 		j, err := scim.GetJob(ctx, d, o.job.JobID)
 		if err != nil {
 			o.jobErr = err
@@ -218,12 +218,12 @@ func fetchDetails(ctx context.Context, d scim.Doer, objs []*object, scope Permis
 	return len(need), len(jobs)
 }
 
-// parallel runs f on every item with at most detailWorkers at once; it
-// stops handing out items once ctx is done.
-func parallel[T any](ctx context.Context, items []T, f func(T)) {
+// parallel runs f on every item, in order, with at most workers at once
+// (at least one); it stops handing out items once ctx is done.
+func parallel[T any](ctx context.Context, items []T, workers int, f func(T)) {
 	ch := make(chan T)
 	var wg sync.WaitGroup
-	for range min(detailWorkers, len(items)) {
+	for range min(max(workers, 1), len(items)) {
 		wg.Go(func() {
 			for it := range ch {
 				f(it)

@@ -240,22 +240,7 @@ func (a *auditor) active() []*wsRun {
 // forEachWorkspace runs f on every auditable workspace, Session.Parallel at
 // a time.
 func (a *auditor) forEachWorkspace(ctx context.Context, f func(*wsRun)) {
-	sem := make(chan struct{}, max(a.sess.Parallel(), 1))
-	var wg sync.WaitGroup
-	for _, w := range a.active() {
-		if ctx.Err() != nil {
-			break
-		}
-		sem <- struct{}{}
-		if ctx.Err() != nil {
-			break
-		}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			f(w)
-		})
-	}
-	wg.Wait()
+	parallel(ctx, a.active(), a.sess.Parallel(), f)
 }
 
 // matcher returns the run's matcher.
