@@ -356,16 +356,17 @@ func (s *Server) scimPatch(k kind) func(*call) error {
 		if err != nil {
 			return fromExpr(err)
 		}
-		v := view{ws: w, now: c.now}
-		res := s.st.render(p, v)
+		res := s.st.render(p, view{ws: w, now: c.now})
+		// extract copies what it reads, so the patch below leaves old as
+		// it was.
+		old, e := extract(res)
+		if e != nil {
+			return e
+		}
 		if err := scimexpr.Apply(res, ops); err != nil {
 			return fromExpr(err)
 		}
 		nu, e := extract(res)
-		if e != nil {
-			return e
-		}
-		old, e := extract(s.st.render(p, v))
 		if e != nil {
 			return e
 		}
