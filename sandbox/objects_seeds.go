@@ -1,12 +1,9 @@
 package sandbox
 
 import (
-	"bytes"
 	_ "embed"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"slices"
 	"strconv"
@@ -32,14 +29,9 @@ type ObjectsFile struct {
 // error that names it). References to principals are checked when a server
 // loads the objects with their seed.
 func ParseObjectsFile(b []byte) (*ObjectsFile, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
 	var f ObjectsFile
-	if err := dec.Decode(&f); err != nil {
+	if err := decodeStrict(b, &f); err != nil {
 		return nil, fmt.Errorf("parse objects: %w", err)
-	}
-	if err := dec.Decode(new(json.RawMessage)); !errors.Is(err, io.EOF) {
-		return nil, errors.New("parse objects: unexpected data after the objects file")
 	}
 	for k, o := range f.Workspaces {
 		if n, err := strconv.ParseInt(k, 10, 64); err != nil || n <= 0 {

@@ -142,8 +142,8 @@ func TestParseObjectsStrict(t *testing.T) {
 	if _, err := ParseObjectsFile([]byte(`{"account_id":"a","workspaces":{"1":{"jobs":[{"job_id":1,"name":"j","creator":"a","colour":"red"}]}}}`)); err == nil || !strings.Contains(err.Error(), "colour") {
 		t.Errorf("unknown field: got %v, want an error naming it", err)
 	}
-	if _, err := ParseObjectsFile([]byte(`{} {}`)); err == nil {
-		t.Error("trailing data: want an error")
+	if _, err := ParseObjectsFile([]byte(`{} {}`)); err == nil || err.Error() != "parse objects: unexpected data after the JSON value" {
+		t.Errorf("trailing data: got %v", err)
 	}
 	if _, err := ParseObjectsFile([]byte(`{"account_id":"a","workspaces":{"prod":{}}}`)); err == nil || !strings.Contains(err.Error(), `"prod"`) {
 		t.Errorf("non-numeric workspace key: got %v", err)

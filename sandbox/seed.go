@@ -208,19 +208,28 @@ func LoadSeed(path string) (*Seed, error) {
 // names it) and validates it: ids, uniqueness of names per scope, member and
 // assignment references, group cycles, tokens and knobs.
 func ParseSeed(b []byte) (*Seed, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
 	var s Seed
-	if err := dec.Decode(&s); err != nil {
+	if err := decodeStrict(b, &s); err != nil {
 		return nil, fmt.Errorf("parse seed: %w", err)
-	}
-	if err := dec.Decode(new(json.RawMessage)); !errors.Is(err, io.EOF) {
-		return nil, errors.New("parse seed: unexpected data after the seed object")
 	}
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
 	return &s, nil
+}
+
+// decodeStrict decodes the one JSON value in b into v: an unknown field is
+// an error that names it, and so is anything after the value.
+func decodeStrict(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if err := dec.Decode(new(json.RawMessage)); !errors.Is(err, io.EOF) {
+		return errors.New("unexpected data after the JSON value")
+	}
+	return nil
 }
 
 // Validate checks the seed's consistency. New calls it too, so a seed built

@@ -22,8 +22,9 @@ func TestLoadSeedRejectsUnknownFields(t *testing.T) {
 	if _, err := LoadSeed("../testdata/sandbox/missing.json"); err == nil {
 		t.Error("missing file accepted")
 	}
-	if _, err := ParseSeed([]byte(`{"account_id":"a","workspaces":[{"workspace_id":1,"workspace_name":"w"}]} {}`)); err == nil {
-		t.Error("trailing data accepted")
+	if _, err := ParseSeed([]byte(`{"account_id":"a","workspaces":[{"workspace_id":1,"workspace_name":"w"}]} {}`)); err == nil ||
+		err.Error() != "parse seed: unexpected data after the JSON value" {
+		t.Errorf("trailing data: got %v", err)
 	}
 }
 
