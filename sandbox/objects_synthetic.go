@@ -57,32 +57,19 @@ func splitObjectKeys(spec string) (identity, objects string) {
 func parseSyntheticObjects(spec string) (map[string]int, uint64, error) {
 	counts := map[string]int{}
 	rngSeed := uint64(1)
-	for _, kv := range strings.Split(spec, ",") {
-		kv = strings.TrimSpace(kv)
-		if kv == "" {
-			continue
-		}
-		k, v, ok := strings.Cut(kv, "=")
-		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
-		if !ok {
-			return nil, 0, fmt.Errorf("synthetic objects spec: %q: want key=value", kv)
-		}
-		if k == "seed" {
-			n, err := strconv.ParseUint(v, 10, 64)
-			if err != nil {
-				return nil, 0, fmt.Errorf("synthetic objects spec: seed: %q is not a non-negative integer", v)
-			}
-			rngSeed = n
-			continue
-		}
+	err := parseSpec(spec, "synthetic objects spec", &rngSeed, func(k, v string) error {
 		if !oneOf(k, syntheticObjectKeys...) {
-			return nil, 0, fmt.Errorf("synthetic objects spec: unknown key %q (want %s or seed)", k, strings.Join(syntheticObjectKeys, ", "))
+			return fmt.Errorf("unknown key %q (want %s or seed)", k, strings.Join(syntheticObjectKeys, ", "))
 		}
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 || n > 1_000_000 {
-			return nil, 0, fmt.Errorf("synthetic objects spec: %s: %q is not an integer between 0 and 1000000", k, v)
+			return fmt.Errorf("%s: %q is not an integer between 0 and 1000000", k, v)
 		}
 		counts[k] = n
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
 	}
 	return counts, rngSeed, nil
 }

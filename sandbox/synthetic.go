@@ -35,6 +35,25 @@ func ParseSyntheticSpec(spec string) (SyntheticSpec, error) {
 		"sps":          {&s.SPs, 0, 100_000},
 		"local-groups": {&s.LocalGroups, 0, 10_000},
 	}
+	err := parseSpec(spec, "synthetic spec", &s.Seed, func(k, v string) error {
+		l, known := limits[k]
+		if !known {
+			return fmt.Errorf("unknown key %q (want workspaces, users, groups, members, sps, local-groups or seed)", k)
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < l.min || n > l.max {
+			return fmt.Errorf("%s: %q is not an integer between %d and %d", k, v, l.min, l.max)
+		}
+		*l.dst = n
+		return nil
+	})
+	return s, err
+}
+
+// parseSpec calls set for each key=value of a comma-separated spec, keys
+// and values trimmed and blank entries skipped; seed=N goes to *seed
+// instead. Errors start with what, the spec's name.
+func parseSpec(spec, what string, seed *uint64, set func(k, v string) error) error {
 	for _, kv := range strings.Split(spec, ",") {
 		kv = strings.TrimSpace(kv)
 		if kv == "" {
@@ -43,27 +62,21 @@ func ParseSyntheticSpec(spec string) (SyntheticSpec, error) {
 		k, v, ok := strings.Cut(kv, "=")
 		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
 		if !ok {
-			return s, fmt.Errorf("synthetic spec: %q: want key=value", kv)
+			return fmt.Errorf("%s: %q: want key=value", what, kv)
 		}
 		if k == "seed" {
 			n, err := strconv.ParseUint(v, 10, 64)
 			if err != nil {
-				return s, fmt.Errorf("synthetic spec: seed: %q is not a non-negative integer", v)
+				return fmt.Errorf("%s: seed: %q is not a non-negative integer", what, v)
 			}
-			s.Seed = n
+			*seed = n
 			continue
 		}
-		l, known := limits[k]
-		if !known {
-			return s, fmt.Errorf("synthetic spec: unknown key %q (want workspaces, users, groups, members, sps, local-groups or seed)", k)
+		if err := set(k, v); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
 		}
-		n, err := strconv.Atoi(v)
-		if err != nil || n < l.min || n > l.max {
-			return s, fmt.Errorf("synthetic spec: %s: %q is not an integer between %d and %d", k, v, l.min, l.max)
-		}
-		*l.dst = n
 	}
-	return s, nil
+	return nil
 }
 
 var (
