@@ -100,7 +100,6 @@ type wsResult struct {
 
 // accountResult is the outcome of the account reads.
 type accountResult struct {
-	users  map[string]bool // ids of account users; nil when not read
 	file   *spoolFile
 	err    error
 	reason string
@@ -399,13 +398,14 @@ func (r *runner) exportAccount(ctx context.Context, prog *reports.Progress, cp *
 	task := prog.Task("account", 0)
 	res := &accountResult{}
 	d := r.fetchAccount(ctx, &counter{task: task}, func(users []scim.User, ok bool) {
+		var ids map[string]bool // nil: unknown
 		if ok {
-			res.users = make(map[string]bool, len(users))
+			ids = make(map[string]bool, len(users))
 			for _, u := range users {
-				res.users[u.ID] = true
+				ids[u.ID] = true
 			}
 		}
-		cp.accountUsersRead(res.users)
+		cp.accountUsersRead(ids)
 	})
 	if err := ctx.Err(); err != nil {
 		res.err, res.reason = err, err.Error()
