@@ -253,8 +253,29 @@ func TestTargetedFaultForOneWorkspace(t *testing.T) {
 	}
 	c.in(wsLocal).ok(200, "GET", groupsPath, nil) // another workspace is not hit
 	c.ok(200, "GET", usersPath, nil)              // nor another path
-	if st := srv.Stats(); st.Faults != 1 {
-		t.Errorf("Stats.Faults %d, want 1", st.Faults)
+	// The fault follows the routing, not the header's spelling: no header
+	// is the first workspace, and " 01001" is workspace 1001.
+	if r := c.in(0).do("GET", groupsPath, nil); r.status != 403 {
+		t.Errorf("GET groups without a workspace header (workspace %d) = %d, want the fault's 403", wsFed, r.status)
+	}
+	req, err := http.NewRequest("GET", srv.URL()+groupsPath, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+srv.AdminToken())
+	req.Header.Set("X-Databricks-Workspace-Id", " 01001")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 403 {
+		t.Errorf("GET groups with header \" 01001\" = %d, want the fault's 403", resp.StatusCode)
+	}
+	// An account route is in no workspace, whatever its headers.
+	c.ok(200, "GET", acctPath(srv, "/scim/v2/Groups"), nil)
+	if st := srv.Stats(); st.Faults != 3 {
+		t.Errorf("Stats.Faults %d, want 3", st.Faults)
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
-	"strconv"
 	"strings"
 )
 
@@ -16,8 +15,9 @@ type Fault struct {
 	// PathRegexp matches the URL path, e.g. `^/api/2.0/preview/scim/v2/Groups/\d+$`
 	// ("" = any).
 	PathRegexp string
-	// Workspace matches the requests routed to this workspace id by the
-	// X-Databricks-Workspace-Id header (0 = any request).
+	// Workspace matches the requests of workspace routes addressed to this
+	// workspace id, as routed (by the X-Databricks-Workspace-Id header, the
+	// first workspace without it); 0 = any request.
 	Workspace int64
 	// Status is the reply status (ignored with Drop).
 	Status int
@@ -73,8 +73,9 @@ func (s *Server) ClearFaults() {
 	s.faults = nil
 }
 
-// matchFault returns the targeted fault that fires for r, if any.
-func (s *Server) matchFault(r *http.Request) *Fault {
+// matchFault returns the targeted fault that fires for r, if any; ws is the
+// workspace r is routed to (0: an account route).
+func (s *Server) matchFault(r *http.Request, ws int64) *Fault {
 	s.faultMu.Lock()
 	defer s.faultMu.Unlock()
 	for _, f := range s.faults {
@@ -84,7 +85,7 @@ func (s *Server) matchFault(r *http.Request) *Fault {
 		if f.re != nil && !f.re.MatchString(r.URL.Path) {
 			continue
 		}
-		if f.Workspace != 0 && r.Header.Get("X-Databricks-Workspace-Id") != strconv.FormatInt(f.Workspace, 10) {
+		if f.Workspace != 0 && f.Workspace != ws {
 			continue
 		}
 		if f.Times > 0 && f.injected >= f.Times {

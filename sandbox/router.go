@@ -195,7 +195,7 @@ func (s *Server) serve(rt *route, w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	fault := s.matchFault(r)
+	fault := s.matchFault(r, scopeID)
 	if fault != nil && !fault.AfterHandler {
 		faulted = true
 		if fault.Drop {
