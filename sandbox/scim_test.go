@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/dbiam/dbiam/sandbox/scimexpr"
@@ -478,4 +481,94 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+// TestConcurrentListReads has concurrent readers fill and share the list
+// caches (candidates and workspace visibility) and the encoder's pools,
+// first alone (every reply must equal the one read before, sequentially),
+// then next to a writer. Under -race it checks that replies share no
+// mutable state.
+func TestConcurrentListReads(t *testing.T) {
+	srv := newSmall(t, Options{})
+	acct := admin(t, srv, 0)
+	get := func(ws int64, path string) (int, []byte) {
+		req := httptest.NewRequest("GET", path, nil)
+		req.Header.Set("Authorization", "Bearer "+srv.AdminToken())
+		if ws != 0 {
+			req.Header.Set("X-Databricks-Workspace-Id", strconv.FormatInt(ws, 10))
+		}
+		w := httptest.NewRecorder()
+		srv.ServeHTTP(w, req)
+		return w.Code, w.Body.Bytes()
+	}
+	type read struct {
+		ws   int64
+		path string
+	}
+	var reads []read
+	for _, q := range []string{"", "?attributes=id,groups", "?excludedAttributes=members.display&filter=displayName%20pr",
+		"?attributes=displayName,members&sortBy=displayName", "?count=1&startIndex=2"} {
+		for _, ws := range []int64{wsFed, wsLocal} {
+			reads = append(reads, read{ws, usersPath + q}, read{ws, groupsPath + q}, read{ws, spsPath + q})
+		}
+		for _, coll := range []string{"/Users", "/Groups", "/ServicePrincipals"} {
+			reads = append(reads, read{0, acctPath(srv, "/scim/v2"+coll+q)})
+		}
+	}
+	acct.ok(http.StatusCreated, "POST", acctPath(srv, "/scim/v2/Users"), map[string]any{"userName": "new@x.test"})
+	want := make([][]byte, len(reads))
+	for i, r := range reads {
+		if _, want[i] = get(r.ws, r.path); len(want[i]) == 0 {
+			t.Fatalf("GET %s: empty reply", r.path)
+		}
+	}
+	// Empty the caches (as a change does) for the readers below to fill
+	// them concurrently.
+	srv.mu.Lock()
+	srv.st.version++
+	srv.mu.Unlock()
+	for _, writer := range []bool{false, true} {
+		var wg sync.WaitGroup
+		stop := make(chan struct{})
+		if writer {
+			wg.Go(func() {
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					body := `{"userName":"w` + strconv.Itoa(i) + `@x.test"}`
+					req := httptest.NewRequest("POST", acctPath(srv, "/scim/v2/Users"), strings.NewReader(body))
+					req.Header.Set("Authorization", "Bearer "+srv.AdminToken())
+					w := httptest.NewRecorder()
+					srv.ServeHTTP(w, req)
+					if w.Code != http.StatusCreated {
+						t.Errorf("POST user: %d %s", w.Code, w.Body)
+						return
+					}
+				}
+			})
+		}
+		var readers sync.WaitGroup
+		for g := range 8 {
+			readers.Go(func() {
+				for n := range 3 * len(reads) {
+					i := (g*7 + n) % len(reads)
+					code, body := get(reads[i].ws, reads[i].path)
+					if code != http.StatusOK {
+						t.Errorf("GET %s: %d %s", reads[i].path, code, body)
+						return
+					}
+					if !writer && !bytes.Equal(body, want[i]) {
+						t.Errorf("GET %s read concurrently =\n %s\nsequentially\n %s", reads[i].path, body, want[i])
+						return
+					}
+				}
+			})
+		}
+		readers.Wait()
+		close(stop)
+		wg.Wait()
+	}
 }
