@@ -59,7 +59,8 @@
 //   - replace "active" stores the value as given (false, "false" or
 //     [{"value":"false"}], the Terraform form); the caller normalizes it.
 //
-// All exported functions are safe for concurrent use except that Apply
-// modifies its resource argument, which must not be shared with concurrent
-// readers while Apply runs.
+// All exported functions are safe for concurrent use except that Apply (the
+// PATCH applier), ProjectInPlace and Projection.ApplyInPlace modify their
+// resource argument, which must not be shared with concurrent readers while
+// they run.
 package scimexpr
