@@ -123,35 +123,9 @@ func (e *jsonEncoder) append(b []byte, v any, d int) ([]byte, error) {
 		e.keys = e.keys[:start]
 		return append(b, '}'), nil
 	case []any:
-		if v == nil {
-			return append(b, "null"...), nil
-		}
-		b = append(b, '[')
-		for i, x := range v {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			var err error
-			if b, err = e.append(b, x, d+1); err != nil {
-				return b, err
-			}
-		}
-		return append(b, ']'), nil
+		return appendList(e, b, v, d)
 	case []map[string]any:
-		if v == nil {
-			return append(b, "null"...), nil
-		}
-		b = append(b, '[')
-		for i, x := range v {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			var err error
-			if b, err = e.append(b, x, d+1); err != nil {
-				return b, err
-			}
-		}
-		return append(b, ']'), nil
+		return appendList(e, b, v, d)
 	case []string:
 		return appendJSONStrings(b, v), nil
 	case listResponse:
@@ -299,4 +273,23 @@ func appendJSONString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// appendList appends the JSON array of v (null for a nil slice), its
+// elements at depth d+1.
+func appendList[T any](e *jsonEncoder, b []byte, v []T, d int) ([]byte, error) {
+	if v == nil {
+		return append(b, "null"...), nil
+	}
+	b = append(b, '[')
+	for i, x := range v {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var err error
+		if b, err = e.append(b, x, d+1); err != nil {
+			return b, err
+		}
+	}
+	return append(b, ']'), nil
 }
