@@ -19,6 +19,7 @@ import (
 //	dbiam sandbox serve [--addr 127.0.0.1:0] [--seed FILE | --synthetic SPEC]
 //	    [--page-cap N] [--latency D] [--rate CLASS=RPS ...] [--throttle-style 429|scim500]
 //	    [--max-concurrent N] [--fault-rate F] [--consistency D] [--allow-remote]
+//	    [--account-pats] [--list-all-objects] [--managers-set-owner]
 //
 // serve prints one JSON line on the app's Writer (stdout) — host, account id,
 // admin and user tokens, workspaces — then serves until the context is
@@ -44,6 +45,9 @@ func Command() *cli.Command {
 				&cli.IntFlag{Name: "max-concurrent", Usage: "in-flight request cap per workspace (0 = unlimited)"},
 				&cli.Float64Flag{Name: "fault-rate", Usage: "share of API requests answered 500/503 or dropped (0..1)"},
 				&cli.DurationFlag{Name: "consistency", Usage: "delay before creates, renames and deletes reach lists and filters"},
+				&cli.BoolFlag{Name: "account-pats", Usage: "let account APIs accept a workspace's personal access token (default: 401, as the account console takes OAuth tokens)"},
+				&cli.BoolFlag{Name: "list-all-objects", Usage: "show every job, cluster, pipeline, serving endpoint and app to every workspace member (default: only what the caller holds a permission on)"},
+				&cli.BoolFlag{Name: "managers-set-owner", Usage: "let a non-admin holder of CAN_MANAGE change an object's owner (default: workspace admins only)"},
 			},
 			Action: serveAction,
 		}},
@@ -105,6 +109,9 @@ func serveOptions(c *cli.Context) (Options, error) {
 	if opts.Consistency < 0 {
 		return opts, fmt.Errorf("--consistency %v: must not be negative", opts.Consistency)
 	}
+	opts.AccountPATs = c.Bool("account-pats")
+	opts.ListAllObjects = c.Bool("list-all-objects")
+	opts.ManagersSetOwner = c.Bool("managers-set-owner")
 	return opts, nil
 }
 

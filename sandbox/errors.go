@@ -17,6 +17,9 @@ type apiError struct {
 	msg        string // REST message / SCIM detail
 	rest       bool   // always the REST shape
 	retryAfter int    // seconds; > 0 adds Retry-After
+	// numericCode writes error_code as the HTTP status number, as some
+	// replies of the service do ({"error_code":403,"message":...}).
+	numericCode bool
 }
 
 func (e *apiError) Error() string {
@@ -110,6 +113,10 @@ func writeError(w http.ResponseWriter, scim bool, e *apiError) {
 	if scim && !e.rest {
 		writeJSON(w, e.status, scimBody{Schemas: []string{schemaError}, Detail: e.msg,
 			Status: strconv.Itoa(e.status), SCIMType: e.scimType})
+		return
+	}
+	if e.numericCode {
+		writeJSON(w, e.status, map[string]any{"error_code": e.status, "message": e.msg})
 		return
 	}
 	code := e.code

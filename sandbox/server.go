@@ -91,6 +91,20 @@ type Options struct {
 	// PatchStatus is the status of a successful SCIM PATCH: 204 (default,
 	// empty body) or 200 (body "{}").
 	PatchStatus int
+	// AccountPATs lets account APIs accept a workspace's personal access
+	// token (its role still decides). By default they answer 401: the
+	// account console takes OAuth tokens.
+	AccountPATs bool
+	// ListAllObjects shows every job, cluster, pipeline, serving endpoint
+	// and app to every workspace member, in lists and gets. By default a
+	// non-admin sees only the objects it holds a permission on, as the SDK
+	// documents for queries, alerts, warehouses and dashboards (those are
+	// always filtered).
+	ListAllObjects bool
+	// ManagersSetOwner lets a non-admin holder of CAN_MANAGE or IS_OWNER
+	// give an object a new owner (IS_OWNER). By default only workspace
+	// admins can; other managers may change every other grant.
+	ManagersSetOwner bool
 	// Now is the clock for consistency delays and rate limits; default
 	// time.Now.
 	Now func() time.Time
@@ -132,6 +146,9 @@ func (k *SeedKnobs) applyTo(o *Options) {
 	if o.PatchStatus == 0 {
 		o.PatchStatus = k.PatchStatus
 	}
+	o.AccountPATs = o.AccountPATs || k.AccountPATs
+	o.ListAllObjects = o.ListAllObjects || k.ListAllObjects
+	o.ManagersSetOwner = o.ManagersSetOwner || k.ManagersSetOwner
 }
 
 func (o *Options) validate() error {
@@ -343,7 +360,9 @@ func (s *Server) URL() string { return s.url }
 func (s *Server) AccountID() string { return s.st.accountID }
 
 // AdminToken returns the first working account-admin token ("" if there is
-// none; a token stops working when its principal is deleted).
+// none; a token stops working when its principal is deleted). In the
+// default seed it is an account-level token whose principal is an admin of
+// every workspace.
 func (s *Server) AdminToken() string { return s.tokenWithRole(RoleAccountAdmin) }
 
 // UserToken returns the first working non-admin user token ("" if there is
