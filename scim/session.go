@@ -329,7 +329,9 @@ func (s *Session) Account() (*AccountClient, error) {
 	if s.accountID == "" {
 		return nil, &accountError{}
 	}
-	return newAccountClient(s.newClient(s.host, 0, false, s.cfg), s.accountID), nil
+	c := s.newClient(s.host, 0, false, s.cfg)
+	c.account = true
+	return newAccountClient(c, s.accountID), nil
 }
 
 type accountError struct{}
@@ -408,7 +410,7 @@ func (s *Session) newClient(host string, workspaceID int64, routeHeader bool, cf
 		onRetry:        s.settings.OnRetry,
 		onRequest:      s.settings.OnRequest,
 	})
-	return &client{host: host, workspaceID: workspaceID, routeHeader: routeHeader, rt: rt}
+	return &client{host: host, workspaceID: workspaceID, routeHeader: routeHeader, rt: rt, pat: cfg.AuthType == "pat"}
 }
 
 // pooledTransport is http.DefaultTransport keeping enough idle connections
