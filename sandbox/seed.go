@@ -175,6 +175,9 @@ type SeedKnobs struct {
 	AccountPATs        bool               `json:"account_pats,omitempty"`
 	ListAllObjects     bool               `json:"list_all_objects,omitempty"`
 	ManagersSetOwner   bool               `json:"managers_set_owner,omitempty"`
+
+	// PermissionMigration is "strict", "copy" or "move".
+	PermissionMigration string `json:"permission_migration,omitempty"`
 }
 
 // Duration is a time.Duration written in JSON as a Go duration string
