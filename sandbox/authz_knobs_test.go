@@ -59,3 +59,13 @@ func TestSeedTokenWorkspace(t *testing.T) {
 		t.Errorf("Validate = %v", err)
 	}
 }
+
+// TestAdminTokenPrefersAccountLevel: a personal access token listed first
+// does not become AdminToken.
+func TestAdminTokenPrefersAccountLevel(t *testing.T) {
+	seed := smallSeed(t)
+	seed.Tokens = append([]SeedToken{{Token: "dapi-small-ada-pat", Principal: "101", Role: RoleAccountAdmin, WorkspaceID: wsFed}}, seed.Tokens...)
+	if got := NewTestServer(t, Options{Seed: seed}).AdminToken(); got != "dapi-small-admin" {
+		t.Errorf("AdminToken = %q, want the account-level dapi-small-admin", got)
+	}
+}

@@ -371,14 +371,14 @@ func (s *Server) URL() string { return s.url }
 // AccountID is the account's id.
 func (s *Server) AccountID() string { return s.st.accountID }
 
-// AdminToken returns the first working account-admin token ("" if there is
-// none; a token stops working when its principal is deleted). In the
-// default seed it is an account-level token whose principal is an admin of
-// every workspace.
+// AdminToken returns the first working account-admin token, an
+// account-level one if there is any ("" if there is none; a token stops
+// working when its principal is deleted). In the default seed it is an
+// account-level token whose principal is an admin of every workspace.
 func (s *Server) AdminToken() string { return s.tokenWithRole(RoleAccountAdmin) }
 
-// UserToken returns the first working non-admin user token ("" if there is
-// none).
+// UserToken returns the first working non-admin user token, an
+// account-level one if there is any ("" if there is none).
 func (s *Server) UserToken() string { return s.tokenWithRole(RoleUser) }
 
 // WorkspaceAdminToken returns the first working token that is admin of
@@ -397,12 +397,19 @@ func (s *Server) WorkspaceAdminToken(id int64) string {
 func (s *Server) tokenWithRole(role string) string {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	pat := ""
 	for _, t := range s.st.tokenOrder {
-		if t.role == role && s.st.tokens[t.value] != nil {
+		if t.role != role || s.st.tokens[t.value] == nil {
+			continue
+		}
+		if t.ws == 0 {
 			return t.value
 		}
+		if pat == "" {
+			pat = t.value
+		}
 	}
-	return ""
+	return pat
 }
 
 // SeedWorkspaceSummary describes one workspace of the sandbox.
