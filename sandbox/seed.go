@@ -166,6 +166,7 @@ type SeedKnobs struct {
 	Consistency        Duration           `json:"consistency,omitempty"`
 	AccountListMembers bool               `json:"account_list_members,omitempty"`
 	PatchStatus        int                `json:"patch_status,omitempty"`
+	FilterDialect      string             `json:"filter_dialect,omitempty"`
 }
 
 // Duration is a time.Duration written in JSON as a Go duration string

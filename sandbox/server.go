@@ -91,6 +91,10 @@ type Options struct {
 	// PatchStatus is the status of a successful SCIM PATCH: 204 (default,
 	// empty body) or 200 (body "{}").
 	PatchStatus int
+	// FilterDialect is FilterStrict (default, also ""): SCIM list filters
+	// outside what Databricks documents get its 400 "InvalidFilter" reply;
+	// or FilterLenient: the full RFC 7644 grammar on any attribute.
+	FilterDialect string
 	// Now is the clock for consistency delays and rate limits; default
 	// time.Now.
 	Now func() time.Time
@@ -132,6 +136,9 @@ func (k *SeedKnobs) applyTo(o *Options) {
 	if o.PatchStatus == 0 {
 		o.PatchStatus = k.PatchStatus
 	}
+	if o.FilterDialect == "" {
+		o.FilterDialect = k.FilterDialect
+	}
 }
 
 func (o *Options) validate() error {
@@ -156,6 +163,11 @@ func (o *Options) validate() error {
 	case 0, http.StatusOK, http.StatusNoContent:
 	default:
 		return fmt.Errorf("patch_status: %d is not 200 or 204", o.PatchStatus)
+	}
+	switch o.FilterDialect {
+	case "", FilterStrict, FilterLenient:
+	default:
+		return fmt.Errorf("filter_dialect: %q is not %q or %q", o.FilterDialect, FilterStrict, FilterLenient)
 	}
 	for _, c := range slices.Sorted(maps.Keys(o.RateLimits)) {
 		if !slices.Contains(Classes, c) {
