@@ -226,6 +226,9 @@
 //     account), s.st.visible(w, p), s.st.render(p, view{ws: w}) for SCIM
 //     shapes. Use the existing endpoint classes (permissions-read,
 //     permissions-write, default) so rate-limit flags keep working.
+//  5. Document each route in docs/sandbox-endpoints.md (go test ./sandbox
+//     -run TestEndpointsDocumented -update adds its row; fill in what it
+//     models and its source), and each new Options knob in its knobs table.
 //
 // All exported functions and methods of this package are safe for concurrent
 // use.

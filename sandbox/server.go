@@ -194,6 +194,7 @@ type Server struct {
 	ext map[string]any
 
 	mux    *http.ServeMux
+	routes []route                 // every registered route, in registration order (docs test)
 	scopes map[int64]*scopeRuntime // 0 = account
 
 	stats statsRecorder
