@@ -114,9 +114,10 @@ const headerSandboxDetail = "X-Sandbox-Detail"
 // public clients are seen filtering on (Terraform provider scim/: userName,
 // displayName, applicationId, id; SDK and UCX integration tests:
 // displayName). Parentheses, not, value paths, sub-attributes, schema
-// prefixes, other operators and attributes (active, externalId, emails,
-// meta, ...) are refused: the public record does not show the service
-// accepting them.
+// prefixes, other operators and attributes (externalId, emails, meta, ...)
+// are refused: the public record does not show the service accepting them.
+// The older Azure Databricks SCIM docs say admins can filter users on
+// active, but not how its value is written, so active is refused too.
 func strictFilter(k kind) scimexpr.Dialect {
 	d := scimexpr.Dialect{Operators: []string{"eq", "ne", "co", "sw"}}
 	switch k {
