@@ -95,6 +95,12 @@ type Options struct {
 	// outside what Databricks documents get its 400 "InvalidFilter" reply;
 	// or FilterLenient: the full RFC 7644 grammar on any attribute.
 	FilterDialect string
+	// PermissionMigration is how POST /api/2.0/permissionmigration behaves:
+	// "strict" (default: moves grants, refuses an account group that holds
+	// grants the migration did not put there and a local group that was not
+	// renamed), "copy" or "move" (lenient readings that refuse nothing);
+	// see PermissionMigrationStrict and docs/permission-migration.md.
+	PermissionMigration string
 	// Now is the clock for consistency delays and rate limits; default
 	// time.Now.
 	Now func() time.Time
@@ -139,6 +145,9 @@ func (k *SeedKnobs) applyTo(o *Options) {
 	if o.FilterDialect == "" {
 		o.FilterDialect = k.FilterDialect
 	}
+	if o.PermissionMigration == "" {
+		o.PermissionMigration = k.PermissionMigration
+	}
 }
 
 func (o *Options) validate() error {
@@ -168,6 +177,9 @@ func (o *Options) validate() error {
 	case "", FilterStrict, FilterLenient:
 	default:
 		return fmt.Errorf("filter_dialect: %q is not %q or %q", o.FilterDialect, FilterStrict, FilterLenient)
+	}
+	if err := validPermissionMigration(o.PermissionMigration); err != nil {
+		return err
 	}
 	for _, c := range slices.Sorted(maps.Keys(o.RateLimits)) {
 		if !slices.Contains(Classes, c) {
