@@ -172,6 +172,7 @@ type SeedKnobs struct {
 	Consistency        Duration           `json:"consistency,omitempty"`
 	AccountListMembers bool               `json:"account_list_members,omitempty"`
 	PatchStatus        int                `json:"patch_status,omitempty"`
+	FilterDialect      string             `json:"filter_dialect,omitempty"`
 	AccountPATs        bool               `json:"account_pats,omitempty"`
 	ListAllObjects     bool               `json:"list_all_objects,omitempty"`
 	ManagersSetOwner   bool               `json:"managers_set_owner,omitempty"`
