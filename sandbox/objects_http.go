@@ -60,11 +60,13 @@ import (
 // Page tokens are opaque and bound to their list (a token of another list
 // is 400 INVALID_PARAMETER_VALUE "Invalid page token."). Clusters terminated
 // more than 30 days ago are listed only when pinned (pinned_by_user_name:
-// not in the SDK's ClusterDetails, but a live-workspace test of the
-// DataThirstLtd/azure.databricks.cicd.tools PowerShell module,
-// Tests/Set-DatabricksClusterPinStatus.tests.ps1, reads it from
-// GET /api/2.0/clusters/list after pinning and finds it gone after
-// unpinning). A warehouse's jdbc_url names the request's host name with
+// not in the SDK's ClusterDetails, but real replies carry it: the
+// Terraform provider's recorded cluster list,
+// exporter/test-data/clusters-list-response.json, has it, and a
+// live-workspace test of the DataThirstLtd/azure.databricks.cicd.tools
+// PowerShell module, Tests/Set-DatabricksClusterPinStatus.tests.ps1, reads
+// it from GET /api/2.0/clusters/list after pinning and finds it gone after
+// unpinning; see docs/recorded-replies.md). A warehouse's jdbc_url names the request's host name with
 // port 443, as the service's do.
 // Tokens whose owner was deleted are revoked (no longer listed).
 
@@ -1244,16 +1246,19 @@ func getLegacyDashboard(c *call) error {
 
 // ---- Lakeview dashboards ----
 
+// wireLakeview is a Lakeview dashboard. Lists leave out path, parent_path,
+// update_time and etag ("excluded in List Dashboards responses", API docs'
+// Dashboard object); a get has them.
 type wireLakeview struct {
 	DashboardID    string `json:"dashboard_id"`
 	DisplayName    string `json:"display_name"`
 	WarehouseID    string `json:"warehouse_id,omitempty"`
 	LifecycleState string `json:"lifecycle_state"`
-	Path           string `json:"path"`
-	ParentPath     string `json:"parent_path"`
-	Etag           string `json:"etag"`
+	Path           string `json:"path,omitempty"`
+	ParentPath     string `json:"parent_path,omitempty"`
+	Etag           string `json:"etag,omitempty"`
 	CreateTime     string `json:"create_time"`
-	UpdateTime     string `json:"update_time"`
+	UpdateTime     string `json:"update_time,omitempty"`
 }
 
 func renderLakeview(d *lakeviewObj) wireLakeview {
@@ -1291,7 +1296,9 @@ func listLakeview(c *call) error {
 		NextPageToken string         `json:"next_page_token,omitempty"`
 	}{NextPageToken: next}
 	for _, d := range sel[from:to] {
-		resp.Dashboards = append(resp.Dashboards, renderLakeview(d))
+		l := renderLakeview(d)
+		l.Path, l.ParentPath, l.Etag, l.UpdateTime = "", "", "", ""
+		resp.Dashboards = append(resp.Dashboards, l)
 	}
 	return c.reply(http.StatusOK, resp)
 }
