@@ -12,7 +12,8 @@
 //
 // One listener serves the account and all workspaces. Workspace calls are
 // routed by the X-Databricks-Workspace-Id header; without it they go to the
-// first workspace of the seed, and an unknown id is a REST 404. Account calls
+// first workspace of the seed (with a personal access token, to the
+// workspace that issued it), and an unknown id is a REST 404. Account calls
 // use /api/2.0/accounts/{account_id}/... (account SCIM also under
 // /api/2.1/accounts/{account_id}/scim/v2). Unknown paths get a REST 404
 // ENDPOINT_NOT_FOUND.
