@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dbiam/dbiam/scim"
@@ -81,6 +82,14 @@ type planWS struct {
 	nodeByID  map[string]*planNode
 	users     map[string]string // workspace user id -> userName
 	sps       map[string]string // workspace service principal id -> applicationId
+
+	// Reads (plan_read.go): the user and service principal lists, started
+	// once, the progress counter, and how many selected groups had their
+	// members derived from the lists or read with a GET.
+	listsOnce     sync.Once
+	lists         *planLists
+	counter       *planCounter
+	derived, gets int
 }
 
 func (w *planWS) ident() planWSIdent { return planWSIdent{ID: w.info.ID, Name: w.info.Name} }
@@ -142,7 +151,11 @@ type planBuilder struct {
 	groups    []AccountGroupPlan
 	agIndex   map[string]int // key -> index into groups
 	claimed   map[string]bool
+	limits    ServiceLimits
 }
+
+// planNotReadPrefix starts the skip reason of a workspace that could not be read.
+const planNotReadPrefix = "not read: "
 
 // skipUnread leaves out the workspaces whose phase 1 reads failed (with
 // --skip-unreadable): each is skipped, with a blocking not-read conflict.
@@ -151,7 +164,7 @@ func (b *planBuilder) skipUnread() {
 		if w.readErr == nil {
 			continue
 		}
-		w.skipped = "not read: " + w.readErr.Error()
+		w.skipped = planNotReadPrefix + w.readErr.Error()
 		w.groups, w.federated = nil, false
 		b.conflicts = append(b.conflicts, Conflict{
 			Kind:        ConflictNotRead,
