@@ -148,6 +148,7 @@ type planBuilder struct {
 	nodes    []*planNode // all in-scope groups, by workspace then name
 
 	conflicts []Conflict
+	warnings  []Warning
 	groups    []AccountGroupPlan
 	agIndex   map[string]int // key -> index into groups
 	claimed   map[string]bool
@@ -1181,6 +1182,12 @@ func (b *planBuilder) assemble(meta planMeta) *Plan {
 		return cmp.Or(cmp.Compare(a.WorkspaceID, c.WorkspaceID), cmp.Compare(a.Group, c.Group),
 			cmp.Compare(a.Kind, c.Kind), cmp.Compare(a.Detail, c.Detail))
 	})
+	if len(b.warnings) > 0 {
+		p.Warnings = slices.Clone(b.warnings)
+		slices.SortStableFunc(p.Warnings, func(a, c Warning) int {
+			return cmp.Or(cmp.Compare(a.WorkspaceID, c.WorkspaceID), cmp.Compare(a.Kind, c.Kind), cmp.Compare(a.Detail, c.Detail))
+		})
+	}
 	return p
 }
 

@@ -127,6 +127,7 @@ func (f *planFetcher) fetch(ctx context.Context) error {
 	f.log.Info("read account", "users", len(ar.users), "service_principals", len(ar.sps), "groups", len(ar.groups), "workspaces", len(infos))
 	f.b.skipUnread()
 	f.b.selectGroups()
+	f.b.checkBackupNames()
 	// Phase 2 reads: members of the selected groups and the principals
 	// they refer to.
 	if err := f.eachWorkspace(ctx, f.readMembers, clients); err != nil {
