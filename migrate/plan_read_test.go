@@ -3,6 +3,7 @@ package migrate
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -155,5 +156,32 @@ func TestPlanHeartbeat(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), `INFO plan done task="account"`) {
 		t.Errorf("no line for the account's reads:\n%s", stderr)
+	}
+}
+
+// TestPlanCommandGetMembers: --get-members reads each selected group with
+// one GET, and gives the plan that the derived members give.
+func TestPlanCommandGetMembers(t *testing.T) {
+	srv := newPlanServer(t, "")
+	want := planJSON(t, srv, PlanOptions{})
+	d, _, _, _ := planDeps(t, srv)
+	out := filepath.Join(t.TempDir(), "p.json")
+	srv.ResetStats()
+	err := runPlanCommand(t, d, "--out", out, "--get-members")
+	var re *PlanReviewError
+	if err != nil && !errors.As(err, &re) {
+		t.Fatal(err)
+	}
+	if n := srv.Stats().Count("GET", "/api/2.0/preview/scim/v2/Groups/{id}"); n < 10 {
+		t.Errorf("--get-members sent %d GETs of a workspace group, want one per selected group", n)
+	}
+	p, _, err := ReadPlan(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.ToolVersion = "test"
+	raw, _ := MarshalPlan(p)
+	if got := planNormalize(raw, srv.URL()); !bytes.Equal(got, want) {
+		t.Errorf("--get-members plan differs:\n%s", planFirstDiff(string(want), string(got)))
 	}
 }
