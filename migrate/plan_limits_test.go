@@ -1,8 +1,10 @@
 package migrate
 
 import (
+	"archive/zip"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -267,5 +269,42 @@ func TestPlanWarnings(t *testing.T) {
 	}
 	if !strings.Contains(tty.String(), "\nWarnings:\n  - workspace-group-count: workspace lim\n") {
 		t.Errorf("terminal summary lacks the warning:\n%s", tty)
+	}
+}
+
+// TestPlanReportsShowWarnings: the HTML report shows each warning as a
+// notice, the XLSX report has a Warnings sheet.
+func TestPlanReportsShowWarnings(t *testing.T) {
+	srv := newPlanServer(t, "")
+	dir := t.TempDir()
+	html := filepath.Join(dir, "h.json")
+	runTestPlan(t, srv, PlanOptions{Out: html, Report: ReportHTML})
+	b, err := os.ReadFile(strings.TrimSuffix(html, ".json") + ".html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "externally-provisioned (workspace acme-prod): the local groups this plan migrates include 1 with an externalId") {
+		t.Errorf("html report lacks the warning")
+	}
+	xlsx := filepath.Join(dir, "x.json")
+	runTestPlan(t, srv, PlanOptions{Out: xlsx, Report: ReportXLSX})
+	zr, err := zip.OpenReader(strings.TrimSuffix(xlsx, ".json") + ".xlsx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	var workbook []byte
+	for _, f := range zr.File {
+		if f.Name == "xl/workbook.xml" {
+			rc, err := f.Open()
+			if err != nil {
+				t.Fatal(err)
+			}
+			workbook, _ = io.ReadAll(rc)
+			rc.Close()
+		}
+	}
+	if !strings.Contains(string(workbook), `name="Warnings"`) {
+		t.Errorf("xlsx workbook has no Warnings sheet: %s", workbook)
 	}
 }

@@ -270,11 +270,7 @@ func printPlanSummary(s *reports.Streams, p *Plan, path string) error {
 		b.WriteString("\nWarnings:\n")
 	}
 	for _, w := range p.Warnings {
-		where := "account"
-		if w.WorkspaceID != 0 {
-			where = "workspace " + planWorkspaceName(p, w.WorkspaceID)
-		}
-		fmt.Fprintf(&b, "  - %s: %s\n    %s\n", w.Kind, where, w.Detail)
+		fmt.Fprintf(&b, "  - %s: %s\n    %s\n", w.Kind, planWarningWhere(p, w), w.Detail)
 	}
 	_, err := io.WriteString(s.Out, b.String())
 	return err
