@@ -84,10 +84,12 @@ type planWS struct {
 	sps       map[string]string // workspace service principal id -> applicationId
 
 	// Reads (plan_read.go): the user and service principal lists, started
-	// once, the progress counter, and how many selected groups had their
-	// members derived from the lists or read with a GET.
+	// once (lists, written by the goroutine that starts them) and awaited
+	// (listed), the progress counter, and how many selected groups had
+	// their members derived from the lists or read with a GET.
 	listsOnce     sync.Once
 	lists         *planLists
+	listed        *planLists // lists, once read without error (nil otherwise)
 	counter       *planCounter
 	derived, gets int
 }

@@ -375,7 +375,7 @@ func (b *planBuilder) checkDirectParents() {
 		}
 	}
 	for _, w := range b.ws {
-		if w.lists == nil || w.lists.err != nil || w.skipped != "" {
+		if w.listed == nil || w.skipped != "" {
 			continue
 		}
 		accountParents := func(parents []scim.ComplexValue) []string {
@@ -391,14 +391,14 @@ func (b *planBuilder) checkDirectParents() {
 			}
 			return out
 		}
-		for _, u := range w.lists.users {
+		for _, u := range w.listed.users {
 			if au, ok := b.acct.usersByName[strings.ToLower(u.UserName)]; ok {
 				for _, id := range accountParents(u.Groups) {
 					have(KindUser+":"+au.ID, id)
 				}
 			}
 		}
-		for _, sp := range w.lists.sps {
+		for _, sp := range w.listed.sps {
 			if asp, ok := b.acct.spsByApp[strings.ToLower(sp.ApplicationID)]; ok {
 				for _, id := range accountParents(sp.Groups) {
 					have(KindServicePrincipal+":"+asp.ID, id)

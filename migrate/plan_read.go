@@ -208,6 +208,7 @@ func (f *planFetcher) readMembersDerived(ctx context.Context, w *planWS, c *scim
 	if err := lists.wait(ctx); err != nil {
 		return err
 	}
+	w.listed = lists
 	w.users = make(map[string]string, len(lists.users))
 	for _, u := range lists.users {
 		w.users[u.ID] = u.UserName
