@@ -314,7 +314,7 @@ func (f *planFetcher) readMembers(ctx context.Context, w *planWS, c *scim.Worksp
 // readMembersByGet reads the members of todo with one GET each, then the
 // workspace's user and service principal lists if a member needs them.
 func (f *planFetcher) readMembersByGet(ctx context.Context, w *planWS, c *scim.WorkspaceClient, todo []*planNode) error {
-	if err := f.getGroups(ctx, c, todo); err != nil {
+	if err := f.getGroups(ctx, w, c, todo); err != nil {
 		return err
 	}
 	w.gets = len(todo)
@@ -413,6 +413,13 @@ func (f *planFetcher) readStragglers(ctx context.Context, w *planWS, c *scim.Wor
 func (f *planFetcher) readAccountMembers(ctx context.Context, acct *scim.AccountClient, ids []string) error {
 	got := make([][]scim.ComplexValue, len(ids))
 	errs := make([]error, len(ids))
+	// A progress task of its own, so that status lines go on while the
+	// workspaces' tasks are over (one GET per reused account group).
+	var task *planCounter
+	if len(ids) > 0 {
+		task = f.task("account group members")
+		task.expect(len(ids))
+	}
 	err := planBounded(ctx, len(ids), planFetchWorkers, func(ctx context.Context, i int) error {
 		g, err := acct.Groups.Get(ctx, ids[i], scim.GetOptions{Attributes: planMemberAttrs})
 		if err != nil {
@@ -420,8 +427,16 @@ func (f *planFetcher) readAccountMembers(ctx context.Context, acct *scim.Account
 			return errs[i]
 		}
 		got[i] = g.Members
+		task.add(1)
 		return nil
 	}, errs)
+	if task != nil {
+		if err != nil {
+			task.task.Fail(err)
+		} else {
+			task.task.Done(fmt.Sprintf("%d account groups", len(ids)))
+		}
+	}
 	if err != nil {
 		return err
 	}

@@ -248,7 +248,7 @@ func (f *planFetcher) readMembersDerived(ctx context.Context, w *planWS, c *scim
 	}
 	if len(get) > 0 {
 		f.log.Info("reading groups whose membership the lists leave ambiguous", "workspace", w.info.Name, "groups", len(get))
-		if err := f.getGroups(ctx, c, get); err != nil {
+		if err := f.getGroups(ctx, w, c, get); err != nil {
 			return err
 		}
 	}
@@ -258,7 +258,8 @@ func (f *planFetcher) readMembersDerived(ctx context.Context, w *planWS, c *scim
 
 // getGroups reads the members and direct parents of each node with one
 // GET (attributes=members,groups), planFetchWorkers at a time.
-func (f *planFetcher) getGroups(ctx context.Context, c *scim.WorkspaceClient, todo []*planNode) error {
+func (f *planFetcher) getGroups(ctx context.Context, w *planWS, c *scim.WorkspaceClient, todo []*planNode) error {
+	w.counter.expect(len(todo))
 	errs := make([]error, len(todo))
 	return planBounded(ctx, len(todo), planFetchWorkers, func(ctx context.Context, i int) error {
 		n := todo[i]
@@ -268,6 +269,7 @@ func (f *planFetcher) getGroups(ctx context.Context, c *scim.WorkspaceClient, to
 			return errs[i]
 		}
 		n.members, n.parents, n.fetched = g.Members, g.Groups, true
+		w.counter.add(1)
 		return nil
 	}, errs)
 }

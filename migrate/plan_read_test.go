@@ -135,8 +135,10 @@ func TestPlanAmbiguousMembershipIsRead(t *testing.T) {
 
 // TestPlanHeartbeat: off a terminal, the plan logs status lines while it
 // reads (here every 10 ms of a read slowed to 30 ms a request), with the
-// identities listed so far; the default interval is 5 s, so that a line
-// comes at least every 10 s.
+// identities listed so far, and a line per task: the account, each
+// workspace and, when the plan reuses account groups, the reads of their
+// members (a task of its own, so that status lines go on meanwhile); the
+// default interval is 5 s, so that a line comes at least every 10 s.
 func TestPlanHeartbeat(t *testing.T) {
 	if planStatusInterval*2 > 10*time.Second {
 		t.Fatalf("planStatusInterval %v: a status line may be %v apart", planStatusInterval, 2*planStatusInterval)
@@ -154,8 +156,10 @@ func TestPlanHeartbeat(t *testing.T) {
 	if !status.MatchString(stderr.String()) {
 		t.Errorf("no plan status line:\n%s", stderr)
 	}
-	if !strings.Contains(stderr.String(), `INFO plan done task="account"`) {
-		t.Errorf("no line for the account's reads:\n%s", stderr)
+	for _, task := range []string{"account", "acme-prod (6051921418418891)", "account group members"} {
+		if !strings.Contains(stderr.String(), `INFO plan done task="`+task+`"`) {
+			t.Errorf("no line for the task %s:\n%s", task, stderr)
+		}
 	}
 }
 
