@@ -62,6 +62,7 @@ func benchPlan(b *testing.B, seed *sandbox.Seed) {
 	var mu sync.Mutex
 	perBucket := map[planBenchBucket]int{}
 	requests := 0
+	var firstRead, lastRead time.Time // the workspace reads
 	settings := scim.Settings{
 		Host: srv.URL(), AccountID: srv.AccountID(), Token: srv.AdminToken(), Hermetic: true,
 		OnRequest: func(ev scim.RequestEvent) {
@@ -69,6 +70,13 @@ func benchPlan(b *testing.B, seed *sandbox.Seed) {
 			defer mu.Unlock()
 			requests++
 			perBucket[planBenchBucket{ev.WorkspaceID, ev.Class}]++
+			if ev.Class == scim.ClassSCIMRead {
+				end := time.Now()
+				if firstRead.IsZero() {
+					firstRead = end.Add(-ev.Duration)
+				}
+				lastRead = end
+			}
 		},
 	}
 	streams, _, stderr := reports.Test()
@@ -108,7 +116,12 @@ func benchPlan(b *testing.B, seed *sandbox.Seed) {
 	gap := planLogGap(stderr.String())
 	ratio := wall.Seconds() / bound
 	fmt.Printf("BenchmarkPlan: requests by route (%d requests, %d throttled):\n%s\n", requests, st.Throttled, strings.Join(routes, "\n"))
-	fmt.Printf("BenchmarkPlan: %d local groups, %d to migrate, %d conflicts (%d blocking)\n", t.Groups, t.Migrated, t.Conflicts, t.BlockingConflicts)
+	fmt.Printf("BenchmarkPlan: %d local groups, %d to migrate, %d conflicts (%d blocking), %d warnings\n", t.Groups, t.Migrated, t.Conflicts, t.BlockingConflicts, len(p.Warnings))
+	for _, w := range p.Warnings {
+		fmt.Printf("BenchmarkPlan: warning %s: %s\n", w.Kind, w.Detail)
+	}
+	fmt.Printf("BenchmarkPlan: before the first workspace read %.2fs, workspace reads %.2fs, after the last %.2fs\n",
+		firstRead.Sub(start).Seconds(), lastRead.Sub(firstRead).Seconds(), start.Add(wall).Sub(lastRead).Seconds())
 	fmt.Printf("BenchmarkPlan: lower bound %.2fs (busiest bucket: workspace %d class %s, %d requests); wall %.2fs; ratio %.3f (target < 1.3); largest gap between log lines %s (target <= 10s)\n",
 		bound, worst.scope, worst.class, perBucket[worst], wall.Seconds(), ratio, gap)
 	b.ReportMetric(float64(requests), "requests")
