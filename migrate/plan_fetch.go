@@ -118,7 +118,7 @@ func (f *planFetcher) fetch(ctx context.Context) error {
 	}, clients)
 	ar := <-accountRead
 	if ar.err != nil {
-		return fmt.Errorf("migrate plan: %w", ar.err)
+		return ar.err
 	}
 	if err != nil {
 		return err

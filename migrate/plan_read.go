@@ -68,7 +68,7 @@ func (c *planCounter) expect(n int) {
 	c.task.SetTotal(c.total)
 }
 
-// listOptions returns list options that count on c.
+// planListOptions returns list options with attrs that count on c.
 func planListOptions[T any](c *planCounter, attrs []string) scim.ConcurrentListOptions[T] {
 	return scim.ConcurrentListOptions[T]{Attributes: attrs, OnTotal: c.expect, OnProgress: c.add}
 }
