@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -187,5 +188,30 @@ func TestPlanCommandGetMembers(t *testing.T) {
 	raw, _ := MarshalPlan(p)
 	if got := planNormalize(raw, srv.URL()); !bytes.Equal(got, want) {
 		t.Errorf("--get-members plan differs:\n%s", planFirstDiff(string(want), string(got)))
+	}
+}
+
+// TestPlanAccountReadFails: the account's lists are read alongside the
+// workspaces; when one fails (whatever --skip-unreadable says: the account
+// is not a workspace to leave out) the plan fails with its error, not with
+// the cancellation of the workspace reads, and writes nothing.
+func TestPlanAccountReadFails(t *testing.T) {
+	for _, skip := range []bool{false, true} {
+		srv := newPlanServer(t, "")
+		if err := srv.AddFault(sandbox.Fault{Method: "GET", PathRegexp: `/accounts/[^/]+/scim/v2/ServicePrincipals$`, Status: http.StatusForbidden}); err != nil {
+			t.Fatal(err)
+		}
+		d, _, _, _ := planDeps(t, srv)
+		out := filepath.Join(t.TempDir(), "plan.json")
+		err := RunPlan(context.Background(), PlanOptions{Out: out, ToolVersion: "test", SkipUnreadable: skip}, d)
+		if err == nil || !strings.HasPrefix(err.Error(), "list account service principals: ") || !errors.Is(err, scim.ErrPermissionDenied) {
+			t.Errorf("skip-unreadable %v: RunPlan = %v, want the account list's 403", skip, err)
+		}
+		if errors.Is(err, context.Canceled) {
+			t.Errorf("skip-unreadable %v: the error is a cancellation: %v", skip, err)
+		}
+		if _, err := os.Stat(out); !os.IsNotExist(err) {
+			t.Errorf("skip-unreadable %v: a failed plan left a plan file: %v", skip, err)
+		}
 	}
 }
