@@ -241,7 +241,7 @@ func TestPlanWarnings(t *testing.T) {
 	}
 
 	lim := newPlanServer(t, "limits")
-	d, stdout, _, _ := planDeps(t, lim)
+	d, stdout, stderr, _ := planDeps(t, lim)
 	o := PlanOptions{Out: filepath.Join(t.TempDir(), "plan.json"), ToolVersion: "test", Limits: ServiceLimits{WorkspaceGroups: 12}}
 	if err := RunPlan(context.Background(), o, d); err != nil {
 		t.Fatalf("RunPlan with warnings only: %v, want exit 0", err)
@@ -256,6 +256,9 @@ func TestPlanWarnings(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), "\nWarnings:\n  - workspace-group-count: workspace lim\n    workspace lim would show 19 groups") {
 		t.Errorf("summary lacks the warning:\n%s", stdout)
+	}
+	if !strings.Contains(stderr.String(), `WARN plan warning (see the summary) kind="workspace-group-count" workspace=41`) {
+		t.Errorf("stderr lacks the warning's log line:\n%s", stderr)
 	}
 	if strings.Contains(stdout.String(), "Conflicts:") {
 		t.Errorf("summary shows a conflicts section for a plan without conflicts:\n%s", stdout)
