@@ -18,7 +18,8 @@ import (
 //
 //	dbiam sandbox serve [--addr 127.0.0.1:0] [--seed FILE | --synthetic SPEC]
 //	    [--page-cap N] [--latency D] [--rate CLASS=RPS ...] [--throttle-style 429|scim500]
-//	    [--max-concurrent N] [--fault-rate F] [--consistency D] [--allow-remote]
+//	    [--max-concurrent N] [--fault-rate F] [--consistency D]
+//	    [--permission-migration strict|copy|move] [--allow-remote]
 //
 // serve prints one JSON line on the app's Writer (stdout) — host, account id,
 // admin and user tokens, workspaces — then serves until the context is
@@ -44,6 +45,7 @@ func Command() *cli.Command {
 				&cli.IntFlag{Name: "max-concurrent", Usage: "in-flight request cap per workspace (0 = unlimited)"},
 				&cli.Float64Flag{Name: "fault-rate", Usage: "share of API requests answered 500/503 or dropped (0..1)"},
 				&cli.DurationFlag{Name: "consistency", Usage: "delay before creates, renames and deletes reach lists and filters"},
+				&cli.StringFlag{Name: "permission-migration", Usage: "permission migration API `MODE`: strict (default: moves grants and refuses what the real service refuses), copy or move (lenient)"},
 			},
 			Action: serveAction,
 		}},
@@ -104,6 +106,10 @@ func serveOptions(c *cli.Context) (Options, error) {
 	opts.Consistency = c.Duration("consistency")
 	if opts.Consistency < 0 {
 		return opts, fmt.Errorf("--consistency %v: must not be negative", opts.Consistency)
+	}
+	opts.PermissionMigration = c.String("permission-migration")
+	if c.IsSet("permission-migration") && (opts.PermissionMigration == "" || validPermissionMigration(opts.PermissionMigration) != nil) {
+		return opts, fmt.Errorf("--permission-migration %q: want one of %s", opts.PermissionMigration, strings.Join(PermissionMigrationModes, ", "))
 	}
 	return opts, nil
 }

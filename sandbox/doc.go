@@ -130,6 +130,11 @@
 // renames and deletes reach lists and filters only after Options.Consistency
 // (GET by id is immediate; a renamed group is still listed, and found by
 // filters, under its old name until then), measured with Options.Now.
+// Options.PermissionMigration chooses how POST /api/2.0/permissionmigration
+// behaves: "strict" (default; moves grants and refuses what the real service
+// refuses), "copy" or "move" (see permmigration.go and
+// docs/permission-migration.md); AddPermissionMigrationFault makes a call
+// fail part-way with the service's 500.
 //
 // # Seed format
 //
@@ -162,7 +167,8 @@
 //	  "knobs": {"page_cap": 100, "latency": "0s", "rate_limits": {"scim-read": 4.25},
 //	            "throttle_style": "429", "omit_retry_after": false, "max_concurrent": 4,
 //	            "fault_rate": 0, "fault_seed": 1, "consistency": "0s",
-//	            "account_list_members": false, "patch_status": 204}
+//	            "account_list_members": false, "patch_status": 204,
+//	            "permission_migration": "strict"}
 //	}
 //
 // Only account_id, workspaces (at least one), and per principal id plus

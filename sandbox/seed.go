@@ -166,6 +166,9 @@ type SeedKnobs struct {
 	Consistency        Duration           `json:"consistency,omitempty"`
 	AccountListMembers bool               `json:"account_list_members,omitempty"`
 	PatchStatus        int                `json:"patch_status,omitempty"`
+
+	// PermissionMigration is "strict", "copy" or "move".
+	PermissionMigration string `json:"permission_migration,omitempty"`
 }
 
 // Duration is a time.Duration written in JSON as a Go duration string

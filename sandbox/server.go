@@ -91,6 +91,12 @@ type Options struct {
 	// PatchStatus is the status of a successful SCIM PATCH: 204 (default,
 	// empty body) or 200 (body "{}").
 	PatchStatus int
+	// PermissionMigration is how POST /api/2.0/permissionmigration behaves:
+	// "strict" (default: moves grants, refuses an account group that holds
+	// grants the migration did not put there and a local group that was not
+	// renamed), "copy" or "move" (lenient readings that refuse nothing);
+	// see PermissionMigrationStrict and docs/permission-migration.md.
+	PermissionMigration string
 	// Now is the clock for consistency delays and rate limits; default
 	// time.Now.
 	Now func() time.Time
@@ -132,6 +138,9 @@ func (k *SeedKnobs) applyTo(o *Options) {
 	if o.PatchStatus == 0 {
 		o.PatchStatus = k.PatchStatus
 	}
+	if o.PermissionMigration == "" {
+		o.PermissionMigration = k.PermissionMigration
+	}
 }
 
 func (o *Options) validate() error {
@@ -156,6 +165,9 @@ func (o *Options) validate() error {
 	case 0, http.StatusOK, http.StatusNoContent:
 	default:
 		return fmt.Errorf("patch_status: %d is not 200 or 204", o.PatchStatus)
+	}
+	if err := validPermissionMigration(o.PermissionMigration); err != nil {
+		return err
 	}
 	for _, c := range slices.Sorted(maps.Keys(o.RateLimits)) {
 		if !slices.Contains(Classes, c) {
