@@ -89,9 +89,11 @@
 // Warnings ([Warning]) change nothing in the plan and follow the conflicts
 // in the summary: externally-provisioned (local groups the plan migrates
 // carry an externalId: a workspace-level SCIM provisioner may fight the
-// migration; one per workspace) and workspace-group-count (a workspace
+// migration; one per workspace), workspace-group-count (a workspace
 // would show more than LimitWorkspaceGroups groups between apply and
-// finalize).
+// finalize) and table-acls-not-verified (once, when the plan migrates a
+// group: the permission migration API moves legacy table ACLs according
+// to the public record, but dbiam neither reads nor verifies them).
 //
 // An existing account group is reused only when its members equal the
 // desired ones or the policy says merge.

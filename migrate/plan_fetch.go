@@ -156,6 +156,7 @@ func (f *planFetcher) fetch(ctx context.Context) error {
 	f.b.checkLimits()
 	f.b.unmigratedParents()
 	f.b.externallyProvisioned()
+	f.b.tableACLsNotVerified()
 	for _, w := range f.b.warnings {
 		f.log.Warn("plan warning (see the summary)", "kind", w.Kind, "workspace", w.WorkspaceID)
 	}

@@ -217,19 +217,20 @@ func TestPlanNameLength(t *testing.T) {
 	}
 }
 
-// TestPlanWarnings: local groups with an externalId get one warning per
-// workspace (never for a group the plan does not migrate), a workspace
-// that would hold too many groups gets another, warnings are in the plan
-// file and after the conflicts in the summary, and a plan with warnings
-// only exits 0.
+// TestPlanWarnings: a plan that migrates groups says once that dbiam does
+// not verify legacy table ACLs; local groups with an externalId get one
+// warning per workspace (never for a group the plan does not migrate), a
+// workspace that would hold too many groups gets another; warnings are in
+// the plan file, after the conflicts in the summary and on stderr, and a
+// plan with warnings only exits 0. A plan that migrates nothing has none.
 func TestPlanWarnings(t *testing.T) {
 	srv := newPlanServer(t, "")
 	p, _ := runTestPlan(t, srv, PlanOptions{OnConflict: PolicyMerge})
 	var got []string
 	for _, w := range p.Warnings {
-		got = append(got, w.Kind+" "+planWorkspaceName(p, w.WorkspaceID))
+		got = append(got, w.Kind+" "+planWarningWhere(p, w))
 	}
-	if want := []string{"externally-provisioned acme-prod", "externally-provisioned acme-ml"}; !reflect.DeepEqual(got, want) {
+	if want := []string{"table-acls-not-verified account", "externally-provisioned workspace acme-prod", "externally-provisioned workspace acme-ml"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("warnings = %q, want %q", got, want)
 	}
 	// Leaving scim-synced out leaves acme-prod without the warning.
@@ -250,11 +251,12 @@ func TestPlanWarnings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Warning{{Kind: WarningWorkspaceGroups, WorkspaceID: 41, Detail: "workspace lim would show 19 groups from apply until finalize (12 now, the migrated local groups stay under their backup names, and 7 account groups are assigned): Databricks documents up to 12 groups per workspace, without saying whether account groups count; if assignments fail, migrate in smaller batches and finalize each before the next"}}
+	want := []Warning{{Kind: WarningTableACLsNotVerified, Detail: planTableACLWarning}, {Kind: WarningWorkspaceGroups, WorkspaceID: 41, Detail: "workspace lim would show 19 groups from apply until finalize (12 now, the migrated local groups stay under their backup names, and 7 account groups are assigned): Databricks documents up to 12 groups per workspace, without saying whether account groups count; if assignments fail, migrate in smaller batches and finalize each before the next"}}
 	if !reflect.DeepEqual(p.Warnings, want) {
 		t.Errorf("warnings = %+v\nwant %+v", p.Warnings, want)
 	}
-	if !strings.Contains(stdout.String(), "\nWarnings:\n  - workspace-group-count: workspace lim\n    workspace lim would show 19 groups") {
+	if !strings.Contains(stdout.String(), "\nWarnings:\n  - table-acls-not-verified: account\n    the permission migration API that apply calls moves") ||
+		!strings.Contains(stdout.String(), "\n  - workspace-group-count: workspace lim\n    workspace lim would show 19 groups") {
 		t.Errorf("summary lacks the warning:\n%s", stdout)
 	}
 	if !strings.Contains(stderr.String(), `WARN plan warning (see the summary) kind="workspace-group-count" workspace=41`) {
@@ -270,8 +272,13 @@ func TestPlanWarnings(t *testing.T) {
 	if err := printPlanSummary(streams, p, "plan.json"); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(tty.String(), "\nWarnings:\n  - workspace-group-count: workspace lim\n") {
+	if !strings.Contains(tty.String(), "\n  - workspace-group-count: workspace lim\n") {
 		t.Errorf("terminal summary lacks the warning:\n%s", tty)
+	}
+
+	p, _ = runTestPlan(t, lim, PlanOptions{Groups: []string{"no such group"}})
+	if len(p.Warnings) != 0 {
+		t.Errorf("a plan that migrates nothing has warnings: %+v", p.Warnings)
 	}
 }
 
