@@ -70,7 +70,7 @@ type planFetcher struct {
 // workspace's user and service principal lists start as soon as its group
 // list shows a selected group, so that no rate-limit bucket waits for a
 // phase to end.
-func (f *planFetcher) fetch(ctx context.Context) error {
+func (f *planFetcher) fetch(ctx context.Context) (retErr error) {
 	acct, err := f.sess.Account()
 	if err != nil {
 		return fmt.Errorf("migrate plan: %w", err)
@@ -145,6 +145,17 @@ func (f *planFetcher) fetch(ctx context.Context) error {
 		default:
 			w.counter.task.Done(fmt.Sprintf("%d groups, %d selected", len(w.groups), len(w.nodes)))
 		}
+	}
+	// A task for the rest, so that status lines go on while the plan is
+	// built (seconds for thousands of groups).
+	if rest := f.task("build the plan"); rest != nil {
+		defer func() {
+			if retErr != nil {
+				rest.task.Fail(retErr)
+			} else {
+				rest.task.Done("")
+			}
+		}()
 	}
 	f.b.blockUnread()
 	f.b.resolve()
