@@ -269,10 +269,9 @@ func TestCrashResume(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns two child processes per journal record")
 	}
-	// TODO(#12): rollback cannot yet put back the grants that the strict
-	// permission migration moves off the local group; the #12 migrate wave
-	// (plan/apply/verify/rollback under strict) removes this copy opt-in.
-	opts := sandbox.Options{PermissionMigration: sandbox.PermissionMigrationCopy}
+	// The strict permission migration (the default) moves the grants, and
+	// rollback puts back those of the baseline: all of this seed's.
+	opts := sandbox.Options{Seed: readableSeed()}
 	srv := sandbox.NewTestServer(t, opts)
 	plan := makePlan(t, srv, t.TempDir(), PlanOptions{})
 	want, n := referenceRunIn(t, plan, opts)

@@ -123,6 +123,8 @@ type PlanSettings struct {
 	Exclude    []string `json:"exclude,omitempty"`
 	// ExcludeRegex holds the --exclude-regex expressions.
 	ExcludeRegex []string `json:"exclude_regex,omitempty"`
+	// PermissionsRoute is --permissions-route (RouteAPI when empty).
+	PermissionsRoute string `json:"permissions_route,omitempty"`
 }
 
 // AccountGroupPlan is one account group the plan needs: reused when
@@ -175,6 +177,9 @@ type WorkspacePlan struct {
 	Skipped string `json:"skipped,omitempty"`
 	// Groups are in dependency order: children before parents.
 	Groups []GroupPlan `json:"groups"`
+	// Grants says which of the workspace's grants the plan read for the
+	// groups' baselines (GroupPlan.Grants); nil when it read none.
+	Grants *WorkspaceGrants `json:"grants,omitempty"`
 }
 
 // GroupPlan is the plan for one workspace-local group.
@@ -191,6 +196,13 @@ type GroupPlan struct {
 	MemberCount   int    `json:"member_count"`
 	// Skipped is the conflict or other reason the group is not migrated.
 	Skipped string `json:"skipped,omitempty"`
+	// PermissionRoute is how the group's grants reach its account group:
+	// RouteAPI (the permission migration API; also when empty) or
+	// RouteACLCopy (permroute.go).
+	PermissionRoute string `json:"permission_route,omitempty"`
+	// Grants is the group's baseline: what it held when the plan was made
+	// (nil: none, or not read).
+	Grants *GroupGrants `json:"grants,omitempty"`
 }
 
 // Conflict is something that stops or changes the migration of a group,

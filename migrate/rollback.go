@@ -67,6 +67,18 @@ func RunRollback(ctx context.Context, opts RollbackOptions, d Deps) error {
 		return err
 	}
 	defer done()
+	// Before any change: what rollback can and cannot put back of the
+	// grants the permission migration moved (rollback_grants.go).
+	stmt, err := ex.grantsStatement(ctx, opts.Groups)
+	if err != nil {
+		return err
+	}
+	for _, s := range stmt {
+		if d.Streams != nil {
+			fmt.Fprintln(d.Streams.Out, s)
+		}
+		ex.log.Info(s)
+	}
 	res, err := ex.rollback(ctx, opts.Groups, opts.Force)
 	if d.Streams != nil {
 		if opts.DryRun {
@@ -133,10 +145,9 @@ func (ex *executor) rollback(ctx context.Context, filter []string, force bool) (
 	// only once the account group's assignment (recorded by any of them)
 	// is gone.
 	type undone struct {
-		gr         groupRef
-		ag         *AccountGroupPlan
-		grantsLeft bool
-		did        bool
+		gr  groupRef
+		ag  *AccountGroupPlan
+		did bool
 	}
 	var second []undone
 	for i := len(groups) - 1; i >= 0; i-- {
@@ -148,9 +159,6 @@ func (ex *executor) rollback(ctx context.Context, filter []string, force bool) (
 		if ctx.Err() != nil {
 			return res, ex.fatalErr()
 		}
-		// Read before the undo, which resets the step's view.
-		pv := ex.view(groupStepID(KindMigratePermissions, gr.ws.WorkspaceID, gr.g.LocalID))
-		grantsLeft := pv != nil && pv.State != "" && (pv.State != StateDone || pv.Detail.PermissionsMigrated > 0) && !ex.agCreated(ag)
 		did, err := ex.rollbackGroup(ctx, gr, ag, undoKinds[:len(undoKinds)-1], false)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -160,7 +168,7 @@ func (ex *executor) rollback(ctx context.Context, filter []string, force bool) (
 			ex.log.Error("rollback failed", "workspace", gr.ws.WorkspaceName, "group", gr.g.LocalName, "error", err)
 			continue
 		}
-		second = append(second, undone{gr: gr, ag: ag, grantsLeft: grantsLeft, did: did})
+		second = append(second, undone{gr: gr, ag: ag, did: did})
 	}
 	for _, u := range second {
 		gr, ag := u.gr, u.ag
@@ -183,12 +191,6 @@ func (ex *executor) rollback(ctx context.Context, filter []string, force bool) (
 				msg = "would roll back group"
 			}
 			ex.log.Info(msg, "workspace", gr.ws.WorkspaceName, "workspace_id", gr.ws.WorkspaceID, "group", gr.g.LocalName, "account_group", ag.DisplayName)
-			if u.grantsLeft {
-				w := fmt.Sprintf("grants copied to the existing account group %q in workspace %s stay: the permission migration API has no undo; review them with the permissions API",
-					ag.DisplayName, gr.ws.WorkspaceName)
-				res.Warnings = append(res.Warnings, w)
-				ex.log.Warn(w)
-			}
 		}
 	}
 	for i := len(ex.plan.AccountGroups) - 1; i >= 0; i-- {
@@ -329,7 +331,7 @@ func (ex *executor) agID(ag *AccountGroupPlan) string {
 }
 
 // undoKinds are the per-group steps with something to undo, in undo order.
-var undoKinds = []StepKind{KindMigrateSecretACLs, KindMigratePermissions, KindCopyEntitlements, KindAssignWorkspace, KindRenameLocal}
+var undoKinds = []StepKind{KindMigrateSecretACLs, KindCopyEntitlements, KindMigratePermissions, KindAssignWorkspace, KindRenameLocal}
 
 // rollbackGroup undoes one group's steps; did is false when nothing of it
 // had been done.
@@ -413,8 +415,7 @@ func (gs *groupSteps) undo(ctx context.Context, k StepKind, d Detail) error {
 			}
 		}
 	case KindMigratePermissions:
-		// Grants were copied; the local group kept its own. Copies on an
-		// account group dbiam created go with the group.
+		return gs.undoPermissions(ctx, d)
 	case KindCopyEntitlements:
 		if len(d.Entitlements) == 0 && len(d.Roles) == 0 {
 			return nil
