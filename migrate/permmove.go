@@ -120,6 +120,10 @@ func (gs *groupSteps) wayOut(first string) string {
 }
 
 func (gs *groupSteps) migrationError(err error, cause, fix string) *PermissionMigrationError {
+	var ae *scim.APIError
+	if errors.As(err, &ae) {
+		cause += fmt.Sprintf(" (the service's last reply: %d %s %q)", ae.StatusCode, ae.ErrorCode, ae.Message)
+	}
 	return &PermissionMigrationError{Workspace: gs.ws.WorkspaceName, WorkspaceID: gs.ws.WorkspaceID, From: gs.g.BackupName,
 		To: gs.ag.DisplayName, Cause: cause, Fix: fix, Err: err}
 }
@@ -127,7 +131,9 @@ func (gs *groupSteps) migrationError(err error, cause, fix string) *PermissionMi
 // conflictError diagnoses a group whose migration kept failing with the
 // 500: it looks, among the baseline's objects and secret scopes, for the
 // ones both groups hold now (the conflict the reporter of UCX issue #1914
-// names), and says which.
+// names), and says which. The diagnosis assumes, as the public record
+// does, that the service moves grants: where it copied them (the
+// sandbox's lenient copy reading), every copied object is held by both.
 func (gs *groupSteps) conflictError(ctx context.Context, err error, times int) error {
 	from, to := gs.g.BackupName, gs.ag.DisplayName
 	var both []string
