@@ -135,7 +135,9 @@ func TestPermissionsMergeOfTwoSameWorkspaceGroups(t *testing.T) {
 }
 
 // reusedSeed is readableSeed with the account group "contractors" assigned
-// to acme-ml and, with grant, holding CAN_VIEW on job 301 there.
+// to acme-ml and, with grant, holding CAN_VIEW on job 301 there, where the
+// local group contractors-ml holds CAN_MANAGE_RUN (so that the acl-copy
+// route raises the account group's level, and rollback lowers it back).
 func reusedSeed(grant bool) *sandbox.Seed {
 	s := readableSeed()
 	for i := range s.Workspaces {
@@ -146,7 +148,7 @@ func reusedSeed(grant bool) *sandbox.Seed {
 		w.Assignments = append(w.Assignments, sandbox.SeedAssignment{Principal: contractorsAG, Permissions: []string{"USER"}})
 		if grant {
 			w.Grants.Objects = append(w.Grants.Objects, sandbox.SeedObjectACL{ObjectType: "jobs", ObjectID: "301",
-				ACL: []sandbox.SeedGrant{{GroupName: "contractors", PermissionLevel: "CAN_VIEW"}}})
+				ACL: []sandbox.SeedGrant{{GroupName: "contractors", PermissionLevel: "CAN_VIEW"}, {GroupName: "contractors-ml", PermissionLevel: "CAN_MANAGE_RUN"}}})
 		}
 	}
 	return s
@@ -179,8 +181,12 @@ func TestPermissionsReusedAccountGroupWithGrants(t *testing.T) {
 
 			o.Out, o.PermissionsRoute = filepath.Join(dir, "copy.json"), RouteAPIOrACLCopy
 			p, _ = runTestPlan(t, srv, o)
-			if g := groupPlan(p, wsML, "contractors-ml"); g == nil || g.Skipped != "" || g.PermissionRoute != RouteACLCopy {
+			g := groupPlan(p, wsML, "contractors-ml")
+			if g == nil || g.Skipped != "" || g.PermissionRoute != RouteACLCopy {
 				t.Fatalf("route api-or-acl-copy: contractors-ml planned as %+v, want route acl-copy", g)
+			}
+			if !slices.Contains(g.Grants.Objects, ObjectGrant{ObjectType: "jobs", ObjectID: "301", Level: "CAN_MANAGE_RUN"}) {
+				t.Errorf("contractors-ml's baseline lacks its CAN_MANAGE_RUN on jobs/301: %+v", g.Grants)
 			}
 			applyVerifyRollback(t, srv, seed, o.Out)
 		})

@@ -72,6 +72,15 @@ func checkRoute(route string) (string, error) {
 	return "", fmt.Errorf("flag --permissions-route %q: want %s, %s or %s", route, RouteAPI, RouteACLCopy, RouteAPIOrACLCopy)
 }
 
+// checkGroupRoute checks a migrated group's PermissionRoute in a plan file.
+func checkGroupRoute(g GroupPlan) error {
+	switch g.PermissionRoute {
+	case "", RouteAPI, RouteACLCopy:
+		return nil
+	}
+	return fmt.Errorf("group %q has permission_route %q, not %s or %s", g.LocalName, g.PermissionRoute, RouteAPI, RouteACLCopy)
+}
+
 // routeOf returns a group's route (RouteAPI for a plan made before routes
 // were recorded).
 func routeOf(g *GroupPlan) string {

@@ -333,6 +333,9 @@ func (p *Plan) Validate() error {
 				if g.BackupName == "" || g.BackupName == g.LocalName {
 					return fmt.Errorf("workspace %d: group %q has no backup name", ws.WorkspaceID, g.LocalName)
 				}
+				if err := checkGroupRoute(g); err != nil {
+					return fmt.Errorf("workspace %d: %w", ws.WorkspaceID, err)
+				}
 			}
 		}
 		wsIDs[ws.WorkspaceID] = locals

@@ -105,6 +105,9 @@ func (f *planFetcher) readGrants(ctx context.Context, clients []*scim.WorkspaceC
 			return nil
 		}
 		g, err := f.readWorkspaceGrants(ctx, w, c)
+		if errors.Is(err, scim.ErrPermissionDenied) {
+			return fmt.Errorf("read grants: %w (the plan reads the ACL of every object as each group's baseline: plan as an admin of the workspace)", err)
+		}
 		if err != nil {
 			return fmt.Errorf("read grants: %w", err)
 		}

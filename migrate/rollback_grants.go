@@ -46,6 +46,9 @@ type grantsPlan struct {
 	// aclCopy counts, for the acl-copy route, the entries rollback sets
 	// back and the ones changed since.
 	aclCopy bool
+	// noBaseline: the plan read no grants of the workspace (a plan of an
+	// older dbiam), so nothing can be put back.
+	noBaseline bool
 }
 
 // objectFate classifies one baseline object grant: from is the local
@@ -114,6 +117,7 @@ func (gs *groupSteps) inspectGrants(ctx context.Context, d Detail) (grantsPlan, 
 		}
 		return gp, nil
 	}
+	gp.noBaseline = gs.ws.Grants == nil
 	if gs.g.Grants == nil {
 		return gp, nil
 	}
@@ -174,6 +178,10 @@ func (gp grantsPlan) statement(gs *groupSteps) string {
 		if len(gp.changed) > 0 {
 			fmt.Fprintf(&b, "; it %s %d changed since: %s", leaves, len(gp.changed), planSummarize(gp.changed, 5))
 		}
+		return b.String()
+	}
+	if gp.noBaseline {
+		fmt.Fprintf(&b, "the plan recorded none (made by an older dbiam), so rollback cannot put back any grant the permission migration API moved to account group %q", gs.ag.DisplayName)
 		return b.String()
 	}
 	fmt.Fprintf(&b, "rollback %s %s of the plan's baseline that the permission migration API moved to account group %q",
