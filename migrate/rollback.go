@@ -41,7 +41,11 @@ type RollbackResult struct {
 
 // RunRollback undoes the finished (and interrupted) steps of an apply in
 // reverse order: secret scope ACLs dbiam added are removed (or lowered back),
-// entitlements and roles it added are removed, the account group's workspace
+// entitlements and roles it added are removed, the grants the permission
+// migration moved go back to the local group as far as the plan's baseline
+// recorded them and they did not change since (a line per group on stdout,
+// before the first change, says what can and cannot be put back; see
+// rollback_grants.go), the account group's workspace
 // assignment is removed if dbiam made it, the backup group gets its name
 // back, and account groups dbiam created (and only those) are deleted;
 // members dbiam added to a reused account group are removed. Every undo is
