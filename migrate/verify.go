@@ -321,6 +321,7 @@ type workspaceListCache struct {
 	assignments map[int64][]scim.PermissionAssignment
 	scopes      map[int64][]string
 	acls        map[workspaceScope][]SecretACL
+	objects     map[dryObject]scim.ObjectPermissions // verify_grants.go
 }
 
 type workspaceScope struct {

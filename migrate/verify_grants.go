@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/dbiam/dbiam/scim"
 )
 
 // verifyObjectGrants checks that account group ag holds, on every object of
@@ -57,4 +59,21 @@ func grantCoverage(p *Plan) string {
 		s += fmt.Sprintf(", and every grant in %d workspaces whose grants the plan did not read (a plan of an older dbiam: plan again)", noBaseline)
 	}
 	return s
+}
+
+// ObjectPermissions reads each object's ACL once per pass (several groups
+// often hold grants on one object).
+func (c *workspaceListCache) ObjectPermissions(ctx context.Context, wsID int64, objectType, objectID string) (scim.ObjectPermissions, error) {
+	k := dryObject{wsID, objectType, objectID}
+	if acl, ok := c.objects[k]; ok {
+		return acl, nil
+	}
+	acl, err := c.Reader.ObjectPermissions(ctx, wsID, objectType, objectID)
+	if err == nil {
+		if c.objects == nil {
+			c.objects = map[dryObject]scim.ObjectPermissions{}
+		}
+		c.objects[k] = acl
+	}
+	return acl, err
 }
