@@ -656,6 +656,8 @@ type wirePipelineSpec struct {
 	Target     string `json:"target,omitempty"`
 	Continuous bool   `json:"continuous"`
 	Serverless bool   `json:"serverless"`
+	// Libraries are {"notebook": {"path": ...}} or {"file": {"path": ...}}.
+	Libraries []map[string]map[string]string `json:"libraries,omitempty"`
 }
 
 type wirePipeline struct {
@@ -770,9 +772,18 @@ func getPipeline(c *call) error {
 	for _, p := range c.s.objects(c.ws).pipelines {
 		if p.PipelineID == id {
 			runAs := p.runAs
+			spec := wirePipelineSpec{ID: p.PipelineID, Name: p.Name,
+				Catalog: p.Catalog, Target: p.Target, Continuous: p.Continuous, Serverless: p.ClusterID == ""}
+			for _, l := range p.Libraries {
+				if l.Notebook != "" {
+					spec.Libraries = append(spec.Libraries, map[string]map[string]string{"notebook": {"path": l.Notebook}})
+				}
+				if l.File != "" {
+					spec.Libraries = append(spec.Libraries, map[string]map[string]string{"file": {"path": l.File}})
+				}
+			}
 			return c.reply(http.StatusOK, wirePipeline{wirePipelineState: renderPipelineState(p), RunAs: &runAs,
-				LastModified: p.lastModified, Spec: wirePipelineSpec{ID: p.PipelineID, Name: p.Name,
-					Catalog: p.Catalog, Target: p.Target, Continuous: p.Continuous, Serverless: p.ClusterID == ""}})
+				LastModified: p.lastModified, Spec: spec})
 		}
 	}
 	return restErr(http.StatusNotFound, errResourceDoesNotExist, "The specified pipeline %s was not found.", id)
@@ -788,6 +799,7 @@ type wireQuery struct {
 	RunAsMode            string `json:"run_as_mode"`
 	WarehouseID          string `json:"warehouse_id,omitempty"`
 	QueryText            string `json:"query_text,omitempty"`
+	ParentPath           string `json:"parent_path"`
 	LifecycleState       string `json:"lifecycle_state"`
 	CreateTime           string `json:"create_time"`
 	UpdateTime           string `json:"update_time"`
@@ -811,7 +823,7 @@ func listQueries(c *call) error {
 		resp.Results = append(resp.Results, wireQuery{ID: q.ID, DisplayName: q.DisplayName,
 			OwnerUserName: q.Owner, LastModifierUserName: cmp.Or(q.LastModifier, q.Owner),
 			RunAsMode: cmp.Or(q.RunAsMode, "VIEWER"), WarehouseID: q.WarehouseID, QueryText: q.QueryText,
-			LifecycleState: state, CreateTime: msRFC3339(q.created), UpdateTime: msRFC3339(q.created)})
+			ParentPath: cmp.Or(q.ParentPath, "/Users/"+q.Owner), LifecycleState: state, CreateTime: msRFC3339(q.created), UpdateTime: msRFC3339(q.created)})
 	}
 	return c.reply(http.StatusOK, resp)
 }
@@ -821,6 +833,7 @@ type wireAlert struct {
 	DisplayName        string `json:"display_name"`
 	OwnerUserName      string `json:"owner_user_name"`
 	QueryID            string `json:"query_id"`
+	ParentPath         string `json:"parent_path"`
 	State              string `json:"state"`
 	LifecycleState     string `json:"lifecycle_state"`
 	SecondsToRetrigger int    `json:"seconds_to_retrigger"`
@@ -841,7 +854,8 @@ func listAlerts(c *call) error {
 	}{NextPageToken: next}
 	for _, a := range all[from:to] {
 		resp.Results = append(resp.Results, wireAlert{ID: a.ID, DisplayName: a.DisplayName,
-			OwnerUserName: a.Owner, QueryID: a.QueryID, State: cmp.Or(a.State, "UNKNOWN"),
+			OwnerUserName: a.Owner, QueryID: a.QueryID, ParentPath: cmp.Or(a.ParentPath, "/Users/"+a.Owner),
+			State:          cmp.Or(a.State, "UNKNOWN"),
 			LifecycleState: "ACTIVE", Condition: map[string]any{"op": "GREATER_THAN",
 				"operand":   map[string]any{"column": map[string]any{"name": "value"}},
 				"threshold": map[string]any{"value": map[string]any{"double_value": 0}}},
@@ -968,7 +982,7 @@ func renderLakeview(d *lakeviewObj) wireLakeview {
 	if d.Trashed {
 		state = "TRASHED"
 	}
-	parent := "/Users/" + d.Owner
+	parent := cmp.Or(d.ParentPath, "/Users/"+d.Owner)
 	return wireLakeview{DashboardID: d.DashboardID, DisplayName: d.DisplayName, WarehouseID: d.WarehouseID,
 		LifecycleState: state, ParentPath: parent, Path: parent + "/" + d.DisplayName + ".lvdash.json",
 		Etag: strconv.FormatInt(d.created.Unix(), 10), CreateTime: msRFC3339(d.created), UpdateTime: msRFC3339(d.created)}

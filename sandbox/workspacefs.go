@@ -1,0 +1,599 @@
+package sandbox
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"net/http"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// This file is the workspace files family: notebooks, files and
+// directories of the workspace tree (the Workspace API) and Git folders
+// (the Repos API), seeded from the "workspace_objects" and "repos"
+// sections of a workspace's objects (SeedObjects), with directory-tree
+// permission inheritance.
+//
+//	GET /api/2.0/workspace/list?path=         {"objects":[...]}: the directory's children (not recursive), or the
+//	                                          object itself when path is not a directory; {} for an empty directory
+//	GET /api/2.0/workspace/get-status?path=   one ObjectInfo
+//	GET /api/2.0/repos?path_prefix=&next_page_token=   {"repos":[...],"next_page_token"}: pages of 20; without a
+//	                                          prefix (or "/", "/Workspace") only Git folders under /Repos are listed
+//	GET /api/2.0/repos/{repo_id}
+//	GET /api/2.0/permissions/{notebooks,directories,files,repos}/{id}   ACL with inherited entries
+//
+// A missing path is 404 RESOURCE_DOES_NOT_EXIST "Path (<path>) doesn't
+// exist."; paths may carry a /Workspace prefix. Directories are implied by
+// the paths of the seeded objects. A home folder (/Users/<user name> or
+// /Users/<application id>) whose name is a live principal gives that
+// principal CAN_MANAGE on it; every object inherits the grants of the
+// directories above it, which the permissions API returns as entries with
+// "inherited": true and "inherited_from_object": ["/directories/<id>"],
+// and the workspace admins group holds CAN_MANAGE on everything (inherited
+// from "/directories/"). Workspace admins see every object; other callers
+// see the objects on which they (or a group they belong to) hold any
+// level, directly or inherited. Repos lists return the Git folders the
+// caller can manage (admins: all).
+//
+// Inheritance is computed here (inheritedACL) until the permissions store
+// has a generic inheritance hook; the routes above take precedence over
+// the generic permissions routes for GET only, so PUT and PATCH replies
+// list direct grants.
+
+func init() {
+	registerFamily(family{name: "workspacefs", load: loadWorkspaceFS, routes: registerWorkspaceFS})
+}
+
+// Repos list page size (the API documents none; the strict choice).
+const reposPage = 20
+
+// SeedWorkspaceObject is a notebook, file or directory of the workspace
+// tree. JSON form:
+//
+//	{"path": "/Users/ann@acme.test/etl/daily", "object_type": "NOTEBOOK", "language": "PYTHON",
+//	 "permissions": [{"group_name": "data-eng", "permission_level": "CAN_RUN"}]}
+//
+// ObjectType is NOTEBOOK (default), FILE or DIRECTORY; Language (notebooks)
+// is PYTHON (default), SQL, SCALA or R. Parent directories are created as
+// needed.
+type SeedWorkspaceObject struct {
+	Path        string      `json:"path"`
+	ObjectType  string      `json:"object_type,omitempty"`
+	Language    string      `json:"language,omitempty"`
+	Created     SeedTime    `json:"created,omitempty"`
+	Permissions []SeedGrant `json:"permissions,omitempty"`
+}
+
+// SeedRepo is a Git folder: {"id": 123, "path": "/Repos/ann@acme.test/etl",
+// "url": "https://github.com/acme/etl.git", "provider": "gitHub",
+// "branch": "main", "permissions": []}. The principal named by the
+// second path segment (its creator) holds CAN_MANAGE.
+type SeedRepo struct {
+	ID          int64       `json:"id"`
+	Path        string      `json:"path"`
+	URL         string      `json:"url"`
+	Provider    string      `json:"provider,omitempty"`
+	Branch      string      `json:"branch,omitempty"`
+	Permissions []SeedGrant `json:"permissions,omitempty"`
+}
+
+// wsfsNode is one object of a workspace tree.
+type wsfsNode struct {
+	path     string
+	typ      string // NOTEBOOK, FILE, DIRECTORY, REPO
+	language string
+	id       int64
+	created  int64
+	parent   *wsfsNode
+	children []*wsfsNode // sorted by path
+	repo     *SeedRepo
+}
+
+// aclType returns the permissions API type of the node.
+func (n *wsfsNode) aclType() string {
+	switch n.typ {
+	case "DIRECTORY":
+		return "directories"
+	case "FILE":
+		return "files"
+	case "REPO":
+		return "repos"
+	}
+	return "notebooks"
+}
+
+// wsfsTree is one workspace's tree.
+type wsfsTree struct {
+	byPath map[string]*wsfsNode // paths are case-sensitive
+	byID   map[string]*wsfsNode // aclType + "/" + id
+	repos  []*wsfsNode          // by path
+}
+
+type wsfsState struct {
+	ws map[int64]*wsfsTree
+}
+
+// wsfsID derives a stable object id from the workspace and path.
+func wsfsID(ws int64, p string) int64 {
+	h := sha256.Sum256([]byte(strconv.FormatInt(ws, 10) + "\x00" + p))
+	return int64(binary.BigEndian.Uint64(h[:8])>>14) + 1_000_000_000_000_000
+}
+
+// cleanWSPath normalises a request or seed path: an optional /Workspace
+// prefix is dropped; the result is absolute without a trailing slash ("" if
+// it is not absolute).
+func cleanWSPath(p string) string {
+	if !strings.HasPrefix(p, "/") {
+		return ""
+	}
+	if rest, ok := strings.CutPrefix(p, "/Workspace"); ok && (rest == "" || strings.HasPrefix(rest, "/")) {
+		p = cmp.Or(rest, "/")
+	}
+	return path.Clean(p)
+}
+
+func newTree(ws int64) *wsfsTree {
+	root := &wsfsNode{path: "/", typ: "DIRECTORY", id: 0}
+	return &wsfsTree{byPath: map[string]*wsfsNode{"/": root}, byID: map[string]*wsfsNode{"directories/0": root}}
+}
+
+// ensureDir returns the directory at p, creating it and its parents.
+func (t *wsfsTree) ensureDir(ws int64, p string, created int64) (*wsfsNode, error) {
+	if n := t.byPath[p]; n != nil {
+		if n.typ != "DIRECTORY" {
+			return nil, fmt.Errorf("%s is a %s, not a directory", p, strings.ToLower(n.typ))
+		}
+		return n, nil
+	}
+	parent, err := t.ensureDir(ws, path.Dir(p), created)
+	if err != nil {
+		return nil, err
+	}
+	return t.insert(ws, parent, &wsfsNode{path: p, typ: "DIRECTORY", created: created}), nil
+}
+
+func (t *wsfsTree) insert(ws int64, parent, n *wsfsNode) *wsfsNode {
+	n.id, n.parent = wsfsID(ws, n.path), parent
+	i, _ := slices.BinarySearchFunc(parent.children, n.path, func(a *wsfsNode, p string) int { return strings.Compare(a.path, p) })
+	parent.children = slices.Insert(parent.children, i, n)
+	t.byPath[n.path] = n
+	t.byID[n.aclType()+"/"+strconv.FormatInt(n.id, 10)] = n
+	return n
+}
+
+// homeOwner returns the principal name of a home or Repos folder path
+// (/Users/<name>/... or /Repos/<name>/...), "" for other paths.
+func homeOwner(p string) string {
+	for _, root := range []string{"/Users/", "/Repos/"} {
+		if rest, ok := strings.CutPrefix(p, root); ok {
+			name, _, _ := strings.Cut(rest, "/")
+			return name
+		}
+	}
+	return ""
+}
+
+// loadWorkspaceFS builds every workspace's tree from its objects section
+// and registers the objects' ACLs.
+func loadWorkspaceFS(s *Server, seed *Seed) (any, error) {
+	st := &wsfsState{ws: map[int64]*wsfsTree{}}
+	now := s.now()
+	for i, sw := range seed.Workspaces {
+		w := s.st.wsByID[sw.WorkspaceID]
+		t := newTree(w.id)
+		st.ws[w.id] = t
+		if sw.Objects == nil {
+			continue
+		}
+		f := fmt.Sprintf("workspaces[%d].objects.", i)
+		for j, so := range sw.Objects.WorkspaceObjects {
+			of := fmt.Sprintf("%sworkspace_objects[%d]", f, j)
+			p := cleanWSPath(so.Path)
+			if p == "" || p == "/" || p != so.Path {
+				return nil, fmt.Errorf("%s.path: %q is not a clean absolute path", of, so.Path)
+			}
+			typ := cmp.Or(so.ObjectType, "NOTEBOOK")
+			if !oneOf(typ, "NOTEBOOK", "FILE", "DIRECTORY") {
+				return nil, fmt.Errorf("%s.object_type: %q is not NOTEBOOK, FILE or DIRECTORY", of, so.ObjectType)
+			}
+			created, err := resolveOr(so.Created, now, now.Add(-defaultCreatedAgo))
+			if err != nil {
+				return nil, fmt.Errorf("%s.created: %w", of, err)
+			}
+			var n *wsfsNode
+			if typ == "DIRECTORY" {
+				if n, err = t.ensureDir(w.id, p, created.UnixMilli()); err != nil {
+					return nil, fmt.Errorf("%s.path: %w", of, err)
+				}
+			} else {
+				if t.byPath[p] != nil {
+					return nil, fmt.Errorf("%s.path: duplicate %q", of, p)
+				}
+				dir, err := t.ensureDir(w.id, path.Dir(p), created.UnixMilli())
+				if err != nil {
+					return nil, fmt.Errorf("%s.path: %w", of, err)
+				}
+				lang := ""
+				if typ == "NOTEBOOK" {
+					lang = cmp.Or(so.Language, "PYTHON")
+					if !oneOf(lang, "PYTHON", "SQL", "SCALA", "R") {
+						return nil, fmt.Errorf("%s.language: %q is not PYTHON, SQL, SCALA or R", of, so.Language)
+					}
+				}
+				n = t.insert(w.id, dir, &wsfsNode{path: p, typ: typ, language: lang, created: created.UnixMilli()})
+			}
+			if e := s.seedACL(w, n.aclType(), strconv.FormatInt(n.id, 10), so.Permissions); e != nil {
+				return nil, fmt.Errorf("%s.permissions: %s", of, e.msg)
+			}
+		}
+		for j, r := range sw.Objects.Repos {
+			rf := fmt.Sprintf("%srepos[%d]", f, j)
+			p := cleanWSPath(r.Path)
+			owner := homeOwner(p)
+			if p != r.Path || owner == "" || strings.Count(p, "/") < 3 {
+				return nil, fmt.Errorf("%s.path: %q is not /Repos/<user>/<name> or /Users/<user>/<name>", rf, r.Path)
+			}
+			if r.ID <= 0 || t.byID["repos/"+strconv.FormatInt(r.ID, 10)] != nil {
+				return nil, fmt.Errorf("%s.id: %d is not a positive, unique id", rf, r.ID)
+			}
+			if t.byPath[p] != nil {
+				return nil, fmt.Errorf("%s.path: duplicate %q", rf, p)
+			}
+			if !strings.HasPrefix(r.URL, "https://") {
+				return nil, fmt.Errorf("%s.url: %q is not an https Git URL", rf, r.URL)
+			}
+			dir, err := t.ensureDir(w.id, path.Dir(p), now.Add(-defaultCreatedAgo).UnixMilli())
+			if err != nil {
+				return nil, fmt.Errorf("%s.path: %w", rf, err)
+			}
+			repo := r
+			n := &wsfsNode{path: p, typ: "REPO", repo: &repo, created: now.Add(-defaultCreatedAgo).UnixMilli(), parent: dir}
+			n.id = r.ID
+			i, _ := slices.BinarySearchFunc(dir.children, p, func(a *wsfsNode, q string) int { return strings.Compare(a.path, q) })
+			dir.children = slices.Insert(dir.children, i, n)
+			t.byPath[p] = n
+			t.byID["repos/"+strconv.FormatInt(r.ID, 10)] = n
+			t.repos = append(t.repos, n)
+			acl := s.grants(w).object("repos", strconv.FormatInt(r.ID, 10))
+			if pr := s.st.findPrincipal(w, owner); pr != nil {
+				acl.set(pr.id, "CAN_MANAGE")
+			}
+			if e := s.seedACL(w, "repos", strconv.FormatInt(r.ID, 10), r.Permissions); e != nil {
+				return nil, fmt.Errorf("%s.permissions: %s", rf, e.msg)
+			}
+		}
+		slices.SortFunc(t.repos, func(a, b *wsfsNode) int { return strings.Compare(a.path, b.path) })
+		// Every directory is registered with the permissions store; a home
+		// folder's principal manages it.
+		for p, n := range t.byPath {
+			if n.typ != "DIRECTORY" || p == "/" {
+				continue
+			}
+			acl := s.grants(w).object("directories", strconv.FormatInt(n.id, 10))
+			if d := path.Dir(p); d == "/Users" || d == "/Repos" {
+				if pr := s.st.findPrincipal(w, path.Base(p)); pr != nil && acl.level(pr.id) == "" {
+					acl.set(pr.id, "CAN_MANAGE")
+				}
+			}
+		}
+	}
+	return st, nil
+}
+
+// wsfs returns workspace w's tree (never nil). Callers hold s.mu.
+func (s *Server) wsfs(w *workspace) *wsfsTree {
+	if st, ok := s.ext["workspacefs"].(*wsfsState); ok && st.ws[w.id] != nil {
+		return st.ws[w.id]
+	}
+	return newTree(w.id)
+}
+
+func registerWorkspaceFS(s *Server) {
+	get := func(pattern, class string, h func(*call) error) {
+		s.handle(route{method: http.MethodGet, pattern: pattern, class: class, scope: scopeWorkspace, access: accessMember, handle: h})
+	}
+	get("/api/2.0/workspace/list", ClassDefault, wsfsList)
+	get("/api/2.0/workspace/get-status", ClassDefault, wsfsGetStatus)
+	get("/api/2.0/repos", ClassDefault, wsfsListRepos)
+	get("/api/2.0/repos/{repo_id}", ClassDefault, wsfsGetRepo)
+	for _, typ := range []string{"notebooks", "directories", "files", "repos"} {
+		get(permissionsBase+typ+"/{id}", ClassPermissionsRead, wsfsPermissions(typ))
+	}
+}
+
+// wsAdmin reports whether the caller administers the request's workspace.
+func (c *call) wsAdmin() bool {
+	switch {
+	case c.tok.role == RoleAccountAdmin:
+		return true
+	case c.tok.role == RoleWorkspaceAdmin && c.tok.ws == c.ws.id:
+		return true
+	}
+	p := c.caller()
+	return p != nil && slices.Contains(c.s.st.memberIDs(c.s.st.get(c.ws.adminsGroup), c.ws), p.id)
+}
+
+// callerIDs returns the ids the caller acts under in the workspace: its
+// own and those of the groups containing it, transitively.
+func (c *call) callerIDs() map[string]bool {
+	out := map[string]bool{}
+	p := c.caller()
+	if p == nil {
+		return out
+	}
+	queue := []*principal{p}
+	for len(queue) > 0 {
+		q := queue[0]
+		queue = queue[1:]
+		if out[q.id] {
+			continue
+		}
+		out[q.id] = true
+		queue = append(queue, c.s.st.parentGroups(q, c.ws)...)
+	}
+	return out
+}
+
+// inheritedGrant is a grant an object holds through a parent directory.
+type inheritedGrant struct {
+	principal string // principal id
+	level     string
+	from      string // "/directories/<id>"
+}
+
+// inheritedACL returns the grants node inherits from the directories above
+// it, nearest first. It is the family's inheritance rule, meant to be
+// wired to a generic permissions inheritance hook.
+func (s *Server) inheritedACL(w *workspace, n *wsfsNode) []inheritedGrant {
+	var out []inheritedGrant
+	g := s.grants(w)
+	for d := n.parent; d != nil && d.path != "/"; d = d.parent {
+		acl := g.find("directories", strconv.FormatInt(d.id, 10))
+		if acl == nil {
+			continue
+		}
+		for _, e := range acl.entries {
+			out = append(out, inheritedGrant{principal: e.principal, level: e.level, from: "/directories/" + strconv.FormatInt(d.id, 10)})
+		}
+	}
+	return out
+}
+
+// canSee reports whether the caller holds any level on n, directly or
+// inherited (admins see everything).
+func (c *call) canSee(n *wsfsNode, admin bool, ids map[string]bool) bool {
+	if admin {
+		return true
+	}
+	if acl := c.s.grants(c.ws).find(n.aclType(), strconv.FormatInt(n.id, 10)); acl != nil {
+		for _, e := range acl.entries {
+			if ids[e.principal] {
+				return true
+			}
+		}
+	}
+	for _, g := range c.s.inheritedACL(c.ws, n) {
+		if ids[g.principal] {
+			return true
+		}
+	}
+	return false
+}
+
+type wireObjectInfo struct {
+	ObjectType string `json:"object_type"`
+	Path       string `json:"path"`
+	ObjectID   int64  `json:"object_id"`
+	ResourceID string `json:"resource_id"`
+	Language   string `json:"language,omitempty"`
+	CreatedAt  int64  `json:"created_at,omitempty"`
+	ModifiedAt int64  `json:"modified_at,omitempty"`
+}
+
+func renderObjectInfo(n *wsfsNode) wireObjectInfo {
+	return wireObjectInfo{ObjectType: n.typ, Path: n.path, ObjectID: n.id, ResourceID: strconv.FormatInt(n.id, 10),
+		Language: n.language, CreatedAt: n.created, ModifiedAt: n.created}
+}
+
+// lookupPath finds the object at the request's path parameter.
+func (c *call) lookupPath() (*wsfsNode, error) {
+	raw := c.r.URL.Query().Get("path")
+	if raw == "" {
+		return nil, restErr(http.StatusBadRequest, errInvalidParameter, "Missing required field: path")
+	}
+	p := cleanWSPath(raw)
+	n := c.s.wsfs(c.ws).byPath[p]
+	if n == nil || !c.canSee(n, c.wsAdmin(), c.callerIDs()) {
+		return nil, restErr(http.StatusNotFound, errResourceDoesNotExist, "Path (%s) doesn't exist.", raw)
+	}
+	return n, nil
+}
+
+func wsfsGetStatus(c *call) error {
+	n, err := c.lookupPath()
+	if err != nil {
+		return err
+	}
+	return c.reply(http.StatusOK, renderObjectInfo(n))
+}
+
+func wsfsList(c *call) error {
+	n, err := c.lookupPath()
+	if err != nil {
+		return err
+	}
+	if n.typ != "DIRECTORY" {
+		return c.reply(http.StatusOK, map[string]any{"objects": []wireObjectInfo{renderObjectInfo(n)}})
+	}
+	admin, ids := c.wsAdmin(), c.callerIDs()
+	var out []wireObjectInfo
+	for _, ch := range n.children {
+		if c.canSee(ch, admin, ids) {
+			out = append(out, renderObjectInfo(ch))
+		}
+	}
+	if len(out) == 0 {
+		return c.reply(http.StatusOK, struct{}{})
+	}
+	return c.reply(http.StatusOK, map[string]any{"objects": out})
+}
+
+type wireRepo struct {
+	ID           int64  `json:"id"`
+	Path         string `json:"path"`
+	URL          string `json:"url"`
+	Provider     string `json:"provider"`
+	Branch       string `json:"branch,omitempty"`
+	HeadCommitID string `json:"head_commit_id"`
+}
+
+func renderRepo(n *wsfsNode) wireRepo {
+	return wireRepo{ID: n.id, Path: n.path, URL: n.repo.URL, Provider: cmp.Or(n.repo.Provider, "gitHub"),
+		Branch: cmp.Or(n.repo.Branch, "main"), HeadCommitID: fmt.Sprintf("%040x", n.id)}
+}
+
+// canManageRepo reports whether the caller can manage repo n.
+func (c *call) canManageRepo(n *wsfsNode, admin bool, ids map[string]bool) bool {
+	if admin {
+		return true
+	}
+	if acl := c.s.grants(c.ws).find("repos", strconv.FormatInt(n.id, 10)); acl != nil {
+		for _, e := range acl.entries {
+			if ids[e.principal] && e.level == "CAN_MANAGE" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func wsfsListRepos(c *call) error {
+	prefix := c.r.URL.Query().Get("path_prefix")
+	p := cleanWSPath(prefix)
+	if p == "" || p == "/" {
+		p = "/Repos"
+	}
+	admin, ids := c.wsAdmin(), c.callerIDs()
+	var sel []*wsfsNode
+	for _, n := range c.s.wsfs(c.ws).repos {
+		if (n.path == p || strings.HasPrefix(n.path, strings.TrimSuffix(p, "/")+"/") || strings.HasPrefix(n.path, p)) &&
+			c.canManageRepo(n, admin, ids) {
+			sel = append(sel, n)
+		}
+	}
+	from := 0
+	if t := c.r.URL.Query().Get("next_page_token"); t != "" {
+		var err error
+		if from, err = parsePageToken("repos:"+p, t); err != nil {
+			return err
+		}
+	}
+	from = min(from, len(sel))
+	to := min(from+reposPage, len(sel))
+	resp := struct {
+		Repos         []wireRepo `json:"repos,omitempty"`
+		NextPageToken string     `json:"next_page_token,omitempty"`
+	}{}
+	for _, n := range sel[from:to] {
+		resp.Repos = append(resp.Repos, renderRepo(n))
+	}
+	if to < len(sel) {
+		resp.NextPageToken = pageToken("repos:"+p, to)
+	}
+	return c.reply(http.StatusOK, resp)
+}
+
+func wsfsGetRepo(c *call) error {
+	id := c.r.PathValue("repo_id")
+	n := c.s.wsfs(c.ws).byID["repos/"+id]
+	if n == nil || !c.canSee(n, c.wsAdmin(), c.callerIDs()) {
+		return restErr(http.StatusNotFound, errResourceDoesNotExist, "Repo %s does not exist.", id)
+	}
+	return c.reply(http.StatusOK, renderRepo(n))
+}
+
+// wsfsPermJSON is a permission level with its origin.
+type wsfsPermJSON struct {
+	PermissionLevel     string   `json:"permission_level"`
+	Inherited           bool     `json:"inherited"`
+	InheritedFromObject []string `json:"inherited_from_object,omitempty"`
+}
+
+type wsfsACLEntry struct {
+	UserName             string         `json:"user_name,omitempty"`
+	GroupName            string         `json:"group_name,omitempty"`
+	ServicePrincipalName string         `json:"service_principal_name,omitempty"`
+	DisplayName          string         `json:"display_name,omitempty"`
+	AllPermissions       []wsfsPermJSON `json:"all_permissions"`
+}
+
+// wsfsPermissions serves GET /api/2.0/permissions/<typ>/{id} for workspace
+// tree objects: the direct grants, then the inherited ones, then the
+// admins group's CAN_MANAGE on everything.
+func wsfsPermissions(typ string) func(*call) error {
+	return func(c *call) error {
+		id := c.r.PathValue("id")
+		n := c.s.wsfs(c.ws).byID[typ+"/"+id]
+		acl := c.s.grants(c.ws).find(typ, id)
+		if n == nil || acl == nil {
+			return restErr(http.StatusNotFound, errResourceDoesNotExist, "%s %s does not exist.", aclTypes[typ].echo, id)
+		}
+		direct := c.s.renderACL(acl)
+		var entries []wsfsACLEntry
+		index := map[string]int{}
+		for _, e := range direct.AccessControlList {
+			x := wsfsACLEntry{UserName: e.UserName, GroupName: e.GroupName, ServicePrincipalName: e.ServicePrincipalName, DisplayName: e.DisplayName}
+			for _, pj := range e.AllPermissions {
+				x.AllPermissions = append(x.AllPermissions, wsfsPermJSON{PermissionLevel: pj.PermissionLevel})
+			}
+			index[e.UserName+"\x00"+e.GroupName+"\x00"+e.ServicePrincipalName] = len(entries)
+			entries = append(entries, x)
+		}
+		add := func(p *principal, pj wsfsPermJSON) {
+			k := keyOf(p)
+			if i, ok := index[k]; ok {
+				entries[i].AllPermissions = append(entries[i].AllPermissions, pj)
+				return
+			}
+			x := wsfsACLEntry{DisplayName: p.displayName, AllPermissions: []wsfsPermJSON{pj}}
+			switch p.kind {
+			case kindUser:
+				x.UserName = p.userName
+			case kindGroup:
+				x.GroupName = p.displayName
+			case kindSP:
+				x.ServicePrincipalName = p.applicationID
+			}
+			index[k] = len(entries)
+			entries = append(entries, x)
+		}
+		for _, g := range c.s.inheritedACL(c.ws, n) {
+			if p := c.s.st.get(g.principal); p != nil {
+				add(p, wsfsPermJSON{PermissionLevel: g.level, Inherited: true, InheritedFromObject: []string{g.from}})
+			}
+		}
+		if admins := c.s.st.get(c.ws.adminsGroup); admins != nil {
+			add(admins, wsfsPermJSON{PermissionLevel: "CAN_MANAGE", Inherited: true, InheritedFromObject: []string{"/directories/"}})
+		}
+		return c.reply(http.StatusOK, struct {
+			ObjectID          string         `json:"object_id"`
+			ObjectType        string         `json:"object_type"`
+			AccessControlList []wsfsACLEntry `json:"access_control_list"`
+		}{direct.ObjectID, direct.ObjectType, entries})
+	}
+}
+
+// keyOf is the ACL entry key of p in wsfsPermissions.
+func keyOf(p *principal) string {
+	switch p.kind {
+	case kindUser:
+		return p.userName + "\x00\x00"
+	case kindGroup:
+		return "\x00" + p.displayName + "\x00"
+	}
+	return "\x00\x00" + p.applicationID
+}
