@@ -321,8 +321,10 @@ func TestAuditInactive(t *testing.T) {
 	}
 }
 
-// TestAuditAll reports everything owned or run by every identity, each
-// judged alone, deleted principals included.
+// TestAuditAll reports every identity of the account and of each
+// workspace, with or without findings (system groups only when something
+// refers to them), and everything owned or run by each, judged alone,
+// deleted principals included.
 func TestAuditAll(t *testing.T) {
 	e := newEnv(t, sandbox.Options{Seed: testSeed(t)}, nil)
 	r, err := e.runJSON(t, Options{All: true})
@@ -334,17 +336,34 @@ func TestAuditAll(t *testing.T) {
 		got[i.Name] = string(i.Type) + "/" + string(i.Status) + "/" + i.Scope
 	}
 	want := map[string]string{
+		"admin@corp.test":                      "user/active/account",
 		"alice@corp.test":                      "user/active/account",
 		"bob@corp.test":                        "user/active/account",
+		"carol@corp.test":                      "user/active/account",
 		"dave@corp.test":                       "user/inactive/account",
+		"erin@corp.test":                       "user/active/account",
+		"frank@corp.test":                      "user/active/account",
 		"gone@corp.test":                       "user/not-found/",
+		"local.admin@corp.test":                "user/active/workspace",
 		"local.user@corp.test":                 "user/active/workspace",
+		"local-team":                           "group/active/workspace",
+		"nested":                               "group/active/account",
+		"others":                               "group/active/account",
 		"team":                                 "group/active/account",
 		"5f0c3a1e-0000-4000-8000-000000000001": "service-principal/active/account",
 		"5f0c3a1e-0000-4000-8000-000000000002": "service-principal/inactive/account",
 	}
 	if len(got) != len(want) {
 		t.Errorf("identities = %v, want %v", got, want)
+	}
+	// Identities nothing refers to are reported too, with no findings.
+	for _, i := range r.Identities {
+		if i.Name == "erin@corp.test" && i.Findings != 0 {
+			t.Errorf("erin has %d findings", i.Findings)
+		}
+		if i.Name == "local-team" && i.WorkspaceID != 1003 {
+			t.Errorf("local-team workspace = %d", i.WorkspaceID)
+		}
 	}
 	for k, v := range want {
 		if got[k] != v {
@@ -443,9 +462,10 @@ func TestAuditPermissionScopes(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Every object with an ACL in the three workspaces: 31 in ws-main less
-	// 7 tokens, 1 job in ws-second, 1 cluster in ws-local.
-	if n := e.srv.Stats().Classes["permissions-read"]; n != 24+1+1 {
-		t.Errorf("permission reads = %d, want 26", n)
+	// 7 tokens, 1 job in ws-second, 1 cluster in ws-local; and the grants
+	// of the (empty) metastore ws-main and ws-second share, read once.
+	if n := e.srv.Stats().Classes["permissions-read"]; n != 24+1+1+1 {
+		t.Errorf("permission reads = %d, want 27", n)
 	}
 }
 
@@ -487,10 +507,12 @@ func TestAuditKindNotCovered(t *testing.T) {
 // is not covered; the others are audited; exit code 2.
 func TestAuditWorkspaceNotCovered(t *testing.T) {
 	// Workspaces run one at a time, in listing order, so the fault lets
-	// ws-main's 13 list requests through and fails every later one.
+	// ws-main's 22 list requests through (clusters and Git folders take
+	// two) and fails every later one.
 	e := newEnv(t, sandbox.Options{Seed: testSeed(t)}, func(s *scim.Settings) { s.Parallel = 1 })
-	lists := `^/api/(2\.0/token-management/tokens|2\.2/jobs/list|2\.1/clusters/list|2\.0/sql/warehouses|2\.0/pipelines|2\.0/sql/queries|2\.0/sql/alerts|2\.0/alerts|2\.0/preview/sql/dashboards|2\.0/lakeview/dashboards|2\.0/serving-endpoints|2\.0/apps)$`
-	if err := e.srv.AddFault(sandbox.Fault{PathRegexp: lists, Status: 403, Offset: 13}); err != nil {
+	lists := `^/api/(2\.0/token-management/tokens|2\.2/jobs/list|2\.1/clusters/list|2\.0/sql/warehouses|2\.0/pipelines|2\.0/sql/queries|2\.0/sql/alerts|2\.0/alerts|2\.0/preview/sql/dashboards|2\.0/lakeview/dashboards|2\.0/serving-endpoints|2\.0/apps|` +
+		`2\.0/mlflow/experiments/list|2\.0/mlflow/registered-models/list|2\.0/instance-pools/list|2\.0/policies/clusters/list|2\.0/secrets/scopes/list|2\.0/vector-search/endpoints|2\.0/repos|2\.0/workspace/list)$`
+	if err := e.srv.AddFault(sandbox.Fault{PathRegexp: lists, Status: 403, Offset: 22}); err != nil {
 		t.Fatal(err)
 	}
 	r, err := e.runJSON(t, Options{Users: []string{"alice@corp.test"}, Workspaces: []string{"ws-main", "ws-second"}})
@@ -668,7 +690,7 @@ func TestAuditFormats(t *testing.T) {
 		t.Fatal(err)
 	}
 	sheets := xlsxSheets(t, xlsx)
-	wantSheets := []string{"Summary", "Identities", "Coverage", "Tokens", "Jobs", "Clusters", "Warehouses", "Pipelines",
+	wantSheets := []string{"Summary", "Identities", "Coverage", "Metastore coverage", "Tokens", "Jobs", "Clusters", "Warehouses", "Pipelines",
 		"Queries", "Alerts", "Legacy dashboards", "Dashboards", "Serving endpoints", "Apps", "Workspace access"}
 	if !slices.Equal(sheets, wantSheets) {
 		t.Errorf("sheets = %v, want %v", sheets, wantSheets)
@@ -865,8 +887,8 @@ func TestAuditAllAccountLookupFails(t *testing.T) {
 	}
 	out := e.path("all.json")
 	err := e.run(t, Options{All: true, Format: FormatJSON, Out: out})
-	if !errors.Is(err, scim.ErrBadRequest) || !strings.HasPrefix(err.Error(), "resolve identities: ") {
-		t.Fatalf("err = %v, want the account lookup's 400 under resolve identities", err)
+	if !errors.Is(err, scim.ErrBadRequest) || !strings.HasPrefix(err.Error(), "list every identity: ") {
+		t.Fatalf("err = %v, want the account listing's 400 under list every identity", err)
 	}
 	if _, serr := os.Stat(out); !errors.Is(serr, os.ErrNotExist) {
 		t.Errorf("report written after a failed run: %v", serr)
