@@ -63,8 +63,24 @@ func Run(ctx context.Context, o Options, d Deps) error {
 	for _, id := range missing {
 		a.log.Warn("audit identity not found", "identity", id, "looked_up_in", a.lookedUpIn)
 	}
+	var partial *PartialError
 	if len(gaps) > 0 || len(missing) > 0 {
-		return &PartialError{NotCovered: gaps, NotFound: missing}
+		partial = &PartialError{NotCovered: gaps, NotFound: missing}
+	}
+	if f := p.failOn; f != nil {
+		n := 0
+		for _, x := range rep.Findings {
+			if x.Severity >= *f {
+				n++
+			}
+		}
+		if n > 0 {
+			a.log.Warn("audit gate closed", "fail_on", f.String(), "findings", n)
+			return &GateError{FailOn: *f, Count: n, Partial: partial}
+		}
+	}
+	if partial != nil {
+		return partial
 	}
 	return nil
 }
@@ -167,11 +183,15 @@ func (a *auditor) run(ctx context.Context) (*Report, error) {
 	return rep, nil
 }
 
-// selectWorkspaces lists the workspaces and applies --workspace.
+// selectWorkspaces lists the workspaces (or takes those of
+// --workspaces-file) and applies --workspace.
 func (a *auditor) selectWorkspaces(ctx context.Context) error {
-	infos, err := a.sess.Workspaces(ctx)
-	if err != nil {
-		return fmt.Errorf("list workspaces: %w", err)
+	infos := a.plan.fromFile
+	if infos == nil {
+		var err error
+		if infos, err = a.sess.Workspaces(ctx); err != nil {
+			return fmt.Errorf("list workspaces: %w", err)
+		}
 	}
 	want := map[string]bool{}
 	for _, w := range a.plan.workspaces {
