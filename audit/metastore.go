@@ -182,12 +182,18 @@ func (a *auditor) readMetastore(ctx context.Context, ms *msRun, added func(int))
 		}
 	}
 
-	grantQ := make(chan *object, 256)
+	// Grant reads run while the lists go on, from a queue that never makes
+	// a list wait (the lists are the slower part).
+	grantQ := newObjectQueue()
 	var grantWG sync.WaitGroup
 	grantCounts := map[Kind]*listCount{}
 	for range detailWorkers {
 		grantWG.Go(func() {
-			for o := range grantQ {
+			for {
+				o, ok := grantQ.pop()
+				if !ok {
+					return
+				}
 				if ctx.Err() != nil {
 					continue
 				}
@@ -221,7 +227,7 @@ func (a *auditor) readMetastore(ctx context.Context, ms *msRun, added func(int))
 		added(len(batch))
 		for _, o := range batch {
 			if o.grantType != "" {
-				grantQ <- o
+				grantQ.push(o)
 			}
 		}
 	}
@@ -292,7 +298,7 @@ func (a *auditor) readMetastore(ctx context.Context, ms *msRun, added func(int))
 		spawn(func() { list(t.k, t.seq(ctx, d), nil) })
 	}
 	wg.Wait()
-	close(grantQ)
+	grantQ.close()
 	grantWG.Wait()
 	if ctx.Err() != nil {
 		return nil
@@ -492,4 +498,49 @@ func rateUCOwner(o *object) verdict {
 	}
 	return verdict{SeverityOrphaned, strings.ReplaceAll(string(o.kind), "-", " ") +
 		" owned by the identity: no one can manage it once it is gone; only a metastore admin can transfer its ownership"}
+}
+
+// objectQueue is an unbounded FIFO of objects; pop blocks until an object
+// is pushed or the queue is closed and empty. It is safe for concurrent
+// use.
+type objectQueue struct {
+	mu     sync.Mutex
+	cond   *sync.Cond
+	items  []*object
+	closed bool
+}
+
+func newObjectQueue() *objectQueue {
+	q := &objectQueue{}
+	q.cond = sync.NewCond(&q.mu)
+	return q
+}
+
+func (q *objectQueue) push(o *object) {
+	q.mu.Lock()
+	q.items = append(q.items, o)
+	q.mu.Unlock()
+	q.cond.Signal()
+}
+
+func (q *objectQueue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	q.cond.Broadcast()
+}
+
+func (q *objectQueue) pop() (*object, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for len(q.items) == 0 && !q.closed {
+		q.cond.Wait()
+	}
+	if len(q.items) == 0 {
+		return nil, false
+	}
+	o := q.items[0]
+	q.items[0] = nil
+	q.items = q.items[1:]
+	return o, true
 }
