@@ -326,6 +326,21 @@ func TestAuditGroupNamesExact(t *testing.T) {
 	if want := []string{`"Ops"@ws-b`, `"ops "@ws-c`}; !slices.Equal(got, want) {
 		t.Errorf("groups = %v, want %v", got, want)
 	}
+	// --all keeps them apart too: four groups in four workspaces.
+	r, err = e.runJSON(t, Options{All: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = got[:0]
+	for _, i := range r.Identities {
+		if i.Type == PrincipalGroup && strings.EqualFold(strings.TrimSpace(i.Name), "ops") {
+			got = append(got, fmt.Sprintf("%q@%s", i.Name, i.WorkspaceName))
+		}
+	}
+	slices.Sort(got)
+	if want := []string{`"Ops"@ws-b`, `"ops "@ws-c`, `"ops"@ws-a`, `"ops"@ws-d`}; !slices.Equal(got, want) {
+		t.Errorf("--all groups = %v, want %v", got, want)
+	}
 }
 
 // TestAuditWorkspacesFile: --workspaces-file audits the workspaces of the
@@ -353,5 +368,68 @@ func TestAuditWorkspacesFile(t *testing.T) {
 	var ie *InputError
 	if !errors.As(err, &ie) || !strings.HasPrefix(err.Error(), "--workspaces-file "+e.path("missing.csv")) {
 		t.Errorf("missing file: err = %v", err)
+	}
+}
+
+// TestAuditDemoEveryKindEveryFormat: on the demo account, elena.patel and
+// the service principal etl-prod own something of every kind, and every
+// report format shows each kind.
+func TestAuditDemoEveryKindEveryFormat(t *testing.T) {
+	e := newEnv(t, sandbox.Options{}, nil)
+	const etl = "b83e9e22-b2ed-4451-bcdd-00b79deb79be"
+	kinds := []Kind{KindExperiment, KindMLModel, KindInstancePool, KindClusterPolicy, KindSecretScope, KindVectorSearch,
+		KindRepo, KindHomeFolder, KindWorkspaceFile}
+	kinds = append(kinds, MetastoreKinds()...)
+	for _, who := range []string{"elena.patel@acme.test", etl} {
+		o := Options{Users: []string{"elena.patel@acme.test"}}
+		if who == etl {
+			o = Options{ServicePrincipals: []string{etl}}
+		}
+		r, err := e.runJSON(t, o)
+		if err != nil {
+			t.Fatalf("%s: %v", who, err)
+		}
+		have := map[Kind]bool{}
+		for _, f := range r.Findings {
+			have[f.Kind] = true
+		}
+		for _, k := range kinds {
+			if !have[k] {
+				t.Errorf("%s: no %s finding", who, k)
+			}
+		}
+	}
+	o := Options{Users: []string{"elena.patel@acme.test"}}
+	var outputs []string
+	for _, f := range []Format{FormatTable, FormatCSV, FormatJSON, FormatHTML} {
+		e.stdout.Reset()
+		o.Format = f
+		if err := e.run(t, o); err != nil {
+			t.Fatal(err)
+		}
+		outputs = append(outputs, e.stdout.String())
+	}
+	xlsx := e.path("demo.xlsx")
+	o.Format, o.Out = FormatXLSX, xlsx
+	if err := e.run(t, o); err != nil {
+		t.Fatal(err)
+	}
+	sheets := strings.Join(xlsxSheets(t, xlsx), "|")
+	for i, out := range outputs {
+		for _, k := range kinds {
+			if !strings.Contains(out, string(k)) {
+				t.Errorf("format %d lacks %s", i, k)
+			}
+		}
+		for _, want := range []string{"main.sales.orders_eu", "/Users/elena.patel@acme.test/sales/rollup", "acme-us-east"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("format %d lacks %q", i, want)
+			}
+		}
+	}
+	for _, k := range kinds {
+		if !strings.Contains(sheets, sheetName(k)) {
+			t.Errorf("workbook has no %q sheet: %s", sheetName(k), sheets)
+		}
 	}
 }

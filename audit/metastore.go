@@ -410,7 +410,7 @@ func securableObject(k Kind, s scim.Securable) *object {
 	case KindVolume:
 		o.details = append(o.details, Detail{"volume_type", s.VolumeType})
 	case KindExtLocation:
-		o.details = append(o.details, Detail{"url", s.URL}, Detail{"credential", s.CredentialName})
+		o.details = append(o.details, Detail{"storage_url", s.URL}, Detail{"credential", s.CredentialName})
 	case KindConnection:
 		o.details = append(o.details, Detail{"connection_type", s.ConnectionType})
 	case KindCatalog:

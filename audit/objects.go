@@ -425,7 +425,7 @@ func repoObject(ws scim.WorkspaceInfo, r scim.Repo) *object {
 	if owner := homeOwner(r.Path); owner != "" {
 		o.refs = append(o.refs, objRef{pref{name: owner}, RelCreated})
 	}
-	o.details = []Detail{{"url", r.URL}, {"branch", r.Branch}}
+	o.details = []Detail{{"git_url", r.URL}, {"branch", r.Branch}}
 	return o
 }
 
