@@ -227,8 +227,10 @@ func needsACL(o *object, scope PermissionScope, m matcher, ws int64) bool {
 		}
 	}
 	// A secret scope's ACL is all there is to know about it; an
-	// experiment's owner tag is optional, its ACL is not.
-	return o.kind == KindDashboard || o.kind == KindSecretScope || o.kind == KindExperiment || o.creatorGone || related(o, m, ws)
+	// experiment's owner tag is optional, its ACL is not; the ACL of a
+	// dashboard, query or alert tells whether it is stored in a home
+	// folder (storedHome).
+	return o.kind == KindDashboard || o.kind == KindQuery || o.kind == KindAlert || o.kind == KindSecretScope || o.kind == KindExperiment || o.creatorGone || related(o, m, ws)
 }
 
 // ownerInACL reports whether only the ACL tells who owns objects of kind

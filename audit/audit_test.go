@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/dbiam/dbiam/reports"
 	"github.com/dbiam/dbiam/sandbox"
@@ -134,6 +135,8 @@ func TestAuditUserFindings(t *testing.T) {
 		"info | ws-main | alice@corp.test | query | Exploration (as viewer) | owns",
 		"info | ws-main | alice@corp.test | dashboard | Ops (AI/BI) | owns",
 		"info | ws-main | alice@corp.test | dashboard | Revenue (AI/BI) | owns",
+		// Her queries and dashboards live in her home folder.
+		"info | ws-main | alice@corp.test | home-folder | /Users/alice@corp.test | owns",
 	}
 	if got := rows(r, nil); !slices.Equal(got, want) {
 		t.Errorf("findings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -474,8 +477,10 @@ func TestAuditPermissionScopes(t *testing.T) {
 // after writing the report.
 func TestAuditKindNotCovered(t *testing.T) {
 	e := newEnv(t, sandbox.Options{Seed: testSeed(t)}, nil)
-	if err := e.srv.AddFault(sandbox.Fault{Method: "GET", PathRegexp: `^/api/2\.0/token-management/tokens$`, Status: 403,
-		Body: `{"error_code":"PERMISSION_DENIED","message":"Only admins can list tokens."}`}); err != nil {
+	// (A 403 there would say the caller is not an admin: see
+	// TestAuditNonAdmin.)
+	if err := e.srv.AddFault(sandbox.Fault{Method: "GET", PathRegexp: `^/api/2\.0/token-management/tokens$`, Status: 400,
+		Body: `{"error_code":"INVALID_STATE","message":"Token listing is unavailable."}`}); err != nil {
 		t.Fatal(err)
 	}
 	r, err := e.runJSON(t, Options{Users: []string{"alice@corp.test"}, Workspaces: []string{"ws-main"}})
@@ -484,7 +489,7 @@ func TestAuditKindNotCovered(t *testing.T) {
 		t.Fatalf("err = %v, want a PartialError for ws-main tokens", err)
 	}
 	if len(r.Findings) == 0 || r.Findings[0].Severity != SeverityNotCovered || r.Findings[0].Kind != KindToken ||
-		!strings.Contains(r.Findings[0].Reason, "PERMISSION_DENIED") {
+		!strings.Contains(r.Findings[0].Reason, "INVALID_STATE") {
 		t.Errorf("first finding = %+v, want the token gap", r.Findings[0])
 	}
 	if len(r.Workspaces) != 1 || r.Workspaces[0].Coverage != CoveragePartial {
@@ -554,8 +559,8 @@ func TestAuditRetriesThrottling(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	if n := len(rows(r, nil)); n != 28 {
-		t.Errorf("%d findings after retries, want 28", n)
+	if n := len(rows(r, nil)); n != 29 {
+		t.Errorf("%d findings after retries, want 29", n)
 	}
 }
 
@@ -574,8 +579,8 @@ func TestAuditWithoutAccount(t *testing.T) {
 	if id.Scope != "workspace" || id.Status != StatusActive {
 		t.Errorf("identity = %+v", id)
 	}
-	if n := len(rows(r, nil)); n != 26 {
-		t.Errorf("%d findings in ws-main, want 26", n)
+	if n := len(rows(r, nil)); n != 27 {
+		t.Errorf("%d findings in ws-main, want 27", n)
 	}
 }
 
@@ -691,7 +696,7 @@ func TestAuditFormats(t *testing.T) {
 	}
 	sheets := xlsxSheets(t, xlsx)
 	wantSheets := []string{"Summary", "Identities", "Coverage", "Metastore coverage", "Tokens", "Jobs", "Clusters", "Warehouses", "Pipelines",
-		"Queries", "Alerts", "Legacy dashboards", "Dashboards", "Serving endpoints", "Apps", "Workspace access"}
+		"Queries", "Alerts", "Legacy dashboards", "Dashboards", "Serving endpoints", "Apps", "Home folders", "Workspace access"}
 	if !slices.Equal(sheets, wantSheets) {
 		t.Errorf("sheets = %v, want %v", sheets, wantSheets)
 	}
@@ -723,7 +728,7 @@ func TestAuditFormats(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimRight(e.stdout.String(), "\n"), "\n")
-	if len(lines) != 1+28 || !strings.HasPrefix(lines[0], "SEVERITY") || strings.Contains(e.stdout.String(), "\t") ||
+	if len(lines) != 1+29 || !strings.HasPrefix(lines[0], "SEVERITY") || strings.Contains(e.stdout.String(), "\t") ||
 		!strings.HasPrefix(lines[1], "breaks ") {
 		t.Errorf("terminal table:\n%s", e.stdout)
 	}
@@ -892,5 +897,60 @@ func TestAuditAllAccountLookupFails(t *testing.T) {
 	}
 	if _, serr := os.Stat(out); !errors.Is(serr, os.ErrNotExist) {
 		t.Errorf("report written after a failed run: %v", serr)
+	}
+}
+
+// TestAuditNonAdmin: run with a non-admin token, the lists show only what
+// the caller can access, so every kind of the workspace is reported not
+// covered (token management's 403 tells the caller is no admin there),
+// never as "no findings", and the run ends with a PartialError.
+func TestAuditNonAdmin(t *testing.T) {
+	e := newEnv(t, sandbox.Options{Seed: testSeed(t)}, nil)
+	// A workspace user has no account API: the session's host is the
+	// first workspace (no account id), named after the host.
+	e.deps.Connect = func(ctx context.Context) (*scim.Session, error) {
+		return scim.Connect(ctx, scim.Settings{Host: e.srv.URL(), Token: e.srv.UserToken(), Hermetic: true,
+			Rates: scim.UnlimitedRates(), Sleep: func(ctx context.Context, d time.Duration) error { return ctx.Err() }})
+	}
+	r, err := e.runJSON(t, Options{Users: []string{"carol@corp.test"}})
+	var pe *PartialError
+	if !errors.As(err, &pe) || pe.ExitCode() != 2 {
+		t.Fatalf("err = %v, want a PartialError", err)
+	}
+	var want []string
+	for _, k := range ObjectKinds() {
+		want = append(want, "127.0.0.1 (1001): "+string(k))
+	}
+	// Nor is a user the metastore's admin: its lists are partial too.
+	want = append(want, "metastore metastore-b8abb695: metastore")
+	if !slices.Equal(pe.NotCovered, want) {
+		t.Errorf("not covered %v, want every kind %v", pe.NotCovered, want)
+	}
+	if len(r.Workspaces) != 1 || r.Workspaces[0].Coverage == CoverageFull {
+		t.Errorf("coverage = %+v", r.Workspaces)
+	}
+	gaps := 0
+	for _, f := range r.Findings {
+		if f.Severity != SeverityNotCovered {
+			continue
+		}
+		gaps++
+		if f.Kind == KindMetastore && !strings.Contains(f.Reason, "not an admin of the metastore") {
+			t.Errorf("gap %s: reason %q", row(f), f.Reason)
+		}
+		if f.Kind != KindToken && f.Kind != KindMetastore && !strings.Contains(f.Reason, "not an admin of this workspace") {
+			t.Errorf("gap %s: reason %q", row(f), f.Reason)
+		}
+	}
+	if gaps != len(want) || r.Findings[0].Severity != SeverityNotCovered {
+		t.Errorf("%d not-covered findings first of %v, want %d", gaps, rows(r, nil), len(want))
+	}
+	// The table says so too.
+	e.stdout.Reset()
+	if err := e.run(t, Options{Users: []string{"carol@corp.test"}, Format: FormatTable}); !errors.As(err, &pe) {
+		t.Fatalf("table run: %v", err)
+	}
+	if out := e.stdout.String(); !strings.Contains(out, "not-covered") || strings.Contains(strings.ToLower(out), "no findings") {
+		t.Errorf("table output:\n%s", out)
 	}
 }

@@ -17,7 +17,8 @@ import (
 // and ws-second) where frank, who owns nothing in any workspace, owns a
 // catalog, a schema, a table and a view, and holds a grant on a catalog of
 // the team group; and, in ws-main, erin's notebook run by bob's scheduled
-// job.
+// job, and bob's query, dashboard and trashed dashboard stored in erin's
+// home folder (the trashed one is not listed, so not reported).
 func coverageSeed(t *testing.T) *sandbox.Seed {
 	t.Helper()
 	seed := testSeed(t)
@@ -50,6 +51,11 @@ func coverageSeed(t *testing.T) *sandbox.Seed {
 			sandbox.SeedJob{JobID: 1902, Name: "bob-missing", Creator: "bob@corp.test",
 				Schedule: &sandbox.SeedSchedule{QuartzCronExpression: "0 0 1 * * ?", TimezoneID: "UTC"},
 				Tasks:    []sandbox.SeedTask{{TaskKey: "gone", NotebookPath: "/Users/erin@corp.test/etl/deleted-notebook"}}})
+		w.Objects.Queries = append(w.Objects.Queries,
+			sandbox.SeedQuery{ID: "0e7a1c2d-3b4f-4a5e-8d6c-7f8091a2b3c4", DisplayName: "bob-query-in-erin", Owner: "bob@corp.test", ParentPath: "/Users/erin@corp.test/shared"})
+		w.Objects.LakeviewDashboards = append(w.Objects.LakeviewDashboards,
+			sandbox.SeedLakeviewDashboard{DashboardID: "0f1e2d3c4b5a69788796a5b4c3d2e1f0", DisplayName: "bob-board-in-erin", Owner: "bob@corp.test", ParentPath: "/Users/erin@corp.test"},
+			sandbox.SeedLakeviewDashboard{DashboardID: "1f1e2d3c4b5a69788796a5b4c3d2e1f0", DisplayName: "bob-old-board", Owner: "bob@corp.test", ParentPath: "/Users/erin@corp.test", Trashed: true})
 	}
 	return seed
 }
@@ -179,6 +185,8 @@ func TestAuditHomeFolderUsedByOthers(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 	want := []string{
+		"breaks | ws-main | erin@corp.test | query | bob-query-in-erin | in-home",
+		"breaks | ws-main | erin@corp.test | dashboard | bob-board-in-erin | in-home",
 		"breaks | ws-main | erin@corp.test | workspace-file | /Users/erin@corp.test/etl/daily | in-home",
 		"info | ws-main | erin@corp.test | home-folder | /Users/erin@corp.test | owns",
 		"info | ws-main | erin@corp.test | workspace-file | /Users/erin@corp.test/etl/adhoc | in-home",
@@ -190,13 +198,20 @@ func TestAuditHomeFolderUsedByOthers(t *testing.T) {
 	if f.Detail("object_type") != "NOTEBOOK" || !strings.Contains(f.Detail("used_by"), `job "bob-uses-erin" (runs as bob@corp.test)`) {
 		t.Errorf("details = %+v", f.Details)
 	}
-	// bob, the job's own identity, is not told about erin's folder.
+	// The lists of dashboards and queries carry no path: the folder comes
+	// from the grants their ACLs inherit from erin's home folder.
+	if f := findingFor(t, r, "erin@corp.test", KindQuery, "bob-query-in-erin"); f.Detail("folder") != "/Users/erin@corp.test" ||
+		!strings.Contains(f.Reason, "belongs to bob@corp.test") {
+		t.Errorf("query: %s %+v", f.Reason, f.Details)
+	}
+	// bob, the job's and the objects' own identity, is not told about
+	// erin's folder.
 	r, err = e.runJSON(t, Options{Users: []string{"bob@corp.test"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range r.Findings {
-		if f.Kind == KindWorkspaceFile {
+		if f.Kind == KindWorkspaceFile || slices.Contains(f.Relations, RelInHome) {
 			t.Errorf("bob: %s", row(f))
 		}
 	}
@@ -276,17 +291,21 @@ func TestAuditGroupNamesExact(t *testing.T) {
 	seed := testSeed(t)
 	seed.Workspaces = append(seed.Workspaces,
 		sandbox.SeedWorkspace{WorkspaceID: 1004, WorkspaceName: "ws-a",
-			Users:  []sandbox.SeedUser{{ID: "701", UserName: "a1@corp.test"}},
-			Groups: []sandbox.SeedGroup{{ID: "801", DisplayName: "ops", Members: []string{"701"}}}},
+			Users: []sandbox.SeedUser{{ID: "701", UserName: "a1@corp.test"}, {ID: "9701", UserName: "admin@corp.test"}},
+			Groups: []sandbox.SeedGroup{{ID: "801", DisplayName: "ops", Members: []string{"701"}},
+				{ID: "9801", DisplayName: "admins", Members: []string{"9701"}}}},
 		sandbox.SeedWorkspace{WorkspaceID: 1005, WorkspaceName: "ws-b",
-			Users:  []sandbox.SeedUser{{ID: "702", UserName: "b1@corp.test"}},
-			Groups: []sandbox.SeedGroup{{ID: "802", DisplayName: "Ops", Members: []string{"702"}}}},
+			Users: []sandbox.SeedUser{{ID: "702", UserName: "b1@corp.test"}, {ID: "9702", UserName: "admin@corp.test"}},
+			Groups: []sandbox.SeedGroup{{ID: "802", DisplayName: "Ops", Members: []string{"702"}},
+				{ID: "9802", DisplayName: "admins", Members: []string{"9702"}}}},
 		sandbox.SeedWorkspace{WorkspaceID: 1006, WorkspaceName: "ws-c",
-			Users:  []sandbox.SeedUser{{ID: "703", UserName: "c1@corp.test"}},
-			Groups: []sandbox.SeedGroup{{ID: "803", DisplayName: "ops ", Members: []string{"703"}}}},
+			Users: []sandbox.SeedUser{{ID: "703", UserName: "c1@corp.test"}, {ID: "9703", UserName: "admin@corp.test"}},
+			Groups: []sandbox.SeedGroup{{ID: "803", DisplayName: "ops ", Members: []string{"703"}},
+				{ID: "9803", DisplayName: "admins", Members: []string{"9703"}}}},
 		sandbox.SeedWorkspace{WorkspaceID: 1007, WorkspaceName: "ws-d",
-			Users:  []sandbox.SeedUser{{ID: "704", UserName: "d1@corp.test"}},
-			Groups: []sandbox.SeedGroup{{ID: "804", DisplayName: "ops", Members: []string{"704"}}}},
+			Users: []sandbox.SeedUser{{ID: "704", UserName: "d1@corp.test"}, {ID: "9704", UserName: "admin@corp.test"}},
+			Groups: []sandbox.SeedGroup{{ID: "804", DisplayName: "ops", Members: []string{"704"}},
+				{ID: "9804", DisplayName: "admins", Members: []string{"9704"}}}},
 	)
 	e := newEnv(t, sandbox.Options{Seed: seed}, nil)
 	var first string

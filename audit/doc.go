@@ -53,13 +53,18 @@
 // policies (creator), secret scopes (their ACL), vector search endpoints
 // (creator), Git folders (the /Repos/<name> or /Users/<name> folder holding
 // them), home folders (/Users/<name>), and sole-manager status from the
-// permissions API (CAN_MANAGE or IS_OWNER; the admins group, which can
-// manage everything, does not count as a remaining manager). Notebooks and
-// files of an audited identity's home folder that another identity's job
-// (task paths) or pipeline (libraries) runs, and Lakeview dashboards,
-// queries and alerts of other identities stored in it, are findings too
-// (see homefolders.go for why they are ranked as if the folder goes with
-// the identity). For audited groups, each member whose only path to a
+// permissions API (CAN_MANAGE or IS_OWNER granted on the object itself; the
+// admins group, which can manage everything, does not count as a remaining
+// manager, and neither do levels an entry inherits from a parent or root
+// object, which are grants on that parent: an inherited CAN_MANAGE neither
+// makes an identity the sole manager of the object nor keeps another one
+// from being). Notebooks and files of an audited identity's home folder
+// that another identity's job (task paths) or pipeline (libraries) runs,
+// and Lakeview dashboards, queries and alerts of other identities stored in
+// it (their lists carry no path: an ACL entry inherited from the home
+// folder places them there), are findings too (see
+// homefolders.go for why they are ranked as if the folder goes with the
+// identity). For audited groups, each member whose only path to a
 // workspace's permission assignments goes through an audited group gets a
 // workspace-access finding (identity-federated workspaces only: others
 // have no assignments).
@@ -100,7 +105,12 @@
 // metastore read by someone who is not its admin, whose lists are partial)
 // appears as a finding with severity not-covered, ranked first, and Run
 // returns a *PartialError (exit code 2) after writing the report: a gap is
-// never reported as "no findings". With Options.FailOn, a finding of that
+// never reported as "no findings". The service shows a non-admin only the
+// objects it can access, so in a workspace where token management answers
+// 403 (the caller is not a workspace admin there) every kind is not
+// covered. A workspace that refuses the credentials (a personal access
+// token of another workspace, see scim.TokenScopeError) is not covered,
+// with the fix in its reason. With Options.FailOn, a finding of that
 // severity or worse makes Run return a *GateError (exit code 3, which wins
 // over 2) after writing the report.
 // Alerts v2 are the one optional kind: a workspace whose alerts v2 list
@@ -123,7 +133,10 @@
 //     anyone, and a job runs as its owner unless run_as is set, so only the
 //     ACL tells who a job breaks for;
 //   - every Lakeview dashboard: the API has no owner field;
-//   - clusters, queries, alerts (v1 and v2), legacy dashboards, serving
+//   - every MLflow experiment and secret scope (their owner is in the ACL),
+//     and every query and (v1) alert: their lists carry no folder, and an
+//     ACL entry inherited from a home folder says one is stored there;
+//   - clusters, v2 alerts, legacy dashboards, serving
 //     endpoints and apps only when a list field ties them to an audited identity (creator,
 //     owner, dedicated user): the sole-manager check is only meaningful for
 //     objects the identity can manage, and those it created or owns are the

@@ -21,7 +21,8 @@ import (
 // job is scheduled (unpaused) or that pipeline runs or is continuous, info
 // otherwise. A Lakeview dashboard, query or alert that another identity
 // owns but that is stored in the audited identity's home folder breaks
-// likewise (info once trashed).
+// likewise (info once trashed); their lists carry no path, so where they
+// are stored comes from the folder grants their ACLs inherit (storedHome).
 
 // homeUse is one object of another identity that uses a path in an
 // audited identity's home folder.
@@ -53,6 +54,7 @@ func (u homeUse) describe() string {
 // folders that other identities' objects use or are stored in.
 func homeUses(objs []*object) []homeUse {
 	var out []homeUse
+	homes := homeDirs(objs)
 	add := func(o *object, path, user string, active, stored, trashed bool) {
 		path = strings.TrimSuffix(strings.TrimPrefix(path, "/Workspace"), "/")
 		owner := homeOwner(path)
@@ -81,30 +83,56 @@ func homeUses(objs []*object) []homeUse {
 				add(o, p, user, o.continuous || pipelineRunning(o.pipeline.State), false, false)
 			}
 		case KindDashboard:
-			// A Lakeview dashboard belongs to its managers; with no ACL read
-			// they are unknown and the dashboard is left alone.
+			// A Lakeview dashboard belongs to its direct managers; with no
+			// ACL read they are unknown and the dashboard is left alone.
 			mgrs, _ := managers(o.acl)
-			if len(mgrs) == 0 || o.dashboard == nil {
+			if len(mgrs) == 0 {
 				continue
 			}
-			folder := cmpOr(o.dashboard.ParentPath, parentDir(o.dashboard.Path))
-			owner := homeOwner(folder)
-			if owner == "" || slices.ContainsFunc(mgrs, func(p pref) bool { return strings.EqualFold(p.name, owner) }) {
+			home := storedHome(o.acl, homes)
+			if slices.ContainsFunc(mgrs, func(p pref) bool { return strings.EqualFold(p.name, homeOwner(home)) }) {
 				continue
 			}
-			add(o, folder, mgrs[0].name, false, true, trashed(o.dashboard.LifecycleState))
+			add(o, home, mgrs[0].name, false, true, trashed(o.dashboard.LifecycleState))
 		case KindQuery:
-			add(o, o.query.ParentPath, o.query.OwnerUserName, false, true, trashed(o.query.LifecycleState))
+			add(o, storedHome(o.acl, homes), o.query.OwnerUserName, false, true, trashed(o.query.LifecycleState))
 		case KindAlert:
-			add(o, o.alert.ParentPath, o.alert.OwnerUserName, false, true, trashed(o.alert.LifecycleState))
+			add(o, storedHome(o.acl, homes), o.alert.OwnerUserName, false, true, trashed(o.alert.LifecycleState))
 		}
 	}
 	return out
 }
 
-func parentDir(p string) string {
-	if i := strings.LastIndexByte(p, '/'); i > 0 {
-		return p[:i]
+// homeDirs maps the permissions object path of each listed home folder
+// ("/directories/<id>") to the folder's path.
+func homeDirs(objs []*object) map[string]string {
+	homes := map[string]string{}
+	for _, o := range objs {
+		if o.kind == KindHomeFolder && o.dirID != "" {
+			homes[o.dirID] = o.name
+		}
+	}
+	return homes
+}
+
+// storedHome returns the home folder an object is stored in, as its ACL
+// tells: the lists of Lakeview dashboards, queries and alerts carry no
+// path, but an object stored in a folder inherits the folder's grants, and
+// a home folder's owner holds CAN_MANAGE on it, so an entry inherited from
+// a home folder (inherited_from_object "/directories/<id>") places the
+// object inside it. "" when the ACL was not read or names no home folder.
+func storedHome(acl *scim.ObjectPermissions, homes map[string]string) string {
+	if acl == nil {
+		return ""
+	}
+	for _, e := range acl.AccessControlList {
+		for _, l := range e.Levels() {
+			for _, from := range l.InheritedFromObject {
+				if h, ok := homes[from]; ok {
+					return h
+				}
+			}
+		}
 	}
 	return ""
 }

@@ -62,6 +62,10 @@ type object struct {
 	// mlModel is a registry model's name: its permissions id (permID) is
 	// only known after a get.
 	mlModel string
+	// dirID is a home folder's permissions object path
+	// ("/directories/<object id>"): what the ACLs of objects stored in it
+	// name as inherited_from_object.
+	dirID string
 
 	// Unity Catalog securables (metastore.go).
 	uc        *scim.Securable
@@ -331,7 +335,7 @@ func legacyDashboardObject(ws scim.WorkspaceInfo, d scim.LegacyDashboard) *objec
 func dashboardObject(ws scim.WorkspaceInfo, d scim.Dashboard) *object {
 	return &object{kind: KindDashboard, id: d.DashboardID, name: d.DisplayName, dashboard: &d,
 		url: objectURL(ws, "/dashboardsv3/"+esc(d.DashboardID)), permType: "dashboards", permID: d.DashboardID,
-		details: []Detail{{"state", d.LifecycleState}, {"warehouse_id", d.WarehouseID}, {"path", d.Path}}}
+		details: []Detail{{"state", d.LifecycleState}, {"warehouse_id", d.WarehouseID}}}
 }
 
 func servingEndpointObject(ws scim.WorkspaceInfo, e scim.ServingEndpoint) *object {
@@ -433,8 +437,9 @@ func repoObject(ws scim.WorkspaceInfo, r scim.Repo) *object {
 // /Users/<application id>).
 func homeFolderObject(ws scim.WorkspaceInfo, d scim.ObjectInfo) *object {
 	name := strings.TrimPrefix(d.Path, "/Users/")
-	return &object{kind: KindHomeFolder, id: d.Path, name: d.Path,
-		url:  objectURL(ws, "/browse/folders/"+strconv.FormatInt(d.ObjectID, 10)),
+	id := strconv.FormatInt(d.ObjectID, 10)
+	return &object{kind: KindHomeFolder, id: d.Path, name: d.Path, dirID: "/directories/" + id,
+		url:  objectURL(ws, "/browse/folders/"+id),
 		refs: []objRef{{pref{name: name}, RelOwns}}}
 }
 
@@ -517,8 +522,12 @@ func aclPrincipal(a scim.AccessControl) pref {
 // admins can manage is orphaned.
 const adminsGroup = "admins"
 
-// managers returns the principals with CAN_MANAGE or IS_OWNER in acl,
-// except the admins group, and the owners (IS_OWNER) among them.
+// managers returns the principals with CAN_MANAGE or IS_OWNER granted on
+// the object itself in acl, except the admins group, and the owners
+// (IS_OWNER) among them. Inherited levels do not count: a CAN_MANAGE
+// inherited from a parent (a directory, or the type's root) is a grant on
+// the parent, which the audit judges where it is granted, so it neither
+// makes its holder a manager of the object nor a manager that remains.
 func managers(acl *scim.ObjectPermissions) (mgrs, owners []pref) {
 	if acl == nil {
 		return nil, nil
@@ -529,7 +538,7 @@ func managers(acl *scim.ObjectPermissions) (mgrs, owners []pref) {
 			continue
 		}
 		manage, own := false, false
-		for _, l := range e.Levels() {
+		for _, l := range e.DirectLevels() {
 			switch l.PermissionLevel {
 			case scim.PermissionIsOwner:
 				own, manage = true, true

@@ -49,14 +49,17 @@ const (
 	PermissionsAuto PermissionScope = ""
 	// PermissionsOwners reads the ACL of every object whose owner only the
 	// ACL tells: every job, pipeline and SQL warehouse (IS_OWNER can be
-	// transferred to anyone) and every Lakeview dashboard (no owner field);
-	// and of the other objects whose list fields name an audited identity
-	// (creator, owner, run-as, dedicated user). Missed: an identity that is
-	// the only CAN_MANAGE on a cluster, query, alert, legacy dashboard,
-	// serving endpoint or app it is otherwise unrelated to.
+	// transferred to anyone), every Lakeview dashboard (no owner field),
+	// MLflow experiment and secret scope, every query and alert (their
+	// ACL tells which home folder they are stored in); and of the other
+	// objects whose list fields name an audited identity (creator, owner,
+	// run-as, dedicated user). Missed: an identity that is the only
+	// CAN_MANAGE on a cluster, legacy dashboard, serving endpoint or app
+	// it is otherwise unrelated to.
 	PermissionsOwners PermissionScope = "owners"
 	// PermissionsRelated reads only the ACLs of objects whose list fields
-	// name an audited identity, of Lakeview dashboards and of jobs whose
+	// name an audited identity, of Lakeview dashboards, queries, alerts,
+	// experiments and secret scopes, and of jobs whose
 	// creator was deleted. Cheapest, but it also misses ownership
 	// transferred to an audited identity.
 	PermissionsRelated PermissionScope = "related"

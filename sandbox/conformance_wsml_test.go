@@ -35,8 +35,10 @@ func TestConformanceWorkspaceFilesSDK(t *testing.T) {
 		}
 		paths = append(paths, o.Path)
 	}
+	// The owners of queries, alerts and Lakeview dashboards have a home
+	// folder holding them (umar.xu owns a query).
 	sameStrings(t, "home folders", paths, []string{"/Users/" + ucElena, "/Users/" + ucETL, "/Users/farid.fischer@acme.test",
-		"/Users/grace.mensah@acme.test", "/Users/rosa.silva@acme.test"})
+		"/Users/grace.mensah@acme.test", "/Users/rosa.silva@acme.test", "/Users/umar.xu@acme.test"})
 
 	sales, err := w.Workspace.ListAll(ctx, sdkws.ListWorkspaceRequest{Path: "/Workspace/Users/" + ucElena + "/sales"})
 	if err != nil {
@@ -130,7 +132,11 @@ func TestConformanceMLComputeSDK(t *testing.T) {
 		var out []string
 		for _, e := range p.AccessControlList {
 			for _, l := range e.AllPermissions {
-				out = append(out, e.UserName+e.GroupName+e.ServicePrincipalName+"="+string(l.PermissionLevel))
+				entry := e.UserName + e.GroupName + e.ServicePrincipalName + "=" + string(l.PermissionLevel)
+				if l.Inherited {
+					entry += "<" + strings.Join(l.InheritedFromObject, ",")
+				}
+				out = append(out, entry)
 			}
 		}
 		return out
@@ -151,7 +157,7 @@ func TestConformanceMLComputeSDK(t *testing.T) {
 	if len(exps) != 3 || owners["/Users/"+ucElena+"/churn-experiment"] != ucElena || owners["/Users/"+ucETL+"/forecast-training"] != ucETL {
 		t.Errorf("experiments = %v", owners)
 	}
-	sameStrings(t, "experiment 3103 ACL", acl("experiments", "3103"), []string{"farid.fischer@acme.test=CAN_MANAGE", ucElena + "=CAN_MANAGE"})
+	sameStrings(t, "experiment 3103 ACL", acl("experiments", "3103"), []string{"farid.fischer@acme.test=CAN_MANAGE", ucElena + "=CAN_MANAGE", "admins=CAN_MANAGE</experiments/"})
 
 	models, err := w.ModelRegistry.ListModelsAll(ctx, ml.ListModelsRequest{})
 	if err != nil || len(models) != 2 || models[0].Name != "churn-model" || models[0].UserId != ucElena {
@@ -161,7 +167,7 @@ func TestConformanceMLComputeSDK(t *testing.T) {
 	if err != nil || m.RegisteredModelDatabricks == nil || m.RegisteredModelDatabricks.Id != "7d1e2f3a4b5c6d7e8f90a1b2c3d4e5f6" {
 		t.Fatalf("get model = %+v, %v", m, err)
 	}
-	sameStrings(t, "model ACL", acl("registered-models", m.RegisteredModelDatabricks.Id), []string{ucETL + "=CAN_MANAGE", "data-engineers=CAN_READ"})
+	sameStrings(t, "model ACL", acl("registered-models", m.RegisteredModelDatabricks.Id), []string{ucETL + "=CAN_MANAGE", "data-engineers=CAN_READ", "admins=CAN_MANAGE</registered-models/"})
 	if _, err := w.ModelRegistry.GetModel(ctx, ml.GetModelRequest{Name: "nope"}); !errors.Is(err, apierr.ErrNotFound) {
 		t.Errorf("missing model err = %v", err)
 	}
@@ -179,17 +185,17 @@ func TestConformanceMLComputeSDK(t *testing.T) {
 	if pools[0].InstancePoolName != "elena-interactive" || pools[0].DefaultTags["InstancePoolCreator"] != elenaID {
 		t.Errorf("pool = %+v", pools[0])
 	}
-	sameStrings(t, "pool ACL", acl("instance-pools", pools[1].InstancePoolId), []string{ucETL + "=CAN_MANAGE", "data-engineers=CAN_ATTACH_TO"})
+	sameStrings(t, "pool ACL", acl("instance-pools", pools[1].InstancePoolId), []string{ucETL + "=CAN_MANAGE", "data-engineers=CAN_ATTACH_TO", "admins=CAN_MANAGE</instance-pools/"})
 
 	policies, err := w.ClusterPolicies.ListAll(ctx, compute.ListClusterPoliciesRequest{})
 	if err != nil || len(policies) != 2 || policies[0].CreatorUserName != ucElena {
 		t.Fatalf("policies = %+v, %v", policies, err)
 	}
-	sameStrings(t, "policy ACL", acl("cluster-policies", policies[1].PolicyId), []string{ucETL + "=CAN_USE", "data-engineers=CAN_USE"})
+	sameStrings(t, "policy ACL", acl("cluster-policies", policies[1].PolicyId), []string{ucETL + "=CAN_USE", "data-engineers=CAN_USE", "admins=CAN_USE</cluster-policies/"})
 
 	eps, err := w.VectorSearchEndpoints.ListEndpointsAll(ctx, vectorsearch.ListEndpointsRequest{})
 	if err != nil || len(eps) != 2 || eps[0].Creator != ucElena || eps[0].EndpointStatus == nil || eps[0].EndpointStatus.State != vectorsearch.EndpointStatusStateOnline {
 		t.Fatalf("vector search endpoints = %+v, %v", eps, err)
 	}
-	sameStrings(t, "endpoint ACL", acl("vector-search-endpoints", eps[1].Id), []string{ucETL + "=CAN_MANAGE"})
+	sameStrings(t, "endpoint ACL", acl("vector-search-endpoints", eps[1].Id), []string{ucETL + "=CAN_MANAGE", "admins=CAN_MANAGE</vector-search-endpoints/"})
 }

@@ -416,15 +416,12 @@ func getMLModel(c *call) error {
 	for _, m := range c.s.ml(c.ws).models {
 		if m.Name == name {
 			level := "CAN_MANAGE"
-			if !c.wsAdmin() {
-				level = "CAN_READ"
-				if a := c.s.grants(c.ws).find("registered-models", m.ID); a != nil {
-					for id := range c.callerIDs() {
-						if l := a.level(id); l != "" {
-							level = l
-						}
-					}
+			if !c.admin {
+				r := c.s.effectiveRank(c, "registered-models", m.ID)
+				if r < 0 {
+					return restErr(http.StatusNotFound, errResourceDoesNotExist, "RegisteredModel '%s' does not exist.", name)
 				}
+				level = aclTypes["registered-models"].levels[r]
 			}
 			return c.reply(http.StatusOK, map[string]any{"registered_model_databricks": map[string]any{
 				"id": m.ID, "name": m.Name, "user_id": m.Creator, "creation_timestamp": m.created,

@@ -585,7 +585,7 @@ type ucViewer struct {
 
 func (c *call) ucViewer(m *metastoreUC) ucViewer {
 	v := ucViewer{names: map[string]bool{}}
-	p := c.caller()
+	p := c.actor
 	if p == nil {
 		return v
 	}

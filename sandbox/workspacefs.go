@@ -24,25 +24,21 @@ import (
 //	GET /api/2.0/repos?path_prefix=&next_page_token=   {"repos":[...],"next_page_token"}: pages of 20; without a
 //	                                          prefix (or "/", "/Workspace") only Git folders under /Repos are listed
 //	GET /api/2.0/repos/{repo_id}
-//	GET /api/2.0/permissions/{notebooks,directories,files,repos}/{id}   ACL with inherited entries
 //
 // A missing path is 404 RESOURCE_DOES_NOT_EXIST "Path (<path>) doesn't
 // exist."; paths may carry a /Workspace prefix. Directories are implied by
 // the paths of the seeded objects. A home folder (/Users/<user name> or
 // /Users/<application id>) whose name is a live principal gives that
-// principal CAN_MANAGE on it; every object inherits the grants of the
-// directories above it, which the permissions API returns as entries with
-// "inherited": true and "inherited_from_object": ["/directories/<id>"],
-// and the workspace admins group holds CAN_MANAGE on everything (inherited
-// from "/directories/"). Workspace admins see every object; other callers
-// see the objects on which they (or a group they belong to) hold any
-// level, directly or inherited. Repos lists return the Git folders the
-// caller can manage (admins: all).
-//
-// Inheritance is computed here (inheritedACL) until the permissions store
-// has a generic inheritance hook; the routes above take precedence over
-// the generic permissions routes for GET only, so PUT and PATCH replies
-// list direct grants.
+// principal CAN_MANAGE on it. Every object inherits the grants of the
+// directories above it (registered with the permissions store's
+// setParents: the permissions API returns them as entries with "inherited":
+// true and "inherited_from_object": ["/directories/<id>"]), and so do the
+// workspace's Lakeview dashboards, queries and alerts, from the folder
+// their parent_path names (default /Users/<owner>), which the tree holds.
+// Workspace admins see every object; other callers see the objects on
+// which they (or a group they belong to) hold any level, directly or
+// inherited. Repos lists return the Git folders the caller can manage
+// (admins: all).
 
 func init() {
 	registerFamily(family{name: "workspacefs", load: loadWorkspaceFS, routes: registerWorkspaceFS})
@@ -267,6 +263,24 @@ func loadWorkspaceFS(s *Server, seed *Seed) (any, error) {
 			}
 		}
 		slices.SortFunc(t.repos, func(a, b *wsfsNode) int { return strings.Compare(a.path, b.path) })
+		// The folders holding Lakeview dashboards, queries and alerts.
+		var folders []string
+		for _, d := range sw.Objects.LakeviewDashboards {
+			folders = append(folders, cmp.Or(d.ParentPath, "/Users/"+d.Owner))
+		}
+		for _, q := range sw.Objects.Queries {
+			folders = append(folders, cmp.Or(q.ParentPath, "/Users/"+q.Owner))
+		}
+		for _, a := range sw.Objects.Alerts {
+			folders = append(folders, cmp.Or(a.ParentPath, "/Users/"+a.Owner))
+		}
+		for _, d := range folders {
+			if p := cleanWSPath(d); p != "" && p != "/" {
+				if _, err := t.ensureDir(w.id, p, now.Add(-defaultCreatedAgo).UnixMilli()); err != nil {
+					return nil, fmt.Errorf("%sparent_path %q: %w", f, d, err)
+				}
+			}
+		}
 		// Every directory is registered with the permissions store; a home
 		// folder's principal manages it.
 		for p, n := range t.byPath {
@@ -281,6 +295,7 @@ func loadWorkspaceFS(s *Server, seed *Seed) (any, error) {
 			}
 		}
 	}
+	s.registerTreeParents()
 	return st, nil
 }
 
@@ -300,88 +315,69 @@ func registerWorkspaceFS(s *Server) {
 	get("/api/2.0/workspace/get-status", ClassDefault, wsfsGetStatus)
 	get("/api/2.0/repos", ClassDefault, wsfsListRepos)
 	get("/api/2.0/repos/{repo_id}", ClassDefault, wsfsGetRepo)
-	for _, typ := range []string{"notebooks", "directories", "files", "repos"} {
-		get(permissionsBase+typ+"/{id}", ClassPermissionsRead, wsfsPermissions(typ))
-	}
 }
 
-// wsAdmin reports whether the caller administers the request's workspace.
-func (c *call) wsAdmin() bool {
-	switch {
-	case c.tok.role == RoleAccountAdmin:
-		return true
-	case c.tok.role == RoleWorkspaceAdmin && c.tok.ws == c.ws.id:
-		return true
-	}
-	p := c.caller()
-	return p != nil && slices.Contains(c.s.st.memberIDs(c.s.st.get(c.ws.adminsGroup), c.ws), p.id)
-}
-
-// callerIDs returns the ids the caller acts under in the workspace: its
-// own and those of the groups containing it, transitively.
-func (c *call) callerIDs() map[string]bool {
-	out := map[string]bool{}
-	p := c.caller()
-	if p == nil {
-		return out
-	}
-	queue := []*principal{p}
-	for len(queue) > 0 {
-		q := queue[0]
-		queue = queue[1:]
-		if out[q.id] {
-			continue
-		}
-		out[q.id] = true
-		queue = append(queue, c.s.st.parentGroups(q, c.ws)...)
+// treeParents returns the directories above node n, nearest first, as
+// permission objects (the root "/" is the type's root, not a parent).
+func treeParents(n *wsfsNode) []objectKey {
+	var out []objectKey
+	for d := n; d != nil && d.path != "/"; d = d.parent {
+		out = append(out, objectKey{"directories", strconv.FormatInt(d.id, 10)})
 	}
 	return out
 }
 
-// inheritedGrant is a grant an object holds through a parent directory.
-type inheritedGrant struct {
-	principal string // principal id
-	level     string
-	from      string // "/directories/<id>"
-}
-
-// inheritedACL returns the grants node inherits from the directories above
-// it, nearest first. It is the family's inheritance rule, meant to be
-// wired to a generic permissions inheritance hook.
-func (s *Server) inheritedACL(w *workspace, n *wsfsNode) []inheritedGrant {
-	var out []inheritedGrant
-	g := s.grants(w)
-	for d := n.parent; d != nil && d.path != "/"; d = d.parent {
-		acl := g.find("directories", strconv.FormatInt(d.id, 10))
-		if acl == nil {
-			continue
-		}
-		for _, e := range acl.entries {
-			out = append(out, inheritedGrant{principal: e.principal, level: e.level, from: "/directories/" + strconv.FormatInt(d.id, 10)})
-		}
+// registerTreeParents tells the permissions store how the tree's objects,
+// and the dashboards, queries and alerts stored in its folders, inherit
+// grants (see setParents).
+func (s *Server) registerTreeParents() {
+	for _, typ := range []string{"notebooks", "files", "directories", "repos"} {
+		s.setParents(typ, func(w *workspace, id string) []objectKey {
+			n := s.wsfs(w).byID[typ+"/"+id]
+			if n == nil {
+				return nil
+			}
+			return treeParents(n.parent)
+		})
 	}
-	return out
-}
-
-// canSee reports whether the caller holds any level on n, directly or
-// inherited (admins see everything).
-func (c *call) canSee(n *wsfsNode, admin bool, ids map[string]bool) bool {
-	if admin {
-		return true
-	}
-	if acl := c.s.grants(c.ws).find(n.aclType(), strconv.FormatInt(n.id, 10)); acl != nil {
-		for _, e := range acl.entries {
-			if ids[e.principal] {
-				return true
+	folderOf := func(w *workspace, typ, id string) string {
+		o := s.objects(w)
+		switch typ {
+		case permTypeDashboards:
+			for _, d := range o.lakeview {
+				if d.DashboardID == id {
+					return cmp.Or(d.ParentPath, "/Users/"+d.Owner)
+				}
+			}
+		case permTypeQueries:
+			for _, q := range o.queries {
+				if q.ID == id {
+					return cmp.Or(q.ParentPath, "/Users/"+q.Owner)
+				}
+			}
+		case permTypeAlerts:
+			for _, a := range o.alerts {
+				if a.ID == id {
+					return cmp.Or(a.ParentPath, "/Users/"+a.Owner)
+				}
 			}
 		}
+		return ""
 	}
-	for _, g := range c.s.inheritedACL(c.ws, n) {
-		if ids[g.principal] {
-			return true
-		}
+	for _, typ := range []string{permTypeDashboards, permTypeQueries, permTypeAlerts} {
+		s.setParents(typ, func(w *workspace, id string) []objectKey {
+			n := s.wsfs(w).byPath[cleanWSPath(folderOf(w, typ, id))]
+			if n == nil {
+				return nil
+			}
+			return treeParents(n)
+		})
 	}
-	return false
+}
+
+// seesNode reports whether the caller may see tree object n.
+func (c *call) seesNode(n *wsfsNode) bool {
+	return c.canSee(n.aclType(), strconv.FormatInt(n.id, 10))
 }
 
 type wireObjectInfo struct {
@@ -405,9 +401,8 @@ func (c *call) lookupPath() (*wsfsNode, error) {
 	if raw == "" {
 		return nil, restErr(http.StatusBadRequest, errInvalidParameter, "Missing required field: path")
 	}
-	p := cleanWSPath(raw)
-	n := c.s.wsfs(c.ws).byPath[p]
-	if n == nil || !c.canSee(n, c.wsAdmin(), c.callerIDs()) {
+	n := c.s.wsfs(c.ws).byPath[cleanWSPath(raw)]
+	if n == nil || (n.path != "/" && !c.seesNode(n)) {
 		return nil, restErr(http.StatusNotFound, errResourceDoesNotExist, "Path (%s) doesn't exist.", raw)
 	}
 	return n, nil
@@ -429,10 +424,9 @@ func wsfsList(c *call) error {
 	if n.typ != "DIRECTORY" {
 		return c.reply(http.StatusOK, map[string]any{"objects": []wireObjectInfo{renderObjectInfo(n)}})
 	}
-	admin, ids := c.wsAdmin(), c.callerIDs()
 	var out []wireObjectInfo
 	for _, ch := range n.children {
-		if c.canSee(ch, admin, ids) {
+		if c.seesNode(ch) {
 			out = append(out, renderObjectInfo(ch))
 		}
 	}
@@ -456,32 +450,15 @@ func renderRepo(n *wsfsNode) wireRepo {
 		Branch: cmp.Or(n.repo.Branch, "main"), HeadCommitID: fmt.Sprintf("%040x", n.id)}
 }
 
-// canManageRepo reports whether the caller can manage repo n.
-func (c *call) canManageRepo(n *wsfsNode, admin bool, ids map[string]bool) bool {
-	if admin {
-		return true
-	}
-	if acl := c.s.grants(c.ws).find("repos", strconv.FormatInt(n.id, 10)); acl != nil {
-		for _, e := range acl.entries {
-			if ids[e.principal] && e.level == "CAN_MANAGE" {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 func wsfsListRepos(c *call) error {
 	prefix := c.r.URL.Query().Get("path_prefix")
 	p := cleanWSPath(prefix)
 	if p == "" || p == "/" {
 		p = "/Repos"
 	}
-	admin, ids := c.wsAdmin(), c.callerIDs()
 	var sel []*wsfsNode
 	for _, n := range c.s.wsfs(c.ws).repos {
-		if (n.path == p || strings.HasPrefix(n.path, strings.TrimSuffix(p, "/")+"/") || strings.HasPrefix(n.path, p)) &&
-			c.canManageRepo(n, admin, ids) {
+		if strings.HasPrefix(n.path, p) && c.s.canManage(c, "repos", strconv.FormatInt(n.id, 10)) {
 			sel = append(sel, n)
 		}
 	}
@@ -510,90 +487,8 @@ func wsfsListRepos(c *call) error {
 func wsfsGetRepo(c *call) error {
 	id := c.r.PathValue("repo_id")
 	n := c.s.wsfs(c.ws).byID["repos/"+id]
-	if n == nil || !c.canSee(n, c.wsAdmin(), c.callerIDs()) {
+	if n == nil || !c.seesNode(n) {
 		return restErr(http.StatusNotFound, errResourceDoesNotExist, "Repo %s does not exist.", id)
 	}
 	return c.reply(http.StatusOK, renderRepo(n))
-}
-
-// wsfsPermJSON is a permission level with its origin.
-type wsfsPermJSON struct {
-	PermissionLevel     string   `json:"permission_level"`
-	Inherited           bool     `json:"inherited"`
-	InheritedFromObject []string `json:"inherited_from_object,omitempty"`
-}
-
-type wsfsACLEntry struct {
-	UserName             string         `json:"user_name,omitempty"`
-	GroupName            string         `json:"group_name,omitempty"`
-	ServicePrincipalName string         `json:"service_principal_name,omitempty"`
-	DisplayName          string         `json:"display_name,omitempty"`
-	AllPermissions       []wsfsPermJSON `json:"all_permissions"`
-}
-
-// wsfsPermissions serves GET /api/2.0/permissions/<typ>/{id} for workspace
-// tree objects: the direct grants, then the inherited ones, then the
-// admins group's CAN_MANAGE on everything.
-func wsfsPermissions(typ string) func(*call) error {
-	return func(c *call) error {
-		id := c.r.PathValue("id")
-		n := c.s.wsfs(c.ws).byID[typ+"/"+id]
-		acl := c.s.grants(c.ws).find(typ, id)
-		if n == nil || acl == nil {
-			return restErr(http.StatusNotFound, errResourceDoesNotExist, "%s %s does not exist.", aclTypes[typ].echo, id)
-		}
-		direct := c.s.renderACL(acl)
-		var entries []wsfsACLEntry
-		index := map[string]int{}
-		for _, e := range direct.AccessControlList {
-			x := wsfsACLEntry{UserName: e.UserName, GroupName: e.GroupName, ServicePrincipalName: e.ServicePrincipalName, DisplayName: e.DisplayName}
-			for _, pj := range e.AllPermissions {
-				x.AllPermissions = append(x.AllPermissions, wsfsPermJSON{PermissionLevel: pj.PermissionLevel})
-			}
-			index[e.UserName+"\x00"+e.GroupName+"\x00"+e.ServicePrincipalName] = len(entries)
-			entries = append(entries, x)
-		}
-		add := func(p *principal, pj wsfsPermJSON) {
-			k := keyOf(p)
-			if i, ok := index[k]; ok {
-				entries[i].AllPermissions = append(entries[i].AllPermissions, pj)
-				return
-			}
-			x := wsfsACLEntry{DisplayName: p.displayName, AllPermissions: []wsfsPermJSON{pj}}
-			switch p.kind {
-			case kindUser:
-				x.UserName = p.userName
-			case kindGroup:
-				x.GroupName = p.displayName
-			case kindSP:
-				x.ServicePrincipalName = p.applicationID
-			}
-			index[k] = len(entries)
-			entries = append(entries, x)
-		}
-		for _, g := range c.s.inheritedACL(c.ws, n) {
-			if p := c.s.st.get(g.principal); p != nil {
-				add(p, wsfsPermJSON{PermissionLevel: g.level, Inherited: true, InheritedFromObject: []string{g.from}})
-			}
-		}
-		if admins := c.s.st.get(c.ws.adminsGroup); admins != nil {
-			add(admins, wsfsPermJSON{PermissionLevel: "CAN_MANAGE", Inherited: true, InheritedFromObject: []string{"/directories/"}})
-		}
-		return c.reply(http.StatusOK, struct {
-			ObjectID          string         `json:"object_id"`
-			ObjectType        string         `json:"object_type"`
-			AccessControlList []wsfsACLEntry `json:"access_control_list"`
-		}{direct.ObjectID, direct.ObjectType, entries})
-	}
-}
-
-// keyOf is the ACL entry key of p in wsfsPermissions.
-func keyOf(p *principal) string {
-	switch p.kind {
-	case kindUser:
-		return p.userName + "\x00\x00"
-	case kindGroup:
-		return "\x00" + p.displayName + "\x00"
-	}
-	return "\x00\x00" + p.applicationID
 }

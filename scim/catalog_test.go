@@ -97,7 +97,7 @@ func TestWorkspaceFileAndMLReads(t *testing.T) {
 	w := firstWorkspace(t, connectSandbox(t, srv, nil))
 	ctx := context.Background()
 	homes, err := scim.ListWorkspace(ctx, w, "/Users")
-	if err != nil || len(homes) != 5 {
+	if err != nil || len(homes) != 6 {
 		t.Fatalf("homes = %+v, %v", homes, err)
 	}
 	o, err := scim.GetStatus(ctx, w, "/Workspace/Users/elena.patel@acme.test/sales/rollup")
