@@ -55,11 +55,11 @@ type SecretGrant struct {
 
 // WorkspaceGrants says which grants of a workspace the plan read: the ACL
 // of every object of Kinds (object types as the permissions API names
-// them) and of every secret scope. Grants of any other kind (notebooks,
-// directories, files, repos, cluster policies, instance pools,
-// experiments, registered models, vector search endpoints, legacy table
-// ACLs) are carried by the permission migration API but are in no
-// baseline: dbiam neither verifies nor restores them.
+// them, and "home-folders" or "workspace-tree") and of every secret scope.
+// Grants of any other kind (notebooks, files and directories outside the
+// home folders unless the whole tree was read, legacy table ACLs) are
+// carried by the permission migration API but are in no baseline: dbiam
+// neither verifies nor restores them.
 type WorkspaceGrants struct {
 	Kinds []string `json:"kinds"`
 	// Absent are optional kinds the workspace does not have (the API
@@ -70,8 +70,30 @@ type WorkspaceGrants struct {
 	SecretScopes int `json:"secret_scopes"`
 }
 
-// unreadKinds names, for messages, the grants the plan never reads.
-const unreadKinds = "notebooks, directories, files, repos, cluster policies, instance pools, experiments, registered models, vector search endpoints and legacy table ACLs"
+// readKinds names, for messages, the grants the baselines hold; with tree
+// (--read-workspace-tree) the whole workspace tree.
+func readKinds(tree bool) string {
+	where := "Git folders and home folders"
+	if tree {
+		where = "every directory, notebook and file of the workspace tree and Git folders"
+	}
+	return "jobs, clusters, SQL warehouses, pipelines, queries, alerts, dashboards, serving endpoints, apps, experiments, registered models, instance pools, cluster policies, vector search endpoints, " +
+		where + ", token and password usage, and secret scopes"
+}
+
+// unreadKinds names, for messages, the grants the baselines leave out;
+// with tree (--read-workspace-tree) only legacy table ACLs.
+func unreadKinds(tree bool) string {
+	if tree {
+		return "legacy table ACLs"
+	}
+	return "notebooks, files and directories other than home folders, and legacy table ACLs"
+}
+
+// treeRead reports whether the plan read w's whole workspace tree.
+func treeRead(w *WorkspaceGrants) bool {
+	return w != nil && slices.Contains(w.Kinds, kindWorkspaceTree)
+}
 
 // levelChains order the permission levels of an object type, lowest first,
 // where each level includes the ones before it (the Databricks permission

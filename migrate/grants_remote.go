@@ -102,35 +102,17 @@ func withGroupLevel(objectType string, acl scim.ObjectPermissions, group, level 
 
 // listSecretScopes lists the names of a workspace's secret scopes.
 func listSecretScopes(ctx context.Context, d scim.Doer) ([]string, error) {
-	var out struct {
-		Scopes []struct {
-			Name string `json:"name"`
-		} `json:"scopes"`
-	}
-	if err := d.Do(ctx, scim.ClassDefault, http.MethodGet, "/api/2.0/secrets/scopes/list", nil, nil, &out); err != nil {
-		return nil, err
-	}
-	names := make([]string, 0, len(out.Scopes))
-	for _, s := range out.Scopes {
-		names = append(names, s.Name)
-	}
-	return names, nil
+	return scim.ListSecretScopes(ctx, d)
 }
 
 // listSecretACLs lists the ACLs of a secret scope.
 func listSecretACLs(ctx context.Context, d scim.Doer, scope string) ([]SecretACL, error) {
-	var out struct {
-		Items []struct {
-			Principal  string `json:"principal"`
-			Permission string `json:"permission"`
-		} `json:"items"`
-	}
-	q := url.Values{"scope": {scope}}
-	if err := d.Do(ctx, scim.ClassDefault, http.MethodGet, "/api/2.0/secrets/acls/list", q, nil, &out); err != nil {
+	items, err := scim.ListSecretACLs(ctx, d, scope)
+	if err != nil {
 		return nil, err
 	}
-	acls := make([]SecretACL, 0, len(out.Items))
-	for _, it := range out.Items {
+	acls := make([]SecretACL, 0, len(items))
+	for _, it := range items {
 		acls = append(acls, SecretACL{Scope: scope, Principal: it.Principal, Permission: it.Permission})
 	}
 	return acls, nil

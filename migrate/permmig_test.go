@@ -3,6 +3,7 @@ package migrate
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -493,7 +494,7 @@ func TestRollbackSaysWhatItCannotPutBack(t *testing.T) {
 			if i, j := strings.Index(out, stmt), strings.Index(out, "Rollback: "); i < 0 || j < i {
 				t.Errorf("rollback does not say first %q:\n%s", stmt, out)
 			}
-			if !strings.Contains(out, "it cannot put back what the API moved beyond the baseline: the group's grants on notebooks, directories, files, repos") {
+			if !strings.Contains(out, "it cannot put back what the API moved beyond the baseline: the group's grants on notebooks, files and directories other than home folders, and legacy table ACLs") {
 				t.Errorf("rollback does not say what it cannot put back:\n%s", out)
 			}
 			want := a.seed
@@ -503,7 +504,7 @@ func TestRollbackSaysWhatItCannotPutBack(t *testing.T) {
 					w := &want.Workspaces[i]
 					w.Grants = slices.DeleteFunc(slices.Clone(w.Grants), func(g sandbox.GrantState) bool {
 						typ, _, _ := strings.Cut(g.Object, "/")
-						return migrated[g.PrincipalID] && !readableKind(typ)
+						return migrated[g.PrincipalID] && unlistedSeedGrant(typ)
 					})
 				}
 			}
@@ -515,3 +516,94 @@ func TestRollbackSaysWhatItCannotPutBack(t *testing.T) {
 }
 
 var _ = scim.ErrNotFound
+
+// treeSeed is readableSeed with a folder and a notebook in acme-prod's
+// workspace tree on which etl-operators holds grants (the notebook also
+// inherits the folder's).
+func treeSeed() *sandbox.Seed {
+	s := readableSeed()
+	for i := range s.Workspaces {
+		w := &s.Workspaces[i]
+		if w.WorkspaceID != wsProd {
+			continue
+		}
+		if w.Objects == nil {
+			w.Objects = &sandbox.SeedObjects{}
+		}
+		w.Objects.WorkspaceObjects = append(w.Objects.WorkspaceObjects,
+			sandbox.SeedWorkspaceObject{Path: "/Shared/etl", ObjectType: "DIRECTORY", Permissions: []sandbox.SeedGrant{{GroupName: "etl-operators", PermissionLevel: "CAN_MANAGE"}}},
+			sandbox.SeedWorkspaceObject{Path: "/Shared/etl/daily", ObjectType: "NOTEBOOK", Permissions: []sandbox.SeedGrant{{GroupName: "etl-operators", PermissionLevel: "CAN_RUN"}}})
+	}
+	return s
+}
+
+// TestPlanReadWorkspaceTree: the grants of a local group on a folder and a
+// notebook of the workspace tree are in its baseline only with
+// --read-workspace-tree (the notebook's inherited level aside). With it,
+// apply, verify and rollback restore them; without it the plan says it
+// did not read them, and rollback cannot put them back.
+func TestPlanReadWorkspaceTree(t *testing.T) {
+	for _, tree := range []bool{true, false} {
+		t.Run(fmt.Sprintf("tree=%v", tree), func(t *testing.T) {
+			srv := modeServer(t, sandbox.PermissionMigrationStrict, treeSeed())
+			seed := srv.Snapshot()
+			plan := makePlan(t, srv, t.TempDir(), PlanOptions{ReadWorkspaceTree: tree})
+			p, _, err := ReadPlan(plan)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var types []string
+			for _, o := range groupPlan(p, wsProd, "etl-operators").Grants.Objects {
+				if o.ObjectType == "directories" || o.ObjectType == "notebooks" {
+					types = append(types, o.ObjectType+" "+o.Level)
+				}
+			}
+			want := []string{"directories CAN_MANAGE", "notebooks CAN_RUN"}
+			if !tree {
+				want = nil
+			}
+			if !slices.Equal(types, want) {
+				t.Fatalf("etl-operators' tree grants in the baseline: %q, want %q", types, want)
+			}
+			if tree {
+				applyVerifyRollback(t, srv, seed, plan)
+				return
+			}
+			if !slices.ContainsFunc(p.Warnings, func(w Warning) bool {
+				return w.Kind == WarningGrantsNotRead && strings.Contains(w.Detail, "notebooks, files and directories other than home folders") && strings.Contains(w.Detail, "--read-workspace-tree")
+			}) {
+				t.Errorf("the plan does not say it did not read the tree: %+v", p.Warnings)
+			}
+			ctx := context.Background()
+			d, stdout, stderr := sandboxDeps(t, srv)
+			if err := RunApply(ctx, ApplyOptions{PlanPath: plan}, d); err != nil {
+				t.Fatalf("apply: %v\n%s\n%s", err, stdout, stderr)
+			}
+			d, stdout, stderr = sandboxDeps(t, srv)
+			if err := RunRollback(ctx, RollbackOptions{JournalDir: DefaultJournalDir(plan)}, d); err != nil {
+				t.Fatalf("rollback: %v\n%s\n%s", err, stdout, stderr)
+			}
+			lost := 0
+			for _, w := range seed.Workspaces {
+				for _, g := range w.Grants {
+					if strings.HasPrefix(g.Object, "directories/") || strings.HasPrefix(g.Object, "notebooks/") {
+						if g.PrincipalID == groupPlan(p, wsProd, "etl-operators").LocalID {
+							lost++
+						}
+					}
+				}
+			}
+			after := srv.Snapshot()
+			for _, w := range after.Workspaces {
+				for _, g := range w.Grants {
+					if (strings.HasPrefix(g.Object, "directories/") || strings.HasPrefix(g.Object, "notebooks/")) && g.PrincipalID == groupPlan(p, wsProd, "etl-operators").LocalID {
+						t.Errorf("a tree grant the baseline did not hold came back: %+v", g)
+					}
+				}
+			}
+			if lost != 2 {
+				t.Errorf("the seed's tree grants of etl-operators: %d, want 2", lost)
+			}
+		})
+	}
+}

@@ -172,7 +172,7 @@ func (gs *groupSteps) conflictError(ctx context.Context, err error, times int) e
 			to, planSummarize(both, 5), from)
 		return gs.migrationError(err, cause, gs.wayOut("remove one of the two grants on "+strings.Join(both, ", ")+" (the account group's keeps the access) and run apply again"))
 	}
-	cause += "; no object dbiam reads is held by both groups, so the conflict, if it is one, is on a kind dbiam does not read (" + unreadKinds + ")"
+	cause += "; no object dbiam reads is held by both groups, so the conflict, if it is one, is on a kind dbiam did not read (" + unreadKinds(treeRead(gs.ws.Grants)) + ")"
 	return gs.migrationError(err, cause, gs.wayOut("run apply again later (each call goes on with what is left)"))
 }
 

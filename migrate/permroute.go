@@ -57,9 +57,16 @@ const (
 	WarningACLCopy = "acl-copy-partial"
 )
 
-// planGrantsWarning is the text of the grants-not-read warning.
-const planGrantsWarning = "each migrated group's baseline holds its grants on jobs, clusters, SQL warehouses, pipelines, queries, alerts, dashboards, serving endpoints, apps, token and password usage, and secret scopes (what dbiam can list); the permission migration API also moves its grants on " +
-	unreadKinds + ", which dbiam does not read: verify does not check them and rollback cannot put them back (README: What moves)"
+// planGrantsWarning is the text of the grants-not-read warning; tree is
+// --read-workspace-tree.
+func planGrantsWarning(tree bool) string {
+	s := "each migrated group's baseline holds its grants on " + readKinds(tree) + "; the permission migration API also moves its grants on " +
+		unreadKinds(tree) + ", which the plan did not read: verify does not check them and rollback cannot put them back (README: What moves)"
+	if !tree {
+		s += "; --read-workspace-tree reads the whole tree (one request per directory and per object)"
+	}
+	return s
+}
 
 // checkRoute checks PlanOptions.PermissionsRoute ("" is RouteAPI).
 func checkRoute(route string) (string, error) {
@@ -190,8 +197,8 @@ func routeFix(w *planWS, ag *AccountGroupPlan, merge bool) string {
 	} else {
 		fixes = append(fixes, fmt.Sprintf("remove the account group's grants in workspace %s, or map the local group to a new account group (--mapping)", w.planLabel()))
 	}
-	fixes = append(fixes, fmt.Sprintf("or pass --permissions-route %s to copy the ACL entries of these groups instead (their legacy table ACLs and grants on %s are then not carried)",
-		RouteAPIOrACLCopy, strings.TrimSuffix(unreadKinds, " and legacy table ACLs")))
+	fixes = append(fixes, fmt.Sprintf("or pass --permissions-route %s to copy the ACL entries of these groups instead (that carries only the grants the plan read, not their %s)",
+		RouteAPIOrACLCopy, unreadKinds(treeRead(&w.grants.read))))
 	return strings.Join(fixes, ", ")
 }
 
@@ -229,7 +236,7 @@ func (b *planBuilder) grantWarnings() {
 	if !slices.ContainsFunc(b.nodes, func(n *planNode) bool { return n.blocked == "" }) {
 		return
 	}
-	b.warnings = append(b.warnings, Warning{Kind: WarningGrantsNotRead, Detail: planGrantsWarning})
+	b.warnings = append(b.warnings, Warning{Kind: WarningGrantsNotRead, Detail: planGrantsWarning(b.settings.ReadWorkspaceTree)})
 	for _, w := range b.ws {
 		var names []string
 		for _, n := range w.nodes {
@@ -241,7 +248,7 @@ func (b *planBuilder) grantWarnings() {
 			continue
 		}
 		b.warnings = append(b.warnings, Warning{Kind: WarningACLCopy, WorkspaceID: w.info.ID, Detail: fmt.Sprintf(
-			"%d local groups of workspace %s copy their ACL entries instead of the permission migration API (%s): only their grants of the baseline are copied; their grants on %s stay with the backup group alone, and finalize deletes it: grant those to the account group before finalize",
-			len(names), w.planLabel(), planSummarize(names, 5), unreadKinds)})
+			"%d local groups of workspace %s copy their ACL entries instead of the permission migration API (%s): only their grants of the baseline are copied; what it does not hold (%s) stays with the backup group alone, and finalize deletes it: grant those to the account group before finalize",
+			len(names), w.planLabel(), planSummarize(names, 5), unreadKinds(treeRead(&w.grants.read)))})
 	}
 }

@@ -125,6 +125,9 @@ type PlanSettings struct {
 	ExcludeRegex []string `json:"exclude_regex,omitempty"`
 	// PermissionsRoute is --permissions-route (RouteAPI when empty).
 	PermissionsRoute string `json:"permissions_route,omitempty"`
+	// ReadWorkspaceTree is --read-workspace-tree: the baselines hold the
+	// grants on every directory, notebook and file of the workspace tree.
+	ReadWorkspaceTree bool `json:"read_workspace_tree,omitempty"`
 }
 
 // AccountGroupPlan is one account group the plan needs: reused when

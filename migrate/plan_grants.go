@@ -29,29 +29,180 @@ type planGrants struct {
 	byGroup map[string]*GroupGrants
 }
 
-// aclLister lists the ids of the objects of one permissions API type.
+// aclLister lists the objects of one kind, as permissions API object types
+// and ids.
 type aclLister struct {
 	kind string // as recorded in WorkspaceGrants.Kinds
-	typ  string // the permissions API's object type
+	typ  string // the permissions API's object type; "" when list gives each object's
 	ids  func(ctx context.Context, d scim.Doer) ([]string, error)
+	// list, when set instead of ids, lists objects of several types (the
+	// workspace tree).
+	list func(ctx context.Context, d scim.Doer) ([]aclObject, error)
 }
 
-// planACLListers are the object kinds whose ACLs the plan reads. The two
-// singletons (token and password usage) need no list.
+// aclObject is one object whose ACL the plan reads.
+type aclObject struct{ typ, id string }
+
+// objects lists the lister's objects.
+func (l aclLister) objects(ctx context.Context, d scim.Doer) ([]aclObject, error) {
+	if l.list != nil {
+		return l.list(ctx, d)
+	}
+	ids, err := l.ids(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]aclObject, len(ids))
+	for i, id := range ids {
+		out[i] = aclObject{l.typ, id}
+	}
+	return out, nil
+}
+
+// Kinds of WorkspaceGrants.Kinds that are not a permissions API type.
+const (
+	// kindHomeFolders: the directories under /Users (what audit reads).
+	kindHomeFolders = "home-folders"
+	// kindWorkspaceTree: every directory, notebook and file of the
+	// workspace tree, and its Git folders (--read-workspace-tree).
+	kindWorkspaceTree = "workspace-tree"
+)
+
+// planACLListers are the object kinds whose ACLs the plan reads, the ones
+// audit reads. The two singletons (token and password usage) need no list.
 var planACLListers = []aclLister{
-	{"authorization/tokens", "authorization", fixedID("tokens")},
-	{"authorization/passwords", "authorization", fixedID("passwords")},
-	{"jobs", "jobs", idsOf(scim.ListJobs, func(j scim.Job) string { return strconv.FormatInt(j.JobID, 10) })},
-	{"clusters", "clusters", idsOf(scim.ListClusters, func(c scim.Cluster) string { return c.ClusterID })},
-	{"warehouses", "warehouses", idsOf(scim.ListWarehouses, func(w scim.Warehouse) string { return w.ID })},
-	{"pipelines", "pipelines", idsOf(scim.ListPipelines, func(p scim.Pipeline) string { return p.PipelineID })},
-	{"queries", "queries", idsOf(scim.ListQueries, func(q scim.Query) string { return q.ID })},
-	{"alerts", "alerts", idsOf(scim.ListAlerts, func(a scim.Alert) string { return a.ID })},
-	{"alertsv2", "alertsv2", idsOf(scim.ListAlertsV2, func(a scim.Alert) string { return a.ID })},
-	{"dbsql-dashboards", "dbsql-dashboards", idsOf(scim.ListLegacyDashboards, func(d scim.LegacyDashboard) string { return d.ID })},
-	{"dashboards", "dashboards", idsOf(scim.ListDashboards, func(d scim.Dashboard) string { return d.DashboardID })},
-	{"serving-endpoints", "serving-endpoints", idsOf(scim.ListServingEndpoints, func(e scim.ServingEndpoint) string { return e.ID })},
-	{"apps", "apps", idsOf(scim.ListApps, func(a scim.App) string { return a.Name })},
+	{"authorization/tokens", "authorization", fixedID("tokens"), nil},
+	{"authorization/passwords", "authorization", fixedID("passwords"), nil},
+	{"jobs", "jobs", idsOf(scim.ListJobs, func(j scim.Job) string { return strconv.FormatInt(j.JobID, 10) }), nil},
+	{"clusters", "clusters", idsOf(scim.ListClusters, func(c scim.Cluster) string { return c.ClusterID }), nil},
+	{"warehouses", "warehouses", idsOf(scim.ListWarehouses, func(w scim.Warehouse) string { return w.ID }), nil},
+	{"pipelines", "pipelines", idsOf(scim.ListPipelines, func(p scim.Pipeline) string { return p.PipelineID }), nil},
+	{"queries", "queries", idsOf(scim.ListQueries, func(q scim.Query) string { return q.ID }), nil},
+	{"alerts", "alerts", idsOf(scim.ListAlerts, func(a scim.Alert) string { return a.ID }), nil},
+	{"alertsv2", "alertsv2", idsOf(scim.ListAlertsV2, func(a scim.Alert) string { return a.ID }), nil},
+	{"dbsql-dashboards", "dbsql-dashboards", idsOf(scim.ListLegacyDashboards, func(d scim.LegacyDashboard) string { return d.ID }), nil},
+	{"dashboards", "dashboards", idsOf(scim.ListDashboards, func(d scim.Dashboard) string { return d.DashboardID }), nil},
+	{"serving-endpoints", "serving-endpoints", idsOf(scim.ListServingEndpoints, func(e scim.ServingEndpoint) string { return e.ID }), nil},
+	{"apps", "apps", idsOf(scim.ListApps, func(a scim.App) string { return a.Name }), nil},
+	{"experiments", "experiments", idsOf(scim.ListExperiments, func(e scim.Experiment) string { return e.ExperimentID }), nil},
+	{"registered-models", "registered-models", mlModelIDs, nil},
+	{"instance-pools", "instance-pools", idsOf(scim.ListInstancePools, func(p scim.InstancePool) string { return p.InstancePoolID }), nil},
+	{"cluster-policies", "cluster-policies", idsOf(scim.ListClusterPolicies, func(p scim.ClusterPolicy) string { return p.PolicyID }), nil},
+	{"vector-search-endpoints", "vector-search-endpoints", idsOf(scim.ListVectorSearchEndpoints, func(e scim.VectorSearchEndpoint) string { return e.ID }), nil},
+	{"repos", "repos", repoIDs, nil},
+	{kindHomeFolders, "directories", homeFolderIDs, nil},
+}
+
+// treeLister reads the whole workspace tree instead of the home folders
+// and Git folders (--read-workspace-tree).
+var treeLister = aclLister{kind: kindWorkspaceTree, list: treeObjects}
+
+// listersFor returns the listers of a plan: with tree, the workspace tree
+// replaces the home folders and Git folders, which it holds.
+func listersFor(tree bool) []aclLister {
+	if !tree {
+		return planACLListers
+	}
+	out := slices.DeleteFunc(slices.Clone(planACLListers), func(l aclLister) bool { return l.kind == kindHomeFolders || l.kind == "repos" })
+	return append(out, treeLister)
+}
+
+// mlModelIDs lists the registry models by the Databricks id their
+// permissions are keyed by (one GET per model).
+func mlModelIDs(ctx context.Context, d scim.Doer) ([]string, error) {
+	models, err := scim.ListMLModels(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(models))
+	for _, m := range models {
+		id, err := scim.MLModelID(ctx, d, m.Name)
+		if errors.Is(err, scim.ErrNotFound) {
+			continue // deleted since it was listed
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read registered model %q: %w", m.Name, err)
+		}
+		out = append(out, id)
+	}
+	return out, nil
+}
+
+// repoIDs lists every Git folder: those under /Repos (the API's default)
+// and those in home folders under /Users, as audit lists them.
+func repoIDs(ctx context.Context, d scim.Doer) ([]string, error) {
+	var out []string
+	for _, prefix := range []string{"", "/Users"} {
+		for r, err := range scim.Repos(ctx, d, prefix) {
+			if err != nil {
+				return nil, err
+			}
+			if id := strconv.FormatInt(r.ID, 10); !slices.Contains(out, id) {
+				out = append(out, id)
+			}
+		}
+	}
+	return out, nil
+}
+
+// homeFolderIDs lists the directories under /Users; a workspace without
+// any has no /Users folder (404): none.
+func homeFolderIDs(ctx context.Context, d scim.Doer) ([]string, error) {
+	objs, err := scim.ListWorkspace(ctx, d, "/Users")
+	if isMissingPath(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, o := range objs {
+		if o.ObjectType == "DIRECTORY" {
+			out = append(out, strconv.FormatInt(o.ObjectID, 10))
+		}
+	}
+	return out, nil
+}
+
+// isMissingPath reports whether a workspace API error says the path does
+// not exist.
+func isMissingPath(err error) bool {
+	var ae *scim.APIError
+	return errors.As(err, &ae) && ae.StatusCode == http.StatusNotFound && ae.ErrorCode == "RESOURCE_DOES_NOT_EXIST"
+}
+
+// treeTypes maps the workspace tree's object types to the permissions
+// API's (libraries have no ACL; a tree DASHBOARD is a Lakeview dashboard,
+// read by its own list).
+var treeTypes = map[string]string{"DIRECTORY": "directories", "NOTEBOOK": "notebooks", "FILE": "files", "REPO": "repos"}
+
+// treeObjects walks the workspace tree from /, one list per directory
+// (Git folders are not entered: their contents take the folder's ACL).
+func treeObjects(ctx context.Context, d scim.Doer) ([]aclObject, error) {
+	var out []aclObject
+	dirs := []string{"/"}
+	for len(dirs) > 0 {
+		dir := dirs[len(dirs)-1]
+		dirs = dirs[:len(dirs)-1]
+		objs, err := scim.ListWorkspace(ctx, d, dir)
+		if isMissingPath(err) {
+			continue // deleted since its parent was listed
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", dir, err)
+		}
+		for _, o := range objs {
+			typ, ok := treeTypes[o.ObjectType]
+			if !ok {
+				continue
+			}
+			out = append(out, aclObject{typ, strconv.FormatInt(o.ObjectID, 10)})
+			if o.ObjectType == "DIRECTORY" {
+				dirs = append(dirs, o.Path)
+			}
+		}
+	}
+	return out, nil
 }
 
 // fixedID lists one singleton object.
@@ -128,23 +279,25 @@ func (f *planFetcher) readWorkspaceGrants(ctx context.Context, w *planWS, c *sci
 		absent  bool
 		err     error
 	}
-	results := make([]result, len(planACLListers)+1)
+	listers := listersFor(f.b.settings.ReadWorkspaceTree)
+	results := make([]result, len(listers)+1)
 	var wg sync.WaitGroup
-	for i, l := range planACLListers {
+	for i, l := range listers {
 		wg.Go(func() {
 			r := &results[i]
 			r.by = map[string]*GroupGrants{}
 			singleton := l.typ == "authorization"
-			ids, err := l.ids(ctx, c)
+			objs, err := l.objects(ctx, c)
 			if err != nil {
 				r.absent, r.err = absentKind(err, false), fmt.Errorf("list %s: %w", l.kind, err)
 				return
 			}
-			task.expect(len(ids))
+			task.expect(len(objs))
 			var mu sync.Mutex
-			errs := make([]error, len(ids))
-			err = planBounded(ctx, len(ids), planGrantWorkers, func(ctx context.Context, k int) error {
-				acl, err := scim.GetPermissions(ctx, c, l.typ, ids[k])
+			errs := make([]error, len(objs))
+			err = planBounded(ctx, len(objs), planGrantWorkers, func(ctx context.Context, k int) error {
+				o := objs[k]
+				acl, err := scim.GetPermissions(ctx, c, o.typ, o.id)
 				task.add(1)
 				switch {
 				case singleton && absentKind(err, true):
@@ -153,12 +306,12 @@ func (f *planFetcher) readWorkspaceGrants(ctx context.Context, w *planWS, c *sci
 				case errors.Is(err, scim.ErrNotFound):
 					return nil // deleted since it was listed
 				case err != nil:
-					errs[k] = fmt.Errorf("read permissions of %s/%s: %w", l.typ, ids[k], err)
+					errs[k] = fmt.Errorf("read permissions of %s/%s: %w", o.typ, o.id, err)
 					return errs[k]
 				}
 				mu.Lock()
 				defer mu.Unlock()
-				groupGrantsOf(l.typ, ids[k], acl, r.by)
+				groupGrantsOf(o.typ, o.id, acl, r.by)
 				r.objects++
 				return nil
 			}, errs)
@@ -169,7 +322,7 @@ func (f *planFetcher) readWorkspaceGrants(ctx context.Context, w *planWS, c *sci
 		})
 	}
 	wg.Go(func() {
-		r := &results[len(planACLListers)]
+		r := &results[len(listers)]
 		r.by = map[string]*GroupGrants{}
 		r.objects, r.err = readSecretGrants(ctx, c, r.by)
 		if r.err != nil {
@@ -179,8 +332,8 @@ func (f *planFetcher) readWorkspaceGrants(ctx context.Context, w *planWS, c *sci
 	wg.Wait()
 	out := &planGrants{byGroup: map[string]*GroupGrants{}, read: WorkspaceGrants{Kinds: []string{}}}
 	for i, r := range results {
-		if i < len(planACLListers) {
-			l := planACLListers[i]
+		if i < len(listers) {
+			l := listers[i]
 			switch {
 			case r.absent:
 				out.read.Absent = append(out.read.Absent, l.kind)

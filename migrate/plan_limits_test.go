@@ -251,7 +251,7 @@ func TestPlanWarnings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Warning{{Kind: WarningGrantsNotRead, Detail: planGrantsWarning}, {Kind: WarningTableACLsNotVerified, Detail: planTableACLWarning}, {Kind: WarningWorkspaceGroups, WorkspaceID: 41, Detail: "workspace lim would show 19 groups from apply until finalize (12 now, the migrated local groups stay under their backup names, and 7 account groups are assigned): Databricks documents up to 12 groups per workspace, without saying whether account groups count; if assignments fail, migrate in smaller batches and finalize each before the next"}}
+	want := []Warning{{Kind: WarningGrantsNotRead, Detail: planGrantsWarning(false)}, {Kind: WarningTableACLsNotVerified, Detail: planTableACLWarning}, {Kind: WarningWorkspaceGroups, WorkspaceID: 41, Detail: "workspace lim would show 19 groups from apply until finalize (12 now, the migrated local groups stay under their backup names, and 7 account groups are assigned): Databricks documents up to 12 groups per workspace, without saying whether account groups count; if assignments fail, migrate in smaller batches and finalize each before the next"}}
 	if !reflect.DeepEqual(p.Warnings, want) {
 		t.Errorf("warnings = %+v\nwant %+v", p.Warnings, want)
 	}

@@ -195,7 +195,7 @@ func (gp grantsPlan) statement(gs *groupSteps) string {
 	if len(gp.changed) > 0 {
 		fmt.Fprintf(&b, "; it cannot put back %d that changed since the migration: %s", len(gp.changed), planSummarize(gp.changed, 5))
 	}
-	fmt.Fprintf(&b, "; it cannot put back what the API moved beyond the baseline: the group's grants on %s, and grants it received after the plan (dbiam never recorded them)", unreadKinds)
+	fmt.Fprintf(&b, "; it cannot put back what the API moved beyond the baseline: the group's grants on %s, and grants it received after the plan (dbiam never recorded them)", unreadKinds(treeRead(gs.ws.Grants)))
 	return b.String()
 }
 

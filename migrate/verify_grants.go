@@ -54,7 +54,7 @@ func grantCoverage(p *Plan) string {
 		}
 	}
 	s := fmt.Sprintf("checked %d recorded grants of %d groups against their account groups; not checked: grants on %s (dbiam does not read them)",
-		grants, groups, unreadKinds)
+		grants, groups, unreadKinds(p.Settings.ReadWorkspaceTree))
 	if noBaseline > 0 {
 		s += fmt.Sprintf(", and every grant in %d workspaces whose grants the plan did not read (a plan of an older dbiam: plan again)", noBaseline)
 	}
