@@ -27,14 +27,16 @@
 //     plan may reuse;
 //   - in each workspace where it migrates a group, the grants (plan_grants.go):
 //     the ACL of every job, cluster, SQL warehouse, pipeline, query, alert,
-//     dashboard, serving endpoint and app, of token and password usage, and
-//     of every secret scope. Each migrated group's direct levels there are
-//     its baseline (GroupPlan.Grants), what verify and rollback compare with
-//     once the permission migration API has moved them off the local group;
-//     they also show which reused account groups already hold grants.
-//     Grants on notebooks, directories, files, repos, cluster policies,
-//     instance pools, experiments, registered models, vector search
-//     endpoints and legacy table ACLs are not read (grants-not-read).
+//     dashboard, serving endpoint, app, experiment, registered model,
+//     instance pool, cluster policy, vector search endpoint, Git folder and
+//     home folder (what audit reads), of token and password usage, and of
+//     every secret scope; with ReadWorkspaceTree (--read-workspace-tree)
+//     every directory, notebook and file of the tree too. Each migrated
+//     group's direct levels there are its baseline (GroupPlan.Grants), what
+//     verify and rollback compare with once the permission migration API has
+//     moved them off the local group; they also show which reused account
+//     groups already hold grants. Legacy table ACLs, and the tree without
+//     the flag, are not read (grants-not-read).
 //
 // Every list is read with several pages in flight (scim's
 // Endpoint.ListConcurrent). A progress task per workspace and one for the
@@ -143,7 +145,8 @@
 //
 //   - plan_version, tool_version, created_at, lineage (random id of the
 //     plan), host, account_id, settings (the options it was made with,
-//     including the sha256 of the mapping file, and permissions_route);
+//     including the sha256 of the mapping file, permissions_route and
+//     read_workspace_tree);
 //   - account_groups, children before parents: key ("ag:<name>"),
 //     display_name, existing_id (reuse) or none (create), external_id,
 //     members (desired direct members: kind user|service_principal|group,
@@ -164,6 +167,7 @@
 // Added to the contract since its first draft (all additive):
 // settings.exclude_regex; warnings; the helpers [MembersDigest],
 // [MemberKind] and [IsSystemGroup]; settings.permissions_route,
+// settings.read_workspace_tree,
 // workspaces[].grants, groups[].permission_route and groups[].grants.
 //
 // members_digest and existing_members_digest are [MembersDigest]: sha256

@@ -23,8 +23,8 @@ import (
 //   - RouteACLCopy: apply copies each object ACL entry of the baseline and
 //     each secret scope ACL to the account group with the permissions API,
 //     as UCX's legacy route did. The local group keeps its grants; only
-//     the kinds the plan reads are copied (not notebooks, directories,
-//     ..., nor legacy table ACLs).
+//     the kinds the plan read are copied (not the workspace tree unless
+//     --read-workspace-tree, never legacy table ACLs).
 //
 // --permissions-route chooses: api (the default) blocks what the API would
 // refuse, with the fixes; acl-copy copies for every group; api-or-acl-copy
