@@ -55,6 +55,9 @@ type ApplyOptions struct {
 	DryRun bool
 	// ForceUnlock removes another run's lock (--force-unlock).
 	ForceUnlock bool
+	// Yes skips the confirmation (--yes); without it a run that is not
+	// on a terminal is refused before any change.
+	Yes bool
 	// Parallel is how many groups are worked on at once; 0 means
 	// DefaultParallel.
 	Parallel int

@@ -19,6 +19,9 @@ type FinalizeOptions struct {
 	DryRun bool
 	// ForceUnlock removes another run's lock.
 	ForceUnlock bool
+	// Yes skips the confirmation (--yes); without it a run that is not
+	// on a terminal is refused before any change.
+	Yes bool
 	// Remote, if set, is used instead of connecting (tests).
 	Remote Remote
 }

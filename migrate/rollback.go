@@ -27,6 +27,9 @@ type RollbackOptions struct {
 	Force bool
 	// ForceUnlock removes another run's lock.
 	ForceUnlock bool
+	// Yes skips the confirmation (--yes); without it a run that is not
+	// on a terminal is refused before any change.
+	Yes bool
 	// Remote, if set, is used instead of connecting (tests).
 	Remote Remote
 }
@@ -707,7 +710,7 @@ func intersect(a, b []string) []string {
 // journal), and an executor over the remote (connected from the plan when
 // nil, wrapped by DryRun for a dry run). op names the command in errors and
 // in the lock. Call done when finished to release the journal and the lock.
-func openJournalRun(ctx context.Context, op, dir string, groups []string, dryRun, forceUnlock bool, remote Remote, d Deps) (ex *executor, done func(), err error) {
+func openJournalRun(ctx context.Context, op, dir string, groups []string, dryRun, forceUnlock bool, remote Remote, d Deps) (*executor, func(), error) {
 	log := d.logger()
 	p, hdr, recs, err := loadJournalPlan(dir)
 	if err != nil {
@@ -718,39 +721,40 @@ func openJournalRun(ctx context.Context, op, dir string, groups []string, dryRun
 			return nil, nil, err
 		}
 	}
+	// release undoes what was set up, in reverse order. Every error return
+	// below calls it, so that a failure after the lock step (a lock held by
+	// a running apply, a refused token, an unreachable host, an unwritable
+	// journal) releases the lock and reaches the caller as itself.
 	var cleanups []func()
-	done = func() {
+	release := func() {
 		for i := len(cleanups) - 1; i >= 0; i-- {
 			cleanups[i]()
 		}
 	}
-	defer func() {
-		if err != nil {
-			done()
-		}
-	}()
 	var j *Journal
 	if !dryRun {
 		lock, err := AcquireLock(dir, LockOptions{Command: "migrate " + op, Force: forceUnlock, Now: d.Now, Log: log})
 		if err != nil {
 			return nil, nil, err
 		}
-		cleanups = append(cleanups, func() { lock.Release() })
+		cleanups = append(cleanups, func() { _ = lock.Release() })
 		if j, err = OpenJournal(dir, hdr, d.Now); err != nil {
+			release()
 			return nil, nil, err
 		}
-		cleanups = append(cleanups, func() { j.Close() })
+		cleanups = append(cleanups, func() { _ = j.Close() })
 		recs = j.Records()
 	}
 	if remote == nil {
 		if remote, err = connectRemote(ctx, op, d, p); err != nil {
+			release()
 			return nil, nil, err
 		}
 	}
 	if dryRun {
 		remote = DryRun(remote, log)
 	}
-	ex = newExecutor(p, remote, j, Replay(recs), ApplyOptions{Grace: DefaultGrace, Sleep: sleepCtx}, log)
+	ex := newExecutor(p, remote, j, Replay(recs), ApplyOptions{Grace: DefaultGrace, Sleep: sleepCtx}, log)
 	ex.dryRun = dryRun
-	return ex, done, nil
+	return ex, release, nil
 }
