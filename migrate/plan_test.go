@@ -714,10 +714,12 @@ var planPlaceholders = []struct {
 	{regexp.MustCompile(`"created_at": "[^"]*"`), `"created_at": "[CREATED_AT]"`},
 	{regexp.MustCompile(`"lineage": "[0-9a-f]{32}"`), `"lineage": "[LINEAGE]"`},
 	{regexp.MustCompile(`"tool_version": "[^"]*"`), `"tool_version": "[TOOL_VERSION]"`},
+	{regexp.MustCompile(`"digest": "sha256:[0-9a-f]{64}"`), `"digest": "[DIGEST]"`},
 }
 
 // planNormalize replaces what varies between runs (time, lineage, tool
-// version, the sandbox's address) with placeholders.
+// version, the sandbox's address, and so the integrity digest) with
+// placeholders.
 func planNormalize(raw []byte, host string) []byte {
 	s := strings.ReplaceAll(string(raw), host, "[HOST]")
 	for _, p := range planPlaceholders {
