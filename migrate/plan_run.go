@@ -179,6 +179,9 @@ func RunPlan(ctx context.Context, o PlanOptions, d Deps) error {
 	if err := f.fetch(ctx); err != nil {
 		return err
 	}
+	if err := checkPlanNames(ctx, b, sess.Workspaces); err != nil {
+		return err
+	}
 	lineage, err := newPlanLineage()
 	if err != nil {
 		return err

@@ -99,12 +99,19 @@ func RunRollback(ctx context.Context, opts RollbackOptions, d Deps) error {
 	return nil
 }
 
-// checkGroupNames refuses --group names the plan does not know.
+// checkGroupNames refuses --group names the plan does not know, naming
+// the closest names it does.
 func checkGroupNames(p *Plan, names []string) error {
+	var cands []nameCandidate
+	for _, gr := range activeGroups(p) {
+		cands = append(cands, nameCandidate{gr.g.LocalName, "local group in " + gr.ws.WorkspaceName})
+	}
+	for _, ag := range p.AccountGroups {
+		cands = append(cands, nameCandidate{ag.DisplayName, "account group"})
+	}
 	for _, n := range names {
-		if !slices.ContainsFunc(p.AccountGroups, func(ag AccountGroupPlan) bool { return ag.DisplayName == n }) &&
-			!slices.ContainsFunc(activeGroups(p), func(gr groupRef) bool { return gr.g.LocalName == n }) {
-			return fmt.Errorf("flag --group %q: no migrated local group or account group of the plan has this name", n)
+		if !slices.ContainsFunc(cands, func(c nameCandidate) bool { return c.name == n }) {
+			return noMatch("flag --group", n, "migrated local group or account group of the plan", cands)
 		}
 	}
 	return nil
