@@ -162,7 +162,9 @@ type ApplyResult struct {
 	Migrated int
 	// AlreadyDone counts groups that were done before this run.
 	AlreadyDone int
-	// Members counts the members the account groups of migrated groups hold.
+	// Members counts the memberships the account groups of migrated groups
+	// hold by the plan (each account group once, as the plan's summary
+	// counts them), so that plan and apply give the same figure.
 	Members int
 	// Permissions is the number of grants the permission migration API
 	// reported for migrated groups (this run and before).
@@ -314,10 +316,10 @@ func loadJournalPlan(dir string) (*Plan, JournalHeader, []Record, error) {
 // writeApplySummary prints the final summary.
 func writeApplySummary(w io.Writer, r ApplyResult, dry bool) {
 	if dry {
-		fmt.Fprintf(w, "Dry run: would migrate %d of %d groups (%d already done before), %d members, %d groups skipped (conflicts), %d failed",
+		fmt.Fprintf(w, "Dry run: would migrate %d of %d groups (%d already done before), %d memberships, %d groups skipped (conflicts), %d failed",
 			r.Migrated, r.Groups, r.AlreadyDone, r.Members, r.Skipped, len(r.Failed))
 	} else {
-		fmt.Fprintf(w, "Apply: %d of %d groups migrated (%d already done before this run), %d members, %d permissions moved, %d secret ACLs copied, %d groups skipped (conflicts), %d failed",
+		fmt.Fprintf(w, "Apply: %d of %d groups migrated (%d already done before this run), %d memberships, %d permissions moved, %d secret ACLs copied, %d groups skipped (conflicts), %d failed",
 			r.Migrated, r.Groups, r.AlreadyDone, r.Members, r.Permissions, r.SecretACLs, r.Skipped, len(r.Failed))
 	}
 	if r.Pending > 0 {
@@ -358,10 +360,11 @@ type executor struct {
 	// to check the account groups it deletes.
 	wsAssignments map[int64][]scim.PermissionAssignment
 
-	mu     sync.Mutex
-	res    ApplyResult
-	fatal  error
-	cancel context.CancelFunc
+	mu      sync.Mutex
+	res     ApplyResult
+	counted map[string]bool // account group keys whose members res counts
+	fatal   error
+	cancel  context.CancelFunc
 }
 
 // signal is a channel closed at most once.
@@ -709,7 +712,15 @@ func (ex *executor) groupDone(wsID int64, localID string) bool {
 func (ex *executor) countDone(gr groupRef) {
 	ex.mu.Lock()
 	defer ex.mu.Unlock()
-	ex.res.Members += gr.g.MemberCount
+	if !ex.counted[gr.g.AccountGroupKey] {
+		if ex.counted == nil {
+			ex.counted = map[string]bool{}
+		}
+		ex.counted[gr.g.AccountGroupKey] = true
+		if ag := findAG(ex.plan, gr.g.AccountGroupKey); ag != nil {
+			ex.res.Members += len(ag.Members)
+		}
+	}
 	if v := ex.viewLocked(groupStepID(KindMigratePermissions, gr.ws.WorkspaceID, gr.g.LocalID)); v != nil {
 		ex.res.Permissions += v.Detail.PermissionsMigrated
 	}

@@ -183,6 +183,7 @@ func RunPlan(ctx context.Context, o PlanOptions, d Deps) error {
 	if err := checkPlanNames(ctx, b, sess.Workspaces); err != nil {
 		return err
 	}
+	b.reconcileConflicts()
 	lineage, err := newPlanLineage()
 	if err != nil {
 		return err
