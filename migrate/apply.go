@@ -359,6 +359,10 @@ type executor struct {
 	// wsAssignments caches, per workspace, the assignments rollback read
 	// to check the account groups it deletes.
 	wsAssignments map[int64][]scim.PermissionAssignment
+	// recs are the journal's records when finalize or rollback started;
+	// now is their clock (nil: time.Now).
+	recs []Record
+	now  func() time.Time
 
 	mu      sync.Mutex
 	res     ApplyResult

@@ -42,7 +42,8 @@ func RunFinalize(ctx context.Context, opts FinalizeOptions, d Deps) error {
 	if opts.JournalDir == "" {
 		return errors.New("finalize: flag --journal is required: the journal directory apply used")
 	}
-	ex, done, err := openJournalRun(ctx, "finalize", opts.JournalDir, opts.Groups, opts.DryRun, opts.ForceUnlock, opts.Remote, d)
+	ex, done, err := openJournalRun(ctx, journalRun{op: "finalize", dir: opts.JournalDir, groups: opts.Groups, dryRun: opts.DryRun,
+		forceUnlock: opts.ForceUnlock, remote: opts.Remote}, d)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/dbiam/dbiam/scim"
 )
@@ -32,6 +33,12 @@ type RollbackOptions struct {
 	Yes bool
 	// Remote, if set, is used instead of connecting (tests).
 	Remote Remote
+	// VisibleTimeout bounds how long rollback waits for lists to show an
+	// account group whose create was sent but not acknowledged (the same
+	// budget apply uses); 0 means DefaultVisibleTimeout.
+	VisibleTimeout time.Duration
+	// Sleep, if set, replaces the timer of that wait (tests).
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // RollbackResult summarises a rollback.
@@ -65,7 +72,8 @@ func RunRollback(ctx context.Context, opts RollbackOptions, d Deps) error {
 	if opts.JournalDir == "" {
 		return errors.New("rollback: flag --journal is required: the journal directory apply used")
 	}
-	ex, done, err := openJournalRun(ctx, "rollback", opts.JournalDir, opts.Groups, opts.DryRun, opts.ForceUnlock, opts.Remote, d)
+	ex, done, err := openJournalRun(ctx, journalRun{op: "rollback", dir: opts.JournalDir, groups: opts.Groups, dryRun: opts.DryRun,
+		forceUnlock: opts.ForceUnlock, remote: opts.Remote, visibleTimeout: opts.VisibleTimeout, sleep: opts.Sleep}, d)
 	if err != nil {
 		return err
 	}
@@ -523,7 +531,7 @@ func (ex *executor) rollbackAccountGroup(ctx context.Context, ag *AccountGroupPl
 		if gid == "" {
 			if !d.Created && ag.ExistingID == "" {
 				// Interrupted before or during the create: find what landed.
-				found, err := ex.findAccountGroup(r.ctx, ag.DisplayName)
+				found, err := ex.findCreated(r, ag)
 				if err != nil || found == "" {
 					return nil, err
 				}
@@ -569,6 +577,59 @@ func (ex *executor) rollbackAccountGroup(ctx context.Context, ag *AccountGroupPl
 		return true, err
 	}
 	return true, nil
+}
+
+// findCreated looks for the account group that a create sent by apply may
+// have made without its id reaching the journal, by the rules apply uses:
+// by name, through lists that show a new group only after a while, polled
+// until the visibility budget (VisibleTimeout, counted from the journal
+// record of the create) has passed. It returns "" only when no group of
+// that name is listed by then: the create did not land. A dry run looks
+// once.
+func (ex *executor) findCreated(r *stepRun, ag *AccountGroupPlan) (string, error) {
+	budget := ex.opts.VisibleTimeout
+	if at := ex.createSentAt(ag.Key); !at.IsZero() {
+		budget -= ex.clock().Sub(at)
+	}
+	var waited time.Duration
+	delay := 500 * time.Millisecond
+	for {
+		id, err := ex.findAccountGroup(r.ctx, ag.DisplayName)
+		if err != nil || id != "" || ex.dryRun || waited >= budget {
+			return id, err
+		}
+		if waited == 0 {
+			ex.log.Info("account group not listed yet; its create was sent but not acknowledged, so rollback waits for lists to catch up",
+				"account_group", ag.DisplayName, "budget", budget)
+		}
+		step := min(delay, budget-waited)
+		if err := ex.opts.Sleep(r.parent, step); err != nil {
+			return "", err
+		}
+		waited += step
+		delay = min(2*delay, 8*time.Second)
+	}
+}
+
+// createSentAt returns the time of the last journal record that says a
+// create of account group key was about to be sent, zero if none.
+func (ex *executor) createSentAt(key string) time.Time {
+	var at time.Time
+	id := accountGroupStepID(key)
+	for _, r := range ex.recs {
+		if r.Step == id && r.Detail != nil && r.Detail.Create == CreateSent {
+			at = r.Time
+		}
+	}
+	return at
+}
+
+// clock returns the executor's clock (time.Now by default).
+func (ex *executor) clock() time.Time {
+	if ex.now == nil {
+		return time.Now()
+	}
+	return ex.now()
 }
 
 // changedSince returns how live, an account group dbiam created, differs
@@ -711,20 +772,33 @@ func intersect(a, b []string) []string {
 	return out
 }
 
+// journalRun says what openJournalRun prepares: op names the command in
+// errors and in the lock; dir is the journal directory; groups the
+// --group filter; the rest are the command's options.
+type journalRun struct {
+	op, dir        string
+	groups         []string
+	dryRun         bool
+	forceUnlock    bool
+	remote         Remote
+	visibleTimeout time.Duration
+	sleep          func(ctx context.Context, d time.Duration) error
+}
+
 // openJournalRun prepares what finalize and rollback share: the plan and
-// records of the apply journal in dir, the journal lock and the journal
+// records of the apply journal in o.dir, the journal lock and the journal
 // opened for appending (both skipped by a dry run, which never writes the
 // journal), and an executor over the remote (connected from the plan when
-// nil, wrapped by DryRun for a dry run). op names the command in errors and
-// in the lock. Call done when finished to release the journal and the lock.
-func openJournalRun(ctx context.Context, op, dir string, groups []string, dryRun, forceUnlock bool, remote Remote, d Deps) (*executor, func(), error) {
+// nil, wrapped by DryRun for a dry run). Call the returned function when
+// finished to release the journal and the lock.
+func openJournalRun(ctx context.Context, o journalRun, d Deps) (*executor, func(), error) {
 	log := d.logger()
-	p, hdr, recs, err := loadJournalPlan(dir)
+	p, hdr, recs, err := loadJournalPlan(o.dir)
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(groups) > 0 {
-		if err := checkGroupNames(p, groups); err != nil {
+	if len(o.groups) > 0 {
+		if err := checkGroupNames(p, o.groups); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -739,29 +813,39 @@ func openJournalRun(ctx context.Context, op, dir string, groups []string, dryRun
 		}
 	}
 	var j *Journal
-	if !dryRun {
-		lock, err := AcquireLock(dir, LockOptions{Command: "migrate " + op, Force: forceUnlock, Now: d.Now, Log: log})
+	if !o.dryRun {
+		lock, err := AcquireLock(o.dir, LockOptions{Command: "migrate " + o.op, Force: o.forceUnlock, Now: d.Now, Log: log})
 		if err != nil {
 			return nil, nil, err
 		}
 		cleanups = append(cleanups, func() { _ = lock.Release() })
-		if j, err = OpenJournal(dir, hdr, d.Now); err != nil {
+		if j, err = OpenJournal(o.dir, hdr, d.Now); err != nil {
 			release()
 			return nil, nil, err
 		}
 		cleanups = append(cleanups, func() { _ = j.Close() })
 		recs = j.Records()
 	}
+	remote := o.remote
 	if remote == nil {
-		if remote, err = connectRemote(ctx, op, d, p); err != nil {
+		if remote, err = connectRemote(ctx, o.op, d, p); err != nil {
 			release()
 			return nil, nil, err
 		}
 	}
-	if dryRun {
+	if o.dryRun {
 		remote = DryRun(remote, log)
 	}
-	ex := newExecutor(p, remote, j, Replay(recs), ApplyOptions{Grace: DefaultGrace, Sleep: sleepCtx}, log)
-	ex.dryRun = dryRun
+	opts := ApplyOptions{Grace: DefaultGrace, Sleep: o.sleep, VisibleTimeout: o.visibleTimeout}
+	if opts.Sleep == nil {
+		opts.Sleep = sleepCtx
+	}
+	if opts.VisibleTimeout <= 0 {
+		opts.VisibleTimeout = DefaultVisibleTimeout
+	}
+	ex := newExecutor(p, remote, j, Replay(recs), opts, log)
+	ex.dryRun = o.dryRun
+	ex.recs = recs
+	ex.now = d.Now
 	return ex, release, nil
 }
