@@ -45,8 +45,12 @@ type RollbackOptions struct {
 type RollbackResult struct {
 	Groups        int      // local groups rolled back
 	AccountGroups int      // account groups deleted or restored
-	Failed        []string // "<group>: <error>"
-	Warnings      []string
+	Failed        []string // "<group>: <error>", refused groups included
+	// Refused counts the groups (of Failed) rollback refused before any
+	// change because it could not restore them exactly; they stay as they
+	// were.
+	Refused  int
+	Warnings []string
 }
 
 // RunRollback undoes the finished (and interrupted) steps of an apply in
@@ -139,17 +143,39 @@ func (ex *executor) touched(id string) bool {
 
 // rollback undoes groups in reverse plan order (parents before the nested
 // groups they contain, so that a group's name is free when it gets it
-// back), then account groups whose every source is rolled back.
-// force deletes created account groups that others changed since.
+// back), then account groups whose every source is rolled back. Before
+// its first change it refuses, and journals as failed, the selected
+// groups it cannot restore exactly (see rollbackSelection); they stay as
+// they are. force deletes created account groups that others changed
+// since.
 func (ex *executor) rollback(ctx context.Context, filter []string, force bool) (RollbackResult, error) {
 	var res RollbackResult
 	groups := activeGroups(ex.plan)
 	ex.assignedBy = ex.assignedByRun(groups)
-	// Two passes: first every step but the rename of every selected group,
-	// then the renames. Several local groups of a workspace may share an
-	// account group, and one of them may hold its name: that name is free
-	// only once the account group's assignment (recorded by any of them)
-	// is gone.
+	todo, refused, err := ex.rollbackSelection(ctx, groups, filter)
+	if err != nil {
+		return res, err
+	}
+	for _, r := range refused {
+		gr := r.gr
+		spec := stepSpec{id: UndoStepID(groupStepID(KindRenameLocal, gr.ws.WorkspaceID, gr.g.LocalID)), kind: KindRenameLocal,
+			wsID: gr.ws.WorkspaceID, group: gr.g.LocalName}
+		if !ex.dryRun {
+			ex.recordFailure(spec, errors.New(r.journalText()), nil)
+			if err := ex.fatalErr(); err != nil {
+				return res, err
+			}
+		}
+		res.Refused++
+		res.Failed = append(res.Failed, fmt.Sprintf("group %q in workspace %s (%d): not rolled back, it stays %s: %s",
+			gr.g.LocalName, gr.ws.WorkspaceName, gr.ws.WorkspaceID, r.stays, r.why))
+		ex.log.Error("rollback failed", "workspace", gr.ws.WorkspaceName, "group", gr.g.LocalName, "error", r.journalText())
+	}
+	// Two passes: first every step but the rename of every group rolled
+	// back, then the renames. Several local groups of a workspace may share
+	// an account group, and one of them may hold its name: that name is
+	// free only once the account group's assignment (recorded by any of
+	// them) is gone.
 	type undone struct {
 		gr         groupRef
 		ag         *AccountGroupPlan
@@ -157,12 +183,8 @@ func (ex *executor) rollback(ctx context.Context, filter []string, force bool) (
 		did        bool
 	}
 	var second []undone
-	for i := len(groups) - 1; i >= 0; i-- {
-		gr := groups[i]
+	for _, gr := range todo {
 		ag := findAG(ex.plan, gr.g.AccountGroupKey)
-		if !selected(filter, gr.g.LocalName, ag.DisplayName) {
-			continue
-		}
 		if ctx.Err() != nil {
 			return res, ex.fatalErr()
 		}
@@ -225,8 +247,7 @@ func (ex *executor) rollback(ctx context.Context, filter []string, force bool) (
 			ex.log.Warn(w)
 			continue
 		}
-		created := ex.agCreated(ag)
-		did, err := ex.rollbackAccountGroup(ctx, ag, force)
+		outcome, err := ex.rollbackAccountGroup(ctx, ag, force)
 		if err != nil {
 			if ctx.Err() != nil {
 				return res, ex.fatalErr()
@@ -235,16 +256,12 @@ func (ex *executor) rollback(ctx context.Context, filter []string, force bool) (
 			ex.log.Error("rollback failed", "account_group", ag.DisplayName, "error", err)
 			continue
 		}
-		if did {
+		if outcome != "" {
 			res.AccountGroups++
-			msg := "removed the members dbiam added to account group"
-			if created {
-				msg = "deleted account group"
-			}
 			if ex.dryRun {
-				msg = "would " + strings.Replace(strings.Replace(msg, "removed", "remove", 1), "deleted", "delete", 1)
+				outcome = "would " + strings.Replace(strings.Replace(outcome, "removed", "remove", 1), "deleted", "delete", 1)
 			}
-			ex.log.Info(msg, "account_group", ag.DisplayName)
+			ex.log.Info(outcome, "account_group", ag.DisplayName)
 		}
 	}
 	return res, ex.fatalErr()
@@ -505,13 +522,15 @@ func (gs *groupSteps) undo(ctx context.Context, k StepKind, d Detail) error {
 }
 
 // rollbackAccountGroup deletes an account group dbiam created, or removes
-// the members it added to a reused one. A created group that others
-// changed since (see [RunRollback]) is kept with an error unless force.
-func (ex *executor) rollbackAccountGroup(ctx context.Context, ag *AccountGroupPlan, force bool) (bool, error) {
+// the members it added to a reused one, and says which it did ("deleted
+// account group", "removed the members dbiam added to account group", or
+// "" when there was nothing to undo). A created group that others changed
+// since (see [RunRollback]) is kept with an error unless force.
+func (ex *executor) rollbackAccountGroup(ctx context.Context, ag *AccountGroupPlan, force bool) (string, error) {
 	id := accountGroupStepID(ag.Key)
 	v := ex.view(id)
 	if v == nil || v.State == "" {
-		return false, nil
+		return "", nil
 	}
 	d := v.Detail
 	// A finished ensure step set every planned member; an interrupted one
@@ -520,8 +539,11 @@ func (ex *executor) rollbackAccountGroup(ctx context.Context, ag *AccountGroupPl
 	if d.AccountGroupID == "" && !d.Created && ag.ExistingID == "" && d.Create != CreateSent {
 		// No create was sent, or it was refused: a group with this name
 		// is someone else's.
-		return false, nil
+		return "", nil
 	}
+	// outcome says what the undo did; it stays "" when a create of an
+	// interrupted run turns out not to have landed.
+	outcome := ""
 	spec := stepSpec{id: UndoStepID(id), kind: KindEnsureAccountGroup, group: ag.DisplayName}
 	err := ex.runStep(ctx, ctx, spec, func(r *stepRun) (*Detail, error) {
 		if err := r.begin(nil); err != nil {
@@ -539,6 +561,10 @@ func (ex *executor) rollbackAccountGroup(ctx context.Context, ag *AccountGroupPl
 			} else {
 				gid = ag.ExistingID
 			}
+		}
+		outcome = "removed the members dbiam added to account group"
+		if d.Created {
+			outcome = "deleted account group"
 		}
 		g, err := ex.remote.AccountGroup(r.ctx, gid)
 		if errors.Is(err, scim.ErrNotFound) {
@@ -574,9 +600,9 @@ func (ex *executor) rollbackAccountGroup(ctx context.Context, ag *AccountGroupPl
 		return nil, nil
 	})
 	if err != nil {
-		return true, err
+		return "", err
 	}
-	return true, nil
+	return outcome, nil
 }
 
 // findCreated looks for the account group that a create sent by apply may

@@ -127,6 +127,11 @@ func groupState(gs *GroupStatus, views map[string]*StepView, wsID int64, localID
 	del := views[groupStepID(KindDeleteBackup, wsID, localID)]
 	if del != nil && del.State == StateDone {
 		gs.State, gs.Done, gs.Step = GroupFinalized, gs.Steps, KindDeleteBackup
+		if u := views[UndoStepID(groupStepID(KindRenameLocal, wsID, localID))]; u != nil && u.State == StateFailed {
+			// A rollback asked for it and was refused: the group stays
+			// finalized, and the failed rollback counts.
+			gs.State, gs.Step, gs.Error = GroupFailed, KindRenameLocal, "rollback: "+u.Error
+		}
 		return
 	}
 	applyState(gs, views, wsID, localID, started, ag)
