@@ -244,10 +244,11 @@ func RunApply(ctx context.Context, opts ApplyOptions, d Deps) error {
 		}
 	}
 	if opts.DryRun {
-		remote = DryRun(remote, log)
+		remote = DryRunPlan(remote, log, plan, views)
 	}
 
 	ex := newExecutor(plan, remote, j, views, opts, log)
+	ex.dryRun = opts.DryRun
 	if d.Streams != nil {
 		ex.progress = reports.NewProgress(d.Streams, reports.ProgressOptions{Label: "migrate", Unit: "groups",
 			Tasks: len(activeWorkspaces(plan)), Now: d.Now})
@@ -336,8 +337,8 @@ type executor struct {
 	plan   *Plan
 	remote Remote
 	j      *Journal // nil in dry-run
-	// dryRun is set for a dry run of finalize or rollback: their log
-	// lines say what would be done.
+	// dryRun is set for a dry run: log lines say what would be done, and
+	// waits for the service to catch up are skipped (nothing changed).
 	dryRun bool
 	views  map[string]*StepView
 	opts   ApplyOptions
@@ -422,10 +423,14 @@ func (ex *executor) groupFinished(ws *WorkspacePlan, outcome string) {
 	if !last {
 		return
 	}
+	verb := "migrated"
+	if ex.dryRun {
+		verb = "would migrate"
+	}
 	if failed > 0 {
-		t.task.Fail(fmt.Errorf("%d groups failed, %d migrated", failed, migrated))
+		t.task.Fail(fmt.Errorf("%d groups failed, %d %s", failed, migrated, verb))
 	} else {
-		t.task.Done(fmt.Sprintf("%d groups migrated", migrated))
+		t.task.Done(fmt.Sprintf("%d groups %s", migrated, verb))
 	}
 }
 
@@ -697,7 +702,11 @@ func (ex *executor) runGroup(ctx, parent context.Context, gr groupRef, sem chan 
 	ex.res.Migrated++
 	ex.mu.Unlock()
 	ex.countDone(gr)
-	ex.log.Info("migrated group", "workspace", ws.WorkspaceName, "workspace_id", ws.WorkspaceID,
+	msg := "migrated group"
+	if ex.dryRun {
+		msg = "would migrate group"
+	}
+	ex.log.Info(msg, "workspace", ws.WorkspaceName, "workspace_id", ws.WorkspaceID,
 		"group", g.LocalName, "account_group", a.plan.DisplayName)
 	ex.groupFinished(ws, "migrated")
 }

@@ -860,7 +860,7 @@ func openJournalRun(ctx context.Context, o journalRun, d Deps) (*executor, func(
 		}
 	}
 	if o.dryRun {
-		remote = DryRun(remote, log)
+		remote = DryRunPlan(remote, log, p, Replay(recs))
 	}
 	opts := ApplyOptions{Grace: DefaultGrace, Sleep: o.sleep, VisibleTimeout: o.visibleTimeout}
 	if opts.Sleep == nil {
