@@ -58,6 +58,11 @@ type ApplyOptions struct {
 	// Yes skips the confirmation (--yes); without it a run that is not
 	// on a terminal is refused before any change.
 	Yes bool
+	// Workspaces and Groups, when set, restrict the run to the plan's
+	// groups in those workspaces (names or ids) with those names (local or
+	// account group names): a canary; later runs go on with the rest.
+	Workspaces []string
+	Groups     []string
 	// Parallel is how many groups are worked on at once; 0 means
 	// DefaultParallel.
 	Parallel int
@@ -204,22 +209,33 @@ func RunApply(ctx context.Context, opts ApplyOptions, d Deps) error {
 	sum := planSHA256(raw)
 	hdr := JournalHeader{JournalVersion: JournalVersion, PlanSHA256: sum, Lineage: plan.Lineage, ToolVersion: opts.ToolVersion}
 
-	var (
-		j     *Journal
-		views map[string]*StepView
-	)
-	if opts.DryRun {
-		h, recs, err := ReadJournal(opts.JournalDir)
-		switch {
-		case errors.Is(err, ErrNoJournal):
-		case err != nil:
+	// Everything that can refuse the run does so before the lock, which
+	// creates the journal directory: the journal (read only) must belong
+	// to this plan, the canary names must name groups of the plan, and the
+	// changes must be confirmed.
+	h, recs, err := ReadJournal(opts.JournalDir)
+	switch {
+	case errors.Is(err, ErrNoJournal):
+	case err != nil:
+		return err
+	case h.PlanSHA256 != sum:
+		return fmt.Errorf("read journal %s: %w: it was written for plan sha256 %s, this plan is %s; pass the plan it was made for, or a new --journal directory",
+			JournalPath(opts.JournalDir), ErrJournalMismatch, short(h.PlanSHA256), short(sum))
+	}
+	views := Replay(recs)
+	pre := newExecutor(plan, nil, nil, views, opts, log)
+	scope, err := pre.scopeGroups(opts.Workspaces, opts.Groups)
+	if err != nil {
+		return err
+	}
+	if !opts.DryRun {
+		if err := confirm(ctx, d, "apply", "apply", opts.Yes, plan, applyChanges(pre, scope)); err != nil {
 			return err
-		case h.PlanSHA256 != sum:
-			return fmt.Errorf("read journal %s: %w: it was written for plan sha256 %s, this plan is %s",
-				JournalPath(opts.JournalDir), ErrJournalMismatch, short(h.PlanSHA256), short(sum))
 		}
-		views = Replay(recs)
-	} else {
+	}
+
+	var j *Journal
+	if !opts.DryRun {
 		lock, err := AcquireLock(opts.JournalDir, LockOptions{Command: "migrate apply", Force: opts.ForceUnlock, Now: d.Now, Log: log})
 		if err != nil {
 			return err
@@ -249,13 +265,18 @@ func RunApply(ctx context.Context, opts ApplyOptions, d Deps) error {
 
 	ex := newExecutor(plan, remote, j, views, opts, log)
 	ex.dryRun = opts.DryRun
+	ex.scope = scope
 	if d.Streams != nil {
 		ex.progress = reports.NewProgress(d.Streams, reports.ProgressOptions{Label: "migrate", Unit: "groups",
-			Tasks: len(activeWorkspaces(plan)), Now: d.Now})
+			Tasks: len(workspacesOf(scope)), Now: d.Now})
 	}
 	res, err := ex.run(ctx)
 	if d.Streams != nil {
 		writeApplySummary(d.Streams.Out, res, opts.DryRun)
+		if all := len(activeGroups(plan)); len(scope) < all {
+			fmt.Fprintf(d.Streams.Out, "canary: %d of the plan's %d groups were in scope (--workspace, --group); run apply without them to go on with the rest\n",
+				len(scope), all)
+		}
 	}
 	if err != nil {
 		return err
@@ -337,6 +358,9 @@ type executor struct {
 	plan   *Plan
 	remote Remote
 	j      *Journal // nil in dry-run
+	// scope are the groups apply works on (nil: every migrated group of
+	// the plan); see scopeGroups.
+	scope []groupRef
 	// dryRun is set for a dry run: log lines say what would be done, and
 	// waits for the service to catch up are skipped (nothing changed).
 	dryRun bool
@@ -386,19 +410,6 @@ type wsTask struct {
 	remaining int
 	failed    int
 	migrated  int
-}
-
-// activeWorkspaces returns the workspaces with groups to migrate.
-func activeWorkspaces(p *Plan) []*WorkspacePlan {
-	var out []*WorkspacePlan
-	seen := map[int64]bool{}
-	for _, gr := range activeGroups(p) {
-		if !seen[gr.ws.WorkspaceID] {
-			seen[gr.ws.WorkspaceID] = true
-			out = append(out, gr.ws)
-		}
-	}
-	return out
 }
 
 // groupFinished updates the workspace's progress when one of its groups is
@@ -516,7 +527,10 @@ func (ex *executor) run(parent context.Context) (ApplyResult, error) {
 	defer cancel()
 	ex.cancel = cancel
 
-	groups := activeGroups(ex.plan)
+	groups := ex.scope
+	if groups == nil {
+		groups = activeGroups(ex.plan)
+	}
 	ex.markNeeded(groups)
 	ex.renamed = make(map[string]*signal, len(groups))
 	for _, gr := range groups {
@@ -533,7 +547,7 @@ func (ex *executor) run(parent context.Context) (ApplyResult, error) {
 			}
 			t.remaining++
 		}
-		for _, ws := range activeWorkspaces(ex.plan) {
+		for _, ws := range workspacesOf(groups) {
 			ex.tasks[ws.WorkspaceID].task = ex.progress.Task(ws.WorkspaceName, int64(ex.tasks[ws.WorkspaceID].remaining))
 		}
 	}

@@ -19,7 +19,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 	plan := makePlan(t, srv, t.TempDir(), PlanOptions{})
 	srv.ResetStats()
 	d, stdout, stderr := sandboxDeps(t, srv)
-	if err := RunApply(context.Background(), ApplyOptions{PlanPath: plan, DryRun: true}, d); err != nil {
+	if err := RunApply(context.Background(), ApplyOptions{Yes: true, PlanPath: plan, DryRun: true}, d); err != nil {
 		t.Fatalf("dry run: %v\n%s\n%s", err, stdout, stderr)
 	}
 	if w := writes(srv.Stats()); w != 0 {
@@ -67,7 +67,7 @@ func TestDryRunFinishesInTheTimeOfItsReads(t *testing.T) {
 	sleep := func(ctx context.Context, d time.Duration) error { waits++; return clk.Sleep(ctx, d) }
 	d, stdout, stderr := clockDeps(t, srv, clk, nil)
 	start := clk.Now()
-	if err := RunApply(context.Background(), ApplyOptions{PlanPath: plan, DryRun: true, Sleep: sleep}, d); err != nil {
+	if err := RunApply(context.Background(), ApplyOptions{Yes: true, PlanPath: plan, DryRun: true, Sleep: sleep}, d); err != nil {
 		t.Fatalf("dry run: %v\n%s\n%s", err, stdout, stderr)
 	}
 	if waits != 0 || !clk.Now().Equal(start) {

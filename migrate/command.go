@@ -70,6 +70,9 @@ resumes where it stopped; "status", "verify", "finalize" and "rollback" work fro
 					journalFlag,
 					&cli.BoolFlag{Name: "dry-run", Usage: "log every change instead of making it; never writes the journal"},
 					yes,
+					&cli.StringSliceFlag{Name: "workspace", Aliases: []string{"w"}, KeepSpace: true,
+						Usage: "canary: only the plan's groups in this workspace, by exact name or id (repeatable; later runs do the rest)"},
+					groupFlag,
 					forceUnlock,
 					&cli.IntFlag{Name: "parallel-groups", Value: DefaultParallel, Usage: "groups worked on at once"},
 					&cli.IntFlag{Name: "member-batch", Value: DefaultMemberBatch, Usage: "members added per PATCH (1-100)"},
@@ -81,7 +84,17 @@ resumes where it stopped; "status", "verify", "finalize" and "rollback" work fro
 					if err != nil {
 						return err
 					}
+					workspaces, err := flagNames("workspace", c.StringSlice("workspace"))
+					if err != nil {
+						return err
+					}
+					groups, err := flagNames("group", c.StringSlice("group"))
+					if err != nil {
+						return err
+					}
 					return RunApply(c.Context, ApplyOptions{
+						Workspaces:      workspaces,
+						Groups:          groups,
 						PlanPath:        plan,
 						JournalDir:      c.String("journal"),
 						DryRun:          c.Bool("dry-run"),

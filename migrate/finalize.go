@@ -44,7 +44,7 @@ func RunFinalize(ctx context.Context, opts FinalizeOptions, d Deps) error {
 		return errors.New("finalize: flag --journal is required: the journal directory apply used")
 	}
 	ex, done, err := openJournalRun(ctx, journalRun{op: "finalize", dir: opts.JournalDir, groups: opts.Groups, dryRun: opts.DryRun,
-		forceUnlock: opts.ForceUnlock, remote: opts.Remote}, d)
+		forceUnlock: opts.ForceUnlock, remote: opts.Remote, yes: opts.Yes, verb: "make", changes: finalizeChanges}, d)
 	if err != nil {
 		return err
 	}

@@ -77,7 +77,8 @@ func RunRollback(ctx context.Context, opts RollbackOptions, d Deps) error {
 		return errors.New("rollback: flag --journal is required: the journal directory apply used")
 	}
 	ex, done, err := openJournalRun(ctx, journalRun{op: "rollback", dir: opts.JournalDir, groups: opts.Groups, dryRun: opts.DryRun,
-		forceUnlock: opts.ForceUnlock, remote: opts.Remote, visibleTimeout: opts.VisibleTimeout, sleep: opts.Sleep}, d)
+		forceUnlock: opts.ForceUnlock, remote: opts.Remote, visibleTimeout: opts.VisibleTimeout, sleep: opts.Sleep,
+		yes: opts.Yes, verb: "roll back", changes: rollbackChanges}, d)
 	if err != nil {
 		return err
 	}
@@ -809,6 +810,11 @@ type journalRun struct {
 	remote         Remote
 	visibleTimeout time.Duration
 	sleep          func(ctx context.Context, d time.Duration) error
+	// yes skips the confirmation; verb is what its question asks to do;
+	// changes summarises what the run will change (see confirm).
+	yes     bool
+	verb    string
+	changes func(ex *executor, filter []string) changeSummary
 }
 
 // openJournalRun prepares what finalize and rollback share: the plan and
@@ -825,6 +831,12 @@ func openJournalRun(ctx context.Context, o journalRun, d Deps) (*executor, func(
 	}
 	if len(o.groups) > 0 {
 		if err := checkGroupNames(p, o.groups); err != nil {
+			return nil, nil, err
+		}
+	}
+	if !o.dryRun && o.changes != nil {
+		pre := newExecutor(p, nil, nil, Replay(recs), ApplyOptions{}, log)
+		if err := confirm(ctx, d, o.op, o.verb, o.yes, p, o.changes(pre, o.groups)); err != nil {
 			return nil, nil, err
 		}
 	}

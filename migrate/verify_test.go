@@ -46,7 +46,7 @@ func applyDefault(t *testing.T) *applied {
 	a := &applied{srv: srv, seed: srv.Snapshot()}
 	a.plan = makePlan(t, srv, t.TempDir(), PlanOptions{})
 	d, stdout, stderr := sandboxDeps(t, srv)
-	if err := RunApply(context.Background(), ApplyOptions{PlanPath: a.plan}, d); err != nil {
+	if err := RunApply(context.Background(), ApplyOptions{Yes: true, PlanPath: a.plan}, d); err != nil {
 		t.Fatalf("apply: %v\n%s\n%s", err, stdout, stderr)
 	}
 	var err error
