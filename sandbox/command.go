@@ -18,7 +18,7 @@ import (
 //
 //	dbiam sandbox serve [--addr 127.0.0.1:0] [--seed FILE | --synthetic SPEC]
 //	    [--page-cap N] [--latency D] [--rate CLASS=RPS ...] [--throttle-style 429|scim500]
-//	    [--max-concurrent N] [--fault-rate F] [--consistency D] [--allow-remote]
+//	    [--max-concurrent N] [--fault-rate F] [--fault SPEC ...] [--consistency D] [--allow-remote]
 //
 // serve prints one JSON line on the app's Writer (stdout) — host, account id,
 // admin and user tokens, workspaces — then serves until the context is
@@ -43,6 +43,9 @@ func Command() *cli.Command {
 				&cli.StringFlag{Name: "throttle-style", Usage: "throttled SCIM replies: 429 or scim500"},
 				&cli.IntFlag{Name: "max-concurrent", Usage: "in-flight request cap per workspace (0 = unlimited)"},
 				&cli.Float64Flag{Name: "fault-rate", Usage: "share of API requests answered 500/503 or dropped (0..1)"},
+				&cli.StringSliceFlag{Name: "fault", KeepSpace: true, Usage: "targeted fault `SPEC`, repeatable, e.g. " +
+					"method=POST,path=/scim/v2/Groups$,after,status=500,times=1 (a create that lands but loses its reply); " +
+					"keys: " + strings.Join(faultKeys, ", ")},
 				&cli.DurationFlag{Name: "consistency", Usage: "delay before creates, renames and deletes reach lists and filters"},
 			},
 			Action: serveAction,
@@ -108,6 +111,19 @@ func serveOptions(c *cli.Context) (Options, error) {
 	return opts, nil
 }
 
+// serveFaults parses the --fault specs (see ParseFault).
+func serveFaults(specs []string) ([]Fault, error) {
+	out := make([]Fault, 0, len(specs))
+	for _, spec := range specs {
+		f, err := ParseFault(spec)
+		if err != nil {
+			return nil, fmt.Errorf("--%w", err)
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
 // checkLoopback refuses listen addresses that are not loopback.
 func checkLoopback(addr string) error {
 	host, _, err := net.SplitHostPort(addr)
@@ -137,6 +153,10 @@ func serveAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	faults, err := serveFaults(c.StringSlice("fault"))
+	if err != nil {
+		return err
+	}
 	addr := c.String("addr")
 	if !c.Bool("allow-remote") {
 		if err := checkLoopback(addr); err != nil {
@@ -148,6 +168,11 @@ func serveAction(c *cli.Context) error {
 		return fmt.Errorf("sandbox serve: %w", err)
 	}
 	defer srv.Close()
+	for _, f := range faults {
+		if err := srv.AddFault(f); err != nil {
+			return fmt.Errorf("sandbox serve: --fault: %w", err)
+		}
+	}
 	info := ServeInfo{Host: srv.URL(), AccountID: srv.AccountID(), Token: srv.AdminToken(),
 		UserToken: srv.UserToken(), Workspaces: srv.Workspaces()}
 	line, err := json.Marshal(info)
