@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/dbiam/dbiam/scim"
@@ -30,6 +31,9 @@ import (
 //     stays taken in the workspace;
 //   - it holds the name of an account group that stays assigned to its
 //     workspace for another local group that stays migrated;
+//   - the permission migration API copied its grants to an account group
+//     dbiam created that another local group (of any workspace) keeps:
+//     that API has no undo, and the copies go only with the account group;
 //   - its backup group no longer exists, or has a name that is neither its
 //     backup name nor its own: someone changed it since.
 //
@@ -156,6 +160,28 @@ func (ex *executor) rollbackSelection(ctx context.Context, groups []groupRef, fi
 				refuse(gr, "migrated", why, fin)
 				changed = true
 				break
+			}
+			if _, ok := refused[k(gr)]; ok {
+				continue
+			}
+			// Grants the permission migration API copied to an account
+			// group dbiam created go only with the group; while another
+			// local group (of any workspace) keeps it, they would stay.
+			if pv := ex.view(groupStepID(KindMigratePermissions, gr.ws.WorkspaceID, gr.g.LocalID)); ex.agCreated(ag) && pv != nil && pv.State != "" &&
+				(pv.State != StateDone || pv.Detail.PermissionsMigrated > 0) {
+				for _, o := range groups {
+					if o.g.AccountGroupKey != gr.g.AccountGroupKey || (o.ws == gr.ws && o.g.LocalID == gr.g.LocalID) || !ex.groupTouched(o) {
+						continue
+					}
+					if _, r := refused[k(o)]; !r && inSel[k(o)] {
+						continue
+					}
+					why := fmt.Sprintf("the permission migration API copied its grants in workspace %s to account group %q, which stays for local group %s; that API has no undo, and the grants go only with the account group: roll back %q too (--group %s)",
+						gr.ws.WorkspaceName, ag.DisplayName, label(o), o.g.LocalName, strconv.Quote(o.g.LocalName))
+					refuse(gr, "migrated", why, finalizedOrRefusedFor(o))
+					changed = true
+					break
+				}
 			}
 			if _, ok := refused[k(gr)]; ok || !strings.EqualFold(gr.g.LocalName, ag.DisplayName) {
 				continue

@@ -127,9 +127,10 @@ func groupState(gs *GroupStatus, views map[string]*StepView, wsID int64, localID
 	del := views[groupStepID(KindDeleteBackup, wsID, localID)]
 	if del != nil && del.State == StateDone {
 		gs.State, gs.Done, gs.Step = GroupFinalized, gs.Steps, KindDeleteBackup
-		if u := views[UndoStepID(groupStepID(KindRenameLocal, wsID, localID))]; u != nil && u.State == StateFailed {
-			// A rollback asked for it and was refused: the group stays
-			// finalized, and the failed rollback counts.
+		if u := views[UndoStepID(groupStepID(KindRenameLocal, wsID, localID))]; u != nil && u.State == StateFailed && u.Seq > del.Seq {
+			// A rollback asked for it after finalize and was refused: the
+			// group stays finalized, and the failed rollback counts. (A
+			// refusal before the finalize is superseded by it.)
 			gs.State, gs.Step, gs.Error = GroupFailed, KindRenameLocal, "rollback: "+u.Error
 		}
 		return
