@@ -137,7 +137,7 @@ func applyChanges(ex *executor, groups []groupRef) changeSummary {
 				todo++
 			}
 		}
-		what := fmt.Sprintf("migrate %d local groups (rename each to its backup name, assign its account group, copy entitlements, roles, permissions and secret ACLs)", todo)
+		what := fmt.Sprintf("migrate %d local groups", todo)
 		if done > 0 {
 			what += fmt.Sprintf("; %d already done", done)
 		}
@@ -173,7 +173,7 @@ func finalizeChanges(ex *executor, filter []string) changeSummary {
 				n++
 			}
 		}
-		c.add(wsPlace(ws), n, fmt.Sprintf("delete up to %d backup groups (each only if its group verifies cleanly; this cannot be undone, and rollback cannot restore them)", n))
+		c.add(wsPlace(ws), n, fmt.Sprintf("delete up to %d backup groups (those that verify cleanly; finalize cannot be undone)", n))
 	}
 	return c
 }
@@ -197,7 +197,7 @@ func rollbackChanges(ex *executor, filter []string) changeSummary {
 				n++
 			}
 		}
-		what := fmt.Sprintf("roll back up to %d local groups (remove what apply added, give each its name back)", n)
+		what := fmt.Sprintf("roll back up to %d local groups", n)
 		if fin > 0 {
 			what += fmt.Sprintf("; %d finalized groups cannot be rolled back and are left as they are", fin)
 		}
@@ -213,7 +213,7 @@ func rollbackChanges(ex *executor, filter []string) changeSummary {
 			ags++
 		}
 	}
-	c.add("account", ags, fmt.Sprintf("delete up to %d account groups dbiam created, or remove the members it added (only those no migrated group still uses)", ags))
+	c.add("account", ags, fmt.Sprintf("delete up to %d account groups dbiam created, or remove the members it added to existing ones", ags))
 	return c
 }
 

@@ -224,7 +224,17 @@ func RunStatus(ctx context.Context, opts StatusOptions, d Deps) error {
 		for _, c := range rep.Totals {
 			total += c
 		}
-		return &PartialError{Op: "status", Failed: n, Total: total, Hint: "fix the causes shown and run the failed command (apply, rollback or finalize) again"}
+		hint := "fix the causes shown and run the failed command (apply, rollback or finalize) again"
+		final := 0
+		for _, g := range rep.Groups {
+			if g.State == GroupFailed && strings.HasPrefix(g.Error, "rollback: "+refusalPrefix+"the group stays migrated (finalized)") {
+				final++
+			}
+		}
+		if final > 0 {
+			hint += fmt.Sprintf("; %d of them are finalized groups whose rollback was refused: they stay migrated, which no command changes", final)
+		}
+		return &PartialError{Op: "status", Failed: n, Total: total, Hint: hint}
 	}
 	return nil
 }
