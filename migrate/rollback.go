@@ -439,6 +439,9 @@ func (gs *groupSteps) undo(ctx context.Context, k StepKind, d Detail) error {
 			if i < 0 || acls[i].Permission != a.Permission {
 				continue // gone, or changed by someone else since
 			}
+			if gs.siblingHoldsScope(acls) {
+				continue // another local group keeping the account group holds it too
+			}
 			if a.Previous != "" {
 				err = rm.PutSecretACL(ctx, wsID, SecretACL{Scope: a.Scope, Principal: a.Principal, Permission: a.Previous})
 			} else {
@@ -462,8 +465,12 @@ func (gs *groupSteps) undo(ctx context.Context, k StepKind, d Detail) error {
 		if err != nil {
 			return fmt.Errorf("read account group %q in workspace %d: %w", gs.ag.DisplayName, wsID, err)
 		}
-		ents := intersect(d.Entitlements, values(live.Entitlements))
-		roles := intersect(d.Roles, values(live.Roles))
+		// What another local group of this workspace that keeps the
+		// account group also brought stays: it is part of that group's
+		// migrated state.
+		keepEnts, keepRoles := gs.siblingsNeed()
+		ents := minus(intersect(d.Entitlements, values(live.Entitlements)), keepEnts)
+		roles := minus(intersect(d.Roles, values(live.Roles)), keepRoles)
 		if len(ents)+len(roles) > 0 {
 			if err := rm.RemoveWorkspaceGroupEntitlements(ctx, wsID, gs.agID, ents, roles); err != nil {
 				return fmt.Errorf("remove entitlements from account group %q: %w", gs.ag.DisplayName, err)
@@ -767,6 +774,46 @@ func (ex *executor) assignedByRun(groups []groupRef) map[string]bool {
 	for _, gr := range groups {
 		if v := ex.view(groupStepID(KindAssignWorkspace, gr.ws.WorkspaceID, gr.g.LocalID)); v != nil && v.State != "" && v.Detail.Assigned {
 			out[assignKey(gr.ws.WorkspaceID, gr.g.AccountGroupKey)] = true
+		}
+	}
+	return out
+}
+
+// siblingsNeed returns the entitlements and roles that the other local
+// groups of gs's workspace mapped to the same account group bring to it,
+// for those whose assignment is not undone (they stay migrated).
+func (gs *groupSteps) siblingsNeed() (ents, roles []string) {
+	for _, o := range gs.siblingsStaying() {
+		ents = append(ents, o.Entitlements...)
+		roles = append(roles, o.Roles...)
+	}
+	return ents, roles
+}
+
+// siblingHoldsScope reports whether the backup of another local group of
+// gs's workspace that keeps the account group holds a permission in acls,
+// the ACLs of one secret scope: the account group's ACL there is then
+// part of that group's migrated state.
+func (gs *groupSteps) siblingHoldsScope(acls []SecretACL) bool {
+	for _, o := range gs.siblingsStaying() {
+		if slices.ContainsFunc(acls, func(a SecretACL) bool { return a.Principal == o.BackupName || a.Principal == o.LocalName }) {
+			return true
+		}
+	}
+	return false
+}
+
+// siblingsStaying returns the other local groups of gs's workspace mapped
+// to the same account group whose assign-workspace step is not undone.
+func (gs *groupSteps) siblingsStaying() []*GroupPlan {
+	var out []*GroupPlan
+	for i := range gs.ws.Groups {
+		o := &gs.ws.Groups[i]
+		if o.Skipped != "" || o.LocalID == gs.g.LocalID || o.AccountGroupKey != gs.g.AccountGroupKey {
+			continue
+		}
+		if v := gs.ex.view(groupStepID(KindAssignWorkspace, gs.ws.WorkspaceID, o.LocalID)); v != nil && v.State != "" {
+			out = append(out, o)
 		}
 	}
 	return out
