@@ -197,8 +197,10 @@
 // group nested in it, a group whose account group is nested in the account
 // group of a group that stays migrated, one holding the name of an account
 // group that stays assigned, one whose grants were copied to an account
-// group dbiam created that another local group keeps, and one whose backup
-// someone deleted or renamed (see rollback_select.go).
+// group dbiam created that only local groups of other workspaces keep, and
+// one whose backup someone deleted or renamed (see rollback_select.go).
+// Grants the permission migration API moved off the local group are not
+// put back yet (issue #12).
 //
 // Finalize handles parents before the groups nested in them and keeps a
 // nested group's backup until its migrated parent's backup is gone, so
