@@ -106,8 +106,14 @@ func RunRollback(ctx context.Context, opts RollbackOptions, d Deps) error {
 		return fmt.Errorf("rollback interrupted; run the same command again to resume: %w", ctx.Err())
 	}
 	if len(res.Failed) > 0 {
-		return &PartialError{Op: "rollback", Failed: len(res.Failed), Total: res.Groups + len(res.Failed),
-			Hint: "fix the causes shown and run rollback again"}
+		hint := "fix the causes shown and run rollback again"
+		if res.Refused > 0 {
+			hint = fmt.Sprintf("%d of them were refused before any change and stay as the lines above say; fix the other causes shown and run rollback again", res.Refused)
+			if res.Refused == len(res.Failed) {
+				hint = "they were refused before any change and stay as the lines above say"
+			}
+		}
+		return &PartialError{Op: "rollback", Failed: len(res.Failed), Total: res.Groups + len(res.Failed), Hint: hint}
 	}
 	return nil
 }
