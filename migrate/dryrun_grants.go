@@ -82,7 +82,9 @@ func (d *dryRun) ObjectPermissions(ctx context.Context, workspaceID int64, objec
 }
 
 func (d *dryRun) GrantObjectPermission(ctx context.Context, workspaceID int64, objectType, objectID, group, level string) error {
-	d.skip("grant", fmt.Sprintf("%s on %s/%s to group %q in workspace %d", level, objectType, objectID, group, workspaceID))
+	d.mu.Lock()
+	d.skip("grant", fmt.Sprintf("%s on %s/%s to group %q in workspace %s", level, objectType, objectID, group, d.wsName(workspaceID)))
+	d.mu.Unlock()
 	acl, err := d.ObjectPermissions(ctx, workspaceID, objectType, objectID)
 	if err != nil {
 		return err
@@ -94,9 +96,9 @@ func (d *dryRun) GrantObjectPermission(ctx context.Context, workspaceID int64, o
 }
 
 func (d *dryRun) SetObjectPermissions(ctx context.Context, workspaceID int64, objectType, objectID string, acl []scim.AccessControl) error {
-	d.skip("set permissions", fmt.Sprintf("of %s/%s (%d entries) in workspace %d", objectType, objectID, len(acl), workspaceID))
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.skip("set permissions", fmt.Sprintf("of %s/%s (%d entries) in workspace %s", objectType, objectID, len(acl), d.wsName(workspaceID)))
 	d.grantState().acl[dryObject{workspaceID, objectType, objectID}] = slices.Clone(acl)
 	return nil
 }

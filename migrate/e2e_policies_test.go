@@ -26,7 +26,7 @@ func TestApplyRollbackEndToEndPolicies(t *testing.T) {
 			}
 			ctx := context.Background()
 			d, stdout, stderr := sandboxDeps(t, srv)
-			if err := RunApply(ctx, ApplyOptions{PlanPath: plan}, d); err != nil {
+			if err := RunApply(ctx, ApplyOptions{Yes: true, PlanPath: plan}, d); err != nil {
 				t.Fatalf("apply: %v\nstdout:\n%s\nstderr:\n%s", err, stdout, stderr)
 			}
 			d, stdout, _ = sandboxDeps(t, srv)
@@ -43,7 +43,7 @@ func TestApplyRollbackEndToEndPolicies(t *testing.T) {
 				t.Error("the merge plan reuses no account group: the test no longer covers a reused group's grants")
 			}
 			d, stdout, stderr = sandboxDeps(t, srv)
-			if err := RunRollback(ctx, RollbackOptions{JournalDir: DefaultJournalDir(plan)}, d); err != nil {
+			if err := RunRollback(ctx, RollbackOptions{Yes: true, JournalDir: DefaultJournalDir(plan)}, d); err != nil {
 				t.Fatalf("rollback: %v\n%s\n%s", err, stdout, stderr)
 			}
 			out := stdout.String()

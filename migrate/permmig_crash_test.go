@@ -147,7 +147,7 @@ func TestPermissionsKillBetweenBatches(t *testing.T) {
 				}
 				ctx := context.Background()
 				d, stdout, stderr := sandboxDeps(t, srv)
-				if err := RunApply(ctx, ApplyOptions{PlanPath: path, PermissionBatch: 1}, d); err != nil {
+				if err := RunApply(ctx, ApplyOptions{Yes: true, PlanPath: path, PermissionBatch: 1}, d); err != nil {
 					t.Fatalf("%+v: resume: %v\n%s\n%s", at, err, stdout, stderr)
 				}
 				if !strings.Contains(stdout.String(), "at least ") {

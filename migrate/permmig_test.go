@@ -68,7 +68,7 @@ func applyVerifyRollback(t *testing.T, srv *sandbox.Server, seed sandbox.State, 
 	t.Helper()
 	ctx := context.Background()
 	d, stdout, stderr := sandboxDeps(t, srv)
-	if err := RunApply(ctx, ApplyOptions{PlanPath: plan}, d); err != nil {
+	if err := RunApply(ctx, ApplyOptions{Yes: true, PlanPath: plan}, d); err != nil {
 		t.Fatalf("apply: %v\n%s\n%s", err, stdout, stderr)
 	}
 	d, stdout, _ = sandboxDeps(t, srv)
@@ -76,7 +76,7 @@ func applyVerifyRollback(t *testing.T, srv *sandbox.Server, seed sandbox.State, 
 		t.Errorf("verify: %v\n%s", err, stdout)
 	}
 	d, stdout, stderr = sandboxDeps(t, srv)
-	if err := RunRollback(ctx, RollbackOptions{JournalDir: DefaultJournalDir(plan)}, d); err != nil {
+	if err := RunRollback(ctx, RollbackOptions{Yes: true, JournalDir: DefaultJournalDir(plan)}, d); err != nil {
 		t.Fatalf("rollback: %v\n%s\n%s", err, stdout, stderr)
 	}
 	if g, w := snapshotJSON(t, srv.Snapshot()), snapshotJSON(t, seed); g != w {
@@ -219,7 +219,7 @@ func TestPermissionsRefusedGroupFailsAlone(t *testing.T) {
 				t.Fatal(err)
 			}
 			d, stdout, stderr := sandboxDeps(t, srv)
-			err = RunApply(ctx, ApplyOptions{PlanPath: plan}, d)
+			err = RunApply(ctx, ApplyOptions{Yes: true, PlanPath: plan}, d)
 			if mode != sandbox.PermissionMigrationStrict {
 				if err != nil {
 					t.Fatalf("apply (%s does not refuse): %v\n%s\n%s", mode, err, stdout, stderr)
@@ -249,7 +249,7 @@ func TestPermissionsRefusedGroupFailsAlone(t *testing.T) {
 				t.Fatal(err)
 			}
 			d, stdout, stderr = sandboxDeps(t, srv)
-			if err := RunApply(ctx, ApplyOptions{PlanPath: plan}, d); err != nil {
+			if err := RunApply(ctx, ApplyOptions{Yes: true, PlanPath: plan}, d); err != nil {
 				t.Fatalf("apply after the way out: %v\n%s\n%s", err, stdout, stderr)
 			}
 			d, stdout, _ = sandboxDeps(t, srv)
@@ -300,7 +300,7 @@ func TestPermissions500AfterFirstBatch(t *testing.T) {
 			}
 			ctx := context.Background()
 			d, stdout, stderr := sandboxDeps(t, srv)
-			err = RunApply(ctx, ApplyOptions{PlanPath: plan, PermissionBatch: 1}, d)
+			err = RunApply(ctx, ApplyOptions{Yes: true, PlanPath: plan, PermissionBatch: 1}, d)
 			var pe *PartialError
 			if !errors.As(err, &pe) || pe.Failed != 1 {
 				t.Fatalf("apply: %v, want one failed group\n%s\n%s", err, stdout, stderr)
@@ -326,7 +326,7 @@ func TestPermissions500AfterFirstBatch(t *testing.T) {
 				t.Errorf("journal after the 500s: %s %+v, want failed after 1 counted batch of 1, at least", v.State, v.Detail)
 			}
 			d, stdout, stderr = sandboxDeps(t, srv)
-			if err := RunApply(ctx, ApplyOptions{PlanPath: plan, PermissionBatch: 1}, d); err != nil {
+			if err := RunApply(ctx, ApplyOptions{Yes: true, PlanPath: plan, PermissionBatch: 1}, d); err != nil {
 				t.Fatalf("second apply: %v\n%s\n%s", err, stdout, stderr)
 			}
 			if !strings.Contains(stdout.String(), "at least ") {
@@ -393,7 +393,7 @@ func TestPermissionsConflict500NamesTheObject(t *testing.T) {
 	remote := sandboxRemote(t, srv, plan)
 	d, stdout, stderr := sandboxDeps(t, srv)
 	rr := &regrantRemote{Remote: remote, from: g.BackupName, ws: wsProd, base: g.Grants}
-	err = RunApply(ctx, ApplyOptions{PlanPath: plan, PermissionBatch: 1, Remote: rr}, d)
+	err = RunApply(ctx, ApplyOptions{Yes: true, PlanPath: plan, PermissionBatch: 1, Remote: rr}, d)
 	var pe *PartialError
 	if !errors.As(err, &pe) || pe.Failed != 1 {
 		t.Fatalf("apply: %v, want one failed group\n%s\n%s", err, stdout, stderr)
@@ -419,7 +419,7 @@ func TestPermissionsConflict500NamesTheObject(t *testing.T) {
 		t.Fatal(err)
 	}
 	d, stdout, stderr = sandboxDeps(t, srv)
-	if err := RunApply(ctx, ApplyOptions{PlanPath: plan}, d); err != nil {
+	if err := RunApply(ctx, ApplyOptions{Yes: true, PlanPath: plan}, d); err != nil {
 		t.Fatalf("apply after the way out: %v\n%s\n%s", err, stdout, stderr)
 	}
 	d, stdout, _ = sandboxDeps(t, srv)
@@ -482,7 +482,7 @@ func TestRollbackSaysWhatItCannotPutBack(t *testing.T) {
 			}
 			ctx := context.Background()
 			d, stdout, stderr := sandboxDeps(t, a.srv)
-			if err := RunRollback(ctx, RollbackOptions{JournalDir: DefaultJournalDir(a.plan)}, d); err != nil {
+			if err := RunRollback(ctx, RollbackOptions{Yes: true, JournalDir: DefaultJournalDir(a.plan)}, d); err != nil {
 				t.Fatalf("rollback: %v\n%s\n%s", err, stdout, stderr)
 			}
 			out := stdout.String()
@@ -576,11 +576,11 @@ func TestPlanReadWorkspaceTree(t *testing.T) {
 			}
 			ctx := context.Background()
 			d, stdout, stderr := sandboxDeps(t, srv)
-			if err := RunApply(ctx, ApplyOptions{PlanPath: plan}, d); err != nil {
+			if err := RunApply(ctx, ApplyOptions{Yes: true, PlanPath: plan}, d); err != nil {
 				t.Fatalf("apply: %v\n%s\n%s", err, stdout, stderr)
 			}
 			d, stdout, stderr = sandboxDeps(t, srv)
-			if err := RunRollback(ctx, RollbackOptions{JournalDir: DefaultJournalDir(plan)}, d); err != nil {
+			if err := RunRollback(ctx, RollbackOptions{Yes: true, JournalDir: DefaultJournalDir(plan)}, d); err != nil {
 				t.Fatalf("rollback: %v\n%s\n%s", err, stdout, stderr)
 			}
 			lost := 0

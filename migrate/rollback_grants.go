@@ -18,10 +18,11 @@ import (
 // and the local group none that includes it. That is faithful: the entry is
 // a direct grant of the same principal (the local group keeps its id) at the
 // same level, as the baseline recorded it; inherited levels and ownership
-// were never in the baseline. A reused account group also loses those
-// grants (the plan made sure it held none in the workspace before, or the
-// API would have refused it); a created one loses them when rollback
-// deletes it. What rollback cannot put back it says before it changes
+// were never in the baseline. The account group loses those grants in that
+// workspace (the plan made sure a reused one held none there before, or the
+// API would have refused it), whether rollback then deletes it or it stays
+// for the local groups of other workspaces, unless another local group of
+// the same workspace that stays migrated held the same grant. What rollback cannot put back it says before it changes
 // anything: grants that changed since the migration, grants the local group
 // received after the plan, and grants on the kinds dbiam does not read
 // (notebooks, directories, ..., legacy table ACLs), which it never recorded.
@@ -199,16 +200,38 @@ func (gp grantsPlan) statement(gs *groupSteps) string {
 	return b.String()
 }
 
-// grantsStatement reads, before rollback changes anything, what it can and
-// cannot put back of the grants of every group it would roll back whose
-// permissions step ran, and returns one line per such group.
-func (ex *executor) grantsStatement(ctx context.Context, filter []string) ([]string, error) {
-	var out []string
-	for _, gr := range activeGroups(ex.plan) {
-		ag := findAG(ex.plan, gr.g.AccountGroupKey)
-		if !selected(filter, gr.g.LocalName, ag.DisplayName) || ex.finalized(gr.ws.WorkspaceID, gr.g.LocalID) {
-			continue
+// sayGrants reads, before rollback changes anything, what it can and cannot
+// put back of the grants of every group of todo (the groups it rolls back)
+// whose permissions step ran, and says it, one line per such group, on
+// ex.out and in the log. A read that fails stops the rollback before any
+// change. It returns the warning for the summary ("" when no group's
+// grants went through the permission migration API).
+func (ex *executor) sayGrants(ctx context.Context, todo []groupRef) (string, error) {
+	stmt, err := ex.grantsStatement(ctx, todo)
+	if err != nil {
+		return "", err
+	}
+	warn := ""
+	for _, gr := range todo {
+		if v := ex.view(groupStepID(KindMigratePermissions, gr.ws.WorkspaceID, gr.g.LocalID)); v != nil && v.State != "" && routeOf(gr.g) == RouteAPI {
+			warn = "the grants the permission migration API moved beyond the plans' baselines are not restored (the lines before the first change name them per group); check them by hand"
+			break
 		}
+	}
+	for _, s := range stmt {
+		if ex.out != nil {
+			fmt.Fprintln(ex.out, s)
+		}
+		ex.log.Info(s)
+	}
+	return warn, nil
+}
+
+// grantsStatement returns sayGrants' lines.
+func (ex *executor) grantsStatement(ctx context.Context, todo []groupRef) ([]string, error) {
+	var out []string
+	for _, gr := range todo {
+		ag := findAG(ex.plan, gr.g.AccountGroupKey)
 		v := ex.view(groupStepID(KindMigratePermissions, gr.ws.WorkspaceID, gr.g.LocalID))
 		if v == nil || v.State == "" {
 			continue
@@ -228,8 +251,12 @@ func (ex *executor) grantsStatement(ctx context.Context, filter []string) ([]str
 // the migration left it.
 func (gs *groupSteps) undoPermissions(ctx context.Context, d Detail) error {
 	rm, wsID, to := gs.ex.remote, gs.ws.WorkspaceID, gs.ag.DisplayName
+	kept := gs.keptGrants()
 	if routeOf(gs.g) == RouteACLCopy {
 		for _, c := range d.ObjectGrants {
+			if kept.object(c.ObjectType, c.ObjectID) {
+				continue // part of another migrated group's state
+			}
 			acl, err := rm.ObjectPermissions(ctx, wsID, c.ObjectType, c.ObjectID)
 			if isNotFound(err) {
 				continue
@@ -253,9 +280,6 @@ func (gs *groupSteps) undoPermissions(ctx context.Context, d Detail) error {
 	if err != nil {
 		return err
 	}
-	// A reused account group loses the grants the migration gave it; a
-	// created one is deleted with them.
-	reused := !gs.ex.agCreated(gs.ag)
 	for _, o := range gs.g.Grants.Objects {
 		acl, err := rm.ObjectPermissions(ctx, wsID, o.ObjectType, o.ObjectID)
 		if isNotFound(err) {
@@ -270,7 +294,7 @@ func (gs *groupSteps) undoPermissions(ctx context.Context, d Detail) error {
 				return fmt.Errorf("give local group %q %s on %s back: %w", from, o.Level, o.Object(), err)
 			}
 		}
-		if reused && (fate == fateRestore || fate == fateStayed) && directLevel(o.ObjectType, acl, to) == o.Level {
+		if !kept.object(o.ObjectType, o.ObjectID) && (fate == fateRestore || fate == fateStayed) && directLevel(o.ObjectType, acl, to) == o.Level {
 			if acl, err = rm.ObjectPermissions(ctx, wsID, o.ObjectType, o.ObjectID); err != nil {
 				return fmt.Errorf("read permissions of %s: %w", o.Object(), err)
 			}
@@ -293,7 +317,7 @@ func (gs *groupSteps) undoPermissions(ctx context.Context, d Detail) error {
 				return fmt.Errorf("give local group %q %s on secret scope %q back: %w", from, s.Permission, s.Scope, err)
 			}
 		}
-		if reused && (fate == fateRestore || fate == fateStayed) && secretHeld(acls, to) == s.Permission {
+		if !kept.scopes[s.Scope] && (fate == fateRestore || fate == fateStayed) && secretHeld(acls, to) == s.Permission {
 			if err := rm.DeleteSecretACL(ctx, wsID, s.Scope, to); err != nil && !errors.Is(err, scim.ErrNotFound) {
 				return fmt.Errorf("remove account group %q from secret scope %q: %w", to, s.Scope, err)
 			}
@@ -310,4 +334,38 @@ func secretHeld(acls []SecretACL, principal string) string {
 		}
 	}
 	return ""
+}
+
+// keptSet is what other local groups of a workspace, mapped to the same
+// account group and still migrated, hold of their baselines: the account
+// group keeps those grants when one of them is rolled back.
+type keptSet struct {
+	objects map[dryObject]bool
+	scopes  map[string]bool
+}
+
+func (k keptSet) object(typ, id string) bool { return k.objects[dryObject{0, typ, id}] }
+
+// keptGrants returns the grants the account group keeps for the other
+// local groups of gs's workspace mapped to it whose permissions step is not
+// undone (rollback undoes groups one at a time: the last one rolled back
+// takes the grants off).
+func (gs *groupSteps) keptGrants() keptSet {
+	k := keptSet{objects: map[dryObject]bool{}, scopes: map[string]bool{}}
+	for i := range gs.ws.Groups {
+		o := &gs.ws.Groups[i]
+		if o.Skipped != "" || o.LocalID == gs.g.LocalID || o.AccountGroupKey != gs.g.AccountGroupKey || o.Grants == nil {
+			continue
+		}
+		if v := gs.ex.view(groupStepID(KindMigratePermissions, gs.ws.WorkspaceID, o.LocalID)); v == nil || v.State == "" {
+			continue
+		}
+		for _, g := range o.Grants.Objects {
+			k.objects[dryObject{0, g.ObjectType, g.ObjectID}] = true
+		}
+		for _, s := range o.Grants.Secrets {
+			k.scopes[s.Scope] = true
+		}
+	}
+	return k
 }

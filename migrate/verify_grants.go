@@ -53,7 +53,7 @@ func grantCoverage(p *Plan) string {
 			noBaseline++
 		}
 	}
-	s := fmt.Sprintf("checked %d recorded grants of %d groups against their account groups; not checked: grants on %s (dbiam does not read them)",
+	s := fmt.Sprintf("checked %d recorded grants of %d groups against their account groups; not checked: grants on %s (the plan did not read them)",
 		grants, groups, unreadKinds(p.Settings.ReadWorkspaceTree))
 	if noBaseline > 0 {
 		s += fmt.Sprintf(", and every grant in %d workspaces whose grants the plan did not read (a plan of an older dbiam: plan again)", noBaseline)
