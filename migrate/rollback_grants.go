@@ -369,3 +369,16 @@ func (gs *groupSteps) keptGrants() keptSet {
 	}
 	return k
 }
+
+// movedGrantsBound is how many grants of gr's baseline rollback may put
+// back (its permissions step ran through the API), for the confirmation
+// summary, which reads nothing.
+func movedGrantsBound(ex *executor, gr groupRef) int {
+	if routeOf(gr.g) != RouteAPI {
+		return 0
+	}
+	if v := ex.view(groupStepID(KindMigratePermissions, gr.ws.WorkspaceID, gr.g.LocalID)); v == nil || v.State == "" {
+		return 0
+	}
+	return gr.g.Grants.Len()
+}
