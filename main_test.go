@@ -55,6 +55,9 @@ func TestGlobalFlagErrors(t *testing.T) {
 		{"sandbox with host", []string{"--sandbox", "--host", "https://x.test", "version"}, "--sandbox cannot be combined with --host"},
 		{"zero parallel", []string{"--parallel", "0", "version"}, "invalid --parallel 0"},
 		{"negative rps", []string{"--rps", "-1", "version"}, "invalid --rps -1"},
+		{"rate of an unknown class", []string{"--rate", "scim-reads=2", "version"}, `unknown rate class "scim-reads"`},
+		{"rate of zero", []string{"--rate", "scim-read=0", "version"}, `--rate scim-read: "0" is not a rate above 0`},
+		{"rate without a class", []string{"--rate", "25", "version"}, `--rate "25" is not CLASS=RPS`},
 		{"unknown flag", []string{"--frobnicate", "version"}, "frobnicate"},
 	}
 	for _, tt := range tests {
