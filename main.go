@@ -60,6 +60,7 @@ func run(ctx context.Context, args []string, io *reports.Streams) int {
 	g := &globals{io: io}
 	defer g.close()
 	app := newApp(io, g)
+	app.Metadata = map[string]any{"args": args} // recorded (credentials left out) in export's About table
 	err := app.RunContext(ctx, args)
 	return exitCode(ctx, err, io)
 }

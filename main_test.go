@@ -94,6 +94,16 @@ func TestSandboxExportEndToEnd(t *testing.T) {
 	if strings.Contains(errOut, "dapi") || strings.Contains(errOut, "Bearer") {
 		t.Errorf("stderr leaks a credential:\n%s", errOut)
 	}
+	// The About table records the version and the command line.
+	about, err := os.ReadFile(filepath.Join(dir, "about.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"about,dbiam_version,dev,,", "about,command,dbiam --sandbox --no-progress export --format csv --out " + dir + ",,"} {
+		if !strings.Contains(string(about), want) {
+			t.Errorf("about.csv lacks %q:\n%s", want, about)
+		}
+	}
 }
 
 func TestBadExportFlagWritesNothing(t *testing.T) {

@@ -395,3 +395,66 @@ func groupType(gr scim.Group) string {
 	}
 	return ""
 }
+
+// ancestor is a group that a principal belongs to, directly or through
+// nested groups.
+type ancestor struct {
+	id string
+	// path names the groups from this one down to the principal's own
+	// (direct parent) group: [id's name] for a direct parent.
+	path []string
+}
+
+// ancestors returns the groups that principal id belongs to, directly or
+// through nested groups, each once with a shortest path, breadth first.
+// Cycles end the walk.
+func (g *graph) ancestors(id string) []ancestor {
+	type hop struct {
+		id   string
+		path []string
+	}
+	seen := map[string]bool{id: true}
+	var out []ancestor
+	var frontier []hop
+	for _, p := range g.parents[id] {
+		if !seen[p] {
+			seen[p] = true
+			frontier = append(frontier, hop{p, []string{g.node(p).name}})
+		}
+	}
+	for len(frontier) > 0 {
+		var next []hop
+		for _, h := range frontier {
+			out = append(out, ancestor{id: h.id, path: h.path})
+			for _, p := range g.parents[h.id] {
+				if seen[p] {
+					continue
+				}
+				seen[p] = true
+				path := make([]string, 0, len(h.path)+1)
+				path = append(append(path, g.node(p).name), h.path...)
+				next = append(next, hop{p, path})
+			}
+		}
+		frontier = next
+	}
+	return out
+}
+
+// admins returns the principals that are workspace admins: members of the
+// workspace-local group "admins", directly or through nested groups
+// (reference §B: workspace admin = member of the workspace-local group
+// named admins; whether a deactivated user can use it is told by its
+// active column). Groups in it are included: their members are admins.
+func (g *graph) admins() map[string]bool {
+	out := map[string]bool{}
+	for _, n := range g.nodes {
+		if n.kind != kindGroup || !n.listed || n.groupType != groupTypeWorkspace || n.name != adminsGroup {
+			continue
+		}
+		for _, re := range g.expand(n.id).reached {
+			out[re.id] = true
+		}
+	}
+	return out
+}

@@ -287,6 +287,16 @@ func FormatValue(t ColumnType, v any) (string, error) {
 	return formatNormalized(n), nil
 }
 
+// Format returns the canonical text of v in column c: FormatValue, with a
+// TypeList value joined by the column's Join.
+func (c Column) Format(v any) (string, error) {
+	n, err := normalizeColumn(c, v)
+	if err != nil {
+		return "", err
+	}
+	return formatNormalized(n), nil
+}
+
 func formatNormalized(v any) string {
 	switch v := v.(type) {
 	case nil:

@@ -277,7 +277,18 @@ func (t *xlsxTables) build(w io.Writer) error {
 		}
 	}
 	if t.about != nil {
-		if err := writeAboutSheet(f, t.st, t.about, t.sinks); err != nil {
+		rows := func(table string) (int, bool) {
+			for _, s := range t.sinks {
+				if s.name == table {
+					return s.rows, true
+				}
+			}
+			if table == "summary" && t.summary != nil {
+				return len(t.summary.Rows), true // as the table of that name in CSV and JSON
+			}
+			return 0, false
+		}
+		if err := writeAboutSheet(f, t.st, t.about, rows); err != nil {
 			return fmt.Errorf("write sheet %s: %w", aboutSheet, err)
 		}
 	}
@@ -755,15 +766,7 @@ func freezeHeader() *excelize.Panes {
 // writeAboutSheet writes the About sheet: one row per field (name, value),
 // a blank row, then the status of every table (table, status, rows,
 // detail), with the statuses of incomplete tables highlighted.
-func writeAboutSheet(f *excelize.File, st xlsxStyles, a *About, sinks []*xlsxSink) error {
-	rows := func(table string) (int, bool) {
-		for _, s := range sinks {
-			if s.name == table {
-				return s.rows, true
-			}
-		}
-		return 0, false
-	}
+func writeAboutSheet(f *excelize.File, st xlsxStyles, a *About, rows func(table string) (int, bool)) error {
 	set := func(cell string, v any, style int) error {
 		if v == nil {
 			return nil
