@@ -47,7 +47,7 @@ func newEnv(t *testing.T, opts sandbox.Options, adjust func(*scim.Settings)) *te
 	}
 	connect := func(ctx context.Context) (*scim.Session, error) { return scim.Connect(ctx, s) }
 	return &testEnv{
-		srv:    srv,
+		srv: srv,
 		deps: Deps{Streams: streams, Connect: connect, Now: func() time.Time { return fixedNow },
 			Version: "v0.0.0-test", Args: testArgs},
 		stderr: stderr,

@@ -55,12 +55,16 @@ func boolean(name string) reports.Column { return col(name, reports.TypeBool) }
 
 // listCol is a column of texts: a JSON array in JSON Lines, joined with
 // listSeparator in CSV and XLSX.
-func listCol(name string) reports.Column { return reports.Column{Name: name, Type: reports.TypeList, Join: listSeparator} }
+func listCol(name string) reports.Column {
+	return reports.Column{Name: name, Type: reports.TypeList, Join: listSeparator}
+}
 
 // pathCol is a column of group names along a membership path, outermost
 // first: a JSON array in JSON Lines, joined with viaSeparator in CSV and
 // XLSX.
-func pathCol(name string) reports.Column { return reports.Column{Name: name, Type: reports.TypeList, Join: viaSeparator} }
+func pathCol(name string) reports.Column {
+	return reports.Column{Name: name, Type: reports.TypeList, Join: viaSeparator}
+}
 
 // Identifiers are text: SCIM ids and workspace ids have 16 digits, more than
 // a spreadsheet keeps exactly in a number cell.
