@@ -26,6 +26,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/dbiam/dbiam/audit"
+	"github.com/dbiam/dbiam/diff"
 	"github.com/dbiam/dbiam/export"
 	"github.com/dbiam/dbiam/migrate"
 	"github.com/dbiam/dbiam/reports"
@@ -124,6 +125,7 @@ func newApp(io *reports.Streams, g *globals) *cli.App {
 			export.Command(io, g.connect),
 			audit.Command(io, g.connect),
 			migrate.Command(io, g.connect),
+			diff.Command(io),
 			sandbox.Command(),
 			versionCommand(),
 		},

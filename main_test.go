@@ -216,3 +216,36 @@ func TestRateLimitEnvVar(t *testing.T) {
 		t.Errorf("exit %d, stderr %q: DATABRICKS_RATE_LIMIT should set --rps", code, errb.String())
 	}
 }
+
+func TestDiffExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b.xlsx")
+	for _, args := range [][]string{{"--sandbox", "--no-progress", "export", "--format", "csv", "--out", a},
+		{"--sandbox", "--no-progress", "export", "--out", b}} {
+		if code, _, errOut := runCLI(t, args...); code != 0 {
+			t.Fatalf("%v: exit %d\n%s", args, code, errOut)
+		}
+	}
+	// The same state in two formats: equal, exit 0, only the header.
+	code, out, errOut := runCLI(t, "diff", a, b)
+	if code != exitOK || strings.Count(out, "\n") != 1 || errOut != "" {
+		t.Errorf("diff of equal exports: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	// One workspace removed from b's workspaces table: it differs, exit 3.
+	ws := filepath.Join(a, "workspaces.csv")
+	body, err := os.ReadFile(ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(body), "\n")
+	if err := os.WriteFile(ws, []byte(strings.Join(lines[:len(lines)-2], "")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = runCLI(t, "diff", a, b)
+	if code != 3 || !strings.Contains(out, "workspace\tadded") || !strings.Contains(errOut, "dbiam: exports differ: 1 change") {
+		t.Errorf("diff of different exports: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if code, _, errOut := runCLI(t, "diff", a); code != exitError || !strings.Contains(errOut, "two exports") {
+		t.Errorf("diff with one argument: exit %d, stderr %q", code, errOut)
+	}
+}
