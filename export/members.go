@@ -349,8 +349,10 @@ func (g *graph) cycles() [][]string {
 }
 
 // buildGraph builds a workspace's membership graph from its lists. Any of
-// the lists may be nil (not fetched).
-func buildGraph(users []scim.User, sps []scim.ServicePrincipal, groups []scim.Group) *graph {
+// the lists may be nil (not fetched). Parent groups come from the
+// principals' "groups" attributes and from links (the attributes taken out
+// as the lists were read), with refNames naming groups never listed.
+func buildGraph(users []scim.User, sps []scim.ServicePrincipal, groups []scim.Group, links []memberLinks, refNames map[string]string) *graph {
 	g := newGraph()
 	for _, gr := range groups {
 		n := newNode(gr.ID, gr.DisplayName, kindGroup)
@@ -378,6 +380,11 @@ func buildGraph(users []scim.User, sps []scim.ServicePrincipal, groups []scim.Gr
 			g.link(p.Value, p.Display, s.ID)
 		}
 	}
+	for _, l := range links {
+		for _, p := range l.parents {
+			g.link(p, refNames[p], l.member)
+		}
+	}
 	g.finish()
 	return g
 }
@@ -399,46 +406,54 @@ func groupType(gr scim.Group) string {
 // ancestor is a group that a principal belongs to, directly or through
 // nested groups.
 type ancestor struct {
-	id string
-	// path names the groups from this one down to the principal's own
-	// (direct parent) group: [id's name] for a direct parent.
-	path []string
+	id   string
+	from string // the group below it on a shortest path; "" for a direct parent
 }
 
 // ancestors returns the groups that principal id belongs to, directly or
-// through nested groups, each once with a shortest path, breadth first.
-// Cycles end the walk.
-func (g *graph) ancestors(id string) []ancestor {
-	type hop struct {
-		id   string
-		path []string
-	}
-	seen := map[string]bool{id: true}
-	var out []ancestor
-	var frontier []hop
+// through nested groups, each once, breadth first (so on a shortest
+// path: see pathTo). Cycles end the walk. buf is reused for the result.
+func (g *graph) ancestors(id string, buf []ancestor) []ancestor {
+	out := buf[:0]
 	for _, p := range g.parents[id] {
-		if !seen[p] {
-			seen[p] = true
-			frontier = append(frontier, hop{p, []string{g.node(p).name}})
+		if p != id && !containsAncestor(out, p) {
+			out = append(out, ancestor{id: p})
 		}
 	}
-	for len(frontier) > 0 {
-		var next []hop
-		for _, h := range frontier {
-			out = append(out, ancestor{id: h.id, path: h.path})
-			for _, p := range g.parents[h.id] {
-				if seen[p] {
-					continue
-				}
-				seen[p] = true
-				path := make([]string, 0, len(h.path)+1)
-				path = append(append(path, g.node(p).name), h.path...)
-				next = append(next, hop{p, path})
+	for i := 0; i < len(out); i++ {
+		for _, p := range g.parents[out[i].id] {
+			if p != id && !containsAncestor(out, p) {
+				out = append(out, ancestor{id: p, from: out[i].id})
 			}
 		}
-		frontier = next
 	}
 	return out
+}
+
+// containsAncestor reports whether as holds group id. A principal's
+// ancestors are few (groups nest at most 10 deep), so a scan beats a map.
+func containsAncestor(as []ancestor, id string) bool {
+	for _, a := range as {
+		if a.id == id {
+			return true
+		}
+	}
+	return false
+}
+
+// pathTo returns the names of the groups from as[i] down to the
+// principal's own group, joined with viaSeparator.
+func (g *graph) pathTo(as []ancestor, i int) string {
+	names := []string{g.node(as[i].id).name}
+	for from := as[i].from; from != ""; {
+		names = append(names, g.node(from).name)
+		j := slices.IndexFunc(as, func(a ancestor) bool { return a.id == from })
+		if j < 0 {
+			break
+		}
+		from = as[j].from
+	}
+	return strings.Join(names, viaSeparator)
 }
 
 // admins returns the principals that are workspace admins: members of the

@@ -63,10 +63,24 @@ type collection[T any] struct {
 	class  scim.Class
 	id     func(*T) string
 	onPage func([]T)
+	// slim, if not nil, trims each resource as it arrives (see interner):
+	// a list is held until its workspace is done, so what is never read
+	// must not stay. reset, if not nil, is called before the list is read
+	// again with the sequential iterator.
+	slim  func(*T)
+	reset func()
+	// sized, if not nil, is told the list's totalResults from its first
+	// page, and may hold the list back (see budget) until it returns.
+	sized func(n int) error
 }
 
-// seen passes a page to onPage, if set.
+// seen trims a page's resources and passes them to onPage, if set.
 func (c collection[T]) seen(rs []T) {
+	if c.slim != nil {
+		for i := range rs {
+			c.slim(&rs[i])
+		}
+	}
 	if c.onPage != nil && len(rs) > 0 {
 		c.onPage(rs)
 	}
@@ -88,12 +102,16 @@ func listAll[T any](ctx context.Context, c collection[T], attrs []string, pageSi
 		return out, err
 	}
 	out = out[:0]
+	if c.reset != nil {
+		c.reset()
+	}
 	for v, err := range c.ep.List(ctx, scim.ListOptions{Attributes: attrs, PageSize: pageSize}) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, v)
-		c.seen([]T{v})
+		one := []T{v}
+		c.seen(one)
+		out = append(out, one[0])
 		if counted > 0 {
 			counted-- // already counted by the parallel attempt
 		} else {
@@ -137,6 +155,11 @@ func listParallel[T any](ctx context.Context, c collection[T], attrs []string, p
 	}
 	n, total := len(first.Resources), first.TotalResults
 	c.seen(first.Resources)
+	if c.sized != nil {
+		if err := c.sized(total); err != nil {
+			return nil, int64(n), err
+		}
+	}
 	task.expect(int64(total))
 	task.add(int64(n))
 	counted := int64(n)
@@ -224,7 +247,10 @@ feed:
 	if !add(first.Resources) {
 		return nil, counted, errInconsistentPages
 	}
-	for i, p := range pages {
+	first.Resources = nil
+	for i := range pages {
+		p := pages[i]
+		pages[i].Resources = nil // copied into out: the page's array may go
 		want := min(n, total-starts[i]+1)
 		ok := len(p.Resources) == want && p.TotalResults == total &&
 			(p.StartIndex == 0 || p.StartIndex == starts[i])

@@ -66,7 +66,7 @@ func (g *graph) names(ids []string) []string {
 func (r *runner) wsRows(w *spoolWriter, ws []any, d *wsData) counts {
 	inc := r.cfg.include
 	var c counts
-	g := buildGraph(d.users, d.sps, d.groups)
+	g := buildGraph(d.users, d.sps, d.groups, d.links, d.refNames)
 	all := d.ok(readUsers, readSPs, readGroups)
 	// Admin rights need every list: a principal is an admin through
 	// groups. Without them the column is empty, not false.
@@ -261,7 +261,7 @@ func (r *runner) entitlementRows(w *spoolWriter, ws []any, d *wsData, g *graph, 
 		p      *node
 		value  string
 		direct bool
-		via    [][]string
+		via    []string
 	}
 	granted := make(map[string][]string, len(d.groups)) // group id -> its own entitlements
 	for _, gr := range d.groups {
@@ -271,6 +271,7 @@ func (r *runner) entitlementRows(w *spoolWriter, ws []any, d *wsData, g *graph, 
 	}
 	var rows []ent
 	byValue := map[string]int{} // entitlement -> index in rows, for the current principal
+	var as []ancestor
 	effective := func(p *node, own []scim.ComplexValue) {
 		clear(byValue)
 		get := func(v string) *ent {
@@ -285,10 +286,15 @@ func (r *runner) entitlementRows(w *spoolWriter, ws []any, d *wsData, g *graph, 
 		for _, v := range values(own) {
 			get(v).direct = true
 		}
-		for _, a := range g.ancestors(p.id) {
+		as = g.ancestors(p.id, as)
+		for i, a := range as {
+			if len(granted[a.id]) == 0 {
+				continue
+			}
+			path := g.pathTo(as, i)
 			for _, v := range granted[a.id] {
 				e := get(v)
-				e.via = append(e.via, a.path)
+				e.via = append(e.via, path)
 			}
 		}
 	}
@@ -312,10 +318,7 @@ func (r *runner) entitlementRows(w *spoolWriter, ws []any, d *wsData, g *graph, 
 	})
 	w.begin(TableEntitlements)
 	for _, e := range rows {
-		var via []string
-		for _, p := range e.via {
-			via = append(via, strings.Join(p, viaSeparator))
-		}
+		via := e.via
 		slices.SortFunc(via, compareNames)
 		var admin any
 		if admins != nil {

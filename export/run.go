@@ -5,6 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -104,6 +107,13 @@ type runner struct {
 	acct  *scim.AccountClient // nil without an account id
 	log   *reports.Logger
 	spool *spool
+	// building holds a slot per workspace whose rows are being built (its
+	// membership graph, its sorted rows): that is CPU work, so no more run
+	// at once than there are processors, and their memory is not held by
+	// every workspace in flight at the same time.
+	building chan struct{}
+	// mem is the memory the workspaces in flight may hold (see budget).
+	mem *budget
 }
 
 // wsResult is the outcome of one workspace.
@@ -158,7 +168,11 @@ func Run(ctx context.Context, o Options, d Deps) error {
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
-	r := &runner{cfg: cfg, deps: d, sess: sess, log: d.Streams.Logger().With("cmd", "export")}
+	r := &runner{cfg: cfg, deps: d, sess: sess, log: d.Streams.Logger().With("cmd", "export"),
+		building: make(chan struct{}, max(2, runtime.GOMAXPROCS(0))), mem: newBudget(cfg.budget)}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(memoryLimit))
+	}
 	if cfg.parallel == 0 {
 		cfg.parallel = max(sess.Parallel(), 1)
 	}
@@ -369,9 +383,15 @@ func (r *runner) exportAll(ctx context.Context, targets []scim.WorkspaceInfo, cp
 
 // exportWorkspace reads one workspace and spools its rows.
 func (r *runner) exportWorkspace(ctx context.Context, i int, info scim.WorkspaceInfo, prog *reports.Progress) *wsResult {
-	task := prog.Task(taskName(info), 0)
 	res := &wsResult{info: info}
-	d := r.fetchWorkspace(ctx, info, &counter{task: task})
+	mem, err := r.mem.take(ctx, workspaceBase)
+	if err != nil {
+		res.status, res.reason, res.err = statusFailed, err.Error(), err
+		return res
+	}
+	defer mem.release()
+	task := prog.Task(taskName(info), 0)
+	d := r.fetchWorkspace(ctx, info, &counter{task: task}, mem)
 	if err := ctx.Err(); err != nil {
 		// Cancelled: Run returns the cancellation and writes nothing, so
 		// neither rows nor a per-workspace failure line.
@@ -379,10 +399,17 @@ func (r *runner) exportWorkspace(ctx context.Context, i int, info scim.Workspace
 		return res
 	}
 	res.federated, res.read, res.errs, res.denied = d.federated, d.read, d.errs, d.assignmentsDenied
-	var err error
+	select {
+	case r.building <- struct{}{}:
+	case <-ctx.Done():
+		err := ctx.Err()
+		res.status, res.reason, res.err = statusFailed, err.Error(), err
+		return res
+	}
 	res.file, err = r.spoolTo(fmt.Sprintf("workspace-%04d", i), func(w *spoolWriter) {
 		res.counts = r.wsRows(w, []any{wsID(info.ID), info.Name}, d)
 	})
+	<-r.building
 	if err != nil {
 		res.fatal = err
 		task.Fail(err)
