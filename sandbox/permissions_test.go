@@ -86,11 +86,17 @@ func TestPermissionsThroughSDK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.ObjectId != "/clusters/0101-abc" || got.ObjectType != "cluster" || len(got.AccessControlList) != 2 {
+	if got.ObjectId != "/clusters/0101-abc" || got.ObjectType != "cluster" || len(got.AccessControlList) != 3 {
 		t.Fatalf("cluster ACL = %+v", got)
 	}
-	if a := got.AccessControlList[0]; a.GroupName != "team a" || a.AllPermissions[0].PermissionLevel != iam.PermissionLevelCanRestart {
+	if a := got.AccessControlList[0]; a.GroupName != "team a" || a.AllPermissions[0].PermissionLevel != iam.PermissionLevelCanRestart ||
+		a.AllPermissions[0].Inherited {
 		t.Errorf("first entry = %+v", a)
+	}
+	// The admins group inherits CAN_MANAGE from the clusters root, last.
+	if a := got.AccessControlList[2]; a.GroupName != "admins" || len(a.AllPermissions) != 1 || !a.AllPermissions[0].Inherited ||
+		a.AllPermissions[0].PermissionLevel != iam.PermissionLevelCanManage || !slices.Equal(a.AllPermissions[0].InheritedFromObject, []string{"/clusters/"}) {
+		t.Errorf("admins entry = %+v", a)
 	}
 	wh, err := w.Permissions.Get(ctx, iam.GetPermissionRequest{RequestObjectType: "warehouses", RequestObjectId: "wh1"})
 	if err != nil || wh.ObjectId != "/sql/warehouses/wh1" {
@@ -120,7 +126,9 @@ func TestPermissionsThroughSDK(t *testing.T) {
 	for _, a := range job.AccessControlList {
 		names = append(names, a.UserName+a.GroupName+":"+string(a.AllPermissions[0].PermissionLevel))
 	}
-	if want := []string{"ada@small.test:IS_OWNER", "ops:CAN_MANAGE"}; !slices.Equal(names, want) {
+	// PUT replaces direct grants only: the admins group's grant, inherited
+	// from the jobs root, stays.
+	if want := []string{"ada@small.test:IS_OWNER", "ops:CAN_MANAGE", "admins:CAN_MANAGE"}; !slices.Equal(names, want) {
 		t.Errorf("job ACL after PUT = %v, want %v", names, want)
 	}
 	_, err = w.Permissions.Update(ctx, iam.UpdateObjectPermissions{RequestObjectType: "jobs", RequestObjectId: "11",
@@ -183,106 +191,6 @@ func grantsOf(st State, ws int64, id string) map[string]string {
 		}
 	}
 	return out
-}
-
-func TestPermissionMigrationThroughSDK(t *testing.T) {
-	srv := newGrants(t, Options{})
-	w := sdkWorkspace(t, srv, wsFed)
-	ctx := context.Background()
-	before := grantsOf(srv.Snapshot(), wsFed, "403")
-	if len(before) != 4 {
-		t.Fatalf("team a grants = %v", before)
-	}
-	a := admin(t, srv, wsFed)
-	// The account group "eng" (301) is visible in the workspace only through
-	// "ops": assign it directly, and rename the local group out of the way.
-	a.ok(http.StatusOK, "PUT", acctPath(srv, "/workspaces/1001/permissionassignments/principals/301"), map[string]any{"permissions": []string{"USER"}})
-
-	req := iam.MigratePermissionsRequest{WorkspaceId: wsFed, FromWorkspaceGroupName: "team a", ToAccountGroupName: "eng", Size: 2}
-	total := 0
-	for i := 0; ; i++ {
-		resp, err := w.PermissionMigration.MigratePermissions(ctx, req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if resp.PermissionsMigrated > 2 {
-			t.Fatalf("call %d migrated %d > size 2", i, resp.PermissionsMigrated)
-		}
-		if resp.PermissionsMigrated == 0 {
-			break
-		}
-		total += resp.PermissionsMigrated
-	}
-	if total != 4 {
-		t.Errorf("migrated %d grants, want 4", total)
-	}
-	st := srv.Snapshot()
-	if got := grantsOf(st, wsFed, "301"); !mapsEqual(got, before) {
-		t.Errorf("eng grants = %v, want %v", got, before)
-	}
-	if got := grantsOf(st, wsFed, "403"); !mapsEqual(got, before) {
-		t.Errorf("copy mode: team a grants = %v, want them kept: %v", got, before)
-	}
-
-	// The source must be a workspace-local group.
-	_, err := w.PermissionMigration.MigratePermissions(ctx, iam.MigratePermissionsRequest{WorkspaceId: wsFed, FromWorkspaceGroupName: "eng", ToAccountGroupName: "ops"})
-	var ae *apierr.APIError
-	if !errors.As(err, &ae) || ae.StatusCode != http.StatusBadRequest || ae.ErrorCode != "INVALID_PARAMETER_VALUE" ||
-		ae.Message != "Workspace group eng is not a workspace local group" {
-		t.Errorf("account group as source: %v", err)
-	}
-	// The target must be an account group visible in the workspace.
-	_, err = w.PermissionMigration.MigratePermissions(ctx, iam.MigratePermissionsRequest{WorkspaceId: wsFed, FromWorkspaceGroupName: "team b", ToAccountGroupName: "unassigned"})
-	if !errors.As(err, &ae) || ae.StatusCode != http.StatusBadRequest {
-		t.Errorf("unassigned target: %v, want 400", err)
-	}
-}
-
-func TestPermissionMigrationMoveMode(t *testing.T) {
-	srv := newGrants(t, Options{})
-	srv.SetPermissionMigrationCopies(false)
-	a := admin(t, srv, wsFed)
-	r := a.ok(http.StatusOK, "POST", "/api/2.0/permissionmigration",
-		map[string]any{"workspace_id": wsFed, "from_workspace_group_name": "team a", "to_account_group_name": "ops", "size": 1000})
-	if n := r.json(t)["permissions_migrated"]; n != float64(4) {
-		t.Fatalf("migrated %v, want 4", n)
-	}
-	st := srv.Snapshot()
-	if got := grantsOf(st, wsFed, "403"); len(got) != 0 {
-		t.Errorf("move mode: team a keeps %v", got)
-	}
-	// ops had CAN_READ on the notebook; team a's CAN_EDIT is higher and wins.
-	want := map[string]string{"clusters/0101-abc": "CAN_RESTART", "jobs/11": "CAN_MANAGE_RUN", "warehouses/wh1": "CAN_USE", "notebooks/777": "CAN_EDIT"}
-	if got := grantsOf(st, wsFed, "302"); !mapsEqual(got, want) {
-		t.Errorf("ops grants = %v, want %v", got, want)
-	}
-	r = a.ok(http.StatusOK, "POST", "/api/2.0/permissionmigration",
-		map[string]any{"workspace_id": wsFed, "from_workspace_group_name": "team a", "to_account_group_name": "ops"})
-	if n := r.json(t)["permissions_migrated"]; n != float64(0) {
-		t.Errorf("second call migrated %v, want 0", n)
-	}
-	wantRESTError(t, a.do("POST", "/api/2.0/permissionmigration",
-		map[string]any{"workspace_id": 42, "from_workspace_group_name": "team a", "to_account_group_name": "ops"}), http.StatusBadRequest, "INVALID_PARAMETER_VALUE")
-}
-
-func TestPermissionMigrationSeesRenamesAfterConsistencyDelay(t *testing.T) {
-	clk := newClock()
-	srv := newGrants(t, Options{Now: clk.Now, Consistency: 30e9})
-	a := admin(t, srv, wsFed)
-	a.ok(http.StatusNoContent, "PATCH", groupsPath+"/403", patchOp(map[string]any{"op": "replace", "path": "displayName", "value": "db-temp-team a"}))
-	body := map[string]any{"workspace_id": wsFed, "from_workspace_group_name": "db-temp-team a", "to_account_group_name": "ops"}
-	wantRESTError(t, a.do("POST", "/api/2.0/permissionmigration", body), http.StatusBadRequest, "INVALID_PARAMETER_VALUE")
-	clk.Advance(31e9)
-	r := a.ok(http.StatusOK, "POST", "/api/2.0/permissionmigration", body)
-	if n := r.json(t)["permissions_migrated"]; n != float64(4) {
-		t.Errorf("migrated %v after the delay, want 4", n)
-	}
-	// Grants follow the group through the rename.
-	p := a.ok(http.StatusOK, "GET", "/api/2.0/permissions/clusters/0101-abc", nil).json(t)
-	acl := p["access_control_list"].([]any)
-	if g := acl[0].(map[string]any)["group_name"]; g != "db-temp-team a" {
-		t.Errorf("renamed group shows as %v", g)
-	}
 }
 
 func TestGrantsOfDeletedPrincipalDisappear(t *testing.T) {
