@@ -133,12 +133,12 @@ func (r *runner) fetchWorkspace(ctx context.Context, info scim.WorkspaceInfo, ta
 	z := newSizer(mem, lists)
 	// sized reports a list's size once: from its first page, or as 0 when
 	// the list failed before it.
-	sized := func() (func(int) error, func()) {
+	sized := func() (func(int), func()) {
 		var once sync.Once
-		var err error
-		report := func(n int) error {
-			once.Do(func() { err = z.size(ctx, n) })
-			return err
+		report := func(n int) {
+			// A failed wait is the cancellation, which fails the list's
+			// next request.
+			once.Do(func() { _ = z.size(ctx, n) })
 		}
 		return report, func() { report(0) }
 	}
