@@ -17,6 +17,13 @@ import (
 // throttled reply halves the rate (never below floor) and sets threshold to
 // the halved rate, so that from then on the rate creeps back up by
 // slowStep. The rate never exceeds ceiling.
+//
+// Below safe the rate also rises by step: safe starts at the start rate (a
+// conservative default, or the rate the user set) and a halving only brings
+// the rate under it because the probe overshot, so the bucket returns to it
+// at once rather than creeping back over dozens of replies. A throttled
+// reply at or below safe proves it wrong: safe then falls to the halved
+// rate.
 type pacing struct {
 	start     float64 // the configured start rate
 	ceiling   float64 // never above
@@ -25,6 +32,7 @@ type pacing struct {
 	slowStep  float64 // additive step per success once throttled
 	rate      float64 // current rate
 	threshold float64 // probing (step) below, creeping (slowStep) at or above
+	safe      float64 // returning (step) below
 }
 
 // minAdaptiveRate is the lowest rate throttling halves a bucket to (or its
@@ -42,6 +50,7 @@ func newPacing(start, ceiling float64) pacing {
 		slowStep:  max(start/40, 0.05),
 		rate:      start,
 		threshold: ceiling,
+		safe:      start,
 	}
 }
 
@@ -54,9 +63,12 @@ func (p pacing) succeeded() pacing {
 		p.rate = min(p.rate, p.ceiling)
 		return p
 	}
-	if p.rate < p.threshold {
+	switch {
+	case p.rate < p.safe:
+		p.rate = min(p.rate+p.step, p.safe)
+	case p.rate < p.threshold:
 		p.rate = min(p.rate+p.step, p.threshold)
-	} else {
+	default:
 		p.rate += p.slowStep
 	}
 	p.rate = min(p.rate, p.ceiling)
@@ -68,8 +80,12 @@ func (p pacing) throttled() pacing {
 	if p.unlimited() {
 		return p
 	}
+	refused := p.rate
 	p.rate = max(p.rate/2, p.floor)
 	p.threshold = p.rate
+	if refused <= p.safe {
+		p.safe = p.rate
+	}
 	return p
 }
 
@@ -228,13 +244,17 @@ func (a *adaptiveLimiter) throttled(sent time.Time) {
 }
 
 // capAt brings the rate down to limit if it is above it, and stops the
-// probe there (see pacing.capped).
+// probe there (see pacing.capped). Like a halving, it starts a new round:
+// throttled replies to requests sent before it were sent at the old rate
+// and do not halve the new one (else the buckets of a class, all probing
+// at once, would halve each other down to the floor).
 func (a *adaptiveLimiter) capAt(limit float64) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	before := a.p.rate
 	a.p = a.p.capped(limit)
 	if a.p.rate < before {
+		a.cutAt = laterOf(a.cutAt, a.last)
 		a.relayLocked()
 	}
 }

@@ -29,6 +29,24 @@ func TestPacing(t *testing.T) {
 	if math.Abs(p.rate-16.1) > 1e-9 {
 		t.Errorf("after a success: %v, want 16.1", p.rate)
 	}
+	// Brought below the start rate by another bucket's halving (or its own
+	// overshoot), it returns to the start rate at once, then creeps.
+	r := p.capped(2)
+	if r.rate != 2 || r.threshold != 2 {
+		t.Errorf("capped: %+v", r)
+	}
+	if r = r.succeeded(); r.rate != 4 {
+		t.Errorf("return to the start rate: %v, want 4", r.rate)
+	}
+	if r = r.succeeded(); math.Abs(r.rate-4.1) > 1e-9 {
+		t.Errorf("then a creep: %v, want 4.1", r.rate)
+	}
+	// A throttle at or below the start rate proves it too high: the bucket
+	// no longer returns to it at once.
+	r = r.capped(3).throttled() // throttled at 3: 1.5
+	if r.safe != 1.5 || r.succeeded().rate != 1.6 {
+		t.Errorf("after a throttle below the start rate: safe %v, next %v", r.safe, r.succeeded().rate)
+	}
 	// Halving stops at the floor (0.5/s, or the start if lower).
 	for range 10 {
 		p = p.throttled()
