@@ -46,10 +46,14 @@
 // assignments, default) probe: a bucket starts at the default and, while replies
 // succeed, adds the default rate per success up to a ceiling of eight times
 // the default (permissions-read: its published 100/s), so that it reaches
-// what the server allows within a few requests; the first throttled reply
-// halves it, and from there it creeps up by default/40 per success. Waiters
-// holding slots laid out at an older rate are woken to take new ones when
-// the rate rises by a quarter or falls. Settings.Rates sets classes by name:
+// what the server allows within a few requests; a throttled reply halves
+// it (once per round of requests sent at the old rate), and from there it
+// creeps up by default/40 per success, except that below the default it
+// returns to the default at once (only a throttle at or below the default
+// lowers that mark). A halving is shared with the class's other buckets,
+// which come down to the halved rate and creep from there. Waiters holding
+// slots laid out at an older rate are woken to take new ones when the rate
+// rises by a quarter or falls. Settings.Rates sets classes by name:
 // an overridden class starts at its rate and never goes above it.
 // Settings.RPS caps every class, ceilings included, and Settings.Concurrency
 // (default 4, the SCIM concurrency limit servers report) caps requests in
