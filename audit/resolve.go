@@ -164,11 +164,14 @@ func (d directory) byIDs(ctx context.Context, types map[string]PrincipalType) (m
 	return out, nil
 }
 
-// inactive lists deactivated users and service principals.
+// inactive lists deactivated users and service principals. It reads every
+// user and service principal and keeps the inactive ones: the SDK documents
+// filters on eq, co, sw and ne only, and nothing in the public record shows
+// the service accepting "active eq false" (a boolean value on a
+// non-string attribute), so the sandbox's strict dialect refuses it.
 func (d directory) inactive(ctx context.Context) ([]principal, error) {
-	const f = "active eq false"
 	var out []principal
-	for u, err := range d.users.List(ctx, scim.ListOptions{Filter: f, Attributes: userAttrs}) {
+	for u, err := range d.users.List(ctx, scim.ListOptions{Attributes: userAttrs}) {
 		if err != nil {
 			return nil, fmt.Errorf("list inactive users in %s: %w", d.label(), err)
 		}
@@ -176,7 +179,7 @@ func (d directory) inactive(ctx context.Context) ([]principal, error) {
 			out = append(out, fromUser(u))
 		}
 	}
-	for s, err := range d.sps.List(ctx, scim.ListOptions{Filter: f, Attributes: spAttrs}) {
+	for s, err := range d.sps.List(ctx, scim.ListOptions{Attributes: spAttrs}) {
 		if err != nil {
 			return nil, fmt.Errorf("list inactive service principals in %s: %w", d.label(), err)
 		}

@@ -18,7 +18,7 @@ import (
 //
 //	dbiam sandbox serve [--addr 127.0.0.1:0] [--seed FILE | --synthetic SPEC]
 //	    [--page-cap N] [--latency D] [--rate CLASS=RPS ...] [--throttle-style 429|scim500]
-//	    [--max-concurrent N] [--fault-rate F] [--consistency D]
+//	    [--max-concurrent N] [--fault-rate F] [--consistency D] [--filter-dialect strict|lenient]
 //	    [--permission-migration strict|copy|move] [--allow-remote]
 //
 // serve prints one JSON line on the app's Writer (stdout) — host, account id,
@@ -45,6 +45,7 @@ func Command() *cli.Command {
 				&cli.IntFlag{Name: "max-concurrent", Usage: "in-flight request cap per workspace (0 = unlimited)"},
 				&cli.Float64Flag{Name: "fault-rate", Usage: "share of API requests answered 500/503 or dropped (0..1)"},
 				&cli.DurationFlag{Name: "consistency", Usage: "delay before creates, renames and deletes reach lists and filters"},
+				&cli.StringFlag{Name: "filter-dialect", Usage: "SCIM filters accepted: strict (default: what Databricks documents) or lenient (full RFC 7644)"},
 				&cli.StringFlag{Name: "permission-migration", Usage: "permission migration API `MODE`: strict (default: moves grants and refuses what the real service refuses), copy or move (lenient)"},
 			},
 			Action: serveAction,
@@ -106,6 +107,10 @@ func serveOptions(c *cli.Context) (Options, error) {
 	opts.Consistency = c.Duration("consistency")
 	if opts.Consistency < 0 {
 		return opts, fmt.Errorf("--consistency %v: must not be negative", opts.Consistency)
+	}
+	opts.FilterDialect = c.String("filter-dialect")
+	if opts.FilterDialect != "" && opts.FilterDialect != FilterStrict && opts.FilterDialect != FilterLenient {
+		return opts, fmt.Errorf("--filter-dialect %q: want strict or lenient", opts.FilterDialect)
 	}
 	opts.PermissionMigration = c.String("permission-migration")
 	if c.IsSet("permission-migration") && (opts.PermissionMigration == "" || validPermissionMigration(opts.PermissionMigration) != nil) {

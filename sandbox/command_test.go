@@ -73,6 +73,7 @@ func TestServeCommandFlagErrors(t *testing.T) {
 		{[]string{"--fault-rate", "1.5"}, "--fault-rate"},
 		{[]string{"--page-cap", "-1"}, "--page-cap"},
 		{[]string{"--max-concurrent", "-2"}, "--max-concurrent"},
+		{[]string{"--filter-dialect", "rfc"}, `--filter-dialect "rfc": want strict or lenient`},
 		{[]string{"--seed", "../testdata/sandbox/unknown-field.json"}, `--seed: load seed ../testdata/sandbox/unknown-field.json: parse seed: json: unknown field "emial"`},
 		{[]string{"--synthetic", "users=many"}, "--synthetic: synthetic spec: users"},
 		{[]string{"--seed", "x.json", "--synthetic", "users=1"}, "--seed and --synthetic"},

@@ -56,8 +56,8 @@
 //
 // # SCIM behaviour
 //
-// Lists honour filter (RFC 7644 grammar, case-insensitive string matching;
-// parsed by package scimexpr), attributes, excludedAttributes, startIndex
+// Lists honour filter (parsed by package scimexpr with the RFC 7644
+// grammar; case-insensitive string matching), attributes, excludedAttributes, startIndex
 // (1-based, echoed; below 1 means 1), count (absent: the page cap; clamped to
 // PageCap; 0 returns totalResults with no resources), sortBy and sortOrder
 // (any case; stable, ties in creation order). Replies carry "schemas",
@@ -67,6 +67,18 @@
 // Options.AccountListMembers is set (behaviour since 2025-08-22); GET a group
 // for its members. Account SCIM refuses filters with more than 200
 // comparison nodes (400 invalidFilter "INVALID_FILTER: ...").
+//
+// Filters are strict by default (Options.FilterDialect FilterStrict): only
+// the subset the SDK documents is accepted (eq, ne, co, sw with string
+// values, joined by and/or; no parentheses, not, value paths,
+// sub-attributes or schema prefixes) on id, userName and displayName for
+// users, id, applicationId and displayName for service principals, id and
+// displayName for groups. Any other filter, and one that does not parse,
+// gets the service's recorded reply: 400 with scimType "InvalidFilter" and
+// detail "Given filter operator is not supported."; the X-Sandbox-Detail
+// header names the refused construct and its position. FilterLenient
+// accepts the full grammar on any attribute (an unknown attribute matches
+// nothing) and reports syntax errors as invalidFilter with a position.
 //
 // POST answers 201 with the resource; duplicate userName, applicationId or
 // group displayName (case-insensitive, per scope) is 409 with scimType
@@ -167,7 +179,7 @@
 //	  "knobs": {"page_cap": 100, "latency": "0s", "rate_limits": {"scim-read": 4.25},
 //	            "throttle_style": "429", "omit_retry_after": false, "max_concurrent": 4,
 //	            "fault_rate": 0, "fault_seed": 1, "consistency": "0s",
-//	            "account_list_members": false, "patch_status": 204,
+//	            "account_list_members": false, "patch_status": 204, "filter_dialect": "strict",
 //	            "permission_migration": "strict"}
 //	}
 //
@@ -220,6 +232,9 @@
 //     account), s.st.visible(w, p), s.st.render(p, view{ws: w}) for SCIM
 //     shapes. Use the existing endpoint classes (permissions-read,
 //     permissions-write, default) so rate-limit flags keep working.
+//  5. Document each route in docs/sandbox-endpoints.md (go test ./sandbox
+//     -run TestEndpointsDocumented -update adds its row; fill in what it
+//     models and its source), and each new Options knob in its knobs table.
 //
 // All exported functions and methods of this package are safe for concurrent
 // use.

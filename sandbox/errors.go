@@ -12,11 +12,12 @@ import (
 // REST body {"error_code","message"}.
 type apiError struct {
 	status     int
-	code       string // REST error_code
-	scimType   string // SCIM scimType
-	msg        string // REST message / SCIM detail
-	rest       bool   // always the REST shape
-	retryAfter int    // seconds; > 0 adds Retry-After
+	code       string            // REST error_code
+	scimType   string            // SCIM scimType
+	msg        string            // REST message / SCIM detail
+	rest       bool              // always the REST shape
+	retryAfter int               // seconds; > 0 adds Retry-After
+	header     map[string]string // extra reply headers
 }
 
 func (e *apiError) Error() string {
@@ -106,6 +107,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func writeError(w http.ResponseWriter, scim bool, e *apiError) {
 	if e.retryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(e.retryAfter))
+	}
+	for k, v := range e.header {
+		w.Header().Set(k, v)
 	}
 	if scim && !e.rest {
 		writeJSON(w, e.status, scimBody{Schemas: []string{schemaError}, Detail: e.msg,

@@ -61,6 +61,7 @@ func (s *Server) handle(rt route) {
 		rt.class = ClassDefault
 	}
 	r := rt
+	s.routes = append(s.routes, rt)
 	s.mux.HandleFunc(rt.method+" "+rt.pattern, func(w http.ResponseWriter, req *http.Request) {
 		s.serve(&r, w, req)
 	})

@@ -82,6 +82,55 @@ func fromExpr(err error) *apiError {
 	return scimErr(http.StatusBadRequest, "invalidSyntax", "%s", detailUnparsable)
 }
 
+// Filter dialects (Options.FilterDialect).
+const (
+	// FilterStrict accepts only what Databricks documents (strictFilter);
+	// anything else is refused as the service refuses an unsupported filter.
+	FilterStrict = "strict"
+	// FilterLenient accepts the full RFC 7644 filter grammar on any
+	// attribute (an unknown attribute matches nothing).
+	FilterLenient = "lenient"
+)
+
+// Databricks's reply to a filter it does not support, as recorded in public
+// issue threads (databricks-sdk-py#90, terraform-provider-databricks#506):
+// 400, scimType "InvalidFilter" (capital I), this detail.
+const (
+	scimTypeInvalidFilterDatabricks = "InvalidFilter"
+	detailFilterNotSupported        = "Given filter operator is not supported."
+)
+
+// headerSandboxDetail carries, next to an error body that copies the
+// service's text, the sandbox's own explanation (which construct of a
+// filter the strict dialect refused, and where).
+const headerSandboxDetail = "X-Sandbox-Detail"
+
+// strictFilter is the filter dialect of FilterStrict for resources of kind
+// k: the operators the SDK documents on every SCIM list request (v0.175.0
+// service/iam/model.go: "Supported operators are equals(eq), contains(co),
+// starts with(sw) and not equals(ne). Additionally, simple expressions can
+// be formed using logical operators - and and or ... we currently only
+// support simple expressions"), with JSON string values, on the attributes
+// public clients are seen filtering on (Terraform provider scim/: userName,
+// displayName, applicationId, id; SDK and UCX integration tests:
+// displayName). Parentheses, not, value paths, sub-attributes, schema
+// prefixes, other operators and attributes (externalId, emails, meta, ...)
+// are refused: the public record does not show the service accepting them.
+// The older Azure Databricks SCIM docs say admins can filter users on
+// active, but not how its value is written, so active is refused too.
+func strictFilter(k kind) scimexpr.Dialect {
+	d := scimexpr.Dialect{Operators: []string{"eq", "ne", "co", "sw"}}
+	switch k {
+	case kindUser:
+		d.Attributes = []string{"id", "userName", "displayName"}
+	case kindSP:
+		d.Attributes = []string{"id", "applicationId", "displayName"}
+	default:
+		d.Attributes = []string{"id", "displayName"}
+	}
+	return d
+}
+
 // listQuery holds the parsed SCIM list parameters.
 type listQuery struct {
 	filter     *scimexpr.Filter
@@ -108,13 +157,21 @@ func splitList(v url.Values, key string) []string {
 // parseListQuery reads filter, attributes, excludedAttributes, startIndex
 // (1-based; values below 1 mean 1), count (absent: the page cap; clamped to
 // the page cap; 0 returns no resources, only totalResults), sortBy and
-// sortOrder (ascending/descending, any case).
-func parseListQuery(v url.Values, pageCap int, account bool) (*listQuery, *apiError) {
+// sortOrder (ascending/descending, any case). A non-nil strict dialect
+// refuses every filter outside it, and every filter that does not parse,
+// with the service's error (filterNotSupported).
+func parseListQuery(v url.Values, pageCap int, account bool, strict *scimexpr.Dialect) (*listQuery, *apiError) {
 	q := &listQuery{startIndex: 1, count: pageCap,
 		attributes: splitList(v, "attributes"), excluded: splitList(v, "excludedAttributes"),
 		sortBy: strings.TrimSpace(v.Get("sortBy"))}
 	if f := strings.TrimSpace(v.Get("filter")); f != "" {
 		parsed, err := scimexpr.ParseFilter(f)
+		if err == nil && strict != nil {
+			err = parsed.Check(*strict)
+		}
+		if err != nil && strict != nil {
+			return nil, filterNotSupported(err)
+		}
 		if err != nil {
 			return nil, fromExpr(err)
 		}
@@ -148,6 +205,17 @@ func parseListQuery(v url.Values, pageCap int, account bool) (*listQuery, *apiEr
 	return q, nil
 }
 
+// filterNotSupported is the service's reply to a filter it does not
+// support; err (a *scimexpr.Error) says why, in the X-Sandbox-Detail header.
+func filterNotSupported(err error) *apiError {
+	e := scimErr(http.StatusBadRequest, scimTypeInvalidFilterDatabricks, "%s", detailFilterNotSupported)
+	var se *scimexpr.Error
+	if errors.As(err, &se) {
+		e.header = map[string]string{headerSandboxDetail: se.Detail}
+	}
+	return e
+}
+
 type listResponse struct {
 	Schemas      []string         `json:"schemas"`
 	TotalResults int              `json:"totalResults"`
@@ -159,7 +227,12 @@ type listResponse struct {
 func (s *Server) scimList(k kind, account bool) func(*call) error {
 	return func(c *call) error {
 		w := scope(c, account)
-		q, e := parseListQuery(c.r.URL.Query(), s.opts.PageCap, w == nil)
+		var strict *scimexpr.Dialect
+		if s.opts.FilterDialect != FilterLenient {
+			d := strictFilter(k)
+			strict = &d
+		}
+		q, e := parseListQuery(c.r.URL.Query(), s.opts.PageCap, w == nil, strict)
 		if e != nil {
 			return e
 		}

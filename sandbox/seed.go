@@ -169,6 +169,7 @@ type SeedKnobs struct {
 	Consistency        Duration           `json:"consistency,omitempty"`
 	AccountListMembers bool               `json:"account_list_members,omitempty"`
 	PatchStatus        int                `json:"patch_status,omitempty"`
+	FilterDialect      string             `json:"filter_dialect,omitempty"`
 
 	// PermissionMigration is "strict", "copy" or "move".
 	PermissionMigration string `json:"permission_migration,omitempty"`

@@ -91,6 +91,10 @@ type Options struct {
 	// PatchStatus is the status of a successful SCIM PATCH: 204 (default,
 	// empty body) or 200 (body "{}").
 	PatchStatus int
+	// FilterDialect is FilterStrict (default, also ""): SCIM list filters
+	// outside what Databricks documents get its 400 "InvalidFilter" reply;
+	// or FilterLenient: the full RFC 7644 grammar on any attribute.
+	FilterDialect string
 	// PermissionMigration is how POST /api/2.0/permissionmigration behaves:
 	// "strict" (default: moves grants, refuses an account group that holds
 	// grants the migration did not put there and a local group that was not
@@ -138,6 +142,9 @@ func (k *SeedKnobs) applyTo(o *Options) {
 	if o.PatchStatus == 0 {
 		o.PatchStatus = k.PatchStatus
 	}
+	if o.FilterDialect == "" {
+		o.FilterDialect = k.FilterDialect
+	}
 	if o.PermissionMigration == "" {
 		o.PermissionMigration = k.PermissionMigration
 	}
@@ -165,6 +172,11 @@ func (o *Options) validate() error {
 	case 0, http.StatusOK, http.StatusNoContent:
 	default:
 		return fmt.Errorf("patch_status: %d is not 200 or 204", o.PatchStatus)
+	}
+	switch o.FilterDialect {
+	case "", FilterStrict, FilterLenient:
+	default:
+		return fmt.Errorf("filter_dialect: %q is not %q or %q", o.FilterDialect, FilterStrict, FilterLenient)
 	}
 	if err := validPermissionMigration(o.PermissionMigration); err != nil {
 		return err
@@ -194,6 +206,7 @@ type Server struct {
 	ext map[string]any
 
 	mux    *http.ServeMux
+	routes []route                 // every registered route, in registration order (docs test)
 	scopes map[int64]*scopeRuntime // 0 = account
 
 	stats statsRecorder

@@ -9,8 +9,17 @@ import (
 // Filter builders produce SCIM filter expressions (RFC 7644 §3.4.2.2). Values
 // are quoted as JSON strings, so quotes, backslashes, control characters and
 // any Unicode text are safe. Attribute names are written as given: pass only
-// trusted names such as "userName" or "displayName". Databricks supports eq,
-// ne, co, sw and and/or; ew, pr and not are RFC operators it may reject.
+// trusted names such as "userName" or "displayName".
+//
+// Databricks documents eq, ne, co and sw, joined by and/or, as "simple
+// expressions" only (SDK v0.175.0 service/iam/model.go); the public record
+// shows it filtering on id, userName, displayName and applicationId with
+// string values. Ew, Pr, Not, the parentheses And adds around an operand
+// with a top-level "or", and any other attribute (active, externalId,
+// emails.value, meta.resourceType) may be refused with 400 "InvalidFilter":
+// the sandbox's default strict dialect refuses them, so that tests catch
+// their use. dbiam itself sends only Eq on those four attributes, joined
+// with Or.
 
 // Eq returns `attr eq "value"`.
 func Eq(attr, value string) string { return compare(attr, "eq", value) }

@@ -347,6 +347,11 @@ func (*accountError) Is(target error) bool { return target == ErrNoAccountID }
 // works for OAuth (M2M, U2M, Azure); an account-level PAT is normally not
 // valid on workspaces.
 func (s *Session) Workspace(ws WorkspaceInfo) (*WorkspaceClient, error) {
+	if ws.URL == "" {
+		// Workspaces leaves the URL empty when the account lists no
+		// deployment name to derive it from.
+		return nil, fmt.Errorf("workspace %d: no URL (the account lists no deployment name to derive it from %s): pass --workspaces-file with its URL", ws.ID, s.host)
+	}
 	u, err := url.Parse(strings.TrimRight(ws.URL, "/"))
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		return nil, fmt.Errorf("workspace %d: bad URL %q: use https://<workspace host>", ws.ID, ws.URL)

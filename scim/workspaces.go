@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -31,8 +33,10 @@ type WorkspaceInfo struct {
 
 // Workspaces lists the workspaces to work on. With an account id it lists
 // the account's workspaces (all statuses; callers skip those not RUNNING)
-// and derives each URL from the account host (§C). Without one it returns
-// the single --host workspace, its id read from Me's X-Databricks-Org-Id.
+// and derives each URL from the account host (§C, see placeWorkspaces); an
+// account host whose workspaces cannot be placed fails with a *ConfigError
+// before any request. Without an account id it returns the single --host
+// workspace, its id read from Me's X-Databricks-Org-Id.
 func (s *Session) Workspaces(ctx context.Context) ([]WorkspaceInfo, error) {
 	if s.accountID == "" {
 		if isAccountHost(s.cfg, s.host) {
@@ -51,6 +55,10 @@ func (s *Session) Workspaces(ctx context.Context) ([]WorkspaceInfo, error) {
 		u, _ := url.Parse(s.host)
 		return []WorkspaceInfo{{ID: id, Name: u.Hostname(), URL: s.host}}, nil
 	}
+	place, err := placeWorkspaces(s.cfg, s.host)
+	if err != nil {
+		return nil, err
+	}
 	a, err := s.Account()
 	if err != nil {
 		return nil, err
@@ -61,15 +69,14 @@ func (s *Session) Workspaces(ctx context.Context) ([]WorkspaceInfo, error) {
 	}
 	out := make([]WorkspaceInfo, 0, len(list))
 	for _, w := range list {
-		u, byHeader := workspaceURL(s.host, w.DeploymentName)
 		out = append(out, WorkspaceInfo{
 			ID:             w.WorkspaceID,
 			Name:           w.WorkspaceName,
 			DeploymentName: w.DeploymentName,
 			Cloud:          w.Cloud,
 			Status:         w.WorkspaceStatus,
-			URL:            u,
-			RouteByHeader:  byHeader,
+			URL:            place.url(s.host, w.DeploymentName),
+			RouteByHeader:  place.byHeader,
 		})
 	}
 	return out, nil
@@ -90,27 +97,101 @@ func isAccountHost(cfg *config.Config, host string) bool {
 	return strings.HasPrefix(h, "accounts.") || strings.HasPrefix(h, "accounts-dod.")
 }
 
-// workspaceURL derives a workspace's URL from the account host (§C):
-// https://<deployment_name><zone> when the account host is in a known
-// Databricks DNS zone, else the account host itself, routed by header.
-func workspaceURL(accountHost, deploymentName string) (string, bool) {
-	u, err := url.Parse(accountHost)
-	if err != nil || deploymentName == "" {
-		return accountHost, true
-	}
-	zone := dnsZone(u.Hostname())
-	if zone == "" {
-		return accountHost, true
-	}
-	return "https://" + deploymentName + zone, false
+// placement says where the workspaces of an account host are served: on
+// hosts https://<deployment_name><zone>, or on the account host itself,
+// routed by the X-Databricks-Workspace-Id header.
+type placement struct {
+	zone     string
+	byHeader bool
 }
 
-// dnsZone returns the longest known Databricks DNS zone hostname ends with.
+// url returns the URL of the workspace with deploymentName: "" when the
+// workspace has no deployment name and lives on a host of its own (Session.
+// Workspace then refuses it with the fix).
+func (p placement) url(accountHost, deploymentName string) string {
+	switch {
+	case p.byHeader:
+		return accountHost
+	case deploymentName == "":
+		return ""
+	}
+	return "https://" + deploymentName + p.zone
+}
+
+// extraZones are Databricks DNS zones the SDK v0.175.0 environment table
+// (common/environment) lacks, each with its public source.
+var extraZones = []string{
+	// AWS GovCloud DoD, console accounts-dod.cloud.databricks.mil: the
+	// Java SDK's environment table lists the zone (databricks-sdk-java
+	// src/main/java/com/databricks/sdk/core/DatabricksEnvironment.java,
+	// commit 50205c59, "Added support for .cloud.databricks.mil domains",
+	// databricks-sdk-java#435); the Go SDK's HostType knows the console by
+	// its accounts-dod. prefix but has no zone for its workspaces.
+	".cloud.databricks.mil",
+}
+
+// placeWorkspaces decides where the workspaces of the account host live:
+//
+//   - a loopback host (the sandbox, tests) and a unified host (host metadata
+//     host_type "unified") serve them itself, routed by header, as the
+//     SDK's AccountClient.GetWorkspaceClient does for hosts without a zone;
+//   - a host in a Databricks DNS zone, from the SDK's environment table
+//     (GovCloud .cloud.databricks.us included) or extraZones (DoD
+//     .cloud.databricks.mil), serves them on <deployment_name><zone>;
+//   - any other host fails with a *ConfigError naming it and the fix: header
+//     routing cannot work on a real console (accounts.azuredatabricks.us and
+//     accounts.azuredatabricks.cn, whose workspaces are in the
+//     .databricks.azure.us and .databricks.azure.cn zones, are such hosts).
+func placeWorkspaces(cfg *config.Config, accountHost string) (placement, error) {
+	u, err := url.Parse(accountHost)
+	if err != nil || u.Hostname() == "" {
+		return placement{}, &ConfigError{Op: "list workspaces", Problem: fmt.Sprintf("account host %q is not a URL", accountHost),
+			Fix: "pass --host as https://<account console>"}
+	}
+	host := strings.ToLower(u.Hostname())
+	if isLoopback(host) || (cfg != nil && cfg.HostType() == config.UnifiedHost) {
+		return placement{byHeader: true}, nil
+	}
+	if zone := dnsZone(host); zone != "" {
+		return placement{zone: zone}, nil
+	}
+	return placement{}, &ConfigError{Op: "list workspaces",
+		Problem: fmt.Sprintf("cannot derive workspace URLs from account host %s: it is in none of the Databricks DNS zones dbiam knows (%s)", accountHost, strings.Join(knownZones(), " ")),
+		Fix:     "pass --workspaces-file with one id,name,url row per workspace (export), or run once per workspace with --host <workspace URL>"}
+}
+
+// isLoopback reports whether host (a lower-case host name or address) is
+// localhost or a loopback address.
+func isLoopback(host string) bool {
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// knownZones lists the DNS zones dnsZone knows: the SDK's and extraZones.
+func knownZones() []string {
+	var out []string
+	for _, env := range environment.AllEnvironments() {
+		if env.DnsZone != "" && !slices.Contains(out, env.DnsZone) {
+			out = append(out, env.DnsZone)
+		}
+	}
+	for _, z := range extraZones {
+		if !slices.Contains(out, z) {
+			out = append(out, z)
+		}
+	}
+	return out
+}
+
+// dnsZone returns the longest known Databricks DNS zone hostname ends with,
+// or "".
 func dnsZone(hostname string) string {
 	best := ""
-	for _, env := range environment.AllEnvironments() {
-		z := env.DnsZone
-		if z != "" && strings.HasSuffix(strings.ToLower(hostname), z) && len(z) > len(best) {
+	for _, z := range knownZones() {
+		if strings.HasSuffix(strings.ToLower(hostname), z) && len(z) > len(best) {
 			best = z
 		}
 	}

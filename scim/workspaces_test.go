@@ -10,9 +10,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/databricks/databricks-sdk-go/common/environment"
+	"github.com/databricks/databricks-sdk-go/config"
 )
 
-func TestWorkspaceURL(t *testing.T) {
+func TestPlaceWorkspaces(t *testing.T) {
 	tests := []struct {
 		host, deployment string
 		want             string
@@ -20,19 +23,141 @@ func TestWorkspaceURL(t *testing.T) {
 	}{
 		{"https://accounts.cloud.databricks.com", "acme-prod", "https://acme-prod.cloud.databricks.com", false},
 		{"https://accounts.staging.cloud.databricks.com", "acme", "https://acme.staging.cloud.databricks.com", false},
-		{"https://accounts-dod.cloud.databricks.mil", "acme", "https://accounts-dod.cloud.databricks.mil", true},
 		{"https://accounts.cloud.databricks.us", "gov", "https://gov.cloud.databricks.us", false},
+		{"https://ACCOUNTS.Cloud.Databricks.US", "gov", "https://gov.cloud.databricks.us", false},
+		{"https://accounts-dod.cloud.databricks.mil", "acme", "https://acme.cloud.databricks.mil", false},
 		{"https://accounts.azuredatabricks.net", "adb-123.4", "https://adb-123.4.azuredatabricks.net", false},
 		{"https://accounts.gcp.databricks.com", "123.4", "https://123.4.gcp.databricks.com", false},
-		{"https://unified.example.test", "acme", "https://unified.example.test", true},
 		{"http://127.0.0.1:8080", "acme", "http://127.0.0.1:8080", true},
-		{"https://accounts.cloud.databricks.com", "", "https://accounts.cloud.databricks.com", true},
+		{"http://localhost:8080", "acme", "http://localhost:8080", true},
+		{"http://[::1]:8080", "acme", "http://[::1]:8080", true},
+		// No deployment name: no URL (Session.Workspace says why).
+		{"https://accounts.cloud.databricks.com", "", "", false},
 	}
 	for _, tt := range tests {
-		got, byHeader := workspaceURL(tt.host, tt.deployment)
-		if got != tt.want || byHeader != tt.byHeader {
-			t.Errorf("workspaceURL(%q, %q) = %q, %v; want %q, %v", tt.host, tt.deployment, got, byHeader, tt.want, tt.byHeader)
+		p, err := placeWorkspaces(nil, tt.host)
+		if err != nil {
+			t.Errorf("placeWorkspaces(%q): %v", tt.host, err)
+			continue
 		}
+		if got := p.url(tt.host, tt.deployment); got != tt.want || p.byHeader != tt.byHeader {
+			t.Errorf("%s, %q: %q, byHeader %v; want %q, %v", tt.host, tt.deployment, got, p.byHeader, tt.want, tt.byHeader)
+		}
+	}
+}
+
+// TestPlaceWorkspacesEveryConsoleTheSDKKnows: for every DNS zone in the
+// SDK's environment table, the console accounts<zone> places its
+// workspaces in that zone, as the SDK's DeploymentURL does.
+func TestPlaceWorkspacesEveryConsoleTheSDKKnows(t *testing.T) {
+	envs := environment.AllEnvironments()
+	if len(envs) < 10 {
+		t.Fatalf("%d SDK environments: the table moved", len(envs))
+	}
+	for _, env := range envs {
+		host := "https://accounts" + env.DnsZone
+		p, err := placeWorkspaces(nil, host)
+		if err != nil {
+			t.Errorf("%s: %v", host, err)
+			continue
+		}
+		if got, want := p.url(host, "ws-1"), env.DeploymentURL("ws-1"); got != want || p.byHeader {
+			t.Errorf("%s: %q (byHeader %v), want %q", host, got, p.byHeader, want)
+		}
+	}
+}
+
+// TestPlaceWorkspacesRefusesUnknownConsoles: an account host in no known
+// zone cannot serve its workspaces by header (only unified hosts and the
+// sandbox do), so it fails with one line naming the host and the fix.
+func TestPlaceWorkspacesRefusesUnknownConsoles(t *testing.T) {
+	for _, host := range []string{
+		"https://accounts.azuredatabricks.us", // Azure Government: workspaces in .databricks.azure.us
+		"https://accounts.azuredatabricks.cn", // Azure China: workspaces in .databricks.azure.cn
+		"https://unified.example.test",
+		"https://accounts.databricks.example",
+	} {
+		_, err := placeWorkspaces(nil, host)
+		var ce *ConfigError
+		if !errors.As(err, &ce) {
+			t.Errorf("%s: err = %v, want a *ConfigError", host, err)
+			continue
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, "account host "+host) || !strings.Contains(msg, "--workspaces-file") || strings.Contains(msg, "\n") {
+			t.Errorf("%s: %q does not name the host and the fix on one line", host, msg)
+		}
+	}
+	// A unified host (host metadata host_type "unified") serves its
+	// workspaces itself, routed by header.
+	cfg := &config.Config{Host: "https://unified.example.test", Token: "t", AuthType: "pat",
+		Loaders: []config.Loader{noopLoader{}},
+		HostMetadataResolver: func(context.Context, string) (*config.HostMetadata, error) {
+			return &config.HostMetadata{HostType: config.UnifiedHost, OIDCEndpoint: "https://unified.example.test/oidc"}, nil
+		}}
+	if err := cfg.EnsureResolved(); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.HostType() != config.UnifiedHost {
+		t.Fatalf("host type %q", cfg.HostType())
+	}
+	p, err := placeWorkspaces(cfg, cfg.Host)
+	if err != nil || !p.byHeader || p.url(cfg.Host, "acme") != cfg.Host {
+		t.Errorf("unified host: %+v, %v", p, err)
+	}
+}
+
+// TestWorkspacesOnUnknownConsoleFailsBeforeAnyRequest: Session.Workspaces
+// refuses such a console before listing anything.
+func TestWorkspacesOnUnknownConsoleFailsBeforeAnyRequest(t *testing.T) {
+	reg := newMock(t)
+	sess, _ := connectMock(t, reg, func(s *Settings) {
+		s.Host = "https://accounts.azuredatabricks.us"
+		s.AccountID = testAccount
+	})
+	_, err := sess.Workspaces(context.Background())
+	var ce *ConfigError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "accounts.azuredatabricks.us") {
+		t.Fatalf("Workspaces = %v, want a *ConfigError naming the host", err)
+	}
+	if n := len(reg.Requests()); n != 0 {
+		t.Errorf("%d requests before the error", n)
+	}
+}
+
+// TestDoDConsoleWorkspaces: workspaces of the DoD console get hosts in
+// .cloud.databricks.mil and the account credentials, without the routing
+// header; one with no deployment name is refused with the fix.
+func TestDoDConsoleWorkspaces(t *testing.T) {
+	reg := newMock(t)
+	reg.Register("list", rest("GET", "/api/2.0/accounts/"+testAccount+"/workspaces"), respond(200,
+		`[{"workspace_id":111,"workspace_name":"prod","deployment_name":"acme-prod","workspace_status":"RUNNING"},
+		  {"workspace_id":222,"workspace_name":"new","workspace_status":"PROVISIONING"}]`))
+	reg.Register("me", rest("GET", "/api/2.0/preview/scim/v2/Me"), respond(200, User{UserName: "admin"}, "X-Databricks-Org-Id", "111"))
+	sess, _ := connectMock(t, reg, func(s *Settings) {
+		s.Host = "https://accounts-dod.cloud.databricks.mil"
+		s.AccountID = testAccount
+	})
+	ws, err := sess.Workspaces(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ws[0].URL != "https://acme-prod.cloud.databricks.mil" || ws[0].RouteByHeader || ws[1].URL != "" {
+		t.Fatalf("workspaces %+v", ws)
+	}
+	w, err := sess.Workspace(ws[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := w.Me(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r := reg.Requests()[1]
+	if r.Host != "acme-prod.cloud.databricks.mil" || r.Header.Get(WorkspaceHeader) != "" {
+		t.Errorf("Me went to %s with %s=%q", r.Host, WorkspaceHeader, r.Header.Get(WorkspaceHeader))
+	}
+	if _, err := sess.Workspace(ws[1]); err == nil || !strings.Contains(err.Error(), "workspace 222: no URL") || !strings.Contains(err.Error(), "--workspaces-file") {
+		t.Errorf("workspace without a deployment name: %v", err)
 	}
 }
 

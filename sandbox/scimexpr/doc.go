@@ -20,7 +20,11 @@
 //     escapes; attribute paths with an optional URN prefix and one
 //     sub-attribute. Keywords, operators and attribute names are
 //     case-insensitive; whitespace between tokens is optional where
-//     unambiguous. Nesting is limited to 100 levels.
+//     unambiguous. Nesting is limited to 100 levels. Filter.Check then
+//     reports the first construct a narrower server refuses (a Dialect:
+//     operators, attributes, parentheses, not, value paths,
+//     sub-attributes, schema prefixes, non-string values); the sandbox uses
+//     it for Databricks's documented subset.
 //   - PATCH paths and operations (§3.5.2): add, remove and replace, with or
 //     without a path, with value filters and sub-attributes.
 //   - attributes / excludedAttributes (§3.4.2.5) and the sortBy ordering

@@ -14,6 +14,9 @@ const maxDepth = 100
 // like the zero Filter, matches every resource.
 type Filter struct {
 	root node
+	// parens holds the byte offsets of the grouping parentheses, those not
+	// opening a not (...), for Check; the AST drops them.
+	parens []int
 }
 
 // node is one element of the filter AST.
@@ -30,19 +33,26 @@ type logical struct {
 	terms []node
 }
 
-type negation struct{ x node }
+type negation struct {
+	x   node
+	pos int // of "not"
+}
 
 // valuePath is attr[filter]: true if any element of attr matches filter.
 type valuePath struct {
-	attr attrPath
-	x    node
+	attr  attrPath
+	x     node
+	brack int // of "["
 }
 
-// comparison is "attr op value" or "attr pr".
+// comparison is "attr op value" or "attr pr". The positions (byte offsets
+// in the source) serve Check only.
 type comparison struct {
-	attr attrPath
-	op   string // lower case: eq ne co sw ew gt lt ge le pr
-	val  literal
+	attr   attrPath
+	op     string // lower case: eq ne co sw ew gt lt ge le pr
+	val    literal
+	opPos  int
+	valPos int
 }
 
 type litKind int
@@ -67,9 +77,12 @@ type literal struct {
 }
 
 // attrPath is an attribute name with an optional sub-attribute, URN prefix
-// stripped, spelled as written.
+// stripped, spelled as written; prefixed records that a URN prefix was
+// written, and pos is the attribute's byte offset (for Check).
 type attrPath struct {
 	name, sub string
+	prefixed  bool
+	pos       int
 }
 
 func (a attrPath) String() string {
@@ -102,7 +115,7 @@ func ParseFilter(s string) (*Filter, error) {
 	if err != nil {
 		return nil, filterError(err)
 	}
-	return &Filter{root: root}, nil
+	return &Filter{root: root, parens: p.parens}, nil
 }
 
 // filterError turns a parse error into the SCIM error. The detail does not
@@ -152,7 +165,8 @@ type parser struct {
 	toks    []token
 	i       int
 	depth   int
-	inValue bool // inside a value filter: attribute paths are sub-attributes
+	inValue bool  // inside a value filter: attribute paths are sub-attributes
+	parens  []int // offsets of grouping "(" (see Filter.parens)
 }
 
 func newParser(s string) (*parser, error) {
@@ -243,6 +257,7 @@ func (p *parser) parseUnary() (node, error) {
 	t := p.peek()
 	switch {
 	case t.kind == tokLParen:
+		p.parens = append(p.parens, t.pos)
 		return p.parseGroup()
 	case t.kind == tokWord && strings.EqualFold(t.text, "not") && p.peekAt(1).kind == tokLParen:
 		p.next()
@@ -250,7 +265,7 @@ func (p *parser) parseUnary() (node, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &negation{x: n}, nil
+		return &negation{x: n, pos: t.pos}, nil
 	case t.kind == tokWord:
 		return p.parseAttrExp()
 	default:
@@ -307,22 +322,24 @@ func (p *parser) parseAttrExp() (node, error) {
 		if ap.sub != "" {
 			return nil, posErrorf(p.peek().pos, "value filter after sub-attribute %q", ap.String())
 		}
+		brack := p.peek().pos
 		x, err := p.parseValueFilter()
 		if err != nil {
 			return nil, err
 		}
-		return &valuePath{attr: ap, x: x}, nil
+		return &valuePath{attr: ap, x: x, brack: brack}, nil
 	}
 	opTok := p.next()
 	op := strings.ToLower(opTok.text)
 	if opTok.kind != tokWord || !compareOps[op] {
 		return nil, posErrorf(opTok.pos, "expected comparison operator after %q, found %s", t.text, opTok.describe())
 	}
-	c := &comparison{attr: ap, op: op}
+	c := &comparison{attr: ap, op: op, opPos: opTok.pos}
 	if op == "pr" {
 		return c, nil
 	}
 	v := p.next()
+	c.valPos = v.pos
 	switch v.kind {
 	case tokString:
 		c.val = literal{kind: litString, text: v.text, lower: strings.ToLower(v.text)}
@@ -401,17 +418,18 @@ func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 // any, must start with "urn:" and is dropped.
 func parseAttrPath(w string, pos int) (attrPath, error) {
 	rest := w
+	prefixed := false
 	if i := strings.LastIndexByte(w, ':'); i >= 0 {
 		if len(w) < 4 || !strings.EqualFold(w[:4], "urn:") || i < 4 {
 			return attrPath{}, posErrorf(pos, "invalid attribute %q: a schema prefix must be a URN", w)
 		}
-		rest = w[i+1:]
+		rest, prefixed = w[i+1:], true
 	}
 	name, sub, dotted := strings.Cut(rest, ".")
 	if !validAttrName(name) || (dotted && !validAttrName(sub)) {
 		return attrPath{}, posErrorf(pos, "invalid attribute %q", w)
 	}
-	return attrPath{name: name, sub: sub}, nil
+	return attrPath{name: name, sub: sub, prefixed: prefixed, pos: pos}, nil
 }
 
 // validAttrName reports whether s is an RFC 7643 ATTRNAME

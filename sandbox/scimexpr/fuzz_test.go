@@ -39,6 +39,15 @@ func FuzzParseFilter(f *testing.F) {
 			}
 			return
 		}
+		if err := flt.Check(scimexpr.FullDialect); err != nil {
+			t.Fatalf("Check(FullDialect) refused %q: %v", s, err)
+		}
+		if err := flt.Check(simple); err != nil {
+			var se *scimexpr.Error
+			if !errors.As(err, &se) || se.SCIMType != scimexpr.TypeInvalidFilter {
+				t.Fatalf("Check(%q) error = %#v, want *Error invalidFilter", s, err)
+			}
+		}
 		canon := flt.String()
 		again, err := scimexpr.ParseFilter(canon)
 		if err != nil {
