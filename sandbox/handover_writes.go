@@ -43,7 +43,8 @@ import (
 //     updated.
 //
 // A new owner gets CAN_MANAGE on the object (an owner can always manage
-// it); the previous owner keeps its direct grants. Job and pipeline owners
+// it), taken from the previous owner when that is what it held (so that
+// handing the object back restores its grants exactly). Job and pipeline owners
 // (IS_OWNER) and Lakeview, serving endpoint and app managers change through
 // the permissions API (permissions.go). Each restart of a cluster by update
 // is counted (Server.ClusterRestarts).
@@ -100,6 +101,12 @@ func registerHandoverWrites(s *Server) {
 		write(http.MethodPost, "/api/"+v+"/clusters/delete", accessMember, clusterState("TERMINATED"))
 		write(http.MethodPost, "/api/"+v+"/clusters/start", accessMember, clusterState("RUNNING"))
 	}
+	// GET by id of queries and alerts, which the objects family does not
+	// serve yet.
+	s.handle(route{method: http.MethodGet, pattern: "/api/2.0/sql/queries/{id}", class: ClassDefault, scope: scopeWorkspace,
+		access: accessMember, handle: getQueryByID})
+	s.handle(route{method: http.MethodGet, pattern: "/api/2.0/sql/alerts/{id}", class: ClassDefault, scope: scopeWorkspace,
+		access: accessMember, handle: getAlertByID})
 	write(http.MethodPatch, "/api/2.0/sql/queries/{id}", accessMember, updateQuery)
 	write(http.MethodPatch, "/api/2.0/sql/alerts/{id}", accessMember, updateAlert)
 	write(http.MethodPatch, "/api/2.0/alerts/{id}", accessMember, updateAlertV2)
@@ -177,10 +184,15 @@ func (s *Server) activePrincipal(w *workspace, k kind, name string) *principal {
 	return p
 }
 
-// grantOwner gives a new owner CAN_MANAGE on object typ/id unless it has a
-// higher direct level.
-func (s *Server) grantOwner(w *workspace, typ, id string, p *principal) {
+// moveOwner gives a new owner CAN_MANAGE on object typ/id (unless it
+// holds more), taking it from the previous owner prev (a name) when that is
+// the level prev holds: the owner's right to manage follows ownership, so
+// that handing an object back restores its grants exactly.
+func (s *Server) moveOwner(w *workspace, typ, id, prev string, p *principal) {
 	acl := s.grants(w).object(typ, id)
+	if old := s.st.findPrincipal(w, prev); old != nil && old.id != p.id && acl.level(old.id) == "CAN_MANAGE" {
+		acl.remove(old.id)
+	}
 	if levelRank(typ, acl.level(p.id)) < levelRank(typ, "CAN_MANAGE") {
 		acl.set(p.id, "CAN_MANAGE")
 	}
@@ -425,8 +437,9 @@ func changeClusterOwner(c *call) error {
 		return restErr(http.StatusBadRequest, errInvalidParameter,
 			"%s is not an active user or service principal of the workspace.", body.OwnerUsername)
 	}
+	prev := cl.Creator
 	cl.Creator = p.name()
-	c.s.grantOwner(c.ws, permTypeClusters, cl.ClusterID, p)
+	c.s.moveOwner(c.ws, permTypeClusters, cl.ClusterID, prev, p)
 	return c.reply(http.StatusOK, struct{}{})
 }
 
@@ -582,6 +595,39 @@ func (c *call) newSQLOwner(name, what string) (*principal, error) {
 	return p, nil
 }
 
+func renderQueryObj(q *queryObj, now string) wireQuery {
+	state := "ACTIVE"
+	if q.Trashed {
+		state = "TRASHED"
+	}
+	return wireQuery{ID: q.ID, DisplayName: q.DisplayName, OwnerUserName: q.Owner,
+		LastModifierUserName: q.Owner, RunAsMode: q.RunAsMode, WarehouseID: q.WarehouseID, QueryText: q.QueryText,
+		LifecycleState: state, CreateTime: msRFC3339(q.created), UpdateTime: now}
+}
+
+func renderAlertObj(a *alertObj) wireAlert {
+	return wireAlert{ID: a.ID, DisplayName: a.DisplayName, OwnerUserName: a.Owner,
+		QueryID: a.QueryID, State: a.State, LifecycleState: "ACTIVE", CreateTime: msRFC3339(a.created), UpdateTime: msRFC3339(a.created)}
+}
+
+func getQueryByID(c *call) error {
+	for _, q := range c.s.objects(c.ws).queries {
+		if q.ID == c.r.PathValue("id") {
+			return c.reply(http.StatusOK, renderQueryObj(q, msRFC3339(q.created)))
+		}
+	}
+	return restErr(http.StatusNotFound, errResourceDoesNotExist, "Query %s does not exist.", c.r.PathValue("id"))
+}
+
+func getAlertByID(c *call) error {
+	for _, a := range c.s.objects(c.ws).alerts {
+		if a.ID == c.r.PathValue("id") {
+			return c.reply(http.StatusOK, renderAlertObj(a))
+		}
+	}
+	return restErr(http.StatusNotFound, errResourceDoesNotExist, "Alert %s does not exist.", c.r.PathValue("id"))
+}
+
 func updateQuery(c *call) error {
 	id := c.r.PathValue("id")
 	var q *queryObj
@@ -635,17 +681,12 @@ func updateQuery(c *call) error {
 			next.WarehouseID = body.Query.WarehouseID
 		}
 	}
+	prev := q.Owner
 	q.SeedQuery = next
 	if owner != nil {
-		c.s.grantOwner(c.ws, permTypeQueries, id, owner)
+		c.s.moveOwner(c.ws, permTypeQueries, id, prev, owner)
 	}
-	state := "ACTIVE"
-	if q.Trashed {
-		state = "TRASHED"
-	}
-	return c.reply(http.StatusOK, wireQuery{ID: q.ID, DisplayName: q.DisplayName, OwnerUserName: q.Owner,
-		LastModifierUserName: q.Owner, RunAsMode: q.RunAsMode, WarehouseID: q.WarehouseID, QueryText: q.QueryText,
-		LifecycleState: state, CreateTime: msRFC3339(q.created), UpdateTime: msRFC3339(c.now)})
+	return c.reply(http.StatusOK, renderQueryObj(q, msRFC3339(c.now)))
 }
 
 func updateAlert(c *call) error {
@@ -689,12 +730,12 @@ func updateAlert(c *call) error {
 			next.DisplayName = body.Alert.DisplayName
 		}
 	}
+	prev := a.Owner
 	a.SeedAlert = next
 	if owner != nil {
-		c.s.grantOwner(c.ws, permTypeAlerts, id, owner)
+		c.s.moveOwner(c.ws, permTypeAlerts, id, prev, owner)
 	}
-	return c.reply(http.StatusOK, wireAlert{ID: a.ID, DisplayName: a.DisplayName, OwnerUserName: a.Owner,
-		QueryID: a.QueryID, State: a.State, LifecycleState: "ACTIVE", CreateTime: msRFC3339(a.created), UpdateTime: msRFC3339(c.now)})
+	return c.reply(http.StatusOK, renderAlertObj(a))
 }
 
 func updateAlertV2(c *call) error {
@@ -740,9 +781,10 @@ func updateAlertV2(c *call) error {
 			}
 		}
 	}
+	prev := a.Owner
 	a.SeedAlertV2 = next
 	if owner != nil {
-		c.s.grantOwner(c.ws, permTypeAlertsV2, id, owner)
+		c.s.moveOwner(c.ws, permTypeAlertsV2, id, prev, owner)
 	}
 	return c.reply(http.StatusOK, renderAlertV2(a))
 }
@@ -760,27 +802,28 @@ func transferOwnership(c *call) error {
 	o := c.s.objects(c.ws)
 	var (
 		set     func(*principal)
+		prev    string
 		permTyp string
 	)
 	switch typ {
 	case "dashboard":
 		for _, d := range o.legacy {
 			if d.ID == id {
-				set = func(p *principal) { d.Owner, d.userID = p.userName, numericID(p.id) }
+				set, prev = func(p *principal) { d.Owner, d.userID = p.userName, numericID(p.id) }, d.Owner
 			}
 		}
 		permTyp = permTypeLegacyDashboards
 	case "query":
 		for _, q := range o.queries {
 			if q.ID == id {
-				set = func(p *principal) { q.Owner = p.userName }
+				set, prev = func(p *principal) { q.Owner = p.userName }, q.Owner
 			}
 		}
 		permTyp = permTypeQueries
 	case "alert":
 		for _, a := range o.alerts {
 			if a.ID == id {
-				set = func(p *principal) { a.Owner = p.userName }
+				set, prev = func(p *principal) { a.Owner = p.userName }, a.Owner
 			}
 		}
 		permTyp = permTypeAlerts
@@ -796,7 +839,7 @@ func transferOwnership(c *call) error {
 		return err
 	}
 	set(p)
-	c.s.grantOwner(c.ws, permTyp, id, p)
+	c.s.moveOwner(c.ws, permTyp, id, prev, p)
 	return c.reply(http.StatusOK, map[string]string{"message": "Success"})
 }
 
