@@ -101,12 +101,6 @@ func registerHandoverWrites(s *Server) {
 		write(http.MethodPost, "/api/"+v+"/clusters/delete", accessMember, clusterState("TERMINATED"))
 		write(http.MethodPost, "/api/"+v+"/clusters/start", accessMember, clusterState("RUNNING"))
 	}
-	// GET by id of queries and alerts, which the objects family does not
-	// serve yet.
-	s.handle(route{method: http.MethodGet, pattern: "/api/2.0/sql/queries/{id}", class: ClassDefault, scope: scopeWorkspace,
-		access: accessMember, handle: getQueryByID})
-	s.handle(route{method: http.MethodGet, pattern: "/api/2.0/sql/alerts/{id}", class: ClassDefault, scope: scopeWorkspace,
-		access: accessMember, handle: getAlertByID})
 	write(http.MethodPatch, "/api/2.0/sql/queries/{id}", accessMember, updateQuery)
 	write(http.MethodPatch, "/api/2.0/sql/alerts/{id}", accessMember, updateAlert)
 	write(http.MethodPatch, "/api/2.0/alerts/{id}", accessMember, updateAlertV2)
@@ -139,31 +133,24 @@ func (c *call) decodeREST(v any) error {
 	return nil
 }
 
-// callerPrincipal returns the principal the caller's token stands for
-// (nil when it was deleted).
-func (c *call) callerPrincipal() *principal { return c.s.st.get(c.tok.principal) }
+// callerPrincipal returns the principal acting for the caller: in the
+// routed workspace (authz.go), else the token's principal (nil when it was
+// deleted).
+func (c *call) callerPrincipal() *principal {
+	if c.actor != nil {
+		return c.actor
+	}
+	return c.s.st.get(c.tok.principal)
+}
 
 // callerAdmin reports whether the caller is an admin of the routed
 // workspace.
-func (c *call) callerAdmin() bool {
-	t := c.tok
-	return t.role == RoleAccountAdmin || (t.role == RoleWorkspaceAdmin && t.ws == c.ws.id)
-}
+func (c *call) callerAdmin() bool { return c.admin }
 
 // callerManages reports whether the caller may change object typ/id: an
-// admin, or a holder of CAN_MANAGE or IS_OWNER on it.
-func (c *call) callerManages(typ, id string) bool {
-	if c.callerAdmin() {
-		return true
-	}
-	p := c.callerPrincipal()
-	acl := c.s.grants(c.ws).find(typ, id)
-	if p == nil || acl == nil {
-		return false
-	}
-	l := acl.level(p.id)
-	return l == "CAN_MANAGE" || l == "IS_OWNER"
-}
+// admin, or a holder of CAN_MANAGE or IS_OWNER on it (directly, through a
+// group or inherited).
+func (c *call) callerManages(typ, id string) bool { return c.s.canManage(c, typ, id) }
 
 func denied(c *call, what string) error {
 	name := "the caller"
@@ -595,39 +582,6 @@ func (c *call) newSQLOwner(name, what string) (*principal, error) {
 	return p, nil
 }
 
-func renderQueryObj(q *queryObj, now string) wireQuery {
-	state := "ACTIVE"
-	if q.Trashed {
-		state = "TRASHED"
-	}
-	return wireQuery{ID: q.ID, DisplayName: q.DisplayName, OwnerUserName: q.Owner,
-		LastModifierUserName: q.Owner, RunAsMode: q.RunAsMode, WarehouseID: q.WarehouseID, QueryText: q.QueryText,
-		LifecycleState: state, CreateTime: msRFC3339(q.created), UpdateTime: now}
-}
-
-func renderAlertObj(a *alertObj) wireAlert {
-	return wireAlert{ID: a.ID, DisplayName: a.DisplayName, OwnerUserName: a.Owner,
-		QueryID: a.QueryID, State: a.State, LifecycleState: "ACTIVE", CreateTime: msRFC3339(a.created), UpdateTime: msRFC3339(a.created)}
-}
-
-func getQueryByID(c *call) error {
-	for _, q := range c.s.objects(c.ws).queries {
-		if q.ID == c.r.PathValue("id") {
-			return c.reply(http.StatusOK, renderQueryObj(q, msRFC3339(q.created)))
-		}
-	}
-	return restErr(http.StatusNotFound, errResourceDoesNotExist, "Query %s does not exist.", c.r.PathValue("id"))
-}
-
-func getAlertByID(c *call) error {
-	for _, a := range c.s.objects(c.ws).alerts {
-		if a.ID == c.r.PathValue("id") {
-			return c.reply(http.StatusOK, renderAlertObj(a))
-		}
-	}
-	return restErr(http.StatusNotFound, errResourceDoesNotExist, "Alert %s does not exist.", c.r.PathValue("id"))
-}
-
 func updateQuery(c *call) error {
 	id := c.r.PathValue("id")
 	var q *queryObj
@@ -686,7 +640,7 @@ func updateQuery(c *call) error {
 	if owner != nil {
 		c.s.moveOwner(c.ws, permTypeQueries, id, prev, owner)
 	}
-	return c.reply(http.StatusOK, renderQueryObj(q, msRFC3339(c.now)))
+	return c.reply(http.StatusOK, renderQuery(q))
 }
 
 func updateAlert(c *call) error {
@@ -735,7 +689,7 @@ func updateAlert(c *call) error {
 	if owner != nil {
 		c.s.moveOwner(c.ws, permTypeAlerts, id, prev, owner)
 	}
-	return c.reply(http.StatusOK, renderAlertObj(a))
+	return c.reply(http.StatusOK, renderAlert(a))
 }
 
 func updateAlertV2(c *call) error {

@@ -31,6 +31,10 @@ type client struct {
 	workspaceID int64  // sent in WorkspaceHeader when routeByHeader
 	routeHeader bool
 	rt          *retrier
+	// pat is set when the session authenticates with a personal access
+	// token: replies refusing it become a *TokenScopeError. account marks
+	// the account API's client.
+	pat, account bool
 }
 
 // do performs one JSON call. body, when non-nil, is sent as JSON; out, when
@@ -67,6 +71,9 @@ func (c *client) do(ctx context.Context, class Class, method, path string, query
 	}
 	rep, err := c.rt.do(ctx, req, class, o)
 	if err != nil {
+		if c.pat {
+			return tokenScopeError(err, c.account, c.workspaceID)
+		}
 		return err
 	}
 	if o.header != nil {
