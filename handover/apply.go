@@ -687,6 +687,9 @@ func (r *runner) objectsPending(ctx context.Context, objects []Change) string {
 			notDone = append(notDone, c.ID)
 			continue
 		}
+		if r.ex.DryRun() {
+			continue // the dry run made no change to read back
+		}
 		st, err := r.remote.Read(ctx, c)
 		if err != nil {
 			depends = append(depends, c.ID+" (not read: "+err.Error()+")")
