@@ -94,9 +94,9 @@ type PipelineDetail struct {
 	Name            string          `json:"name,omitempty"`
 	CreatorUserName string          `json:"creator_user_name,omitempty"`
 	RunAsUserName   string          `json:"run_as_user_name,omitempty"`
-	RunAs         *RunAs          `json:"run_as,omitempty"`
-	State         string          `json:"state,omitempty"`
-	Spec          json.RawMessage `json:"spec,omitempty"`
+	RunAs           *RunAs          `json:"run_as,omitempty"`
+	State           string          `json:"state,omitempty"`
+	Spec            json.RawMessage `json:"spec,omitempty"`
 }
 
 // GetPipeline reads one pipeline (GET /api/2.0/pipelines/{id}).
