@@ -40,8 +40,9 @@ type record struct {
 	// Changed is set by every intent: handover sent a write for this
 	// change (rollback undoes only those).
 	Changed bool `json:"changed,omitempty"`
-	// Terminated is set when handover terminated a running cluster to
-	// change it; Started once it started it again.
+	// Terminated is set when handover is about to terminate a running
+	// cluster to change it; Started when it is about to start it again
+	// (intents: the live state says whether the calls went out).
 	Terminated bool `json:"terminated,omitempty"`
 	Started    bool `json:"started,omitempty"`
 	// Reason says why a change was skipped; Found what was found.
@@ -554,7 +555,10 @@ func (r *runner) applyCluster(s *journal.Step[record], c Change, st live, value 
 	}
 	prior := s.Prior.Data
 	if st.Exists && strings.EqualFold(st.Value, value) {
-		if prior.Terminated && !prior.Started && st.ClusterState == "TERMINATED" {
+		// handover terminated it and the run stopped before (or right
+		// after) the start intent: the intent does not say the call went
+		// out, the live state does.
+		if prior.Terminated && st.ClusterState == "TERMINATED" {
 			if err := startAgain(); err != nil {
 				return journal.OutcomeDone, record{}, fmt.Errorf("start cluster %s again: %w", c.ObjectID, err)
 			}
