@@ -380,12 +380,23 @@ func (r *runner) runApply(ctx context.Context) {
 	}
 }
 
+// lane is the rate-limit bucket a change's write is charged to: the
+// permissions API (class permissions-write) or the other REST APIs (class
+// default). Objects of each lane of a workspace have their own slots, so
+// that a queue on one bucket never starves the other.
+func lane(c Change) string {
+	if c.Action == ActionManage || (c.Action == ActionOwner && permType(c.Kind) != "") {
+		return "permissions"
+	}
+	return "rest"
+}
+
 // runObjects runs changes grouped by object: every workspace at once, at
-// most Parallel objects of a workspace at a time, one object's changes in
-// order.
+// most Parallel objects of a workspace and lane at a time, one object's
+// changes in order.
 func (r *runner) runObjects(ctx context.Context, changes []Change, fn func(Change) journal.StepFunc[record]) {
 	type group struct {
-		ws      int64
+		key     string // workspace and lane
 		changes []Change
 	}
 	var groups []*group
@@ -394,22 +405,22 @@ func (r *runner) runObjects(ctx context.Context, changes []Change, fn func(Chang
 		k := objectKey(c)
 		g := index[k]
 		if g == nil {
-			g = &group{ws: c.WorkspaceID}
+			g = &group{key: fmt.Sprint(c.WorkspaceID, "/", lane(c))}
 			index[k] = g
 			groups = append(groups, g)
 		}
 		g.changes = append(g.changes, c)
 	}
-	sems := map[int64]chan struct{}{}
+	sems := map[string]chan struct{}{}
 	for _, g := range groups {
-		if sems[g.ws] == nil {
-			sems[g.ws] = make(chan struct{}, r.opts.Parallel)
+		if sems[g.key] == nil {
+			sems[g.key] = make(chan struct{}, r.opts.Parallel)
 		}
 	}
 	var wg sync.WaitGroup
 	for _, g := range groups {
 		wg.Go(func() {
-			sem := sems[g.ws]
+			sem := sems[g.key]
 			select {
 			case sem <- struct{}{}:
 			case <-ctx.Done():
