@@ -3,7 +3,10 @@ package handover
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"net/http"
 	"os"
+	"strconv"
 	"path/filepath"
 	"testing"
 	"time"
@@ -103,4 +106,46 @@ func changeIDs(p *Plan) []string {
 		out = append(out, c.ID)
 	}
 	return out
+}
+
+type sbUser struct {
+	id   int64
+	name string
+}
+
+// meRequest calls Me in acme-prod with the sandbox's user token.
+func meRequest(t testing.TB, srv *sandbox.Server) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, srv.URL()+"/api/2.0/preview/scim/v2/Me", nil)
+	req.Header.Set("Authorization", "Bearer "+srv.UserToken())
+	req.Header.Set("X-Databricks-Workspace-Id", strconv.FormatInt(wsProd, 10))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+// sandboxUser returns the user of the sandbox's user token.
+func sandboxUser(t testing.TB, srv *sandbox.Server) sbUser {
+	t.Helper()
+	resp := meRequest(t, srv)
+	defer resp.Body.Close()
+	var me struct {
+		ID       string `json:"id"`
+		UserName string `json:"userName"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&me); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("Me: %d, %v", resp.StatusCode, err)
+	}
+	id, _ := strconv.ParseInt(me.ID, 10, 64)
+	return sbUser{id: id, name: me.UserName}
+}
+
+// userTokenStatus returns the status of Me with the sandbox's user token.
+func userTokenStatus(t testing.TB, srv *sandbox.Server) int {
+	t.Helper()
+	resp := meRequest(t, srv)
+	resp.Body.Close()
+	return resp.StatusCode
 }
