@@ -6,8 +6,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
-	"strconv"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
