@@ -242,10 +242,7 @@ func RunPlan(ctx context.Context, opts PlanOptions, d Deps) error {
 			return err
 		}
 	}
-	notRead := 0
-	for _, w := range pl.plan.Workspaces {
-		notRead += len(w.NotRead)
-	}
+	pl.log.Info("handover plan written", "plan", opts.Out, "changes", len(pl.plan.Changes), "conflicts", len(pl.plan.Conflicts))
 	if len(pl.plan.Conflicts) > 0 {
 		return &PartialError{Op: "plan", Failed: len(pl.plan.Conflicts), Total: len(pl.plan.Changes) + len(pl.plan.Conflicts),
 			What: "changes have blocking conflicts", Hint: "apply refuses this plan: fix each conflict (--map, --kinds, --restart-clusters) and plan again"}
