@@ -10,11 +10,13 @@ import (
 	"github.com/databricks/databricks-sdk-go"
 	"github.com/databricks/databricks-sdk-go/apierr"
 	"github.com/databricks/databricks-sdk-go/client"
+	"github.com/databricks/databricks-sdk-go/service/catalog"
 	"github.com/databricks/databricks-sdk-go/service/compute"
 	"github.com/databricks/databricks-sdk-go/service/iam"
 	"github.com/databricks/databricks-sdk-go/service/jobs"
 	"github.com/databricks/databricks-sdk-go/service/pipelines"
 	"github.com/databricks/databricks-sdk-go/service/settings"
+	"github.com/databricks/databricks-sdk-go/service/sharing"
 	"github.com/databricks/databricks-sdk-go/service/sql"
 )
 
@@ -379,5 +381,51 @@ func TestConformanceHandoverRuleSets(t *testing.T) {
 	}
 	if srv.hasSPUserRole(nil, dana, prod) && !srv.accountGroupsOf(dana)[de.id] {
 		t.Error("dana holds the User role on etl-prod: the Manager role does not include it")
+	}
+}
+
+// TestConformanceHandoverUnityCatalogOwners: the owner of Unity Catalog
+// and Delta Sharing securables through the SDK's update calls: a metastore
+// admin may give any of them to an account user, group or service
+// principal; a user who owns neither it nor its catalog or schema may not;
+// an unknown owner is refused.
+func TestConformanceHandoverUnityCatalogOwners(t *testing.T) {
+	srv := newObjServer(t, Options{})
+	w := sdkWS(t, srv, wsProd)
+	ctx := context.Background()
+	c, err := w.Catalogs.Update(ctx, catalog.UpdateCatalog{Name: "elena_sandbox", Owner: hoEtlProd})
+	if err != nil || c.Owner != hoEtlProd {
+		t.Fatalf("catalog owner: %+v, %v", c, err)
+	}
+	s, err := w.Schemas.Update(ctx, catalog.UpdateSchema{FullName: "main.sales", Owner: "data-engineers"})
+	if err != nil || s.Owner != "data-engineers" {
+		t.Fatalf("schema owner: %+v, %v", s, err)
+	}
+	if err := w.Tables.Update(ctx, catalog.UpdateTableRequest{FullName: "main.sales.orders", Owner: hoDana}); err != nil {
+		t.Fatalf("table owner: %v", err)
+	}
+	got, err := w.Tables.GetByFullName(ctx, "main.sales.orders")
+	if err != nil || got.Owner != hoDana {
+		t.Fatalf("table after update: %q, %v", got.Owner, err)
+	}
+	if _, err := w.ExternalLocations.Update(ctx, catalog.UpdateExternalLocation{Name: "raw-landing", Owner: hoEtlProd}); err != nil {
+		t.Fatalf("external location owner: %v", err)
+	}
+	sh, err := w.Shares.Update(ctx, sharing.UpdateShare{Name: "partner-sales", Owner: hoEtlProd})
+	if err != nil || sh.Owner != hoEtlProd {
+		t.Fatalf("share owner: %+v, %v", sh, err)
+	}
+	_, err = w.Catalogs.Update(ctx, catalog.UpdateCatalog{Name: "elena_sandbox", Owner: "nobody@acme.test"})
+	wantSDKError(t, "an unknown owner", err, http.StatusBadRequest, "not a user, group or service principal")
+
+	// A member of data-engineers (which now owns main.sales) may transfer
+	// its tables; a user with no ownership on the path may not.
+	user, err := databricks.NewWorkspaceClient(sdkConfig(srv, srv.UserToken(), wsProd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = user.Catalogs.Update(ctx, catalog.UpdateCatalog{Name: "finance", Owner: hoDana})
+	if err == nil {
+		t.Error("a user who owns nothing on the path changed a catalog's owner")
 	}
 }
