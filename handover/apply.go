@@ -477,7 +477,7 @@ func (r *runner) step(ctx context.Context, c Change, fn journal.StepFunc[record]
 func reached(c Change, st live) bool {
 	switch c.Action {
 	case ActionManage:
-		return st.Exists && (st.Level == scim.PermissionCanManage || st.Level == scim.PermissionIsOwner)
+		return st.Exists && (st.Level == scim.PermissionCanManage || st.Level == scim.PermissionIsOwner || st.Level == "MANAGE")
 	case ActionRevoke:
 		return !st.Exists
 	case ActionDeactivate, ActionUnassign:

@@ -150,7 +150,7 @@ func TestApplyDryRunChangesNothing(t *testing.T) {
 	if _, err := os.Stat(journal.DefaultDir(plan)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("dry run wrote a journal: %v", err)
 	}
-	if !strings.Contains(stdout.String(), "Dry run: apply would make 30 writes") || !strings.Contains(stderr.String(), "skipped write (--dry-run)") {
+	if !strings.Contains(stdout.String(), "Dry run: apply would make 53 writes") || !strings.Contains(stderr.String(), "skipped write (--dry-run)") {
 		t.Errorf("dry run output:\n%s\n%s", stdout, stderr)
 	}
 }

@@ -68,10 +68,16 @@ const (
 	KindIdentity        = "identity"
 )
 
-// Kinds returns every object kind in plan order.
+// Kinds returns every object kind in plan order: workspace objects, Unity
+// Catalog and Delta Sharing securables, tokens.
 func Kinds() []string {
-	return []string{KindJob, KindPipeline, KindCluster, KindWarehouse, KindQuery, KindAlert, KindAlertV2,
-		KindLegacyDashboard, KindDashboard, KindServingEndpoint, KindApp, KindToken}
+	out := []string{KindJob, KindPipeline, KindCluster, KindWarehouse, KindQuery, KindAlert, KindAlertV2,
+		KindLegacyDashboard, KindDashboard, KindServingEndpoint, KindApp}
+	out = append(out, managedKinds...)
+	for _, k := range ucKinds {
+		out = append(out, k.kind)
+	}
+	return append(out, KindToken)
 }
 
 // Actions of a change.
@@ -365,8 +371,8 @@ func successorError(kind, action string, to Principal) string {
 	switch {
 	case to.Name == "":
 		return "no successor"
-	case action == ActionManage:
-		return "" // users, service principals and groups can manage
+	case action == ActionManage || isUC(kind):
+		return "" // users, service principals and groups can manage, and own securables
 	case to.Type == TypeGroup:
 		return "a group cannot own or run " + article(kind)
 	case action == ActionOwner && to.Type == TypeServicePrincipal &&

@@ -186,6 +186,7 @@ type planner struct {
 
 	ls        leavers
 	ws        []*wsState
+	inAccount map[string]bool // successor key -> an active account principal
 	caller    Principal
 	callerGrp map[string]bool // lower-cased names of the caller's groups
 	plan      *Plan
@@ -277,6 +278,10 @@ func (pl *planner) run(ctx context.Context) error {
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
+		return err
+	}
+	pl.readMetastores(ctx)
+	if err := pl.checkSuccessorsInAccount(ctx); err != nil {
 		return err
 	}
 	for _, w := range pl.ws {
@@ -442,6 +447,20 @@ func (pl *planner) resolveLeavers(ctx context.Context) error {
 	return nil
 }
 
+// checkSuccessorsInAccount looks every successor up in the account (Unity
+// Catalog owners are account principals).
+func (pl *planner) checkSuccessorsInAccount(ctx context.Context) error {
+	pl.inAccount = map[string]bool{}
+	for _, s := range pl.successorKeys() {
+		_, _, active, found, err := lookup(ctx, pl.acct.Users, pl.acct.ServicePrincipals, pl.acct.Groups, s)
+		if err != nil {
+			return fmt.Errorf("look up successor %s in the account: %w", s, err)
+		}
+		pl.inAccount[strings.ToLower(s.String())] = found && active
+	}
+	return nil
+}
+
 // whoAmI reads the caller (for run_as rules) from the first workspace.
 func (pl *planner) whoAmI(ctx context.Context) error {
 	u, _, err := pl.ws[0].client.Me(ctx)
@@ -577,7 +596,12 @@ func (pl *planner) build(ctx context.Context) error {
 				conflict("the successor "+to.String()+" (from "+src+") is itself being handed over", "choose a successor that stays")
 				continue
 			}
-			if !w.visible[strings.ToLower(to.String())] {
+			if isUC(t.kind) && !pl.inAccount[strings.ToLower(to.String())] {
+				conflict("the successor "+to.String()+" (from "+src+") is not an active user, group or service principal of the account",
+					"name an account principal, or activate it, then plan again")
+				continue
+			}
+			if !isUC(t.kind) && !w.visible[strings.ToLower(to.String())] {
 				conflict("the successor "+to.String()+" (from "+src+") is not an active principal of workspace "+w.info.Name,
 					"assign it to the workspace (or activate it), or map another successor, then plan again")
 				continue

@@ -254,11 +254,13 @@ func (r *reader) read(ctx context.Context) workspaceRead {
 		KindJob: r.jobs, KindPipeline: r.pipelines, KindCluster: r.clusters, KindWarehouse: r.warehouses,
 		KindQuery: r.queries, KindAlert: r.alerts, KindAlertV2: r.alertsV2, KindLegacyDashboard: r.legacyDashboards,
 		KindDashboard: r.dashboards, KindServingEndpoint: r.servingEndpoints, KindApp: r.apps, KindToken: r.tokens,
+		KindExperiment: r.experiments, KindMLModel: r.mlModels, KindInstancePool: r.instancePools,
+		KindVectorSearch: r.vectorSearch, KindRepo: r.repos, KindSecretScope: r.secretScopes,
 	}
 	var wg sync.WaitGroup
 	for _, k := range Kinds() {
-		if !r.kinds[k] {
-			continue
+		if !r.kinds[k] || steps[k] == nil {
+			continue // not selected, or a Unity Catalog kind (read per metastore)
 		}
 		wg.Go(func() {
 			if err := steps[k](ctx); err != nil {

@@ -114,6 +114,16 @@ func permType(kind string) string {
 		return "serving-endpoints"
 	case KindApp:
 		return "apps"
+	case KindExperiment:
+		return "experiments"
+	case KindMLModel:
+		return "registered-models"
+	case KindInstancePool:
+		return "instance-pools"
+	case KindVectorSearch:
+		return "vector-search-endpoints"
+	case KindRepo:
+		return "repos"
 	}
 	return ""
 }
@@ -165,6 +175,14 @@ func (r *scimRemote) Read(ctx context.Context, c Change) (live, error) {
 		return live{}, err
 	}
 	switch {
+	case c.Kind == KindSecretScope:
+		return readSecretScope(ctx, w, c.ObjectID, c.To)
+	case isUC(c.Kind):
+		owner, err := scim.GetUCOwner(ctx, w, ucPlural(c.Kind), c.ObjectID)
+		if err != nil {
+			return gone(err)
+		}
+		return live{Exists: true, Value: owner}, nil
 	case c.Action == ActionManage:
 		acl, err := scim.GetPermissions(ctx, w, permType(c.Kind), c.ObjectID)
 		if err != nil {
@@ -306,6 +324,13 @@ func (r *scimRemote) Write(ctx context.Context, c Change, value string, perms []
 	}
 	to := principalNamed(c, value)
 	switch {
+	case c.Kind == KindSecretScope:
+		if value == scim.PermissionCanManage {
+			value = "MANAGE"
+		}
+		return writeSecretScope(ctx, w, c.ObjectID, c.To, value)
+	case isUC(c.Kind):
+		return scim.SetUCOwner(ctx, w, ucPlural(c.Kind), c.ObjectID, value)
 	case c.Action == ActionManage:
 		if value != "" {
 			_, err := scim.UpdatePermissions(ctx, w, permType(c.Kind), c.ObjectID, []scim.AccessControlRequest{aclRequest(c.To, value)})

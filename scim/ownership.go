@@ -293,3 +293,44 @@ func GetRuleSet(ctx context.Context, d Doer, name string) (RuleSet, error) {
 	}
 	return rs, nil
 }
+
+// UCSecurablePath returns the Unity Catalog API path of a securable: plural
+// is the collection ("catalogs", "schemas", "tables", "volumes",
+// "functions", "models", "external-locations", "storage-credentials",
+// "credentials", "connections", "shares", "recipients", "providers"),
+// name its full name.
+func UCSecurablePath(plural, name string) string {
+	return ucBase + "/" + plural + "/" + url.PathEscape(name)
+}
+
+// GetUCOwner reads a Unity Catalog or Delta Sharing securable's owner
+// (GET /api/2.1/unity-catalog/{plural}/{name}); a missing securable is an
+// error matching ErrNotFound.
+func GetUCOwner(ctx context.Context, d Doer, plural, name string) (string, error) {
+	var s Securable
+	if err := d.Do(ctx, ClassDefault, http.MethodGet, UCSecurablePath(plural, name), nil, nil, &s); err != nil {
+		return "", err
+	}
+	return s.Owner, nil
+}
+
+// SetUCOwner changes a securable's owner to a user name, a group name or a
+// service principal's application id
+// (PATCH /api/2.1/unity-catalog/{plural}/{name} {"owner"}).
+func SetUCOwner(ctx context.Context, d Doer, plural, name, owner string) error {
+	return d.Do(ctx, ClassDefault, http.MethodPatch, UCSecurablePath(plural, name), nil, map[string]string{"owner": owner}, nil, Idempotent())
+}
+
+// PutSecretACL gives a principal (user name, group name or application id)
+// READ, WRITE or MANAGE on a secret scope (POST /api/2.0/secrets/acls/put).
+func PutSecretACL(ctx context.Context, d Doer, scope, principal, permission string) error {
+	body := map[string]string{"scope": scope, "principal": principal, "permission": permission}
+	return d.Do(ctx, ClassDefault, http.MethodPost, "/api/2.0/secrets/acls/put", nil, body, nil, Idempotent())
+}
+
+// DeleteSecretACL removes a principal's ACL from a secret scope
+// (POST /api/2.0/secrets/acls/delete).
+func DeleteSecretACL(ctx context.Context, d Doer, scope, principal string) error {
+	body := map[string]string{"scope": scope, "principal": principal}
+	return d.Do(ctx, ClassDefault, http.MethodPost, "/api/2.0/secrets/acls/delete", nil, body, nil)
+}
