@@ -16,11 +16,12 @@ import (
 )
 
 // benchSeed is an account of 20 identity-federated workspaces where 10
-// leaving users own 100 objects each workspace (2,000 in all): 40 jobs, 10
-// pipelines (their creator: owner and run-as), 20 queries, 15 clusters
-// (terminated; 5 dedicated to their creator) and 15 SQL warehouses. The
-// successor is a service principal whose User role the admin holds, and a
-// user for queries.
+// leaving users own 2,000 objects: in each workspace 38 jobs, 10 pipelines
+// (their creator: owner and run-as), 19 queries, 14 clusters (terminated;
+// 5 dedicated to their creator) and 14 SQL warehouses (1,900 in all), and
+// in the metastore the 20 workspaces share 50 catalogs with one schema
+// each (100). The successor is a service principal whose User role the
+// admin holds, and a user for queries.
 func benchSeed() *sandbox.Seed {
 	const wsCount, leavers = 20, 10
 	seed := &sandbox.Seed{AccountID: "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"}
@@ -45,18 +46,18 @@ func benchSeed() *sandbox.Seed {
 		ws.Assignments = append(ws.Assignments, sandbox.SeedAssignment{Principal: "9000000000000003", Permissions: []string{"USER"}})
 		o := &sandbox.SeedObjects{}
 		owner := func(i int) string { return fmt.Sprintf("leaver%02d@bench.test", i%leavers) }
-		for i := range 40 {
+		for i := range 38 {
 			o.Jobs = append(o.Jobs, sandbox.SeedJob{JobID: int64(1000 + i), Name: fmt.Sprintf("job-%d", i), Creator: owner(i)})
 		}
 		for i := range 10 {
 			o.Pipelines = append(o.Pipelines, sandbox.SeedPipeline{PipelineID: fmt.Sprintf("00000000-0000-4000-8000-%012d", w*100+i),
 				Name: fmt.Sprintf("pipeline-%d", i), Creator: owner(i), State: "IDLE"})
 		}
-		for i := range 20 {
+		for i := range 19 {
 			o.Queries = append(o.Queries, sandbox.SeedQuery{ID: fmt.Sprintf("10000000-0000-4000-8000-%012d", w*100+i),
 				DisplayName: fmt.Sprintf("query-%d", i), Owner: owner(i)})
 		}
-		for i := range 15 {
+		for i := range 14 {
 			c := sandbox.SeedCluster{ClusterID: fmt.Sprintf("0101-010101-%08d", w*100+i), ClusterName: fmt.Sprintf("cluster-%d", i),
 				Creator: owner(i), State: "TERMINATED", Terminated: "now-1d"}
 			if i < 5 {
@@ -64,18 +65,25 @@ func benchSeed() *sandbox.Seed {
 			}
 			o.Clusters = append(o.Clusters, c)
 		}
-		for i := range 15 {
+		for i := range 14 {
 			o.Warehouses = append(o.Warehouses, sandbox.SeedWarehouse{ID: fmt.Sprintf("%016d", w*100+i), Name: fmt.Sprintf("wh-%d", i),
 				Creator: owner(i), State: "STOPPED"})
 		}
 		ws.Objects = o
 		seed.Workspaces = append(seed.Workspaces, ws)
 	}
+	m := sandbox.SeedMetastore{MetastoreID: "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee", Name: "bench", Owner: "admin@bench.test"}
+	for i := range 50 {
+		owner := fmt.Sprintf("leaver%02d@bench.test", i%leavers)
+		m.Catalogs = append(m.Catalogs, sandbox.SeedCatalog{Name: fmt.Sprintf("catalog_%02d", i), Owner: owner,
+			Schemas: []sandbox.SeedSchema{{Name: "main", Owner: owner}}})
+	}
+	seed.Metastores = []sandbox.SeedMetastore{m}
 	return seed
 }
 
 // BenchmarkApply2000 hands over 2,000 objects of 10 identities across 20
-// workspaces with the client's default rates (permissions-write 5/s and
+// workspaces and their metastore with the client's default rates (permissions-write 5/s and
 // default 10/s per workspace), the sandbox enforcing the same limits, and
 // prints the requests per bucket, the lower bound set by the busiest bucket,
 // the wall time and their ratio (target <= 1.3).

@@ -47,21 +47,49 @@ func TestPlanDemoAccount(t *testing.T) {
 		"6051921418418891/experiment/3101/manage", "6051921418418891/workspace-model/6c0f1e2d3c4b5a69788796a5b4c3d2e1/manage",
 		"6051921418418891/instance-pool/0301-090000-pool0001/manage", "6051921418418891/vector-search-endpoint/1f2e3d4c-5b6a-4798-8a7b-6c5d4e3f2a1b/manage",
 		"6051921418418891/repo/4401/manage", "6051921418418891/secret-scope/etl-secrets/manage",
-		"6051921418418891/catalog/elena_sandbox/owner", "6051921418418891/schema/elena_sandbox.scratch/owner", "6051921418418891/schema/main.sales/owner",
-		"6051921418418891/table/elena_sandbox.scratch.tmp_orders/owner", "6051921418418891/table/main.sales.daily_revenue/owner",
-		"6051921418418891/table/main.sales.orders/owner", "6051921418418891/table/main.sales.orders_eu/owner",
-		"6051921418418891/volume/main.sales.landing/owner", "6051921418418891/function/main.sales.mask_email/owner",
-		"6051921418418891/registered-model/main.sales.churn/owner", "6051921418418891/external-location/raw-landing/owner",
-		"6051921418418891/storage-credential/s3-raw/owner", "6051921418418891/service-credential/kinesis-reader/owner",
-		"6051921418418891/connection/crm-postgres/owner", "6051921418418891/share/partner-sales/owner",
-		"6051921418418891/recipient/northwind-partner/owner", "6051921418418891/provider/weather-data-inc/owner",
+		"uc/catalog/elena_sandbox/owner", "uc/schema/elena_sandbox.scratch/owner", "uc/schema/main.sales/owner",
+		"uc/table/elena_sandbox.scratch.tmp_orders/owner", "uc/table/main.sales.daily_revenue/owner",
+		"uc/table/main.sales.orders/owner", "uc/table/main.sales.orders_eu/owner",
+		"uc/volume/main.sales.landing/owner", "uc/function/main.sales.mask_email/owner",
+		"uc/registered-model/main.sales.churn/owner", "uc/external-location/raw-landing/owner",
+		"uc/storage-credential/s3-raw/owner", "uc/service-credential/kinesis-reader/owner",
+		"uc/connection/crm-postgres/owner", "uc/share/partner-sales/owner",
+		"uc/recipient/northwind-partner/owner", "uc/provider/weather-data-inc/owner",
 		"6051921418418892/job/203/owner", "6051921418418893/job/302/owner",
 		"account/identity/user:elena.patel@acme.test/deactivate",
 		"6051921418418891/token/47408e192d110d40c5e46d62b01c533a095e4e7e5ed0df9c01f77792d2a48367/revoke",
 		"6051921418418891/token/b9865f8fe8f51baa9a431c96ca98e14ac0d101ec8c90680f5e26dde5d8df31dd/revoke",
 		"6051921418418891/token/f2f5fd644ff23e9419c4610aa5045b28853359dda69d13747bc5150bb563d886/revoke",
 	}
-	if got := changeIDs(p); !slices.Equal(got, want) {
+	// Unity Catalog changes go through the workspaces attached to the
+	// metastore in turn (rate limits are per workspace): compare them
+	// without their workspace, sorted as the plan sorts them.
+	var got []string
+	perWS := map[int64]int{}
+	for _, c := range p.Changes {
+		id := c.ID
+		if isUC(c.Kind) {
+			id = "uc/" + c.Kind + "/" + c.ObjectID + "/" + c.Action
+			perWS[c.WorkspaceID]++
+		}
+		got = append(got, id)
+	}
+	ucSorted := func(ids []string) []string {
+		var uc, other []string
+		for _, id := range ids {
+			if strings.HasPrefix(id, "uc/") {
+				uc = append(uc, id)
+			} else {
+				other = append(other, id)
+			}
+		}
+		slices.Sort(uc)
+		return append(other, uc...)
+	}
+	if len(perWS) != 3 {
+		t.Errorf("Unity Catalog changes go through %d workspaces, want the 3 attached to the metastore: %v", len(perWS), perWS)
+	}
+	if got, want := ucSorted(got), ucSorted(want); !slices.Equal(got, want) {
 		t.Errorf("changes:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	for _, c := range p.Changes {
@@ -69,7 +97,7 @@ func TestPlanDemoAccount(t *testing.T) {
 		switch {
 		case c.Phase != PhaseObjects:
 			wantTo = ""
-		case c.WorkspaceID == wsAnaly || c.Kind == KindQuery || c.Kind == KindAlert || c.Kind == KindAlertV2 || c.Kind == KindLegacyDashboard:
+		case (c.WorkspaceID == wsAnaly && !isUC(c.Kind)) || c.Kind == KindQuery || c.Kind == KindAlert || c.Kind == KindAlertV2 || c.Kind == KindLegacyDashboard:
 			wantTo = "user:" + dana
 		}
 		if c.To.String() != wantTo {

@@ -575,7 +575,14 @@ func (pl *planner) build(ctx context.Context) error {
 				p.Changes = append(p.Changes, base)
 				continue
 			}
-			to, src, ok := pl.in.succ.lookup(who.Principal, t.kind, w.info.ID, w.info.Name)
+			wsID, wsName := w.info.ID, w.info.Name
+			if isUC(t.kind) {
+				// A securable belongs to its metastore, not to the
+				// workspace it is changed through: --map rows naming a
+				// workspace do not apply.
+				wsID, wsName = 0, ""
+			}
+			to, src, ok := pl.in.succ.lookup(who.Principal, t.kind, wsID, wsName)
 			conflict := func(reason, fix string) {
 				p.Conflicts = append(p.Conflicts, Conflict{Identity: who.key, WorkspaceID: w.info.ID, Workspace: w.info.Name,
 					Kind: t.kind, ObjectID: t.objectID, ObjectName: t.objectName, Action: t.action, Successor: to, Reason: reason, Fix: fix})

@@ -1,10 +1,12 @@
 package handover
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"iter"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/dbiam/dbiam/scim"
@@ -164,9 +166,10 @@ func (r *ucReader) read(ctx context.Context) workspaceRead {
 	return r.out
 }
 
-// readMetastores reads, for each metastore attached to a plan workspace,
-// its securables once, through the first such workspace, and adds the ties
-// to that workspace.
+// readMetastores reads, for each metastore attached to plan workspaces,
+// its securables once, through the first such workspace, and spreads the
+// changes over the attached workspaces (any of them reaches the metastore;
+// rate limits are per workspace).
 func (pl *planner) readMetastores(ctx context.Context) {
 	want := false
 	for _, k := range ucKinds {
@@ -175,7 +178,8 @@ func (pl *planner) readMetastores(ctx context.Context) {
 	if !want {
 		return
 	}
-	seen := map[string]bool{}
+	attached := map[string][]*wsState{}
+	var order []string
 	for _, w := range pl.ws {
 		m, err := scim.CurrentMetastore(ctx, w.client)
 		if errors.Is(err, scim.ErrNoMetastore) {
@@ -185,14 +189,23 @@ func (pl *planner) readMetastores(ctx context.Context) {
 			w.plan.NotRead = append(w.plan.NotRead, "metastore: "+err.Error())
 			continue
 		}
-		if seen[m.MetastoreID] {
-			continue
+		if attached[m.MetastoreID] == nil {
+			order = append(order, m.MetastoreID)
 		}
-		seen[m.MetastoreID] = true
-		r := &ucReader{d: w.client, ls: pl.ls, kinds: pl.in.kinds}
+		attached[m.MetastoreID] = append(attached[m.MetastoreID], w)
+	}
+	for _, id := range order {
+		ws := attached[id]
+		r := &ucReader{d: ws[0].client, ls: pl.ls, kinds: pl.in.kinds}
 		out := r.read(ctx)
-		w.read.ties = append(w.read.ties, out.ties...)
-		w.plan.NotRead = append(w.plan.NotRead, out.notRead...)
-		pl.log.Info("handover read metastore", "metastore", m.MetastoreID, "through", w.info.Name, "objects_tied", len(out.ties))
+		slices.SortFunc(out.ties, func(a, b tie) int {
+			return cmp.Or(cmp.Compare(kindRank(a.kind), kindRank(b.kind)), strings.Compare(a.objectID, b.objectID))
+		})
+		for i, t := range out.ties {
+			w := ws[i%len(ws)]
+			w.read.ties = append(w.read.ties, t)
+		}
+		ws[0].plan.NotRead = append(ws[0].plan.NotRead, out.notRead...)
+		pl.log.Info("handover read metastore", "metastore", id, "through", ws[0].info.Name, "objects_tied", len(out.ties), "workspaces", len(ws))
 	}
 }
