@@ -28,6 +28,7 @@ import (
 	"github.com/dbiam/dbiam/audit"
 	"github.com/dbiam/dbiam/diff"
 	"github.com/dbiam/dbiam/export"
+	"github.com/dbiam/dbiam/handover"
 	"github.com/dbiam/dbiam/migrate"
 	"github.com/dbiam/dbiam/reports"
 	"github.com/dbiam/dbiam/sandbox"
@@ -128,6 +129,7 @@ func newApp(io *reports.Streams, g *globals) *cli.App {
 			export.Command(io, g.connect),
 			audit.Command(io, g.connect),
 			migrate.Command(io, g.connect),
+			handover.Command(io, g.connect),
 			diff.Command(io),
 			sandbox.Command(),
 			versionCommand(),
