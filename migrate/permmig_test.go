@@ -607,3 +607,19 @@ func TestPlanReadWorkspaceTree(t *testing.T) {
 		})
 	}
 }
+
+// TestPlanBlocksABackupNameThatIsTheTarget: mapped to its own backup name,
+// a local group would never be out of the account group's way (the API
+// refuses from == to: rule 7): the plan blocks it, under any route.
+func TestPlanBlocksABackupNameThatIsTheTarget(t *testing.T) {
+	srv := modeServer(t, sandbox.PermissionMigrationStrict, nil)
+	dir := t.TempDir()
+	mapping := writeMapping(t, dir, "acme-prod,scim-synced,DB-TEMP-scim-synced\n")
+	for _, route := range []string{RouteAPI, RouteAPIOrACLCopy} {
+		p, _ := runTestPlan(t, srv, PlanOptions{Match: MatchMapping, MappingFile: mapping, PermissionsRoute: route, Out: filepath.Join(dir, route+".json")})
+		g := groupPlan(p, wsProd, "scim-synced")
+		if g == nil || !strings.HasPrefix(g.Skipped, ConflictTargetTaken+": ") || !strings.Contains(g.Skipped, `the backup name of local group "scim-synced", "db-temp-scim-synced", is the name of its target account group "DB-TEMP-scim-synced"`) {
+			t.Errorf("route %s: scim-synced planned as %+v, want blocked: its backup name is its target", route, g)
+		}
+	}
+}

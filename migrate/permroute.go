@@ -138,6 +138,14 @@ func (b *planBuilder) checkPermissionRoutes() {
 		for _, key := range keys {
 			srcs := byAG[key]
 			ag := &b.groups[b.agIndex[key]]
+			if n := backupIsTarget(b.settings.BackupPrefix, ag, srcs); n != nil {
+				// The API would get from == to ("is not a workspace local
+				// group", rule 7), whatever the route: the names clash.
+				drop[key] = planDrop{conflict: &Conflict{Kind: ConflictTargetTaken, Detail: fmt.Sprintf(
+					"the backup name of local group %q, %q, is the name of its target account group %q (group names are unique regardless of case): the local group would not be renamed out of the way (the permission migration API refuses it, and the account group could not be assigned); use another --backup-prefix or another target",
+					n.g.DisplayName, b.settings.BackupPrefix+n.g.DisplayName, ag.DisplayName)}}
+				continue
+			}
 			why := b.apiRefusal(w, ag, srcs)
 			route := RouteAPI
 			switch {
@@ -163,6 +171,18 @@ func (b *planBuilder) checkPermissionRoutes() {
 	}
 	b.dropGroups(drop)
 	b.grantWarnings()
+}
+
+// backupIsTarget returns the source whose backup name is the account
+// group's name (compared as the service compares group names, regardless
+// of case), nil if none.
+func backupIsTarget(prefix string, ag *AccountGroupPlan, srcs []*planNode) *planNode {
+	for _, n := range srcs {
+		if planFold(prefix+n.g.DisplayName) == planFold(ag.DisplayName) {
+			return n
+		}
+	}
+	return nil
 }
 
 // apiRefusal returns why the permission migration API would refuse to
