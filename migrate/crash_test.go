@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dbiam/dbiam/journal"
 	"github.com/dbiam/dbiam/reports"
 	"github.com/dbiam/dbiam/sandbox"
 	"github.com/dbiam/dbiam/scim"
@@ -97,7 +98,7 @@ func runChild(srv *sandbox.Server, plan string, killBefore int64, env ...string)
 func journalLen(t *testing.T, plan string) int64 {
 	t.Helper()
 	_, recs, err := ReadJournal(DefaultJournalDir(plan))
-	if errors.Is(err, ErrNoJournal) {
+	if errors.Is(err, journal.ErrNoJournal) {
 		return 0
 	}
 	if err != nil {
@@ -508,7 +509,7 @@ func TestApplyInterruptAndResume(t *testing.T) {
 	if !strings.Contains(stdout.String(), "pending (interrupted)") {
 		t.Errorf("summary does not count pending groups:\n%s", stdout)
 	}
-	if _, err := os.Stat(filepath.Join(DefaultJournalDir(plan), lockFileName)); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(filepath.Join(DefaultJournalDir(plan), journal.LockFileName)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("interrupted apply left its lock: %v", err)
 	}
 	if got := journalLen(t, plan); got >= n {
