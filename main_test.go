@@ -163,8 +163,8 @@ func TestUsageErrorsAreOneLineOnStderr(t *testing.T) {
 		wantErr  string
 		wantHint string
 	}{
-		{"unknown flag", []string{"export", "--bogus"}, "dbiam: flag provided but not defined: -bogus", "hint: run 'dbiam export --help' for usage"},
-		{"global flag after the command", []string{"export", "--parallel", "2"}, "-parallel", "hint: --parallel is a global flag: put it before the command"},
+		{"unknown flag", []string{"export", "--bogus"}, "dbiam: unknown flag --bogus for 'dbiam export'", "hint: run 'dbiam export --help' for usage"},
+		{"unknown flag close to one", []string{"export", "--paralel", "2"}, "dbiam: unknown flag --paralel for 'dbiam export'", "hint: did you mean --parallel?"},
 		{"unknown command", []string{"bogus-cmd"}, `dbiam: unknown command "bogus-cmd"`, "hint: run 'dbiam --help'"},
 		{"unknown subcommand", []string{"migrate", "bogus"}, `dbiam: unknown command "bogus" for 'dbiam migrate'`, "hint: run 'dbiam migrate --help'"},
 		{"missing required flag", []string{"migrate", "plan"}, "dbiam: flag --out is required", "hint: run 'dbiam migrate plan --help' for usage"},

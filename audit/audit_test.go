@@ -578,7 +578,7 @@ func TestAuditBadInput(t *testing.T) {
 		opts    Options
 		wantErr string
 	}{
-		{"nothing selected", Options{}, "dbiam audit: no identities to audit: pass --user"},
+		{"nothing selected", Options{}, "audit: no identities to audit: pass --user"},
 		{"all and user", Options{All: true, Users: []string{"a@b.test"}}, "--all: cannot be combined"},
 		{"inactive and group", Options{Inactive: true, Groups: []string{"g"}}, "--inactive: cannot be combined"},
 		{"bad format", Options{Users: []string{"a@b.test"}, Format: "pdf"}, "--format pdf: unknown format: use table, csv, json, xlsx or html"},

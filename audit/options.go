@@ -340,7 +340,7 @@ func (o Options) check() (plan, error) {
 	case named:
 		p.mode = modeNamed
 	default:
-		return p, &InputError{Input: "dbiam audit", Problem: "no identities to audit",
+		return p, &InputError{Input: "audit", Problem: "no identities to audit",
 			Fix: "pass --user, --service-principal, --group, --from-file, --inactive or --all"}
 	}
 	switch o.Permissions {

@@ -1,0 +1,285 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/dbiam/dbiam/reports"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// TestMain runs dbiam itself instead of the tests when DBIAM_TEST_MAIN is
+// set, so that tests can run the real binary (completion scripts, a
+// terminal) without building it.
+func TestMain(m *testing.M) {
+	if os.Getenv("DBIAM_TEST_MAIN") == "1" {
+		os.Exit(run(context.Background(), os.Args, reports.System()))
+	}
+	os.Exit(m.Run())
+}
+
+// golden compares got with testdata/name, or rewrites it with -update.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -run %s -update)", err, t.Name())
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from the golden file (go test -run %s -update rewrites it):\n--- got\n%s\n--- want\n%s", path, t.Name(), got, want)
+	}
+}
+
+func TestGlobalFlagAfterCommand(t *testing.T) {
+	app := newApp(reports.NewStreams(nil, nil, nil), &globals{})
+	tests := []struct {
+		in, want string
+	}{
+		{"export --profile prod", "--profile prod export"},
+		{"export -p prod --format csv", "-p prod export --format csv"},
+		{"--parallel 2 export --sandbox --out x", "--parallel 2 --sandbox export --out x"},
+		{"export --profile=prod --out x", "--profile=prod export --out x"},
+		// A command flag's value is never taken for a global flag.
+		{"audit --group --sandbox --user u", "audit --group --sandbox --user u"},
+		{"migrate apply --dry-run plan.json --no-progress", "--no-progress migrate apply --dry-run plan.json"},
+		{"migrate plan --out p.json --log-level debug -w acme", "--log-level debug migrate plan --out p.json -w acme"},
+		// After "--" everything is an argument.
+		{"migrate apply -- --profile", "migrate apply -- --profile"},
+		// Unknown commands and flags are left for the error.
+		{"exprot --profile p", "exprot --profile p"},
+		{"--bogus export --profile p", "--bogus export --profile p"},
+		{"export --bogus --profile p", "--profile p export --bogus"},
+		// The completion request stays last.
+		{"export --profile p --generate-bash-completion", "--profile p export --generate-bash-completion"},
+	}
+	for _, tt := range tests {
+		got := globalFlagAfterCommand(app, append([]string{"dbiam"}, strings.Fields(tt.in)...))
+		if want := append([]string{"dbiam"}, strings.Fields(tt.want)...); !slices.Equal(got, want) {
+			t.Errorf("%q:\n got  %q\n want %q", tt.in, got, want)
+		}
+	}
+}
+
+// TestGlobalFlagsEitherSide runs the same export with the global flags
+// before and after the command.
+func TestGlobalFlagsEitherSide(t *testing.T) {
+	for _, args := range [][]string{
+		{"--sandbox", "--no-progress", "export", "--format", "csv", "--out"},
+		{"export", "--sandbox", "--format", "csv", "--no-progress", "--out"},
+	} {
+		dir := filepath.Join(t.TempDir(), "out")
+		code, _, errOut := runCLI(t, append(args, dir)...)
+		if code != 0 {
+			t.Fatalf("%q: exit %d\n%s", args, code, errOut)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "users.csv")); err != nil {
+			t.Errorf("%q: %v", args, err)
+		}
+	}
+	// -p is --profile, after the command too.
+	code, _, errOut := runCLI(t, "export", "-p", "prod")
+	if code != exitError || !strings.Contains(errOut, `profile "prod"`) {
+		t.Errorf("export -p prod: exit %d, stderr %q: want the profile error", code, errOut)
+	}
+}
+
+func TestVersionFlag(t *testing.T) {
+	_, byCommand, _ := runCLI(t, "version")
+	code, byFlag, errOut := runCLI(t, "--version")
+	if code != 0 || byFlag != byCommand || !strings.HasPrefix(byFlag, "dbiam dev (go") {
+		t.Errorf("--version: exit %d, stdout %q, stderr %q; version prints %q", code, byFlag, errOut, byCommand)
+	}
+}
+
+// commandPaths lists every command path of the app, "" for the app.
+func commandPaths(cmds []*cli.Command, prefix string) []string {
+	var out []string
+	for _, c := range cmds {
+		p := strings.TrimSpace(prefix + " " + c.Name)
+		out = append(out, p)
+		out = append(out, commandPaths(c.Subcommands, p)...)
+	}
+	return out
+}
+
+// TestHelpGolden pins the help of every command, so that a change of
+// wording or of a flag shows in review.
+func TestHelpGolden(t *testing.T) {
+	app := newApp(reports.NewStreams(nil, nil, nil), &globals{})
+	for _, p := range append([]string{""}, commandPaths(app.Commands, "")...) {
+		args := append(strings.Fields(p), "--help")
+		code, out, errOut := runCLI(t, args...)
+		if code != 0 || errOut != "" {
+			t.Errorf("%s --help: exit %d, stderr %q", p, code, errOut)
+		}
+		name := "dbiam"
+		if p != "" {
+			name = strings.ReplaceAll(p, " ", "-")
+		}
+		golden(t, filepath.Join("help", name+".golden"), out)
+		// A default is shown once: never "(default 100) (default: 0)",
+		// never "(default: false)".
+		for _, line := range strings.Split(out, "\n") {
+			if strings.Count(line, "(default") > 1 || strings.Contains(line, "(default: false)") || strings.Contains(line, "(default: 0)") {
+				t.Errorf("%s --help: %q", p, line)
+			}
+		}
+	}
+}
+
+// TestErrorsGolden pins the error text of command-line mistakes: one line
+// and a hint, the flag as typed, a suggestion when a name is close, no
+// doubled prefix.
+func TestErrorsGolden(t *testing.T) {
+	cases := [][]string{
+		{"exprot"},
+		{"bogus-cmd"},
+		{"migrate", "plna"},
+		{"export", "--bogus"},
+		{"export", "-bogus"},
+		{"export", "--workspce", "acme"},
+		{"export", "--prfile", "prod"},
+		{"export", "--out"},
+		{"--parallel", "x", "version"},
+		{"--sandbox=maybe", "version"},
+		{"--log-level", "loud", "version"},
+		{"--sandbox", "--host", "https://x.test", "version"},
+		{"version", "extra"},
+		{"completion"},
+		{"completion", "bsh"},
+		{"completion", "tcsh"},
+		{"migrate", "plan"},
+		{"--sandbox", "audit"},
+		{"export", "--profile", "prod"},
+	}
+	var b strings.Builder
+	for _, args := range cases {
+		code, out, errOut := runCLI(t, args...)
+		fmt.Fprintf(&b, "$ dbiam %s\n%s[exit %d]\n\n", strings.Join(args, " "), errOut, code)
+		if code == 0 || out != "" {
+			t.Errorf("%q: exit %d, stdout %q", args, code, out)
+		}
+		if strings.Contains(errOut, "dbiam: dbiam") || strings.Contains(errOut, "-bogus for") && strings.Contains(errOut, "flag provided") {
+			t.Errorf("%q: doubled prefix or raw flag error: %q", args, errOut)
+		}
+	}
+	golden(t, "errors.golden", b.String())
+}
+
+// dbiamOnPath puts a "dbiam" on PATH that runs this test binary as dbiam
+// (see TestMain).
+func dbiamOnPath(t *testing.T) {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := t.TempDir()
+	if err := os.Symlink(exe, filepath.Join(bin, "dbiam")); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	t.Setenv("DBIAM_TEST_MAIN", "1")
+}
+
+// TestCompletionBash loads the bash script in a real bash and asks it for
+// completions the way bash does on <Tab>.
+func TestCompletionBash(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("bash is not installed")
+	}
+	hermetic(t)
+	dbiamOnPath(t)
+	complete := func(words ...string) []string {
+		t.Helper()
+		script := `source <(dbiam completion bash) || exit 1
+COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))
+_dbiam_complete
+printf '%s\n' "${COMPREPLY[@]}"`
+		cmd := exec.Command(bash, append([]string{"-c", script, "bash"}, words...)...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("bash: %v\n%s", err, stderr.String())
+		}
+		return strings.Fields(string(out))
+	}
+	if got := complete("dbiam", "ex"); !slices.Equal(got, []string{"export"}) {
+		t.Errorf("dbiam ex<Tab> = %q, want export", got)
+	}
+	if got := complete("dbiam", "migrate", "ro"); !slices.Equal(got, []string{"rollback"}) {
+		t.Errorf("dbiam migrate ro<Tab> = %q, want rollback", got)
+	}
+	if got := complete("dbiam", "export", "--workspaces"); !slices.Equal(got, []string{"--workspaces-file"}) {
+		t.Errorf("dbiam export --workspaces<Tab> = %q, want --workspaces-file", got)
+	}
+	if got := complete("dbiam", "completion", ""); len(got) != 0 && !slices.Contains(got, "bash") {
+		t.Logf("dbiam completion <Tab> = %q", got)
+	}
+}
+
+// TestCompletionScripts checks that every shell gets a script that hooks
+// dbiam and asks it for candidates, and that fish's lists the commands.
+func TestCompletionScripts(t *testing.T) {
+	for _, shell := range completionShells {
+		code, out, errOut := runCLI(t, "completion", shell)
+		if code != 0 || errOut != "" {
+			t.Fatalf("completion %s: exit %d, stderr %q", shell, code, errOut)
+		}
+		var want []string
+		switch shell {
+		case "bash":
+			want = []string{"complete -o bashdefault -o default -F _dbiam_complete dbiam", "--generate-bash-completion"}
+		case "zsh":
+			want = []string{"#compdef dbiam", "compdef _dbiam dbiam", "--generate-bash-completion"}
+		case "powershell":
+			want = []string{"Register-ArgumentCompleter -Native -CommandName dbiam", "--generate-bash-completion"}
+		case "fish":
+			want = []string{"complete -c dbiam", "-a 'export'", "-a 'migrate'", "-l workspaces-file"}
+		}
+		for _, w := range want {
+			if !strings.Contains(out, w) {
+				t.Errorf("completion %s lacks %q:\n%s", shell, w, out)
+			}
+		}
+	}
+	if zsh, err := exec.LookPath("zsh"); err == nil {
+		_, out, _ := runCLI(t, "completion", "zsh")
+		cmd := exec.Command(zsh, "-n")
+		cmd.Stdin = strings.NewReader(out)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("zsh -n: %v\n%s", err, b)
+		}
+	}
+	if fish, err := exec.LookPath("fish"); err == nil {
+		_, out, _ := runCLI(t, "completion", "fish")
+		cmd := exec.Command(fish, "--no-execute")
+		cmd.Stdin = strings.NewReader(out)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("fish --no-execute: %v\n%s", err, b)
+		}
+	}
+}
