@@ -15,6 +15,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/dbiam/dbiam/reports"
+	"github.com/dbiam/dbiam/sandbox"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -282,4 +283,45 @@ func TestCompletionScripts(t *testing.T) {
 			t.Errorf("fish --no-execute: %v\n%s", err, b)
 		}
 	}
+}
+
+// TestCredentialErrorsGolden runs dbiam against a sandbox with credentials
+// that go wrong in each way, and pins what the user reads: one line that
+// names the credential (never the secret) and a hint with the next step.
+func TestCredentialErrorsGolden(t *testing.T) {
+	srv := sandbox.NewTestServer(t, sandbox.Options{})
+	cases := []struct {
+		name string
+		env  map[string]string
+	}{
+		{"no credentials", nil},
+		{"wrong token", map[string]string{"DATABRICKS_TOKEN": "dapi-wrong-token-0001"}},
+		{"not an account admin", map[string]string{"DATABRICKS_TOKEN": srv.UserToken()}},
+		{"wrong M2M secret", map[string]string{"DATABRICKS_CLIENT_ID": "bd2e3835-c978-4802-8bf2-651e743e4efe", "DATABRICKS_CLIENT_SECRET": "wrong-secret-0002"}},
+	}
+	var b strings.Builder
+	for _, c := range cases {
+		hermetic(t)
+		for k, v := range c.env {
+			t.Setenv(k, v)
+		}
+		io, out, errb := reports.Test()
+		args := []string{"dbiam", "--host", srv.URL(), "--account-id", srv.AccountID(), "audit", "--user", "x@acme.test"}
+		code := run(context.Background(), args, io)
+		got := strings.ReplaceAll(errb.String(), srv.URL(), "<sandbox>")
+		got = strings.ReplaceAll(got, srv.AccountID(), "<account>")
+		fmt.Fprintf(&b, "# %s\n%s[exit %d]\n\n", c.name, got, code)
+		if code != exitError || out.Len() != 0 {
+			t.Errorf("%s: exit %d, stdout %q", c.name, code, out)
+		}
+		if n := strings.Count(strings.TrimSpace(got), "\n"); n > 1 {
+			t.Errorf("%s: %d lines, want the error and at most one hint:\n%s", c.name, n+1, got)
+		}
+		for _, secret := range []string{"dapi-wrong-token-0001", "wrong-secret-0002", srv.UserToken()} {
+			if strings.Contains(got, secret) {
+				t.Errorf("%s: stderr carries a secret:\n%s", c.name, got)
+			}
+		}
+	}
+	golden(t, "credential-errors.golden", b.String())
 }

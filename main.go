@@ -335,4 +335,9 @@ func printError(w io.Writer, err error) {
 	if errors.As(err, &usage) && usage.hint != "" {
 		fmt.Fprintf(w, "hint: %s\n", usage.hint)
 	}
+	// Typed errors of scim and the feature packages say what to do next.
+	var hinter interface{ Hint() string }
+	if errors.As(err, &hinter) && hinter.Hint() != "" && !strings.Contains(msg, hinter.Hint()) {
+		fmt.Fprintf(w, "hint: %s\n", reports.Redact(hinter.Hint()))
+	}
 }

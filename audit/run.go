@@ -169,7 +169,7 @@ func (a *auditor) run(ctx context.Context) (*Report, error) {
 func (a *auditor) selectWorkspaces(ctx context.Context) error {
 	infos, err := a.sess.Workspaces(ctx)
 	if err != nil {
-		return fmt.Errorf("list workspaces: %w", err)
+		return err // scim.Session.Workspaces names the operation
 	}
 	want := map[string]bool{}
 	for _, w := range a.plan.workspaces {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -31,6 +32,8 @@ type client struct {
 	workspaceID int64  // sent in WorkspaceHeader when routeByHeader
 	routeHeader bool
 	rt          *retrier
+	// cred describes the session's credential for an *AuthError.
+	cred Credential
 }
 
 // do performs one JSON call. body, when non-nil, is sent as JSON; out, when
@@ -67,6 +70,9 @@ func (c *client) do(ctx context.Context, class Class, method, path string, query
 	}
 	rep, err := c.rt.do(ctx, req, class, o)
 	if err != nil {
+		if errors.Is(err, ErrUnauthenticated) {
+			return &AuthError{Host: c.host, Credential: c.cred, Err: err}
+		}
 		return err
 	}
 	if o.header != nil {

@@ -78,6 +78,7 @@ type Session struct {
 	base      http.RoundTripper
 	registry  *registry
 	secrets   *redactor
+	cred      Credential
 	now       func() time.Time
 	sleep     func(context.Context, time.Duration) error
 	random    func() float64
@@ -142,6 +143,7 @@ func Connect(ctx context.Context, s Settings) (*Session, error) {
 		return nil, err
 	}
 	sess.cfg = cfg
+	sess.cred = credentialOf(cfg, s.Token)
 	sess.host = strings.TrimRight(cfg.Host, "/")
 	sess.accountID = s.AccountID
 	if sess.accountID == "" {
@@ -225,6 +227,9 @@ func resolveConfig(ctx context.Context, s Settings, base http.RoundTripper, secr
 	}
 	if err != nil {
 		registerSecrets(cfg, secrets)
+		if ce := explainResolveError(ctx, cfg, err, secrets); ce != nil {
+			return nil, ce
+		}
 		return nil, &ConfigError{Op: "resolve credentials", Problem: sdkProblem(err, s.Hermetic, secrets), Fix: fix}
 	}
 	registerSecrets(cfg, secrets)
@@ -236,6 +241,10 @@ func resolveConfig(ctx context.Context, s Settings, base http.RoundTripper, secr
 		return nil, &ConfigError{Op: "resolve credentials", Problem: fmt.Sprintf("host %q is not a URL", cfg.Host), Fix: "pass --host as https://<name>"}
 	}
 	if err := cfg.Authenticate(req); err != nil {
+		registerSecrets(cfg, secrets)
+		if ce := explainResolveError(ctx, cfg, err, secrets); ce != nil {
+			return nil, ce
+		}
 		return nil, &ConfigError{Op: "resolve credentials", Problem: fmt.Sprintf("authenticate to %s: %s", cfg.Host, sdkProblem(err, s.Hermetic, secrets)), Fix: fix}
 	}
 	for _, v := range req.Header.Values("Authorization") {
@@ -315,6 +324,10 @@ func registerSecrets(cfg *config.Config, secrets *redactor) {
 
 // Host returns the resolved host URL (scheme://host[:port]).
 func (s *Session) Host() string { return s.host }
+
+// Credential describes the credential the session authenticates with
+// (never its secret).
+func (s *Session) Credential() Credential { return s.cred }
 
 // AccountID returns the account id from Settings or the profile, or "".
 func (s *Session) AccountID() string { return s.accountID }
@@ -413,7 +426,7 @@ func (s *Session) newClient(host string, workspaceID int64, routeHeader bool, cf
 		onRetry:        s.settings.OnRetry,
 		onRequest:      s.settings.OnRequest,
 	})
-	return &client{host: host, workspaceID: workspaceID, routeHeader: routeHeader, rt: rt}
+	return &client{host: host, workspaceID: workspaceID, routeHeader: routeHeader, rt: rt, cred: s.cred}
 }
 
 // pooledTransport is http.DefaultTransport keeping enough idle connections
