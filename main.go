@@ -60,6 +60,7 @@ func run(ctx context.Context, args []string, io *reports.Streams) int {
 	app := newApp(io, g)
 	g.args = globalFlagAfterCommand(app, args)
 	err := app.RunContext(ctx, g.args)
+	io.Retries().Flush()
 	return exitCode(ctx, err, io)
 }
 
@@ -227,8 +228,7 @@ func (g *globals) connect(ctx context.Context) (*scim.Session, error) {
 		Parallel:   g.parallel,
 		RPS:        g.rps,
 		OnRetry: func(e scim.RetryEvent) {
-			log.Warn("retry", "method", e.Method, "path", e.Path, "workspace", e.WorkspaceID,
-				"attempt", e.Attempt, "wait", e.Wait, "throttled", e.Throttled, "err", e.Err)
+			g.io.Retries().Note(reports.Retry{Workspace: e.Workspace, Class: string(e.Class), Throttled: e.Throttled, Wait: e.Wait, Err: e.Err})
 		},
 	}
 	if log.Enabled(reports.LevelDebug) {

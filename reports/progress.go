@@ -220,13 +220,13 @@ func (p *Progress) Close() {
 	if p.stopTicker != nil {
 		p.stopTicker()
 	}
-	if !p.tty {
-		return
+	if p.tty {
+		p.mu.Lock()
+		p.eraseLocked()
+		p.mu.Unlock()
+		p.log.sink.setAbove(nil)
 	}
-	p.mu.Lock()
-	p.eraseLocked()
-	p.mu.Unlock()
-	p.log.sink.setAbove(nil)
+	p.s.Retries().Flush()
 }
 
 // Task is one unit of work reported by a [Progress]. It is safe for

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dbiam/dbiam/sandbox"
 	"github.com/dbiam/dbiam/scim"
@@ -155,4 +156,38 @@ func TestCredentialMessages(t *testing.T) {
 			t.Errorf("error %q, hint %q", err, ae.Hint())
 		}
 	})
+}
+
+// TestRetryEventNamesWorkspace: a retry says which workspace (by name)
+// and class it was for, so that the log can summarise per workspace and
+// class.
+func TestRetryEventNamesWorkspace(t *testing.T) {
+	srv := sandbox.NewTestServer(t, sandbox.Options{})
+	if err := srv.AddFault(sandbox.Fault{Method: "GET", PathRegexp: `^/api/2.0/preview/scim/v2/Users$`, Status: 429, Times: 2}); err != nil {
+		t.Fatal(err)
+	}
+	var events []scim.RetryEvent
+	sess := connectSandbox(t, srv, func(s *scim.Settings) {
+		s.Sleep = func(ctx context.Context, _ time.Duration) error { return ctx.Err() }
+		s.OnRetry = func(e scim.RetryEvent) { events = append(events, e) }
+	})
+	wss, err := sess.Workspaces(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := sess.Workspace(wss[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Users.ListAll(context.Background(), scim.ListOptions{PageSize: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 2 {
+		t.Fatalf("%d retry events, want 2", len(events))
+	}
+	for _, e := range events {
+		if e.Workspace != wss[0].Name || e.Class != scim.ClassSCIMRead || !e.Throttled {
+			t.Errorf("event %+v: want workspace %q, class scim-read, throttled", e, wss[0].Name)
+		}
+	}
 }

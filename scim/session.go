@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -342,7 +343,7 @@ func (s *Session) Account() (*AccountClient, error) {
 	if s.accountID == "" {
 		return nil, &accountError{}
 	}
-	return newAccountClient(s.newClient(s.host, 0, false, s.cfg), s.accountID), nil
+	return newAccountClient(s.newClient(s.host, 0, "account", false, s.cfg), s.accountID), nil
 }
 
 type accountError struct{}
@@ -375,7 +376,14 @@ func (s *Session) Workspace(ws WorkspaceInfo) (*WorkspaceClient, error) {
 		return nil, fmt.Errorf("workspace %d: %w", ws.ID, err)
 	}
 	route := ws.RouteByHeader || sameHost(host, s.host)
-	return newWorkspaceClient(s.newClient(host, ws.ID, route, cfg), host), nil
+	label := ws.Name
+	switch {
+	case label == "" && ws.ID != 0:
+		label = strconv.FormatInt(ws.ID, 10)
+	case label == "":
+		label = u.Host
+	}
+	return newWorkspaceClient(s.newClient(host, ws.ID, label, route, cfg), host), nil
 }
 
 func sameHost(a, b string) bool {
@@ -408,10 +416,11 @@ func (s *Session) configFor(host string) (*config.Config, error) {
 }
 
 // newClient builds a client and its transport stack for (host, workspaceID).
-func (s *Session) newClient(host string, workspaceID int64, routeHeader bool, cfg *config.Config) *client {
+func (s *Session) newClient(host string, workspaceID int64, label string, routeHeader bool, cfg *config.Config) *client {
 	rt := newTransport(stackConfig{
 		host:           host,
 		workspaceID:    workspaceID,
+		label:          label,
 		base:           s.base,
 		authenticate:   cfg.Authenticate,
 		registry:       s.registry,
