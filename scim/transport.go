@@ -27,10 +27,10 @@ type RetryEvent struct {
 	// host for a --host workspace.
 	Workspace string
 	Class     Class
-	Attempt     int           // the attempt that failed, from 1
-	Wait        time.Duration // backoff before the next attempt
-	Throttled   bool          // the server refused for rate or concurrency limits
-	Err         error         // *APIError or transport error of the failed attempt
+	Attempt   int           // the attempt that failed, from 1
+	Wait      time.Duration // backoff before the next attempt
+	Throttled bool          // the server refused for rate or concurrency limits
+	Err       error         // *APIError or transport error of the failed attempt
 }
 
 // RequestEvent reports one HTTP exchange (one attempt). Header is the request
