@@ -254,7 +254,7 @@ func (a *auditor) matcher() matcher {
 // scanWorkspaces lists each workspace's objects once, reads the details
 // that matter, and analyses them.
 func (a *auditor) scanWorkspaces(ctx context.Context) {
-	prog := reports.NewProgress(a.streams, reports.ProgressOptions{Label: "audit", Unit: "objects", Tasks: len(a.active())})
+	prog := reports.NewProgress(a.streams, reports.ProgressOptions{Label: "audit", Unit: "objects", TaskUnit: "workspaces", Tasks: len(a.active())})
 	defer prog.Close()
 	m := a.matcher()
 	a.forEachWorkspace(ctx, func(w *wsRun) {

@@ -298,8 +298,12 @@ func (r *runner) exportAll(ctx context.Context, targets []scim.WorkspaceInfo, cp
 	if withAccount {
 		tasks++
 	}
+	unit := "workspaces"
+	if withAccount {
+		unit = "tasks" // the workspaces and the account
+	}
 	prog := reports.NewProgress(r.deps.Streams, reports.ProgressOptions{
-		Label: "export", Unit: "identities", Tasks: tasks, Now: r.deps.Now})
+		Label: "export", Unit: "identities", TaskUnit: unit, Tasks: tasks, Now: r.deps.Now})
 	defer prog.Close()
 
 	var wg sync.WaitGroup

@@ -244,7 +244,7 @@ func RunApply(ctx context.Context, opts ApplyOptions, d Deps) error {
 
 	ex := newExecutor(plan, remote, j, views, opts, log)
 	if d.Streams != nil {
-		ex.progress = reports.NewProgress(d.Streams, reports.ProgressOptions{Label: "migrate", Unit: "groups",
+		ex.progress = reports.NewProgress(d.Streams, reports.ProgressOptions{Label: "migrate", Unit: "groups", TaskUnit: "workspaces",
 			Tasks: len(activeWorkspaces(plan)), Now: d.Now})
 	}
 	res, err := ex.run(ctx)

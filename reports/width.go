@@ -43,3 +43,11 @@ func padRight(s string, w int) string {
 	}
 	return s
 }
+
+// padLeft pads s with spaces on the left to w terminal cells.
+func padLeft(s string, w int) string {
+	if n := w - displayWidth(s); n > 0 {
+		return strings.Repeat(" ", n) + s
+	}
+	return s
+}
