@@ -290,17 +290,25 @@ func TestCompletionScripts(t *testing.T) {
 // names the credential (never the secret) and a hint with the next step.
 func TestCredentialErrorsGolden(t *testing.T) {
 	srv := sandbox.NewTestServer(t, sandbox.Options{})
+	refusing := sandbox.NewTestServer(t, sandbox.Options{})
+	if err := refusing.AddFault(sandbox.Fault{PathRegexp: `/workspaces$`, Status: 401}); err != nil {
+		t.Fatal(err)
+	}
+	const m2mClient, m2mSecret = "bd2e3835-c978-4802-8bf2-651e743e4efe", "sandbox-sp-secret-terraform"
 	cases := []struct {
 		name string
+		srv  *sandbox.Server
 		env  map[string]string
 	}{
-		{"no credentials", nil},
-		{"wrong token", map[string]string{"DATABRICKS_TOKEN": "dapi-wrong-token-0001"}},
-		{"not an account admin", map[string]string{"DATABRICKS_TOKEN": srv.UserToken()}},
-		{"wrong M2M secret", map[string]string{"DATABRICKS_CLIENT_ID": "bd2e3835-c978-4802-8bf2-651e743e4efe", "DATABRICKS_CLIENT_SECRET": "wrong-secret-0002"}},
+		{"no credentials", srv, nil},
+		{"wrong token", srv, map[string]string{"DATABRICKS_TOKEN": "dapi-wrong-token-0001"}},
+		{"not an account admin", srv, map[string]string{"DATABRICKS_TOKEN": srv.UserToken()}},
+		{"wrong M2M secret", srv, map[string]string{"DATABRICKS_CLIENT_ID": m2mClient, "DATABRICKS_CLIENT_SECRET": "wrong-secret-0002"}},
+		{"M2M token refused by the API", refusing, map[string]string{"DATABRICKS_CLIENT_ID": m2mClient, "DATABRICKS_CLIENT_SECRET": m2mSecret}},
 	}
 	var b strings.Builder
 	for _, c := range cases {
+		srv := c.srv
 		hermetic(t)
 		for k, v := range c.env {
 			t.Setenv(k, v)
@@ -317,7 +325,7 @@ func TestCredentialErrorsGolden(t *testing.T) {
 		if n := strings.Count(strings.TrimSpace(got), "\n"); n > 1 {
 			t.Errorf("%s: %d lines, want the error and at most one hint:\n%s", c.name, n+1, got)
 		}
-		for _, secret := range []string{"dapi-wrong-token-0001", "wrong-secret-0002", srv.UserToken()} {
+		for _, secret := range []string{"dapi-wrong-token-0001", "wrong-secret-0002", srv.UserToken(), m2mSecret} {
 			if strings.Contains(got, secret) {
 				t.Errorf("%s: stderr carries a secret:\n%s", c.name, got)
 			}

@@ -44,8 +44,9 @@ func named(names ...string) *targetSet {
 func TestManagersIgnoresAdminsGroup(t *testing.T) {
 	mgrs, owners := managers(acl(
 		userACE("a@x.test", "IS_OWNER"),
-		groupACE("admins", true, "CAN_MANAGE"),
-		groupACE("eng", true, "CAN_MANAGE"),
+		groupACE("admins", false, "CAN_MANAGE"),
+		groupACE("eng", false, "CAN_MANAGE"),
+		groupACE("ops", true, "CAN_MANAGE"), // inherited: a grant of the parent's
 		userACE("b@x.test", "CAN_VIEW", "CAN_MANAGE_RUN"),
 		scim.AccessControl{ServicePrincipalName: "app-1", PermissionLevel: "CAN_MANAGE"},
 	))
@@ -119,6 +120,64 @@ func TestAnalyzeSoleManagerJoint(t *testing.T) {
 	o.acl = acl(userACE("a@x.test", "CAN_MANAGE"))
 	if fs := analyzeObject(WorkspaceRef{ID: 7}, o, named("a@x.test"), testNow); len(fs) != 1 || fs[0].Severity != SeverityInfo {
 		t.Errorf("job cluster: %+v", fs)
+	}
+}
+
+// inheritedACE is an entry whose only level is inherited from parent.
+func inheritedACE(user, level, parent string) scim.AccessControl {
+	return scim.AccessControl{UserName: user, AllPermissions: []scim.Permission{
+		{PermissionLevel: level, Inherited: true, InheritedFromObject: []string{parent}}}}
+}
+
+// TestAnalyzeInheritedManagers: an inherited CAN_MANAGE is not a manager of
+// its own: the sole-manager finding of a direct manager stays when someone
+// inherits CAN_MANAGE, and an identity that only inherits CAN_MANAGE is not
+// the object's sole manager. The findings are those of the same ACL
+// without its inherited entries.
+func TestAnalyzeInheritedManagers(t *testing.T) {
+	c := scim.Cluster{ClusterID: "c1", ClusterName: "shared", CreatorUserName: "z@x.test", State: "TERMINATED", ClusterSource: "UI"}
+	render := func(fs []Finding) []string {
+		var out []string
+		for _, f := range fs {
+			out = append(out, f.IdentityName+" "+f.Severity.String()+" "+f.Reason)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name     string
+		direct   []scim.AccessControl
+		inherits []scim.AccessControl
+		audited  []string
+		orphaned []string // identities reported sole manager
+	}{
+		{"a direct, b inherits", []scim.AccessControl{userACE("a@x.test", "CAN_MANAGE")},
+			[]scim.AccessControl{inheritedACE("b@x.test", "CAN_MANAGE", "/directories/7"), groupACE("admins", true, "CAN_MANAGE")},
+			[]string{"a@x.test"}, []string{"a@x.test"}},
+		{"a only inherits", []scim.AccessControl{userACE("b@x.test", "CAN_RUN")},
+			[]scim.AccessControl{inheritedACE("a@x.test", "CAN_MANAGE", "/directories/7")},
+			[]string{"a@x.test"}, nil},
+		{"a direct and inherited, b direct", []scim.AccessControl{userACE("a@x.test", "CAN_MANAGE"), userACE("b@x.test", "CAN_MANAGE")},
+			[]scim.AccessControl{inheritedACE("a@x.test", "CAN_MANAGE", "/directories/7")},
+			[]string{"a@x.test"}, nil},
+	} {
+		o := clusterObject(testWS, c)
+		o.acl = acl(tc.direct...)
+		want := analyzeObject(WorkspaceRef{ID: 7}, o, named(tc.audited...), testNow)
+		o = clusterObject(testWS, c)
+		o.acl = acl(append(slices.Clone(tc.direct), tc.inherits...)...)
+		got := analyzeObject(WorkspaceRef{ID: 7}, o, named(tc.audited...), testNow)
+		if !slices.Equal(render(got), render(want)) {
+			t.Errorf("%s: findings %v, want those without the inherited entries %v", tc.name, render(got), render(want))
+		}
+		var orphaned []string
+		for _, f := range got {
+			if f.Severity == SeverityOrphaned {
+				orphaned = append(orphaned, f.IdentityName)
+			}
+		}
+		if !slices.Equal(orphaned, tc.orphaned) {
+			t.Errorf("%s: sole managers %v, want %v (findings %v)", tc.name, orphaned, tc.orphaned, render(got))
+		}
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/dbiam/dbiam/reports"
 	"github.com/dbiam/dbiam/sandbox"
@@ -454,8 +455,10 @@ func TestAuditPermissionScopes(t *testing.T) {
 // after writing the report.
 func TestAuditKindNotCovered(t *testing.T) {
 	e := newEnv(t, sandbox.Options{Seed: testSeed(t)}, nil)
-	if err := e.srv.AddFault(sandbox.Fault{Method: "GET", PathRegexp: `^/api/2\.0/token-management/tokens$`, Status: 403,
-		Body: `{"error_code":"PERMISSION_DENIED","message":"Only admins can list tokens."}`}); err != nil {
+	// (A 403 there would say the caller is not an admin: see
+	// TestAuditNonAdmin.)
+	if err := e.srv.AddFault(sandbox.Fault{Method: "GET", PathRegexp: `^/api/2\.0/token-management/tokens$`, Status: 400,
+		Body: `{"error_code":"INVALID_STATE","message":"Token listing is unavailable."}`}); err != nil {
 		t.Fatal(err)
 	}
 	r, err := e.runJSON(t, Options{Users: []string{"alice@corp.test"}, Workspaces: []string{"ws-main"}})
@@ -464,7 +467,7 @@ func TestAuditKindNotCovered(t *testing.T) {
 		t.Fatalf("err = %v, want a PartialError for ws-main tokens", err)
 	}
 	if len(r.Findings) == 0 || r.Findings[0].Severity != SeverityNotCovered || r.Findings[0].Kind != KindToken ||
-		!strings.Contains(r.Findings[0].Reason, "PERMISSION_DENIED") {
+		!strings.Contains(r.Findings[0].Reason, "INVALID_STATE") {
 		t.Errorf("first finding = %+v, want the token gap", r.Findings[0])
 	}
 	if len(r.Workspaces) != 1 || r.Workspaces[0].Coverage != CoveragePartial {
@@ -870,5 +873,55 @@ func TestAuditAllAccountLookupFails(t *testing.T) {
 	}
 	if _, serr := os.Stat(out); !errors.Is(serr, os.ErrNotExist) {
 		t.Errorf("report written after a failed run: %v", serr)
+	}
+}
+
+// TestAuditNonAdmin: run with a non-admin token, the lists show only what
+// the caller can access, so every kind of the workspace is reported not
+// covered (token management's 403 tells the caller is no admin there),
+// never as "no findings", and the run ends with a PartialError.
+func TestAuditNonAdmin(t *testing.T) {
+	e := newEnv(t, sandbox.Options{Seed: testSeed(t)}, nil)
+	// A workspace user has no account API: the session's host is the
+	// first workspace (no account id), named after the host.
+	e.deps.Connect = func(ctx context.Context) (*scim.Session, error) {
+		return scim.Connect(ctx, scim.Settings{Host: e.srv.URL(), Token: e.srv.UserToken(), Hermetic: true,
+			Rates: scim.UnlimitedRates(), Sleep: func(ctx context.Context, d time.Duration) error { return ctx.Err() }})
+	}
+	r, err := e.runJSON(t, Options{Users: []string{"carol@corp.test"}})
+	var pe *PartialError
+	if !errors.As(err, &pe) || pe.ExitCode() != 2 {
+		t.Fatalf("err = %v, want a PartialError", err)
+	}
+	var want []string
+	for _, k := range ObjectKinds() {
+		want = append(want, "127.0.0.1 (1001): "+string(k))
+	}
+	if !slices.Equal(pe.NotCovered, want) {
+		t.Errorf("not covered %v, want every kind %v", pe.NotCovered, want)
+	}
+	if len(r.Workspaces) != 1 || r.Workspaces[0].Coverage == CoverageFull {
+		t.Errorf("coverage = %+v", r.Workspaces)
+	}
+	gaps := 0
+	for _, f := range r.Findings {
+		if f.Severity != SeverityNotCovered {
+			continue
+		}
+		gaps++
+		if f.Kind != KindToken && !strings.Contains(f.Reason, "not an admin of this workspace") {
+			t.Errorf("gap %s: reason %q", row(f), f.Reason)
+		}
+	}
+	if gaps != len(want) || r.Findings[0].Severity != SeverityNotCovered {
+		t.Errorf("%d not-covered findings first of %v, want %d", gaps, rows(r, nil), len(want))
+	}
+	// The table says so too.
+	e.stdout.Reset()
+	if err := e.run(t, Options{Users: []string{"carol@corp.test"}, Format: FormatTable}); !errors.As(err, &pe) {
+		t.Fatalf("table run: %v", err)
+	}
+	if out := e.stdout.String(); !strings.Contains(out, "not-covered") || strings.Contains(strings.ToLower(out), "no findings") {
+		t.Errorf("table output:\n%s", out)
 	}
 }

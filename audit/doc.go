@@ -40,8 +40,12 @@
 // whether it is paused), legacy dashboards (owner) and Lakeview
 // dashboards (CAN_MANAGE, as they have no owner field), serving endpoints
 // and apps (creator), and sole-manager status from the permissions API
-// (CAN_MANAGE or IS_OWNER; the admins group, which can manage everything,
-// does not count as a remaining manager). For audited groups, each member
+// (CAN_MANAGE or IS_OWNER granted on the object itself; the admins group,
+// which can manage everything, does not count as a remaining manager, and
+// neither do levels an entry inherits from a parent or root object, which
+// are grants on that parent: an inherited CAN_MANAGE neither makes an
+// identity the sole manager of the object nor keeps another one from
+// being). For audited groups, each member
 // whose only path to a workspace's permission assignments goes through an
 // audited group gets a workspace-access finding (identity-federated
 // workspaces only: others have no assignments).
@@ -66,7 +70,12 @@
 // A part of the account that could not be read (a workspace, a resource
 // kind, some permission reads) appears as a finding with severity
 // not-covered, ranked first, and Run returns a *PartialError (exit code 2)
-// after writing the report: a gap is never reported as "no findings".
+// after writing the report: a gap is never reported as "no findings". The
+// service shows a non-admin only the objects it can access, so in a
+// workspace where token management answers 403 (the caller is not a
+// workspace admin there) every kind is not covered. A workspace that
+// refuses the credentials (a personal access token of another workspace,
+// see scim.TokenScopeError) is not covered, with the fix in its reason.
 // Alerts v2 are the one optional kind: a workspace whose alerts v2 list
 // answers 404 ENDPOINT_NOT_FOUND or FEATURE_DISABLED does not have the
 // feature, and the kind is recorded as not available

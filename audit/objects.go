@@ -356,8 +356,12 @@ func aclPrincipal(a scim.AccessControl) pref {
 // admins can manage is orphaned.
 const adminsGroup = "admins"
 
-// managers returns the principals with CAN_MANAGE or IS_OWNER in acl,
-// except the admins group, and the owners (IS_OWNER) among them.
+// managers returns the principals with CAN_MANAGE or IS_OWNER granted on
+// the object itself in acl, except the admins group, and the owners
+// (IS_OWNER) among them. Inherited levels do not count: a CAN_MANAGE
+// inherited from a parent (a directory, or the type's root) is a grant on
+// the parent, which the audit judges where it is granted, so it neither
+// makes its holder a manager of the object nor a manager that remains.
 func managers(acl *scim.ObjectPermissions) (mgrs, owners []pref) {
 	if acl == nil {
 		return nil, nil
@@ -368,7 +372,7 @@ func managers(acl *scim.ObjectPermissions) (mgrs, owners []pref) {
 			continue
 		}
 		manage, own := false, false
-		for _, l := range e.Levels() {
+		for _, l := range e.DirectLevels() {
 			switch l.PermissionLevel {
 			case scim.PermissionIsOwner:
 				own, manage = true, true

@@ -274,10 +274,29 @@ func (a *auditor) scanWorkspaces(ctx context.Context) {
 			// Run returns the cancellation without a report.
 			return
 		}
+		if te := tokenRefused(inv.failed); te != nil {
+			// The workspace refused the credentials: nothing was read, and
+			// one reason says why and what to do.
+			w.failed = te
+			task.Fail(te)
+			return
+		}
 		for k, err := range inv.failed {
 			w.gap(k, err)
 		}
 		w.unavailable = inv.unavailable
+		if errors.Is(inv.failed[KindToken], scim.ErrPermissionDenied) {
+			// Token management answers workspace admins only: the caller
+			// is not one here, and the other lists show it only what it
+			// can access, which is not everything.
+			for _, k := range ObjectKinds() {
+				_, failed := inv.failed[k]
+				_, absent := inv.unavailable[k]
+				if !failed && !absent {
+					w.gap(k, errNotAdmin)
+				}
+			}
+		}
 		for _, k := range ObjectKinds() {
 			if err, ok := w.unavailable[k]; ok {
 				a.log.Info("audit kind not available", "part", w.ref.Label()+": "+string(k), "cause", err.Error())
@@ -293,6 +312,25 @@ func (a *auditor) scanWorkspaces(ctx context.Context) {
 		task.Done(fmt.Sprintf("%d objects, %d permission reads, %d findings", w.objects, w.acls, len(w.findings)))
 	})
 }
+
+// tokenRefused returns the *scim.TokenScopeError among the failed lists:
+// the workspace refused the session's personal access token.
+func tokenRefused(failed map[Kind]error) error {
+	for _, k := range ObjectKinds() {
+		var te *scim.TokenScopeError
+		if errors.As(failed[k], &te) {
+			return te
+		}
+	}
+	return nil
+}
+
+// errNotAdmin is the gap of every list a non-admin read: the service
+// shows a non-admin only the objects it can access (the SDK documents it
+// for queries, alerts, warehouses and dashboards), so the list is complete
+// only for a workspace admin.
+var errNotAdmin = errors.New("the caller is not an admin of this workspace (token management answered 403): " +
+	"the list shows only the objects the caller can access; run audit as a workspace admin, or with OAuth M2M of an admin service principal")
 
 // detailGaps records permission and jobs/get reads that failed. An object
 // deleted since it was listed (404) is not a gap.

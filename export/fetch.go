@@ -220,7 +220,8 @@ func (r *runner) federated(ctx context.Context, w *scim.WorkspaceClient, d *wsDa
 	case errors.Is(err, scim.ErrNotFound):
 		return &no
 	}
-	if ctx.Err() == nil {
+	var te *scim.TokenScopeError
+	if ctx.Err() == nil && !errors.As(err, &te) { // a refused token fails the workspace, which says why
 		r.log.Warn("identity federation unknown", "workspace", w.ID, "err", err)
 	}
 	return nil

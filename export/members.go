@@ -11,8 +11,9 @@ import (
 // This file resolves group membership from the lists alone, without one GET
 // per group: every user, service principal and group carries its direct
 // parent groups in its "groups" attribute, so the members of a group are the
-// principals that name it there. Listing groups with their members times out
-// on large workspaces; the three lists cost a handful of requests.
+// principals that name it there (scim.Memberships, shared with migrate plan).
+// Listing groups with their members times out on large workspaces; the three
+// lists cost a handful of requests.
 
 // node is a principal of a workspace's membership graph.
 type node struct {
@@ -363,20 +364,8 @@ func buildGraph(users []scim.User, sps []scim.ServicePrincipal, groups []scim.Gr
 	for _, s := range sps {
 		g.add(newNode(s.ID, s.DisplayName, kindSP))
 	}
-	for _, gr := range groups {
-		for _, p := range gr.Groups {
-			g.link(p.Value, p.Display, gr.ID)
-		}
-	}
-	for _, u := range users {
-		for _, p := range u.Groups {
-			g.link(p.Value, p.Display, u.ID)
-		}
-	}
-	for _, s := range sps {
-		for _, p := range s.Groups {
-			g.link(p.Value, p.Display, s.ID)
-		}
+	for m := range scim.Memberships(users, sps, groups) {
+		g.link(m.Group.Value, m.Group.Display, m.Member.Value)
 	}
 	g.finish()
 	return g

@@ -363,8 +363,12 @@ func (r *runner) exportWorkspace(ctx context.Context, i int, info scim.Workspace
 		return res
 	}
 	if len(d.errs) > 0 {
-		res.status, res.reason = statusFailed, joinErrors(d.errs)
-		res.err = errors.Join(d.errs...)
+		errs := d.errs
+		if te := tokenRefused(errs); te != nil {
+			errs = []error{te} // every read failed for it: say it once
+		}
+		res.status, res.reason = statusFailed, joinErrors(errs)
+		res.err = errors.Join(errs...)
 		task.Fail(errors.New(res.reason))
 		return res
 	}
@@ -374,6 +378,17 @@ func (r *runner) exportWorkspace(ctx context.Context, i int, info scim.Workspace
 	}
 	task.Done(res.counts.String())
 	return res
+}
+
+// tokenRefused returns the *scim.TokenScopeError among errs: the
+// workspace refused the session's personal access token, which explains
+// every other failure of its reads.
+func tokenRefused(errs []error) error {
+	var te *scim.TokenScopeError
+	if errors.As(errors.Join(errs...), &te) {
+		return te
+	}
+	return nil
 }
 
 // spoolTo writes the spool file key with write and returns it closed; on

@@ -13,12 +13,23 @@
 //     answers with a metastore); a workspace that is not, or is not
 //     RUNNING, is listed as skipped with the reason;
 //   - the groups of each federated workspace with the attributes id,
-//     displayName, externalId, meta, entitlements and roles (never with
-//     members), then the members and direct parents of each selected
-//     group with one GET (attributes=members,groups), and the workspace's
-//     users and service principals when a member needs resolving;
-//   - the account's users, service principals and groups, listed once, and
-//     the members of each account group the plan may reuse.
+//     displayName, externalId, meta, entitlements, roles and groups (never
+//     with members), and, once a page shows a selected group, the
+//     workspace's users and service principals with their "groups"
+//     attribute: the members of a selected group are the principals whose
+//     "groups" name it (scim.Memberships, as export derives them), its
+//     direct parents its own "groups". A group is read with one GET
+//     (attributes=members,groups) only where the lists leave its membership
+//     ambiguous (an entry whose type is neither empty nor "direct"), or
+//     every selected group with GetMembers (--get-members);
+//   - the account's users, service principals and groups, listed once
+//     alongside the workspaces, and the members of each account group the
+//     plan may reuse.
+//
+// Every list is read with several pages in flight (scim's
+// Endpoint.ListConcurrent). A progress task per workspace and one for the
+// account count the identities listed; off a terminal a status line is
+// logged every 5 s (PlanOptions.StatusInterval).
 //
 // In scope are groups whose meta.resourceType is WorkspaceGroup, never the
 // system groups admins, users and account users, selected with
@@ -65,6 +76,24 @@
 //   - not-read (with --skip-unreadable): a workspace, or the members of its
 //     groups, could not be read; the plan leaves it (or them) out. Always
 //     blocking.
+//   - service-limit: the service would refuse the migration (plan_limits.go,
+//     docs/limits.md): the account over LimitAccountGroups groups (every
+//     group needing a new account group is skipped), a principal over
+//     LimitDirectParents direct parent groups (every planned group adding
+//     it), a planned account group heading more than LimitNestingDepth
+//     layers of nested groups, or a backup or new account group name over
+//     LimitNameLength UTF-16 code units. Always blocking; groups nesting a
+//     skipped group are skipped too. PlanOptions.Limits can only lower the
+//     limits.
+//
+// Warnings ([Warning]) change nothing in the plan and follow the conflicts
+// in the summary: externally-provisioned (local groups the plan migrates
+// carry an externalId: a workspace-level SCIM provisioner may fight the
+// migration; one per workspace), workspace-group-count (a workspace
+// would show more than LimitWorkspaceGroups groups between apply and
+// finalize) and table-acls-not-verified (once, when the plan migrates a
+// group: the permission migration API moves legacy table ACLs according
+// to the public record, but dbiam neither reads nor verifies them).
 //
 // An existing account group is reused only when its members equal the
 // desired ones or the policy says merge.
@@ -98,11 +127,12 @@
 //     (--backup-prefix + name), account_group_key, entitlements, roles,
 //     members_digest, member_count, skipped (reason; such a group is left
 //     alone);
-//   - conflicts: kind, workspace_id, group, detail, policies, blocking.
+//   - conflicts: kind, workspace_id, group, detail, policies, blocking;
+//   - warnings (omitted when empty): kind, workspace_id, detail.
 //
 // Added to the contract since its first draft (all additive):
-// settings.exclude_regex; the helpers [MembersDigest], [MemberKind] and
-// [IsSystemGroup].
+// settings.exclude_regex; warnings; the helpers [MembersDigest],
+// [MemberKind] and [IsSystemGroup].
 //
 // members_digest and existing_members_digest are [MembersDigest]: sha256
 // over the sorted "kind:id" lines of the direct members, the kind taken

@@ -99,6 +99,8 @@ type Plan struct {
 	AccountGroups []AccountGroupPlan `json:"account_groups"`
 	Workspaces    []WorkspacePlan    `json:"workspaces"`
 	Conflicts     []Conflict         `json:"conflicts"`
+	// Warnings are advice that changes nothing in the plan (see Warning).
+	Warnings []Warning `json:"warnings,omitempty"`
 }
 
 // PlanSettings records the options a plan was made with.

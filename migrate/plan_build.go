@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dbiam/dbiam/scim"
@@ -81,6 +82,16 @@ type planWS struct {
 	nodeByID  map[string]*planNode
 	users     map[string]string // workspace user id -> userName
 	sps       map[string]string // workspace service principal id -> applicationId
+
+	// Reads (plan_read.go): the user and service principal lists, started
+	// once (lists, written by the goroutine that starts them) and awaited
+	// (listed), the progress counter, and how many selected groups had
+	// their members derived from the lists or read with a GET.
+	listsOnce     sync.Once
+	lists         *planLists
+	listed        *planLists // lists, once read without error (nil otherwise)
+	counter       *planCounter
+	derived, gets int
 }
 
 func (w *planWS) ident() planWSIdent { return planWSIdent{ID: w.info.ID, Name: w.info.Name} }
@@ -139,10 +150,15 @@ type planBuilder struct {
 	nodes    []*planNode // all in-scope groups, by workspace then name
 
 	conflicts []Conflict
+	warnings  []Warning
 	groups    []AccountGroupPlan
 	agIndex   map[string]int // key -> index into groups
 	claimed   map[string]bool
+	limits    ServiceLimits
 }
+
+// planNotReadPrefix starts the skip reason of a workspace that could not be read.
+const planNotReadPrefix = "not read: "
 
 // skipUnread leaves out the workspaces whose phase 1 reads failed (with
 // --skip-unreadable): each is skipped, with a blocking not-read conflict.
@@ -151,7 +167,7 @@ func (b *planBuilder) skipUnread() {
 		if w.readErr == nil {
 			continue
 		}
-		w.skipped = "not read: " + w.readErr.Error()
+		w.skipped = planNotReadPrefix + w.readErr.Error()
 		w.groups, w.federated = nil, false
 		b.conflicts = append(b.conflicts, Conflict{
 			Kind:        ConflictNotRead,
@@ -1168,6 +1184,12 @@ func (b *planBuilder) assemble(meta planMeta) *Plan {
 		return cmp.Or(cmp.Compare(a.WorkspaceID, c.WorkspaceID), cmp.Compare(a.Group, c.Group),
 			cmp.Compare(a.Kind, c.Kind), cmp.Compare(a.Detail, c.Detail))
 	})
+	if len(b.warnings) > 0 {
+		p.Warnings = slices.Clone(b.warnings)
+		slices.SortStableFunc(p.Warnings, func(a, c Warning) int {
+			return cmp.Or(cmp.Compare(a.WorkspaceID, c.WorkspaceID), cmp.Compare(a.Kind, c.Kind), cmp.Compare(a.Detail, c.Detail))
+		})
+	}
 	return p
 }
 

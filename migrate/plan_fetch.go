@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/dbiam/dbiam/reports"
 	"github.com/dbiam/dbiam/scim"
@@ -16,10 +18,11 @@ import (
 const planMetastorePath = "/api/2.1/unity-catalog/current-metastore-assignment"
 
 // Attributes read by the plan. Groups are listed without members (large
-// workspaces time out listing them); the members of each in-scope group are
-// read with one GET each.
+// workspaces time out listing them) but with their parents ("groups"); the
+// members of each in-scope group are derived from the lists (plan_read.go),
+// or read with one GET each with PlanOptions.GetMembers.
 var (
-	planGroupAttrs         = []string{"id", "displayName", "externalId", "meta", "entitlements", "roles"}
+	planGroupAttrs         = []string{"id", "displayName", "externalId", "meta", "entitlements", "roles", "groups"}
 	planMemberAttrs        = []string{"members"}
 	planWSMemberAttrs      = []string{"members", "groups"} // and direct parents
 	planAccountUserAttrs   = []string{"userName", "displayName"}
@@ -46,10 +49,28 @@ type planFetcher struct {
 	// skipUnreadable leaves out a workspace that cannot be read instead of
 	// failing the plan (PlanOptions.SkipUnreadable).
 	skipUnreadable bool
+	// getMembers reads the members of every selected group with one GET
+	// (PlanOptions.GetMembers) instead of deriving them from the lists.
+	getMembers bool
+	// prog reports progress (nil: none); statusInterval is its interval
+	// between status lines off a terminal.
+	prog           *reports.Progress
+	streams        *reports.Streams
+	now            func() time.Time
+	statusInterval time.Duration
+
+	// ctx is the context of the whole fetch: reads started in one phase
+	// and awaited in a later one use it. bg tracks those reads.
+	ctx context.Context
+	bg  sync.WaitGroup
 }
 
-// fetch runs the builder's three phases with the reads each needs.
-func (f *planFetcher) fetch(ctx context.Context) error {
+// fetch runs the builder's three phases with the reads each needs. The
+// account's lists are read alongside the workspaces' first phase, and each
+// workspace's user and service principal lists start as soon as its group
+// list shows a selected group, so that no rate-limit bucket waits for a
+// phase to end.
+func (f *planFetcher) fetch(ctx context.Context) (retErr error) {
 	acct, err := f.sess.Account()
 	if err != nil {
 		return fmt.Errorf("migrate plan: %w", err)
@@ -62,20 +83,24 @@ func (f *planFetcher) fetch(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	users, err := acct.Users.ListAll(ctx, scim.ListOptions{Attributes: planAccountUserAttrs})
-	if err != nil {
-		return fmt.Errorf("list account users: %w", err)
+	ctx, cancel := context.WithCancel(ctx)
+	f.ctx = ctx
+	if f.streams != nil {
+		interval := f.statusInterval
+		if interval == 0 {
+			interval = planStatusInterval
+		}
+		f.prog = reports.NewProgress(f.streams, reports.ProgressOptions{Label: "plan", Unit: "identities",
+			Tasks: len(infos) + 1, StatusInterval: interval, Now: f.now})
 	}
-	sps, err := acct.ServicePrincipals.ListAll(ctx, scim.ListOptions{Attributes: planAccountSPAttrs})
-	if err != nil {
-		return fmt.Errorf("list account service principals: %w", err)
-	}
-	groups, err := acct.Groups.ListAll(ctx, scim.ListOptions{Attributes: planAccountGroupAttrs})
-	if err != nil {
-		return fmt.Errorf("list account groups: %w", err)
-	}
-	f.b.acct = newPlanAccountState(users, sps, groups)
-	f.log.Info("read account", "users", len(users), "service_principals", len(sps), "groups", len(groups), "workspaces", len(infos))
+	defer func() {
+		cancel()
+		f.bg.Wait()
+		if f.prog != nil {
+			f.prog.Close()
+		}
+	}()
+	accountRead := f.readAccount(ctx, acct, cancel)
 
 	f.b.ws = make([]*planWS, len(infos))
 	clients := make([]*scim.WorkspaceClient, len(infos))
@@ -88,17 +113,49 @@ func (f *planFetcher) fetch(ctx context.Context) error {
 		clients[i] = c
 	}
 	// Phase 1 reads: federation and groups of each workspace.
-	if err := f.eachWorkspace(ctx, func(ctx context.Context, w *planWS, c *scim.WorkspaceClient) error {
+	err = f.eachWorkspace(ctx, func(ctx context.Context, w *planWS, c *scim.WorkspaceClient) error {
 		return f.readWorkspace(ctx, w, c)
-	}, clients); err != nil {
+	}, clients)
+	ar := <-accountRead
+	if ar.err != nil {
+		return ar.err
+	}
+	if err != nil {
 		return err
 	}
+	f.b.acct = newPlanAccountState(ar.users, ar.sps, ar.groups)
+	f.log.Info("read account", "users", len(ar.users), "service_principals", len(ar.sps), "groups", len(ar.groups), "workspaces", len(infos))
 	f.b.skipUnread()
 	f.b.selectGroups()
+	f.b.checkBackupNames()
 	// Phase 2 reads: members of the selected groups and the principals
 	// they refer to.
 	if err := f.eachWorkspace(ctx, f.readMembers, clients); err != nil {
 		return err
+	}
+	for _, w := range f.b.ws {
+		switch {
+		case w.counter == nil:
+		case w.readErr != nil:
+			w.counter.task.Fail(w.readErr)
+		case strings.HasPrefix(w.skipped, planNotReadPrefix):
+			w.counter.task.Fail(errors.New(w.skipped))
+		case w.skipped != "":
+			w.counter.task.Done("skipped: " + w.skipped)
+		default:
+			w.counter.task.Done(fmt.Sprintf("%d groups, %d selected", len(w.groups), len(w.nodes)))
+		}
+	}
+	// A task for the rest, so that status lines go on while the plan is
+	// built (seconds for thousands of groups).
+	if rest := f.task("build the plan"); rest != nil {
+		defer func() {
+			if retErr != nil {
+				rest.task.Fail(retErr)
+			} else {
+				rest.task.Done("")
+			}
+		}()
 	}
 	f.b.blockUnread()
 	f.b.resolve()
@@ -107,7 +164,13 @@ func (f *planFetcher) fetch(ctx context.Context) error {
 		return err
 	}
 	f.b.build()
+	f.b.checkLimits()
 	f.b.unmigratedParents()
+	f.b.externallyProvisioned()
+	f.b.tableACLsNotVerified()
+	for _, w := range f.b.warnings {
+		f.log.Warn("plan warning (see the summary)", "kind", w.Kind, "workspace", w.WorkspaceID)
+	}
 	return nil
 }
 
@@ -190,6 +253,7 @@ func planBounded(ctx context.Context, n, par int, fn func(context.Context, int) 
 
 // readWorkspace checks whether w is federated and lists its groups.
 func (f *planFetcher) readWorkspace(ctx context.Context, w *planWS, c *scim.WorkspaceClient) error {
+	w.counter = f.task(planLabel(w.info))
 	if w.info.Status != "" && w.info.Status != "RUNNING" {
 		w.skipped = fmt.Sprintf("workspace status is %s, not RUNNING", w.info.Status)
 		f.log.Warn("skipping workspace", "workspace", w.info.Name, "reason", w.skipped)
@@ -209,7 +273,20 @@ func (f *planFetcher) readWorkspace(ctx context.Context, w *planWS, c *scim.Work
 		return fmt.Errorf("check metastore assignment: %w", err)
 	}
 	w.federated = true
-	groups, err := c.Groups.ListAll(ctx, scim.ListOptions{Attributes: planGroupAttrs})
+	opts := planListOptions[scim.Group](w.counter, planGroupAttrs)
+	if !f.getMembers {
+		// A page that shows a selected group starts the principal lists,
+		// which membership is derived from.
+		opts.OnPage = func(gs []scim.Group) {
+			for i := range gs {
+				if f.planCandidate(w, &gs[i]) {
+					f.startLists(w, c)
+					return
+				}
+			}
+		}
+	}
+	groups, err := c.Groups.ListConcurrent(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("list groups: %w", err)
 	}
@@ -217,9 +294,10 @@ func (f *planFetcher) readWorkspace(ctx context.Context, w *planWS, c *scim.Work
 	return nil
 }
 
-// readMembers reads the members and direct parents of w's selected groups
-// (one GET each) and, if they need it, the workspace's users and service
-// principals.
+// readMembers gives w's selected groups their members and direct parents:
+// derived from the workspace's lists (readMembersDerived), or with
+// getMembers one GET each followed, if they need it, by the workspace's
+// users and service principals.
 func (f *planFetcher) readMembers(ctx context.Context, w *planWS, c *scim.WorkspaceClient) error {
 	todo := make([]*planNode, 0, len(w.nodes))
 	for _, n := range w.nodes {
@@ -227,23 +305,37 @@ func (f *planFetcher) readMembers(ctx context.Context, w *planWS, c *scim.Worksp
 			todo = append(todo, n)
 		}
 	}
-	errs := make([]error, len(todo))
-	err := planBounded(ctx, len(todo), planFetchWorkers, func(ctx context.Context, i int) error {
-		n := todo[i]
-		g, err := c.Groups.Get(ctx, n.g.ID, scim.GetOptions{Attributes: planWSMemberAttrs})
-		if err != nil {
-			errs[i] = fmt.Errorf("read members of group %q: %w", n.g.DisplayName, err)
-			return errs[i]
-		}
-		n.members, n.parents, n.fetched = g.Members, g.Groups, true
+	if len(todo) == 0 {
+		f.log.Info("read workspace", "workspace", w.info.Name, "groups", len(w.groups), "selected", len(w.nodes))
 		return nil
-	}, errs)
-	if err != nil {
+	}
+	if !f.getMembers {
+		if err := f.readMembersDerived(ctx, w, c, todo); err != nil {
+			return err
+		}
+	} else {
+		if err := f.readMembersByGet(ctx, w, c, todo); err != nil {
+			return err
+		}
+	}
+	if err := f.readStragglers(ctx, w, c); err != nil {
 		return err
 	}
+	f.log.Info("read workspace", "workspace", w.info.Name, "groups", len(w.groups), "selected", len(w.nodes),
+		"members_derived", w.derived, "members_read", w.gets)
+	return nil
+}
+
+// readMembersByGet reads the members of todo with one GET each, then the
+// workspace's user and service principal lists if a member needs them.
+func (f *planFetcher) readMembersByGet(ctx context.Context, w *planWS, c *scim.WorkspaceClient, todo []*planNode) error {
+	if err := f.getGroups(ctx, w, c, todo); err != nil {
+		return err
+	}
+	w.gets = len(todo)
 	needUsers, needSPs := w.needsPrincipals()
 	if needUsers {
-		users, err := c.Users.ListAll(ctx, scim.ListOptions{Attributes: planWorkspaceUserAttrs})
+		users, err := c.Users.ListConcurrent(ctx, planListOptions[scim.User](w.counter, planWorkspaceUserAttrs))
 		if err != nil {
 			return fmt.Errorf("list users: %w", err)
 		}
@@ -253,7 +345,7 @@ func (f *planFetcher) readMembers(ctx context.Context, w *planWS, c *scim.Worksp
 		}
 	}
 	if needSPs {
-		sps, err := c.ServicePrincipals.ListAll(ctx, scim.ListOptions{Attributes: planWorkspaceSPAttrs})
+		sps, err := c.ServicePrincipals.ListConcurrent(ctx, planListOptions[scim.ServicePrincipal](w.counter, planWorkspaceSPAttrs))
 		if err != nil {
 			return fmt.Errorf("list service principals: %w", err)
 		}
@@ -262,10 +354,6 @@ func (f *planFetcher) readMembers(ctx context.Context, w *planWS, c *scim.Worksp
 			w.sps[sp.ID] = sp.ApplicationID
 		}
 	}
-	if err := f.readStragglers(ctx, w, c); err != nil {
-		return err
-	}
-	f.log.Info("read workspace", "workspace", w.info.Name, "groups", len(w.groups), "selected", len(w.nodes))
 	return nil
 }
 
@@ -340,6 +428,13 @@ func (f *planFetcher) readStragglers(ctx context.Context, w *planWS, c *scim.Wor
 func (f *planFetcher) readAccountMembers(ctx context.Context, acct *scim.AccountClient, ids []string) error {
 	got := make([][]scim.ComplexValue, len(ids))
 	errs := make([]error, len(ids))
+	// A progress task of its own, so that status lines go on while the
+	// workspaces' tasks are over (one GET per reused account group).
+	var task *planCounter
+	if len(ids) > 0 {
+		task = f.task("account group members")
+		task.expect(len(ids))
+	}
 	err := planBounded(ctx, len(ids), planFetchWorkers, func(ctx context.Context, i int) error {
 		g, err := acct.Groups.Get(ctx, ids[i], scim.GetOptions{Attributes: planMemberAttrs})
 		if err != nil {
@@ -347,8 +442,16 @@ func (f *planFetcher) readAccountMembers(ctx context.Context, acct *scim.Account
 			return errs[i]
 		}
 		got[i] = g.Members
+		task.add(1)
 		return nil
 	}, errs)
+	if task != nil {
+		if err != nil {
+			task.task.Fail(err)
+		} else {
+			task.task.Done(fmt.Sprintf("%d account groups", len(ids)))
+		}
+	}
 	if err != nil {
 		return err
 	}

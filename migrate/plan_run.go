@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/dbiam/dbiam/reports"
 )
@@ -60,6 +61,21 @@ type PlanOptions struct {
 	// plan.
 	SkipUnreadable bool
 
+	// GetMembers reads the members of every selected group with one GET
+	// (--get-members) instead of deriving them from the workspace's user,
+	// service principal and group lists. Slow (one request per group at the
+	// workspace's read rate); for a workspace whose lists do not show every
+	// member (apply then finds its groups' members changed).
+	GetMembers bool
+
+	// Limits lowers the service limits the plan checks (for tests); a zero
+	// field means the documented limit, and a field above it is refused.
+	Limits ServiceLimits
+
+	// StatusInterval is, off a terminal, the time between status lines
+	// while the plan reads; 0 means 5 s (a line at least every 10 s).
+	StatusInterval time.Duration
+
 	// Report, if set, also writes the summary as ReportXLSX or ReportHTML to
 	// ReportOut ("" = Out with the extension replaced).
 	Report    string
@@ -106,6 +122,9 @@ func (o *PlanOptions) planDefaults() error {
 		}
 	default:
 		return fmt.Errorf("flag --report %q: want xlsx or html", o.Report)
+	}
+	if err := o.Limits.check(); err != nil {
+		return err
 	}
 	if o.ToolVersion == "" {
 		o.ToolVersion = planBuildVersion()
@@ -175,7 +194,9 @@ func RunPlan(ctx context.Context, o PlanOptions, d Deps) error {
 		settings.MappingFile, settings.MappingSHA256 = mapping.Path, mapping.SHA256
 	}
 	b := &planBuilder{settings: settings, match: match, sel: sel}
-	f := &planFetcher{sess: sess, log: d.logger(), b: b, skipUnreadable: o.SkipUnreadable}
+	b.limits = o.Limits.withDefaults()
+	f := &planFetcher{sess: sess, log: d.logger(), b: b, skipUnreadable: o.SkipUnreadable, getMembers: o.GetMembers,
+		streams: d.Streams, now: d.Now, statusInterval: o.StatusInterval}
 	if err := f.fetch(ctx); err != nil {
 		return err
 	}

@@ -238,14 +238,18 @@ func printPlanSummary(s *reports.Streams, p *Plan, path string) error {
 	if err := tp.Render(); err != nil {
 		return err
 	}
-	if len(p.Conflicts) == 0 {
+	if len(p.Conflicts) == 0 && len(p.Warnings) == 0 {
 		return nil
 	}
 	var b strings.Builder
-	b.WriteString("\nConflicts:\n")
+	if len(p.Conflicts) > 0 {
+		b.WriteString("\nConflicts:\n")
+	}
 	for _, c := range p.Conflicts {
 		where := c.Group
 		switch {
+		case c.WorkspaceID == 0 && c.Group == "":
+			where = "account"
 		case c.WorkspaceID != 0 && c.Group == "":
 			where = "workspace " + planWorkspaceName(p, c.WorkspaceID)
 		case c.WorkspaceID != 0:
@@ -261,6 +265,12 @@ func printPlanSummary(s *reports.Streams, p *Plan, path string) error {
 				fmt.Fprintf(&b, "    --on-conflict %-15s %s\n", pol+":", v)
 			}
 		}
+	}
+	if len(p.Warnings) > 0 {
+		b.WriteString("\nWarnings:\n")
+	}
+	for _, w := range p.Warnings {
+		fmt.Fprintf(&b, "  - %s: %s\n    %s\n", w.Kind, planWarningWhere(p, w), w.Detail)
 	}
 	_, err := io.WriteString(s.Out, b.String())
 	return err

@@ -35,6 +35,7 @@ var (
 		{Name: "kind"}, {Name: "workspace"}, {Name: "group"}, {Name: "blocking", Type: reports.TypeBool},
 		{Name: "detail"}, {Name: "if_fail"}, {Name: "if_merge"}, {Name: "if_per_workspace"},
 	}
+	planWarningColumns   = []reports.Column{{Name: "kind"}, {Name: "workspace"}, {Name: "detail"}}
 	planWorkspaceColumns = []reports.Column{
 		{Name: "workspace_id", Type: reports.TypeInt}, {Name: "workspace"}, {Name: "federated", Type: reports.TypeBool},
 		{Name: "skipped"}, {Name: "groups", Type: reports.TypeInt}, {Name: "to_migrate", Type: reports.TypeInt},
@@ -115,7 +116,7 @@ func writePlanXLSX(path string, p *Plan, force bool) (err error) {
 		}
 		return sink.Close()
 	}
-	var groups, ags, members, conflicts, workspaces [][]any
+	var groups, ags, members, conflicts, warnings, workspaces [][]any
 	names := planSourceNames(p)
 	for _, r := range planRows(p) {
 		groups = append(groups, r.planValues())
@@ -133,6 +134,9 @@ func writePlanXLSX(path string, p *Plan, force bool) (err error) {
 		}
 		conflicts = append(conflicts, []any{c.Kind, ws, c.Group, c.Blocking, c.Detail,
 			c.Policies[PolicyFail], c.Policies[PolicyMerge], c.Policies[PolicyPerWorkspace]})
+	}
+	for _, w := range p.Warnings {
+		warnings = append(warnings, []any{w.Kind, planWarningWhere(p, w), w.Detail})
 	}
 	summary := reports.Summary{
 		Title:   "Local groups per workspace",
@@ -152,6 +156,7 @@ func writePlanXLSX(path string, p *Plan, force bool) (err error) {
 		{"Account groups", planAGColumns, ags},
 		{"Members", planMemberColumns, members},
 		{"Conflicts", planConflictColumns, conflicts},
+		{"Warnings", planWarningColumns, warnings},
 		{"Workspaces", planWorkspaceColumns, workspaces},
 	} {
 		if err := write(t.name, t.cols, t.rows); err != nil {
@@ -194,6 +199,10 @@ func planHTMLReport(p *Plan) reports.HTMLReport {
 	if len(chart.Categories) > 0 {
 		chart.Series = []reports.HTMLSeries{{Name: "migrate", Tone: reports.ToneGood, Values: mig}, {Name: "skip", Tone: reports.ToneWarning, Values: skip}}
 		r.Chart = chart
+	}
+	for _, w := range p.Warnings {
+		r.Notices = append(r.Notices, reports.HTMLNotice{Tone: reports.ToneWarning,
+			Text: fmt.Sprintf("%s (%s): %s", w.Kind, planWarningWhere(p, w), w.Detail)})
 	}
 	conf := reports.HTMLTable{Title: "Conflicts", Empty: "No conflicts."}
 	for _, c := range planConflictColumns {
@@ -243,6 +252,15 @@ func planHTMLReport(p *Plan) reports.HTMLReport {
 	}
 	r.Table = main
 	return r
+}
+
+// planWarningWhere names what a warning is about: its workspace, or the
+// account.
+func planWarningWhere(p *Plan, w Warning) string {
+	if w.WorkspaceID == 0 {
+		return "account"
+	}
+	return "workspace " + planWorkspaceName(p, w.WorkspaceID)
 }
 
 func planToneIf(cond bool, t reports.Tone) reports.Tone {

@@ -30,11 +30,17 @@ func TestAuth(t *testing.T) {
 	// bob does not exist in the non-federated workspace.
 	wantSCIMError(t, user.in(wsLocal).do("GET", usersPath, nil), 403, "", "not a member")
 
-	// A workspace admin administers its workspace only.
+	// A workspace admin's token is a personal access token of its
+	// workspace: it administers that workspace, no other workspace takes
+	// it (403 as the service answers a token of another workspace), and
+	// account APIs refuse it (401).
 	wsAdmin := c.as(srv.WorkspaceAdminToken(wsLocal)).in(wsLocal)
 	wsAdmin.ok(201, "POST", groupsPath, map[string]any{"displayName": "by ws admin"})
-	wantSCIMError(t, wsAdmin.in(wsFed).do("POST", groupsPath, map[string]any{"displayName": "x"}), 403, "", "admins")
-	wantRESTError(t, wsAdmin.do("GET", acctPath(srv, "/workspaces"), nil), 403, "PERMISSION_DENIED")
+	other := wsAdmin.in(wsFed).do("GET", usersPath, nil)
+	if m := other.json(t); other.status != 403 || m["error_code"] != float64(403) || m["message"] != "Invalid access to Org: 1001" {
+		t.Errorf("PAT of workspace %d in workspace %d: %d %s", wsLocal, wsFed, other.status, other.body)
+	}
+	wantRESTError(t, wsAdmin.do("GET", acctPath(srv, "/workspaces"), nil), 401, "UNAUTHENTICATED")
 
 	// UCX's workspace-proxied account SCIM: reads for workspace admins.
 	proxied := c.list("/api/2.0/account/scim/v2/Groups", url.Values{"attributes": {"id,displayName,externalId"}}).resources(t)

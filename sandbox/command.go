@@ -20,6 +20,7 @@ import (
 //	    [--page-cap N] [--latency D] [--rate CLASS=RPS ...] [--throttle-style 429|scim500]
 //	    [--max-concurrent N] [--fault-rate F] [--consistency D] [--filter-dialect strict|lenient]
 //	    [--permission-migration strict|copy|move] [--allow-remote]
+//	    [--account-pats] [--list-all-objects] [--managers-set-owner]
 //
 // serve prints one JSON line on the app's Writer (stdout) — host, account id,
 // admin and user tokens, workspaces — then serves until the context is
@@ -47,6 +48,9 @@ func Command() *cli.Command {
 				&cli.DurationFlag{Name: "consistency", Usage: "delay before creates, renames and deletes reach lists and filters"},
 				&cli.StringFlag{Name: "filter-dialect", Usage: "SCIM filters accepted: strict (default: what Databricks documents) or lenient (full RFC 7644)"},
 				&cli.StringFlag{Name: "permission-migration", Usage: "permission migration API `MODE`: strict (default: moves grants and refuses what the real service refuses), copy or move (lenient)"},
+				&cli.BoolFlag{Name: "account-pats", Usage: "let account APIs accept a workspace's personal access token (default: 401, as the account console takes OAuth tokens)"},
+				&cli.BoolFlag{Name: "list-all-objects", Usage: "show every job, cluster, pipeline, serving endpoint and app to every workspace member (default: only what the caller holds a permission on)"},
+				&cli.BoolFlag{Name: "managers-set-owner", Usage: "let a non-admin holder of CAN_MANAGE change an object's owner (default: workspace admins only)"},
 			},
 			Action: serveAction,
 		}},
@@ -116,6 +120,9 @@ func serveOptions(c *cli.Context) (Options, error) {
 	if c.IsSet("permission-migration") && (opts.PermissionMigration == "" || validPermissionMigration(opts.PermissionMigration) != nil) {
 		return opts, fmt.Errorf("--permission-migration %q: want one of %s", opts.PermissionMigration, strings.Join(PermissionMigrationModes, ", "))
 	}
+	opts.AccountPATs = c.Bool("account-pats")
+	opts.ListAllObjects = c.Bool("list-all-objects")
+	opts.ManagersSetOwner = c.Bool("managers-set-owner")
 	return opts, nil
 }
 

@@ -366,7 +366,11 @@ func TestConformanceObjectsSDK(t *testing.T) {
 			var out []string
 			for _, e := range p.AccessControlList {
 				for _, l := range e.AllPermissions {
-					out = append(out, strings.Join([]string{e.UserName, e.GroupName, e.ServicePrincipalName}, "")+"="+string(l.PermissionLevel))
+					entry := strings.Join([]string{e.UserName, e.GroupName, e.ServicePrincipalName}, "") + "=" + string(l.PermissionLevel)
+					if l.Inherited {
+						entry += "<" + strings.Join(l.InheritedFromObject, ",")
+					}
+					out = append(out, entry)
 				}
 			}
 			return out
@@ -378,17 +382,17 @@ func TestConformanceObjectsSDK(t *testing.T) {
 		if job.ObjectId != "/jobs/101" || job.ObjectType != "job" {
 			t.Errorf("job ACL object: %s %s", job.ObjectId, job.ObjectType)
 		}
-		sameStrings(t, "job 101 ACL", levels(job), withSeedGrants(t, wsProd, "jobs", "101", []string{objElena + "=IS_OWNER", "data-engineers=CAN_MANAGE_RUN"}))
+		sameStrings(t, "job 101 ACL", levels(job), append(withSeedGrants(t, wsProd, "jobs", "101", []string{objElena + "=IS_OWNER", "data-engineers=CAN_MANAGE_RUN"}), "admins=CAN_MANAGE</jobs/"))
 		lv := seed.LakeviewDashboards[1]
 		dash, err := w.Permissions.Get(ctx, iam.GetPermissionRequest{RequestObjectType: "dashboards", RequestObjectId: lv.DashboardID})
 		if err != nil {
 			t.Fatal(err)
 		}
-		sameStrings(t, "lakeview dashboard ACL", levels(dash), withSeedGrants(t, wsProd, "dashboards", lv.DashboardID, []string{lv.Owner + "=CAN_MANAGE", "data-engineers=CAN_MANAGE"}))
+		sameStrings(t, "lakeview dashboard ACL", levels(dash), append(withSeedGrants(t, wsProd, "dashboards", lv.DashboardID, []string{lv.Owner + "=CAN_MANAGE", "data-engineers=CAN_MANAGE"}), "admins=CAN_MANAGE</directories/"))
 		wh, err := w.Permissions.Get(ctx, iam.GetPermissionRequest{RequestObjectType: "warehouses", RequestObjectId: seed.Warehouses[1].ID})
 		if err != nil {
 			t.Fatal(err)
 		}
-		sameStrings(t, "warehouse ACL", levels(wh), withSeedGrants(t, wsProd, "warehouses", seed.Warehouses[1].ID, []string{objElena + "=IS_OWNER"}))
+		sameStrings(t, "warehouse ACL", levels(wh), append(withSeedGrants(t, wsProd, "warehouses", seed.Warehouses[1].ID, []string{objElena + "=IS_OWNER"}), "admins=CAN_MANAGE</sql/warehouses/"))
 	})
 }

@@ -12,7 +12,8 @@
 //
 // One listener serves the account and all workspaces. Workspace calls are
 // routed by the X-Databricks-Workspace-Id header; without it they go to the
-// first workspace of the seed, and an unknown id is a REST 404. Account calls
+// first workspace of the seed (with a personal access token, to the
+// workspace that issued it), and an unknown id is a REST 404. Account calls
 // use /api/2.0/accounts/{account_id}/... (account SCIM also under
 // /api/2.1/accounts/{account_id}/scim/v2). Unknown paths get a REST 404
 // ENDPOINT_NOT_FOUND.
@@ -117,12 +118,58 @@
 //
 // # Tokens and authorization
 //
-// Requests need "Authorization: Bearer <token>". Roles: account_admin (admin
-// of the account and every workspace), workspace_admin (admin of one
-// workspace), user (reads SCIM in workspaces where its principal exists).
-// Any SCIM write, assignment call or account API by a non-admin is 403.
-// A token stops working (401) when its principal is deleted.
-// AdminToken and UserToken return the first token of each role.
+// Requests need "Authorization: Bearer <token>"; an unknown token is 401.
+// A token stops working (401) when its principal is deleted. AdminToken
+// and UserToken return the first token of each role.
+//
+// Token scope. A seed token with a workspace_id is a personal access token
+// issued by that workspace: any other workspace answers 403
+// {"error_code":403,"message":"Invalid access to Org: <id>"} (the reply the
+// public record shows for a token of another workspace), and account APIs
+// answer 401 unless Options.AccountPATs is set. A workspace call without
+// X-Databricks-Workspace-Id made with a personal access token goes to its
+// workspace, as a call to that workspace's host would. A token without a
+// workspace_id is an account-level token (what OAuth at the account console
+// issues, such as OAuth M2M): account APIs by its role, and every workspace
+// where its principal has access.
+//
+// Access. In a workspace the token's principal acts as itself when it
+// exists there (a local principal, or an account principal visible in a
+// federated workspace); in a workspace without identity federation an
+// account principal acts as the workspace's own user (or service
+// principal) with the same user name (application id), and /Me returns
+// that one. Without such a principal the workspace answers 403 "The caller
+// is not a member of workspace N."
+//
+// Roles. account_admin opens the account APIs; it does not make anyone a
+// workspace admin. A workspace admin is a member (through nested groups
+// too) of the workspace's admins group or a holder of an ADMIN assignment
+// (directly or through a group); a workspace_admin token is admin of the
+// workspace that issued it. SCIM writes, assignments, token management and
+// the permission migration need a workspace admin (403 otherwise).
+//
+// Objects (rules in authz.go, following the SDK's doc comments): a
+// permissions PUT or PATCH needs a workspace admin or a holder of CAN_MANAGE
+// or IS_OWNER on the object (directly, through a group, or inherited);
+// naming a new owner takes an admin unless Options.ManagersSetOwner is set;
+// reading an object's permissions needs any level on it. Secret scope ACLs
+// (list, get, put, delete) need MANAGE on the scope, which admins hold on
+// every scope; any member lists scopes. Lists and gets of queries, alerts
+// (v1, v2, legacy), SQL warehouses and dashboards (legacy, Lakeview) show a
+// non-admin only the objects it holds a permission on (403 on a get of
+// another), as the SDK documents ("accessible to the user"); jobs, clusters,
+// pipelines, serving endpoints and apps are filtered the same way unless
+// Options.ListAllObjects is set (the SDK says nothing for them).
+//
+// Inheritance. Permissions replies list what an object inherits: the admins
+// group's CAN_MANAGE from the type's root ("/jobs/", "/clusters/",
+// "/sql/warehouses/", "/pipelines/", "/serving-endpoints/", "/apps/",
+// "/directories/" for workspace objects, ...), and, for types whose family
+// registers a parents function (s.setParents; see permissions.go), the
+// direct grants of parent objects such as directories, each level as
+// {"permission_level","inherited":true,"inherited_from_object":[<parent>]}.
+// authorization/tokens and authorization/passwords always list the admins
+// group's grant, as a direct one. PUT replaces direct grants only.
 //
 // # Knobs
 //
@@ -147,6 +194,14 @@
 // refuses), "copy" or "move" (see permmigration.go and
 // docs/permission-migration.md); AddPermissionMigrationFault makes a call
 // fail part-way with the service's 500.
+//
+// Where the public record leaves authorization unsure, the default is the
+// strict reading and a knob (Options field, seed knob, serve flag) allows
+// the lenient one: AccountPATs (account_pats, --account-pats) lets account
+// APIs take a personal access token; ListAllObjects (list_all_objects,
+// --list-all-objects) shows every job, cluster, pipeline, serving endpoint
+// and app to every member; ManagersSetOwner (managers_set_owner,
+// --managers-set-owner) lets a non-admin manager name a new owner.
 //
 // # Seed format
 //
@@ -180,7 +235,8 @@
 //	            "throttle_style": "429", "omit_retry_after": false, "max_concurrent": 4,
 //	            "fault_rate": 0, "fault_seed": 1, "consistency": "0s",
 //	            "account_list_members": false, "patch_status": 204, "filter_dialect": "strict",
-//	            "permission_migration": "strict"}
+//	            "permission_migration": "strict", "account_pats": false,
+//	            "list_all_objects": false, "managers_set_owner": false}
 //	}
 //
 // Only account_id, workspaces (at least one), and per principal id plus
@@ -190,9 +246,12 @@
 // principals). Assignments exist only in federated workspaces. The system
 // groups "account users", "admins" and "users" are created when absent;
 // "users" and "account users" cannot list members (they are implicit).
-// Without tokens, an account-admin token is derived for the first account
-// admin (or first user) and a user token for the first non-admin user of the
-// first workspace. The canonical default seed is seeds/default.json
+// A token with a workspace_id is a personal access token of that workspace
+// (role workspace_admin needs one); without, it is an account-level token
+// (see Tokens and authorization). Without tokens, an account-level
+// account-admin token is derived for the first account admin (or first
+// user) and a user token for the first non-admin user of the first
+// workspace. The canonical default seed is seeds/default.json
 // (embedded; DefaultSeed), whose workspace objects live in
 // seeds/default_objects.json and are attached by DefaultSeed.
 //
@@ -221,7 +280,10 @@
 //     access, write, scim, handle}); snapshot (optional) adds the family's
 //     state to a State (add fields to State for it).
 //  3. Handlers have the form func(c *call) error: c.ws is the routed
-//     workspace (scopeWorkspace), c.tok the caller, c.now the request time;
+//     workspace (scopeWorkspace), c.tok the caller's token, c.actor the
+//     principal acting for it in c.ws and c.admin whether that is a
+//     workspace admin (authz.go; c.canSee(typ, id) and s.canManage(c, typ,
+//     id) apply the object rules), c.now the request time;
 //     reply with c.reply(status, v) or c.noContent(), read bodies with
 //     c.decode(&v), and return restErr(...) or scimErr(...) for errors.
 //     The pipeline (latency, auth, routing, rate limits by class,
@@ -232,7 +294,15 @@
 //     account), s.st.visible(w, p), s.st.render(p, view{ws: w}) for SCIM
 //     shapes. Use the existing endpoint classes (permissions-read,
 //     permissions-write, default) so rate-limit flags keep working.
-//  5. Document each route in docs/sandbox-endpoints.md (go test ./sandbox
+//  5. Objects with ACLs: register each with s.grants(w).object(typ, id)
+//     (see permissions.go) so the permissions API serves it. Objects that
+//     inherit grants from parents (notebooks, files and directories from
+//     their directories) get them with s.setParents(typ, func(w, id)
+//     []objectKey), which returns the parent objects nearest first (for
+//     /Users/bob/project/nb: {"directories", <project's id>},
+//     {"directories", <bob's id>}); the type's root in aclTypes gives the
+//     admins group's grant. Filter lists with c.canSee.
+//  6. Document each route in docs/sandbox-endpoints.md (go test ./sandbox
 //     -run TestEndpointsDocumented -update adds its row; fill in what it
 //     models and its source), and each new Options knob in its knobs table.
 //

@@ -18,6 +18,9 @@ type apiError struct {
 	rest       bool              // always the REST shape
 	retryAfter int               // seconds; > 0 adds Retry-After
 	header     map[string]string // extra reply headers
+	// numericCode writes error_code as the HTTP status number, as some
+	// replies of the service do ({"error_code":403,"message":...}).
+	numericCode bool
 }
 
 func (e *apiError) Error() string {
@@ -114,6 +117,10 @@ func writeError(w http.ResponseWriter, scim bool, e *apiError) {
 	if scim && !e.rest {
 		writeJSON(w, e.status, scimBody{Schemas: []string{schemaError}, Detail: e.msg,
 			Status: strconv.Itoa(e.status), SCIMType: e.scimType})
+		return
+	}
+	if e.numericCode {
+		writeJSON(w, e.status, map[string]any{"error_code": e.status, "message": e.msg})
 		return
 	}
 	code := e.code

@@ -177,8 +177,15 @@ func renderAlertV2(a *alertV2Obj) wireAlertV2 {
 	return out
 }
 
+// listAlertsV2 lists the alerts the caller can see ("Gets a list of alerts
+// accessible to the user", SDK AlertsV2API).
 func listAlertsV2(c *call) error {
-	all := c.s.objects(c.ws).alertsV2
+	var all []*alertV2Obj
+	for _, a := range c.s.objects(c.ws).alertsV2 {
+		if c.canSee(permTypeAlertsV2, a.ID) {
+			all = append(all, a)
+		}
+	}
 	from, to, next, err := tokenPage(c, "alertsv2", len(all), "page_size", sqlDefaultPage, sqlMaxPage, false)
 	if err != nil {
 		return err
@@ -197,6 +204,9 @@ func getAlertV2(c *call) error {
 	id := c.r.PathValue("id")
 	for _, a := range c.s.objects(c.ws).alertsV2 {
 		if a.ID == id {
+			if !c.canSee(permTypeAlertsV2, id) {
+				return c.denied(permTypeAlertsV2, id)
+			}
 			return c.reply(http.StatusOK, renderAlertV2(a))
 		}
 	}

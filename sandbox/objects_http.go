@@ -3,6 +3,7 @@ package sandbox
 import (
 	"cmp"
 	"encoding/base64"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -13,11 +14,20 @@ import (
 )
 
 // Workspace-object endpoints (reference §F). All are workspace routes of
-// endpoint class "default", readable by any member of the workspace (lists
-// are not filtered by the caller's permissions) except token management,
-// which needs a workspace admin. Errors use the REST body
-// {"error_code","message"}.
+// endpoint class "default" that any member of the workspace may call,
+// except token management, which needs a workspace admin. Errors use the
+// REST body {"error_code","message"}.
 //
+// What a non-admin sees: lists and gets of queries, alerts (v1, v2 and
+// legacy), SQL warehouses and dashboards (legacy and Lakeview) hold only the
+// objects the caller has a permission on, directly, through a group or
+// inherited (the SDK documents "accessible to the user" and "that a user
+// has access to"); a get of another is 403 PERMISSION_DENIED. Jobs,
+// clusters, pipelines, serving endpoints and apps, whose filtering the SDK
+// does not document, are filtered the same way unless
+// Options.ListAllObjects is set. Workspace admins see everything.
+//
+//	GET    /api/2.0/token/list                                                     the caller's own tokens: unpaged {"token_infos":[PublicTokenInfo]}
 //	GET    /api/2.0/token-management/tokens[?created_by_id=&created_by_username=]  unpaged {"token_infos":[...]}
 //	GET    /api/2.0/token-management/tokens/{token_id}                             {"token_info":{...}}; 404 RESOURCE_DOES_NOT_EXIST
 //	DELETE /api/2.0/token-management/tokens/{token_id}                             200 {}
@@ -32,7 +42,12 @@ import (
 //	GET    /api/2.0/pipelines?max_results=&page_token=&filter=&order_by=           max_results 1-100 (default 25, else 400); "statuses"
 //	GET    /api/2.0/pipelines/{pipeline_id}                                        adds run_as and spec; 404 RESOURCE_DOES_NOT_EXIST
 //	GET    /api/2.0/sql/queries?page_size=&page_token=                             "results", by creation time; page_size clamped to 100 (default 20)
+//	GET    /api/2.0/sql/queries/{id}                                               Query (adds parent_path); 404 RESOURCE_DOES_NOT_EXIST
 //	GET    /api/2.0/sql/alerts?page_size=&page_token=                              same paging
+//	GET    /api/2.0/sql/alerts/{id}                                                Alert (adds parent_path); 404 RESOURCE_DOES_NOT_EXIST
+//	GET    /api/2.0/preview/sql/queries?page=&page_size=&order=&q=                 legacy: {"count","page","page_size","results":[LegacyQuery]}; trashed
+//	                                                                               queries left out; paging as legacy dashboards
+//	GET    /api/2.0/preview/sql/alerts                                             legacy: a bare array of LegacyAlert
 //	GET    /api/2.0/preview/sql/dashboards?page=&page_size=&order=&q=              page-number paging (page_size 1-250, default 25); empty results past the end
 //	GET    /api/2.0/preview/sql/dashboards/{id}
 //	GET    /api/2.0/lakeview/dashboards?page_size=&page_token=&show_trashed=&view= no owner field; page_size clamped to 100 (default 20)
@@ -44,7 +59,15 @@ import (
 //
 // Page tokens are opaque and bound to their list (a token of another list
 // is 400 INVALID_PARAMETER_VALUE "Invalid page token."). Clusters terminated
-// more than 30 days ago are listed only when pinned (pinned_by_user_name).
+// more than 30 days ago are listed only when pinned (pinned_by_user_name:
+// not in the SDK's ClusterDetails, but real replies carry it: the
+// Terraform provider's recorded cluster list,
+// exporter/test-data/clusters-list-response.json, has it, and a
+// live-workspace test of the DataThirstLtd/azure.databricks.cicd.tools
+// PowerShell module, Tests/Set-DatabricksClusterPinStatus.tests.ps1, reads
+// it from GET /api/2.0/clusters/list after pinning and finds it gone after
+// unpinning; see docs/recorded-replies.md). A warehouse's jdbc_url names the request's host name with
+// port 443, as the service's do.
 // Tokens whose owner was deleted are revoked (no longer listed).
 
 // Page sizes of the workspace-object lists: the default when the request
@@ -76,6 +99,7 @@ func registerObjects(s *Server) {
 		s.handle(route{method: http.MethodGet, pattern: pattern, class: ClassDefault,
 			scope: scopeWorkspace, access: acc, handle: h})
 	}
+	get("/api/2.0/token/list", accessMember, listOwnTokens)
 	get("/api/2.0/token-management/tokens", accessWorkspaceAdmin, listTokens)
 	get("/api/2.0/token-management/tokens/{token_id}", accessWorkspaceAdmin, getToken)
 	s.handle(route{method: http.MethodDelete, pattern: "/api/2.0/token-management/tokens/{token_id}",
@@ -93,7 +117,11 @@ func registerObjects(s *Server) {
 	get("/api/2.0/pipelines", accessMember, listPipelines)
 	get("/api/2.0/pipelines/{pipeline_id}", accessMember, getPipeline)
 	get("/api/2.0/sql/queries", accessMember, listQueries)
+	get("/api/2.0/sql/queries/{id}", accessMember, getQuery)
 	get("/api/2.0/sql/alerts", accessMember, listAlerts)
+	get("/api/2.0/sql/alerts/{id}", accessMember, getAlert)
+	get("/api/2.0/preview/sql/queries", accessMember, listLegacyQueries)
+	get("/api/2.0/preview/sql/alerts", accessMember, listLegacyAlerts)
 	get("/api/2.0/preview/sql/dashboards", accessMember, listLegacyDashboards)
 	get("/api/2.0/preview/sql/dashboards/{id}", accessMember, getLegacyDashboard)
 	get("/api/2.0/lakeview/dashboards", accessMember, listLakeview)
@@ -241,6 +269,32 @@ func listTokens(c *call) error {
 	return c.reply(http.StatusOK, map[string]any{"token_infos": out})
 }
 
+// listOwnTokens serves GET /api/2.0/token/list: the caller's own live
+// tokens in the workspace, as PublicTokenInfo (no owner or creator fields).
+func listOwnTokens(c *call) error {
+	type publicTokenInfo struct {
+		TokenID      string   `json:"token_id"`
+		Comment      string   `json:"comment,omitempty"`
+		CreationTime int64    `json:"creation_time"`
+		ExpiryTime   int64    `json:"expiry_time"`
+		Scopes       []string `json:"scopes,omitempty"`
+	}
+	out := []publicTokenInfo{}
+	for _, t := range c.liveTokens() {
+		if c.actor != nil && t.ownerID == c.actor.id {
+			out = append(out, publicTokenInfo{TokenID: t.id, Comment: t.comment, CreationTime: t.created,
+				ExpiryTime: t.expiry, Scopes: t.scopes})
+		}
+	}
+	return c.reply(http.StatusOK, map[string]any{"token_infos": out})
+}
+
+// denied is the reply to a get of an object the caller cannot see.
+func (c *call) denied(typ, id string) error {
+	return restErr(http.StatusForbidden, "PERMISSION_DENIED",
+		"%s does not have permission to view %s.", c.actor.name(), objectPath(objectKey{typ, id}))
+}
+
 func (c *call) findToken() (*patObj, error) {
 	id := c.r.PathValue("token_id")
 	for _, t := range c.liveTokens() {
@@ -381,7 +435,7 @@ func listJobs(c *call) error {
 	name := q.Get("name")
 	var jobs []*jobObj
 	for _, j := range c.s.objects(c.ws).jobs {
-		if name == "" || strings.EqualFold(j.name, name) {
+		if (name == "" || strings.EqualFold(j.name, name)) && c.canSeeListed(permTypeJobs, strconv.FormatInt(j.id, 10)) {
 			jobs = append(jobs, j)
 		}
 	}
@@ -416,6 +470,9 @@ func getJob(c *call) error {
 	}
 	for _, j := range c.s.objects(c.ws).jobs {
 		if j.id == id {
+			if !c.canSeeListed(permTypeJobs, s) {
+				return c.denied(permTypeJobs, s)
+			}
 			return c.reply(http.StatusOK, c.renderJob(j, true, true))
 		}
 	}
@@ -472,6 +529,9 @@ func (c *call) listedClusters() []*clusterObj {
 	cut := c.now.Add(-clusterListRetention).UnixMilli()
 	for _, cl := range c.s.objects(c.ws).clusters {
 		if cl.State == "TERMINATED" && cl.PinnedBy == "" && cl.terminated < cut {
+			continue
+		}
+		if !c.canSeeListed(permTypeClusters, cl.ClusterID) {
 			continue
 		}
 		out = append(out, cl)
@@ -572,6 +632,9 @@ func getCluster(c *call) error {
 	}
 	for _, cl := range c.s.objects(c.ws).clusters {
 		if cl.ClusterID == id {
+			if !c.canSeeListed(permTypeClusters, id) {
+				return c.denied(permTypeClusters, id)
+			}
 			return c.reply(http.StatusOK, renderCluster(cl))
 		}
 	}
@@ -600,15 +663,28 @@ func (c *call) renderWarehouse(w *warehouseObj) wireWarehouse {
 		ClusterSize: cmp.Or(w.ClusterSize, "Small"), WarehouseType: cmp.Or(w.WarehouseType, "PRO"),
 		EnableServerlessCompute: w.Serverless, AutoStopMins: cmp.Or(w.AutoStopMins, 10),
 		MinNumClusters: 1, MaxNumClusters: 1,
-		JdbcURL: "jdbc:spark://" + c.r.Host + ":443/default;transportMode=http;ssl=1;AuthMech=3;httpPath=/sql/1.0/warehouses/" + w.ID + ";"}
+		JdbcURL: "jdbc:spark://" + hostName(c.r.Host) + ":443/default;transportMode=http;ssl=1;AuthMech=3;httpPath=/sql/1.0/warehouses/" + w.ID + ";"}
 	if w.State == "RUNNING" {
 		out.NumClusters = 1
 	}
 	return out
 }
 
+// hostName is host (a request's Host, "name[:port]") without its port.
+func hostName(host string) string {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		return h
+	}
+	return host
+}
+
 func listWarehouses(c *call) error {
-	all := c.s.objects(c.ws).warehouses
+	var all []*warehouseObj
+	for _, w := range c.s.objects(c.ws).warehouses {
+		if c.canSee(permTypeWarehouses, w.ID) {
+			all = append(all, w)
+		}
+	}
 	q := c.r.URL.Query()
 	from, to, next := 0, len(all), ""
 	if q.Get("page_size") != "" || q.Get("page_token") != "" {
@@ -631,6 +707,9 @@ func getWarehouse(c *call) error {
 	id := c.r.PathValue("id")
 	for _, w := range c.s.objects(c.ws).warehouses {
 		if w.ID == id {
+			if !c.canSee(permTypeWarehouses, id) {
+				return c.denied(permTypeWarehouses, id)
+			}
 			return c.reply(http.StatusOK, c.renderWarehouse(w))
 		}
 	}
@@ -705,7 +784,12 @@ func nameMatcher(pattern string, like bool) func(string) bool {
 
 func listPipelines(c *call) error {
 	q := c.r.URL.Query()
-	all := c.s.objects(c.ws).pipelines
+	var all []*pipelineObj
+	for _, p := range c.s.objects(c.ws).pipelines {
+		if c.canSeeListed(permTypePipelines, p.PipelineID) {
+			all = append(all, p)
+		}
+	}
 	var sel []*pipelineObj
 	if f := q.Get("filter"); f != "" {
 		m := rePipelineFilter.FindStringSubmatch(f)
@@ -769,6 +853,9 @@ func getPipeline(c *call) error {
 	id := c.r.PathValue("pipeline_id")
 	for _, p := range c.s.objects(c.ws).pipelines {
 		if p.PipelineID == id {
+			if !c.canSeeListed(permTypePipelines, id) {
+				return c.denied(permTypePipelines, id)
+			}
 			runAs := p.runAs
 			return c.reply(http.StatusOK, wirePipeline{wirePipelineState: renderPipelineState(p), RunAs: &runAs,
 				LastModified: p.lastModified, Spec: wirePipelineSpec{ID: p.PipelineID, Name: p.Name,
@@ -793,8 +880,30 @@ type wireQuery struct {
 	UpdateTime           string `json:"update_time"`
 }
 
+func renderQuery(q *queryObj) wireQuery {
+	state := "ACTIVE"
+	if q.Trashed {
+		state = "TRASHED"
+	}
+	return wireQuery{ID: q.ID, DisplayName: q.DisplayName,
+		OwnerUserName: q.Owner, LastModifierUserName: cmp.Or(q.LastModifier, q.Owner),
+		RunAsMode: cmp.Or(q.RunAsMode, "VIEWER"), WarehouseID: q.WarehouseID, QueryText: q.QueryText,
+		LifecycleState: state, CreateTime: msRFC3339(q.created), UpdateTime: msRFC3339(q.created)}
+}
+
+// visibleQueries are the workspace's queries the caller can see.
+func (c *call) visibleQueries() []*queryObj {
+	var out []*queryObj
+	for _, q := range c.s.objects(c.ws).queries {
+		if c.canSee(permTypeQueries, q.ID) {
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
 func listQueries(c *call) error {
-	all := c.s.objects(c.ws).queries
+	all := c.visibleQueries()
 	from, to, next, err := tokenPage(c, "queries", len(all), "page_size", sqlDefaultPage, sqlMaxPage, false)
 	if err != nil {
 		return err
@@ -804,16 +913,27 @@ func listQueries(c *call) error {
 		NextPageToken string      `json:"next_page_token,omitempty"`
 	}{NextPageToken: next}
 	for _, q := range all[from:to] {
-		state := "ACTIVE"
-		if q.Trashed {
-			state = "TRASHED"
-		}
-		resp.Results = append(resp.Results, wireQuery{ID: q.ID, DisplayName: q.DisplayName,
-			OwnerUserName: q.Owner, LastModifierUserName: cmp.Or(q.LastModifier, q.Owner),
-			RunAsMode: cmp.Or(q.RunAsMode, "VIEWER"), WarehouseID: q.WarehouseID, QueryText: q.QueryText,
-			LifecycleState: state, CreateTime: msRFC3339(q.created), UpdateTime: msRFC3339(q.created)})
+		resp.Results = append(resp.Results, renderQuery(q))
 	}
 	return c.reply(http.StatusOK, resp)
+}
+
+// getQuery serves GET /api/2.0/sql/queries/{id}: the list's fields plus
+// parent_path (the owner's home folder).
+func getQuery(c *call) error {
+	id := c.r.PathValue("id")
+	for _, q := range c.s.objects(c.ws).queries {
+		if q.ID == id {
+			if !c.canSee(permTypeQueries, id) {
+				return c.denied(permTypeQueries, id)
+			}
+			return c.reply(http.StatusOK, struct {
+				wireQuery
+				ParentPath string `json:"parent_path"`
+			}{renderQuery(q), "/Users/" + q.Owner})
+		}
+	}
+	return restErr(http.StatusNotFound, errResourceDoesNotExist, "Query %s does not exist.", id)
 }
 
 type wireAlert struct {
@@ -829,8 +949,28 @@ type wireAlert struct {
 	UpdateTime         string `json:"update_time"`
 }
 
+func renderAlert(a *alertObj) wireAlert {
+	return wireAlert{ID: a.ID, DisplayName: a.DisplayName,
+		OwnerUserName: a.Owner, QueryID: a.QueryID, State: cmp.Or(a.State, "UNKNOWN"),
+		LifecycleState: "ACTIVE", Condition: map[string]any{"op": "GREATER_THAN",
+			"operand":   map[string]any{"column": map[string]any{"name": "value"}},
+			"threshold": map[string]any{"value": map[string]any{"double_value": 0}}},
+		CreateTime: msRFC3339(a.created), UpdateTime: msRFC3339(a.created)}
+}
+
+// visibleAlerts are the workspace's alerts the caller can see.
+func (c *call) visibleAlerts() []*alertObj {
+	var out []*alertObj
+	for _, a := range c.s.objects(c.ws).alerts {
+		if c.canSee(permTypeAlerts, a.ID) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 func listAlerts(c *call) error {
-	all := c.s.objects(c.ws).alerts
+	all := c.visibleAlerts()
 	from, to, next, err := tokenPage(c, "alerts", len(all), "page_size", sqlDefaultPage, sqlMaxPage, false)
 	if err != nil {
 		return err
@@ -840,14 +980,156 @@ func listAlerts(c *call) error {
 		NextPageToken string      `json:"next_page_token,omitempty"`
 	}{NextPageToken: next}
 	for _, a := range all[from:to] {
-		resp.Results = append(resp.Results, wireAlert{ID: a.ID, DisplayName: a.DisplayName,
-			OwnerUserName: a.Owner, QueryID: a.QueryID, State: cmp.Or(a.State, "UNKNOWN"),
-			LifecycleState: "ACTIVE", Condition: map[string]any{"op": "GREATER_THAN",
-				"operand":   map[string]any{"column": map[string]any{"name": "value"}},
-				"threshold": map[string]any{"value": map[string]any{"double_value": 0}}},
-			CreateTime: msRFC3339(a.created), UpdateTime: msRFC3339(a.created)})
+		resp.Results = append(resp.Results, renderAlert(a))
 	}
 	return c.reply(http.StatusOK, resp)
+}
+
+// getAlert serves GET /api/2.0/sql/alerts/{id}: the list's fields plus
+// parent_path.
+func getAlert(c *call) error {
+	id := c.r.PathValue("id")
+	for _, a := range c.s.objects(c.ws).alerts {
+		if a.ID == id {
+			if !c.canSee(permTypeAlerts, id) {
+				return c.denied(permTypeAlerts, id)
+			}
+			return c.reply(http.StatusOK, struct {
+				wireAlert
+				ParentPath string `json:"parent_path"`
+			}{renderAlert(a), "/Users/" + a.Owner})
+		}
+	}
+	return restErr(http.StatusNotFound, errResourceDoesNotExist, "Alert %s does not exist.", id)
+}
+
+// ---- legacy queries and alerts (/api/2.0/preview/sql) ----
+
+// legacyUser renders the owner of a legacy object, nil when it is gone.
+func (c *call) legacyUser(name string) *wireLegacyUser {
+	p := c.s.st.findPrincipal(c.ws, name)
+	if p == nil {
+		return nil
+	}
+	return &wireLegacyUser{ID: numericID(p.id), Name: p.displayName, Email: name}
+}
+
+type wireLegacyQuery struct {
+	ID               string          `json:"id"`
+	Name             string          `json:"name"`
+	Query            string          `json:"query"`
+	DataSourceID     string          `json:"data_source_id,omitempty"`
+	User             *wireLegacyUser `json:"user,omitempty"`
+	UserID           int64           `json:"user_id,omitempty"`
+	LastModifiedBy   *wireLegacyUser `json:"last_modified_by,omitempty"`
+	LastModifiedByID int64           `json:"last_modified_by_id,omitempty"`
+	RunAsRole        string          `json:"run_as_role"`
+	PermissionTier   string          `json:"permission_tier,omitempty"`
+	CanEdit          bool            `json:"can_edit"`
+	IsArchived       bool            `json:"is_archived"`
+	IsDraft          bool            `json:"is_draft"`
+	IsFavorite       bool            `json:"is_favorite"`
+	IsSafe           bool            `json:"is_safe"`
+	Tags             []string        `json:"tags"`
+	Options          map[string]any  `json:"options"`
+	CreatedAt        string          `json:"created_at"`
+	UpdatedAt        string          `json:"updated_at"`
+}
+
+func (c *call) renderLegacyQuery(q *queryObj) wireLegacyQuery {
+	out := wireLegacyQuery{ID: q.ID, Name: q.DisplayName, Query: q.QueryText, DataSourceID: q.WarehouseID,
+		RunAsRole: strings.ToLower(cmp.Or(q.RunAsMode, "VIEWER")), IsSafe: true, Tags: []string{},
+		Options: map[string]any{"parameters": []any{}}, CreatedAt: msRFC3339(q.created), UpdatedAt: msRFC3339(q.created)}
+	if u := c.legacyUser(q.Owner); u != nil {
+		out.User, out.UserID = u, u.ID
+	}
+	if u := c.legacyUser(cmp.Or(q.LastModifier, q.Owner)); u != nil {
+		out.LastModifiedBy, out.LastModifiedByID = u, u.ID
+	}
+	switch r := c.s.effectiveRank(c, permTypeQueries, q.ID); {
+	case c.admin:
+		out.PermissionTier = "CAN_MANAGE"
+	case r >= 0:
+		out.PermissionTier = aclTypes[permTypeQueries].levels[r]
+	}
+	out.CanEdit = out.PermissionTier == "CAN_MANAGE" || out.PermissionTier == "CAN_EDIT"
+	return out
+}
+
+// listLegacyQueries serves GET /api/2.0/preview/sql/queries: page-number
+// paging (page from 1, page_size 1-250, default 25; empty results past the
+// end), order name or created_at (- for descending), q a case-insensitive
+// search in names. Trashed queries are not listed.
+func listLegacyQueries(c *call) error {
+	q := c.r.URL.Query()
+	page, size, err := legacyPaging(q)
+	if err != nil {
+		return err
+	}
+	var sel []*queryObj
+	term := strings.ToLower(q.Get("q"))
+	for _, x := range c.visibleQueries() {
+		if !x.Trashed && (term == "" || strings.Contains(strings.ToLower(x.DisplayName), term)) {
+			sel = append(sel, x)
+		}
+	}
+	order := q.Get("order")
+	switch strings.TrimPrefix(order, "-") {
+	case "", "created_at":
+		slices.SortStableFunc(sel, func(a, b *queryObj) int { return a.created.Compare(b.created) })
+	case "name":
+		slices.SortStableFunc(sel, func(a, b *queryObj) int {
+			return strings.Compare(strings.ToLower(a.DisplayName), strings.ToLower(b.DisplayName))
+		})
+	default:
+		return restErr(http.StatusBadRequest, errInvalidParameter, "Invalid order %q: use name or created_at.", order)
+	}
+	if strings.HasPrefix(order, "-") {
+		slices.Reverse(sel)
+	}
+	from := min((page-1)*size, len(sel))
+	to := min(from+size, len(sel))
+	results := []wireLegacyQuery{}
+	for _, x := range sel[from:to] {
+		results = append(results, c.renderLegacyQuery(x))
+	}
+	return c.reply(http.StatusOK, map[string]any{"count": len(sel), "page": page, "page_size": size, "results": results})
+}
+
+type wireLegacyAlert struct {
+	ID        string          `json:"id"`
+	Name      string          `json:"name"`
+	Options   map[string]any  `json:"options"`
+	Query     map[string]any  `json:"query,omitempty"`
+	User      *wireLegacyUser `json:"user,omitempty"`
+	State     string          `json:"state"`
+	CreatedAt string          `json:"created_at"`
+	UpdatedAt string          `json:"updated_at"`
+}
+
+// listLegacyAlerts serves GET /api/2.0/preview/sql/alerts: a bare array
+// of LegacyAlert (state in lower case), unpaged.
+func listLegacyAlerts(c *call) error {
+	queries := map[string]*queryObj{}
+	for _, q := range c.s.objects(c.ws).queries {
+		queries[q.ID] = q
+	}
+	out := []wireLegacyAlert{}
+	for _, a := range c.visibleAlerts() {
+		la := wireLegacyAlert{ID: a.ID, Name: a.DisplayName, User: c.legacyUser(a.Owner),
+			State:     strings.ToLower(cmp.Or(a.State, "UNKNOWN")),
+			Options:   map[string]any{"column": "value", "op": ">", "value": 0},
+			CreatedAt: msRFC3339(a.created), UpdatedAt: msRFC3339(a.created)}
+		if q := queries[a.QueryID]; q != nil {
+			la.Query = map[string]any{"id": q.ID, "name": q.DisplayName, "query": q.QueryText,
+				"created_at": msRFC3339(q.created), "updated_at": msRFC3339(q.created)}
+			if u := c.legacyUser(q.Owner); u != nil {
+				la.Query["user_id"] = u.ID
+			}
+		}
+		out = append(out, la)
+	}
+	return c.reply(http.StatusOK, out)
 }
 
 // ---- legacy dashboards ----
@@ -887,31 +1169,41 @@ func (c *call) renderLegacy(d *legacyDashObj) wireLegacyDashboard {
 	return out
 }
 
-func listLegacyDashboards(c *call) error {
-	q := c.r.URL.Query()
+// legacyPaging reads the page-number paging of the legacy SQL lists: page
+// (from 1, default 1) and page_size (1-250, default 25).
+func legacyPaging(q url.Values) (page, size int, err error) {
 	page, ok, err := intParam(q, "page")
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
 	if !ok {
 		page = 1
 	} else if page < 1 {
-		return restErr(http.StatusBadRequest, errInvalidParameter, "page must be at least 1, got %d.", page)
+		return 0, 0, restErr(http.StatusBadRequest, errInvalidParameter, "page must be at least 1, got %d.", page)
 	}
-	size, ok, err := intParam(q, "page_size")
+	size, ok, err = intParam(q, "page_size")
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
 	if !ok {
 		size = legacyDashDefaultPage
 	} else if size < 1 || size > legacyDashMaxPage {
-		return restErr(http.StatusBadRequest, errInvalidParameter,
+		return 0, 0, restErr(http.StatusBadRequest, errInvalidParameter,
 			"page_size must be between 1 and %d, got %d.", legacyDashMaxPage, size)
+	}
+	return page, size, nil
+}
+
+func listLegacyDashboards(c *call) error {
+	q := c.r.URL.Query()
+	page, size, err := legacyPaging(q)
+	if err != nil {
+		return err
 	}
 	var sel []*legacyDashObj
 	term := strings.ToLower(q.Get("q"))
 	for _, d := range c.s.objects(c.ws).legacy {
-		if term == "" || strings.Contains(strings.ToLower(d.Name), term) {
+		if (term == "" || strings.Contains(strings.ToLower(d.Name), term)) && c.canSee(permTypeLegacyDashboards, d.ID) {
 			sel = append(sel, d)
 		}
 	}
@@ -943,6 +1235,9 @@ func getLegacyDashboard(c *call) error {
 	id := c.r.PathValue("id")
 	for _, d := range c.s.objects(c.ws).legacy {
 		if d.ID == id {
+			if !c.canSee(permTypeLegacyDashboards, id) {
+				return c.denied(permTypeLegacyDashboards, id)
+			}
 			return c.reply(http.StatusOK, c.renderLegacy(d))
 		}
 	}
@@ -951,16 +1246,19 @@ func getLegacyDashboard(c *call) error {
 
 // ---- Lakeview dashboards ----
 
+// wireLakeview is a Lakeview dashboard. Lists leave out path, parent_path,
+// update_time and etag ("excluded in List Dashboards responses", API docs'
+// Dashboard object); a get has them.
 type wireLakeview struct {
 	DashboardID    string `json:"dashboard_id"`
 	DisplayName    string `json:"display_name"`
 	WarehouseID    string `json:"warehouse_id,omitempty"`
 	LifecycleState string `json:"lifecycle_state"`
-	Path           string `json:"path"`
-	ParentPath     string `json:"parent_path"`
-	Etag           string `json:"etag"`
+	Path           string `json:"path,omitempty"`
+	ParentPath     string `json:"parent_path,omitempty"`
+	Etag           string `json:"etag,omitempty"`
 	CreateTime     string `json:"create_time"`
-	UpdateTime     string `json:"update_time"`
+	UpdateTime     string `json:"update_time,omitempty"`
 }
 
 func renderLakeview(d *lakeviewObj) wireLakeview {
@@ -985,7 +1283,7 @@ func listLakeview(c *call) error {
 	}
 	var sel []*lakeviewObj
 	for _, d := range c.s.objects(c.ws).lakeview {
-		if !d.Trashed || trashed {
+		if (!d.Trashed || trashed) && c.canSee(permTypeDashboards, d.DashboardID) {
 			sel = append(sel, d)
 		}
 	}
@@ -998,7 +1296,9 @@ func listLakeview(c *call) error {
 		NextPageToken string         `json:"next_page_token,omitempty"`
 	}{NextPageToken: next}
 	for _, d := range sel[from:to] {
-		resp.Dashboards = append(resp.Dashboards, renderLakeview(d))
+		l := renderLakeview(d)
+		l.Path, l.ParentPath, l.Etag, l.UpdateTime = "", "", "", ""
+		resp.Dashboards = append(resp.Dashboards, l)
 	}
 	return c.reply(http.StatusOK, resp)
 }
@@ -1007,6 +1307,9 @@ func getLakeview(c *call) error {
 	id := c.r.PathValue("id")
 	for _, d := range c.s.objects(c.ws).lakeview {
 		if d.DashboardID == id {
+			if !c.canSee(permTypeDashboards, id) {
+				return c.denied(permTypeDashboards, id)
+			}
 			return c.reply(http.StatusOK, renderLakeview(d))
 		}
 	}
@@ -1038,7 +1341,9 @@ func renderEndpoint(e *endpointObj) wireEndpoint {
 func listEndpoints(c *call) error {
 	out := []wireEndpoint{}
 	for _, e := range c.s.objects(c.ws).endpoints {
-		out = append(out, renderEndpoint(e))
+		if c.canSeeListed(permTypeServingEndpoints, e.ID) {
+			out = append(out, renderEndpoint(e))
+		}
 	}
 	return c.reply(http.StatusOK, map[string]any{"endpoints": out})
 }
@@ -1047,6 +1352,9 @@ func getEndpoint(c *call) error {
 	name := c.r.PathValue("name")
 	for _, e := range c.s.objects(c.ws).endpoints {
 		if e.Name == name {
+			if !c.canSeeListed(permTypeServingEndpoints, e.ID) {
+				return c.denied(permTypeServingEndpoints, e.ID)
+			}
 			return c.reply(http.StatusOK, renderEndpoint(e))
 		}
 	}
@@ -1094,7 +1402,11 @@ func (c *call) renderApp(a *appObj) wireApp {
 func listApps(c *call) error {
 	var sel []*appObj
 	if c.r.URL.Query().Get("space") == "" {
-		sel = c.s.objects(c.ws).apps
+		for _, a := range c.s.objects(c.ws).apps {
+			if c.canSeeListed(permTypeApps, a.Name) {
+				sel = append(sel, a)
+			}
+		}
 	}
 	from, to, next, err := tokenPage(c, "apps", len(sel), "page_size", appsDefaultPage, appsMaxPage, false)
 	if err != nil {
@@ -1114,6 +1426,9 @@ func getApp(c *call) error {
 	name := c.r.PathValue("name")
 	for _, a := range c.s.objects(c.ws).apps {
 		if a.Name == name {
+			if !c.canSeeListed(permTypeApps, name) {
+				return c.denied(permTypeApps, name)
+			}
 			return c.reply(http.StatusOK, c.renderApp(a))
 		}
 	}

@@ -606,14 +606,25 @@ func objACL(c objClient, typ, id string) (objectType string, entries []string) {
 			GroupName            string `json:"group_name"`
 			ServicePrincipalName string `json:"service_principal_name"`
 			AllPermissions       []struct {
-				PermissionLevel string `json:"permission_level"`
+				PermissionLevel     string   `json:"permission_level"`
+				Inherited           *bool    `json:"inherited"`
+				InheritedFromObject []string `json:"inherited_from_object"`
 			} `json:"all_permissions"`
 		} `json:"access_control_list"`
 	}
 	c.get("/api/2.0/permissions/"+typ+"/"+id, &resp)
 	for _, e := range resp.AccessControlList {
 		for _, p := range e.AllPermissions {
-			entries = append(entries, e.UserName+e.GroupName+e.ServicePrincipalName+"="+p.PermissionLevel)
+			entry := e.UserName + e.GroupName + e.ServicePrincipalName + "=" + p.PermissionLevel
+			switch {
+			case p.Inherited == nil:
+				c.t.Errorf("%s/%s: %s has no inherited field", typ, id, entry)
+			case *p.Inherited:
+				entry += "<" + strings.Join(p.InheritedFromObject, ",")
+			case len(p.InheritedFromObject) > 0:
+				c.t.Errorf("%s/%s: direct %s names sources %v", typ, id, entry, p.InheritedFromObject)
+			}
+			entries = append(entries, entry)
 		}
 	}
 	slices.Sort(entries)
@@ -688,31 +699,35 @@ func TestObjectsPermissions(t *testing.T) {
 	}
 	c.get("/api/2.0/sql/queries", &qs)
 
+	// Every entry names whether it is inherited; the admins group inherits
+	// its grant from the type's root object (inherited "<" sources).
 	for _, tc := range []struct {
-		typ, id string
-		echo    string
-		want    []string
+		typ, id   string
+		echo      string
+		want      []string
+		inherited string
 	}{
 		// Owner plus a grant.
-		{"jobs", "101", "job", []string{"data-engineers=CAN_MANAGE_RUN", objElena + "=IS_OWNER"}},
+		{"jobs", "101", "job", []string{"data-engineers=CAN_MANAGE_RUN", objElena + "=IS_OWNER"}, "admins=CAN_MANAGE</jobs/"},
 		// Several managers.
-		{"jobs", "102", "job", []string{objElena + "=IS_OWNER", objFarid + "=CAN_MANAGE"}},
+		{"jobs", "102", "job", []string{objElena + "=IS_OWNER", objFarid + "=CAN_MANAGE"}, "admins=CAN_MANAGE</jobs/"},
 		// Creator deleted: no owner left, only the group's grant.
-		{"jobs", "105", "job", []string{"data-engineers=CAN_MANAGE"}},
+		{"jobs", "105", "job", []string{"data-engineers=CAN_MANAGE"}, "admins=CAN_MANAGE</jobs/"},
 		// Owner is not the creator.
-		{"jobs", "110", "job", []string{objElena + "=IS_OWNER"}},
-		{"clusters", clusterID["shared-etl"], "cluster", []string{"data-engineers=CAN_RESTART", objElena + "=CAN_MANAGE", objFarid + "=CAN_MANAGE"}},
-		{"clusters", clusterID["elena-dev"], "cluster", []string{objElena + "=CAN_MANAGE"}},
+		{"jobs", "110", "job", []string{objElena + "=IS_OWNER"}, "admins=CAN_MANAGE</jobs/"},
+		{"clusters", clusterID["shared-etl"], "cluster", []string{"data-engineers=CAN_RESTART", objElena + "=CAN_MANAGE", objFarid + "=CAN_MANAGE"}, "admins=CAN_MANAGE</clusters/"},
+		{"clusters", clusterID["elena-dev"], "cluster", []string{objElena + "=CAN_MANAGE"}, "admins=CAN_MANAGE</clusters/"},
 		// A pipeline run as a service principal: the SP owns it, the creator manages it.
-		{"pipelines", pls.Statuses[0].PipelineID, "pipelines", []string{objEtlProd + "=IS_OWNER", objElena + "=CAN_MANAGE"}},
-		{"queries", qs.Results[0].ID, "query", []string{objElena + "=CAN_MANAGE"}},
-		{"sql/queries", qs.Results[3].ID, "query", []string{objElena + "=CAN_MANAGE", objGrace + "=CAN_MANAGE"}},
-		{"dashboards", lv.Dashboards[0].DashboardID, "dashboard", []string{objElena + "=CAN_MANAGE"}},
-		{"serving-endpoints", eps.Endpoints[0].ID, "serving-endpoint", []string{objElena + "=CAN_MANAGE"}},
-		{"apps", "sales-insights", "apps", []string{objElena + "=CAN_MANAGE"}},
+		{"pipelines", pls.Statuses[0].PipelineID, "pipelines", []string{objEtlProd + "=IS_OWNER", objElena + "=CAN_MANAGE"}, "admins=CAN_MANAGE</pipelines/"},
+		{"queries", qs.Results[0].ID, "query", []string{objElena + "=CAN_MANAGE"}, "admins=CAN_MANAGE</directories/"},
+		{"sql/queries", qs.Results[3].ID, "query", []string{objElena + "=CAN_MANAGE", objGrace + "=CAN_MANAGE"}, "admins=CAN_MANAGE</directories/"},
+		{"dashboards", lv.Dashboards[0].DashboardID, "dashboard", []string{objElena + "=CAN_MANAGE"}, "admins=CAN_MANAGE</directories/"},
+		{"serving-endpoints", eps.Endpoints[0].ID, "serving-endpoint", []string{objElena + "=CAN_MANAGE"}, "admins=CAN_MANAGE</serving-endpoints/"},
+		{"apps", "sales-insights", "apps", []string{objElena + "=CAN_MANAGE"}, "admins=CAN_MANAGE</apps/"},
 	} {
 		echo, got := objACL(c, tc.typ, tc.id)
-		want := withSeedGrants(t, wsProd, tc.typ, tc.id, tc.want)
+		want := append(withSeedGrants(t, wsProd, tc.typ, tc.id, tc.want), tc.inherited)
+		slices.Sort(want)
 		if echo != tc.echo || !slices.Equal(got, want) {
 			t.Errorf("%s/%s: %s %v, want %s %v", tc.typ, tc.id, echo, got, tc.echo, want)
 		}

@@ -49,7 +49,10 @@ func objTestSeed() *Seed {
 			{WorkspaceID: 100, WorkspaceName: "fed", IdentityFederated: true,
 				Assignments: []SeedAssignment{{Principal: "20", Permissions: []string{"USER"}}, {Principal: "1", Permissions: []string{"ADMIN"}},
 					{Principal: "10", Permissions: []string{"USER"}}}},
-			{WorkspaceID: 200, WorkspaceName: "local", Users: []SeedUser{{ID: "30", UserName: "dee@x.test"}}},
+			// ann is also the non-federated workspace's admin (its own user
+			// with her user name), so her account-level token works there.
+			{WorkspaceID: 200, WorkspaceName: "local", Users: []SeedUser{{ID: "30", UserName: "dee@x.test"}, {ID: "31", UserName: "ann@x.test"}},
+				Groups: []SeedGroup{{ID: "32", DisplayName: "admins", Members: []string{"31"}}}},
 		},
 	}
 }

@@ -325,9 +325,11 @@ func TestDelete(t *testing.T) {
 		t.Errorf("team b members after deleting team a: %v", got)
 	}
 	// An account principal deleted through a workspace is unassigned there.
-	c.ok(204, "DELETE", usersPath+"/101", nil)
-	c.ok(404, "GET", usersPath+"/101", nil)
-	acct.ok(200, "GET", acctPath(srv, "/scim/v2/Users/101"), nil)
+	acct.ok(200, "PUT", acctPath(srv, "/workspaces/1001/permissionassignments/principals/104"), map[string]any{"permissions": []string{"USER"}})
+	c.ok(200, "GET", usersPath+"/104", nil)
+	c.ok(204, "DELETE", usersPath+"/104", nil)
+	c.ok(404, "GET", usersPath+"/104", nil)
+	acct.ok(200, "GET", acctPath(srv, "/scim/v2/Users/104"), nil)
 	// ...which needs a direct assignment.
 	wantSCIMError(t, c.do("DELETE", usersPath+"/103", nil), 400, "invalidValue", "through an account group")
 	// System groups stay.

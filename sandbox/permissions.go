@@ -31,6 +31,30 @@ import (
 // Object types are the {object_type} path segments of the permissions API
 // ("clusters", "jobs", "notebooks", "directories", "warehouses", ...; see
 // aclTypes); "sql/warehouses", "sql/queries" and "sql/alerts" are aliases.
+//
+// Inheritance: a reply lists, besides the object's direct grants, the
+// grants it inherits, as entries whose all_permissions items carry
+// "inherited": true and "inherited_from_object": [<parent object path>]
+// (direct items say "inherited": false). Two sources exist:
+//
+//   - the type's root (aclTypes[typ].root, e.g. "/jobs/"): the workspace's
+//     admins group holds CAN_MANAGE on every object of the type through it
+//     (the replies recorded in the Terraform provider's exporter test data
+//     show {"group_name":"admins","all_permissions":[{"permission_level":
+//     "CAN_MANAGE","inherited":true,"inherited_from_object":["/jobs/"]}]});
+//     the singletons authorization/tokens and authorization/passwords hold
+//     the admins grant directly instead ("inherited": false);
+//   - parent objects, for types whose family registers a parents function
+//     with s.setParents (the hook for workspace trees: a notebook inherits
+//     the grants of its directory, that directory's parent, and so on):
+//
+//	s.setParents("notebooks", func(w *workspace, id string) []objectKey {
+//		return []objectKey{{"directories", "17"}, {"directories", "3"}} // nearest first
+//	})
+//
+// A parent's direct grants are inherited with the parent's object path
+// ("/directories/17"). The same principal and level inherited from several
+// parents is one item listing every source, nearest first.
 
 const grantsFamily = "grants"
 
@@ -98,35 +122,48 @@ type aclType struct {
 	prefix string   // object_id prefix in replies
 	levels []string // ascending
 	fixed  bool     // a singleton that always exists (authorization/tokens)
+	// root is the path of the type's root object, from which the admins
+	// group inherits its highest level ("" when the record shows none); for
+	// fixed types the admins grant is direct.
+	root string
 }
+
+// Roots of the object types (see the file comment). Recorded replies show
+// /jobs/, /clusters/, /sql/warehouses/, /pipelines/, /instance-pools/,
+// /registered-models/ and /directories/ (notebooks, directories, files,
+// repos); the SDK documents a root for cluster policies, apps, experiments
+// and serving endpoints, whose paths follow the same pattern. Lakeview
+// dashboards, queries and alerts live in the workspace tree, so they take
+// the tree's root. Legacy SQL dashboards have none.
+const rootDirectories = "/directories/"
 
 var editLevels = []string{"CAN_READ", "CAN_RUN", "CAN_EDIT", "CAN_MANAGE"}
 var sqlLevels = []string{"CAN_READ", "CAN_VIEW", "CAN_RUN", "CAN_EDIT", "CAN_MANAGE"}
 
 // aclTypes are the object types of reference §F.1, keyed by path type.
 var aclTypes = map[string]aclType{
-	"clusters":                {echo: "cluster", levels: []string{"CAN_ATTACH_TO", "CAN_RESTART", "CAN_MANAGE"}},
-	"cluster-policies":        {echo: "cluster-policy", levels: []string{"CAN_USE"}},
-	"instance-pools":          {echo: "instance-pool", levels: []string{"CAN_ATTACH_TO", "CAN_MANAGE"}},
-	"jobs":                    {echo: "job", levels: []string{"CAN_VIEW", "CAN_MANAGE_RUN", "CAN_MANAGE", "IS_OWNER"}},
-	"pipelines":               {echo: "pipelines", levels: []string{"CAN_VIEW", "CAN_RUN", "CAN_MANAGE", "IS_OWNER"}},
-	"notebooks":               {echo: "notebook", levels: editLevels},
-	"directories":             {echo: "directory", levels: editLevels},
-	"files":                   {echo: "file", levels: editLevels},
-	"repos":                   {echo: "repo", levels: editLevels},
+	"clusters":                {echo: "cluster", levels: []string{"CAN_ATTACH_TO", "CAN_RESTART", "CAN_MANAGE"}, root: "/clusters/"},
+	"cluster-policies":        {echo: "cluster-policy", levels: []string{"CAN_USE"}, root: "/cluster-policies/"},
+	"instance-pools":          {echo: "instance-pool", levels: []string{"CAN_ATTACH_TO", "CAN_MANAGE"}, root: "/instance-pools/"},
+	"jobs":                    {echo: "job", levels: []string{"CAN_VIEW", "CAN_MANAGE_RUN", "CAN_MANAGE", "IS_OWNER"}, root: "/jobs/"},
+	"pipelines":               {echo: "pipelines", levels: []string{"CAN_VIEW", "CAN_RUN", "CAN_MANAGE", "IS_OWNER"}, root: "/pipelines/"},
+	"notebooks":               {echo: "notebook", levels: editLevels, root: rootDirectories},
+	"directories":             {echo: "directory", levels: editLevels, root: rootDirectories},
+	"files":                   {echo: "file", levels: editLevels, root: rootDirectories},
+	"repos":                   {echo: "repo", levels: editLevels, root: rootDirectories},
 	"authorization/tokens":    {echo: "tokens", levels: []string{"CAN_USE", "CAN_MANAGE"}, fixed: true},
 	"authorization/passwords": {echo: "passwords", levels: []string{"CAN_USE"}, fixed: true},
-	"warehouses":              {echo: "warehouses", prefix: "/sql/warehouses/", levels: []string{"CAN_VIEW", "CAN_MONITOR", "CAN_USE", "CAN_MANAGE", "IS_OWNER"}},
+	"warehouses":              {echo: "warehouses", prefix: "/sql/warehouses/", levels: []string{"CAN_VIEW", "CAN_MONITOR", "CAN_USE", "CAN_MANAGE", "IS_OWNER"}, root: "/sql/warehouses/"},
 	"dbsql-dashboards":        {echo: "dashboard", levels: sqlLevels},
-	"alerts":                  {echo: "alert", levels: sqlLevels},
-	"alertsv2":                {echo: "alertv2", levels: editLevels},
-	"queries":                 {echo: "query", levels: sqlLevels},
-	"dashboards":              {echo: "dashboard", levels: editLevels},
-	"experiments":             {echo: "mlflowExperiment", levels: []string{"CAN_READ", "CAN_EDIT", "CAN_MANAGE"}},
-	"registered-models":       {echo: "registered-model", levels: []string{"CAN_READ", "CAN_EDIT", "CAN_MANAGE_STAGING_VERSIONS", "CAN_MANAGE_PRODUCTION_VERSIONS", "CAN_MANAGE"}},
-	"serving-endpoints":       {echo: "serving-endpoint", levels: []string{"CAN_VIEW", "CAN_QUERY", "CAN_MANAGE"}},
-	"vector-search-endpoints": {echo: "vector-search-endpoints", levels: []string{"CAN_USE", "CAN_MANAGE"}},
-	"apps":                    {echo: "apps", levels: []string{"CAN_USE", "CAN_MANAGE"}},
+	"alerts":                  {echo: "alert", levels: sqlLevels, root: rootDirectories},
+	"alertsv2":                {echo: "alertv2", levels: editLevels, root: rootDirectories},
+	"queries":                 {echo: "query", levels: sqlLevels, root: rootDirectories},
+	"dashboards":              {echo: "dashboard", levels: editLevels, root: rootDirectories},
+	"experiments":             {echo: "mlflowExperiment", levels: []string{"CAN_READ", "CAN_EDIT", "CAN_MANAGE"}, root: "/experiments/"},
+	"registered-models":       {echo: "registered-model", levels: []string{"CAN_READ", "CAN_EDIT", "CAN_MANAGE_STAGING_VERSIONS", "CAN_MANAGE_PRODUCTION_VERSIONS", "CAN_MANAGE"}, root: "/registered-models/"},
+	"serving-endpoints":       {echo: "serving-endpoint", levels: []string{"CAN_VIEW", "CAN_QUERY", "CAN_MANAGE"}, root: "/serving-endpoints/"},
+	"vector-search-endpoints": {echo: "vector-search-endpoints", levels: []string{"CAN_USE", "CAN_MANAGE"}, root: "/vector-search-endpoints/"},
+	"apps":                    {echo: "apps", levels: []string{"CAN_USE", "CAN_MANAGE"}, root: "/apps/"},
 }
 
 // aclTypeAliases map other accepted path types to their canonical one.
@@ -155,6 +192,26 @@ func levelRank(typ, level string) int {
 // grantStore holds every workspace's grants. It is guarded by Server.mu.
 type grantStore struct {
 	ws map[int64]*wsGrants
+	// parents are the parents functions registered with setParents, by
+	// canonical object type.
+	parents map[string]parentsFunc
+}
+
+// parentsFunc returns the objects that object id (of the type it was
+// registered for) in workspace w inherits grants from, nearest first: for a
+// notebook, its directory, that directory's parent, and so on. It runs
+// under s.mu and must not lock it.
+type parentsFunc func(w *workspace, id string) []objectKey
+
+// setParents registers how objects of type typ (a canonical type of
+// aclTypes) find the objects they inherit grants from. A family calls it
+// from its load or routes function; a later call replaces the function.
+func (s *Server) setParents(typ string, f parentsFunc) {
+	st := s.store()
+	if st.parents == nil {
+		st.parents = map[string]parentsFunc{}
+	}
+	st.parents[typ] = f
 }
 
 // wsGrants are one workspace's object ACLs and secret scopes.
@@ -458,13 +515,13 @@ const (
 func registerPermissions(s *Server) {
 	ws := route{scope: scopeWorkspace}
 	s.handle(with(ws, "GET", permissionsBase+"{path...}", ClassPermissionsRead, accessMember, false, s.getPermissions))
-	s.handle(with(ws, "PUT", permissionsBase+"{path...}", ClassPermissionsWrite, accessWorkspaceAdmin, true, s.setPermissions(true)))
-	s.handle(with(ws, "PATCH", permissionsBase+"{path...}", ClassPermissionsWrite, accessWorkspaceAdmin, true, s.setPermissions(false)))
+	s.handle(with(ws, "PUT", permissionsBase+"{path...}", ClassPermissionsWrite, accessMember, true, s.setPermissions(true)))
+	s.handle(with(ws, "PATCH", permissionsBase+"{path...}", ClassPermissionsWrite, accessMember, true, s.setPermissions(false)))
 	s.handle(with(ws, "GET", secretsBase+"/scopes/list", ClassDefault, accessMember, false, s.listSecretScopes))
 	s.handle(with(ws, "GET", secretsBase+"/acls/list", ClassDefault, accessMember, false, s.listSecretACLs))
 	s.handle(with(ws, "GET", secretsBase+"/acls/get", ClassDefault, accessMember, false, s.getSecretACL))
-	s.handle(with(ws, "POST", secretsBase+"/acls/put", ClassDefault, accessWorkspaceAdmin, true, s.putSecretACL))
-	s.handle(with(ws, "POST", secretsBase+"/acls/delete", ClassDefault, accessWorkspaceAdmin, true, s.deleteSecretACL))
+	s.handle(with(ws, "POST", secretsBase+"/acls/put", ClassDefault, accessMember, true, s.putSecretACL))
+	s.handle(with(ws, "POST", secretsBase+"/acls/delete", ClassDefault, accessMember, true, s.deleteSecretACL))
 }
 
 // permTarget parses {path...}: "<type>/<id>[/permissionLevels]", where type
@@ -507,8 +564,9 @@ func (s *Server) lookupACL(c *call, typ, id string, create bool) (*objectACL, *a
 }
 
 type permissionJSON struct {
-	PermissionLevel string `json:"permission_level"`
-	Inherited       bool   `json:"inherited"`
+	PermissionLevel     string   `json:"permission_level"`
+	Inherited           bool     `json:"inherited"`
+	InheritedFromObject []string `json:"inherited_from_object,omitempty"`
 }
 
 type aclEntryJSON struct {
@@ -525,32 +583,116 @@ type objectPermissionsJSON struct {
 	AccessControlList []aclEntryJSON `json:"access_control_list"`
 }
 
-// renderACL renders an object's ACL as ObjectPermissions, skipping grants of
-// deleted principals.
-func (s *Server) renderACL(a *objectACL) objectPermissionsJSON {
-	t := aclTypes[a.key.typ]
+// objectPath is the path of object k in replies: its object_id, and the
+// value of inherited_from_object for what it passes on.
+func objectPath(k objectKey) string {
+	t := aclTypes[k.typ]
+	if t.fixed {
+		return "/" + k.typ
+	}
 	prefix := t.prefix
 	if prefix == "" {
-		prefix = "/" + a.key.typ + "/"
+		prefix = "/" + k.typ + "/"
 	}
-	oid := prefix + a.key.id
-	if t.fixed {
-		oid = "/" + a.key.typ
-	}
-	out := objectPermissionsJSON{ObjectID: oid, ObjectType: t.echo, AccessControlList: []aclEntryJSON{}}
-	for _, e := range a.entries {
-		p := s.st.get(e.principal)
-		if p == nil {
-			continue
+	return prefix + k.id
+}
+
+// viewLevel is one level a principal holds on an object: direct (from is
+// nil) or inherited from the objects in from.
+type viewLevel struct {
+	level string
+	from  []string
+}
+
+// viewEntry is one principal's entry of an object's effective ACL.
+type viewEntry struct {
+	p      *principal
+	levels []viewLevel
+}
+
+// aclView returns object a's effective ACL in workspace w: its direct
+// grants in grant order, then what it inherits from its parents (nearest
+// first) and from its type's root, merged per principal (a principal's
+// direct level first). Grants of deleted principals are skipped.
+func (s *Server) aclView(w *workspace, a *objectACL) []viewEntry {
+	var out []viewEntry
+	index := map[string]int{}
+	add := func(p *principal, level, from string) {
+		i, ok := index[p.id]
+		if !ok {
+			i = len(out)
+			index[p.id] = i
+			out = append(out, viewEntry{p: p})
 		}
-		j := aclEntryJSON{DisplayName: p.displayName, AllPermissions: []permissionJSON{{PermissionLevel: e.level}}}
-		switch p.kind {
+		e := &out[i]
+		if from == "" {
+			e.levels = append(e.levels, viewLevel{level: level})
+			return
+		}
+		for j := range e.levels {
+			if l := &e.levels[j]; l.from != nil && l.level == level {
+				if !slices.Contains(l.from, from) {
+					l.from = append(l.from, from)
+				}
+				return
+			}
+		}
+		e.levels = append(e.levels, viewLevel{level: level, from: []string{from}})
+	}
+	t := aclTypes[a.key.typ]
+	admins := s.st.get(w.adminsGroup)
+	if t.fixed && admins != nil {
+		add(admins, t.levels[len(t.levels)-1], "")
+	}
+	for _, e := range a.entries {
+		if p := s.st.get(e.principal); p != nil && !(t.fixed && p == admins) {
+			add(p, e.level, "")
+		}
+	}
+	if f := s.store().parents[a.key.typ]; f != nil {
+		g := s.grants(w)
+		for _, k := range f(w, a.key.id) {
+			pa := g.find(k.typ, k.id)
+			if pa == nil {
+				continue
+			}
+			for _, e := range pa.entries {
+				if p := s.st.get(e.principal); p != nil {
+					add(p, e.level, objectPath(k))
+				}
+			}
+		}
+	}
+	if t.root != "" && admins != nil {
+		top := t.levels[len(t.levels)-1]
+		if top == "IS_OWNER" {
+			top = "CAN_MANAGE"
+		}
+		add(admins, top, t.root)
+	}
+	return out
+}
+
+// renderACL renders an object's effective ACL as ObjectPermissions in
+// workspace w. Users and service principals carry display_name; groups do
+// not (SDK AccessControlResponse: "Display name of the user or service
+// principal").
+func (s *Server) renderACL(w *workspace, a *objectACL) objectPermissionsJSON {
+	t := aclTypes[a.key.typ]
+	out := objectPermissionsJSON{ObjectID: objectPath(a.key), ObjectType: t.echo, AccessControlList: []aclEntryJSON{}}
+	for _, e := range s.aclView(w, a) {
+		j := aclEntryJSON{AllPermissions: make([]permissionJSON, 0, len(e.levels))}
+		for _, l := range e.levels {
+			j.AllPermissions = append(j.AllPermissions, permissionJSON{PermissionLevel: l.level, Inherited: l.from != nil,
+				InheritedFromObject: l.from})
+		}
+		switch p := e.p; p.kind {
 		case kindUser:
-			j.UserName = p.userName
+			j.UserName, j.DisplayName = p.userName, p.displayName
 		case kindGroup:
 			j.GroupName = p.displayName
 		case kindSP:
-			j.ServicePrincipalName = p.applicationID
+			j.ServicePrincipalName, j.DisplayName = p.applicationID, p.displayName
 		}
 		out.AccessControlList = append(out.AccessControlList, j)
 	}
@@ -566,6 +708,10 @@ func (s *Server) getPermissions(c *call) error {
 	if e != nil {
 		return e
 	}
+	if !c.canSee(typ, id) {
+		return restErr(http.StatusForbidden, "PERMISSION_DENIED",
+			"%s does not have permissions on %s.", c.actor.name(), objectPath(a.key))
+	}
 	if levels {
 		var out []map[string]string
 		for _, l := range aclTypes[typ].levels {
@@ -573,11 +719,14 @@ func (s *Server) getPermissions(c *call) error {
 		}
 		return c.reply(http.StatusOK, map[string]any{"permission_levels": out})
 	}
-	return c.reply(http.StatusOK, s.renderACL(a))
+	return c.reply(http.StatusOK, s.renderACL(c.ws, a))
 }
 
 // setPermissions serves PUT (replace the direct grants; an existing owner
-// is kept unless the request names one) and PATCH (merge).
+// is kept unless the request names one) and PATCH (merge). Workspace
+// admins and holders of CAN_MANAGE or IS_OWNER (directly, through a group
+// or inherited) may call it; giving the object a new owner takes an admin
+// unless Options.ManagersSetOwner is set.
 func (s *Server) setPermissions(replace bool) func(*call) error {
 	return func(c *call) error {
 		typ, id, levels, e := permTarget(c.r.PathValue("path"))
@@ -593,9 +742,12 @@ func (s *Server) setPermissions(replace bool) func(*call) error {
 		if err := c.decode(&body); err != nil {
 			return restErr(http.StatusBadRequest, "MALFORMED_REQUEST", "Could not parse the request body.")
 		}
-		a, e := s.lookupACL(c, typ, id, true)
-		if e != nil {
+		if _, e := s.lookupACL(c, typ, id, false); e != nil {
 			return e
+		}
+		if !s.canManage(c, typ, id) {
+			return restErr(http.StatusForbidden, "PERMISSION_DENIED",
+				"%s does not have CAN_MANAGE permission on %s.", c.actor.name(), objectPath(objectKey{typ, id}))
 		}
 		type grant struct {
 			p     *principal
@@ -619,6 +771,18 @@ func (s *Server) setPermissions(replace bool) func(*call) error {
 		if owners > 1 {
 			return restErr(http.StatusBadRequest, "INVALID_PARAMETER_VALUE", "An object can have only one owner.")
 		}
+		a, e := s.lookupACL(c, typ, id, true)
+		if e != nil {
+			return e
+		}
+		if owners == 1 && !c.admin && !s.opts.ManagersSetOwner {
+			for _, g := range grants {
+				if g.level == "IS_OWNER" && g.p.id != a.owner() {
+					return restErr(http.StatusForbidden, "PERMISSION_DENIED",
+						"Only workspace admins can change the owner of %s.", objectPath(a.key))
+				}
+			}
+		}
 		if replace {
 			owner := a.owner()
 			a.entries = nil
@@ -633,7 +797,7 @@ func (s *Server) setPermissions(replace bool) func(*call) error {
 		for _, g := range grants {
 			a.set(g.p.id, g.level)
 		}
-		return c.reply(http.StatusOK, s.renderACL(a))
+		return c.reply(http.StatusOK, s.renderACL(c.ws, a))
 	}
 }
 
@@ -654,6 +818,9 @@ type secretACLJSON struct {
 	Permission string `json:"permission"`
 }
 
+// requestScope returns the secret scope a request names, which the caller
+// must MANAGE: the SDK documents that listing, reading, putting and
+// deleting ACLs all need MANAGE (workspace admins have it on every scope).
 func (s *Server) requestScope(c *call, name string) (*secretScope, *apiError) {
 	if name == "" {
 		return nil, restErr(http.StatusBadRequest, "INVALID_PARAMETER_VALUE", "Missing required field: scope")
@@ -661,6 +828,10 @@ func (s *Server) requestScope(c *call, name string) (*secretScope, *apiError) {
 	sc := s.grants(c.ws).scope(name)
 	if sc == nil {
 		return nil, restErr(http.StatusNotFound, "RESOURCE_DOES_NOT_EXIST", "Scope %s does not exist!", name)
+	}
+	if s.secretPermission(c, sc) != "MANAGE" {
+		return nil, restErr(http.StatusForbidden, "PERMISSION_DENIED",
+			"User %s does not have MANAGE permission on scope %s.", c.actor.name(), name)
 	}
 	return sc, nil
 }

@@ -86,11 +86,17 @@ func TestPermissionsThroughSDK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.ObjectId != "/clusters/0101-abc" || got.ObjectType != "cluster" || len(got.AccessControlList) != 2 {
+	if got.ObjectId != "/clusters/0101-abc" || got.ObjectType != "cluster" || len(got.AccessControlList) != 3 {
 		t.Fatalf("cluster ACL = %+v", got)
 	}
-	if a := got.AccessControlList[0]; a.GroupName != "team a" || a.AllPermissions[0].PermissionLevel != iam.PermissionLevelCanRestart {
+	if a := got.AccessControlList[0]; a.GroupName != "team a" || a.AllPermissions[0].PermissionLevel != iam.PermissionLevelCanRestart ||
+		a.AllPermissions[0].Inherited {
 		t.Errorf("first entry = %+v", a)
+	}
+	// The admins group inherits CAN_MANAGE from the clusters root, last.
+	if a := got.AccessControlList[2]; a.GroupName != "admins" || len(a.AllPermissions) != 1 || !a.AllPermissions[0].Inherited ||
+		a.AllPermissions[0].PermissionLevel != iam.PermissionLevelCanManage || !slices.Equal(a.AllPermissions[0].InheritedFromObject, []string{"/clusters/"}) {
+		t.Errorf("admins entry = %+v", a)
 	}
 	wh, err := w.Permissions.Get(ctx, iam.GetPermissionRequest{RequestObjectType: "warehouses", RequestObjectId: "wh1"})
 	if err != nil || wh.ObjectId != "/sql/warehouses/wh1" {
@@ -120,7 +126,9 @@ func TestPermissionsThroughSDK(t *testing.T) {
 	for _, a := range job.AccessControlList {
 		names = append(names, a.UserName+a.GroupName+":"+string(a.AllPermissions[0].PermissionLevel))
 	}
-	if want := []string{"ada@small.test:IS_OWNER", "ops:CAN_MANAGE"}; !slices.Equal(names, want) {
+	// PUT replaces direct grants only: the admins group's grant, inherited
+	// from the jobs root, stays.
+	if want := []string{"ada@small.test:IS_OWNER", "ops:CAN_MANAGE", "admins:CAN_MANAGE"}; !slices.Equal(names, want) {
 		t.Errorf("job ACL after PUT = %v, want %v", names, want)
 	}
 	_, err = w.Permissions.Update(ctx, iam.UpdateObjectPermissions{RequestObjectType: "jobs", RequestObjectId: "11",

@@ -51,6 +51,13 @@ type call struct {
 	ws  *workspace // workspace routes
 	tok *token     // nil on public routes
 	now time.Time
+
+	// Workspace routes, set by authorization: the principal acting for the
+	// token in c.ws (see authz.go), whether it is a workspace admin there,
+	// and its holders (it and its groups), computed on first use.
+	actor   *principal
+	admin   bool
+	holders map[string]bool
 }
 
 // handle registers rt. Patterns are Go http.ServeMux path patterns
@@ -273,7 +280,12 @@ func (s *Server) authenticate(c *call) *apiError {
 func (s *Server) routeWorkspace(c *call) *apiError {
 	h := c.r.Header.Get("X-Databricks-Workspace-Id")
 	if h == "" {
+		// A personal access token names its workspace as a workspace's own
+		// host would; other calls without the header go to the first one.
 		c.ws = s.st.workspaces[0]
+		if w := s.st.wsByID[c.tok.ws]; w != nil {
+			c.ws = w
+		}
 		return nil
 	}
 	id, err := strconv.ParseInt(strings.TrimSpace(h), 10, 64)
@@ -289,32 +301,14 @@ func (s *Server) routeWorkspace(c *call) *apiError {
 	return nil
 }
 
+// authorize applies the token's scope and the route's access (authz.go).
 func (s *Server) authorize(c *call) *apiError {
-	t := c.tok
-	if t.role == RoleAccountAdmin {
-		return nil
-	}
-	switch c.rt.access {
-	case accessAccountAdmin:
-		return restOrSCIM(http.StatusForbidden, "PERMISSION_DENIED",
-			"Only account admins can call this API.")
-	case accessWorkspaceAdmin:
-		if t.role == RoleWorkspaceAdmin && c.ws != nil && t.ws == c.ws.id {
-			return nil
-		}
-		return restOrSCIM(http.StatusForbidden, "PERMISSION_DENIED",
-			"Only workspace admins can call this API.")
-	}
-	if c.ws == nil || (t.role == RoleWorkspaceAdmin && t.ws == c.ws.id) {
-		return nil
+	if c.rt.scope != scopeWorkspace {
+		return s.authorizeAccount(c)
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if p := s.st.get(t.principal); p != nil && s.st.visible(c.ws, p) {
-		return nil
-	}
-	return restOrSCIM(http.StatusForbidden, "PERMISSION_DENIED",
-		"The caller is not a member of workspace %d.", c.ws.id)
+	return s.authorizeWorkspace(c)
 }
 
 // reply writes v as JSON with status.
@@ -357,9 +351,4 @@ func (c *call) body() ([]byte, error) {
 		return nil, scimErr(http.StatusBadRequest, "invalidSyntax", "%s", detailUnparsable)
 	}
 	return b, nil
-}
-
-// caller returns the authenticated principal (nil if it was deleted).
-func (c *call) caller() *principal {
-	return c.s.st.get(c.tok.principal)
 }

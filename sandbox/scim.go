@@ -344,12 +344,13 @@ func (s *Server) scimGet(k kind, account bool) func(*call) error {
 	}
 }
 
-// scimMe answers /Me with the caller (a service principal is shown as a
-// user whose userName is its application id) and the X-Databricks-Org-Id
-// header.
+// scimMe answers /Me with the principal acting for the caller in the
+// workspace (in a workspace without identity federation, the workspace's own
+// user with the caller's user name; a service principal is shown as a user
+// whose userName is its application id) and the X-Databricks-Org-Id header.
 func (s *Server) scimMe(c *call) error {
-	p := c.caller()
-	if p == nil {
+	p := c.actor
+	if p == nil || !p.live() {
 		return scimErr(http.StatusNotFound, "", "The caller no longer exists.")
 	}
 	q := c.r.URL.Query()

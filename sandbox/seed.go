@@ -139,12 +139,18 @@ type SeedAssignment struct {
 
 // Token roles.
 const (
-	RoleAccountAdmin   = "account_admin"   // admin of the account and of every workspace
-	RoleWorkspaceAdmin = "workspace_admin" // admin of one workspace (SeedToken.WorkspaceID)
-	RoleUser           = "user"            // workspace user: reads only
+	RoleAccountAdmin   = "account_admin"   // account APIs; in workspaces, what its principal may do there
+	RoleWorkspaceAdmin = "workspace_admin" // admin of the workspace that issued it (SeedToken.WorkspaceID)
+	RoleUser           = "user"            // no account API; in workspaces, what its principal may do there
 )
 
 // SeedToken is one accepted bearer token and the principal it authenticates.
+// A token with a WorkspaceID is a personal access token issued by that
+// workspace: valid there only, and on account APIs only with the
+// account_pats knob. A token without one is an account-level token (as
+// OAuth at the account console issues): account APIs by its role, and
+// every workspace where its principal has access. Role workspace_admin
+// needs a WorkspaceID.
 type SeedToken struct {
 	Token       string `json:"token"`
 	Principal   string `json:"principal"`
@@ -167,6 +173,9 @@ type SeedKnobs struct {
 	AccountListMembers bool               `json:"account_list_members,omitempty"`
 	PatchStatus        int                `json:"patch_status,omitempty"`
 	FilterDialect      string             `json:"filter_dialect,omitempty"`
+	AccountPATs        bool               `json:"account_pats,omitempty"`
+	ListAllObjects     bool               `json:"list_all_objects,omitempty"`
+	ManagersSetOwner   bool               `json:"managers_set_owner,omitempty"`
 
 	// PermissionMigration is "strict", "copy" or "move".
 	PermissionMigration string `json:"permission_migration,omitempty"`
@@ -470,9 +479,12 @@ func (v *validator) validate(s *Seed) {
 		}
 		switch t.Role {
 		case RoleAccountAdmin, RoleUser:
+			if t.WorkspaceID != 0 && !wsIDs[t.WorkspaceID] {
+				v.errf("%s.workspace_id: %d is not a workspace of the seed", f, t.WorkspaceID)
+			}
 		case RoleWorkspaceAdmin:
 			if !wsIDs[t.WorkspaceID] {
-				v.errf("%s.workspace_id: %d is not a workspace of the seed", f, t.WorkspaceID)
+				v.errf("%s.workspace_id: %d is not a workspace of the seed (a workspace admin token is a personal access token of one workspace)", f, t.WorkspaceID)
 			}
 		default:
 			v.errf("%s.role: %q is not %s, %s or %s", f, t.Role, RoleAccountAdmin, RoleWorkspaceAdmin, RoleUser)

@@ -101,6 +101,20 @@ type Options struct {
 	// renamed), "copy" or "move" (lenient readings that refuse nothing);
 	// see PermissionMigrationStrict and docs/permission-migration.md.
 	PermissionMigration string
+	// AccountPATs lets account APIs accept a workspace's personal access
+	// token (its role still decides). By default they answer 401: the
+	// account console takes OAuth tokens.
+	AccountPATs bool
+	// ListAllObjects shows every job, cluster, pipeline, serving endpoint
+	// and app to every workspace member, in lists and gets. By default a
+	// non-admin sees only the objects it holds a permission on, as the SDK
+	// documents for queries, alerts, warehouses and dashboards (those are
+	// always filtered).
+	ListAllObjects bool
+	// ManagersSetOwner lets a non-admin holder of CAN_MANAGE or IS_OWNER
+	// give an object a new owner (IS_OWNER). By default only workspace
+	// admins can; other managers may change every other grant.
+	ManagersSetOwner bool
 	// Now is the clock for consistency delays and rate limits; default
 	// time.Now.
 	Now func() time.Time
@@ -148,6 +162,9 @@ func (k *SeedKnobs) applyTo(o *Options) {
 	if o.PermissionMigration == "" {
 		o.PermissionMigration = k.PermissionMigration
 	}
+	o.AccountPATs = o.AccountPATs || k.AccountPATs
+	o.ListAllObjects = o.ListAllObjects || k.ListAllObjects
+	o.ManagersSetOwner = o.ManagersSetOwner || k.ManagersSetOwner
 }
 
 func (o *Options) validate() error {
@@ -367,12 +384,14 @@ func (s *Server) URL() string { return s.url }
 // AccountID is the account's id.
 func (s *Server) AccountID() string { return s.st.accountID }
 
-// AdminToken returns the first working account-admin token ("" if there is
-// none; a token stops working when its principal is deleted).
+// AdminToken returns the first working account-admin token, an
+// account-level one if there is any ("" if there is none; a token stops
+// working when its principal is deleted). In the default seed it is an
+// account-level token whose principal is an admin of every workspace.
 func (s *Server) AdminToken() string { return s.tokenWithRole(RoleAccountAdmin) }
 
-// UserToken returns the first working non-admin user token ("" if there is
-// none).
+// UserToken returns the first working non-admin user token, an
+// account-level one if there is any ("" if there is none).
 func (s *Server) UserToken() string { return s.tokenWithRole(RoleUser) }
 
 // WorkspaceAdminToken returns the first working token that is admin of
@@ -391,12 +410,19 @@ func (s *Server) WorkspaceAdminToken(id int64) string {
 func (s *Server) tokenWithRole(role string) string {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	pat := ""
 	for _, t := range s.st.tokenOrder {
-		if t.role == role && s.st.tokens[t.value] != nil {
+		if t.role != role || s.st.tokens[t.value] == nil {
+			continue
+		}
+		if t.ws == 0 {
 			return t.value
 		}
+		if pat == "" {
+			pat = t.value
+		}
 	}
-	return ""
+	return pat
 }
 
 // SeedWorkspaceSummary describes one workspace of the sandbox.

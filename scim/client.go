@@ -32,6 +32,10 @@ type client struct {
 	workspaceID int64  // sent in WorkspaceHeader when routeByHeader
 	routeHeader bool
 	rt          *retrier
+	// pat is set when the session authenticates with a personal access
+	// token: replies refusing it become a *TokenScopeError. account marks
+	// the account API's client.
+	pat, account bool
 	// cred describes the session's credential for an *AuthError.
 	cred Credential
 }
@@ -70,7 +74,11 @@ func (c *client) do(ctx context.Context, class Class, method, path string, query
 	}
 	rep, err := c.rt.do(ctx, req, class, o)
 	if err != nil {
-		if errors.Is(err, ErrUnauthenticated) {
+		if c.pat {
+			err = tokenScopeError(err, c.account, c.workspaceID, c.cred.Source)
+		}
+		var scope *TokenScopeError
+		if errors.Is(err, ErrUnauthenticated) && !errors.As(err, &scope) {
 			return &AuthError{Host: c.host, Credential: c.cred, Err: err}
 		}
 		return err

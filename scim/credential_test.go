@@ -116,15 +116,15 @@ func TestCredentialMessages(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = sess.Workspaces(ctx)
-		var ae *scim.AuthError
-		if !errors.As(err, &ae) || !errors.Is(err, scim.ErrUnauthenticated) {
-			t.Fatalf("err = %v, want an *AuthError", err)
+		var te *scim.TokenScopeError
+		if !errors.As(err, &te) || !errors.Is(err, scim.ErrUnauthenticated) {
+			t.Fatalf("err = %v, want a *TokenScopeError", err)
 		}
-		if want := srv.URL() + ` refused the personal access token from profile "prod" in ` + path + ": "; !strings.Contains(err.Error(), want) {
+		if want := `refuses the personal access token from profile "prod" in ` + path + " ("; !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not contain %q", err, want)
 		}
-		if !strings.Contains(ae.Hint(), "expired or revoked") || strings.Contains(err.Error(), bad) {
-			t.Errorf("hint %q, error %q", ae.Hint(), err)
+		if strings.Contains(err.Error(), bad) {
+			t.Errorf("error %q carries the token", err)
 		}
 	})
 
@@ -135,9 +135,32 @@ func TestCredentialMessages(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = sess.Workspaces(ctx)
+		var te *scim.TokenScopeError
+		if !errors.As(err, &te) || te.Source != "DATABRICKS_TOKEN" || !strings.Contains(err.Error(), "the personal access token from DATABRICKS_TOKEN (") {
+			t.Fatalf("err = %v, want a *TokenScopeError naming DATABRICKS_TOKEN", err)
+		}
+	})
+
+	t.Run("401 for OAuth M2M", func(t *testing.T) {
+		credentialEnv(t, map[string]string{"DATABRICKS_CLIENT_ID": m2mClientID, "DATABRICKS_CLIENT_SECRET": m2mSecret})
+		srv := sandbox.NewTestServer(t, sandbox.Options{})
+		if err := srv.AddFault(sandbox.Fault{PathRegexp: `/workspaces$`, Status: 401}); err != nil {
+			t.Fatal(err)
+		}
+		sess, err := connectEnv(srv, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = sess.Workspaces(ctx)
 		var ae *scim.AuthError
-		if !errors.As(err, &ae) || ae.Credential.String() != "personal access token from DATABRICKS_TOKEN" {
-			t.Fatalf("err = %v, want an *AuthError naming DATABRICKS_TOKEN", err)
+		if !errors.As(err, &ae) || !errors.Is(err, scim.ErrUnauthenticated) {
+			t.Fatalf("err = %v, want an *AuthError", err)
+		}
+		if want := srv.URL() + " refused the OAuth M2M client " + m2mClientID + " from DATABRICKS_CLIENT_ID and DATABRICKS_CLIENT_SECRET: "; !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not contain %q", err, want)
+		}
+		if !strings.Contains(ae.Hint(), "service principal") || strings.Contains(err.Error(), m2mSecret) {
+			t.Errorf("hint %q, error %q", ae.Hint(), err)
 		}
 	})
 

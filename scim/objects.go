@@ -579,6 +579,20 @@ func (a AccessControl) Levels() []Permission {
 	return append([]Permission{{PermissionLevel: a.PermissionLevel}}, a.AllPermissions...)
 }
 
+// DirectLevels returns the levels granted on the object itself, leaving
+// out those inherited from a parent or root object (Inherited): an
+// inherited CAN_MANAGE belongs to the parent's ACL (a directory, or the
+// type's root such as "/jobs/" for the admins group), and changes there.
+func (a AccessControl) DirectLevels() []Permission {
+	var out []Permission
+	for _, l := range a.Levels() {
+		if !l.Inherited {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
 // GetPermissions reads an object's permissions
 // (GET /api/2.0/permissions/{objectType}/{objectID}), charged to
 // ClassPermissionsRead. objectType is the request type: "jobs",

@@ -321,3 +321,24 @@ func TestListErrorsPropagate(t *testing.T) {
 		}
 	}
 }
+
+func TestDirectLevels(t *testing.T) {
+	var a AccessControl
+	if err := json.Unmarshal([]byte(`{"user_name":"a@x.test","all_permissions":[
+		{"permission_level":"CAN_MANAGE","inherited":true,"inherited_from_object":["/directories/17"]},
+		{"permission_level":"CAN_RUN","inherited":false},
+		{"permission_level":"CAN_READ"}]}`), &a); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, l := range a.DirectLevels() {
+		got = append(got, l.PermissionLevel)
+	}
+	if want := []string{"CAN_RUN", "CAN_READ"}; !slices.Equal(got, want) {
+		t.Errorf("direct levels %v, want %v", got, want)
+	}
+	legacy := AccessControl{GroupName: "g", PermissionLevel: "CAN_EDIT"}
+	if l := legacy.DirectLevels(); len(l) != 1 || l[0].PermissionLevel != "CAN_EDIT" {
+		t.Errorf("legacy entry: %v", l)
+	}
+}

@@ -84,6 +84,10 @@ type Session struct {
 	sleep     func(context.Context, time.Duration) error
 	random    func() float64
 
+	// pat is set when the credentials are a personal access token (see
+	// TokenScopeError).
+	pat bool
+
 	mu         sync.Mutex
 	hostConfig map[string]*config.Config // per workspace host
 }
@@ -144,7 +148,9 @@ func Connect(ctx context.Context, s Settings) (*Session, error) {
 		return nil, err
 	}
 	sess.cfg = cfg
+	// Read once: the SDK rewrites AuthType while it authenticates requests.
 	sess.cred = credentialOf(cfg, s.Token)
+	sess.pat = sess.cred.AuthType == "pat"
 	sess.host = strings.TrimRight(cfg.Host, "/")
 	sess.accountID = s.AccountID
 	if sess.accountID == "" {
@@ -343,7 +349,9 @@ func (s *Session) Account() (*AccountClient, error) {
 	if s.accountID == "" {
 		return nil, &accountError{}
 	}
-	return newAccountClient(s.newClient(s.host, 0, "account", false, s.cfg), s.accountID), nil
+	c := s.newClient(s.host, 0, "account", false, s.cfg)
+	c.account = true
+	return newAccountClient(c, s.accountID), nil
 }
 
 type accountError struct{}
@@ -435,7 +443,7 @@ func (s *Session) newClient(host string, workspaceID int64, label string, routeH
 		onRetry:        s.settings.OnRetry,
 		onRequest:      s.settings.OnRequest,
 	})
-	return &client{host: host, workspaceID: workspaceID, routeHeader: routeHeader, rt: rt, cred: s.cred}
+	return &client{host: host, workspaceID: workspaceID, routeHeader: routeHeader, rt: rt, pat: s.pat, cred: s.cred}
 }
 
 // pooledTransport is http.DefaultTransport keeping enough idle connections
