@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -332,4 +333,35 @@ func TestCredentialErrorsGolden(t *testing.T) {
 		}
 	}
 	golden(t, "credential-errors.golden", b.String())
+}
+
+// TestCommandsEndWithOutcome: each command's last line on stderr says what
+// it did, how long it took and where its output went (before the error
+// line of a partial result).
+func TestCommandsEndWithOutcome(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		args []string
+		want *regexp.Regexp
+	}{
+		{[]string{"--sandbox", "--no-progress", "export", "--format", "csv", "--out", filepath.Join(dir, "export")},
+			regexp.MustCompile(`^dbiam: export finished in [0-9.]+m?s: 4 workspaces: 4 ok, 0 failed, 0 skipped; wrote ` + regexp.QuoteMeta(filepath.Join(dir, "export")) + `$`)},
+		{[]string{"--sandbox", "--no-progress", "audit", "--user", "elena.patel@acme.test", "--format", "html", "--out", filepath.Join(dir, "impact.html")},
+			regexp.MustCompile(`^dbiam: audit finished in [0-9.]+m?s: 1 identity, 4 workspaces, \d+ findings \(\d+ breaks, .*\); wrote ` + regexp.QuoteMeta(filepath.Join(dir, "impact.html")) + `$`)},
+		{[]string{"--sandbox", "--no-progress", "audit", "--user", "elena.patel@acme.test", "--format", "json"},
+			regexp.MustCompile(`^dbiam: audit finished in [0-9.]+m?s: 1 identity, 4 workspaces, \d+ findings .*; output on stdout$`)},
+		{[]string{"--sandbox", "--no-progress", "migrate", "plan", "--out", filepath.Join(dir, "plan.json")},
+			regexp.MustCompile(`^dbiam: migrate plan finished in [0-9.]+m?s: \d+ local groups in 4 workspaces, \d+ to migrate, \d+ conflicts \(\d+ blocking\); wrote ` + regexp.QuoteMeta(filepath.Join(dir, "plan.json")) + `$`)},
+	}
+	for _, tt := range tests {
+		code, _, errOut := runCLI(t, tt.args...)
+		lines := strings.Split(strings.TrimSpace(errOut), "\n")
+		last := lines[len(lines)-1]
+		if code == exitPartial && len(lines) > 1 {
+			last = lines[len(lines)-2] // the outcome, then the error
+		}
+		if !tt.want.MatchString(last) {
+			t.Errorf("%q: exit %d, last line %q, want %s\n%s", tt.args[2], code, last, tt.want, errOut)
+		}
+	}
 }

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	sdklogger "github.com/databricks/databricks-sdk-go/logger"
 	"github.com/urfave/cli/v2"
@@ -59,8 +60,14 @@ func run(ctx context.Context, args []string, io *reports.Streams) int {
 	defer g.close()
 	app := newApp(io, g)
 	g.args = globalFlagAfterCommand(app, args)
+	start := time.Now()
 	err := app.RunContext(ctx, g.args)
 	io.Retries().Flush()
+	// The last line says what the command did, how long it took and where
+	// its output went (the error, if any, follows).
+	if o, ok := io.Outcome(); ok {
+		fmt.Fprintf(io.Err, "dbiam: %s\n", o.Line(time.Since(start)))
+	}
 	return exitCode(ctx, err, io)
 }
 

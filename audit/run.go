@@ -57,6 +57,7 @@ func Run(ctx context.Context, o Options, d Deps) error {
 	missing := rep.notFound()
 	a.log.Info("audit finished", "identities", len(rep.Identities), "workspaces", len(rep.Workspaces),
 		"findings", len(rep.Findings)-len(gaps), "not_covered", len(gaps), "not_found", len(missing))
+	d.Streams.SetOutcome(outcome(rep, p, len(gaps), len(missing)))
 	for _, g := range gaps {
 		a.log.Warn("audit not covered", "part", g)
 	}
@@ -67,6 +68,39 @@ func Run(ctx context.Context, o Options, d Deps) error {
 		return &PartialError{NotCovered: gaps, NotFound: missing}
 	}
 	return nil
+}
+
+// outcome says what the audit found and where the report went, for the
+// line that ends the run.
+func outcome(rep *Report, p plan, gaps, missing int) reports.Outcome {
+	bySev := map[Severity]int{}
+	for _, f := range rep.Findings {
+		bySev[f.Severity]++
+	}
+	var sev []string
+	for _, s := range Severities() {
+		if n := bySev[s]; n > 0 && s != SeverityNotCovered {
+			sev = append(sev, fmt.Sprintf("%d %s", n, s))
+		}
+	}
+	did := fmt.Sprintf("%s, %s, %s", plural(len(rep.Identities), "identity", "identities"),
+		plural(len(rep.Workspaces), "workspace", "workspaces"), plural(len(rep.Findings)-gaps, "finding", "findings"))
+	if len(sev) > 0 {
+		did += " (" + strings.Join(sev, ", ") + ")"
+	}
+	if gaps > 0 {
+		did += fmt.Sprintf(", %d not covered", gaps)
+	}
+	if missing > 0 {
+		did += fmt.Sprintf(", %d not found", missing)
+	}
+	o := reports.Outcome{Command: "audit", Did: did}
+	if p.out != "" {
+		o.Wrote = []string{p.out}
+	} else {
+		o.Stdout = true
+	}
+	return o
 }
 
 // auditor holds one run's state.

@@ -582,23 +582,23 @@ func (r *runner) finish(results []*wsResult, acct *accountResult) error {
 		failures = append(failures, Failure{Name: "account", Err: acct.err})
 	}
 	w := r.deps.Streams.Err
-	fmt.Fprintf(w, "export written to %s: %d workspaces: %d ok, %d failed, %d skipped\n",
-		r.cfg.out, len(results), ok, failed, skipped)
 	for _, res := range results {
 		switch res.status {
 		case statusFailed:
-			fmt.Fprintf(w, "  workspace %s (%s) failed: %s\n", wsID(res.info.ID), res.info.Name, res.reason)
+			fmt.Fprintf(w, "workspace %s (%s) failed: %s\n", wsID(res.info.ID), res.info.Name, res.reason)
 		case statusSkipped:
-			fmt.Fprintf(w, "  workspace %s (%s) skipped: %s\n", wsID(res.info.ID), res.info.Name, res.reason)
+			fmt.Fprintf(w, "workspace %s (%s) skipped: %s\n", wsID(res.info.ID), res.info.Name, res.reason)
 		case statusOK:
 			if res.reason != "" {
-				fmt.Fprintf(w, "  workspace %s (%s) ok, %s\n", wsID(res.info.ID), res.info.Name, res.reason)
+				fmt.Fprintf(w, "workspace %s (%s) ok, %s\n", wsID(res.info.ID), res.info.Name, res.reason)
 			}
 		}
 	}
 	if acct != nil && acct.err != nil {
-		fmt.Fprintf(w, "  account failed: %s\n", acct.reason)
+		fmt.Fprintf(w, "account failed: %s\n", acct.reason)
 	}
+	r.deps.Streams.SetOutcome(reports.Outcome{Command: "export", Wrote: []string{r.cfg.out},
+		Did: fmt.Sprintf("%d workspaces: %d ok, %d failed, %d skipped", len(results), ok, failed, skipped)})
 	if len(failures) == 0 {
 		return nil
 	}

@@ -82,6 +82,7 @@ func TestWorkspaceAdminWithWorkspacesFile(t *testing.T) {
 	if n := strings.Count(stderr, "no account id: skipping the account tables"); n != 1 {
 		t.Errorf("%d account-skip lines, want 1:\n%s", n, stderr)
 	}
+	stderr += e.outcome()
 	for _, want := range []string{"1 workspaces: 1 ok, 0 failed, 0 skipped",
 		"workspace " + wsAnalytics + " (acme-analytics) ok, assignments not read (not failed): list assignments: "} {
 		if !strings.Contains(stderr, want) {

@@ -251,6 +251,7 @@ func RunApply(ctx context.Context, opts ApplyOptions, d Deps) error {
 	if d.Streams != nil {
 		writeApplySummary(d.Streams.Out, res, opts.DryRun)
 	}
+	d.setOutcome(applyOutcome(res, opts))
 	if err != nil {
 		return err
 	}
@@ -306,6 +307,17 @@ func loadJournalPlan(dir string) (*Plan, JournalHeader, []Record, error) {
 			path, ErrJournalMismatch, short(h.PlanSHA256), short(sum))
 	}
 	return p, h, recs, nil
+}
+
+// applyOutcome says how many groups the apply migrated and where its
+// journal is.
+func applyOutcome(r ApplyResult, o ApplyOptions) reports.Outcome {
+	if o.DryRun {
+		return reports.Outcome{Command: "migrate apply", Nothing: true,
+			Did: fmt.Sprintf("dry run, would migrate %d of %d groups, %d would fail", r.Migrated, r.Groups, len(r.Failed))}
+	}
+	return reports.Outcome{Command: "migrate apply", Wrote: []string{"journal " + o.JournalDir},
+		Did: fmt.Sprintf("%d of %d groups migrated, %d failed, %d pending", r.Migrated+r.AlreadyDone, r.Groups, len(r.Failed), r.Pending)}
 }
 
 // writeApplySummary prints the final summary.

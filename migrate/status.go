@@ -213,6 +213,7 @@ func RunStatus(ctx context.Context, opts StatusOptions, d Deps) error {
 	if err := writeStatus(d.Streams, rep, d.Now); err != nil {
 		return err
 	}
+	d.setOutcome(reports.Outcome{Command: "migrate status", Stdout: true, Did: "read journal " + opts.JournalDir})
 	if n := rep.Totals[GroupFailed]; n > 0 {
 		total := 0
 		for _, c := range rep.Totals {

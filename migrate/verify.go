@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/dbiam/dbiam/reports"
 	"github.com/dbiam/dbiam/scim"
 )
 
@@ -184,6 +185,8 @@ func RunVerify(ctx context.Context, opts VerifyOptions, d Deps) error {
 			fmt.Fprintf(out, "account\t%s\t%s\n", df.Group, df.Detail)
 		}
 	}
+	d.setOutcome(reports.Outcome{Command: "migrate verify", Stdout: true,
+		Did: fmt.Sprintf("%d groups checked, %d differences in %d groups", groups, len(diffs), failed)})
 	if len(diffs) == 0 {
 		fmt.Fprintf(out, "verify: no differences (%d groups)\n", groups)
 		return nil

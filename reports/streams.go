@@ -35,6 +35,7 @@ type Streams struct {
 	logMu   sync.Mutex
 	log     *Logger
 	retries *Retries
+	outcome *Outcome
 
 	noProgress bool
 
