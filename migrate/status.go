@@ -236,6 +236,7 @@ func writeStatus(s *reports.Streams, rep StatusReport, now func() time.Time) err
 		reports.Column{Name: "done", Type: reports.TypeString},
 		reports.Column{Name: "error"},
 	)
+	tp.Wrap("error")
 	for _, g := range rep.Groups {
 		ws := g.Workspace
 		if g.WorkspaceID != 0 {
