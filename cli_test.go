@@ -151,6 +151,9 @@ func TestHelpGolden(t *testing.T) {
 	}
 }
 
+// logLine matches a log line of stderr.
+var logLine = regexp.MustCompile(`(?m)^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ [A-Z]+ .*\n`)
+
 // TestErrorsGolden pins the error text of command-line mistakes: one line
 // and a hint, the flag as typed, a suggestion when a name is close, no
 // doubled prefix.
@@ -175,10 +178,14 @@ func TestErrorsGolden(t *testing.T) {
 		{"migrate", "plan"},
 		{"--sandbox", "audit"},
 		{"export", "--profile", "prod"},
+		{"--sandbox", "export", "--workspace", "acme-prd"},
+		{"--sandbox", "audit", "--user", "x@acme.test", "--workspace", "acme-prd"},
 	}
 	var b strings.Builder
 	for _, args := range cases {
 		code, out, errOut := runCLI(t, args...)
+		// Log lines (the sandbox's start, with its port) are not the error.
+		errOut = logLine.ReplaceAllString(errOut, "")
 		fmt.Fprintf(&b, "$ dbiam %s\n%s[exit %d]\n\n", strings.Join(args, " "), errOut, code)
 		if code == 0 || out != "" {
 			t.Errorf("%q: exit %d, stdout %q", args, code, out)

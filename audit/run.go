@@ -239,12 +239,8 @@ func (a *auditor) selectWorkspaces(ctx context.Context) error {
 	}
 	if len(unknown) > 0 {
 		slices.Sort(unknown)
-		names := make([]string, 0, len(infos))
-		for _, i := range infos {
-			names = append(names, i.Name)
-		}
-		return &InputError{Input: "--workspace " + strings.Join(unknown, ", "), Problem: "no such workspace",
-			Fix: "use a name or id from: " + strings.Join(names, ", ")}
+		nf := scim.NewWorkspaceNotFound(unknown[0], infos)
+		return &InputError{Input: "--workspace " + strings.Join(unknown, ", "), Problem: "no such workspace", Fix: nf.Hint(), Err: nf}
 	}
 	for _, w := range a.ws {
 		if w.skipped != "" {

@@ -217,13 +217,24 @@ func TestSelectWorkspace(t *testing.T) {
 		{"dev", 2, ""},
 		{"Dev", 1, ""},
 		{"shared", 0, `--workspace "shared": 2 workspaces have this name (5, 6): give the id`},
-		{"nope", 0, `--workspace "nope": no workspace has this id or name (6 known)`},
+		{"nope", 0, `--workspace "nope": no workspace has this id or name`},
+		{"prd", 0, `--workspace "prd": no workspace has this id or name`},
 	}
 	for _, tt := range tests {
 		got, err := selectWorkspace(all, tt.sel)
 		if tt.err != "" {
 			if !errors.Is(err, ErrBadOptions) || !strings.Contains(err.Error(), tt.err) {
 				t.Errorf("selectWorkspace(%q) err = %v, want %q", tt.sel, err, tt.err)
+			}
+			var nf *scim.WorkspaceNotFoundError
+			if errors.As(err, &nf) {
+				want := "the 6 workspaces are: prod, Dev, dev, 2, Shared, SHARED"
+				if tt.sel == "prd" {
+					want = `did you mean "prod"? ` + want
+				}
+				if nf.Hint() != want {
+					t.Errorf("selectWorkspace(%q) hint %q, want %q", tt.sel, nf.Hint(), want)
+				}
 			}
 			continue
 		}

@@ -268,8 +268,7 @@ func selectWorkspace(all []scim.WorkspaceInfo, sel string) (int, error) {
 		return 0, fmt.Errorf("%w: --workspace %q: %d workspaces have this name (%s): give the id",
 			ErrBadOptions, sel, len(hits), strings.Join(ids, ", "))
 	}
-	return 0, fmt.Errorf("%w: --workspace %q: no workspace has this id or name (%d known): check the id or name",
-		ErrBadOptions, sel, len(all))
+	return 0, fmt.Errorf("%w: %w", ErrBadOptions, scim.NewWorkspaceNotFound(sel, all))
 }
 
 // skipReason returns why a workspace is not exported, or "".

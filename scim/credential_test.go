@@ -3,6 +3,7 @@ package scim_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -212,5 +213,21 @@ func TestRetryEventNamesWorkspace(t *testing.T) {
 		if e.Workspace != wss[0].Name || e.Class != scim.ClassSCIMRead || !e.Throttled {
 			t.Errorf("event %+v: want workspace %q, class scim-read, throttled", e, wss[0].Name)
 		}
+	}
+}
+
+func TestWorkspaceNotFoundSuggests(t *testing.T) {
+	few := []scim.WorkspaceInfo{{ID: 1, Name: "acme-prod"}, {ID: 2, Name: "acme-analytics"}, {ID: 3, Name: "acme-ml"}}
+	e := scim.NewWorkspaceNotFound("acme-prd", few)
+	if e.Error() != `--workspace "acme-prd": no workspace has this id or name` ||
+		e.Hint() != `did you mean "acme-prod"? the 3 workspaces are: acme-prod, acme-analytics, acme-ml` {
+		t.Errorf("error %q, hint %q", e, e.Hint())
+	}
+	var many []scim.WorkspaceInfo
+	for i := range 40 {
+		many = append(many, scim.WorkspaceInfo{ID: int64(i + 1), Name: fmt.Sprintf("team-%02d", i)})
+	}
+	if h := scim.NewWorkspaceNotFound("zzz", many).Hint(); h != "the account has 40 workspaces: give one's exact name or id" {
+		t.Errorf("hint %q", h)
 	}
 }
