@@ -36,11 +36,14 @@ import (
 // -ldflags "-X main.version=v1.2.3"; builds from a checkout report "dev".
 var version = "dev"
 
-// Exit codes; the README documents them.
+// Exit codes; the README documents them. A feature's error picks a code
+// other than 1 through an ExitCode() method: 2 for partial failures, 3 for
+// audit's --fail-on gate (audit.GateError), which wins over 2.
 const (
 	exitOK          = 0
 	exitError       = 1
 	exitPartial     = 2
+	exitGate        = 3
 	exitInterrupted = 130
 )
 

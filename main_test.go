@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dbiam/dbiam/audit"
 	"github.com/dbiam/dbiam/reports"
 	"github.com/dbiam/dbiam/scim"
 )
@@ -126,6 +127,8 @@ func TestExitCode(t *testing.T) {
 		{"nil", context.Background(), nil, 0, "", ""},
 		{"plain", context.Background(), errors.New("boom"), 1, "dbiam: boom\n", ""},
 		{"partial", context.Background(), fmt.Errorf("export: %w", codedErr{2}), 2, "dbiam: export: coded 2\n", ""},
+		{"audit gate", context.Background(), &audit.GateError{FailOn: audit.SeverityBreaks, Count: 9,
+			Partial: &audit.PartialError{NotCovered: []string{"ws: job"}}}, exitGate, "dbiam: audit gate closed: 9 finding(s) of severity breaks or worse", ""},
 		{"interrupted", cancelled, errors.New("list users: context canceled"), 130, "interrupted", ""},
 		{"wrapped cancel", context.Background(), fmt.Errorf("x: %w", context.Canceled), 130, "interrupted", ""},
 		{"config hint", context.Background(), &scim.ConfigError{Op: "resolve credentials", Problem: `profile "p" not found`, Fix: "pass --profile with an existing profile"}, 1, "dbiam: resolve credentials", "pass --profile with an existing profile"},

@@ -1,8 +1,10 @@
 package audit
 
 import (
+	"cmp"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -39,6 +41,9 @@ func newAllMatcher() *allMatcher {
 }
 
 func refKey(r pref) string {
+	if r.name != "" && r.ptype == PrincipalGroup {
+		return "g:" + r.name // group names are exact
+	}
 	if r.name != "" {
 		return "n:" + normName(r.name)
 	}
@@ -134,6 +139,7 @@ func (s *targetSet) add(t *target) *target {
 					o.ident.Via = append(o.ident.Via, v)
 				}
 			}
+			slices.Sort(o.ident.Via) // workspaces answer in any order
 			return o
 		}
 	}
@@ -148,20 +154,49 @@ func (s *targetSet) add(t *target) *target {
 
 func (s *targetSet) match(r pref, ws int64) []string {
 	var out []string
-	consider := func(ts []*target) {
+	consider := func(ts []*target, byName bool) {
 		for _, t := range ts {
+			// A group name matches only exactly: "ops", "Ops" and "ops "
+			// are different groups.
+			if byName && t.ident.Type == PrincipalGroup && t.ident.Name != r.name {
+				continue
+			}
 			if (t.ws == 0 || t.ws == ws) && typeCompatible(r.ptype, t.ident.Type) && !slices.Contains(out, t.key) {
 				out = append(out, t.key)
 			}
 		}
 	}
 	if r.name != "" {
-		consider(s.byName[normName(r.name)])
+		consider(s.byName[normName(r.name)], true)
 	}
 	if r.id != 0 {
-		consider(s.byID[r.id])
+		consider(s.byID[r.id], false)
 	}
 	return out
+}
+
+// sortBy puts the targets in a fixed order: named ones first, then by
+// type, name and the position of their workspace (order; 0: the
+// account), and rebuilds the indexes in that order.
+func (s *targetSet) sortBy(order map[int64]int) {
+	slices.SortStableFunc(s.list, func(a, b *target) int {
+		if a.ident.Named != b.ident.Named {
+			if a.ident.Named {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Or(strings.Compare(string(a.ident.Type), string(b.ident.Type)),
+			strings.Compare(a.ident.Name, b.ident.Name), cmp.Compare(order[a.ws], order[b.ws]))
+	})
+	s.byName, s.byID = map[string][]*target{}, map[int64][]*target{}
+	for _, t := range s.list {
+		n := normName(t.ident.Name)
+		s.byName[n] = append(s.byName[n], t)
+		for _, id := range t.ids {
+			s.byID[id] = append(s.byID[id], t)
+		}
+	}
 }
 
 func (s *targetSet) goesWith(_ string, r pref, ws int64) bool { return len(s.match(r, ws)) > 0 }
@@ -191,7 +226,11 @@ func needsACL(o *object, scope PermissionScope, m matcher, ws int64) bool {
 			return true
 		}
 	}
-	return o.kind == KindDashboard || o.creatorGone || related(o, m, ws)
+	// A secret scope's ACL is all there is to know about it; an
+	// experiment's owner tag is optional, its ACL is not; the ACL of a
+	// dashboard, query or alert tells whether it is stored in a home
+	// folder (storedHome).
+	return o.kind == KindDashboard || o.kind == KindQuery || o.kind == KindAlert || o.kind == KindSecretScope || o.kind == KindExperiment || o.creatorGone || related(o, m, ws)
 }
 
 // ownerInACL reports whether only the ACL tells who owns objects of kind
@@ -199,7 +238,7 @@ func needsACL(o *object, scope PermissionScope, m matcher, ws int64) bool {
 // Lakeview dashboards have no owner field.
 func ownerInACL(k Kind) bool {
 	switch k {
-	case KindJob, KindPipeline, KindWarehouse, KindDashboard:
+	case KindJob, KindPipeline, KindWarehouse, KindDashboard, KindExperiment, KindSecretScope:
 		return true
 	}
 	return false
@@ -415,6 +454,12 @@ func rate(o *object, s *relset, eff pref, effKnown bool, managerCount int, now t
 		default:
 			vs = append(vs, rateAlertV2(runAsOther, alertV2RunAs(o), false))
 		}
+	}
+	if o.kind == KindHomeFolder && s.has(RelOwns) {
+		vs[0] = verdict{SeverityInfo, "home folder of the identity; Databricks may remove the objects in it with the identity (those other identities use are listed as workspace-file)"}
+	}
+	if o.kind == KindClusterPolicy {
+		vs[0] = verdict{SeverityInfo, "cluster policy created by the identity; only workspace admins manage policies, so nothing is lost"}
 	}
 	if s.has(RelSoleManager) {
 		v := rateSoleManager()

@@ -260,8 +260,8 @@ func TestWriteCSVQuotes(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := [][]string{CSVHeader,
-		{"breaks", "1", "prod, eu", "user", "a@x.test", "job", "1", "say \"hi\"\nnightly", "created+runs-as", "r", "x,y", "trigger=cron; creator=a@x.test", ""},
-		{"not-covered", "2", "dev", "", "", "token", "", "", "", "not covered: 403", "", "", ""},
+		{"breaks", "1", "prod, eu", "user", "a@x.test", "job", "1", "say \"hi\"\nnightly", "created+runs-as", "r", "x,y", "trigger=cron; creator=a@x.test", "", "", ""},
+		{"not-covered", "2", "dev", "", "", "token", "", "", "", "not covered: 403", "", "", "", "", ""},
 	}
 	if len(recs) != len(want) {
 		t.Fatalf("records = %q", recs)

@@ -135,6 +135,8 @@ func TestAuditUserFindings(t *testing.T) {
 		"info | ws-main | alice@corp.test | query | Exploration (as viewer) | owns",
 		"info | ws-main | alice@corp.test | dashboard | Ops (AI/BI) | owns",
 		"info | ws-main | alice@corp.test | dashboard | Revenue (AI/BI) | owns",
+		// Her queries and dashboards live in her home folder.
+		"info | ws-main | alice@corp.test | home-folder | /Users/alice@corp.test | owns",
 	}
 	if got := rows(r, nil); !slices.Equal(got, want) {
 		t.Errorf("findings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -322,8 +324,10 @@ func TestAuditInactive(t *testing.T) {
 	}
 }
 
-// TestAuditAll reports everything owned or run by every identity, each
-// judged alone, deleted principals included.
+// TestAuditAll reports every identity of the account and of each
+// workspace, with or without findings (system groups only when something
+// refers to them), and everything owned or run by each, judged alone,
+// deleted principals included.
 func TestAuditAll(t *testing.T) {
 	e := newEnv(t, sandbox.Options{Seed: testSeed(t)}, nil)
 	r, err := e.runJSON(t, Options{All: true})
@@ -335,17 +339,34 @@ func TestAuditAll(t *testing.T) {
 		got[i.Name] = string(i.Type) + "/" + string(i.Status) + "/" + i.Scope
 	}
 	want := map[string]string{
+		"admin@corp.test":                      "user/active/account",
 		"alice@corp.test":                      "user/active/account",
 		"bob@corp.test":                        "user/active/account",
+		"carol@corp.test":                      "user/active/account",
 		"dave@corp.test":                       "user/inactive/account",
+		"erin@corp.test":                       "user/active/account",
+		"frank@corp.test":                      "user/active/account",
 		"gone@corp.test":                       "user/not-found/",
+		"local.admin@corp.test":                "user/active/workspace",
 		"local.user@corp.test":                 "user/active/workspace",
+		"local-team":                           "group/active/workspace",
+		"nested":                               "group/active/account",
+		"others":                               "group/active/account",
 		"team":                                 "group/active/account",
 		"5f0c3a1e-0000-4000-8000-000000000001": "service-principal/active/account",
 		"5f0c3a1e-0000-4000-8000-000000000002": "service-principal/inactive/account",
 	}
 	if len(got) != len(want) {
 		t.Errorf("identities = %v, want %v", got, want)
+	}
+	// Identities nothing refers to are reported too, with no findings.
+	for _, i := range r.Identities {
+		if i.Name == "erin@corp.test" && i.Findings != 0 {
+			t.Errorf("erin has %d findings", i.Findings)
+		}
+		if i.Name == "local-team" && i.WorkspaceID != 1003 {
+			t.Errorf("local-team workspace = %d", i.WorkspaceID)
+		}
 	}
 	for k, v := range want {
 		if got[k] != v {
@@ -444,9 +465,10 @@ func TestAuditPermissionScopes(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Every object with an ACL in the three workspaces: 31 in ws-main less
-	// 7 tokens, 1 job in ws-second, 1 cluster in ws-local.
-	if n := e.srv.Stats().Classes["permissions-read"]; n != 24+1+1 {
-		t.Errorf("permission reads = %d, want 26", n)
+	// 7 tokens, 1 job in ws-second, 1 cluster in ws-local; and the grants
+	// of the (empty) metastore ws-main and ws-second share, read once.
+	if n := e.srv.Stats().Classes["permissions-read"]; n != 24+1+1+1 {
+		t.Errorf("permission reads = %d, want 27", n)
 	}
 }
 
@@ -490,10 +512,12 @@ func TestAuditKindNotCovered(t *testing.T) {
 // is not covered; the others are audited; exit code 2.
 func TestAuditWorkspaceNotCovered(t *testing.T) {
 	// Workspaces run one at a time, in listing order, so the fault lets
-	// ws-main's 13 list requests through and fails every later one.
+	// ws-main's 22 list requests through (clusters and Git folders take
+	// two) and fails every later one.
 	e := newEnv(t, sandbox.Options{Seed: testSeed(t)}, func(s *scim.Settings) { s.Parallel = 1 })
-	lists := `^/api/(2\.0/token-management/tokens|2\.2/jobs/list|2\.1/clusters/list|2\.0/sql/warehouses|2\.0/pipelines|2\.0/sql/queries|2\.0/sql/alerts|2\.0/alerts|2\.0/preview/sql/dashboards|2\.0/lakeview/dashboards|2\.0/serving-endpoints|2\.0/apps)$`
-	if err := e.srv.AddFault(sandbox.Fault{PathRegexp: lists, Status: 403, Offset: 13}); err != nil {
+	lists := `^/api/(2\.0/token-management/tokens|2\.2/jobs/list|2\.1/clusters/list|2\.0/sql/warehouses|2\.0/pipelines|2\.0/sql/queries|2\.0/sql/alerts|2\.0/alerts|2\.0/preview/sql/dashboards|2\.0/lakeview/dashboards|2\.0/serving-endpoints|2\.0/apps|` +
+		`2\.0/mlflow/experiments/list|2\.0/mlflow/registered-models/list|2\.0/instance-pools/list|2\.0/policies/clusters/list|2\.0/secrets/scopes/list|2\.0/vector-search/endpoints|2\.0/repos|2\.0/workspace/list)$`
+	if err := e.srv.AddFault(sandbox.Fault{PathRegexp: lists, Status: 403, Offset: 22}); err != nil {
 		t.Fatal(err)
 	}
 	r, err := e.runJSON(t, Options{Users: []string{"alice@corp.test"}, Workspaces: []string{"ws-main", "ws-second"}})
@@ -535,8 +559,8 @@ func TestAuditRetriesThrottling(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	if n := len(rows(r, nil)); n != 28 {
-		t.Errorf("%d findings after retries, want 28", n)
+	if n := len(rows(r, nil)); n != 29 {
+		t.Errorf("%d findings after retries, want 29", n)
 	}
 }
 
@@ -555,8 +579,8 @@ func TestAuditWithoutAccount(t *testing.T) {
 	if id.Scope != "workspace" || id.Status != StatusActive {
 		t.Errorf("identity = %+v", id)
 	}
-	if n := len(rows(r, nil)); n != 26 {
-		t.Errorf("%d findings in ws-main, want 26", n)
+	if n := len(rows(r, nil)); n != 27 {
+		t.Errorf("%d findings in ws-main, want 27", n)
 	}
 }
 
@@ -671,8 +695,8 @@ func TestAuditFormats(t *testing.T) {
 		t.Fatal(err)
 	}
 	sheets := xlsxSheets(t, xlsx)
-	wantSheets := []string{"Summary", "Identities", "Coverage", "Tokens", "Jobs", "Clusters", "Warehouses", "Pipelines",
-		"Queries", "Alerts", "Legacy dashboards", "Dashboards", "Serving endpoints", "Apps", "Workspace access"}
+	wantSheets := []string{"Summary", "Identities", "Coverage", "Metastore coverage", "Tokens", "Jobs", "Clusters", "Warehouses", "Pipelines",
+		"Queries", "Alerts", "Legacy dashboards", "Dashboards", "Serving endpoints", "Apps", "Home folders", "Workspace access"}
 	if !slices.Equal(sheets, wantSheets) {
 		t.Errorf("sheets = %v, want %v", sheets, wantSheets)
 	}
@@ -703,9 +727,16 @@ func TestAuditFormats(t *testing.T) {
 	if err := e.run(t, Options{Users: []string{"alice@corp.test"}}); err != nil {
 		t.Fatal(err)
 	}
-	lines := strings.Split(strings.TrimRight(e.stdout.String(), "\n"), "\n")
-	if len(lines) != 1+28 || !strings.HasPrefix(lines[0], "SEVERITY") || strings.Contains(e.stdout.String(), "\t") ||
-		!strings.HasPrefix(lines[1], "breaks ") {
+	// A reason too long for its column is printed, whole, indented under
+	// its row.
+	var lines []string
+	for _, l := range strings.Split(strings.TrimRight(e.stdout.String(), "\n"), "\n") {
+		if !strings.HasPrefix(l, "    ") {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) != 1+29 || !strings.HasPrefix(lines[0], "SEVERITY") || strings.Contains(e.stdout.String(), "\t") ||
+		!strings.HasPrefix(lines[1], "breaks ") || !strings.Contains(e.stdout.String(), "(those other identities use are listed as workspace-file)") {
 		t.Errorf("terminal table:\n%s", e.stdout)
 	}
 }
@@ -868,8 +899,8 @@ func TestAuditAllAccountLookupFails(t *testing.T) {
 	}
 	out := e.path("all.json")
 	err := e.run(t, Options{All: true, Format: FormatJSON, Out: out})
-	if !errors.Is(err, scim.ErrBadRequest) || !strings.HasPrefix(err.Error(), "resolve identities: ") {
-		t.Fatalf("err = %v, want the account lookup's 400 under resolve identities", err)
+	if !errors.Is(err, scim.ErrBadRequest) || !strings.HasPrefix(err.Error(), "list every identity: ") {
+		t.Fatalf("err = %v, want the account listing's 400 under list every identity", err)
 	}
 	if _, serr := os.Stat(out); !errors.Is(serr, os.ErrNotExist) {
 		t.Errorf("report written after a failed run: %v", serr)
@@ -897,6 +928,8 @@ func TestAuditNonAdmin(t *testing.T) {
 	for _, k := range ObjectKinds() {
 		want = append(want, "127.0.0.1 (1001): "+string(k))
 	}
+	// Nor is a user the metastore's admin: its lists are partial too.
+	want = append(want, "metastore metastore-b8abb695: metastore")
 	if !slices.Equal(pe.NotCovered, want) {
 		t.Errorf("not covered %v, want every kind %v", pe.NotCovered, want)
 	}
@@ -909,7 +942,10 @@ func TestAuditNonAdmin(t *testing.T) {
 			continue
 		}
 		gaps++
-		if f.Kind != KindToken && !strings.Contains(f.Reason, "not an admin of this workspace") {
+		if f.Kind == KindMetastore && !strings.Contains(f.Reason, "not an admin of the metastore") {
+			t.Errorf("gap %s: reason %q", row(f), f.Reason)
+		}
+		if f.Kind != KindToken && f.Kind != KindMetastore && !strings.Contains(f.Reason, "not an admin of this workspace") {
 			t.Errorf("gap %s: reason %q", row(f), f.Reason)
 		}
 	}

@@ -45,6 +45,11 @@ func (c *requestCounter) add(ev scim.RequestEvent) {
 // requests: every (workspace, class) bucket drains independently, so the
 // run cannot be faster than its busiest bucket (requests / rate).
 func (c *requestCounter) lowerBound() (time.Duration, string, int) {
+	return c.lowerBoundAt(benchRates)
+}
+
+// lowerBoundAt is lowerBound for the given per-class rates.
+func (c *requestCounter) lowerBoundAt(rates map[string]float64) (time.Duration, string, int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var worst time.Duration
@@ -61,7 +66,7 @@ func (c *requestCounter) lowerBound() (time.Duration, string, int) {
 		var ws int64
 		var class string
 		fmt.Sscanf(k, "%d/%s", &ws, &class)
-		rate := benchRates[class]
+		rate := rates[class]
 		if rate == 0 {
 			continue
 		}
@@ -106,5 +111,71 @@ func BenchmarkAuditAll(b *testing.B) {
 		b.Logf("requests %d (server saw %d, throttled %d), wall %v, lower bound %v (busiest bucket %s), ratio %.2f",
 			total, srv.Stats().Total, srv.Stats().Throttled, wall.Round(time.Millisecond), lower.Round(time.Millisecond), busiest, wall.Seconds()/lower.Seconds())
 		srv.ResetStats()
+	}
+}
+
+// defaultRates returns the client's per-class default rates, as a
+// sandbox RateLimits value.
+func defaultRates() map[string]float64 {
+	out := map[string]float64{}
+	for _, c := range scim.Classes() {
+		r, _ := scim.DefaultRate(c)
+		out[string(c)] = r
+	}
+	return out
+}
+
+// BenchmarkAuditMetastore audits one user of a synthetic account whose
+// metastore holds 20 catalogs of 50 schemas of 100 tables (100,000
+// tables) and is attached to 10 workspaces (an 11th has no metastore),
+// with the sandbox enforcing, and the client using, the per-class default
+// rates. It reports the requests, how many times the metastore's catalogs
+// were listed (once), the lower bound the busiest rate-limit bucket sets
+// (the reading workspace's default class: the Unity Catalog list pages),
+// the wall time and their ratio. The "small" case (2 catalogs) is a quick
+// check of the same path.
+//
+//	go test ./audit -run '^$' -bench 'AuditMetastore/full' -benchtime 1x -timeout 30m
+func BenchmarkAuditMetastore(b *testing.B) {
+	for _, bc := range []struct{ name, spec string }{
+		{"small", "workspaces=11,users=200,groups=20,members=5,sps=10,seed=1,catalogs=2,schemas=50,tables=100"},
+		{"full", "workspaces=11,users=200,groups=20,members=5,sps=10,seed=1,catalogs=20,schemas=50,tables=100"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			seed, err := sandbox.Synthetic(bc.spec)
+			if err != nil {
+				b.Fatal(err)
+			}
+			user := seed.Users[5].UserName
+			rates := defaultRates()
+			srv := sandbox.NewTestServer(b, sandbox.Options{Seed: seed, RateLimits: rates})
+			streams, _, _ := reports.Test()
+			out := filepath.Join(b.TempDir(), "audit.csv")
+			for b.Loop() {
+				srv.ResetStats()
+				counter := &requestCounter{n: map[string]int{}}
+				s := scim.Settings{
+					Host: srv.URL(), AccountID: srv.AccountID(), Token: srv.AdminToken(), Hermetic: true,
+					Parallel: 10, OnRequest: counter.add,
+				}
+				deps := Deps{Streams: streams, Connect: func(ctx context.Context) (*scim.Session, error) { return scim.Connect(ctx, s) }}
+				start := time.Now()
+				err := Run(context.Background(), Options{Users: []string{user}, Format: FormatCSV, Out: out, Force: true}, deps)
+				wall := time.Since(start)
+				if err != nil {
+					b.Fatal(err)
+				}
+				lower, busiest, total := counter.lowerBoundAt(rates)
+				st := srv.Stats()
+				b.ReportMetric(float64(total), "requests/op")
+				b.ReportMetric(float64(st.Count("GET", "/api/2.1/unity-catalog/tables")), "table-lists/op")
+				b.ReportMetric(lower.Seconds(), "lower-bound-s/op")
+				b.ReportMetric(wall.Seconds()/lower.Seconds(), "x-lower-bound")
+				b.Logf("requests %d (server saw %d, throttled %d; catalogs listed %d times, %d table lists, %d grant reads), wall %v, lower bound %v (busiest bucket %s), ratio %.2f",
+					total, st.Total, st.Throttled, st.Count("GET", "/api/2.1/unity-catalog/catalogs"), st.Count("GET", "/api/2.1/unity-catalog/tables"),
+					st.Count("GET", "/api/2.1/unity-catalog/permissions/{type}/{name}"), wall.Round(time.Millisecond), lower.Round(time.Millisecond),
+					busiest, wall.Seconds()/lower.Seconds())
+			}
+		})
 	}
 }

@@ -105,6 +105,49 @@ var listers = []lister{
 	listAll(KindDashboard, scim.ListDashboards, dashboardObject),
 	listAll(KindServingEndpoint, scim.ListServingEndpoints, servingEndpointObject),
 	listAll(KindApp, scim.ListApps, appObject),
+	listAll(KindExperiment, scim.ListExperiments, experimentObject),
+	listAll(KindMLModel, scim.ListMLModels, mlModelObject),
+	listAll(KindInstancePool, scim.ListInstancePools, instancePoolObject),
+	listAll(KindClusterPolicy, scim.ListClusterPolicies, clusterPolicyObject),
+	listAll(KindSecretScope, scim.ListSecretScopes, secretScopeObject),
+	listAll(KindVectorSearch, scim.ListVectorSearchEndpoints, vectorSearchObject),
+	listAll(KindRepo, listRepos, repoObject),
+	listAll(KindHomeFolder, listHomeFolders, homeFolderObject),
+}
+
+// listRepos lists every Git folder: those under /Repos (the API's default)
+// and those in home folders under /Users.
+func listRepos(ctx context.Context, d scim.Doer) ([]scim.Repo, error) {
+	var out []scim.Repo
+	for _, prefix := range []string{"", "/Users"} {
+		for r, err := range scim.Repos(ctx, d, prefix) {
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// listHomeFolders lists the home folders: the directories under /Users.
+// A workspace without any has no /Users folder (404): none.
+func listHomeFolders(ctx context.Context, d scim.Doer) ([]scim.ObjectInfo, error) {
+	objs, err := scim.ListWorkspace(ctx, d, "/Users")
+	if err != nil {
+		var ae *scim.APIError
+		if errors.As(err, &ae) && ae.StatusCode == http.StatusNotFound && ae.ErrorCode == "RESOURCE_DOES_NOT_EXIST" {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var out []scim.ObjectInfo
+	for _, o := range objs {
+		if o.ObjectType == "DIRECTORY" {
+			out = append(out, o)
+		}
+	}
+	return out, nil
 }
 
 // inventoryHooks observe a workspace scan.
@@ -194,12 +237,50 @@ func fetchDetails(ctx context.Context, d scim.Doer, objs []*object, scope Permis
 		}
 	}
 	parallel(ctx, need, detailWorkers, func(o *object) {
+		switch {
+		case o.permType == secretScopeACL:
+			acls, err := scim.ListSecretACLs(ctx, d, o.id)
+			if err != nil {
+				o.aclErr = err
+				return
+			}
+			o.secretACL(acls)
+			return
+		case o.kind == KindMLModel && o.permID == "":
+			id, err := scim.MLModelID(ctx, d, o.mlModel)
+			if err != nil {
+				o.aclErr = err
+				return
+			}
+			o.permID = id
+		}
 		p, err := scim.GetPermissions(ctx, d, o.permType, o.permID)
 		if err != nil {
 			o.aclErr = err
 			return
 		}
 		o.acl = &p
+	})
+	// Pipeline libraries name the notebooks and files a pipeline runs
+	// (home-folder findings need them): one get per pipeline.
+	var pls []*object
+	for _, o := range objs {
+		if o.kind == KindPipeline {
+			pls = append(pls, o)
+		}
+	}
+	parallel(ctx, pls, detailWorkers, func(o *object) {
+		spec, err := scim.GetPipelineSpec(ctx, d, o.id)
+		if err != nil {
+			o.libsErr = err
+			return
+		}
+		o.continuous = spec.Continuous
+		for _, l := range spec.Libraries {
+			if p := l.Path(); p != "" {
+				o.libs = append(o.libs, p)
+			}
+		}
 	})
 	var jobs []*object
 	for _, o := range objs {
@@ -215,7 +296,7 @@ func fetchDetails(ctx context.Context, d scim.Doer, objs []*object, scope Permis
 		}
 		o.jobRunAs = j.RunAsUserName
 	})
-	return len(need), len(jobs)
+	return len(need), len(jobs) + len(pls)
 }
 
 // parallel runs f on every item, in order, with at most workers at once

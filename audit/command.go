@@ -25,19 +25,28 @@ func newCommand(io *reports.Streams, connect scim.ConnectFunc, run func(context.
 		ArgsUsage: " ",
 		Description: `Lists, in every workspace, what the audited identities created, own, run as or alone can
 manage: personal access tokens, jobs, clusters, SQL warehouses, pipelines, SQL queries and
-alerts, legacy and Lakeview dashboards, serving endpoints and apps. Each finding has a severity:
-breaks (a scheduled job, a query or an alert running as the identity, a token used in the last
-30 days, a member losing its only path into a workspace), stops (a running cluster or
-pipeline), orphaned (nobody else can manage it) or info. A group expands to its members, nested
-groups included. Only GET requests are sent.
+alerts, legacy and Lakeview dashboards, serving endpoints, apps, MLflow experiments, registry
+models, instance pools, cluster policies, secret scopes, vector search endpoints, Git folders and
+home folders (with the notebooks and files in them that other identities' jobs and pipelines run);
+and, once per Unity Catalog metastore, the securables they own (metastore, catalogs, schemas,
+tables and views, volumes, functions, registered models, external locations, credentials,
+connections, shares, recipients, providers) and the privileges granted to them. Each finding has
+a severity: breaks (a scheduled job, a query or an alert running as the identity, a token used in
+the last 30 days, a member losing its only path into a workspace, a view it owns, a home-folder
+notebook another identity's scheduled job runs), stops (a running cluster or pipeline), orphaned
+(nobody else can manage it) or info. A group expands to its members, nested groups included; a
+group name is exact (case and spaces) and is resolved in each workspace. Only GET requests are
+sent.
 
 Select identities with --user, --service-principal and --group (repeatable), --from-file
 (one "user:EMAIL", "service-principal:APP_ID" or "group:NAME" per line), --inactive (every
-deactivated user and service principal that still owns something) or --all (everything owned
-or run by anyone). Parts of the account that cannot be read are reported as not covered, and
-a named identity found nowhere (a typo?) as not-found with a warning naming where it was looked
-up; in both cases the report is still written and the exit code is 2. Interrupted, it writes
-no report.`,
+deactivated user and service principal that still owns something) or --all (every identity of
+the account and its workspaces, with or without findings). Parts of the account that cannot be
+read are reported as not covered, and a named identity found nowhere (a typo?) as not-found with
+a warning naming where it was looked up; in both cases the report is still written and the exit
+code is 2. With --fail-on, a finding of that severity or worse makes the exit code 3 (after the
+report is written), so that a runbook step can stop a deletion. Interrupted, it writes no
+report.`,
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "user", Aliases: []string{"u"}, Usage: "user name (email) to audit (repeatable)"},
 			&cli.StringSliceFlag{Name: "service-principal", Aliases: []string{"sp"}, Usage: "service principal application id to audit (repeatable)"},
@@ -46,6 +55,8 @@ no report.`,
 			&cli.BoolFlag{Name: "inactive", Usage: "audit every deactivated user and service principal"},
 			&cli.BoolFlag{Name: "all", Usage: "audit every identity objects refer to (compliance view)"},
 			&cli.StringSliceFlag{Name: "workspace", Aliases: []string{"w"}, Usage: "workspace name or id to audit (repeatable; default all)"},
+			&cli.StringFlag{Name: "workspaces-file", Usage: "read the workspaces from a CSV `FILE` of id,name,url rows instead of the account (for workspace admins)"},
+			&cli.StringFlag{Name: "fail-on", Usage: "exit with code 3 when a finding of this `SEVERITY` or worse exists: breaks, stops, orphaned or not-covered"},
 			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: string(FormatTable), Usage: "report format: table, csv, json, xlsx or html"},
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "report file (default stdout; required for xlsx)"},
 			&cli.BoolFlag{Name: "force", Usage: "replace an existing report file"},
@@ -63,6 +74,8 @@ no report.`,
 				Inactive:          c.Bool("inactive"),
 				All:               c.Bool("all"),
 				Workspaces:        c.StringSlice("workspace"),
+				WorkspacesFile:    c.String("workspaces-file"),
+				FailOn:            c.String("fail-on"),
 				Format:            Format(c.String("format")),
 				Out:               c.String("out"),
 				Force:             c.Bool("force"),

@@ -7,9 +7,14 @@
 //
 // Options.Users (user names), Options.ServicePrincipals (application ids)
 // and Options.Groups (display names) name identities; Options.FromFile adds
-// more (see ReadIdentities). Names are looked up in the account, then, for
-// names the account does not have, in every workspace (workspace-local
-// principals are audited in their workspace only). A name found nowhere is
+// more (see ReadIdentities). User names and application ids are looked up
+// in the account, then, for names the account does not have, in every
+// workspace (workspace-local principals are audited in their workspace
+// only). A group name is exact, case and spaces included ("ops", "Ops" and
+// "ops " are three groups): it is looked up in the account and in every
+// workspace, and each workspace-local group of that name is an identity of
+// its own, reported with its workspace (Identity.WorkspaceID). Targets are
+// put in a fixed order, so the report is the same on every run. A name found nowhere is
 // reported with status not-found and still matched by name: objects keep
 // the names of deleted users. As such a name may as well be a typo, each
 // one is also a warning on stderr ("audit identity not found", naming it
@@ -25,8 +30,12 @@
 //
 // Options.Inactive audits every deactivated user and service principal
 // (account and workspace-local) and reports those that still own
-// something. Options.All audits every principal that an object refers to
-// (the compliance view); each identity is then judged alone.
+// something. Options.All audits every identity (the compliance view): it
+// lists every user, service principal and group of the account and every
+// workspace-local principal of each audited workspace (system groups only
+// when something refers to them), reports each, with or without findings,
+// and also reports the names objects refer to that exist nowhere (deleted
+// principals); each identity is judged alone.
 //
 // # What is collected
 //
@@ -39,16 +48,34 @@
 // (owner, evaluated as its owner), alerts v2 (owner, run-as; schedule and
 // whether it is paused), legacy dashboards (owner) and Lakeview
 // dashboards (CAN_MANAGE, as they have no owner field), serving endpoints
-// and apps (creator), and sole-manager status from the permissions API
-// (CAN_MANAGE or IS_OWNER granted on the object itself; the admins group,
-// which can manage everything, does not count as a remaining manager, and
-// neither do levels an entry inherits from a parent or root object, which
-// are grants on that parent: an inherited CAN_MANAGE neither makes an
-// identity the sole manager of the object nor keeps another one from
-// being). For audited groups, each member
-// whose only path to a workspace's permission assignments goes through an
-// audited group gets a workspace-access finding (identity-federated
-// workspaces only: others have no assignments).
+// and apps (creator), MLflow experiments (owner tag and ACL), workspace
+// model registry models (creator), instance pools (creator id), cluster
+// policies (creator), secret scopes (their ACL), vector search endpoints
+// (creator), Git folders (the /Repos/<name> or /Users/<name> folder holding
+// them), home folders (/Users/<name>), and sole-manager status from the
+// permissions API (CAN_MANAGE or IS_OWNER granted on the object itself; the
+// admins group, which can manage everything, does not count as a remaining
+// manager, and neither do levels an entry inherits from a parent or root
+// object, which are grants on that parent: an inherited CAN_MANAGE neither
+// makes an identity the sole manager of the object nor keeps another one
+// from being). Notebooks and files of an audited identity's home folder
+// that another identity's job (task paths) or pipeline (libraries) runs,
+// and Lakeview dashboards, queries and alerts of other identities stored in
+// it (their lists carry no path: an ACL entry inherited from the home
+// folder places them there), are findings too (see
+// homefolders.go for why they are ranked as if the folder goes with the
+// identity). For audited groups, each member whose only path to a
+// workspace's permission assignments goes through an audited group gets a
+// workspace-access finding (identity-federated workspaces only: others
+// have no assignments).
+//
+// Per Unity Catalog metastore (metastore.go): read once, through the first
+// audited workspace attached to it, whatever the number of workspaces it
+// serves; its findings name the metastore and those workspaces. Owners of
+// the metastore (its admin), catalogs, schemas, tables and views
+// (materialized views and streaming tables included), volumes, functions,
+// registered models, external locations, storage and service credentials,
+// connections, shares, recipients and providers; and direct grants.
 //
 // # Severities
 //
@@ -59,23 +86,33 @@
 //	          the identity; a query running as its owner; an alert evaluated
 //	          as the identity (a v2 alert: on an unpaused schedule); a token
 //	          used in the last 30 days and not expired; a member losing its
-//	          only path into a workspace
+//	          only path into a workspace; a Unity Catalog view the identity
+//	          owns; a notebook or file of its home folder run by another
+//	          identity's scheduled job or running pipeline, or another
+//	          identity's dashboard, query or alert stored in its home folder
 //	stops     a running cluster the identity created or that is dedicated to
 //	          it (job clusters end with their run); a running pipeline that
 //	          runs as the identity
-//	orphaned  no other principal can manage the object
+//	orphaned  no other principal can manage the object (Unity Catalog: any
+//	          other securable the identity owns, the metastore it
+//	          administers)
 //	info      any other tie (a paused job, a job running as someone else, a
-//	          terminated cluster, an expired or unused token, ...)
+//	          terminated cluster, an expired or unused token, a Unity
+//	          Catalog privilege granted to the identity, ...)
 //
 // A part of the account that could not be read (a workspace, a resource
-// kind, some permission reads) appears as a finding with severity
-// not-covered, ranked first, and Run returns a *PartialError (exit code 2)
-// after writing the report: a gap is never reported as "no findings". The
-// service shows a non-admin only the objects it can access, so in a
-// workspace where token management answers 403 (the caller is not a
-// workspace admin there) every kind is not covered. A workspace that
-// refuses the credentials (a personal access token of another workspace,
-// see scim.TokenScopeError) is not covered, with the fix in its reason.
+// kind, some permission reads, a metastore or one of its kinds, a
+// metastore read by someone who is not its admin, whose lists are partial)
+// appears as a finding with severity not-covered, ranked first, and Run
+// returns a *PartialError (exit code 2) after writing the report: a gap is
+// never reported as "no findings". The service shows a non-admin only the
+// objects it can access, so in a workspace where token management answers
+// 403 (the caller is not a workspace admin there) every kind is not
+// covered. A workspace that refuses the credentials (a personal access
+// token of another workspace, see scim.TokenScopeError) is not covered,
+// with the fix in its reason. With Options.FailOn, a finding of that
+// severity or worse makes Run return a *GateError (exit code 3, which wins
+// over 2) after writing the report.
 // Alerts v2 are the one optional kind: a workspace whose alerts v2 list
 // answers 404 ENDPOINT_NOT_FOUND or FEATURE_DISABLED does not have the
 // feature, and the kind is recorded as not available
@@ -96,22 +133,31 @@
 //     anyone, and a job runs as its owner unless run_as is set, so only the
 //     ACL tells who a job breaks for;
 //   - every Lakeview dashboard: the API has no owner field;
-//   - clusters, queries, alerts (v1 and v2), legacy dashboards, serving
+//   - every MLflow experiment and secret scope (their owner is in the ACL),
+//     and every query and (v1) alert: their lists carry no folder, and an
+//     ACL entry inherited from a home folder says one is stored there;
+//   - clusters, v2 alerts, legacy dashboards, serving
 //     endpoints and apps only when a list field ties them to an audited identity (creator,
 //     owner, dedicated user): the sole-manager check is only meaningful for
 //     objects the identity can manage, and those it created or owns are the
 //     ones it manages; an identity granted CAN_MANAGE on an object it has no
 //     other tie to is missed (use PermissionsAll);
-//   - with --all, every object (everyone is audited).
+//   - with --all, every object (everyone is audited);
+//   - Unity Catalog grants: on the metastore, catalogs, schemas, external
+//     locations, credentials and connections unless PermissionsNone, and on
+//     every table, volume, function and registered model with
+//     PermissionsAll only (there may be hundreds of thousands).
 //
 // jobs/get, the only source of run_as_user_name, is called only for a job
 // that matters (tied to an audited identity, or whose creator was deleted)
 // when neither run_as in the list nor IS_OWNER in its ACL tells whom it
-// runs as, which in practice means only with PermissionsNone. Permission
+// runs as, which in practice means only with PermissionsNone. Every
+// pipeline is read once (pipeline get) for its libraries, and each
+// home-folder path another identity uses once (get-status). Permission
 // reads of a page of jobs or clusters start as soon as the page arrives;
-// with --all, names are resolved in the account in the background while
-// the permission reads run (account SCIM has its own rate limit), in
-// filters of 50 names.
+// with --all, the directories are listed in the background while the
+// permission reads run (account and workspace SCIM have their own rate
+// limits).
 //
 // # Reports
 //

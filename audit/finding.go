@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -100,6 +101,31 @@ const (
 	KindDashboard       Kind = "dashboard"
 	KindServingEndpoint Kind = "serving-endpoint"
 	KindApp             Kind = "app"
+	// KindExperiment is an MLflow experiment.
+	KindExperiment Kind = "experiment"
+	// KindMLModel is a model of the workspace model registry.
+	KindMLModel       Kind = "workspace-model"
+	KindInstancePool  Kind = "instance-pool"
+	KindClusterPolicy Kind = "cluster-policy"
+	KindSecretScope   Kind = "secret-scope"
+	KindVectorSearch  Kind = "vector-search-endpoint"
+	KindRepo          Kind = "repo"             // a Git folder
+	KindHomeFolder    Kind = "home-folder"      // /Users/<name>
+	KindWorkspaceFile Kind = "workspace-file"   // a notebook or file of a home folder that others' objects use
+	KindMetastore     Kind = "metastore"        // a Unity Catalog metastore (its admin)
+	KindCatalog       Kind = "catalog"          // Unity Catalog securables from here on
+	KindSchema        Kind = "schema"           //
+	KindTable         Kind = "table"            // tables, views, materialized views, streaming tables
+	KindVolume        Kind = "volume"           //
+	KindFunction      Kind = "function"         //
+	KindUCModel       Kind = "registered-model" // a Unity Catalog registered model
+	KindExtLocation   Kind = "external-location"
+	KindStorageCred   Kind = "storage-credential"
+	KindServiceCred   Kind = "service-credential"
+	KindConnection    Kind = "connection"
+	KindShare         Kind = "share"
+	KindRecipient     Kind = "recipient"
+	KindProvider      Kind = "provider"
 	// KindWorkspaceAccess findings say a member loses access to a workspace.
 	KindWorkspaceAccess Kind = "workspace-access"
 	// KindIdentity findings are about an audited identity itself (for
@@ -113,12 +139,23 @@ const (
 // order.
 func ObjectKinds() []Kind {
 	return []Kind{KindToken, KindJob, KindCluster, KindWarehouse, KindPipeline, KindQuery, KindAlert,
-		KindAlertV2, KindLegacyDashboard, KindDashboard, KindServingEndpoint, KindApp}
+		KindAlertV2, KindLegacyDashboard, KindDashboard, KindServingEndpoint, KindApp,
+		KindExperiment, KindMLModel, KindInstancePool, KindClusterPolicy, KindSecretScope, KindVectorSearch,
+		KindRepo, KindHomeFolder}
+}
+
+// MetastoreKinds returns the Unity Catalog kinds, read once per metastore,
+// in report order.
+func MetastoreKinds() []Kind {
+	return []Kind{KindMetastore, KindCatalog, KindSchema, KindTable, KindVolume, KindFunction, KindUCModel,
+		KindExtLocation, KindStorageCred, KindServiceCred, KindConnection, KindShare, KindRecipient, KindProvider}
 }
 
 // Kinds returns every kind in report order.
 func Kinds() []Kind {
-	return append(ObjectKinds(), KindWorkspaceAccess, KindIdentity, KindWorkspace)
+	out := append(ObjectKinds(), KindWorkspaceFile)
+	out = append(out, MetastoreKinds()...)
+	return append(out, KindWorkspaceAccess, KindIdentity, KindWorkspace)
 }
 
 // kindRanks maps each kind to its position in Kinds(), built once:
@@ -150,9 +187,11 @@ const (
 	RelDedicated   Relation = "dedicated"    // single_user_name of a dedicated cluster
 	RelSoleManager Relation = "sole-manager" // the only remaining CAN_MANAGE/IS_OWNER
 	RelSolePath    Relation = "sole-path"    // the group is the member's only path into the workspace
+	RelGranted     Relation = "granted"      // a direct grant: Unity Catalog privileges, a secret scope ACL entry
+	RelInHome      Relation = "in-home"      // the object is in the identity's home folder and others use it
 )
 
-var relationOrder = []Relation{RelCreated, RelOwns, RelRunsAs, RelDedicated, RelSoleManager, RelSolePath}
+var relationOrder = []Relation{RelCreated, RelOwns, RelRunsAs, RelDedicated, RelSoleManager, RelSolePath, RelGranted, RelInHome}
 
 // PrincipalType is the type of an identity.
 type PrincipalType string
@@ -197,26 +236,54 @@ type Identity struct {
 	// Via names the audited groups the identity is a member of (directly
 	// or through nested groups).
 	Via []string `json:"via,omitempty"`
-	// Scope is "account", or "workspace <id>" for a workspace-local
+	// Scope is "account", or "workspace" for a workspace-local
 	// principal, or "" when not found.
 	Scope string `json:"scope,omitempty"`
+	// WorkspaceID is the workspace of a workspace-local group: a group name
+	// is resolved in each workspace, and groups of the same name in
+	// different workspaces are different identities.
+	WorkspaceID int64 `json:"workspace_id,omitempty"`
+	// WorkspaceName names that workspace.
+	WorkspaceName string `json:"workspace_name,omitempty"`
 }
 
-// Key returns the identity's unique key: "type:name" with the name lowercased
-// for users (user names are case-insensitive emails).
-func (i Identity) Key() string { return identityKey(i.Type, i.Name) }
+// Key returns the identity's unique key: "type:name" with the name
+// lowercased for users and service principals (user names and application
+// ids are case-insensitive) and exact for groups (case and spaces are part
+// of a group's name), plus "@<workspace id>" for a workspace-local group.
+func (i Identity) Key() string {
+	k := identityKey(i.Type, i.Name)
+	if i.Type == PrincipalGroup && i.WorkspaceID != 0 {
+		k += "@" + strconv.FormatInt(i.WorkspaceID, 10)
+	}
+	return k
+}
 
 // Label returns a short human label: the name, with the display name when
-// it differs.
+// it differs, and the workspace of a workspace-local group.
 func (i Identity) Label() string {
+	l := i.Name
 	if i.DisplayName != "" && !strings.EqualFold(i.DisplayName, i.Name) {
-		return i.Name + " (" + i.DisplayName + ")"
+		l += " (" + i.DisplayName + ")"
 	}
-	return i.Name
+	if i.Type == PrincipalGroup && i.WorkspaceID != 0 {
+		l += fmt.Sprintf(" [workspace %s]", cmpOr(i.WorkspaceName, strconv.FormatInt(i.WorkspaceID, 10)))
+	}
+	return l
 }
 
 func identityKey(t PrincipalType, name string) string {
-	return string(t) + ":" + normName(name)
+	return string(t) + ":" + nameKey(t, name)
+}
+
+// nameKey is how a principal name compares: exactly for groups, whose
+// names keep their case and spaces ("ops", "Ops" and "ops " are three
+// groups), else normalised (normName).
+func nameKey(t PrincipalType, name string) string {
+	if t == PrincipalGroup {
+		return name
+	}
+	return normName(name)
 }
 
 // normName normalises a principal name for comparison: Databricks compares
@@ -238,6 +305,17 @@ func (w WorkspaceRef) Label() string {
 	return fmt.Sprintf("%s (%d)", w.Name, w.ID)
 }
 
+// MetastoreRef names the Unity Catalog metastore of a finding about one
+// of its securables, and the audited workspaces it serves.
+type MetastoreRef struct {
+	ID         string   `json:"id"`
+	Name       string   `json:"name"`
+	Workspaces []string `json:"workspaces,omitempty"`
+}
+
+// Label returns "name (id)".
+func (m MetastoreRef) Label() string { return fmt.Sprintf("%s (%s)", m.Name, m.ID) }
+
 // Detail is one kind-specific attribute of a finding (a token's expiry, a
 // job's schedule). Details keep their order.
 type Detail struct {
@@ -253,18 +331,30 @@ type Finding struct {
 	Identity     string        `json:"identity,omitempty"`
 	IdentityName string        `json:"identity_name,omitempty"`
 	IdentityType PrincipalType `json:"identity_type,omitempty"`
-	Workspace    WorkspaceRef  `json:"workspace"`
-	Kind         Kind          `json:"kind"`
-	ObjectID     string        `json:"object_id,omitempty"`
-	ObjectName   string        `json:"object_name,omitempty"`
-	URL          string        `json:"url,omitempty"`
-	Relations    []Relation    `json:"relations,omitempty"`
-	Severity     Severity      `json:"severity"`
+	// Workspace is where the object lives; zero for Unity Catalog
+	// securables, which live in a metastore (Metastore).
+	Workspace  WorkspaceRef  `json:"workspace"`
+	Metastore  *MetastoreRef `json:"metastore,omitempty"`
+	Kind       Kind          `json:"kind"`
+	ObjectID   string        `json:"object_id,omitempty"`
+	ObjectName string        `json:"object_name,omitempty"`
+	URL        string        `json:"url,omitempty"`
+	Relations  []Relation    `json:"relations,omitempty"`
+	Severity   Severity      `json:"severity"`
 	// Reason is one line saying why the finding has its severity.
 	Reason string `json:"reason"`
 	// Flags are notable conditions, such as "no-expiry" on a token.
 	Flags   []string `json:"flags,omitempty"`
 	Details []Detail `json:"details,omitempty"`
+}
+
+// Where names where the object lives: the workspace name, or "metastore
+// <name>" for a Unity Catalog securable.
+func (f Finding) Where() string {
+	if f.Metastore != nil {
+		return "metastore " + f.Metastore.Name
+	}
+	return f.Workspace.Name
 }
 
 // RelationText returns the relations joined with "+", e.g. "created+runs-as".
@@ -302,7 +392,7 @@ func (f *Finding) addRelation(r Relation) {
 func compareFindings(a, b Finding) int {
 	return cmp.Or(
 		cmp.Compare(b.Severity, a.Severity),
-		cmp.Compare(a.Workspace.Name, b.Workspace.Name),
+		cmp.Compare(a.Where(), b.Where()),
 		cmp.Compare(a.Workspace.ID, b.Workspace.ID),
 		cmp.Compare(a.IdentityName, b.IdentityName),
 		cmp.Compare(a.Identity, b.Identity),

@@ -56,6 +56,18 @@ func HTMLReport(r *Report) reports.HTMLReport {
 				Text: fmt.Sprintf("Workspace %s: %s not available on this workspace (%s).", w.Label(), g.Kind, g.Error)})
 		}
 	}
+	for _, m := range r.Metastores {
+		switch {
+		case m.Coverage == CoverageNone:
+			h.Notices = append(h.Notices, reports.HTMLNotice{Tone: reports.ToneCritical,
+				Text: fmt.Sprintf("Metastore %s was not covered: %s. Its findings are unknown.", m.Label(), m.Reason)})
+		default:
+			for _, g := range m.NotCovered {
+				h.Notices = append(h.Notices, reports.HTMLNotice{Tone: reports.ToneCritical,
+					Text: fmt.Sprintf("Metastore %s: %s not covered: %s", m.Label(), g.Kind, g.Error)})
+			}
+		}
+	}
 	for _, i := range r.Identities {
 		if i.Status == StatusNotFound && r.Mode == modeNamed.String() {
 			h.Notices = append(h.Notices, reports.HTMLNotice{Tone: reports.ToneNotice,
@@ -112,6 +124,9 @@ func HTMLReport(r *Report) reports.HTMLReport {
 	}
 	wsSev := map[int64]map[Severity]int{}
 	for _, f := range r.Findings {
+		if f.Metastore != nil {
+			continue
+		}
 		if wsSev[f.Workspace.ID] == nil {
 			wsSev[f.Workspace.ID] = map[Severity]int{}
 		}
@@ -134,10 +149,40 @@ func HTMLReport(r *Report) reports.HTMLReport {
 			num(w.Findings), num(c[SeverityBreaks]), num(c[SeverityStops]), num(c[SeverityOrphaned]), num(c[SeverityInfo]),
 		}})
 	}
+	mss := reports.HTMLTable{Title: "By metastore", Empty: "No audited workspace has a Unity Catalog metastore.",
+		Columns: append([]reports.HTMLColumn{{Name: "metastore"}, {Name: "serves"}, {Name: "coverage"}, {Name: "securables", Numeric: true}}, sevCols...)}
+	msSev := map[string]map[Severity]int{}
+	for _, f := range r.Findings {
+		if f.Metastore == nil {
+			continue
+		}
+		if msSev[f.Metastore.ID] == nil {
+			msSev[f.Metastore.ID] = map[Severity]int{}
+		}
+		msSev[f.Metastore.ID][f.Severity]++
+	}
+	for _, m := range r.Metastores {
+		c := msSev[m.ID]
+		t := reports.ToneNeutral
+		if m.Coverage == CoverageNone || m.Coverage == CoveragePartial {
+			t = reports.ToneCritical
+		}
+		cov := m.Coverage
+		if m.Reason != "" {
+			cov += ": " + m.Reason
+		}
+		mss.Rows = append(mss.Rows, reports.HTMLRow{Tone: t, Cells: []reports.HTMLCell{
+			{Text: m.Label()}, {Text: strings.Join(m.Workspaces, ", ")}, {Text: cov}, num(m.Objects),
+			num(m.Findings), num(c[SeverityBreaks]), num(c[SeverityStops]), num(c[SeverityOrphaned]), num(c[SeverityInfo]),
+		}})
+	}
 	h.Summaries = []reports.HTMLTable{ids, wss}
+	if len(r.Metastores) > 0 {
+		h.Summaries = append(h.Summaries, mss)
+	}
 
 	h.Table = reports.HTMLTable{Title: "Findings", Empty: "No findings: nothing the audited identities created, own or run was found.",
-		Columns: []reports.HTMLColumn{{Name: "severity", Filter: true}, {Name: "workspace", Filter: true},
+		Columns: []reports.HTMLColumn{{Name: "severity", Filter: true}, {Name: "where", Filter: true},
 			{Name: "identity", Filter: true}, {Name: "kind", Filter: true}, {Name: "object"},
 			{Name: "relation", Filter: true}, {Name: "reason"}, {Name: "flags"}, {Name: "details"}}}
 	for _, f := range r.Findings {
@@ -147,7 +192,7 @@ func HTMLReport(r *Report) reports.HTMLReport {
 		}
 		h.Table.Rows = append(h.Table.Rows, reports.HTMLRow{Tone: tone(f.Severity), Cells: []reports.HTMLCell{
 			{Text: f.Severity.String(), Tone: tone(f.Severity), SortKey: strconv.Itoa(int(SeverityNotCovered - f.Severity))},
-			{Text: f.Workspace.Name}, {Text: f.IdentityName}, {Text: string(f.Kind)},
+			{Text: f.Where()}, {Text: f.IdentityName}, {Text: string(f.Kind)},
 			{Text: obj, Link: f.URL}, relationCell(f), {Text: f.Reason},
 			{Text: strings.Join(f.Flags, ", ")}, {Text: detailText(f.Details)},
 		}})

@@ -120,6 +120,11 @@ func TestAuditInterrupted(t *testing.T) {
 		t.Errorf("err = %v, want the cancellation, not a partial result", err)
 	}
 	for _, l := range strings.Split(e.stderr.String(), "\n") {
+		if strings.Contains(l, `task="metastore `) {
+			// The metastore, read alongside the workspaces, may really
+			// have been read before the interrupt.
+			continue
+		}
 		if strings.Contains(l, "audit done") || strings.Contains(l, "audit failed") || strings.Contains(l, "audit finished") {
 			t.Errorf("interrupted run logged %q", l)
 		}

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -45,12 +46,32 @@ type object struct {
 	jobErr   error
 
 	// Kind-specific facts.
-	token    *scim.TokenInfo
-	job      *scim.Job
-	cluster  *scim.Cluster
-	pipeline *scim.Pipeline
-	query    *scim.Query
-	alert    *scim.Alert
+	token     *scim.TokenInfo
+	job       *scim.Job
+	cluster   *scim.Cluster
+	pipeline  *scim.Pipeline
+	query     *scim.Query
+	alert     *scim.Alert
+	dashboard *scim.Dashboard
+
+	// libs are a pipeline's library paths (pipeline get), read after the
+	// list; libsErr is why they could not be.
+	libs       []string
+	libsErr    error
+	continuous bool // a continuous pipeline (pipeline get)
+	// mlModel is a registry model's name: its permissions id (permID) is
+	// only known after a get.
+	mlModel string
+	// dirID is a home folder's permissions object path
+	// ("/directories/<object id>"): what the ACLs of objects stored in it
+	// name as inherited_from_object.
+	dirID string
+
+	// Unity Catalog securables (metastore.go).
+	uc        *scim.Securable
+	grantType string // the grants API's securable type; "" when grants are not read
+	grants    []scim.PrivilegeAssignment
+	grantsErr error
 }
 
 // epochMillis converts epoch milliseconds to a time; 0 and negative values
@@ -312,7 +333,7 @@ func legacyDashboardObject(ws scim.WorkspaceInfo, d scim.LegacyDashboard) *objec
 }
 
 func dashboardObject(ws scim.WorkspaceInfo, d scim.Dashboard) *object {
-	return &object{kind: KindDashboard, id: d.DashboardID, name: d.DisplayName,
+	return &object{kind: KindDashboard, id: d.DashboardID, name: d.DisplayName, dashboard: &d,
 		url: objectURL(ws, "/dashboardsv3/"+esc(d.DashboardID)), permType: "dashboards", permID: d.DashboardID,
 		details: []Detail{{"state", d.LifecycleState}, {"warehouse_id", d.WarehouseID}}}
 }
@@ -337,6 +358,151 @@ func appObject(ws scim.WorkspaceInfo, a scim.App) *object {
 	}
 	o.details = []Detail{{"service_principal", a.ServicePrincipalClientID}}
 	return o
+}
+
+// experimentObject builds an MLflow experiment (permissions type
+// experiments). Its owner is the mlflow.ownerEmail tag when set; its ACL
+// (CAN_MANAGE) tells the rest.
+func experimentObject(ws scim.WorkspaceInfo, e scim.Experiment) *object {
+	o := &object{kind: KindExperiment, id: e.ExperimentID, name: e.Name,
+		url: objectURL(ws, "/ml/experiments/"+esc(e.ExperimentID)), permType: "experiments", permID: e.ExperimentID}
+	if owner := e.Tag("mlflow.ownerEmail"); owner != "" {
+		o.refs = append(o.refs, objRef{pref{name: owner, ptype: PrincipalUser}, RelOwns})
+	}
+	o.details = []Detail{{"lifecycle_stage", e.LifecycleStage}, {"owner", e.Tag("mlflow.ownerEmail")}}
+	return o
+}
+
+// mlModelObject builds a workspace registry model; its permissions id is
+// read by name when its ACL is needed.
+func mlModelObject(ws scim.WorkspaceInfo, m scim.MLModel) *object {
+	o := &object{kind: KindMLModel, id: m.Name, name: m.Name, mlModel: m.Name,
+		url: objectURL(ws, "/ml/models/"+esc(m.Name)), permType: "registered-models"}
+	if m.UserID != "" {
+		o.refs = append(o.refs, objRef{pref{name: m.UserID}, RelCreated})
+	}
+	o.details = []Detail{{"creator", m.UserID}}
+	return o
+}
+
+func instancePoolObject(ws scim.WorkspaceInfo, p scim.InstancePool) *object {
+	o := &object{kind: KindInstancePool, id: p.InstancePoolID, name: p.InstancePoolName,
+		url: objectURL(ws, "/compute/instance-pools/"+esc(p.InstancePoolID)), permType: "instance-pools", permID: p.InstancePoolID}
+	if id := p.CreatorID(); id != 0 {
+		o.refs = append(o.refs, objRef{pref{id: id}, RelCreated})
+	}
+	o.details = []Detail{{"state", p.State}}
+	return o
+}
+
+// clusterPolicyObject builds a cluster policy. Only workspace admins can
+// manage policies (their ACLs grant CAN_USE alone), so none is read.
+func clusterPolicyObject(ws scim.WorkspaceInfo, p scim.ClusterPolicy) *object {
+	o := &object{kind: KindClusterPolicy, id: p.PolicyID, name: p.Name,
+		url: objectURL(ws, "/compute/policies/"+esc(p.PolicyID))}
+	if p.CreatorUserName != "" {
+		o.refs = append(o.refs, objRef{pref{name: p.CreatorUserName}, RelCreated})
+	}
+	return o
+}
+
+func vectorSearchObject(ws scim.WorkspaceInfo, e scim.VectorSearchEndpoint) *object {
+	o := &object{kind: KindVectorSearch, id: cmpOr(e.ID, e.Name), name: e.Name,
+		url: objectURL(ws, "/compute/vector-search/"+esc(e.Name)), permType: "vector-search-endpoints", permID: e.ID}
+	if e.Creator != "" {
+		o.refs = append(o.refs, objRef{pref{name: e.Creator}, RelCreated})
+	}
+	state := ""
+	if e.EndpointStatus != nil {
+		state = e.EndpointStatus.State
+	}
+	o.details = []Detail{{"state", state}, {"indexes", strconv.Itoa(e.NumIndexes)}}
+	return o
+}
+
+// repoObject builds a Git folder; its creator is the principal whose
+// /Repos/<name> or /Users/<name> folder holds it.
+func repoObject(ws scim.WorkspaceInfo, r scim.Repo) *object {
+	id := strconv.FormatInt(r.ID, 10)
+	o := &object{kind: KindRepo, id: id, name: r.Path, url: objectURL(ws, "/browse/folders/"+id),
+		permType: "repos", permID: id}
+	if owner := homeOwner(r.Path); owner != "" {
+		o.refs = append(o.refs, objRef{pref{name: owner}, RelCreated})
+	}
+	o.details = []Detail{{"git_url", r.URL}, {"branch", r.Branch}}
+	return o
+}
+
+// homeFolderObject builds a home folder (/Users/<user name> or
+// /Users/<application id>).
+func homeFolderObject(ws scim.WorkspaceInfo, d scim.ObjectInfo) *object {
+	name := strings.TrimPrefix(d.Path, "/Users/")
+	id := strconv.FormatInt(d.ObjectID, 10)
+	return &object{kind: KindHomeFolder, id: d.Path, name: d.Path, dirID: "/directories/" + id,
+		url:  objectURL(ws, "/browse/folders/"+id),
+		refs: []objRef{{pref{name: name}, RelOwns}}}
+}
+
+// secretScopeObject builds a secret scope; its ACL (the secrets API's, read
+// as a detail) says who can manage it.
+func secretScopeObject(ws scim.WorkspaceInfo, name string) *object {
+	return &object{kind: KindSecretScope, id: name, name: name, permType: secretScopeACL, permID: name}
+}
+
+// secretScopeACL is the permType of secret scopes: their ACL comes from
+// the secrets API, not the permissions API.
+const secretScopeACL = "secret-scope"
+
+// secretACL turns a secret scope's ACL into an ObjectPermissions (MANAGE
+// becomes CAN_MANAGE) and ties every principal on it to the scope. The
+// secrets API names principals without their type: a name with "@" is a
+// user, a UUID a service principal, anything else a group.
+func (o *object) secretACL(acls []scim.SecretACL) {
+	p := &scim.ObjectPermissions{ObjectID: o.id, ObjectType: "secret-scope"}
+	var parts []string
+	for _, a := range acls {
+		level := "CAN_" + a.Permission
+		if a.Permission == "WRITE" {
+			level = "CAN_EDIT"
+		}
+		e := scim.AccessControl{PermissionLevel: level}
+		switch {
+		case strings.Contains(a.Principal, "@"):
+			e.UserName = a.Principal
+		case reUUID.MatchString(a.Principal):
+			e.ServicePrincipalName = a.Principal
+		default:
+			e.GroupName = a.Principal
+		}
+		p.AccessControlList = append(p.AccessControlList, e)
+		o.refs = append(o.refs, objRef{aclPrincipal(e), RelGranted})
+		parts = append(parts, a.Principal+": "+a.Permission)
+	}
+	o.acl = p
+	o.details = []Detail{{"acl", strings.Join(parts, "; ")}}
+}
+
+var reUUID = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// homeOwner returns the principal name of a home or Repos folder path
+// (/Users/<name>/... or /Repos/<name>/..., with or without a /Workspace
+// prefix), "" for other paths.
+func homeOwner(p string) string {
+	p = strings.TrimPrefix(p, "/Workspace")
+	for _, root := range []string{"/Users/", "/Repos/"} {
+		if rest, ok := strings.CutPrefix(p, root); ok {
+			name, _, _ := strings.Cut(rest, "/")
+			return name
+		}
+	}
+	return ""
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 // aclPrincipal converts an ACL entry's principal.

@@ -49,14 +49,17 @@ const (
 	PermissionsAuto PermissionScope = ""
 	// PermissionsOwners reads the ACL of every object whose owner only the
 	// ACL tells: every job, pipeline and SQL warehouse (IS_OWNER can be
-	// transferred to anyone) and every Lakeview dashboard (no owner field);
-	// and of the other objects whose list fields name an audited identity
-	// (creator, owner, run-as, dedicated user). Missed: an identity that is
-	// the only CAN_MANAGE on a cluster, query, alert, legacy dashboard,
-	// serving endpoint or app it is otherwise unrelated to.
+	// transferred to anyone), every Lakeview dashboard (no owner field),
+	// MLflow experiment and secret scope, every query and alert (their
+	// ACL tells which home folder they are stored in); and of the other
+	// objects whose list fields name an audited identity (creator, owner,
+	// run-as, dedicated user). Missed: an identity that is the only
+	// CAN_MANAGE on a cluster, legacy dashboard, serving endpoint or app
+	// it is otherwise unrelated to.
 	PermissionsOwners PermissionScope = "owners"
 	// PermissionsRelated reads only the ACLs of objects whose list fields
-	// name an audited identity, of Lakeview dashboards and of jobs whose
+	// name an audited identity, of Lakeview dashboards, queries, alerts,
+	// experiments and secret scopes, and of jobs whose
 	// creator was deleted. Cheapest, but it also misses ownership
 	// transferred to an audited identity.
 	PermissionsRelated PermissionScope = "related"
@@ -88,6 +91,14 @@ type Options struct {
 	// Workspaces restricts the audit to these workspaces (names or ids);
 	// empty means every running workspace.
 	Workspaces []string
+	// WorkspacesFile is a CSV file of id,name,url rows (as for export) read
+	// instead of the account's workspace list, for admins who are not
+	// account admins.
+	WorkspacesFile string
+	// FailOn, when set to "breaks", "stops", "orphaned" or "not-covered",
+	// makes Run return a *GateError (exit code 3) after writing the report
+	// if a finding of that severity or worse exists.
+	FailOn string
 	// Format is the report format; "" means FormatTable.
 	Format Format
 	// Out is the output path; "" or "-" means stdout (not allowed for xlsx).
@@ -173,6 +184,50 @@ func (e *PartialError) Error() string {
 
 // ExitCode is 2: partial failure.
 func (e *PartialError) ExitCode() int { return 2 }
+
+// GateError is the --fail-on gate closing: the report was written and
+// holds Count findings of severity FailOn or worse. Its exit code is 3,
+// whatever else went wrong: a runbook step that checks it stops the
+// deletion. Partial, when set, is the incompleteness the run also found.
+type GateError struct {
+	FailOn  Severity
+	Count   int
+	Partial *PartialError
+}
+
+// Error says how many findings closed the gate.
+func (e *GateError) Error() string {
+	msg := fmt.Sprintf("audit gate closed: %d finding(s) of severity %s or worse (--fail-on %s)", e.Count, e.FailOn, e.FailOn)
+	if e.Partial != nil {
+		msg += "; " + e.Partial.Error()
+	}
+	return msg
+}
+
+// ExitCode is 3.
+func (e *GateError) ExitCode() int { return 3 }
+
+// Unwrap returns the partial failure, if any.
+func (e *GateError) Unwrap() error {
+	if e.Partial == nil {
+		return nil
+	}
+	return e.Partial
+}
+
+// ParseFailOn parses a --fail-on value: breaks, stops, orphaned or
+// not-covered ("" for none).
+func ParseFailOn(s string) (*Severity, error) {
+	if s == "" {
+		return nil, nil
+	}
+	v, err := ParseSeverity(strings.TrimSpace(strings.ToLower(s)))
+	if err != nil || v == SeverityInfo {
+		return nil, &InputError{Input: "--fail-on " + s, Problem: "unknown severity",
+			Fix: "use breaks, stops, orphaned or not-covered (each includes the worse ones)"}
+	}
+	return &v, nil
+}
 
 // Selector is one named identity to audit.
 type Selector struct {
@@ -282,7 +337,9 @@ type plan struct {
 	out         string // "" for stdout
 	force       bool
 	workspaces  []string
+	fromFile    []scim.WorkspaceInfo // nil unless WorkspacesFile was given
 	permissions PermissionScope
+	failOn      *Severity
 }
 
 // check validates o without any I/O except reading FromFile.
@@ -298,6 +355,17 @@ func (o Options) check() (plan, error) {
 	}
 	if p.format == FormatXLSX && p.out == "" {
 		return p, &InputError{Input: "--format xlsx", Problem: "a workbook cannot go to stdout", Fix: "pass --out FILE.xlsx"}
+	}
+	if p.failOn, err = ParseFailOn(o.FailOn); err != nil {
+		return p, err
+	}
+	if o.WorkspacesFile != "" {
+		ws, err := scim.ReadWorkspacesFile(o.WorkspacesFile)
+		if err != nil {
+			return p, &InputError{Input: "--workspaces-file " + o.WorkspacesFile, Problem: strings.TrimPrefix(err.Error(), "read workspaces file "+o.WorkspacesFile+": "),
+				Fix: "pass a CSV file of id,name,url rows", Err: err}
+		}
+		p.fromFile = ws
 	}
 	for _, u := range o.Users {
 		p.selectors = append(p.selectors, Selector{PrincipalUser, strings.TrimSpace(u)})

@@ -45,10 +45,13 @@ func writeReport(r *Report, p plan, s *reports.Streams) error {
 
 // CSVHeader is the header row of the CSV report.
 var CSVHeader = []string{"severity", "workspace_id", "workspace", "identity_type", "identity", "kind",
-	"object_id", "object_name", "relation", "reason", "flags", "details", "url"}
+	"object_id", "object_name", "relation", "reason", "flags", "details", "url", "metastore_id", "metastore"}
 
 // WriteCSV writes r's findings as CSV: one row per finding, in report
-// order, under CSVHeader. Details are "key=value" pairs joined with "; ".
+// order, under CSVHeader. Details are "key=value" pairs joined with "; ". A
+// Unity Catalog securable's finding has no workspace but a metastore
+// (metastore_id, metastore; the workspaces it serves are its "workspaces"
+// detail).
 func WriteCSV(w io.Writer, r *Report) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(CSVHeader); err != nil {
@@ -59,9 +62,15 @@ func WriteCSV(w io.Writer, r *Report) error {
 		if f.Workspace.ID != 0 {
 			ws = strconv.FormatInt(f.Workspace.ID, 10)
 		}
+		msID, msName := "", ""
+		details := f.Details
+		if f.Metastore != nil {
+			msID, msName = f.Metastore.ID, f.Metastore.Name
+			details = append(slices.Clone(details), Detail{"workspaces", strings.Join(f.Metastore.Workspaces, ", ")})
+		}
 		if err := cw.Write([]string{f.Severity.String(), ws, f.Workspace.Name, string(f.IdentityType), f.IdentityName,
 			string(f.Kind), f.ObjectID, f.ObjectName, f.RelationText(), f.Reason, strings.Join(f.Flags, ","),
-			detailText(f.Details), f.URL}); err != nil {
+			detailText(details), f.URL, msID, msName}); err != nil {
 			return fmt.Errorf("write csv: %w", err)
 		}
 	}
@@ -110,7 +119,7 @@ func writeTable(r *Report, s *reports.Streams) error {
 		if f.ObjectID != "" && f.ObjectID != f.ObjectName {
 			obj = strings.TrimSpace(f.ObjectName + " [" + f.ObjectID + "]")
 		}
-		if err := tp.AddRow(f.Severity.String(), f.Workspace.Name, f.IdentityName, string(f.Kind), obj, f.RelationText(), f.Reason); err != nil {
+		if err := tp.AddRow(f.Severity.String(), f.Where(), f.IdentityName, string(f.Kind), obj, f.RelationText(), f.Reason); err != nil {
 			return err
 		}
 	}
@@ -178,6 +187,23 @@ func writeXLSX(r *Report, path string, force bool) error {
 			return err
 		}
 	}
+	mss, err := tb.Table("Metastore coverage", []reports.Column{{Name: "metastore_id"}, {Name: "metastore"}, {Name: "owner"},
+		{Name: "region"}, {Name: "serves"}, {Name: "read_through"}, {Name: "coverage"}, {Name: "objects", Type: reports.TypeInt},
+		{Name: "grants_read"}, {Name: "grant_reads", Type: reports.TypeInt}, {Name: "findings", Type: reports.TypeInt},
+		{Name: "not_covered"}, {Name: "reason"}})
+	if err != nil {
+		return err
+	}
+	for _, m := range r.Metastores {
+		var gaps []string
+		for _, g := range m.NotCovered {
+			gaps = append(gaps, string(g.Kind)+": "+g.Error)
+		}
+		if err := mss.WriteRow(m.ID, m.Name, m.Owner, m.Region, strings.Join(m.Workspaces, ", "), m.ReadThrough.Label(),
+			m.Coverage, m.Objects, m.GrantsRead, m.GrantReads, m.Findings, strings.Join(gaps, "\n"), m.Reason); err != nil {
+			return err
+		}
+	}
 	for _, k := range Kinds() {
 		var fs []Finding
 		var keys []string
@@ -195,7 +221,7 @@ func writeXLSX(r *Report, path string, force bool) error {
 		if len(fs) == 0 {
 			continue
 		}
-		cols := []reports.Column{{Name: "severity"}, {Name: "workspace_id", Type: reports.TypeInt}, {Name: "workspace"},
+		cols := []reports.Column{{Name: "severity"}, {Name: "workspace_id", Type: reports.TypeInt}, {Name: "workspace"}, {Name: "metastore"},
 			{Name: "identity_type"}, {Name: "identity"}, {Name: "object_id"}, {Name: "object_name"},
 			{Name: "relation"}, {Name: "reason"}, {Name: "flags"}}
 		for _, key := range keys {
@@ -207,7 +233,11 @@ func writeXLSX(r *Report, path string, force bool) error {
 			return err
 		}
 		for _, f := range fs {
-			row := []any{f.Severity.String(), f.Workspace.ID, f.Workspace.Name, string(f.IdentityType), f.IdentityName,
+			ms := ""
+			if f.Metastore != nil {
+				ms = f.Metastore.Name + " (serves " + strings.Join(f.Metastore.Workspaces, ", ") + ")"
+			}
+			row := []any{f.Severity.String(), f.Workspace.ID, f.Workspace.Name, ms, string(f.IdentityType), f.IdentityName,
 				f.ObjectID, f.ObjectName, f.RelationText(), f.Reason, strings.Join(f.Flags, ",")}
 			for _, key := range keys {
 				row = append(row, f.Detail(key))
@@ -235,6 +265,8 @@ func sheetName(k Kind) string {
 		s = "queries"
 	case KindAlertV2:
 		s = "alerts v2"
+	case KindClusterPolicy:
+		s = "cluster policies"
 	default:
 		s += "s"
 	}

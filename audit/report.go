@@ -3,16 +3,17 @@ package audit
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
-// ReportVersion is the version of the JSON report document.
-const ReportVersion = 1
+// ReportVersion is the version of the JSON report document. Version 2 adds
+// the metastores, findings about Unity Catalog securables (with a
+// metastore instead of a workspace) and workspace-local groups'
+// workspace_id.
+const ReportVersion = 2
 
 // Report is the outcome of an audit: the same data feeds every format.
 type Report struct {
@@ -22,6 +23,9 @@ type Report struct {
 	Mode       string              `json:"mode"`
 	Identities []IdentitySummary   `json:"identities"`
 	Workspaces []WorkspaceCoverage `json:"workspaces"`
+	// Metastores are the Unity Catalog metastores serving the audited
+	// workspaces, each read once.
+	Metastores []MetastoreCoverage `json:"metastores"`
 	// Findings are sorted by severity (worst first), then workspace,
 	// identity, kind and object. Parts that could not be read appear as
 	// findings with severity not-covered.
@@ -55,6 +59,26 @@ type WorkspaceCoverage struct {
 	// where the feature is not enabled): not a gap, and not counted as one.
 	NotAvailable []KindGap `json:"not_available,omitempty"`
 	Findings     int       `json:"findings"`
+	// Metastore is the id of the Unity Catalog metastore serving the
+	// workspace ("" when it has none).
+	Metastore string `json:"metastore,omitempty"`
+}
+
+// MetastoreCoverage says what could be read in a metastore, through which
+// workspace, and which audited workspaces it serves.
+type MetastoreCoverage struct {
+	MetastoreRef
+	Owner       string       `json:"owner,omitempty"`
+	Region      string       `json:"region,omitempty"`
+	ReadThrough WorkspaceRef `json:"read_through"`
+	Coverage    string       `json:"coverage"`
+	Reason      string       `json:"reason,omitempty"`
+	Objects     int          `json:"objects"`
+	// GrantsRead says on which securables grants were read.
+	GrantsRead string    `json:"grants_read"`
+	GrantReads int       `json:"grant_reads"`
+	NotCovered []KindGap `json:"not_covered,omitempty"`
+	Findings   int       `json:"findings"`
 }
 
 // KindGap is a resource kind that could not be read (or, in NotAvailable,
@@ -74,6 +98,16 @@ func (r *Report) notCovered() []string {
 		default:
 			for _, g := range w.NotCovered {
 				out = append(out, w.Label()+": "+string(g.Kind))
+			}
+		}
+	}
+	for _, m := range r.Metastores {
+		switch {
+		case m.Coverage == CoverageNone && len(m.NotCovered) == 0:
+			out = append(out, "metastore "+m.Name+": everything")
+		default:
+			for _, g := range m.NotCovered {
+				out = append(out, "metastore "+m.Name+": "+string(g.Kind))
 			}
 		}
 	}
@@ -102,7 +136,10 @@ func (a *auditor) buildReport(ctx context.Context) (*Report, error) {
 	for _, w := range a.ws {
 		findings = append(findings, w.findings...)
 	}
-	idents, err := a.identities(ctx, findings)
+	for _, ms := range a.ms {
+		findings = append(findings, ms.findings...)
+	}
+	idents, everyone, err := a.identities(ctx, findings)
 	if err != nil {
 		return nil, err
 	}
@@ -142,6 +179,13 @@ func (a *auditor) buildReport(ctx context.Context) (*Report, error) {
 			addIdent(byIdentity[t.ident.Key()])
 		}
 	}
+	// --all reports every identity, with or without findings.
+	for _, id := range everyone {
+		if _, ok := byIdentity[id.Key()]; !ok {
+			byIdentity[id.Key()] = id
+		}
+		addIdent(byIdentity[id.Key()])
+	}
 	for _, f := range findings {
 		s := addIdent(byIdentity[f.Identity])
 		s.Findings++
@@ -156,12 +200,20 @@ func (a *auditor) buildReport(ctx context.Context) (*Report, error) {
 		}
 		r.Identities = append(r.Identities, *s)
 	}
+	wsPos := a.workspaceOrder()
 	slices.SortStableFunc(r.Identities, func(x, y IdentitySummary) int {
-		return cmp.Or(cmp.Compare(worstOf(y.BySeverity), worstOf(x.BySeverity)), cmp.Compare(y.Findings, x.Findings), cmp.Compare(x.Name, y.Name))
+		return cmp.Or(cmp.Compare(worstOf(y.BySeverity), worstOf(x.BySeverity)), cmp.Compare(y.Findings, x.Findings),
+			cmp.Compare(x.Name, y.Name), cmp.Compare(x.Type, y.Type), cmp.Compare(wsPos[x.WorkspaceID], wsPos[y.WorkspaceID]))
 	})
 	// Coverage, and a not-covered finding per gap.
+	msOf := map[*wsRun]string{}
+	for _, ms := range a.ms {
+		for _, w := range ms.served {
+			msOf[w] = ms.id
+		}
+	}
 	for _, w := range a.ws {
-		c := WorkspaceCoverage{WorkspaceRef: w.ref, Objects: w.objects, Coverage: CoverageFull}
+		c := WorkspaceCoverage{WorkspaceRef: w.ref, Objects: w.objects, Coverage: CoverageFull, Metastore: msOf[w]}
 		for _, f := range w.findings {
 			if _, ok := idents[f.Identity]; ok {
 				c.Findings++
@@ -175,7 +227,7 @@ func (a *auditor) buildReport(ctx context.Context) (*Report, error) {
 			findings = append(findings, Finding{Workspace: w.ref, Kind: KindWorkspace, ObjectID: strconv.FormatInt(w.ref.ID, 10),
 				ObjectName: w.ref.Name, URL: w.ref.URL, Severity: SeverityNotCovered, Reason: "not covered: " + w.failed.Error()})
 		default:
-			for _, k := range append(ObjectKinds(), KindWorkspaceAccess, KindIdentity) {
+			for _, k := range append(ObjectKinds(), KindWorkspaceFile, KindMetastore, KindWorkspaceAccess, KindIdentity) {
 				err, ok := w.gaps[k]
 				if !ok {
 					continue
@@ -198,6 +250,37 @@ func (a *auditor) buildReport(ctx context.Context) (*Report, error) {
 		}
 		r.Workspaces = append(r.Workspaces, c)
 	}
+	r.Metastores = []MetastoreCoverage{}
+	for _, ms := range a.ms {
+		ref := ms.ref
+		c := MetastoreCoverage{MetastoreRef: ref, Owner: ms.owner, Region: ms.region, ReadThrough: ms.reader.ref,
+			Coverage: CoverageFull, Objects: ms.objects, GrantsRead: ms.grants, GrantReads: ms.grantReads}
+		for _, f := range ms.findings {
+			if _, ok := idents[f.Identity]; ok {
+				c.Findings++
+			}
+		}
+		switch {
+		case ms.failed != nil:
+			c.Coverage, c.Reason = CoverageNone, ms.failed.Error()
+			findings = append(findings, Finding{Metastore: &ref, Kind: KindMetastore, ObjectID: ms.id, ObjectName: ref.Name,
+				Severity: SeverityNotCovered, Reason: "not covered: " + ms.failed.Error()})
+		default:
+			for _, k := range MetastoreKinds() {
+				err, ok := ms.gaps[k]
+				if !ok {
+					continue
+				}
+				c.NotCovered = append(c.NotCovered, KindGap{Kind: k, Error: err.Error()})
+				findings = append(findings, Finding{Metastore: &ref, Kind: k, Severity: SeverityNotCovered,
+					Reason: "not covered: " + err.Error()})
+			}
+			if len(ms.gaps) > 0 {
+				c.Coverage = CoveragePartial
+			}
+		}
+		r.Metastores = append(r.Metastores, c)
+	}
 	SortFindings(findings)
 	r.Findings = findings
 	if r.Findings == nil {
@@ -218,168 +301,17 @@ func worstOf(m map[string]int) int {
 
 // identities maps finding identity keys to identities. For named and
 // inactive runs they are the targets. For --all the keys are the names and
-// ids seen in objects, resolved here against the account (or each
-// workspace without one); names found nowhere are reported as not-found,
-// names a workspace directory could not be asked about as unresolved (a
-// gap of that workspace), and id-only references that resolve merge into
-// the named identity.
-func (a *auditor) identities(ctx context.Context, findings []Finding) (map[string]Identity, error) {
+// ids seen in objects, resolved against the lists of every principal (see
+// identitiesOfEveryone), which are also returned.
+func (a *auditor) identities(ctx context.Context, findings []Finding) (map[string]Identity, []Identity, error) {
 	out := map[string]Identity{}
 	if a.all == nil {
 		for _, t := range a.targets.list {
 			out[t.key] = t.ident
 		}
-		return out, nil
+		return out, nil, nil
 	}
-	refs := a.all.refs()
-	pending := map[string]pref{}
-	for _, f := range findings {
-		if r, ok := refs[f.Identity]; ok {
-			pending[f.Identity] = r
-		}
-	}
-	found := map[string]principal{}
-	scopes := map[string]string{}
-	if a.early != nil {
-		t0 := time.Now()
-		ps, err := a.early.finish(ctx)
-		a.log.Debug("audit resolved names in the account", "names", len(ps), "took", time.Since(t0))
-		if err != nil {
-			return nil, fmt.Errorf("resolve identities: %w", err)
-		}
-		for k, p := range ps {
-			if _, ok := pending[k]; ok {
-				found[k], scopes[k] = p, "account"
-				delete(pending, k)
-			}
-		}
-	}
-	// Names the account does not know may be workspace-local principals of
-	// the workspaces they were seen in; each workspace is asked about its
-	// own names, Session.Parallel workspaces at a time.
-	// A workspace whose directory cannot be read is not covered for
-	// identities (exit code 2); the names it was asked about stay
-	// unresolved, and the rest of the report is still written.
-	var mu sync.Mutex
-	unresolved := map[string]bool{}
-	a.forEachWorkspace(ctx, func(w *wsRun) {
-		want := map[string]pref{}
-		mu.Lock()
-		for k, r := range pending {
-			if a.all.seenIn(k, w.info.ID) {
-				want[k] = r
-			}
-		}
-		mu.Unlock()
-		if len(want) == 0 {
-			return
-		}
-		ps, err := lookupRefs(ctx, workspaceDirectory(w.client), want)
-		mu.Lock()
-		defer mu.Unlock()
-		if err != nil {
-			w.gap(KindIdentity, fmt.Errorf("resolve %d identities: %w", len(want), err))
-			for k := range want {
-				unresolved[k] = true
-			}
-			return
-		}
-		for k, p := range ps {
-			if _, done := found[k]; !done {
-				found[k], scopes[k] = p, "workspace"
-			}
-		}
-	})
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	for k, r := range refs {
-		if p, ok := found[k]; ok {
-			out[k] = Identity{Type: p.Type, Name: p.Name, DisplayName: p.DisplayName, ID: p.ID, Status: p.status(), Scope: scopes[k]}
-			continue
-		}
-		id := Identity{Type: r.ptype, Name: r.name, Status: StatusNotFound}
-		if unresolved[k] {
-			id.Status = StatusUnresolved
-		}
-		if id.Name == "" {
-			id.Name = "id " + strconv.FormatInt(r.id, 10)
-		}
-		if id.Type == "" {
-			id.Type = guessType(r.name)
-		}
-		out[k] = id
-	}
-	return out, nil
-}
-
-// lookupRefs resolves matcher keys in one directory: names by type and
-// id-only references by id. Untyped names (creators, which may be users or
-// service principals, and dedicated users, which may also be groups) are
-// looked up as users first, then as service principals, then (unless they
-// look like an email) as groups, each time only if not found yet. The
-// result maps keys to principals.
-func lookupRefs(ctx context.Context, d directory, refs map[string]pref) (map[string]principal, error) {
-	names := map[PrincipalType][]string{}
-	var untyped []string
-	ids := map[string]PrincipalType{}
-	for _, r := range refs {
-		switch {
-		case r.name == "":
-			ids[strconv.FormatInt(r.id, 10)] = r.ptype
-		case r.ptype == "":
-			untyped = append(untyped, r.name)
-		default:
-			names[r.ptype] = append(names[r.ptype], r.name)
-		}
-	}
-	out := map[string]principal{}
-	lookup := func(t PrincipalType, want []string) error {
-		var left []string
-		for _, n := range want {
-			if _, ok := out["n:"+normName(n)]; !ok {
-				left = append(left, n)
-			}
-		}
-		slices.Sort(left)
-		left = slices.Compact(left)
-		ps, err := d.lookup(ctx, t, left)
-		if err != nil {
-			return err
-		}
-		for n, p := range ps {
-			out["n:"+n] = p
-		}
-		return nil
-	}
-	if err := lookup(PrincipalUser, append(names[PrincipalUser], untyped...)); err != nil {
-		return nil, err
-	}
-	// Application ids never contain "@": an untyped name that does is a
-	// user or nobody.
-	var maybeSPs []string
-	for _, n := range untyped {
-		if !strings.Contains(n, "@") {
-			maybeSPs = append(maybeSPs, n)
-		}
-	}
-	if err := lookup(PrincipalServicePrincipal, append(names[PrincipalServicePrincipal], maybeSPs...)); err != nil {
-		return nil, err
-	}
-	// A dedicated cluster's single_user_name may name a group.
-	if err := lookup(PrincipalGroup, append(names[PrincipalGroup], maybeSPs...)); err != nil {
-		return nil, err
-	}
-	if len(ids) > 0 {
-		ps, err := d.byIDs(ctx, ids)
-		if err != nil {
-			return nil, err
-		}
-		for id, p := range ps {
-			out["i:"+id] = p
-		}
-	}
-	return out, nil
+	return a.identitiesOfEveryone(ctx)
 }
 
 // guessType guesses the type of a principal found nowhere from its name:

@@ -18,6 +18,9 @@ type principal struct {
 	Name        string // userName, applicationId or displayName
 	DisplayName string
 	Active      bool
+	// Local is set on a workspace-local group (meta.resourceType
+	// WorkspaceGroup).
+	Local bool
 }
 
 // status returns the identity status of a principal that was found.
@@ -59,7 +62,7 @@ const filterBatch = 50
 var (
 	userAttrs  = []string{"id", "userName", "displayName", "active"}
 	spAttrs    = []string{"id", "applicationId", "displayName", "active"}
-	groupAttrs = []string{"id", "displayName"}
+	groupAttrs = []string{"id", "displayName", "meta"}
 )
 
 func fromUser(u scim.User) principal {
@@ -71,7 +74,8 @@ func fromSP(s scim.ServicePrincipal) principal {
 }
 
 func fromGroup(g scim.Group) principal {
-	return principal{Type: PrincipalGroup, ID: g.ID, Name: g.DisplayName, DisplayName: g.DisplayName, Active: true}
+	return principal{Type: PrincipalGroup, ID: g.ID, Name: g.DisplayName, DisplayName: g.DisplayName, Active: true,
+		Local: g.IsWorkspaceLocal()}
 }
 
 // batched looks values up attr-eq-value in batches of filterBatch with one
@@ -94,7 +98,9 @@ func batched[T any](ctx context.Context, e *scim.Endpoint[T], attr string, value
 }
 
 // lookup finds principals of type t by name (user name, application id or
-// group name). The result maps normalised names to principals.
+// group name). The result maps nameKey(t, name) to principals: SCIM
+// filters compare strings ignoring case, so of the groups a filter
+// returns only the one whose name is exactly the one asked for is kept.
 func (d directory) lookup(ctx context.Context, t PrincipalType, names []string) (map[string]principal, error) {
 	if len(names) == 0 {
 		return map[string]principal{}, nil
@@ -112,9 +118,15 @@ func (d directory) lookup(ctx context.Context, t PrincipalType, names []string) 
 	if err != nil {
 		return nil, fmt.Errorf("look up %ss in %s: %w", t, d.label(), err)
 	}
+	want := map[string]bool{}
+	for _, n := range names {
+		want[nameKey(t, n)] = true
+	}
 	out := make(map[string]principal, len(ps))
 	for _, p := range ps {
-		out[normName(p.Name)] = p
+		if k := nameKey(t, p.Name); want[k] {
+			out[k] = p
+		}
 	}
 	return out, nil
 }

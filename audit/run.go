@@ -64,8 +64,24 @@ func Run(ctx context.Context, o Options, d Deps) error {
 	for _, id := range missing {
 		a.log.Warn("audit identity not found", "identity", id, "looked_up_in", a.lookedUpIn)
 	}
+	var partial *PartialError
 	if len(gaps) > 0 || len(missing) > 0 {
-		return &PartialError{NotCovered: gaps, NotFound: missing}
+		partial = &PartialError{NotCovered: gaps, NotFound: missing}
+	}
+	if f := p.failOn; f != nil {
+		n := 0
+		for _, x := range rep.Findings {
+			if x.Severity >= *f {
+				n++
+			}
+		}
+		if n > 0 {
+			a.log.Warn("audit gate closed", "fail_on", f.String(), "findings", n)
+			return &GateError{FailOn: *f, Count: n, Partial: partial}
+		}
+	}
+	if partial != nil {
+		return partial
 	}
 	return nil
 }
@@ -118,11 +134,12 @@ type auditor struct {
 	// lookedUpIn says where named identities found nowhere were looked up
 	// (for their warning); empty when every name was found in the account.
 	lookedUpIn string
-	all        *allMatcher    // --all
-	early      *earlyResolver // --all with an account: resolves names during the scan
+	all        *allMatcher // --all
+	everyone   *everyone   // --all: every principal, listed during the scan
 
 	mu sync.Mutex
 	ws []*wsRun // selected workspaces, in listing order
+	ms []*msRun // metastores serving them, in order of their first workspace
 }
 
 // wsRun is one workspace's part of the run.
@@ -175,21 +192,22 @@ func (a *auditor) run(ctx context.Context) (*Report, error) {
 	switch a.plan.mode {
 	case modeAll:
 		a.all = newAllMatcher()
-		if a.acct != nil {
-			a.early = startEarlyResolver(ctx, a.all, a.acctCache.dir)
-			defer a.early.stop()
-		}
+		a.everyone = a.startListingEveryone(ctx)
 	default:
 		if err := a.resolveTargets(ctx); err != nil {
 			return nil, err
 		}
 	}
 	start := time.Now()
-	a.scanWorkspaces(ctx)
+	a.discoverMetastores(ctx)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	a.log.Debug("audit scanned workspaces", "workspaces", len(a.active()), "took", time.Since(start))
+	a.scan(ctx)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	a.log.Debug("audit scanned workspaces and metastores", "workspaces", len(a.active()), "metastores", len(a.ms), "took", time.Since(start))
 	start = time.Now()
 	rep, err := a.buildReport(ctx)
 	if err != nil {
@@ -199,11 +217,15 @@ func (a *auditor) run(ctx context.Context) (*Report, error) {
 	return rep, nil
 }
 
-// selectWorkspaces lists the workspaces and applies --workspace.
+// selectWorkspaces lists the workspaces (or takes those of
+// --workspaces-file) and applies --workspace.
 func (a *auditor) selectWorkspaces(ctx context.Context) error {
-	infos, err := a.sess.Workspaces(ctx)
-	if err != nil {
-		return err // scim.Session.Workspaces names the operation
+	infos := a.plan.fromFile
+	if infos == nil {
+		var err error
+		if infos, err = a.sess.Workspaces(ctx); err != nil {
+			return err // scim.Session.Workspaces names the operation
+		}
 	}
 	want := map[string]bool{}
 	for _, w := range a.plan.workspaces {
@@ -281,23 +303,29 @@ func (a *auditor) matcher() matcher {
 	return a.targets
 }
 
+// scan reads every workspace and every metastore at once: a metastore is
+// read through one of its workspaces, whose own reads share its rate
+// limits.
+func (a *auditor) scan(ctx context.Context) {
+	unit := "workspaces"
+	if len(a.ms) > 0 {
+		unit = "workspaces and metastores"
+	}
+	prog := reports.NewProgress(a.streams, reports.ProgressOptions{Label: "audit", Unit: "objects", TaskUnit: unit, Tasks: len(a.active()) + len(a.ms)})
+	defer prog.Close()
+	var wg sync.WaitGroup
+	wg.Go(func() { a.scanMetastores(ctx, prog) })
+	a.scanWorkspaces(ctx, prog)
+	wg.Wait()
+}
+
 // scanWorkspaces lists each workspace's objects once, reads the details
 // that matter, and analyses them.
-func (a *auditor) scanWorkspaces(ctx context.Context) {
-	prog := reports.NewProgress(a.streams, reports.ProgressOptions{Label: "audit", Unit: "objects", TaskUnit: "workspaces", Tasks: len(a.active())})
-	defer prog.Close()
+func (a *auditor) scanWorkspaces(ctx context.Context, prog *reports.Progress) {
 	m := a.matcher()
 	a.forEachWorkspace(ctx, func(w *wsRun) {
 		task := prog.Task(w.info.Name, 0)
-		hooks := inventoryHooks{listed: func(objs []*object) {
-			task.Add(int64(len(objs)))
-			if a.early != nil {
-				a.early.discover(objs, w.info.ID)
-			}
-		}}
-		if a.early != nil {
-			hooks.detailed = func(objs []*object) { a.early.discover(objs, w.info.ID) }
-		}
+		hooks := inventoryHooks{listed: func(objs []*object) { task.Add(int64(len(objs))) }}
 		inv, acls, gets := scanInventory(ctx, w.client, w.info, a.plan.permissions, m, hooks)
 		if ctx.Err() != nil {
 			// Interrupted: the workspace is neither done nor failed, and
@@ -335,6 +363,11 @@ func (a *auditor) scanWorkspaces(ctx context.Context) {
 		w.objects, w.acls, w.jobGets = len(inv.objects), acls, gets
 		a.detailGaps(w, inv.objects)
 		w.findings = append(w.findings, analyze(w.ref, inv.objects, m, a.now)...)
+		n, gap := homeFolderFindings(ctx, w.client, w.ref, w.info, inv.objects, m, &w.findings)
+		w.jobGets += n
+		if gap != nil {
+			w.gap(KindWorkspaceFile, gap)
+		}
 		if w.nothingRead() {
 			task.Fail(firstGap(w.gaps))
 			return
@@ -408,6 +441,22 @@ func (a *auditor) detailGaps(w *wsRun, objs []*object) {
 	}
 	if failed > 0 {
 		w.gap(KindJob, fmt.Errorf("run-as of %d of %d jobs could not be read: %w", failed, total, first))
+	}
+	failed, total, first = 0, 0, nil
+	for _, o := range objs {
+		if o.kind != KindPipeline {
+			continue
+		}
+		total++
+		if o.libsErr != nil && !errors.Is(o.libsErr, scim.ErrNotFound) {
+			failed++
+			if first == nil {
+				first = o.libsErr
+			}
+		}
+	}
+	if failed > 0 {
+		w.gap(KindWorkspaceFile, fmt.Errorf("libraries of %d of %d pipelines could not be read: %w", failed, total, first))
 	}
 }
 

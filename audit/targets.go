@@ -13,20 +13,39 @@ import (
 )
 
 // resolveTargets turns the named selectors (or --inactive) into the target
-// set: identities are looked up in the account first, then, for names the
-// account does not have, in each workspace (workspace-local principals).
-// Groups expand to their transitive members. A name found nowhere stays a
-// target with status not-found: objects are still matched by name.
+// set: users and service principals are looked up in the account first,
+// then, for names the account does not have, in each workspace
+// (workspace-local principals). A group name is exact (case and spaces)
+// and is resolved in the account and in every workspace: each
+// workspace-local group of that name is a target of its own, reported with
+// its workspace. Groups expand to their transitive members. A name found
+// nowhere stays a target with status not-found: objects are still matched
+// by name. The targets are put in a fixed order whatever the order the
+// workspaces answered in.
 func (a *auditor) resolveTargets(ctx context.Context) error {
 	a.targets = newTargetSet()
+	defer a.targets.sortBy(a.workspaceOrder())
 	if a.plan.mode == modeInactive {
 		return a.resolveInactive(ctx)
 	}
 	pending := slices.Clone(a.plan.selectors)
+	foundGroups := map[string]bool{}
 	if a.acct != nil {
-		var err error
-		if pending, err = a.resolveIn(ctx, a.acctCache, 0, pending); err != nil {
+		left, err := a.resolveIn(ctx, a.acctCache, 0, pending)
+		if err != nil {
 			return err
+		}
+		for _, s := range pending {
+			if s.Type == PrincipalGroup && !slices.Contains(left, s) {
+				foundGroups[identityKey(s.Type, s.Name)] = true
+			}
+		}
+		pending = left
+		// Groups are also looked up in every workspace (local groups).
+		for _, s := range a.plan.selectors {
+			if s.Type == PrincipalGroup && !slices.Contains(pending, s) {
+				pending = append(pending, s)
+			}
 		}
 	}
 	if len(pending) > 0 {
@@ -54,7 +73,7 @@ func (a *auditor) resolveTargets(ctx context.Context) error {
 		}
 		a.lookedUpIn = a.lookupScope(searched)
 		for _, s := range pending {
-			if found[identityKey(s.Type, s.Name)] {
+			if found[identityKey(s.Type, s.Name)] || foundGroups[identityKey(s.Type, s.Name)] {
 				continue
 			}
 			a.targets.add(&target{key: identityKey(s.Type, s.Name),
@@ -65,6 +84,15 @@ func (a *auditor) resolveTargets(ctx context.Context) error {
 		return a.prepareSolePaths(ctx)
 	}
 	return nil
+}
+
+// workspaceOrder returns each selected workspace's position in the listing.
+func (a *auditor) workspaceOrder() map[int64]int {
+	out := make(map[int64]int, len(a.ws))
+	for i, w := range a.ws {
+		out[w.info.ID] = i + 1
+	}
+	return out
 }
 
 // lookupScope describes where names not found in the account were looked
@@ -114,7 +142,12 @@ func (a *auditor) resolveIn(ctx context.Context, cache *groupCache, ws int64, se
 	}
 	var left []Selector
 	for _, s := range sel {
-		p, ok := found[s.Type][normName(s.Name)]
+		p, ok := found[s.Type][nameKey(s.Type, s.Name)]
+		// In a workspace of an account, an account group shows up too: the
+		// account's lookup has covered it.
+		if ok && ws != 0 && p.Type == PrincipalGroup && !p.Local && a.acct != nil {
+			ok = false
+		}
 		if !ok {
 			left = append(left, s)
 			continue
@@ -140,8 +173,17 @@ func (a *auditor) resolveIn(ctx context.Context, cache *groupCache, ws int64, se
 // addTarget adds principal p, found in scope, as a target: named on the
 // command line, or a member of the audited group via.
 func (a *auditor) addTarget(p principal, ws int64, scope, via string, named bool) *target {
-	t := &target{key: identityKey(p.Type, p.Name), ws: ws, ids: p.numericID(),
+	t := &target{ws: ws, ids: p.numericID(),
 		ident: Identity{Type: p.Type, Name: p.Name, DisplayName: p.DisplayName, ID: p.ID, Status: p.status(), Scope: scope, Named: named}}
+	if p.Type == PrincipalGroup && ws != 0 {
+		t.ident.WorkspaceID = ws
+		for _, w := range a.ws {
+			if w.info.ID == ws {
+				t.ident.WorkspaceName = w.info.Name
+			}
+		}
+	}
+	t.key = t.ident.Key()
 	if via != "" {
 		t.ident.Via = []string{via}
 	}
@@ -170,7 +212,7 @@ func (a *auditor) resolveInactive(ctx context.Context) error {
 		}
 		for _, p := range ps {
 			a.mu.Lock()
-			known := len(a.targets.byName[normName(p.Name)]) > 0 && a.targets.byName[normName(p.Name)][0].ws == 0
+			known := slices.ContainsFunc(a.targets.byName[normName(p.Name)], func(t *target) bool { return t.ws == 0 && t.ident.Type == p.Type })
 			a.mu.Unlock()
 			if !known {
 				a.addTarget(p, w.info.ID, "workspace", "", false)

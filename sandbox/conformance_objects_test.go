@@ -388,7 +388,9 @@ func TestConformanceObjectsSDK(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sameStrings(t, "lakeview dashboard ACL", levels(dash), append(withSeedGrants(t, wsProd, "dashboards", lv.DashboardID, []string{lv.Owner + "=CAN_MANAGE", "data-engineers=CAN_MANAGE"}), "admins=CAN_MANAGE</directories/"))
+		sameStrings(t, "lakeview dashboard ACL", levels(dash), append(withSeedGrants(t, wsProd, "dashboards", lv.DashboardID, []string{lv.Owner + "=CAN_MANAGE", "data-engineers=CAN_MANAGE"}), "admins=CAN_MANAGE</directories/",
+			// the owner's home folder (workspacefs.go) holds the dashboard
+			lv.Owner+"=CAN_MANAGE</directories/"+strconv.FormatInt(wsfsID(wsProd, "/Users/"+lv.Owner), 10)))
 		wh, err := w.Permissions.Get(ctx, iam.GetPermissionRequest{RequestObjectType: "warehouses", RequestObjectId: seed.Warehouses[1].ID})
 		if err != nil {
 			t.Fatal(err)

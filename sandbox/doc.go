@@ -2,7 +2,10 @@
 // workspace REST APIs that dbiam uses: workspace and account SCIM (Users,
 // Groups, ServicePrincipals, Me), account workspaces, permission
 // assignments (account and workspace level), the Unity Catalog metastore
-// assignment, host metadata discovery and OAuth M2M. It backs
+// assignment and securables (unitycatalog.go, sharing.go), the workspace
+// tree and Git folders (workspacefs.go), ML and compute settings
+// (mlcompute.go), workspace objects and their permissions, host metadata
+// discovery and OAuth M2M. It backs
 // "dbiam sandbox serve", "dbiam --sandbox ..." and the tests of every
 // package. Its worth is fidelity to the real service: same paths, JSON field
 // names, paging, filters, PATCH semantics, error bodies, throttling and
@@ -257,13 +260,22 @@
 //
 // Each workspace may also carry "grants" (object and secret scope ACLs; see
 // SeedGrants) and "objects" (tokens, jobs, clusters, warehouses, pipelines,
-// queries, alerts, dashboards, serving endpoints and apps; see SeedObjects).
+// queries, alerts, dashboards, serving endpoints and apps, see
+// SeedObjects; the workspace tree and Git folders, see SeedWorkspaceObject
+// and SeedRepo; experiments, registry models, instance pools, cluster
+// policies and vector search endpoints, see mlcompute.go). The seed's
+// "metastores" section holds Unity Catalog metastores (SeedMetastore),
+// attached to the federated workspaces whose metastore_id is theirs (by
+// default every federated workspace shares the account's default
+// metastore); the default seed's lives in seeds/default_catalog.json.
 //
 // Synthetic builds large seeds from a spec such as
 // "workspaces=20,users=2000,groups=400,members=25,sps=100,seed=1"; the
 // object keys jobs, clusters, tokens, warehouses, pipelines, queries, alerts,
 // dashboards, lakeview, endpoints and apps (counts per workspace) add
-// generated objects (see AddSyntheticObjects).
+// generated objects (see AddSyntheticObjects), and catalogs, schemas and
+// tables (per metastore, per catalog, per schema) a default metastore (see
+// addSyntheticCatalog).
 //
 // # Extending the sandbox (new resource families)
 //

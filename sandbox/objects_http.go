@@ -735,6 +735,8 @@ type wirePipelineSpec struct {
 	Target     string `json:"target,omitempty"`
 	Continuous bool   `json:"continuous"`
 	Serverless bool   `json:"serverless"`
+	// Libraries are {"notebook": {"path": ...}} or {"file": {"path": ...}}.
+	Libraries []map[string]map[string]string `json:"libraries,omitempty"`
 }
 
 type wirePipeline struct {
@@ -857,9 +859,18 @@ func getPipeline(c *call) error {
 				return c.denied(permTypePipelines, id)
 			}
 			runAs := p.runAs
+			spec := wirePipelineSpec{ID: p.PipelineID, Name: p.Name,
+				Catalog: p.Catalog, Target: p.Target, Continuous: p.Continuous, Serverless: p.ClusterID == ""}
+			for _, l := range p.Libraries {
+				if l.Notebook != "" {
+					spec.Libraries = append(spec.Libraries, map[string]map[string]string{"notebook": {"path": l.Notebook}})
+				}
+				if l.File != "" {
+					spec.Libraries = append(spec.Libraries, map[string]map[string]string{"file": {"path": l.File}})
+				}
+			}
 			return c.reply(http.StatusOK, wirePipeline{wirePipelineState: renderPipelineState(p), RunAs: &runAs,
-				LastModified: p.lastModified, Spec: wirePipelineSpec{ID: p.PipelineID, Name: p.Name,
-					Catalog: p.Catalog, Target: p.Target, Continuous: p.Continuous, Serverless: p.ClusterID == ""}})
+				LastModified: p.lastModified, Spec: spec})
 		}
 	}
 	return restErr(http.StatusNotFound, errResourceDoesNotExist, "The specified pipeline %s was not found.", id)
@@ -1266,7 +1277,7 @@ func renderLakeview(d *lakeviewObj) wireLakeview {
 	if d.Trashed {
 		state = "TRASHED"
 	}
-	parent := "/Users/" + d.Owner
+	parent := cmp.Or(d.ParentPath, "/Users/"+d.Owner)
 	return wireLakeview{DashboardID: d.DashboardID, DisplayName: d.DisplayName, WarehouseID: d.WarehouseID,
 		LifecycleState: state, ParentPath: parent, Path: parent + "/" + d.DisplayName + ".lvdash.json",
 		Etag: strconv.FormatInt(d.created.Unix(), 10), CreateTime: msRFC3339(d.created), UpdateTime: msRFC3339(d.created)}

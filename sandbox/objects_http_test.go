@@ -255,8 +255,8 @@ func TestObjectsJobs(t *testing.T) {
 			t.Errorf("job %d: list without expand_tasks carries tasks", j.JobID)
 		}
 	}
-	if want := []int64{101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111}; !slices.Equal(ids, want) || pages != 4 {
-		t.Fatalf("jobs by page_token: ids %v in %d pages, want %v in 4", ids, pages, want)
+	if want := []int64{101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113}; !slices.Equal(ids, want) || pages != 5 {
+		t.Fatalf("jobs by page_token: ids %v in %d pages, want %v in 5", ids, pages, want)
 	}
 
 	var first struct {
@@ -265,12 +265,12 @@ func TestObjectsJobs(t *testing.T) {
 		NextPageToken string    `json:"next_page_token"`
 		PrevPageToken string    `json:"prev_page_token"`
 	}
-	c.get("/api/2.2/jobs/list?limit=4&offset=8", &first)
+	c.get("/api/2.2/jobs/list?limit=4&offset=10", &first)
 	if len(first.Jobs) != 3 || first.HasMore || first.NextPageToken != "" || first.PrevPageToken == "" {
 		t.Errorf("last page by offset: %d jobs, has_more %v, next %q, prev %q", len(first.Jobs), first.HasMore, first.NextPageToken, first.PrevPageToken)
 	}
 	c.get("/api/2.1/jobs/list", &first)
-	if len(first.Jobs) != 11 || first.HasMore {
+	if len(first.Jobs) != 13 || first.HasMore {
 		t.Errorf("2.1 list with default limit: %d jobs, has_more %v", len(first.Jobs), first.HasMore)
 	}
 	c.get("/api/2.2/jobs/list?name=NIGHTLY-SALES-ETL&expand_tasks=true", &first)
@@ -527,8 +527,8 @@ func TestObjectsSQLAndDashboards(t *testing.T) {
 	}
 
 	lv, _ := pageWalk[wireLakeview](c, "/api/2.0/lakeview/dashboards?page_size=1", "dashboards")
-	if len(lv) != 2 {
-		t.Errorf("lakeview without trashed: %d, want 2", len(lv))
+	if len(lv) != 3 {
+		t.Errorf("lakeview without trashed: %d, want 3", len(lv))
 	}
 	for _, d := range lv {
 		if d.LifecycleState != "ACTIVE" || len(d.DashboardID) != 32 {
@@ -536,7 +536,7 @@ func TestObjectsSQLAndDashboards(t *testing.T) {
 		}
 	}
 	lvAll, _ := pageWalk[wireLakeview](c, "/api/2.0/lakeview/dashboards?show_trashed=true", "dashboards")
-	if len(lvAll) != 3 || lvAll[2].LifecycleState != "TRASHED" {
+	if len(lvAll) != 4 || lvAll[2].LifecycleState != "TRASHED" {
 		t.Errorf("lakeview with trashed: %+v", lvAll)
 	}
 	var raw map[string]any
@@ -700,7 +700,10 @@ func TestObjectsPermissions(t *testing.T) {
 	c.get("/api/2.0/sql/queries", &qs)
 
 	// Every entry names whether it is inherited; the admins group inherits
-	// its grant from the type's root object (inherited "<" sources).
+	// its grant from the type's root object (inherited "<" sources), and
+	// queries and dashboards the grants of the folders holding them
+	// (workspacefs.go: by default their owner's home folder).
+	dir := func(path string) string { return "</directories/" + strconv.FormatInt(wsfsID(wsProd, path), 10) }
 	for _, tc := range []struct {
 		typ, id   string
 		echo      string
@@ -719,14 +722,18 @@ func TestObjectsPermissions(t *testing.T) {
 		{"clusters", clusterID["elena-dev"], "cluster", []string{objElena + "=CAN_MANAGE"}, "admins=CAN_MANAGE</clusters/"},
 		// A pipeline run as a service principal: the SP owns it, the creator manages it.
 		{"pipelines", pls.Statuses[0].PipelineID, "pipelines", []string{objEtlProd + "=IS_OWNER", objElena + "=CAN_MANAGE"}, "admins=CAN_MANAGE</pipelines/"},
-		{"queries", qs.Results[0].ID, "query", []string{objElena + "=CAN_MANAGE"}, "admins=CAN_MANAGE</directories/"},
-		{"sql/queries", qs.Results[3].ID, "query", []string{objElena + "=CAN_MANAGE", objGrace + "=CAN_MANAGE"}, "admins=CAN_MANAGE</directories/"},
-		{"dashboards", lv.Dashboards[0].DashboardID, "dashboard", []string{objElena + "=CAN_MANAGE"}, "admins=CAN_MANAGE</directories/"},
+		{"queries", qs.Results[0].ID, "query", []string{objElena + "=CAN_MANAGE"},
+			"admins=CAN_MANAGE</directories/|" + objElena + "=CAN_MANAGE" + dir("/Users/"+objElena)},
+		// Team KPIs, grace's query, is stored in elena's queries folder.
+		{"sql/queries", qs.Results[3].ID, "query", []string{objElena + "=CAN_MANAGE", objGrace + "=CAN_MANAGE"},
+			"admins=CAN_MANAGE</directories/|" + objElena + "=CAN_MANAGE" + dir("/Users/"+objElena) + "|" + objGrace + "=CAN_EDIT" + dir("/Users/"+objElena+"/queries")},
+		{"dashboards", lv.Dashboards[0].DashboardID, "dashboard", []string{objElena + "=CAN_MANAGE"},
+			"admins=CAN_MANAGE</directories/|" + objElena + "=CAN_MANAGE" + dir("/Users/"+objElena)},
 		{"serving-endpoints", eps.Endpoints[0].ID, "serving-endpoint", []string{objElena + "=CAN_MANAGE"}, "admins=CAN_MANAGE</serving-endpoints/"},
 		{"apps", "sales-insights", "apps", []string{objElena + "=CAN_MANAGE"}, "admins=CAN_MANAGE</apps/"},
 	} {
 		echo, got := objACL(c, tc.typ, tc.id)
-		want := append(withSeedGrants(t, wsProd, tc.typ, tc.id, tc.want), tc.inherited)
+		want := append(withSeedGrants(t, wsProd, tc.typ, tc.id, tc.want), strings.Split(tc.inherited, "|")...)
 		slices.Sort(want)
 		if echo != tc.echo || !slices.Equal(got, want) {
 			t.Errorf("%s/%s: %s %v, want %s %v", tc.typ, tc.id, echo, got, tc.echo, want)

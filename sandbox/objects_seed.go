@@ -90,6 +90,17 @@ type SeedObjects struct {
 	LakeviewDashboards []SeedLakeviewDashboard `json:"lakeview_dashboards,omitempty"`
 	ServingEndpoints   []SeedServingEndpoint   `json:"serving_endpoints,omitempty"`
 	Apps               []SeedApp               `json:"apps,omitempty"`
+	// WorkspaceObjects and Repos are the workspace tree (workspacefs.go).
+	WorkspaceObjects []SeedWorkspaceObject `json:"workspace_objects,omitempty"`
+	Repos            []SeedRepo            `json:"repos,omitempty"`
+	// Experiments, MLModels, InstancePools, ClusterPolicies and
+	// VectorSearchEndpoints are the ML and compute settings objects
+	// (mlcompute.go).
+	Experiments           []SeedExperiment           `json:"experiments,omitempty"`
+	MLModels              []SeedMLModel              `json:"ml_models,omitempty"`
+	InstancePools         []SeedInstancePool         `json:"instance_pools,omitempty"`
+	ClusterPolicies       []SeedClusterPolicy        `json:"cluster_policies,omitempty"`
+	VectorSearchEndpoints []SeedVectorSearchEndpoint `json:"vector_search_endpoints,omitempty"`
 }
 
 // SeedTime is a point in time in a seed: an RFC 3339 timestamp, or a time
@@ -285,13 +296,22 @@ type SeedPipeline struct {
 	Creator    string `json:"creator"`
 	// RunAs is the identity the pipeline runs as and its IS_OWNER; default
 	// the creator.
-	RunAs       *SeedRunAs  `json:"run_as,omitempty"`
-	State       string      `json:"state"`
-	Continuous  bool        `json:"continuous,omitempty"`
-	Catalog     string      `json:"catalog,omitempty"`
-	Target      string      `json:"target,omitempty"`
-	ClusterID   string      `json:"cluster_id,omitempty"`
-	Permissions []SeedGrant `json:"permissions,omitempty"`
+	RunAs      *SeedRunAs `json:"run_as,omitempty"`
+	State      string     `json:"state"`
+	Continuous bool       `json:"continuous,omitempty"`
+	Catalog    string     `json:"catalog,omitempty"`
+	Target     string     `json:"target,omitempty"`
+	ClusterID  string     `json:"cluster_id,omitempty"`
+	// Libraries are the pipeline's source code (spec.libraries).
+	Libraries   []SeedPipelineLibrary `json:"libraries,omitempty"`
+	Permissions []SeedGrant           `json:"permissions,omitempty"`
+}
+
+// SeedPipelineLibrary is one pipeline library: a notebook or a file path
+// (exactly one).
+type SeedPipelineLibrary struct {
+	Notebook string `json:"notebook,omitempty"`
+	File     string `json:"file,omitempty"`
 }
 
 // SeedQuery is a SQL query (queries API v2).
@@ -304,6 +324,7 @@ type SeedQuery struct {
 	WarehouseID  string      `json:"warehouse_id,omitempty"`
 	QueryText    string      `json:"query_text,omitempty"`
 	LastModifier string      `json:"last_modifier,omitempty"`
+	ParentPath   string      `json:"parent_path,omitempty"` // default /Users/<owner>
 	Created      SeedTime    `json:"created,omitempty"`
 	Trashed      bool        `json:"trashed,omitempty"`
 	Permissions  []SeedGrant `json:"permissions,omitempty"`
@@ -315,7 +336,8 @@ type SeedAlert struct {
 	DisplayName string      `json:"display_name"`
 	Owner       string      `json:"owner"`
 	QueryID     string      `json:"query_id"`
-	State       string      `json:"state,omitempty"` // UNKNOWN, OK or TRIGGERED
+	ParentPath  string      `json:"parent_path,omitempty"` // default /Users/<owner>
+	State       string      `json:"state,omitempty"`       // UNKNOWN, OK or TRIGGERED
 	Created     SeedTime    `json:"created,omitempty"`
 	Permissions []SeedGrant `json:"permissions,omitempty"`
 }
@@ -333,10 +355,13 @@ type SeedLegacyDashboard struct {
 // SeedLakeviewDashboard is an AI/BI (Lakeview) dashboard. The API has no
 // owner field: Owner becomes the CAN_MANAGE grant of its permissions.
 type SeedLakeviewDashboard struct {
-	DashboardID string      `json:"dashboard_id"`
-	DisplayName string      `json:"display_name"`
-	Owner       string      `json:"owner"`
-	WarehouseID string      `json:"warehouse_id,omitempty"`
+	DashboardID string `json:"dashboard_id"`
+	DisplayName string `json:"display_name"`
+	Owner       string `json:"owner"`
+	WarehouseID string `json:"warehouse_id,omitempty"`
+	// ParentPath is the folder holding the dashboard (default
+	// /Users/<owner>).
+	ParentPath  string      `json:"parent_path,omitempty"`
 	Trashed     bool        `json:"trashed,omitempty"`
 	Created     SeedTime    `json:"created,omitempty"`
 	Permissions []SeedGrant `json:"permissions,omitempty"`

@@ -96,7 +96,7 @@ func addSyntheticObjects(seed *Seed, counts map[string]int, rngSeed uint64) erro
 		}
 		w.Objects = o
 	}
-	return nil
+	return addSyntheticCatalog(seed, counts, rngSeed)
 }
 
 func syntheticWorkspaceObjects(seed *Seed, w *SeedWorkspace, counts map[string]int, r *rand.Rand) (*SeedObjects, error) {

@@ -28,6 +28,9 @@ func DefaultSeed() *Seed {
 	if err == nil {
 		err = objs.AttachTo(s)
 	}
+	if err == nil {
+		err = attachDefaultCatalog(s)
+	}
 	if err != nil {
 		panic("sandbox: embedded default objects are invalid: " + err.Error())
 	}
@@ -52,6 +55,9 @@ type Seed struct {
 	// Workspaces are the account's workspaces, in listing order. The first
 	// one receives workspace calls that carry no X-Databricks-Workspace-Id.
 	Workspaces []SeedWorkspace `json:"workspaces"`
+	// Metastores are Unity Catalog metastores and their securables (see
+	// SeedMetastore in unitycatalog.go).
+	Metastores []SeedMetastore `json:"metastores,omitempty"`
 	// Tokens are the accepted bearer tokens. When empty, an account-admin
 	// token and a user token are derived (see the package documentation).
 	Tokens []SeedToken `json:"tokens,omitempty"`

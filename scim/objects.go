@@ -107,6 +107,48 @@ type JobSettings struct {
 	RunAs              *RunAs                 `json:"run_as,omitempty"`
 	EmailNotifications *JobEmailNotifications `json:"email_notifications,omitempty"`
 	Tags               map[string]string      `json:"tags,omitempty"`
+	// Tasks are listed only with expand_tasks (Jobs asks for them).
+	Tasks []JobTask `json:"tasks,omitempty"`
+}
+
+// JobTask is the part of a job task that names workspace files.
+type JobTask struct {
+	TaskKey      string `json:"task_key"`
+	NotebookTask *struct {
+		NotebookPath string `json:"notebook_path"`
+		Source       string `json:"source,omitempty"`
+	} `json:"notebook_task,omitempty"`
+	SparkPythonTask *struct {
+		PythonFile string `json:"python_file"`
+		Source     string `json:"source,omitempty"`
+	} `json:"spark_python_task,omitempty"`
+	SQLTask *struct {
+		File *struct {
+			Path   string `json:"path"`
+			Source string `json:"source,omitempty"`
+		} `json:"file,omitempty"`
+	} `json:"sql_task,omitempty"`
+}
+
+// WorkspacePaths returns the workspace files the task runs: notebook,
+// Python file or SQL file paths whose source is the workspace (not Git).
+func (t JobTask) WorkspacePaths() []string {
+	var out []string
+	add := func(path, source string) {
+		if path != "" && (source == "" || strings.EqualFold(source, "WORKSPACE")) {
+			out = append(out, path)
+		}
+	}
+	if n := t.NotebookTask; n != nil {
+		add(n.NotebookPath, n.Source)
+	}
+	if p := t.SparkPythonTask; p != nil {
+		add(p.PythonFile, p.Source)
+	}
+	if q := t.SQLTask; q != nil && q.File != nil {
+		add(q.File.Path, q.File.Source)
+	}
+	return out
 }
 
 // CronSchedule is a job's cron schedule. PauseStatus is "PAUSED" or
@@ -186,12 +228,13 @@ func ListJobs(ctx context.Context, d Doer) ([]Job, error) {
 }
 
 // Jobs iterates over the workspace's jobs (GET /api/2.2/jobs/list,
-// limit=100), page by page as they arrive. It follows next_page_token; a
+// limit=100, expand_tasks=true for the paths their tasks run), page by
+// page as they arrive. It follows next_page_token; a
 // server that pages with offset/limit and has_more instead is followed by
 // offset. After an error the iterator yields it once and stops.
 func Jobs(ctx context.Context, d Doer) iter.Seq2[Job, error] {
 	return func(yield func(Job, error) bool) {
-		q := url.Values{"limit": {strconv.Itoa(maxJobsPage)}}
+		q := url.Values{"limit": {strconv.Itoa(maxJobsPage)}, "expand_tasks": {"true"}}
 		seenTokens := map[string]bool{}
 		offset := 0
 		for page := 1; ; page++ {
@@ -347,6 +390,7 @@ type Query struct {
 	RunAsMode            string `json:"run_as_mode,omitempty"`
 	WarehouseID          string `json:"warehouse_id,omitempty"`
 	LifecycleState       string `json:"lifecycle_state,omitempty"`
+	ParentPath           string `json:"parent_path,omitempty"`
 }
 
 // ListQueries lists the workspace's SQL queries (GET /api/2.0/sql/queries,
@@ -366,6 +410,7 @@ type Alert struct {
 	QueryID        string `json:"query_id,omitempty"`
 	State          string `json:"state,omitempty"`
 	LifecycleState string `json:"lifecycle_state,omitempty"`
+	ParentPath     string `json:"parent_path,omitempty"`
 	RunAsUserName  string `json:"run_as_user_name,omitempty"`
 	RunAs          *RunAs `json:"run_as,omitempty"`
 	EffectiveRunAs *RunAs `json:"effective_run_as,omitempty"`
@@ -477,6 +522,7 @@ type Dashboard struct {
 	WarehouseID    string `json:"warehouse_id,omitempty"`
 	LifecycleState string `json:"lifecycle_state,omitempty"`
 	Path           string `json:"path,omitempty"`
+	ParentPath     string `json:"parent_path,omitempty"`
 }
 
 // ListDashboards lists the workspace's Lakeview dashboards

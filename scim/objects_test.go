@@ -79,7 +79,7 @@ func TestListJobsPageTokens(t *testing.T) {
 		jobs[1].CreatorUserName != "" || jobs[1].Settings.Trigger.Kind() != "file_arrival" || jobs[1].Settings.Trigger.PauseStatus != "PAUSED" {
 		t.Errorf("jobs = %+v", jobs)
 	}
-	want := []string{"default GET /api/2.2/jobs/list?limit=100", "default GET /api/2.2/jobs/list?limit=100&page_token=p2"}
+	want := []string{"default GET /api/2.2/jobs/list?expand_tasks=true&limit=100", "default GET /api/2.2/jobs/list?expand_tasks=true&limit=100&page_token=p2"}
 	if !slices.Equal(f.calls, want) {
 		t.Errorf("calls = %v, want %v", f.calls, want)
 	}
@@ -102,7 +102,7 @@ func TestListJobsOffsetHasMore(t *testing.T) {
 	if len(jobs) != 3 || jobs[2].JobID != 3 {
 		t.Errorf("jobs = %+v", jobs)
 	}
-	if f.calls[1] != "default GET /api/2.2/jobs/list?limit=100&offset=2" {
+	if f.calls[1] != "default GET /api/2.2/jobs/list?expand_tasks=true&limit=100&offset=2" {
 		t.Errorf("second call = %s", f.calls[1])
 	}
 }
