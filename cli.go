@@ -243,6 +243,11 @@ func usageFlagError(err error, path string, args []string, flags []cli.Flag) err
 		if s, ok := closest(name, names); ok {
 			hint = fmt.Sprintf("did you mean --%s? Run '%s --help' for usage", s, path)
 		}
+		if name == "o" && slices.Contains(names, "out") {
+			// -o was the path's short form; it is the output format
+			// where a command has one, as in the Databricks CLI.
+			hint = "the path is --out PATH (-o is the output format in dbiam, as in the Databricks CLI, and this command has none)"
+		}
 		return &usageError{err: errors.New(msg), hint: hint}
 	}
 	for _, p := range flagErrorPrefixes[1:] {

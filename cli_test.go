@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -179,6 +180,13 @@ func TestErrorsGolden(t *testing.T) {
 		{"--sandbox", "audit"},
 		{"export", "--profile", "prod"},
 		{"--sandbox", "export", "--workspace", "acme-prd"},
+		{"export", "-o", "acme.xlsx"},
+		{"export", "--out", "json"},
+		{"export", "-o", "json", "--out", "-"},
+		{"export", "-o", "xlsx", "--include", "users", "--out", "-"},
+		{"audit", "--user", "x@acme.test", "-o", "impact.html"},
+		{"audit", "--user", "x@acme.test", "--output", "html", "--out", "csv"},
+		{"migrate", "plan", "-o", "plan.json"},
 		{"--sandbox", "audit", "--user", "x@acme.test", "--workspace", "acme-prd"},
 	}
 	var b strings.Builder
@@ -419,5 +427,44 @@ func TestHTMLReportsInBrowser(t *testing.T) {
 				t.Errorf("script errors: %v", ex)
 			}
 		})
+	}
+}
+
+// TestOutputFlags: -o/--output is the format in every command that has
+// one (--format and -f still work), and --out - writes a single stream to
+// stdout: one export table as JSON Lines or CSV, an audit report.
+func TestOutputFlags(t *testing.T) {
+	code, out, errOut := runCLI(t, "--sandbox", "--no-progress", "export", "-o", "json", "--include", "users", "--out", "-")
+	if code != 0 {
+		t.Fatalf("export to stdout: exit %d\n%s", code, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	for _, l := range lines {
+		var row map[string]any
+		if err := json.Unmarshal([]byte(l), &row); err != nil || row["user_name"] == nil || row["workspace_id"] == nil {
+			t.Fatalf("stdout line %q is not a users row: %v", l, err)
+		}
+	}
+	if len(lines) < 100 {
+		t.Errorf("%d user rows on stdout", len(lines))
+	}
+	if !strings.Contains(errOut, "; output on stdout\n") || !strings.Contains(errOut, "table users") {
+		t.Errorf("the last line does not say the table went to stdout:\n%s", errOut)
+	}
+
+	code, out, errOut = runCLI(t, "--sandbox", "--no-progress", "export", "--format", "csv", "--include", "memberships", "--out", "-")
+	if code != 0 || !strings.HasPrefix(out, "workspace_id,workspace_name,group_id,group_name,") {
+		t.Errorf("export --format csv --out -: exit %d, stdout starts %q\n%s", code, out[:min(len(out), 80)], errOut)
+	}
+
+	code, out, errOut = runCLI(t, "--sandbox", "--no-progress", "audit", "--user", "elena.patel@acme.test", "-o", "json", "--out", "-")
+	var rep map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil || rep["findings"] == nil {
+		t.Errorf("audit -o json --out -: exit %d, stdout is not the JSON report\n%s", code, errOut)
+	}
+
+	dir := filepath.Join(t.TempDir(), "x")
+	if code, _, errOut := runCLI(t, "--sandbox", "--no-progress", "export", "-f", "csv", "--out", dir); code != 0 {
+		t.Errorf("the old spelling -f csv: exit %d\n%s", code, errOut)
 	}
 }

@@ -60,7 +60,7 @@ func TestCommandBadInputMakesNoRequest(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"format", []string{"--format", "pdf"}, `--format "pdf": use csv, xlsx or json`},
+		{"format", []string{"--format", "pdf"}, `--output "pdf": use csv, xlsx or json`},
 		{"include", []string{"--include", "users,secrets"}, `--include "secrets": use any of users,service-principals,groups,memberships,entitlements,assignments,account, or all`},
 		{"missing workspaces file", []string{"--workspaces-file", e.path("nope.csv")}, "read workspaces file " + e.path("nope.csv")},
 		{"bad workspaces file", []string{"--workspaces-file", badFile}, `line 2: workspace id "abc" is not a positive number`},
@@ -72,7 +72,7 @@ func TestCommandBadInputMakesNoRequest(t *testing.T) {
 			"--out " + existingDir + " is a directory, but an xlsx export is one file: pass a file path such as " +
 				filepath.Join(existingDir, "dbiam-export-")},
 		{"csv into a file", []string{"--format", "csv", "--out", existing, "--force"},
-			"--out " + existing + " is a file, but a csv or json export is a directory: pass a directory path, or --format xlsx"},
+			"--out " + existing + " is a file, but a csv or json export is a directory: pass a directory path, or --output xlsx"},
 		{"json into a file", []string{"--format", "json", "--out", existing, "--force"},
 			"--out " + existing + " is a file, but a csv or json export is a directory"},
 		{"empty workspace", []string{"--workspace", ","}, "--workspace is empty"},

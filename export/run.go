@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -151,12 +153,19 @@ func Run(ctx context.Context, o Options, d Deps) error {
 	if err != nil {
 		return err
 	}
-	tables, err := reports.NewTables(cfg.format, cfg.out, reports.TablesOptions{Force: cfg.force})
+	var tables reports.Tables
+	spoolNextTo := cfg.out
+	if cfg.stream != "" {
+		tables, err = reports.NewStreamTables(r.deps.Streams.Out, cfg.format, cfg.stream)
+		spoolNextTo = filepath.Join(os.TempDir(), "dbiam-export")
+	} else {
+		tables, err = reports.NewTables(cfg.format, cfg.out, reports.TablesOptions{Force: cfg.force})
+	}
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
 	defer tables.Abort()
-	if r.spool, err = newSpool(cfg.out); err != nil {
+	if r.spool, err = newSpool(spoolNextTo); err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
 	defer r.spool.remove()
@@ -596,8 +605,13 @@ func (r *runner) finish(results []*wsResult, acct *accountResult) error {
 	if acct != nil && acct.err != nil {
 		fmt.Fprintf(w, "account failed: %s\n", acct.reason)
 	}
-	r.deps.Streams.SetOutcome(reports.Outcome{Command: "export", Wrote: []string{r.cfg.out},
-		Did: fmt.Sprintf("%d workspaces: %d ok, %d failed, %d skipped", len(results), ok, failed, skipped)})
+	o := reports.Outcome{Command: "export", Wrote: []string{r.cfg.out},
+		Did: fmt.Sprintf("%d workspaces: %d ok, %d failed, %d skipped", len(results), ok, failed, skipped)}
+	if r.cfg.stream != "" {
+		o.Wrote, o.Stdout = nil, true
+		o.Did += "; table " + r.cfg.stream
+	}
+	r.deps.Streams.SetOutcome(o)
 	if len(failures) == 0 {
 		return nil
 	}

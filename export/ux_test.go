@@ -147,7 +147,7 @@ func TestOutKindCheckedBeforeConnecting(t *testing.T) {
 	}
 	err := Run(context.Background(), Options{Format: "xlsx", Out: dir, Force: true}, d)
 	want := "invalid export options: --out " + dir + " is a directory, but an xlsx export is one file: pass a file path such as " +
-		filepath.Join(dir, "dbiam-export-2026-03-14.xlsx") + ", or --format csv or json"
+		filepath.Join(dir, "dbiam-export-2026-03-14.xlsx") + ", or --output csv or json"
 	if !errors.Is(err, ErrBadOptions) || err.Error() != want {
 		t.Fatalf("Run = %v\nwant %s", err, want)
 	}
