@@ -413,6 +413,9 @@ func TestHTMLReportsInBrowser(t *testing.T) {
 				t.Errorf("snake_case headings: %s", h)
 			}
 			p = b.Open("file://"+path, 1280, 900)
+			if sw, cw := p.Number("document.documentElement.scrollWidth"), p.Number("document.documentElement.clientWidth"); sw > cw {
+				t.Errorf("scrolls sideways at 1280 px: %v wide in %v", sw, cw)
+			}
 			for range 200 {
 				p.Press("Tab", false)
 				if p.String(`document.activeElement.matches("#main-table th button") ? "sort" : ""`) == "sort" {
