@@ -55,6 +55,14 @@ type ApplyOptions struct {
 	DryRun bool
 	// ForceUnlock removes another run's lock (--force-unlock).
 	ForceUnlock bool
+	// Yes skips the confirmation (--yes); without it a run that is not
+	// on a terminal is refused before any change.
+	Yes bool
+	// Workspaces and Groups, when set, restrict the run to the plan's
+	// groups in those workspaces (names or ids) with those names (local or
+	// account group names): a canary; later runs go on with the rest.
+	Workspaces []string
+	Groups     []string
 	// Parallel is how many groups are worked on at once; 0 means
 	// DefaultParallel.
 	Parallel int
@@ -159,7 +167,9 @@ type ApplyResult struct {
 	Migrated int
 	// AlreadyDone counts groups that were done before this run.
 	AlreadyDone int
-	// Members counts the members the account groups of migrated groups hold.
+	// Members counts the memberships the account groups of migrated groups
+	// hold by the plan (each account group once, as the plan's summary
+	// counts them), so that plan and apply give the same figure.
 	Members int
 	// Permissions is the number of grants the permission migration API
 	// reported for migrated groups (this run and before).
@@ -199,22 +209,33 @@ func RunApply(ctx context.Context, opts ApplyOptions, d Deps) error {
 	sum := planSHA256(raw)
 	hdr := JournalHeader{JournalVersion: JournalVersion, PlanSHA256: sum, Lineage: plan.Lineage, ToolVersion: opts.ToolVersion}
 
-	var (
-		j     *Journal
-		views map[string]*StepView
-	)
-	if opts.DryRun {
-		h, recs, err := ReadJournal(opts.JournalDir)
-		switch {
-		case errors.Is(err, ErrNoJournal):
-		case err != nil:
+	// Everything that can refuse the run does so before the lock, which
+	// creates the journal directory: the journal (read only) must belong
+	// to this plan, the canary names must name groups of the plan, and the
+	// changes must be confirmed.
+	h, recs, err := ReadJournal(opts.JournalDir)
+	switch {
+	case errors.Is(err, ErrNoJournal):
+	case err != nil:
+		return err
+	case h.PlanSHA256 != sum:
+		return fmt.Errorf("read journal %s: %w: it was written for plan sha256 %s, this plan is %s; pass the plan it was made for, or a new --journal directory",
+			JournalPath(opts.JournalDir), ErrJournalMismatch, short(h.PlanSHA256), short(sum))
+	}
+	views := Replay(recs)
+	pre := newExecutor(plan, nil, nil, views, opts, log)
+	scope, err := pre.scopeGroups(opts.Workspaces, opts.Groups)
+	if err != nil {
+		return err
+	}
+	if !opts.DryRun {
+		if err := confirm(ctx, d, "apply", "apply", opts.Yes, plan, applyChanges(pre, scope)); err != nil {
 			return err
-		case h.PlanSHA256 != sum:
-			return fmt.Errorf("read journal %s: %w: it was written for plan sha256 %s, this plan is %s",
-				JournalPath(opts.JournalDir), ErrJournalMismatch, short(h.PlanSHA256), short(sum))
 		}
-		views = Replay(recs)
-	} else {
+	}
+
+	var j *Journal
+	if !opts.DryRun {
 		lock, err := AcquireLock(opts.JournalDir, LockOptions{Command: "migrate apply", Force: opts.ForceUnlock, Now: d.Now, Log: log})
 		if err != nil {
 			return err
@@ -239,17 +260,23 @@ func RunApply(ctx context.Context, opts ApplyOptions, d Deps) error {
 		}
 	}
 	if opts.DryRun {
-		remote = DryRun(remote, log)
+		remote = DryRunPlan(remote, log, plan, views)
 	}
 
 	ex := newExecutor(plan, remote, j, views, opts, log)
+	ex.dryRun = opts.DryRun
+	ex.scope = scope
 	if d.Streams != nil {
 		ex.progress = reports.NewProgress(d.Streams, reports.ProgressOptions{Label: "migrate", Unit: "groups", TaskUnit: "workspaces",
-			Tasks: len(activeWorkspaces(plan)), Now: d.Now})
+			Tasks: len(workspacesOf(scope)), Now: d.Now})
 	}
 	res, err := ex.run(ctx)
 	if d.Streams != nil {
 		writeApplySummary(d.Streams.Out, res, opts.DryRun)
+		if all := len(activeGroups(plan)); len(scope) < all {
+			fmt.Fprintf(d.Streams.Out, "canary: %d of the plan's %d groups were in scope (--workspace, --group); run apply without them to go on with the rest\n",
+				len(scope), all)
+		}
 	}
 	d.setOutcome(applyOutcome(res, opts))
 	if err != nil {
@@ -323,10 +350,10 @@ func applyOutcome(r ApplyResult, o ApplyOptions) reports.Outcome {
 // writeApplySummary prints the final summary.
 func writeApplySummary(w io.Writer, r ApplyResult, dry bool) {
 	if dry {
-		fmt.Fprintf(w, "Dry run: would migrate %d of %d groups (%d already done before), %d members, %d groups skipped (conflicts), %d failed",
+		fmt.Fprintf(w, "Dry run: would migrate %d of %d groups (%d already done before), %d memberships, %d groups skipped (conflicts), %d failed",
 			r.Migrated, r.Groups, r.AlreadyDone, r.Members, r.Skipped, len(r.Failed))
 	} else {
-		fmt.Fprintf(w, "Apply: %d of %d groups migrated (%d already done before this run), %d members, %d permissions moved, %d secret ACLs copied, %d groups skipped (conflicts), %d failed",
+		fmt.Fprintf(w, "Apply: %d of %d groups migrated (%d already done before this run), %d memberships, %d permissions moved, %d secret ACLs copied, %d groups skipped (conflicts), %d failed",
 			r.Migrated, r.Groups, r.AlreadyDone, r.Members, r.Permissions, r.SecretACLs, r.Skipped, len(r.Failed))
 	}
 	if r.Pending > 0 {
@@ -343,8 +370,11 @@ type executor struct {
 	plan   *Plan
 	remote Remote
 	j      *Journal // nil in dry-run
-	// dryRun is set for a dry run of finalize or rollback: their log
-	// lines say what would be done.
+	// scope are the groups apply works on (nil: every migrated group of
+	// the plan); see scopeGroups.
+	scope []groupRef
+	// dryRun is set for a dry run: log lines say what would be done, and
+	// waits for the service to catch up are skipped (nothing changed).
 	dryRun bool
 	views  map[string]*StepView
 	opts   ApplyOptions
@@ -366,11 +396,16 @@ type executor struct {
 	// wsAssignments caches, per workspace, the assignments rollback read
 	// to check the account groups it deletes.
 	wsAssignments map[int64][]scim.PermissionAssignment
+	// recs are the journal's records when finalize or rollback started;
+	// now is their clock (nil: time.Now).
+	recs []Record
+	now  func() time.Time
 
-	mu     sync.Mutex
-	res    ApplyResult
-	fatal  error
-	cancel context.CancelFunc
+	mu      sync.Mutex
+	res     ApplyResult
+	counted map[string]bool // account group keys whose members res counts
+	fatal   error
+	cancel  context.CancelFunc
 }
 
 // signal is a channel closed at most once.
@@ -387,19 +422,6 @@ type wsTask struct {
 	remaining int
 	failed    int
 	migrated  int
-}
-
-// activeWorkspaces returns the workspaces with groups to migrate.
-func activeWorkspaces(p *Plan) []*WorkspacePlan {
-	var out []*WorkspacePlan
-	seen := map[int64]bool{}
-	for _, gr := range activeGroups(p) {
-		if !seen[gr.ws.WorkspaceID] {
-			seen[gr.ws.WorkspaceID] = true
-			out = append(out, gr.ws)
-		}
-	}
-	return out
 }
 
 // groupFinished updates the workspace's progress when one of its groups is
@@ -424,10 +446,14 @@ func (ex *executor) groupFinished(ws *WorkspacePlan, outcome string) {
 	if !last {
 		return
 	}
+	verb := "migrated"
+	if ex.dryRun {
+		verb = "would migrate"
+	}
 	if failed > 0 {
-		t.task.Fail(fmt.Errorf("%d groups failed, %d migrated", failed, migrated))
+		t.task.Fail(fmt.Errorf("%d groups failed, %d %s", failed, migrated, verb))
 	} else {
-		t.task.Done(fmt.Sprintf("%d groups migrated", migrated))
+		t.task.Done(fmt.Sprintf("%d groups %s", migrated, verb))
 	}
 }
 
@@ -513,7 +539,10 @@ func (ex *executor) run(parent context.Context) (ApplyResult, error) {
 	defer cancel()
 	ex.cancel = cancel
 
-	groups := activeGroups(ex.plan)
+	groups := ex.scope
+	if groups == nil {
+		groups = activeGroups(ex.plan)
+	}
 	ex.markNeeded(groups)
 	ex.renamed = make(map[string]*signal, len(groups))
 	for _, gr := range groups {
@@ -530,7 +559,7 @@ func (ex *executor) run(parent context.Context) (ApplyResult, error) {
 			}
 			t.remaining++
 		}
-		for _, ws := range activeWorkspaces(ex.plan) {
+		for _, ws := range workspacesOf(groups) {
 			ex.tasks[ws.WorkspaceID].task = ex.progress.Task(ws.WorkspaceName, int64(ex.tasks[ws.WorkspaceID].remaining))
 		}
 	}
@@ -699,7 +728,11 @@ func (ex *executor) runGroup(ctx, parent context.Context, gr groupRef, sem chan 
 	ex.res.Migrated++
 	ex.mu.Unlock()
 	ex.countDone(gr)
-	ex.log.Info("migrated group", "workspace", ws.WorkspaceName, "workspace_id", ws.WorkspaceID,
+	msg := "migrated group"
+	if ex.dryRun {
+		msg = "would migrate group"
+	}
+	ex.log.Info(msg, "workspace", ws.WorkspaceName, "workspace_id", ws.WorkspaceID,
 		"group", g.LocalName, "account_group", a.plan.DisplayName)
 	ex.groupFinished(ws, "migrated")
 }
@@ -718,7 +751,15 @@ func (ex *executor) groupDone(wsID int64, localID string) bool {
 func (ex *executor) countDone(gr groupRef) {
 	ex.mu.Lock()
 	defer ex.mu.Unlock()
-	ex.res.Members += gr.g.MemberCount
+	if !ex.counted[gr.g.AccountGroupKey] {
+		if ex.counted == nil {
+			ex.counted = map[string]bool{}
+		}
+		ex.counted[gr.g.AccountGroupKey] = true
+		if ag := findAG(ex.plan, gr.g.AccountGroupKey); ag != nil {
+			ex.res.Members += len(ag.Members)
+		}
+	}
 	if v := ex.viewLocked(groupStepID(KindMigratePermissions, gr.ws.WorkspaceID, gr.g.LocalID)); v != nil {
 		ex.res.Permissions += v.Detail.PermissionsMigrated
 	}

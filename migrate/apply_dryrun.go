@@ -22,7 +22,43 @@ const dryRunIDPrefix = "-"
 // run "created" can be read back, "assigned" and found visible). Nothing
 // is changed remotely. The result is safe for concurrent use.
 func DryRun(r Remote, log *reports.Logger) Remote {
-	return &dryRun{next: r, log: log,
+	return DryRunPlan(r, log, nil)
+}
+
+// DryRunPlan is DryRun for plan p: its log lines name workspaces and
+// groups by name (from the plan, the journal's views, and every group the
+// run reads or pretends to create), never by an id alone; a pretend
+// group's id never shows. p and views may be nil.
+func DryRunPlan(r Remote, log *reports.Logger, p *Plan, views ...map[string]*StepView) Remote {
+	d := newDryRun(r, log)
+	if p != nil {
+		for _, w := range p.Workspaces {
+			d.wsNames[w.WorkspaceID] = w.WorkspaceName
+			for _, g := range w.Groups {
+				d.names[g.LocalID] = g.LocalName
+			}
+		}
+		for _, ag := range p.AccountGroups {
+			if ag.ExistingID != "" {
+				d.names[ag.ExistingID] = ag.DisplayName
+			}
+			for _, v := range views {
+				if sv := v[accountGroupStepID(ag.Key)]; sv != nil && sv.Detail.AccountGroupID != "" {
+					d.names[sv.Detail.AccountGroupID] = ag.DisplayName
+				}
+			}
+			for _, m := range ag.Members {
+				if m.AccountID != "" {
+					d.names[m.AccountID] = memberLabel(m)
+				}
+			}
+		}
+	}
+	return d
+}
+
+func newDryRun(r Remote, log *reports.Logger) *dryRun {
+	return &dryRun{next: r, log: log, names: map[string]string{}, wsNames: map[int64]string{},
 		groups:  map[string]*scim.Group{},
 		members: map[string][]string{},
 		renames: map[wsKey]string{},
@@ -56,6 +92,39 @@ type dryRun struct {
 	ents    map[wsKey][2][]string // (ws, group) -> added entitlements, roles
 	acls    map[aclKey]string     // "" = removed
 	deleted map[wsKey]bool        // (0, account group) or (ws, local group)
+	names   map[string]string     // principal id -> name, for log lines
+	wsNames map[int64]string      // workspace id -> name
+}
+
+// groupName names a principal id in a log line: its quoted name when the
+// run knows it, else "id N". d.mu is held.
+func (d *dryRun) groupName(id string) string {
+	if n, ok := d.names[id]; ok && n != "" {
+		return strconv.Quote(n)
+	}
+	return "id " + id
+}
+
+// wsName names a workspace in a log line: "name (id)". d.mu is held.
+func (d *dryRun) wsName(id int64) string {
+	if n := d.wsNames[id]; n != "" {
+		return fmt.Sprintf("%s (%d)", n, id)
+	}
+	return strconv.FormatInt(id, 10)
+}
+
+// learn remembers the names of a group the run read, and of its members.
+func (d *dryRun) learn(g scim.Group) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if g.ID != "" && g.DisplayName != "" {
+		d.names[g.ID] = g.DisplayName
+	}
+	for _, m := range g.Members {
+		if _, ok := d.names[m.Value]; !ok && m.Display != "" {
+			d.names[m.Value] = m.Display
+		}
+	}
 }
 
 var _ Remote = (*dryRun)(nil)
@@ -87,6 +156,7 @@ func (d *dryRun) AccountGroup(ctx context.Context, id string) (scim.Group, error
 		if out, err = d.next.AccountGroup(ctx, id); err != nil {
 			return out, err
 		}
+		d.learn(out)
 	}
 	for _, m := range added {
 		if !slices.ContainsFunc(out.Members, func(c scim.ComplexValue) bool { return c.Value == m }) {
@@ -168,6 +238,7 @@ func (d *dryRun) WorkspaceGroup(ctx context.Context, workspaceID int64, id strin
 		if g, err = d.next.WorkspaceGroup(ctx, workspaceID, id); err != nil {
 			return g, err
 		}
+		d.learn(g)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -256,58 +327,61 @@ func (d *dryRun) CreateAccountGroup(ctx context.Context, g scim.Group) (scim.Gro
 	c.ID = dryRunIDPrefix + strconv.Itoa(d.n)
 	c.Members = slices.Clone(g.Members)
 	d.groups[c.ID] = &c
+	d.names[c.ID] = c.DisplayName
 	return c, nil
 }
 
 func (d *dryRun) AddAccountGroupMembers(ctx context.Context, id string, memberIDs []string) error {
-	d.skip("add members to account group", fmt.Sprintf("%s (%d members)", id, len(memberIDs)))
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.skip("add members to account group", fmt.Sprintf("%s (%d members)", d.groupName(id), len(memberIDs)))
 	d.members[id] = append(d.members[id], memberIDs...)
 	return nil
 }
 
 func (d *dryRun) RemoveAccountGroupMember(ctx context.Context, id, memberID string) error {
-	d.skip("remove member from account group", fmt.Sprintf("%s (member %s)", id, memberID))
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.skip("remove member from account group", fmt.Sprintf("%s (member %s)", d.groupName(id), d.groupName(memberID)))
 	return nil
 }
 
 func (d *dryRun) DeleteAccountGroup(ctx context.Context, id string) error {
-	d.skip("delete account group", id)
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.skip("delete account group", d.groupName(id))
 	d.deleted[wsKey{0, id}] = true
 	return nil
 }
 
 func (d *dryRun) PutAssignment(ctx context.Context, workspaceID int64, principalID string, perms []string) error {
-	d.skip("assign", fmt.Sprintf("principal %s to workspace %d as %v", principalID, workspaceID, perms))
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.skip("assign", fmt.Sprintf("%s to workspace %s as %v", d.groupName(principalID), d.wsName(workspaceID), perms))
 	d.assign[wsKey{workspaceID, principalID}] = slices.Clone(perms)
 	return nil
 }
 
 func (d *dryRun) DeleteAssignment(ctx context.Context, workspaceID int64, principalID string) error {
-	d.skip("unassign", fmt.Sprintf("principal %s from workspace %d", principalID, workspaceID))
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.skip("unassign", fmt.Sprintf("%s from workspace %s", d.groupName(principalID), d.wsName(workspaceID)))
 	d.assign[wsKey{workspaceID, principalID}] = nil
 	return nil
 }
 
 func (d *dryRun) RenameWorkspaceGroup(ctx context.Context, workspaceID int64, id, name string) error {
-	d.skip("rename group", fmt.Sprintf("%s in workspace %d to %q", id, workspaceID, name))
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.skip("rename group", fmt.Sprintf("%s in workspace %s to %q", d.groupName(id), d.wsName(workspaceID), name))
 	d.renames[wsKey{workspaceID, id}] = name
 	return nil
 }
 
 func (d *dryRun) AddWorkspaceGroupEntitlements(ctx context.Context, workspaceID int64, id string, entitlements, roles []string) error {
-	d.skip("add entitlements", fmt.Sprintf("%v and roles %v to group %s in workspace %d", entitlements, roles, id, workspaceID))
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.skip("add entitlements", fmt.Sprintf("%v and roles %v to group %s in workspace %s", entitlements, roles, d.groupName(id), d.wsName(workspaceID)))
 	k := wsKey{workspaceID, id}
 	e := d.ents[k]
 	e[0] = append(e[0], entitlements...)
@@ -317,35 +391,39 @@ func (d *dryRun) AddWorkspaceGroupEntitlements(ctx context.Context, workspaceID 
 }
 
 func (d *dryRun) RemoveWorkspaceGroupEntitlements(ctx context.Context, workspaceID int64, id string, entitlements, roles []string) error {
-	d.skip("remove entitlements", fmt.Sprintf("%v and roles %v from group %s in workspace %d", entitlements, roles, id, workspaceID))
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.skip("remove entitlements", fmt.Sprintf("%v and roles %v from group %s in workspace %s", entitlements, roles, d.groupName(id), d.wsName(workspaceID)))
 	return nil
 }
 
 func (d *dryRun) DeleteWorkspaceGroup(ctx context.Context, workspaceID int64, id string) error {
-	d.skip("delete group", fmt.Sprintf("%s in workspace %d", id, workspaceID))
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.skip("delete group", fmt.Sprintf("%s in workspace %s", d.groupName(id), d.wsName(workspaceID)))
 	d.deleted[wsKey{workspaceID, id}] = true
 	return nil
 }
 
 func (d *dryRun) MigratePermissions(ctx context.Context, workspaceID int64, from, to string, size int) (int, error) {
-	d.skip("migrate permissions", fmt.Sprintf("of %q to %q in workspace %d", from, to, workspaceID))
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.skip("migrate permissions", fmt.Sprintf("of %q to %q in workspace %s", from, to, d.wsName(workspaceID)))
 	return 0, nil
 }
 
 func (d *dryRun) PutSecretACL(ctx context.Context, workspaceID int64, acl SecretACL) error {
-	d.skip("put secret ACL", fmt.Sprintf("%s on scope %q for %q in workspace %d", acl.Permission, acl.Scope, acl.Principal, workspaceID))
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.skip("put secret ACL", fmt.Sprintf("%s on scope %q for %q in workspace %s", acl.Permission, acl.Scope, acl.Principal, d.wsName(workspaceID)))
 	d.acls[aclKey{workspaceID, acl.Scope, acl.Principal}] = acl.Permission
 	return nil
 }
 
 func (d *dryRun) DeleteSecretACL(ctx context.Context, workspaceID int64, scope, principal string) error {
-	d.skip("delete secret ACL", fmt.Sprintf("on scope %q for %q in workspace %d", scope, principal, workspaceID))
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.skip("delete secret ACL", fmt.Sprintf("on scope %q for %q in workspace %s", scope, principal, d.wsName(workspaceID)))
 	d.acls[aclKey{workspaceID, scope, principal}] = ""
 	return nil
 }

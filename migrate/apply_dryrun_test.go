@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dbiam/dbiam/sandbox"
 )
@@ -17,7 +19,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 	plan := makePlan(t, srv, t.TempDir(), PlanOptions{})
 	srv.ResetStats()
 	d, stdout, stderr := sandboxDeps(t, srv)
-	if err := RunApply(context.Background(), ApplyOptions{PlanPath: plan, DryRun: true}, d); err != nil {
+	if err := RunApply(context.Background(), ApplyOptions{Yes: true, PlanPath: plan, DryRun: true}, d); err != nil {
 		t.Fatalf("dry run: %v\n%s\n%s", err, stdout, stderr)
 	}
 	if w := writes(srv.Stats()); w != 0 {
@@ -35,12 +37,48 @@ func TestDryRunChangesNothing(t *testing.T) {
 	}
 	for _, want := range []string{
 		`skipped create account group "oncall-primary" with 2 members (--dry-run)`,
-		`skipped rename group 1400000000000003 in workspace 6051921418418891 to "db-temp-oncall-primary" (--dry-run)`,
-		`skipped assign principal -`,
-		`skipped migrate permissions of "db-temp-oncall-primary" to "oncall-primary" in workspace 6051921418418891 (--dry-run)`,
+		`skipped rename group "oncall-primary" in workspace acme-prod (6051921418418891) to "db-temp-oncall-primary" (--dry-run)`,
+		`skipped assign "oncall-primary" to workspace acme-prod (6051921418418891) as [USER] (--dry-run)`,
+		`skipped migrate permissions of "db-temp-oncall-primary" to "oncall-primary" in workspace acme-prod (6051921418418891) (--dry-run)`,
+		`INFO would migrate group workspace="acme-prod"`,
 	} {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("dry-run log lacks %s", want)
+		}
+	}
+	// Real names only: never the pretend id of a group it did not create,
+	// never a bare id where a name is known, never "migrated".
+	for _, line := range strings.Split(stderr.String(), "\n") {
+		if strings.Contains(line, " -1") || strings.Contains(line, "principal ") || strings.Contains(line, " id ") ||
+			strings.Contains(line, "migrated group") || regexp.MustCompile(`workspace \d`).MatchString(line) {
+			t.Errorf("dry-run log line without names, or saying migrated: %s", line)
+		}
+	}
+}
+
+// TestDryRunFinishesInTheTimeOfItsReads: under list lag, a dry run never
+// waits for the service to catch up (it changed nothing), so it ends once
+// its reads are done; and it names the awkward groups exactly.
+func TestDryRunFinishesInTheTimeOfItsReads(t *testing.T) {
+	clk := newFakeClock()
+	srv := newAwkwardServer(t, sandbox.Options{Now: clk.Now, Consistency: 45 * time.Second})
+	plan := makePlan(t, srv, t.TempDir(), PlanOptions{})
+	waits := 0
+	sleep := func(ctx context.Context, d time.Duration) error { waits++; return clk.Sleep(ctx, d) }
+	d, stdout, stderr := clockDeps(t, srv, clk, nil)
+	start := clk.Now()
+	if err := RunApply(context.Background(), ApplyOptions{Yes: true, PlanPath: plan, DryRun: true, Sleep: sleep}, d); err != nil {
+		t.Fatalf("dry run: %v\n%s\n%s", err, stdout, stderr)
+	}
+	if waits != 0 || !clk.Now().Equal(start) {
+		t.Errorf("the dry run waited %d times (%s)", waits, clk.Now().Sub(start))
+	}
+	for _, want := range []string{
+		`skipped rename group "  lead and trail  " in workspace prod ws (7001) to "db-temp-  lead and trail  " (--dry-run)`,
+		`skipped assign " L3 🚀 leaf" to workspace prod ws (7001) as [USER] (--dry-run)`,
+	} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("dry-run log lacks %s\n%s", want, stderr)
 		}
 	}
 }

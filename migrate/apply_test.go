@@ -74,7 +74,7 @@ func TestApplyVerifyRollbackEndToEnd(t *testing.T) {
 
 	d, stdout, stderr := sandboxDeps(t, srv)
 	ctx := context.Background()
-	if err := RunApply(ctx, ApplyOptions{PlanPath: plan}, d); err != nil {
+	if err := RunApply(ctx, ApplyOptions{Yes: true, PlanPath: plan}, d); err != nil {
 		t.Fatalf("apply: %v\nstdout:\n%s\nstderr:\n%s", err, stdout, stderr)
 	}
 	t.Logf("apply: %s", stdout)
@@ -96,7 +96,7 @@ func TestApplyVerifyRollbackEndToEnd(t *testing.T) {
 	// A second apply finds everything done and changes nothing.
 	srv.ResetStats()
 	d, stdout, _ = sandboxDeps(t, srv)
-	if err := RunApply(ctx, ApplyOptions{PlanPath: plan}, d); err != nil {
+	if err := RunApply(ctx, ApplyOptions{Yes: true, PlanPath: plan}, d); err != nil {
 		t.Fatalf("second apply: %v", err)
 	}
 	if w := writes(srv.Stats()); w != 0 {
@@ -104,7 +104,7 @@ func TestApplyVerifyRollbackEndToEnd(t *testing.T) {
 	}
 
 	d, stdout, stderr = sandboxDeps(t, srv)
-	if err := RunRollback(ctx, RollbackOptions{JournalDir: DefaultJournalDir(plan)}, d); err != nil {
+	if err := RunRollback(ctx, RollbackOptions{Yes: true, JournalDir: DefaultJournalDir(plan)}, d); err != nil {
 		t.Fatalf("rollback: %v\n%s\n%s", err, stdout, stderr)
 	}
 	if got, want := snapshotJSON(t, srv.Snapshot()), snapshotJSON(t, seed); got != want {

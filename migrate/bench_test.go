@@ -72,7 +72,7 @@ func benchApply(b *testing.B, spec string, want int) {
 	srv.ResetStats()
 	b.StartTimer()
 	start := time.Now()
-	err = RunApply(context.Background(), ApplyOptions{PlanPath: plan}, d)
+	err = RunApply(context.Background(), ApplyOptions{Yes: true, PlanPath: plan}, d)
 	wall := time.Since(start)
 	b.StopTimer()
 	if err != nil {

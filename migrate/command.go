@@ -59,7 +59,9 @@ func Command(io *reports.Streams, connect scim.ConnectFunc) *cli.Command {
 	journalFlag := &cli.StringFlag{Name: "journal", Aliases: []string{"j"}, Usage: "journal directory of the apply (default \"<plan>.journal\")"}
 	requiredJournal := &cli.StringFlag{Name: "journal", Aliases: []string{"j"}, Usage: "journal directory of the apply (required)", Required: true}
 	forceUnlock := &cli.BoolFlag{Name: "force-unlock", Usage: "remove the lock of another run (only if it is not running)"}
-	groupFlag := &cli.StringSliceFlag{Name: "group", Aliases: []string{"g"}, Usage: "local or account group name (repeatable; default all)"}
+	yes := &cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "make the changes without asking (needed when stdin is not a terminal)"}
+	groupFlag := &cli.StringSliceFlag{Name: "group", Aliases: []string{"g"}, KeepSpace: true,
+		Usage: "local or account group name, exact (repeatable; default all; \"...\" reads a Go-quoted name)"}
 	return &cli.Command{
 		Name:  "migrate",
 		Usage: "migrate workspace-local groups to account groups",
@@ -75,6 +77,10 @@ resumes where it stopped; "status", "verify", "finalize" and "rollback" work fro
 				Flags: []cli.Flag{
 					journalFlag,
 					&cli.BoolFlag{Name: "dry-run", Usage: "log every change instead of making it; never writes the journal"},
+					yes,
+					&cli.StringSliceFlag{Name: "workspace", Aliases: []string{"w"}, KeepSpace: true,
+						Usage: "canary: only the plan's groups in this workspace, by exact name or id (repeatable; later runs do the rest)"},
+					groupFlag,
 					forceUnlock,
 					&cli.IntFlag{Name: "parallel-groups", Value: DefaultParallel, Usage: "groups worked on at once"},
 					&cli.IntFlag{Name: "member-batch", Value: DefaultMemberBatch, Usage: "members added per PATCH (1-100)"},
@@ -86,11 +92,22 @@ resumes where it stopped; "status", "verify", "finalize" and "rollback" work fro
 					if err != nil {
 						return err
 					}
+					workspaces, err := flagNames("workspace", c.StringSlice("workspace"))
+					if err != nil {
+						return err
+					}
+					groups, err := flagNames("group", c.StringSlice("group"))
+					if err != nil {
+						return err
+					}
 					return RunApply(c.Context, ApplyOptions{
+						Workspaces:      workspaces,
+						Groups:          groups,
 						PlanPath:        plan,
 						JournalDir:      c.String("journal"),
 						DryRun:          c.Bool("dry-run"),
 						ForceUnlock:     c.Bool("force-unlock"),
+						Yes:             c.Bool("yes"),
 						Parallel:        c.Int("parallel-groups"),
 						MemberBatch:     c.Int("member-batch"),
 						PermissionBatch: c.Int("permission-batch"),
@@ -126,20 +143,24 @@ resumes where it stopped; "status", "verify", "finalize" and "rollback" work fro
 			{
 				Name:  "finalize",
 				Usage: "delete the renamed backup groups of groups that verify cleanly",
-				Flags: []cli.Flag{requiredJournal, groupFlag, forceUnlock,
+				Flags: []cli.Flag{requiredJournal, groupFlag, yes, forceUnlock,
 					&cli.BoolFlag{Name: "dry-run", Usage: "log what would be deleted and delete nothing"}},
 				Action: func(c *cli.Context) error {
 					if c.NArg() > 0 {
 						return fmt.Errorf("migrate finalize takes no arguments (got %q): pass --journal", c.Args().First())
 					}
-					return RunFinalize(c.Context, FinalizeOptions{JournalDir: c.String("journal"), Groups: c.StringSlice("group"),
-						DryRun: c.Bool("dry-run"), ForceUnlock: c.Bool("force-unlock")}, d)
+					groups, err := flagNames("group", c.StringSlice("group"))
+					if err != nil {
+						return err
+					}
+					return RunFinalize(c.Context, FinalizeOptions{JournalDir: c.String("journal"), Groups: groups,
+						DryRun: c.Bool("dry-run"), ForceUnlock: c.Bool("force-unlock"), Yes: c.Bool("yes")}, d)
 				},
 			},
 			{
 				Name:  "rollback",
 				Usage: "undo finished steps in reverse order",
-				Flags: []cli.Flag{requiredJournal, groupFlag, forceUnlock,
+				Flags: []cli.Flag{requiredJournal, groupFlag, yes, forceUnlock,
 					&cli.BoolFlag{Name: "dry-run", Usage: "log what would be undone and change nothing"},
 					&cli.BoolFlag{Name: "force", Usage: "delete account groups dbiam created even if, since the migration, they got other members or " +
 						"assignments to other workspaces (without it they are kept and reported as failed; grants on them are never checked)"}},
@@ -147,8 +168,12 @@ resumes where it stopped; "status", "verify", "finalize" and "rollback" work fro
 					if c.NArg() > 0 {
 						return fmt.Errorf("migrate rollback takes no arguments (got %q): pass --journal", c.Args().First())
 					}
-					return RunRollback(c.Context, RollbackOptions{JournalDir: c.String("journal"), Groups: c.StringSlice("group"),
-						DryRun: c.Bool("dry-run"), Force: c.Bool("force"), ForceUnlock: c.Bool("force-unlock")}, d)
+					groups, err := flagNames("group", c.StringSlice("group"))
+					if err != nil {
+						return err
+					}
+					return RunRollback(c.Context, RollbackOptions{JournalDir: c.String("journal"), Groups: groups,
+						DryRun: c.Bool("dry-run"), Force: c.Bool("force"), ForceUnlock: c.Bool("force-unlock"), Yes: c.Bool("yes")}, d)
 				},
 			},
 		},

@@ -50,7 +50,7 @@ func TestCrashResumePolicies(t *testing.T) {
 				ctx := context.Background()
 				if killed {
 					d, stdout, stderr := sandboxDeps(t, srv)
-					if err := RunApply(ctx, ApplyOptions{PlanPath: p}, d); err != nil {
+					if err := RunApply(ctx, ApplyOptions{Yes: true, PlanPath: p}, d); err != nil {
 						t.Fatalf("resume after a kill after record %d: %v\n%s\n%s", k, err, stdout, stderr)
 					}
 				}
@@ -59,7 +59,7 @@ func TestCrashResumePolicies(t *testing.T) {
 					t.Fatalf("crash after record %d: state differs from an uninterrupted run:\n%s", k, diffLines(w, g))
 				}
 				d, stdout, stderr := sandboxDeps(t, srv)
-				if err := RunRollback(ctx, RollbackOptions{JournalDir: DefaultJournalDir(p)}, d); err != nil {
+				if err := RunRollback(ctx, RollbackOptions{Yes: true, JournalDir: DefaultJournalDir(p)}, d); err != nil {
 					t.Fatalf("rollback after a crash after record %d: %v\n%s\n%s", k, err, stdout, stderr)
 				}
 				got := withoutReusedGrants(t, p, srv.Snapshot(), seed)

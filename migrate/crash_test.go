@@ -58,7 +58,7 @@ func TestMigrateCrashChild(t *testing.T) {
 		return scim.Connect(ctx, scim.Settings{Host: os.Getenv(envHost), AccountID: os.Getenv(envAccount),
 			Token: os.Getenv(envToken), Hermetic: true, Rates: scim.UnlimitedRates()})
 	}}
-	if err := RunApply(context.Background(), ApplyOptions{PlanPath: os.Getenv(envPlan), Parallel: 4}, d); err != nil {
+	if err := RunApply(context.Background(), ApplyOptions{Yes: true, PlanPath: os.Getenv(envPlan), Parallel: 4}, d); err != nil {
 		fmt.Fprintln(os.Stderr, "apply:", err)
 		os.Exit(3)
 	}
@@ -210,7 +210,7 @@ func referenceRunIn(t *testing.T, plan string, opts sandbox.Options) (sandbox.St
 		t.Fatal(err)
 	}
 	d, stdout, stderr := sandboxDeps(t, srv)
-	if err := RunApply(context.Background(), ApplyOptions{PlanPath: ref}, d); err != nil {
+	if err := RunApply(context.Background(), ApplyOptions{Yes: true, PlanPath: ref}, d); err != nil {
 		t.Fatalf("reference apply: %v\n%s\n%s", err, stdout, stderr)
 	}
 	return normalize(srv.Snapshot(), seed), journalLen(t, ref)
@@ -331,7 +331,7 @@ func TestCrashResume(t *testing.T) {
 				}
 				// Resume in this process: the crash is what matters.
 				d, stdout, stderr := sandboxDeps(t, srv)
-				if err := RunApply(context.Background(), ApplyOptions{PlanPath: p}, d); err != nil {
+				if err := RunApply(context.Background(), ApplyOptions{Yes: true, PlanPath: p}, d); err != nil {
 					t.Errorf("resume after a kill after record %d: %v\n%s\n%s", k, err, stdout, stderr)
 					return
 				}
@@ -370,7 +370,7 @@ func TestCrashResume(t *testing.T) {
 		t.Fatalf("verify after crashes: %v\n%s", err, stdout)
 	}
 	d, stdout, stderr := sandboxDeps(t, srv)
-	if err := RunRollback(ctx, RollbackOptions{JournalDir: DefaultJournalDir(plan)}, d); err != nil {
+	if err := RunRollback(ctx, RollbackOptions{Yes: true, JournalDir: DefaultJournalDir(plan)}, d); err != nil {
 		t.Fatalf("rollback: %v\n%s\n%s", err, stdout, stderr)
 	}
 	if g, w := snapshotJSON(t, srv.Snapshot()), snapshotJSON(t, seed); g != w {
@@ -430,7 +430,7 @@ func TestApplyThrottleStorm(t *testing.T) {
 	plan := makePlan(t, srv, t.TempDir(), PlanOptions{})
 	want, _ := referenceRun(t, plan)
 	d, stdout, stderr := clockDeps(t, srv, clk, nil)
-	if err := RunApply(context.Background(), ApplyOptions{PlanPath: plan, Sleep: clk.Sleep}, d); err != nil {
+	if err := RunApply(context.Background(), ApplyOptions{Yes: true, PlanPath: plan, Sleep: clk.Sleep}, d); err != nil {
 		t.Fatalf("apply: %v\n%s\n%s", err, stdout, stderr)
 	}
 	st := srv.Stats()
@@ -459,7 +459,7 @@ func TestApplyLostCreateReply(t *testing.T) {
 				t.Fatal(err)
 			}
 			d, stdout, stderr := clockDeps(t, srv, clk, nil)
-			if err := RunApply(context.Background(), ApplyOptions{PlanPath: plan, Sleep: clk.Sleep}, d); err != nil {
+			if err := RunApply(context.Background(), ApplyOptions{Yes: true, PlanPath: plan, Sleep: clk.Sleep}, d); err != nil {
 				t.Fatalf("apply: %v\n%s\n%s", err, stdout, stderr)
 			}
 			if srv.Stats().Faults != 1 {
@@ -492,7 +492,7 @@ func TestApplyInterruptAndResume(t *testing.T) {
 	}
 	t.Cleanup(func() { beforeAppend = nil })
 	d, stdout, _ := sandboxDeps(t, srv)
-	err := RunApply(ctx, ApplyOptions{PlanPath: plan}, d)
+	err := RunApply(ctx, ApplyOptions{Yes: true, PlanPath: plan}, d)
 	beforeAppend = nil
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("interrupted apply: %v, want context.Canceled", err)
@@ -511,7 +511,7 @@ func TestApplyInterruptAndResume(t *testing.T) {
 	}
 
 	d, stdout, stderr := sandboxDeps(t, srv)
-	if err := RunApply(context.Background(), ApplyOptions{PlanPath: plan}, d); err != nil {
+	if err := RunApply(context.Background(), ApplyOptions{Yes: true, PlanPath: plan}, d); err != nil {
 		t.Fatalf("resumed apply: %v\n%s\n%s", err, stdout, stderr)
 	}
 	if g, w := snapshotJSON(t, normalize(srv.Snapshot(), seed)), snapshotJSON(t, want); g != w {

@@ -114,8 +114,9 @@
 // references ([Plan.Validate]). Fields:
 //
 //   - plan_version, tool_version, created_at, lineage (random id of the
-//     plan), host, account_id, settings (the options it was made with,
-//     including the sha256 of the mapping file);
+//     plan), digest (its integrity digest, [PlanDigest]), host, account_id,
+//     settings (the options it was made with, including the sha256 of the
+//     mapping file);
 //   - account_groups, children before parents: key ("ag:<name>"),
 //     display_name, existing_id (reuse) or none (create), external_id,
 //     members (desired direct members: kind user|service_principal|group,
@@ -130,9 +131,19 @@
 //   - conflicts: kind, workspace_id, group, detail, policies, blocking;
 //   - warnings (omitted when empty): kind, workspace_id, detail.
 //
-// Added to the contract since its first draft (all additive):
-// settings.exclude_regex; warnings; the helpers [MembersDigest],
-// [MemberKind] and [IsSystemGroup].
+// Added to the contract since its first draft: settings.exclude_regex;
+// warnings; the helpers [MembersDigest], [MemberKind] and [IsSystemGroup]; digest,
+// which [ReadPlan] requires: a plan whose content does not match it (edited
+// after it was written), or that has none, is refused with an error
+// matching [ErrPlanEdited], and so is a plan that is not internally
+// consistent (a system group as a target or a backup name, a backup name
+// another group of its workspace has, one account id under two names;
+// see [Plan.Validate]). apply, verify, finalize and rollback read plans
+// only through [ReadPlan], so they refuse such a plan before any change.
+//
+// Names are matched byte for byte everywhere (flags keep their spaces; a
+// value in double quotes is a Go-quoted name, see [FlagName]); a name that
+// matches nothing is a [*NameError] naming the closest names.
 //
 // members_digest and existing_members_digest are [MembersDigest]: sha256
 // over the sorted "kind:id" lines of the direct members, the kind taken
@@ -141,6 +152,14 @@
 // is stale for it and must be made again.
 //
 // # Apply: steps, journal and resume
+//
+// apply, finalize and rollback show what they will change (counts per
+// workspace) and, on a terminal, ask before their first change; --yes
+// skips the question, and off a terminal they refuse without it
+// ([ErrNotConfirmed]). apply --workspace/--group applies a canary: only
+// those groups (and the account groups they need); later runs do the
+// rest. A canary that leaves out a nested group or a group sharing an
+// account group in the same workspace is refused.
 //
 // For each account group, once: ensure-account-group (create it with its
 // members in one POST, read it back, PATCH only what is missing, in
@@ -168,4 +187,22 @@
 // dbiam set, or that is assigned to a workspace of the plan where dbiam
 // did not assign it, is kept and reported as failed unless --force. Grants
 // on it are not checked (they cannot be listed per principal cheaply).
+// An account group whose create was sent but not acknowledged is looked
+// for by name within the visibility budget apply uses.
+//
+// Rollback restores a local group exactly as it was before apply, or
+// leaves it alone: before its first change it refuses, journals (as a
+// failed undo of rename-local, which status counts) and reports the groups
+// it cannot restore exactly: a finalized group, a group with a finalized
+// group nested in it, a group whose account group is nested in the account
+// group of a group that stays migrated, one holding the name of an account
+// group that stays assigned, one whose grants were copied to an account
+// group dbiam created that only local groups of other workspaces keep, and
+// one whose backup someone deleted or renamed (see rollback_select.go).
+// Grants the permission migration API moved off the local group are not
+// put back yet (issue #12).
+//
+// Finalize handles parents before the groups nested in them and keeps a
+// nested group's backup until its migrated parent's backup is gone, so
+// that rollback never meets a parent that lost members to finalize.
 package migrate

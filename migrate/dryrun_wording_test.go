@@ -17,7 +17,7 @@ func TestFinalizeAndRollbackDryRunSayWould(t *testing.T) {
 	before := snapshotJSON(t, a.srv.Snapshot())
 
 	d, stdout, stderr := sandboxDeps(t, a.srv)
-	if err := RunFinalize(ctx, FinalizeOptions{JournalDir: jdir, DryRun: true}, d); err != nil {
+	if err := RunFinalize(ctx, FinalizeOptions{Yes: true, JournalDir: jdir, DryRun: true}, d); err != nil {
 		t.Fatalf("finalize --dry-run: %v\n%s\n%s", err, stdout, stderr)
 	}
 	if want := "Finalize (dry run): would delete " + itoa(total) + " backup groups (0 deleted before), would keep 0\n"; stdout.String() != want {
@@ -31,7 +31,7 @@ func TestFinalizeAndRollbackDryRunSayWould(t *testing.T) {
 	}
 
 	d, stdout, stderr = sandboxDeps(t, a.srv)
-	if err := RunRollback(ctx, RollbackOptions{JournalDir: jdir, DryRun: true}, d); err != nil {
+	if err := RunRollback(ctx, RollbackOptions{Yes: true, JournalDir: jdir, DryRun: true}, d); err != nil {
 		t.Fatalf("rollback --dry-run: %v\n%s\n%s", err, stdout, stderr)
 	}
 	if want := "Rollback (dry run): would roll back " + itoa(total) + " groups, would delete or restore "; !strings.HasPrefix(stdout.String(), want) {

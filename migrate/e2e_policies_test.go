@@ -29,7 +29,7 @@ func TestApplyRollbackEndToEndPolicies(t *testing.T) {
 			}
 			ctx := context.Background()
 			d, stdout, stderr := sandboxDeps(t, srv)
-			if err := RunApply(ctx, ApplyOptions{PlanPath: plan}, d); err != nil {
+			if err := RunApply(ctx, ApplyOptions{Yes: true, PlanPath: plan}, d); err != nil {
 				t.Fatalf("apply: %v\nstdout:\n%s\nstderr:\n%s", err, stdout, stderr)
 			}
 			d, stdout, _ = sandboxDeps(t, srv)
@@ -37,7 +37,7 @@ func TestApplyRollbackEndToEndPolicies(t *testing.T) {
 				t.Errorf("verify: %v\n%s", err, stdout)
 			}
 			d, stdout, stderr = sandboxDeps(t, srv)
-			if err := RunRollback(ctx, RollbackOptions{JournalDir: DefaultJournalDir(plan)}, d); err != nil {
+			if err := RunRollback(ctx, RollbackOptions{Yes: true, JournalDir: DefaultJournalDir(plan)}, d); err != nil {
 				t.Fatalf("rollback: %v\n%s\n%s", err, stdout, stderr)
 			}
 			reused := map[string]string{} // id -> name

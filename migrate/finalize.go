@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 
 	"github.com/dbiam/dbiam/scim"
 )
@@ -19,6 +20,9 @@ type FinalizeOptions struct {
 	DryRun bool
 	// ForceUnlock removes another run's lock.
 	ForceUnlock bool
+	// Yes skips the confirmation (--yes); without it a run that is not
+	// on a terminal is refused before any change.
+	Yes bool
 	// Remote, if set, is used instead of connecting (tests).
 	Remote Remote
 }
@@ -39,7 +43,8 @@ func RunFinalize(ctx context.Context, opts FinalizeOptions, d Deps) error {
 	if opts.JournalDir == "" {
 		return errors.New("finalize: flag --journal is required: the journal directory apply used")
 	}
-	ex, done, err := openJournalRun(ctx, "finalize", opts.JournalDir, opts.Groups, opts.DryRun, opts.ForceUnlock, opts.Remote, d)
+	ex, done, err := openJournalRun(ctx, journalRun{op: "finalize", dir: opts.JournalDir, groups: opts.Groups, dryRun: opts.DryRun,
+		forceUnlock: opts.ForceUnlock, remote: opts.Remote, yes: opts.Yes, verb: "make", changes: finalizeChanges}, d)
 	if err != nil {
 		return err
 	}
@@ -71,7 +76,7 @@ func RunFinalize(ctx context.Context, opts FinalizeOptions, d Deps) error {
 	}
 	if len(res.Kept) > 0 {
 		return &PartialError{Op: "finalize", Failed: len(res.Kept), Total: res.Deleted + len(res.Kept),
-			Hint: "the kept groups do not verify cleanly; run apply or verify, then finalize again"}
+			Hint: "each kept group is listed with the reason; fix it (run apply or verify for a group that does not verify cleanly) and run finalize again"}
 	}
 	return nil
 }
@@ -85,7 +90,13 @@ func (ex *executor) finalize(ctx context.Context, filter []string) (FinalizeResu
 		ids[ag.Key] = ex.agID(ag)
 	}
 	members := map[string][]string{} // account group key -> differences (read once)
-	for _, gr := range activeGroups(ex.plan) {
+	// Parents before the groups nested in them: a nested group's backup may
+	// go only once its migrated parents' backups are gone (see
+	// backupStillNeeded), so that a rollback never meets a parent that lost
+	// members to finalize.
+	groups := activeGroups(ex.plan)
+	slices.Reverse(groups)
+	for _, gr := range groups {
 		ag := findAG(ex.plan, gr.g.AccountGroupKey)
 		if !selected(filter, gr.g.LocalName, ag.DisplayName) {
 			continue
@@ -162,27 +173,37 @@ func (ex *executor) finalize(ctx context.Context, filter []string) (FinalizeResu
 }
 
 // backupStillNeeded returns why the backup group of gr must stay, "" if
-// it may go: it is still a direct member of a group that this plan did not
-// migrate (a local parent left out of the plan, skipped, or not finished).
-// Deleting it would take its members out of that parent, and with it out
-// of the parent's entitlements, roles and grants; the account group is not
-// a member of the parent. A parent migrated by the plan is fine: its
-// account group holds this group's account group. live is the backup group
-// as just read, nil if it no longer exists.
+// it may go. It is still a direct member of:
+//   - a group that this plan did not migrate (a local parent left out of
+//     the plan, skipped, or not finished): deleting it would take its
+//     members out of that parent, and with it out of the parent's
+//     entitlements, roles and grants; the account group is not a member of
+//     the parent;
+//   - the backup of a migrated group that is not finalized: deleting it
+//     would take its members out of that backup, and a rollback could then
+//     no longer restore the parent as it was. Finalize the parent first
+//     (or in the same run, which handles parents first).
+//
+// A finalized parent is fine: its account group holds this group's
+// account group. live is the backup group as just read, nil if it no
+// longer exists.
 func (ex *executor) backupStillNeeded(gr groupRef, live *scim.Group) string {
 	if live == nil {
 		return ""
 	}
 	for _, p := range live.Groups {
-		migrated := slices.ContainsFunc(gr.ws.Groups, func(g GroupPlan) bool {
-			return g.Skipped == "" && g.LocalID == p.Value && ex.groupDone(gr.ws.WorkspaceID, g.LocalID)
-		})
-		if migrated {
-			continue
-		}
 		name := p.Display
 		if name == "" {
 			name = p.Value
+		}
+		i := slices.IndexFunc(gr.ws.Groups, func(g GroupPlan) bool { return g.Skipped == "" && g.LocalID == p.Value })
+		if i >= 0 && ex.groupDone(gr.ws.WorkspaceID, p.Value) {
+			if ex.finalized(gr.ws.WorkspaceID, p.Value) {
+				continue
+			}
+			parent := gr.ws.Groups[i].LocalName
+			return fmt.Sprintf("the backup group %q is a member of %q, the backup of migrated group %q, which is not finalized: deleting it first would take its members out of %q, which rollback could then no longer restore; finalize %q first, or with it (--group %s --group %s)",
+				gr.g.BackupName, name, parent, name, parent, strconv.Quote(parent), strconv.Quote(gr.g.LocalName))
 		}
 		return fmt.Sprintf("the backup group %q is still a member of group %q, which this plan did not migrate: deleting it would remove its members from that group; migrate %q too, or give its members another path into it, then run finalize again",
 			gr.g.BackupName, name, name)

@@ -19,11 +19,11 @@ func TestFinalizeKeepsBackupNestedInUnmigratedGroup(t *testing.T) {
 	plan := makePlan(t, srv, t.TempDir(), PlanOptions{Groups: []string{"oncall-primary"}})
 	ctx := context.Background()
 	d, stdout, stderr := sandboxDeps(t, srv)
-	if err := RunApply(ctx, ApplyOptions{PlanPath: plan}, d); err != nil {
+	if err := RunApply(ctx, ApplyOptions{Yes: true, PlanPath: plan}, d); err != nil {
 		t.Fatalf("apply: %v\n%s\n%s", err, stdout, stderr)
 	}
 	d, stdout, _ = sandboxDeps(t, srv)
-	err := RunFinalize(ctx, FinalizeOptions{JournalDir: DefaultJournalDir(plan)}, d)
+	err := RunFinalize(ctx, FinalizeOptions{Yes: true, JournalDir: DefaultJournalDir(plan)}, d)
 	var pe *PartialError
 	if !errors.As(err, &pe) || pe.Failed != 1 {
 		t.Fatalf("finalize: %v, want a PartialError for 1 group\n%s", err, stdout)
@@ -45,11 +45,11 @@ func TestFinalizeDeletesBackupNestedInMigratedGroup(t *testing.T) {
 	plan := makePlan(t, srv, t.TempDir(), PlanOptions{Groups: []string{"oncall-primary", "oncall", "etl-operators"}})
 	ctx := context.Background()
 	d, stdout, stderr := sandboxDeps(t, srv)
-	if err := RunApply(ctx, ApplyOptions{PlanPath: plan}, d); err != nil {
+	if err := RunApply(ctx, ApplyOptions{Yes: true, PlanPath: plan}, d); err != nil {
 		t.Fatalf("apply: %v\n%s\n%s", err, stdout, stderr)
 	}
 	d, stdout, _ = sandboxDeps(t, srv)
-	if err := RunFinalize(ctx, FinalizeOptions{JournalDir: DefaultJournalDir(plan)}, d); err != nil {
+	if err := RunFinalize(ctx, FinalizeOptions{Yes: true, JournalDir: DefaultJournalDir(plan)}, d); err != nil {
 		t.Fatalf("finalize: %v\n%s", err, stdout)
 	}
 	if !strings.Contains(stdout.String(), "Finalize: 3 backup groups deleted, 0 kept") {

@@ -41,7 +41,7 @@ func foreignAccountGroup(t *testing.T, runs int) {
 
 	for run := 1; run <= runs; run++ {
 		d, stdout, stderr := sandboxDeps(t, srv)
-		err := RunApply(ctx, ApplyOptions{PlanPath: plan}, d)
+		err := RunApply(ctx, ApplyOptions{Yes: true, PlanPath: plan}, d)
 		var pe *PartialError
 		if !errors.As(err, &pe) {
 			t.Fatalf("apply run %d: %v, want a partial failure (stale plan)\n%s\n%s", run, err, stdout, stderr)
@@ -56,7 +56,7 @@ func foreignAccountGroup(t *testing.T, runs int) {
 	}
 
 	d, stdout, stderr := sandboxDeps(t, srv)
-	if err := RunRollback(ctx, RollbackOptions{JournalDir: DefaultJournalDir(plan)}, d); err != nil {
+	if err := RunRollback(ctx, RollbackOptions{Yes: true, JournalDir: DefaultJournalDir(plan)}, d); err != nil {
 		t.Fatalf("rollback: %v\n%s\n%s", err, stdout, stderr)
 	}
 	if _, err := remote.AccountGroup(ctx, foreign.ID); err != nil {
@@ -97,7 +97,7 @@ func TestStaleReusedGroupStaysStaleOnResume(t *testing.T) {
 	}
 	for run := 1; run <= 2; run++ {
 		d, stdout, stderr := sandboxDeps(t, srv)
-		err := RunApply(ctx, ApplyOptions{PlanPath: plan}, d)
+		err := RunApply(ctx, ApplyOptions{Yes: true, PlanPath: plan}, d)
 		var pe *PartialError
 		if !errors.As(err, &pe) {
 			t.Fatalf("apply run %d: %v, want a partial failure (stale plan)\n%s\n%s", run, err, stdout, stderr)

@@ -12,6 +12,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/xrash/smetrics"
 )
 
 // planSystemGroups are workspace groups that are never migrated.
@@ -195,6 +197,41 @@ func (m *Mapping) covers(ws planWSIdent, group string) bool {
 	return ok
 }
 
+// Kinds of first rows of a mapping file.
+const (
+	headerNone = iota
+	headerExact
+	headerMisspelt
+)
+
+// mappingHeaderNames are the columns of a mapping file's optional header.
+var mappingHeaderNames = []string{"workspace", "local_group", "account_group"}
+
+// mappingHeader says whether a first row is the header (any case, spaces
+// around the names allowed), something that looks like a misspelt header
+// (every cell within two edits of its column's name, and some cell not
+// equal to it), or data.
+func mappingHeader(rec []string) int {
+	if len(rec) != len(mappingHeaderNames) {
+		return headerNone
+	}
+	exact := true
+	for i, want := range mappingHeaderNames {
+		got := strings.ToLower(strings.TrimSpace(rec[i]))
+		if got == want {
+			continue
+		}
+		exact = false
+		if smetrics.WagnerFischer(got, want, 1, 1, 1) > 2 {
+			return headerNone
+		}
+	}
+	if exact {
+		return headerExact
+	}
+	return headerMisspelt
+}
+
 // ReadMapping reads and parses the mapping CSV at path.
 func ReadMapping(path string) (*Mapping, error) {
 	raw, err := os.ReadFile(path)
@@ -231,25 +268,28 @@ func ParseMapping(name string, raw []byte) (*Mapping, error) {
 		}
 		if first {
 			first = false
-			if len(rec) == 3 && strings.EqualFold(strings.TrimSpace(rec[0]), "workspace") &&
-				strings.EqualFold(strings.TrimSpace(rec[1]), "local_group") &&
-				strings.EqualFold(strings.TrimSpace(rec[2]), "account_group") {
+			switch mappingHeader(rec) {
+			case headerExact:
 				continue
+			case headerMisspelt:
+				return nil, fmt.Errorf("mapping %s line %d: %q looks like a misspelt header; write it workspace,local_group,account_group (or remove it)",
+					name, line, strings.Join(rec, ","))
 			}
 		}
 		if len(rec) != 3 {
 			return nil, fmt.Errorf("mapping %s line %d: want 3 fields (workspace,local_group,account_group), got %d", name, line, len(rec))
 		}
-		row := MappingRow{Line: line, Workspace: strings.TrimSpace(rec[0]), LocalGroup: rec[1], AccountGroup: rec[2]}
+		// Cells are names, kept byte for byte: edge spaces are part of a
+		// name ("ops " is not "ops"); a cell that names nothing is an error
+		// of the plan, which lists the closest names.
+		row := MappingRow{Line: line, Workspace: rec[0], LocalGroup: rec[1], AccountGroup: rec[2]}
 		switch {
-		case row.Workspace == "":
+		case strings.TrimSpace(row.Workspace) == "":
 			return nil, fmt.Errorf("mapping %s line %d: empty workspace (use a name, an id or *)", name, line)
 		case strings.TrimSpace(row.LocalGroup) == "":
 			return nil, fmt.Errorf("mapping %s line %d: empty local_group", name, line)
 		case strings.TrimSpace(row.AccountGroup) == "":
 			return nil, fmt.Errorf("mapping %s line %d: empty account_group", name, line)
-		case row.LocalGroup != strings.TrimSpace(row.LocalGroup) || row.AccountGroup != strings.TrimSpace(row.AccountGroup):
-			return nil, fmt.Errorf("mapping %s line %d: group names have leading or trailing spaces", name, line)
 		case IsSystemGroup(row.LocalGroup):
 			return nil, fmt.Errorf("mapping %s line %d: %q is a system group and is never migrated", name, line, row.LocalGroup)
 		case IsSystemGroup(row.AccountGroup):

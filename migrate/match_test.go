@@ -88,7 +88,8 @@ func TestParseMappingErrors(t *testing.T) {
 		{"empty workspace", "  ,eng,acct\n", "mapping m.csv line 1: empty workspace"},
 		{"empty local", "ws,,acct\n", "mapping m.csv line 1: empty local_group"},
 		{"empty account", "ws,eng,\n", "mapping m.csv line 1: empty account_group"},
-		{"spaces", "ws, eng,acct\n", "mapping m.csv line 1: group names have leading or trailing spaces"},
+		{"misspelt header", "workspace,local_grop,account_group\nws,eng,acct\n", `mapping m.csv line 1: "workspace,local_grop,account_group" looks like a misspelt header`},
+		{"misspelt header, other cell", "Workspace, local_group ,acount_group\nws,eng,acct\n", `mapping m.csv line 1: "Workspace, local_group ,acount_group" looks like a misspelt header`},
 		{"system local", "ws,admins,acct\n", `mapping m.csv line 1: "admins" is a system group`},
 		{"system target", "ws,eng,users\n", `mapping m.csv line 1: target "users" is a system group name`},
 		{"duplicate", "ws,eng,a\n# comment\nws,eng,b\n", `mapping m.csv line 3: workspace "ws" group "eng" is already mapped on line 1`},
@@ -119,6 +120,20 @@ func TestParseMappingAcceptsQuotesBOMAndComments(t *testing.T) {
 	}
 	if len(m.SHA256) != 64 {
 		t.Errorf("SHA256 = %q", m.SHA256)
+	}
+}
+
+// TestParseMappingKeepsNamesExact: cells are names, byte for byte, edge
+// spaces and case included; a header may have spaces around its names.
+func TestParseMappingKeepsNamesExact(t *testing.T) {
+	m, err := ParseMapping("m.csv", []byte(" Workspace , LOCAL_GROUP,account_group\nacme-prod, ops,ops \n*,\"  lead and trail  \",Ops\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := m.Rows()
+	if len(rows) != 2 || rows[0].Workspace != "acme-prod" || rows[0].LocalGroup != " ops" || rows[0].AccountGroup != "ops " ||
+		rows[1].LocalGroup != "  lead and trail  " || rows[1].AccountGroup != "Ops" {
+		t.Fatalf("rows = %#v", rows)
 	}
 }
 

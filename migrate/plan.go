@@ -90,7 +90,11 @@ type Plan struct {
 	ToolVersion string    `json:"tool_version"`
 	CreatedAt   time.Time `json:"created_at"`
 	// Lineage is a random id of this plan; journals are bound to it.
-	Lineage   string       `json:"lineage"`
+	Lineage string `json:"lineage"`
+	// Digest is the plan's integrity digest, "sha256:<hex>" over its
+	// content ([PlanDigest]); [ReadPlan] refuses a plan whose content no
+	// longer matches it (the file was edited after it was written).
+	Digest    string       `json:"digest"`
 	Host      string       `json:"host"`
 	AccountID string       `json:"account_id"`
 	Settings  PlanSettings `json:"settings"`
@@ -211,11 +215,18 @@ type Conflict struct {
 // a plan written in another format version.
 var ErrPlanVersion = errors.New("plan version mismatch")
 
+// ErrPlanEdited is matched (errors.Is) by the error [ReadPlan] returns for
+// a plan whose content does not match its integrity digest, or that has
+// none: it was changed after "dbiam migrate plan" wrote it.
+var ErrPlanEdited = errors.New("plan was changed after it was written")
+
 // ReadPlan reads and checks the plan file at path. It returns the plan and
 // the raw bytes (for a sha256 that binds a journal to the plan). Unknown
 // fields are rejected, and so is any plan_version other than PlanVersion,
 // with an error matching [ErrPlanVersion] whose text starts with
-// "plan version mismatch: ".
+// "plan version mismatch: ", and so is a plan whose content does not match
+// its integrity digest ([ErrPlanEdited]): apply, verify, finalize and
+// rollback never act on a plan edited by hand.
 func ReadPlan(path string) (*Plan, []byte, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
@@ -257,10 +268,37 @@ func decodePlan(raw []byte) (*Plan, error) {
 	if err := dec.Decode(&p); err != nil {
 		return nil, err
 	}
+	if p.AccountID == "" {
+		// Without it, apply could not refuse a connection to another account.
+		return nil, errors.New("the plan has no account_id (every plan is made for one account); re-run \"dbiam migrate plan\"")
+	}
 	if err := p.Validate(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w; re-run \"dbiam migrate plan\"", err)
+	}
+	switch want := PlanDigest(&p); {
+	case p.Digest == "":
+		return nil, fmt.Errorf("%w: it has no integrity digest (written by an older dbiam, or edited); re-run \"dbiam migrate plan\"", ErrPlanEdited)
+	case p.Digest != want:
+		return nil, fmt.Errorf("%w: its content does not match its integrity digest %s (it is %s): the file was edited after \"dbiam migrate plan\" wrote it; re-run \"dbiam migrate plan\" and review the new plan",
+			ErrPlanEdited, short(strings.TrimPrefix(p.Digest, "sha256:")), short(strings.TrimPrefix(want, "sha256:")))
 	}
 	return &p, nil
+}
+
+// PlanDigest returns the integrity digest of p's content: "sha256:" and
+// the hex sha256 of p marshalled as compact JSON with Digest empty. Any
+// change to a field (a member's account id, an entitlement, a member added
+// or removed) changes it; the layout of the file (spaces, field order) does
+// not. It guards against edits, not against someone who recomputes it.
+func PlanDigest(p *Plan) string {
+	c := *p
+	c.Digest = ""
+	b, err := json.Marshal(&c)
+	if err != nil {
+		return "" // a Plan always marshals; "" never matches a digest
+	}
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
 // Validate checks the plan's internal references: account group keys are
@@ -332,12 +370,99 @@ func (p *Plan) Validate() error {
 			}
 		}
 	}
+	return p.checkConsistency()
+}
+
+// checkConsistency checks what apply relies on before its first write and
+// that a plan made by "dbiam migrate plan" always satisfies: no system
+// group is a target, a backup name or a migrated group; a backup name is
+// no other name of its workspace in the plan (a local group, another
+// backup, an account group it maps to), compared as the service does,
+// regardless of case; each account id names one user or service principal
+// (and each user name or application id one account id); a nested group
+// member agrees with the account group its key names.
+func (p *Plan) checkConsistency() error {
+	ags := make(map[string]*AccountGroupPlan, len(p.AccountGroups))
+	for i := range p.AccountGroups {
+		ag := &p.AccountGroups[i]
+		ags[ag.Key] = ag
+		if IsSystemGroup(ag.DisplayName) {
+			return fmt.Errorf("account group %s: %q is a system group, which migrate never targets", ag.Key, ag.DisplayName)
+		}
+	}
+	byID := map[string]string{}   // account id -> kind:name
+	byName := map[string]string{} // kind:name -> account id
+	for _, ag := range p.AccountGroups {
+		for _, m := range ag.Members {
+			var name string
+			switch m.Kind {
+			case KindUser:
+				if m.UserName == "" {
+					return fmt.Errorf("account group %s: user member %s has no user_name", ag.Key, m.AccountID)
+				}
+				name = KindUser + ":" + strings.ToLower(m.UserName)
+			case KindServicePrincipal:
+				if m.ApplicationID == "" {
+					return fmt.Errorf("account group %s: service principal member %s has no application_id", ag.Key, m.AccountID)
+				}
+				name = KindServicePrincipal + ":" + strings.ToLower(m.ApplicationID)
+			case KindGroup:
+				if m.GroupKey == "" {
+					continue
+				}
+				child := ags[m.GroupKey]
+				if m.AccountID != child.ExistingID || (m.Display != "" && m.Display != child.DisplayName) {
+					return fmt.Errorf("account group %s: nested group member %q (id %q) does not agree with account group %s %q (id %q)",
+						ag.Key, m.Display, m.AccountID, child.Key, child.DisplayName, child.ExistingID)
+				}
+				continue
+			}
+			if prev, ok := byID[m.AccountID]; ok && prev != name {
+				return fmt.Errorf("account group %s: member id %s is %s here and %s elsewhere in the plan", ag.Key, m.AccountID, name, prev)
+			}
+			if prev, ok := byName[name]; ok && prev != m.AccountID {
+				return fmt.Errorf("account group %s: member %s has id %s here and %s elsewhere in the plan", ag.Key, name, m.AccountID, prev)
+			}
+			byID[m.AccountID], byName[name] = name, m.AccountID
+		}
+	}
+	for _, ws := range p.Workspaces {
+		names := map[string]string{} // folded name -> what holds it
+		for _, g := range ws.Groups {
+			names[strings.ToLower(g.LocalName)] = fmt.Sprintf("local group %q", g.LocalName)
+		}
+		for _, g := range ws.Groups {
+			if g.Skipped != "" {
+				continue
+			}
+			n := ags[g.AccountGroupKey]
+			if _, taken := names[strings.ToLower(n.DisplayName)]; !taken {
+				names[strings.ToLower(n.DisplayName)] = fmt.Sprintf("account group %q", n.DisplayName)
+			}
+		}
+		for _, g := range ws.Groups {
+			if g.Skipped != "" {
+				continue
+			}
+			switch {
+			case IsSystemGroup(g.LocalName):
+				return fmt.Errorf("workspace %d: %q is a system group, which migrate never migrates", ws.WorkspaceID, g.LocalName)
+			case IsSystemGroup(g.BackupName):
+				return fmt.Errorf("workspace %d: group %q has the backup name %q, a system group", ws.WorkspaceID, g.LocalName, g.BackupName)
+			}
+			if holder, ok := names[strings.ToLower(g.BackupName)]; ok {
+				return fmt.Errorf("workspace %d: group %q has the backup name %q, which is the name of %s", ws.WorkspaceID, g.LocalName, g.BackupName, holder)
+			}
+			names[strings.ToLower(g.BackupName)] = fmt.Sprintf("the backup of %q", g.LocalName)
+		}
+	}
 	return nil
 }
 
-// MarshalPlan returns the plan file bytes: indented JSON with a trailing
-// newline.
+// MarshalPlan sets p's integrity digest ([PlanDigest]) and returns the
+// plan file bytes: indented JSON with a trailing newline.
 func MarshalPlan(p *Plan) ([]byte, error) {
+	p.Digest = PlanDigest(p)
 	b, err := json.MarshalIndent(p, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("encode plan: %w", err)

@@ -29,11 +29,11 @@ CSV rows workspace,local_group,account_group; workspace is a name, an id or *).`
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "out", Usage: "plan file to write (required)", Required: true},
 			&cli.BoolFlag{Name: "force", Usage: "replace an existing plan or report file"},
-			&cli.StringSliceFlag{Name: "workspace", Aliases: []string{"w"}, Usage: "workspace name or id to plan (repeatable; default all)"},
-			&cli.StringSliceFlag{Name: "group", Aliases: []string{"g"}, Usage: "local group name to migrate (repeatable)"},
-			&cli.StringSliceFlag{Name: "group-regex", Usage: "regular expression selecting local groups by name (repeatable)"},
-			&cli.StringSliceFlag{Name: "exclude", Usage: "local group name to leave alone (repeatable)"},
-			&cli.StringSliceFlag{Name: "exclude-regex", Usage: "regular expression of local group names to leave alone (repeatable)"},
+			&cli.StringSliceFlag{Name: "workspace", Aliases: []string{"w"}, KeepSpace: true, Usage: "workspace name (exact) or id to plan (repeatable; default all)"},
+			&cli.StringSliceFlag{Name: "group", Aliases: []string{"g"}, KeepSpace: true, Usage: "local group name to migrate, exact (repeatable; \"...\" reads a Go-quoted name)"},
+			&cli.StringSliceFlag{Name: "group-regex", KeepSpace: true, Usage: "regular expression selecting local groups by name (repeatable)"},
+			&cli.StringSliceFlag{Name: "exclude", KeepSpace: true, Usage: "local group name to leave alone, exact (repeatable)"},
+			&cli.StringSliceFlag{Name: "exclude-regex", KeepSpace: true, Usage: "regular expression of local group names to leave alone (repeatable)"},
 			&cli.StringFlag{Name: "match", Value: MatchName, Usage: "target strategy: name, prefix, suffix, regex, external-id or mapping"},
 			&cli.StringFlag{Name: "prefix", Usage: "prefix to add to (or with --strip remove from) the local name"},
 			&cli.StringFlag{Name: "suffix", Usage: "suffix to add to (or with --strip remove from) the local name"},
@@ -52,23 +52,39 @@ CSV rows workspace,local_group,account_group; workspace is a name, an id or *).`
 			if c.NArg() > 0 {
 				return fmt.Errorf("migrate plan takes no arguments (got %q): the plan file is --out", c.Args().First())
 			}
+			var names [3][]string
+			for i, flag := range []string{"workspace", "group", "exclude"} {
+				n, err := flagNames(flag, c.StringSlice(flag))
+				if err != nil {
+					return err
+				}
+				names[i] = n
+			}
+			var affix [3]string
+			for i, flag := range []string{"prefix", "suffix", "backup-prefix"} {
+				n, err := FlagName(flag, c.String(flag))
+				if err != nil {
+					return err
+				}
+				affix[i] = n
+			}
 			o := PlanOptions{
 				Out:            c.String("out"),
 				Force:          c.Bool("force"),
-				Workspaces:     c.StringSlice("workspace"),
-				Groups:         c.StringSlice("group"),
+				Workspaces:     names[0],
+				Groups:         names[1],
 				GroupRegex:     c.StringSlice("group-regex"),
-				Exclude:        c.StringSlice("exclude"),
+				Exclude:        names[2],
 				ExcludeRegex:   c.StringSlice("exclude-regex"),
 				Match:          c.String("match"),
-				Prefix:         c.String("prefix"),
-				Suffix:         c.String("suffix"),
+				Prefix:         affix[0],
+				Suffix:         affix[1],
 				Strip:          c.Bool("strip"),
 				Regex:          c.String("regex"),
 				Replace:        c.String("replace"),
 				MappingFile:    c.String("mapping"),
 				OnConflict:     c.String("on-conflict"),
-				BackupPrefix:   c.String("backup-prefix"),
+				BackupPrefix:   affix[2],
 				SkipUnreadable: c.Bool("skip-unreadable"),
 				GetMembers:     c.Bool("get-members"),
 				Report:         c.String("report"),

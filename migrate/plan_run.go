@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
@@ -170,11 +171,13 @@ func RunPlan(ctx context.Context, o PlanOptions, d Deps) error {
 	if err != nil {
 		return err
 	}
-	if err := reports.CheckOverwrite(o.Out, o.Force); err != nil {
+	// Every output is checked before the first request, so that a bad
+	// path fails at once rather than after all the reads.
+	if err := checkOutputPath("--out", o.Out, o.Force); err != nil {
 		return err
 	}
 	if o.Report != "" {
-		if err := reports.CheckOverwrite(o.ReportOut, o.Force); err != nil {
+		if err := checkOutputPath("--report-out", o.ReportOut, o.Force); err != nil {
 			return err
 		}
 	}
@@ -200,6 +203,10 @@ func RunPlan(ctx context.Context, o PlanOptions, d Deps) error {
 	if err := f.fetch(ctx); err != nil {
 		return err
 	}
+	if err := checkPlanNames(ctx, b, sess.Workspaces); err != nil {
+		return err
+	}
+	b.reconcileConflicts()
 	lineage, err := newPlanLineage()
 	if err != nil {
 		return err
@@ -211,13 +218,8 @@ func RunPlan(ctx context.Context, o PlanOptions, d Deps) error {
 		host:        sess.Host(),
 		accountID:   sess.AccountID(),
 	})
-	if err := WritePlan(o.Out, p, o.Force); err != nil {
+	if err := writePlanFiles(p, o); err != nil {
 		return err
-	}
-	if o.Report != "" {
-		if err := writePlanReport(o.Report, o.ReportOut, p, o.Force); err != nil {
-			return err
-		}
 	}
 	d.logger().Info("plan written", "file", o.Out, "groups", planCountGroups(p), "conflicts", len(p.Conflicts))
 	if err := printPlanSummary(d.Streams, p, o.Out); err != nil {
@@ -237,6 +239,26 @@ func planRunOutcome(p *Plan, o PlanOptions) reports.Outcome {
 		out.Wrote = append(out.Wrote, o.ReportOut)
 	}
 	return out
+}
+
+// writePlanFiles writes the report (if asked for) and then the plan, each
+// atomically. The run fails with neither file in place: a report whose
+// plan could not be written is removed again.
+func writePlanFiles(p *Plan, o PlanOptions) error {
+	if o.Report != "" {
+		if err := writePlanReport(o.Report, o.ReportOut, p, o.Force); err != nil {
+			return err
+		}
+	}
+	if err := WritePlan(o.Out, p, o.Force); err != nil {
+		if o.Report != "" {
+			if rerr := os.Remove(o.ReportOut); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+				return errors.Join(err, fmt.Errorf("remove report %s: %w", o.ReportOut, rerr))
+			}
+		}
+		return err
+	}
+	return nil
 }
 
 // PlanReviewError is returned by RunPlan, after the plan file and the

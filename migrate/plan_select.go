@@ -86,7 +86,7 @@ func (s *planSelector) selectWorkspaces(all []scim.WorkspaceInfo) ([]scim.Worksp
 	}
 	for i, ok := range used {
 		if !ok {
-			return nil, fmt.Errorf("flag --workspace %q: no workspace with that name or id in the account", s.workspaces[i])
+			return nil, noMatch("flag --workspace", s.workspaces[i], "workspace of the account (by name or id)", workspaceCandidates(all))
 		}
 	}
 	return out, nil

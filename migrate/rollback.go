@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/dbiam/dbiam/scim"
 )
@@ -27,16 +28,29 @@ type RollbackOptions struct {
 	Force bool
 	// ForceUnlock removes another run's lock.
 	ForceUnlock bool
+	// Yes skips the confirmation (--yes); without it a run that is not
+	// on a terminal is refused before any change.
+	Yes bool
 	// Remote, if set, is used instead of connecting (tests).
 	Remote Remote
+	// VisibleTimeout bounds how long rollback waits for lists to show an
+	// account group whose create was sent but not acknowledged (the same
+	// budget apply uses); 0 means DefaultVisibleTimeout.
+	VisibleTimeout time.Duration
+	// Sleep, if set, replaces the timer of that wait (tests).
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // RollbackResult summarises a rollback.
 type RollbackResult struct {
 	Groups        int      // local groups rolled back
 	AccountGroups int      // account groups deleted or restored
-	Failed        []string // "<group>: <error>"
-	Warnings      []string
+	Failed        []string // "<group>: <error>", refused groups included
+	// Refused counts the groups (of Failed) rollback refused before any
+	// change because it could not restore them exactly; they stay as they
+	// were.
+	Refused  int
+	Warnings []string
 }
 
 // RunRollback undoes the finished (and interrupted) steps of an apply in
@@ -62,7 +76,9 @@ func RunRollback(ctx context.Context, opts RollbackOptions, d Deps) error {
 	if opts.JournalDir == "" {
 		return errors.New("rollback: flag --journal is required: the journal directory apply used")
 	}
-	ex, done, err := openJournalRun(ctx, "rollback", opts.JournalDir, opts.Groups, opts.DryRun, opts.ForceUnlock, opts.Remote, d)
+	ex, done, err := openJournalRun(ctx, journalRun{op: "rollback", dir: opts.JournalDir, groups: opts.Groups, dryRun: opts.DryRun,
+		forceUnlock: opts.ForceUnlock, remote: opts.Remote, visibleTimeout: opts.VisibleTimeout, sleep: opts.Sleep,
+		yes: opts.Yes, verb: "roll back", changes: rollbackChanges}, d)
 	if err != nil {
 		return err
 	}
@@ -95,18 +111,31 @@ func RunRollback(ctx context.Context, opts RollbackOptions, d Deps) error {
 		return fmt.Errorf("rollback interrupted; run the same command again to resume: %w", ctx.Err())
 	}
 	if len(res.Failed) > 0 {
-		return &PartialError{Op: "rollback", Failed: len(res.Failed), Total: res.Groups + len(res.Failed),
-			Hint: "fix the causes shown and run rollback again"}
+		hint := "fix the causes shown and run rollback again"
+		if res.Refused > 0 {
+			hint = fmt.Sprintf("%d of them were refused before any change and stay as the lines above say; fix the other causes shown and run rollback again", res.Refused)
+			if res.Refused == len(res.Failed) {
+				hint = "they were refused before any change and stay as the lines above say"
+			}
+		}
+		return &PartialError{Op: "rollback", Failed: len(res.Failed), Total: res.Groups + len(res.Failed), Hint: hint}
 	}
 	return nil
 }
 
-// checkGroupNames refuses --group names the plan does not know.
+// checkGroupNames refuses --group names the plan does not know, naming
+// the closest names it does.
 func checkGroupNames(p *Plan, names []string) error {
+	var cands []nameCandidate
+	for _, gr := range activeGroups(p) {
+		cands = append(cands, nameCandidate{gr.g.LocalName, "local group in " + gr.ws.WorkspaceName})
+	}
+	for _, ag := range p.AccountGroups {
+		cands = append(cands, nameCandidate{ag.DisplayName, "account group"})
+	}
 	for _, n := range names {
-		if !slices.ContainsFunc(p.AccountGroups, func(ag AccountGroupPlan) bool { return ag.DisplayName == n }) &&
-			!slices.ContainsFunc(activeGroups(p), func(gr groupRef) bool { return gr.g.LocalName == n }) {
-			return fmt.Errorf("flag --group %q: no migrated local group or account group of the plan has this name", n)
+		if !slices.ContainsFunc(cands, func(c nameCandidate) bool { return c.name == n }) {
+			return noMatch("flag --group", n, "migrated local group or account group of the plan", cands)
 		}
 	}
 	return nil
@@ -126,17 +155,39 @@ func (ex *executor) touched(id string) bool {
 
 // rollback undoes groups in reverse plan order (parents before the nested
 // groups they contain, so that a group's name is free when it gets it
-// back), then account groups whose every source is rolled back.
-// force deletes created account groups that others changed since.
+// back), then account groups whose every source is rolled back. Before
+// its first change it refuses, and journals as failed, the selected
+// groups it cannot restore exactly (see rollbackSelection); they stay as
+// they are. force deletes created account groups that others changed
+// since.
 func (ex *executor) rollback(ctx context.Context, filter []string, force bool) (RollbackResult, error) {
 	var res RollbackResult
 	groups := activeGroups(ex.plan)
 	ex.assignedBy = ex.assignedByRun(groups)
-	// Two passes: first every step but the rename of every selected group,
-	// then the renames. Several local groups of a workspace may share an
-	// account group, and one of them may hold its name: that name is free
-	// only once the account group's assignment (recorded by any of them)
-	// is gone.
+	todo, refused, err := ex.rollbackSelection(ctx, groups, filter)
+	if err != nil {
+		return res, err
+	}
+	for _, r := range refused {
+		gr := r.gr
+		spec := stepSpec{id: UndoStepID(groupStepID(KindRenameLocal, gr.ws.WorkspaceID, gr.g.LocalID)), kind: KindRenameLocal,
+			wsID: gr.ws.WorkspaceID, group: gr.g.LocalName}
+		if !ex.dryRun {
+			ex.recordFailure(spec, errors.New(r.journalText()), nil)
+			if err := ex.fatalErr(); err != nil {
+				return res, err
+			}
+		}
+		res.Refused++
+		res.Failed = append(res.Failed, fmt.Sprintf("group %q in workspace %s (%d): not rolled back, it stays %s: %s",
+			gr.g.LocalName, gr.ws.WorkspaceName, gr.ws.WorkspaceID, r.stays, r.why))
+		ex.log.Error("rollback failed", "workspace", gr.ws.WorkspaceName, "group", gr.g.LocalName, "error", r.journalText())
+	}
+	// Two passes: first every step but the rename of every group rolled
+	// back, then the renames. Several local groups of a workspace may share
+	// an account group, and one of them may hold its name: that name is
+	// free only once the account group's assignment (recorded by any of
+	// them) is gone.
 	type undone struct {
 		gr         groupRef
 		ag         *AccountGroupPlan
@@ -144,12 +195,8 @@ func (ex *executor) rollback(ctx context.Context, filter []string, force bool) (
 		did        bool
 	}
 	var second []undone
-	for i := len(groups) - 1; i >= 0; i-- {
-		gr := groups[i]
+	for _, gr := range todo {
 		ag := findAG(ex.plan, gr.g.AccountGroupKey)
-		if !selected(filter, gr.g.LocalName, ag.DisplayName) {
-			continue
-		}
 		if ctx.Err() != nil {
 			return res, ex.fatalErr()
 		}
@@ -212,8 +259,7 @@ func (ex *executor) rollback(ctx context.Context, filter []string, force bool) (
 			ex.log.Warn(w)
 			continue
 		}
-		created := ex.agCreated(ag)
-		did, err := ex.rollbackAccountGroup(ctx, ag, force)
+		outcome, err := ex.rollbackAccountGroup(ctx, ag, force)
 		if err != nil {
 			if ctx.Err() != nil {
 				return res, ex.fatalErr()
@@ -222,16 +268,12 @@ func (ex *executor) rollback(ctx context.Context, filter []string, force bool) (
 			ex.log.Error("rollback failed", "account_group", ag.DisplayName, "error", err)
 			continue
 		}
-		if did {
+		if outcome != "" {
 			res.AccountGroups++
-			msg := "removed the members dbiam added to account group"
-			if created {
-				msg = "deleted account group"
-			}
 			if ex.dryRun {
-				msg = "would " + strings.Replace(strings.Replace(msg, "removed", "remove", 1), "deleted", "delete", 1)
+				outcome = "would " + strings.Replace(strings.Replace(outcome, "removed", "remove", 1), "deleted", "delete", 1)
 			}
-			ex.log.Info(msg, "account_group", ag.DisplayName)
+			ex.log.Info(outcome, "account_group", ag.DisplayName)
 		}
 	}
 	return res, ex.fatalErr()
@@ -408,6 +450,9 @@ func (gs *groupSteps) undo(ctx context.Context, k StepKind, d Detail) error {
 			if i < 0 || acls[i].Permission != a.Permission {
 				continue // gone, or changed by someone else since
 			}
+			if gs.siblingHoldsScope(acls) {
+				continue // another local group keeping the account group holds it too
+			}
 			if a.Previous != "" {
 				err = rm.PutSecretACL(ctx, wsID, SecretACL{Scope: a.Scope, Principal: a.Principal, Permission: a.Previous})
 			} else {
@@ -431,8 +476,12 @@ func (gs *groupSteps) undo(ctx context.Context, k StepKind, d Detail) error {
 		if err != nil {
 			return fmt.Errorf("read account group %q in workspace %d: %w", gs.ag.DisplayName, wsID, err)
 		}
-		ents := intersect(d.Entitlements, values(live.Entitlements))
-		roles := intersect(d.Roles, values(live.Roles))
+		// What another local group of this workspace that keeps the
+		// account group also brought stays: it is part of that group's
+		// migrated state.
+		keepEnts, keepRoles := gs.siblingsNeed()
+		ents := minus(intersect(d.Entitlements, values(live.Entitlements)), keepEnts)
+		roles := minus(intersect(d.Roles, values(live.Roles)), keepRoles)
 		if len(ents)+len(roles) > 0 {
 			if err := rm.RemoveWorkspaceGroupEntitlements(ctx, wsID, gs.agID, ents, roles); err != nil {
 				return fmt.Errorf("remove entitlements from account group %q: %w", gs.ag.DisplayName, err)
@@ -492,13 +541,15 @@ func (gs *groupSteps) undo(ctx context.Context, k StepKind, d Detail) error {
 }
 
 // rollbackAccountGroup deletes an account group dbiam created, or removes
-// the members it added to a reused one. A created group that others
-// changed since (see [RunRollback]) is kept with an error unless force.
-func (ex *executor) rollbackAccountGroup(ctx context.Context, ag *AccountGroupPlan, force bool) (bool, error) {
+// the members it added to a reused one, and says which it did ("deleted
+// account group", "removed the members dbiam added to account group", or
+// "" when there was nothing to undo). A created group that others changed
+// since (see [RunRollback]) is kept with an error unless force.
+func (ex *executor) rollbackAccountGroup(ctx context.Context, ag *AccountGroupPlan, force bool) (string, error) {
 	id := accountGroupStepID(ag.Key)
 	v := ex.view(id)
 	if v == nil || v.State == "" {
-		return false, nil
+		return "", nil
 	}
 	d := v.Detail
 	// A finished ensure step set every planned member; an interrupted one
@@ -507,8 +558,11 @@ func (ex *executor) rollbackAccountGroup(ctx context.Context, ag *AccountGroupPl
 	if d.AccountGroupID == "" && !d.Created && ag.ExistingID == "" && d.Create != CreateSent {
 		// No create was sent, or it was refused: a group with this name
 		// is someone else's.
-		return false, nil
+		return "", nil
 	}
+	// outcome says what the undo did; it stays "" when a create of an
+	// interrupted run turns out not to have landed.
+	outcome := ""
 	spec := stepSpec{id: UndoStepID(id), kind: KindEnsureAccountGroup, group: ag.DisplayName}
 	err := ex.runStep(ctx, ctx, spec, func(r *stepRun) (*Detail, error) {
 		if err := r.begin(nil); err != nil {
@@ -518,7 +572,7 @@ func (ex *executor) rollbackAccountGroup(ctx context.Context, ag *AccountGroupPl
 		if gid == "" {
 			if !d.Created && ag.ExistingID == "" {
 				// Interrupted before or during the create: find what landed.
-				found, err := ex.findAccountGroup(r.ctx, ag.DisplayName)
+				found, err := ex.findCreated(r, ag)
 				if err != nil || found == "" {
 					return nil, err
 				}
@@ -526,6 +580,10 @@ func (ex *executor) rollbackAccountGroup(ctx context.Context, ag *AccountGroupPl
 			} else {
 				gid = ag.ExistingID
 			}
+		}
+		outcome = "removed the members dbiam added to account group"
+		if d.Created {
+			outcome = "deleted account group"
 		}
 		g, err := ex.remote.AccountGroup(r.ctx, gid)
 		if errors.Is(err, scim.ErrNotFound) {
@@ -561,9 +619,62 @@ func (ex *executor) rollbackAccountGroup(ctx context.Context, ag *AccountGroupPl
 		return nil, nil
 	})
 	if err != nil {
-		return true, err
+		return "", err
 	}
-	return true, nil
+	return outcome, nil
+}
+
+// findCreated looks for the account group that a create sent by apply may
+// have made without its id reaching the journal, by the rules apply uses:
+// by name, through lists that show a new group only after a while, polled
+// until the visibility budget (VisibleTimeout, counted from the journal
+// record of the create) has passed. It returns "" only when no group of
+// that name is listed by then: the create did not land. A dry run looks
+// once.
+func (ex *executor) findCreated(r *stepRun, ag *AccountGroupPlan) (string, error) {
+	budget := ex.opts.VisibleTimeout
+	if at := ex.createSentAt(ag.Key); !at.IsZero() {
+		budget -= ex.clock().Sub(at)
+	}
+	var waited time.Duration
+	delay := 500 * time.Millisecond
+	for {
+		id, err := ex.findAccountGroup(r.ctx, ag.DisplayName)
+		if err != nil || id != "" || ex.dryRun || waited >= budget {
+			return id, err
+		}
+		if waited == 0 {
+			ex.log.Info("account group not listed yet; its create was sent but not acknowledged, so rollback waits for lists to catch up",
+				"account_group", ag.DisplayName, "budget", budget)
+		}
+		step := min(delay, budget-waited)
+		if err := ex.opts.Sleep(r.parent, step); err != nil {
+			return "", err
+		}
+		waited += step
+		delay = min(2*delay, 8*time.Second)
+	}
+}
+
+// createSentAt returns the time of the last journal record that says a
+// create of account group key was about to be sent, zero if none.
+func (ex *executor) createSentAt(key string) time.Time {
+	var at time.Time
+	id := accountGroupStepID(key)
+	for _, r := range ex.recs {
+		if r.Step == id && r.Detail != nil && r.Detail.Create == CreateSent {
+			at = r.Time
+		}
+	}
+	return at
+}
+
+// clock returns the executor's clock (time.Now by default).
+func (ex *executor) clock() time.Time {
+	if ex.now == nil {
+		return time.Now()
+	}
+	return ex.now()
 }
 
 // changedSince returns how live, an account group dbiam created, differs
@@ -679,6 +790,46 @@ func (ex *executor) assignedByRun(groups []groupRef) map[string]bool {
 	return out
 }
 
+// siblingsNeed returns the entitlements and roles that the other local
+// groups of gs's workspace mapped to the same account group bring to it,
+// for those whose assignment is not undone (they stay migrated).
+func (gs *groupSteps) siblingsNeed() (ents, roles []string) {
+	for _, o := range gs.siblingsStaying() {
+		ents = append(ents, o.Entitlements...)
+		roles = append(roles, o.Roles...)
+	}
+	return ents, roles
+}
+
+// siblingHoldsScope reports whether the backup of another local group of
+// gs's workspace that keeps the account group holds a permission in acls,
+// the ACLs of one secret scope: the account group's ACL there is then
+// part of that group's migrated state.
+func (gs *groupSteps) siblingHoldsScope(acls []SecretACL) bool {
+	for _, o := range gs.siblingsStaying() {
+		if slices.ContainsFunc(acls, func(a SecretACL) bool { return a.Principal == o.BackupName || a.Principal == o.LocalName }) {
+			return true
+		}
+	}
+	return false
+}
+
+// siblingsStaying returns the other local groups of gs's workspace mapped
+// to the same account group whose assign-workspace step is not undone.
+func (gs *groupSteps) siblingsStaying() []*GroupPlan {
+	var out []*GroupPlan
+	for i := range gs.ws.Groups {
+		o := &gs.ws.Groups[i]
+		if o.Skipped != "" || o.LocalID == gs.g.LocalID || o.AccountGroupKey != gs.g.AccountGroupKey {
+			continue
+		}
+		if v := gs.ex.view(groupStepID(KindAssignWorkspace, gs.ws.WorkspaceID, o.LocalID)); v != nil && v.State != "" {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
 // stillAssignedFor returns another local group of gs's workspace, mapped
 // to the same account group, whose assign-workspace step is not undone
 // (it still needs the assignment), or nil.
@@ -706,56 +857,91 @@ func intersect(a, b []string) []string {
 	return out
 }
 
+// journalRun says what openJournalRun prepares: op names the command in
+// errors and in the lock; dir is the journal directory; groups the
+// --group filter; the rest are the command's options.
+type journalRun struct {
+	op, dir        string
+	groups         []string
+	dryRun         bool
+	forceUnlock    bool
+	remote         Remote
+	visibleTimeout time.Duration
+	sleep          func(ctx context.Context, d time.Duration) error
+	// yes skips the confirmation; verb is what its question asks to do;
+	// changes summarises what the run will change (see confirm).
+	yes     bool
+	verb    string
+	changes func(ex *executor, filter []string) changeSummary
+}
+
 // openJournalRun prepares what finalize and rollback share: the plan and
-// records of the apply journal in dir, the journal lock and the journal
+// records of the apply journal in o.dir, the journal lock and the journal
 // opened for appending (both skipped by a dry run, which never writes the
 // journal), and an executor over the remote (connected from the plan when
-// nil, wrapped by DryRun for a dry run). op names the command in errors and
-// in the lock. Call done when finished to release the journal and the lock.
-func openJournalRun(ctx context.Context, op, dir string, groups []string, dryRun, forceUnlock bool, remote Remote, d Deps) (ex *executor, done func(), err error) {
+// nil, wrapped by DryRun for a dry run). Call the returned function when
+// finished to release the journal and the lock.
+func openJournalRun(ctx context.Context, o journalRun, d Deps) (*executor, func(), error) {
 	log := d.logger()
-	p, hdr, recs, err := loadJournalPlan(dir)
+	p, hdr, recs, err := loadJournalPlan(o.dir)
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(groups) > 0 {
-		if err := checkGroupNames(p, groups); err != nil {
+	if len(o.groups) > 0 {
+		if err := checkGroupNames(p, o.groups); err != nil {
 			return nil, nil, err
 		}
 	}
+	if !o.dryRun && o.changes != nil {
+		pre := newExecutor(p, nil, nil, Replay(recs), ApplyOptions{}, log)
+		if err := confirm(ctx, d, o.op, o.verb, o.yes, p, o.changes(pre, o.groups)); err != nil {
+			return nil, nil, err
+		}
+	}
+	// release undoes what was set up, in reverse order. Every error return
+	// below calls it, so that a failure after the lock step (a lock held by
+	// a running apply, a refused token, an unreachable host, an unwritable
+	// journal) releases the lock and reaches the caller as itself.
 	var cleanups []func()
-	done = func() {
+	release := func() {
 		for i := len(cleanups) - 1; i >= 0; i-- {
 			cleanups[i]()
 		}
 	}
-	defer func() {
-		if err != nil {
-			done()
-		}
-	}()
 	var j *Journal
-	if !dryRun {
-		lock, err := AcquireLock(dir, LockOptions{Command: "migrate " + op, Force: forceUnlock, Now: d.Now, Log: log})
+	if !o.dryRun {
+		lock, err := AcquireLock(o.dir, LockOptions{Command: "migrate " + o.op, Force: o.forceUnlock, Now: d.Now, Log: log})
 		if err != nil {
 			return nil, nil, err
 		}
-		cleanups = append(cleanups, func() { lock.Release() })
-		if j, err = OpenJournal(dir, hdr, d.Now); err != nil {
+		cleanups = append(cleanups, func() { _ = lock.Release() })
+		if j, err = OpenJournal(o.dir, hdr, d.Now); err != nil {
+			release()
 			return nil, nil, err
 		}
-		cleanups = append(cleanups, func() { j.Close() })
+		cleanups = append(cleanups, func() { _ = j.Close() })
 		recs = j.Records()
 	}
+	remote := o.remote
 	if remote == nil {
-		if remote, err = connectRemote(ctx, op, d, p); err != nil {
+		if remote, err = connectRemote(ctx, o.op, d, p); err != nil {
+			release()
 			return nil, nil, err
 		}
 	}
-	if dryRun {
-		remote = DryRun(remote, log)
+	if o.dryRun {
+		remote = DryRunPlan(remote, log, p, Replay(recs))
 	}
-	ex = newExecutor(p, remote, j, Replay(recs), ApplyOptions{Grace: DefaultGrace, Sleep: sleepCtx}, log)
-	ex.dryRun = dryRun
-	return ex, done, nil
+	opts := ApplyOptions{Grace: DefaultGrace, Sleep: o.sleep, VisibleTimeout: o.visibleTimeout}
+	if opts.Sleep == nil {
+		opts.Sleep = sleepCtx
+	}
+	if opts.VisibleTimeout <= 0 {
+		opts.VisibleTimeout = DefaultVisibleTimeout
+	}
+	ex := newExecutor(p, remote, j, Replay(recs), opts, log)
+	ex.dryRun = o.dryRun
+	ex.recs = recs
+	ex.now = d.Now
+	return ex, release, nil
 }

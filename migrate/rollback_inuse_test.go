@@ -25,7 +25,7 @@ func TestRollbackKeepsAccountGroupInUse(t *testing.T) {
 	rollback := func(force bool) (string, error) {
 		t.Helper()
 		d, stdout, _ := sandboxDeps(t, a.srv)
-		err := RunRollback(ctx, RollbackOptions{JournalDir: jdir, Groups: []string{"scim-synced"}, Force: force}, d)
+		err := RunRollback(ctx, RollbackOptions{Yes: true, JournalDir: jdir, Groups: []string{"scim-synced"}, Force: force}, d)
 		return stdout.String(), err
 	}
 	wantKept := func(out string, err error, what string) {

@@ -20,7 +20,7 @@ func TestRollbackByGroup(t *testing.T) {
 	// A group on its own: its local name comes back and its account group
 	// goes; the others stay migrated.
 	d, stdout, stderr := sandboxDeps(t, a.srv)
-	if err := RunRollback(ctx, RollbackOptions{JournalDir: jdir, Groups: []string{"scim-synced"}}, d); err != nil {
+	if err := RunRollback(ctx, RollbackOptions{Yes: true, JournalDir: jdir, Groups: []string{"scim-synced"}}, d); err != nil {
 		t.Fatalf("rollback: %v\n%s\n%s", err, stdout, stderr)
 	}
 	if !strings.Contains(stdout.String(), "Rollback: 1 groups rolled back, 1 account groups deleted or restored, 0 failed") {
@@ -51,14 +51,14 @@ func TestRollbackByGroup(t *testing.T) {
 	// A nested group cannot go back alone while its parent's account group,
 	// which contains its account group, stays assigned to the workspace.
 	d, stdout, _ = sandboxDeps(t, a.srv)
-	err := RunRollback(ctx, RollbackOptions{JournalDir: jdir, Groups: []string{"oncall"}}, d)
+	err := RunRollback(ctx, RollbackOptions{Yes: true, JournalDir: jdir, Groups: []string{"oncall"}}, d)
 	var pe *PartialError
 	if !errors.As(err, &pe) || !strings.Contains(stdout.String(),
 		`account group "oncall" is a member of account group "etl-operators", which stays assigned to workspace acme-prod and keeps the name "oncall" taken there; roll back "etl-operators" too (--group "etl-operators")`) {
 		t.Errorf("rollback of a nested group alone: %v\n%s", err, stdout)
 	}
 	d, stdout, _ = sandboxDeps(t, a.srv)
-	if err := RunRollback(ctx, RollbackOptions{JournalDir: jdir, Groups: []string{"oncall", "etl-operators"}}, d); err != nil {
+	if err := RunRollback(ctx, RollbackOptions{Yes: true, JournalDir: jdir, Groups: []string{"oncall", "etl-operators"}}, d); err != nil {
 		t.Fatalf("rollback of a nested group with its parent: %v\n%s", err, stdout)
 	}
 	if !strings.Contains(stdout.String(), "Rollback: 2 groups rolled back, 2 account groups deleted or restored, 0 failed") {
@@ -75,7 +75,7 @@ func TestRollbackByGroup(t *testing.T) {
 		t.Errorf("status:\n%s", stdout)
 	}
 	d, stdout, _ = sandboxDeps(t, a.srv)
-	if err := RunRollback(ctx, RollbackOptions{JournalDir: jdir}, d); err != nil {
+	if err := RunRollback(ctx, RollbackOptions{Yes: true, JournalDir: jdir}, d); err != nil {
 		t.Fatalf("full rollback: %v\n%s", err, stdout)
 	}
 	if g, w := snapshotJSON(t, a.srv.Snapshot()), snapshotJSON(t, a.seed); g != w {
@@ -84,7 +84,7 @@ func TestRollbackByGroup(t *testing.T) {
 
 	// Apply again after the rollback: the journal starts the steps over.
 	d, stdout, stderr = sandboxDeps(t, a.srv)
-	if err := RunApply(ctx, ApplyOptions{PlanPath: a.plan}, d); err != nil {
+	if err := RunApply(ctx, ApplyOptions{Yes: true, PlanPath: a.plan}, d); err != nil {
 		t.Fatalf("apply after rollback: %v\n%s\n%s", err, stdout, stderr)
 	}
 	d, stdout, _ = sandboxDeps(t, a.srv)
@@ -96,7 +96,7 @@ func TestRollbackByGroup(t *testing.T) {
 func TestRollbackUnknownGroup(t *testing.T) {
 	a := applyDefault(t)
 	d, _, _ := sandboxDeps(t, a.srv)
-	err := RunRollback(context.Background(), RollbackOptions{JournalDir: DefaultJournalDir(a.plan), Groups: []string{"nope"}}, d)
+	err := RunRollback(context.Background(), RollbackOptions{Yes: true, JournalDir: DefaultJournalDir(a.plan), Groups: []string{"nope"}}, d)
 	if err == nil || !strings.Contains(err.Error(), `flag --group "nope": no migrated local group or account group of the plan has this name`) {
 		t.Fatalf("err = %v", err)
 	}
@@ -111,7 +111,7 @@ func TestRollbackLogsGroupsAndHintsOnlyRollbackableGroups(t *testing.T) {
 	jdir := DefaultJournalDir(a.plan)
 
 	d, stdout, stderr := sandboxDeps(t, a.srv)
-	if err := RunRollback(ctx, RollbackOptions{JournalDir: jdir, Groups: []string{"scim-synced"}}, d); err != nil {
+	if err := RunRollback(ctx, RollbackOptions{Yes: true, JournalDir: jdir, Groups: []string{"scim-synced"}}, d); err != nil {
 		t.Fatalf("rollback: %v\n%s\n%s", err, stdout, stderr)
 	}
 	for _, want := range []string{
@@ -126,11 +126,11 @@ func TestRollbackLogsGroupsAndHintsOnlyRollbackableGroups(t *testing.T) {
 	// etl-operators (which contains oncall) is finalized: it can never be
 	// rolled back, so rolling back oncall must not suggest it.
 	d, stdout, stderr = sandboxDeps(t, a.srv)
-	if err := RunFinalize(ctx, FinalizeOptions{JournalDir: jdir, Groups: []string{"etl-operators"}}, d); err != nil {
+	if err := RunFinalize(ctx, FinalizeOptions{Yes: true, JournalDir: jdir, Groups: []string{"etl-operators"}}, d); err != nil {
 		t.Fatalf("finalize: %v\n%s\n%s", err, stdout, stderr)
 	}
 	d, stdout, stderr = sandboxDeps(t, a.srv)
-	err := RunRollback(ctx, RollbackOptions{JournalDir: jdir, Groups: []string{"oncall"}}, d)
+	err := RunRollback(ctx, RollbackOptions{Yes: true, JournalDir: jdir, Groups: []string{"oncall"}}, d)
 	var pe *PartialError
 	if !errors.As(err, &pe) || pe.Failed != 1 {
 		t.Fatalf("rollback of a group nested in a finalized one: %v, want a PartialError for 1 group\n%s", err, stdout)

@@ -40,12 +40,12 @@ func TestApplyTwoLocalGroupsIntoOneAccountGroupOfOneWorkspace(t *testing.T) {
 		}
 		ctx := context.Background()
 		d, stdout, stderr := sandboxDeps(t, srv)
-		err = RunApply(ctx, ApplyOptions{PlanPath: plan, Parallel: parallel}, d)
+		err = RunApply(ctx, ApplyOptions{Yes: true, PlanPath: plan, Parallel: parallel}, d)
 		if err != nil {
 			t.Fatalf("run %d: apply (parallel %d): %v\n%s\n%s", i, parallel, err, stdout, stderr)
 		}
 		d, stdout, stderr = sandboxDeps(t, srv)
-		if err := RunRollback(ctx, RollbackOptions{JournalDir: DefaultJournalDir(plan)}, d); err != nil {
+		if err := RunRollback(ctx, RollbackOptions{Yes: true, JournalDir: DefaultJournalDir(plan)}, d); err != nil {
 			t.Fatalf("run %d: rollback: %v\n%s\n%s", i, err, stdout, stderr)
 		}
 		if g, w := snapshotJSON(t, srv.Snapshot()), snapshotJSON(t, seed); g != w {
@@ -74,13 +74,13 @@ func TestRollbackOneOfTwoLocalGroupsSharingAnAccountGroup(t *testing.T) {
 	plan := makePlan(t, srv, dir, PlanOptions{Match: MatchMapping, MappingFile: mapping, OnConflict: PolicyMerge})
 	ctx := context.Background()
 	d, stdout, stderr := sandboxDeps(t, srv)
-	if err := RunApply(ctx, ApplyOptions{PlanPath: plan}, d); err != nil {
+	if err := RunApply(ctx, ApplyOptions{Yes: true, PlanPath: plan}, d); err != nil {
 		t.Fatalf("apply: %v\n%s\n%s", err, stdout, stderr)
 	}
 	journal := DefaultJournalDir(plan)
 
 	d, stdout, _ = sandboxDeps(t, srv)
-	if err := RunRollback(ctx, RollbackOptions{JournalDir: journal, Groups: []string{`bi "quoted" team`}}, d); err != nil {
+	if err := RunRollback(ctx, RollbackOptions{Yes: true, JournalDir: journal, Groups: []string{`bi "quoted" team`}}, d); err != nil {
 		t.Fatalf("rollback of bi \"quoted\" team: %v\n%s", err, stdout)
 	}
 	remote := sandboxRemote(t, srv, plan)
@@ -95,7 +95,7 @@ func TestRollbackOneOfTwoLocalGroupsSharingAnAccountGroup(t *testing.T) {
 		t.Fatalf("rolling back one of two local groups removed the account group's assignment the other still needs")
 	}
 	d, stdout, _ = sandboxDeps(t, srv)
-	if err := RunRollback(ctx, RollbackOptions{JournalDir: journal}, d); err != nil {
+	if err := RunRollback(ctx, RollbackOptions{Yes: true, JournalDir: journal}, d); err != nil {
 		t.Fatalf("rollback of the rest: %v\n%s", err, stdout)
 	}
 	if g, w := snapshotJSON(t, srv.Snapshot()), snapshotJSON(t, seed); g != w {

@@ -127,6 +127,12 @@ func groupState(gs *GroupStatus, views map[string]*StepView, wsID int64, localID
 	del := views[groupStepID(KindDeleteBackup, wsID, localID)]
 	if del != nil && del.State == StateDone {
 		gs.State, gs.Done, gs.Step = GroupFinalized, gs.Steps, KindDeleteBackup
+		if u := views[UndoStepID(groupStepID(KindRenameLocal, wsID, localID))]; u != nil && u.State == StateFailed && u.Seq > del.Seq {
+			// A rollback asked for it after finalize and was refused: the
+			// group stays finalized, and the failed rollback counts. (A
+			// refusal before the finalize is superseded by it.)
+			gs.State, gs.Step, gs.Error = GroupFailed, KindRenameLocal, "rollback: "+u.Error
+		}
 		return
 	}
 	applyState(gs, views, wsID, localID, started, ag)
@@ -219,7 +225,17 @@ func RunStatus(ctx context.Context, opts StatusOptions, d Deps) error {
 		for _, c := range rep.Totals {
 			total += c
 		}
-		return &PartialError{Op: "status", Failed: n, Total: total, Hint: "fix the causes shown and run the failed command (apply, rollback or finalize) again"}
+		hint := "fix the causes shown and run the failed command (apply, rollback or finalize) again"
+		final := 0
+		for _, g := range rep.Groups {
+			if g.State == GroupFailed && strings.HasPrefix(g.Error, "rollback: "+refusalPrefix+"the group stays migrated (finalized)") {
+				final++
+			}
+		}
+		if final > 0 {
+			hint += fmt.Sprintf("; %d of them are finalized groups whose rollback was refused: they stay migrated, which no command changes", final)
+		}
+		return &PartialError{Op: "status", Failed: n, Total: total, Hint: hint}
 	}
 	return nil
 }

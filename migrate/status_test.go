@@ -89,7 +89,7 @@ func TestRunStatusOutputAndExitCode(t *testing.T) {
 	plan := fakePlan(t, f, dir, 2)
 	f.ws["10"].Members = nil // drift: apply fails the group
 	d, _ := fakeDeps()
-	if err := RunApply(context.Background(), ApplyOptions{PlanPath: plan, Remote: f}, d); err == nil {
+	if err := RunApply(context.Background(), ApplyOptions{Yes: true, PlanPath: plan, Remote: f}, d); err == nil {
 		t.Fatal("apply of a stale group succeeded")
 	}
 	io, stdout, _ := reports.Test()
@@ -123,7 +123,7 @@ func TestRunStatusErrors(t *testing.T) {
 	f := newFakeRemote(t)
 	plan := fakePlan(t, f, t.TempDir(), 1)
 	fd, _ := fakeDeps()
-	if err := RunApply(context.Background(), ApplyOptions{PlanPath: plan, Remote: f}, fd); err != nil {
+	if err := RunApply(context.Background(), ApplyOptions{Yes: true, PlanPath: plan, Remote: f}, fd); err != nil {
 		t.Fatal(err)
 	}
 	cp := filepath.Join(DefaultJournalDir(plan), planCopyName)

@@ -254,7 +254,7 @@ func (ex *executor) waitFindAccountGroup(r *stepRun, name string) (string, error
 		if err != nil || id != "" {
 			return id, err
 		}
-		if waited >= ex.opts.VisibleTimeout {
+		if waited >= ex.opts.VisibleTimeout || ex.dryRun {
 			return "", fmt.Errorf("account group %q exists (409) but is not listed after %s; run apply again later", name, waited)
 		}
 		if err := ex.opts.Sleep(r.parent, delay); err != nil {

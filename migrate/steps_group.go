@@ -189,6 +189,12 @@ func (gs *groupSteps) waitVisible(r *stepRun) (*Detail, error) {
 		if agOK && localOK {
 			return &Detail{WaitedMS: waited.Milliseconds()}, nil
 		}
+		if ex.dryRun {
+			// Nothing was changed, so there is nothing to wait for.
+			ex.log.Info("would wait for the workspace to see the account group", "workspace", gs.ws.WorkspaceName,
+				"group", gs.g.LocalName, "account_group", gs.ag.DisplayName)
+			return &Detail{}, nil
+		}
 		if waited >= ex.opts.VisibleTimeout {
 			what := fmt.Sprintf("account group %q (id %s)", gs.ag.DisplayName, gs.agID)
 			if agOK {

@@ -320,7 +320,7 @@ func TestApplyCreatesWithAllMembersInOnePOST(t *testing.T) {
 	plan := fakePlan(t, f, dir, 250)
 	f.journalDir = DefaultJournalDir(plan)
 	d, _ := fakeDeps()
-	if err := RunApply(context.Background(), ApplyOptions{PlanPath: plan, Remote: f}, d); err != nil {
+	if err := RunApply(context.Background(), ApplyOptions{Yes: true, PlanPath: plan, Remote: f}, d); err != nil {
 		t.Fatal(err)
 	}
 	if n := f.count("POST account group eng (250 members)"); n != 1 {
@@ -341,7 +341,7 @@ func TestApplyPatchesOnlyMissingMembersInBatches(t *testing.T) {
 	plan := fakePlan(t, f, dir, 250)
 	f.journalDir = DefaultJournalDir(plan)
 	d, _ := fakeDeps()
-	if err := RunApply(context.Background(), ApplyOptions{PlanPath: plan, Remote: f, MemberBatch: 100}, d); err != nil {
+	if err := RunApply(context.Background(), ApplyOptions{Yes: true, PlanPath: plan, Remote: f, MemberBatch: 100}, d); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{"PATCH account group 1001 add 100", "PATCH account group 1001 add 100", "PATCH account group 1001 add 20"}
@@ -369,7 +369,7 @@ func TestApplyUnknownCreateOutcomeFoundByName(t *testing.T) {
 	f.postFails = 1
 	plan := fakePlan(t, f, t.TempDir(), 3)
 	d, _ := fakeDeps()
-	if err := RunApply(context.Background(), ApplyOptions{PlanPath: plan, Remote: f}, d); err != nil {
+	if err := RunApply(context.Background(), ApplyOptions{Yes: true, PlanPath: plan, Remote: f}, d); err != nil {
 		t.Fatal(err)
 	}
 	if n := f.count("POST account group"); n != 1 {
@@ -388,7 +388,7 @@ func TestApplyUnknownCreateOutcomeWithListLag(t *testing.T) {
 	var slept []time.Duration
 	sleep := func(ctx context.Context, d time.Duration) error { slept = append(slept, d); return nil }
 	d, _ := fakeDeps()
-	if err := RunApply(context.Background(), ApplyOptions{PlanPath: plan, Remote: f, Sleep: sleep}, d); err != nil {
+	if err := RunApply(context.Background(), ApplyOptions{Yes: true, PlanPath: plan, Remote: f, Sleep: sleep}, d); err != nil {
 		t.Fatal(err)
 	}
 	// POST (lost) -> lookup misses -> POST again -> 409 -> poll until listed.
@@ -408,7 +408,7 @@ func TestApplyExistingNameIsStale(t *testing.T) {
 	f.acct["77"] = &scim.Group{ID: "77", DisplayName: "eng"} // created by someone after the plan
 	plan := fakePlan(t, f, t.TempDir(), 3)
 	d, io := fakeDeps()
-	err := RunApply(context.Background(), ApplyOptions{PlanPath: plan, Remote: f}, d)
+	err := RunApply(context.Background(), ApplyOptions{Yes: true, PlanPath: plan, Remote: f}, d)
 	var pe *PartialError
 	if !errors.As(err, &pe) || pe.ExitCode() != 2 || pe.Failed != 1 {
 		t.Fatalf("err = %v, want a PartialError for 1 group", err)
@@ -427,7 +427,7 @@ func TestApplyLocalDriftIsStale(t *testing.T) {
 	plan := fakePlan(t, f, t.TempDir(), 3)
 	f.ws["10"].Members = f.ws["10"].Members[:2] // a member left after the plan
 	d, io := fakeDeps()
-	err := RunApply(context.Background(), ApplyOptions{PlanPath: plan, Remote: f}, d)
+	err := RunApply(context.Background(), ApplyOptions{Yes: true, PlanPath: plan, Remote: f}, d)
 	var pe *PartialError
 	if !errors.As(err, &pe) {
 		t.Fatalf("err = %v, want PartialError", err)
@@ -453,7 +453,7 @@ func TestApplyRefusesLockedJournal(t *testing.T) {
 		t.Fatal(err)
 	}
 	d, _ := fakeDeps()
-	err := RunApply(context.Background(), ApplyOptions{PlanPath: plan, Remote: f}, d)
+	err := RunApply(context.Background(), ApplyOptions{Yes: true, PlanPath: plan, Remote: f}, d)
 	if !errors.Is(err, ErrLocked) {
 		t.Fatalf("err = %v, want ErrLocked", err)
 	}
@@ -467,7 +467,7 @@ func TestApplyRefusesJournalOfAnotherPlan(t *testing.T) {
 	dir := t.TempDir()
 	plan := fakePlan(t, f, dir, 1)
 	d, _ := fakeDeps()
-	if err := RunApply(context.Background(), ApplyOptions{PlanPath: plan, Remote: f}, d); err != nil {
+	if err := RunApply(context.Background(), ApplyOptions{Yes: true, PlanPath: plan, Remote: f}, d); err != nil {
 		t.Fatal(err)
 	}
 	p, _, _ := ReadPlan(plan)
@@ -476,7 +476,7 @@ func TestApplyRefusesJournalOfAnotherPlan(t *testing.T) {
 	if err := WritePlan(other, p, false); err != nil {
 		t.Fatal(err)
 	}
-	err := RunApply(context.Background(), ApplyOptions{PlanPath: other, JournalDir: DefaultJournalDir(plan), Remote: f}, d)
+	err := RunApply(context.Background(), ApplyOptions{Yes: true, PlanPath: other, JournalDir: DefaultJournalDir(plan), Remote: f}, d)
 	if !errors.Is(err, ErrJournalMismatch) {
 		t.Fatalf("err = %v, want ErrJournalMismatch", err)
 	}
@@ -484,7 +484,7 @@ func TestApplyRefusesJournalOfAnotherPlan(t *testing.T) {
 
 func TestApplyOptionsValidation(t *testing.T) {
 	d, _ := fakeDeps()
-	err := RunApply(context.Background(), ApplyOptions{PlanPath: "p.json", MemberBatch: 500}, d)
+	err := RunApply(context.Background(), ApplyOptions{Yes: true, PlanPath: "p.json", MemberBatch: 500}, d)
 	if err == nil || !strings.Contains(err.Error(), "member batch 500 is out of range") {
 		t.Errorf("err = %v", err)
 	}
@@ -519,7 +519,7 @@ func TestApplyRunsThrottledStepAgain(t *testing.T) {
 				return ctx.Err()
 			}
 			d, _ := fakeDeps()
-			err := RunApply(context.Background(), ApplyOptions{PlanPath: plan, Remote: f, Sleep: sleep}, d)
+			err := RunApply(context.Background(), ApplyOptions{Yes: true, PlanPath: plan, Remote: f, Sleep: sleep}, d)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("RunApply = %v, want error %v", err, tt.wantErr)
 			}

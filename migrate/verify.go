@@ -20,9 +20,19 @@ import (
 // scope permissions. It also returns the local group as it read it, nil if
 // it no longer exists. An error means the state could not be read.
 func verifyGroup(ctx context.Context, rd Reader, ws *WorkspacePlan, g *GroupPlan, ag *AccountGroupPlan, agID string) ([]string, *scim.Group, error) {
+	return verifyGroupAs(ctx, rd, ws, g, ag, agID, false)
+}
+
+// verifyGroupAs is verifyGroup for a group whose backup finalize may have
+// deleted (finalized): its absence is then the intended end state, not a
+// difference; a backup that is still there is one.
+func verifyGroupAs(ctx context.Context, rd Reader, ws *WorkspacePlan, g *GroupPlan, ag *AccountGroupPlan, agID string, finalized bool) ([]string, *scim.Group, error) {
 	var diffs []string
 	local, localErr := rd.WorkspaceGroup(ctx, ws.WorkspaceID, g.LocalID)
 	switch {
+	case errors.Is(localErr, scim.ErrNotFound) && finalized:
+	case localErr == nil && finalized:
+		diffs = append(diffs, fmt.Sprintf("finalize deleted the backup group %q (id %s), but it exists again as %q", g.BackupName, g.LocalID, local.DisplayName))
 	case errors.Is(localErr, scim.ErrNotFound):
 		diffs = append(diffs, fmt.Sprintf("local group %q (id %s) no longer exists", g.LocalName, g.LocalID))
 	case localErr != nil:
@@ -188,7 +198,17 @@ func RunVerify(ctx context.Context, opts VerifyOptions, d Deps) error {
 	d.setOutcome(reports.Outcome{Command: "migrate verify", Stdout: true,
 		Did: fmt.Sprintf("%d groups checked, %d differences in %d groups", groups, len(diffs), failed)})
 	if len(diffs) == 0 {
-		fmt.Fprintf(out, "verify: no differences (%d groups)\n", groups)
+		fin := 0
+		for _, gr := range activeGroups(plan) {
+			if v := views[groupStepID(KindDeleteBackup, gr.ws.WorkspaceID, gr.g.LocalID)]; v != nil && v.State == StateDone {
+				fin++
+			}
+		}
+		if fin > 0 {
+			fmt.Fprintf(out, "verify: no differences (%d groups, %d of them finalized)\n", groups, fin)
+		} else {
+			fmt.Fprintf(out, "verify: no differences (%d groups)\n", groups)
+		}
 		return nil
 	}
 	return &PartialError{Op: "verify", Failed: failed, Total: groups, Differences: len(diffs),
@@ -277,7 +297,8 @@ func verifyPlanDiffs(ctx context.Context, rd Reader, plan *Plan, views map[strin
 			failedGroups[groupStepID(KindVerify, gr.ws.WorkspaceID, gr.g.LocalID)] = true
 			continue
 		}
-		ds, _, err := verifyGroup(ctx, rd, gr.ws, gr.g, ag, id)
+		fin := views[groupStepID(KindDeleteBackup, gr.ws.WorkspaceID, gr.g.LocalID)]
+		ds, _, err := verifyGroupAs(ctx, rd, gr.ws, gr.g, ag, id, fin != nil && fin.State == StateDone)
 		if err != nil {
 			return nil, nil, nil, err
 		}

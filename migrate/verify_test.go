@@ -52,7 +52,7 @@ func applyDefaultIn(t *testing.T, opts sandbox.Options) *applied {
 	a := &applied{srv: srv, seed: srv.Snapshot()}
 	a.plan = makePlan(t, srv, t.TempDir(), PlanOptions{})
 	d, stdout, stderr := sandboxDeps(t, srv)
-	if err := RunApply(context.Background(), ApplyOptions{PlanPath: a.plan}, d); err != nil {
+	if err := RunApply(context.Background(), ApplyOptions{Yes: true, PlanPath: a.plan}, d); err != nil {
 		t.Fatalf("apply: %v\n%s\n%s", err, stdout, stderr)
 	}
 	var err error
@@ -164,24 +164,34 @@ func TestFinalizeDeletesOnlyCleanBackups(t *testing.T) {
 	}
 	d, stdout, _ := sandboxDeps(t, a.srv)
 	a.srv.ResetStats()
-	err := RunFinalize(ctx, FinalizeOptions{JournalDir: DefaultJournalDir(a.plan)}, d)
+	err := RunFinalize(ctx, FinalizeOptions{JournalDir: DefaultJournalDir(a.plan), Yes: true}, d)
 	var pe *PartialError
-	if !errors.As(err, &pe) || pe.Failed != 1 {
-		t.Fatalf("finalize: %v, want a PartialError for 1 group\n%s", err, stdout)
+	// etl-operators does not verify; oncall, nested in it, and
+	// oncall-primary, nested in oncall, keep their backups too, since a
+	// nested group's backup goes only after its migrated parent's.
+	if !errors.As(err, &pe) || pe.Failed != 3 {
+		t.Fatalf("finalize: %v, want a PartialError for 3 groups\n%s", err, stdout)
 	}
 	total := len(activeGroups(a.p))
 	// Per group: verify reads the local group and the account group in the
 	// workspace; a deleted backup is read once more right before its
 	// DELETE (its name is checked against the journal's).
-	if got, want := a.srv.Stats().Count("GET", "/api/2.0/preview/scim/v2/Groups/{id}"), 2*total+total-1; got != want {
+	if got, want := a.srv.Stats().Count("GET", "/api/2.0/preview/scim/v2/Groups/{id}"), 2*total+total-3; got != want {
 		t.Errorf("finalize read workspace groups %d times, want %d", got, want)
 	}
-	if !strings.Contains(stdout.String(), "Finalize: "+itoa(total-1)+" backup groups deleted, 1 kept") ||
-		!strings.Contains(stdout.String(), `kept: group "etl-operators" in workspace acme-prod (6051921418418891): account group "`+ag.DisplayName+`" lacks entitlements [allow-cluster-create]`) {
-		t.Errorf("finalize output:\n%s", stdout)
+	for _, want := range []string{
+		"Finalize: " + itoa(total-3) + " backup groups deleted, 3 kept",
+		`kept: group "etl-operators" in workspace acme-prod (6051921418418891): account group "` + ag.DisplayName + `" lacks entitlements [allow-cluster-create]`,
+		`kept: group "oncall" in workspace acme-prod (6051921418418891): the backup group "db-temp-oncall" is a member of "db-temp-etl-operators", the backup of migrated group "etl-operators", which is not finalized`,
+		`kept: group "oncall-primary" in workspace acme-prod (6051921418418891): the backup group "db-temp-oncall-primary" is a member of "db-temp-oncall", the backup of migrated group "oncall", which is not finalized`,
+	} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("finalize output lacks %q:\n%s", want, stdout)
+		}
 	}
-	// Only the unclean group's backup is left; every other local group of
-	// the plan is gone, and groups the plan skips are untouched.
+	// Only the unclean group's backup and those nested in it are left;
+	// every other local group of the plan is gone, and groups the plan
+	// skips are untouched.
 	st := a.srv.Snapshot()
 	var backups []string
 	for _, w := range st.Workspaces {
@@ -191,8 +201,8 @@ func TestFinalizeDeletesOnlyCleanBackups(t *testing.T) {
 			}
 		}
 	}
-	if !slices.Equal(backups, []string{g.BackupName}) {
-		t.Errorf("backup groups left: %v, want [%s]", backups, g.BackupName)
+	if want := []string{"db-temp-oncall-primary", "db-temp-oncall", g.BackupName}; !slices.Equal(backups, want) {
+		t.Errorf("backup groups left: %v, want %v", backups, want)
 	}
 	for _, w := range a.seed.Workspaces {
 		for _, lg := range w.Groups {
@@ -207,12 +217,12 @@ func TestFinalizeDeletesOnlyCleanBackups(t *testing.T) {
 	// Status shows the finalized groups; a rollback cannot undo them.
 	d, stdout, _ = sandboxDeps(t, a.srv)
 	_ = RunStatus(ctx, StatusOptions{JournalDir: DefaultJournalDir(a.plan)}, d)
-	if !strings.Contains(stdout.String(), itoa(total-1)+" finalized") {
+	if !strings.Contains(stdout.String(), itoa(total-3)+" finalized") {
 		t.Errorf("status after finalize:\n%s", stdout)
 	}
 	d, stdout, _ = sandboxDeps(t, a.srv)
-	err = RunRollback(ctx, RollbackOptions{JournalDir: DefaultJournalDir(a.plan), Groups: []string{"scim-synced"}}, d)
-	if !errors.As(err, &pe) || !strings.Contains(stdout.String(), "finalize deleted the backup group") {
+	err = RunRollback(ctx, RollbackOptions{JournalDir: DefaultJournalDir(a.plan), Groups: []string{"scim-synced"}, Yes: true}, d)
+	if !errors.As(err, &pe) || !strings.Contains(stdout.String(), `it stays migrated (finalized): finalize deleted its backup group "db-temp-scim-synced"`) {
 		t.Errorf("rollback of a finalized group: %v\n%s", err, stdout)
 	}
 }

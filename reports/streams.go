@@ -39,6 +39,7 @@ type Streams struct {
 
 	noProgress bool
 
+	stdinTTY  bool
 	stdoutTTY bool
 	stderrTTY bool
 	color     bool
@@ -67,6 +68,7 @@ func systemStreams(getenv func(string) string, isTerminal func(*os.File) bool) *
 		In:        os.Stdin,
 		Out:       os.Stdout,
 		Err:       os.Stderr,
+		stdinTTY:  isTerminal(os.Stdin),
 		stdoutTTY: outTTY,
 		stderrTTY: errTTY,
 		color:     outTTY && !dumb && getenv("NO_COLOR") == "",
@@ -114,6 +116,13 @@ func NewStreams(in io.Reader, out, errw io.Writer) *Streams {
 	}
 	return &Streams{In: in, Out: out, Err: errw, width: defaultTerminalWidth}
 }
+
+// IsStdinTTY reports whether stdin is a terminal, so that a command may
+// ask the user a question (and must not when it is not).
+func (s *Streams) IsStdinTTY() bool { return s.stdinTTY }
+
+// SetStdinTTY overrides whether stdin counts as a terminal (tests).
+func (s *Streams) SetStdinTTY(v bool) { s.stdinTTY = v }
 
 // IsStdoutTTY reports whether stdout is a terminal.
 func (s *Streams) IsStdoutTTY() bool { return s.stdoutTTY }

@@ -54,6 +54,9 @@ func TestSystemStreamsEnv(t *testing.T) {
 			if s.In != os.Stdin || s.Out != os.Stdout || s.Err != os.Stderr {
 				t.Error("System must use the os streams")
 			}
+			if s.IsStdinTTY() != tt.terminals {
+				t.Errorf("stdinTTY=%v, want %v (TERM=dumb does not change it)", s.IsStdinTTY(), tt.terminals)
+			}
 		})
 	}
 	var zero Streams

@@ -18,7 +18,7 @@ import (
 //
 //	dbiam sandbox serve [--addr 127.0.0.1:0] [--seed FILE | --synthetic SPEC]
 //	    [--page-cap N] [--latency D] [--rate CLASS=RPS ...] [--throttle-style 429|scim500]
-//	    [--max-concurrent N] [--fault-rate F] [--consistency D] [--filter-dialect strict|lenient]
+//	    [--max-concurrent N] [--fault-rate F] [--fault SPEC ...] [--consistency D] [--filter-dialect strict|lenient]
 //	    [--permission-migration strict|copy|move] [--allow-remote]
 //	    [--account-pats] [--list-all-objects] [--managers-set-owner]
 //
@@ -45,6 +45,9 @@ func Command() *cli.Command {
 				&cli.StringFlag{Name: "throttle-style", Usage: "throttled SCIM replies: 429 or scim500"},
 				&cli.IntFlag{Name: "max-concurrent", Usage: "in-flight request cap per workspace (0 = unlimited)"},
 				&cli.Float64Flag{Name: "fault-rate", Usage: "share of API requests answered 500/503 or dropped (0..1)"},
+				&cli.StringSliceFlag{Name: "fault", KeepSpace: true, Usage: "targeted fault `SPEC`, repeatable, e.g. " +
+					"method=POST,path=/scim/v2/Groups$,after,status=500,times=1 (a create that lands but loses its reply); " +
+					"keys: " + strings.Join(faultKeys, ", ")},
 				&cli.DurationFlag{Name: "consistency", Usage: "delay before creates, renames and deletes reach lists and filters"},
 				&cli.StringFlag{Name: "filter-dialect", Usage: "SCIM filters accepted: strict (default: what Databricks documents) or lenient (full RFC 7644)"},
 				&cli.StringFlag{Name: "permission-migration", Usage: "permission migration API `MODE`: strict (default: moves grants and refuses what the real service refuses), copy or move (lenient)"},
@@ -126,6 +129,19 @@ func serveOptions(c *cli.Context) (Options, error) {
 	return opts, nil
 }
 
+// serveFaults parses the --fault specs (see ParseFault).
+func serveFaults(specs []string) ([]Fault, error) {
+	out := make([]Fault, 0, len(specs))
+	for _, spec := range specs {
+		f, err := ParseFault(spec)
+		if err != nil {
+			return nil, fmt.Errorf("--%w", err)
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
 // checkLoopback refuses listen addresses that are not loopback.
 func checkLoopback(addr string) error {
 	host, _, err := net.SplitHostPort(addr)
@@ -155,6 +171,10 @@ func serveAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	faults, err := serveFaults(c.StringSlice("fault"))
+	if err != nil {
+		return err
+	}
 	addr := c.String("addr")
 	if !c.Bool("allow-remote") {
 		if err := checkLoopback(addr); err != nil {
@@ -166,6 +186,11 @@ func serveAction(c *cli.Context) error {
 		return fmt.Errorf("sandbox serve: %w", err)
 	}
 	defer srv.Close()
+	for _, f := range faults {
+		if err := srv.AddFault(f); err != nil {
+			return fmt.Errorf("sandbox serve: --fault: %w", err)
+		}
+	}
 	info := ServeInfo{Host: srv.URL(), AccountID: srv.AccountID(), Token: srv.AdminToken(),
 		UserToken: srv.UserToken(), Workspaces: srv.Workspaces()}
 	line, err := json.Marshal(info)

@@ -1,9 +1,11 @@
 package sandbox
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -140,3 +142,154 @@ type discardWriter struct{ header http.Header }
 func (d *discardWriter) Header() http.Header         { return d.header }
 func (d *discardWriter) WriteHeader(int)             {}
 func (d *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+// faultKeys are the keys of a fault spec, in the order messages list them.
+var faultKeys = []string{"method", "path", "workspace", "status", "body", "drop", "after", "offset", "times"}
+
+// ParseFault parses a fault spec, the form "sandbox serve --fault" takes:
+// comma-separated key=value pairs mapping onto [Fault]:
+//
+//	method=POST             Fault.Method ("" = any)
+//	path=REGEXP             Fault.PathRegexp, matched against the URL path
+//	workspace=ID            Fault.Workspace
+//	status=500              Fault.Status (needed unless drop)
+//	body=TEXT               Fault.Body
+//	drop                    Fault.Drop: close the connection, no reply
+//	after                   Fault.AfterHandler: the request takes effect, only
+//	                        its reply is replaced (or dropped)
+//	offset=N, times=N       Fault.Offset, Fault.Times (0 = every match)
+//
+// drop and after may also be written drop=true|false. A value may be a
+// double-quoted Go string, to hold a comma or edge spaces:
+// path="^/api/2.0/accounts/[^/]+/scim/v2/Groups$". For example, a POST that
+// creates an account group whose reply is lost:
+//
+//	method=POST,path=/scim/v2/Groups$,after,status=500,times=1
+//
+// Errors name the spec and the key.
+func ParseFault(spec string) (Fault, error) {
+	var f Fault
+	fail := func(format string, a ...any) (Fault, error) {
+		return Fault{}, fmt.Errorf("fault %q: %s", spec, fmt.Sprintf(format, a...))
+	}
+	parts, err := splitFaultSpec(spec)
+	if err != nil {
+		return fail("%v", err)
+	}
+	seen := map[string]bool{}
+	for _, part := range parts {
+		k, v, hasValue := strings.Cut(part, "=")
+		k = strings.TrimSpace(k)
+		if k == "" {
+			continue
+		}
+		if seen[k] {
+			return fail("%s is given twice", k)
+		}
+		seen[k] = true
+		if hasValue {
+			v = strings.TrimSpace(v)
+			if strings.HasPrefix(v, `"`) {
+				u, err := strconv.Unquote(v)
+				if err != nil {
+					return fail("%s: %s is not a valid quoted string", k, v)
+				}
+				v = u
+			}
+		}
+		number := func(min int) (int, error) {
+			n, err := strconv.Atoi(v)
+			if !hasValue || err != nil || n < min {
+				return 0, fmt.Errorf("%s: %q is not an integer of at least %d", k, v, min)
+			}
+			return n, nil
+		}
+		flag := func() (bool, error) {
+			if !hasValue {
+				return true, nil
+			}
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return false, fmt.Errorf("%s: %q is not true or false", k, v)
+			}
+			return b, nil
+		}
+		if !hasValue && k != "drop" && k != "after" {
+			return fail("%s needs a value (%s=...)", k, k)
+		}
+		switch k {
+		case "method":
+			if v == "" || strings.ContainsFunc(v, func(r rune) bool { return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z') }) {
+				return fail("method: %q is not an HTTP method", v)
+			}
+			f.Method = strings.ToUpper(v)
+		case "path":
+			if _, err := regexp.Compile(v); err != nil {
+				return fail("path: %v", err)
+			}
+			f.PathRegexp = v
+		case "workspace":
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n <= 0 {
+				return fail("workspace: %q is not a workspace id", v)
+			}
+			f.Workspace = n
+		case "status":
+			n, err := number(100)
+			if err != nil || n > 599 {
+				return fail("status: %q is not an HTTP status", v)
+			}
+			f.Status = n
+		case "body":
+			f.Body = v
+		case "drop":
+			if f.Drop, err = flag(); err != nil {
+				return fail("%v", err)
+			}
+		case "after":
+			if f.AfterHandler, err = flag(); err != nil {
+				return fail("%v", err)
+			}
+		case "offset":
+			if f.Offset, err = number(0); err != nil {
+				return fail("%v", err)
+			}
+		case "times":
+			if f.Times, err = number(0); err != nil {
+				return fail("%v", err)
+			}
+		default:
+			return fail("unknown key %q (want %s)", k, strings.Join(faultKeys, ", "))
+		}
+	}
+	if f.Status == 0 && !f.Drop {
+		return fail("give status=CODE or drop")
+	}
+	return f, nil
+}
+
+// splitFaultSpec splits a spec at the commas outside double quotes.
+func splitFaultSpec(spec string) ([]string, error) {
+	var parts []string
+	var cur strings.Builder
+	quoted, escaped := false, false
+	for _, r := range spec {
+		switch {
+		case escaped:
+			escaped = false
+		case quoted && r == '\\':
+			escaped = true
+		case r == '"':
+			quoted = !quoted
+		case r == ',' && !quoted:
+			parts = append(parts, cur.String())
+			cur.Reset()
+			continue
+		}
+		cur.WriteRune(r)
+	}
+	if quoted {
+		return nil, errors.New("a double quote is not closed")
+	}
+	return append(parts, cur.String()), nil
+}
