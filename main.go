@@ -26,6 +26,7 @@ import (
 
 	"github.com/dbiam/dbiam/audit"
 	"github.com/dbiam/dbiam/export"
+	"github.com/dbiam/dbiam/handover"
 	"github.com/dbiam/dbiam/migrate"
 	"github.com/dbiam/dbiam/reports"
 	"github.com/dbiam/dbiam/sandbox"
@@ -133,6 +134,7 @@ func newApp(io *reports.Streams, g *globals) *cli.App {
 			export.Command(io, g.connect),
 			audit.Command(io, g.connect),
 			migrate.Command(io, g.connect),
+			handover.Command(io, g.connect),
 			sandbox.Command(),
 			versionCommand(),
 			completionCommand(),

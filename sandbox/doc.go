@@ -122,8 +122,9 @@
 // # Tokens and authorization
 //
 // Requests need "Authorization: Bearer <token>"; an unknown token is 401.
-// A token stops working (401) when its principal is deleted. AdminToken
-// and UserToken return the first token of each role.
+// A token stops working (401) when its principal is deleted, and while it
+// is deactivated (active false; reactivated, its tokens work again).
+// AdminToken and UserToken return the first token of each role.
 //
 // Token scope. A seed token with a workspace_id is a personal access token
 // issued by that workspace: any other workspace answers 403
@@ -268,6 +269,10 @@
 // attached to the federated workspaces whose metastore_id is theirs (by
 // default every federated workspace shares the account's default
 // metastore); the default seed's lives in seeds/default_catalog.json.
+// The seed's "service_principal_roles" give the Service Principal User and
+// Manager roles (rulesets.go); the ownership writes of a handover (job and
+// pipeline run_as, cluster owners, query and alert owners, the legacy
+// transfer endpoint) and their rules are in handover_writes.go.
 //
 // Synthetic builds large seeds from a spec such as
 // "workspaces=20,users=2000,groups=400,members=25,sps=100,seed=1"; the

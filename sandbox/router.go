@@ -269,9 +269,13 @@ func (s *Server) authenticate(c *call) *apiError {
 	}
 	s.mu.RLock()
 	t := s.st.tokens[strings.TrimSpace(h[len(prefix):])]
+	inactive := t != nil && s.st.deactivated(t.principal)
 	s.mu.RUnlock()
 	if t == nil {
 		return restErr(http.StatusUnauthorized, "UNAUTHENTICATED", "Invalid access token.")
+	}
+	if inactive {
+		return restErr(http.StatusUnauthorized, "UNAUTHENTICATED", "The user or service principal of this token is deactivated.")
 	}
 	c.tok = t
 	return nil

@@ -61,6 +61,9 @@ type Seed struct {
 	// Tokens are the accepted bearer tokens. When empty, an account-admin
 	// token and a user token are derived (see the package documentation).
 	Tokens []SeedToken `json:"tokens,omitempty"`
+	// ServicePrincipalRoles are the rule sets of service principals: who
+	// holds the Service Principal User and Manager roles (rulesets.go).
+	ServicePrincipalRoles []SeedSPRoles `json:"service_principal_roles,omitempty"`
 	// Knobs are default behaviour knobs; non-zero Options fields override them.
 	Knobs *SeedKnobs `json:"knobs,omitempty"`
 }

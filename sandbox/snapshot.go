@@ -56,6 +56,7 @@ type WorkspaceState struct {
 	Roles             map[string][]string `json:"roles,omitempty"`        // principal id -> workspace roles
 	Grants            []GrantState        `json:"grants,omitempty"`       // object ACLs (permissions.go)
 	SecretACLs        []SecretACLState    `json:"secret_acls,omitempty"`  // secret scope ACLs (permissions.go)
+	Objects           []ObjectState       `json:"objects,omitempty"`      // ownership of objects (handover_writes.go)
 }
 
 // AssignmentState is one account-level permission assignment.
@@ -244,6 +245,9 @@ func (s State) facts() map[string]bool {
 			for _, v := range vals {
 				add("%s principal %s role %q", scope, id, v)
 			}
+		}
+		for _, o := range w.Objects {
+			add("%s object %s %s=%q", scope, o.Object, o.Field, o.Value)
 		}
 	}
 	return out

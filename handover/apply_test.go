@@ -1,0 +1,285 @@
+package handover
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/dbiam/dbiam/journal"
+	"github.com/dbiam/dbiam/sandbox"
+	"github.com/dbiam/dbiam/scim"
+)
+
+// patchOwner makes who the IS_OWNER of job id in acme-prod, through the
+// API, as someone else would after the plan.
+func patchOwner(t *testing.T, srv *sandbox.Server, job, who string) {
+	t.Helper()
+	d, _, _ := deps(srv)
+	sess, err := d.Connect(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws, _ := sess.Workspaces(context.Background())
+	w, err := sess.Workspace(ws[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := scim.UpdatePermissions(context.Background(), w, "jobs", job,
+		[]scim.AccessControlRequest{{UserName: who, PermissionLevel: "IS_OWNER"}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestApplySkipsStaleObjects: an object whose owner changed since the plan
+// is skipped and reported; the rest is done; the exit code is 2; the
+// deactivation that depends on it still goes ahead only because the object
+// no longer depends on the leaver.
+func TestApplySkipsStaleObjects(t *testing.T) {
+	srv := newServer(t)
+	plan, _ := demoPlan(t, srv, func(o *PlanOptions) { o.Kinds = []string{"job"}; o.Workspaces = []string{"acme-prod"} })
+	patchOwner(t, srv, "103", dana)
+	d, stdout, _ := deps(srv)
+	err := RunApply(context.Background(), ApplyOptions{PlanPath: plan, Yes: true}, d)
+	var pe *PartialError
+	if !errors.As(err, &pe) || pe.Failed != 1 {
+		t.Fatalf("apply: %v, want a *PartialError for one change", err)
+	}
+	out := stdout.String()
+	for _, want := range []string{"5 of 6 changes done", "1 skipped (changed since the plan)",
+		"skipped: owner job 103 (weekly-report) in acme-prod: owner changed since the plan: it is now " + dana + ", not user:" + elena} {
+		if !strings.Contains(out, want) {
+			t.Errorf("apply output lacks %q:\n%s", want, out)
+		}
+	}
+	after := srv.Snapshot()
+	owner := ""
+	for _, g := range after.Workspaces[0].Grants {
+		if g.Object == "jobs/103" && g.PermissionLevel == "IS_OWNER" {
+			owner = g.PrincipalID
+		}
+	}
+	if owner != "1100000000000004" { // dana
+		t.Errorf("job 103 owner = %s, want dana's id (the skipped change must not be made)", owner)
+	}
+	// A second apply does not retry the skipped change (it needs a new
+	// plan) and changes nothing else.
+	srv.ResetStats()
+	err = RunApply(context.Background(), ApplyOptions{PlanPath: plan, Yes: true}, d)
+	if !errors.As(err, &pe) || nonGET(srv) != 0 {
+		t.Errorf("second apply: %v, %d writes", err, nonGET(srv))
+	}
+}
+
+// TestApplyOneFailureDoesNotStopTheRest: a change the service refuses
+// fails alone (exit 2); the others are done; the identity is not
+// deactivated and its tokens are not revoked; once the cause is gone, the
+// same command finishes.
+func TestApplyOneFailureDoesNotStopTheRest(t *testing.T) {
+	srv := newServer(t)
+	plan, p := demoPlan(t, srv, func(o *PlanOptions) {
+		o.Workspaces = []string{"acme-prod"}
+		o.Deactivate, o.RevokeTokens = true, true
+	})
+	if err := srv.AddFault(sandbox.Fault{Method: "PATCH", PathRegexp: `^/api/2\.0/permissions/jobs/101$`, Status: 403, Times: 1,
+		Body: `{"error_code":"PERMISSION_DENIED","message":"denied by a test"}`}); err != nil {
+		t.Fatal(err)
+	}
+	d, stdout, _ := deps(srv)
+	err := RunApply(context.Background(), ApplyOptions{PlanPath: plan, Yes: true}, d)
+	var pe *PartialError
+	if !errors.As(err, &pe) || pe.ExitCode() != 2 {
+		t.Fatalf("apply: %v", err)
+	}
+	out := stdout.String()
+	objects, _, tokens, _ := planCounts(p)
+	for _, want := range []string{
+		"failed: owner job 101 (nightly-sales-etl) in acme-prod",
+		"failed: deactivate identity 1100000000000005 (Elena Patel) in the account: not deactivated: 1 object changes are not done (6051921418418891/job/101/owner)",
+		"not revoked: 1 object changes are not done",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("apply output lacks %q:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(out, "failed: "); n != 2+tokens {
+		t.Errorf("%d failures, want job 101, the deactivation and %d tokens:\n%s", n, tokens, out)
+	}
+	st := srv.Snapshot()
+	for _, u := range st.Users {
+		if u.UserName == elena && !u.Active {
+			t.Error("elena was deactivated although one object is not handed over")
+		}
+	}
+	if !strings.Contains(out, "Apply: "+itoa(objects-1)+" of ") {
+		t.Errorf("the other %d object changes were not all done:\n%s", objects-1, out)
+	}
+	stdout.Reset()
+	if err := RunApply(context.Background(), ApplyOptions{PlanPath: plan, Yes: true}, d); err != nil {
+		t.Fatalf("second apply: %v\n%s", err, stdout)
+	}
+	for _, u := range srv.Snapshot().Users {
+		if u.UserName == elena && u.Active {
+			t.Error("elena is still active after the second apply")
+		}
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestApplyDryRunChangesNothing: a dry run sends only GET requests, writes
+// no journal and says what it would do.
+func TestApplyDryRunChangesNothing(t *testing.T) {
+	srv := newServer(t)
+	plan, _ := demoPlan(t, srv, func(o *PlanOptions) { o.Deactivate, o.RevokeTokens = true, true })
+	before := srv.Snapshot()
+	srv.ResetStats()
+	d, stdout, stderr := deps(srv)
+	if err := RunApply(context.Background(), ApplyOptions{PlanPath: plan, DryRun: true}, d); err != nil {
+		t.Fatalf("dry run: %v\n%s", err, stderr)
+	}
+	if n := nonGET(srv); n != 0 {
+		t.Errorf("dry run sent %d writes", n)
+	}
+	if d := sandbox.Diff(before, srv.Snapshot()); len(d) > 0 {
+		t.Errorf("dry run changed: %v", d)
+	}
+	if _, err := os.Stat(journal.DefaultDir(plan)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("dry run wrote a journal: %v", err)
+	}
+	if !strings.Contains(stdout.String(), "Dry run: apply would make 53 writes") || !strings.Contains(stderr.String(), "skipped write (--dry-run)") {
+		t.Errorf("dry run output:\n%s\n%s", stdout, stderr)
+	}
+}
+
+// TestApplyConfirmation: off a terminal apply refuses without --yes and
+// changes nothing; on a terminal only "yes" goes ahead, and the question
+// says what is irreversible.
+func TestApplyConfirmation(t *testing.T) {
+	srv := newServer(t)
+	plan, _ := demoPlan(t, srv, func(o *PlanOptions) { o.RevokeTokens = true; o.Kinds = []string{"job,token"} })
+	d, _, stderr := deps(srv)
+	srv.ResetStats()
+	err := RunApply(context.Background(), ApplyOptions{PlanPath: plan}, d)
+	if !errors.Is(err, ErrNotConfirmed) || !strings.Contains(err.Error(), "pass --yes") || !strings.Contains(err.Error(), "IRREVERSIBLE") {
+		t.Fatalf("apply off a terminal: %v", err)
+	}
+	if srv.Stats().Total != 0 {
+		t.Errorf("an unconfirmed apply sent %d requests", srv.Stats().Total)
+	}
+	d.Streams.In = strings.NewReader("no\n")
+	if err := RunApply(context.Background(), ApplyOptions{PlanPath: plan, Terminal: true}, d); !errors.Is(err, ErrNotConfirmed) {
+		t.Fatalf("apply answered no: %v", err)
+	}
+	if !strings.Contains(stderr.String(), "revoke 3 tokens: IRREVERSIBLE") || !strings.Contains(stderr.String(), "Only 'yes' will be accepted") {
+		t.Errorf("question:\n%s", stderr)
+	}
+	if srv.Stats().Total != 0 {
+		t.Errorf("a refused apply sent %d requests", srv.Stats().Total)
+	}
+	d.Streams.In = strings.NewReader("yes\n")
+	if err := RunApply(context.Background(), ApplyOptions{PlanPath: plan, Terminal: true}, d); err != nil {
+		t.Fatalf("apply answered yes: %v", err)
+	}
+}
+
+// TestApplyInterruptedResumes: cancelled right after an intent is on disk
+// (the write may or may not have gone out), apply stops with the journal
+// consistent; the next run reads the object, finds it done or does it, and
+// finishes without sending a write twice.
+func TestApplyInterruptedResumes(t *testing.T) {
+	srv := newServer(t)
+	plan, p := demoPlan(t, srv, func(o *PlanOptions) { o.Workspaces = []string{"acme-prod"} })
+	d, _, _ := deps(srv)
+	for _, stopAt := range []int{1, 2, 7} {
+		ctx, cancel := context.WithCancel(context.Background())
+		n := 0
+		err := RunApply(ctx, ApplyOptions{PlanPath: plan, Yes: true, Parallel: 1, BeforeAppend: func(int64) {
+			if n++; n == stopAt {
+				cancel()
+			}
+		}}, d)
+		cancel()
+		if err == nil || !errors.Is(err, context.Canceled) {
+			t.Fatalf("run stopped at %d: %v", stopAt, err)
+		}
+	}
+	srv.ResetStats()
+	if err := RunApply(context.Background(), ApplyOptions{PlanPath: plan, Yes: true}, d); err != nil {
+		t.Fatalf("resumed apply: %v", err)
+	}
+	st := srv.Stats()
+	writes := nonGET(srv)
+	objects, _, _, restarts := planCounts(p)
+	// Every change writes once, plus a terminate and a start per running
+	// cluster whose owner changes; a resumed run never writes a change
+	// that is in place.
+	if writes > objects+2*restarts {
+		t.Errorf("the resumed run sent %d writes for %d changes; requests: %+v", writes, objects, st.Requests)
+	}
+	if err := RunVerify(context.Background(), VerifyOptions{PlanPath: plan}, d); err != nil {
+		t.Fatalf("verify after resume: %v", err)
+	}
+}
+
+// TestApplyRefusesEditedPlanAndDamagedJournal: an edited plan, and a
+// journal whose chain is broken, are refused before any request.
+func TestApplyRefusesEditedPlanAndDamagedJournal(t *testing.T) {
+	srv := newServer(t)
+	plan, _ := demoPlan(t, srv, func(o *PlanOptions) { o.Kinds = []string{"query"} })
+	raw, _ := os.ReadFile(plan)
+	edited := bytes.Replace(raw, []byte(`"user:`+dana), []byte(`"user:`+"ben.haddad@acme.test"), 1)
+	edited = bytes.Replace(edited, []byte(`"name": "`+dana+`"`), []byte(`"name": "ben.haddad@acme.test"`), 1)
+	if bytes.Equal(raw, edited) {
+		t.Fatal("the edit changed nothing")
+	}
+	bad := writeFile(t, "edited.json", string(edited))
+	d, _, _ := deps(srv)
+	srv.ResetStats()
+	if err := RunApply(context.Background(), ApplyOptions{PlanPath: bad, Yes: true}, d); !errors.Is(err, ErrPlanEdited) {
+		t.Fatalf("edited plan: %v", err)
+	}
+	if err := RunApply(context.Background(), ApplyOptions{PlanPath: plan, Yes: true}, d); err != nil {
+		t.Fatal(err)
+	}
+	// Duplicate a record in the middle of the journal.
+	jp := journal.Path(journal.DefaultDir(plan))
+	data, _ := os.ReadFile(jp)
+	lines := strings.SplitAfter(string(data), "\n")
+	tampered := strings.Join(append(append(append([]string{}, lines[:3]...), lines[2]), lines[3:]...), "")
+	os.WriteFile(jp, []byte(tampered), 0o600)
+	srv.ResetStats()
+	err := RunApply(context.Background(), ApplyOptions{PlanPath: plan, Yes: true}, d)
+	if !errors.Is(err, journal.ErrCorrupt) || !strings.Contains(err.Error(), "line 4 repeats sequence number 2") {
+		t.Fatalf("apply on a damaged journal: %v", err)
+	}
+	if srv.Stats().Total != 0 {
+		t.Errorf("apply on a damaged journal sent %d requests", srv.Stats().Total)
+	}
+}
+
+// TestStatus prints every change's state from the journal alone.
+func TestStatus(t *testing.T) {
+	srv := newServer(t)
+	plan, _ := demoPlan(t, srv, func(o *PlanOptions) { o.Kinds = []string{"job"}; o.Workspaces = []string{"acme-prod"} })
+	patchOwner(t, srv, "103", dana)
+	d, stdout, _ := deps(srv)
+	_ = RunApply(context.Background(), ApplyOptions{PlanPath: plan, Yes: true}, d)
+	stdout.Reset()
+	srv.ResetStats()
+	if err := RunStatus(context.Background(), StatusOptions{JournalDir: journal.DefaultDir(plan)}, d); err != nil {
+		t.Fatal(err)
+	}
+	if srv.Stats().Total != 0 {
+		t.Errorf("status sent %d requests", srv.Stats().Total)
+	}
+	out := stdout.String()
+	for _, want := range []string{"skipped\tacme-prod\tjob 103 (weekly-report)", "owner changed since the plan", "Status: 6 changes: 5 done, 1 skipped"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status lacks %q:\n%s", want, out)
+		}
+	}
+}

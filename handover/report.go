@@ -1,0 +1,131 @@
+package handover
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/dbiam/dbiam/reports"
+)
+
+// objectLabel names a change's object for people.
+func objectLabel(kind, id, name string) string {
+	if name == "" || name == id {
+		return kind + " " + id
+	}
+	return fmt.Sprintf("%s %s (%s)", kind, id, name)
+}
+
+// describe says what a change does, in one line.
+func describe(c Change) string {
+	switch c.Action {
+	case ActionOwner:
+		return "owner " + c.From.String() + " -> " + c.To.String()
+	case ActionRunAs:
+		return "run as " + c.From.String() + " -> " + c.To.String()
+	case ActionSingleUser:
+		return "dedicated to " + c.From.String() + " -> " + c.To.String()
+	case ActionManage:
+		return "only manager " + c.From.String() + ": CAN_MANAGE for " + c.To.String()
+	case ActionRevoke:
+		return "revoke the token of " + c.Identity + " (irreversible)"
+	case ActionDeactivate:
+		return "deactivate " + c.Identity + " at account level (active: false; restorable)"
+	case ActionUnassign:
+		return "remove the direct assignment of " + c.Identity + " (" + strings.Join(c.Permissions, ",") + ")"
+	}
+	return c.Action
+}
+
+// printPlan writes the plan for review on stdout: one row per change,
+// then the conflicts and what is left as it is, then a summary line.
+func printPlan(s *reports.Streams, p *Plan) error {
+	tp := reports.NewTablePrinter(s)
+	tp.SetColumns(reports.Column{Name: "phase"}, reports.Column{Name: "identity"}, reports.Column{Name: "workspace"},
+		reports.Column{Name: "object"}, reports.Column{Name: "change"}, reports.Column{Name: "note"})
+	for _, c := range p.Changes {
+		note := ""
+		switch {
+		case c.Restart && c.Action == ActionOwner:
+			note = "the cluster is " + c.State + ": apply terminates it, changes the owner and starts it again"
+		case c.Restart:
+			note = "the cluster is " + c.State + ": the change restarts it"
+		case c.Irreversible:
+			note = "irreversible: rollback cannot bring a revoked token back"
+		}
+		if err := tp.AddRow(phaseName(c.Phase), c.Identity, c.Workspace, objectLabel(c.Kind, c.ObjectID, c.ObjectName), describe(c), note); err != nil {
+			return err
+		}
+	}
+	if err := tp.Render(); err != nil {
+		return err
+	}
+	w := s.Out
+	if len(p.Conflicts) > 0 {
+		fmt.Fprintf(w, "\nBlocking conflicts (apply refuses this plan until each is fixed):\n")
+		for _, c := range p.Conflicts {
+			where := c.Workspace
+			if where == "" {
+				where = "account"
+			}
+			obj := c.Kind
+			if c.ObjectID != "" {
+				obj = objectLabel(c.Kind, c.ObjectID, c.ObjectName)
+			}
+			fmt.Fprintf(w, "  %s %s: %s; fix: %s\n", where, obj, c.Reason, c.Fix)
+		}
+	}
+	if len(p.LeftAsIs) > 0 {
+		fmt.Fprintf(w, "\nLeft as they are:\n")
+		for _, n := range p.LeftAsIs {
+			fmt.Fprintf(w, "  %s %s of %s: %s\n", n.Workspace, objectLabel(n.Kind, n.ObjectID, n.ObjectName), n.Identity, n.Reason)
+		}
+	}
+	writePlanSummary(w, p)
+	return nil
+}
+
+func phaseName(ph int) string {
+	switch ph {
+	case PhaseObjects:
+		return "1 objects"
+	case PhaseDeactivate:
+		return "2 deactivate"
+	case PhaseTokens:
+		return "3 tokens"
+	}
+	return fmt.Sprint(ph)
+}
+
+// planCounts counts a plan's changes by phase, and the irreversible ones.
+func planCounts(p *Plan) (objects, deactivate, tokens, restarts int) {
+	for _, c := range p.Changes {
+		switch c.Phase {
+		case PhaseObjects:
+			objects++
+		case PhaseDeactivate:
+			deactivate++
+		case PhaseTokens:
+			tokens++
+		}
+		if c.Restart {
+			restarts++
+		}
+	}
+	return
+}
+
+func writePlanSummary(w io.Writer, p *Plan) {
+	objects, deact, tokens, restarts := planCounts(p)
+	fmt.Fprintf(w, "\nPlan: %d object changes in %d workspaces", objects, len(p.Workspaces))
+	if restarts > 0 {
+		fmt.Fprintf(w, " (%d restart a running cluster)", restarts)
+	}
+	if deact > 0 {
+		fmt.Fprintf(w, ", %d deactivation changes", deact)
+	}
+	if tokens > 0 {
+		fmt.Fprintf(w, ", %d token revocations (IRREVERSIBLE)", tokens)
+	}
+	fmt.Fprintf(w, ", %d blocking conflicts, %d objects left as they are\n", len(p.Conflicts), len(p.LeftAsIs))
+}

@@ -1,0 +1,217 @@
+package handover
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/dbiam/dbiam/journal"
+)
+
+// RunRollback undoes what apply changed, from the journal in
+// opts.JournalDir and the plan copy kept there: first each deactivated
+// identity is reactivated and its direct workspace assignments restored,
+// then every object change apply made is reversed (the previous owner,
+// run-as identity, dedicated user or manager level put back), objects in
+// reverse plan order. A change whose object was changed since apply is
+// skipped and reported. Revoked tokens cannot come back: they are counted,
+// and the run then returns a *PartialError (exit 2), as the state is not
+// fully back.
+func RunRollback(ctx context.Context, opts ApplyOptions, d Deps) error {
+	if opts.JournalDir == "" {
+		return &InputError{Input: "dbiam handover rollback", Problem: "no --journal", Fix: "pass the journal directory apply used"}
+	}
+	if err := opts.normalize("rollback"); err != nil {
+		return err
+	}
+	if _, _, err := journal.Read[record](opts.JournalDir); err != nil {
+		return err
+	}
+	if !opts.DryRun && !opts.Yes {
+		if !opts.Terminal || d.Streams == nil {
+			return &InputError{Input: "dbiam handover rollback", Problem: "rollback changes objects back and reactivates identities, and stdin is not a terminal to confirm it",
+				Fix: "check \"dbiam handover status\", then pass --yes", Err: ErrNotConfirmed}
+		}
+	}
+	r, cleanup, err := openRun(ctx, "rollback", &opts, d)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	if !opts.DryRun && !opts.Yes {
+		if err := confirmText(d, "Rollback will put back every change apply made that the journal records"); err != nil {
+			return err
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	r.ex.OnFatal(cancel)
+	irreversible := r.runRollback(ctx)
+	if err := r.ex.Fatal(); err != nil {
+		return err
+	}
+	res := r.result()
+	res.irreversible = irreversible
+	if d.Streams != nil {
+		writeResult(d.Streams.Out, "Rollback", res, opts.DryRun)
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("rollback interrupted with %d changes pending; run the same command again to resume: %w", res.pending, ctx.Err())
+	}
+	if n := len(res.failed) + len(res.skipped); n > 0 || irreversible > 0 {
+		return &PartialError{Op: "rollback", Failed: n + irreversible, Total: res.total + irreversible,
+			What: "changes were not put back (failed, changed since apply, or irreversible)",
+			Hint: "the state is not fully back; see the lines above and \"dbiam handover status\""}
+	}
+	return nil
+}
+
+// confirmText asks for "yes" on the terminal.
+func confirmText(d Deps, what string) error {
+	fmt.Fprintf(d.Streams.Err, "%s.\nOnly 'yes' will be accepted to approve.\nContinue? ", what)
+	var line strings.Builder
+	buf := make([]byte, 1)
+	for {
+		n, err := d.Streams.In.Read(buf)
+		if n == 1 {
+			if buf[0] == '\n' {
+				break
+			}
+			line.WriteByte(buf[0])
+		}
+		if err != nil {
+			break
+		}
+	}
+	if strings.TrimSpace(line.String()) != "yes" {
+		return fmt.Errorf("rollback: %w: nothing was changed", ErrNotConfirmed)
+	}
+	return nil
+}
+
+// undoable reports whether apply sent a write for change c that rollback
+// must consider (whatever the step's last state: a failed write may have
+// landed).
+func (r *runner) undoable(c Change) (journal.View[record], bool) {
+	v, ok := r.ex.View(c.ID)
+	return v, ok && v.Data.Changed && !v.Undone
+}
+
+// runRollback undoes phase 2, then phase 1; it returns how many revoked
+// tokens cannot be undone.
+func (r *runner) runRollback(ctx context.Context) int {
+	irreversible := 0
+	var identity, objects []Change
+	for _, c := range r.plan.Changes {
+		if _, ok := r.undoable(c); !ok {
+			// Already undone, or never changed: nothing to put back. An
+			// undo step that is done is reported as done.
+			if v, _ := r.ex.View(journal.UndoID(c.ID)); v.State != "" {
+				r.set(&outcome{c: c, state: v.State, before: true})
+			}
+			continue
+		}
+		switch c.Phase {
+		case PhaseTokens:
+			if v, _ := r.ex.View(c.ID); v.State == journal.Done {
+				irreversible++
+			}
+		case PhaseDeactivate:
+			identity = append(identity, c)
+		default:
+			objects = append(objects, c)
+		}
+	}
+	// Reactivate before reassigning; both before objects whose run-as or
+	// owner goes back to the identity.
+	slices.SortStableFunc(identity, func(a, b Change) int {
+		return cmpAction(a.Action) - cmpAction(b.Action)
+	})
+	for _, c := range identity {
+		if ctx.Err() != nil {
+			return irreversible
+		}
+		r.step(ctx, c, r.undoChange(c))
+	}
+	slices.Reverse(objects)
+	r.runObjects(ctx, objects, r.undoChange)
+	return irreversible
+}
+
+func cmpAction(a string) int {
+	if a == ActionDeactivate {
+		return 0
+	}
+	return 1
+}
+
+// undoChange is the step that puts back what apply changed for c.
+func (r *runner) undoChange(c Change) journal.StepFunc[record] {
+	return func(s *journal.Step[record]) (journal.Outcome, record, error) {
+		ctx := s.Ctx
+		done, _ := r.ex.View(c.ID)
+		prev := done.Data
+		st, err := r.remote.Read(ctx, c)
+		if err != nil {
+			return journal.OutcomeDone, record{}, fmt.Errorf("read %s: %w", objectLabel(c.Kind, c.ObjectID, c.ObjectName), err)
+		}
+		if !st.Exists {
+			return journal.OutcomeSkipped, record{Reason: "the object no longer exists"}, nil
+		}
+		switch c.Action {
+		case ActionDeactivate:
+			if st.Value != "" {
+				return journal.OutcomeDone, record{}, nil // active again
+			}
+			if err := s.Intend(record{Call: "set", Changed: true}); err != nil {
+				return journal.OutcomeDone, record{}, err
+			}
+			return journal.OutcomeDone, record{}, r.remote.Write(ctx, c, "active", nil, st)
+		case ActionUnassign:
+			if st.Value != "" {
+				return journal.OutcomeDone, record{}, nil // assigned again
+			}
+			if err := s.Intend(record{Call: "set", Changed: true}); err != nil {
+				return journal.OutcomeDone, record{}, err
+			}
+			return journal.OutcomeDone, record{}, r.remote.Write(ctx, c, "", prev.PreviousPermissions, st)
+		case ActionManage:
+			want := prev.PreviousLevel
+			if want == "NONE" {
+				want = ""
+			}
+			if st.Level == want {
+				return journal.OutcomeDone, record{}, nil
+			}
+			if !reached(c, st) {
+				return journal.OutcomeSkipped, record{Reason: fmt.Sprintf("changed since apply: %s now holds %q", c.To.String(), st.Level)}, nil
+			}
+			if err := s.Intend(record{Call: "set", Changed: true}); err != nil {
+				return journal.OutcomeDone, record{}, err
+			}
+			return journal.OutcomeDone, record{}, r.remote.Write(ctx, c, want, nil, st)
+		}
+		back := Principal{cmpOr(prev.PreviousType, c.From.Type), cmpOr(prev.Previous, c.From.Name)}
+		if c.Kind == KindCluster {
+			return r.applyCluster(s, Change{ID: c.ID, WorkspaceID: c.WorkspaceID, Kind: c.Kind, ObjectID: c.ObjectID, ObjectName: c.ObjectName,
+				Action: c.Action, From: c.To, To: back, Restart: c.Restart}, st, back.Name, c.To)
+		}
+		if strings.EqualFold(st.Value, back.Name) {
+			return journal.OutcomeDone, record{}, nil
+		}
+		if !strings.EqualFold(st.Value, c.To.Name) {
+			return journal.OutcomeSkipped, record{Reason: fmt.Sprintf("changed since apply: it is now %s, not %s", cmpOr(st.Value, "(none)"), c.To.String()),
+				Found: st.Value}, nil
+		}
+		if err := s.Intend(record{Call: "set", Changed: true}); err != nil {
+			return journal.OutcomeDone, record{}, err
+		}
+		undo := Change{ID: c.ID, WorkspaceID: c.WorkspaceID, Kind: c.Kind, ObjectID: c.ObjectID, ObjectName: c.ObjectName,
+			Action: c.Action, From: c.To, To: back}
+		if err := r.remote.Write(ctx, undo, back.Name, nil, st); err != nil {
+			return journal.OutcomeDone, record{}, fmt.Errorf("put back %s %s: %w", c.Action, objectLabel(c.Kind, c.ObjectID, c.ObjectName), err)
+		}
+		return journal.OutcomeDone, record{}, nil
+	}
+}

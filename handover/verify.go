@@ -1,0 +1,195 @@
+package handover
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/dbiam/dbiam/journal"
+	"github.com/dbiam/dbiam/reports"
+)
+
+// VerifyOptions are the options of "dbiam handover verify".
+type VerifyOptions struct {
+	PlanPath   string
+	JournalDir string // "" means "<plan>.journal"; without a journal every change is expected done
+	Parallel   int    // objects read at once per workspace; 0 means DefaultParallel
+	Remote     Remote // tests
+}
+
+// Difference is one change whose live state is not what the plan and the
+// journal say it should be.
+type Difference struct {
+	Change Change
+	// Expected and Found describe the state.
+	Expected, Found string
+}
+
+// RunVerify re-reads every object of the plan (GET only) and reports every
+// difference from what the plan and the journal say: a change apply made
+// (or found made) must be in place, a change not made must no longer
+// depend on the leaving identity, a deactivated identity must be inactive
+// and unassigned, a revoked token gone. It returns a *PartialError (exit 2)
+// when there are differences.
+func RunVerify(ctx context.Context, opts VerifyOptions, d Deps) error {
+	if opts.PlanPath == "" {
+		return &InputError{Input: "dbiam handover verify", Problem: "no plan file", Fix: "pass the plan written by \"dbiam handover plan\""}
+	}
+	if opts.JournalDir == "" {
+		opts.JournalDir = journal.DefaultDir(opts.PlanPath)
+	}
+	if opts.Parallel <= 0 {
+		opts.Parallel = DefaultParallel
+	}
+	plan, raw, err := ReadPlan(opts.PlanPath)
+	if err != nil {
+		return err
+	}
+	var views map[string]*journal.View[record]
+	h, recs, err := journal.Read[record](opts.JournalDir)
+	switch {
+	case errors.Is(err, journal.ErrNoJournal):
+	case err != nil:
+		return err
+	default:
+		if err := journal.CheckHeader(journal.Path(opts.JournalDir), h, journal.Header{Kind: JournalKind, PlanSHA256: journal.SHA256(raw)}); err != nil {
+			return err
+		}
+		views = journal.Replay(recs, mergeRecord)
+	}
+	remote := opts.Remote
+	if remote == nil {
+		if d.Connect == nil {
+			return errors.New("verify: no connection configured")
+		}
+		sess, err := d.Connect(ctx)
+		if err != nil {
+			return err
+		}
+		if remote, err = NewRemote(ctx, sess, plan); err != nil {
+			return err
+		}
+	}
+	diffs, err := verifyPlan(ctx, plan, views, remote, opts.Parallel)
+	if err != nil {
+		return err
+	}
+	if d.Streams != nil {
+		if err := printDifferences(d.Streams, plan, diffs); err != nil {
+			return err
+		}
+	}
+	if len(diffs) > 0 {
+		return &PartialError{Op: "verify", Failed: len(diffs), Total: len(plan.Changes), What: "changes differ from the plan",
+			Hint: "see the differences above; run apply again, or plan again for objects that changed"}
+	}
+	return nil
+}
+
+// expectation says what a change's live state should be, from its journal
+// view (nil: no journal, the change should be done).
+func expectation(c Change, v *journal.View[record]) (wantDone bool, label string) {
+	if v == nil {
+		return true, "done"
+	}
+	switch {
+	case v.Undone:
+		return false, "rolled back"
+	case v.State == journal.Done:
+		return true, "done"
+	case v.State == journal.Skipped:
+		return false, "skipped at apply (" + v.Data.Reason + ")"
+	case v.State == "":
+		return false, "not applied yet"
+	}
+	return false, "apply " + string(v.State)
+}
+
+// verifyPlan reads every change's object and returns the differences, in
+// plan order.
+func verifyPlan(ctx context.Context, plan *Plan, views map[string]*journal.View[record], remote Remote, parallel int) ([]Difference, error) {
+	var (
+		mu    sync.Mutex
+		diffs = map[string]Difference{}
+		first error
+	)
+	sems := map[int64]chan struct{}{}
+	for _, c := range plan.Changes {
+		if sems[c.WorkspaceID] == nil {
+			sems[c.WorkspaceID] = make(chan struct{}, parallel)
+		}
+	}
+	var wg sync.WaitGroup
+	for _, c := range plan.Changes {
+		wg.Go(func() {
+			sem := sems[c.WorkspaceID]
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			st, err := remote.Read(ctx, c)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if first == nil {
+					first = fmt.Errorf("verify %s: %w", c.ID, err)
+				}
+				return
+			}
+			want, label := expectation(c, views[c.ID])
+			switch {
+			case want && !reached(c, st):
+				diffs[c.ID] = Difference{Change: c, Expected: describe(c), Found: foundText(c, st)}
+			case !want && c.Phase == PhaseObjects && dependsOn(c, st) && (views[c.ID] == nil || !views[c.ID].Undone):
+				diffs[c.ID] = Difference{Change: c, Expected: "no dependency on " + c.Identity + " (" + label + ")", Found: foundText(c, st)}
+			}
+		})
+	}
+	wg.Wait()
+	if first != nil {
+		return nil, first
+	}
+	var out []Difference
+	for _, c := range plan.Changes {
+		if d, ok := diffs[c.ID]; ok {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+func foundText(c Change, st live) string {
+	switch {
+	case !st.Exists && c.Action == ActionRevoke:
+		return "revoked"
+	case !st.Exists:
+		return "the object no longer exists"
+	case c.Action == ActionManage:
+		return c.To.String() + " holds " + cmpOr(st.Level, "nothing")
+	case c.Action == ActionRevoke:
+		return "the token still exists"
+	case c.Action == ActionDeactivate && st.Value != "":
+		return c.Identity + " is active"
+	case c.Action == ActionUnassign && st.Value != "":
+		return "assigned " + strings.Join(st.Permissions, ",")
+	}
+	return c.Action + " " + cmpOr(st.Value, "(none)")
+}
+
+func printDifferences(s *reports.Streams, plan *Plan, diffs []Difference) error {
+	if len(diffs) > 0 {
+		tp := reports.NewTablePrinter(s)
+		tp.SetColumns(reports.Column{Name: "workspace"}, reports.Column{Name: "object"}, reports.Column{Name: "expected"}, reports.Column{Name: "found"})
+		for _, d := range diffs {
+			c := d.Change
+			if err := tp.AddRow(cmpOr(c.Workspace, "account"), objectLabel(c.Kind, c.ObjectID, c.ObjectName), d.Expected, d.Found); err != nil {
+				return err
+			}
+		}
+		if err := tp.Render(); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(s.Out, "Verify: %d changes checked, %d differences\n", len(plan.Changes), len(diffs))
+	return nil
+}
