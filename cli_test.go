@@ -187,6 +187,7 @@ func TestErrorsGolden(t *testing.T) {
 		{"audit", "--user", "x@acme.test", "-o", "impact.html"},
 		{"audit", "--user", "x@acme.test", "--output", "html", "--out", "csv"},
 		{"migrate", "plan", "-o", "plan.json"},
+		{"diff", "-o", "review.html", "a", "b"},
 		{"--sandbox", "audit", "--user", "x@acme.test", "--workspace", "acme-prd"},
 	}
 	var b strings.Builder

@@ -2,6 +2,7 @@ package export
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/urfave/cli/v2"
 
@@ -58,7 +59,16 @@ func Command(io *reports.Streams, connect scim.ConnectFunc) *cli.Command {
 			if c.NArg() > 0 {
 				return badOption("unexpected argument %q: export takes flags only", c.Args().First())
 			}
-			return Run(c.Context, o, Deps{Streams: io, Connect: connect})
+			return Run(c.Context, o, Deps{Streams: io, Connect: connect, Version: c.App.Version, Args: commandArgs(c)})
 		},
 	}
+}
+
+// commandArgs returns the command line of the run: the app's "args"
+// metadata when the caller set it (main does), else os.Args.
+func commandArgs(c *cli.Context) []string {
+	if args, ok := c.App.Metadata["args"].([]string); ok {
+		return args
+	}
+	return os.Args
 }

@@ -10,7 +10,7 @@ import (
 // NewStreamTables returns Tables that write one table, the one named keep,
 // to w in format (CSV or JSON Lines) as its rows come, for a command's
 // "--out -": stdout is a single stream, so it carries a single table. The
-// other tables and the summary are checked and discarded. Commit flushes
+// other tables, the summary and the about table are checked and discarded. Commit flushes
 // what is buffered; Abort cannot take back what was written, so the
 // command must check everything it can before the first row.
 func NewStreamTables(w io.Writer, format Format, keep string) (Tables, error) {
@@ -61,6 +61,10 @@ func (t *streamTables) Table(name string, cols []Column) (Sink, error) {
 
 // Summary is discarded: stdout carries the one table.
 func (t *streamTables) Summary(Summary) error { return nil }
+
+// About is discarded: stdout carries the one table (the outcome line on
+// stderr says what was written).
+func (t *streamTables) About(About) error { return nil }
 
 // Commit flushes the stream.
 func (t *streamTables) Commit() error {

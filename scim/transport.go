@@ -84,6 +84,7 @@ type attemptInfo struct {
 	class   Class
 	attempt int
 	limiter *adaptiveLimiter // the class's bucket, looked up once per call
+	sent    *time.Time       // set by limitTransport: the attempt's slot
 }
 
 type attemptKey struct{}
@@ -170,7 +171,8 @@ func (r *retrier) do(ctx context.Context, req *http.Request, class Class, opts c
 	start := r.cfg.now()
 	limiter := r.cfg.registry.limiter(r.cfg.host, r.cfg.workspaceID, class)
 	for attempt := 1; ; attempt++ {
-		rep, err := r.attempt(ctx, req, attemptInfo{class: class, attempt: attempt, limiter: limiter})
+		var sent time.Time
+		rep, err := r.attempt(ctx, req, attemptInfo{class: class, attempt: attempt, limiter: limiter, sent: &sent})
 		var apiErr *APIError
 		if err == nil && (rep.status < 200 || rep.status > 299) {
 			apiErr = parseAPIError(req.Method, path, rep.status, rep.header, rep.body, r.cfg.now())
@@ -179,9 +181,9 @@ func (r *retrier) do(ctx context.Context, req *http.Request, class Class, opts c
 		}
 		switch {
 		case apiErr != nil && apiErr.Throttled():
-			limiter.throttled(r.cfg.now())
+			limiter.throttled(sent)
 		case err == nil || (apiErr != nil && apiErr.StatusCode < 500):
-			limiter.succeeded(r.cfg.now()) // the server had capacity for it
+			limiter.succeeded() // the server had capacity for it
 		}
 		if err == nil {
 			return rep, nil
@@ -326,8 +328,8 @@ type notSentError struct{ error }
 
 func (e notSentError) Unwrap() error { return e.error }
 
-// limitTransport waits for a token of the attempt's class, from the bucket
-// the retrier looked up for the call.
+// limitTransport waits for a slot of the attempt's class, from the bucket
+// the retrier looked up for the call, and records when it was sent.
 type limitTransport struct {
 	now   func() time.Time
 	sleep func(context.Context, time.Duration) error
@@ -336,13 +338,14 @@ type limitTransport struct {
 
 func (t *limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
-	res, wait := attemptOf(ctx).limiter.reserve(t.now())
-	if wait > 0 {
-		if err := t.sleep(ctx, wait); err != nil {
-			res.Cancel()
-			closeBody(req)
-			return nil, notSentError{err}
-		}
+	a := attemptOf(ctx)
+	slot, err := a.limiter.wait(ctx, t.now, t.sleep)
+	if err != nil {
+		closeBody(req)
+		return nil, notSentError{err}
+	}
+	if a.sent != nil {
+		*a.sent = slot
 	}
 	return t.next.RoundTrip(req)
 }
