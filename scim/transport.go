@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 )
 
@@ -56,6 +57,8 @@ type CallOption func(*callOptions)
 type callOptions struct {
 	idempotent bool
 	header     *http.Header
+	// final holds the statuses returned at once, never retried (NoRetryOn).
+	final []int
 }
 
 // Idempotent marks a POST or PATCH as safe to repeat, so transport errors and
@@ -63,6 +66,18 @@ type callOptions struct {
 // has the same effect as once (e.g. adding members, renaming to a fixed name).
 func Idempotent() CallOption {
 	return func(o *callOptions) { o.idempotent = true }
+}
+
+// NoRetryOn returns a reply with one of these HTTP statuses to the caller at
+// once, as an *APIError, even for a call marked Idempotent; throttling is
+// still retried (the server ran nothing). It is for an endpoint whose error
+// repeats identically whatever the number of attempts, where the caller
+// decides what to do next: the permission migration API answers 500 "Error
+// when updating permissions table" for conflicting grants, after moving part
+// of its batch (docs/permission-migration.md, rule 6), and a repeat only
+// spends the throttled API's budget.
+func NoRetryOn(statuses ...int) CallOption {
+	return func(o *callOptions) { o.final = append(o.final, statuses...) }
 }
 
 // ReplyHeader stores the reply's header in *h when the call succeeds.
@@ -187,6 +202,9 @@ func (r *retrier) do(ctx context.Context, req *http.Request, class Class, opts c
 		}
 		if err == nil {
 			return rep, nil
+		}
+		if apiErr != nil && !apiErr.Throttled() && slices.Contains(opts.final, apiErr.StatusCode) {
+			return nil, err
 		}
 		retry, unknown := shouldRetry(ctx, err, idempotent)
 		switch {
