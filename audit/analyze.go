@@ -326,7 +326,7 @@ func analyzeObject(ws WorkspaceRef, o *object, m matcher, now time.Time) []Findi
 	for _, r := range o.refs {
 		add(r.who, r.rel)
 	}
-	mgrs, owners := managers(o.acl)
+	mgrs, owners := o.managers()
 	for _, p := range owners {
 		add(p, RelOwns)
 	}
