@@ -44,6 +44,10 @@ type object struct {
 	aclErr   error
 	jobRunAs string // jobs/get run_as_user_name
 	jobErr   error
+	// jobGetRunAs is set when jobs/get was read for the run-as; a job
+	// listed with has_more is read for its tasks too (tasksRead once they
+	// are all in job.Settings.Tasks).
+	jobGetRunAs, tasksRead bool
 
 	// Kind-specific facts.
 	token     *scim.TokenInfo

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -417,12 +418,27 @@ func (a *auditor) detailGaps(w *wsRun, objs []*object) {
 	}
 	failed, total := 0, 0
 	var first error
+	tasksFailed, tasksTotal := 0, 0
+	var tasksFirst error
 	for _, o := range objs {
-		if o.kind != KindJob || (o.jobErr == nil && o.jobRunAs == "") {
+		if o.kind != KindJob {
+			continue
+		}
+		lost := o.jobErr != nil && !errors.Is(o.jobErr, scim.ErrNotFound)
+		if o.job.HasMore || o.tasksRead {
+			// Listed with more tasks than the list shows: the rest were
+			// to come from jobs/get.
+			tasksTotal++
+			if lost {
+				tasksFailed++
+				tasksFirst = cmp.Or(tasksFirst, o.jobErr)
+			}
+		}
+		if !o.jobGetRunAs {
 			continue
 		}
 		total++
-		if o.jobErr != nil && !errors.Is(o.jobErr, scim.ErrNotFound) {
+		if lost {
 			failed++
 			if first == nil {
 				first = o.jobErr
@@ -431,6 +447,9 @@ func (a *auditor) detailGaps(w *wsRun, objs []*object) {
 	}
 	if failed > 0 {
 		w.gap(KindJob, fmt.Errorf("run-as of %d of %d jobs could not be read: %w", failed, total, first))
+	}
+	if tasksFailed > 0 {
+		w.gap(KindWorkspaceFile, fmt.Errorf("tasks of %d of %d jobs with more than 100 tasks could not be read: %w", tasksFailed, tasksTotal, tasksFirst))
 	}
 	failed, total, first = 0, 0, nil
 	for _, o := range objs {
