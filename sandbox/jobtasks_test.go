@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/databricks/databricks-sdk-go/listing"
@@ -109,5 +110,38 @@ func TestJobsTasksPaged(t *testing.T) {
 		if j.JobId == 4100 && (len(j.Settings.Tasks) != 250 || j.HasMore) {
 			t.Errorf("SDK Jobs.List: job 4100 has %d tasks, has_more %v", len(j.Settings.Tasks), j.HasMore)
 		}
+	}
+}
+
+// TestJobPipelineTask: a seeded pipeline task is a job task with
+// pipeline_task.pipeline_id, as the SDK reads it; a task naming no
+// pipeline of the workspace is a seed error.
+func TestJobPipelineTask(t *testing.T) {
+	s := DefaultSeed()
+	const dlt = "edc846dc-9e46-4dab-999b-673b4e6c9624" // sales-dlt in acme-prod
+	for i := range s.Workspaces {
+		if s.Workspaces[i].WorkspaceID == wsProd {
+			s.Workspaces[i].Objects.Jobs = append(s.Workspaces[i].Objects.Jobs,
+				SeedJob{JobID: 4101, Name: "refresh-sales-dlt", Creator: "elena.patel@acme.test",
+					Tasks: []SeedTask{{TaskKey: "refresh", PipelineID: dlt}}})
+		}
+	}
+	srv := newObjServer(t, Options{Seed: s})
+	j, err := objSDK(t, srv, wsProd).Jobs.Get(context.Background(), jobs.GetJobRequest{JobId: 4101})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(j.Settings.Tasks) != 1 || j.Settings.Tasks[0].PipelineTask == nil || j.Settings.Tasks[0].PipelineTask.PipelineId != dlt ||
+		j.Settings.Tasks[0].NotebookTask != nil {
+		t.Errorf("tasks = %+v", j.Settings.Tasks)
+	}
+	for i := range s.Workspaces {
+		if s.Workspaces[i].WorkspaceID == wsProd {
+			js := s.Workspaces[i].Objects.Jobs
+			js[len(js)-1].Tasks[0].PipelineID = "00000000-0000-4000-8000-000000000000"
+		}
+	}
+	if _, err := New(Options{Seed: s}); err == nil || !strings.Contains(err.Error(), "is not a pipeline of the workspace") {
+		t.Errorf("unknown pipeline: err = %v", err)
 	}
 }

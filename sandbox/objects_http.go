@@ -350,9 +350,15 @@ type wireJobSettings struct {
 type wireTask struct {
 	TaskKey           string            `json:"task_key"`
 	NotebookTask      *wireNotebookTask `json:"notebook_task,omitempty"`
+	PipelineTask      *wirePipelineTask `json:"pipeline_task,omitempty"`
 	ExistingClusterID string            `json:"existing_cluster_id,omitempty"`
 	TimeoutSeconds    int               `json:"timeout_seconds"`
 	RunIf             string            `json:"run_if"`
+}
+
+type wirePipelineTask struct {
+	PipelineID  string `json:"pipeline_id"`
+	FullRefresh bool   `json:"full_refresh"`
 }
 
 type wireNotebookTask struct {
@@ -406,6 +412,9 @@ func (c *call) renderJob(j *jobObj, get, tasks bool, from int) wireJob {
 			wt := wireTask{TaskKey: t.TaskKey, ExistingClusterID: t.ExistingClusterID, RunIf: "ALL_SUCCESS"}
 			if t.NotebookPath != "" {
 				wt.NotebookTask = &wireNotebookTask{NotebookPath: t.NotebookPath, Source: "WORKSPACE"}
+			}
+			if t.PipelineID != "" {
+				wt.PipelineTask = &wirePipelineTask{PipelineID: t.PipelineID}
 			}
 			out.Settings.Tasks = append(out.Settings.Tasks, wt)
 		}
