@@ -63,6 +63,9 @@ type object struct {
 	libs       []string
 	libsErr    error
 	continuous bool // a continuous pipeline (pipeline get)
+	// activeJobs are the names of the active jobs that update a pipeline
+	// (markPipelineJobs).
+	activeJobs []string
 	// mlModel is a registry model's name: its permissions id (permID) is
 	// only known after a get.
 	mlModel string

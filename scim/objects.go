@@ -117,7 +117,8 @@ type JobSettings struct {
 	Tasks []JobTask `json:"tasks,omitempty"`
 }
 
-// JobTask is the part of a job task that names workspace files.
+// JobTask is the part of a job task that names workspace files or a
+// pipeline.
 type JobTask struct {
 	TaskKey      string `json:"task_key"`
 	NotebookTask *struct {
@@ -134,6 +135,11 @@ type JobTask struct {
 			Source string `json:"source,omitempty"`
 		} `json:"file,omitempty"`
 	} `json:"sql_task,omitempty"`
+	// PipelineTask is an update of a pipeline, which runs as the
+	// pipeline's own run-as identity.
+	PipelineTask *struct {
+		PipelineID string `json:"pipeline_id"`
+	} `json:"pipeline_task,omitempty"`
 }
 
 // WorkspacePaths returns the workspace files the task runs: notebook,
