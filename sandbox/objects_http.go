@@ -76,14 +76,14 @@ import (
 // gives none, and the largest page served. Jobs and pipelines reject a size
 // above the maximum (400 INVALID_PARAMETER_VALUE); the other lists clamp it.
 const (
-	jobsDefaultLimit        = 20
-	jobsMaxLimit            = 100
+	jobsDefaultLimit = 20
+	jobsMaxLimit     = 100
 	// jobsTasksPage is how many tasks a job carries in jobs/list
 	// (expand_tasks) and in each page of jobs/get: "Read endpoints return
 	// only 100 tasks. If more than 100 tasks are available, you can paginate
 	// through them using jobs/get" (SDK v0.175.0 jobs JobSettings.Tasks,
 	// BaseJob.HasMore; the SDK's JobsAPI.Get and List follow them).
-	jobsTasksPage = 100
+	jobsTasksPage           = 100
 	clustersDefaultPage     = 20
 	clustersMaxPage         = 100
 	pipelinesDefaultPage    = 25
