@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"runtime"
@@ -25,6 +26,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/dbiam/dbiam/audit"
+	"github.com/dbiam/dbiam/diff"
 	"github.com/dbiam/dbiam/export"
 	"github.com/dbiam/dbiam/handover"
 	"github.com/dbiam/dbiam/migrate"
@@ -63,6 +65,7 @@ func run(ctx context.Context, args []string, io *reports.Streams) int {
 	g := &globals{io: io}
 	defer g.close()
 	app := newApp(io, g)
+	app.Metadata = map[string]any{"args": args} // recorded (credentials left out) in export's About table
 	err := app.RunContext(ctx, args)
 	return exitCode(ctx, err, io)
 }
@@ -77,6 +80,8 @@ type globals struct {
 	useSandbox                           bool
 	parallel                             int
 	rps                                  float64
+	rateFlags                            cli.StringSlice
+	rates                                map[string]float64 // --rate, parsed by validate
 
 	mu  sync.Mutex
 	srv *sandbox.Server
@@ -105,6 +110,7 @@ func newApp(io *reports.Streams, g *globals) *cli.App {
 			&cli.BoolFlag{Name: "sandbox", Usage: "run against an embedded emulator seeded with a demo account (no real account is touched)", Destination: &g.useSandbox},
 			&cli.IntFlag{Name: "parallel", Usage: "workspaces processed concurrently", Value: 4, Destination: &g.parallel},
 			&cli.Float64Flag{Name: "rps", Usage: "cap on requests per second per workspace and endpoint class (0 = conservative per-class defaults)", EnvVars: []string{"DATABRICKS_RATE_LIMIT"}, Destination: &g.rps},
+			&cli.StringSliceFlag{Name: "rate", Usage: "set one endpoint class's rate, `CLASS=RPS` (raise or lower it; repeatable), e.g. scim-read=25", Destination: &g.rateFlags},
 			&cli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error", Value: "info"},
 			&cli.BoolFlag{Name: "no-progress", Usage: "never draw progress bars (plain log lines instead)"},
 		},
@@ -124,6 +130,7 @@ func newApp(io *reports.Streams, g *globals) *cli.App {
 			audit.Command(io, g.connect),
 			migrate.Command(io, g.connect),
 			handover.Command(io, g.connect),
+			diff.Command(io),
 			sandbox.Command(),
 			versionCommand(),
 		},
@@ -217,6 +224,18 @@ func (g *globals) validate() error {
 	if g.rps < 0 {
 		return fmt.Errorf("invalid --rps %g: pass 0 (defaults) or a positive rate", g.rps)
 	}
+	for _, v := range g.rateFlags.Value() {
+		for _, part := range strings.Split(v, ",") {
+			c, r, err := scim.ParseRate(part)
+			if err != nil {
+				return err
+			}
+			if g.rates == nil {
+				g.rates = map[string]float64{}
+			}
+			g.rates[string(c)] = r
+		}
+	}
 	if g.useSandbox && (g.host != "" || g.profile != "" || g.accountID != "") {
 		return errors.New("--sandbox cannot be combined with --host, --profile or --account-id (or DATABRICKS_HOST, DATABRICKS_CONFIG_PROFILE, DATABRICKS_ACCOUNT_ID): drop one")
 	}
@@ -234,6 +253,7 @@ func (g *globals) connect(ctx context.Context) (*scim.Session, error) {
 		AccountID:  g.accountID,
 		Parallel:   g.parallel,
 		RPS:        g.rps,
+		Rates:      g.rates,
 		OnRetry: func(e scim.RetryEvent) {
 			log.Warn("retry", "method", e.Method, "path", e.Path, "workspace", e.WorkspaceID,
 				"attempt", e.Attempt, "wait", e.Wait, "throttled", e.Throttled, "err", e.Err)
@@ -254,8 +274,9 @@ func (g *globals) connect(ctx context.Context) (*scim.Session, error) {
 		if g.rps == 0 {
 			// The embedded sandbox sets no rate limits, so the conservative
 			// production pacing would only slow a rehearsal down; --rps
-			// still applies when given.
+			// and --rate still apply when given.
 			s.Rates = scim.UnlimitedRates()
+			maps.Copy(s.Rates, g.rates)
 		}
 	}
 	return scim.Connect(ctx, s)

@@ -1,6 +1,8 @@
 package export
 
 import (
+	"os"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/dbiam/dbiam/reports"
@@ -53,7 +55,16 @@ func Command(io *reports.Streams, connect scim.ConnectFunc) *cli.Command {
 			if c.NArg() > 0 {
 				return badOption("unexpected argument %q: export takes flags only", c.Args().First())
 			}
-			return Run(c.Context, o, Deps{Streams: io, Connect: connect})
+			return Run(c.Context, o, Deps{Streams: io, Connect: connect, Version: c.App.Version, Args: commandArgs(c)})
 		},
 	}
+}
+
+// commandArgs returns the command line of the run: the app's "args"
+// metadata when the caller set it (main does), else os.Args.
+func commandArgs(c *cli.Context) []string {
+	if args, ok := c.App.Metadata["args"].([]string); ok {
+		return args
+	}
+	return os.Args
 }

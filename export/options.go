@@ -72,6 +72,9 @@ type Options struct {
 	Parallel int
 	// PageSize is the SCIM page size asked for; 0 means DefaultPageSize.
 	PageSize int
+
+	// memoryBudget replaces defaultBudget (tests and benchmarks).
+	memoryBudget int64
 }
 
 // DefaultOut returns the output path used when Options.Out is empty:
@@ -166,12 +169,16 @@ type config struct {
 	force     bool
 	parallel  int
 	pageSize  int
+	budget    int64 // memory of the workspaces in flight (see budget)
 }
 
 // resolve validates o completely, reads the workspaces file and checks the
 // output path, all before any network activity.
 func (o Options) resolve(now time.Time) (*config, error) {
-	c := &config{force: o.Force, parallel: o.Parallel, pageSize: o.PageSize}
+	c := &config{force: o.Force, parallel: o.Parallel, pageSize: o.PageSize, budget: o.memoryBudget}
+	if c.budget <= 0 {
+		c.budget = defaultBudget
+	}
 	var err error
 	if c.format, err = parseFormat(o.Format); err != nil {
 		return nil, err

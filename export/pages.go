@@ -3,6 +3,7 @@ package export
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"github.com/dbiam/dbiam/reports"
 	"github.com/dbiam/dbiam/scim"
@@ -50,6 +51,16 @@ type collection[T any] struct {
 	class  scim.Class
 	id     func(*T) string
 	onPage func([]T)
+	// slim, if not nil, trims each resource as it arrives (see interner):
+	// a list is held until its workspace is done, so what is never read
+	// must not stay. reset, if not nil, is called when the list is read
+	// again with the sequential iterator.
+	slim  func(*T)
+	reset func()
+	// sized, if not nil, is told the list's totalResults from its first
+	// page (when positive), and may hold the list back (see budget) until
+	// it returns.
+	sized func(n int)
 }
 
 // listAll reads a whole SCIM collection with up to pageWorkers pages in
@@ -58,16 +69,47 @@ type collection[T any] struct {
 // concurrently, and a list whose pages do not fit together is read again
 // with the sequential iterator. Items are counted on task as pages arrive,
 // each once.
+//
+// Resources are trimmed (slim) as their pages arrive; after a restart they
+// are trimmed once the sequential read is over, as that iterator hands
+// copies to OnPage.
 func listAll[T any](ctx context.Context, c collection[T], attrs []string, pageSize int, task *counter) ([]T, error) {
-	return c.ep.ListConcurrent(ctx, scim.ConcurrentListOptions[T]{
+	var restarted atomic.Bool
+	out, err := c.ep.ListConcurrent(ctx, scim.ConcurrentListOptions[T]{
 		Attributes: attrs,
 		PageSize:   pageSize,
 		Workers:    pageWorkers,
 		Doer:       c.doer,
 		Class:      c.class,
 		ID:         c.id,
-		OnPage:     c.onPage,
-		OnTotal:    func(n int) { task.expect(int64(n)) },
+		OnPage: func(rs []T) {
+			if c.slim != nil && !restarted.Load() {
+				for i := range rs {
+					c.slim(&rs[i])
+				}
+			}
+			if c.onPage != nil {
+				c.onPage(rs)
+			}
+		},
+		OnTotal: func(n int) {
+			task.expect(int64(n))
+			if c.sized != nil {
+				c.sized(n)
+			}
+		},
 		OnProgress: func(n int) { task.add(int64(n)) },
+		OnRestart: func(error) {
+			restarted.Store(true)
+			if c.reset != nil {
+				c.reset()
+			}
+		},
 	})
+	if err == nil && restarted.Load() && c.slim != nil {
+		for i := range out {
+			c.slim(&out[i])
+		}
+	}
+	return out, err
 }

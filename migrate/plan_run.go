@@ -52,6 +52,16 @@ type PlanOptions struct {
 	// BackupPrefix is prepended to a local group's name when apply renames
 	// it out of the way; "" means DefaultBackupPrefix.
 	BackupPrefix string
+	// PermissionsRoute is how the groups' grants reach their account
+	// groups (--permissions-route): RouteAPI ("" too), RouteACLCopy or
+	// RouteAPIOrACLCopy (permroute.go).
+	PermissionsRoute string
+	// ReadWorkspaceTree makes the plan read the ACL of every directory,
+	// notebook and file of each workspace's tree for the baselines
+	// (--read-workspace-tree): one list per directory and one permissions
+	// read per object, slow on a large workspace. Without it the plan reads
+	// the home folders and Git folders of the tree, as audit does.
+	ReadWorkspaceTree bool
 
 	// SkipUnreadable plans the other workspaces when one cannot be read
 	// (denied, unavailable, throttled past the retry budget): the plan
@@ -104,6 +114,11 @@ func (o *PlanOptions) planDefaults() error {
 	if o.BackupPrefix == "" {
 		o.BackupPrefix = DefaultBackupPrefix
 	}
+	route, err := checkRoute(o.PermissionsRoute)
+	if err != nil {
+		return err
+	}
+	o.PermissionsRoute = route
 	if strings.TrimSpace(o.BackupPrefix) == "" {
 		return fmt.Errorf("flag --backup-prefix %q: must contain a visible character", o.BackupPrefix)
 	}
@@ -188,7 +203,7 @@ func RunPlan(ctx context.Context, o PlanOptions, d Deps) error {
 	}
 	settings := PlanSettings{
 		Match: o.Match, Prefix: o.Prefix, Suffix: o.Suffix, Strip: o.Strip, Regex: o.Regex, Replace: o.Replace,
-		OnConflict: o.OnConflict, BackupPrefix: o.BackupPrefix,
+		OnConflict: o.OnConflict, BackupPrefix: o.BackupPrefix, PermissionsRoute: o.PermissionsRoute, ReadWorkspaceTree: o.ReadWorkspaceTree,
 		Workspaces: o.Workspaces, Groups: o.Groups, GroupRegex: o.GroupRegex, Exclude: o.Exclude, ExcludeRegex: o.ExcludeRegex,
 	}
 	if mapping != nil {
