@@ -1,10 +1,10 @@
 package audit
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -57,6 +57,7 @@ func Run(ctx context.Context, o Options, d Deps) error {
 	missing := rep.notFound()
 	a.log.Info("audit finished", "identities", len(rep.Identities), "workspaces", len(rep.Workspaces),
 		"findings", len(rep.Findings)-len(gaps), "not_covered", len(gaps), "not_found", len(missing))
+	d.Streams.SetOutcome(outcome(rep, p, len(gaps), len(missing)))
 	for _, g := range gaps {
 		a.log.Warn("audit not covered", "part", g)
 	}
@@ -83,6 +84,39 @@ func Run(ctx context.Context, o Options, d Deps) error {
 		return partial
 	}
 	return nil
+}
+
+// outcome says what the audit found and where the report went, for the
+// line that ends the run.
+func outcome(rep *Report, p plan, gaps, missing int) reports.Outcome {
+	bySev := map[Severity]int{}
+	for _, f := range rep.Findings {
+		bySev[f.Severity]++
+	}
+	var sev []string
+	for _, s := range Severities() {
+		if n := bySev[s]; n > 0 && s != SeverityNotCovered {
+			sev = append(sev, fmt.Sprintf("%d %s", n, s))
+		}
+	}
+	did := fmt.Sprintf("%s, %s, %s", plural(len(rep.Identities), "identity", "identities"),
+		plural(len(rep.Workspaces), "workspace", "workspaces"), plural(len(rep.Findings)-gaps, "finding", "findings"))
+	if len(sev) > 0 {
+		did += " (" + strings.Join(sev, ", ") + ")"
+	}
+	if gaps > 0 {
+		did += fmt.Sprintf(", %d not covered", gaps)
+	}
+	if missing > 0 {
+		did += fmt.Sprintf(", %d not found", missing)
+	}
+	o := reports.Outcome{Command: "audit", Did: did}
+	if p.out != "" {
+		o.Wrote = []string{p.out}
+	} else {
+		o.Stdout = true
+	}
+	return o
 }
 
 // auditor holds one run's state.
@@ -190,49 +224,22 @@ func (a *auditor) selectWorkspaces(ctx context.Context) error {
 	if infos == nil {
 		var err error
 		if infos, err = a.sess.Workspaces(ctx); err != nil {
-			return fmt.Errorf("list workspaces: %w", err)
+			return err // scim.Session.Workspaces names the operation
 		}
 	}
-	want := map[string]bool{}
-	for _, w := range a.plan.workspaces {
-		want[strings.ToLower(strings.TrimSpace(w))] = false
+	picked, err := pickWorkspaces(infos, a.plan.workspaces)
+	if err != nil {
+		return err
 	}
-	for _, info := range infos {
-		idKey := strconv.FormatInt(info.ID, 10)
-		nameKey := strings.ToLower(info.Name)
-		if len(want) > 0 {
-			_, byID := want[idKey]
-			_, byName := want[nameKey]
-			if !byID && !byName {
-				continue
-			}
-			if byID {
-				want[idKey] = true
-			}
-			if byName {
-				want[nameKey] = true
-			}
+	for i, info := range infos {
+		if picked != nil && !picked[i] {
+			continue
 		}
 		w := &wsRun{info: info, ref: WorkspaceRef{ID: info.ID, Name: info.Name, URL: info.URL}}
 		if info.Status != "" && info.Status != "RUNNING" {
 			w.skipped = "workspace status " + info.Status
 		}
 		a.ws = append(a.ws, w)
-	}
-	var unknown []string
-	for k, seen := range want {
-		if !seen {
-			unknown = append(unknown, k)
-		}
-	}
-	if len(unknown) > 0 {
-		slices.Sort(unknown)
-		names := make([]string, 0, len(infos))
-		for _, i := range infos {
-			names = append(names, i.Name)
-		}
-		return &InputError{Input: "--workspace " + strings.Join(unknown, ", "), Problem: "no such workspace",
-			Fix: "use a name or id from: " + strings.Join(names, ", ")}
 	}
 	for _, w := range a.ws {
 		if w.skipped != "" {
@@ -246,6 +253,54 @@ func (a *auditor) selectWorkspaces(ctx context.Context) error {
 		w.client = c
 	}
 	return nil
+}
+
+// pickWorkspaces returns which of infos the --workspace selectors name
+// (nil: no selector, every workspace). A selector names a workspace by id
+// or by its exact name, spaces and case included, every workspace of that
+// name; one that matches no name exactly may match a single workspace's
+// name ignoring case. A selector that names none, or several only ignoring
+// case, is an *InputError.
+func pickWorkspaces(infos []scim.WorkspaceInfo, sels []string) ([]bool, error) {
+	if len(sels) == 0 {
+		return nil, nil
+	}
+	picked := make([]bool, len(infos))
+	var unknown []string
+	for _, sel := range sels {
+		var hits, folded []int
+		for i, w := range infos {
+			switch {
+			case strconv.FormatInt(w.ID, 10) == sel || w.Name == sel:
+				hits = append(hits, i)
+			case strings.EqualFold(w.Name, sel):
+				folded = append(folded, i)
+			}
+		}
+		switch {
+		case len(hits) > 0:
+		case len(folded) == 1:
+			hits = folded
+		case len(folded) > 1:
+			names := make([]string, len(folded))
+			for j, h := range folded {
+				names[j] = fmt.Sprintf("%q (%d)", infos[h].Name, infos[h].ID)
+			}
+			return nil, &InputError{Input: fmt.Sprintf("--workspace %q", sel),
+				Problem: "names no workspace exactly, and " + strings.Join(names, ", ") + " ignoring case",
+				Fix:     "give the exact name or the id"}
+		default:
+			unknown = append(unknown, sel)
+		}
+		for _, h := range hits {
+			picked[h] = true
+		}
+	}
+	if len(unknown) > 0 {
+		nf := scim.NewWorkspaceNotFound(unknown[0], infos)
+		return nil, &InputError{Input: "--workspace " + strings.Join(unknown, ", "), Problem: "no such workspace", Fix: nf.Hint(), Err: nf}
+	}
+	return picked, nil
 }
 
 // active returns the workspaces that can be audited.
@@ -277,7 +332,11 @@ func (a *auditor) matcher() matcher {
 // read through one of its workspaces, whose own reads share its rate
 // limits.
 func (a *auditor) scan(ctx context.Context) {
-	prog := reports.NewProgress(a.streams, reports.ProgressOptions{Label: "audit", Unit: "objects", Tasks: len(a.active()) + len(a.ms)})
+	unit := "workspaces"
+	if len(a.ms) > 0 {
+		unit = "workspaces and metastores"
+	}
+	prog := reports.NewProgress(a.streams, reports.ProgressOptions{Label: "audit", Unit: "objects", TaskUnit: unit, Tasks: len(a.active()) + len(a.ms)})
 	defer prog.Close()
 	var wg sync.WaitGroup
 	wg.Go(func() { a.scanMetastores(ctx, prog) })
@@ -393,12 +452,27 @@ func (a *auditor) detailGaps(w *wsRun, objs []*object) {
 	}
 	failed, total := 0, 0
 	var first error
+	tasksFailed, tasksTotal := 0, 0
+	var tasksFirst error
 	for _, o := range objs {
-		if o.kind != KindJob || (o.jobErr == nil && o.jobRunAs == "") {
+		if o.kind != KindJob {
+			continue
+		}
+		lost := o.jobErr != nil && !errors.Is(o.jobErr, scim.ErrNotFound)
+		if o.job.HasMore || o.tasksRead {
+			// Listed with more tasks than the list shows: the rest were
+			// to come from jobs/get.
+			tasksTotal++
+			if lost {
+				tasksFailed++
+				tasksFirst = cmp.Or(tasksFirst, o.jobErr)
+			}
+		}
+		if !o.jobGetRunAs {
 			continue
 		}
 		total++
-		if o.jobErr != nil && !errors.Is(o.jobErr, scim.ErrNotFound) {
+		if lost {
 			failed++
 			if first == nil {
 				first = o.jobErr
@@ -407,6 +481,9 @@ func (a *auditor) detailGaps(w *wsRun, objs []*object) {
 	}
 	if failed > 0 {
 		w.gap(KindJob, fmt.Errorf("run-as of %d of %d jobs could not be read: %w", failed, total, first))
+	}
+	if tasksFailed > 0 {
+		w.gap(KindWorkspaceFile, fmt.Errorf("tasks of %d of %d jobs with more than 100 tasks could not be read: %w", tasksFailed, tasksTotal, tasksFirst))
 	}
 	failed, total, first = 0, 0, nil
 	for _, o := range objs {

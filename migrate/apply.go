@@ -263,7 +263,7 @@ func RunApply(ctx context.Context, opts ApplyOptions, d Deps) error {
 	ex.dryRun = opts.DryRun
 	ex.scope = scope
 	if d.Streams != nil {
-		ex.progress = reports.NewProgress(d.Streams, reports.ProgressOptions{Label: "migrate", Unit: "groups",
+		ex.progress = reports.NewProgress(d.Streams, reports.ProgressOptions{Label: "migrate", Unit: "groups", TaskUnit: "workspaces",
 			Tasks: len(workspacesOf(scope)), Now: d.Now})
 	}
 	res, err := ex.run(ctx)
@@ -274,6 +274,7 @@ func RunApply(ctx context.Context, opts ApplyOptions, d Deps) error {
 				len(scope), all)
 		}
 	}
+	d.setOutcome(applyOutcome(res, opts))
 	if err != nil {
 		return err
 	}
@@ -294,6 +295,17 @@ func RunApply(ctx context.Context, opts ApplyOptions, d Deps) error {
 // (see journal.AcquireLock).
 func acquireLock(dir, op string, force bool, d Deps) (*journal.Lock, error) {
 	return journal.AcquireLock(dir, journal.LockOptions{Command: "migrate " + op, Activity: "migration", Force: force, Now: d.Now, Log: d.logger()})
+}
+
+// applyOutcome says how many groups the apply migrated and where its
+// journal is.
+func applyOutcome(r ApplyResult, o ApplyOptions) reports.Outcome {
+	if o.DryRun {
+		return reports.Outcome{Command: "migrate apply", Nothing: true,
+			Did: fmt.Sprintf("dry run, would migrate %d of %d groups, %d would fail", r.Migrated, r.Groups, len(r.Failed))}
+	}
+	return reports.Outcome{Command: "migrate apply", Wrote: []string{"journal " + o.JournalDir},
+		Did: fmt.Sprintf("%d of %d groups migrated, %d failed, %d pending", r.Migrated+r.AlreadyDone, r.Groups, len(r.Failed), r.Pending)}
 }
 
 // writeApplySummary prints the final summary.

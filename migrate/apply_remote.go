@@ -41,7 +41,7 @@ func NewRemote(ctx context.Context, sess *scim.Session, p *Plan) (Remote, error)
 	}
 	list, err := sess.Workspaces(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("list workspaces: %w", err)
+		return nil, err // scim.Session.Workspaces names the operation
 	}
 	for _, info := range list {
 		if _, ok := r.infos[info.ID]; ok {

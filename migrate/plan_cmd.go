@@ -27,7 +27,7 @@ Targets (--match): name (same name), prefix/suffix (add --prefix/--suffix, or re
 external-id (the account group with the local group's externalId), mapping (--mapping FILE,
 CSV rows workspace,local_group,account_group; workspace is a name, an id or *).`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "plan file to write (required)", Required: true},
+			&cli.StringFlag{Name: "out", Usage: "plan file to write (required)", Required: true},
 			&cli.BoolFlag{Name: "force", Usage: "replace an existing plan or report file"},
 			&cli.StringSliceFlag{Name: "workspace", Aliases: []string{"w"}, KeepSpace: true, Usage: "workspace name (exact) or id to plan (repeatable; default all)"},
 			&cli.StringSliceFlag{Name: "group", Aliases: []string{"g"}, KeepSpace: true, Usage: "local group name to migrate, exact (repeatable; \"...\" reads a Go-quoted name)"},

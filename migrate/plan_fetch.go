@@ -77,7 +77,7 @@ func (f *planFetcher) fetch(ctx context.Context) (retErr error) {
 	}
 	all, err := f.sess.Workspaces(ctx)
 	if err != nil {
-		return fmt.Errorf("list workspaces: %w", err)
+		return err // scim.Session.Workspaces names the operation
 	}
 	infos, err := f.b.sel.selectWorkspaces(all)
 	if err != nil {

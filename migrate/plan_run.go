@@ -11,6 +11,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+
+	"github.com/dbiam/dbiam/reports"
 )
 
 // Report formats for --report.
@@ -238,7 +240,20 @@ func RunPlan(ctx context.Context, o PlanOptions, d Deps) error {
 	if err := printPlanSummary(d.Streams, p, o.Out); err != nil {
 		return err
 	}
+	d.setOutcome(planRunOutcome(p, o))
 	return planReview(p, o)
+}
+
+// planRunOutcome says what the plan holds and which files were written.
+func planRunOutcome(p *Plan, o PlanOptions) reports.Outcome {
+	t := planTotalsOf(p)
+	out := reports.Outcome{Command: "migrate plan", Wrote: []string{o.Out},
+		Did: fmt.Sprintf("%d local groups in %d workspaces, %d to migrate, %d conflicts (%d blocking)",
+			t.Groups, t.Workspaces, t.Migrated, t.Conflicts, t.BlockingConflicts)}
+	if o.Report != "" {
+		out.Wrote = append(out.Wrote, o.ReportOut)
+	}
+	return out
 }
 
 // writePlanFiles writes the report (if asked for) and then the plan, each

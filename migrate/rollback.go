@@ -107,6 +107,11 @@ func RunRollback(ctx context.Context, opts RollbackOptions, d Deps) error {
 			fmt.Fprintf(d.Streams.Out, "  warning: %s\n", w)
 		}
 	}
+	did := fmt.Sprintf("%d groups rolled back, %d account groups deleted or restored, %d failed", res.Groups, res.AccountGroups, len(res.Failed))
+	if opts.DryRun {
+		did = fmt.Sprintf("would roll back %d groups, would delete or restore %d account groups, %d would fail", res.Groups, res.AccountGroups, len(res.Failed))
+	}
+	d.setOutcome(journalOutcome("migrate rollback", opts.JournalDir, opts.DryRun, did))
 	if err != nil {
 		return err
 	}

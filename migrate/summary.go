@@ -235,6 +235,7 @@ func printPlanSummary(s *reports.Streams, p *Plan, path string) error {
 	}
 	tp := reports.NewTablePrinter(s)
 	tp.SetColumns(planGroupColumns...)
+	tp.Wrap("note") // never cut the explanation
 	for _, r := range planRows(p) {
 		if tty {
 			r.LocalName, r.AccountGroup = planShowName(r.LocalName), planShowName(r.AccountGroup)

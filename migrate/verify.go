@@ -10,6 +10,7 @@ import (
 	"sort"
 
 	"github.com/dbiam/dbiam/journal"
+	"github.com/dbiam/dbiam/reports"
 	"github.com/dbiam/dbiam/scim"
 )
 
@@ -201,6 +202,8 @@ func RunVerify(ctx context.Context, opts VerifyOptions, d Deps) error {
 			fmt.Fprintf(out, "account\t%s\t%s\n", df.Group, df.Detail)
 		}
 	}
+	d.setOutcome(reports.Outcome{Command: "migrate verify", Stdout: true,
+		Did: fmt.Sprintf("%d groups checked, %d differences in %d groups", groups, len(diffs), failed)})
 	if len(diffs) == 0 {
 		fin := 0
 		for _, gr := range activeGroups(plan) {

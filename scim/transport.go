@@ -23,11 +23,15 @@ type RetryEvent struct {
 	Path        string // URL path, without query
 	Host        string
 	WorkspaceID int64 // 0 for account calls and the --host workspace before Me
-	Class       Class
-	Attempt     int           // the attempt that failed, from 1
-	Wait        time.Duration // backoff before the next attempt
-	Throttled   bool          // the server refused for rate or concurrency limits
-	Err         error         // *APIError or transport error of the failed attempt
+	// Workspace names where the call went, for messages: the workspace's
+	// name (its id when it has none), "account" for account calls, or the
+	// host for a --host workspace.
+	Workspace string
+	Class     Class
+	Attempt   int           // the attempt that failed, from 1
+	Wait      time.Duration // backoff before the next attempt
+	Throttled bool          // the server refused for rate or concurrency limits
+	Err       error         // *APIError or transport error of the failed attempt
 }
 
 // RequestEvent reports one HTTP exchange (one attempt). Header is the request
@@ -184,6 +188,7 @@ func attemptOf(ctx context.Context) attemptInfo {
 type stackConfig struct {
 	host         string // scheme://host[:port], the limiter and semaphore key
 	workspaceID  int64
+	label        string // RetryEvent.Workspace
 	base         http.RoundTripper
 	authenticate func(*http.Request) error
 	registry     *registry
@@ -300,7 +305,7 @@ func (r *retrier) do(ctx context.Context, req *http.Request, class Class, opts c
 		}
 		if r.cfg.onRetry != nil {
 			r.cfg.onRetry(RetryEvent{
-				Method: req.Method, Path: path, Host: r.cfg.host, WorkspaceID: r.cfg.workspaceID, Class: class,
+				Method: req.Method, Path: path, Host: r.cfg.host, WorkspaceID: r.cfg.workspaceID, Workspace: r.cfg.label, Class: class,
 				Attempt: attempt, Wait: wait, Throttled: apiErr != nil && apiErr.Throttled(), Err: err,
 			})
 		}
