@@ -819,10 +819,12 @@ func (r *stepRun) begin(d *Detail) error {
 // before-send hook (scim.WithBeforeSend) once the first of those calls
 // has been granted by the rate limiter, right before it is sent; the
 // calls after it in the same context write nothing more. A call that is
-// never sent (the run stopped while it waited for the limiter) leaves no
-// record, so that a killed run leaves announced only what it was about to
-// send. Reads made with it would run the hook too: use it for writes
-// only. In a dry run the record (kept in memory) is made at once.
+// never sent leaves no record, so that a killed run leaves announced only
+// what it was about to send; and once the run is interrupted (Ctrl-C) no
+// call of the context is sent any more, not even one the limiter grants
+// during the grace period (which is for the calls already sent). Reads
+// made with it would run the hook too: use it for writes only. In a dry
+// run the record (kept in memory) is made at once.
 func (r *stepRun) sending(d *Detail) context.Context {
 	if r.ex.dryRun {
 		_ = r.begin(d)
@@ -833,6 +835,9 @@ func (r *stepRun) sending(d *Detail) context.Context {
 		err  error
 	)
 	return scim.WithBeforeSend(r.ctx, func() error {
+		if cerr := r.parent.Err(); cerr != nil {
+			return cerr
+		}
 		once.Do(func() { err = r.begin(d) })
 		return err
 	})

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -34,6 +35,17 @@ const (
 	envToken      = "DBIAM_MIGRATE_CRASH_TOKEN"
 	envPlan       = "DBIAM_MIGRATE_CRASH_PLAN"
 	envKillBefore = "DBIAM_MIGRATE_CRASH_KILL_BEFORE_SEQ"
+	// envKillAfterRequests makes the child SIGKILL itself when the reply
+	// headers of its Nth request arrive (that reply is lost).
+	envKillAfterRequests = "DBIAM_MIGRATE_CRASH_KILL_AFTER_REQUESTS"
+	// envRates paces classes of the child's client ("class=rps,...");
+	// the others stay unlimited.
+	envRates = "DBIAM_MIGRATE_CRASH_RATES"
+	// envParallel is ApplyOptions.Parallel (default 4).
+	envParallel = "DBIAM_MIGRATE_CRASH_PARALLEL"
+	// envConcurrency is the client's requests in flight per workspace
+	// (scim.Settings.Concurrency; default the client's).
+	envConcurrency = "DBIAM_MIGRATE_CRASH_CONCURRENCY"
 )
 
 // TestMigrateCrashChild is not a test: it is the child process of
@@ -53,13 +65,38 @@ func TestMigrateCrashChild(t *testing.T) {
 			}
 		}
 	}
+	rates := scim.UnlimitedRates()
+	if spec := os.Getenv(envRates); spec != "" {
+		for _, kv := range strings.Split(spec, ",") {
+			c, r, err := scim.ParseRate(kv)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "rates:", err)
+				os.Exit(3)
+			}
+			rates[string(c)] = r
+		}
+	}
+	var onRequest func(scim.RequestEvent)
+	if n, err := strconv.ParseInt(os.Getenv(envKillAfterRequests), 10, 64); err == nil && n > 0 {
+		var sent atomic.Int64
+		onRequest = func(scim.RequestEvent) {
+			if sent.Add(1) >= n {
+				_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+				select {}
+			}
+		}
+	}
+	concurrency, _ := strconv.Atoi(os.Getenv(envConcurrency))
 	io, _, _ := reports.Test()
 	io.Err = os.Stderr
 	d := Deps{Streams: io, Connect: func(ctx context.Context) (*scim.Session, error) {
 		return scim.Connect(ctx, scim.Settings{Host: os.Getenv(envHost), AccountID: os.Getenv(envAccount),
-			Token: os.Getenv(envToken), Hermetic: true, Rates: scim.UnlimitedRates()})
+			Token: os.Getenv(envToken), Hermetic: true, Rates: rates, OnRequest: onRequest, Concurrency: concurrency})
 	}}
 	opts := ApplyOptions{Yes: true, PlanPath: os.Getenv(envPlan), Parallel: 4}
+	if n, err := strconv.Atoi(os.Getenv(envParallel)); err == nil && n > 0 {
+		opts.Parallel = n
+	}
 	if err := permissionKillOptions(context.Background(), &opts, d); err != nil {
 		fmt.Fprintln(os.Stderr, "apply:", err)
 		os.Exit(3)
