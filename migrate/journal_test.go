@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dbiam/dbiam/journal"
+	"github.com/dbiam/dbiam/sandbox"
 )
 
 var journalEpoch = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
@@ -194,5 +196,104 @@ func TestJournalDamageNamesAdopt(t *testing.T) {
 	}
 	if after, _ := os.ReadFile(journal.Path(dir)); string(after) != dup {
 		t.Error("a refused journal was modified")
+	}
+}
+
+// toVersion1 rewrites the chained journal in dir as "dbiam migrate" wrote
+// it before package journal: a header without kind, records without prev,
+// each line as that version encoded it.
+func toVersion1(t *testing.T, dir string) {
+	t.Helper()
+	h, recs, err := ReadJournal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	line := func(v any) {
+		enc, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Write(append(enc, '\n'))
+	}
+	line(struct {
+		JournalVersion int    `json:"journal_version"`
+		PlanSHA256     string `json:"plan_sha256"`
+		Lineage        string `json:"lineage"`
+		ToolVersion    string `json:"tool_version"`
+	}{journal.Version1, h.PlanSHA256, h.Lineage, "v0.9.0"})
+	for _, r := range recs {
+		line(v1Record{Seq: r.Seq, Time: r.Time, Step: r.Step, Kind: r.Data.Kind, WorkspaceID: r.Data.WorkspaceID, Group: r.Data.Group,
+			State: r.State, Detail: r.Data.Detail, Error: r.Error})
+	}
+	if err := os.WriteFile(journal.Path(dir), b.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestResumeVersion1Journal: an apply interrupted under the version 1
+// journal format (a migration in flight when dbiam was upgraded) resumes
+// to the state of an uninterrupted run, keeps its journal in version 1
+// with lines an older dbiam reads, and rolls back to the seed.
+func TestResumeVersion1Journal(t *testing.T) {
+	opts := sandbox.Options{Seed: readableSeed()}
+	srv := sandbox.NewTestServer(t, opts)
+	seed := srv.Snapshot()
+	plan := makePlan(t, srv, t.TempDir(), PlanOptions{})
+	want, n := referenceRunIn(t, plan, opts)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	beforeAppend = func(seq int64) {
+		if seq == n/2 {
+			cancel()
+		}
+	}
+	t.Cleanup(func() { beforeAppend = nil })
+	d, _, _ := sandboxDeps(t, srv)
+	if err := RunApply(ctx, ApplyOptions{Yes: true, PlanPath: plan}, d); !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted apply: %v, want context.Canceled", err)
+	}
+	beforeAppend = nil
+	jdir := DefaultJournalDir(plan)
+	toVersion1(t, jdir)
+	_, v1recs, err := ReadJournal(jdir)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	d, stdout, stderr := sandboxDeps(t, srv)
+	if err := RunApply(context.Background(), ApplyOptions{Yes: true, PlanPath: plan}, d); err != nil {
+		t.Fatalf("resumed apply: %v\n%s\n%s", err, stdout, stderr)
+	}
+	if g, w := snapshotJSON(t, normalize(srv.Snapshot(), seed)), snapshotJSON(t, want); g != w {
+		t.Fatalf("state after resuming a version 1 journal differs from an uninterrupted run:\n%s", diffLines(w, g))
+	}
+	data, err := os.ReadFile(journal.Path(jdir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n"))
+	if !bytes.HasPrefix(lines[0], []byte(`{"journal_version":1,`)) {
+		t.Errorf("header after resume = %s, want version 1 kept", lines[0])
+	}
+	if len(lines)-1 <= len(v1recs) {
+		t.Fatalf("the resumed apply appended nothing (%d lines)", len(lines))
+	}
+	for i, l := range lines[1:] {
+		dec := json.NewDecoder(bytes.NewReader(l))
+		dec.DisallowUnknownFields()
+		var old v1Record
+		if err := dec.Decode(&old); err != nil || old.Seq != int64(i+1) {
+			t.Fatalf("line %d %s does not read as a version 1 record (seq %d): %v", i+2, l, old.Seq, err)
+		}
+	}
+
+	d, stdout, stderr = sandboxDeps(t, srv)
+	if err := RunRollback(context.Background(), RollbackOptions{Yes: true, JournalDir: jdir}, d); err != nil {
+		t.Fatalf("rollback: %v\n%s\n%s", err, stdout, stderr)
+	}
+	if g, w := snapshotJSON(t, srv.Snapshot()), snapshotJSON(t, seed); g != w {
+		t.Errorf("rollback of a version 1 journal did not restore the seed:\n%s", diffLines(w, g))
 	}
 }
