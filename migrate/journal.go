@@ -99,6 +99,11 @@ type Detail struct {
 	// Adopted is set on the records "migrate adopt" wrote: what they say
 	// was read from the live state, not recorded as it happened.
 	Adopted bool `json:"adopted,omitempty"`
+	// Unknown is set by "migrate adopt" on a step whose effect it found
+	// in the live state but could not attribute (what a reused account
+	// group held before apply): it says what, and rollback refuses to undo
+	// the step's group rather than restore it in part.
+	Unknown string `json:"unknown,omitempty"`
 }
 
 // GrantChange is one object ACL entry dbiam set: the group's level on an
@@ -319,6 +324,9 @@ func mergeDetail(dst, src *Detail) {
 	}
 	if src.Adopted {
 		dst.Adopted = true
+	}
+	if src.Unknown != "" {
+		dst.Unknown = src.Unknown
 	}
 }
 

@@ -550,6 +550,9 @@ func (ex *executor) rollbackAccountGroup(ctx context.Context, ag *AccountGroupPl
 		return "", nil
 	}
 	d := v.Detail
+	if d.Unknown != "" {
+		return "", fmt.Errorf("kept as it is, not rolled back: its journal was rebuilt by \"dbiam migrate adopt\", which could not tell %s; restore it by hand", d.Unknown)
+	}
 	// A finished ensure step set every planned member; an interrupted one
 	// may have set only some.
 	ensured := v.State == StateDone
