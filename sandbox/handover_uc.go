@@ -18,7 +18,9 @@ import (
 // catalog or schema that contains the securable (a member of an owning
 // group counts as its owner); the new owner is a user, a group or a
 // service principal (application id) of the account, else 400. A caller
-// that may not see the securable gets its kind's 404. The reply is the
+// that may not see the securable gets its kind's 404; a securable of an
+// isolated catalog not bound to the caller's workspace is 403 (see
+// unitycatalog.go). The reply is the
 // securable as its get returns it. Other fields of the update are refused
 // (400): the sandbox models owner and comment only.
 
@@ -53,6 +55,9 @@ func ucSetOwner(kind, label string) func(*call) error {
 		v := c.ucViewer(m)
 		if n == nil || !v.sees(n) {
 			return restErr(http.StatusNotFound, ucNotFoundCode(label), "%s '%s' does not exist.", label, name)
+		}
+		if err := c.ucReachable(n); err != nil {
+			return err
 		}
 		var body map[string]any
 		if err := c.decodeREST(&body); err != nil {
