@@ -121,6 +121,9 @@ func outcome(rep *Report, p plan, gaps, missing int) reports.Outcome {
 
 // auditor holds one run's state.
 type auditor struct {
+	// listed are every workspace listed (or in --workspaces-file), audited
+	// or not: the names of the workspaces an isolated catalog is bound to.
+	listed  []scim.WorkspaceInfo
 	plan    plan
 	sess    *scim.Session
 	now     time.Time
@@ -227,6 +230,7 @@ func (a *auditor) selectWorkspaces(ctx context.Context) error {
 			return err // scim.Session.Workspaces names the operation
 		}
 	}
+	a.listed = infos
 	picked, err := pickWorkspaces(infos, a.plan.workspaces)
 	if err != nil {
 		return err
