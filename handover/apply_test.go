@@ -79,7 +79,7 @@ func TestApplySkipsStaleObjects(t *testing.T) {
 // deactivated and its tokens are not revoked; once the cause is gone, the
 // same command finishes.
 func TestApplyOneFailureDoesNotStopTheRest(t *testing.T) {
-	srv := newServer(t)
+	srv := newProdBoundServer(t)
 	plan, p := demoPlan(t, srv, func(o *PlanOptions) {
 		o.Workspaces = []string{"acme-prod"}
 		o.Deactivate, o.RevokeTokens = true, true
@@ -191,7 +191,7 @@ func TestApplyConfirmation(t *testing.T) {
 // consistent; the next run reads the object, finds it done or does it, and
 // finishes without sending a write twice.
 func TestApplyInterruptedResumes(t *testing.T) {
-	srv := newServer(t)
+	srv := newProdBoundServer(t)
 	plan, p := demoPlan(t, srv, func(o *PlanOptions) { o.Workspaces = []string{"acme-prod"} })
 	d, _, _ := deps(srv)
 	for _, stopAt := range []int{1, 2, 7} {

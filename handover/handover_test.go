@@ -222,7 +222,7 @@ func snapshot(srv *sandbox.Server) sandbox.State { return srv.Snapshot() }
 // shows nothing that breaks or is orphaned; rollback puts the account back
 // exactly as it was.
 func TestApplyVerifyAuditRollback(t *testing.T) {
-	srv := newServer(t)
+	srv := newProdBoundServer(t)
 	before := snapshot(srv)
 	plan, p := demoPlan(t, srv, func(o *PlanOptions) {
 		o.Deactivate = true
