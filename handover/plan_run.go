@@ -304,30 +304,34 @@ func newLineage() string {
 }
 
 // selectWorkspaces lists the account's workspaces and applies --workspace
-// (names byte-exact, or ids); workspaces not RUNNING are left out.
+// by scim.PickWorkspaces' rule, the one export and audit share (an id, or
+// a name byte-exact: every workspace of that name; ignoring case only when
+// that names one workspace); workspaces not RUNNING are left out.
 func (pl *planner) selectWorkspaces(ctx context.Context) error {
 	infos, err := pl.sess.Workspaces(ctx)
 	if err != nil {
 		return fmt.Errorf("list workspaces: %w", err)
 	}
-	want := map[string]bool{}
-	for _, w := range pl.opts.Workspaces {
-		want[w] = false
+	picked, err := scim.PickWorkspaces(infos, pl.opts.Workspaces)
+	var amb *scim.AmbiguousWorkspaceError
+	var nf *scim.WorkspaceNotFoundError
+	switch {
+	case errors.As(err, &amb):
+		return &InputError{Input: fmt.Sprintf("--workspace %q", amb.Given), Problem: strings.TrimPrefix(amb.Error(), fmt.Sprintf("--workspace %q: ", amb.Given)),
+			Fix: amb.Hint()}
+	case errors.As(err, &nf):
+		var unknown []string
+		for _, u := range append([]string{nf.Given}, nf.Also...) {
+			unknown = append(unknown, strconv.Quote(u))
+		}
+		return &InputError{Input: "--workspace " + strings.Join(unknown, ", "), Problem: "no such workspace (names are matched exactly)",
+			Fix: nf.Hint()}
+	case err != nil:
+		return err
 	}
-	for _, info := range infos {
-		id := strconv.FormatInt(info.ID, 10)
-		if len(want) > 0 {
-			_, byName := want[info.Name]
-			_, byID := want[id]
-			if !byName && !byID {
-				continue
-			}
-			if byName {
-				want[info.Name] = true
-			}
-			if byID {
-				want[id] = true
-			}
+	for i, info := range infos {
+		if picked != nil && !picked[i] {
+			continue
 		}
 		if info.Status != "" && info.Status != "RUNNING" {
 			pl.log.Info("handover skips a workspace that is not running", "workspace", info.Name, "status", info.Status)
@@ -339,21 +343,6 @@ func (pl *planner) selectWorkspaces(ctx context.Context) error {
 		}
 		pl.ws = append(pl.ws, &wsState{info: info, client: c, visible: map[string]bool{}, local: map[string]int64{},
 			plan: WorkspacePlan{WorkspaceID: info.ID, WorkspaceName: info.Name, URL: info.URL}})
-	}
-	var unknown []string
-	for k, seen := range want {
-		if !seen {
-			unknown = append(unknown, strconv.Quote(k))
-		}
-	}
-	if len(unknown) > 0 {
-		slices.Sort(unknown)
-		var names []string
-		for _, i := range infos {
-			names = append(names, strconv.Quote(i.Name))
-		}
-		return &InputError{Input: "--workspace " + strings.Join(unknown, ", "), Problem: "no such workspace (names are matched exactly)",
-			Fix: "use a name or id from: " + strings.Join(names, ", ")}
 	}
 	if len(pl.ws) == 0 {
 		return &InputError{Input: "dbiam handover plan", Problem: "no running workspace to read", Fix: "check --workspace and the account"}
