@@ -65,7 +65,9 @@
 // done, lets the step read live state first (what a started-but-unfinished
 // step did may or may not have landed), records the intent before each
 // write ([Step.Intend]), and records the outcome. A journal write failure
-// cancels the run. With a nil journal (a dry run) nothing is written.
+// cancels the run. Once the run is stopped (Ctrl-C), calls already sent
+// may finish for a grace period and are recorded, but no new write starts:
+// Intend refuses it. With a nil journal (a dry run) nothing is written.
 //
 // All exported functions and methods are safe for concurrent use unless
 // their doc says otherwise.
