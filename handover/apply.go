@@ -358,12 +358,21 @@ func RunApply(ctx context.Context, opts ApplyOptions, d Deps) error {
 	return nil
 }
 
+// pending counts changes as pending until their step reports, so that a
+// run stopped before reaching them says they are left to do.
+func (r *runner) pending(changes []Change) {
+	for _, c := range changes {
+		r.set(&outcome{c: c})
+	}
+}
+
 // objectKey groups the changes of one object, run in plan order.
 func objectKey(c Change) string {
 	return fmt.Sprintf("%d/%s/%s", c.WorkspaceID, c.Kind, c.ObjectID)
 }
 
 func (r *runner) runApply(ctx context.Context) {
+	r.pending(r.plan.Changes)
 	var phase1 []Change
 	for _, c := range r.plan.Changes {
 		if c.Phase == PhaseObjects {
@@ -598,7 +607,9 @@ func (r *runner) applyCluster(s *journal.Step[record], c Change, st live, value 
 		}
 		terminated = true
 		if !r.ex.DryRun() {
-			if err := waitTerminated(ctx, r.remote, c, r.opts.Sleep, r.opts.ClusterTimeout); err != nil {
+			// The wait sends no write: it stops at once when the run
+			// is stopped (the next run starts the cluster again).
+			if err := waitTerminated(s.Run, r.remote, c, r.opts.Sleep, r.opts.ClusterTimeout); err != nil {
 				return journal.OutcomeDone, record{}, err
 			}
 		}

@@ -225,6 +225,45 @@ func TestApplyInterruptedResumes(t *testing.T) {
 	}
 }
 
+// TestApplyStopSendsNoNewWrite: after Ctrl-C, writes already sent finish
+// and are recorded, but no step sends a new one (no intent follows the
+// stop), and the run counts what it left pending.
+func TestApplyStopSendsNoNewWrite(t *testing.T) {
+	srv := newServer(t)
+	plan, p := demoPlan(t, srv, func(o *PlanOptions) { o.Workspaces = []string{"acme-prod"} })
+	d, stdout, _ := deps(srv)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stoppedAt int64
+	applyErr := RunApply(ctx, ApplyOptions{PlanPath: plan, Yes: true, Parallel: 8, BeforeAppend: func(seq int64) {
+		if seq == 4 {
+			stoppedAt = seq
+			cancel()
+		}
+	}}, d)
+	if !errors.Is(applyErr, context.Canceled) {
+		t.Fatalf("apply: %v; want interrupted", applyErr)
+	}
+	_, recs, err := journal.Read[record](journal.DefaultDir(plan))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := 0
+	for _, r := range recs {
+		if r.State == journal.Started && r.Seq > stoppedAt {
+			t.Errorf("record %d: %s started after the stop (record %d)", r.Seq, r.Step, stoppedAt)
+		}
+		if r.State == journal.Done {
+			done++
+		}
+	}
+	pending := len(p.Changes) - done
+	if pending == 0 || !strings.Contains(stdout.String(), ", "+strconv.Itoa(pending)+" pending (interrupted)") ||
+		!strings.Contains(applyErr.Error(), "with "+strconv.Itoa(pending)+" changes pending") {
+		t.Errorf("summary does not count the %d changes left pending: %v\n%s", pending, applyErr, stdout)
+	}
+}
+
 // TestApplyRefusesEditedPlanAndDamagedJournal: an edited plan, and a
 // journal whose chain is broken, are refused before any request.
 func TestApplyRefusesEditedPlanAndDamagedJournal(t *testing.T) {

@@ -123,6 +123,8 @@ func (r *runner) runRollback(ctx context.Context) int {
 			objects = append(objects, c)
 		}
 	}
+	r.pending(identity)
+	r.pending(objects)
 	// Reactivate before reassigning; both before objects whose run-as or
 	// owner goes back to the identity.
 	slices.SortStableFunc(identity, func(a, b Change) int {
