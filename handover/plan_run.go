@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/xrash/smetrics"
+
 	"github.com/dbiam/dbiam/reports"
 	"github.com/dbiam/dbiam/scim"
 )
@@ -354,7 +356,57 @@ func (pl *planner) selectWorkspaces(ctx context.Context) error {
 	if len(pl.ws) == 0 {
 		return &InputError{Input: "dbiam handover plan", Problem: "no running workspace to read", Fix: "check --workspace and the account"}
 	}
+	return checkMapWorkspaces(pl.in.succ, infos)
+}
+
+// checkMapWorkspaces refuses a --map row whose workspace cell names no
+// workspace of the account (names are matched exactly): such a row would
+// silently send nothing to its successor.
+func checkMapWorkspaces(s successors, infos []scim.WorkspaceInfo) error {
+	for _, r := range s.rules {
+		if r.Workspace == "" || slices.ContainsFunc(infos, func(i scim.WorkspaceInfo) bool {
+			return i.Name == r.Workspace || strconv.FormatInt(i.ID, 10) == r.Workspace
+		}) {
+			continue
+		}
+		fix := "write a workspace name exactly as the account spells it, its id, or *"
+		if close := closestWorkspaces(r.Workspace, infos); len(close) > 0 {
+			fix = "did you mean " + strings.Join(close, " or ") + "? " + fix
+		}
+		return &InputError{Input: fmt.Sprintf("%s:%d", s.path, r.Line),
+			Problem: fmt.Sprintf("workspace %s is not a workspace of the account (names are matched exactly, spaces and case included)", strconv.Quote(r.Workspace)),
+			Fix:     fix}
+	}
 	return nil
+}
+
+// closestWorkspaces returns, quoted, up to three workspace names close to
+// want: those equal to it but for case or edge spaces when there are any,
+// else the closest by edit distance (at most half of want's length, and at
+// least 2).
+func closestWorkspaces(want string, infos []scim.WorkspaceInfo) []string {
+	fold := func(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+	type scored struct {
+		name string
+		dist int
+	}
+	var all []scored
+	for _, i := range infos {
+		d := smetrics.WagnerFischer(fold(want), fold(i.Name), 1, 1, 1)
+		if d <= max(2, len([]rune(want))/2) {
+			all = append(all, scored{i.Name, d})
+		}
+	}
+	slices.SortStableFunc(all, func(a, b scored) int { return cmp.Or(cmp.Compare(a.dist, b.dist), strings.Compare(a.name, b.name)) })
+	if len(all) > 0 && all[0].dist == 0 {
+		// The same name but for case or edge spaces: that is the one.
+		all = slices.DeleteFunc(all, func(a scored) bool { return a.dist > 0 })
+	}
+	var out []string
+	for _, a := range all[:min(len(all), 3)] {
+		out = append(out, strconv.Quote(a.name))
+	}
+	return out
 }
 
 var (
