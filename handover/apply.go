@@ -220,25 +220,48 @@ func openRun(ctx context.Context, op string, opts *ApplyOptions, d Deps) (*runne
 		OnRetry: func(step string, err error, round int, wait time.Duration) {
 			log.Warn("change throttled past the retry budget; running it again", "change", step, "round", round+1, "wait", wait)
 		}}
+	// A damaged journal, or one of another plan, is refused before any
+	// request (Open checks it again under the lock).
+	if h, _, err := journal.Read[record](opts.JournalDir); err == nil {
+		if err := journal.CheckHeader(journal.Path(opts.JournalDir), h, hdr); err != nil {
+			return nil, nil, err
+		}
+	} else if !errors.Is(err, journal.ErrNoJournal) {
+		return nil, nil, err
+	}
+	if !opts.DryRun && op == "apply" {
+		if err := confirm(plan, opts, d); err != nil {
+			return nil, nil, err
+		}
+	}
+	// Connect before the journal is created: a bad token or an unreachable
+	// host leaves no journal directory behind (one would bind the
+	// directory to this plan for nothing).
+	remote := opts.Remote
+	if remote == nil {
+		if d.Connect == nil {
+			return nil, nil, fmt.Errorf("%s: no connection configured", op)
+		}
+		sess, err := d.Connect(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		if id := sess.AccountID(); id != "" && id != plan.AccountID {
+			return nil, nil, fmt.Errorf("%s: the plan was made for account %s, but the connection is to account %s; use the connection the plan was made with", op, plan.AccountID, id)
+		}
+		if remote, err = NewRemote(ctx, sess, plan); err != nil {
+			return nil, nil, err
+		}
+	}
 	cleanup := func() {}
 	if opts.DryRun {
-		h, recs, err := journal.Read[record](opts.JournalDir)
-		switch {
-		case errors.Is(err, journal.ErrNoJournal):
-		case err != nil:
+		_, recs, err := journal.Read[record](opts.JournalDir)
+		if err != nil && !errors.Is(err, journal.ErrNoJournal) {
 			return nil, nil, err
-		default:
-			if err := journal.CheckHeader(journal.Path(opts.JournalDir), h, hdr); err != nil {
-				return nil, nil, err
-			}
 		}
 		r.ex = journal.NewExecutor[record](nil, recs, execOpts)
+		remote = dryRemote{Remote: remote, log: func(msg string, kv ...any) { log.Info(msg, kv...) }}
 	} else {
-		if op == "apply" {
-			if err := confirm(plan, opts, d); err != nil {
-				return nil, nil, err
-			}
-		}
 		lock, err := journal.AcquireLock(opts.JournalDir, journal.LockOptions{Command: "handover " + op, Activity: "handover",
 			Force: opts.ForceUnlock, Now: d.Now, Log: log})
 		if err != nil {
@@ -258,29 +281,6 @@ func openRun(ctx context.Context, op string, opts *ApplyOptions, d Deps) (*runne
 			return nil, nil, err
 		}
 		r.ex = journal.NewExecutor(j, nil, execOpts)
-	}
-	remote := opts.Remote
-	if remote == nil {
-		if d.Connect == nil {
-			cleanup()
-			return nil, nil, fmt.Errorf("%s: no connection configured", op)
-		}
-		sess, err := d.Connect(ctx)
-		if err != nil {
-			cleanup()
-			return nil, nil, err
-		}
-		if id := sess.AccountID(); id != "" && id != plan.AccountID {
-			cleanup()
-			return nil, nil, fmt.Errorf("%s: the plan was made for account %s, but the connection is to account %s; use the connection the plan was made with", op, plan.AccountID, id)
-		}
-		if remote, err = NewRemote(ctx, sess, plan); err != nil {
-			cleanup()
-			return nil, nil, err
-		}
-	}
-	if opts.DryRun {
-		remote = dryRemote{Remote: remote, log: func(msg string, kv ...any) { log.Info(msg, kv...) }}
 	}
 	r.remote = remote
 	return r, cleanup, nil

@@ -300,6 +300,25 @@ func TestApplyRefusesEditedPlanAndDamagedJournal(t *testing.T) {
 	}
 }
 
+// TestApplyConnectFailureLeavesNoJournal: apply with a token the service
+// refuses (or a host it cannot reach) fails before it creates the journal
+// directory, so that planning again to the same file and applying works.
+func TestApplyConnectFailureLeavesNoJournal(t *testing.T) {
+	srv := newServer(t)
+	plan, _ := demoPlan(t, srv, func(o *PlanOptions) { o.Kinds = []string{"query"} })
+	d, _, _ := deps(srv)
+	d.Connect = func(ctx context.Context) (*scim.Session, error) {
+		return scim.Connect(ctx, scim.Settings{Host: srv.URL(), AccountID: srv.AccountID(), Token: "dapi-not-a-token",
+			Hermetic: true, Rates: scim.UnlimitedRates()})
+	}
+	if err := RunApply(context.Background(), ApplyOptions{PlanPath: plan, Yes: true}, d); err == nil {
+		t.Fatal("apply with a refused token succeeded")
+	}
+	if _, err := os.Stat(journal.DefaultDir(plan)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("apply that could not connect left a journal directory: %v", err)
+	}
+}
+
 // TestStatus prints every change's state from the journal alone.
 func TestStatus(t *testing.T) {
 	srv := newServer(t)
