@@ -243,6 +243,8 @@ func TestApplyVerifyAuditRollback(t *testing.T) {
 		`+ workspace 6051921418418891 object clusters/1102-083015-9cfb92b4 single_user="` + etlProd + `"`,
 		`+ workspace 6051921418418891 object queries/9e36bbed-a57f-44cf-9f24-b8bf7e2ad14f owner="` + dana + `"`,
 		`+ account user 1100000000000005 active=false`,
+		`+ metastore e2ba97a5-a262-431b-982c-15d9b9f72d45 catalog "elena_sandbox" owner="` + etlProd + `"`,
+		`+ metastore e2ba97a5-a262-431b-982c-15d9b9f72d45 function "main.sales.mask_email" owner="` + etlProd + `"`,
 	} {
 		if !strings.Contains(diff, want) {
 			t.Errorf("apply did not make %s; diff:\n%s", want, diff)
