@@ -10,7 +10,7 @@
 //
 //	journal.jsonl    the journal: one JSON header line, then one record per line
 //	journal.corrupt  torn last lines cut off when a journal was reopened
-//	lock             who holds the journal (see [AcquireLock])
+//	lock             who holds the journal, flock'ed while held (see [AcquireLock])
 //	plan.json        a copy of the plan the journal belongs to ([SavePlan])
 //
 // Files are created with mode 0600 (they name people) and the directory
