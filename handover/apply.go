@@ -544,7 +544,7 @@ func (r *runner) applyChange(c Change) journal.StepFunc[record] {
 			if intent.PreviousLevel == "" {
 				intent.PreviousLevel = "NONE"
 			}
-			value = scim.PermissionCanManage
+			value = manageLevel(c.Kind)
 		case ActionRevoke:
 			intent.Previous = c.ObjectID
 		default:

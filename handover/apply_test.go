@@ -225,6 +225,27 @@ func TestApplyInterruptedResumes(t *testing.T) {
 	}
 }
 
+// TestSecretScopeManageIsMANAGE: the plan, the status and the dry run
+// name the level a secret scope ACL takes (MANAGE; there is no
+// CAN_MANAGE on scopes).
+func TestSecretScopeManageIsMANAGE(t *testing.T) {
+	srv := newServer(t)
+	plan, p := demoPlan(t, srv, func(o *PlanOptions) { o.Kinds = []string{"secret-scope"} })
+	if len(p.Changes) != 1 {
+		t.Fatalf("changes: %v", changeIDs(p))
+	}
+	if got := describe(p.Changes[0]); !strings.Contains(got, ": MANAGE for service-principal:"+etlProd) {
+		t.Errorf("describe = %q", got)
+	}
+	d, _, stderr := deps(srv)
+	if err := RunApply(context.Background(), ApplyOptions{PlanPath: plan, DryRun: true}, d); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stderr.String(), `value="MANAGE"`) || strings.Contains(stderr.String(), "CAN_MANAGE") {
+		t.Errorf("dry run log:\n%s", stderr)
+	}
+}
+
 // TestApplyStopSendsNoNewWrite: after Ctrl-C, writes already sent finish
 // and are recorded, but no step sends a new one (no intent follows the
 // stop), and the run counts what it left pending.

@@ -16,6 +16,15 @@ func objectLabel(kind, id, name string) string {
 	return fmt.Sprintf("%s %s (%s)", kind, id, name)
 }
 
+// manageLevel is the level a manage change gives the successor: MANAGE on
+// a secret scope (its ACLs have no CAN_MANAGE), CAN_MANAGE elsewhere.
+func manageLevel(kind string) string {
+	if kind == KindSecretScope {
+		return "MANAGE"
+	}
+	return "CAN_MANAGE"
+}
+
 // describe says what a change does, in one line.
 func describe(c Change) string {
 	switch c.Action {
@@ -26,7 +35,7 @@ func describe(c Change) string {
 	case ActionSingleUser:
 		return "dedicated to " + c.From.String() + " -> " + c.To.String()
 	case ActionManage:
-		return "only manager " + c.From.String() + ": CAN_MANAGE for " + c.To.String()
+		return "only manager " + c.From.String() + ": " + manageLevel(c.Kind) + " for " + c.To.String()
 	case ActionRevoke:
 		return "revoke the token of " + c.Identity + " (irreversible)"
 	case ActionDeactivate:
