@@ -351,7 +351,9 @@ func RunApply(ctx context.Context, opts ApplyOptions, d Deps) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("apply interrupted with %d changes pending; run the same command again to resume: %w", res.pending, ctx.Err())
 	}
-	if n := len(res.failed) + len(res.skipped); n > 0 {
+	if n := len(res.failed) + len(res.skipped); n > 0 && opts.DryRun {
+		return &PartialError{Op: "apply --dry-run", Failed: n, Total: res.total, What: "changes would fail or be skipped", Hint: "nothing was changed; see the lines above"}
+	} else if n > 0 {
 		hint := fmt.Sprintf("see \"dbiam handover status --journal %s\"; fix the cause and run apply again (a skipped change needs a new plan)", opts.JournalDir)
 		return &PartialError{Op: "apply", Failed: n, Total: res.total, What: "changes failed or were skipped", Hint: hint}
 	}

@@ -155,6 +155,28 @@ func TestApplyDryRunChangesNothing(t *testing.T) {
 	}
 }
 
+// TestRollbackDryRunSaysWould: a rollback dry run that finds changes it
+// could not put back (revoked tokens) says they would not be, and that
+// nothing was changed; it never says the state "is not fully back".
+func TestRollbackDryRunSaysWould(t *testing.T) {
+	srv := newServer(t)
+	plan, _ := demoPlan(t, srv, func(o *PlanOptions) { o.Kinds, o.RevokeTokens = []string{"query", "token"}, true })
+	d, _, _ := deps(srv)
+	if err := RunApply(context.Background(), ApplyOptions{PlanPath: plan, Yes: true}, d); err != nil {
+		t.Fatal(err)
+	}
+	before := srv.Snapshot()
+	err := RunRollback(context.Background(), ApplyOptions{JournalDir: journal.DefaultDir(plan), DryRun: true}, d)
+	var pe *PartialError
+	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "would not be put back") || !strings.Contains(err.Error(), "nothing was changed") ||
+		strings.Contains(err.Error(), "not fully back") {
+		t.Errorf("rollback --dry-run: %v", err)
+	}
+	if diff := sandbox.Diff(before, srv.Snapshot()); len(diff) > 0 {
+		t.Errorf("rollback --dry-run changed: %v", diff)
+	}
+}
+
 // TestApplyConfirmation: off a terminal apply refuses without --yes and
 // changes nothing; on a terminal only "yes" goes ahead, and the question
 // says what is irreversible.
