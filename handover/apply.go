@@ -293,16 +293,28 @@ func confirm(p *Plan, opts *ApplyOptions, d Deps) error {
 		return nil
 	}
 	objects, deact, tokens, restarts := planCounts(p)
+	workspaces, clusters, identities := map[int64]bool{}, map[string]bool{}, map[string]bool{}
+	for _, c := range p.Changes {
+		switch {
+		case c.Phase == PhaseObjects:
+			workspaces[c.WorkspaceID] = true
+			if c.Restart {
+				clusters[objectKey(c)] = true
+			}
+		case c.Phase == PhaseDeactivate:
+			identities[c.Identity] = true
+		}
+	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "Handover will change %d objects in %d workspaces", objects, len(p.Workspaces))
+	fmt.Fprintf(&b, "Handover will make %s in %s of account %s", plural(objects, "object change"), plural(len(workspaces), "workspace"), p.AccountID)
 	if restarts > 0 {
-		fmt.Fprintf(&b, ", restarting %d running clusters", restarts)
+		fmt.Fprintf(&b, ", restarting %s (%s)", plural(len(clusters), "running cluster"), plural(restarts, "restart"))
 	}
 	if deact > 0 {
-		fmt.Fprintf(&b, ", then deactivate %d identities and remove their direct workspace assignments (%d changes)", len(p.Identities), deact)
+		fmt.Fprintf(&b, ", then deactivate %s and remove direct workspace assignments (%s)", plural(len(identities), "identity"), plural(deact, "change"))
 	}
 	if tokens > 0 {
-		fmt.Fprintf(&b, ", then revoke %d tokens: IRREVERSIBLE, rollback cannot bring them back", tokens)
+		fmt.Fprintf(&b, ", then revoke %s: IRREVERSIBLE, rollback cannot bring them back", plural(tokens, "token"))
 	}
 	if !opts.Terminal || d.Streams == nil {
 		return &InputError{Input: "dbiam handover apply", Problem: b.String() + ", and stdin is not a terminal to confirm it",
@@ -317,6 +329,17 @@ func confirm(p *Plan, opts *ApplyOptions, d Deps) error {
 		return fmt.Errorf("apply: %w: nothing was changed", ErrNotConfirmed)
 	}
 	return nil
+}
+
+// plural returns "1 thing" or "n things" ("identity": "identities").
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	if strings.HasSuffix(what, "y") {
+		return fmt.Sprintf("%d %sies", n, strings.TrimSuffix(what, "y"))
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 // RunApply applies the plan at opts.PlanPath, resuming from its journal:

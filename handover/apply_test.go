@@ -208,6 +208,23 @@ func TestApplyConfirmation(t *testing.T) {
 	}
 }
 
+// TestApplyConfirmationCounts: the question's figures are true: changes
+// (not objects), the workspaces that have some, running clusters (elena-dev
+// restarts twice: its owner and its dedicated user change), and one
+// identity deactivated; it names the account.
+func TestApplyConfirmationCounts(t *testing.T) {
+	srv := newServer(t)
+	plan, _ := demoPlan(t, srv, func(o *PlanOptions) { o.Deactivate = true; o.Kinds = []string{"cluster", "query"} })
+	d, _, _ := deps(srv)
+	err := RunApply(context.Background(), ApplyOptions{PlanPath: plan}, d)
+	for _, want := range []string{"Handover will make 7 object changes in 1 workspace of account " + srv.AccountID(),
+		"restarting 2 running clusters (3 restarts), then deactivate 1 identity and remove direct workspace assignments (1 change)"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("question: %v\nwant %q", err, want)
+		}
+	}
+}
+
 // TestApplyInterruptedResumes: cancelled right after an intent is on disk
 // (the write may or may not have gone out), apply stops with the journal
 // consistent; the next run reads the object, finds it done or does it, and
