@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -185,6 +186,32 @@ func TestPlanConflicts(t *testing.T) {
 	}
 	if _, err := os.Stat(journal.DefaultDir(out)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a refused apply created its journal: %v", err)
+	}
+}
+
+// TestPlanUnknownLeaverIsAConflict: a leaving identity that no directory
+// knows and no object names (a misspelt name) is a blocking conflict, not
+// an empty plan that would pass for a finished handover; a known one is
+// planned as usual.
+func TestPlanUnknownLeaverIsAConflict(t *testing.T) {
+	srv := newServer(t)
+	out := filepath.Join(t.TempDir(), "handover.json")
+	d, stdout, _ := deps(srv)
+	err := RunPlan(context.Background(), PlanOptions{From: []string{"user:elena.patle@acme.test", "user:" + elena},
+		To: "user:" + dana, Kinds: []string{"query"}, Out: out}, d)
+	var pe *PartialError
+	if !errors.As(err, &pe) {
+		t.Fatalf("plan: %v; want exit 2 for a conflict", err)
+	}
+	p, _, err := ReadPlan(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Conflicts) != 1 || p.Conflicts[0].Identity != "user:elena.patle@acme.test" || !strings.Contains(p.Conflicts[0].Reason, "no object names it") {
+		t.Errorf("conflicts: %+v", p.Conflicts)
+	}
+	if len(p.Changes) == 0 || !strings.Contains(stdout.String(), "check the name in --from") {
+		t.Errorf("changes %v; output:\n%s", changeIDs(p), stdout)
 	}
 }
 

@@ -692,8 +692,27 @@ func (pl *planner) build(ctx context.Context) error {
 			p.Changes = append(p.Changes, base)
 		}
 	}
+	// A leaver that no directory knows and nothing names is most likely a
+	// misspelt name: a plan that does nothing for it would pass for a
+	// finished handover.
+	unknown := map[string]bool{}
+	for _, l := range pl.ls {
+		if l.AccountID != "" || slices.ContainsFunc(pl.ws, func(w *wsState) bool { _, ok := w.local[l.key]; return ok }) ||
+			slices.ContainsFunc(p.Changes, func(c Change) bool { return c.Identity == l.key }) ||
+			slices.ContainsFunc(p.Conflicts, func(c Conflict) bool { return c.Identity == l.key }) ||
+			slices.ContainsFunc(p.LeftAsIs, func(n Note) bool { return n.Identity == l.key }) {
+			continue
+		}
+		unknown[l.key] = true
+		p.Conflicts = append(p.Conflicts, Conflict{Identity: l.key, Kind: KindIdentity,
+			Reason: l.key + " is in neither the account nor any workspace read, and no object names it (names are matched exactly, but for case)",
+			Fix:    "check the name in --from or --from-file, or leave it out"})
+	}
 	if pl.opts.Deactivate {
 		for _, l := range pl.ls {
+			if unknown[l.key] {
+				continue
+			}
 			if l.AccountID == "" {
 				p.Conflicts = append(p.Conflicts, Conflict{Identity: l.key, Kind: KindIdentity, Action: ActionDeactivate,
 					Reason: l.key + " is not an account identity", Fix: "leave --deactivate out, or remove it from --from"})
