@@ -14,7 +14,8 @@
 //	plan.json        a copy of the plan the journal belongs to ([SavePlan])
 //
 // Files are created with mode 0600 (they name people) and the directory
-// with 0700.
+// with 0700; each directory created, and the journal's entry in its
+// directory, is fsync'ed in its parent.
 //
 // # Format
 //

@@ -123,7 +123,7 @@ func AcquireLock(dir string, opts LockOptions) (*Lock, error) {
 		name = u.Username
 	}
 	info := LockInfo{PID: opts.PID, Host: opts.Host, User: name, StartedAt: opts.Now().UTC(), Command: opts.Command}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := mkdirSynced(dir, reports.SyncDir); err != nil {
 		return nil, fmt.Errorf("create journal directory %s: %w", dir, err)
 	}
 	return acquire(filepath.Join(dir, LockFileName), info, opts)
