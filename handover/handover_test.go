@@ -189,6 +189,20 @@ func TestPlanConflicts(t *testing.T) {
 	}
 }
 
+// TestPlanSummaryCountsWorkspacesWithChanges: the summary says in how many
+// of the workspaces read the plan changes something.
+func TestPlanSummaryCountsWorkspacesWithChanges(t *testing.T) {
+	srv := newServer(t)
+	out := filepath.Join(t.TempDir(), "handover.json")
+	d, stdout, _ := deps(srv)
+	if err := RunPlan(context.Background(), PlanOptions{From: []string{"user:" + elena}, To: "user:" + dana, Kinds: []string{"query"}, Out: out}, d); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stdout.String(), "Plan: 2 object changes in 1 of the 4 workspaces read") {
+		t.Errorf("summary:\n%s", stdout)
+	}
+}
+
 // TestPlanUnknownLeaverIsAConflict: a leaving identity that no directory
 // knows and no object names (a misspelt name) is a blocking conflict, not
 // an empty plan that would pass for a finished handover; a known one is

@@ -126,7 +126,13 @@ func planCounts(p *Plan) (objects, deactivate, tokens, restarts int) {
 
 func writePlanSummary(w io.Writer, p *Plan) {
 	objects, deact, tokens, restarts := planCounts(p)
-	fmt.Fprintf(w, "\nPlan: %d object changes in %d workspaces", objects, len(p.Workspaces))
+	changed := map[int64]bool{}
+	for _, c := range p.Changes {
+		if c.Phase == PhaseObjects {
+			changed[c.WorkspaceID] = true
+		}
+	}
+	fmt.Fprintf(w, "\nPlan: %d object changes in %d of the %d workspaces read", objects, len(changed), len(p.Workspaces))
 	if restarts > 0 {
 		fmt.Fprintf(w, " (%d restart a running cluster)", restarts)
 	}
