@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -56,6 +57,9 @@ func TestGlobalFlagErrors(t *testing.T) {
 		{"sandbox with host", []string{"--sandbox", "--host", "https://x.test", "version"}, "--sandbox cannot be combined with --host"},
 		{"zero parallel", []string{"--parallel", "0", "version"}, "invalid --parallel 0"},
 		{"negative rps", []string{"--rps", "-1", "version"}, "invalid --rps -1"},
+		{"rate of an unknown class", []string{"--rate", "scim-reads=2", "version"}, `unknown rate class "scim-reads"`},
+		{"rate of zero", []string{"--rate", "scim-read=0", "version"}, `--rate scim-read: "0" is not a rate above 0`},
+		{"rate without a class", []string{"--rate", "25", "version"}, `--rate "25" is not CLASS=RPS`},
 		{"unknown flag", []string{"--frobnicate", "version"}, "frobnicate"},
 	}
 	for _, tt := range tests {
@@ -91,6 +95,16 @@ func TestSandboxExportEndToEnd(t *testing.T) {
 	}
 	if strings.Contains(errOut, "dapi") || strings.Contains(errOut, "Bearer") {
 		t.Errorf("stderr leaks a credential:\n%s", errOut)
+	}
+	// The About table records the version and the command line.
+	about, err := os.ReadFile(filepath.Join(dir, "about.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"about,dbiam_version,dev,,", "about,command,dbiam --sandbox --no-progress export --format csv --out " + dir + ",,"} {
+		if !strings.Contains(string(about), want) {
+			t.Errorf("about.csv lacks %q:\n%s", want, about)
+		}
 	}
 }
 
@@ -166,8 +180,8 @@ func TestUsageErrorsAreOneLineOnStderr(t *testing.T) {
 		wantErr  string
 		wantHint string
 	}{
-		{"unknown flag", []string{"export", "--bogus"}, "dbiam: flag provided but not defined: -bogus", "hint: run 'dbiam export --help' for usage"},
-		{"global flag after the command", []string{"export", "--parallel", "2"}, "-parallel", "hint: --parallel is a global flag: put it before the command"},
+		{"unknown flag", []string{"export", "--bogus"}, "dbiam: unknown flag --bogus for 'dbiam export'", "hint: run 'dbiam export --help' for usage"},
+		{"unknown flag close to one", []string{"export", "--paralel", "2"}, "dbiam: unknown flag --paralel for 'dbiam export'", "hint: did you mean --parallel?"},
 		{"unknown command", []string{"bogus-cmd"}, `dbiam: unknown command "bogus-cmd"`, "hint: run 'dbiam --help'"},
 		{"unknown subcommand", []string{"migrate", "bogus"}, `dbiam: unknown command "bogus" for 'dbiam migrate'`, "hint: run 'dbiam migrate --help'"},
 		{"missing required flag", []string{"migrate", "plan"}, "dbiam: flag --out is required", "hint: run 'dbiam migrate plan --help' for usage"},
@@ -204,5 +218,40 @@ func TestRateLimitEnvVar(t *testing.T) {
 	io, _, errb := reports.Test()
 	if code := run(context.Background(), []string{"dbiam", "version"}, io); code != exitError || !strings.Contains(errb.String(), "invalid --rps -3") {
 		t.Errorf("exit %d, stderr %q: DATABRICKS_RATE_LIMIT should set --rps", code, errb.String())
+	}
+}
+
+func TestDiffExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b.xlsx")
+	for _, args := range [][]string{{"--sandbox", "--no-progress", "export", "--format", "csv", "--out", a},
+		{"--sandbox", "--no-progress", "export", "--out", b}} {
+		if code, _, errOut := runCLI(t, args...); code != 0 {
+			t.Fatalf("%v: exit %d\n%s", args, code, errOut)
+		}
+	}
+	// The same state in two formats: equal, exit 0, only the header; on
+	// stderr only the line that ends every command.
+	code, out, errOut := runCLI(t, "diff", a, b)
+	if code != exitOK || strings.Count(out, "\n") != 1 ||
+		!regexp.MustCompile(`^dbiam: diff finished in [0-9.]+m?s: no differences; output on stdout\n$`).MatchString(errOut) {
+		t.Errorf("diff of equal exports: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	// One workspace removed from b's workspaces table: it differs, exit 3.
+	ws := filepath.Join(a, "workspaces.csv")
+	body, err := os.ReadFile(ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(body), "\n")
+	if err := os.WriteFile(ws, []byte(strings.Join(lines[:len(lines)-2], "")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = runCLI(t, "diff", a, b)
+	if code != 3 || !strings.Contains(out, "workspace\tadded") || !strings.Contains(errOut, "dbiam: exports differ: 1 change") {
+		t.Errorf("diff of different exports: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if code, _, errOut := runCLI(t, "diff", a); code != exitError || !strings.Contains(errOut, "two exports") {
+		t.Errorf("diff with one argument: exit %d, stderr %q", code, errOut)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -252,4 +253,100 @@ func (h *heapSampler) peak(from, to time.Time) uint64 {
 		}
 	}
 	return p
+}
+
+// BenchmarkExportPacing exports the same synthetic account as
+// BenchmarkExport with the client's default flags (no --rate, --rps), from
+// a sandbox that limits SCIM reads to 25/s (workspace and account), and
+// from one whose limits equal the client's default rates (4.25 workspace
+// SCIM reads/s, 4 account SCIM reads/s, 5 assignment reads/s, 10 other
+// reads/s), as a real account's published limits are. It reports, besides
+// BenchmarkExport's figures, the share of throttled replies; the bound is
+// each bucket's requests divided by the sandbox's rate for its class.
+//
+// Run it with: go test ./export/ -run '^$' -bench ExportPacing -benchtime 1x
+func BenchmarkExportPacing(b *testing.B) {
+	seed, err := sandbox.Synthetic("workspaces=20,users=2000,groups=400,members=25,sps=100,seed=1")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		name   string
+		limits map[string]float64
+		format string
+	}{
+		{"server=25/csv", map[string]float64{sandbox.ClassSCIMRead: 25, sandbox.ClassAccountSCIMRead: 25}, "csv"},
+		{"server=25/xlsx", map[string]float64{sandbox.ClassSCIMRead: 25, sandbox.ClassAccountSCIMRead: 25}, "xlsx"},
+		{"server=defaults/csv", defaultLimits(), "csv"},
+		{"server=defaults/xlsx", defaultLimits(), "xlsx"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for range b.N {
+				benchPacing(b, seed, c.limits, c.format)
+			}
+		})
+	}
+}
+
+// defaultLimits are sandbox limits equal to the client's default rates.
+func defaultLimits() map[string]float64 {
+	m := map[string]float64{}
+	for _, c := range []scim.Class{scim.ClassSCIMRead, scim.ClassAccountSCIMRead, scim.ClassAssignments, scim.ClassDefault} {
+		m[string(c)], _ = scim.DefaultRate(c)
+	}
+	return m
+}
+
+func benchPacing(b *testing.B, seed *sandbox.Seed, limits map[string]float64, format string) {
+	srv := sandbox.NewTestServer(b, sandbox.Options{Seed: seed, PageCap: 100, Latency: 20 * time.Millisecond, RateLimits: limits})
+	var mu sync.Mutex
+	perBucket := map[bucket]int{}
+	requests := 0
+	settings := scim.Settings{
+		Host: srv.URL(), AccountID: srv.AccountID(), Token: srv.AdminToken(), Hermetic: true, Parallel: 20,
+		OnRequest: func(ev scim.RequestEvent) {
+			mu.Lock()
+			defer mu.Unlock()
+			requests++
+			// The bound counts the requests the export needs: a throttled
+			// attempt is the probe's cost, not work.
+			if ev.Status != http.StatusTooManyRequests {
+				perBucket[bucket{ev.WorkspaceID, ev.Class}]++
+			}
+		},
+	}
+	streams, _, stderr := reports.Test()
+	streams.SetLogLevel(reports.LevelDebug)
+	deps := Deps{Streams: streams, Connect: func(ctx context.Context) (*scim.Session, error) { return scim.Connect(ctx, settings) }}
+	out := filepath.Join(b.TempDir(), "export."+format)
+	srv.ResetStats()
+	start := time.Now()
+	err := Run(context.Background(), Options{Out: out, Format: format, Force: true}, deps)
+	wall := time.Since(start)
+	if err != nil {
+		b.Errorf("Run: %v", err)
+	}
+	phase := phases(stderr.String())
+	st := srv.Stats()
+	var worst bucket
+	bound := 0.0
+	for k, n := range perBucket {
+		r, ok := limits[string(k.class)]
+		if !ok {
+			continue
+		}
+		if t := float64(n) / r; t > bound {
+			bound, worst = t, k
+		}
+	}
+	share := 100 * float64(st.Throttled) / float64(max(st.Total, 1))
+	b.ReportMetric(bound, "bound-s")
+	b.ReportMetric(wall.Seconds(), "wall-s")
+	b.ReportMetric(wall.Seconds()/bound, "ratio")
+	b.ReportMetric(phase["read"].Seconds()/bound, "read-ratio")
+	b.ReportMetric(float64(st.Throttled), "throttled")
+	b.ReportMetric(share, "throttled-%")
+	b.Logf("%s: requests=%d (sandbox saw %d, %d throttled, %.1f%%) bound=%.2fs (busiest bucket: scope %d class %s, %d requests) wall=%.2fs ratio=%.2f (read %.2fs ratio %.2f, copy %.2fs, commit %.2fs)",
+		format, requests, st.Total, st.Throttled, share, bound, worst.scope, worst.class, perBucket[worst],
+		wall.Seconds(), wall.Seconds()/bound, phase["read"].Seconds(), phase["read"].Seconds()/bound, phase["copy"].Seconds(), phase["commit"].Seconds())
 }

@@ -62,9 +62,9 @@ func spoolWorkspaces(t *testing.T, n int) []*wsResult {
 		}
 		ws := fmt.Sprint(i)
 		w.begin(TableGroups)
-		w.row(ws, "w", "g"+ws, "G", "workspace", "", 0, 0, 0, 0, "", "", "")
+		w.row(ws, "w", "g"+ws, "G", "workspace", "", 0, 0, 0, 0, nil, nil, []string{})
 		w.begin(TableUsers)
-		w.row(ws, "w", "u"+ws, "user"+ws, "User", true, "", "", nil, "", "", 0)
+		w.row(ws, "w", "u"+ws, "user"+ws, "User", true, "", nil, nil, nil, nil, 0, false)
 		f, err := w.close()
 		if err != nil {
 			t.Fatal(err)

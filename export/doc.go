@@ -52,10 +52,19 @@
 //	workspaces                  one row per workspace: id, name, cloud, URL,
 //	                            status, identity_federated, counts, and
 //	                            export_status (ok, failed, skipped) + error
+//	about                       the export for a reviewer: as-of time, account,
+//	                            host, dbiam version, command line (credentials
+//	                            left out), workspaces asked for and read, and
+//	                            each table's status: ok, partial, failed or
+//	                            skipped, with the reason (XLSX: the first
+//	                            sheet, About; CSV: about.csv; JSON Lines:
+//	                            about.json, one object)
 //	users                       workspace users: account_user tells whether
 //	                            the user's id is an account user's (empty
 //	                            without account access); groups are the
-//	                            direct groups, by name
+//	                            direct groups, by name; workspace_admin is
+//	                            membership of the workspace-local admins
+//	                            group, directly or through groups
 //	service_principals          workspace service principals
 //	groups                      type (workspace or account), member counts by
 //	                            kind, entitlements, roles, parent groups
@@ -65,9 +74,14 @@
 //	                            shortest path) or cycle (the group is its own
 //	                            member; via = the cycle). Cycles are walked
 //	                            once and logged, never looped on
-//	entitlements                one row per (principal, entitlement) granted
-//	                            to the principal itself; inherited ones follow
-//	                            from memberships and the groups' rows
+//	entitlements                the effective entitlements: one row per
+//	                            (user or service principal, entitlement),
+//	                            direct when granted to the principal itself,
+//	                            via_groups the granting groups, each as the
+//	                            path from the granting group down to the
+//	                            principal's own group (nested groups included);
+//	                            one row per entitlement granted to a group
+//	                            itself; workspace_admin on every row
 //	assignments                 workspace permission assignments (USER/ADMIN)
 //	account_users, account_groups, account_service_principals
 //	                            with --include account (and an account id)
@@ -80,9 +94,11 @@
 //
 // Every workspace table starts with workspace_id and workspace_name. Ids are
 // text (16-digit ids do not fit a spreadsheet number). Multi-valued cells
-// join values with "; ". Rows are sorted by workspace id, then by name
-// (case-insensitively) and id, so outputs are stable (see the golden files in
-// testdata/golden).
+// (emails, entitlements, groups, roles, permissions, via_groups) are JSON
+// arrays in JSON Lines and join their values with "; " in CSV and XLSX;
+// the via path of a membership joins its groups with " > ". Rows are sorted
+// by workspace id, then by name (case-insensitively) and id, so outputs are
+// stable (see the golden files in testdata/golden).
 //
 // The output appears atomically (temporary name, fsync, rename) with mode
 // 0600 (directories 0700) once every workspace is done; a cancelled run
@@ -91,7 +107,9 @@
 // read, and are copied into the output's tables while later workspaces are
 // still being read: one goroutine per table takes each workspace in order
 // as soon as it and those before it are done (the users table also waits
-// for the account users, which are read first).
+// for the account users, which are read first). XLSX rows go straight into
+// excelize's streaming writer. A workbook's properties name "dbiam
+// <version>" and the export's time.
 //
 // # Failures
 //
@@ -99,7 +117,11 @@
 // unavailable) does not stop the others: its export_status is failed with
 // the reasons, the tables whose reads succeeded are still written for it,
 // and Run returns a *PartialError (exit code 2) after writing everything.
-// A failed account read is reported the same way.
+// A failed account read is reported the same way. The About table marks
+// every table that misses rows (partial or failed, with the reason), and
+// in XLSX those sheets get a red or orange tab and the status in their
+// printed page header. The summary line on stderr counts the failed
+// workspaces and the account as the error does.
 //
 // One refusal is not a failure: the assignments read answered 403 (the
 // caller may read the workspace's identities but not its permission

@@ -11,6 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/xuri/excelize/v2"
 
 	"github.com/dbiam/dbiam/sandbox"
 	"github.com/dbiam/dbiam/scim"
@@ -63,20 +66,52 @@ func readTruth(t *testing.T, e *testEnv) *truth {
 			t.Fatal(err)
 		}
 		tr.users[info.ID], tr.sps[info.ID], tr.groups[info.ID] = users, len(sps), groups
-		for _, u := range users {
-			tr.entitle[info.ID] += len(u.Entitlements)
-		}
-		for _, s := range sps {
-			tr.entitle[info.ID] += len(s.Entitlements)
-		}
 		tr.members[info.ID] = map[string][]scim.ComplexValue{}
+		grants := map[string][]scim.ComplexValue{}
 		for _, g := range groups {
 			tr.entitle[info.ID] += len(g.Entitlements)
+			grants[g.ID] = g.Entitlements
 			full, err := w.Groups.Get(ctx, g.ID, scim.GetOptions{Attributes: []string{"members"}})
 			if err != nil {
 				t.Fatal(err)
 			}
 			tr.members[info.ID][g.ID] = full.Members
+		}
+		// Effective entitlements, from the groups' members as GET returns
+		// them: each principal's own, and those of every group that holds
+		// it, directly or through nested groups.
+		effective := map[string]map[string]bool{}
+		own := func(id string, cv []scim.ComplexValue) {
+			effective[id] = map[string]bool{}
+			for _, v := range cv {
+				effective[id][v.Value] = true
+			}
+		}
+		for _, u := range users {
+			own(u.ID, u.Entitlements)
+		}
+		for _, s := range sps {
+			own(s.ID, s.Entitlements)
+		}
+		for gid := range tr.members[info.ID] {
+			seen := map[string]bool{gid: true}
+			for queue := []string{gid}; len(queue) > 0; queue = queue[1:] {
+				for _, m := range tr.members[info.ID][queue[0]] {
+					if seen[m.Value] {
+						continue
+					}
+					seen[m.Value] = true
+					queue = append(queue, m.Value)
+					if set, ok := effective[m.Value]; ok {
+						for _, v := range grants[gid] {
+							set[v.Value] = true
+						}
+					}
+				}
+			}
+		}
+		for _, set := range effective {
+			tr.entitle[info.ID] += len(set)
 		}
 		if as, err := acct.ListAssignments(ctx, info.ID); err == nil {
 			tr.assignments[info.ID] = len(as)
@@ -288,6 +323,7 @@ func TestExportDefaultSeed(t *testing.T) {
 	tr := readTruth(t, e)
 	e.srv.ResetStats()
 	var first map[string]table
+	var firstAbout about
 	for _, format := range []string{"csv", "json", "xlsx"} {
 		t.Run(format, func(t *testing.T) {
 			path := e.path("export-" + format)
@@ -298,9 +334,28 @@ func TestExportDefaultSeed(t *testing.T) {
 			out := readOutput(t, format, path)
 			checkAgainstTruth(t, out, tr)
 			checkDefaultSeedSamples(t, out)
+			ab := readAbout(t, format, path)
+			for name, st := range ab.tables {
+				if st[0] != "ok" || st[1] != strconv.Itoa(len(out[name].rows)) {
+					t.Errorf("about: %s = %q, want ok with %d rows", name, st, len(out[name].rows))
+				}
+			}
+			if len(ab.tables) != len(out) {
+				t.Errorf("about lists %d tables, the output has %d", len(ab.tables), len(out))
+			}
+			if ab.fields["status"] != "complete" || ab.fields["account_id"] != e.srv.AccountID() || ab.fields["host"] != e.srv.URL() {
+				t.Errorf("about fields = %v", ab.fields)
+			}
+			if ab.fields["format"] != map[string]string{"csv": "csv", "json": "jsonl", "xlsx": "xlsx"}[format] {
+				t.Errorf("about: format = %q", ab.fields["format"])
+			}
+			delete(ab.fields, "format")
 			if first == nil {
-				first = out
+				first, firstAbout = out, ab
 				return
+			}
+			if !reflect.DeepEqual(ab, firstAbout) {
+				t.Errorf("%s: about differs from csv:\n%v\n%v", format, ab, firstAbout)
 			}
 			for name, tb := range out {
 				if !reflect.DeepEqual(tb.rows, first[name].rows) {
@@ -415,9 +470,27 @@ func checkDefaultSeedSamples(t *testing.T, out map[string]table) {
 		t.Errorf("memberships: Finance Reporting/analysts = %v", d)
 	}
 
-	ent := out[TableEntitlements].where(t, "workspace_id", prod, "principal_name", "etl-prod")
-	if len(ent) != 2 {
-		t.Errorf("entitlements: etl-prod has %d rows, want 2", len(ent))
+	ents := out[TableEntitlements]
+	if ent := ents.where(t, "workspace_id", prod, "principal_name", "etl-prod"); len(ent) != 4 {
+		t.Errorf("entitlements: etl-prod has %d rows, want 4", len(ent))
+	}
+	for _, tt := range []struct{ name, ent, direct, via string }{
+		{"etl-prod", "allow-cluster-create", "true", "data-engineers; etl-operators"},
+		{"etl-prod", "allow-instance-pool-create", "false", "etl-operators"},
+		// The example: aisha.lopez's group grants SQL access.
+		{"aisha.lopez@acme.test", "databricks-sql-access", "false", "analysts; Finance Reporting > analysts; users"},
+		{"farid.fischer@acme.test", "allow-instance-pool-create", "false", "etl-operators > oncall > oncall-primary"},
+	} {
+		e := ents.one(t, "workspace_id", prod, "principal_name", tt.name, "entitlement", tt.ent)
+		if e["direct"] != tt.direct || e["via_groups"] != tt.via {
+			t.Errorf("entitlements: %s %s = %v, want direct %s via %q", tt.name, tt.ent, e, tt.direct, tt.via)
+		}
+	}
+	if a := users.one(t, "workspace_id", prod, "user_name", "aisha.adeyemi@acme.test"); a["workspace_admin"] != "true" {
+		t.Errorf("users: aisha.adeyemi (in admins) workspace_admin = %q", a["workspace_admin"])
+	}
+	if a := users.one(t, "workspace_id", prod, "user_name", "aisha.lopez@acme.test"); a["workspace_admin"] != "false" {
+		t.Errorf("users: aisha.lopez workspace_admin = %q", a["workspace_admin"])
 	}
 	as := out[TableAssignments].one(t, "workspace_id", prod, "principal_name", "platform-admins")
 	if as["principal_kind"] != kindGroup || as["permissions"] != "ADMIN" || as["principal_id"] != "1200000000000004" {
@@ -462,6 +535,56 @@ func TestXLSXHasSummaryChart(t *testing.T) {
 	out := readXLSX(t, path)
 	if got := slices.Sorted(maps.Keys(out)); !reflect.DeepEqual(got, []string{"summary", TableUsers, TableWorkspaces}) {
 		t.Errorf("sheets = %v", got)
+	}
+}
+
+// TestXLSXForReviewers opens the export's workbook with excelize and
+// checks what a reviewer relies on: About first, each sheet's declared
+// dimension its real range, print settings, and the properties naming
+// dbiam and the export's time.
+func TestXLSXForReviewers(t *testing.T) {
+	e := newEnv(t, sandbox.Options{}, nil)
+	path := e.path("out.xlsx")
+	if err := Run(context.Background(), Options{Out: path}, e.deps); err != nil {
+		t.Fatal(err)
+	}
+	f, err := excelize.OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	want := []string{"About", "Summary", TableWorkspaces, TableUsers, TableServicePrincipals, TableGroups, TableMemberships,
+		TableEntitlements, TableAssignments, TableAccountUsers, TableAccountGroups, TableAccountServicePrincipals}
+	if got := f.GetSheetList(); !slices.Equal(got, want) {
+		t.Fatalf("sheets = %q, want %q", got, want)
+	}
+	for _, sheet := range want {
+		rows, err := f.GetRows(sheet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		width := 0
+		for _, r := range rows {
+			width = max(width, len(r))
+		}
+		if sheet == "Summary" {
+			width = len(summaryColumns)
+		}
+		last, _ := excelize.CoordinatesToCellName(width, len(rows))
+		if dim, err := f.GetSheetDimension(sheet); err != nil || dim != "A1:"+last {
+			t.Errorf("%s: dimension %q, %v; want A1:%s", sheet, dim, err, last)
+		}
+		lay, err := f.GetPageLayout(sheet)
+		if err != nil || *lay.Orientation != "landscape" || lay.FitToWidth == nil || *lay.FitToWidth != 1 {
+			t.Errorf("%s: page layout %+v, %v; want landscape, one page wide", sheet, lay, err)
+		}
+	}
+	props, err := f.GetDocProps()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if props.Creator != "dbiam v0.0.0-test" || props.Created != fixedNow.UTC().Format(time.RFC3339) || props.Modified != props.Created {
+		t.Errorf("properties = creator %q created %q modified %q", props.Creator, props.Created, props.Modified)
 	}
 }
 

@@ -43,6 +43,11 @@ type wsData struct {
 	sps         []scim.ServicePrincipal
 	groups      []scim.Group
 	assignments []scim.PermissionAssignment
+	// links are the principals' parent groups, taken out of their
+	// "groups" attribute as the lists arrive (see interner); refNames
+	// names the groups they refer to.
+	links    []memberLinks
+	refNames map[string]string
 	reads
 	// federated is nil when unknown.
 	federated *bool
@@ -112,7 +117,7 @@ func groupName(g *scim.Group) string         { return g.DisplayName }
 // identity-federation check and the assignments as soon as an account group
 // shows up in a page of the group list, else after the lists. Failed reads are
 // recorded in the result; fetchWorkspace itself never fails.
-func (r *runner) fetchWorkspace(ctx context.Context, info scim.WorkspaceInfo, task *counter) *wsData {
+func (r *runner) fetchWorkspace(ctx context.Context, info scim.WorkspaceInfo, task *counter, mem *share) *wsData {
 	d := &wsData{}
 	w, err := r.sess.Workspace(info)
 	if err != nil {
@@ -120,6 +125,23 @@ func (r *runner) fetchWorkspace(ctx context.Context, info scim.WorkspaceInfo, ta
 		return d
 	}
 	inc := r.cfg.include
+	in := newInterner()
+	lists := 0
+	if inc.identities() {
+		lists = 3
+	}
+	z := newSizer(mem, lists)
+	// sized reports a list's size once: from its first page, or as 0 when
+	// the list failed before it.
+	sized := func() (func(int), func()) {
+		var once sync.Once
+		report := func(n int) {
+			// A failed wait is the cancellation, which fails the list's
+			// next request.
+			once.Do(func() { _ = z.size(ctx, n) })
+		}
+		return report, func() { report(0) }
+	}
 	// An account group in any page of the group list proves the workspace
 	// identity federated: its assignments are then read while the lists
 	// are still paging, not after them (they share the account's
@@ -135,20 +157,33 @@ func (r *runner) fetchWorkspace(ctx context.Context, info scim.WorkspaceInfo, ta
 	listed := make(chan struct{})
 	var wg sync.WaitGroup
 	if inc.identities() {
+		task.lists(3)
 		var lists sync.WaitGroup
 		lists.Go(func() {
 			var err error
-			d.users, err = listAll(ctx, collection[scim.User]{ep: w.Users, doer: w, class: scim.ClassSCIMRead, id: userID}, userAttributes, r.cfg.pageSize, task)
+			ls := in.list()
+			report, fallback := sized()
+			defer fallback()
+			d.users, err = listAll(ctx, collection[scim.User]{ep: w.Users, doer: w, class: scim.ClassSCIMRead, id: userID, slim: ls.user, reset: ls.reset, sized: report}, userAttributes, r.cfg.pageSize, task)
+			in.done(ls, err)
 			d.record(readUsers, err)
 		})
 		lists.Go(func() {
 			var err error
-			d.sps, err = listAll(ctx, collection[scim.ServicePrincipal]{ep: w.ServicePrincipals, doer: w, class: scim.ClassSCIMRead, id: spID}, spAttributes, r.cfg.pageSize, task)
+			ls := in.list()
+			report, fallback := sized()
+			defer fallback()
+			d.sps, err = listAll(ctx, collection[scim.ServicePrincipal]{ep: w.ServicePrincipals, doer: w, class: scim.ClassSCIMRead, id: spID, slim: ls.sp, reset: ls.reset, sized: report}, spAttributes, r.cfg.pageSize, task)
+			in.done(ls, err)
 			d.record(readSPs, err)
 		})
 		lists.Go(func() {
 			var err error
-			d.groups, err = listAll(ctx, collection[scim.Group]{ep: w.Groups, doer: w, class: scim.ClassSCIMRead, id: groupID, onPage: onGroups}, groupAttributes, r.cfg.pageSize, task)
+			ls := in.list()
+			report, fallback := sized()
+			defer fallback()
+			d.groups, err = listAll(ctx, collection[scim.Group]{ep: w.Groups, doer: w, class: scim.ClassSCIMRead, id: groupID, onPage: onGroups, slim: ls.group, reset: ls.reset, sized: report}, groupAttributes, r.cfg.pageSize, task)
+			in.done(ls, err)
 			d.record(readGroups, err)
 		})
 		wg.Go(func() {
@@ -194,6 +229,7 @@ func (r *runner) fetchWorkspace(ctx context.Context, info scim.WorkspaceInfo, ta
 	})
 	wg.Wait()
 	d.federated = federated
+	d.links, d.refNames = in.links, in.names
 	return d
 }
 
@@ -258,6 +294,11 @@ func (r *runner) fetchAccount(ctx context.Context, task *counter, usersRead func
 	}
 	var wg sync.WaitGroup
 	var err error
+	if full {
+		task.lists(3)
+	} else {
+		task.lists(1)
+	}
 	d.users, err = listAll(ctx, collection[scim.User]{ep: r.acct.Users, doer: r.acct, class: scim.ClassAccountSCIMRead, id: userID}, userAttrs, r.cfg.pageSize, task)
 	d.record(readUsers, err)
 	if usersRead != nil {
@@ -288,4 +329,152 @@ func joinErrors(errs []error) string {
 	}
 	slices.Sort(parts)
 	return strings.Join(parts, "; ")
+}
+
+// interner trims listed resources to what the tables show as pages
+// arrive, and shares the copies of repeated strings: every principal's
+// groups attribute repeats its groups' ids and names, and entitlements and
+// roles are a handful of values. A principal's groups leave its attribute
+// for a compact list of parent ids (memberLinks), kept once its list has
+// been read in full. Each workspace has its own, dropped with its lists.
+// It is safe for concurrent use (pages arrive concurrently).
+type interner struct {
+	mu    sync.Mutex
+	m     map[string]string
+	names map[string]string // group id -> name, as references give it
+	links []memberLinks     // of the lists read in full
+}
+
+// memberLinks are a principal's direct parent groups.
+type memberLinks struct {
+	member  string
+	parents []string
+}
+
+func newInterner() *interner { return &interner{m: map[string]string{}, names: map[string]string{}} }
+
+// get returns the shared copy of s.
+func (in *interner) get(s string) string {
+	if s == "" {
+		return ""
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.getLocked(s)
+}
+
+func (in *interner) getLocked(s string) string {
+	if c, ok := in.m[s]; ok {
+		return c
+	}
+	in.m[s] = s
+	return s
+}
+
+// values returns a trimmed copy of a multi-valued attribute, exactly as
+// long, holding only the shared values; nil when empty.
+func (in *interner) values(cv []scim.ComplexValue) []scim.ComplexValue {
+	if len(cv) == 0 {
+		return nil
+	}
+	out := make([]scim.ComplexValue, len(cv))
+	for i, v := range cv {
+		out[i].Value = in.get(v.Value)
+	}
+	return out
+}
+
+// listLinks collects the links of one list while it is read.
+type listLinks struct {
+	in    *interner
+	mu    sync.Mutex
+	links []memberLinks
+}
+
+// list starts collecting the links of one list.
+func (in *interner) list() *listLinks { return &listLinks{in: in} }
+
+// done keeps the links of a list read in full (err nil) and drops those of
+// a list that failed.
+func (in *interner) done(l *listLinks, err error) {
+	if err != nil {
+		return
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.links = append(in.links, l.links...)
+}
+
+// reset drops the links collected so far: the list is read again.
+func (l *listLinks) reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.links = nil
+}
+
+// take moves a principal's groups attribute into the list's links.
+func (l *listLinks) take(id string, groups []scim.ComplexValue) {
+	if len(groups) == 0 {
+		return
+	}
+	parents := make([]string, 0, len(groups))
+	in := l.in
+	in.mu.Lock()
+	for _, g := range groups {
+		if g.Value == "" {
+			continue
+		}
+		v := in.getLocked(g.Value)
+		if _, ok := in.names[v]; !ok && g.Display != "" {
+			in.names[v] = in.getLocked(g.Display)
+		}
+		parents = append(parents, v)
+	}
+	id = in.getLocked(id)
+	in.mu.Unlock()
+	l.mu.Lock()
+	l.links = append(l.links, memberLinks{member: id, parents: parents})
+	l.mu.Unlock()
+}
+
+// user trims a listed user: emails keep their value and primary flag,
+// entitlements and roles their value, and groups go to the links.
+func (l *listLinks) user(u *scim.User) {
+	in := l.in
+	if len(u.Emails) > 0 {
+		emails := make([]scim.ComplexValue, len(u.Emails))
+		for i, e := range u.Emails {
+			emails[i] = scim.ComplexValue{Value: e.Value, Primary: e.Primary}
+		}
+		u.Emails = emails
+	}
+	u.ID = in.get(u.ID)
+	u.Entitlements = in.values(u.Entitlements)
+	u.Roles = in.values(u.Roles)
+	l.take(u.ID, u.Groups)
+	u.Groups, u.Name, u.Schemas = nil, nil, nil
+}
+
+// sp trims a listed service principal (see user).
+func (l *listLinks) sp(s *scim.ServicePrincipal) {
+	in := l.in
+	s.ID = in.get(s.ID)
+	s.Entitlements = in.values(s.Entitlements)
+	s.Roles = in.values(s.Roles)
+	l.take(s.ID, s.Groups)
+	s.Groups, s.Schemas = nil, nil
+}
+
+// group trims a listed group (see user); its id and name are shared with
+// the references to it.
+func (l *listLinks) group(g *scim.Group) {
+	in := l.in
+	g.ID, g.DisplayName = in.get(g.ID), in.get(g.DisplayName)
+	g.Entitlements = in.values(g.Entitlements)
+	g.Roles = in.values(g.Roles)
+	l.take(g.ID, g.Groups)
+	g.Groups, g.Members, g.Schemas = nil, nil, nil
+	if g.Meta != nil {
+		g.Meta = &scim.Meta{ResourceType: in.get(g.Meta.ResourceType)}
+	}
 }

@@ -47,11 +47,26 @@ func newEnv(t *testing.T, opts sandbox.Options, adjust func(*scim.Settings)) *te
 	}
 	connect := func(ctx context.Context) (*scim.Session, error) { return scim.Connect(ctx, s) }
 	return &testEnv{
-		srv:    srv,
-		deps:   Deps{Streams: streams, Connect: connect, Now: func() time.Time { return fixedNow }},
+		srv: srv,
+		deps: Deps{Streams: streams, Connect: connect, Now: func() time.Time { return fixedNow },
+			Version: "v0.0.0-test", Args: testArgs},
 		stderr: stderr,
 		dir:    t.TempDir(),
 	}
 }
 
+// testArgs is the command line tests record: a credential in a URL, which
+// the About table must leave out, and an argument that needs quoting.
+var testArgs = []string{"/usr/local/bin/dbiam", "--host", "https://admin:hunter2@accounts.test", "export", "--out", "my export"}
+
 func (e *testEnv) path(name string) string { return filepath.Join(e.dir, name) }
+
+// outcome is the end line the run recorded (main.go prints it), with a
+// fixed duration.
+func (e *testEnv) outcome() string {
+	o, ok := e.deps.Streams.Outcome()
+	if !ok {
+		return ""
+	}
+	return o.Line(time.Second)
+}

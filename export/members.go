@@ -350,8 +350,10 @@ func (g *graph) cycles() [][]string {
 }
 
 // buildGraph builds a workspace's membership graph from its lists. Any of
-// the lists may be nil (not fetched).
-func buildGraph(users []scim.User, sps []scim.ServicePrincipal, groups []scim.Group) *graph {
+// the lists may be nil (not fetched). Parent groups come from the
+// principals' "groups" attributes and from links (the attributes taken out
+// as the lists were read), with refNames naming groups never listed.
+func buildGraph(users []scim.User, sps []scim.ServicePrincipal, groups []scim.Group, links []memberLinks, refNames map[string]string) *graph {
 	g := newGraph()
 	for _, gr := range groups {
 		n := newNode(gr.ID, gr.DisplayName, kindGroup)
@@ -366,6 +368,11 @@ func buildGraph(users []scim.User, sps []scim.ServicePrincipal, groups []scim.Gr
 	}
 	for m := range scim.Memberships(users, sps, groups) {
 		g.link(m.Group.Value, m.Group.Display, m.Member.Value)
+	}
+	for _, l := range links {
+		for _, p := range l.parents {
+			g.link(p, refNames[p], l.member)
+		}
 	}
 	g.finish()
 	return g
@@ -383,4 +390,75 @@ func groupType(gr scim.Group) string {
 		return groupTypeAccount
 	}
 	return ""
+}
+
+// ancestor is a group that a principal belongs to, directly or through
+// nested groups.
+type ancestor struct {
+	id   string
+	from string // the group below it on a shortest path; "" for a direct parent
+}
+
+// ancestors returns the groups that principal id belongs to, directly or
+// through nested groups, each once, breadth first (so on a shortest
+// path: see pathTo). Cycles end the walk. buf is reused for the result.
+func (g *graph) ancestors(id string, buf []ancestor) []ancestor {
+	out := buf[:0]
+	for _, p := range g.parents[id] {
+		if p != id && !containsAncestor(out, p) {
+			out = append(out, ancestor{id: p})
+		}
+	}
+	for i := 0; i < len(out); i++ {
+		for _, p := range g.parents[out[i].id] {
+			if p != id && !containsAncestor(out, p) {
+				out = append(out, ancestor{id: p, from: out[i].id})
+			}
+		}
+	}
+	return out
+}
+
+// containsAncestor reports whether as holds group id. A principal's
+// ancestors are few (groups nest at most 10 deep), so a scan beats a map.
+func containsAncestor(as []ancestor, id string) bool {
+	for _, a := range as {
+		if a.id == id {
+			return true
+		}
+	}
+	return false
+}
+
+// pathTo returns the names of the groups from as[i] down to the
+// principal's own group, joined with viaSeparator.
+func (g *graph) pathTo(as []ancestor, i int) string {
+	names := []string{g.node(as[i].id).name}
+	for from := as[i].from; from != ""; {
+		names = append(names, g.node(from).name)
+		j := slices.IndexFunc(as, func(a ancestor) bool { return a.id == from })
+		if j < 0 {
+			break
+		}
+		from = as[j].from
+	}
+	return strings.Join(names, viaSeparator)
+}
+
+// admins returns the principals that are workspace admins: members of the
+// workspace-local group "admins", directly or through nested groups
+// (reference §B: workspace admin = member of the workspace-local group
+// named admins; whether a deactivated user can use it is told by its
+// active column). Groups in it are included: their members are admins.
+func (g *graph) admins() map[string]bool {
+	out := map[string]bool{}
+	for _, n := range g.nodes {
+		if n.kind != kindGroup || !n.listed || n.groupType != groupTypeWorkspace || n.name != adminsGroup {
+			continue
+		}
+		for _, re := range g.expand(n.id).reached {
+			out[re.id] = true
+		}
+	}
+	return out
 }

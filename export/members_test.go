@@ -145,7 +145,7 @@ func TestBuildGraphFromGroupsAttributes(t *testing.T) {
 		{ID: "2", DisplayName: "data", Meta: &scim.Meta{ResourceType: scim.ResourceTypeWorkspaceGroup},
 			Groups: []scim.ComplexValue{ref("1", "eng")}},
 	}
-	g := buildGraph(users, sps, groups)
+	g := buildGraph(users, sps, groups, nil, nil)
 	if got, want := g.members["1"], []string{"10", "2"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("members(eng) = %v, want %v", got, want)
 	}

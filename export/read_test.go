@@ -56,6 +56,9 @@ func readCSVDir(t *testing.T, dir string) map[string]table {
 	}
 	out := map[string]table{}
 	for _, f := range files {
+		if filepath.Base(f) == "about.csv" {
+			continue // see readAbout
+		}
 		fh, err := os.Open(f)
 		if err != nil {
 			t.Fatal(err)
@@ -129,6 +132,20 @@ func readJSONLDir(t *testing.T, dir string) map[string]table {
 						t.Fatalf("%s: %s is a JSON number, want %v", f, c.Name, c.Type)
 					}
 					row[i] = v.String()
+				case []any:
+					if c.Type != reports.TypeList || len(v) == 0 {
+						t.Fatalf("%s: %s is a JSON array of %d, want %v (empty lists are null)", f, c.Name, len(v), c.Type)
+					}
+					items := make([]string, len(v))
+					for k, item := range v {
+						s, ok := item.(string)
+						if !ok {
+							t.Fatalf("%s: %s holds a %T", f, c.Name, item)
+						}
+						items[k] = s
+					}
+					// Joined as CSV and XLSX join them, to compare the formats.
+					row[i] = strings.Join(items, c.Join)
 				default:
 					t.Fatalf("%s: %s: unexpected %T", f, c.Name, v)
 				}
@@ -158,8 +175,11 @@ func readXLSX(t *testing.T, path string) map[string]table {
 			t.Fatalf("%s: %v", sheet, err)
 		}
 		name := sheet
-		if sheet == "Summary" {
+		switch sheet {
+		case "Summary":
 			name = "summary"
+		case "About":
+			continue // see readAbout
 		}
 		cols := tableColumns(name)
 		if cols == nil {
@@ -231,4 +251,111 @@ func (tb table) one(t *testing.T, kv ...string) map[string]string {
 		m[h] = rows[0][i]
 	}
 	return m
+}
+
+// about is an export's About table: its fields, and each table's status,
+// row count and detail.
+type about struct {
+	fields map[string]string
+	tables map[string][3]string
+	order  []string // table names in order
+}
+
+// readAbout reads the About table of an export in format at path:
+// about.csv, about.json or the About sheet.
+func readAbout(t *testing.T, format, path string) about {
+	t.Helper()
+	a := about{fields: map[string]string{}, tables: map[string][3]string{}}
+	addTable := func(name, status, rows, detail string) {
+		a.tables[name] = [3]string{status, rows, detail}
+		a.order = append(a.order, name)
+	}
+	switch format {
+	case "csv":
+		fh, err := os.Open(filepath.Join(path, "about.csv"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fh.Close()
+		recs, err := csv.NewReader(fh).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(recs[0], []string{"section", "name", "value", "rows", "detail"}) {
+			t.Fatalf("about.csv header %q", recs[0])
+		}
+		for _, r := range recs[1:] {
+			if r[0] == "about" {
+				a.fields[r[1]] = r[2]
+			} else {
+				addTable(r[1], r[2], r[3], r[4])
+			}
+		}
+	case "json":
+		b, err := os.ReadFile(filepath.Join(path, "about.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var raw map[string]json.RawMessage
+		if err := json.Unmarshal(b, &raw); err != nil {
+			t.Fatalf("about.json: %v", err)
+		}
+		for k, v := range raw {
+			if k == "tables" {
+				continue
+			}
+			var s *string
+			if err := json.Unmarshal(v, &s); err != nil {
+				t.Fatalf("about.json %s: %v", k, err)
+			}
+			if s != nil {
+				a.fields[k] = *s
+			}
+		}
+		var tables []struct {
+			Table, Status string
+			Rows          *int
+			Detail        *string
+		}
+		if err := json.Unmarshal(raw["tables"], &tables); err != nil {
+			t.Fatal(err)
+		}
+		for _, tb := range tables {
+			rows, detail := "", ""
+			if tb.Rows != nil {
+				rows = strconv.Itoa(*tb.Rows)
+			}
+			if tb.Detail != nil {
+				detail = *tb.Detail
+			}
+			addTable(tb.Table, tb.Status, rows, detail)
+		}
+	case "xlsx":
+		f, err := excelize.OpenFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if first := f.GetSheetName(0); first != "About" {
+			t.Fatalf("first sheet %q, want About", first)
+		}
+		rows, err := f.GetRows("About")
+		if err != nil {
+			t.Fatal(err)
+		}
+		inTables := false
+		for _, r := range rows {
+			r = append(r, "", "", "", "")
+			switch {
+			case r[0] == "":
+			case r[0] == "table" && r[1] == "status":
+				inTables = true
+			case inTables:
+				addTable(r[0], r[1], r[2], r[3])
+			default:
+				a.fields[r[0]] = r[1]
+			}
+		}
+	}
+	return a
 }

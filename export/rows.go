@@ -20,8 +20,9 @@ type counts struct {
 
 func intp(n int) *int { return &n }
 
-// values joins the values of multi-valued attributes, sorted.
-func values(cv []scim.ComplexValue) string {
+// values returns the values of a multi-valued attribute, sorted, without
+// duplicates.
+func values(cv []scim.ComplexValue) []string {
 	vals := make([]string, 0, len(cv))
 	for _, v := range cv {
 		if v.Value != "" {
@@ -29,11 +30,11 @@ func values(cv []scim.ComplexValue) string {
 		}
 	}
 	slices.SortFunc(vals, compareNames)
-	return strings.Join(slices.Compact(vals), listSeparator)
+	return slices.Compact(vals)
 }
 
-// emails joins a user's email addresses, primary first, in list order.
-func emails(cv []scim.ComplexValue) string {
+// emails returns a user's email addresses, primary first, in list order.
+func emails(cv []scim.ComplexValue) []string {
 	vals := make([]string, 0, len(cv))
 	for _, v := range cv {
 		if v.Primary && v.Value != "" {
@@ -45,16 +46,16 @@ func emails(cv []scim.ComplexValue) string {
 			vals = append(vals, v.Value)
 		}
 	}
-	return strings.Join(vals, listSeparator)
+	return vals
 }
 
-// names joins the names of the principals ids, in the given order.
-func (g *graph) names(ids []string) string {
+// names returns the names of the principals ids, in the given order.
+func (g *graph) names(ids []string) []string {
 	out := make([]string, len(ids))
 	for i, id := range ids {
 		out[i] = g.node(id).name
 	}
-	return strings.Join(out, listSeparator)
+	return out
 }
 
 // wsRows writes one workspace's rows into w, a section per included table
@@ -65,8 +66,20 @@ func (g *graph) names(ids []string) string {
 func (r *runner) wsRows(w *spoolWriter, ws []any, d *wsData) counts {
 	inc := r.cfg.include
 	var c counts
-	g := buildGraph(d.users, d.sps, d.groups)
+	g := buildGraph(d.users, d.sps, d.groups, d.links, d.refNames)
 	all := d.ok(readUsers, readSPs, readGroups)
+	// Admin rights need every list: a principal is an admin through
+	// groups. Without them the column is empty, not false.
+	var admins map[string]bool
+	if all {
+		admins = g.admins()
+	}
+	admin := func(id string) any {
+		if admins == nil {
+			return nil
+		}
+		return admins[id]
+	}
 
 	if d.ok(readUsers) {
 		c.users = intp(len(d.users))
@@ -76,7 +89,7 @@ func (r *runner) wsRows(w *spoolWriter, ws []any, d *wsData) counts {
 			for _, u := range users {
 				parents := g.parents[u.ID]
 				w.row(append(ws[:2:2], u.ID, u.UserName, u.DisplayName, u.Active, u.ExternalID,
-					emails(u.Emails), nil, values(u.Entitlements), g.names(parents), len(parents))...)
+					emails(u.Emails), nil, values(u.Entitlements), g.names(parents), len(parents), admin(u.ID))...)
 			}
 		}
 	}
@@ -88,7 +101,7 @@ func (r *runner) wsRows(w *spoolWriter, ws []any, d *wsData) counts {
 			for _, s := range sps {
 				parents := g.parents[s.ID]
 				w.row(append(ws[:2:2], s.ID, s.ApplicationID, s.DisplayName, s.Active, s.ExternalID,
-					values(s.Entitlements), g.names(parents), len(parents))...)
+					values(s.Entitlements), g.names(parents), len(parents), admin(s.ID))...)
 			}
 		}
 	}
@@ -123,7 +136,7 @@ func (r *runner) wsRows(w *spoolWriter, ws []any, d *wsData) counts {
 	if all {
 		direct, transitive, inCycles := r.membershipRows(w, ws, g, inc.has(IncludeMemberships))
 		c.direct, c.transitive, c.inCycles = intp(direct), intp(transitive), intp(inCycles)
-		n := r.entitlementRows(w, ws, d, inc.has(IncludeEntitlements))
+		n := r.entitlementRows(w, ws, d, g, admins, inc.has(IncludeEntitlements))
 		c.entitlements = intp(n)
 	}
 	if d.ok(readAssignments) {
@@ -167,7 +180,7 @@ type membershipRow struct {
 	member   *node
 	relation string
 	depth    int
-	via      string
+	via      []string
 }
 
 func relationRank(rel string) int {
@@ -206,13 +219,12 @@ func (r *runner) membershipRows(w *spoolWriter, ws []any, g *graph, write bool) 
 			transitive++
 			if write {
 				rows = append(rows, membershipRow{member: m, relation: relTransitive, depth: re.depth,
-					via: strings.Join(g.via(c, re.id), viaSeparator)})
+					via: g.via(c, re.id)})
 			}
 		}
 		if path := g.cyclePath(c); path != nil {
 			inCycles++
-			rows = append(rows, membershipRow{member: grp, relation: relCycle, depth: len(path) - 1,
-				via: strings.Join(path, viaSeparator)})
+			rows = append(rows, membershipRow{member: grp, relation: relCycle, depth: len(path) - 1, via: path})
 		}
 		if !write {
 			continue
@@ -235,43 +247,84 @@ func (r *runner) membershipRows(w *spoolWriter, ws []any, g *graph, write bool) 
 	return direct, transitive, inCycles
 }
 
-// entitlementRows writes, when write is set, one row per (principal,
-// entitlement) for users, service principals and groups, and returns the
-// number of such pairs. Only entitlements granted to the principal itself
-// are listed; those it inherits come from its groups (see memberships).
-func (r *runner) entitlementRows(w *spoolWriter, ws []any, d *wsData, write bool) int {
+// entitlementRows writes, when write is set, the effective entitlements of
+// every user and service principal, one row per (principal, entitlement):
+// direct when it is granted to the principal itself, and via_groups, the
+// groups that grant it to the principal through membership, each as the
+// path from the granting group down to the principal's own group (nested
+// groups included, the shortest path through each granting group). Groups
+// get one row per entitlement granted to the group itself (what its
+// members inherit). Every row carries the principal's workspace_admin
+// (nil when unknown). It returns the number of rows.
+func (r *runner) entitlementRows(w *spoolWriter, ws []any, d *wsData, g *graph, admins map[string]bool, write bool) int {
 	type ent struct {
-		p     node
-		value string
+		p      *node
+		value  string
+		direct bool
+		via    []string
+	}
+	granted := make(map[string][]string, len(d.groups)) // group id -> its own entitlements
+	for _, gr := range d.groups {
+		if vals := values(gr.Entitlements); len(vals) > 0 {
+			granted[gr.ID] = vals
+		}
 	}
 	var rows []ent
-	add := func(p node, cv []scim.ComplexValue) {
-		seen := map[string]bool{}
-		for _, v := range cv {
-			if v.Value != "" && !seen[v.Value] {
-				seen[v.Value] = true
-				rows = append(rows, ent{p: p, value: v.Value})
+	byValue := map[string]int{} // entitlement -> index in rows, for the current principal
+	var as []ancestor
+	effective := func(p *node, own []scim.ComplexValue) {
+		clear(byValue)
+		get := func(v string) *ent {
+			i, ok := byValue[v]
+			if !ok {
+				i = len(rows)
+				byValue[v] = i
+				rows = append(rows, ent{p: p, value: v})
+			}
+			return &rows[i]
+		}
+		for _, v := range values(own) {
+			get(v).direct = true
+		}
+		as = g.ancestors(p.id, as)
+		for i, a := range as {
+			if len(granted[a.id]) == 0 {
+				continue
+			}
+			path := g.pathTo(as, i)
+			for _, v := range granted[a.id] {
+				e := get(v)
+				e.via = append(e.via, path)
 			}
 		}
 	}
-	for _, u := range d.users {
-		add(newNode(u.ID, u.UserName, kindUser), u.Entitlements)
+	for i := range d.users {
+		effective(g.node(d.users[i].ID), d.users[i].Entitlements)
 	}
-	for _, s := range d.sps {
-		add(newNode(s.ID, s.DisplayName, kindSP), s.Entitlements)
+	for i := range d.sps {
+		effective(g.node(d.sps[i].ID), d.sps[i].Entitlements)
 	}
 	for _, gr := range d.groups {
-		add(newNode(gr.ID, gr.DisplayName, kindGroup), gr.Entitlements)
+		n := g.node(gr.ID)
+		for _, v := range granted[gr.ID] {
+			rows = append(rows, ent{p: n, value: v, direct: true})
+		}
 	}
 	if !write {
 		return len(rows)
 	}
 	slices.SortFunc(rows, func(a, b ent) int {
-		return cmp.Or(compareNodes(&a.p, &b.p), strings.Compare(a.value, b.value))
+		return cmp.Or(compareNodes(a.p, b.p), strings.Compare(a.value, b.value))
 	})
 	w.begin(TableEntitlements)
 	for _, e := range rows {
-		w.row(append(ws[:2:2], e.p.kind, e.p.id, e.p.name, e.value)...)
+		via := e.via
+		slices.SortFunc(via, compareNames)
+		var admin any
+		if admins != nil {
+			admin = admins[e.p.id]
+		}
+		w.row(append(ws[:2:2], e.p.kind, e.p.id, e.p.name, e.value, e.direct, via, admin)...)
 	}
 	return len(rows)
 }
@@ -297,7 +350,7 @@ func assignmentRows(w *spoolWriter, ws []any, as []scim.PermissionAssignment) {
 	type row struct {
 		n     node
 		a     scim.PermissionAssignment
-		perms string
+		perms []string
 	}
 	rows := make([]row, 0, len(as))
 	for _, a := range as {
@@ -305,7 +358,7 @@ func assignmentRows(w *spoolWriter, ws []any, as []scim.PermissionAssignment) {
 		perms := slices.Clone(a.Permissions)
 		slices.Sort(perms)
 		rows = append(rows, row{n: newNode(strconv.FormatInt(a.Principal.PrincipalID, 10), name, kind),
-			a: a, perms: strings.Join(perms, listSeparator)})
+			a: a, perms: perms})
 	}
 	slices.SortFunc(rows, func(a, b row) int { return compareNodes(&a.n, &b.n) })
 	w.begin(TableAssignments)

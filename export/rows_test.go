@@ -21,7 +21,7 @@ type captureSink struct {
 func (c *captureSink) WriteRow(vals ...any) error {
 	parts := make([]string, len(vals))
 	for i, v := range vals {
-		s, err := reports.FormatValue(c.cols[i].Type, v)
+		s, err := c.cols[i].Format(v)
 		if err != nil {
 			return err
 		}
@@ -114,16 +114,16 @@ func TestRowsWithMembershipCycle(t *testing.T) {
 			"42|ws|99|ghost||2|user|bob@x.test|direct|1|",
 		},
 		TableUsers: {
-			"42|ws|1|ann@x.test||true|||true|workspace-access|a|1",
-			"42|ws|2|bob@x.test|||||false||b; ghost|2",
+			"42|ws|1|ann@x.test||true|||true|workspace-access|a|1|false",
+			"42|ws|2|bob@x.test|||||false||b; ghost|2|false",
 		},
-		TableServicePrincipals: {"42|ws|3|app-3|bot||||b|1"},
+		TableServicePrincipals: {"42|ws|3|app-3|bot||||b|1|false"},
 		TableGroups: {
 			"42|ws|10|a|workspace||2|1|0|1|||b",
 			"42|ws|11|b|account||3|1|1|1|||a",
 			"42|ws|12|c|workspace||1|0|0|1|||c",
 		},
-		TableEntitlements: {"42|ws|user|1|ann@x.test|workspace-access"},
+		TableEntitlements: {"42|ws|user|1|ann@x.test|workspace-access|true||false"},
 		TableAssignments: {
 			"42|ws|1|user|ann@x.test|Ann|ADMIN; USER|",
 			"42|ws|11|group|b|b|USER|",
@@ -155,7 +155,8 @@ func TestRowsSkipTablesWhoseReadsFailed(t *testing.T) {
 	c, rows := spoolRows(t, d, nil, &bytes.Buffer{})
 	// The user carries no "active" attribute: the cell says nothing rather
 	// than "false".
-	if len(rows[TableUsers]) != 1 || rows[TableUsers][0] != "42|ws|1|ann@x.test|||||||a|1" {
+	// Nor is workspace_admin known without the group list.
+	if len(rows[TableUsers]) != 1 || rows[TableUsers][0] != "42|ws|1|ann@x.test|||||||a|1|" {
 		t.Errorf("users = %v", rows[TableUsers])
 	}
 	for _, tb := range []string{TableServicePrincipals, TableGroups, TableMemberships, TableEntitlements, TableAssignments} {
@@ -165,5 +166,66 @@ func TestRowsSkipTablesWhoseReadsFailed(t *testing.T) {
 	}
 	if c.users == nil || *c.users != 1 || c.groups != nil || c.direct != nil {
 		t.Errorf("counts = %+v", c)
+	}
+}
+
+// TestEffectiveEntitlements: users and service principals get the
+// entitlements their groups grant (nested groups included, each granting
+// group with its path), next to their own; workspace_admin follows
+// membership of the workspace-local admins group, directly or through
+// groups, never an account group of the same name.
+func TestEffectiveEntitlements(t *testing.T) {
+	wsg := &scim.Meta{ResourceType: scim.ResourceTypeWorkspaceGroup}
+	acg := &scim.Meta{ResourceType: scim.ResourceTypeAccountGroup}
+	ent := func(vals ...string) []scim.ComplexValue {
+		var out []scim.ComplexValue
+		for _, v := range vals {
+			out = append(out, scim.ComplexValue{Value: v})
+		}
+		return out
+	}
+	d := &wsData{
+		reads: reads{read: map[string]bool{readUsers: true, readSPs: true, readGroups: true}},
+		users: []scim.User{
+			// ann: in analysts (grants sql), which is in users (grants
+			// workspace-access and sql); and her own cluster-create.
+			{ID: "1", UserName: "ann@x.test", Groups: []scim.ComplexValue{ref("20", "analysts")}, Entitlements: ent("allow-cluster-create")},
+			// bob: in ops, which is in admins.
+			{ID: "2", UserName: "bob@x.test", Groups: []scim.ComplexValue{ref("30", "ops"), ref("21", "users")}},
+			// cy: in the account group named admins: not a workspace admin.
+			{ID: "3", UserName: "cy@x.test", Groups: []scim.ComplexValue{ref("40", "admins")}},
+		},
+		sps: []scim.ServicePrincipal{{ID: "5", DisplayName: "etl", ApplicationID: "app-5", Groups: []scim.ComplexValue{ref("31", "admins")}}},
+		groups: []scim.Group{
+			{ID: "20", DisplayName: "analysts", Meta: acg, Entitlements: ent("databricks-sql-access"), Groups: []scim.ComplexValue{ref("21", "users")}},
+			{ID: "21", DisplayName: "users", Meta: wsg, Entitlements: ent("workspace-access", "databricks-sql-access")},
+			{ID: "30", DisplayName: "ops", Meta: wsg, Groups: []scim.ComplexValue{ref("31", "admins")}},
+			{ID: "31", DisplayName: "admins", Meta: wsg},
+			{ID: "40", DisplayName: "admins", Meta: acg},
+		},
+	}
+	_, rows := spoolRows(t, d, nil, &bytes.Buffer{})
+	want := map[string][]string{
+		TableEntitlements: {
+			"42|ws|user|1|ann@x.test|allow-cluster-create|true||false",
+			"42|ws|user|1|ann@x.test|databricks-sql-access|false|analysts; users > analysts|false",
+			"42|ws|user|1|ann@x.test|workspace-access|false|users > analysts|false",
+			"42|ws|user|2|bob@x.test|databricks-sql-access|false|users|true",
+			"42|ws|user|2|bob@x.test|workspace-access|false|users|true",
+			"42|ws|group|20|analysts|databricks-sql-access|true||false",
+			"42|ws|group|21|users|databricks-sql-access|true||false",
+			"42|ws|group|21|users|workspace-access|true||false",
+		},
+		TableUsers: {
+			"42|ws|1|ann@x.test||||||allow-cluster-create|analysts|1|false",
+			"42|ws|2|bob@x.test|||||||ops; users|2|true",
+			"42|ws|3|cy@x.test|||||||admins|1|false",
+		},
+		TableServicePrincipals: {"42|ws|5|app-5|etl||||admins|1|true"},
+	}
+	for tb, w := range want {
+		if !reflect.DeepEqual(rows[tb], w) {
+			t.Errorf("%s:\n%s\nwant\n%s", tb, strings.Join(rows[tb], "\n"), strings.Join(w, "\n"))
+		}
 	}
 }

@@ -5,6 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,9 +30,16 @@ type Deps struct {
 	// Connect opens the session; it is called once, after every option has
 	// been validated.
 	Connect scim.ConnectFunc
-	// Now is the clock, used to date the default output name; nil means
+	// Now is the clock, used to date the default output name and the
+	// export (its About table and the workbook's properties); nil means
 	// time.Now.
 	Now func() time.Time
+	// Version is dbiam's version, recorded in the About table and the
+	// workbook's properties; empty means "dev".
+	Version string
+	// Args is the command line, recorded (credentials left out) in the
+	// About table; nil records none.
+	Args []string
 }
 
 // Failure is one part of an export that could not be read: a workspace
@@ -50,18 +61,31 @@ type PartialError struct {
 	Workspaces int
 }
 
-// Error summarises the failures on one line; the details are in the
-// workspaces table and the summary printed on stderr.
+// Error summarises the failures on one line, counted as the summary line
+// on stderr counts them; the details are in the About and workspaces
+// tables and that summary.
 func (e *PartialError) Error() string {
-	names := make([]string, 0, 3)
-	for _, f := range e.Failures[:min(len(e.Failures), 3)] {
+	var names []string
+	account := false
+	for _, f := range e.Failures {
+		if f.WorkspaceID == 0 && f.Name == "account" {
+			account = true
+			continue
+		}
 		names = append(names, f.Name)
 	}
-	if len(e.Failures) > 3 {
-		names = append(names, "...")
+	var parts []string
+	if len(names) > 0 {
+		shown := names[:min(len(names), 3)]
+		if len(names) > 3 {
+			shown = append(slices.Clone(shown), "...")
+		}
+		parts = append(parts, fmt.Sprintf("%d of %d workspaces failed (%s)", len(names), e.Workspaces, strings.Join(shown, ", ")))
 	}
-	return fmt.Sprintf("export %s: incomplete: %d failed (%s), the rest was written",
-		e.Out, len(e.Failures), strings.Join(names, ", "))
+	if account {
+		parts = append(parts, "the account reads failed")
+	}
+	return fmt.Sprintf("export %s: incomplete: %s; the rest was written", e.Out, strings.Join(parts, " and "))
 }
 
 // Unwrap returns the failures' errors, for errors.Is and errors.As.
@@ -84,6 +108,13 @@ type runner struct {
 	acct  *scim.AccountClient // nil without an account id
 	log   *reports.Logger
 	spool *spool
+	// building holds a slot per workspace whose rows are being built (its
+	// membership graph, its sorted rows): that is CPU work, so no more run
+	// at once than there are processors, and their memory is not held by
+	// every workspace in flight at the same time.
+	building chan struct{}
+	// mem is the memory the workspaces in flight may hold (see budget).
+	mem *budget
 }
 
 // wsResult is the outcome of one workspace.
@@ -94,13 +125,18 @@ type wsResult struct {
 	federated *bool
 	counts    counts
 	file      *spoolFile
-	err       error // the workspace's failed reads, nil when ok
-	fatal     error // a local error (spool I/O) that ends the run
+	read      map[string]bool // the reads that succeeded
+	errs      []error         // the reads that failed (*readError)
+	denied    error           // the assignments read refused with 403
+	err       error           // the workspace's failed reads, nil when ok
+	fatal     error           // a local error (spool I/O) that ends the run
 }
 
 // accountResult is the outcome of the account reads.
 type accountResult struct {
 	file   *spoolFile
+	read   map[string]bool // the reads that succeeded
+	errs   []error         // the reads that failed (*readError)
 	err    error
 	reason string
 	fatal  error
@@ -133,7 +169,11 @@ func Run(ctx context.Context, o Options, d Deps) error {
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
-	r := &runner{cfg: cfg, deps: d, sess: sess, log: d.Streams.Logger().With("cmd", "export")}
+	r := &runner{cfg: cfg, deps: d, sess: sess, log: d.Streams.Logger().With("cmd", "export"),
+		building: make(chan struct{}, max(2, runtime.GOMAXPROCS(0))), mem: newBudget(cfg.budget)}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(memoryLimit))
+	}
 	if cfg.parallel == 0 {
 		cfg.parallel = max(sess.Parallel(), 1)
 	}
@@ -151,12 +191,21 @@ func Run(ctx context.Context, o Options, d Deps) error {
 	if err != nil {
 		return err
 	}
-	tables, err := reports.NewTables(cfg.format, cfg.out, reports.TablesOptions{Force: cfg.force})
+	asOf := d.Now()
+	var tables reports.Tables
+	spoolNextTo := cfg.out
+	if cfg.stream != "" {
+		tables, err = reports.NewStreamTables(r.deps.Streams.Out, cfg.format, cfg.stream)
+		spoolNextTo = filepath.Join(os.TempDir(), "dbiam-export")
+	} else {
+		tables, err = reports.NewTables(cfg.format, cfg.out, reports.TablesOptions{
+			Force: cfg.force, Creator: "dbiam " + r.version(), Created: asOf})
+	}
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
 	defer tables.Abort()
-	if r.spool, err = newSpool(cfg.out); err != nil {
+	if r.spool, err = newSpool(spoolNextTo); err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
 	defer r.spool.remove()
@@ -191,6 +240,9 @@ func Run(ctx context.Context, o Options, d Deps) error {
 		return fmt.Errorf("export %s: %w", cfg.out, copyErr)
 	}
 	if err := r.write(ctx, tables, sinks, results, acct); err != nil {
+		return fmt.Errorf("export %s: %w", cfg.out, err)
+	}
+	if err := tables.About(r.about(asOf, d.Now(), targets, results, acct)); err != nil {
 		return fmt.Errorf("export %s: %w", cfg.out, err)
 	}
 	copied := time.Since(start)
@@ -268,8 +320,7 @@ func selectWorkspace(all []scim.WorkspaceInfo, sel string) (int, error) {
 		return 0, fmt.Errorf("%w: --workspace %q: %d workspaces have this name (%s): give the id",
 			ErrBadOptions, sel, len(hits), strings.Join(ids, ", "))
 	}
-	return 0, fmt.Errorf("%w: --workspace %q: no workspace has this id or name (%d known): check the id or name",
-		ErrBadOptions, sel, len(all))
+	return 0, fmt.Errorf("%w: %w", ErrBadOptions, scim.NewWorkspaceNotFound(sel, all))
 }
 
 // skipReason returns why a workspace is not exported, or "".
@@ -298,8 +349,12 @@ func (r *runner) exportAll(ctx context.Context, targets []scim.WorkspaceInfo, cp
 	if withAccount {
 		tasks++
 	}
+	unit := "workspaces"
+	if withAccount {
+		unit = "tasks" // the workspaces and the account
+	}
 	prog := reports.NewProgress(r.deps.Streams, reports.ProgressOptions{
-		Label: "export", Unit: "identities", Tasks: tasks, Now: r.deps.Now})
+		Label: "export", Unit: "identities", TaskUnit: unit, Tasks: tasks, Now: r.deps.Now})
 	defer prog.Close()
 
 	var wg sync.WaitGroup
@@ -339,20 +394,33 @@ func (r *runner) exportAll(ctx context.Context, targets []scim.WorkspaceInfo, cp
 
 // exportWorkspace reads one workspace and spools its rows.
 func (r *runner) exportWorkspace(ctx context.Context, i int, info scim.WorkspaceInfo, prog *reports.Progress) *wsResult {
-	task := prog.Task(taskName(info), 0)
 	res := &wsResult{info: info}
-	d := r.fetchWorkspace(ctx, info, &counter{task: task})
+	mem, err := r.mem.take(ctx, workspaceBase)
+	if err != nil {
+		res.status, res.reason, res.err = statusFailed, err.Error(), err
+		return res
+	}
+	defer mem.release()
+	task := prog.Task(taskName(info), 0)
+	d := r.fetchWorkspace(ctx, info, &counter{task: task}, mem)
 	if err := ctx.Err(); err != nil {
 		// Cancelled: Run returns the cancellation and writes nothing, so
 		// neither rows nor a per-workspace failure line.
 		res.status, res.reason, res.err = statusFailed, err.Error(), err
 		return res
 	}
-	res.federated = d.federated
-	var err error
+	res.federated, res.read, res.errs, res.denied = d.federated, d.read, d.errs, d.assignmentsDenied
+	select {
+	case r.building <- struct{}{}:
+	case <-ctx.Done():
+		err := ctx.Err()
+		res.status, res.reason, res.err = statusFailed, err.Error(), err
+		return res
+	}
 	res.file, err = r.spoolTo(fmt.Sprintf("workspace-%04d", i), func(w *spoolWriter) {
 		res.counts = r.wsRows(w, []any{wsID(info.ID), info.Name}, d)
 	})
+	<-r.building
 	if err != nil {
 		res.fatal = err
 		task.Fail(err)
@@ -426,6 +494,7 @@ func (r *runner) exportAccount(ctx context.Context, prog *reports.Progress, cp *
 		res.err, res.reason = err, err.Error()
 		return res
 	}
+	res.read, res.errs = d.read, d.errs
 	var err error
 	if res.file, err = r.spoolTo("account", func(w *spoolWriter) { r.accountRows(w, d) }); err != nil {
 		res.fatal = err
@@ -558,11 +627,28 @@ func (r *runner) write(ctx context.Context, tables reports.Tables, sinks map[str
 	return tables.Summary(sum)
 }
 
+// partial returns the *PartialError of an export whose workspaces or
+// account reads failed, or nil.
+func (r *runner) partial(results []*wsResult, acct *accountResult) error {
+	var failures []Failure
+	for _, res := range results {
+		if res.status != statusOK && res.status != statusSkipped {
+			failures = append(failures, Failure{WorkspaceID: res.info.ID, Name: taskName(res.info), Err: res.err})
+		}
+	}
+	if acct != nil && acct.err != nil {
+		failures = append(failures, Failure{Name: "account", Err: acct.err})
+	}
+	if len(failures) == 0 {
+		return nil
+	}
+	return &PartialError{Out: r.cfg.out, Failures: failures, Workspaces: len(results)}
+}
+
 // finish prints the final summary on stderr and returns a *PartialError if
 // anything failed.
 func (r *runner) finish(results []*wsResult, acct *accountResult) error {
 	var ok, failed, skipped int
-	var failures []Failure
 	for _, res := range results {
 		switch res.status {
 		case statusOK:
@@ -571,32 +657,34 @@ func (r *runner) finish(results []*wsResult, acct *accountResult) error {
 			skipped++
 		default:
 			failed++
-			failures = append(failures, Failure{WorkspaceID: res.info.ID, Name: taskName(res.info), Err: res.err})
 		}
 	}
+	account := ""
 	if acct != nil && acct.err != nil {
-		failures = append(failures, Failure{Name: "account", Err: acct.err})
+		account = "; account: failed"
 	}
 	w := r.deps.Streams.Err
-	fmt.Fprintf(w, "export written to %s: %d workspaces: %d ok, %d failed, %d skipped\n",
-		r.cfg.out, len(results), ok, failed, skipped)
 	for _, res := range results {
 		switch res.status {
 		case statusFailed:
-			fmt.Fprintf(w, "  workspace %s (%s) failed: %s\n", wsID(res.info.ID), res.info.Name, res.reason)
+			fmt.Fprintf(w, "workspace %s (%s) failed: %s\n", wsID(res.info.ID), res.info.Name, res.reason)
 		case statusSkipped:
-			fmt.Fprintf(w, "  workspace %s (%s) skipped: %s\n", wsID(res.info.ID), res.info.Name, res.reason)
+			fmt.Fprintf(w, "workspace %s (%s) skipped: %s\n", wsID(res.info.ID), res.info.Name, res.reason)
 		case statusOK:
 			if res.reason != "" {
-				fmt.Fprintf(w, "  workspace %s (%s) ok, %s\n", wsID(res.info.ID), res.info.Name, res.reason)
+				fmt.Fprintf(w, "workspace %s (%s) ok, %s\n", wsID(res.info.ID), res.info.Name, res.reason)
 			}
 		}
 	}
 	if acct != nil && acct.err != nil {
-		fmt.Fprintf(w, "  account failed: %s\n", acct.reason)
+		fmt.Fprintf(w, "account failed: %s\n", acct.reason)
 	}
-	if len(failures) == 0 {
-		return nil
+	o := reports.Outcome{Command: "export", Wrote: []string{r.cfg.out},
+		Did: fmt.Sprintf("%d workspaces: %d ok, %d failed, %d skipped%s", len(results), ok, failed, skipped, account)}
+	if r.cfg.stream != "" {
+		o.Wrote, o.Stdout = nil, true
+		o.Did += "; table " + r.cfg.stream
 	}
-	return &PartialError{Out: r.cfg.out, Failures: failures, Workspaces: len(results)}
+	r.deps.Streams.SetOutcome(o)
+	return r.partial(results, acct)
 }

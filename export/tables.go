@@ -37,8 +37,12 @@ const (
 
 const (
 	summaryTitle  = "Identities per workspace"
-	listSeparator = "; "  // joins multi-valued attributes in one cell
-	viaSeparator  = " > " // joins the groups of a transitive membership path
+	listSeparator = "; "  // joins multi-valued attributes in a CSV or XLSX cell
+	viaSeparator  = " > " // joins the groups of a membership path, outermost first
+
+	// adminsGroup is the workspace-local group whose members, directly or
+	// through groups, are workspace admins (reference §B).
+	adminsGroup = "admins"
 )
 
 func col(name string, t reports.ColumnType) reports.Column {
@@ -48,6 +52,19 @@ func col(name string, t reports.ColumnType) reports.Column {
 func str(name string) reports.Column     { return col(name, reports.TypeString) }
 func num(name string) reports.Column     { return col(name, reports.TypeInt) }
 func boolean(name string) reports.Column { return col(name, reports.TypeBool) }
+
+// listCol is a column of texts: a JSON array in JSON Lines, joined with
+// listSeparator in CSV and XLSX.
+func listCol(name string) reports.Column {
+	return reports.Column{Name: name, Type: reports.TypeList, Join: listSeparator}
+}
+
+// pathCol is a column of group names along a membership path, outermost
+// first: a JSON array in JSON Lines, joined with viaSeparator in CSV and
+// XLSX.
+func pathCol(name string) reports.Column {
+	return reports.Column{Name: name, Type: reports.TypeList, Join: viaSeparator}
+}
 
 // Identifiers are text: SCIM ids and workspace ids have 16 digits, more than
 // a spreadsheet keeps exactly in a number cell.
@@ -63,32 +80,33 @@ var columns = map[string][]reports.Column{
 		str("export_status"), str("error"),
 	},
 	TableUsers: append(wsCols[:2:2],
-		str("id"), str("user_name"), str("display_name"), boolean("active"), str("external_id"), str("emails"),
-		boolean("account_user"), str("entitlements"), str("groups"), num("group_count")),
+		str("id"), str("user_name"), str("display_name"), boolean("active"), str("external_id"), listCol("emails"),
+		boolean("account_user"), listCol("entitlements"), listCol("groups"), num("group_count"), boolean("workspace_admin")),
 	TableServicePrincipals: append(wsCols[:2:2],
 		str("id"), str("application_id"), str("display_name"), boolean("active"), str("external_id"),
-		str("entitlements"), str("groups"), num("group_count")),
+		listCol("entitlements"), listCol("groups"), num("group_count"), boolean("workspace_admin")),
 	TableGroups: append(wsCols[:2:2],
 		str("id"), str("display_name"), str("type"), str("external_id"),
 		num("members"), num("user_members"), num("service_principal_members"), num("group_members"),
-		str("entitlements"), str("roles"), str("parent_groups")),
+		listCol("entitlements"), listCol("roles"), listCol("parent_groups")),
 	TableMemberships: append(wsCols[:2:2],
 		str("group_id"), str("group_name"), str("group_type"),
 		str("member_id"), str("member_kind"), str("member_name"),
-		str("relation"), num("depth"), str("via")),
+		str("relation"), num("depth"), pathCol("via")),
 	TableEntitlements: append(wsCols[:2:2],
-		str("principal_kind"), str("principal_id"), str("principal_name"), str("entitlement")),
+		str("principal_kind"), str("principal_id"), str("principal_name"), str("entitlement"),
+		boolean("direct"), listCol("via_groups"), boolean("workspace_admin")),
 	TableAssignments: append(wsCols[:2:2],
 		str("principal_id"), str("principal_kind"), str("principal_name"), str("display_name"),
-		str("permissions"), str("error")),
+		listCol("permissions"), str("error")),
 	TableAccountUsers: {
 		str("account_id"), str("id"), str("user_name"), str("display_name"), boolean("active"),
-		str("external_id"), str("emails"), str("roles")},
+		str("external_id"), listCol("emails"), listCol("roles")},
 	TableAccountGroups: {
-		str("account_id"), str("id"), str("display_name"), str("external_id"), str("roles")},
+		str("account_id"), str("id"), str("display_name"), str("external_id"), listCol("roles")},
 	TableAccountServicePrincipals: {
 		str("account_id"), str("id"), str("application_id"), str("display_name"), boolean("active"),
-		str("external_id"), str("roles")},
+		str("external_id"), listCol("roles")},
 }
 
 // workspaceTables are the per-workspace tables in output order, with the

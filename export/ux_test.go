@@ -82,6 +82,7 @@ func TestWorkspaceAdminWithWorkspacesFile(t *testing.T) {
 	if n := strings.Count(stderr, "no account id: skipping the account tables"); n != 1 {
 		t.Errorf("%d account-skip lines, want 1:\n%s", n, stderr)
 	}
+	stderr += e.outcome()
 	for _, want := range []string{"1 workspaces: 1 ok, 0 failed, 0 skipped",
 		"workspace " + wsAnalytics + " (acme-analytics) ok, assignments not read (not failed): list assignments: "} {
 		if !strings.Contains(stderr, want) {
@@ -146,7 +147,7 @@ func TestOutKindCheckedBeforeConnecting(t *testing.T) {
 	}
 	err := Run(context.Background(), Options{Format: "xlsx", Out: dir, Force: true}, d)
 	want := "invalid export options: --out " + dir + " is a directory, but an xlsx export is one file: pass a file path such as " +
-		filepath.Join(dir, "dbiam-export-2026-03-14.xlsx") + ", or --format csv or json"
+		filepath.Join(dir, "dbiam-export-2026-03-14.xlsx") + ", or --output csv or json"
 	if !errors.Is(err, ErrBadOptions) || err.Error() != want {
 		t.Fatalf("Run = %v\nwant %s", err, want)
 	}

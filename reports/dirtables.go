@@ -39,6 +39,7 @@ type dirTables struct {
 	files   map[string]bool // lower-cased file names in use
 	sinks   []*fileSink
 	summary bool
+	about   *About
 	done    bool
 }
 
@@ -108,6 +109,144 @@ func writeSummaryTable(t Tables, s Summary) error {
 	return sink.Close()
 }
 
+// About implements Tables: about.csv or about.json, written on Commit.
+func (t *dirTables) About(a About) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch {
+	case t.done:
+		return fmt.Errorf("write about: %w", os.ErrClosed)
+	case t.about != nil:
+		return errors.New("write about: about already written")
+	case t.files[strings.ToLower(t.aboutFile())]:
+		return fmt.Errorf("write about: file %s already used by a table", t.aboutFile())
+	}
+	t.files[strings.ToLower(t.aboutFile())] = true
+	t.about = &a
+	return nil
+}
+
+// aboutFile is the name of the about file: about.json next to JSON Lines
+// files, about.csv next to CSV files.
+func (t *dirTables) aboutFile() string {
+	if _, ok := t.enc.(jsonlEncoding); ok {
+		return "about.json"
+	}
+	return "about" + t.enc.ext()
+}
+
+// aboutColumns are the columns of about.csv.
+var aboutColumns = []Column{
+	{Name: "section"}, {Name: "name"}, {Name: "value"}, {Name: "rows", Type: TypeInt}, {Name: "detail"},
+}
+
+// aboutRows returns the rows of an About in aboutColumns: one per field
+// (section "about"), then one per table (section "table") with its status
+// as the value and the rows written, from rows (nil when the table was not
+// written).
+func aboutRows(a *About, rows func(table string) (int, bool)) [][]any {
+	var out [][]any
+	for _, f := range a.Fields {
+		out = append(out, []any{"about", f.Name, f.Value, nil, nil})
+	}
+	for _, ts := range a.Tables {
+		var n any
+		if c, ok := rows(ts.Table); ok {
+			n = c
+		}
+		out = append(out, []any{"table", ts.Table, ts.Status, n, ts.Detail})
+	}
+	return out
+}
+
+// writeAbout writes the about file.
+func (t *dirTables) writeAbout() error {
+	rows := func(table string) (int, bool) {
+		for _, s := range t.sinks {
+			if s.name == table {
+				return s.rows, true
+			}
+		}
+		return 0, false
+	}
+	f, err := t.dir.Create(t.aboutFile())
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriter(f)
+	if _, ok := t.enc.(jsonlEncoding); ok {
+		err = writeAboutJSON(bw, t.about, rows)
+	} else {
+		w := t.enc.newWriter(bw, aboutColumns)
+		err = w.header()
+		for _, r := range aboutRows(t.about, rows) {
+			if err != nil {
+				break
+			}
+			var n []any
+			if n, err = normalizeRow(aboutColumns, r); err == nil {
+				err = w.row(n)
+			}
+		}
+		if err == nil {
+			err = w.flush()
+		}
+	}
+	if err == nil {
+		err = bw.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", t.aboutFile(), err)
+	}
+	return nil
+}
+
+// writeAboutJSON writes a as one JSON object: the fields as string
+// members in order, then "tables", an array of {"table", "status", "rows",
+// "detail"} objects (rows and detail null when unknown or empty).
+func writeAboutJSON(w io.Writer, a *About, rows func(string) (int, bool)) error {
+	b := []byte("{")
+	for _, f := range a.Fields {
+		b = appendJSONString(b, f.Name)
+		b = append(b, ':')
+		b = appendJSONValue(b, emptyToNil(f.Value))
+		b = append(b, ",\n"...)
+	}
+	b = append(b, `"tables":[`...)
+	for i, ts := range a.Tables {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, "\n{\"table\":"...)
+		b = appendJSONString(b, ts.Table)
+		b = append(b, `,"status":`...)
+		b = appendJSONString(b, ts.Status)
+		b = append(b, `,"rows":`...)
+		if n, ok := rows(ts.Table); ok {
+			b = strconv.AppendInt(b, int64(n), 10)
+		} else {
+			b = append(b, "null"...)
+		}
+		b = append(b, `,"detail":`...)
+		b = appendJSONValue(b, emptyToNil(ts.Detail))
+		b = append(b, '}')
+	}
+	b = append(b, "]}\n"...)
+	_, err := w.Write(b)
+	return err
+}
+
+// emptyToNil is nil for "", else s.
+func emptyToNil(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
 // Commit implements Tables.
 func (t *dirTables) Commit() error {
 	t.mu.Lock()
@@ -119,6 +258,11 @@ func (t *dirTables) Commit() error {
 	var errs []error
 	for _, s := range t.sinks {
 		if err := s.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if t.about != nil && len(errs) == 0 {
+		if err := t.writeAbout(); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -153,6 +297,7 @@ type fileSink struct {
 	bw     *bufio.Writer
 	w      rowWriter
 	row    []any // scratch for the normalised row
+	rows   int   // rows written
 	err    error // first write error; sticky
 	closed bool
 }
@@ -176,6 +321,7 @@ func (s *fileSink) WriteRow(vals ...any) error {
 		s.err = fmt.Errorf("write table %s: %w", s.name, err)
 		return s.err
 	}
+	s.rows++
 	return nil
 }
 
@@ -227,7 +373,7 @@ func checkColumns(table string, cols []Column) error {
 		if seen[c.Name] {
 			return fmt.Errorf("start table %s: duplicate column %q", table, c.Name)
 		}
-		if c.Type < TypeString || c.Type > TypeTime {
+		if c.Type < TypeString || c.Type > TypeList {
 			return fmt.Errorf("start table %s: column %q: unknown type %v", table, c.Name, c.Type)
 		}
 		seen[c.Name] = true
@@ -299,7 +445,8 @@ func (c *csvWriter) flush() error {
 
 // jsonlEncoding writes JSON Lines: one object per row, keyed by column
 // name in column order, with numbers and booleans as JSON numbers and
-// booleans, times as RFC 3339 strings and empty values as null.
+// booleans, times as RFC 3339 strings, lists as arrays of strings and
+// empty values as null.
 type jsonlEncoding struct{}
 
 func (jsonlEncoding) ext() string { return ".jsonl" }
@@ -360,6 +507,15 @@ func appendJSONValue(b []byte, v any) []byte {
 		b = append(b, '"')
 		b = v.AppendFormat(b, time.RFC3339Nano)
 		return append(b, '"')
+	case textList:
+		b = append(b, '[')
+		for i, item := range v.items {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, item)
+		}
+		return append(b, ']')
 	}
 	panic(fmt.Sprintf("reports: unnormalised value %T", v))
 }

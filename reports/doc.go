@@ -19,8 +19,13 @@
 //     [*ExistsError] that matches [ErrExists].
 //   - Tables: a typed column model ([Column], [ColumnType]) shared by every
 //     renderer, and [Tables] writers that put one table per file (CSV, JSON
-//     Lines) or per sheet (XLSX, streamed with bounded memory, plus a summary
-//     sheet with a chart), all committed atomically.
+//     Lines) or per sheet (XLSX, streamed into excelize's StreamWriter as
+//     rows arrive, plus a summary sheet with a chart), all committed
+//     atomically, with an [About] (as-of time, origin, each table's status)
+//     first: the About sheet, about.csv or about.json. Workbooks are
+//     printable (landscape, fitted to the page width, header row repeated,
+//     named fonts), declare each sheet's real range and carry the creator
+//     and time in their properties.
 //   - [TablePrinter]: aligned columns on a terminal, TSV otherwise;
 //     [RelativeTime] and [FormatTime] for times.
 //
@@ -29,8 +34,9 @@
 // A table is a name, a list of [Column] values and rows of Go values, one
 // per column, in column order. The column type decides how a value is
 // rendered: [FormatValue] gives the canonical text (used by CSV, TSV and
-// any HTML renderer), JSON Lines gets real numbers and booleans, and XLSX
-// gets numeric, boolean and date cells. Rows are written in the order they
+// any HTML renderer), JSON Lines gets real numbers, booleans and arrays
+// (TypeList), and XLSX gets numeric, boolean and date cells. Text
+// renderers join a list's items with its column's Join. Rows are written in the order they
 // are given; callers sort them.
 //
 // # Concurrency

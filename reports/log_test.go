@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -186,5 +187,15 @@ func TestRedactHeaders(t *testing.T) {
 	}
 	if RedactHeaders(nil) != nil {
 		t.Error("RedactHeaders(nil) != nil")
+	}
+}
+
+func TestRedactArgs(t *testing.T) {
+	in := []string{"dbiam", "--host", "https://admin:hunter2@acme.test", "--token", "dapiabcdef123456", "--client-secret=s3cret",
+		"--api-key", "k", "export", "--out", "a b.xlsx", "--workspace", "token-team"}
+	want := []string{"dbiam", "--host", "https://" + Redacted + "@acme.test", "--token", Redacted, "--client-secret=" + Redacted,
+		"--api-key", Redacted, "export", "--out", "a b.xlsx", "--workspace", "token-team"}
+	if got := RedactArgs(in); !slices.Equal(got, want) {
+		t.Errorf("RedactArgs = %q, want %q", got, want)
 	}
 }

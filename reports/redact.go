@@ -88,3 +88,37 @@ func Redact(s string) string {
 	s = reKnownToken.ReplaceAllString(s, Redacted)
 	return s
 }
+
+// RedactArgs returns a command line fit to be recorded: the value of a
+// flag whose name suggests a secret (--token, --client-secret, --password
+// ..., as --flag=value or --flag value) is replaced, URLs lose their
+// user:password part, and every argument goes through Redact.
+func RedactArgs(args []string) []string {
+	out := make([]string, len(args))
+	secretNext := false
+	for i, a := range args {
+		switch {
+		case secretNext:
+			a = Redacted
+			secretNext = false
+		case strings.HasPrefix(a, "-"):
+			name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+			if sensitiveName(name) || strings.Contains(strings.ToLower(name), "key") {
+				if hasValue {
+					a = a[:strings.Index(a, "=")+1] + Redacted
+				} else {
+					secretNext = true
+				}
+			}
+		}
+		out[i] = Redact(stripUserinfo(a))
+	}
+	return out
+}
+
+// reUserinfo matches the user:password@ part of a URL.
+var reUserinfo = regexp.MustCompile(`(?i)([a-z][a-z0-9+.-]*://)[^/@\s]+@`)
+
+func stripUserinfo(s string) string {
+	return reUserinfo.ReplaceAllString(s, "${1}"+Redacted+"@")
+}

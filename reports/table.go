@@ -27,7 +27,16 @@ const (
 	// TypeTime holds time.Time values, written in UTC; the zero time is
 	// empty. Text renderers use RFC 3339, XLSX date cells.
 	TypeTime
+	// TypeList holds lists of texts: []string values. JSON Lines writes
+	// an array of strings; text renderers (CSV, TSV, XLSX, HTML) join the
+	// items with the column's Join ("; " when empty). An empty list is
+	// empty (null in JSON), like an empty text.
+	TypeList
 )
+
+// DefaultJoin joins the items of a TypeList value in text renderers when
+// the column sets no Join.
+const DefaultJoin = "; "
 
 // String returns the type's name: string, int, float, bool or time.
 func (t ColumnType) String() string {
@@ -42,26 +51,78 @@ func (t ColumnType) String() string {
 		return "bool"
 	case TypeTime:
 		return "time"
+	case TypeList:
+		return "list"
 	}
 	return "ColumnType(" + strconv.Itoa(int(t)) + ")"
 }
 
 // Column is one column of a table: its header and the type of its values.
+// Join, for a TypeList column, is the text that joins its items in text
+// renderers; empty means DefaultJoin.
 type Column struct {
 	Name string
 	Type ColumnType
+	Join string
 }
+
+// join returns the column's list separator.
+func (c Column) join() string {
+	if c.Join == "" {
+		return DefaultJoin
+	}
+	return c.Join
+}
+
+// textList is a normalised TypeList value: its items (at least one) and
+// the separator that joins them in text.
+type textList struct {
+	items []string
+	sep   string
+}
+
+// String joins the items.
+func (l textList) String() string { return strings.Join(l.items, l.sep) }
 
 // ErrValueType is matched (with errors.Is) by the error returned when a row
 // value does not suit its column's type, or a row has the wrong length.
 var ErrValueType = errors.New("bad row value")
 
+// normalizeColumn is normalize for a value of column c: a TypeList value
+// becomes a textList joined with the column's separator.
+func normalizeColumn(c Column, v any) (any, error) {
+	if c.Type == TypeList {
+		return normalizeList(v, c.join())
+	}
+	return normalize(c.Type, v)
+}
+
+// normalizeList checks a TypeList value: nil, []string or *[]string. An
+// empty list is nil.
+func normalizeList(v any, sep string) (any, error) {
+	switch v := v.(type) {
+	case nil:
+		return nil, nil
+	case []string:
+		if len(v) == 0 {
+			return nil, nil
+		}
+		return textList{items: v, sep: sep}, nil
+	case textList:
+		return v, nil
+	}
+	return nil, badValue(TypeList, v)
+}
+
 // normalize checks v against t and returns it as one of nil, string,
-// int64, float64, bool or time.Time (UTC). A nil pointer, the zero time
-// and NaN/Inf floats become nil (an empty cell).
+// int64, float64, bool, time.Time (UTC) or textList. A nil pointer, the
+// zero time, NaN/Inf floats and an empty list become nil (an empty cell).
 func normalize(t ColumnType, v any) (any, error) {
 	if v == nil {
 		return nil, nil
+	}
+	if t == TypeList {
+		return normalizeList(v, DefaultJoin)
 	}
 	// A value already in normal form is returned as it came, not converted
 	// and boxed again: large tables are made of such values.
@@ -203,7 +264,7 @@ func normalizeRowInto(dst []any, cols []Column, vals []any) ([]any, error) {
 	}
 	out = out[:len(vals)]
 	for i, v := range vals {
-		n, err := normalize(cols[i].Type, v)
+		n, err := normalizeColumn(cols[i], v)
 		if err != nil {
 			return nil, fmt.Errorf("column %q: %w", cols[i].Name, err)
 		}
@@ -215,11 +276,21 @@ func normalizeRowInto(dst []any, cols []Column, vals []any) ([]any, error) {
 // FormatValue returns the canonical text of v in a column of type t, as
 // written to CSV and TSV and meant for any other text renderer (HTML):
 // decimal integers, shortest round-tripping floats, "true"/"false", RFC 3339
-// times in UTC (with fractional seconds only when present), and "" for nil,
-// nil pointers and zero times. It fails with [ErrValueType] when v does not
-// suit t.
+// times in UTC (with fractional seconds only when present), lists joined
+// with DefaultJoin, and "" for nil, nil pointers, zero times and empty
+// lists. It fails with [ErrValueType] when v does not suit t.
 func FormatValue(t ColumnType, v any) (string, error) {
 	n, err := normalize(t, v)
+	if err != nil {
+		return "", err
+	}
+	return formatNormalized(n), nil
+}
+
+// Format returns the canonical text of v in column c: FormatValue, with a
+// TypeList value joined by the column's Join.
+func (c Column) Format(v any) (string, error) {
+	n, err := normalizeColumn(c, v)
 	if err != nil {
 		return "", err
 	}
@@ -240,6 +311,8 @@ func formatNormalized(v any) string {
 		return strconv.FormatBool(v)
 	case time.Time:
 		return v.Format(time.RFC3339Nano)
+	case textList:
+		return v.String()
 	}
 	panic(fmt.Sprintf("reports: unnormalised value %T", v))
 }
@@ -268,6 +341,42 @@ type Summary struct {
 	Rows    [][]any
 }
 
+// About describes an output for whoever reviews it: when and from where it
+// was made, by what, and how complete each table is. It is written first:
+// the About sheet of a workbook, about.csv or about.json in a directory.
+type About struct {
+	// Fields are name-value pairs in display order, such as as_of,
+	// account_id, host, dbiam_version and command.
+	Fields []AboutField
+	// Tables gives the status of each table, in display order; the row
+	// count of a table written through Tables.Table is added by the
+	// writer.
+	Tables []TableStatus
+}
+
+// AboutField is one fact of an About.
+type AboutField struct {
+	Name, Value string
+}
+
+// Table statuses for TableStatus.Status.
+const (
+	StatusOK      = "ok"      // complete
+	StatusPartial = "partial" // some parts (workspaces) could not be read
+	StatusFailed  = "failed"  // nothing could be read
+	StatusSkipped = "skipped" // not asked for, or not available
+)
+
+// TableStatus is the completeness of one table.
+type TableStatus struct {
+	Table  string
+	Status string // StatusOK, StatusPartial, StatusFailed or StatusSkipped
+	Detail string // why it is not ok
+}
+
+// incomplete reports whether a status marks missing rows.
+func incomplete(status string) bool { return status == StatusPartial || status == StatusFailed }
+
 // Tables writes one table per file (CSV, JSON Lines) or per sheet (XLSX)
 // to one output, atomically: nothing is visible at the output path until
 // Commit succeeds, and Abort (or a failed Commit) leaves no trace. Table
@@ -282,6 +391,12 @@ type Tables interface {
 	// chart in XLSX, a table named "summary" otherwise. Call it at most
 	// once, before Commit.
 	Summary(s Summary) error
+	// About sets the description of the output: the first sheet, "About",
+	// in XLSX; about.csv (columns section, name, value, rows, detail) in
+	// CSV; about.json (one object) in JSON Lines. In XLSX the sheet of a
+	// partial or failed table also gets a coloured tab and its status in
+	// the printed page header. Call it at most once, before Commit.
+	About(a About) error
 	// Commit closes the open tables and moves the output into place.
 	Commit() error
 	// Abort discards everything written. It is a no-op after Commit.
@@ -320,6 +435,12 @@ type TablesOptions struct {
 	// Force replaces an existing output (the --force flag). Without it,
 	// NewTables and Commit fail with an *ExistsError.
 	Force bool
+	// Creator names the program in the workbook's properties, such as
+	// "dbiam v1.2.0"; empty means "dbiam".
+	Creator string
+	// Created is the time the workbook's properties give as created and
+	// modified; zero means the time of NewTables.
+	Created time.Time
 }
 
 // NewTables starts writing tables in format to path: a directory for CSV

@@ -276,7 +276,9 @@ func TestTablesConcurrentWriters(t *testing.T) {
 						errs <- err
 						return
 					}
-					for i := range 500 {
+					// More rows than are held back for the widths: the
+					// sheets stream concurrently.
+					for i := range 1500 {
 						if err := s.WriteRow(i); err != nil {
 							errs <- err
 							return
@@ -294,7 +296,7 @@ func TestTablesConcurrentWriters(t *testing.T) {
 			}
 			if f == FormatCSV {
 				got := readFile(t, filepath.Join(path, "ws3.csv"))
-				if lines := strings.Count(got, "\n"); lines != 501 || !strings.HasSuffix(got, "\n498\n499\n") {
+				if lines := strings.Count(got, "\n"); lines != 1501 || !strings.HasSuffix(got, "\n1498\n1499\n") {
 					t.Errorf("ws3.csv has %d lines, ends %q", lines, got[len(got)-10:])
 				}
 				return
@@ -304,7 +306,7 @@ func TestTablesConcurrentWriters(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(rows) != 501 || rows[500][0] != "499" {
+			if len(rows) != 1501 || rows[1500][0] != "1499" {
 				t.Errorf("ws3 has %d rows", len(rows))
 			}
 		})
@@ -379,5 +381,122 @@ func TestSanitizeNames(t *testing.T) {
 		if got := sanitizeFileName(in); got != want {
 			t.Errorf("sanitizeFileName(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestListColumns checks that JSON Lines carries lists as arrays (names
+// holding the separator, quotes or newlines survive), while CSV and XLSX
+// join them with the column's separator.
+func TestListColumns(t *testing.T) {
+	cols := []Column{{Name: "name"}, {Name: "groups", Type: TypeList}, {Name: "via", Type: TypeList, Join: " > "}}
+	rows := [][]any{
+		{"a", []string{"x; y", "line\nbreak", `q"uote`}, []string{"outer", "inner"}},
+		{"b", []string{}, nil},
+	}
+	for _, f := range []Format{FormatCSV, FormatJSONL, FormatXLSX} {
+		t.Run(string(f), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "out")
+			tb, err := NewTables(f, path, TablesOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tb.Abort()
+			s, err := tb.Table("t", cols)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range rows {
+				if err := s.WriteRow(r...); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.WriteRow("c", "not a list", nil); !errors.Is(err, ErrValueType) {
+				t.Errorf("a string in a list column: %v, want ErrValueType", err)
+			}
+			if err := tb.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			switch f {
+			case FormatCSV:
+				want := "name,groups,via\na,\"x; y; line\nbreak; q\"\"uote\",outer > inner\nb,,\n"
+				if got := readFile(t, filepath.Join(path, "t.csv")); got != want {
+					t.Errorf("csv = %q, want %q", got, want)
+				}
+			case FormatJSONL:
+				lines := strings.Split(strings.TrimSpace(readFile(t, filepath.Join(path, "t.jsonl"))), "\n")
+				var got struct {
+					Groups []string `json:"groups"`
+					Via    []string `json:"via"`
+				}
+				if err := json.Unmarshal([]byte(lines[0]), &got); err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(got.Groups, []string{"x; y", "line\nbreak", `q"uote`}) || !slices.Equal(got.Via, []string{"outer", "inner"}) {
+					t.Errorf("jsonl lists = %+v", got)
+				}
+				if lines[1] != `{"name":"b","groups":null,"via":null}` {
+					t.Errorf("empty lists: %s", lines[1])
+				}
+			case FormatXLSX:
+				x := openXLSX(t, path)
+				got, err := x.GetRows("t")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got[1][1] != "x; y; line\nbreak; q\"uote" || got[1][2] != "outer > inner" || len(got[2]) != 1 {
+					t.Errorf("xlsx rows = %q", got)
+				}
+			}
+		})
+	}
+}
+
+// TestAboutFiles checks about.csv and about.json next to directory
+// outputs: the fields, then each table's status with its row count.
+func TestAboutFiles(t *testing.T) {
+	about := About{
+		Fields: []AboutField{{"as_of", "2026-12-01T09:30:00Z"}, {"account_id", ""}},
+		Tables: []TableStatus{{Table: "users", Status: StatusOK}, {Table: "account_users", Status: StatusFailed, Detail: "denied, \"twice\""}},
+	}
+	for _, f := range []Format{FormatCSV, FormatJSONL} {
+		t.Run(string(f), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "out")
+			tb, err := NewTables(f, path, TablesOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tb.Abort()
+			writeUsers(t, tb)
+			if err := tb.About(about); err != nil {
+				t.Fatal(err)
+			}
+			if err := tb.About(about); err == nil {
+				t.Error("a second About was accepted")
+			}
+			if err := tb.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			if f == FormatCSV {
+				want := "section,name,value,rows,detail\n" +
+					"about,as_of,2026-12-01T09:30:00Z,,\n" +
+					"about,account_id,,,\n" +
+					"table,users,ok,4,\n" +
+					"table,account_users,failed,,\"denied, \"\"twice\"\"\"\n"
+				if got := readFile(t, filepath.Join(path, "about.csv")); got != want {
+					t.Errorf("about.csv = %q, want %q", got, want)
+				}
+				return
+			}
+			got := readFile(t, filepath.Join(path, "about.json"))
+			want := "{\"as_of\":\"2026-12-01T09:30:00Z\",\n\"account_id\":null,\n\"tables\":[\n" +
+				"{\"table\":\"users\",\"status\":\"ok\",\"rows\":4,\"detail\":null},\n" +
+				"{\"table\":\"account_users\",\"status\":\"failed\",\"rows\":null,\"detail\":\"denied, \\\"twice\\\"\"}]}\n"
+			if got != want {
+				t.Errorf("about.json = %q, want %q", got, want)
+			}
+			if !json.Valid([]byte(got)) {
+				t.Error("about.json is not valid JSON")
+			}
+		})
 	}
 }

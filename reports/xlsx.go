@@ -3,11 +3,14 @@ package reports
 import (
 	"archive/zip"
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,22 +43,39 @@ const (
 // sheet (1,048,575 data rows).
 var ErrTooManyRows = errors.New("too many rows for an XLSX sheet")
 
-// xlsxTables writes one workbook. Rows are spooled to one temporary file
-// per table (in a directory next to the output) while tables are filled,
-// concurrently if need be; Commit streams each spool into its sheet with
-// excelize's StreamWriter, so memory stays bounded whatever the row count.
+// xlsxTables writes one workbook. Each table streams into its sheet with
+// excelize's StreamWriter as its rows arrive: the first widthSampleRows rows
+// are held back to fit the column widths (which must precede the rows),
+// then every row goes straight to the stream. Sheets fill concurrently (a
+// lock per sheet; calls on the workbook itself take another). Commit adds
+// the About and Summary sheets in front, the print settings, the
+// auto-filters and the properties, and writes the workbook atomically.
 type xlsxTables struct {
-	path  string
-	force bool
+	path    string
+	force   bool
+	creator string
+	created time.Time
 
 	mu      sync.Mutex
-	spool   string          // temporary directory next to path
+	spool   string          // temporary directory next to path (excelize's temporary files)
 	tables  map[string]bool // table names in use
 	sheets  map[string]bool // lower-cased sheet names in use
 	sinks   []*xlsxSink
 	summary *Summary
+	about   *About
 	done    bool
+
+	fileMu sync.Mutex // guards f, except a sheet's stream (see xlsxSink.mu)
+	f      *excelize.File
+	st     xlsxStyles
+	// sheet1 is true while the workbook's initial sheet awaits a name.
+	sheet1 bool
+	// paths are the part names of streamed sheets, by sheet name.
+	paths map[string]string
 }
+
+// aboutSheet is the name of the About sheet; tables cannot use it.
+const aboutSheet = "About"
 
 func newXLSXTables(path string, opts TablesOptions) (*xlsxTables, error) {
 	if err := CheckOverwrite(path, opts.Force); err != nil {
@@ -65,13 +85,43 @@ func newXLSXTables(path string, opts TablesOptions) (*xlsxTables, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", path, err)
 	}
-	return &xlsxTables{
-		path:   path,
-		force:  opts.Force,
-		spool:  spool,
-		tables: map[string]bool{},
-		sheets: map[string]bool{strings.ToLower(summarySheet): true, "history": true},
-	}, nil
+	t := &xlsxTables{
+		path:    path,
+		force:   opts.Force,
+		creator: opts.Creator,
+		created: opts.Created,
+		spool:   spool,
+		tables:  map[string]bool{},
+		sheets: map[string]bool{strings.ToLower(summarySheet): true, strings.ToLower(aboutSheet): true,
+			"history": true},
+		sheet1: true,
+		paths:  map[string]string{},
+	}
+	if t.creator == "" {
+		t.creator = "dbiam"
+	}
+	if t.created.IsZero() {
+		t.created = time.Now()
+	}
+	t.f = excelize.NewFile(excelize.Options{TmpDir: spool})
+	t.f.SetZipWriter(t.newZipWriter)
+	if t.st, err = newXLSXStyles(t.f); err != nil {
+		t.f.Close()
+		os.RemoveAll(spool)
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
+	return t, nil
+}
+
+// addSheet adds a sheet named name, or names the initial sheet name if
+// it is still unused. fileMu must be held.
+func (t *xlsxTables) addSheet(name string) error {
+	if t.sheet1 {
+		t.sheet1 = false
+		return t.f.SetSheetName("Sheet1", name)
+	}
+	_, err := t.f.NewSheet(name)
+	return err
 }
 
 // Table implements Tables.
@@ -88,12 +138,18 @@ func (t *xlsxTables) Table(name string, cols []Column) (Sink, error) {
 		return nil, fmt.Errorf("start table %s: table already exists", name)
 	}
 	sheet := uniqueSheetName(sanitizeSheetName(name), t.sheets)
-	f, err := os.OpenFile(filepath.Join(t.spool, strconv.Itoa(len(t.sinks))+".spool"), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	t.fileMu.Lock()
+	err := t.addSheet(sheet)
+	if err == nil {
+		// Fit to page is a sheet property, written when the stream starts.
+		fit := true
+		err = t.f.SetSheetProps(sheet, &excelize.SheetPropsOptions{FitToPage: &fit})
+	}
+	t.fileMu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("start table %s: %w", name, err)
 	}
-	s := &xlsxSink{name: name, sheet: sheet, cols: cols, f: f, bw: bufio.NewWriterSize(f, 64<<10)}
-	s.widths = make([]int, len(cols))
+	s := &xlsxSink{t: t, name: name, sheet: sheet, cols: cols, widths: make([]int, len(cols))}
 	for i, c := range cols {
 		s.widths[i] = textWidth(c.Name)
 	}
@@ -128,6 +184,20 @@ func (t *xlsxTables) Summary(s Summary) error {
 	return nil
 }
 
+// About implements Tables.
+func (t *xlsxTables) About(a About) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch {
+	case t.done:
+		return fmt.Errorf("write about: %w", os.ErrClosed)
+	case t.about != nil:
+		return errors.New("write about: about already written")
+	}
+	t.about = &a
+	return nil
+}
+
 // Abort implements Tables.
 func (t *xlsxTables) Abort() {
 	t.mu.Lock()
@@ -139,11 +209,14 @@ func (t *xlsxTables) Abort() {
 	for _, s := range t.sinks {
 		s.abort()
 	}
+	t.fileMu.Lock()
+	_ = t.f.Close()
+	t.fileMu.Unlock()
 	_ = os.RemoveAll(t.spool)
 }
 
-// Commit implements Tables: it builds the workbook from the spools and
-// writes it atomically.
+// Commit implements Tables: it finishes the sheets and writes the workbook
+// atomically.
 func (t *xlsxTables) Commit() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -152,9 +225,9 @@ func (t *xlsxTables) Commit() error {
 	}
 	t.done = true
 	defer func() {
-		for _, s := range t.sinks {
-			_ = s.f.Close() // already closed when streamed
-		}
+		t.fileMu.Lock()
+		_ = t.f.Close()
+		t.fileMu.Unlock()
 		_ = os.RemoveAll(t.spool)
 	}()
 	var errs []error
@@ -171,52 +244,87 @@ func (t *xlsxTables) Commit() error {
 		return err
 	}
 	defer out.Abort()
-	if err := t.build(out); err != nil {
+	t.fileMu.Lock()
+	err = t.build(out)
+	t.fileMu.Unlock()
+	if err != nil {
 		return fmt.Errorf("write %s: %w", t.path, err)
 	}
 	return out.Commit()
 }
 
-// build writes the workbook to w.
-func (t *xlsxTables) build(w io.Writer) (err error) {
-	f := excelize.NewFile(excelize.Options{TmpDir: t.spool})
-	f.SetZipWriter(newZipWriter)
-	defer func() {
-		if cerr := f.Close(); err == nil {
-			err = cerr
+// build finishes the workbook and writes it to w. fileMu is held; the sinks
+// are closed.
+func (t *xlsxTables) build(w io.Writer) error {
+	f := t.f
+	status := map[string]TableStatus{}
+	if t.about != nil {
+		for _, ts := range t.about.Tables {
+			status[ts.Table] = ts
 		}
-	}()
-	st, err := newXLSXStyles(f)
-	if err != nil {
-		return err
 	}
-	var names []string
-	if t.summary != nil {
-		names = append(names, summarySheet)
+	// The About and Summary sheets go in front, in that order.
+	var front []string
+	if t.about != nil {
+		front = append(front, aboutSheet)
 	}
-	for _, s := range t.sinks {
-		names = append(names, s.sheet)
+	if t.summary != nil || (len(t.sinks) == 0 && t.about == nil) {
+		front = append(front, summarySheet) // a workbook needs a sheet
 	}
-	if len(names) == 0 {
-		names = append(names, summarySheet) // a workbook needs a sheet
-	}
-	if err := f.SetSheetName("Sheet1", names[0]); err != nil {
-		return err
-	}
-	for _, n := range names[1:] {
-		if _, err := f.NewSheet(n); err != nil {
+	for _, n := range front {
+		if err := t.addSheet(n); err != nil {
 			return fmt.Errorf("add sheet %s: %w", n, err)
 		}
 	}
+	if t.about != nil {
+		rows := func(table string) (int, bool) {
+			for _, s := range t.sinks {
+				if s.name == table {
+					return s.rows, true
+				}
+			}
+			if table == "summary" && t.summary != nil {
+				return len(t.summary.Rows), true // as the table of that name in CSV and JSON
+			}
+			return 0, false
+		}
+		if err := writeAboutSheet(f, t.st, t.about, rows); err != nil {
+			return fmt.Errorf("write sheet %s: %w", aboutSheet, err)
+		}
+	}
 	if t.summary != nil {
-		if err := writeSummarySheet(f, st, t.summary); err != nil {
+		if err := writeSummarySheet(f, t.st, t.summary); err != nil {
 			return fmt.Errorf("write sheet %s: %w", summarySheet, err)
 		}
 	}
+	for i := len(front) - 1; i >= 0; i-- {
+		if first := f.GetSheetName(0); first != front[i] {
+			if err := f.MoveSheet(front[i], first); err != nil {
+				return fmt.Errorf("move sheet %s: %w", front[i], err)
+			}
+		}
+	}
+	for _, n := range front {
+		if err := setPrint(f, n, n == summarySheet, TableStatus{}, false); err != nil {
+			return fmt.Errorf("print settings of %s: %w", n, err)
+		}
+	}
 	for _, s := range t.sinks {
-		if err := s.stream(f, st); err != nil {
+		ts, known := status[s.name]
+		if err := s.finish(f, ts, known); err != nil {
 			return fmt.Errorf("write sheet %s: %w", s.sheet, err)
 		}
+	}
+	if err := f.SetDocProps(&excelize.DocProperties{
+		Creator:        t.creator,
+		LastModifiedBy: t.creator,
+		Created:        t.created.UTC().Format(time.RFC3339),
+		Modified:       t.created.UTC().Format(time.RFC3339),
+	}); err != nil {
+		return err
+	}
+	if err := f.SetAppProps(&excelize.AppProperties{Application: t.creator}); err != nil {
+		return err
 	}
 	f.SetActiveSheet(0)
 	bw := bufio.NewWriterSize(w, 256<<10)
@@ -229,26 +337,126 @@ func (t *xlsxTables) build(w io.Writer) (err error) {
 // newZipWriter is the workbook's ZIP writer: archive/zip with klauspost's
 // deflate, which compresses sheet XML about twice as fast as
 // compress/flate to a file of about the same size (excelize spends a third
-// of a large workbook's time compressing).
-func newZipWriter(w io.Writer) excelize.ZipWriter {
+// of a large workbook's time compressing). It also corrects the head of
+// each streamed sheet (see sheetHead).
+func (t *xlsxTables) newZipWriter(w io.Writer) excelize.ZipWriter {
 	zw := zip.NewWriter(w)
 	zw.RegisterCompressor(zip.Deflate, func(out io.Writer) (io.WriteCloser, error) {
 		return kflate.NewWriter(out, kflate.DefaultCompression)
 	})
-	return zw
+	heads := map[string]func([]byte) []byte{}
+	for _, s := range t.sinks {
+		if p, ok := t.paths[s.sheet]; ok {
+			heads[p] = s.head
+		}
+	}
+	return &patchingZip{zw: zw, heads: heads}
+}
+
+// patchingZip is a ZipWriter that rewrites the head of some entries.
+type patchingZip struct {
+	zw    *zip.Writer
+	heads map[string]func([]byte) []byte
+	open  *headPatcher
+}
+
+func (z *patchingZip) Create(name string) (io.Writer, error) {
+	if err := z.closeOpen(); err != nil {
+		return nil, err
+	}
+	w, err := z.zw.Create(name)
+	if err != nil {
+		return nil, err
+	}
+	if fix, ok := z.heads[name]; ok {
+		z.open = &headPatcher{w: w, fix: fix}
+		return z.open, nil
+	}
+	return w, nil
+}
+
+func (z *patchingZip) AddFS(fsys fs.FS) error {
+	if err := z.closeOpen(); err != nil {
+		return err
+	}
+	return z.zw.AddFS(fsys)
+}
+
+func (z *patchingZip) Close() error {
+	if err := z.closeOpen(); err != nil {
+		return err
+	}
+	return z.zw.Close()
+}
+
+func (z *patchingZip) closeOpen() error {
+	if z.open == nil {
+		return nil
+	}
+	err := z.open.flush()
+	z.open = nil
+	return err
+}
+
+// headPatcher holds back the start of an entry up to the end of the
+// "<sheetData>" tag (or headLimit bytes), passes it through fix once, and
+// writes the rest as it comes.
+type headPatcher struct {
+	w    io.Writer
+	fix  func([]byte) []byte
+	head []byte
+	done bool
+}
+
+// headLimit bounds the bytes held back: a sheet's head (declarations,
+// properties, dimension, views, columns) is far smaller.
+const headLimit = 1 << 20
+
+func (h *headPatcher) Write(p []byte) (int, error) {
+	if h.done {
+		return h.w.Write(p)
+	}
+	h.head = append(h.head, p...)
+	if bytes.Contains(h.head, []byte("<sheetData")) || len(h.head) >= headLimit {
+		if err := h.flush(); err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
+}
+
+func (h *headPatcher) flush() error {
+	if h.done {
+		return nil
+	}
+	h.done = true
+	_, err := h.w.Write(h.fix(h.head))
+	h.head = nil
+	return err
 }
 
 // xlsxStyles are the style ids shared by all sheets.
 type xlsxStyles struct {
 	header int
 	time   int
+	text   int // wrapped text (the About sheet's values)
 }
+
+// xlsxFont is the font of every cell: named, so that every viewer renders
+// the same (the theme's "minor" font differs between applications).
+const (
+	xlsxFontFamily = "Calibri"
+	xlsxFontSize   = 11
+)
 
 func newXLSXStyles(f *excelize.File) (xlsxStyles, error) {
 	var st xlsxStyles
 	var err error
+	if err = f.SetDefaultFont(xlsxFontFamily); err != nil {
+		return st, fmt.Errorf("set default font: %w", err)
+	}
 	st.header, err = f.NewStyle(&excelize.Style{
-		Font:      &excelize.Font{Bold: true},
+		Font:      &excelize.Font{Bold: true, Family: xlsxFontFamily, Size: xlsxFontSize},
 		Fill:      excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{"D9E1F2"}},
 		Border:    []excelize.Border{{Type: "bottom", Color: "8EA9DB", Style: 1}},
 		Alignment: &excelize.Alignment{Vertical: "center"},
@@ -257,28 +465,37 @@ func newXLSXStyles(f *excelize.File) (xlsxStyles, error) {
 		return st, fmt.Errorf("add header style: %w", err)
 	}
 	format := xlsxTimeFormat
-	st.time, err = f.NewStyle(&excelize.Style{CustomNumFmt: &format})
+	st.time, err = f.NewStyle(&excelize.Style{CustomNumFmt: &format,
+		Font: &excelize.Font{Family: xlsxFontFamily, Size: xlsxFontSize}})
 	if err != nil {
 		return st, fmt.Errorf("add time style: %w", err)
+	}
+	st.text, err = f.NewStyle(&excelize.Style{Font: &excelize.Font{Family: xlsxFontFamily, Size: xlsxFontSize},
+		Alignment: &excelize.Alignment{WrapText: true, Vertical: "top"}})
+	if err != nil {
+		return st, fmt.Errorf("add text style: %w", err)
 	}
 	return st, nil
 }
 
-// xlsxSink spools the rows of one sheet.
+// xlsxSink streams the rows of one sheet.
 type xlsxSink struct {
+	t     *xlsxTables
 	name  string
 	sheet string
 	cols  []Column
 
-	mu     sync.Mutex
-	f      *os.File
-	bw     *bufio.Writer
-	buf    []byte
-	row    []any // scratch for the normalised row
-	rows   int
-	widths []int // fitted widths, from the header and a bounded sample
-	err    error
-	closed bool
+	mu      sync.Mutex
+	pending [][]any // rows held back until the widths are fitted
+	sw      *excelize.StreamWriter
+	cells   []any // scratch for a row's cells
+	row     []any // scratch for the normalised row
+	rows    int
+	widths  []int  // fitted widths, from the header and the first rows
+	tab     string // the tab colour (RGB), "" for none
+	err     error
+	closed  bool
+	aborted bool
 }
 
 // WriteRow implements Sink.
@@ -291,24 +508,30 @@ func (s *xlsxSink) WriteRow(vals ...any) error {
 	}
 	s.row = row
 	switch {
-	case s.closed:
+	case s.closed || s.aborted:
 		return fmt.Errorf("write table %s: %w", s.name, os.ErrClosed)
 	case s.err != nil:
 		return s.err
 	case s.rows >= maxXLSXRows:
 		return fmt.Errorf("write table %s: %w (%d)", s.name, ErrTooManyRows, maxXLSXRows)
 	}
-	if s.rows < widthSampleRows {
+	for i, v := range row {
+		if l, ok := v.(textList); ok {
+			row[i] = l.String() // a cell holds the joined text
+		}
+	}
+	if s.sw == nil {
 		for i, v := range row {
 			s.widths[i] = max(s.widths[i], cellWidth(v))
 		}
+		s.pending = append(s.pending, slices.Clone(row))
+		s.rows++
+		if len(s.pending) >= widthSampleRows {
+			s.err = s.start()
+		}
+		return s.err
 	}
-	b := s.buf[:0]
-	for _, v := range row {
-		b = appendSpoolValue(b, v)
-	}
-	s.buf = b
-	if _, err := s.bw.Write(b); err != nil {
+	if err := s.setRow(s.rows+2, row); err != nil {
 		s.err = fmt.Errorf("write table %s: %w", s.name, err)
 		return s.err
 	}
@@ -316,38 +539,20 @@ func (s *xlsxSink) WriteRow(vals ...any) error {
 	return nil
 }
 
-// Close implements Sink: it flushes the spool. The rows reach the workbook
-// on Commit.
-func (s *xlsxSink) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return s.err
+// start opens the sheet's stream: fitted widths, frozen header, header
+// row, then the rows held back. s.mu is held.
+func (s *xlsxSink) start() error {
+	t := s.t
+	t.fileMu.Lock()
+	sw, err := t.f.NewStreamWriter(s.sheet)
+	if err == nil {
+		t.paths[s.sheet] = "xl/worksheets/sheet" + strconv.Itoa(sheetID(t.f, s.sheet)) + ".xml"
 	}
-	s.closed = true
-	if err := s.bw.Flush(); err != nil && s.err == nil {
-		s.err = fmt.Errorf("write table %s: %w", s.name, err)
-	}
-	return s.err
-}
-
-func (s *xlsxSink) abort() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.closed = true
-	_ = s.f.Close()
-}
-
-// stream writes the sheet from the spool: header, fitted widths, frozen
-// header row, rows, and an auto-filter over the data range.
-func (s *xlsxSink) stream(f *excelize.File, st xlsxStyles) error {
-	if _, err := s.f.Seek(0, io.SeekStart); err != nil {
-		return err
-	}
-	sw, err := f.NewStreamWriter(s.sheet)
+	t.fileMu.Unlock()
 	if err != nil {
-		return err
+		return fmt.Errorf("write table %s: %w", s.name, err)
 	}
+	s.sw = sw
 	for i, w := range s.widths {
 		if err := sw.SetColWidth(i+1, i+1, fitWidth(w)); err != nil {
 			return err
@@ -358,44 +563,194 @@ func (s *xlsxSink) stream(f *excelize.File, st xlsxStyles) error {
 	}
 	header := make([]any, len(s.cols))
 	for i, c := range s.cols {
-		header[i] = excelize.Cell{StyleID: st.header, Value: c.Name}
+		header[i] = excelize.Cell{StyleID: t.st.header, Value: c.Name}
 	}
 	if err := sw.SetRow("A1", header); err != nil {
 		return err
 	}
-	r := bufio.NewReaderSize(s.f, 64<<10)
-	vals := make([]any, len(s.cols))
-	var sbuf []byte
-	for row := 2; row < s.rows+2; row++ {
-		for i := range vals {
-			v, err := readSpoolValue(r, &sbuf)
-			if err != nil {
-				return fmt.Errorf("read spool of row %d: %w", row-1, err)
-			}
-			vals[i] = xlsxValue(v, st)
-		}
-		if err := sw.SetRow("A"+strconv.Itoa(row), vals); err != nil {
-			return err
+	for i, r := range s.pending {
+		if err := s.setRow(i+2, r); err != nil {
+			return fmt.Errorf("write table %s: %w", s.name, err)
 		}
 	}
+	s.pending = nil
+	return nil
+}
+
+// sheetID returns the id of the sheet named name (0 if none); the sheet's
+// part is xl/worksheets/sheet<id>.xml.
+func sheetID(f *excelize.File, name string) int {
+	for id, n := range f.GetSheetMap() {
+		if n == name {
+			return id
+		}
+	}
+	return 0
+}
+
+// setRow streams one normalised row as row number n.
+func (s *xlsxSink) setRow(n int, row []any) error {
+	cells := s.cells[:0]
+	for _, v := range row {
+		cells = append(cells, xlsxValue(v, s.t.st))
+	}
+	s.cells = cells
+	return s.sw.SetRow("A"+strconv.Itoa(n), cells)
+}
+
+// Close implements Sink: no row may follow. The sheet is finished on
+// Commit.
+func (s *xlsxSink) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return s.err
+	}
+	s.closed = true
+	if s.err == nil && s.sw == nil && !s.aborted {
+		s.err = s.start()
+	}
+	return s.err
+}
+
+func (s *xlsxSink) abort() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.aborted = true
+	s.pending = nil
+}
+
+// finish ends the sheet's stream: the auto-filter over its range, the print
+// settings (status, when known, in the page header) and the flush.
+// fileMu is held and the sink is closed.
+func (s *xlsxSink) finish(f *excelize.File, ts TableStatus, known bool) error {
 	last, err := excelize.CoordinatesToCellName(len(s.cols), s.rows+1)
 	if err != nil {
 		return err
 	}
-	// AutoFilter edits the worksheet that the stream writer flushes, so it
-	// must come before Flush.
+	// AutoFilter and the print settings edit the worksheet that the stream
+	// writer flushes, so they come before Flush.
 	if err := f.AutoFilter(s.sheet, "A1:"+last, nil); err != nil {
 		return err
 	}
-	return sw.Flush()
+	if err := setPrint(f, s.sheet, false, ts, known); err != nil {
+		return err
+	}
+	switch {
+	case known && ts.Status == StatusFailed:
+		s.tab = tabFailed
+	case known && ts.Status == StatusPartial:
+		s.tab = tabPartial
+	}
+	return s.sw.Flush()
 }
 
-// xlsxValue maps a normalised value to an excelize cell value.
+// head corrects the head of the sheet's part as excelize streamed it: the
+// dimension it declares before any row is known (A1) becomes the sheet's
+// real range, and an incomplete table's tab is coloured. It runs while the
+// workbook is written, after finish.
+func (s *xlsxSink) head(b []byte) []byte {
+	ref := rangeRef(len(s.cols), s.rows+1)
+	b = bytes.Replace(b, []byte(`<dimension ref="A1"></dimension>`), []byte(`<dimension ref="`+ref+`"></dimension>`), 1)
+	b = bytes.Replace(b, []byte(`<dimension ref="A1"/>`), []byte(`<dimension ref="`+ref+`"/>`), 1)
+	if s.tab != "" {
+		if i := bytes.Index(b, []byte("<sheetPr")); i >= 0 {
+			if j := bytes.IndexByte(b[i:], '>'); j >= 0 {
+				at := i + j + 1
+				b = slices.Concat(b[:at], []byte(`<tabColor rgb="`+s.tab+`"></tabColor>`), b[at:])
+			}
+		}
+	}
+	return b
+}
+
+// rangeRef is the reference of the range from A1 to column cols, row rows:
+// "A1" for a single cell.
+func rangeRef(cols, rows int) string {
+	last, err := excelize.CoordinatesToCellName(max(cols, 1), max(rows, 1))
+	if err != nil || last == "A1" {
+		return "A1"
+	}
+	return "A1:" + last
+}
+
+// Tab colours of incomplete tables.
+const (
+	tabFailed  = "FFC00000" // red
+	tabPartial = "FFED7D31" // orange
+)
+
+// setPrint sets a sheet's print settings: landscape, fitted to the page
+// width (to one page for the summary and its chart), the header row on
+// every page, and a page header naming the sheet (with the table's status
+// when it is not ok) and a page number footer.
+func setPrint(f *excelize.File, sheet string, onePage bool, ts TableStatus, known bool) error {
+	landscape, one, any0 := "landscape", 1, 0
+	layout := &excelize.PageLayoutOptions{Orientation: &landscape, FitToWidth: &one, FitToHeight: &any0}
+	if onePage {
+		layout.FitToHeight = &one
+	}
+	if err := f.SetPageLayout(sheet, layout); err != nil {
+		return err
+	}
+	fit := true
+	if err := f.SetSheetProps(sheet, &excelize.SheetPropsOptions{FitToPage: &fit}); err != nil {
+		return err
+	}
+	quoted := "'" + strings.ReplaceAll(sheet, "'", "''") + "'"
+	if !onePage {
+		if err := f.SetDefinedName(&excelize.DefinedName{Name: "_xlnm.Print_Titles", RefersTo: quoted + "!$1:$1", Scope: sheet}); err != nil {
+			return err
+		}
+	}
+	header := "&L&A"
+	if known && ts.Status != StatusOK {
+		note := ts.Status
+		if ts.Detail != "" {
+			note += ": " + ts.Detail
+		}
+		header += "&C&B" + headerText(strings.ToUpper(note[:1])+note[1:])
+	}
+	return f.SetHeaderFooter(sheet, &excelize.HeaderFooterOptions{
+		OddHeader: header,
+		OddFooter: "&RPage &P of &N",
+	})
+}
+
+// headerText escapes text for a page header section: "&" doubles, and it
+// is cut to fit Excel's 255 characters per header.
+func headerText(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 {
+			return ' '
+		}
+		return r
+	}, s)
+	if utf8.RuneCountInString(s) > 200 {
+		s = string([]rune(s)[:199]) + "…"
+	}
+	return strings.ReplaceAll(s, "&", "&&")
+}
+
+// xlsxValue maps a normalised value to an excelize cell value. Times are
+// written as serial date numbers with the date style, without asking the
+// workbook (streams run concurrently).
 func xlsxValue(v any, st xlsxStyles) any {
 	if t, ok := v.(time.Time); ok {
-		return excelize.Cell{StyleID: st.time, Value: t}
+		return excelize.Cell{StyleID: st.time, Value: excelSerial(t)}
 	}
 	return v
+}
+
+// excelEpoch is day 0 of Excel's 1900 date system, as Excel counts it
+// (1900 is wrongly taken as a leap year, so serials from March 1900 on
+// count from 30 December 1899).
+var excelEpoch = time.Date(1899, 12, 30, 0, 0, 0, 0, time.UTC)
+
+// excelSerial is t as a serial date number of the 1900 date system.
+func excelSerial(t time.Time) float64 {
+	d := t.UTC().Sub(excelEpoch)
+	return float64(d/(24*time.Hour)) + float64(d%(24*time.Hour))/float64(24*time.Hour)
 }
 
 func freezeHeader() *excelize.Panes {
@@ -406,6 +761,94 @@ func freezeHeader() *excelize.Panes {
 		ActivePane:  "bottomLeft",
 		Selection:   []excelize.Selection{{SQRef: "A2", ActiveCell: "A2", Pane: "bottomLeft"}},
 	}
+}
+
+// writeAboutSheet writes the About sheet: one row per field (name, value),
+// a blank row, then the status of every table (table, status, rows,
+// detail), with the statuses of incomplete tables highlighted.
+func writeAboutSheet(f *excelize.File, st xlsxStyles, a *About, rows func(table string) (int, bool)) error {
+	set := func(cell string, v any, style int) error {
+		if v == nil {
+			return nil
+		}
+		if err := f.SetCellValue(aboutSheet, cell, v); err != nil {
+			return err
+		}
+		if style != 0 {
+			return f.SetCellStyle(aboutSheet, cell, cell, style)
+		}
+		return nil
+	}
+	warn, err := f.NewStyle(&excelize.Style{Font: &excelize.Font{Bold: true, Color: "C00000", Family: xlsxFontFamily, Size: xlsxFontSize}})
+	if err != nil {
+		return err
+	}
+	widths := []int{textWidth("table"), textWidth("status"), textWidth("rows"), textWidth("detail")}
+	r := 1
+	for _, fl := range a.Fields {
+		n := strconv.Itoa(r)
+		if err := set("A"+n, fl.Name, st.header); err != nil {
+			return err
+		}
+		if err := set("B"+n, fl.Value, st.text); err != nil {
+			return err
+		}
+		widths[0] = max(widths[0], textWidth(fl.Name))
+		r++
+	}
+	if len(a.Tables) > 0 {
+		if len(a.Fields) > 0 {
+			r++
+		}
+		for i, h := range []string{"table", "status", "rows", "detail"} {
+			cell, _ := excelize.CoordinatesToCellName(i+1, r)
+			if err := set(cell, h, st.header); err != nil {
+				return err
+			}
+		}
+		r++
+		for _, ts := range a.Tables {
+			n := strconv.Itoa(r)
+			if err := set("A"+n, ts.Table, 0); err != nil {
+				return err
+			}
+			style := 0
+			if incomplete(ts.Status) {
+				style = warn
+			}
+			if err := set("B"+n, ts.Status, style); err != nil {
+				return err
+			}
+			if c, ok := rows(ts.Table); ok {
+				if err := set("C"+n, c, 0); err != nil {
+					return err
+				}
+			}
+			if err := set("D"+n, emptyToNil(ts.Detail), st.text); err != nil {
+				return err
+			}
+			widths[0] = max(widths[0], textWidth(ts.Table))
+			widths[1] = max(widths[1], textWidth(ts.Status))
+			r++
+		}
+	}
+	cols := 2
+	if len(a.Tables) > 0 {
+		cols = 4
+	}
+	if err := f.SetSheetDimension(aboutSheet, rangeRef(cols, r-1)); err != nil {
+		return err
+	}
+	for i, w := range []float64{fitWidth(widths[0]), 40, 10, 80} {
+		if i == 1 {
+			w = max(w, fitWidth(widths[1]))
+		}
+		col, _ := excelize.ColumnNumberToName(i + 1)
+		if err := f.SetColWidth(aboutSheet, col, col, w); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // writeSummarySheet writes the summary table and, when it has rows and
@@ -448,6 +891,9 @@ func writeSummarySheet(f *excelize.File, st xlsxStyles, s *Summary) error {
 	if err := f.SetPanes(summarySheet, freezeHeader()); err != nil {
 		return err
 	}
+	if err := f.SetSheetDimension(summarySheet, rangeRef(len(s.Columns), len(s.Rows)+1)); err != nil {
+		return err
+	}
 	chart := summaryChart(s)
 	if chart == nil {
 		return nil
@@ -459,6 +905,9 @@ func writeSummarySheet(f *excelize.File, st xlsxStyles, s *Summary) error {
 func setSummaryCell(f *excelize.File, cell string, v any, st xlsxStyles) error {
 	if v == nil {
 		return nil
+	}
+	if l, ok := v.(textList); ok {
+		v = l.String()
 	}
 	if err := f.SetCellValue(summarySheet, cell, v); err != nil {
 		return err
@@ -500,15 +949,18 @@ func summaryChart(s *Summary) *excelize.Chart {
 	// Horizontal bars: roughly one bar group per 20 pixels, at least 320.
 	height := max(320, 60+len(s.Rows)*len(series)*14)
 	vary := false // one colour per series, not per bar
+	font := excelize.Font{Family: xlsxFontFamily, Size: 10}
+	titleFont := excelize.Font{Family: xlsxFontFamily, Size: 14, Bold: true}
 	return &excelize.Chart{
 		Type:       excelize.Bar,
 		Series:     series,
 		VaryColors: &vary,
-		Title:      excelize.ChartTitle{Paragraph: []excelize.RichTextRun{{Text: title}}},
-		Legend:     excelize.ChartLegend{Position: "bottom"},
+		Title:      excelize.ChartTitle{Paragraph: []excelize.RichTextRun{{Text: title, Font: &titleFont}}},
+		Legend:     excelize.ChartLegend{Position: "bottom", Font: &font},
 		Dimension:  excelize.ChartDimension{Width: 640, Height: uint(min(height, 4000))},
 		// Categories read top to bottom in the same order as the table.
-		XAxis: excelize.ChartAxis{ReverseOrder: true},
+		XAxis: excelize.ChartAxis{ReverseOrder: true, Font: font},
+		YAxis: excelize.ChartAxis{Font: font},
 	}
 }
 

@@ -67,28 +67,3 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	}
 	return 0
 }
-
-// Rate adaptation (AIMD): a throttled reply halves the class's current rate,
-// down to minAdaptiveRate (or the configured rate if that is lower); every
-// successful reply adds a step back, up to the configured rate.
-const minAdaptiveRate = 0.5
-
-// decreaseRate returns the rate after a throttled reply.
-func decreaseRate(current, configured float64) float64 {
-	if math.IsInf(configured, 1) {
-		return configured
-	}
-	floor := min(minAdaptiveRate, configured)
-	return max(current/2, floor)
-}
-
-// increaseRate returns the rate after a successful reply: an additive step of
-// configured/40 (at least 0.05/s), so a halved rate recovers in about twenty
-// successes.
-func increaseRate(current, configured float64) float64 {
-	if current >= configured {
-		return configured
-	}
-	step := max(configured/40, 0.05)
-	return min(current+step, configured)
-}

@@ -58,51 +58,30 @@ func TestParseRetryAfter(t *testing.T) {
 	}
 }
 
-func TestAIMD(t *testing.T) {
-	inf := math.Inf(1)
-	decrease := []struct{ current, configured, want float64 }{
-		{4.25, 4.25, 2.125},
-		{2.125, 4.25, 1.0625},
-		{0.8, 4.25, 0.5}, // floor
-		{0.5, 4.25, 0.5},
-		{0.3, 0.3, 0.3}, // configured below the floor: stay there
-		{inf, inf, inf}, // unlimited stays unlimited
-	}
-	for _, tt := range decrease {
-		if got := decreaseRate(tt.current, tt.configured); got != tt.want {
-			t.Errorf("decreaseRate(%v, %v) = %v, want %v", tt.current, tt.configured, got, tt.want)
-		}
-	}
-	increase := []struct{ current, configured, want float64 }{
-		{2, 4, 2.1},     // configured/40
-		{0.5, 1, 0.55},  // at least 0.05
-		{3.95, 4, 4},    // never above configured
-		{4, 4, 4},       // at the target
-		{10, 4, 4},      // above (after a lower override): back to configured
-		{inf, inf, inf}, // unlimited
-	}
-	for _, tt := range increase {
-		if got := increaseRate(tt.current, tt.configured); math.Abs(got-tt.want) > 1e-12 {
-			t.Errorf("increaseRate(%v, %v) = %v, want %v", tt.current, tt.configured, got, tt.want)
-		}
-	}
-	// A halved rate recovers within a bounded number of successes.
-	r, n := decreaseRate(4.25, 4.25), 0
-	for ; r < 4.25; n++ {
-		r = increaseRate(r, 4.25)
-	}
-	if n != 20 {
-		t.Errorf("recovery took %d successes, want 20", n)
-	}
-}
-
 func TestResolveRates(t *testing.T) {
 	rates, err := resolveRates(map[string]float64{"scim-patch": 3, "default": math.Inf(1)}, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rates[ClassSCIMPatch] != 2 || rates[ClassDefault] != 2 || rates[ClassSCIMWrite] != 35.0/60 {
-		t.Errorf("rates = %v: RPS must cap overrides and leave lower defaults", rates)
+	if rates[ClassSCIMPatch] != (classRate{2, 2}) || rates[ClassDefault] != (classRate{2, 2}) ||
+		rates[ClassSCIMWrite] != (classRate{35.0 / 60, 35.0 / 60}) || rates[ClassSCIMRead] != (classRate{2, 2}) {
+		t.Errorf("rates = %v: RPS must cap overrides, probes and defaults, and leave lower ones", rates)
+	}
+	// Without overrides, read classes probe up to probeFactor times their
+	// default (a published limit caps it), the others keep their default.
+	rates, err = resolveRates(map[string]float64{"account-scim-read": 50}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for c, want := range map[Class]classRate{
+		ClassSCIMRead:        {255.0 / 60, 255.0 / 60 * probeFactor},
+		ClassPermissionsRead: {20, 100},
+		ClassSCIMPatch:       {0.5, 0.5},
+		ClassAccountSCIMRead: {50, 50}, // --rate: start there, never above
+	} {
+		if got := rates[c]; math.Abs(got.start-want.start) > 1e-9 || math.Abs(got.ceiling-want.ceiling) > 1e-9 {
+			t.Errorf("%s = %+v, want %+v", c, got, want)
+		}
 	}
 	if len(rates) != 10 {
 		t.Errorf("%d classes, want 10", len(rates))

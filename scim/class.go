@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -62,6 +63,52 @@ func DefaultRate(c Class) (float64, bool) {
 	return r, ok
 }
 
+// probeFactor is how far above its default rate the limiter may probe a
+// class when no rate is configured for it: the ceiling is the default times
+// probeFactor (capped by a published limit, where there is one). It applies
+// to the read classes only (see probing). Why 8: the probe rises only while
+// the server answers, and halves at its first refusal, so the ceiling only
+// bounds how much of a quota that other clients share (IdP provisioning,
+// Terraform) one run may take before the server says no. At 8 times the
+// conservative defaults the workspace SCIM read ceiling is 34/s, about two
+// SDK clients' worth (the SDK paces every client at 15/s), and above the
+// 25/s at which a parallel loop of the official CLI outran the defaults.
+const probeFactor = 8
+
+// probing are the classes whose rate probes above the default. SCIM and
+// permission writes keep their defaults: they are the ones other clients'
+// provisioning waits on, and a plan's writes are few next to its reads.
+var probing = map[Class]bool{
+	ClassSCIMRead:        true,
+	ClassAccountSCIMRead: true,
+	ClassPermissionsRead: true,
+	ClassDefault:         true,
+	// Mostly reads: an export lists every workspace's assignments from
+	// the account's one bucket; migrate's PUTs are a few per group.
+	ClassAssignments: true,
+}
+
+// publishedLimits cap a probing class's ceiling where a limit is published
+// (reference §I.2).
+var publishedLimits = map[Class]float64{
+	ClassPermissionsRead: 100,
+}
+
+// DefaultCeiling returns the rate a class's probe may reach without a
+// configured rate (its default when it does not probe), and false if c is
+// not a known class.
+func DefaultCeiling(c Class) (float64, bool) {
+	r, ok := defaultRates[c]
+	if !ok || !probing[c] {
+		return r, ok
+	}
+	ceiling := r * probeFactor
+	if p, ok := publishedLimits[c]; ok {
+		ceiling = min(ceiling, p)
+	}
+	return ceiling, true
+}
+
 // UnlimitedRates returns a Settings.Rates value that lifts the rate limit of
 // every class. It is meant for tests against the sandbox; never use it
 // against a real account.
@@ -73,33 +120,70 @@ func UnlimitedRates() map[string]float64 {
 	return m
 }
 
+// ParseRate parses a --rate value, CLASS=RPS: a class name (see Classes)
+// and a rate above 0 in requests per second. The error says what is wrong
+// and what to pass instead.
+func ParseRate(s string) (Class, float64, error) {
+	name, val, ok := strings.Cut(s, "=")
+	name, val = strings.TrimSpace(name), strings.TrimSpace(val)
+	if !ok || name == "" || val == "" {
+		return "", 0, &ConfigError{Op: "check settings", Problem: fmt.Sprintf("--rate %q is not CLASS=RPS", s),
+			Fix: "pass a class and a rate, such as --rate scim-read=25"}
+	}
+	c := Class(name)
+	if _, ok := defaultRates[c]; !ok {
+		return "", 0, unknownClass(name)
+	}
+	r, err := strconv.ParseFloat(val, 64)
+	if err != nil || !(r > 0) || math.IsInf(r, 0) {
+		return "", 0, &ConfigError{Op: "check settings", Problem: fmt.Sprintf("--rate %s: %q is not a rate above 0", name, val),
+			Fix: "pass requests per second, such as --rate " + name + "=25"}
+	}
+	return c, r, nil
+}
+
+func unknownClass(name string) error {
+	names := make([]string, 0, len(defaultRates))
+	for _, k := range Classes() {
+		names = append(names, string(k))
+	}
+	return &ConfigError{Op: "check settings", Problem: fmt.Sprintf("unknown rate class %q", name), Fix: "use one of " + strings.Join(names, ", ")}
+}
+
+// classRate is the resolved pacing of one class: the rate its buckets start
+// at and the ceiling their probe may raise it to.
+type classRate struct{ start, ceiling float64 }
+
+// rateTable is the resolved pacing of every class.
+type rateTable map[Class]classRate
+
 // resolveRates merges the defaults, per-class overrides and the global cap
-// into the configured rate of every class.
-func resolveRates(overrides map[string]float64, rps float64) (map[Class]float64, error) {
+// into the pacing of every class. A class without an override starts at its
+// default and may probe up to DefaultCeiling; an overridden class starts
+// at, and never goes above, its override (+Inf: unlimited). rps, if above
+// 0, caps every start and ceiling.
+func resolveRates(overrides map[string]float64, rps float64) (rateTable, error) {
 	if rps < 0 || math.IsNaN(rps) {
 		return nil, &ConfigError{Op: "check settings", Problem: fmt.Sprintf("rate cap %v is negative", rps), Fix: "pass a positive --rps, or 0 for the per-class defaults"}
 	}
-	rates := make(map[Class]float64, len(defaultRates))
+	rates := make(rateTable, len(defaultRates))
 	for c, r := range defaultRates {
-		rates[c] = r
+		ceiling, _ := DefaultCeiling(c)
+		rates[c] = classRate{start: r, ceiling: ceiling}
 	}
 	for name, r := range overrides {
 		c := Class(name)
 		if _, ok := defaultRates[c]; !ok {
-			names := make([]string, 0, len(defaultRates))
-			for _, k := range Classes() {
-				names = append(names, string(k))
-			}
-			return nil, &ConfigError{Op: "check settings", Problem: fmt.Sprintf("unknown rate class %q", name), Fix: "use one of " + strings.Join(names, ", ")}
+			return nil, unknownClass(name)
 		}
 		if !(r > 0) {
 			return nil, &ConfigError{Op: "check settings", Problem: fmt.Sprintf("rate %v for class %s is not positive", r, name), Fix: "pass a rate above 0 requests per second"}
 		}
-		rates[c] = r
+		rates[c] = classRate{start: r, ceiling: r}
 	}
 	if rps > 0 {
 		for c, r := range rates {
-			rates[c] = min(r, rps)
+			rates[c] = classRate{start: min(r.start, rps), ceiling: min(r.ceiling, rps)}
 		}
 	}
 	return rates, nil

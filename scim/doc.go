@@ -42,9 +42,22 @@
 //	permissions-write    5     permissions API PUT, PATCH
 //	default              10    everything else (workspaces list, REST reads)
 //
-// Settings.Rates overrides classes by name, Settings.RPS caps them all, and
-// Settings.Concurrency (default 4, the SCIM concurrency limit servers report)
-// caps requests in flight per workspace.
+// The read classes (scim-read, account-scim-read, permissions-read,
+// assignments, default) probe: a bucket starts at the default and, while replies
+// succeed, adds the default rate per success up to a ceiling of eight times
+// the default (permissions-read: its published 100/s), so that it reaches
+// what the server allows within a few requests; a throttled reply halves
+// it (once per round of requests sent at the old rate), and from there it
+// creeps up by default/40 per success, except that below the default it
+// returns to the default at once (only a throttle at or below the default
+// lowers that mark). A halving is shared with the class's other buckets,
+// which come down to the halved rate and creep from there. Waiters holding
+// slots laid out at an older rate are woken to take new ones when the rate
+// rises by a quarter or falls. Settings.Rates sets classes by name:
+// an overridden class starts at its rate and never goes above it.
+// Settings.RPS caps every class, ceilings included, and Settings.Concurrency
+// (default 4, the SCIM concurrency limit servers report) caps requests in
+// flight per workspace.
 //
 // # Retries
 //
@@ -55,7 +68,8 @@
 //     RESOURCE_EXHAUSTED in the error code or message whatever the status
 //     (SCIM throttling arrives as HTTP 500). The request was not executed,
 //     so it is retried for every method, and the class's rate halves (down
-//     to 0.5/s), recovering by a small step after each success;
+//     to 0.5/s) once per round of attempts sent at the old rate, recovering
+//     by a small step after each success;
 //   - the request never reached the server (dial failure);
 //   - the call is idempotent (GET, HEAD, PUT, DELETE, or a call made with
 //     Idempotent) and failed with a transport error or a 5xx, 503 included.
