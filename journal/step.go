@@ -160,8 +160,9 @@ type Step[P any] struct {
 //
 // Once the run's context is cancelled (Ctrl-C), Intend records nothing and
 // returns an error wrapping the context's: the grace period lets a write
-// already sent finish and be recorded, never starts a new one. The step
-// then stops; a resumed run reads the live state and goes on.
+// whose intent is recorded go out and be recorded (including the time it
+// waits for its rate limit), never starts a new one. The step then stops;
+// a resumed run reads the live state and goes on.
 func (s *Step[P]) Intend(data P) error {
 	if err := s.Run.Err(); err != nil {
 		return fmt.Errorf("step %s: no new write after the run was stopped: %w", s.ID, err)
