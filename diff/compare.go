@@ -222,16 +222,18 @@ func build(x *rawExport) (*exportData, error) {
 		}
 	}
 	for _, s := range e.workspaces {
-		s.computeAdmins(x.tables[tableUsers] != nil && x.tables[tableUsers].has("workspace_admin"))
+		s.computeAdmins(x.tables[tableMemberships] == nil)
 	}
 	return e, nil
 }
 
 // computeAdmins finds the principals with admin rights in the workspace
-// and why: membership of the workspace group "admins" (the workspace_admin
-// column, or the memberships table for exports without it), an ADMIN
-// permission assignment, or one to a group they belong to.
-func (s *snapshot) computeAdmins(hasColumn bool) {
+// and why: membership of the workspace group "admins" (from the
+// memberships table, which lists its direct and transitive members; the
+// workspace_admin column only without that table, since exports count
+// ADMIN assignments in it too), an ADMIN permission assignment, or one to
+// a group they belong to.
+func (s *snapshot) computeAdmins(useColumn bool) {
 	add := func(k pkey, why string) {
 		if k.kind == kindGroup {
 			return // a group's admin rights are its members'
@@ -240,7 +242,7 @@ func (s *snapshot) computeAdmins(hasColumn bool) {
 			s.admins[k] = append(s.admins[k], why)
 		}
 	}
-	if hasColumn {
+	if useColumn {
 		for k, p := range s.principals {
 			if p.admin == "true" {
 				add(k, "member of admins")

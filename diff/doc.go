@@ -6,10 +6,10 @@
 // OLD and NEW are outputs of dbiam export in any format, mixed: an XLSX
 // workbook, or a directory of CSV or JSON Lines files. The tables read are
 // workspaces, users, service_principals, groups, memberships, entitlements
-// and assignments, by column name (columns an older export lacks are
-// worked around: admin rights come from the memberships table without a
-// workspace_admin column); the About table, when present, describes each
-// side in the report.
+// and assignments, by column name (membership of admins comes from the
+// memberships table, so exports written before workspace_admin counted
+// ADMIN assignments compare alike with later ones); the About table, when
+// present, describes each side in the report.
 //
 // # Matching
 //
