@@ -247,8 +247,8 @@ func TestWorkspaceAdminByAssignment(t *testing.T) {
 			reads: reads{read: map[string]bool{readUsers: true, readSPs: true, readGroups: true, readAssignments: withAssignments}},
 			users: []scim.User{
 				{ID: "1", UserName: "ann@x.test", Groups: []scim.ComplexValue{ref("30", "ops")}}, // ops is in platform
-				{ID: "2", UserName: "bob@x.test"},                                              // assigned ADMIN
-				{ID: "3", UserName: "cy@x.test"},                                               // assigned USER
+				{ID: "2", UserName: "bob@x.test"},                                                // assigned ADMIN
+				{ID: "3", UserName: "cy@x.test"},                                                 // assigned USER
 			},
 			sps: []scim.ServicePrincipal{{ID: "5", ApplicationID: "app-5", Groups: []scim.ComplexValue{ref("40", "platform")}}},
 			groups: []scim.Group{
