@@ -46,5 +46,8 @@
 // HTML page (the admin rights gained first). Run returns nil when the
 // exports are equal, and a *DifferentError otherwise: exit code 3 when
 // they differ, 2 when nothing differed in what could be compared but some
-// parts could not be. Unreadable inputs match ErrBadOptions (exit code 1).
+// parts could not be. Unreadable inputs match ErrBadOptions (exit code 1),
+// and so do inputs that would make a false report: a table whose row count
+// differs from the one its About table records (cut short), and exports
+// of two different accounts.
 package diff
