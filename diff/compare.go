@@ -574,9 +574,15 @@ func counts(cs []Change) map[string]int {
 
 // summaryLine says how many changes there are, admin gains first.
 func summaryLine(r result) string {
+	parts := func(n int) string {
+		if n == 1 {
+			return "1 part not compared"
+		}
+		return strconv.Itoa(n) + " parts not compared"
+	}
 	if len(r.Changes) == 0 {
 		if len(r.NotCompared) > 0 {
-			return fmt.Sprintf("no differences in what could be compared; %d parts not compared", len(r.NotCompared))
+			return "no differences in what could be compared; " + parts(len(r.NotCompared))
 		}
 		return "no differences"
 	}
@@ -585,11 +591,14 @@ func summaryLine(r result) string {
 	if len(r.Changes) == 1 {
 		s = "1 change"
 	}
-	if g := n[CategoryAdmin+" "+ChangeGained]; g > 0 {
+	switch g := n[CategoryAdmin+" "+ChangeGained]; {
+	case g == 1:
+		s += " (1 admin right gained)"
+	case g > 1:
 		s += fmt.Sprintf(" (%d admin rights gained)", g)
 	}
 	if len(r.NotCompared) > 0 {
-		s += fmt.Sprintf("; %d parts not compared", len(r.NotCompared))
+		s += "; " + parts(len(r.NotCompared))
 	}
 	return s
 }

@@ -454,3 +454,24 @@ func TestFlagsAfterTheExports(t *testing.T) {
 		t.Errorf("one argument: %v", err)
 	}
 }
+
+// TestSummaryLine: counts in the summary agree in number with their nouns.
+func TestSummaryLine(t *testing.T) {
+	gain := Change{Category: CategoryAdmin, Change: ChangeGained}
+	other := Change{Category: CategoryPrincipal, Change: ChangeAdded}
+	nc := NotCompared{Reason: "x"}
+	for _, tt := range []struct {
+		r    result
+		want string
+	}{
+		{result{}, "no differences"},
+		{result{NotCompared: []NotCompared{nc}}, "no differences in what could be compared; 1 part not compared"},
+		{result{NotCompared: []NotCompared{nc, nc}}, "no differences in what could be compared; 2 parts not compared"},
+		{result{Changes: []Change{gain}}, "1 change (1 admin right gained)"},
+		{result{Changes: []Change{gain, gain, other}, NotCompared: []NotCompared{nc}}, "3 changes (2 admin rights gained); 1 part not compared"},
+	} {
+		if got := summaryLine(tt.r); got != tt.want {
+			t.Errorf("summaryLine = %q, want %q", got, tt.want)
+		}
+	}
+}
