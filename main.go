@@ -17,10 +17,10 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
-	"slices"
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	sdklogger "github.com/databricks/databricks-sdk-go/logger"
 	"github.com/urfave/cli/v2"
@@ -65,8 +65,16 @@ func run(ctx context.Context, args []string, io *reports.Streams) int {
 	g := &globals{io: io}
 	defer g.close()
 	app := newApp(io, g)
-	app.Metadata = map[string]any{"args": args} // recorded (credentials left out) in export's About table
-	err := app.RunContext(ctx, args)
+	app.Metadata = map[string]any{"args": args} // as typed; recorded (credentials left out) in export's About table
+	g.args = globalFlagAfterCommand(app, args)
+	start := time.Now()
+	err := app.RunContext(ctx, g.args)
+	io.Retries().Flush()
+	// The last line says what the command did, how long it took and where
+	// its output went (the error, if any, follows).
+	if o, ok := io.Outcome(); ok {
+		fmt.Fprintf(io.Err, "dbiam: %s\n", o.Line(time.Since(start)))
+	}
 	return exitCode(ctx, err, io)
 }
 
@@ -74,7 +82,8 @@ func run(ctx context.Context, args []string, io *reports.Streams) int {
 // sandbox. It is used from one goroutine (the command's), except connect,
 // which is safe for concurrent use.
 type globals struct {
-	io *reports.Streams
+	io   *reports.Streams
+	args []string // the command line, global flags first
 
 	profile, configFile, host, accountID string
 	useSandbox                           bool
@@ -95,23 +104,25 @@ func newApp(io *reports.Streams, g *globals) *cli.App {
 		Description: "dbiam reads credentials the way the Databricks CLI and SDK do: a profile in\n" +
 			"~/.databrickscfg, DATABRICKS_* environment variables, or the flags below.\n" +
 			"Pass --sandbox to run any command against an embedded, seeded emulator.",
-		Reader:         io.In,
-		Writer:         io.Out,
-		ErrWriter:      io.Err,
-		HideVersion:    true,
-		ExitErrHandler: func(*cli.Context, error) {}, // exit codes are mapped in run
+		Reader:    io.In,
+		Writer:    io.Out,
+		ErrWriter: io.Err,
+		// --generate-bash-completion: the protocol of the completion
+		// scripts (see completionCommand).
+		EnableBashCompletion: true,
+		ExitErrHandler:       func(*cli.Context, error) {}, // exit codes are mapped in run
 		// Group names and regexes may contain commas: never split slice flags.
 		DisableSliceFlagSeparator: true,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "profile", Usage: "profile in the Databricks config file", EnvVars: []string{"DATABRICKS_CONFIG_PROFILE"}, Destination: &g.profile},
-			&cli.StringFlag{Name: "config-file", Usage: "Databricks config file (default ~/.databrickscfg)", EnvVars: []string{"DATABRICKS_CONFIG_FILE"}, Destination: &g.configFile},
-			&cli.StringFlag{Name: "host", Usage: "account or workspace URL, e.g. https://accounts.cloud.databricks.com", EnvVars: []string{"DATABRICKS_HOST"}, Destination: &g.host},
-			&cli.StringFlag{Name: "account-id", Usage: "Databricks account id (needed for account-level work)", EnvVars: []string{"DATABRICKS_ACCOUNT_ID"}, Destination: &g.accountID},
+			&cli.StringFlag{Name: "profile", Aliases: []string{"p"}, Usage: "`NAME` of a profile in the Databricks config file", EnvVars: []string{"DATABRICKS_CONFIG_PROFILE"}, Destination: &g.profile},
+			&cli.StringFlag{Name: "config-file", Usage: "Databricks config `FILE` (default ~/.databrickscfg)", EnvVars: []string{"DATABRICKS_CONFIG_FILE"}, Destination: &g.configFile},
+			&cli.StringFlag{Name: "host", Usage: "account or workspace `URL`, e.g. https://accounts.cloud.databricks.com", EnvVars: []string{"DATABRICKS_HOST"}, Destination: &g.host},
+			&cli.StringFlag{Name: "account-id", Usage: "Databricks account `ID` (needed for account-level work)", EnvVars: []string{"DATABRICKS_ACCOUNT_ID"}, Destination: &g.accountID},
 			&cli.BoolFlag{Name: "sandbox", Usage: "run against an embedded emulator seeded with a demo account (no real account is touched)", Destination: &g.useSandbox},
-			&cli.IntFlag{Name: "parallel", Usage: "workspaces processed concurrently", Value: 4, Destination: &g.parallel},
-			&cli.Float64Flag{Name: "rps", Usage: "cap on requests per second per workspace and endpoint class (0 = conservative per-class defaults)", EnvVars: []string{"DATABRICKS_RATE_LIMIT"}, Destination: &g.rps},
+			&cli.IntFlag{Name: "parallel", Usage: "`N` workspaces processed concurrently", Value: 4, Destination: &g.parallel},
+			&cli.Float64Flag{Name: "rps", Usage: "cap of `RPS` requests per second per workspace and endpoint class (0 = conservative per-class defaults)", EnvVars: []string{"DATABRICKS_RATE_LIMIT"}, Destination: &g.rps},
 			&cli.StringSliceFlag{Name: "rate", Usage: "set one endpoint class's rate, `CLASS=RPS` (raise or lower it; repeatable), e.g. scim-read=25", Destination: &g.rateFlags},
-			&cli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error", Value: "info"},
+			&cli.StringFlag{Name: "log-level", Usage: "`LEVEL` of the log on stderr: debug, info, warn or error", Value: "info"},
 			&cli.BoolFlag{Name: "no-progress", Usage: "never draw progress bars (plain log lines instead)"},
 		},
 		Before: func(c *cli.Context) error {
@@ -133,17 +144,18 @@ func newApp(io *reports.Streams, g *globals) *cli.App {
 			diff.Command(io),
 			sandbox.Command(),
 			versionCommand(),
-		},
-		Action: func(c *cli.Context) error {
-			if c.Args().Present() {
-				return &usageError{err: fmt.Errorf("unknown command %q", c.Args().First()), hint: "run 'dbiam --help' for the commands"}
-			}
-			return cli.ShowAppHelp(c)
+			completionCommand(),
 		},
 	}
-	app.OnUsageError = onUsageError("dbiam", app.Flags, nil)
+	app.Action = func(c *cli.Context) error {
+		if c.Args().Present() {
+			return unknownCommand(c.Args().First(), "dbiam", app.Commands)
+		}
+		return cli.ShowAppHelp(c)
+	}
+	app.OnUsageError = onUsageError(g, "dbiam", app.Flags, nil)
 	for _, cmd := range app.Commands {
-		strictUsage(cmd, "dbiam "+cmd.Name, app.Flags)
+		strictUsage(g, cmd, "dbiam "+cmd.Name, app.Flags)
 	}
 	return app
 }
@@ -160,9 +172,9 @@ func (e *usageError) Unwrap() error { return e.err }
 
 // strictUsage makes cmd and its subcommands report usage errors and unknown
 // subcommands as a usageError (see onUsageError).
-func strictUsage(cmd *cli.Command, path string, global []cli.Flag) {
+func strictUsage(g *globals, cmd *cli.Command, path string, global []cli.Flag) {
 	if cmd.OnUsageError == nil {
-		cmd.OnUsageError = onUsageError(path, global, cmd.Flags)
+		cmd.OnUsageError = onUsageError(g, path, global, cmd.Flags)
 	}
 	// urfave/cli prints the whole help on stdout for a missing required
 	// flag; check required string flags here instead, as usage errors.
@@ -190,29 +202,22 @@ func strictUsage(cmd *cli.Command, path string, global []cli.Flag) {
 	if len(cmd.Subcommands) > 0 && cmd.Action == nil {
 		cmd.Action = func(c *cli.Context) error {
 			if c.Args().Present() {
-				return &usageError{err: fmt.Errorf("unknown command %q for '%s'", c.Args().First(), path), hint: fmt.Sprintf("run '%s --help' for its commands", path)}
+				return unknownCommand(c.Args().First(), path, cmd.Subcommands)
 			}
 			return cli.ShowSubcommandHelp(c)
 		}
 	}
 	for _, sub := range cmd.Subcommands {
-		strictUsage(sub, path+" "+sub.Name, global)
+		strictUsage(g, sub, path+" "+sub.Name, global)
 	}
 }
 
 // onUsageError turns a flag parsing error of the command at path into a
-// usageError; a global flag given after the command gets a hint to move it.
-func onUsageError(path string, global, local []cli.Flag) cli.OnUsageErrorFunc {
+// usageError naming the flag as typed, with a suggestion when the flag is
+// unknown but close to one the command (or dbiam) takes.
+func onUsageError(g *globals, path string, global, local []cli.Flag) cli.OnUsageErrorFunc {
 	return func(_ *cli.Context, err error, _ bool) error {
-		hint := fmt.Sprintf("run '%s --help' for usage", path)
-		if name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -"); ok && path != "dbiam" {
-			for _, f := range global {
-				if slices.Contains(f.Names(), name) && !slices.ContainsFunc(local, func(l cli.Flag) bool { return slices.Contains(l.Names(), name) }) {
-					hint = fmt.Sprintf("--%s is a global flag: put it before the command, as in 'dbiam --%s ... %s'", name, name, strings.TrimPrefix(path, "dbiam "))
-				}
-			}
-		}
-		return &usageError{err: err, hint: hint}
+		return usageFlagError(err, path, g.args, allFlags(local, global))
 	}
 }
 
@@ -255,8 +260,7 @@ func (g *globals) connect(ctx context.Context) (*scim.Session, error) {
 		RPS:        g.rps,
 		Rates:      g.rates,
 		OnRetry: func(e scim.RetryEvent) {
-			log.Warn("retry", "method", e.Method, "path", e.Path, "workspace", e.WorkspaceID,
-				"attempt", e.Attempt, "wait", e.Wait, "throttled", e.Throttled, "err", e.Err)
+			g.io.Retries().Note(reports.Retry{Workspace: e.Workspace, Class: string(e.Class), Throttled: e.Throttled, Wait: e.Wait, Err: e.Err})
 		},
 	}
 	if log.Enabled(reports.LevelDebug) {
@@ -311,18 +315,26 @@ func versionCommand() *cli.Command {
 		Name:  "version",
 		Usage: "print the version",
 		Action: func(c *cli.Context) error {
-			sdk := "unknown"
-			if bi, ok := debug.ReadBuildInfo(); ok {
-				for _, d := range bi.Deps {
-					if d.Path == "github.com/databricks/databricks-sdk-go" {
-						sdk = d.Version
-					}
-				}
+			if c.NArg() > 0 {
+				return &usageError{err: fmt.Errorf("version takes no arguments (got %q)", c.Args().First()), hint: "run 'dbiam version'"}
 			}
-			_, err := fmt.Fprintf(c.App.Writer, "dbiam %s (%s, databricks-sdk-go %s)\n", version, runtime.Version(), sdk)
-			return err
+			return printVersion(c.App.Writer)
 		},
 	}
+}
+
+// printVersion writes the line of "dbiam version" and "dbiam --version".
+func printVersion(w io.Writer) error {
+	sdk := "unknown"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if d.Path == "github.com/databricks/databricks-sdk-go" {
+				sdk = d.Version
+			}
+		}
+	}
+	_, err := fmt.Fprintf(w, "dbiam %s (%s, databricks-sdk-go %s)\n", version, runtime.Version(), sdk)
+	return err
 }
 
 // exitCode prints err as one line on stderr (plus a hint line where one
@@ -355,5 +367,10 @@ func printError(w io.Writer, err error) {
 	var usage *usageError
 	if errors.As(err, &usage) && usage.hint != "" {
 		fmt.Fprintf(w, "hint: %s\n", usage.hint)
+	}
+	// Typed errors of scim and the feature packages say what to do next.
+	var hinter interface{ Hint() string }
+	if errors.As(err, &hinter) && hinter.Hint() != "" && !strings.Contains(msg, hinter.Hint()) {
+		fmt.Fprintf(w, "hint: %s\n", reports.Redact(hinter.Hint()))
 	}
 }

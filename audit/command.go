@@ -57,14 +57,17 @@ report.`,
 			&cli.StringSliceFlag{Name: "workspace", Aliases: []string{"w"}, Usage: "workspace name or id to audit (repeatable; default all)"},
 			&cli.StringFlag{Name: "workspaces-file", Usage: "read the workspaces from a CSV `FILE` of id,name,url rows instead of the account (for workspace admins)"},
 			&cli.StringFlag{Name: "fail-on", Usage: "exit with code 3 when a finding of this `SEVERITY` or worse exists: breaks, stops, orphaned or not-covered"},
-			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: string(FormatTable), Usage: "report format: table, csv, json, xlsx or html"},
-			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "report file (default stdout; required for xlsx)"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o", "format", "f"}, Value: string(FormatTable), Usage: "report `FORMAT`: table, csv, json, xlsx or html; --format is the old spelling"},
+			&cli.StringFlag{Name: "out", Usage: "report file `PATH`, or - for stdout (the default; xlsx needs a file)"},
 			&cli.BoolFlag{Name: "force", Usage: "replace an existing report file"},
 			&cli.StringFlag{Name: "permissions", Usage: "ACLs to read: owners (every job, pipeline, warehouse and Lakeview dashboard, plus objects tied to an audited identity; the default), related (only the latter), all (the default with --all) or none"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return fmt.Errorf("audit takes no arguments (got %q): name identities with --user, --service-principal or --group", c.Args().First())
+			}
+			if err := reports.CheckOutputFlags(c.String("output"), c.String("out"), []string{"table", "csv", "json", "xlsx", "html"}); err != nil {
+				return err
 			}
 			o := Options{
 				Users:             c.StringSlice("user"),
@@ -76,7 +79,7 @@ report.`,
 				Workspaces:        c.StringSlice("workspace"),
 				WorkspacesFile:    c.String("workspaces-file"),
 				FailOn:            c.String("fail-on"),
-				Format:            Format(c.String("format")),
+				Format:            Format(c.String("output")),
 				Out:               c.String("out"),
 				Force:             c.Bool("force"),
 				Permissions:       PermissionScope(c.String("permissions")),

@@ -193,11 +193,22 @@ func HTMLReport(r *Report) reports.HTMLReport {
 		h.Table.Rows = append(h.Table.Rows, reports.HTMLRow{Tone: tone(f.Severity), Cells: []reports.HTMLCell{
 			{Text: f.Severity.String(), Tone: tone(f.Severity), SortKey: strconv.Itoa(int(SeverityNotCovered - f.Severity))},
 			{Text: f.Where()}, {Text: f.IdentityName}, {Text: string(f.Kind)},
-			{Text: obj, Link: f.URL}, {Text: f.RelationText()}, {Text: f.Reason},
+			{Text: obj, Link: f.URL}, relationCell(f), {Text: f.Reason},
 			{Text: strings.Join(f.Flags, ", ")}, {Text: detailText(f.Details)},
 		}})
 	}
 	return h
+}
+
+// relationCell shows a finding's relations as words, and gives each to
+// the relation filter on its own (a finding that is created and owned is
+// found by either).
+func relationCell(f Finding) reports.HTMLCell {
+	vs := make([]string, len(f.Relations))
+	for i, r := range f.Relations {
+		vs[i] = string(r)
+	}
+	return reports.HTMLCell{Text: strings.Join(vs, ", "), Values: vs}
 }
 
 func identityTone(i IdentitySummary) reports.Tone {

@@ -27,7 +27,7 @@ const (
 	FormatHTML  Format = "html"  // a self-contained HTML page
 )
 
-// ParseFormat parses a --format value, in any case.
+// ParseFormat parses an --output (--format) value, in any case.
 func ParseFormat(s string) (Format, error) {
 	f := Format(strings.ToLower(strings.TrimSpace(s)))
 	switch f {
@@ -36,7 +36,7 @@ func ParseFormat(s string) (Format, error) {
 	case FormatTable, FormatCSV, FormatJSON, FormatXLSX, FormatHTML:
 		return f, nil
 	}
-	return "", &InputError{Input: "--format " + s, Problem: "unknown format", Fix: "use table, csv, json, xlsx or html"}
+	return "", &InputError{Input: "--output " + s, Problem: "unknown format", Fix: "use table, csv, json, xlsx or html"}
 }
 
 // PermissionScope says which objects' access control lists are read.
@@ -354,7 +354,7 @@ func (o Options) check() (plan, error) {
 		p.out = o.Out
 	}
 	if p.format == FormatXLSX && p.out == "" {
-		return p, &InputError{Input: "--format xlsx", Problem: "a workbook cannot go to stdout", Fix: "pass --out FILE.xlsx"}
+		return p, &InputError{Input: "--output xlsx", Problem: "a workbook cannot go to stdout", Fix: "pass --out FILE.xlsx"}
 	}
 	if p.failOn, err = ParseFailOn(o.FailOn); err != nil {
 		return p, err
@@ -408,7 +408,7 @@ func (o Options) check() (plan, error) {
 	case named:
 		p.mode = modeNamed
 	default:
-		return p, &InputError{Input: "dbiam audit", Problem: "no identities to audit",
+		return p, &InputError{Input: "audit", Problem: "no identities to audit",
 			Fix: "pass --user, --service-principal, --group, --from-file, --inactive or --all"}
 	}
 	switch o.Permissions {

@@ -113,6 +113,7 @@ var tableColumns = []reports.Column{
 func writeTable(r *Report, s *reports.Streams) error {
 	tp := reports.NewTablePrinter(s)
 	tp.SetColumns(tableColumns...)
+	tp.Wrap("reason") // never cut the explanation
 	for _, f := range r.Findings {
 		obj := f.ObjectName
 		if f.ObjectID != "" && f.ObjectID != f.ObjectName {

@@ -57,6 +57,7 @@ func Run(ctx context.Context, o Options, d Deps) error {
 	missing := rep.notFound()
 	a.log.Info("audit finished", "identities", len(rep.Identities), "workspaces", len(rep.Workspaces),
 		"findings", len(rep.Findings)-len(gaps), "not_covered", len(gaps), "not_found", len(missing))
+	d.Streams.SetOutcome(outcome(rep, p, len(gaps), len(missing)))
 	for _, g := range gaps {
 		a.log.Warn("audit not covered", "part", g)
 	}
@@ -83,6 +84,39 @@ func Run(ctx context.Context, o Options, d Deps) error {
 		return partial
 	}
 	return nil
+}
+
+// outcome says what the audit found and where the report went, for the
+// line that ends the run.
+func outcome(rep *Report, p plan, gaps, missing int) reports.Outcome {
+	bySev := map[Severity]int{}
+	for _, f := range rep.Findings {
+		bySev[f.Severity]++
+	}
+	var sev []string
+	for _, s := range Severities() {
+		if n := bySev[s]; n > 0 && s != SeverityNotCovered {
+			sev = append(sev, fmt.Sprintf("%d %s", n, s))
+		}
+	}
+	did := fmt.Sprintf("%s, %s, %s", plural(len(rep.Identities), "identity", "identities"),
+		plural(len(rep.Workspaces), "workspace", "workspaces"), plural(len(rep.Findings)-gaps, "finding", "findings"))
+	if len(sev) > 0 {
+		did += " (" + strings.Join(sev, ", ") + ")"
+	}
+	if gaps > 0 {
+		did += fmt.Sprintf(", %d not covered", gaps)
+	}
+	if missing > 0 {
+		did += fmt.Sprintf(", %d not found", missing)
+	}
+	o := reports.Outcome{Command: "audit", Did: did}
+	if p.out != "" {
+		o.Wrote = []string{p.out}
+	} else {
+		o.Stdout = true
+	}
+	return o
 }
 
 // auditor holds one run's state.
@@ -190,7 +224,7 @@ func (a *auditor) selectWorkspaces(ctx context.Context) error {
 	if infos == nil {
 		var err error
 		if infos, err = a.sess.Workspaces(ctx); err != nil {
-			return fmt.Errorf("list workspaces: %w", err)
+			return err // scim.Session.Workspaces names the operation
 		}
 	}
 	want := map[string]bool{}
@@ -227,12 +261,8 @@ func (a *auditor) selectWorkspaces(ctx context.Context) error {
 	}
 	if len(unknown) > 0 {
 		slices.Sort(unknown)
-		names := make([]string, 0, len(infos))
-		for _, i := range infos {
-			names = append(names, i.Name)
-		}
-		return &InputError{Input: "--workspace " + strings.Join(unknown, ", "), Problem: "no such workspace",
-			Fix: "use a name or id from: " + strings.Join(names, ", ")}
+		nf := scim.NewWorkspaceNotFound(unknown[0], infos)
+		return &InputError{Input: "--workspace " + strings.Join(unknown, ", "), Problem: "no such workspace", Fix: nf.Hint(), Err: nf}
 	}
 	for _, w := range a.ws {
 		if w.skipped != "" {
@@ -277,7 +307,11 @@ func (a *auditor) matcher() matcher {
 // read through one of its workspaces, whose own reads share its rate
 // limits.
 func (a *auditor) scan(ctx context.Context) {
-	prog := reports.NewProgress(a.streams, reports.ProgressOptions{Label: "audit", Unit: "objects", Tasks: len(a.active()) + len(a.ms)})
+	unit := "workspaces"
+	if len(a.ms) > 0 {
+		unit = "workspaces and metastores"
+	}
+	prog := reports.NewProgress(a.streams, reports.ProgressOptions{Label: "audit", Unit: "objects", TaskUnit: unit, Tasks: len(a.active()) + len(a.ms)})
 	defer prog.Close()
 	var wg sync.WaitGroup
 	wg.Go(func() { a.scanMetastores(ctx, prog) })

@@ -98,14 +98,14 @@ func Run(ctx context.Context, o Options, d Deps) error {
 	switch format {
 	case FormatTable, FormatCSV, FormatJSON, FormatXLSX, FormatHTML:
 	default:
-		return fmt.Errorf("%w: --format %q: use table, csv, json, xlsx or html", ErrBadOptions, o.Format)
+		return fmt.Errorf("%w: --output %q: use table, csv, json, xlsx or html", ErrBadOptions, o.Format)
 	}
 	out := o.Out
 	if out == "-" {
 		out = ""
 	}
 	if format == FormatXLSX && out == "" {
-		return fmt.Errorf("%w: --format xlsx: a workbook cannot go to stdout: pass --out FILE.xlsx", ErrBadOptions)
+		return fmt.Errorf("%w: --output xlsx: a workbook cannot go to stdout: pass --out FILE.xlsx", ErrBadOptions)
 	}
 	if out != "" {
 		if err := reports.CheckOverwrite(out, o.Force); err != nil {
@@ -149,9 +149,11 @@ func Run(ctx context.Context, o Options, d Deps) error {
 	if err := write(r, format, out, o.Force, d); err != nil {
 		return fmt.Errorf("diff: %w", err)
 	}
+	outcome := reports.Outcome{Command: "diff", Did: r.Summary, Stdout: out == ""}
 	if out != "" {
-		fmt.Fprintf(d.Streams.Err, "diff written to %s: %s\n", out, r.Summary)
+		outcome.Wrote = []string{out}
 	}
+	d.Streams.SetOutcome(outcome)
 	if len(res.Changes) == 0 && len(res.NotCompared) == 0 {
 		return nil
 	}
@@ -213,15 +215,18 @@ func Command(io *reports.Streams) *cli.Command {
 			"applicationId or group name within a workspace. Exit code 0: equal; 3: different; 2: nothing\n" +
 			"differed but some parts could not be compared (a workspace failed in one export, say).",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: FormatTable, Usage: "report `FORMAT`: table, csv, json, xlsx or html"},
-			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "write the report to `PATH` (default: stdout; required for xlsx)"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o", "format", "f"}, Value: FormatTable, Usage: "report `FORMAT`: table, csv, json, xlsx or html; --format is the old spelling"},
+			&cli.StringFlag{Name: "out", Usage: "write the report to `PATH`, or - for stdout (the default; xlsx needs a file)"},
 			&cli.BoolFlag{Name: "force", Usage: "replace an existing output"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 2 {
 				return argsError(c.Args().Slice())
 			}
-			return Run(c.Context, Options{Old: c.Args().Get(0), New: c.Args().Get(1), Format: c.String("format"),
+			if err := reports.CheckOutputFlags(c.String("output"), c.String("out"), []string{FormatTable, FormatCSV, FormatJSON, FormatXLSX, FormatHTML}); err != nil {
+				return fmt.Errorf("%w: %w", ErrBadOptions, err)
+			}
+			return Run(c.Context, Options{Old: c.Args().Get(0), New: c.Args().Get(1), Format: c.String("output"),
 				Out: c.String("out"), Force: c.Bool("force")}, Deps{Streams: io, Version: c.App.Version})
 		},
 	}

@@ -139,6 +139,10 @@ func run(t *testing.T, o Options) (string, string, error) {
 	t.Helper()
 	streams, out, errb := reports.Test()
 	err := Run(context.Background(), o, Deps{Streams: streams, Now: func() time.Time { return fixedNow }, Version: "v0.0.0-test"})
+	// The line main prints last, with a fixed duration.
+	if oc, ok := streams.Outcome(); ok {
+		errb.WriteString("dbiam: " + oc.Line(time.Second) + "\n")
+	}
 	return out.String(), errb.String(), err
 }
 
@@ -206,7 +210,7 @@ func TestGoldenDiff(t *testing.T) {
 
 	// XLSX: the first sheet is the admin changes, gains first.
 	xpath := filepath.Join(e.dir, "review.xlsx")
-	if _, stderr, _ := run(t, Options{Old: oldCSV, New: newXLSX, Format: "xlsx", Out: xpath}); !strings.Contains(stderr, "diff written to") {
+	if _, stderr, _ := run(t, Options{Old: oldCSV, New: newXLSX, Format: "xlsx", Out: xpath}); !strings.Contains(stderr, "diff finished in 1s: ") || !strings.HasSuffix(stderr, "; wrote "+xpath+"\n") {
 		t.Errorf("stderr = %q", stderr)
 	}
 	f, err := excelize.OpenFile(xpath)
@@ -289,7 +293,7 @@ func TestBadInputs(t *testing.T) {
 		{"missing", Options{Old: filepath.Join(dir, "nope"), New: empty}, "no such file"},
 		{"empty dir", Options{Old: empty, New: empty}, "not a dbiam export"},
 		{"not a workbook", Options{Old: notXLSX, New: empty}, "not a dbiam export"},
-		{"bad format", Options{Old: empty, New: empty, Format: "pdf"}, `--format "pdf"`},
+		{"bad format", Options{Old: empty, New: empty, Format: "pdf"}, `--output "pdf"`},
 		{"xlsx to stdout", Options{Old: empty, New: empty, Format: "xlsx"}, "pass --out FILE.xlsx"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

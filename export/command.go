@@ -1,6 +1,7 @@
 package export
 
 import (
+	"fmt"
 	"os"
 
 	"github.com/urfave/cli/v2"
@@ -27,10 +28,10 @@ func Command(io *reports.Streams, connect scim.ConnectFunc) *cli.Command {
 				Usage: "export only this workspace, by `ID_OR_NAME` (repeatable; default: all)"},
 			&cli.StringFlag{Name: "workspaces-file",
 				Usage: "read the workspaces from a CSV `FILE` of id,name,url rows instead of the account"},
-			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "xlsx",
-				Usage: "output `FORMAT`: xlsx, csv or json (JSON Lines)"},
-			&cli.StringFlag{Name: "out", Aliases: []string{"o"},
-				Usage: "output `PATH`: a workbook for xlsx, a directory for csv and json (default: dbiam-export-<date>.xlsx, dbiam-export-<date>-csv, dbiam-export-<date>-jsonl)"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o", "format", "f"}, Value: "xlsx",
+				Usage: "output `FORMAT`: xlsx, csv or json (JSON Lines); --format is the old spelling"},
+			&cli.StringFlag{Name: "out",
+				Usage: "output `PATH`: a workbook for xlsx, a directory for csv and json, or - for one --include table on stdout as csv or json (default: dbiam-export-<date>.xlsx, dbiam-export-<date>-csv, dbiam-export-<date>-jsonl)"},
 			&cli.StringSliceFlag{Name: "include",
 				Usage: "tables to export: users, service-principals, groups, memberships, entitlements, assignments, account, or all (default: all)"},
 			&cli.BoolFlag{Name: "force", Usage: "replace an existing output"},
@@ -38,10 +39,13 @@ func Command(io *reports.Streams, connect scim.ConnectFunc) *cli.Command {
 				Usage: "SCIM page size to ask for, 1 to 10000; servers may return fewer per page"},
 		},
 		Action: func(c *cli.Context) error {
+			if err := reports.CheckOutputFlags(c.String("output"), c.String("out"), []string{"xlsx", "csv", "json", "jsonl", "ndjson"}); err != nil {
+				return fmt.Errorf("%w: %w", ErrBadOptions, err)
+			}
 			o := Options{
 				Workspaces:     c.StringSlice("workspace"),
 				WorkspacesFile: c.String("workspaces-file"),
-				Format:         c.String("format"),
+				Format:         c.String("output"),
 				Out:            c.String("out"),
 				Include:        c.StringSlice("include"),
 				Force:          c.Bool("force"),

@@ -60,7 +60,7 @@ func TestCommandBadInputMakesNoRequest(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"format", []string{"--format", "pdf"}, `--format "pdf": use csv, xlsx or json`},
+		{"format", []string{"--format", "pdf"}, `--output "pdf": use csv, xlsx or json`},
 		{"include", []string{"--include", "users,secrets"}, `--include "secrets": use any of users,service-principals,groups,memberships,entitlements,assignments,account, or all`},
 		{"missing workspaces file", []string{"--workspaces-file", e.path("nope.csv")}, "read workspaces file " + e.path("nope.csv")},
 		{"bad workspaces file", []string{"--workspaces-file", badFile}, `line 2: workspace id "abc" is not a positive number`},
@@ -72,7 +72,7 @@ func TestCommandBadInputMakesNoRequest(t *testing.T) {
 			"--out " + existingDir + " is a directory, but an xlsx export is one file: pass a file path such as " +
 				filepath.Join(existingDir, "dbiam-export-")},
 		{"csv into a file", []string{"--format", "csv", "--out", existing, "--force"},
-			"--out " + existing + " is a file, but a csv or json export is a directory: pass a directory path, or --format xlsx"},
+			"--out " + existing + " is a file, but a csv or json export is a directory: pass a directory path, or --output xlsx"},
 		{"json into a file", []string{"--format", "json", "--out", existing, "--force"},
 			"--out " + existing + " is a file, but a csv or json export is a directory"},
 		{"empty workspace", []string{"--workspace", ","}, "--workspace is empty"},
@@ -217,13 +217,24 @@ func TestSelectWorkspace(t *testing.T) {
 		{"dev", 2, ""},
 		{"Dev", 1, ""},
 		{"shared", 0, `--workspace "shared": 2 workspaces have this name (5, 6): give the id`},
-		{"nope", 0, `--workspace "nope": no workspace has this id or name (6 known)`},
+		{"nope", 0, `--workspace "nope": no workspace has this id or name`},
+		{"prd", 0, `--workspace "prd": no workspace has this id or name`},
 	}
 	for _, tt := range tests {
 		got, err := selectWorkspace(all, tt.sel)
 		if tt.err != "" {
 			if !errors.Is(err, ErrBadOptions) || !strings.Contains(err.Error(), tt.err) {
 				t.Errorf("selectWorkspace(%q) err = %v, want %q", tt.sel, err, tt.err)
+			}
+			var nf *scim.WorkspaceNotFoundError
+			if errors.As(err, &nf) {
+				want := "the 6 workspaces are: prod, Dev, dev, 2, Shared, SHARED"
+				if tt.sel == "prd" {
+					want = `did you mean "prod"? ` + want
+				}
+				if nf.Hint() != want {
+					t.Errorf("selectWorkspace(%q) hint %q, want %q", tt.sel, nf.Hint(), want)
+				}
 			}
 			continue
 		}

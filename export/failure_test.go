@@ -78,8 +78,8 @@ func TestWorkspaceDeniedIsPartial(t *testing.T) {
 	if n := len(out[TableAssignments].where(t, "workspace_id", wsAnalytics)); n == 0 {
 		t.Errorf("assignments of the failed workspace were readable but not written")
 	}
-	stderr := e.stderr.String()
-	for _, want := range []string{"4 workspaces: 3 ok, 1 failed, 0 skipped", "workspace 6051921418418892 (acme-analytics) failed: list groups: "} {
+	stderr := e.stderr.String() + e.outcome()
+	for _, want := range []string{"export finished in 1s: 4 workspaces: 3 ok, 1 failed, 0 skipped; wrote ", "workspace 6051921418418892 (acme-analytics) failed: list groups: "} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
 		}
@@ -188,7 +188,7 @@ func TestSkippedWorkspace(t *testing.T) {
 			t.Errorf("%d done lines for %s:\n%s", n, name, stderr)
 		}
 	}
-	if !strings.Contains(stderr, "3 ok, 0 failed, 1 skipped") {
+	if !strings.Contains(e.outcome(), "3 ok, 0 failed, 1 skipped") {
 		t.Errorf("summary missing:\n%s", stderr)
 	}
 }

@@ -157,6 +157,7 @@ func (r *runner) fetchWorkspace(ctx context.Context, info scim.WorkspaceInfo, ta
 	listed := make(chan struct{})
 	var wg sync.WaitGroup
 	if inc.identities() {
+		task.lists(3)
 		var lists sync.WaitGroup
 		lists.Go(func() {
 			var err error
@@ -293,6 +294,11 @@ func (r *runner) fetchAccount(ctx context.Context, task *counter, usersRead func
 	}
 	var wg sync.WaitGroup
 	var err error
+	if full {
+		task.lists(3)
+	} else {
+		task.lists(1)
+	}
 	d.users, err = listAll(ctx, collection[scim.User]{ep: r.acct.Users, doer: r.acct, class: scim.ClassAccountSCIMRead, id: userID}, userAttrs, r.cfg.pageSize, task)
 	d.record(readUsers, err)
 	if usersRead != nil {

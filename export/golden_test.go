@@ -150,7 +150,7 @@ func TestGoldenFailedTables(t *testing.T) {
 	if !strings.Contains(err.Error(), wantErr) {
 		t.Errorf("error %q lacks %q", err, wantErr)
 	}
-	if !strings.Contains(e.stderr.String(), "4 workspaces: 3 ok, 1 failed, 0 skipped; account: failed") {
+	if !strings.Contains(e.outcome(), "4 workspaces: 3 ok, 1 failed, 0 skipped; account: failed") {
 		t.Errorf("summary line does not count the failures as the error does:\n%s", e.stderr.String())
 	}
 	b, err := os.ReadFile(filepath.Join(path, "about.csv"))

@@ -60,3 +60,13 @@ func newEnv(t *testing.T, opts sandbox.Options, adjust func(*scim.Settings)) *te
 var testArgs = []string{"/usr/local/bin/dbiam", "--host", "https://admin:hunter2@accounts.test", "export", "--out", "my export"}
 
 func (e *testEnv) path(name string) string { return filepath.Join(e.dir, name) }
+
+// outcome is the end line the run recorded (main.go prints it), with a
+// fixed duration.
+func (e *testEnv) outcome() string {
+	o, ok := e.deps.Streams.Outcome()
+	if !ok {
+		return ""
+	}
+	return o.Line(time.Second)
+}

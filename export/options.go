@@ -57,7 +57,9 @@ type Options struct {
 	// too). Empty means xlsx.
 	Format string
 	// Out is the output path: the workbook for xlsx, a directory for csv and
-	// json. Empty means DefaultOut(format, today).
+	// json. Empty means DefaultOut(format, today). "-" writes one table to
+	// stdout (Deps.Streams.Out), as CSV or JSON Lines: Include must select
+	// exactly one workspace table.
 	Out string
 	// Include selects the tables (see the Include constants; "all" selects
 	// everything). Empty means everything. Naming account without an
@@ -144,7 +146,7 @@ func parseInclude(vals []string) (includeSet, error) {
 	return set, nil
 }
 
-// parseFormat parses --format: csv, xlsx, json, jsonl or ndjson.
+// parseFormat parses --output (--format): csv, xlsx, json, jsonl or ndjson.
 func parseFormat(s string) (reports.Format, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "":
@@ -154,7 +156,7 @@ func parseFormat(s string) (reports.Format, error) {
 	}
 	f, err := reports.ParseFormat(s)
 	if err != nil {
-		return "", fmt.Errorf("%w: --format %q: use csv, xlsx or json", ErrBadOptions, s)
+		return "", fmt.Errorf("%w: --output %q: use csv, xlsx or json", ErrBadOptions, s)
 	}
 	return f, nil
 }
@@ -163,6 +165,7 @@ func parseFormat(s string) (reports.Format, error) {
 type config struct {
 	format    reports.Format
 	out       string
+	stream    string // with out "-": the one table written to stdout
 	include   includeSet
 	selectors []string
 	fromFile  []scim.WorkspaceInfo // nil unless WorkspacesFile was given
@@ -217,6 +220,12 @@ func (o Options) resolve(now time.Time) (*config, error) {
 		}
 	}
 	c.out = o.Out
+	if c.out == "-" {
+		if c.stream, err = streamTable(c.format, c.include); err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
 	if strings.TrimSpace(c.out) == "" {
 		c.out = DefaultOut(c.format, now)
 	}
@@ -227,6 +236,38 @@ func (o Options) resolve(now time.Time) (*config, error) {
 		return nil, fmt.Errorf("%w: %w", ErrBadOptions, err)
 	}
 	return c, nil
+}
+
+// streamTable returns the one table that --out - writes to stdout: stdout
+// is a single stream, so the format must be one (CSV or JSON Lines, not a
+// workbook) and --include must select one workspace table.
+func streamTable(format reports.Format, inc includeSet) (string, error) {
+	if format == reports.FormatXLSX {
+		return "", fmt.Errorf("%w: --out - writes one table to stdout, and an xlsx workbook is a file: pass --output json or csv, or --out FILE.xlsx", ErrBadOptions)
+	}
+	var names []string
+	for _, t := range workspaceTables {
+		if inc.has(t.include) {
+			names = append(names, t.include)
+		}
+	}
+	if inc.has(IncludeAccount) {
+		names = append(names, IncludeAccount+" (three tables)")
+	}
+	if !inc.explicit || len(names) != 1 || inc.has(IncludeAccount) {
+		shown := "every table"
+		if inc.explicit {
+			shown = strings.Join(names, ", ")
+		}
+		return "", fmt.Errorf("%w: --out - writes one table to stdout, and --include selects %s: pass --include with one of %s, or --out DIR",
+			ErrBadOptions, shown, strings.Join(allIncludes[:len(allIncludes)-1], ", "))
+	}
+	for _, t := range workspaceTables {
+		if inc.has(t.include) {
+			return t.table, nil
+		}
+	}
+	return "", nil
 }
 
 // maxPageSize is the largest --page-size accepted.
@@ -247,10 +288,10 @@ func checkOutKind(format reports.Format, out string, now time.Time) error {
 	}
 	switch {
 	case format == reports.FormatXLSX && fi.IsDir():
-		return badOption("--out %s is a directory, but an xlsx export is one file: pass a file path such as %s, or --format csv or json",
+		return badOption("--out %s is a directory, but an xlsx export is one file: pass a file path such as %s, or --output csv or json",
 			out, filepath.Join(out, DefaultOut(format, now)))
 	case format != reports.FormatXLSX && !fi.IsDir():
-		return badOption("--out %s is a file, but a csv or json export is a directory: pass a directory path, or --format xlsx", out)
+		return badOption("--out %s is a file, but a csv or json export is a directory: pass a directory path, or --output xlsx", out)
 	}
 	return nil
 }

@@ -2,7 +2,6 @@ package export
 
 import (
 	"context"
-	"sync"
 	"sync/atomic"
 
 	"github.com/dbiam/dbiam/reports"
@@ -13,13 +12,13 @@ import (
 // client's per-workspace concurrency cap and rate limit bound the total.
 const pageWorkers = 4
 
-// counter counts listed items on a progress task and sets its total from the
-// lists' totalResults as they become known. It is safe for concurrent use;
-// a nil *counter counts nothing.
+// counter counts listed items on a progress task, whose total is the sum
+// of the lists' totalResults: lists(k) announces k lists, and the task
+// shows a spinner until each has reported its total (expect), so that its
+// bar never runs against a total that still grows. It is safe for
+// concurrent use; a nil *counter counts nothing.
 type counter struct {
-	task  *reports.Task
-	mu    sync.Mutex
-	total int64
+	task *reports.Task
 }
 
 func (c *counter) add(n int64) {
@@ -28,15 +27,18 @@ func (c *counter) add(n int64) {
 	}
 }
 
-// expect adds n items to the total.
-func (c *counter) expect(n int64) {
-	if c == nil || n <= 0 {
-		return
+// lists announces the k lists whose totals make up the task's total.
+func (c *counter) lists(k int) {
+	if c != nil {
+		c.task.ExpectTotals(k)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.total += n
-	c.task.SetTotal(c.total)
+}
+
+// expect reports one list's total (0 for an empty list).
+func (c *counter) expect(n int64) {
+	if c != nil {
+		c.task.AddTotal(max(n, 0))
+	}
 }
 
 // collection is one SCIM collection to list: its endpoint, the rate-limit
@@ -58,8 +60,8 @@ type collection[T any] struct {
 	slim  func(*T)
 	reset func()
 	// sized, if not nil, is told the list's totalResults from its first
-	// page (when positive), and may hold the list back (see budget) until
-	// it returns.
+	// page (0 for an empty list), and may hold the list back (see budget)
+	// until it returns.
 	sized func(n int)
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -191,13 +192,20 @@ func Run(ctx context.Context, o Options, d Deps) error {
 		return err
 	}
 	asOf := d.Now()
-	tables, err := reports.NewTables(cfg.format, cfg.out, reports.TablesOptions{
-		Force: cfg.force, Creator: "dbiam " + r.version(), Created: asOf})
+	var tables reports.Tables
+	spoolNextTo := cfg.out
+	if cfg.stream != "" {
+		tables, err = reports.NewStreamTables(r.deps.Streams.Out, cfg.format, cfg.stream)
+		spoolNextTo = filepath.Join(os.TempDir(), "dbiam-export")
+	} else {
+		tables, err = reports.NewTables(cfg.format, cfg.out, reports.TablesOptions{
+			Force: cfg.force, Creator: "dbiam " + r.version(), Created: asOf})
+	}
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
 	defer tables.Abort()
-	if r.spool, err = newSpool(cfg.out); err != nil {
+	if r.spool, err = newSpool(spoolNextTo); err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
 	defer r.spool.remove()
@@ -312,8 +320,7 @@ func selectWorkspace(all []scim.WorkspaceInfo, sel string) (int, error) {
 		return 0, fmt.Errorf("%w: --workspace %q: %d workspaces have this name (%s): give the id",
 			ErrBadOptions, sel, len(hits), strings.Join(ids, ", "))
 	}
-	return 0, fmt.Errorf("%w: --workspace %q: no workspace has this id or name (%d known): check the id or name",
-		ErrBadOptions, sel, len(all))
+	return 0, fmt.Errorf("%w: %w", ErrBadOptions, scim.NewWorkspaceNotFound(sel, all))
 }
 
 // skipReason returns why a workspace is not exported, or "".
@@ -342,8 +349,12 @@ func (r *runner) exportAll(ctx context.Context, targets []scim.WorkspaceInfo, cp
 	if withAccount {
 		tasks++
 	}
+	unit := "workspaces"
+	if withAccount {
+		unit = "tasks" // the workspaces and the account
+	}
 	prog := reports.NewProgress(r.deps.Streams, reports.ProgressOptions{
-		Label: "export", Unit: "identities", Tasks: tasks, Now: r.deps.Now})
+		Label: "export", Unit: "identities", TaskUnit: unit, Tasks: tasks, Now: r.deps.Now})
 	defer prog.Close()
 
 	var wg sync.WaitGroup
@@ -653,22 +664,27 @@ func (r *runner) finish(results []*wsResult, acct *accountResult) error {
 		account = "; account: failed"
 	}
 	w := r.deps.Streams.Err
-	fmt.Fprintf(w, "export written to %s: %d workspaces: %d ok, %d failed, %d skipped%s\n",
-		r.cfg.out, len(results), ok, failed, skipped, account)
 	for _, res := range results {
 		switch res.status {
 		case statusFailed:
-			fmt.Fprintf(w, "  workspace %s (%s) failed: %s\n", wsID(res.info.ID), res.info.Name, res.reason)
+			fmt.Fprintf(w, "workspace %s (%s) failed: %s\n", wsID(res.info.ID), res.info.Name, res.reason)
 		case statusSkipped:
-			fmt.Fprintf(w, "  workspace %s (%s) skipped: %s\n", wsID(res.info.ID), res.info.Name, res.reason)
+			fmt.Fprintf(w, "workspace %s (%s) skipped: %s\n", wsID(res.info.ID), res.info.Name, res.reason)
 		case statusOK:
 			if res.reason != "" {
-				fmt.Fprintf(w, "  workspace %s (%s) ok, %s\n", wsID(res.info.ID), res.info.Name, res.reason)
+				fmt.Fprintf(w, "workspace %s (%s) ok, %s\n", wsID(res.info.ID), res.info.Name, res.reason)
 			}
 		}
 	}
 	if acct != nil && acct.err != nil {
-		fmt.Fprintf(w, "  account failed: %s\n", acct.reason)
+		fmt.Fprintf(w, "account failed: %s\n", acct.reason)
 	}
+	o := reports.Outcome{Command: "export", Wrote: []string{r.cfg.out},
+		Did: fmt.Sprintf("%d workspaces: %d ok, %d failed, %d skipped%s", len(results), ok, failed, skipped, account)}
+	if r.cfg.stream != "" {
+		o.Wrote, o.Stdout = nil, true
+		o.Did += "; table " + r.cfg.stream
+	}
+	r.deps.Streams.SetOutcome(o)
 	return r.partial(results, acct)
 }

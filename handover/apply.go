@@ -347,6 +347,12 @@ func RunApply(ctx context.Context, opts ApplyOptions, d Deps) error {
 	res := r.result()
 	if d.Streams != nil {
 		writeResult(d.Streams.Out, "Apply", res, opts.DryRun)
+		o := reports.Outcome{Command: "handover apply", Wrote: []string{"journal " + opts.JournalDir},
+			Did: fmt.Sprintf("%d of %d changes done, %d failed, %d skipped, %d pending", res.done, res.total, len(res.failed), len(res.skipped), res.pending)}
+		if opts.DryRun {
+			o = reports.Outcome{Command: "handover apply", Nothing: true, Did: fmt.Sprintf("dry run, %d changes", res.total)}
+		}
+		d.Streams.SetOutcome(o)
 	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("apply interrupted with %d changes pending; run the same command again to resume: %w", res.pending, ctx.Err())

@@ -54,7 +54,7 @@ journal.`,
 					&cli.BoolFlag{Name: "deactivate", Usage: "deactivate the identities at account level and remove their direct workspace assignments, once everything else is verified"},
 					&cli.BoolFlag{Name: "restart-clusters", Usage: "allow apply to terminate and restart running clusters whose owner or dedicated user changes"},
 					&cli.StringSliceFlag{Name: "workspace", Aliases: []string{"w"}, KeepSpace: true, Usage: "workspace name (exact) or id (repeatable; default all)"},
-					&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "plan file to write (required)"},
+					&cli.StringFlag{Name: "out", Usage: "plan file to write (required)"},
 					&cli.BoolFlag{Name: "force", Usage: "replace an existing plan file"},
 				},
 				Action: func(c *cli.Context) error {

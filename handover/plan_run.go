@@ -244,6 +244,10 @@ func RunPlan(ctx context.Context, opts PlanOptions, d Deps) error {
 		}
 	}
 	pl.log.Info("handover plan written", "plan", opts.Out, "changes", len(pl.plan.Changes), "conflicts", len(pl.plan.Conflicts))
+	if d.Streams != nil {
+		d.Streams.SetOutcome(reports.Outcome{Command: "handover plan", Wrote: []string{opts.Out},
+			Did: fmt.Sprintf("%d changes, %d conflicts", len(pl.plan.Changes), len(pl.plan.Conflicts))})
+	}
 	if len(pl.plan.Conflicts) > 0 {
 		return &PartialError{Op: "plan", Failed: len(pl.plan.Conflicts), Total: len(pl.plan.Changes) + len(pl.plan.Conflicts),
 			What: "changes have blocking conflicts", Hint: "apply refuses this plan: fix each conflict (--map, --kinds, --restart-clusters) and plan again"}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -172,8 +173,11 @@ type ApplyResult struct {
 	// counts them), so that plan and apply give the same figure.
 	Members int
 	// Permissions is the number of grants the permission migration API
-	// reported for migrated groups (this run and before).
-	Permissions int
+	// reported for migrated groups (this run and before); PermissionsAtLeast
+	// marks it as a lower bound (some moved without a count, see
+	// Detail.PermissionsAtLeast).
+	Permissions        int
+	PermissionsAtLeast bool
 	// SecretACLs counts the secret scope ACLs added.
 	SecretACLs int
 	// Skipped counts groups the plan skips (conflicts, skipped workspaces).
@@ -267,7 +271,7 @@ func RunApply(ctx context.Context, opts ApplyOptions, d Deps) error {
 	ex.dryRun = opts.DryRun
 	ex.scope = scope
 	if d.Streams != nil {
-		ex.progress = reports.NewProgress(d.Streams, reports.ProgressOptions{Label: "migrate", Unit: "groups",
+		ex.progress = reports.NewProgress(d.Streams, reports.ProgressOptions{Label: "migrate", Unit: "groups", TaskUnit: "workspaces",
 			Tasks: len(workspacesOf(scope)), Now: d.Now})
 	}
 	res, err := ex.run(ctx)
@@ -278,6 +282,7 @@ func RunApply(ctx context.Context, opts ApplyOptions, d Deps) error {
 				len(scope), all)
 		}
 	}
+	d.setOutcome(applyOutcome(res, opts))
 	if err != nil {
 		return err
 	}
@@ -335,14 +340,29 @@ func loadJournalPlan(dir string) (*Plan, JournalHeader, []Record, error) {
 	return p, h, recs, nil
 }
 
+// applyOutcome says how many groups the apply migrated and where its
+// journal is.
+func applyOutcome(r ApplyResult, o ApplyOptions) reports.Outcome {
+	if o.DryRun {
+		return reports.Outcome{Command: "migrate apply", Nothing: true,
+			Did: fmt.Sprintf("dry run, would migrate %d of %d groups, %d would fail", r.Migrated, r.Groups, len(r.Failed))}
+	}
+	return reports.Outcome{Command: "migrate apply", Wrote: []string{"journal " + o.JournalDir},
+		Did: fmt.Sprintf("%d of %d groups migrated, %d failed, %d pending", r.Migrated+r.AlreadyDone, r.Groups, len(r.Failed), r.Pending)}
+}
+
 // writeApplySummary prints the final summary.
 func writeApplySummary(w io.Writer, r ApplyResult, dry bool) {
 	if dry {
 		fmt.Fprintf(w, "Dry run: would migrate %d of %d groups (%d already done before), %d memberships, %d groups skipped (conflicts), %d failed",
 			r.Migrated, r.Groups, r.AlreadyDone, r.Members, r.Skipped, len(r.Failed))
 	} else {
-		fmt.Fprintf(w, "Apply: %d of %d groups migrated (%d already done before this run), %d memberships, %d permissions moved, %d secret ACLs copied, %d groups skipped (conflicts), %d failed",
-			r.Migrated, r.Groups, r.AlreadyDone, r.Members, r.Permissions, r.SecretACLs, r.Skipped, len(r.Failed))
+		perms := strconv.Itoa(r.Permissions)
+		if r.PermissionsAtLeast {
+			perms = "at least " + perms
+		}
+		fmt.Fprintf(w, "Apply: %d of %d groups migrated (%d already done before this run), %d memberships, %s permissions moved, %d secret ACLs copied, %d groups skipped (conflicts), %d failed",
+			r.Migrated, r.Groups, r.AlreadyDone, r.Members, perms, r.SecretACLs, r.Skipped, len(r.Failed))
 	}
 	if r.Pending > 0 {
 		fmt.Fprintf(w, ", %d pending (interrupted)", r.Pending)
@@ -388,6 +408,9 @@ type executor struct {
 	// now is their clock (nil: time.Now).
 	recs []Record
 	now  func() time.Time
+	// out, if set, receives rollback's statement about grants (stdout),
+	// printed before its first change.
+	out io.Writer
 
 	mu      sync.Mutex
 	res     ApplyResult
@@ -750,6 +773,7 @@ func (ex *executor) countDone(gr groupRef) {
 	}
 	if v := ex.viewLocked(groupStepID(KindMigratePermissions, gr.ws.WorkspaceID, gr.g.LocalID)); v != nil {
 		ex.res.Permissions += v.Detail.PermissionsMigrated
+		ex.res.PermissionsAtLeast = ex.res.PermissionsAtLeast || v.Detail.PermissionsAtLeast
 	}
 	if v := ex.viewLocked(groupStepID(KindMigrateSecretACLs, gr.ws.WorkspaceID, gr.g.LocalID)); v != nil {
 		ex.res.SecretACLs += len(v.Detail.SecretACLs)

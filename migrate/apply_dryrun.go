@@ -92,6 +92,7 @@ type dryRun struct {
 	ents    map[wsKey][2][]string // (ws, group) -> added entitlements, roles
 	acls    map[aclKey]string     // "" = removed
 	deleted map[wsKey]bool        // (0, account group) or (ws, local group)
+	grants  *dryGrants            // dryrun_grants.go
 	names   map[string]string     // principal id -> name, for log lines
 	wsNames map[int64]string      // workspace id -> name
 }
@@ -301,6 +302,7 @@ func (d *dryRun) SecretACLs(ctx context.Context, workspaceID int64, scope string
 	out := acls[:0:0]
 	seen := map[string]bool{}
 	for _, a := range acls {
+		a.Principal = d.movedName(workspaceID, a.Principal)
 		seen[a.Principal] = true
 		if p, ok := d.acls[aclKey{workspaceID, scope, a.Principal}]; ok {
 			if p == "" {
@@ -407,8 +409,9 @@ func (d *dryRun) DeleteWorkspaceGroup(ctx context.Context, workspaceID int64, id
 
 func (d *dryRun) MigratePermissions(ctx context.Context, workspaceID int64, from, to string, size int) (int, error) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	d.skip("migrate permissions", fmt.Sprintf("of %q to %q in workspace %s", from, to, d.wsName(workspaceID)))
+	d.mu.Unlock()
+	d.pretendMove(ctx, workspaceID, from, to)
 	return 0, nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 	"sync"
 
@@ -42,7 +41,7 @@ func NewRemote(ctx context.Context, sess *scim.Session, p *Plan) (Remote, error)
 	}
 	list, err := sess.Workspaces(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("list workspaces: %w", err)
+		return nil, err // scim.Session.Workspaces names the operation
 	}
 	for _, info := range list {
 		if _, ok := r.infos[info.ID]; ok {
@@ -147,19 +146,7 @@ func (r *scimRemote) SecretScopes(ctx context.Context, workspaceID int64) ([]str
 	if err != nil {
 		return nil, err
 	}
-	var out struct {
-		Scopes []struct {
-			Name string `json:"name"`
-		} `json:"scopes"`
-	}
-	if err := w.Do(ctx, scim.ClassDefault, http.MethodGet, "/api/2.0/secrets/scopes/list", nil, nil, &out); err != nil {
-		return nil, err
-	}
-	names := make([]string, 0, len(out.Scopes))
-	for _, s := range out.Scopes {
-		names = append(names, s.Name)
-	}
-	return names, nil
+	return listSecretScopes(ctx, w)
 }
 
 func (r *scimRemote) SecretACLs(ctx context.Context, workspaceID int64, scope string) ([]SecretACL, error) {
@@ -167,21 +154,7 @@ func (r *scimRemote) SecretACLs(ctx context.Context, workspaceID int64, scope st
 	if err != nil {
 		return nil, err
 	}
-	var out struct {
-		Items []struct {
-			Principal  string `json:"principal"`
-			Permission string `json:"permission"`
-		} `json:"items"`
-	}
-	q := url.Values{"scope": {scope}}
-	if err := w.Do(ctx, scim.ClassDefault, http.MethodGet, "/api/2.0/secrets/acls/list", q, nil, &out); err != nil {
-		return nil, err
-	}
-	acls := make([]SecretACL, 0, len(out.Items))
-	for _, it := range out.Items {
-		acls = append(acls, SecretACL{Scope: scope, Principal: it.Principal, Permission: it.Permission})
-	}
-	return acls, nil
+	return listSecretACLs(ctx, w, scope)
 }
 
 func (r *scimRemote) CreateAccountGroup(ctx context.Context, g scim.Group) (scim.Group, error) {
@@ -283,9 +256,14 @@ func (r *scimRemote) MigratePermissions(ctx context.Context, workspaceID int64, 
 	var out struct {
 		PermissionsMigrated int `json:"permissions_migrated"`
 	}
-	// Repeating the call is harmless: it moves what is left.
-	if err := w.Do(ctx, scim.ClassPermissionsWrite, http.MethodPost, "/api/2.0/permissionmigration", nil, body, &out, scim.Idempotent()); err != nil {
-		return 0, err
+	// Repeating the call after a lost reply is harmless: it moves what is
+	// left, and a later batch is not refused because of the earlier ones
+	// (docs/permission-migration.md, rule 5). A 500 is not repeated by the
+	// transport: on a conflict it repeats identically, so apply decides.
+	err = w.Do(ctx, scim.ClassPermissionsWrite, http.MethodPost, "/api/2.0/permissionmigration", nil, body, &out,
+		scim.Idempotent(), scim.NoRetryOn(http.StatusInternalServerError))
+	if err != nil {
+		return 0, classifyMigrationError(err)
 	}
 	return out.PermissionsMigrated, nil
 }

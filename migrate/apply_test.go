@@ -56,10 +56,9 @@ func snapshotJSON(t testing.TB, st sandbox.State) string {
 }
 
 func TestApplyVerifyRollbackEndToEnd(t *testing.T) {
-	// TODO(#12): rollback cannot yet put back the grants that the strict
-	// permission migration moves off the local group; the #12 migrate wave
-	// (plan/apply/verify/rollback under strict) removes this copy opt-in.
-	srv := sandbox.NewTestServer(t, sandbox.Options{PermissionMigration: sandbox.PermissionMigrationCopy})
+	// The strict permission migration (the default) moves the grants;
+	// rollback puts back those of the baseline, which are all of this seed's.
+	srv := sandbox.NewTestServer(t, sandbox.Options{Seed: readableSeed()})
 	seed := srv.Snapshot()
 	dir := t.TempDir()
 	plan := makePlan(t, srv, dir, PlanOptions{})

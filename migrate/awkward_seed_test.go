@@ -86,6 +86,12 @@ func awkwardSeed(t testing.TB) *sandbox.Seed {
 			"5001": {"databricks-sql-access"},
 		},
 		Roles: map[string][]string{"5012": {"arn:aws:iam::123456789012:instance-profile/awk-top"}},
+		// The objects the grants are on exist (a job and a cluster the lists
+		// show), so that the plan reads their ACLs into the baselines.
+		Objects: &sandbox.SeedObjects{
+			Jobs:     []sandbox.SeedJob{{JobID: 901, Name: "awk nightly", Creator: "user01@awk.test"}},
+			Clusters: []sandbox.SeedCluster{{ClusterID: "0101-010101-awk00001", ClusterName: "awk shared", Creator: "user01@awk.test", State: "TERMINATED"}},
+		},
 		Grants: &sandbox.SeedGrants{
 			Objects: []sandbox.SeedObjectACL{
 				{ObjectType: "clusters", ObjectID: "0101-010101-awk00001", ACL: []sandbox.SeedGrant{
@@ -113,6 +119,7 @@ func awkwardSeed(t testing.TB) *sandbox.Seed {
 			{ID: "6003", DisplayName: nameMid + " 2", Members: []string{u(4), u(5)}},
 		},
 		Entitlements: map[string][]string{"6001": {"allow-cluster-create"}},
+		Objects:      &sandbox.SeedObjects{Jobs: []sandbox.SeedJob{{JobID: 902, Name: "awk report", Creator: "user01@awk.test"}}},
 		Grants: &sandbox.SeedGrants{Objects: []sandbox.SeedObjectACL{
 			{ObjectType: "jobs", ObjectID: "902", ACL: []sandbox.SeedGrant{{GroupName: nameOpsUpper, PermissionLevel: "CAN_MANAGE"}}},
 		}},
@@ -121,19 +128,12 @@ func awkwardSeed(t testing.TB) *sandbox.Seed {
 	return s
 }
 
-// newAwkwardServer starts a sandbox seeded with awkwardSeed.
-//
-// TODO(#12): rollback cannot yet put back the grants that the strict
-// permission migration moves off the local group, so the tests that check
-// a rollback restores the pre-apply state exactly run it in copy mode
-// unless they choose; the #12 migrate wave (plan/apply/verify/rollback
-// under strict) removes this default.
+// newAwkwardServer starts a sandbox seeded with awkwardSeed (under the
+// strict permission migration unless opts chooses: rollback puts back the
+// grants it moves).
 func newAwkwardServer(t testing.TB, opts sandbox.Options) *sandbox.Server {
 	t.Helper()
 	opts.Seed = awkwardSeed(t)
-	if opts.PermissionMigration == "" {
-		opts.PermissionMigration = sandbox.PermissionMigrationCopy
-	}
 	return sandbox.NewTestServer(t, opts)
 }
 

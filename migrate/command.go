@@ -36,6 +36,14 @@ func (d CommandDeps) now() time.Time {
 	return d.Now()
 }
 
+// setOutcome records what the command did for the line that ends the run
+// (see reports.Outcome); nothing without streams.
+func (d CommandDeps) setOutcome(o reports.Outcome) {
+	if d.Streams != nil {
+		d.Streams.SetOutcome(o)
+	}
+}
+
 // logger returns the run's logger (nil discards).
 func (d CommandDeps) logger() *reports.Logger {
 	if d.Streams == nil {
@@ -197,3 +205,13 @@ func onePlanArg(c *cli.Context) (string, error) {
 
 // looksLikeFlag reports whether a command-line argument looks like a flag.
 func looksLikeFlag(a string) bool { return len(a) > 1 && a[0] == '-' }
+
+// journalOutcome is the outcome of a command that works from a journal:
+// what it did, or in a dry run what it would have done and that it wrote
+// nothing.
+func journalOutcome(command, dir string, dry bool, did string) reports.Outcome {
+	if dry {
+		return reports.Outcome{Command: command, Did: "dry run, " + did, Nothing: true}
+	}
+	return reports.Outcome{Command: command, Did: did, Wrote: []string{"journal " + dir}}
+}

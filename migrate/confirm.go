@@ -185,7 +185,7 @@ func rollbackChanges(ex *executor, filter []string) changeSummary {
 	var c changeSummary
 	groups := activeGroups(ex.plan)
 	for _, ws := range workspacesOf(groups) {
-		n, fin := 0, 0
+		n, fin, grants := 0, 0, 0
 		for _, gr := range groups {
 			ag := findAG(ex.plan, gr.g.AccountGroupKey)
 			if gr.ws != ws || !selected(filter, gr.g.LocalName, ag.DisplayName) || !ex.groupTouched(gr) {
@@ -195,9 +195,13 @@ func rollbackChanges(ex *executor, filter []string) changeSummary {
 				fin++
 			} else {
 				n++
+				grants += movedGrantsBound(ex, gr)
 			}
 		}
 		what := fmt.Sprintf("roll back up to %d local groups", n)
+		if grants > 0 {
+			what += fmt.Sprintf(", putting back up to %d grants the permission migration moved (of the plan's baselines; what it cannot put back is said before the first change)", grants)
+		}
 		if fin > 0 {
 			what += fmt.Sprintf("; %d finalized groups cannot be rolled back and are left as they are", fin)
 		}

@@ -58,20 +58,26 @@ func TestMigrateCrashChild(t *testing.T) {
 		return scim.Connect(ctx, scim.Settings{Host: os.Getenv(envHost), AccountID: os.Getenv(envAccount),
 			Token: os.Getenv(envToken), Hermetic: true, Rates: scim.UnlimitedRates()})
 	}}
-	if err := RunApply(context.Background(), ApplyOptions{Yes: true, PlanPath: os.Getenv(envPlan), Parallel: 4}, d); err != nil {
+	opts := ApplyOptions{Yes: true, PlanPath: os.Getenv(envPlan), Parallel: 4}
+	if err := permissionKillOptions(context.Background(), &opts, d); err != nil {
+		fmt.Fprintln(os.Stderr, "apply:", err)
+		os.Exit(3)
+	}
+	if err := RunApply(context.Background(), opts, d); err != nil {
 		fmt.Fprintln(os.Stderr, "apply:", err)
 		os.Exit(3)
 	}
 	os.Exit(0)
 }
 
-// runChild runs apply in a child process against srv. It reports whether
-// the child was killed (true) or finished (false); any other outcome is an
-// error carrying the child's stderr.
-func runChild(srv *sandbox.Server, plan string, killBefore int64) (bool, error) {
+// runChild runs apply in a child process against srv, with env added to its
+// environment. It reports whether the child was killed (true) or finished
+// (false); any other outcome is an error carrying the child's stderr.
+func runChild(srv *sandbox.Server, plan string, killBefore int64, env ...string) (bool, error) {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestMigrateCrashChild$", "-test.count=1")
 	cmd.Env = append(os.Environ(), envChild+"=1", envHost+"="+srv.URL(), envAccount+"="+srv.AccountID(),
 		envToken+"="+srv.AdminToken(), envPlan+"="+plan, envKillBefore+"="+strconv.FormatInt(killBefore, 10))
+	cmd.Env = append(cmd.Env, env...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	err := cmd.Run()
@@ -269,10 +275,9 @@ func TestCrashResume(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns two child processes per journal record")
 	}
-	// TODO(#12): rollback cannot yet put back the grants that the strict
-	// permission migration moves off the local group; the #12 migrate wave
-	// (plan/apply/verify/rollback under strict) removes this copy opt-in.
-	opts := sandbox.Options{PermissionMigration: sandbox.PermissionMigrationCopy}
+	// The strict permission migration (the default) moves the grants, and
+	// rollback puts back those of the baseline: all of this seed's.
+	opts := sandbox.Options{Seed: readableSeed()}
 	srv := sandbox.NewTestServer(t, opts)
 	plan := makePlan(t, srv, t.TempDir(), PlanOptions{})
 	want, n := referenceRunIn(t, plan, opts)

@@ -24,7 +24,19 @@
 //     every selected group with GetMembers (--get-members);
 //   - the account's users, service principals and groups, listed once
 //     alongside the workspaces, and the members of each account group the
-//     plan may reuse.
+//     plan may reuse;
+//   - in each workspace where it migrates a group, the grants (plan_grants.go):
+//     the ACL of every job, cluster, SQL warehouse, pipeline, query, alert,
+//     dashboard, serving endpoint, app, experiment, registered model,
+//     instance pool, cluster policy, vector search endpoint, Git folder and
+//     home folder (what audit reads), of token and password usage, and of
+//     every secret scope; with ReadWorkspaceTree (--read-workspace-tree)
+//     every directory, notebook and file of the tree too. Each migrated
+//     group's direct levels there are its baseline (GroupPlan.Grants), what
+//     verify and rollback compare with once the permission migration API has
+//     moved them off the local group; they also show which reused account
+//     groups already hold grants. Legacy table ACLs, and the tree without
+//     the flag, are not read (grants-not-read).
 //
 // Every list is read with several pages in flight (scim's
 // Endpoint.ListConcurrent). A progress task per workspace and one for the
@@ -76,6 +88,13 @@
 //   - not-read (with --skip-unreadable): a workspace, or the members of its
 //     groups, could not be read; the plan leaves it (or them) out. Always
 //     blocking.
+//   - permissions-route (permroute.go, docs/permission-migration.md): the
+//     permission migration API would refuse the group under the strict
+//     reading of the public record: two local groups of one workspace
+//     mapped to one account group, or a reused account group that already
+//     holds grants in the workspace. Blocking with --permissions-route api
+//     (the default), with the fixes; with api-or-acl-copy the group copies
+//     its ACL entries instead (not blocking).
 //   - service-limit: the service would refuse the migration (plan_limits.go,
 //     docs/limits.md): the account over LimitAccountGroups groups (every
 //     group needing a new account group is skipped), a principal over
@@ -91,9 +110,20 @@
 // carry an externalId: a workspace-level SCIM provisioner may fight the
 // migration; one per workspace), workspace-group-count (a workspace
 // would show more than LimitWorkspaceGroups groups between apply and
-// finalize) and table-acls-not-verified (once, when the plan migrates a
+// finalize), table-acls-not-verified (once, when the plan migrates a
 // group: the permission migration API moves legacy table ACLs according
-// to the public record, but dbiam neither reads nor verifies them).
+// to the public record, but dbiam neither reads nor verifies them),
+// grants-not-read (once: the kinds of grant the baselines leave out) and
+// acl-copy-partial (per workspace with groups on the acl-copy route, which
+// carries only the baseline's kinds).
+//
+// Each migrated group has a permissions route (GroupPlan.PermissionRoute,
+// --permissions-route): api, the permission migration API, which moves
+// every grant of every kind; or acl-copy, a PATCH of each object ACL entry
+// of the baseline and a secrets ACL put of each secret scope ACL, the local group
+// keeping its own. acl-copy is never a silent fallback: the route option
+// chooses it for every group, or (api-or-acl-copy) for the groups the API
+// would refuse, each listed as a conflict.
 //
 // An existing account group is reused only when its members equal the
 // desired ones or the policy says merge.
@@ -116,18 +146,21 @@
 //   - plan_version, tool_version, created_at, lineage (random id of the
 //     plan), digest (its integrity digest, [PlanDigest]), host, account_id,
 //     settings (the options it was made with, including the sha256 of the
-//     mapping file);
+//     mapping file, permissions_route and read_workspace_tree);
 //   - account_groups, children before parents: key ("ag:<name>"),
 //     display_name, existing_id (reuse) or none (create), external_id,
 //     members (desired direct members: kind user|service_principal|group,
 //     account_id, user_name, application_id, group_key for a nested group
 //     of the plan), existing_members_digest (precondition of a reused
 //     group), sources (the local groups mapped to it);
-//   - workspaces: id, name, url, federated, skipped (reason), and groups,
+//   - workspaces: id, name, url, federated, skipped (reason), grants (the
+//     object kinds whose ACLs were read, those the workspace does not have,
+//     and how many objects and secret scopes were read), and groups,
 //     children before parents: local_id, local_name, backup_name
 //     (--backup-prefix + name), account_group_key, entitlements, roles,
 //     members_digest, member_count, skipped (reason; such a group is left
-//     alone);
+//     alone), permission_route, grants (the baseline: objects as
+//     object_type, object_id, level; secrets as scope, permission);
 //   - conflicts: kind, workspace_id, group, detail, policies, blocking;
 //   - warnings (omitted when empty): kind, workspace_id, detail.
 //
@@ -140,6 +173,8 @@
 // another group of its workspace has, one account id under two names;
 // see [Plan.Validate]). apply, verify, finalize and rollback read plans
 // only through [ReadPlan], so they refuse such a plan before any change.
+// Also settings.permissions_route, settings.read_workspace_tree,
+// workspaces[].grants, groups[].permission_route and groups[].grants.
 //
 // Names are matched byte for byte everywhere (flags keep their spaces; a
 // value in double quotes is a Go-quoted name, see [FlagName]); a name that
@@ -166,10 +201,18 @@
 // batches). Then per migrated local group, in order: rename-local (to its
 // backup name), assign-workspace (account permission assignment USER for
 // the account group), wait-visible (poll the workspace, bounded, until it
-// sees the account group), copy-entitlements (entitlements and roles onto
-// the account group in that workspace), migrate-permissions (the
-// permission migration API, repeated until it moves nothing),
-// migrate-secret-acls, verify.
+// sees the account group), migrate-permissions (permmove.go: the permission
+// migration API, repeated until it moves nothing, each reply that moved
+// something journaled before the next call; a 500 is not repeated by the
+// transport, apply calls again and stops the group after three in a row,
+// naming the objects both groups hold; a 400 "already has permissions"
+// stops it at once with the way out; or, for the acl-copy route, a copy of
+// each baseline entry), copy-entitlements (entitlements and roles onto the
+// account group in that workspace, after the permissions, so that the
+// account group holds nothing of its own when the API looks),
+// migrate-secret-acls (what the account group lacks of the local group's
+// secret scope ACLs, now or in the baseline), verify (verify_grants.go:
+// the baseline too).
 //
 // Several local groups of one workspace may map to one account group
 // (merge, or a mapping file); all of them are renamed before that account
@@ -196,11 +239,15 @@
 // it cannot restore exactly: a finalized group, a group with a finalized
 // group nested in it, a group whose account group is nested in the account
 // group of a group that stays migrated, one holding the name of an account
-// group that stays assigned, one whose grants were copied to an account
-// group dbiam created that only local groups of other workspaces keep, and
-// one whose backup someone deleted or renamed (see rollback_select.go).
-// Grants the permission migration API moved off the local group are not
-// put back yet (issue #12).
+// group that stays assigned, and one whose backup someone deleted or
+// renamed (see rollback_select.go).
+// Before any change it also says, per group, which of the grants the
+// permission migration moved it can put back and which it cannot
+// (rollback_grants.go): it gives the local group back each baseline level
+// the account group holds unchanged (a reused account group loses it), and
+// cannot restore what changed since, nor what the baseline never held (the
+// workspace tree unless the plan read it, legacy table ACLs, grants given
+// after the plan).
 //
 // Finalize handles parents before the groups nested in them and keeps a
 // nested group's backup until its migrated parent's backup is gone, so

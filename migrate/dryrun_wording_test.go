@@ -34,8 +34,13 @@ func TestFinalizeAndRollbackDryRunSayWould(t *testing.T) {
 	if err := RunRollback(ctx, RollbackOptions{Yes: true, JournalDir: jdir, DryRun: true}, d); err != nil {
 		t.Fatalf("rollback --dry-run: %v\n%s\n%s", err, stdout, stderr)
 	}
-	if want := "Rollback (dry run): would roll back " + itoa(total) + " groups, would delete or restore "; !strings.HasPrefix(stdout.String(), want) {
-		t.Errorf("rollback --dry-run summary:\n%s\nwant prefix %s", stdout, want)
+	// Before its summary it says what it would put back of each group's
+	// grants.
+	if want := "\nRollback (dry run): would roll back " + itoa(total) + " groups, would delete or restore "; !strings.Contains("\n"+stdout.String(), want) {
+		t.Errorf("rollback --dry-run summary:\n%s\nwant a line starting %s", stdout, want)
+	}
+	if n := strings.Count(stdout.String(), ": rollback would put back "); n != total {
+		t.Errorf("rollback --dry-run says what it would put back for %d groups, want %d:\n%s", n, total, stdout)
 	}
 	if strings.Contains(stdout.String(), "rolled back") || strings.Contains(stderr.String(), "rolled back") {
 		t.Errorf("rollback --dry-run says it rolled back:\n%s\n%s", stdout, stderr)

@@ -2,7 +2,6 @@ package migrate
 
 import (
 	"context"
-	"slices"
 	"strings"
 	"testing"
 
@@ -10,17 +9,15 @@ import (
 )
 
 // TestApplyRollbackEndToEndPolicies runs plan, apply, verify and rollback
-// with the merge and per-workspace policies and checks that rollback
-// restores the sandbox's state exactly, except for the documented limit:
-// grants the permission migration API copied onto a reused account group
-// stay (rollback warns).
+// with the merge and per-workspace policies under the strict permission
+// migration and checks that rollback restores the sandbox's state exactly:
+// the grants the API moved go back to the local groups, and the grants it
+// gave a reused account group (merge reuses "marketing") leave it. Rollback
+// says so before it changes anything.
 func TestApplyRollbackEndToEndPolicies(t *testing.T) {
 	for _, policy := range []string{PolicyMerge, PolicyPerWorkspace} {
 		t.Run(policy, func(t *testing.T) {
-			// TODO(#12): rollback cannot yet put back the grants that the strict
-			// permission migration moves off the local group; the #12 migrate wave
-			// (plan/apply/verify/rollback under strict) removes this copy opt-in.
-			srv := sandbox.NewTestServer(t, sandbox.Options{PermissionMigration: sandbox.PermissionMigrationCopy})
+			srv := sandbox.NewTestServer(t, sandbox.Options{Seed: readableSeed()})
 			seed := srv.Snapshot()
 			plan := makePlan(t, srv, t.TempDir(), PlanOptions{OnConflict: policy})
 			p, _, err := ReadPlan(plan)
@@ -36,63 +33,26 @@ func TestApplyRollbackEndToEndPolicies(t *testing.T) {
 			if err := RunVerify(ctx, VerifyOptions{PlanPath: plan}, d); err != nil {
 				t.Errorf("verify: %v\n%s", err, stdout)
 			}
+			reused := 0
+			for _, ag := range p.AccountGroups {
+				if ag.ExistingID != "" {
+					reused++
+				}
+			}
+			if policy == PolicyMerge && reused == 0 {
+				t.Error("the merge plan reuses no account group: the test no longer covers a reused group's grants")
+			}
 			d, stdout, stderr = sandboxDeps(t, srv)
 			if err := RunRollback(ctx, RollbackOptions{Yes: true, JournalDir: DefaultJournalDir(plan)}, d); err != nil {
 				t.Fatalf("rollback: %v\n%s\n%s", err, stdout, stderr)
 			}
-			reused := map[string]string{} // id -> name
-			for _, ag := range p.AccountGroups {
-				if ag.ExistingID != "" {
-					reused[ag.ExistingID] = ag.DisplayName
-				}
+			out := stdout.String()
+			if i, j := strings.Index(out, "rollback puts back "), strings.Index(out, "Rollback: "); i < 0 || j < i {
+				t.Errorf("rollback does not say, before its summary, which grants it puts back:\n%s", out)
 			}
-			got := srv.Snapshot()
-			left := map[string]bool{}
-			for i := range got.Workspaces {
-				w := &got.Workspaces[i]
-				w.Grants = slices.DeleteFunc(w.Grants, func(g sandbox.GrantState) bool {
-					if reused[g.PrincipalID] == "" || slices.Contains(seed.Workspaces[i].Grants, g) {
-						return false
-					}
-					left[reused[g.PrincipalID]] = true
-					return true
-				})
-			}
-			if policy == PolicyMerge && len(left) == 0 {
-				t.Error("the merge plan left no grants on a reused account group: the test no longer covers the warning")
-			}
-			for name := range left {
-				if !strings.Contains(stdout.String(), "grants copied to the existing account group \""+name+"\"") {
-					t.Errorf("rollback does not warn about grants left on the reused account group %q:\n%s", name, stdout)
-				}
-			}
-			if g, w := snapshotJSON(t, got), snapshotJSON(t, seed); g != w {
+			if g, w := snapshotJSON(t, srv.Snapshot()), snapshotJSON(t, seed); g != w {
 				t.Errorf("rollback did not restore the seed state:\n%s", diffLines(w, g))
 			}
 		})
 	}
-}
-
-// withoutReusedGrants drops from st the grants that reused account groups
-// of plan hold and did not hold in seed: the permission migration API has
-// no undo, so rollback leaves them (and warns).
-func withoutReusedGrants(t *testing.T, plan string, st, seed sandbox.State) sandbox.State {
-	t.Helper()
-	p, _, err := ReadPlan(plan)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reused := map[string]bool{}
-	for _, ag := range p.AccountGroups {
-		if ag.ExistingID != "" {
-			reused[ag.ExistingID] = true
-		}
-	}
-	for i := range st.Workspaces {
-		w := &st.Workspaces[i]
-		w.Grants = slices.DeleteFunc(w.Grants, func(g sandbox.GrantState) bool {
-			return reused[g.PrincipalID] && !slices.Contains(seed.Workspaces[i].Grants, g)
-		})
-	}
-	return st
 }

@@ -63,6 +63,11 @@ func RunFinalize(ctx context.Context, opts FinalizeOptions, d Deps) error {
 			fmt.Fprintf(d.Streams.Out, "  %s: %s\n", kept, k)
 		}
 	}
+	did := fmt.Sprintf("%d backup groups deleted, %d kept", res.Deleted, len(res.Kept))
+	if opts.DryRun {
+		did = fmt.Sprintf("would delete %d backup groups, would keep %d", res.Deleted-res.Before, len(res.Kept))
+	}
+	d.setOutcome(journalOutcome("migrate finalize", opts.JournalDir, opts.DryRun, did))
 	if err != nil {
 		return err
 	}

@@ -42,7 +42,7 @@ func TestObjectGrantDiffIgnoresInherited(t *testing.T) {
 			{"group_name":"admins","all_permissions":[{"permission_level":"CAN_MANAGE","inherited":true,"inherited_from_object":["/directories/"]}]}]}`,
 			[]string{"CAN_EDIT"}},
 	} {
-		if got := objectGrantDiff(before, aclJSON(t, tc.after), "db-temp-data-eng", "data-eng"); !slices.Equal(got, tc.want) {
+		if got := objectGrantDiff("notebooks", before, aclJSON(t, tc.after), "db-temp-data-eng", "data-eng"); !slices.Equal(got, tc.want) {
 			t.Errorf("%s: missing %v, want %v", tc.name, got, tc.want)
 		}
 	}

@@ -93,8 +93,18 @@ type Detail struct {
 	// Entitlements and Roles list the values dbiam added.
 	Entitlements []string `json:"entitlements,omitempty"`
 	Roles        []string `json:"roles,omitempty"`
-	// PermissionsMigrated is the total the permission migration API reported.
+	// PermissionsMigrated is the total the permission migration API
+	// reported in the replies that arrived; PermissionBatches counts those
+	// replies that moved something (each recorded when it arrives).
 	PermissionsMigrated int `json:"permissions_migrated,omitempty"`
+	PermissionBatches   int `json:"permission_batches,omitempty"`
+	// PermissionsAtLeast marks PermissionsMigrated as a lower bound: a call
+	// failed part-way (500) or a run stopped between a reply and its record,
+	// so some grants moved without a count.
+	PermissionsAtLeast bool `json:"permissions_at_least,omitempty"`
+	// ObjectGrants lists the object ACL entries the acl-copy route gave the
+	// account group, with its level before (rollback restores it).
+	ObjectGrants []GrantChange `json:"object_grants,omitempty"`
 	// SecretACLs lists the secret scope ACLs dbiam added.
 	SecretACLs []SecretACL `json:"secret_acls,omitempty"`
 	// WaitedMS is how long wait-visible polled, in milliseconds.
@@ -110,6 +120,15 @@ type Detail struct {
 	// after CreateSent may a later run or rollback take a group with the
 	// planned name for one dbiam created.
 	Create string `json:"create,omitempty"`
+}
+
+// GrantChange is one object ACL entry dbiam set: the group's level on an
+// object, and the level it had before ("" for none).
+type GrantChange struct {
+	ObjectType string `json:"object_type"`
+	ObjectID   string `json:"object_id"`
+	Level      string `json:"level"`
+	Previous   string `json:"previous,omitempty"`
 }
 
 // Values of [Detail.Create].
@@ -518,6 +537,15 @@ func mergeDetail(dst, src *Detail) {
 	}
 	if src.PermissionsMigrated != 0 {
 		dst.PermissionsMigrated = src.PermissionsMigrated
+	}
+	if src.PermissionBatches != 0 {
+		dst.PermissionBatches = src.PermissionBatches
+	}
+	if src.PermissionsAtLeast {
+		dst.PermissionsAtLeast = true
+	}
+	if src.ObjectGrants != nil {
+		dst.ObjectGrants = src.ObjectGrants
 	}
 	if src.SecretACLs != nil {
 		dst.SecretACLs = src.SecretACLs

@@ -127,6 +127,11 @@ type PlanSettings struct {
 	Exclude    []string `json:"exclude,omitempty"`
 	// ExcludeRegex holds the --exclude-regex expressions.
 	ExcludeRegex []string `json:"exclude_regex,omitempty"`
+	// PermissionsRoute is --permissions-route (RouteAPI when empty).
+	PermissionsRoute string `json:"permissions_route,omitempty"`
+	// ReadWorkspaceTree is --read-workspace-tree: the baselines hold the
+	// grants on every directory, notebook and file of the workspace tree.
+	ReadWorkspaceTree bool `json:"read_workspace_tree,omitempty"`
 }
 
 // AccountGroupPlan is one account group the plan needs: reused when
@@ -179,6 +184,9 @@ type WorkspacePlan struct {
 	Skipped string `json:"skipped,omitempty"`
 	// Groups are in dependency order: children before parents.
 	Groups []GroupPlan `json:"groups"`
+	// Grants says which of the workspace's grants the plan read for the
+	// groups' baselines (GroupPlan.Grants); nil when it read none.
+	Grants *WorkspaceGrants `json:"grants,omitempty"`
 }
 
 // GroupPlan is the plan for one workspace-local group.
@@ -195,6 +203,13 @@ type GroupPlan struct {
 	MemberCount   int    `json:"member_count"`
 	// Skipped is the conflict or other reason the group is not migrated.
 	Skipped string `json:"skipped,omitempty"`
+	// PermissionRoute is how the group's grants reach its account group:
+	// RouteAPI (the permission migration API; also when empty) or
+	// RouteACLCopy (permroute.go).
+	PermissionRoute string `json:"permission_route,omitempty"`
+	// Grants is the group's baseline: what it held when the plan was made
+	// (nil: none, or not read).
+	Grants *GroupGrants `json:"grants,omitempty"`
 }
 
 // Conflict is something that stops or changes the migration of a group,
@@ -358,6 +373,9 @@ func (p *Plan) Validate() error {
 				}
 				if g.BackupName == "" || g.BackupName == g.LocalName {
 					return fmt.Errorf("workspace %d: group %q has no backup name", ws.WorkspaceID, g.LocalName)
+				}
+				if err := checkGroupRoute(g); err != nil {
+					return fmt.Errorf("workspace %d: %w", ws.WorkspaceID, err)
 				}
 			}
 		}

@@ -92,6 +92,8 @@ type planWS struct {
 	listed        *planLists // lists, once read without error (nil otherwise)
 	counter       *planCounter
 	derived, gets int
+	// grants is what phase 4 read of the workspace's grants (plan_grants.go).
+	grants *planGrants
 }
 
 func (w *planWS) ident() planWSIdent { return planWSIdent{ID: w.info.ID, Name: w.info.Name} }
@@ -128,6 +130,9 @@ type planNode struct {
 	resolved []planResolved
 	blocked  string // why the group is skipped; "" if it is not
 	agKey    string
+	// route and baseline are set by checkPermissionRoutes (permroute.go).
+	route    string
+	baseline *GroupGrants
 }
 
 // planResolved is a member as an account identity, or a nested local group.
@@ -1147,6 +1152,9 @@ func (b *planBuilder) assemble(meta planMeta) *Plan {
 			Skipped:       w.skipped,
 			Groups:        []GroupPlan{},
 		}
+		if w.grants != nil {
+			wp.Grants = &w.grants.read
+		}
 		nodes := slices.Clone(w.nodes)
 		// Migrated groups in account-group order (children first), then
 		// the skipped ones by name.
@@ -1175,6 +1183,7 @@ func (b *planBuilder) assemble(meta planMeta) *Plan {
 			}
 			if n.blocked == "" {
 				gp.AccountGroupKey = n.agKey
+				gp.PermissionRoute, gp.Grants = n.route, n.baseline
 			}
 			wp.Groups = append(wp.Groups, gp)
 		}

@@ -31,7 +31,7 @@ func TestPlanCommandFlags(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "p.json")
 	err := runPlanCommand(t, d, "--out", out, "--workspace", "alpha", "--workspace", "12",
 		"--group-regex", "^team-", "--exclude", "team-bi", "--exclude-regex", "x{1,2}",
-		"--match", "prefix", "--prefix", "team-", "--strip", "--on-conflict", "merge", "--backup-prefix", "old-")
+		"--match", "prefix", "--prefix", "team-", "--strip", "--on-conflict", "merge", "--backup-prefix", "old-", "--permissions-route", "api-or-acl-copy")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,8 @@ func TestPlanCommandFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := PlanSettings{Match: MatchPrefix, Prefix: "team-", Strip: true, OnConflict: PolicyMerge, BackupPrefix: "old-",
-		Workspaces: []string{"alpha", "12"}, GroupRegex: []string{"^team-"}, Exclude: []string{"team-bi"}, ExcludeRegex: []string{"x{1,2}"}}
+		Workspaces: []string{"alpha", "12"}, GroupRegex: []string{"^team-"}, Exclude: []string{"team-bi"}, ExcludeRegex: []string{"x{1,2}"},
+		PermissionsRoute: RouteAPIOrACLCopy}
 	if !reflect.DeepEqual(p.Settings, want) {
 		t.Errorf("settings = %+v\nwant %+v", p.Settings, want)
 	}

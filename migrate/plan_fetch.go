@@ -77,7 +77,7 @@ func (f *planFetcher) fetch(ctx context.Context) (retErr error) {
 	}
 	all, err := f.sess.Workspaces(ctx)
 	if err != nil {
-		return fmt.Errorf("list workspaces: %w", err)
+		return err // scim.Session.Workspaces names the operation
 	}
 	infos, err := f.b.sel.selectWorkspaces(all)
 	if err != nil {
@@ -165,6 +165,11 @@ func (f *planFetcher) fetch(ctx context.Context) (retErr error) {
 	}
 	f.b.build()
 	f.b.checkLimits()
+	// Phase 4 reads: the grants of the workspaces with migrated groups.
+	if err := f.readGrants(ctx, clients); err != nil {
+		return err
+	}
+	f.b.checkPermissionRoutes()
 	f.b.unmigratedParents()
 	f.b.externallyProvisioned()
 	f.b.tableACLsNotVerified()

@@ -230,7 +230,7 @@ func TestPlanWarnings(t *testing.T) {
 	for _, w := range p.Warnings {
 		got = append(got, w.Kind+" "+planWarningWhere(p, w))
 	}
-	if want := []string{"table-acls-not-verified account", "externally-provisioned workspace acme-prod", "externally-provisioned workspace acme-ml"}; !reflect.DeepEqual(got, want) {
+	if want := []string{"grants-not-read account", "table-acls-not-verified account", "externally-provisioned workspace acme-prod", "externally-provisioned workspace acme-ml"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("warnings = %q, want %q", got, want)
 	}
 	// Leaving scim-synced out leaves acme-prod without the warning.
@@ -251,11 +251,12 @@ func TestPlanWarnings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Warning{{Kind: WarningTableACLsNotVerified, Detail: planTableACLWarning}, {Kind: WarningWorkspaceGroups, WorkspaceID: 41, Detail: "workspace lim would show 19 groups from apply until finalize (12 now, the migrated local groups stay under their backup names, and 7 account groups are assigned): Databricks documents up to 12 groups per workspace, without saying whether account groups count; if assignments fail, migrate in smaller batches and finalize each before the next"}}
+	want := []Warning{{Kind: WarningGrantsNotRead, Detail: planGrantsWarning(false)}, {Kind: WarningTableACLsNotVerified, Detail: planTableACLWarning}, {Kind: WarningWorkspaceGroups, WorkspaceID: 41, Detail: "workspace lim would show 19 groups from apply until finalize (12 now, the migrated local groups stay under their backup names, and 7 account groups are assigned): Databricks documents up to 12 groups per workspace, without saying whether account groups count; if assignments fail, migrate in smaller batches and finalize each before the next"}}
 	if !reflect.DeepEqual(p.Warnings, want) {
 		t.Errorf("warnings = %+v\nwant %+v", p.Warnings, want)
 	}
-	if !strings.Contains(stdout.String(), "\nWarnings:\n  - table-acls-not-verified: account\n    the permission migration API that apply calls moves") ||
+	if !strings.Contains(stdout.String(), "\nWarnings:\n  - grants-not-read: account\n    each migrated group's baseline holds") ||
+		!strings.Contains(stdout.String(), "\n  - table-acls-not-verified: account\n    the permission migration API that apply calls moves") ||
 		!strings.Contains(stdout.String(), "\n  - workspace-group-count: workspace lim\n    workspace lim would show 19 groups") {
 		t.Errorf("summary lacks the warning:\n%s", stdout)
 	}

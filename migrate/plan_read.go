@@ -27,8 +27,8 @@ var (
 )
 
 // planStatusInterval is, off a terminal, the default time between the
-// plan's status lines while it reads: Progress logs one at most every
-// interval and at least every two, so a line comes at least every 10 s.
+// plan's status lines while it reads: Progress logs one every interval
+// (at most a fifth of it late), so a line comes at least every 10 s.
 const planStatusInterval = 5 * time.Second
 
 // planLists is a workspace's user and service principal lists, read with

@@ -153,7 +153,7 @@ func TestPlanHeartbeat(t *testing.T) {
 	o := PlanOptions{Out: filepath.Join(t.TempDir(), "plan.json"), OnConflict: PolicyMerge, ToolVersion: "test",
 		StatusInterval: 10 * time.Millisecond}
 	checkPlanRunErr(t, RunPlan(context.Background(), o, d), o)
-	status := regexp.MustCompile(`INFO plan status tasks=\d+ finished=\d+ failed=0 running=\d+ identities=\d+`)
+	status := regexp.MustCompile(`INFO plan status tasks=\d+ finished=\d+ failed=0 running=\d+ queued=\d+ identities=\d+ percent=\d+`)
 	if !status.MatchString(stderr.String()) {
 		t.Errorf("no plan status line:\n%s", stderr)
 	}

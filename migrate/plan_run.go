@@ -11,6 +11,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+
+	"github.com/dbiam/dbiam/reports"
 )
 
 // Report formats for --report.
@@ -52,6 +54,16 @@ type PlanOptions struct {
 	// BackupPrefix is prepended to a local group's name when apply renames
 	// it out of the way; "" means DefaultBackupPrefix.
 	BackupPrefix string
+	// PermissionsRoute is how the groups' grants reach their account
+	// groups (--permissions-route): RouteAPI ("" too), RouteACLCopy or
+	// RouteAPIOrACLCopy (permroute.go).
+	PermissionsRoute string
+	// ReadWorkspaceTree makes the plan read the ACL of every directory,
+	// notebook and file of each workspace's tree for the baselines
+	// (--read-workspace-tree): one list per directory and one permissions
+	// read per object, slow on a large workspace. Without it the plan reads
+	// the home folders and Git folders of the tree, as audit does.
+	ReadWorkspaceTree bool
 
 	// SkipUnreadable plans the other workspaces when one cannot be read
 	// (denied, unavailable, throttled past the retry budget): the plan
@@ -104,6 +116,11 @@ func (o *PlanOptions) planDefaults() error {
 	if o.BackupPrefix == "" {
 		o.BackupPrefix = DefaultBackupPrefix
 	}
+	route, err := checkRoute(o.PermissionsRoute)
+	if err != nil {
+		return err
+	}
+	o.PermissionsRoute = route
 	if strings.TrimSpace(o.BackupPrefix) == "" {
 		return fmt.Errorf("flag --backup-prefix %q: must contain a visible character", o.BackupPrefix)
 	}
@@ -188,7 +205,7 @@ func RunPlan(ctx context.Context, o PlanOptions, d Deps) error {
 	}
 	settings := PlanSettings{
 		Match: o.Match, Prefix: o.Prefix, Suffix: o.Suffix, Strip: o.Strip, Regex: o.Regex, Replace: o.Replace,
-		OnConflict: o.OnConflict, BackupPrefix: o.BackupPrefix,
+		OnConflict: o.OnConflict, BackupPrefix: o.BackupPrefix, PermissionsRoute: o.PermissionsRoute, ReadWorkspaceTree: o.ReadWorkspaceTree,
 		Workspaces: o.Workspaces, Groups: o.Groups, GroupRegex: o.GroupRegex, Exclude: o.Exclude, ExcludeRegex: o.ExcludeRegex,
 	}
 	if mapping != nil {
@@ -223,7 +240,20 @@ func RunPlan(ctx context.Context, o PlanOptions, d Deps) error {
 	if err := printPlanSummary(d.Streams, p, o.Out); err != nil {
 		return err
 	}
+	d.setOutcome(planRunOutcome(p, o))
 	return planReview(p, o)
+}
+
+// planRunOutcome says what the plan holds and which files were written.
+func planRunOutcome(p *Plan, o PlanOptions) reports.Outcome {
+	t := planTotalsOf(p)
+	out := reports.Outcome{Command: "migrate plan", Wrote: []string{o.Out},
+		Did: fmt.Sprintf("%d local groups in %d workspaces, %d to migrate, %d conflicts (%d blocking)",
+			t.Groups, t.Workspaces, t.Migrated, t.Conflicts, t.BlockingConflicts)}
+	if o.Report != "" {
+		out.Wrote = append(out.Wrote, o.ReportOut)
+	}
+	return out
 }
 
 // writePlanFiles writes the report (if asked for) and then the plan, each

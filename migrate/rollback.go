@@ -55,7 +55,11 @@ type RollbackResult struct {
 
 // RunRollback undoes the finished (and interrupted) steps of an apply in
 // reverse order: secret scope ACLs dbiam added are removed (or lowered back),
-// entitlements and roles it added are removed, the account group's workspace
+// entitlements and roles it added are removed, the grants the permission
+// migration moved go back to the local group as far as the plan's baseline
+// recorded them and they did not change since (a line per group on stdout,
+// before the first change, says what can and cannot be put back; see
+// rollback_grants.go), the account group's workspace
 // assignment is removed if dbiam made it, the backup group gets its name
 // back, and account groups dbiam created (and only those) are deleted;
 // members dbiam added to a reused account group are removed. Every undo is
@@ -83,6 +87,9 @@ func RunRollback(ctx context.Context, opts RollbackOptions, d Deps) error {
 		return err
 	}
 	defer done()
+	if d.Streams != nil {
+		ex.out = d.Streams.Out
+	}
 	res, err := ex.rollback(ctx, opts.Groups, opts.Force)
 	if d.Streams != nil {
 		if opts.DryRun {
@@ -99,6 +106,11 @@ func RunRollback(ctx context.Context, opts RollbackOptions, d Deps) error {
 			fmt.Fprintf(d.Streams.Out, "  warning: %s\n", w)
 		}
 	}
+	did := fmt.Sprintf("%d groups rolled back, %d account groups deleted or restored, %d failed", res.Groups, res.AccountGroups, len(res.Failed))
+	if opts.DryRun {
+		did = fmt.Sprintf("would roll back %d groups, would delete or restore %d account groups, %d would fail", res.Groups, res.AccountGroups, len(res.Failed))
+	}
+	d.setOutcome(journalOutcome("migrate rollback", opts.JournalDir, opts.DryRun, did))
 	if err != nil {
 		return err
 	}
@@ -163,6 +175,15 @@ func (ex *executor) rollback(ctx context.Context, filter []string, force bool) (
 	if err != nil {
 		return res, err
 	}
+	// Before any change: what rollback can and cannot put back of the
+	// grants the permission migration moved (rollback_grants.go).
+	grantsWarning, err := ex.sayGrants(ctx, todo)
+	if err != nil {
+		return res, err
+	}
+	if grantsWarning != "" {
+		res.Warnings = append(res.Warnings, grantsWarning)
+	}
 	for _, r := range refused {
 		gr := r.gr
 		spec := stepSpec{id: UndoStepID(groupStepID(KindRenameLocal, gr.ws.WorkspaceID, gr.g.LocalID)), kind: KindRenameLocal,
@@ -184,10 +205,9 @@ func (ex *executor) rollback(ctx context.Context, filter []string, force bool) (
 	// free only once the account group's assignment (recorded by any of
 	// them) is gone.
 	type undone struct {
-		gr         groupRef
-		ag         *AccountGroupPlan
-		grantsLeft bool
-		did        bool
+		gr  groupRef
+		ag  *AccountGroupPlan
+		did bool
 	}
 	var second []undone
 	for _, gr := range todo {
@@ -195,9 +215,6 @@ func (ex *executor) rollback(ctx context.Context, filter []string, force bool) (
 		if ctx.Err() != nil {
 			return res, ex.fatalErr()
 		}
-		// Read before the undo, which resets the step's view.
-		pv := ex.view(groupStepID(KindMigratePermissions, gr.ws.WorkspaceID, gr.g.LocalID))
-		grantsLeft := pv != nil && pv.State != "" && (pv.State != StateDone || pv.Detail.PermissionsMigrated > 0) && !ex.agCreated(ag)
 		did, err := ex.rollbackGroup(ctx, gr, ag, undoKinds[:len(undoKinds)-1], false)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -207,7 +224,7 @@ func (ex *executor) rollback(ctx context.Context, filter []string, force bool) (
 			ex.log.Error("rollback failed", "workspace", gr.ws.WorkspaceName, "group", gr.g.LocalName, "error", err)
 			continue
 		}
-		second = append(second, undone{gr: gr, ag: ag, grantsLeft: grantsLeft, did: did})
+		second = append(second, undone{gr: gr, ag: ag, did: did})
 	}
 	for _, u := range second {
 		gr, ag := u.gr, u.ag
@@ -230,12 +247,6 @@ func (ex *executor) rollback(ctx context.Context, filter []string, force bool) (
 				msg = "would roll back group"
 			}
 			ex.log.Info(msg, "workspace", gr.ws.WorkspaceName, "workspace_id", gr.ws.WorkspaceID, "group", gr.g.LocalName, "account_group", ag.DisplayName)
-			if u.grantsLeft {
-				w := fmt.Sprintf("grants copied to the existing account group %q in workspace %s stay: the permission migration API has no undo; review them with the permissions API",
-					ag.DisplayName, gr.ws.WorkspaceName)
-				res.Warnings = append(res.Warnings, w)
-				ex.log.Warn(w)
-			}
 		}
 	}
 	for i := len(ex.plan.AccountGroups) - 1; i >= 0; i-- {
@@ -371,7 +382,7 @@ func (ex *executor) agID(ag *AccountGroupPlan) string {
 }
 
 // undoKinds are the per-group steps with something to undo, in undo order.
-var undoKinds = []StepKind{KindMigrateSecretACLs, KindMigratePermissions, KindCopyEntitlements, KindAssignWorkspace, KindRenameLocal}
+var undoKinds = []StepKind{KindMigrateSecretACLs, KindCopyEntitlements, KindMigratePermissions, KindAssignWorkspace, KindRenameLocal}
 
 // rollbackGroup undoes one group's steps; did is false when nothing of it
 // had been done.
@@ -458,8 +469,7 @@ func (gs *groupSteps) undo(ctx context.Context, k StepKind, d Detail) error {
 			}
 		}
 	case KindMigratePermissions:
-		// Grants were copied; the local group kept its own. Copies on an
-		// account group dbiam created go with the group.
+		return gs.undoPermissions(ctx, d)
 	case KindCopyEntitlements:
 		if len(d.Entitlements) == 0 && len(d.Roles) == 0 {
 			return nil

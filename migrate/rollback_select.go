@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/dbiam/dbiam/scim"
@@ -31,10 +30,6 @@ import (
 //     stays taken in the workspace;
 //   - it holds the name of an account group that stays assigned to its
 //     workspace for another local group that stays migrated;
-//   - the permission migration API copied its grants to an account group
-//     dbiam created that local groups of other workspaces keep (and none of
-//     its own): that API has no undo, and the copies go only with the
-//     account group, so they would stay behind in this workspace;
 //   - its backup group no longer exists, or has a name that is neither its
 //     backup name nor its own: someone changed it since.
 //
@@ -164,37 +159,6 @@ func (ex *executor) rollbackSelection(ctx context.Context, groups []groupRef, fi
 			}
 			if _, ok := refused[k(gr)]; ok {
 				continue
-			}
-			// Grants the permission migration API copied to an account
-			// group dbiam created go only with the group. While another
-			// local group of this workspace keeps it, they are part of that
-			// merged group's migrated state; while only local groups of
-			// other workspaces keep it, they would stay behind here, on an
-			// account group no longer assigned to this workspace.
-			if pv := ex.view(groupStepID(KindMigratePermissions, gr.ws.WorkspaceID, gr.g.LocalID)); ex.agCreated(ag) && pv != nil && pv.State != "" &&
-				(pv.State != StateDone || pv.Detail.PermissionsMigrated > 0) {
-				var keeper *groupRef
-				for _, o := range groups {
-					if o.g.AccountGroupKey != gr.g.AccountGroupKey || (o.ws == gr.ws && o.g.LocalID == gr.g.LocalID) || !ex.groupTouched(o) {
-						continue
-					}
-					if _, r := refused[k(o)]; !r && inSel[k(o)] {
-						continue
-					}
-					if o.ws == gr.ws {
-						keeper = nil
-						break
-					}
-					if keeper == nil {
-						keeper = &o
-					}
-				}
-				if o := keeper; o != nil {
-					why := fmt.Sprintf("the permission migration API copied its grants in workspace %s to account group %q, which stays for local group %s; that API has no undo, and the grants go only with the account group: roll back %q too (--group %s)",
-						gr.ws.WorkspaceName, ag.DisplayName, label(*o), o.g.LocalName, strconv.Quote(o.g.LocalName))
-					refuse(gr, "migrated", why, finalizedOrRefusedFor(*o))
-					changed = true
-				}
 			}
 			if _, ok := refused[k(gr)]; ok || !strings.EqualFold(gr.g.LocalName, ag.DisplayName) {
 				continue

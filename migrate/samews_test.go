@@ -19,18 +19,17 @@ import (
 func TestApplyTwoLocalGroupsIntoOneAccountGroupOfOneWorkspace(t *testing.T) {
 	for i := range 40 {
 		parallel := 1 + 3*(i%2)
-		// TODO(#12): the strict permission migration refuses the second local
-		// group ("Account group ... already has permissions"); the #12 migrate
-		// wave makes plan block (or route) such a merge and removes this copy
-		// opt-in.
-		srv := sandbox.NewTestServer(t, sandbox.Options{PermissionMigration: sandbox.PermissionMigrationCopy})
+		// The strict permission migration would refuse the second local
+		// group (TestPermissionsMergeOfTwoSameWorkspaceGroups): the plan
+		// copies their ACL entries instead.
+		srv := sandbox.NewTestServer(t, sandbox.Options{Seed: readableSeed()})
 		seed := srv.Snapshot()
 		dir := t.TempDir()
 		mapping := filepath.Join(dir, "mapping.csv")
 		if err := os.WriteFile(mapping, []byte("workspace,local_group,account_group\nacme-prod,\"bi \"\"quoted\"\" team\",ops\\backslash\nacme-prod,ops\\backslash,ops\\backslash\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		plan := makePlan(t, srv, dir, PlanOptions{Match: MatchMapping, MappingFile: mapping, OnConflict: PolicyMerge})
+		plan := makePlan(t, srv, dir, PlanOptions{Match: MatchMapping, MappingFile: mapping, OnConflict: PolicyMerge, PermissionsRoute: RouteAPIOrACLCopy})
 		p, _, err := ReadPlan(plan)
 		if err != nil {
 			t.Fatal(err)
@@ -60,18 +59,15 @@ func TestApplyTwoLocalGroupsIntoOneAccountGroupOfOneWorkspace(t *testing.T) {
 // selects both): the account group stays assigned while one of them stays
 // migrated, and the seed comes back at the end.
 func TestRollbackOneOfTwoLocalGroupsSharingAnAccountGroup(t *testing.T) {
-	// TODO(#12): the strict permission migration refuses the second local
-	// group ("Account group ... already has permissions"); the #12 migrate
-	// wave makes plan block (or route) such a merge and removes this copy
-	// opt-in.
-	srv := sandbox.NewTestServer(t, sandbox.Options{PermissionMigration: sandbox.PermissionMigrationCopy})
+	// The plan copies their ACL entries (see above).
+	srv := sandbox.NewTestServer(t, sandbox.Options{Seed: readableSeed()})
 	seed := srv.Snapshot()
 	dir := t.TempDir()
 	mapping := filepath.Join(dir, "mapping.csv")
 	if err := os.WriteFile(mapping, []byte("acme-prod,\"bi \"\"quoted\"\" team\",ops\\backslash\nacme-prod,ops\\backslash,ops\\backslash\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	plan := makePlan(t, srv, dir, PlanOptions{Match: MatchMapping, MappingFile: mapping, OnConflict: PolicyMerge})
+	plan := makePlan(t, srv, dir, PlanOptions{Match: MatchMapping, MappingFile: mapping, OnConflict: PolicyMerge, PermissionsRoute: RouteAPIOrACLCopy})
 	ctx := context.Background()
 	d, stdout, stderr := sandboxDeps(t, srv)
 	if err := RunApply(ctx, ApplyOptions{Yes: true, PlanPath: plan}, d); err != nil {

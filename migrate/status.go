@@ -219,6 +219,7 @@ func RunStatus(ctx context.Context, opts StatusOptions, d Deps) error {
 	if err := writeStatus(d.Streams, rep, d.Now); err != nil {
 		return err
 	}
+	d.setOutcome(reports.Outcome{Command: "migrate status", Stdout: true, Did: "read journal " + opts.JournalDir})
 	if n := rep.Totals[GroupFailed]; n > 0 {
 		total := 0
 		for _, c := range rep.Totals {
@@ -251,6 +252,7 @@ func writeStatus(s *reports.Streams, rep StatusReport, now func() time.Time) err
 		reports.Column{Name: "done", Type: reports.TypeString},
 		reports.Column{Name: "error"},
 	)
+	tp.Wrap("error")
 	for _, g := range rep.Groups {
 		ws := g.Workspace
 		if g.WorkspaceID != 0 {

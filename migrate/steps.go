@@ -11,8 +11,9 @@ import (
 // StepKind names what a journal step does.
 type StepKind string
 
-// Step kinds, in the order apply runs them for a group. ensure-account-group
-// runs once per account group; the others once per migrated local group.
+// Step kinds, in the order apply runs them for a group (groupKinds).
+// ensure-account-group runs once per account group; the others once per
+// migrated local group.
 const (
 	KindEnsureAccountGroup StepKind = "ensure-account-group"
 	KindRenameLocal        StepKind = "rename-local"
@@ -26,13 +27,16 @@ const (
 	KindDeleteBackup StepKind = "delete-backup"
 )
 
-// groupKinds are the per-group steps of apply, in order.
+// groupKinds are the per-group steps of apply, in order. Permissions move
+// before entitlements and roles are copied, so that the account group holds
+// nothing of its own in the workspace when the permission migration API
+// looks (docs/permission-migration.md, rule 3).
 var groupKinds = []StepKind{
 	KindRenameLocal,
 	KindAssignWorkspace,
 	KindWaitVisible,
-	KindCopyEntitlements,
 	KindMigratePermissions,
+	KindCopyEntitlements,
 	KindMigrateSecretACLs,
 	KindVerify,
 }
@@ -60,6 +64,7 @@ type Remote interface {
 
 // Reader is the read side of [Remote].
 type Reader interface {
+	GrantReader
 	// AccountGroup reads an account group with its members. A missing
 	// group gives an error matching scim.ErrNotFound.
 	AccountGroup(ctx context.Context, id string) (scim.Group, error)
@@ -85,6 +90,7 @@ type Reader interface {
 // remotely. The --dry-run decorator ([DryRun]) replaces each with a log
 // line.
 type Writer interface {
+	GrantWriter
 	// CreateAccountGroup creates g (with its members) in one POST. When the
 	// outcome is unknown the error wraps scim.ErrOutcomeUnknown.
 	CreateAccountGroup(ctx context.Context, g scim.Group) (scim.Group, error)

@@ -12,9 +12,6 @@ import (
 	"github.com/dbiam/dbiam/scim"
 )
 
-// maxMigrationCalls bounds the permission migration loop of one group.
-const maxMigrationCalls = 100000
-
 // groupSteps runs the per-group steps of one local group.
 type groupSteps struct {
 	ex   *executor
@@ -260,29 +257,6 @@ func (gs *groupSteps) copyEntitlements(r *stepRun) (*Detail, error) {
 	return d, nil
 }
 
-// migratePermissions calls the permission migration API until it reports
-// nothing left.
-func (gs *groupSteps) migratePermissions(r *stepRun) (*Detail, error) {
-	if err := r.begin(nil); err != nil {
-		return nil, err
-	}
-	total := r.view.Detail.PermissionsMigrated
-	for range maxMigrationCalls {
-		if err := r.parent.Err(); err != nil {
-			return &Detail{PermissionsMigrated: total}, err
-		}
-		n, err := gs.ex.remote.MigratePermissions(r.ctx, gs.ws.WorkspaceID, gs.g.BackupName, gs.ag.DisplayName, gs.ex.opts.PermissionBatch)
-		if err != nil {
-			return &Detail{PermissionsMigrated: total}, fmt.Errorf("migrate permissions of %q to %q: %w", gs.g.BackupName, gs.ag.DisplayName, err)
-		}
-		if n <= 0 {
-			return &Detail{PermissionsMigrated: total}, nil
-		}
-		total += n
-	}
-	return &Detail{PermissionsMigrated: total}, fmt.Errorf("migrate permissions of %q: still moving after %d calls", gs.g.BackupName, maxMigrationCalls)
-}
-
 // secretRank orders secret scope permissions.
 func secretRank(p string) int {
 	switch strings.ToUpper(p) {
@@ -326,13 +300,26 @@ func (gs *groupSteps) migrateSecretACLs(r *stepRun) (*Detail, error) {
 }
 
 // secretACLDiff returns the ACLs the account group lacks: for each scope on
-// which the local (backup) group has a permission higher than the account
-// group's.
+// which the local (backup) group has, or had according to the plan's
+// baseline, a permission higher than the account group's.
 func (gs *groupSteps) secretACLDiff(ctx context.Context) ([]SecretACL, error) {
-	return secretACLDiff(ctx, gs.ex.remote, gs.ws.WorkspaceID, gs.g.BackupName, gs.ag.DisplayName)
+	return secretACLDiff(ctx, gs.ex.remote, gs.ws.WorkspaceID, gs.g.BackupName, gs.ag.DisplayName, baselineSecrets(gs.g))
 }
 
-func secretACLDiff(ctx context.Context, rd Reader, wsID int64, from, to string) ([]SecretACL, error) {
+// baselineSecrets returns the secret scope grants of g's baseline.
+func baselineSecrets(g *GroupPlan) []SecretGrant {
+	if g.Grants == nil {
+		return nil
+	}
+	return g.Grants.Secrets
+}
+
+// secretACLDiff returns, for every secret scope on which from holds a
+// permission, or held one according to base, higher than to's, the ACL
+// that gives to that permission (Previous: to's permission now). The
+// permission migration API moves secret scope ACLs (the local group keeps
+// none), so the baseline is what from held before apply.
+func secretACLDiff(ctx context.Context, rd Reader, wsID int64, from, to string, base []SecretGrant) ([]SecretACL, error) {
 	scopes, err := rd.SecretScopes(ctx, wsID)
 	if err != nil {
 		return nil, fmt.Errorf("list secret scopes of workspace %d: %w", wsID, err)
@@ -344,10 +331,17 @@ func secretACLDiff(ctx context.Context, rd Reader, wsID int64, from, to string) 
 			return nil, fmt.Errorf("list ACLs of secret scope %q: %w", scope, err)
 		}
 		var src, dst string
+		for _, b := range base {
+			if b.Scope == scope && secretRank(b.Permission) > secretRank(src) {
+				src = b.Permission
+			}
+		}
 		for _, a := range acls {
 			switch a.Principal {
 			case from:
-				src = a.Permission
+				if secretRank(a.Permission) > secretRank(src) {
+					src = a.Permission
+				}
 			case to:
 				dst = a.Permission
 			}

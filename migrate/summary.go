@@ -27,7 +27,12 @@ type planRow struct {
 	Members      int
 	Entitlements string
 	Roles        string
-	Note         string
+	// Route is how the group's grants move (GroupPlan.PermissionRoute) and
+	// Grants how many the plan recorded as its baseline; both unset for a
+	// skipped group.
+	Route  string
+	Grants any
+	Note   string
 }
 
 // planGroupColumns are the columns of the group table, in every renderer.
@@ -39,11 +44,13 @@ var planGroupColumns = []reports.Column{
 	{Name: "members", Type: reports.TypeInt},
 	{Name: "entitlements"},
 	{Name: "roles"},
+	{Name: "permissions"},
+	{Name: "grants", Type: reports.TypeInt},
 	{Name: "note"},
 }
 
 func (r planRow) planValues() []any {
-	return []any{r.Workspace, r.LocalName, r.AccountGroup, r.Action, r.Members, r.Entitlements, r.Roles, r.Note}
+	return []any{r.Workspace, r.LocalName, r.AccountGroup, r.Action, r.Members, r.Entitlements, r.Roles, r.Route, r.Grants, r.Note}
 }
 
 // planTotals are the headline numbers of a plan.
@@ -131,6 +138,7 @@ func planRows(p *Plan) []planRow {
 					r.Action = planActionReuse
 				}
 				r.Note = strings.Join(notes[planNoteKey{w.WorkspaceID, g.LocalName, ag.DisplayName}], "; ")
+				r.Route, r.Grants = routeOf(&g), g.Grants.Len()
 			}
 			rows = append(rows, r)
 		}
@@ -227,6 +235,7 @@ func printPlanSummary(s *reports.Streams, p *Plan, path string) error {
 	}
 	tp := reports.NewTablePrinter(s)
 	tp.SetColumns(planGroupColumns...)
+	tp.Wrap("note") // never cut the explanation
 	for _, r := range planRows(p) {
 		if tty {
 			r.LocalName, r.AccountGroup = planShowName(r.LocalName), planShowName(r.AccountGroup)

@@ -9,14 +9,16 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/dbiam/dbiam/reports"
 	"github.com/dbiam/dbiam/scim"
 )
 
 // verifyGroup checks one migrated group's end state in its workspace and
 // returns every difference from the plan: the local group renamed to its
 // backup name, the account group assigned, visible, holding the planned
-// entitlements and roles, and holding at least the local group's secret
-// scope permissions. It also returns the local group as it read it, nil if
+// entitlements and roles, and holding at least the secret scope
+// permissions and object ACL levels the local group holds now or held
+// before apply (the plan's baseline: verify_grants.go). It also returns the local group as it read it, nil if
 // it no longer exists. An error means the state could not be read.
 func verifyGroup(ctx context.Context, rd Reader, ws *WorkspacePlan, g *GroupPlan, ag *AccountGroupPlan, agID string) ([]string, *scim.Group, error) {
 	return verifyGroupAs(ctx, rd, ws, g, ag, agID, false)
@@ -72,13 +74,18 @@ func verifyGroupAs(ctx context.Context, rd Reader, ws *WorkspacePlan, g *GroupPl
 	if localErr == nil && local.DisplayName != "" && local.DisplayName != g.BackupName {
 		from = local.DisplayName
 	}
-	missing, err := secretACLDiff(ctx, rd, ws.WorkspaceID, from, ag.DisplayName)
+	missing, err := secretACLDiff(ctx, rd, ws.WorkspaceID, from, ag.DisplayName, baselineSecrets(g))
 	if err != nil {
 		return nil, nil, err
 	}
 	for _, a := range missing {
 		diffs = append(diffs, fmt.Sprintf("account group %q has %s on secret scope %q, want %s", ag.DisplayName, orNone(a.Previous), a.Scope, a.Permission))
 	}
+	objDiffs, err := verifyObjectGrants(ctx, rd, ws, g, ag)
+	if err != nil {
+		return nil, nil, err
+	}
+	diffs = append(diffs, objDiffs...)
 	if localErr != nil {
 		return diffs, nil, nil
 	}
@@ -194,6 +201,8 @@ func RunVerify(ctx context.Context, opts VerifyOptions, d Deps) error {
 			fmt.Fprintf(out, "account\t%s\t%s\n", df.Group, df.Detail)
 		}
 	}
+	d.setOutcome(reports.Outcome{Command: "migrate verify", Stdout: true,
+		Did: fmt.Sprintf("%d groups checked, %d differences in %d groups", groups, len(diffs), failed)})
 	if len(diffs) == 0 {
 		fin := 0
 		for _, gr := range activeGroups(plan) {
@@ -202,12 +211,13 @@ func RunVerify(ctx context.Context, opts VerifyOptions, d Deps) error {
 			}
 		}
 		if fin > 0 {
-			fmt.Fprintf(out, "verify: no differences (%d groups, %d of them finalized)\n", groups, fin)
+			fmt.Fprintf(out, "verify: no differences (%d groups, %d of them finalized); %s\n", groups, fin, grantCoverage(plan))
 		} else {
-			fmt.Fprintf(out, "verify: no differences (%d groups)\n", groups)
+			fmt.Fprintf(out, "verify: no differences (%d groups); %s\n", groups, grantCoverage(plan))
 		}
 		return nil
 	}
+	fmt.Fprintf(out, "verify: %s\n", grantCoverage(plan))
 	return &PartialError{Op: "verify", Failed: failed, Total: groups, Differences: len(diffs),
 		Hint: "the list above names every difference; run apply again to finish, or rollback"}
 }
@@ -335,6 +345,7 @@ type workspaceListCache struct {
 	assignments map[int64][]scim.PermissionAssignment
 	scopes      map[int64][]string
 	acls        map[workspaceScope][]SecretACL
+	objects     map[dryObject]scim.ObjectPermissions // verify_grants.go
 }
 
 type workspaceScope struct {

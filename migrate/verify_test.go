@@ -81,11 +81,9 @@ func (a *applied) group(t *testing.T, wsName, name string) (*WorkspacePlan, *Gro
 }
 
 func TestVerifyListsEveryDifference(t *testing.T) {
-	// TODO(#12): verify compares the account group with the local group
-	// as it is now, which holds nothing once the strict permission
-	// migration has moved its grants; the #12 migrate wave verifies against
-	// what the local group held before apply and removes this copy opt-in.
-	a := applyDefaultIn(t, sandbox.Options{PermissionMigration: sandbox.PermissionMigrationCopy})
+	// Under the strict permission migration the local group holds no grant
+	// after apply: verify compares with the plan's baseline.
+	a := applyDefault(t)
 	ctx := context.Background()
 
 	// 1. A member leaves an account group.
@@ -137,7 +135,10 @@ func TestVerifyListsEveryDifference(t *testing.T) {
 			t.Errorf("verify output lacks %q", want)
 		}
 	}
-	lines := strings.Split(strings.TrimSpace(out), "\n")
+	lines := slices.DeleteFunc(strings.Split(strings.TrimSpace(out), "\n"), func(l string) bool { return strings.HasPrefix(l, "verify: ") })
+	if !strings.Contains(out, "\nverify: checked ") {
+		t.Errorf("verify does not say what it checked of the grants:\n%s", out)
+	}
 	if pe.Differences != len(lines) {
 		t.Errorf("PartialError counts %d differences, output has %d lines:\n%s", pe.Differences, len(lines), out)
 	}

@@ -2,11 +2,15 @@ package reports
 
 import (
 	_ "embed"
+	"encoding/json"
 	"fmt"
 	"html/template"
 	"io"
 	"math"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Tone colours a chart series, a table row or a badge in an HTML report.
@@ -23,10 +27,14 @@ const (
 )
 
 // HTMLReport is the content of a self-contained HTML report: one file with
-// inline CSS, inline JavaScript and an inline SVG chart, no external assets
-// (a Content-Security-Policy forbids loading any). The main table can be
-// filtered (free text and one drop-down per filterable column) and sorted in
-// the browser; without JavaScript it is still a complete static table.
+// inline CSS and JavaScript, no external assets (a Content-Security-Policy
+// forbids loading any). The main table can be filtered (free text and one
+// drop-down per filterable column) and sorted in the browser, from the
+// mouse or the keyboard (sort buttons in the headers, with their ARIA sort
+// state); without JavaScript it is still a complete static table. The page
+// fits a phone's width (400 px) without scrolling sideways: tables become
+// one card per row, and the chart's labels keep the page's font size; the
+// main table's header stays visible while the page scrolls.
 type HTMLReport struct {
 	Title     string
 	Subtitle  string
@@ -66,8 +74,11 @@ type HTMLTable struct {
 	Empty string
 }
 
-// HTMLColumn is a table column. Filter adds a drop-down of the column's
-// distinct values above the main table. Numeric columns sort as numbers.
+// HTMLColumn is a table column. Name is its heading, written as words; a
+// snake_case name is shown as words ("object_name" as "Object name").
+// Filter adds a drop-down of the column's distinct values above the main
+// table (of each cell's Values where given). Numeric columns sort as
+// numbers.
 type HTMLColumn struct {
 	Name    string
 	Filter  bool
@@ -90,6 +101,10 @@ type HTMLCell struct {
 	// SortKey, when set, is what the column sorts by instead of Text (for
 	// example a rank for severity names).
 	SortKey string
+	// Values, when set, are the single values the cell holds (Text shows
+	// them together, e.g. "created, owns"): the column's filter offers
+	// each, and a row matches when its cell holds the one chosen.
+	Values []string
 }
 
 // HTMLChart is a horizontal stacked bar chart: one bar per category, one
@@ -112,13 +127,28 @@ type HTMLSeries struct {
 var htmlTemplateText string
 
 var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
-	"iso":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-	"tone":  toneClass,
-	"count": func(t HTMLTable) int { return len(t.Rows) },
+	"iso":     func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"tone":    toneClass,
+	"heading": heading,
+	"count":   func(t HTMLTable) int { return len(t.Rows) },
+	"values": func(vs []string) string {
+		b, _ := json.Marshal(vs)
+		return string(b)
+	},
 	"cellArgs": func(c HTMLCell, col HTMLColumn) htmlCellArgs {
 		return htmlCellArgs{Cell: c, Column: col}
 	},
 }).Parse(htmlTemplateText))
+
+// heading writes a column name as words: "object_name" is "Object name".
+func heading(name string) string {
+	name = strings.ReplaceAll(name, "_", " ")
+	r, size := utf8.DecodeRuneInString(name)
+	if r == utf8.RuneError {
+		return name
+	}
+	return string(unicode.ToUpper(r)) + name[size:]
+}
 
 func toneClass(t Tone) string {
 	switch t {
@@ -148,7 +178,7 @@ func WriteHTML(w io.Writer, r HTMLReport) error {
 	}
 	data := htmlData{HTMLReport: r, Filters: filters(r.Table)}
 	if r.Chart != nil {
-		data.SVG = layoutChart(*r.Chart)
+		data.ChartData = layoutChart(*r.Chart)
 	}
 	if err := htmlTemplate.Execute(w, data); err != nil {
 		return fmt.Errorf("render html report: %w", err)
@@ -159,8 +189,8 @@ func WriteHTML(w io.Writer, r HTMLReport) error {
 // htmlData is what the template sees.
 type htmlData struct {
 	HTMLReport
-	Filters []htmlFilter
-	SVG     *svgChart
+	Filters   []htmlFilter
+	ChartData *chartData
 }
 
 // htmlCellArgs is what the "cell" template sees.
@@ -177,7 +207,7 @@ type htmlFilter struct {
 }
 
 // filters lists the distinct values of each filterable column, in first-seen
-// order.
+// order: each of a cell's Values, or its Text.
 func filters(t HTMLTable) []htmlFilter {
 	var out []htmlFilter
 	for i, c := range t.Columns {
@@ -187,10 +217,15 @@ func filters(t HTMLTable) []htmlFilter {
 		f := htmlFilter{Column: i, Name: c.Name}
 		seen := map[string]bool{}
 		for _, r := range t.Rows {
-			v := r.Cells[i].Text
-			if !seen[v] {
-				seen[v] = true
-				f.Values = append(f.Values, v)
+			vs := r.Cells[i].Values
+			if vs == nil {
+				vs = []string{r.Cells[i].Text}
+			}
+			for _, v := range vs {
+				if !seen[v] {
+					seen[v] = true
+					f.Values = append(f.Values, v)
+				}
 			}
 		}
 		out = append(out, f)
@@ -198,46 +233,37 @@ func filters(t HTMLTable) []htmlFilter {
 	return out
 }
 
-// Chart geometry, in SVG user units.
-const (
-	chartLabelWidth = 170
-	chartBarWidth   = 560
-	chartRowHeight  = 26
-	chartBarHeight  = 18
-	chartTop        = 8
-	chartTotalWidth = 60
-)
-
-// svgChart is a laid-out chart.
-type svgChart struct {
-	Width, Height int
-	Rows          []svgRow
-	Legend        []svgLegend
-	Title         string
+// chartData is a laid-out chart: bars as shares of the longest.
+type chartData struct {
+	Title  string
+	Rows   []chartRow
+	Legend []chartLegend
 }
 
-type svgRow struct {
+type chartRow struct {
 	Label    string
-	Y, TextY int
 	Total    int
-	TotalX   int
-	Segments []svgSegment
+	Segments []chartSegment
+	// Text reads the bar for screen readers: "job: 2 breaks, 1 info".
+	Text string
 }
 
-type svgSegment struct {
-	X, Width float64
-	Class    string
-	Title    string
+type chartSegment struct {
+	// Percent is the segment's width, a share of the bar track (the
+	// longest bar fills it).
+	Percent float64
+	Class   string
+	Title   string
 }
 
-type svgLegend struct {
+type chartLegend struct {
 	Name  string
 	Class string
 	Total int
 }
 
 // layoutChart computes bar segments scaled to the largest category total.
-func layoutChart(c HTMLChart) *svgChart {
+func layoutChart(c HTMLChart) *chartData {
 	totals := make([]int, len(c.Categories))
 	maxTotal := 0
 	for i := range c.Categories {
@@ -246,26 +272,20 @@ func layoutChart(c HTMLChart) *svgChart {
 		}
 		maxTotal = max(maxTotal, totals[i])
 	}
-	out := &svgChart{
-		Title:  c.Title,
-		Width:  chartLabelWidth + chartBarWidth + chartTotalWidth,
-		Height: chartTop*2 + chartRowHeight*max(len(c.Categories), 1),
-	}
+	out := &chartData{Title: c.Title}
 	for i, cat := range c.Categories {
-		y := chartTop + i*chartRowHeight
-		row := svgRow{Label: cat, Y: y, TextY: y + chartBarHeight - 4, Total: totals[i]}
-		x := float64(chartLabelWidth)
+		row := chartRow{Label: cat, Total: totals[i]}
+		var parts []string
 		for _, s := range c.Series {
 			v := s.Values[i]
 			if v <= 0 {
 				continue
 			}
-			w := float64(v) / float64(maxTotal) * chartBarWidth
-			w = math.Round(w*100) / 100
-			row.Segments = append(row.Segments, svgSegment{X: x, Width: w, Class: toneClass(s.Tone), Title: fmt.Sprintf("%s, %s: %d", cat, s.Name, v)})
-			x += w
+			pct := math.Round(float64(v)/float64(maxTotal)*10000) / 100
+			row.Segments = append(row.Segments, chartSegment{Percent: pct, Class: toneClass(s.Tone), Title: fmt.Sprintf("%s, %s: %d", cat, s.Name, v)})
+			parts = append(parts, fmt.Sprintf("%d %s", v, s.Name))
 		}
-		row.TotalX = int(math.Ceil(x)) + 6
+		row.Text = cat + ": " + strings.Join(parts, ", ")
 		out.Rows = append(out.Rows, row)
 	}
 	for _, s := range c.Series {
@@ -273,7 +293,7 @@ func layoutChart(c HTMLChart) *svgChart {
 		for _, v := range s.Values {
 			t += v
 		}
-		out.Legend = append(out.Legend, svgLegend{Name: s.Name, Class: toneClass(s.Tone), Total: t})
+		out.Legend = append(out.Legend, chartLegend{Name: s.Name, Class: toneClass(s.Tone), Total: t})
 	}
 	return out
 }

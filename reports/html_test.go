@@ -207,24 +207,31 @@ func TestWriteHTMLChart(t *testing.T) {
 	if chart == nil {
 		t.Fatal("chart missing")
 	}
-	type seg struct{ class, width, title string }
+	type seg struct{ class, style, title string }
 	var segs []seg
-	var labels []string
+	var labels, totals, spoken []string
 	walk(chart, func(n *html.Node) {
-		switch n.Data {
-		case "rect":
-			c, _ := attr(n, "class")
-			w, _ := attr(n, "width")
-			segs = append(segs, seg{c, w, text(n)})
-		case "text":
+		c, _ := attr(n, "class")
+		switch {
+		case strings.HasPrefix(c, "seg "):
+			st, _ := attr(n, "style")
+			ti, _ := attr(n, "title")
+			segs = append(segs, seg{strings.TrimPrefix(c, "seg "), st, ti})
+		case c == "clabel":
 			labels = append(labels, text(n))
+		case c == "ctotal":
+			totals = append(totals, text(n))
+		case c == "sr":
+			spoken = append(spoken, text(n))
 		}
 	})
-	// job: 2 breaks + 1 info = 3 (the longest bar, 560 units); token: 1 info.
+	// job: 2 breaks + 1 info = 3 (the longest bar, the whole track);
+	// token: 1 info. Labels are HTML text at the page's font size, not
+	// SVG text scaled down with the chart.
 	want := []seg{
-		{"t-danger", "373.33", "job, breaks: 2"},
-		{"t-neutral", "186.67", "job, info: 1"},
-		{"t-neutral", "186.67", "token, info: 1"},
+		{"t-danger", "width:66.67%", "job, breaks: 2"},
+		{"t-neutral", "width:33.33%", "job, info: 1"},
+		{"t-neutral", "width:33.33%", "token, info: 1"},
 	}
 	if len(segs) != len(want) {
 		t.Fatalf("segments = %+v, want %+v", segs, want)
@@ -234,11 +241,108 @@ func TestWriteHTMLChart(t *testing.T) {
 			t.Errorf("segment %d = %+v, want %+v", i, segs[i], want[i])
 		}
 	}
-	if strings.Join(labels, ",") != "job,3,token,1" {
-		t.Errorf("labels = %v", labels)
+	if strings.Join(labels, ",") != "job,token" || strings.Join(totals, ",") != "3,1" {
+		t.Errorf("labels = %v, totals = %v", labels, totals)
+	}
+	// Screen readers get each bar as words.
+	if strings.Join(spoken, "|") != "job: 2 breaks, 1 info|token: 1 info" {
+		t.Errorf("bar texts = %q", spoken)
 	}
 	if !strings.Contains(text(chart), "breaks (2)") || !strings.Contains(text(chart), "info (2)") {
 		t.Errorf("legend totals missing: %q", text(chart))
+	}
+	walk(chart, func(n *html.Node) {
+		if n.Data == "svg" {
+			t.Error("the chart is an SVG again: its labels shrink with it on a phone")
+		}
+	})
+}
+
+// TestWriteHTMLScriptContract checks, in the DOM, what the page's script
+// and its keyboard use rely on: each main table heading is a button in a
+// column header with an aria-sort state, headings are words, each cell
+// carries its heading for the phone layout, multi-valued cells carry their
+// values for the filter, and the filters are labelled controls.
+func TestWriteHTMLScriptContract(t *testing.T) {
+	r := sampleHTMLReport()
+	r.Table.Columns = append(r.Table.Columns, HTMLColumn{Name: "relation_kind", Filter: true})
+	rel := [][]string{{"created", "owns"}, {"owns"}, {"runs-as"}}
+	for i := range r.Table.Rows {
+		r.Table.Rows[i].Cells = append(r.Table.Rows[i].Cells, HTMLCell{Text: strings.Join(rel[i], ", "), Values: rel[i]})
+	}
+	_, doc := render(t, r)
+	table := byID(doc, "main-table")
+	var heads []string
+	walk(table, func(n *html.Node) {
+		if n.Data != "th" {
+			return
+		}
+		scope, _ := attr(n, "scope")
+		sort, _ := attr(n, "aria-sort")
+		var button *html.Node
+		walk(n, func(c *html.Node) {
+			if c.Data == "button" {
+				button = c
+			}
+		})
+		if scope != "col" || sort != "none" || button == nil {
+			t.Errorf("header %q: scope %q, aria-sort %q, button %v; want col, none and a sort button", text(n), scope, sort, button != nil)
+			return
+		}
+		if typ, _ := attr(button, "type"); typ != "button" {
+			t.Errorf("sort button type %q", typ)
+		}
+		heads = append(heads, text(button))
+	})
+	if got := strings.Join(heads, ","); got != "Severity,Kind,Object,Relation kind" {
+		t.Errorf("headings %q", got)
+	}
+	var labels []string
+	var values []string
+	walk(table, func(n *html.Node) {
+		if n.Data == "td" {
+			l, _ := attr(n, "data-label")
+			labels = append(labels, l)
+			if v, ok := attr(n, "data-values"); ok {
+				values = append(values, v)
+			}
+		}
+	})
+	if strings.Join(labels[:4], ",") != "Severity,Kind,Object,Relation kind" {
+		t.Errorf("cell labels %q", labels[:4])
+	}
+	if strings.Join(values, " ") != `["created","owns"] ["owns"] ["runs-as"]` {
+		t.Errorf("data-values %q", values)
+	}
+	var filters []string
+	walk(byID(doc, "filters"), func(n *html.Node) {
+		if n.Data == "label" {
+			var opts []string
+			walk(n, func(o *html.Node) {
+				if o.Data == "option" {
+					opts = append(opts, text(o))
+				}
+			})
+			name := strings.TrimSpace(strings.SplitN(text(n), "all", 2)[0])
+			filters = append(filters, name+":"+strings.Join(opts, "|"))
+		}
+	})
+	// The multi-valued column's filter offers single values.
+	if got := strings.Join(filters, " "); got != "Search: Severity:all|breaks|info Kind:all|job|token Relation kind:all|created|owns|runs-as" {
+		t.Errorf("filters %q", got)
+	}
+	for _, id := range []string{"shown", "sortnote"} {
+		if live, _ := attr(byID(doc, id), "aria-live"); live != "polite" {
+			t.Errorf("#%s aria-live %q, want polite", id, live)
+		}
+	}
+}
+
+func TestHeading(t *testing.T) {
+	for in, want := range map[string]string{"object_name": "Object name", "severity": "Severity", "if_per_workspace": "If per workspace", "": "", "Données": "Données"} {
+		if got := heading(in); got != want {
+			t.Errorf("heading(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 

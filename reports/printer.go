@@ -3,6 +3,7 @@ package reports
 import (
 	"bufio"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -11,10 +12,14 @@ import (
 // TablePrinter prints a table on stdout for humans or scripts (cli/cli
 // tableprinter style). On a terminal, columns are aligned, headers are
 // upper-case (bold with colour), numbers are right-aligned, times are
-// relative ("3 days ago") and the widest columns are truncated with "…" to
-// fit the terminal width. Off a terminal it prints TSV: a header row of
-// column names, then one line per row with canonical values ([FormatValue],
-// RFC 3339 times); tabs and line breaks inside values become spaces.
+// relative ("3 days ago") and the table fits the terminal's width: the
+// columns that explain a row (see [TablePrinter.Wrap]) are never cut: a
+// value that does not fit the room the other columns leave is printed
+// under its row, indented and wrapped to the terminal's width; the widest
+// other columns are truncated with "…". Off a terminal it prints
+// TSV: a header row of column names, then one line per row with canonical
+// values ([FormatValue], RFC 3339 times); tabs and line breaks inside
+// values become spaces.
 //
 // Rows are buffered until Render. A TablePrinter is not safe for
 // concurrent use.
@@ -23,6 +28,7 @@ type TablePrinter struct {
 	tty  bool
 	cols []Column
 	rows [][]any
+	wrap map[int]bool // columns never cut
 
 	// Now is the clock for relative times; nil means time.Now. Set it
 	// before Render.
@@ -38,6 +44,22 @@ func NewTablePrinter(s *Streams) *TablePrinter {
 // SetColumns sets the columns; it must be called before AddRow.
 func (p *TablePrinter) SetColumns(cols ...Column) {
 	p.cols = cols
+}
+
+// Wrap marks the columns named (by Column.Name) as explaining their row,
+// such as a reason or a note: on a terminal they are wrapped, never cut.
+// Call it after SetColumns.
+func (p *TablePrinter) Wrap(names ...string) {
+	if p.wrap == nil {
+		p.wrap = map[int]bool{}
+	}
+	for i, c := range p.cols {
+		for _, n := range names {
+			if c.Name == n {
+				p.wrap[i] = true
+			}
+		}
+	}
 }
 
 // AddRow adds a row: one value per column, of a Go type suiting the
@@ -89,6 +111,12 @@ func (p *TablePrinter) renderTSV(w *bufio.Writer) {
 // columnGap separates columns on a terminal.
 const columnGap = "  "
 
+// minWrapWidth is the narrowest an explaining column is given.
+const minWrapWidth = 24
+
+// belowIndent indents an explanation printed under its row.
+const belowIndent = "    "
+
 func (p *TablePrinter) renderTTY(w *bufio.Writer) {
 	now := time.Now
 	if p.Now != nil {
@@ -119,12 +147,27 @@ func (p *TablePrinter) renderTTY(w *bufio.Writer) {
 			widths[i] = max(widths[i], displayWidth(s))
 		}
 	}
-	fitWidths(widths, p.s.TerminalWidth()-len(columnGap)*(n-1))
+	termW := p.s.TerminalWidth()
+	below := p.layout(widths, termW, cells)
 
+	// shown lists the columns printed in the row's line.
+	var shown []int
+	for i := range n {
+		if !below[i] {
+			shown = append(shown, i)
+		}
+	}
 	line := func(vals []string, isHeader bool) {
-		for i, v := range vals {
+		// An explanation that does not fit its column goes under the row.
+		under := map[int]bool{}
+		var b strings.Builder
+		for k, i := range shown {
+			v := vals[i]
+			if p.wrap[i] && !isHeader && displayWidth(v) > widths[i] {
+				under[i], v = true, ""
+			}
 			v = truncateWidth(v, widths[i])
-			last := i == n-1
+			last := k == len(shown)-1
 			rightAlign := !isHeader && (p.cols[i].Type == TypeInt || p.cols[i].Type == TypeFloat)
 			pad := strings.Repeat(" ", max(widths[i]-displayWidth(v), 0))
 			switch {
@@ -136,17 +179,112 @@ func (p *TablePrinter) renderTTY(w *bufio.Writer) {
 			if isHeader && p.s.ColorEnabled() {
 				v = "\x1b[1m" + v + "\x1b[0m"
 			}
-			if i > 0 {
-				w.WriteString(columnGap)
+			if k > 0 {
+				b.WriteString(columnGap)
 			}
-			w.WriteString(v)
+			b.WriteString(v)
 		}
+		w.WriteString(b.String())
 		w.WriteByte('\n')
+		if isHeader {
+			return
+		}
+		for i := range n {
+			if (below[i] || under[i]) && vals[i] != "" {
+				for _, l := range wrapWidth(vals[i], max(termW-1-len(belowIndent), minWrapWidth)) {
+					w.WriteString(belowIndent + l + "\n")
+				}
+			}
+		}
 	}
 	line(header, true)
 	for _, row := range cells {
 		line(row, false)
 	}
+}
+
+// layout fits the columns into a terminal of termW columns: it sets the
+// widths in place and returns the explaining columns that go under every
+// row instead. An explaining column gets up to half of the width
+// (minWrapWidth at the least, its natural width at the most) and whatever
+// the others leave; the others are truncated, widest first, to make that
+// room. When even minWrapWidth is not left, or when no value of an
+// explaining column fits it, the explaining columns go under their rows
+// and the others share the whole width.
+func (p *TablePrinter) layout(widths []int, termW int, cells [][]string) map[int]bool {
+	n := len(widths)
+	below := map[int]bool{}
+	avail := func(cols int) int { return termW - len(columnGap)*(cols-1) }
+	total := 0
+	for _, w := range widths {
+		total += w
+	}
+	if total <= avail(n) {
+		return below
+	}
+	if len(p.wrap) == 0 {
+		fitWidths(widths, avail(n))
+		return below
+	}
+	orig := slices.Clone(widths)
+	var others []int
+	reserve := 0
+	for i := range n {
+		if p.wrap[i] {
+			reserve += min(widths[i], max(minWrapWidth, avail(n)/2))
+		} else {
+			others = append(others, i)
+		}
+	}
+	otherW := make([]int, len(others))
+	for k, i := range others {
+		otherW[k] = widths[i]
+	}
+	if left := avail(n) - reserve; left >= 5*len(others) {
+		fitWidths(otherW, left)
+		used := 0
+		for k, i := range others {
+			widths[i] = otherW[k]
+			used += otherW[k]
+		}
+		// The explaining columns share what the others leave, in
+		// proportion to their natural widths, each within its own.
+		room, natural := avail(n)-used, 0
+		for i := range n {
+			if p.wrap[i] {
+				natural += widths[i]
+			}
+		}
+		fits := false
+		for i := range n {
+			if p.wrap[i] {
+				widths[i] = min(widths[i], room*widths[i]/max(natural, 1))
+				for _, row := range cells {
+					if v := row[i]; v != "" && displayWidth(v) <= widths[i] {
+						fits = true
+					}
+				}
+			}
+		}
+		if fits {
+			return below
+		}
+		for k, i := range others {
+			otherW[k] = orig[i]
+		}
+	}
+	// Too narrow, or nothing fits: the explaining columns go under their
+	// rows.
+	for i := range n {
+		if p.wrap[i] {
+			below[i] = true
+		}
+	}
+	fitWidths(otherW, avail(len(others)))
+	for k, i := range others {
+		widths[i] = otherW[k]
+	}
+	return below
 }
 
 // ttyText makes a value printable on one terminal line: control

@@ -2,6 +2,8 @@ package reports
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -153,6 +155,75 @@ func TestTruncateWidth(t *testing.T) {
 	for _, tt := range tests {
 		if got := truncateWidth(tt.s, tt.w); got != tt.want || displayWidth(got) > tt.w {
 			t.Errorf("truncateWidth(%q, %d) = %q, want %q", tt.s, tt.w, got, tt.want)
+		}
+	}
+}
+
+// TestTablePrinterExplainingColumn: a column that explains its row is
+// never cut: it takes the room the others leave, a value that does not fit
+// goes under its row (wrapped to the terminal), and the table uses the
+// terminal's whole width.
+func TestTablePrinterExplainingColumn(t *testing.T) {
+	long := "the only principal with CAN_MANAGE on this cluster; nobody else can restart, resize or delete it once the user is gone"
+	render := func(width int, reasons ...string) string {
+		s, out, _ := Test()
+		s.SetStdoutTTY(true)
+		s.SetTerminalWidth(width)
+		tp := NewTablePrinter(s)
+		tp.SetColumns(Column{Name: "severity"}, Column{Name: "object"}, Column{Name: "reason"})
+		tp.Wrap("reason")
+		for i, r := range reasons {
+			if err := tp.AddRow("orphaned", fmt.Sprintf("cluster-%d with a long name", i), r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := tp.Render(); err != nil {
+			t.Fatal(err)
+		}
+		return out.String()
+	}
+	// Wide enough: the reason is in its column, whole.
+	got := render(160, long, "short")
+	if !strings.Contains(got, "cluster-0 with a long name  "+long+"\n") || strings.Contains(got, "…") {
+		t.Errorf("at 160 columns the reason is cut or moved:\n%s", got)
+	}
+	// Too long for its column: under the row, wrapped, nothing lost.
+	got = render(80, long, "short")
+	want := "SEVERITY  OBJECT                      REASON\n" +
+		"orphaned  cluster-0 with a long name  \n" +
+		"    the only principal with CAN_MANAGE on this cluster; nobody else can\n" +
+		"    restart, resize or delete it once the user is gone\n" +
+		"orphaned  cluster-1 with a long name  short\n"
+	if got != want {
+		t.Errorf("at 80 columns:\n got\n%s\n want\n%s", got, want)
+	}
+	for _, l := range strings.Split(got, "\n") {
+		if displayWidth(l) > 79 {
+			t.Errorf("line wider than the terminal: %q", l)
+		}
+	}
+	// No reason fits: the column goes, every reason is under its row.
+	got = render(60, long)
+	if strings.Contains(got, "REASON") || !strings.Contains(got, "    user is gone\n") {
+		t.Errorf("at 60 columns:\n%s", got)
+	}
+}
+
+func TestWrapWidth(t *testing.T) {
+	tests := []struct {
+		s    string
+		w    int
+		want []string
+	}{
+		{"", 10, []string{""}},
+		{"a b c", 10, []string{"a b c"}},
+		{"alpha beta gamma", 10, []string{"alpha beta", "gamma"}},
+		{"supercalifragilistic x", 8, []string{"supercal", "ifragili", "stic x"}},
+		{"日本語の文章です", 6, []string{"日本語", "の文章", "です"}},
+	}
+	for _, tt := range tests {
+		if got := wrapWidth(tt.s, tt.w); !slices.Equal(got, tt.want) {
+			t.Errorf("wrapWidth(%q, %d) = %q, want %q", tt.s, tt.w, got, tt.want)
 		}
 	}
 }

@@ -11,18 +11,19 @@ import (
 )
 
 const (
-	defaultStatusInterval  = 30 * time.Second
+	// defaultStatusInterval is, off a terminal, the time between status
+	// lines: a heartbeat with a percentage, so that a log never goes
+	// quiet for longer while work happens.
+	defaultStatusInterval  = 10 * time.Second
 	defaultRefreshInterval = 150 * time.Millisecond
 	// maxTaskBars bounds the task bars drawn at once; further running tasks
 	// are summarised in one line.
 	maxTaskBars = 10
-	// maxTaskName bounds the task name column of the bars.
+	// maxTaskName bounds the task name column of the bars (and a quarter
+	// of the terminal does).
 	maxTaskName = 28
-	// barChrome is the room a bar line needs besides the name and the bar:
-	// percentage, brackets, count and elapsed time.
-	barChrome = 32
 	// minBarWidth and maxBarWidth bound the bar itself, in cells.
-	minBarWidth, maxBarWidth = 8, 40
+	minBarWidth, maxBarWidth = 5, 40
 )
 
 // ANSI sequences used to redraw the bar block.
@@ -37,11 +38,14 @@ type ProgressOptions struct {
 	// Unit names what tasks count, e.g. "identities"; it is the key of the
 	// count in log lines. Default "items".
 	Unit string
+	// TaskUnit names the tasks in the total line, e.g. "workspaces".
+	// Default "tasks".
+	TaskUnit string
 	// Tasks is the number of tasks expected (e.g. workspaces) for the total
 	// bar; 0 counts tasks as they start.
 	Tasks int
-	// StatusInterval is, off a terminal, the minimum time between status
-	// lines while tasks run; 0 means 30s, negative disables them.
+	// StatusInterval is, off a terminal, the time between status lines
+	// while the Progress is open; 0 means 10s, negative disables them.
 	StatusInterval time.Duration
 	// RefreshInterval is, on a terminal, the time between redraws; 0 means
 	// 150ms.
@@ -52,31 +56,44 @@ type ProgressOptions struct {
 }
 
 // Progress reports the progress of concurrent tasks, typically one per
-// workspace.
+// workspace, of which Tasks are expected: those not started yet are
+// queued.
 //
 // When [Streams.ProgressEnabled] (stderr is a terminal and --no-progress was
 // not given), it draws one progressbar/v3 bar per running task plus a total
 // bar at the bottom of stderr, redrawn as a block at most every
 // RefreshInterval; log lines written meanwhile through the Streams' Logger
 // are printed above the bars, and Close erases the bars, leaving only the
-// log lines. Otherwise it draws nothing and writes no ANSI sequences: each
-// finished or failed task is one log line, and while tasks run a status
-// line is logged at most every StatusInterval.
+// log lines. A task's bar shows its count, its elapsed time and an ETA once
+// its total is known (see [Task.SetTotal] and [Task.ExpectTotals]); until
+// then a spinner with its count, so that a bar never sits still at 0 while
+// the task works. The total bar moves with the running tasks' shares, and
+// says how many tasks are done, running and queued, with an ETA:
+//
+//	acme-prod        45% [======>........] 450/1000 identities 12s ETA 15s
+//	acme-analytics  ⠙ 120 identities 3s
+//	total            40% [=====>.........] 1/4 workspaces done, 2 running, 1 queued 15s ETA 22s
+//
+// Otherwise it draws nothing and writes no ANSI sequences: each finished or
+// failed task is one log line, and while the Progress is open a status line
+// (the heartbeat) is logged every StatusInterval with the share done and an
+// ETA.
 //
 // Task lines look like
 //
 //	2026-11-24T21:14:33Z INFO export done task="prod" users=150 took=1.2s summary="150 users, 12 groups"
 //	2026-11-24T21:14:35Z ERROR export failed task="dev" users=30 took=2s err="list users: 503"
-//	2026-11-24T21:15:03Z INFO export status tasks=20 finished=3 failed=1 running=4 users=1500
+//	2026-11-24T21:15:03Z INFO export status tasks=20 finished=3 failed=1 running=4 queued=12 users=1500 percent=23 eta=1m10s
 //
 // A Progress and its Tasks are safe for concurrent use. Close must be
-// called once the tasks are over.
+// called once the tasks are over; it also flushes the Streams' [Retries].
 type Progress struct {
-	s    *Streams
-	log  *Logger
-	opts ProgressOptions
-	now  func() time.Time
-	tty  bool
+	s     *Streams
+	log   *Logger
+	opts  ProgressOptions
+	now   func() time.Time
+	tty   bool
+	start time.Time
 
 	stop       chan struct{}
 	stopTicker func() // nil when driven by a test
@@ -90,6 +107,7 @@ type Progress struct {
 	items      int64 // items counted by finished tasks
 	lastStatus time.Time
 	drawn      int  // lines of the bar block on screen
+	frame      int  // spinner frame
 	dirty      bool // state changed since the last draw
 	total      barState
 	closed     bool
@@ -104,10 +122,15 @@ func NewProgress(s *Streams, opts ProgressOptions) *Progress {
 		if interval <= 0 {
 			interval = defaultRefreshInterval
 		}
-	} else if interval == 0 {
-		interval = defaultStatusInterval
+	} else {
+		if interval == 0 {
+			interval = defaultStatusInterval
+		}
+		// Tick several times per interval, so that a status line is never
+		// later than the interval.
+		interval = max(interval/5, 10*time.Millisecond)
 	}
-	if interval <= 0 {
+	if interval <= 0 || (!tty && opts.StatusInterval < 0) {
 		return newProgress(s, opts, tty, nil)
 	}
 	ticker := time.NewTicker(interval)
@@ -121,6 +144,9 @@ func newProgress(s *Streams, opts ProgressOptions, tty bool, ticks <-chan time.T
 	if opts.Unit == "" {
 		opts.Unit = "items"
 	}
+	if opts.TaskUnit == "" {
+		opts.TaskUnit = "tasks"
+	}
 	if opts.StatusInterval == 0 {
 		opts.StatusInterval = defaultStatusInterval
 	}
@@ -128,7 +154,8 @@ func newProgress(s *Streams, opts ProgressOptions, tty bool, ticks <-chan time.T
 	if p.now == nil {
 		p.now = time.Now
 	}
-	p.lastStatus = p.now()
+	p.start = p.now()
+	p.lastStatus = p.start
 	// Only one Progress at a time can own the space below the log lines.
 	if tty && p.log.sink.setAbove(p.printAbove) {
 		p.tty = true
@@ -161,14 +188,14 @@ func (p *Progress) loop(ticks <-chan time.Time) {
 	}
 }
 
-// status logs a status line if tasks run and the interval has passed.
+// status logs a status line if the interval has passed since the last.
 func (p *Progress) status() {
 	if p.opts.StatusInterval < 0 {
 		return
 	}
 	p.mu.Lock()
 	now := p.now()
-	if len(p.active) == 0 || now.Sub(p.lastStatus) < p.opts.StatusInterval || p.closed {
+	if now.Sub(p.lastStatus) < p.opts.StatusInterval || p.closed {
 		p.mu.Unlock()
 		return
 	}
@@ -177,10 +204,47 @@ func (p *Progress) status() {
 	for _, t := range p.active {
 		running += t.cur
 	}
-	kv := []any{"tasks", max(p.opts.Tasks, p.started), "finished", p.finished, "failed", p.failed,
-		"running", len(p.active), p.opts.Unit, p.items + running}
+	f := p.fractionLocked()
+	kv := []any{"tasks", p.expectedLocked(), "finished", p.finished, "failed", p.failed,
+		"running", len(p.active), "queued", p.queuedLocked(), p.opts.Unit, p.items + running, "percent", int(f * 100)}
+	if eta, ok := eta(now.Sub(p.start), f); ok {
+		kv = append(kv, "eta", eta)
+	}
 	p.mu.Unlock()
 	p.log.Info(p.msg("status"), kv...)
+}
+
+// expectedLocked is the number of tasks expected. Called with p.mu held.
+func (p *Progress) expectedLocked() int { return max(p.opts.Tasks, p.started) }
+
+// queuedLocked is the number of tasks expected but not started. Called
+// with p.mu held.
+func (p *Progress) queuedLocked() int { return max(p.opts.Tasks-p.started, 0) }
+
+// fractionLocked is the share of the work done: finished tasks count
+// whole, running ones by their count over their total when it is known.
+// Called with p.mu held.
+func (p *Progress) fractionLocked() float64 {
+	expected := p.expectedLocked()
+	if expected == 0 {
+		return 0
+	}
+	done := float64(p.finished)
+	for _, t := range p.active {
+		if total, ok := t.knownTotal(); ok && total > 0 {
+			done += min(float64(t.cur)/float64(total), 0.99)
+		}
+	}
+	return min(done/float64(expected), 1)
+}
+
+// eta estimates the time left when a share f of the work took elapsed.
+func eta(elapsed time.Duration, f float64) (time.Duration, bool) {
+	if f <= 0 || f >= 1 || elapsed <= 0 {
+		return 0, false
+	}
+	left := time.Duration(float64(elapsed) * (1 - f) / f)
+	return left.Round(time.Second), true
 }
 
 func (p *Progress) msg(event string) string {
@@ -220,13 +284,13 @@ func (p *Progress) Close() {
 	if p.stopTicker != nil {
 		p.stopTicker()
 	}
-	if !p.tty {
-		return
+	if p.tty {
+		p.mu.Lock()
+		p.eraseLocked()
+		p.mu.Unlock()
+		p.log.sink.setAbove(nil)
 	}
-	p.mu.Lock()
-	p.eraseLocked()
-	p.mu.Unlock()
-	p.log.sink.setAbove(nil)
+	p.s.Retries().Flush()
 }
 
 // Task is one unit of work reported by a [Progress]. It is safe for
@@ -238,9 +302,16 @@ type Task struct {
 
 	// guarded by p.mu
 	cur, total int64
+	parts      int // totals expected from AddTotal; 0: SetTotal decides
 	bar        barState
 	finished   bool
 	detached   bool // started after Close: logs its end, counts nothing
+}
+
+// knownTotal returns the task's total if it is known. Called with p.mu
+// held.
+func (t *Task) knownTotal() (int64, bool) {
+	return t.total, t.total > 0 && t.parts <= 0
 }
 
 // Add counts n more items done.
@@ -264,7 +335,36 @@ func (t *Task) SetTotal(n int64) {
 	if t.finished {
 		return
 	}
-	t.total = max(n, 0)
+	t.total, t.parts = max(n, 0), 0
+	p.dirty = true
+}
+
+// ExpectTotals says that the task's total is the sum of k parts given
+// with AddTotal (e.g. one per list it reads): until all k have come, the
+// task shows a spinner with its count rather than a bar whose total would
+// still grow.
+func (t *Task) ExpectTotals(k int) {
+	p := t.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if t.finished {
+		return
+	}
+	t.total, t.parts = 0, k
+	p.dirty = true
+}
+
+// AddTotal adds one part of the total announced with ExpectTotals (0 for
+// a part with nothing to count).
+func (t *Task) AddTotal(n int64) {
+	p := t.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if t.finished {
+		return
+	}
+	t.total += max(n, 0)
+	t.parts--
 	p.dirty = true
 }
 
@@ -324,26 +424,20 @@ func (t *Task) finish(failed bool) ([]any, bool) {
 // only touched with p.mu held, so their unsynchronised String is safe.
 type barState struct {
 	bar   *progressbar.ProgressBar
-	max   int64 // -1: unknown, drawn as a spinner
+	max   int64
 	width int
 }
 
-// render updates the bar to cur of total (0: unknown) and returns its
-// text, e.g. "  45% [==========>.............] (450/1000)", with a bar of
-// width cells.
+// render updates the bar to cur of total (more than 0) and returns its
+// text, e.g. "  45% [==========>.............]" with a bar of width cells.
 func (b *barState) render(cur, total int64, width int) string {
-	want := int64(-1)
-	if total > 0 {
-		want = max(total, cur)
-	}
+	want := max(total, cur)
 	if b.bar == nil || b.max != want || b.width != width || (b.bar.IsFinished() && cur < want) {
 		b.bar = progressbar.NewOptions64(want,
 			progressbar.OptionSetWriter(io.Discard),
 			progressbar.OptionSetWidth(width),
-			progressbar.OptionShowCount(),
 			progressbar.OptionSetPredictTime(false),
 			progressbar.OptionSetElapsedTime(false),
-			progressbar.OptionSpinnerType(14),
 			progressbar.OptionSetSpinnerChangeInterval(0), // no ticker goroutine
 			progressbar.OptionThrottle(0),
 			progressbar.OptionSetTheme(progressbar.ThemeASCII),
@@ -351,42 +445,107 @@ func (b *barState) render(cur, total int64, width int) string {
 		b.max, b.width = want, width
 	}
 	_ = b.bar.Set64(cur) // renders; cur never exceeds a known max
-	return strings.TrimRight(strings.ReplaceAll(b.bar.String(), "\r", ""), " ")
+	if cur == 0 {
+		_ = b.bar.RenderBlank() // Set64 does not render a new bar's 0
+	}
+	return strings.TrimSpace(strings.ReplaceAll(b.bar.String(), "\r", ""))
 }
 
-// block renders the bar lines. Called with p.mu held.
+// timing is " 12s" or " 12s ETA 15s".
+func timing(elapsed, left time.Duration, ok bool) string {
+	s := " " + elapsed.Truncate(time.Second).String()
+	if ok {
+		s += " ETA " + left.String()
+	}
+	return s
+}
+
+// totalScale is the resolution of the total bar, which moves with the
+// running tasks' shares.
+const totalScale = 1000
+
+// barLine is one line of the block before layout: a name, the bar's
+// count and total (total 0: a spinner) and the text after the bar.
+type barLine struct {
+	name       string
+	bar        *barState
+	cur, total int64
+	text       string
+}
+
+// block renders the bar lines: names in a column, then the bars, as wide
+// as the terminal leaves room for after the longest text (none when it
+// leaves too little), then the counts, times and ETAs. Called with p.mu
+// held.
 func (p *Progress) blockLocked() []string {
 	width := p.s.TerminalWidth() - 1 // never touch the last column: no wrap
-	nameCap := max(min(maxTaskName, width/3), 5)
+	nameCap := max(min(maxTaskName, width/4), 5)
 	nameW := 5 // "total"
+	now := p.now()
+	var lines []barLine
 	for i, t := range p.active {
 		if i == maxTaskBars {
 			break
 		}
 		nameW = max(nameW, min(displayWidth(t.name), nameCap))
-	}
-	barW := min(max(width-nameW-1-barChrome, minBarWidth), maxBarWidth)
-	var lines []string
-	for i, t := range p.active {
-		if i == maxTaskBars {
-			lines = append(lines, fmt.Sprintf("… and %d more running", len(p.active)-maxTaskBars))
-			break
+		elapsed := now.Sub(t.start)
+		l := barLine{name: t.name, bar: &t.bar, cur: t.cur}
+		if total, ok := t.knownTotal(); ok {
+			left, okETA := eta(elapsed, float64(t.cur)/float64(max(total, t.cur)))
+			l.total = total
+			l.text = fmt.Sprintf("%d/%d %s%s", t.cur, total, p.opts.Unit, timing(elapsed, left, okETA))
+		} else {
+			l.text = fmt.Sprintf("%d %s%s", t.cur, p.opts.Unit, timing(elapsed, 0, false))
 		}
-		name := padRight(truncateWidth(t.name, nameW), nameW)
-		took := p.now().Sub(t.start).Truncate(time.Second)
-		lines = append(lines, fmt.Sprintf("%s %s [%s]", name, t.bar.render(t.cur, t.total, barW), took))
+		lines = append(lines, l)
 	}
-	expected := int64(max(p.opts.Tasks, p.started))
-	total := padRight("total", nameW) + " " + p.total.render(int64(p.finished), expected, barW)
+	f := p.fractionLocked()
+	left, okETA := eta(now.Sub(p.start), f)
+	total := fmt.Sprintf("%d/%d %s", p.finished, p.expectedLocked(), p.opts.TaskUnit)
 	if p.failed > 0 {
-		total += fmt.Sprintf(" %d failed", p.failed)
+		total += fmt.Sprintf(" (%d failed)", p.failed)
 	}
-	lines = append(lines, total)
+	total += fmt.Sprintf(", %d running", len(p.active))
+	if q := p.queuedLocked(); q > 0 {
+		total += fmt.Sprintf(", %d queued", q)
+	}
+	lines = append(lines, barLine{name: "total", bar: &p.total, cur: int64(f * totalScale), total: totalScale,
+		text: total + timing(now.Sub(p.start), left, okETA)})
+
+	textW := 0
+	for _, l := range lines {
+		textW = max(textW, displayWidth(l.text))
+	}
+	// name, space, "100% [", bar, "]", space, text
+	barW := min(width-nameW-1-7-1-textW, maxBarWidth)
+	if barW < minBarWidth {
+		barW = 0
+	}
+	out := make([]string, 0, len(lines)+1)
 	for i, l := range lines {
-		lines[i] = truncateWidth(l, width)
+		if i == maxTaskBars && len(p.active) > maxTaskBars {
+			out = append(out, fmt.Sprintf("… and %d more running", len(p.active)-maxTaskBars))
+		}
+		var bar string
+		switch {
+		case l.total <= 0:
+			// Unknown total: a spinner that moves on every redraw.
+			bar = padRight(padLeft(spinnerFrames[p.frame%len(spinnerFrames)], 4), max(barW+7, 4))
+		case barW > 0:
+			bar = padLeft(l.bar.render(l.cur, l.total, barW), barW+7)
+		default:
+			bar = fmt.Sprintf("%3d%%", l.cur*100/l.total)
+		}
+		line := padRight(truncateWidth(l.name, nameW), nameW) + " " + bar + " " + l.text
+		out = append(out, truncateWidth(line, width))
 	}
-	return lines
+	p.frame++
+	return out
 }
+
+// spinnerFrames are the frames of the spinner of a task whose total is
+// not known yet.
+var spinnerFrames = []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
 
 // eraseSeq returns the sequence that moves to the start of the block and
 // erases it.

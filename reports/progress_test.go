@@ -57,7 +57,7 @@ func TestProgressPlainLines(t *testing.T) {
 	late.Done("")
 
 	want := `2026-11-24T21:14:33Z INFO export done task="prod" users=150 took=1.2s summary="150 users, 12 groups"
-2026-11-24T21:14:33Z INFO export status tasks=3 finished=1 failed=0 running=1 users=180
+2026-11-24T21:14:33Z INFO export status tasks=3 finished=1 failed=0 running=1 queued=1 users=180 percent=66 eta=16s
 2026-11-24T21:14:33Z ERROR export failed task="dev" users=30 took=31.2s err="list users: 503 Service Unavailable"
 2026-11-24T21:14:33Z INFO export done task="late" users=0 took=0s
 `
@@ -69,24 +69,39 @@ func TestProgressPlainLines(t *testing.T) {
 	}
 }
 
-func TestProgressStatusDisabledAndIdle(t *testing.T) {
-	for _, interval := range []time.Duration{-1, time.Second} {
+// TestProgressHeartbeat: off a terminal, a status line comes every
+// interval while the Progress is open, whether tasks run or not (an export
+// writing its file after the last read), with the share done and an ETA;
+// a negative interval disables it.
+func TestProgressHeartbeat(t *testing.T) {
+	for _, interval := range []time.Duration{-1, 10 * time.Second} {
 		s, _, errb := Test()
 		s.SetLogger(NewLogger(s.Err, LoggerOptions{Now: fixedClock}))
 		clock := &fakeClock{t: testNow}
 		ticks := make(chan time.Time)
-		p := newProgress(s, ProgressOptions{StatusInterval: interval, Now: clock.Now}, false, ticks)
-		clock.Advance(time.Hour)
-		ticks <- time.Time{} // nothing running: no status line
+		p := newProgress(s, ProgressOptions{StatusInterval: interval, Tasks: 2, TaskUnit: "workspaces", Now: clock.Now}, false, ticks)
+		clock.Advance(9 * time.Second)
+		ticks <- time.Time{} // not due yet
+		clock.Advance(time.Second)
+		ticks <- time.Time{} // due: nothing started, 2 queued
+		ticks <- time.Time{} // barrier: the line above is written
 		task := p.Task("ws", 0)
-		ticks <- time.Time{} // a status line unless disabled
+		task.SetTotal(100)
+		task.Add(25)
+		clock.Advance(10 * time.Second)
+		ticks <- time.Time{} // a quarter of one of two tasks
+		ticks <- time.Time{} // barrier
+		task.Done("")
+		clock.Advance(10 * time.Second)
+		ticks <- time.Time{} // no task running: still a heartbeat
 		ticks <- time.Time{} // barrier
 		p.Close()
-		task.Done("")
-		want := "2026-11-24T21:14:33Z INFO status tasks=1 finished=0 failed=0 running=1 items=0\n" +
-			"2026-11-24T21:14:33Z INFO done task=\"ws\" items=0 took=0s\n"
+		want := "2026-11-24T21:14:33Z INFO status tasks=2 finished=0 failed=0 running=0 queued=2 items=0 percent=0\n" +
+			"2026-11-24T21:14:33Z INFO status tasks=2 finished=0 failed=0 running=1 queued=1 items=25 percent=12 eta=2m20s\n" +
+			"2026-11-24T21:14:33Z INFO done task=\"ws\" items=25 took=10s\n" +
+			"2026-11-24T21:14:33Z INFO status tasks=2 finished=1 failed=0 running=0 queued=1 items=25 percent=50 eta=30s\n"
 		if interval < 0 {
-			want = "2026-11-24T21:14:33Z INFO done task=\"ws\" items=0 took=0s\n"
+			want = "2026-11-24T21:14:33Z INFO done task=\"ws\" items=25 took=10s\n"
 		}
 		if got := errb.String(); got != want {
 			t.Errorf("interval %v: stderr:\n got  %q\n want %q", interval, got, want)
@@ -186,7 +201,7 @@ func snapshot(p *Progress, errb *bytes.Buffer) string {
 func TestProgressTerminal(t *testing.T) {
 	s, out, errb := Test()
 	s.SetStderrTTY(true)
-	s.SetTerminalWidth(70)
+	s.SetTerminalWidth(100)
 	s.SetLogger(NewLogger(s.Err, LoggerOptions{Now: fixedClock}))
 	clock := &fakeClock{t: testNow}
 	ticks := make(chan time.Time)
@@ -202,13 +217,16 @@ func TestProgressTerminal(t *testing.T) {
 
 	drawn := replay(t, snapshot(p, errb)).text()
 	for _, want := range []string{
-		"prod ", " 50% [", "(5/10) [2s]",
-		"a-very-long-workspace-…", "(3/-) [2s]",
-		"total ", "(0/3)",
+		"prod ", " 50% [", "] 5/10 users 2s ETA 2s",
+		"a-very-long-workspace-n…", " 3 users 2s",
+		"total ", "0/3 tasks, 2 running, 1 queued 2s ETA 10s",
 	} {
 		if !strings.Contains(drawn, want) {
 			t.Errorf("bars lack %q:\n%s", want, drawn)
 		}
+	}
+	if !strings.ContainsAny(strings.Split(drawn, "\n")[1], strings.Join(spinnerFrames, "")) {
+		t.Errorf("a task with no total yet shows no spinner:\n%s", drawn)
 	}
 	if n := strings.Count(drawn, "\n"); n != 3 {
 		t.Errorf("block has %d lines, want 3 (two tasks and the total):\n%s", n, drawn)
@@ -225,7 +243,7 @@ func TestProgressTerminal(t *testing.T) {
 		"2026-11-24T21:14:33Z INFO export done task=\"prod\" users=10 took=2s summary=\"10 users\"\n" +
 		"2026-11-24T21:14:33Z ERROR export failed task=\"a-very-long-workspace-name-that-needs-truncating\" users=3 took=2s err=\"boom\"\n"
 	got := replay(t, snapshot(p, errb)).text()
-	if !strings.HasPrefix(got, logLines) || !strings.Contains(got, "(2/3) 1 failed") || strings.Count(got, "\n") != 4 {
+	if !strings.HasPrefix(got, logLines) || !strings.Contains(got, "2/3 tasks (1 failed), 0 running, 1 queued") || strings.Count(got, "\n") != 4 {
 		t.Errorf("screen after the tasks ended:\n%s", got)
 	}
 

@@ -32,8 +32,10 @@ type Streams struct {
 	Out io.Writer
 	Err io.Writer
 
-	logMu sync.Mutex
-	log   *Logger
+	logMu   sync.Mutex
+	log     *Logger
+	retries *Retries
+	outcome *Outcome
 
 	noProgress bool
 
@@ -170,6 +172,19 @@ func (s *Streams) Logger() *Logger {
 		s.log = NewLogger(s.Err, LoggerOptions{})
 	}
 	return s.log
+}
+
+// Retries returns the run's retry summary, logging through Logger. It is
+// created on first use and shared by every caller; a [Progress] flushes it
+// when it closes, so that the counts come before the command's last line.
+func (s *Streams) Retries() *Retries {
+	log := s.Logger()
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	if s.retries == nil {
+		s.retries = NewRetries(log, 0, nil)
+	}
+	return s.retries
 }
 
 // SetLogger replaces the run's Logger, e.g. with one using a fixed clock

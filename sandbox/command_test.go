@@ -74,7 +74,7 @@ func TestServeCommandFlagErrors(t *testing.T) {
 		{[]string{"--page-cap", "-1"}, "--page-cap"},
 		{[]string{"--max-concurrent", "-2"}, "--max-concurrent"},
 		{[]string{"--filter-dialect", "rfc"}, `--filter-dialect "rfc": want strict or lenient`},
-		{[]string{"--seed", "../testdata/sandbox/unknown-field.json"}, `--seed: load seed ../testdata/sandbox/unknown-field.json: parse seed: json: unknown field "emial"`},
+		{[]string{"--seed", "../testdata/sandbox/unknown-field.json"}, `--seed: load seed ../testdata/sandbox/unknown-field.json: parse seed: users[0]: unknown field "emial"`},
 		{[]string{"--synthetic", "users=many"}, "--synthetic: synthetic spec: users"},
 		{[]string{"--seed", "x.json", "--synthetic", "users=1"}, "--seed and --synthetic"},
 	}

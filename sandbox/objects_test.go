@@ -142,10 +142,10 @@ func TestValidateObjects(t *testing.T) {
 }
 
 func TestParseObjectsStrict(t *testing.T) {
-	if _, err := ParseObjectsFile([]byte(`{"account_id":"a","workspaces":{"1":{"jobs":[{"job_id":1,"name":"j","creator":"a","colour":"red"}]}}}`)); err == nil || !strings.Contains(err.Error(), "colour") {
+	if _, err := ParseObjectsFile([]byte(`{"account_id":"a","workspaces":{"1":{"jobs":[{"job_id":1,"name":"j","creator":"a","colour":"red"}]}}}`)); err == nil || !strings.Contains(err.Error(), `workspaces.1.jobs[0]: unknown field "colour"`) {
 		t.Errorf("unknown field: got %v, want an error naming it", err)
 	}
-	if _, err := ParseObjectsFile([]byte(`{} {}`)); err == nil || err.Error() != "parse objects: unexpected data after the JSON value" {
+	if _, err := ParseObjectsFile([]byte(`{} {}`)); err == nil || err.Error() != "parse objects: line 1, column 4: unexpected data after the JSON value" {
 		t.Errorf("trailing data: got %v", err)
 	}
 	if _, err := ParseObjectsFile([]byte(`{"account_id":"a","workspaces":{"prod":{}}}`)); err == nil || !strings.Contains(err.Error(), `"prod"`) {

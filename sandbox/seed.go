@@ -241,15 +241,21 @@ func ParseSeed(b []byte) (*Seed, error) {
 }
 
 // decodeStrict decodes the one JSON value in b into v: an unknown field is
-// an error that names it, and so is anything after the value.
+// an error that names it, and so is anything after the value. An error
+// says where the problem is: the path of the field or value
+// (`workspaces[2].groups[5]: unknown field "bogus"`), or the line and
+// column of bad syntax.
 func decodeStrict(b []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return err
+		return locateJSONError(b, reflect.TypeOf(v), err)
 	}
+	end := dec.InputOffset()
 	if err := dec.Decode(new(json.RawMessage)); !errors.Is(err, io.EOF) {
-		return errors.New("unexpected data after the JSON value")
+		rest := b[end:]
+		line, col := lineCol(b, end+int64(len(rest)-len(bytes.TrimLeft(rest, " \t\r\n"))))
+		return fmt.Errorf("line %d, column %d: unexpected data after the JSON value", line, col)
 	}
 	return nil
 }

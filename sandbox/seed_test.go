@@ -23,7 +23,7 @@ func TestLoadSeedRejectsUnknownFields(t *testing.T) {
 		t.Error("missing file accepted")
 	}
 	if _, err := ParseSeed([]byte(`{"account_id":"a","workspaces":[{"workspace_id":1,"workspace_name":"w"}]} {}`)); err == nil ||
-		err.Error() != "parse seed: unexpected data after the JSON value" {
+		err.Error() != "parse seed: line 1, column 75: unexpected data after the JSON value" {
 		t.Errorf("trailing data: got %v", err)
 	}
 }

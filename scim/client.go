@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -35,6 +36,8 @@ type client struct {
 	// token: replies refusing it become a *TokenScopeError. account marks
 	// the account API's client.
 	pat, account bool
+	// cred describes the session's credential for an *AuthError.
+	cred Credential
 }
 
 // do performs one JSON call. body, when non-nil, is sent as JSON; out, when
@@ -72,7 +75,11 @@ func (c *client) do(ctx context.Context, class Class, method, path string, query
 	rep, err := c.rt.do(ctx, req, class, o)
 	if err != nil {
 		if c.pat {
-			return tokenScopeError(err, c.account, c.workspaceID)
+			err = tokenScopeError(err, c.account, c.workspaceID, c.cred.Source)
+		}
+		var scope *TokenScopeError
+		if errors.Is(err, ErrUnauthenticated) && !errors.As(err, &scope) {
+			return &AuthError{Host: c.host, Credential: c.cred, Err: err}
 		}
 		return err
 	}

@@ -65,7 +65,8 @@ type APIError struct {
 	RetryAfter time.Duration
 }
 
-// Error formats e as "METHOD PATH: STATUS CODE: message".
+// Error formats e as "METHOD PATH: STATUS CODE: message", or "METHOD PATH:
+// STATUS message" when the message starts with the code.
 func (e *APIError) Error() string {
 	msg := e.Message
 	if e.SCIMType != "" {
@@ -74,6 +75,11 @@ func (e *APIError) Error() string {
 	code := e.ErrorCode
 	if code == "" {
 		code = http.StatusText(e.StatusCode)
+	}
+	if strings.HasPrefix(msg, code) {
+		// "REQUEST_LIMIT_EXCEEDED: ..." in a REQUEST_LIMIT_EXCEEDED reply:
+		// name the code once.
+		return fmt.Sprintf("%s %s: %d %s", e.Method, e.Path, e.StatusCode, msg)
 	}
 	return fmt.Sprintf("%s %s: %d %s: %s", e.Method, e.Path, e.StatusCode, code, msg)
 }

@@ -64,6 +64,8 @@ func TestParseAPIError(t *testing.T) {
 			body:     `{"detail":"REQUEST_LIMIT_EXCEEDED: Workspace 1234 exceeded the concurrent limit of 4 requests.","schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"500"}`,
 			wantCode: "REQUEST_LIMIT_EXCEEDED", wantMsg: "REQUEST_LIMIT_EXCEEDED: Workspace 1234 exceeded the concurrent limit of 4 requests.",
 			wantIs: []error{ErrThrottled}, wantNotIs: []error{ErrInternal},
+			// The code is named once.
+			wantText: "GET /p: 500 REQUEST_LIMIT_EXCEEDED: Workspace 1234 exceeded the concurrent limit of 4 requests.",
 		},
 		{
 			name: "SCIM detail null", status: 500, body: `{"detail":"null","status":"500"}`,
@@ -98,7 +100,7 @@ func TestParseAPIError(t *testing.T) {
 		{
 			name: "empty body", status: 503, body: "",
 			wantMsg: "Service Unavailable", wantIs: []error{ErrUnavailable}, wantNotIs: []error{ErrInternal},
-			wantText: "GET /p: 503 Service Unavailable: Service Unavailable",
+			wantText: "GET /p: 503 Service Unavailable",
 		},
 		{
 			name: "unknown JSON", status: 500, body: `{"foo":1}`,

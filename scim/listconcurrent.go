@@ -44,8 +44,9 @@ type ConcurrentListOptions[T any] struct {
 	// sequential iterator included), for decisions that need not wait for
 	// the whole list.
 	OnPage func([]T)
-	// OnTotal, if set, is called with the first page's totalResults when it
-	// is positive.
+	// OnTotal, if set, is called once with the first page's totalResults
+	// (0 for an empty list), so that a caller adding up several lists'
+	// totals knows when it has them all.
 	OnTotal func(total int)
 	// OnProgress, if set, is called with the number of items newly listed,
 	// so that the calls add up to the length of the list: items of an
@@ -161,8 +162,8 @@ func listParallel[T any](ctx context.Context, path string, o ConcurrentListOptio
 	}
 	n, total := len(first.Resources), first.TotalResults
 	seen(first.Resources)
-	if total > 0 && o.OnTotal != nil {
-		o.OnTotal(total)
+	if o.OnTotal != nil {
+		o.OnTotal(max(total, 0))
 	}
 	progress(first.Resources)
 	if n == 0 && total <= 0 {

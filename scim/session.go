@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -78,6 +79,7 @@ type Session struct {
 	base      http.RoundTripper
 	registry  *registry
 	secrets   *redactor
+	cred      Credential
 	now       func() time.Time
 	sleep     func(context.Context, time.Duration) error
 	random    func() float64
@@ -147,7 +149,8 @@ func Connect(ctx context.Context, s Settings) (*Session, error) {
 	}
 	sess.cfg = cfg
 	// Read once: the SDK rewrites AuthType while it authenticates requests.
-	sess.pat = cfg.AuthType == "pat"
+	sess.cred = credentialOf(cfg, s.Token)
+	sess.pat = sess.cred.AuthType == "pat"
 	sess.host = strings.TrimRight(cfg.Host, "/")
 	sess.accountID = s.AccountID
 	if sess.accountID == "" {
@@ -231,6 +234,9 @@ func resolveConfig(ctx context.Context, s Settings, base http.RoundTripper, secr
 	}
 	if err != nil {
 		registerSecrets(cfg, secrets)
+		if ce := explainResolveError(ctx, cfg, err, secrets); ce != nil {
+			return nil, ce
+		}
 		return nil, &ConfigError{Op: "resolve credentials", Problem: sdkProblem(err, s.Hermetic, secrets), Fix: fix}
 	}
 	registerSecrets(cfg, secrets)
@@ -242,6 +248,10 @@ func resolveConfig(ctx context.Context, s Settings, base http.RoundTripper, secr
 		return nil, &ConfigError{Op: "resolve credentials", Problem: fmt.Sprintf("host %q is not a URL", cfg.Host), Fix: "pass --host as https://<name>"}
 	}
 	if err := cfg.Authenticate(req); err != nil {
+		registerSecrets(cfg, secrets)
+		if ce := explainResolveError(ctx, cfg, err, secrets); ce != nil {
+			return nil, ce
+		}
 		return nil, &ConfigError{Op: "resolve credentials", Problem: fmt.Sprintf("authenticate to %s: %s", cfg.Host, sdkProblem(err, s.Hermetic, secrets)), Fix: fix}
 	}
 	for _, v := range req.Header.Values("Authorization") {
@@ -322,6 +332,10 @@ func registerSecrets(cfg *config.Config, secrets *redactor) {
 // Host returns the resolved host URL (scheme://host[:port]).
 func (s *Session) Host() string { return s.host }
 
+// Credential describes the credential the session authenticates with
+// (never its secret).
+func (s *Session) Credential() Credential { return s.cred }
+
 // AccountID returns the account id from Settings or the profile, or "".
 func (s *Session) AccountID() string { return s.accountID }
 
@@ -335,7 +349,7 @@ func (s *Session) Account() (*AccountClient, error) {
 	if s.accountID == "" {
 		return nil, &accountError{}
 	}
-	c := s.newClient(s.host, 0, false, s.cfg)
+	c := s.newClient(s.host, 0, "account", false, s.cfg)
 	c.account = true
 	return newAccountClient(c, s.accountID), nil
 }
@@ -370,7 +384,14 @@ func (s *Session) Workspace(ws WorkspaceInfo) (*WorkspaceClient, error) {
 		return nil, fmt.Errorf("workspace %d: %w", ws.ID, err)
 	}
 	route := ws.RouteByHeader || sameHost(host, s.host)
-	return newWorkspaceClient(s.newClient(host, ws.ID, route, cfg), host), nil
+	label := ws.Name
+	switch {
+	case label == "" && ws.ID != 0:
+		label = strconv.FormatInt(ws.ID, 10)
+	case label == "":
+		label = u.Host
+	}
+	return newWorkspaceClient(s.newClient(host, ws.ID, label, route, cfg), host), nil
 }
 
 func sameHost(a, b string) bool {
@@ -403,10 +424,11 @@ func (s *Session) configFor(host string) (*config.Config, error) {
 }
 
 // newClient builds a client and its transport stack for (host, workspaceID).
-func (s *Session) newClient(host string, workspaceID int64, routeHeader bool, cfg *config.Config) *client {
+func (s *Session) newClient(host string, workspaceID int64, label string, routeHeader bool, cfg *config.Config) *client {
 	rt := newTransport(stackConfig{
 		host:           host,
 		workspaceID:    workspaceID,
+		label:          label,
 		base:           s.base,
 		authenticate:   cfg.Authenticate,
 		registry:       s.registry,
@@ -421,7 +443,7 @@ func (s *Session) newClient(host string, workspaceID int64, routeHeader bool, cf
 		onRetry:        s.settings.OnRetry,
 		onRequest:      s.settings.OnRequest,
 	})
-	return &client{host: host, workspaceID: workspaceID, routeHeader: routeHeader, rt: rt, pat: s.pat}
+	return &client{host: host, workspaceID: workspaceID, routeHeader: routeHeader, rt: rt, pat: s.pat, cred: s.cred}
 }
 
 // pooledTransport is http.DefaultTransport keeping enough idle connections

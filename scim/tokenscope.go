@@ -19,23 +19,30 @@ type TokenScopeError struct {
 	// WorkspaceID is the workspace that refused it (0 when not yet known).
 	Account     bool
 	WorkspaceID int64
-	Err         error
+	// Source says where the token was configured (see Credential.Source),
+	// e.g. "DATABRICKS_TOKEN"; "" when unknown.
+	Source string
+	Err    error
 }
 
 // Error says where the token was refused, why, and what to use instead.
 func (e *TokenScopeError) Error() string {
+	token := "the personal access token"
+	if e.Source != "" {
+		token += " from " + e.Source
+	}
 	const fix = "use OAuth M2M instead: a service principal with access to every workspace, its client_id and client_secret " +
 		"in the profile (or DATABRICKS_CLIENT_ID and DATABRICKS_CLIENT_SECRET)"
 	switch {
 	case e.Account:
-		return fmt.Sprintf("the account API refuses the personal access token (%v): account APIs take OAuth tokens, "+
-			"a personal access token is valid only in the workspace that issued it; %s", e.Err, fix)
+		return fmt.Sprintf("the account API refuses %s (%v): account APIs take OAuth tokens, "+
+			"a personal access token is valid only in the workspace that issued it; %s", token, e.Err, fix)
 	case e.WorkspaceID != 0:
-		return fmt.Sprintf("workspace %d refuses the personal access token (%v): a personal access token is valid only "+
-			"in the workspace that issued it; %s", e.WorkspaceID, e.Err, fix)
+		return fmt.Sprintf("workspace %d refuses %s (%v): a personal access token is valid only "+
+			"in the workspace that issued it; %s", e.WorkspaceID, token, e.Err, fix)
 	}
-	return fmt.Sprintf("the workspace refuses the personal access token (%v): a personal access token is valid only "+
-		"in the workspace that issued it (and until it expires or is revoked); %s", e.Err, fix)
+	return fmt.Sprintf("the workspace refuses %s (%v): a personal access token is valid only "+
+		"in the workspace that issued it (and until it expires or is revoked); %s", token, e.Err, fix)
 }
 
 // Unwrap returns the reply's error.
@@ -46,7 +53,7 @@ func (e *TokenScopeError) Unwrap() error { return e.Err }
 // "Invalid access token" (the service's replies to a token of another
 // workspace). Other errors, and 403s about permissions, are returned as
 // they are.
-func tokenScopeError(err error, account bool, workspaceID int64) error {
+func tokenScopeError(err error, account bool, workspaceID int64, source string) error {
 	var apiErr *APIError
 	if !errors.As(err, &apiErr) {
 		return err
@@ -55,7 +62,7 @@ func tokenScopeError(err error, account bool, workspaceID int64) error {
 	case apiErr.StatusCode == http.StatusUnauthorized,
 		apiErr.StatusCode == http.StatusForbidden &&
 			(strings.Contains(apiErr.Message, "Invalid access to Org") || strings.Contains(apiErr.Message, "Invalid access token")):
-		return &TokenScopeError{Account: account, WorkspaceID: workspaceID, Err: err}
+		return &TokenScopeError{Account: account, WorkspaceID: workspaceID, Source: source, Err: err}
 	}
 	return err
 }

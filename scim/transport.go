@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 )
 
@@ -22,11 +23,15 @@ type RetryEvent struct {
 	Path        string // URL path, without query
 	Host        string
 	WorkspaceID int64 // 0 for account calls and the --host workspace before Me
-	Class       Class
-	Attempt     int           // the attempt that failed, from 1
-	Wait        time.Duration // backoff before the next attempt
-	Throttled   bool          // the server refused for rate or concurrency limits
-	Err         error         // *APIError or transport error of the failed attempt
+	// Workspace names where the call went, for messages: the workspace's
+	// name (its id when it has none), "account" for account calls, or the
+	// host for a --host workspace.
+	Workspace string
+	Class     Class
+	Attempt   int           // the attempt that failed, from 1
+	Wait      time.Duration // backoff before the next attempt
+	Throttled bool          // the server refused for rate or concurrency limits
+	Err       error         // *APIError or transport error of the failed attempt
 }
 
 // RequestEvent reports one HTTP exchange (one attempt). Header is the request
@@ -52,6 +57,8 @@ type CallOption func(*callOptions)
 type callOptions struct {
 	idempotent bool
 	header     *http.Header
+	// final holds the statuses returned at once, never retried (NoRetryOn).
+	final []int
 }
 
 // Idempotent marks a POST or PATCH as safe to repeat, so transport errors and
@@ -59,6 +66,18 @@ type callOptions struct {
 // has the same effect as once (e.g. adding members, renaming to a fixed name).
 func Idempotent() CallOption {
 	return func(o *callOptions) { o.idempotent = true }
+}
+
+// NoRetryOn returns a reply with one of these HTTP statuses to the caller at
+// once, as an *APIError, even for a call marked Idempotent; throttling is
+// still retried (the server ran nothing). It is for an endpoint whose error
+// repeats identically whatever the number of attempts, where the caller
+// decides what to do next: the permission migration API answers 500 "Error
+// when updating permissions table" for conflicting grants, after moving part
+// of its batch (docs/permission-migration.md, rule 6), and a repeat only
+// spends the throttled API's budget.
+func NoRetryOn(statuses ...int) CallOption {
+	return func(o *callOptions) { o.final = append(o.final, statuses...) }
 }
 
 // ReplyHeader stores the reply's header in *h when the call succeeds.
@@ -97,6 +116,7 @@ func attemptOf(ctx context.Context) attemptInfo {
 type stackConfig struct {
 	host         string // scheme://host[:port], the limiter and semaphore key
 	workspaceID  int64
+	label        string // RetryEvent.Workspace
 	base         http.RoundTripper
 	authenticate func(*http.Request) error
 	registry     *registry
@@ -183,6 +203,9 @@ func (r *retrier) do(ctx context.Context, req *http.Request, class Class, opts c
 		if err == nil {
 			return rep, nil
 		}
+		if apiErr != nil && !apiErr.Throttled() && slices.Contains(opts.final, apiErr.StatusCode) {
+			return nil, err
+		}
 		retry, unknown := shouldRetry(ctx, err, idempotent)
 		switch {
 		case unknown:
@@ -202,7 +225,7 @@ func (r *retrier) do(ctx context.Context, req *http.Request, class Class, opts c
 		}
 		if r.cfg.onRetry != nil {
 			r.cfg.onRetry(RetryEvent{
-				Method: req.Method, Path: path, Host: r.cfg.host, WorkspaceID: r.cfg.workspaceID, Class: class,
+				Method: req.Method, Path: path, Host: r.cfg.host, WorkspaceID: r.cfg.workspaceID, Workspace: r.cfg.label, Class: class,
 				Attempt: attempt, Wait: wait, Throttled: apiErr != nil && apiErr.Throttled(), Err: err,
 			})
 		}

@@ -455,3 +455,41 @@ func TestCancelWhileWaitingForTheLimiter(t *testing.T) {
 		t.Errorf("%d requests sent, want 1 (the cancelled call must not be sent)", n)
 	}
 }
+
+// TestNoRetryOn: a status named by NoRetryOn comes back at once as the
+// *APIError even for an idempotent call (no ErrOutcomeUnknown, one request),
+// while other 5xx replies, lost replies and throttling are still retried.
+func TestNoRetryOn(t *testing.T) {
+	const path = "/api/2.0/permissionmigration"
+	connReset := &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}
+	for _, tt := range []struct {
+		name     string
+		replies  []responder
+		wantCode int // 0: success
+	}{
+		{"500 is final", []responder{respond(500, `{"error_code":"INTERNAL_ERROR","message":"Error when updating permissions table"}`)}, 500},
+		{"503 is retried", []responder{respond(503, `{"error_code":"TEMPORARILY_UNAVAILABLE","message":"later"}`), respond(200, `{}`)}, 0},
+		{"a lost reply is retried", []responder{fail(connReset), respond(200, `{}`)}, 0},
+		{"throttling with status 500 is retried", []responder{respond(500, `{"error_code":"REQUEST_LIMIT_EXCEEDED","message":"slow down"}`), respond(200, `{}`)}, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			reg := newMock(t)
+			for _, r := range tt.replies {
+				reg.Register("reply", rest("POST", path), r)
+			}
+			sess, _ := connectMock(t, reg, nil)
+			err := workspaceClient(t, sess).Do(context.Background(), ClassPermissionsWrite, "POST", path, nil, map[string]int{"size": 1}, nil,
+				Idempotent(), NoRetryOn(http.StatusInternalServerError))
+			var ae *APIError
+			switch {
+			case tt.wantCode == 0 && err != nil:
+				t.Fatalf("err = %v, want success after a retry", err)
+			case tt.wantCode != 0 && (!errors.As(err, &ae) || ae.StatusCode != tt.wantCode || errors.Is(err, ErrOutcomeUnknown)):
+				t.Fatalf("err = %v, want the %d *APIError itself", err, tt.wantCode)
+			}
+			if n := len(reg.Requests()); n != len(tt.replies) {
+				t.Errorf("sent %d requests, want %d", n, len(tt.replies))
+			}
+		})
+	}
+}

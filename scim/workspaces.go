@@ -65,6 +65,9 @@ func (s *Session) Workspaces(ctx context.Context) ([]WorkspaceInfo, error) {
 	}
 	list, err := a.ListWorkspaces(ctx)
 	if err != nil {
+		if errors.Is(err, ErrPermissionDenied) {
+			return nil, &AccountAdminError{AccountID: s.accountID, Err: err}
+		}
 		return nil, fmt.Errorf("list workspaces of account %s: %w", s.accountID, err)
 	}
 	out := make([]WorkspaceInfo, 0, len(list))

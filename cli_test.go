@@ -1,0 +1,474 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/dbiam/dbiam/internal/browsertest"
+	"github.com/dbiam/dbiam/reports"
+	"github.com/dbiam/dbiam/sandbox"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// TestMain runs dbiam itself instead of the tests when DBIAM_TEST_MAIN is
+// set, so that tests can run the real binary (completion scripts, a
+// terminal) without building it.
+func TestMain(m *testing.M) {
+	if os.Getenv("DBIAM_TEST_MAIN") == "1" {
+		os.Exit(run(context.Background(), os.Args, reports.System()))
+	}
+	os.Exit(m.Run())
+}
+
+// golden compares got with testdata/name, or rewrites it with -update.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -run %s -update)", err, t.Name())
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from the golden file (go test -run %s -update rewrites it):\n--- got\n%s\n--- want\n%s", path, t.Name(), got, want)
+	}
+}
+
+func TestGlobalFlagAfterCommand(t *testing.T) {
+	app := newApp(reports.NewStreams(nil, nil, nil), &globals{})
+	tests := []struct {
+		in, want string
+	}{
+		{"export --profile prod", "--profile prod export"},
+		{"export -p prod --format csv", "-p prod export --format csv"},
+		{"--parallel 2 export --sandbox --out x", "--parallel 2 --sandbox export --out x"},
+		{"export --profile=prod --out x", "--profile=prod export --out x"},
+		// A command flag's value is never taken for a global flag.
+		{"audit --group --sandbox --user u", "audit --group --sandbox --user u"},
+		{"migrate apply --dry-run plan.json --no-progress", "--no-progress migrate apply --dry-run plan.json"},
+		{"migrate plan --out p.json --log-level debug -w acme", "--log-level debug migrate plan --out p.json -w acme"},
+		// After "--" everything is an argument.
+		{"migrate apply -- --profile", "migrate apply -- --profile"},
+		// Unknown commands and flags are left for the error.
+		{"exprot --profile p", "exprot --profile p"},
+		{"--bogus export --profile p", "--bogus export --profile p"},
+		{"export --bogus --profile p", "--profile p export --bogus"},
+		// The completion request stays last.
+		{"export --profile p --generate-bash-completion", "--profile p export --generate-bash-completion"},
+	}
+	for _, tt := range tests {
+		got := globalFlagAfterCommand(app, append([]string{"dbiam"}, strings.Fields(tt.in)...))
+		if want := append([]string{"dbiam"}, strings.Fields(tt.want)...); !slices.Equal(got, want) {
+			t.Errorf("%q:\n got  %q\n want %q", tt.in, got, want)
+		}
+	}
+}
+
+// TestGlobalFlagsEitherSide runs the same export with the global flags
+// before and after the command.
+func TestGlobalFlagsEitherSide(t *testing.T) {
+	for _, args := range [][]string{
+		{"--sandbox", "--no-progress", "export", "--format", "csv", "--out"},
+		{"export", "--sandbox", "--format", "csv", "--no-progress", "--out"},
+	} {
+		dir := filepath.Join(t.TempDir(), "out")
+		code, _, errOut := runCLI(t, append(args, dir)...)
+		if code != 0 {
+			t.Fatalf("%q: exit %d\n%s", args, code, errOut)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "users.csv")); err != nil {
+			t.Errorf("%q: %v", args, err)
+		}
+	}
+	// -p is --profile, after the command too.
+	code, _, errOut := runCLI(t, "export", "-p", "prod")
+	if code != exitError || !strings.Contains(errOut, `profile "prod"`) {
+		t.Errorf("export -p prod: exit %d, stderr %q: want the profile error", code, errOut)
+	}
+}
+
+func TestVersionFlag(t *testing.T) {
+	_, byCommand, _ := runCLI(t, "version")
+	code, byFlag, errOut := runCLI(t, "--version")
+	if code != 0 || byFlag != byCommand || !strings.HasPrefix(byFlag, "dbiam dev (go") {
+		t.Errorf("--version: exit %d, stdout %q, stderr %q; version prints %q", code, byFlag, errOut, byCommand)
+	}
+}
+
+// commandPaths lists every command path of the app, "" for the app.
+func commandPaths(cmds []*cli.Command, prefix string) []string {
+	var out []string
+	for _, c := range cmds {
+		p := strings.TrimSpace(prefix + " " + c.Name)
+		out = append(out, p)
+		out = append(out, commandPaths(c.Subcommands, p)...)
+	}
+	return out
+}
+
+// TestHelpGolden pins the help of every command, so that a change of
+// wording or of a flag shows in review.
+func TestHelpGolden(t *testing.T) {
+	app := newApp(reports.NewStreams(nil, nil, nil), &globals{})
+	for _, p := range append([]string{""}, commandPaths(app.Commands, "")...) {
+		args := append(strings.Fields(p), "--help")
+		code, out, errOut := runCLI(t, args...)
+		if code != 0 || errOut != "" {
+			t.Errorf("%s --help: exit %d, stderr %q", p, code, errOut)
+		}
+		name := "dbiam"
+		if p != "" {
+			name = strings.ReplaceAll(p, " ", "-")
+		}
+		golden(t, filepath.Join("help", name+".golden"), out)
+		// A default is shown once: never "(default 100) (default: 0)",
+		// never "(default: false)".
+		for _, line := range strings.Split(out, "\n") {
+			if strings.Count(line, "(default") > 1 || strings.Contains(line, "(default: false)") || strings.Contains(line, "(default: 0)") {
+				t.Errorf("%s --help: %q", p, line)
+			}
+		}
+	}
+}
+
+// logLine matches a log line of stderr.
+var logLine = regexp.MustCompile(`(?m)^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ [A-Z]+ .*\n`)
+
+// TestErrorsGolden pins the error text of command-line mistakes: one line
+// and a hint, the flag as typed, a suggestion when a name is close, no
+// doubled prefix.
+func TestErrorsGolden(t *testing.T) {
+	cases := [][]string{
+		{"exprot"},
+		{"bogus-cmd"},
+		{"migrate", "plna"},
+		{"export", "--bogus"},
+		{"export", "-bogus"},
+		{"export", "--workspce", "acme"},
+		{"export", "--prfile", "prod"},
+		{"export", "--out"},
+		{"--parallel", "x", "version"},
+		{"--sandbox=maybe", "version"},
+		{"--log-level", "loud", "version"},
+		{"--sandbox", "--host", "https://x.test", "version"},
+		{"version", "extra"},
+		{"completion"},
+		{"completion", "bsh"},
+		{"completion", "tcsh"},
+		{"migrate", "plan"},
+		{"--sandbox", "audit"},
+		{"export", "--profile", "prod"},
+		{"--sandbox", "export", "--workspace", "acme-prd"},
+		{"export", "-o", "acme.xlsx"},
+		{"export", "--out", "json"},
+		{"export", "-o", "json", "--out", "-"},
+		{"export", "-o", "xlsx", "--include", "users", "--out", "-"},
+		{"audit", "--user", "x@acme.test", "-o", "impact.html"},
+		{"audit", "--user", "x@acme.test", "--output", "html", "--out", "csv"},
+		{"migrate", "plan", "-o", "plan.json"},
+		{"diff", "-o", "review.html", "a", "b"},
+		{"--sandbox", "audit", "--user", "x@acme.test", "--workspace", "acme-prd"},
+	}
+	var b strings.Builder
+	for _, args := range cases {
+		code, out, errOut := runCLI(t, args...)
+		// Log lines (the sandbox's start, with its port) are not the error.
+		errOut = logLine.ReplaceAllString(errOut, "")
+		fmt.Fprintf(&b, "$ dbiam %s\n%s[exit %d]\n\n", strings.Join(args, " "), errOut, code)
+		if code == 0 || out != "" {
+			t.Errorf("%q: exit %d, stdout %q", args, code, out)
+		}
+		if strings.Contains(errOut, "dbiam: dbiam") || strings.Contains(errOut, "-bogus for") && strings.Contains(errOut, "flag provided") {
+			t.Errorf("%q: doubled prefix or raw flag error: %q", args, errOut)
+		}
+	}
+	golden(t, "errors.golden", b.String())
+}
+
+// dbiamOnPath puts a "dbiam" on PATH that runs this test binary as dbiam
+// (see TestMain).
+func dbiamOnPath(t *testing.T) {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := t.TempDir()
+	if err := os.Symlink(exe, filepath.Join(bin, "dbiam")); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	t.Setenv("DBIAM_TEST_MAIN", "1")
+}
+
+// TestCompletionBash loads the bash script in a real bash and asks it for
+// completions the way bash does on <Tab>.
+func TestCompletionBash(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("bash is not installed")
+	}
+	hermetic(t)
+	dbiamOnPath(t)
+	complete := func(words ...string) []string {
+		t.Helper()
+		script := `source <(dbiam completion bash) || exit 1
+COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))
+_dbiam_complete
+printf '%s\n' "${COMPREPLY[@]}"`
+		cmd := exec.Command(bash, append([]string{"-c", script, "bash"}, words...)...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("bash: %v\n%s", err, stderr.String())
+		}
+		return strings.Fields(string(out))
+	}
+	if got := complete("dbiam", "ex"); !slices.Equal(got, []string{"export"}) {
+		t.Errorf("dbiam ex<Tab> = %q, want export", got)
+	}
+	if got := complete("dbiam", "migrate", "ro"); !slices.Equal(got, []string{"rollback"}) {
+		t.Errorf("dbiam migrate ro<Tab> = %q, want rollback", got)
+	}
+	if got := complete("dbiam", "export", "--workspaces"); !slices.Equal(got, []string{"--workspaces-file"}) {
+		t.Errorf("dbiam export --workspaces<Tab> = %q, want --workspaces-file", got)
+	}
+	if got := complete("dbiam", "completion", ""); len(got) != 0 && !slices.Contains(got, "bash") {
+		t.Logf("dbiam completion <Tab> = %q", got)
+	}
+}
+
+// TestCompletionScripts checks that every shell gets a script that hooks
+// dbiam and asks it for candidates, and that fish's lists the commands.
+func TestCompletionScripts(t *testing.T) {
+	for _, shell := range completionShells {
+		code, out, errOut := runCLI(t, "completion", shell)
+		if code != 0 || errOut != "" {
+			t.Fatalf("completion %s: exit %d, stderr %q", shell, code, errOut)
+		}
+		var want []string
+		switch shell {
+		case "bash":
+			want = []string{"complete -o bashdefault -o default -F _dbiam_complete dbiam", "--generate-bash-completion"}
+		case "zsh":
+			want = []string{"#compdef dbiam", "compdef _dbiam dbiam", "--generate-bash-completion"}
+		case "powershell":
+			want = []string{"Register-ArgumentCompleter -Native -CommandName dbiam", "--generate-bash-completion"}
+		case "fish":
+			want = []string{"complete -c dbiam", "-a 'export'", "-a 'migrate'", "-l workspaces-file"}
+		}
+		for _, w := range want {
+			if !strings.Contains(out, w) {
+				t.Errorf("completion %s lacks %q:\n%s", shell, w, out)
+			}
+		}
+	}
+	if zsh, err := exec.LookPath("zsh"); err == nil {
+		_, out, _ := runCLI(t, "completion", "zsh")
+		cmd := exec.Command(zsh, "-n")
+		cmd.Stdin = strings.NewReader(out)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("zsh -n: %v\n%s", err, b)
+		}
+	}
+	if fish, err := exec.LookPath("fish"); err == nil {
+		_, out, _ := runCLI(t, "completion", "fish")
+		cmd := exec.Command(fish, "--no-execute")
+		cmd.Stdin = strings.NewReader(out)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("fish --no-execute: %v\n%s", err, b)
+		}
+	}
+}
+
+// TestCredentialErrorsGolden runs dbiam against a sandbox with credentials
+// that go wrong in each way, and pins what the user reads: one line that
+// names the credential (never the secret) and a hint with the next step.
+func TestCredentialErrorsGolden(t *testing.T) {
+	srv := sandbox.NewTestServer(t, sandbox.Options{})
+	refusing := sandbox.NewTestServer(t, sandbox.Options{})
+	if err := refusing.AddFault(sandbox.Fault{PathRegexp: `/workspaces$`, Status: 401}); err != nil {
+		t.Fatal(err)
+	}
+	const m2mClient, m2mSecret = "bd2e3835-c978-4802-8bf2-651e743e4efe", "sandbox-sp-secret-terraform"
+	cases := []struct {
+		name string
+		srv  *sandbox.Server
+		env  map[string]string
+	}{
+		{"no credentials", srv, nil},
+		{"wrong token", srv, map[string]string{"DATABRICKS_TOKEN": "dapi-wrong-token-0001"}},
+		{"not an account admin", srv, map[string]string{"DATABRICKS_TOKEN": srv.UserToken()}},
+		{"wrong M2M secret", srv, map[string]string{"DATABRICKS_CLIENT_ID": m2mClient, "DATABRICKS_CLIENT_SECRET": "wrong-secret-0002"}},
+		{"M2M token refused by the API", refusing, map[string]string{"DATABRICKS_CLIENT_ID": m2mClient, "DATABRICKS_CLIENT_SECRET": m2mSecret}},
+	}
+	var b strings.Builder
+	for _, c := range cases {
+		srv := c.srv
+		hermetic(t)
+		for k, v := range c.env {
+			t.Setenv(k, v)
+		}
+		io, out, errb := reports.Test()
+		args := []string{"dbiam", "--host", srv.URL(), "--account-id", srv.AccountID(), "audit", "--user", "x@acme.test"}
+		code := run(context.Background(), args, io)
+		got := strings.ReplaceAll(errb.String(), srv.URL(), "<sandbox>")
+		got = strings.ReplaceAll(got, srv.AccountID(), "<account>")
+		fmt.Fprintf(&b, "# %s\n%s[exit %d]\n\n", c.name, got, code)
+		if code != exitError || out.Len() != 0 {
+			t.Errorf("%s: exit %d, stdout %q", c.name, code, out)
+		}
+		if n := strings.Count(strings.TrimSpace(got), "\n"); n > 1 {
+			t.Errorf("%s: %d lines, want the error and at most one hint:\n%s", c.name, n+1, got)
+		}
+		for _, secret := range []string{"dapi-wrong-token-0001", "wrong-secret-0002", srv.UserToken(), m2mSecret} {
+			if strings.Contains(got, secret) {
+				t.Errorf("%s: stderr carries a secret:\n%s", c.name, got)
+			}
+		}
+	}
+	golden(t, "credential-errors.golden", b.String())
+}
+
+// TestCommandsEndWithOutcome: each command's last line on stderr says what
+// it did, how long it took and where its output went (before the error
+// line of a partial result).
+func TestCommandsEndWithOutcome(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		args []string
+		want *regexp.Regexp
+	}{
+		{[]string{"--sandbox", "--no-progress", "export", "--format", "csv", "--out", filepath.Join(dir, "export")},
+			regexp.MustCompile(`^dbiam: export finished in [0-9.]+m?s: 4 workspaces: 4 ok, 0 failed, 0 skipped; wrote ` + regexp.QuoteMeta(filepath.Join(dir, "export")) + `$`)},
+		{[]string{"--sandbox", "--no-progress", "audit", "--user", "elena.patel@acme.test", "--format", "html", "--out", filepath.Join(dir, "impact.html")},
+			regexp.MustCompile(`^dbiam: audit finished in [0-9.]+m?s: 1 identity, 4 workspaces, \d+ findings \(\d+ breaks, .*\); wrote ` + regexp.QuoteMeta(filepath.Join(dir, "impact.html")) + `$`)},
+		{[]string{"--sandbox", "--no-progress", "audit", "--user", "elena.patel@acme.test", "--format", "json"},
+			regexp.MustCompile(`^dbiam: audit finished in [0-9.]+m?s: 1 identity, 4 workspaces, \d+ findings .*; output on stdout$`)},
+		{[]string{"--sandbox", "--no-progress", "migrate", "plan", "--out", filepath.Join(dir, "plan.json")},
+			regexp.MustCompile(`^dbiam: migrate plan finished in [0-9.]+m?s: \d+ local groups in 4 workspaces, \d+ to migrate, \d+ conflicts \(\d+ blocking\); wrote ` + regexp.QuoteMeta(filepath.Join(dir, "plan.json")) + `$`)},
+	}
+	for _, tt := range tests {
+		code, _, errOut := runCLI(t, tt.args...)
+		lines := strings.Split(strings.TrimSpace(errOut), "\n")
+		last := lines[len(lines)-1]
+		if code == exitPartial && len(lines) > 1 {
+			last = lines[len(lines)-2] // the outcome, then the error
+		}
+		if !tt.want.MatchString(last) {
+			t.Errorf("%q: exit %d, last line %q, want %s\n%s", tt.args[2], code, last, tt.want, errOut)
+		}
+	}
+}
+
+// TestHTMLReportsInBrowser writes the audit and migrate plan HTML reports
+// of the demo account and opens them in headless Chromium: at a phone's
+// width nothing scrolls sideways and the chart's labels are readable,
+// headings are words, and the sort works from the keyboard.
+func TestHTMLReportsInBrowser(t *testing.T) {
+	b := browsertest.Start(t)
+	dir := t.TempDir()
+	audit := filepath.Join(dir, "impact.html")
+	if code, _, errOut := runCLI(t, "--sandbox", "--no-progress", "audit", "--user", "elena.patel@acme.test", "--format", "html", "--out", audit); code != 0 {
+		t.Fatalf("audit: exit %d\n%s", code, errOut)
+	}
+	plan := filepath.Join(dir, "plan.html")
+	if code, _, errOut := runCLI(t, "--sandbox", "--no-progress", "migrate", "plan", "--out", filepath.Join(dir, "plan.json"), "--report", "html", "--report-out", plan); code != exitPartial {
+		t.Fatalf("plan: exit %d, want 2 (the demo account has conflicts)\n%s", code, errOut)
+	}
+	for _, path := range []string{audit, plan} {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			p := b.Open("file://"+path, 400, 800)
+			if sw, cw := p.Number("document.documentElement.scrollWidth"), p.Number("document.documentElement.clientWidth"); sw > cw {
+				t.Errorf("scrolls sideways at 400 px: %v wide in %v", sw, cw)
+			}
+			if n := p.Number(`document.querySelectorAll(".clabel").length`); n == 0 {
+				t.Error("no chart")
+			}
+			if small := p.Number(`Array.from(document.querySelectorAll(".clabel")).filter(e => parseFloat(getComputedStyle(e).fontSize) < 12).length`); small != 0 {
+				t.Errorf("%v chart labels smaller than 12 px", small)
+			}
+			if h := p.String(`Array.from(document.querySelectorAll("th, .filters label, td[data-label]")).map(e => e.getAttribute("data-label") || e.textContent).filter(s => s.includes("_")).slice(0, 3).join(" | ")`); h != "" {
+				t.Errorf("snake_case headings: %s", h)
+			}
+			p = b.Open("file://"+path, 1280, 900)
+			if sw, cw := p.Number("document.documentElement.scrollWidth"), p.Number("document.documentElement.clientWidth"); sw > cw {
+				t.Errorf("scrolls sideways at 1280 px: %v wide in %v", sw, cw)
+			}
+			for range 200 {
+				p.Press("Tab", false)
+				if p.String(`document.activeElement.matches("#main-table th button") ? "sort" : ""`) == "sort" {
+					break
+				}
+			}
+			p.Press("Enter", false)
+			if s := p.String(`document.activeElement.closest("th").getAttribute("aria-sort")`); s != "ascending" {
+				t.Errorf("Enter on the first sort button: aria-sort %q, want ascending", s)
+			}
+			if ex := p.Exceptions(); len(ex) > 0 {
+				t.Errorf("script errors: %v", ex)
+			}
+		})
+	}
+}
+
+// TestOutputFlags: -o/--output is the format in every command that has
+// one (--format and -f still work), and --out - writes a single stream to
+// stdout: one export table as JSON Lines or CSV, an audit report.
+func TestOutputFlags(t *testing.T) {
+	code, out, errOut := runCLI(t, "--sandbox", "--no-progress", "export", "-o", "json", "--include", "users", "--out", "-")
+	if code != 0 {
+		t.Fatalf("export to stdout: exit %d\n%s", code, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	for _, l := range lines {
+		var row map[string]any
+		if err := json.Unmarshal([]byte(l), &row); err != nil || row["user_name"] == nil || row["workspace_id"] == nil {
+			t.Fatalf("stdout line %q is not a users row: %v", l, err)
+		}
+	}
+	if len(lines) < 100 {
+		t.Errorf("%d user rows on stdout", len(lines))
+	}
+	if !strings.Contains(errOut, "; output on stdout\n") || !strings.Contains(errOut, "table users") {
+		t.Errorf("the last line does not say the table went to stdout:\n%s", errOut)
+	}
+
+	code, out, errOut = runCLI(t, "--sandbox", "--no-progress", "export", "--format", "csv", "--include", "memberships", "--out", "-")
+	if code != 0 || !strings.HasPrefix(out, "workspace_id,workspace_name,group_id,group_name,") {
+		t.Errorf("export --format csv --out -: exit %d, stdout starts %q\n%s", code, out[:min(len(out), 80)], errOut)
+	}
+
+	code, out, errOut = runCLI(t, "--sandbox", "--no-progress", "audit", "--user", "elena.patel@acme.test", "-o", "json", "--out", "-")
+	var rep map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil || rep["findings"] == nil {
+		t.Errorf("audit -o json --out -: exit %d, stdout is not the JSON report\n%s", code, errOut)
+	}
+
+	dir := filepath.Join(t.TempDir(), "x")
+	if code, _, errOut := runCLI(t, "--sandbox", "--no-progress", "export", "-f", "csv", "--out", dir); code != 0 {
+		t.Errorf("the old spelling -f csv: exit %d\n%s", code, errOut)
+	}
+}
