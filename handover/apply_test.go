@@ -289,7 +289,7 @@ func TestSecretScopeManageIsMANAGE(t *testing.T) {
 // and are recorded, but no step sends a new one (no intent follows the
 // stop), and the run counts what it left pending.
 func TestApplyStopSendsNoNewWrite(t *testing.T) {
-	srv := newServer(t)
+	srv := newProdBoundServer(t)
 	plan, p := demoPlan(t, srv, func(o *PlanOptions) { o.Workspaces = []string{"acme-prod"} })
 	d, stdout, _ := deps(srv)
 	ctx, cancel := context.WithCancel(context.Background())
