@@ -19,6 +19,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -48,6 +49,7 @@ const (
 	exitPartial     = 2
 	exitGate        = 3
 	exitInterrupted = 130
+	exitBrokenPipe  = 141 // 128 + SIGPIPE, what a shell reports for a writer killed by it
 )
 
 func main() {
@@ -60,6 +62,16 @@ func main() {
 func run(ctx context.Context, args []string, io *reports.Streams) int {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// A reader that goes away (dbiam export --out - | head, or stderr
+	// piped into one) would otherwise kill the process at its next write,
+	// leaving the spool and temporary files, personal data, behind. With
+	// SIGPIPE caught, the write fails with EPIPE instead: the command
+	// stops and cleans up, and log lines to a closed stderr are dropped.
+	sigpipe := make(chan os.Signal, 1)
+	signal.Notify(sigpipe, syscall.SIGPIPE)
+	defer signal.Stop(sigpipe)
+	out := &stdout{w: io.Out}
+	io.Out = out
 
 	sdklogger.DefaultLogger = sdkLog{io: io}
 	g := &globals{io: io}
@@ -75,7 +87,28 @@ func run(ctx context.Context, args []string, io *reports.Streams) int {
 	if o, ok := io.Outcome(); ok {
 		fmt.Fprintf(io.Err, "dbiam: %s\n", o.Line(time.Since(start)))
 	}
+	if err != nil && out.closed.Load() {
+		// The reader of stdout left, as head does: stop quietly, with
+		// the status a shell reports for a writer killed by SIGPIPE.
+		return exitBrokenPipe
+	}
 	return exitCode(ctx, err, io)
+}
+
+// stdout is the data stream; it notes when its reader has gone away
+// (EPIPE), so that run can tell that from an error of the command's own.
+// It is safe for concurrent use if w is.
+type stdout struct {
+	w      io.Writer
+	closed atomic.Bool
+}
+
+func (s *stdout) Write(p []byte) (int, error) {
+	n, err := s.w.Write(p)
+	if errors.Is(err, syscall.EPIPE) {
+		s.closed.Store(true)
+	}
+	return n, err
 }
 
 // globals holds the global flag values and the lazily started embedded
