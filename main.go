@@ -87,9 +87,10 @@ func run(ctx context.Context, args []string, io *reports.Streams) int {
 	if o, ok := io.Outcome(); ok {
 		fmt.Fprintf(io.Err, "dbiam: %s\n", o.Line(time.Since(start)))
 	}
-	if err != nil && out.closed.Load() {
-		// The reader of stdout left, as head does: stop quietly, with
-		// the status a shell reports for a writer killed by SIGPIPE.
+	if out.closed.Load() && errors.Is(err, syscall.EPIPE) {
+		// The command stopped because the reader of stdout left, as head
+		// does: end quietly, with the status a shell reports for a
+		// writer killed by SIGPIPE. (Any other error is reported.)
 		return exitBrokenPipe
 	}
 	return exitCode(ctx, err, io)
