@@ -78,6 +78,9 @@ func run(ctx context.Context, args []string, io *reports.Streams) int {
 	defer g.close()
 	app := newApp(io, g)
 	app.Metadata = map[string]any{"args": args} // as typed; recorded (credentials left out) in export's About table
+	if len(args) > 1 && args[1] == completeCommand {
+		return runComplete(app, args[2:], io.Out) // the completion scripts' protocol (completion.go)
+	}
 	g.args = globalFlagAfterCommand(app, args)
 	start := time.Now()
 	err := app.RunContext(ctx, g.args)
@@ -138,13 +141,10 @@ func newApp(io *reports.Streams, g *globals) *cli.App {
 		Description: "dbiam reads credentials the way the Databricks CLI and SDK do: a profile in\n" +
 			"~/.databrickscfg, DATABRICKS_* environment variables, or the flags below.\n" +
 			"Pass --sandbox to run any command against an embedded, seeded emulator.",
-		Reader:    io.In,
-		Writer:    io.Out,
-		ErrWriter: io.Err,
-		// --generate-bash-completion: the protocol of the completion
-		// scripts (see completionCommand).
-		EnableBashCompletion: true,
-		ExitErrHandler:       func(*cli.Context, error) {}, // exit codes are mapped in run
+		Reader:         io.In,
+		Writer:         io.Out,
+		ErrWriter:      io.Err,
+		ExitErrHandler: func(*cli.Context, error) {}, // exit codes are mapped in run
 		// Group names and regexes may contain commas: never split slice flags.
 		DisableSliceFlagSeparator: true,
 		Flags: []cli.Flag{
