@@ -74,8 +74,16 @@ func TestGlobalFlagAfterCommand(t *testing.T) {
 		{"exprot --profile p", "exprot --profile p"},
 		{"--bogus export --profile p", "--bogus export --profile p"},
 		{"export --bogus --profile p", "--profile p export --bogus"},
-		// The completion request stays last.
-		{"export --profile p --generate-bash-completion", "--profile p export --generate-bash-completion"},
+		// A command's flags may follow its arguments, as in the
+		// Databricks CLI and gh; their values stay with them.
+		{"migrate apply plan.json --yes", "migrate apply --yes plan.json"},
+		{"migrate apply plan.json -j j.d --dry-run -p prod", "-p prod migrate apply -j j.d --dry-run plan.json"},
+		{"diff old.xlsx new.xlsx -o json --out -", "diff -o json --out - old.xlsx new.xlsx"},
+		// An unknown flag after an argument goes in front too, so that it
+		// is reported as an unknown flag.
+		{"migrate apply plan.json --bogus", "migrate apply --bogus plan.json"},
+		{"migrate apply plan.json -- --yes", "migrate apply plan.json -- --yes"},
+		{"migrate apply - --yes", "migrate apply --yes -"},
 	}
 	for _, tt := range tests {
 		got := globalFlagAfterCommand(app, append([]string{"dbiam"}, strings.Fields(tt.in)...))
