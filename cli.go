@@ -264,11 +264,35 @@ func usageFlagError(err error, path string, args []string, flags []cli.Flag) err
 	for _, sep := range []string{" for flag -", " for -"} {
 		if before, after, ok := strings.Cut(msg, sep); ok {
 			n, rest, _ := strings.Cut(after, ":")
+			if want := valueWanted(n, flags); want != "" && strings.TrimSpace(rest) == "parse error" {
+				rest = " want " + want // Go's flag package says no more than "parse error"
+			}
 			msg = before + strings.TrimSuffix(sep, "-") + typedFlag(n, args) + cutColon(rest)
 			break
 		}
 	}
 	return &usageError{err: errors.New(msg), hint: hint}
+}
+
+// valueWanted says what kind of value the flag named name takes, for an
+// error about a value that does not parse, or "" if unknown.
+func valueWanted(name string, flags []cli.Flag) string {
+	for _, f := range flags {
+		if !slices.Contains(f.Names(), name) {
+			continue
+		}
+		switch f.(type) {
+		case *cli.DurationFlag:
+			return "a duration such as 500ms, 3m or 1h30m"
+		case *cli.IntFlag, *cli.Int64Flag, *cli.UintFlag, *cli.Uint64Flag:
+			return "a whole number"
+		case *cli.Float64Flag:
+			return "a number such as 2.5"
+		case *cli.BoolFlag:
+			return "true or false (or the flag alone)"
+		}
+	}
+	return ""
 }
 
 func cutColon(rest string) string {
