@@ -192,6 +192,7 @@ func TestErrorsGolden(t *testing.T) {
 		{"export", "--profile", "prod"},
 		{"--sandbox", "export", "--workspace", "acme-prd"},
 		{"export", "-o", "acme.xlsx"},
+		{"export", "-o", "identities"},
 		{"export", "--out", "json"},
 		{"export", "-o", "json", "--out", "-"},
 		{"export", "-o", "xlsx", "--include", "users", "--out", "-"},
