@@ -298,11 +298,41 @@ func (o *object) effectiveRunAs() (pref, bool) {
 // audits. Findings carry the identity key in Identity; the caller maps keys
 // to identities. now is the clock for token recency.
 func analyze(ws WorkspaceRef, objs []*object, m matcher, now time.Time) []Finding {
+	markPipelineJobs(objs)
 	var out []Finding
 	for _, o := range objs {
 		out = append(out, analyzeObject(ws, o, m, now)...)
 	}
 	return out
+}
+
+// markPipelineJobs records on each pipeline of objs the jobs with an
+// unpaused schedule or trigger (or continuous) that have a task updating
+// it.
+func markPipelineJobs(objs []*object) {
+	byID := map[string]*object{}
+	for _, o := range objs {
+		if o.kind == KindPipeline {
+			o.activeJobs = nil
+			byID[o.id] = o
+		}
+	}
+	for _, o := range objs {
+		if o.kind != KindJob {
+			continue
+		}
+		if trigger, paused, _ := jobTrigger(o.job.Settings); trigger == "" || paused {
+			continue
+		}
+		for _, t := range o.job.Settings.Tasks {
+			if t.PipelineTask == nil {
+				continue
+			}
+			if p := byID[t.PipelineTask.PipelineID]; p != nil && !slices.Contains(p.activeJobs, o.name) {
+				p.activeJobs = append(p.activeJobs, o.name)
+			}
+		}
+	}
 }
 
 func analyzeObject(ws WorkspaceRef, o *object, m matcher, now time.Time) []Finding {
@@ -326,7 +356,7 @@ func analyzeObject(ws WorkspaceRef, o *object, m matcher, now time.Time) []Findi
 	for _, r := range o.refs {
 		add(r.who, r.rel)
 	}
-	mgrs, owners := managers(o.acl)
+	mgrs, owners := o.managers()
 	for _, p := range owners {
 		add(p, RelOwns)
 	}
@@ -429,7 +459,7 @@ func rate(o *object, s *relset, eff pref, effKnown bool, managerCount int, now t
 		vs = append(vs, rateCluster(clusterFacts{State: o.cluster.State, Source: o.cluster.ClusterSource, Pinned: o.cluster.Pinned}, s.has(RelDedicated)))
 	case o.kind == KindPipeline && tie:
 		ra, name := runAsFor()
-		vs = append(vs, ratePipeline(pipelineFacts{State: o.pipeline.State, RunAs: ra, RunAsName: name}))
+		vs = append(vs, ratePipeline(pipelineFacts{State: o.pipeline.State, RunAs: ra, RunAsName: name, ActiveJobs: o.activeJobs}))
 	case o.kind == KindQuery && s.has(RelOwns):
 		if trashed(o.query.LifecycleState) {
 			vs = append(vs, rateTrashed(o.kind))

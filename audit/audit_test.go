@@ -770,6 +770,10 @@ func TestCommandFlags(t *testing.T) {
 	if err := app.run("audit", "--group", "trailing space "); err != nil || !slices.Equal(got.Groups, []string{"trailing space "}) {
 		t.Errorf("--group with a trailing space: %q, %v", got.Groups, err)
 	}
+	// So may a workspace's name.
+	if err := app.run("audit", "--all", "--workspace", " ml "); err != nil || !slices.Equal(got.Workspaces, []string{" ml "}) {
+		t.Errorf("--workspace with edge spaces: %q, %v", got.Workspaces, err)
+	}
 	if err := app.run("audit", "extra"); err == nil || !strings.Contains(err.Error(), "takes no arguments") {
 		t.Errorf("positional argument: err = %v", err)
 	}

@@ -282,9 +282,15 @@ func fetchDetails(ctx context.Context, d scim.Doer, objs []*object, scope Permis
 			}
 		}
 	})
+	// jobs/get tells a job's run-as when nothing else does, and holds the
+	// tasks of a job with more than the list shows (has_more: the list
+	// shows 100), which may run home-folder files.
 	var jobs []*object
 	for _, o := range objs {
 		if needsJobGet(o, m, ws) {
+			o.jobGetRunAs = true
+			jobs = append(jobs, o)
+		} else if o.kind == KindJob && o.job.HasMore {
 			jobs = append(jobs, o)
 		}
 	}
@@ -295,6 +301,10 @@ func fetchDetails(ctx context.Context, d scim.Doer, objs []*object, scope Permis
 			return
 		}
 		o.jobRunAs = j.RunAsUserName
+		if o.job.HasMore {
+			o.job.Settings.Tasks, o.job.HasMore = j.Settings.Tasks, false
+			o.tasksRead = true
+		}
 	})
 	return len(need), len(jobs) + len(pls)
 }

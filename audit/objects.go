@@ -44,6 +44,10 @@ type object struct {
 	aclErr   error
 	jobRunAs string // jobs/get run_as_user_name
 	jobErr   error
+	// jobGetRunAs is set when jobs/get was read for the run-as; a job
+	// listed with has_more is read for its tasks too (tasksRead once they
+	// are all in job.Settings.Tasks).
+	jobGetRunAs, tasksRead bool
 
 	// Kind-specific facts.
 	token     *scim.TokenInfo
@@ -59,6 +63,9 @@ type object struct {
 	libs       []string
 	libsErr    error
 	continuous bool // a continuous pipeline (pipeline get)
+	// activeJobs are the names of the active jobs that update a pipeline
+	// (markPipelineJobs).
+	activeJobs []string
 	// mlModel is a registry model's name: its permissions id (permID) is
 	// only known after a get.
 	mlModel string
@@ -455,8 +462,11 @@ const secretScopeACL = "secret-scope"
 
 // secretACL turns a secret scope's ACL into an ObjectPermissions (MANAGE
 // becomes CAN_MANAGE) and ties every principal on it to the scope. The
-// secrets API names principals without their type: a name with "@" is a
-// user, a UUID a service principal, anything else a group.
+// secrets API names principals without their type (see
+// secretPrincipalType): the entries are filed as users (a name with "@"),
+// service principals (a UUID) or groups, but the ties, and the managers
+// (object.managers), keep the type unknown where a group could bear the
+// name.
 func (o *object) secretACL(acls []scim.SecretACL) {
 	p := &scim.ObjectPermissions{ObjectID: o.id, ObjectType: "secret-scope"}
 	var parts []string
@@ -475,11 +485,23 @@ func (o *object) secretACL(acls []scim.SecretACL) {
 			e.GroupName = a.Principal
 		}
 		p.AccessControlList = append(p.AccessControlList, e)
-		o.refs = append(o.refs, objRef{aclPrincipal(e), RelGranted})
+		o.refs = append(o.refs, objRef{pref{name: a.Principal, ptype: secretPrincipalType(a.Principal)}, RelGranted})
 		parts = append(parts, a.Principal+": "+a.Permission)
 	}
 	o.acl = p
 	o.details = []Detail{{"acl", strings.Join(parts, "; ")}}
+}
+
+// secretPrincipalType is the type of a principal the secrets API names:
+// a group when the name can only be a group's, else unknown (""). A user
+// name has an "@" and a service principal's application id is a UUID, but
+// a group's display name may look like either ("data@corp.test"), so those
+// match an audited user, service principal or group of that name.
+func secretPrincipalType(name string) PrincipalType {
+	if strings.Contains(name, "@") || reUUID.MatchString(name) {
+		return ""
+	}
+	return PrincipalGroup
 }
 
 var reUUID = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
@@ -521,6 +543,18 @@ func aclPrincipal(a scim.AccessControl) pref {
 // every object, so they never count as a remaining manager: an object only
 // admins can manage is orphaned.
 const adminsGroup = "admins"
+
+// managers returns the object's managers and owners (see managers); those
+// of a secret scope carry the type secretPrincipalType gives their names.
+func (o *object) managers() (mgrs, owners []pref) {
+	mgrs, owners = managers(o.acl)
+	if o.permType == secretScopeACL {
+		for i := range mgrs {
+			mgrs[i].ptype = secretPrincipalType(mgrs[i].name)
+		}
+	}
+	return mgrs, owners
+}
 
 // managers returns the principals with CAN_MANAGE or IS_OWNER granted on
 // the object itself in acl, except the admins group, and the owners

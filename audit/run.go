@@ -1,10 +1,10 @@
 package audit
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -227,42 +227,19 @@ func (a *auditor) selectWorkspaces(ctx context.Context) error {
 			return err // scim.Session.Workspaces names the operation
 		}
 	}
-	want := map[string]bool{}
-	for _, w := range a.plan.workspaces {
-		want[strings.ToLower(strings.TrimSpace(w))] = false
+	picked, err := pickWorkspaces(infos, a.plan.workspaces)
+	if err != nil {
+		return err
 	}
-	for _, info := range infos {
-		idKey := strconv.FormatInt(info.ID, 10)
-		nameKey := strings.ToLower(info.Name)
-		if len(want) > 0 {
-			_, byID := want[idKey]
-			_, byName := want[nameKey]
-			if !byID && !byName {
-				continue
-			}
-			if byID {
-				want[idKey] = true
-			}
-			if byName {
-				want[nameKey] = true
-			}
+	for i, info := range infos {
+		if picked != nil && !picked[i] {
+			continue
 		}
 		w := &wsRun{info: info, ref: WorkspaceRef{ID: info.ID, Name: info.Name, URL: info.URL}}
 		if info.Status != "" && info.Status != "RUNNING" {
 			w.skipped = "workspace status " + info.Status
 		}
 		a.ws = append(a.ws, w)
-	}
-	var unknown []string
-	for k, seen := range want {
-		if !seen {
-			unknown = append(unknown, k)
-		}
-	}
-	if len(unknown) > 0 {
-		slices.Sort(unknown)
-		nf := scim.NewWorkspaceNotFound(unknown[0], infos)
-		return &InputError{Input: "--workspace " + strings.Join(unknown, ", "), Problem: "no such workspace", Fix: nf.Hint(), Err: nf}
 	}
 	for _, w := range a.ws {
 		if w.skipped != "" {
@@ -276,6 +253,54 @@ func (a *auditor) selectWorkspaces(ctx context.Context) error {
 		w.client = c
 	}
 	return nil
+}
+
+// pickWorkspaces returns which of infos the --workspace selectors name
+// (nil: no selector, every workspace). A selector names a workspace by id
+// or by its exact name, spaces and case included, every workspace of that
+// name; one that matches no name exactly may match a single workspace's
+// name ignoring case. A selector that names none, or several only ignoring
+// case, is an *InputError.
+func pickWorkspaces(infos []scim.WorkspaceInfo, sels []string) ([]bool, error) {
+	if len(sels) == 0 {
+		return nil, nil
+	}
+	picked := make([]bool, len(infos))
+	var unknown []string
+	for _, sel := range sels {
+		var hits, folded []int
+		for i, w := range infos {
+			switch {
+			case strconv.FormatInt(w.ID, 10) == sel || w.Name == sel:
+				hits = append(hits, i)
+			case strings.EqualFold(w.Name, sel):
+				folded = append(folded, i)
+			}
+		}
+		switch {
+		case len(hits) > 0:
+		case len(folded) == 1:
+			hits = folded
+		case len(folded) > 1:
+			names := make([]string, len(folded))
+			for j, h := range folded {
+				names[j] = fmt.Sprintf("%q (%d)", infos[h].Name, infos[h].ID)
+			}
+			return nil, &InputError{Input: fmt.Sprintf("--workspace %q", sel),
+				Problem: "names no workspace exactly, and " + strings.Join(names, ", ") + " ignoring case",
+				Fix:     "give the exact name or the id"}
+		default:
+			unknown = append(unknown, sel)
+		}
+		for _, h := range hits {
+			picked[h] = true
+		}
+	}
+	if len(unknown) > 0 {
+		nf := scim.NewWorkspaceNotFound(unknown[0], infos)
+		return nil, &InputError{Input: "--workspace " + strings.Join(unknown, ", "), Problem: "no such workspace", Fix: nf.Hint(), Err: nf}
+	}
+	return picked, nil
 }
 
 // active returns the workspaces that can be audited.
@@ -438,12 +463,27 @@ func (a *auditor) detailGaps(w *wsRun, objs []*object) {
 	}
 	failed, total := 0, 0
 	var first error
+	tasksFailed, tasksTotal := 0, 0
+	var tasksFirst error
 	for _, o := range objs {
-		if o.kind != KindJob || (o.jobErr == nil && o.jobRunAs == "") {
+		if o.kind != KindJob {
+			continue
+		}
+		lost := o.jobErr != nil && !errors.Is(o.jobErr, scim.ErrNotFound)
+		if o.job.HasMore || o.tasksRead {
+			// Listed with more tasks than the list shows: the rest were
+			// to come from jobs/get.
+			tasksTotal++
+			if lost {
+				tasksFailed++
+				tasksFirst = cmp.Or(tasksFirst, o.jobErr)
+			}
+		}
+		if !o.jobGetRunAs {
 			continue
 		}
 		total++
-		if o.jobErr != nil && !errors.Is(o.jobErr, scim.ErrNotFound) {
+		if lost {
 			failed++
 			if first == nil {
 				first = o.jobErr
@@ -452,6 +492,9 @@ func (a *auditor) detailGaps(w *wsRun, objs []*object) {
 	}
 	if failed > 0 {
 		w.gap(KindJob, fmt.Errorf("run-as of %d of %d jobs could not be read: %w", failed, total, first))
+	}
+	if tasksFailed > 0 {
+		w.gap(KindWorkspaceFile, fmt.Errorf("tasks of %d of %d jobs with more than 100 tasks could not be read: %w", tasksFailed, tasksTotal, tasksFirst))
 	}
 	failed, total, first = 0, 0, nil
 	for _, o := range objs {

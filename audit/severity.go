@@ -166,6 +166,9 @@ type pipelineFacts struct {
 	State     string // IDLE, RUNNING, ...
 	RunAs     runAs
 	RunAsName string
+	// ActiveJobs are the jobs with an unpaused schedule or trigger (or
+	// continuous) whose tasks update the pipeline.
+	ActiveJobs []string
 }
 
 func pipelineRunning(state string) bool {
@@ -176,8 +179,11 @@ func pipelineRunning(state string) bool {
 	return false
 }
 
-// ratePipeline: a running pipeline that runs as the identity stops; any
-// other pipeline is info.
+// ratePipeline: a pipeline that runs as the identity and that an active
+// job updates breaks (a pipeline update runs as the pipeline's run-as
+// identity, whoever starts it: SDK v0.175.0 pipelines PipelineStateInfo
+// "The username that the pipeline runs as ... derived from the pipeline
+// owner", RunAs); a running one stops; any other pipeline is info.
 func ratePipeline(p pipelineFacts) verdict {
 	if p.RunAs == runAsOther {
 		who := p.RunAsName
@@ -185,6 +191,13 @@ func ratePipeline(p pipelineFacts) verdict {
 			who = "another principal"
 		}
 		return verdict{SeverityInfo, "pipeline runs as " + who}
+	}
+	if len(p.ActiveJobs) > 0 {
+		jobs := "job " + strings.Join(quoteAll(p.ActiveJobs), ", ") + " updates"
+		if len(p.ActiveJobs) > 1 {
+			jobs = "jobs " + strings.Join(quoteAll(p.ActiveJobs), ", ") + " update"
+		}
+		return verdict{SeverityBreaks, "pipeline runs as the identity and " + jobs + " it on an unpaused schedule or trigger; its updates fail"}
 	}
 	if pipelineRunning(p.State) {
 		return verdict{SeverityStops, "running pipeline runs as the identity; it stops"}
@@ -298,4 +311,13 @@ func joinNames(names []string) string {
 		return "group " + q[0]
 	}
 	return "groups " + strings.Join(q, ", ")
+}
+
+// quoteAll quotes each name.
+func quoteAll(names []string) []string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = fmt.Sprintf("%q", n)
+	}
+	return q
 }

@@ -99,6 +99,10 @@ func TestRatePipeline(t *testing.T) {
 		{pipelineFacts{State: "STARTING", RunAs: runAsAssumed}, SeverityStops},
 		{pipelineFacts{State: "IDLE", RunAs: runAsIdentity}, SeverityInfo},
 		{pipelineFacts{State: "RUNNING", RunAs: runAsOther, RunAsName: "sp"}, SeverityInfo},
+		// An active job updates it: its next update fails.
+		{pipelineFacts{State: "IDLE", RunAs: runAsIdentity, ActiveJobs: []string{"nightly"}}, SeverityBreaks},
+		{pipelineFacts{State: "RUNNING", RunAs: runAsAssumed, ActiveJobs: []string{"nightly"}}, SeverityBreaks},
+		{pipelineFacts{State: "IDLE", RunAs: runAsOther, RunAsName: "sp", ActiveJobs: []string{"nightly"}}, SeverityInfo},
 	}
 	for _, tt := range tests {
 		if v := ratePipeline(tt.p); v.sev != tt.want {

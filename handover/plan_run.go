@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/xrash/smetrics"
+
 	"github.com/dbiam/dbiam/reports"
 	"github.com/dbiam/dbiam/scim"
 )
@@ -358,7 +360,57 @@ func (pl *planner) selectWorkspaces(ctx context.Context) error {
 	if len(pl.ws) == 0 {
 		return &InputError{Input: "dbiam handover plan", Problem: "no running workspace to read", Fix: "check --workspace and the account"}
 	}
+	return checkMapWorkspaces(pl.in.succ, infos)
+}
+
+// checkMapWorkspaces refuses a --map row whose workspace cell names no
+// workspace of the account (names are matched exactly): such a row would
+// silently send nothing to its successor.
+func checkMapWorkspaces(s successors, infos []scim.WorkspaceInfo) error {
+	for _, r := range s.rules {
+		if r.Workspace == "" || slices.ContainsFunc(infos, func(i scim.WorkspaceInfo) bool {
+			return i.Name == r.Workspace || strconv.FormatInt(i.ID, 10) == r.Workspace
+		}) {
+			continue
+		}
+		fix := "write a workspace name exactly as the account spells it, its id, or *"
+		if close := closestWorkspaces(r.Workspace, infos); len(close) > 0 {
+			fix = "did you mean " + strings.Join(close, " or ") + "? " + fix
+		}
+		return &InputError{Input: fmt.Sprintf("%s:%d", s.path, r.Line),
+			Problem: fmt.Sprintf("workspace %s is not a workspace of the account (names are matched exactly, spaces and case included)", strconv.Quote(r.Workspace)),
+			Fix:     fix}
+	}
 	return nil
+}
+
+// closestWorkspaces returns, quoted, up to three workspace names close to
+// want: those equal to it but for case or edge spaces when there are any,
+// else the closest by edit distance (at most half of want's length, and at
+// least 2).
+func closestWorkspaces(want string, infos []scim.WorkspaceInfo) []string {
+	fold := func(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+	type scored struct {
+		name string
+		dist int
+	}
+	var all []scored
+	for _, i := range infos {
+		d := smetrics.WagnerFischer(fold(want), fold(i.Name), 1, 1, 1)
+		if d <= max(2, len([]rune(want))/2) {
+			all = append(all, scored{i.Name, d})
+		}
+	}
+	slices.SortStableFunc(all, func(a, b scored) int { return cmp.Or(cmp.Compare(a.dist, b.dist), strings.Compare(a.name, b.name)) })
+	if len(all) > 0 && all[0].dist == 0 {
+		// The same name but for case or edge spaces: that is the one.
+		all = slices.DeleteFunc(all, func(a scored) bool { return a.dist > 0 })
+	}
+	var out []string
+	for _, a := range all[:min(len(all), 3)] {
+		out = append(out, strconv.Quote(a.name))
+	}
+	return out
 }
 
 var (
@@ -644,8 +696,27 @@ func (pl *planner) build(ctx context.Context) error {
 			p.Changes = append(p.Changes, base)
 		}
 	}
+	// A leaver that no directory knows and nothing names is most likely a
+	// misspelt name: a plan that does nothing for it would pass for a
+	// finished handover.
+	unknown := map[string]bool{}
+	for _, l := range pl.ls {
+		if l.AccountID != "" || slices.ContainsFunc(pl.ws, func(w *wsState) bool { _, ok := w.local[l.key]; return ok }) ||
+			slices.ContainsFunc(p.Changes, func(c Change) bool { return c.Identity == l.key }) ||
+			slices.ContainsFunc(p.Conflicts, func(c Conflict) bool { return c.Identity == l.key }) ||
+			slices.ContainsFunc(p.LeftAsIs, func(n Note) bool { return n.Identity == l.key }) {
+			continue
+		}
+		unknown[l.key] = true
+		p.Conflicts = append(p.Conflicts, Conflict{Identity: l.key, Kind: KindIdentity,
+			Reason: l.key + " is in neither the account nor any workspace read, and no object names it (names are matched exactly, but for case)",
+			Fix:    "check the name in --from or --from-file, or leave it out"})
+	}
 	if pl.opts.Deactivate {
 		for _, l := range pl.ls {
+			if unknown[l.key] {
+				continue
+			}
 			if l.AccountID == "" {
 				p.Conflicts = append(p.Conflicts, Conflict{Identity: l.key, Kind: KindIdentity, Action: ActionDeactivate,
 					Reason: l.key + " is not an account identity", Fix: "leave --deactivate out, or remove it from --from"})

@@ -3,6 +3,7 @@ package journal
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -156,7 +157,16 @@ type Step[P any] struct {
 // a later run needs to resume or undo it. The record is durable before
 // Intend returns; call it right before each such write (never for a read,
 // never for a call that will not be sent). In a dry run it writes nothing.
+//
+// Once the run's context is cancelled (Ctrl-C), Intend records nothing and
+// returns an error wrapping the context's: the grace period lets a write
+// whose intent is recorded go out and be recorded (including the time it
+// waits for its rate limit), never starts a new one. The step then stops;
+// a resumed run reads the live state and goes on.
 func (s *Step[P]) Intend(data P) error {
+	if err := s.Run.Err(); err != nil {
+		return fmt.Errorf("step %s: no new write after the run was stopped: %w", s.ID, err)
+	}
 	s.began = true
 	return s.e.Append(s.ID, Started, s.e.payload(s.base, data), nil)
 }

@@ -163,6 +163,40 @@ func TestRunInterrupted(t *testing.T) {
 	}
 }
 
+// TestNoNewWriteAfterCancel: once the run is stopped, a step still in its
+// grace period may finish the write it sent, but Intend refuses a new one:
+// nothing is recorded and the write is not sent.
+func TestNoNewWriteAfterCancel(t *testing.T) {
+	dir := t.TempDir()
+	j, ex := openExec(t, dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	sent := 0
+	st, err := ex.Run(ctx, "a", payload{}, func(s *Step[payload]) (Outcome, payload, error) {
+		if err := s.Intend(payload{Before: "x"}); err != nil {
+			return OutcomeDone, payload{}, err
+		}
+		sent++
+		cancel() // Ctrl-C while the first write is in flight
+		if s.Ctx.Err() != nil {
+			t.Error("the step's calls lost their grace period")
+		}
+		if err := s.Intend(payload{Before: "y"}); err != nil {
+			return OutcomeDone, payload{}, err
+		}
+		sent++
+		return OutcomeDone, payload{}, nil
+	})
+	if st != "" || !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run = %q, %v; want interrupted", st, err)
+	}
+	if sent != 1 {
+		t.Errorf("%d writes sent, want only the one before the stop", sent)
+	}
+	if got := states(j.Records()); got != "a=started" {
+		t.Errorf("records = %s, want only the first intent", got)
+	}
+}
+
 // TestGraceLetsCallsFinish: the step's context outlives the run's by the
 // grace period.
 func TestGraceLetsCallsFinish(t *testing.T) {

@@ -32,8 +32,10 @@ import (
 //	GET    /api/2.0/token-management/tokens/{token_id}                             {"token_info":{...}}; 404 RESOURCE_DOES_NOT_EXIST
 //	DELETE /api/2.0/token-management/tokens/{token_id}                             200 {}
 //	GET    /api/2.{1,2}/jobs/list?limit=&offset=&page_token=&name=&expand_tasks=   limit 1-100 (default 20, else 400 INVALID_PARAMETER_VALUE);
-//	                                                                               has_more, next_page_token, prev_page_token; no run_as_user_name
-//	GET    /api/2.{1,2}/jobs/get?job_id=                                           adds run_as_user_name; missing job: 400 INVALID_PARAMETER_VALUE "Job N does not exist."
+//	                                                                               has_more, next_page_token, prev_page_token; no run_as_user_name;
+//	                                                                               expand_tasks: at most 100 tasks per job, the job's has_more set when it has more
+//	GET    /api/2.{1,2}/jobs/get?job_id=&page_token=                               adds run_as_user_name; 100 tasks a page, next_page_token while more remain;
+//	                                                                               missing job: 400 INVALID_PARAMETER_VALUE "Job N does not exist."
 //	GET    /api/2.1/clusters/list?page_size=&page_token=&filter_by.*=&sort_by.*=    page_size clamped to 100 (default 20); next/prev_page_token
 //	GET    /api/2.0/clusters/list                                                  unpaged
 //	GET    /api/2.{0,1}/clusters/get?cluster_id=                                   missing: 400 INVALID_PARAMETER_VALUE "Cluster X does not exist"
@@ -74,8 +76,14 @@ import (
 // gives none, and the largest page served. Jobs and pipelines reject a size
 // above the maximum (400 INVALID_PARAMETER_VALUE); the other lists clamp it.
 const (
-	jobsDefaultLimit        = 20
-	jobsMaxLimit            = 100
+	jobsDefaultLimit = 20
+	jobsMaxLimit     = 100
+	// jobsTasksPage is how many tasks a job carries in jobs/list
+	// (expand_tasks) and in each page of jobs/get: "Read endpoints return
+	// only 100 tasks. If more than 100 tasks are available, you can paginate
+	// through them using jobs/get" (SDK v0.175.0 jobs JobSettings.Tasks,
+	// BaseJob.HasMore; the SDK's JobsAPI.Get and List follow them).
+	jobsTasksPage           = 100
 	clustersDefaultPage     = 20
 	clustersMaxPage         = 100
 	pipelinesDefaultPage    = 25
@@ -342,9 +350,15 @@ type wireJobSettings struct {
 type wireTask struct {
 	TaskKey           string            `json:"task_key"`
 	NotebookTask      *wireNotebookTask `json:"notebook_task,omitempty"`
+	PipelineTask      *wirePipelineTask `json:"pipeline_task,omitempty"`
 	ExistingClusterID string            `json:"existing_cluster_id,omitempty"`
 	TimeoutSeconds    int               `json:"timeout_seconds"`
 	RunIf             string            `json:"run_if"`
+}
+
+type wirePipelineTask struct {
+	PipelineID  string `json:"pipeline_id"`
+	FullRefresh bool   `json:"full_refresh"`
 }
 
 type wireNotebookTask struct {
@@ -359,6 +373,7 @@ type wireJob struct {
 	CreatedTime     int64            `json:"created_time"`
 	Settings        *wireJobSettings `json:"settings"`
 	HasMore         bool             `json:"has_more,omitempty"`
+	NextPageToken   string           `json:"next_page_token,omitempty"`
 }
 
 // jobOwner is the name of the job's current IS_OWNER ("" when it has none
@@ -374,8 +389,10 @@ func (c *call) jobOwner(j *jobObj) string {
 	return ""
 }
 
-// renderJob renders a job for list (get false) or jobs/get.
-func (c *call) renderJob(j *jobObj, get, tasks bool) wireJob {
+// renderJob renders a job for list (get false) or jobs/get, with its tasks
+// from the task offset from on, at most jobsTasksPage of them: a list
+// marks a job with more as has_more, a get gives the next page's token.
+func (c *call) renderJob(j *jobObj, get, tasks bool, from int) wireJob {
 	out := wireJob{JobID: j.id, CreatedTime: j.created, Settings: &wireJobSettings{
 		Name: j.name, RunAs: j.runAs, Schedule: j.schedule, Trigger: j.trigger, Continuous: j.continuous,
 		EmailNotifications: j.email, Tags: j.tags, MaxConcurrentRuns: 1, Format: "MULTI_TASK"}}
@@ -383,10 +400,21 @@ func (c *call) renderJob(j *jobObj, get, tasks bool) wireJob {
 		out.CreatorUserName = j.creator
 	}
 	if tasks || get {
-		for _, t := range j.tasks {
+		from = min(from, len(j.tasks))
+		to := min(from+jobsTasksPage, len(j.tasks))
+		switch {
+		case to < len(j.tasks) && get:
+			out.NextPageToken = pageToken("jobtasks-"+strconv.FormatInt(j.id, 10), to)
+		case to < len(j.tasks):
+			out.HasMore = true
+		}
+		for _, t := range j.tasks[from:to] {
 			wt := wireTask{TaskKey: t.TaskKey, ExistingClusterID: t.ExistingClusterID, RunIf: "ALL_SUCCESS"}
 			if t.NotebookPath != "" {
 				wt.NotebookTask = &wireNotebookTask{NotebookPath: t.NotebookPath, Source: "WORKSPACE"}
+			}
+			if t.PipelineID != "" {
+				wt.PipelineTask = &wirePipelineTask{PipelineID: t.PipelineID}
 			}
 			out.Settings.Tasks = append(out.Settings.Tasks, wt)
 		}
@@ -448,7 +476,7 @@ func listJobs(c *call) error {
 		PrevPageToken string    `json:"prev_page_token,omitempty"`
 	}{HasMore: to < len(jobs)}
 	for _, j := range jobs[from:to] {
-		resp.Jobs = append(resp.Jobs, c.renderJob(j, false, expand))
+		resp.Jobs = append(resp.Jobs, c.renderJob(j, false, expand, 0))
 	}
 	if resp.HasMore {
 		resp.NextPageToken = pageToken("jobs", to)
@@ -473,7 +501,13 @@ func getJob(c *call) error {
 			if !c.canSeeListed(permTypeJobs, s) {
 				return c.denied(permTypeJobs, s)
 			}
-			return c.reply(http.StatusOK, c.renderJob(j, true, true))
+			from := 0
+			if t := c.r.URL.Query().Get("page_token"); t != "" {
+				if from, err = parsePageToken("jobtasks-"+strconv.FormatInt(j.id, 10), t); err != nil {
+					return err
+				}
+			}
+			return c.reply(http.StatusOK, c.renderJob(j, true, true, from))
 		}
 	}
 	return restErr(http.StatusBadRequest, errInvalidParameter, "Job %d does not exist.", id)

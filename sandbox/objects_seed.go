@@ -211,11 +211,13 @@ type SeedContinuous struct {
 }
 
 // SeedTask is one job task: a notebook run on an existing cluster or on
-// job compute.
+// job compute, or an update of a pipeline of the workspace (PipelineID,
+// rendered as pipeline_task).
 type SeedTask struct {
 	TaskKey           string `json:"task_key"`
 	NotebookPath      string `json:"notebook_path,omitempty"`
 	ExistingClusterID string `json:"existing_cluster_id,omitempty"`
+	PipelineID        string `json:"pipeline_id,omitempty"`
 }
 
 // SeedEmailNotifications are a job's e-mail notification lists.
@@ -728,6 +730,12 @@ func validateObjects(prefix string, s *Seed, w *SeedWorkspace, o *SeedObjects) [
 			v.unique(tf+".task_key", keys, t.TaskKey)
 			if t.ExistingClusterID != "" && !clusters[strings.ToLower(t.ExistingClusterID)] {
 				v.errf("%s.existing_cluster_id: %q is not a cluster of the workspace", tf, t.ExistingClusterID)
+			}
+			if t.PipelineID != "" && !slices.ContainsFunc(o.Pipelines, func(p SeedPipeline) bool { return p.PipelineID == t.PipelineID }) {
+				v.errf("%s.pipeline_id: %q is not a pipeline of the workspace", tf, t.PipelineID)
+			}
+			if t.PipelineID != "" && (t.NotebookPath != "" || t.ExistingClusterID != "") {
+				v.errf("%s: a pipeline task has no notebook_path or existing_cluster_id", tf)
 			}
 		}
 	}

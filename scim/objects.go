@@ -95,6 +95,12 @@ type Job struct {
 	CreatedTime     int64       `json:"created_time,omitempty"`
 	RunAsUserName   string      `json:"run_as_user_name,omitempty"`
 	Settings        JobSettings `json:"settings"`
+	// HasMore is set by jobs/list on a job with more tasks than the list
+	// shows (it shows at most 100); GetJob reads them all.
+	HasMore bool `json:"has_more,omitempty"`
+	// NextPageToken is set by jobs/get while more of the job's tasks
+	// remain; GetJob follows it.
+	NextPageToken string `json:"next_page_token,omitempty"`
 }
 
 // JobSettings are the parts of a job's settings that say when it runs and
@@ -111,7 +117,8 @@ type JobSettings struct {
 	Tasks []JobTask `json:"tasks,omitempty"`
 }
 
-// JobTask is the part of a job task that names workspace files.
+// JobTask is the part of a job task that names workspace files or a
+// pipeline.
 type JobTask struct {
 	TaskKey      string `json:"task_key"`
 	NotebookTask *struct {
@@ -128,6 +135,11 @@ type JobTask struct {
 			Source string `json:"source,omitempty"`
 		} `json:"file,omitempty"`
 	} `json:"sql_task,omitempty"`
+	// PipelineTask is an update of a pipeline, which runs as the
+	// pipeline's own run-as identity.
+	PipelineTask *struct {
+		PipelineID string `json:"pipeline_id"`
+	} `json:"pipeline_task,omitempty"`
 }
 
 // WorkspacePaths returns the workspace files the task runs: notebook,
@@ -277,21 +289,41 @@ func Jobs(ctx context.Context, d Doer) iter.Seq2[Job, error] {
 }
 
 // GetJob reads one job (GET /api/2.2/jobs/get?job_id=), including its
-// effective RunAsUserName. A missing job is an error matching ErrNotFound
-// (the API answers 400 INVALID_PARAMETER_VALUE "Job ... does not exist").
+// effective RunAsUserName and every task: the API returns 100 tasks a
+// page and a next_page_token while more remain, which GetJob follows as
+// the SDK's JobsAPI.Get does. A missing job is an error matching
+// ErrNotFound (the API answers 400 INVALID_PARAMETER_VALUE "Job ... does
+// not exist").
 func GetJob(ctx context.Context, d Doer, jobID int64) (Job, error) {
 	var j Job
 	q := url.Values{"job_id": {strconv.FormatInt(jobID, 10)}}
-	if err := d.Do(ctx, ClassDefault, http.MethodGet, pathJobsGet, q, nil, &j); err != nil {
-		// The jobs API reports a missing job as 400 INVALID_PARAMETER_VALUE;
-		// the SDK maps it to NotFound the same way (apierr/error_overrides.go).
-		var ae *APIError
-		if errors.As(err, &ae) && ae.StatusCode == http.StatusBadRequest && ae.ErrorCode == "INVALID_PARAMETER_VALUE" && strings.Contains(ae.Message, "does not exist") {
-			return Job{}, fmt.Errorf("get job %d: %w: %w", jobID, ErrNotFound, err)
+	seen := map[string]bool{}
+	for page := 1; ; page++ {
+		var p Job
+		if err := d.Do(ctx, ClassDefault, http.MethodGet, pathJobsGet, q, nil, &p); err != nil {
+			// The jobs API reports a missing job as 400 INVALID_PARAMETER_VALUE;
+			// the SDK maps it to NotFound the same way (apierr/error_overrides.go).
+			var ae *APIError
+			if errors.As(err, &ae) && ae.StatusCode == http.StatusBadRequest && ae.ErrorCode == "INVALID_PARAMETER_VALUE" && strings.Contains(ae.Message, "does not exist") {
+				return Job{}, fmt.Errorf("get job %d: %w: %w", jobID, ErrNotFound, err)
+			}
+			return Job{}, err
 		}
-		return Job{}, err
+		if page == 1 {
+			j = p
+		} else {
+			j.Settings.Tasks = append(j.Settings.Tasks, p.Settings.Tasks...)
+		}
+		switch {
+		case p.NextPageToken == "":
+			j.NextPageToken, j.HasMore = "", false
+			return j, nil
+		case seen[p.NextPageToken] || page >= defaultMaxPages:
+			return Job{}, fmt.Errorf("GET %s job %d: %w: tasks do not end", pathJobsGet, jobID, ErrPageLimit)
+		}
+		seen[p.NextPageToken] = true
+		q.Set("page_token", p.NextPageToken)
 	}
-	return j, nil
 }
 
 // Cluster is a cluster from clusters/list. SingleUserName is set on

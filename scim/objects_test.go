@@ -157,6 +157,32 @@ func TestGetJobNotFound(t *testing.T) {
 	}
 }
 
+// TestGetJobPagesTasks: jobs/get returns 100 tasks a page and a
+// next_page_token while more remain; GetJob reads them all, and stops on a
+// repeated token.
+func TestGetJobPagesTasks(t *testing.T) {
+	pages := map[string]string{
+		"":   `{"job_id":9,"run_as_user_name":"a@x.test","settings":{"name":"n","tasks":[{"task_key":"a","notebook_task":{"notebook_path":"/Users/b@x.test/a"}}]},"next_page_token":"p2"}`,
+		"p2": `{"job_id":9,"settings":{"name":"n","tasks":[{"task_key":"b","notebook_task":{"notebook_path":"/Users/b@x.test/b"}}]}}`,
+	}
+	f := &fakeDoer{t: t, reply: func(_ string, q url.Values) (any, error) {
+		return json.RawMessage(pages[q.Get("page_token")]), nil
+	}}
+	j, err := GetJob(context.Background(), f, 9)
+	if err != nil || j.RunAsUserName != "a@x.test" || len(j.Settings.Tasks) != 2 || j.Settings.Tasks[1].TaskKey != "b" || j.NextPageToken != "" {
+		t.Errorf("GetJob = %+v, %v", j, err)
+	}
+	if want := []string{"default GET /api/2.2/jobs/get?job_id=9", "default GET /api/2.2/jobs/get?job_id=9&page_token=p2"}; !slices.Equal(f.calls, want) {
+		t.Errorf("calls = %v, want %v", f.calls, want)
+	}
+	f = &fakeDoer{t: t, reply: func(string, url.Values) (any, error) {
+		return json.RawMessage(`{"job_id":9,"settings":{"name":"n"},"next_page_token":"same"}`), nil
+	}}
+	if _, err := GetJob(context.Background(), f, 9); !errors.Is(err, ErrPageLimit) {
+		t.Errorf("repeated token: err = %v, want ErrPageLimit", err)
+	}
+}
+
 func TestListClustersMarksPinned(t *testing.T) {
 	f := &fakeDoer{t: t, reply: func(_ string, q url.Values) (any, error) {
 		if q.Get("filter_by.is_pinned") == "true" {
