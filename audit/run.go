@@ -318,10 +318,21 @@ func (a *auditor) scan(ctx context.Context) {
 	if len(a.ms) > 0 {
 		unit = "workspaces and metastores"
 	}
-	prog := reports.NewProgress(a.streams, reports.ProgressOptions{Label: "audit", Unit: "objects", TaskUnit: unit, Tasks: len(a.active()) + len(a.ms)})
+	tasks := len(a.active()) + len(a.ms)
+	if a.everyone != nil {
+		unit = "tasks"
+		tasks++
+	}
+	prog := reports.NewProgress(a.streams, reports.ProgressOptions{Label: "audit", Unit: "objects", TaskUnit: unit, Tasks: tasks})
 	defer prog.Close()
 	var wg sync.WaitGroup
 	wg.Go(func() { a.scanMetastores(ctx, prog) })
+	if a.everyone != nil {
+		// --all also lists every identity, which can take longer than
+		// the objects: the progress (and off a terminal its heartbeat)
+		// goes on until that is done too.
+		wg.Go(func() { a.everyone.track(ctx, prog.Task("every identity", 0)) })
+	}
 	a.scanWorkspaces(ctx, prog)
 	wg.Wait()
 }
