@@ -399,7 +399,7 @@ _dbiam`
 	}{
 		{[]string{"dbiam", "ex"}, []string{"export:export users, service principals, groups, memberships, entitlements and assignments"}},
 		{[]string{"dbiam", "export", "--workspace"}, []string{
-			"--workspace:export only this workspace, by ID_OR_NAME (repeatable; default: all)",
+			"--workspace:export only this workspace, by ID_OR_NAME (repeatable; exact name, spaces included; default: all)",
 			"--workspaces-file:read the workspaces from a CSV FILE of id,name,url rows instead of the account"}},
 		{[]string{"dbiam", "export", "--out", ""}, []string{"FILES"}},
 		{[]string{"dbiam", "-p", "prod", "mig"}, []string{"migrate:migrate workspace-local groups to account groups"}},
@@ -434,7 +434,7 @@ func TestCompletionFish(t *testing.T) {
 	}{
 		{"dbiam ex", []string{"export\texport users, service principals, groups, memberships, entitlements and assignments"}},
 		{"dbiam export --workspace", []string{
-			"--workspace\texport only this workspace, by ID_OR_NAME (repeatable; default: all)",
+			"--workspace\texport only this workspace, by ID_OR_NAME (repeatable; exact name, spaces included; default: all)",
 			"--workspaces-file\tread the workspaces from a CSV FILE of id,name,url rows instead of the account"}},
 		// Not -a, -m, -r, -t: urfave/cli's fish script made short flags
 		// of the letters of --format.
