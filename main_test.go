@@ -237,7 +237,9 @@ func TestDiffExitCodes(t *testing.T) {
 		!regexp.MustCompile(`^dbiam: diff finished in [0-9.]+m?s: no differences; output on stdout\n$`).MatchString(errOut) {
 		t.Errorf("diff of equal exports: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
-	// One workspace removed from b's workspaces table: it differs, exit 3.
+	// One workspace removed from a's workspaces table (and from the row
+	// count its About table records, which diff checks against cut files):
+	// a workspace added since, exit 3.
 	ws := filepath.Join(a, "workspaces.csv")
 	body, err := os.ReadFile(ws)
 	if err != nil {
@@ -247,9 +249,27 @@ func TestDiffExitCodes(t *testing.T) {
 	if err := os.WriteFile(ws, []byte(strings.Join(lines[:len(lines)-2], "")), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	aboutCSV := filepath.Join(a, "about.csv")
+	about, err := os.ReadFile(aboutCSV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(lines) - 2 // the header and the final "" are not rows
+	fixed := strings.Replace(string(about), fmt.Sprintf("table,workspaces,ok,%d,", n), fmt.Sprintf("table,workspaces,ok,%d,", n-1), 1)
+	if fixed == string(about) {
+		t.Fatalf("about.csv lacks the workspaces row count %d:\n%s", n, about)
+	}
+	if err := os.WriteFile(aboutCSV, []byte(fixed), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	code, out, errOut = runCLI(t, "diff", a, b)
 	if code != 3 || !strings.Contains(out, "workspace\tadded") || !strings.Contains(errOut, "dbiam: exports differ: 1 change") {
 		t.Errorf("diff of different exports: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	// Flags may follow the arguments, as in the Databricks CLI and gh.
+	code, out, errOut = runCLI(t, "diff", a, b, "-o", "json")
+	if code != 3 || !strings.HasPrefix(out, "{") {
+		t.Errorf("diff A B -o json: exit %d, stdout %.40q, stderr %q; want the JSON report", code, out, errOut)
 	}
 	if code, _, errOut := runCLI(t, "diff", a); code != exitError || !strings.Contains(errOut, "two exports") {
 		t.Errorf("diff with one argument: exit %d, stderr %q", code, errOut)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -124,6 +125,10 @@ func Run(ctx context.Context, o Options, d Deps) error {
 			return fmt.Errorf("%w: %w", ErrBadOptions, err)
 		}
 	}
+	if a, b := accountOf(exports[0].raw), accountOf(exports[1].raw); a != "" && b != "" && a != b {
+		return fmt.Errorf("%w: %s is an export of account %s and %s of account %s: compare two exports of one account",
+			ErrBadOptions, o.Old, a, o.New, b)
+	}
 	res := compare(exports[0], exports[1])
 	r := &Report{
 		ReportVersion: reportVersion,
@@ -153,6 +158,16 @@ func Run(ctx context.Context, o Options, d Deps) error {
 		return nil
 	}
 	return &DifferentError{Changes: len(res.Changes), NotCompared: len(res.NotCompared), Summary: r.Summary}
+}
+
+// accountOf returns the account id an export's About table records, or ""
+// when it records none (an export without an account id says so in words).
+func accountOf(x *rawExport) string {
+	id := strings.TrimSpace(x.about["account_id"])
+	if strings.HasPrefix(id, "(") {
+		return ""
+	}
+	return id
 }
 
 // write renders r in format to out (atomically, mode 0600: reports hold
@@ -206,7 +221,7 @@ func Command(io *reports.Streams) *cli.Command {
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 2 {
-				return fmt.Errorf("%w: diff takes two exports, OLD and NEW (got %d arguments)", ErrBadOptions, c.NArg())
+				return argsError(c.Args().Slice())
 			}
 			if err := reports.CheckOutputFlags(c.String("output"), c.String("out"), []string{FormatTable, FormatCSV, FormatJSON, FormatXLSX, FormatHTML}); err != nil {
 				return fmt.Errorf("%w: %w", ErrBadOptions, err)
@@ -215,4 +230,22 @@ func Command(io *reports.Streams) *cli.Command {
 				Out: c.String("out"), Force: c.Bool("force")}, Deps{Streams: io, Version: c.App.Version})
 		},
 	}
+}
+
+// argsError says why args are not OLD and NEW. Flags written after them
+// arrive as arguments (flags go first, as in every dbiam command): the
+// error then shows the line in order.
+func argsError(args []string) error {
+	isFlag := func(a string) bool { return len(a) > 1 && a[0] == '-' }
+	if len(args) > 2 && !isFlag(args[0]) && !isFlag(args[1]) && isFlag(args[2]) {
+		line := append([]string{"dbiam", "diff"}, args[2:]...)
+		line = append(line, args[:2]...)
+		for i, a := range line {
+			if a == "" || strings.ContainsAny(a, " \t\n\"'") {
+				line[i] = strconv.Quote(a)
+			}
+		}
+		return fmt.Errorf("%w: diff takes two exports, OLD and NEW, and flags go before them: %s", ErrBadOptions, strings.Join(line, " "))
+	}
+	return fmt.Errorf("%w: diff takes two exports, OLD and NEW (got %d arguments)", ErrBadOptions, len(args))
 }

@@ -222,16 +222,18 @@ func build(x *rawExport) (*exportData, error) {
 		}
 	}
 	for _, s := range e.workspaces {
-		s.computeAdmins(x.tables[tableUsers] != nil && x.tables[tableUsers].has("workspace_admin"))
+		s.computeAdmins(x.tables[tableMemberships] == nil)
 	}
 	return e, nil
 }
 
 // computeAdmins finds the principals with admin rights in the workspace
-// and why: membership of the workspace group "admins" (the workspace_admin
-// column, or the memberships table for exports without it), an ADMIN
-// permission assignment, or one to a group they belong to.
-func (s *snapshot) computeAdmins(hasColumn bool) {
+// and why: membership of the workspace group "admins" (from the
+// memberships table, which lists its direct and transitive members; the
+// workspace_admin column only without that table, since exports count
+// ADMIN assignments in it too), an ADMIN permission assignment, or one to
+// a group they belong to.
+func (s *snapshot) computeAdmins(useColumn bool) {
 	add := func(k pkey, why string) {
 		if k.kind == kindGroup {
 			return // a group's admin rights are its members'
@@ -240,7 +242,7 @@ func (s *snapshot) computeAdmins(hasColumn bool) {
 			s.admins[k] = append(s.admins[k], why)
 		}
 	}
-	if hasColumn {
+	if useColumn {
 		for k, p := range s.principals {
 			if p.admin == "true" {
 				add(k, "member of admins")
@@ -572,9 +574,15 @@ func counts(cs []Change) map[string]int {
 
 // summaryLine says how many changes there are, admin gains first.
 func summaryLine(r result) string {
+	parts := func(n int) string {
+		if n == 1 {
+			return "1 part not compared"
+		}
+		return strconv.Itoa(n) + " parts not compared"
+	}
 	if len(r.Changes) == 0 {
 		if len(r.NotCompared) > 0 {
-			return fmt.Sprintf("no differences in what could be compared; %d parts not compared", len(r.NotCompared))
+			return "no differences in what could be compared; " + parts(len(r.NotCompared))
 		}
 		return "no differences"
 	}
@@ -583,11 +591,14 @@ func summaryLine(r result) string {
 	if len(r.Changes) == 1 {
 		s = "1 change"
 	}
-	if g := n[CategoryAdmin+" "+ChangeGained]; g > 0 {
+	switch g := n[CategoryAdmin+" "+ChangeGained]; {
+	case g == 1:
+		s += " (1 admin right gained)"
+	case g > 1:
 		s += fmt.Sprintf(" (%d admin rights gained)", g)
 	}
 	if len(r.NotCompared) > 0 {
-		s += fmt.Sprintf("; %d parts not compared", len(r.NotCompared))
+		s += "; " + parts(len(r.NotCompared))
 	}
 	return s
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/urfave/cli/v2"
 	"github.com/xuri/excelize/v2"
 
 	"github.com/dbiam/dbiam/export"
@@ -322,5 +323,159 @@ func TestReportIsStable(t *testing.T) {
 	}
 	if !strings.Contains(first, `"changes": [`) {
 		t.Fatalf("no changes in %s", first)
+	}
+}
+
+// copyDir copies the files of directory src to a new directory dst.
+func copyDir(t *testing.T, src, dst string) {
+	t.Helper()
+	if err := os.Mkdir(dst, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, e.Name()), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// keepLines rewrites file to its first n lines.
+func keepLines(t *testing.T, file string, n int) {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(b), "\n")
+	if err := os.WriteFile(file, []byte(strings.Join(lines[:n], "")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestTruncatedExportIsRefused: a table cut short at a row boundary (a
+// partial copy) reads without a parse error; its row count, checked
+// against the About table, refuses it with one line, rather than every
+// lost row reported as removed.
+func TestTruncatedExportIsRefused(t *testing.T) {
+	e := newEnv(t)
+	csvDir := e.export(t, "q1-csv", "csv", nil)
+	jsonDir := e.export(t, "q1-jsonl", "json", nil)
+	xlsx := e.export(t, "q1.xlsx", "xlsx", nil)
+
+	cutCSV := filepath.Join(e.dir, "cut-csv")
+	copyDir(t, csvDir, cutCSV)
+	keepLines(t, filepath.Join(cutCSV, "memberships.csv"), 300)
+	cutJSON := filepath.Join(e.dir, "cut-jsonl")
+	copyDir(t, jsonDir, cutJSON)
+	keepLines(t, filepath.Join(cutJSON, "users.jsonl"), 100)
+	cutXLSX := filepath.Join(e.dir, "cut.xlsx")
+	f, err := excelize.OpenFile(xlsx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if err := f.RemoveRow("entitlements", 2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.SaveAs(cutXLSX); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+
+	for _, tt := range []struct{ old, new, table string }{
+		{csvDir, cutCSV, "memberships"},
+		{cutJSON, csvDir, "users"},
+		{xlsx, cutXLSX, "entitlements"},
+	} {
+		stdout, _, err := run(t, Options{Old: tt.old, New: tt.new})
+		if !errors.Is(err, ErrBadOptions) || !strings.Contains(err.Error(), "table "+tt.table+" has ") ||
+			!strings.Contains(err.Error(), "truncated") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s vs %s: err = %v, want one line saying %s is truncated", filepath.Base(tt.old), filepath.Base(tt.new), err, tt.table)
+		}
+		if stdout != "" {
+			t.Errorf("wrote a report: %q", stdout)
+		}
+	}
+	// The complete exports still compare equal.
+	if _, _, err := run(t, Options{Old: csvDir, New: xlsx}); err != nil {
+		t.Errorf("complete exports: %v", err)
+	}
+}
+
+// TestExportsOfTwoAccountsAreRefused: exports of different accounts share
+// no workspace; rather than every workspace added and removed, the
+// comparison is refused with one line naming both accounts.
+func TestExportsOfTwoAccountsAreRefused(t *testing.T) {
+	e := newEnv(t)
+	csvDir := e.export(t, "a-csv", "csv", nil)
+	jsonDir := e.export(t, "a-jsonl", "json", nil)
+	const other = "0d1e2f3a-0000-4000-8000-000000000001"
+	for _, tt := range []struct{ dir, about string }{{csvDir, "about.csv"}, {jsonDir, "about.json"}} {
+		moved := tt.dir + "-other"
+		copyDir(t, tt.dir, moved)
+		p := filepath.Join(moved, tt.about)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), e.srv.AccountID()) {
+			t.Fatalf("%s does not hold the account id", tt.about)
+		}
+		if err := os.WriteFile(p, []byte(strings.ReplaceAll(string(b), e.srv.AccountID(), other)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = run(t, Options{Old: tt.dir, New: moved})
+		if !errors.Is(err, ErrBadOptions) || !strings.Contains(err.Error(), "account "+e.srv.AccountID()) ||
+			!strings.Contains(err.Error(), "account "+other) {
+			t.Errorf("%s: err = %v, want a refusal naming both accounts", tt.about, err)
+		}
+	}
+}
+
+// TestFlagsAfterTheExports: flags go before OLD and NEW (urfave/cli stops
+// at the first argument); written after them, the error shows the line in
+// order instead of a bare count of arguments.
+func TestFlagsAfterTheExports(t *testing.T) {
+	streams, _, _ := reports.Test()
+	app := &cli.App{Name: "dbiam", Commands: []*cli.Command{Command(streams)},
+		Writer: streams.Out, ErrWriter: streams.Err, ExitErrHandler: func(*cli.Context, error) {}}
+	err := app.RunContext(context.Background(), []string{"dbiam", "diff", "q1", "q2 .xlsx", "--format", "html", "--out", "review.html"})
+	want := `flags go before them: dbiam diff --format html --out review.html q1 "q2 .xlsx"`
+	if !errors.Is(err, ErrBadOptions) || !strings.Contains(err.Error(), want) {
+		t.Errorf("err = %v, want ErrBadOptions showing %q", err, want)
+	}
+	err = app.RunContext(context.Background(), []string{"dbiam", "diff", "q1"})
+	if !errors.Is(err, ErrBadOptions) || !strings.Contains(err.Error(), "got 1 arguments") {
+		t.Errorf("one argument: %v", err)
+	}
+}
+
+// TestSummaryLine: counts in the summary agree in number with their nouns.
+func TestSummaryLine(t *testing.T) {
+	gain := Change{Category: CategoryAdmin, Change: ChangeGained}
+	other := Change{Category: CategoryPrincipal, Change: ChangeAdded}
+	nc := NotCompared{Reason: "x"}
+	for _, tt := range []struct {
+		r    result
+		want string
+	}{
+		{result{}, "no differences"},
+		{result{NotCompared: []NotCompared{nc}}, "no differences in what could be compared; 1 part not compared"},
+		{result{NotCompared: []NotCompared{nc, nc}}, "no differences in what could be compared; 2 parts not compared"},
+		{result{Changes: []Change{gain}}, "1 change (1 admin right gained)"},
+		{result{Changes: []Change{gain, gain, other}, NotCompared: []NotCompared{nc}}, "3 changes (2 admin rights gained); 1 part not compared"},
+	} {
+		if got := summaryLine(tt.r); got != tt.want {
+			t.Errorf("summaryLine = %q, want %q", got, tt.want)
+		}
 	}
 }

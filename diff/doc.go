@@ -6,10 +6,10 @@
 // OLD and NEW are outputs of dbiam export in any format, mixed: an XLSX
 // workbook, or a directory of CSV or JSON Lines files. The tables read are
 // workspaces, users, service_principals, groups, memberships, entitlements
-// and assignments, by column name (columns an older export lacks are
-// worked around: admin rights come from the memberships table without a
-// workspace_admin column); the About table, when present, describes each
-// side in the report.
+// and assignments, by column name (membership of admins comes from the
+// memberships table, so exports written before workspace_admin counted
+// ADMIN assignments compare alike with later ones); the About table, when
+// present, describes each side in the report.
 //
 // # Matching
 //
@@ -46,5 +46,8 @@
 // HTML page (the admin rights gained first). Run returns nil when the
 // exports are equal, and a *DifferentError otherwise: exit code 3 when
 // they differ, 2 when nothing differed in what could be compared but some
-// parts could not be. Unreadable inputs match ErrBadOptions (exit code 1).
+// parts could not be. Unreadable inputs match ErrBadOptions (exit code 1),
+// and so do inputs that would make a false report: a table whose row count
+// differs from the one its About table records (cut short), and exports
+// of two different accounts.
 package diff

@@ -99,6 +99,9 @@ type rawExport struct {
 	format string
 	about  map[string]string
 	status map[string]string // table -> status, from the About table
+	// rows are the tables' row counts the About table records, to tell a
+	// truncated file from one with fewer rows.
+	rows   map[string]int
 	tables map[string]*table
 }
 
@@ -112,13 +115,13 @@ func load(path string) (*rawExport, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read export %s: %w", path, err)
 	}
-	x := &rawExport{path: path, about: map[string]string{}, status: map[string]string{}, tables: map[string]*table{}}
+	x := &rawExport{path: path, about: map[string]string{}, status: map[string]string{}, rows: map[string]int{}, tables: map[string]*table{}}
 	if !fi.IsDir() {
 		x.format = formatXLSX
 		if err := x.loadXLSX(); err != nil {
 			return nil, fmt.Errorf("read export %s: %w", path, err)
 		}
-		return x, nil
+		return x, x.checkRows()
 	}
 	csvs, _ := filepath.Glob(filepath.Join(path, "*.csv"))
 	jsonls, _ := filepath.Glob(filepath.Join(path, "*.jsonl"))
@@ -157,7 +160,32 @@ func load(path string) (*rawExport, error) {
 	if x.tables[tableWorkspaces] == nil {
 		return nil, fmt.Errorf("read export %s: no workspaces table: %w", path, errNotExport)
 	}
-	return x, nil
+	return x, x.checkRows()
+}
+
+// checkRows compares the rows read of each table with the count its About
+// table records: a file cut short at a line boundary reads without error,
+// and would show every row it lost as removed.
+func (x *rawExport) checkRows() error {
+	for _, name := range readTables {
+		t := x.tables[name]
+		want, ok := x.rows[name]
+		if t == nil || !ok {
+			continue
+		}
+		if want != len(t.rows) {
+			return fmt.Errorf("read export %s: table %s has %d rows but its About table says %d: the export is truncated or was edited; compare complete exports, or export again", x.path, name, len(t.rows), want)
+		}
+	}
+	return nil
+}
+
+// setRows records the row count of table name as the About table gives it
+// ("" or not a number: unknown).
+func (x *rawExport) setRows(name, rows string) {
+	if n, err := strconv.Atoi(rows); err == nil {
+		x.rows[name] = n
+	}
 }
 
 // errNotExport is the cause of an input that is not a dbiam export.
@@ -172,6 +200,7 @@ func (x *rawExport) aboutRows(t *table) {
 			x.about[t.get(r, "name")] = t.get(r, "value")
 		case "table":
 			x.status[t.get(r, "name")] = t.get(r, "value")
+			x.setRows(t.get(r, "name"), t.get(r, "rows"))
 		}
 	}
 }
@@ -314,12 +343,18 @@ func (x *rawExport) readAboutJSON(path string) error {
 	}
 	for k, v := range raw {
 		if k == "tables" {
-			var tables []struct{ Table, Status string }
+			var tables []struct {
+				Table, Status string
+				Rows          *int
+			}
 			if err := json.Unmarshal(v, &tables); err != nil {
 				return fmt.Errorf("about.json tables: %w", err)
 			}
 			for _, t := range tables {
 				x.status[t.Table] = t.Status
+				if t.Rows != nil {
+					x.rows[t.Table] = *t.Rows
+				}
 			}
 			continue
 		}
@@ -350,13 +385,14 @@ func (x *rawExport) loadXLSX() error {
 		}
 		inTables := false
 		for _, r := range rows {
-			r = append(r, "", "")
+			r = append(r, "", "", "")
 			switch {
 			case r[0] == "":
 			case r[0] == "table" && r[1] == "status":
 				inTables = true
 			case inTables:
 				x.status[r[0]] = r[1]
+				x.setRows(r[0], r[2])
 			default:
 				x.about[r[0]] = r[1]
 			}

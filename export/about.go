@@ -111,6 +111,23 @@ func (r *runner) workspaceTableStatus(table, include string, results []*wsResult
 		}
 	}
 	var notes []string
+	// A workspace whose users or service principals were listed but not
+	// every list was has rows whose workspace_admin is empty (unknown):
+	// the table misses that much.
+	var noAdmin []string
+	if table == TableUsers || table == TableServicePrincipals {
+		for _, res := range results {
+			if res.status == statusSkipped || missingFor(table, res) != "" {
+				continue
+			}
+			for _, op := range tableReads[TableGroups] {
+				if !res.read[op] {
+					noAdmin = append(noAdmin, fmt.Sprintf("workspace %s (%s): %s", wsID(res.info.ID), res.info.Name, readFailure(res.errs, op, res.reason)))
+					break
+				}
+			}
+		}
+	}
 	if len(missing) > 0 {
 		ts.Status = reports.StatusPartial
 		if len(missing) == read {
@@ -120,6 +137,17 @@ func (r *runner) workspaceTableStatus(table, include string, results []*wsResult
 		note := fmt.Sprintf("rows missing for %d of %d workspaces: %s", len(missing), read, strings.Join(shown, "; "))
 		if len(missing) > len(shown) {
 			note += fmt.Sprintf("; and %d more (see the workspaces table)", len(missing)-len(shown))
+		}
+		notes = append(notes, note)
+	}
+	if len(noAdmin) > 0 {
+		if ts.Status == reports.StatusOK {
+			ts.Status = reports.StatusPartial
+		}
+		shown := noAdmin[:min(len(noAdmin), 5)]
+		note := fmt.Sprintf("workspace_admin is empty for %d of %d workspaces: %s", len(noAdmin), read, strings.Join(shown, "; "))
+		if len(noAdmin) > len(shown) {
+			note += fmt.Sprintf("; and %d more (see the workspaces table)", len(noAdmin)-len(shown))
 		}
 		notes = append(notes, note)
 	}

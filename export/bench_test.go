@@ -256,7 +256,8 @@ func (h *heapSampler) peak(from, to time.Time) uint64 {
 }
 
 // BenchmarkExportPacing exports the same synthetic account as
-// BenchmarkExport with the client's default flags (no --rate, --rps), from
+// BenchmarkExport with the client's default rates (no --rate, --rps) and
+// --parallel 20 (one slot per workspace, not the default 4), from
 // a sandbox that limits SCIM reads to 25/s (workspace and account), and
 // from one whose limits equal the client's default rates (4.25 workspace
 // SCIM reads/s, 4 account SCIM reads/s, 5 assignment reads/s, 10 other

@@ -64,7 +64,9 @@
 //	                            without account access); groups are the
 //	                            direct groups, by name; workspace_admin is
 //	                            membership of the workspace-local admins
-//	                            group, directly or through groups
+//	                            group, directly or through groups, or an
+//	                            ADMIN assignment to the principal or a group
+//	                            it is in (when assignments were read)
 //	service_principals          workspace service principals
 //	groups                      type (workspace or account), member counts by
 //	                            kind, entitlements, roles, parent groups

@@ -192,3 +192,30 @@ func TestSkippedWorkspace(t *testing.T) {
 		t.Errorf("summary missing:\n%s", stderr)
 	}
 }
+
+// TestWorkspaceAdminUnknownIsPartial: a workspace whose users and service
+// principals were listed but whose groups were not keeps its users rows,
+// with workspace_admin empty (unknown); the About table says so, marking
+// users and service_principals partial, rather than ok.
+func TestWorkspaceAdminUnknownIsPartial(t *testing.T) {
+	e := newEnv(t, sandbox.Options{}, nil)
+	if err := e.srv.AddFault(sandbox.Fault{Method: "GET", PathRegexp: `^/api/2.0/preview/scim/v2/Groups$`, Workspace: 6051921418418893, Status: 403}); err != nil {
+		t.Fatal(err)
+	}
+	path := e.path("out")
+	var pe *PartialError
+	if err := Run(context.Background(), Options{Format: "csv", Out: path}, e.deps); !errors.As(err, &pe) {
+		t.Fatalf("Run = %v, want a *PartialError", err)
+	}
+	out := readOutput(t, "csv", path)
+	if u := out[TableUsers].one(t, "workspace_id", wsML, "user_name", "aisha.adeyemi@acme.test"); u["workspace_admin"] != "" {
+		t.Fatalf("acme-ml user %v; want workspace_admin empty (unknown)", u)
+	}
+	a := readAbout(t, "csv", path)
+	for _, tb := range []string{TableUsers, TableServicePrincipals} {
+		st := a.tables[tb]
+		if st[0] != "partial" || !strings.Contains(st[2], "workspace_admin is empty for 1 of 4 workspaces: workspace 6051921418418893 (acme-ml): list groups: ") {
+			t.Errorf("about %s = %q, want partial, saying workspace_admin is empty for acme-ml", tb, st)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package export
 import (
 	"cmp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/dbiam/dbiam/scim"
@@ -445,11 +446,12 @@ func (g *graph) pathTo(as []ancestor, i int) string {
 	return strings.Join(names, viaSeparator)
 }
 
-// admins returns the principals that are workspace admins: members of the
-// workspace-local group "admins", directly or through nested groups
-// (reference §B: workspace admin = member of the workspace-local group
-// named admins; whether a deactivated user can use it is told by its
-// active column). Groups in it are included: their members are admins.
+// admins returns the principals that are workspace admins by membership:
+// members of the workspace-local group "admins", directly or through
+// nested groups (reference §B: workspace admin = member of the
+// workspace-local group named admins; whether a deactivated user can use
+// it is told by its active column). Groups in it are included: their
+// members are admins. See assignedAdmins for the other way in.
 func (g *graph) admins() map[string]bool {
 	out := map[string]bool{}
 	for _, n := range g.nodes {
@@ -461,4 +463,25 @@ func (g *graph) admins() map[string]bool {
 		}
 	}
 	return out
+}
+
+// assignedAdmins adds to admins the holders of an ADMIN permission
+// assignment (reference §D): the assigned principal itself and, for a
+// group, its members, directly or through nested groups. The service
+// treats them as workspace admins whether or not the workspace's admins
+// group lists them (the sandbox's seeds and its authorization do too), so
+// a review must not show them as non-admins. Assignments name account
+// principals by their account id, which is their id in an identity
+// federated workspace's lists.
+func (g *graph) assignedAdmins(as []scim.PermissionAssignment, admins map[string]bool) {
+	for _, a := range as {
+		if !slices.Contains(a.Permissions, "ADMIN") || a.Principal.PrincipalID == 0 {
+			continue
+		}
+		id := strconv.FormatInt(a.Principal.PrincipalID, 10)
+		admins[id] = true
+		for _, re := range g.expand(id).reached { // a group's members; none for a user
+			admins[re.id] = true
+		}
+	}
 }

@@ -73,6 +73,9 @@ func (r *runner) wsRows(w *spoolWriter, ws []any, d *wsData) counts {
 	var admins map[string]bool
 	if all {
 		admins = g.admins()
+		if d.ok(readAssignments) {
+			g.assignedAdmins(d.assignments, admins)
+		}
 	}
 	admin := func(id string) any {
 		if admins == nil {

@@ -114,7 +114,8 @@ func TestRowsWithMembershipCycle(t *testing.T) {
 			"42|ws|99|ghost||2|user|bob@x.test|direct|1|",
 		},
 		TableUsers: {
-			"42|ws|1|ann@x.test||true|||true|workspace-access|a|1|false",
+			// ann holds an ADMIN assignment: a workspace admin.
+			"42|ws|1|ann@x.test||true|||true|workspace-access|a|1|true",
 			"42|ws|2|bob@x.test|||||false||b; ghost|2|false",
 		},
 		TableServicePrincipals: {"42|ws|3|app-3|bot||||b|1|false"},
@@ -123,7 +124,7 @@ func TestRowsWithMembershipCycle(t *testing.T) {
 			"42|ws|11|b|account||3|1|1|1|||a",
 			"42|ws|12|c|workspace||1|0|0|1|||c",
 		},
-		TableEntitlements: {"42|ws|user|1|ann@x.test|workspace-access|true||false"},
+		TableEntitlements: {"42|ws|user|1|ann@x.test|workspace-access|true||true"},
 		TableAssignments: {
 			"42|ws|1|user|ann@x.test|Ann|ADMIN; USER|",
 			"42|ws|11|group|b|b|USER|",
@@ -227,5 +228,57 @@ func TestEffectiveEntitlements(t *testing.T) {
 		if !reflect.DeepEqual(rows[tb], w) {
 			t.Errorf("%s:\n%s\nwant\n%s", tb, strings.Join(rows[tb], "\n"), strings.Join(w, "\n"))
 		}
+	}
+}
+
+// TestWorkspaceAdminByAssignment: the holder of an ADMIN permission
+// assignment is a workspace admin, and so are the members (nested
+// included) of a group assigned ADMIN, whether or not the admins group
+// lists them; a USER assignment makes no one an admin. Without the
+// assignments read, only membership of admins counts.
+func TestWorkspaceAdminByAssignment(t *testing.T) {
+	wsg := &scim.Meta{ResourceType: scim.ResourceTypeWorkspaceGroup}
+	acg := &scim.Meta{ResourceType: scim.ResourceTypeAccountGroup}
+	assign := func(id int64, perms ...string) scim.PermissionAssignment {
+		return scim.PermissionAssignment{Permissions: perms, Principal: scim.Principal{PrincipalID: id}}
+	}
+	data := func(withAssignments bool) *wsData {
+		d := &wsData{
+			reads: reads{read: map[string]bool{readUsers: true, readSPs: true, readGroups: true, readAssignments: withAssignments}},
+			users: []scim.User{
+				{ID: "1", UserName: "ann@x.test", Groups: []scim.ComplexValue{ref("30", "ops")}}, // ops is in platform
+				{ID: "2", UserName: "bob@x.test"},                                                // assigned ADMIN
+				{ID: "3", UserName: "cy@x.test"},                                                 // assigned USER
+			},
+			sps: []scim.ServicePrincipal{{ID: "5", ApplicationID: "app-5", Groups: []scim.ComplexValue{ref("40", "platform")}}},
+			groups: []scim.Group{
+				{ID: "30", DisplayName: "ops", Meta: wsg, Groups: []scim.ComplexValue{ref("40", "platform")}},
+				{ID: "40", DisplayName: "platform", Meta: acg},
+				{ID: "31", DisplayName: "admins", Meta: wsg},
+			},
+		}
+		if withAssignments {
+			d.assignments = []scim.PermissionAssignment{assign(40, "ADMIN"), assign(2, "ADMIN", "USER"), assign(3, "USER")}
+		}
+		return d
+	}
+	adminCol := func(rows []string) map[string]string {
+		out := map[string]string{}
+		for _, r := range rows {
+			f := strings.Split(r, "|")
+			out[f[3]] = f[len(f)-1]
+		}
+		return out
+	}
+	_, rows := spoolRows(t, data(true), nil, &bytes.Buffer{})
+	if got, want := adminCol(rows[TableUsers]), map[string]string{"ann@x.test": "true", "bob@x.test": "true", "cy@x.test": "false"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("users workspace_admin = %v, want %v", got, want)
+	}
+	if got := adminCol(rows[TableServicePrincipals]); got["app-5"] != "true" {
+		t.Errorf("service principal in a group assigned ADMIN: workspace_admin = %v", got)
+	}
+	_, rows = spoolRows(t, data(false), nil, &bytes.Buffer{})
+	if got, want := adminCol(rows[TableUsers]), map[string]string{"ann@x.test": "false", "bob@x.test": "false", "cy@x.test": "false"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("without assignments, users workspace_admin = %v, want %v", got, want)
 	}
 }

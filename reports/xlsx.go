@@ -779,11 +779,16 @@ func writeAboutSheet(f *excelize.File, st xlsxStyles, a *About, rows func(table 
 		}
 		return nil
 	}
-	warn, err := f.NewStyle(&excelize.Style{Font: &excelize.Font{Bold: true, Color: "C00000", Family: xlsxFontFamily, Size: xlsxFontSize}})
+	warn, err := f.NewStyle(&excelize.Style{Font: &excelize.Font{Bold: true, Color: "C00000", Family: xlsxFontFamily, Size: xlsxFontSize},
+		Alignment: &excelize.Alignment{Vertical: "top"}})
 	if err != nil {
 		return err
 	}
 	widths := []int{textWidth("table"), textWidth("status"), textWidth("rows"), textWidth("detail")}
+	// wrapped are the texts of the wrapped cells by row: a field's value
+	// (column B) and a table's detail (column D).
+	type wrappedRow struct{ value, detail string }
+	wrapped := map[int]wrappedRow{}
 	r := 1
 	for _, fl := range a.Fields {
 		n := strconv.Itoa(r)
@@ -794,6 +799,7 @@ func writeAboutSheet(f *excelize.File, st xlsxStyles, a *About, rows func(table 
 			return err
 		}
 		widths[0] = max(widths[0], textWidth(fl.Name))
+		wrapped[r] = wrappedRow{value: fl.Value}
 		r++
 	}
 	if len(a.Tables) > 0 {
@@ -809,10 +815,11 @@ func writeAboutSheet(f *excelize.File, st xlsxStyles, a *About, rows func(table 
 		r++
 		for _, ts := range a.Tables {
 			n := strconv.Itoa(r)
-			if err := set("A"+n, ts.Table, 0); err != nil {
+			// Top-aligned, as the detail that may wrap beside them.
+			if err := set("A"+n, ts.Table, st.text); err != nil {
 				return err
 			}
-			style := 0
+			style := st.text
 			if incomplete(ts.Status) {
 				style = warn
 			}
@@ -820,13 +827,14 @@ func writeAboutSheet(f *excelize.File, st xlsxStyles, a *About, rows func(table 
 				return err
 			}
 			if c, ok := rows(ts.Table); ok {
-				if err := set("C"+n, c, 0); err != nil {
+				if err := set("C"+n, c, st.text); err != nil {
 					return err
 				}
 			}
 			if err := set("D"+n, emptyToNil(ts.Detail), st.text); err != nil {
 				return err
 			}
+			wrapped[r] = wrappedRow{detail: ts.Detail}
 			widths[0] = max(widths[0], textWidth(ts.Table))
 			widths[1] = max(widths[1], textWidth(ts.Status))
 			r++
@@ -839,16 +847,45 @@ func writeAboutSheet(f *excelize.File, st xlsxStyles, a *About, rows func(table 
 	if err := f.SetSheetDimension(aboutSheet, rangeRef(cols, r-1)); err != nil {
 		return err
 	}
-	for i, w := range []float64{fitWidth(widths[0]), 40, 10, 80} {
-		if i == 1 {
-			w = max(w, fitWidth(widths[1]))
-		}
+	colWidths := []float64{fitWidth(widths[0]), max(40, fitWidth(widths[1])), 10, 80}
+	for i, w := range colWidths {
 		col, _ := excelize.ColumnNumberToName(i + 1)
 		if err := f.SetColWidth(aboutSheet, col, col, w); err != nil {
 			return err
 		}
 	}
+	// A wrapped cell's row is made tall enough for its lines: not every
+	// viewer fits a row's height to its wrapped text (LibreOffice keeps one
+	// line, so a long status or detail printed over the rows below it).
+	for row, w := range wrapped {
+		lines := max(wrappedLines(w.value, colWidths[1]), wrappedLines(w.detail, colWidths[3]))
+		if lines > 1 {
+			if err := f.SetRowHeight(aboutSheet, row, float64(lines)*xlsxLineHeight); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
+}
+
+// xlsxLineHeight is the height of one line of text at the workbook's font
+// size, in points (Excel's default row height).
+const xlsxLineHeight = 15
+
+// wrappedLines is the number of lines s takes wrapped in a column width
+// characters wide: each of its lines, at least one, takes one line per
+// width characters or part of them. Proportional text is narrower than
+// width digits, so this errs on the side of room to spare.
+func wrappedLines(s string, width float64) int {
+	if s == "" {
+		return 1
+	}
+	per := max(int(width)-1, 1)
+	n := 0
+	for _, line := range strings.Split(s, "\n") {
+		n += max(1, (textWidth(line)+per-1)/per)
+	}
+	return n
 }
 
 // writeSummarySheet writes the summary table and, when it has rows and

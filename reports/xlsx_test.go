@@ -409,3 +409,49 @@ func TestExcelSerial(t *testing.T) {
 		}
 	}
 }
+
+// TestXLSXAboutRowsFitWrappedText: a long About value or table detail
+// wraps in its cell, and its row is made tall enough for every line, so
+// that no viewer prints it over the rows below (LibreOffice does not fit
+// row heights to wrapped text by itself); short rows keep one line.
+func TestXLSXAboutRowsFitWrappedText(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "about.xlsx")
+	tb, err := NewTables(FormatXLSX, path, TablesOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tb.Abort()
+	status := "incomplete: 1 of 4 workspaces failed (acme-ml) and the account reads failed; the rest was written" // 98 characters
+	detail := strings.Repeat("rows missing for workspace 6051921418418893 (acme-ml): 403 ", 3)                    // 180 characters
+	if err := tb.About(About{
+		Fields: []AboutField{{"as_of", "2026-12-01T09:30:00Z"}, {"status", status}, {"command", "dbiam export\n--out x"}},
+		Tables: []TableStatus{{Table: "groups", Status: StatusPartial, Detail: detail}, {Table: "users", Status: StatusOK}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tb.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	f := openXLSX(t, path)
+	width, err := f.GetColWidth("About", "B")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for row, want := range map[int]int{
+		1: 1,                                                       // as_of
+		2: (textWidth(status) + int(width) - 2) / (int(width) - 1), // status: wraps in column B
+		3: 2,                                                       // two lines
+		5: 0,                                                       // the tables' header
+		6: 3,                                                       // groups: 180 characters in column D (80)
+		7: 0,                                                       // users: no detail
+	} {
+		h, err := f.GetRowHeight("About", row)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const line = 15 // points: Excel's default row height at the workbook's 11-point font
+		if want <= 1 && h != line || want > 1 && h < float64(want)*line {
+			t.Errorf("About row %d height %g, want room for %d lines of %d points", row, h, max(want, 1), line)
+		}
+	}
+}
