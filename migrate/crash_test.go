@@ -310,6 +310,10 @@ func crashPoints(n int64, all bool) []int64 {
 // lost, no duplicate group. The last run is then verified and rolled back
 // to the seed.
 func TestCrashResume(t *testing.T) {
+	// Parallel: the two crash tests run their own sandboxes and child
+	// processes and touch no package state; they overlap each other only
+	// (parallel tests start once the sequential ones are done).
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("spawns two child processes per journal record")
 	}
