@@ -149,7 +149,8 @@ func TestAdoptAfterLostJournal(t *testing.T) {
 
 // TestAdoptAfterFinishedApply: adopt of a finished apply records every
 // group migrated (each step done, with what rollback reads of it as the
-// original journal says), so that apply has nothing left to do.
+// original journal says), so that apply has nothing left to do, finalize
+// deletes every backup and verify then finds no difference.
 func TestAdoptAfterFinishedApply(t *testing.T) {
 	a := applyDefaultIn(t, sandbox.Options{Seed: readableSeed()})
 	ctx := context.Background()
@@ -188,6 +189,19 @@ func TestAdoptAfterFinishedApply(t *testing.T) {
 	}
 	if want := fmt.Sprintf("Apply: %d of %d groups migrated (%d already done before this run)", groups, groups, groups); !strings.Contains(stdout.String(), want) {
 		t.Errorf("apply after adopting a finished apply did something:\n%s", stdout)
+	}
+	d, stdout, _ = sandboxDeps(t, a.srv)
+	if err := RunFinalize(ctx, FinalizeOptions{JournalDir: jdir, Yes: true}, d); err != nil {
+		t.Fatalf("finalize after adopt: %v\n%s", err, stdout)
+	}
+	for _, gr := range activeGroups(a.p) {
+		if hasLocalGroup(a.srv.Snapshot(), gr.ws.WorkspaceID, gr.g.LocalID) {
+			t.Errorf("finalize after adopt kept the backup of %q in workspace %s", gr.g.LocalName, gr.ws.WorkspaceName)
+		}
+	}
+	d, stdout, _ = sandboxDeps(t, a.srv)
+	if err := RunVerify(ctx, VerifyOptions{PlanPath: a.plan, JournalDir: jdir}, d); err != nil {
+		t.Errorf("verify after adopt and finalize: %v\n%s", err, stdout)
 	}
 }
 
