@@ -1,6 +1,7 @@
 package migrate
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -288,6 +289,14 @@ func (a *adopter) build(ctx context.Context) ([]Record, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Every id first: a group's planned members name the groups nested in
+	// it by key, wherever they are in the plan.
+	for i := range a.plan.AccountGroups {
+		ag := &a.plan.AccountGroups[i]
+		if id := cmp.Or(ag.ExistingID, found[ag.Key]); id != "" {
+			a.agIDs[ag.Key] = id
+		}
+	}
 	for i := range a.plan.AccountGroups {
 		ag := &a.plan.AccountGroups[i]
 		if ag.ExistingID != "" {
@@ -308,7 +317,7 @@ func (a *adopter) build(ctx context.Context) ([]Record, error) {
 		}
 		// A create sent by the lost run may not be listed yet.
 		a.res.Lines = append(a.res.Lines, fmt.Sprintf("account group %q: not listed by its name after %s: recorded as a create that may have been sent", ag.DisplayName, waited))
-		a.res.Warnings = append(a.res.Warnings, fmt.Sprintf("account group %q is not listed by its name after %s, and lists can lag a create by up to %s: adopt cannot confirm that the lost run did not create it, so it records a create that may have been sent (apply takes a group of that name that appears as its own; rollback looks for it again, up to %s, and deletes it); run adopt with --wait %s to confirm",
+		a.res.Warnings = append(a.res.Warnings, fmt.Sprintf("account group %q is not listed by its name after %s, and lists may take up to %s (apply's visibility budget) to show a new group: adopt cannot confirm that the lost run did not create it, so it records a create that may have been sent (apply takes a group of that name that appears as its own; rollback looks for it again, up to %s, and deletes it); run adopt with --wait %s to confirm",
 			ag.DisplayName, waited, DefaultVisibleTimeout, DefaultVisibleTimeout, DefaultVisibleTimeout))
 		a.record(accountGroupStepID(ag.Key), StateStarted, Payload{Kind: KindEnsureAccountGroup, Group: ag.DisplayName}, Detail{Create: CreateSent})
 	}
@@ -421,15 +430,16 @@ func (a *adopter) accountGroup(ctx context.Context, ag *AccountGroupPlan, id str
 	live, err := a.rd.AccountGroup(ctx, id)
 	switch {
 	case errors.Is(err, scim.ErrNotFound) && reused:
+		delete(a.agIDs, ag.Key)
 		a.res.Warnings = append(a.res.Warnings, fmt.Sprintf("account group %q (id %s), which the plan reuses, no longer exists: nothing recorded for it; plan again", ag.DisplayName, id))
 		return nil
 	case errors.Is(err, scim.ErrNotFound):
+		delete(a.agIDs, ag.Key)
 		a.res.Lines = append(a.res.Lines, fmt.Sprintf("account group %q (id %s): listed, but gone when read: nothing recorded", ag.DisplayName, id))
 		return nil
 	case err != nil:
 		return fmt.Errorf("adopt: read account group %q: %w", ag.DisplayName, err)
 	}
-	a.agIDs[ag.Key] = id
 	have := map[string]bool{}
 	for _, m := range live.Members {
 		have[m.Value] = true

@@ -390,7 +390,7 @@ func TestAdoptWithinTheConsistencyWindow(t *testing.T) {
 		want string
 	}{
 		{"waits", DefaultVisibleTimeout, `account group "  lead and trail  " (id `},
-		{"no wait", 0, `warning: account group "  lead and trail  " is not listed by its name after 0s, and lists can lag a create by up to 3m0s: adopt cannot confirm that the lost run did not create it`},
+		{"no wait", 0, `warning: account group "  lead and trail  " is not listed by its name after 0s, and lists may take up to 3m0s (apply's visibility budget) to show a new group: adopt cannot confirm that the lost run did not create it`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clk := newFakeClock()
