@@ -273,21 +273,40 @@ func TestAdoptIntoAnEmptyDirectory(t *testing.T) {
 func noSleep(ctx context.Context, d time.Duration) error { return ctx.Err() }
 
 // runAdopt runs adopt on srv and checks what every adopt must do: change
-// nothing remotely (the sandbox's state is the same before and after),
-// and write the journal and plan copy with mode 0600 in a directory of
-// mode 0700, leaving no temporary directory next to it.
+// nothing remotely (see checkReadOnly), and write the journal and plan
+// copy with mode 0600 in a directory of mode 0700, leaving no temporary
+// directory next to it.
 func runAdopt(t *testing.T, srv *sandbox.Server, opts AdoptOptions) *bytes.Buffer {
 	t.Helper()
-	before := snapshotJSON(t, srv.Snapshot())
 	d, stdout, stderr := sandboxDeps(t, srv)
-	if err := RunAdopt(context.Background(), opts, d); err != nil {
-		t.Fatalf("adopt: %v\n%s\n%s", err, stdout, stderr)
+	checkReadOnly(t, srv, func() {
+		if err := RunAdopt(context.Background(), opts, d); err != nil {
+			t.Fatalf("adopt: %v\n%s\n%s", err, stdout, stderr)
+		}
+	})
+	checkAdoptedFiles(t, opts.JournalDir)
+	return stdout
+}
+
+// checkReadOnly runs fn and checks that it sent srv only GET requests and
+// left its state as it was.
+func checkReadOnly(t *testing.T, srv *sandbox.Server, fn func()) {
+	t.Helper()
+	before := snapshotJSON(t, srv.Snapshot())
+	srv.ResetStats()
+	fn()
+	st := srv.Stats()
+	for _, r := range st.Requests {
+		if r.Method != http.MethodGet {
+			t.Errorf("adopt sent %d %s %s requests; it must only read", r.Count, r.Method, r.Route)
+		}
+	}
+	if st.Total == 0 {
+		t.Error("adopt sent no request at all")
 	}
 	if after := snapshotJSON(t, srv.Snapshot()); after != before {
 		t.Errorf("adopt changed the remote state:\n%s", diffLines(before, after))
 	}
-	checkAdoptedFiles(t, opts.JournalDir)
-	return stdout
 }
 
 // checkAdoptedFiles checks the modes of an adopted journal directory and
@@ -416,14 +435,12 @@ func TestAdoptWithinTheConsistencyWindow(t *testing.T) {
 			}
 
 			jdir := filepath.Join(t.TempDir(), "adopted")
-			before := snapshotJSON(t, srv.Snapshot())
 			d, stdout, stderr = clockDeps(t, srv, clk, nil)
-			if err := RunAdopt(context.Background(), AdoptOptions{PlanPath: plan, JournalDir: jdir, Wait: tc.wait, Sleep: clk.Sleep}, d); err != nil {
-				t.Fatalf("adopt: %v\n%s\n%s", err, stdout, stderr)
-			}
-			if after := snapshotJSON(t, srv.Snapshot()); after != before {
-				t.Errorf("adopt changed the remote state:\n%s", diffLines(before, after))
-			}
+			checkReadOnly(t, srv, func() {
+				if err := RunAdopt(context.Background(), AdoptOptions{PlanPath: plan, JournalDir: jdir, Wait: tc.wait, Sleep: clk.Sleep}, d); err != nil {
+					t.Fatalf("adopt: %v\n%s\n%s", err, stdout, stderr)
+				}
+			})
 			if !strings.Contains(stdout.String(), tc.want) {
 				t.Errorf("adopt's summary lacks %q:\n%s", tc.want, stdout)
 			}
