@@ -503,7 +503,23 @@ func (j *Journal[P]) Dir() string { return j.dir }
 // several goroutines share fsyncs. After a failed write or fsync every
 // append fails.
 func (j *Journal[P]) Append(r Record[P]) (Record[P], error) {
+	return j.AppendUnless(r, nil)
+}
+
+// AppendUnless is [Journal.Append], unless stop (when not nil) returns an
+// error: then nothing is written and that error is returned. stop is
+// called under the journal's lock, so that once it returns an error no
+// record of this kind follows, not even one whose append was already
+// waiting for the lock (Step.Intend stops new intents this way once the
+// run is stopped).
+func (j *Journal[P]) AppendUnless(r Record[P], stop func() error) (Record[P], error) {
 	j.mu.Lock()
+	if stop != nil {
+		if err := stop(); err != nil {
+			j.mu.Unlock()
+			return r, err
+		}
+	}
 	if j.closed {
 		j.mu.Unlock()
 		return r, fmt.Errorf("append to journal %s: journal is closed", j.path)

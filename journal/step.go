@@ -109,13 +109,26 @@ func (e *Executor[P]) Views() map[string]View[P] {
 // Append writes a record of step id (not in a dry run) and folds it into
 // the views. A write failure is fatal (see OnFatal).
 func (e *Executor[P]) Append(id string, state State, data P, stepErr error) error {
+	return e.appendUnless(id, state, data, stepErr, nil)
+}
+
+// appendUnless is Append unless stop returns an error (see
+// [Journal.AppendUnless]); that error is not fatal.
+func (e *Executor[P]) appendUnless(id string, state State, data P, stepErr error, stop func() error) error {
 	r := Record[P]{Step: id, State: state, Data: data}
 	if stepErr != nil {
 		r.Error = stepErr.Error()
 	}
+	if stop != nil {
+		if err := stop(); err != nil {
+			return err
+		}
+	}
 	if e.j != nil {
 		var err error
-		if r, err = e.j.Append(r); err != nil {
+		if r, err = e.j.AppendUnless(r, stop); errors.As(err, new(*stoppedError)) {
+			return err
+		} else if err != nil {
 			e.mu.Lock()
 			if e.fatal == nil {
 				e.fatal = err
@@ -159,17 +172,43 @@ type Step[P any] struct {
 // never for a call that will not be sent). In a dry run it writes nothing.
 //
 // Once the run's context is cancelled (Ctrl-C), Intend records nothing and
-// returns an error wrapping the context's: the grace period lets a write
-// whose intent is recorded go out and be recorded (including the time it
-// waits for its rate limit), never starts a new one. The step then stops;
-// a resumed run reads the live state and goes on.
+// returns an error wrapping the context's; the check is made under the
+// journal's lock, so that no intent follows the stop, not even one whose
+// append was waiting for the lock. The grace period lets a write whose
+// intent is recorded go out and be recorded, never starts a new one. Call
+// Intend from the transport's before-send hook (scim.BeforeSend), once
+// the rate limiter granted the write: an intent recorded before that wait
+// announces a write that the stop may abandon. The step then stops; a
+// resumed run reads the live state and goes on.
 func (s *Step[P]) Intend(data P) error {
-	if err := s.Run.Err(); err != nil {
-		return fmt.Errorf("step %s: no new write after the run was stopped: %w", s.ID, err)
+	// The check is made again under the journal's lock: an intent whose
+	// append waited for the lock while the run was stopped is not
+	// recorded either.
+	stop := func() error {
+		if err := s.Run.Err(); err != nil {
+			return &stoppedError{step: s.ID, err: err}
+		}
+		return nil
+	}
+	if err := s.e.appendUnless(s.ID, Started, s.e.payload(s.base, data), nil, stop); err != nil {
+		return err
 	}
 	s.began = true
-	return s.e.Append(s.ID, Started, s.e.payload(s.base, data), nil)
+	return nil
 }
+
+// stoppedError is Intend's refusal once the run is stopped; it wraps the
+// run context's error.
+type stoppedError struct {
+	step string
+	err  error
+}
+
+func (e *stoppedError) Error() string {
+	return fmt.Sprintf("step %s: no new write after the run was stopped: %v", e.step, e.err)
+}
+
+func (e *stoppedError) Unwrap() error { return e.err }
 
 // Began reports whether Intend was called in this run.
 func (s *Step[P]) Began() bool { return s.began }

@@ -256,3 +256,63 @@ func TestJournalFailureStopsTheRun(t *testing.T) {
 		t.Errorf("after a journal failure: wrote %v, state %s, err %v, fatal %v, ctx %v", wrote, st, err, ex.Fatal(), ctx.Err())
 	}
 }
+
+// checkCtx is a context whose Err says on checked each time it is asked
+// (a test sees when a step checked whether the run was stopped).
+type checkCtx struct {
+	context.Context
+	checked chan struct{}
+}
+
+func (c checkCtx) Err() error {
+	err := c.Context.Err()
+	c.checked <- struct{}{}
+	return err
+}
+
+// TestIntendWaitingForTheLockAfterStop: an intent that found the run going
+// but waited for the journal's lock while the run was stopped (here: while
+// another step's intent was being written) is not recorded: the check is
+// made again under the lock, so no intent follows the stop. Before, such
+// an intent was written after the record during which the run stopped.
+func TestIntendWaitingForTheLockAfterStop(t *testing.T) {
+	dir := t.TempDir()
+	parent, stop := context.WithCancel(context.Background())
+	defer stop()
+	run := checkCtx{Context: parent, checked: make(chan struct{}, 16)}
+	var ex *Executor[payload]
+	bErr := make(chan error, 1)
+	j, err := Open[payload](dir, header(), Options{Now: testClock(), BeforeAppend: func(seq int64) {
+		if seq != 1 {
+			return
+		}
+		// Under the lock, writing a's intent: b checks the run (going)
+		// and then waits for the lock; the run stops meanwhile.
+		for len(run.checked) > 0 {
+			<-run.checked
+		}
+		go func() {
+			_, err := ex.Run(run, "b", payload{Object: "2"}, func(s *Step[payload]) (Outcome, payload, error) {
+				return OutcomeDone, payload{}, s.Intend(payload{Before: "elena"})
+			})
+			bErr <- err
+		}()
+		<-run.checked // Run's own check
+		<-run.checked // Intend's check before the lock
+		stop()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	ex = NewExecutor(j, nil, ExecOptions[payload]{Merge: mergePayload})
+	_, _ = ex.Run(context.Background(), "a", payload{Object: "1"}, func(s *Step[payload]) (Outcome, payload, error) {
+		return OutcomeDone, payload{}, s.Intend(payload{Before: "elena"})
+	})
+	if err := <-bErr; !errors.Is(err, context.Canceled) {
+		t.Errorf("b's Run = %v, want context.Canceled (its intent refused)", err)
+	}
+	if got, want := states(j.Records()), "a=started a=done"; got != want {
+		t.Errorf("records = %s, want %s (no intent after the stop)", got, want)
+	}
+}
