@@ -171,18 +171,14 @@ func (r *runner) undoChange(c Change) journal.StepFunc[record] {
 			if st.Value != "" {
 				return journal.OutcomeDone, record{}, nil // active again
 			}
-			if err := s.Intend(record{Call: "set", Changed: true}); err != nil {
-				return journal.OutcomeDone, record{}, err
-			}
-			return journal.OutcomeDone, record{}, r.remote.Write(ctx, c, "active", nil, st)
+			return journal.OutcomeDone, record{}, r.send(s, record{Call: "set", Changed: true},
+				func(ctx context.Context) error { return r.remote.Write(ctx, c, "active", nil, st) })
 		case ActionUnassign:
 			if st.Value != "" {
 				return journal.OutcomeDone, record{}, nil // assigned again
 			}
-			if err := s.Intend(record{Call: "set", Changed: true}); err != nil {
-				return journal.OutcomeDone, record{}, err
-			}
-			return journal.OutcomeDone, record{}, r.remote.Write(ctx, c, "", prev.PreviousPermissions, st)
+			return journal.OutcomeDone, record{}, r.send(s, record{Call: "set", Changed: true},
+				func(ctx context.Context) error { return r.remote.Write(ctx, c, "", prev.PreviousPermissions, st) })
 		case ActionManage:
 			want := prev.PreviousLevel
 			if want == "NONE" {
@@ -194,10 +190,8 @@ func (r *runner) undoChange(c Change) journal.StepFunc[record] {
 			if !reached(c, st) {
 				return journal.OutcomeSkipped, record{Reason: fmt.Sprintf("changed since apply: %s now holds %q", c.To.String(), st.Level)}, nil
 			}
-			if err := s.Intend(record{Call: "set", Changed: true}); err != nil {
-				return journal.OutcomeDone, record{}, err
-			}
-			return journal.OutcomeDone, record{}, r.remote.Write(ctx, c, want, nil, st)
+			return journal.OutcomeDone, record{}, r.send(s, record{Call: "set", Changed: true},
+				func(ctx context.Context) error { return r.remote.Write(ctx, c, want, nil, st) })
 		}
 		back := Principal{cmpOr(prev.PreviousType, c.From.Type), cmpOr(prev.Previous, c.From.Name)}
 		if c.Kind == KindCluster {
@@ -211,12 +205,10 @@ func (r *runner) undoChange(c Change) journal.StepFunc[record] {
 			return journal.OutcomeSkipped, record{Reason: fmt.Sprintf("changed since apply: it is now %s, not %s", cmpOr(st.Value, "(none)"), c.To.String()),
 				Found: st.Value}, nil
 		}
-		if err := s.Intend(record{Call: "set", Changed: true}); err != nil {
-			return journal.OutcomeDone, record{}, err
-		}
 		undo := Change{ID: c.ID, WorkspaceID: c.WorkspaceID, Kind: c.Kind, ObjectID: c.ObjectID, ObjectName: c.ObjectName,
 			Action: c.Action, From: c.To, To: back}
-		if err := r.remote.Write(ctx, undo, back.Name, nil, st); err != nil {
+		if err := r.send(s, record{Call: "set", Changed: true},
+			func(ctx context.Context) error { return r.remote.Write(ctx, undo, back.Name, nil, st) }); err != nil {
 			return journal.OutcomeDone, record{}, fmt.Errorf("put back %s %s: %w", c.Action, objectLabel(c.Kind, c.ObjectID, c.ObjectName), err)
 		}
 		return journal.OutcomeDone, record{}, nil
