@@ -218,6 +218,10 @@ func openRun(ctx context.Context, op string, opts *ApplyOptions, d Deps) (*runne
 	if op == "apply" && len(plan.Conflicts) > 0 {
 		return nil, nil, fmt.Errorf("apply %s: %w: %d (see \"dbiam handover plan\"'s output); fix them and plan again", path, ErrConflicts, len(plan.Conflicts))
 	}
+	if left := kindsLeftOut(plan.Settings.Kinds); op == "apply" && plan.Settings.Deactivate && len(left) > 0 {
+		// A plan an earlier dbiam wrote with --deactivate and --kinds.
+		return nil, nil, deactivateKindsError("plan "+path, left)
+	}
 	hdr := journal.Header{Kind: JournalKind, PlanSHA256: journal.SHA256(raw), Lineage: plan.Lineage, ToolVersion: opts.ToolVersion}
 	log := d.logger()
 	r := &runner{plan: plan, opts: *opts, log: log, out: map[string]*outcome{}, undo: op == "rollback"}

@@ -218,10 +218,22 @@ func TestApplyConfirmation(t *testing.T) {
 // identity deactivated; it names the account.
 func TestApplyConfirmationCounts(t *testing.T) {
 	srv := newServer(t)
-	plan, _ := demoPlan(t, srv, func(o *PlanOptions) { o.Deactivate = true; o.Kinds = []string{"cluster", "query"} })
+	plan, _ := demoPlan(t, srv, func(o *PlanOptions) { o.Kinds = []string{"cluster", "query"} })
 	d, _, _ := deps(srv)
 	err := RunApply(context.Background(), ApplyOptions{PlanPath: plan}, d)
 	for _, want := range []string{"Handover will make 7 object changes in 1 workspace of account " + srv.AccountID(),
+		"restarting 2 running clusters (each once), and stdin"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("question: %v\nwant %q", err, want)
+		}
+	}
+	// --deactivate needs every kind: acme-prod alone, its finance
+	// catalog bound to it.
+	srv = newProdBoundServer(t)
+	plan, _ = demoPlan(t, srv, func(o *PlanOptions) { o.Deactivate = true; o.Workspaces = []string{"acme-prod"} })
+	d, _, _ = deps(srv)
+	err = RunApply(context.Background(), ApplyOptions{PlanPath: plan}, d)
+	for _, want := range []string{"Handover will make 47 object changes in 1 workspace of account " + srv.AccountID(),
 		"restarting 2 running clusters (each once), then deactivate 1 identity and remove direct workspace assignments (1 change)"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("question: %v\nwant %q", err, want)
@@ -605,5 +617,33 @@ func TestApplyStopAbandonsWriteWaitingForLimiter(t *testing.T) {
 	}
 	if err := RunVerify(context.Background(), VerifyOptions{PlanPath: plan}, d); err != nil {
 		t.Fatalf("verify after the resumed apply: %v", err)
+	}
+}
+
+// TestApplyRefusesDeactivateWithKindsLeftOut: a plan with --deactivate and
+// kinds left out (as an earlier dbiam wrote them) is refused by apply
+// before any request: deactivating elena would break what she still has
+// in the kinds not handed over.
+func TestApplyRefusesDeactivateWithKindsLeftOut(t *testing.T) {
+	srv := newServer(t)
+	_, p := demoPlan(t, srv, func(o *PlanOptions) { o.Kinds = []string{"job"}; o.Workspaces = []string{"acme-prod"} })
+	p.Settings.Deactivate = true
+	raw, err := MarshalPlan(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := writeFile(t, "old.json", string(raw))
+	d, _, _ := deps(srv)
+	srv.ResetStats()
+	err = RunApply(context.Background(), ApplyOptions{PlanPath: plan, Yes: true}, d)
+	var ie *InputError
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "--deactivate needs every kind handed over") {
+		t.Fatalf("apply: %v, want the refusal of --deactivate with kinds left out", err)
+	}
+	if n := srv.Stats().Total; n != 0 {
+		t.Errorf("the refused apply sent %d requests", n)
+	}
+	if _, err := os.Stat(journal.DefaultDir(plan)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the refused apply left a journal directory: %v", err)
 	}
 }
