@@ -204,6 +204,42 @@ func retryThrottled(err error, round int) (time.Duration, bool) {
 	return 30 * time.Second << round, true
 }
 
+// journalAdvice is the advice that ends package journal's message for a
+// damaged journal; handover replaces it with its own recovery path.
+const journalAdvice = "; move the directory aside or pass another journal directory"
+
+// damagedJournal returns err, a damaged journal's error (journal.ErrCorrupt)
+// met by handover op, with handover's recovery path instead of package
+// journal's advice; other errors are returned as they are. Handover has no
+// command that repairs or adopts a journal: the live state is the truth
+// to plan from again, and what the damaged journal recorded (the values
+// rollback would put back) is only in its intact lines.
+func damagedJournal(op string, err error) error {
+	if !errors.Is(err, journal.ErrCorrupt) {
+		return err
+	}
+	fix := "handover cannot repair a journal: keep this directory, the record of what apply changed (each intact \"started\" line names a change and the value it replaced, \"previous\"); " +
+		"plan again against the live state to a new file (dbiam handover plan with the same options and --out NEW.json: what is already handed over is not planned again) " +
+		"and apply that plan; start by hand any cluster the earlier run terminated (a line with \"terminated\":true and no \"started\" after it) that is still terminated"
+	if op == "rollback" {
+		fix = "rollback cannot work from a damaged journal: keep this directory; each intact \"started\" line names a change apply made and the value it replaced (\"previous\"), " +
+			"which must be put back by hand (rollback of a plan applied again from the live state undoes only that plan's changes)"
+	}
+	return &damagedError{err: err, fix: fix}
+}
+
+// damagedError is a damaged journal's error with handover's fix.
+type damagedError struct {
+	err error
+	fix string
+}
+
+func (e *damagedError) Error() string {
+	return strings.TrimSuffix(e.err.Error(), journalAdvice) + "; " + e.fix
+}
+
+func (e *damagedError) Unwrap() error { return e.err }
+
 // openRun reads the plan, checks it, and opens the journal (or, in a dry
 // run, reads it) for apply or rollback.
 func openRun(ctx context.Context, op string, opts *ApplyOptions, d Deps) (*runner, func(), error) {
@@ -236,7 +272,7 @@ func openRun(ctx context.Context, op string, opts *ApplyOptions, d Deps) (*runne
 			return nil, nil, err
 		}
 	} else if !errors.Is(err, journal.ErrNoJournal) {
-		return nil, nil, err
+		return nil, nil, damagedJournal(op, err)
 	}
 	if !opts.DryRun && op == "apply" {
 		if err := confirm(plan, opts, d); err != nil {
@@ -266,7 +302,7 @@ func openRun(ctx context.Context, op string, opts *ApplyOptions, d Deps) (*runne
 	if opts.DryRun {
 		_, recs, err := journal.Read[record](opts.JournalDir)
 		if err != nil && !errors.Is(err, journal.ErrNoJournal) {
-			return nil, nil, err
+			return nil, nil, damagedJournal(op, err)
 		}
 		r.ex = journal.NewExecutor[record](nil, recs, execOpts)
 		remote = dryRemote{Remote: remote, log: func(msg string, kv ...any) { log.Info(msg, kv...) }}
@@ -279,7 +315,7 @@ func openRun(ctx context.Context, op string, opts *ApplyOptions, d Deps) (*runne
 		j, err := journal.Open[record](opts.JournalDir, hdr, journal.Options{Now: d.Now, BeforeAppend: opts.BeforeAppend})
 		if err != nil {
 			lock.Release()
-			return nil, nil, err
+			return nil, nil, damagedJournal(op, err)
 		}
 		cleanup = func() {
 			j.Close()

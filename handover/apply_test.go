@@ -647,3 +647,71 @@ func TestApplyRefusesDeactivateWithKindsLeftOut(t *testing.T) {
 		t.Errorf("the refused apply left a journal directory: %v", err)
 	}
 }
+
+// TestDamagedJournalRecoveryPath: a damaged journal's message names
+// handover's recovery path, not package journal's "move aside", for apply,
+// status, verify and rollback, and the path is true: after an interrupted
+// apply whose journal is then damaged, planning again against the live
+// state to a new file plans only what is left, applying that plan
+// finishes the handover, and a third plan finds nothing left.
+func TestDamagedJournalRecoveryPath(t *testing.T) {
+	srv := newServer(t)
+	opts := func(o *PlanOptions) {
+		o.Kinds = []string{"job,query"}
+		o.Workspaces = []string{"acme-prod"}
+	}
+	plan, p := demoPlan(t, srv, opts)
+	d, stdout, stderr := deps(srv)
+	ctx, cancel := context.WithCancel(context.Background())
+	n := 0
+	err := RunApply(ctx, ApplyOptions{PlanPath: plan, Yes: true, Parallel: 1, BeforeAppend: func(int64) {
+		if n++; n == 6 {
+			cancel()
+		}
+	}}, d)
+	cancel()
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted apply: %v", err)
+	}
+	// Duplicate a record in the middle of the journal.
+	jdir := journal.DefaultDir(plan)
+	data, _ := os.ReadFile(journal.Path(jdir))
+	lines := strings.SplitAfter(string(data), "\n")
+	os.WriteFile(journal.Path(jdir), []byte(strings.Join(append(append(append([]string{}, lines[:3]...), lines[2]), lines[3:]...), "")), 0o600)
+
+	srv.ResetStats()
+	for _, c := range []struct {
+		op   string
+		run  func() error
+		want string
+	}{
+		{"apply", func() error { return RunApply(context.Background(), ApplyOptions{PlanPath: plan, Yes: true}, d) }, "plan again against the live state to a new file"},
+		{"status", func() error { return RunStatus(context.Background(), StatusOptions{JournalDir: jdir}, d) }, "plan again against the live state to a new file"},
+		{"verify", func() error { return RunVerify(context.Background(), VerifyOptions{PlanPath: plan}, d) }, "plan again against the live state to a new file"},
+		{"rollback", func() error { return RunRollback(context.Background(), ApplyOptions{JournalDir: jdir, Yes: true}, d) }, "must be put back by hand"},
+	} {
+		err := c.run()
+		if !errors.Is(err, journal.ErrCorrupt) || !strings.Contains(err.Error(), "line 4 repeats sequence number 2") ||
+			!strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "move the directory aside") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s on a damaged journal: %v\nwant one line naming the line and %q, without \"move the directory aside\"", c.op, err, c.want)
+		}
+	}
+	if n := srv.Stats().Total; n != 0 {
+		t.Errorf("the commands refusing the damaged journal sent %d requests", n)
+	}
+
+	// The path the message names (demoPlan writes to a new file).
+	again, p2 := demoPlan(t, srv, opts)
+	if len(p2.Changes) == 0 || len(p2.Changes) >= len(p.Changes) {
+		t.Fatalf("the plan made again has %d changes, want fewer than the %d of the first and some", len(p2.Changes), len(p.Changes))
+	}
+	if err := RunApply(context.Background(), ApplyOptions{PlanPath: again, Yes: true}, d); err != nil {
+		t.Fatalf("apply of the plan made again: %v\n%s%s", err, stdout, stderr)
+	}
+	if err := RunVerify(context.Background(), VerifyOptions{PlanPath: again}, d); err != nil {
+		t.Fatalf("verify of the plan made again: %v", err)
+	}
+	if _, p3 := demoPlan(t, srv, opts); len(p3.Changes) != 0 {
+		t.Errorf("after the plan made again was applied, a new plan still has %v", changeIDs(p3))
+	}
+}

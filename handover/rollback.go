@@ -26,7 +26,7 @@ func RunRollback(ctx context.Context, opts ApplyOptions, d Deps) error {
 		return err
 	}
 	if _, _, err := journal.Read[record](opts.JournalDir); err != nil {
-		return err
+		return damagedJournal("rollback", err)
 	}
 	if !opts.DryRun && !opts.Yes {
 		if !opts.Terminal || d.Streams == nil {

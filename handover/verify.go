@@ -57,7 +57,7 @@ func RunVerify(ctx context.Context, opts VerifyOptions, d Deps) error {
 	switch {
 	case errors.Is(err, journal.ErrNoJournal):
 	case err != nil:
-		return err
+		return damagedJournal("verify", err)
 	default:
 		if err := journal.CheckHeader(journal.Path(opts.JournalDir), h, journal.Header{Kind: JournalKind, PlanSHA256: journal.SHA256(raw)}); err != nil {
 			return err
