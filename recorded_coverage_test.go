@@ -81,14 +81,16 @@ func shapeMatches(route, rec string) bool {
 }
 
 // TestRecordedRepliesCoverDbiamReads runs every read dbiam does (export of
-// all tables, audit --all with every permission, migrate plan reading the
-// workspace tree, handover plan of every kind) against the default seed,
-// and fails when a route dbiam read has no recorded reply in
+// all tables, audit --all with every permission, --inactive and of named
+// identities, migrate plan reading the workspace tree, handover plan of
+// every kind) against the default seed with the strict filter dialect. It
+// fails when a SCIM request was answered 400 (a filter the service would
+// refuse), and when a route dbiam read has no recorded reply in
 // testdata/recorded/replies.json, unless unrecorded lists it with its
 // reason; an unrecorded entry that gains a recording or is no longer read
 // fails too, so that the list stays true.
 func TestRecordedRepliesCoverDbiamReads(t *testing.T) {
-	srv := sandbox.NewTestServer(t, sandbox.Options{})
+	srv := sandbox.NewTestServer(t, sandbox.Options{FilterDialect: sandbox.FilterStrict})
 	ctx := context.Background()
 	dir := t.TempDir()
 	dbiam := func(args ...string) {
@@ -103,11 +105,21 @@ func TestRecordedRepliesCoverDbiamReads(t *testing.T) {
 	}
 	dbiam("export", "--include", "all", "--format", "csv", "--out", filepath.Join(dir, "export"))
 	dbiam("audit", "--all", "--permissions", "all", "-o", "json", "--out", filepath.Join(dir, "audit.json"))
+	dbiam("audit", "--inactive", "-o", "json", "--out", filepath.Join(dir, "inactive.json"))
+	dbiam("audit", "--user", "elena.patel@acme.test", "--service-principal", "bd2e3835-c978-4802-8bf2-651e743e4efe",
+		"--group", "data-engineers", "-o", "json", "--out", filepath.Join(dir, "named.json"))
 	dbiam("migrate", "plan", "--read-workspace-tree", "--on-conflict", "merge", "--out", filepath.Join(dir, "plan.json"))
 	dbiam("handover", "plan", "--from", "user:elena.patel@acme.test", "--to", "user:aisha.adeyemi@acme.test", "--out", filepath.Join(dir, "handover.json"))
 
 	read := map[string]bool{} // "GET route" that answered 200
 	for _, r := range srv.Stats().Requests {
+		// Every filter dbiam sent passed the strict dialect: a refused
+		// filter is a 400 of a SCIM route. (Other 400s are replies dbiam
+		// expects, such as the account's permission assignments of a
+		// workspace without identity federation.)
+		if r.Status == 400 && strings.Contains(r.Route, "/scim/v2/") {
+			t.Errorf("%s %s answered 400 %d times: under the strict filter dialect dbiam must send only filters the service accepts", r.Method, r.Route, r.Count)
+		}
 		if r.Status == 200 && (r.Method == "GET" || strings.HasSuffix(r.Route, "/search")) {
 			read[r.Method+" "+r.Route] = true
 		}
