@@ -92,6 +92,21 @@ var recordedClients = map[string]func(ctx context.Context, w *WorkspaceClient, a
 	"permissions-jobs": func(ctx context.Context, w *WorkspaceClient, _ *AccountClient) (any, error) {
 		return GetPermissions(ctx, w, "jobs", "12")
 	},
+	"metastore-assignment": func(ctx context.Context, w *WorkspaceClient, _ *AccountClient) (any, error) {
+		return CurrentMetastore(ctx, w)
+	},
+	"secret-scopes": func(ctx context.Context, w *WorkspaceClient, _ *AccountClient) (any, error) {
+		names, err := ListSecretScopes(ctx, w)
+		scopes := make([]map[string]string, len(names))
+		for i, n := range names {
+			scopes[i] = map[string]string{"name": n}
+		}
+		return map[string]any{"scopes": scopes}, err
+	},
+	"secret-acls": func(ctx context.Context, w *WorkspaceClient, _ *AccountClient) (any, error) {
+		l, err := ListSecretACLs(ctx, w, "etl")
+		return map[string]any{"items": l}, err
+	},
 }
 
 func wrap[T any](key string, list func(context.Context, Doer) ([]T, error)) func(context.Context, *WorkspaceClient, *AccountClient) (any, error) {
