@@ -20,7 +20,6 @@ import (
 // kept true by TestRecordedRepliesCoverDbiamReads and is mirrored in
 // docs/recorded-replies.md ("Endpoints not yet recorded").
 var unrecorded = map[string]string{
-	"GET /api/2.0/instance-pools/list":                     "no recorded list collected yet; the sandbox follows the SDK's InstancePoolAndStats (service/compute/model.go)",
 	"GET /api/2.0/mlflow/databricks/registered-models/get": "no recording collected yet; the sandbox follows the SDK's ModelDatabricks (service/ml/model.go)",
 	"GET /api/2.0/mlflow/experiments/list":                 "no recording collected yet; the sandbox follows the SDK's Experiment (service/ml/model.go)",
 	"GET /api/2.0/mlflow/registered-models/list":           "no recording collected yet; the sandbox follows the SDK's Model (service/ml/model.go)",
