@@ -23,7 +23,6 @@ var unrecorded = map[string]string{
 	"GET /api/2.0/mlflow/databricks/registered-models/get": "no recording collected yet; the sandbox follows the SDK's ModelDatabricks (service/ml/model.go)",
 	"GET /api/2.0/mlflow/experiments/list":                 "no recording collected yet; the sandbox follows the SDK's Experiment (service/ml/model.go)",
 	"GET /api/2.0/mlflow/registered-models/list":           "no recording collected yet; the sandbox follows the SDK's Model (service/ml/model.go)",
-	"GET /api/2.0/pipelines/{pipeline_id}":                 "no recording collected yet for the fields dbiam reads (run_as, creator_user_name); the sandbox follows the SDK's GetPipelineResponse (service/pipelines/model.go)",
 	"GET /api/2.0/policies/clusters/list":                  "no recorded list collected yet; the sandbox follows the SDK's Policy (service/compute/model.go)",
 	"GET /api/2.0/repos":                                   "no recording collected yet; the sandbox follows the SDK's RepoInfo (service/workspace/model.go)",
 	"GET /api/2.0/vector-search/endpoints":                 "no recording collected yet; the sandbox follows the SDK's EndpointInfo (service/vectorsearch/model.go)",

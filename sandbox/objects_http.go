@@ -782,21 +782,27 @@ type wirePipelineState struct {
 }
 
 type wirePipelineSpec struct {
-	ID         string `json:"id"`
-	Name       string `json:"name"`
-	Catalog    string `json:"catalog,omitempty"`
-	Target     string `json:"target,omitempty"`
-	Continuous bool   `json:"continuous"`
-	Serverless bool   `json:"serverless"`
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Catalog     string `json:"catalog,omitempty"`
+	Target      string `json:"target,omitempty"`
+	Continuous  bool   `json:"continuous"`
+	Development bool   `json:"development"`
+	Serverless  bool   `json:"serverless"`
 	// Libraries are {"notebook": {"path": ...}} or {"file": {"path": ...}}.
 	Libraries []map[string]map[string]string `json:"libraries,omitempty"`
 }
 
+// wirePipeline is a pipeline as GET /api/2.0/pipelines/{id} returns it.
+// The sandbox runs no updates: latest_updates is always empty, as in the
+// Terraform provider's recorded idle pipeline
+// (exporter/test-data/get-dlt-pipeline.json).
 type wirePipeline struct {
 	wirePipelineState
-	RunAs        *SeedRunAs       `json:"run_as,omitempty"`
-	LastModified int64            `json:"last_modified"`
-	Spec         wirePipelineSpec `json:"spec"`
+	RunAs         *SeedRunAs       `json:"run_as,omitempty"`
+	LastModified  int64            `json:"last_modified"`
+	LatestUpdates []struct{}       `json:"latest_updates"`
+	Spec          wirePipelineSpec `json:"spec"`
 }
 
 func renderPipelineState(p *pipelineObj) wirePipelineState {
@@ -923,7 +929,7 @@ func getPipeline(c *call) error {
 				}
 			}
 			return c.reply(http.StatusOK, wirePipeline{wirePipelineState: renderPipelineState(p), RunAs: &runAs,
-				LastModified: p.lastModified, Spec: spec})
+				LastModified: p.lastModified, LatestUpdates: []struct{}{}, Spec: spec})
 		}
 	}
 	return restErr(http.StatusNotFound, errResourceDoesNotExist, "The specified pipeline %s was not found.", id)

@@ -94,6 +94,9 @@ var recordedClients = map[string]func(ctx context.Context, w *WorkspaceClient, a
 		return GetPermissions(ctx, w, "jobs", "12")
 	},
 	"instance-pools": wrap("instance_pools", ListInstancePools),
+	"pipeline": func(ctx context.Context, w *WorkspaceClient, _ *AccountClient) (any, error) {
+		return GetPipeline(ctx, w, "6f1c2b3a-0000-4000-8000-00000000a1b2")
+	},
 	"metastore-assignment": func(ctx context.Context, w *WorkspaceClient, _ *AccountClient) (any, error) {
 		return CurrentMetastore(ctx, w)
 	},
