@@ -37,8 +37,9 @@ import (
 // InstancePoolCreator, InstancePoolName and InstancePoolId, which no
 // recording carries), and the creator holds CAN_MANAGE (type
 // instance-pools). A cluster policy has creator_user_name and only CAN_USE
-// grants (type cluster-policies): workspace admins alone manage policies. A vector search endpoint's
-// creator holds CAN_MANAGE (type vector-search-endpoints, by endpoint id).
+// grants (type cluster-policies): workspace admins alone manage policies. A
+// vector search endpoint's creator holds CAN_MANAGE (type
+// vector-search-endpoints, by endpoint id).
 
 func init() {
 	registerFamily(family{name: "mlcompute", load: loadMLCompute, routes: registerMLCompute})
