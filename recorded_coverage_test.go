@@ -21,8 +21,6 @@ import (
 // docs/recorded-replies.md ("Endpoints not yet recorded").
 var unrecorded = map[string]string{
 	"GET /api/2.0/mlflow/databricks/registered-models/get": "no recording collected yet; the sandbox follows the SDK's ModelDatabricks (service/ml/model.go)",
-	"GET /api/2.0/mlflow/experiments/list":                 "no recording collected yet; the sandbox follows the SDK's Experiment (service/ml/model.go)",
-	"GET /api/2.0/mlflow/registered-models/list":           "no recording collected yet; the sandbox follows the SDK's Model (service/ml/model.go)",
 	"GET /api/2.0/policies/clusters/list":                  "the recorded policy (Terraform exporter/test-data/get-cluster-policy.json) has policy_id, name, definition and created_at_timestamp but not creator_user_name, the field dbiam reads; the sandbox follows the SDK's Policy (service/compute/model.go)",
 	"GET /api/2.0/repos":                                   "no recording collected yet; the sandbox follows the SDK's RepoInfo (service/workspace/model.go)",
 	"GET /api/2.0/vector-search/endpoints":                 "no recording collected yet; the sandbox follows the SDK's EndpointInfo (service/vectorsearch/model.go)",

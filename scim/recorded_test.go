@@ -94,6 +94,8 @@ var recordedClients = map[string]func(ctx context.Context, w *WorkspaceClient, a
 		return GetPermissions(ctx, w, "jobs", "12")
 	},
 	"instance-pools": wrap("instance_pools", ListInstancePools),
+	"experiments":    wrap("experiments", ListExperiments),
+	"ml-models":      wrap("registered_models", ListMLModels),
 	"pipeline": func(ctx context.Context, w *WorkspaceClient, _ *AccountClient) (any, error) {
 		return GetPipeline(ctx, w, "6f1c2b3a-0000-4000-8000-00000000a1b2")
 	},
