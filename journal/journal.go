@@ -506,12 +506,13 @@ func (j *Journal[P]) Append(r Record[P]) (Record[P], error) {
 	return j.AppendUnless(r, nil)
 }
 
-// AppendUnless is [Journal.Append], unless stop (when not nil) returns an
-// error: then nothing is written and that error is returned. stop is
-// called under the journal's lock, so that once it returns an error no
-// record of this kind follows, not even one whose append was already
-// waiting for the lock (Step.Intend stops new intents this way once the
-// run is stopped).
+// AppendUnless is Append, except that it writes nothing and returns
+// stop's error when stop, called under the journal's lock right before
+// the record would take its sequence number, returns one. Records are
+// written one at a time, so a condition stop reads (a run's context being
+// cancelled) is true of every record written after it turned: a step's
+// intent is never recorded after the run was stopped, however many steps
+// waited on the lock when it was.
 func (j *Journal[P]) AppendUnless(r Record[P], stop func() error) (Record[P], error) {
 	j.mu.Lock()
 	if stop != nil {

@@ -112,22 +112,26 @@ func (e *Executor[P]) Append(id string, state State, data P, stepErr error) erro
 	return e.appendUnless(id, state, data, stepErr, nil)
 }
 
-// appendUnless is Append unless stop returns an error (see
-// [Journal.AppendUnless]); that error is not fatal.
+// appendUnless is Append, writing nothing when stop returns an error
+// under the journal's lock (see [Journal.AppendUnless]); that error is
+// returned and is not fatal.
 func (e *Executor[P]) appendUnless(id string, state State, data P, stepErr error, stop func() error) error {
 	r := Record[P]{Step: id, State: state, Data: data}
 	if stepErr != nil {
 		r.Error = stepErr.Error()
 	}
-	if stop != nil {
-		if err := stop(); err != nil {
-			return err
-		}
-	}
 	if e.j != nil {
 		var err error
-		if r, err = e.j.AppendUnless(r, stop); errors.As(err, new(*stoppedError)) {
-			return err
+		var stopped error
+		check := func() error {
+			if stop == nil {
+				return nil
+			}
+			stopped = stop()
+			return stopped
+		}
+		if r, err = e.j.AppendUnless(r, check); stopped != nil {
+			return stopped
 		} else if err != nil {
 			e.mu.Lock()
 			if e.fatal == nil {
@@ -172,43 +176,32 @@ type Step[P any] struct {
 // never for a call that will not be sent). In a dry run it writes nothing.
 //
 // Once the run's context is cancelled (Ctrl-C), Intend records nothing and
-// returns an error wrapping the context's; the check is made under the
-// journal's lock, so that no intent follows the stop, not even one whose
-// append was waiting for the lock. The grace period lets a write whose
-// intent is recorded go out and be recorded, never starts a new one. Call
-// Intend from the transport's before-send hook (scim.BeforeSend), once
-// the rate limiter granted the write: an intent recorded before that wait
-// announces a write that the stop may abandon. The step then stops; a
-// resumed run reads the live state and goes on.
+// returns an error wrapping the context's; the check is made again under
+// the journal's lock, so that no intent follows the stop, not even one
+// whose append was waiting for the lock. The grace period lets a write
+// whose intent is recorded go out and be recorded, never starts a new one.
+// Call Intend from the transport's before-send hook (scim.BeforeSend),
+// once the rate limiter granted the write: an intent recorded before that
+// wait announces a write that the stop may abandon. The step then stops;
+// a resumed run reads the live state and goes on.
 func (s *Step[P]) Intend(data P) error {
-	// The check is made again under the journal's lock: an intent whose
-	// append waited for the lock while the run was stopped is not
-	// recorded either.
-	stop := func() error {
+	stopped := func() error {
 		if err := s.Run.Err(); err != nil {
-			return &stoppedError{step: s.ID, err: err}
+			return fmt.Errorf("step %s: no new write after the run was stopped: %w", s.ID, err)
 		}
 		return nil
 	}
-	if err := s.e.appendUnless(s.ID, Started, s.e.payload(s.base, data), nil, stop); err != nil {
+	if err := stopped(); err != nil {
+		return err
+	}
+	// Checked again under the journal's lock: a step that waited on it
+	// while the run was stopped records nothing.
+	if err := s.e.appendUnless(s.ID, Started, s.e.payload(s.base, data), nil, stopped); err != nil {
 		return err
 	}
 	s.began = true
 	return nil
 }
-
-// stoppedError is Intend's refusal once the run is stopped; it wraps the
-// run context's error.
-type stoppedError struct {
-	step string
-	err  error
-}
-
-func (e *stoppedError) Error() string {
-	return fmt.Sprintf("step %s: no new write after the run was stopped: %v", e.step, e.err)
-}
-
-func (e *stoppedError) Unwrap() error { return e.err }
 
 // Began reports whether Intend was called in this run.
 func (s *Step[P]) Began() bool { return s.began }
