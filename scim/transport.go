@@ -410,6 +410,9 @@ func classify(err error, idempotent bool) (retry, unknown bool) {
 	if tlsProblem(err) != "" {
 		return false, false // the handshake failed: nothing was sent, and a retry fails alike
 	}
+	if _, ok := errors.AsType[hookError](err); ok {
+		return false, false
+	}
 	if notSent(err) {
 		return true, false
 	}
