@@ -93,9 +93,11 @@ const (
 // What it cannot tell from the live state is said in warnings and
 // recorded ([Detail.Unknown]): for an account group the plan reuses,
 // which members dbiam added when the plan's digest of its members does
-// not tell, and whether it assigned it or gave it the entitlements, roles
-// and grants the local group brings. Rollback refuses the groups
-// concerned, before any change, instead of restoring them in part.
+// not tell, and, unless the group has the name of a local group of the
+// workspace (then it could not be assigned there before apply), whether
+// dbiam assigned it and gave it the entitlements, roles and grants the
+// local group brings. Rollback refuses the groups concerned, before any
+// change, instead of restoring them in part.
 func RunAdopt(ctx context.Context, opts AdoptOptions, d Deps) error {
 	if opts.PlanPath == "" {
 		return errors.New("adopt: no plan file: pass the plan the apply ran (or the copy plan.json in its journal directory)")
@@ -571,10 +573,15 @@ func (a *adopter) localGroup(ctx context.Context, gr groupRef) error {
 		}
 		assigned = hasAssignment(as, agID)
 	}
-	// Assigned by this migration: always for a group it created; for a
-	// reused one it cannot be told (the plan does not say whether it was
-	// assigned before), nor what it held in the workspace before.
-	assignedByUs := assigned && a.created[g.AccountGroupKey]
+	// Assigned by this migration, and holding nothing in the workspace
+	// before: a group it created, and a reused one with the name of a
+	// local group of the workspace when the plan was made (an assignment
+	// fails while a local group of the same name exists, so it was not
+	// assigned then). For any other reused group it cannot be told (the
+	// plan does not say whether it was assigned before), nor what the
+	// group held there before.
+	fresh := a.created[g.AccountGroupKey] || localNameAt(ws, ag.DisplayName)
+	assignedByUs := assigned && fresh
 	assign := Detail{Assigned: assignedByUs}
 	if assigned && !assignedByUs {
 		assign.Unknown = fmt.Sprintf("whether this migration assigned account group %q, which the plan reuses, to workspace %s, nor which entitlements, roles and grants it held there before",
@@ -627,7 +634,7 @@ func (a *adopter) localGroup(ctx context.Context, gr groupRef) error {
 	a.record(id, StateDone, p, assign)
 
 	gs := &groupSteps{ws: ws, g: g, ag: ag, agID: agID}
-	perms, ents, secrets, err := a.grants(ctx, gs, a.created[g.AccountGroupKey])
+	perms, ents, secrets, err := a.grants(ctx, gs, fresh)
 	if err != nil {
 		return err
 	}
@@ -663,14 +670,20 @@ func (a *adopter) localGroup(ctx context.Context, gr groupRef) error {
 	return nil
 }
 
+// localNameAt reports whether a local group of ws had exactly this name
+// when the plan was made.
+func localNameAt(ws *WorkspacePlan, name string) bool {
+	return slices.ContainsFunc(ws.Groups, func(g GroupPlan) bool { return g.LocalName == name })
+}
+
 // grants returns the details of the permissions, entitlements and secret
 // ACL steps as the live state shows them: what the account group holds in
-// the workspace of what the local group brings. Only for an account group
-// the migration created is all of it the migration's: for a reused one
-// adopt cannot tell what it held before and records none (its assignment
-// step says so, see localGroup).
-func (a *adopter) grants(ctx context.Context, gs *groupSteps, created bool) (perms, ents, secrets Detail, err error) {
-	if !created {
+// the workspace of what the local group brings. Only when the account
+// group held nothing there before apply (fresh, see localGroup) is all of
+// it the migration's: otherwise adopt cannot tell what it held before and
+// records none (its assignment step says so).
+func (a *adopter) grants(ctx context.Context, gs *groupSteps, fresh bool) (perms, ents, secrets Detail, err error) {
+	if !fresh {
 		return perms, ents, secrets, nil
 	}
 	wsID, to := gs.ws.WorkspaceID, gs.ag.DisplayName

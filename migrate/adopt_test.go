@@ -481,16 +481,12 @@ func TestAdoptWithinTheConsistencyWindow(t *testing.T) {
 	}
 }
 
-// TestAdoptReusedAccountGroup: a merge plan reuses an account group.
-// After a full apply and a lost journal, adopt finds the members apply
-// added to it from the plan's digest of its members (as the original
-// journal recorded them), but cannot tell whether apply assigned it to
-// the workspaces (the plan does not say whether it was assigned before)
-// nor what it held there before: it says so, and rollback refuses its
-// groups before any change, naming adopt, never reporting them rolled
-// back; the reused group keeps its members, and every other group is
-// restored exactly.
-func TestAdoptReusedAccountGroup(t *testing.T) {
+// reusedPlan plans the default readable seed with the merge policy, which
+// reuses an account group with the name of a local group, applies it, and
+// returns the server, its seed, the plan, the reused account group and
+// the original journal's records; the journal is then lost.
+func reusedPlan(t *testing.T) (*sandbox.Server, sandbox.State, string, *AccountGroupPlan, []Record) {
+	t.Helper()
 	srv := sandbox.NewTestServer(t, sandbox.Options{Seed: readableSeed()})
 	seed := srv.Snapshot()
 	plan := makePlan(t, srv, t.TempDir(), PlanOptions{OnConflict: PolicyMerge})
@@ -505,55 +501,104 @@ func TestAdoptReusedAccountGroup(t *testing.T) {
 	if reused == nil {
 		t.Fatal("the merge plan of the default seed reuses no account group")
 	}
-	ctx := context.Background()
 	d, stdout, stderr := sandboxDeps(t, srv)
-	if err := RunApply(ctx, ApplyOptions{PlanPath: plan, Yes: true}, d); err != nil {
+	if err := RunApply(context.Background(), ApplyOptions{PlanPath: plan, Yes: true}, d); err != nil {
 		t.Fatalf("apply: %v\n%s\n%s", err, stdout, stderr)
 	}
 	_, orig, err := ReadJournal(DefaultJournalDir(plan))
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantAdded := Replay(orig)[accountGroupStepID(reused.Key)].Detail.AddedMemberIDs
-	if len(wantAdded) == 0 {
+	if len(Replay(orig)[accountGroupStepID(reused.Key)].Detail.AddedMemberIDs) == 0 {
 		t.Fatalf("apply added no member to the reused account group %q: the test needs one", reused.DisplayName)
 	}
 	if err := os.RemoveAll(DefaultJournalDir(plan)); err != nil {
 		t.Fatal(err)
 	}
+	return srv, seed, plan, reused, orig
+}
+
+// TestAdoptReusedAccountGroup: a merge plan reuses an account group that
+// has the name of a local group it migrates. After a full apply and a
+// lost journal, adopt finds the members apply added to it from the plan's
+// digest of its members, and takes its assignment, entitlements and
+// roles in that workspace for apply's (an account group cannot be
+// assigned to a workspace while a local group there has its name): every
+// step reads as in the original journal, and rollback restores the seed
+// exactly.
+func TestAdoptReusedAccountGroup(t *testing.T) {
+	srv, seed, plan, reused, orig := reusedPlan(t)
 	jdir := filepath.Join(t.TempDir(), "adopted")
-	stdout = runAdopt(t, srv, AdoptOptions{PlanPath: plan, JournalDir: jdir, Wait: DefaultVisibleTimeout, Sleep: noSleep})
-	t.Logf("adopt:\n%s", stdout)
-	if want := fmt.Sprintf("adopt cannot tell whether this migration assigned it, nor what it held there before: rollback refuses this group"); !strings.Contains(stdout.String(), want) {
-		t.Errorf("adopt's summary lacks %q:\n%s", want, stdout)
+	stdout := runAdopt(t, srv, AdoptOptions{PlanPath: plan, JournalDir: jdir, Wait: DefaultVisibleTimeout, Sleep: noSleep})
+	if strings.Contains(stdout.String(), "warning:") {
+		t.Errorf("adopt warns about what it can tell:\n%s", stdout)
 	}
 	_, recs, err := ReadJournal(jdir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := Replay(recs)[accountGroupStepID(reused.Key)].Detail.AddedMemberIDs; strings.Join(got, ",") != strings.Join(wantAdded, ",") {
-		t.Errorf("adopt found members %v added to the reused group, the original journal %v", got, wantAdded)
+	av := Replay(recs)
+	for id, v := range Replay(orig) {
+		if v.Kind == KindWaitVisible || v.Kind == KindVerify {
+			continue
+		}
+		w := av[id]
+		if w == nil {
+			t.Errorf("step %s: not adopted", id)
+			continue
+		}
+		o, n := v.Detail, w.Detail
+		if o.Assigned != n.Assigned || strings.Join(o.AddedMemberIDs, ",") != strings.Join(n.AddedMemberIDs, ",") ||
+			strings.Join(o.Entitlements, ",") != strings.Join(n.Entitlements, ",") || strings.Join(o.Roles, ",") != strings.Join(n.Roles, ",") || n.Unknown != "" {
+			t.Errorf("step %s: adopted detail %+v, original %+v", id, n, o)
+		}
 	}
+	d, stdout, stderr := sandboxDeps(t, srv)
+	if err := RunRollback(context.Background(), RollbackOptions{JournalDir: jdir, Yes: true}, d); err != nil {
+		t.Fatalf("rollback after adopting a merge plan with account group %q reused: %v\n%s\n%s", reused.DisplayName, err, stdout, stderr)
+	}
+	if got, want := snapshotJSON(t, srv.Snapshot()), snapshotJSON(t, seed); got != want {
+		t.Errorf("rollback after adopt did not restore the seed:\n%s", diffLines(want, got))
+	}
+}
 
+// TestAdoptReusedAccountGroupChangedSince: the reused account group got a
+// member from someone else after apply, so adopt cannot tell which of its
+// members apply added (the plan kept only a digest of them). It says so,
+// and rollback refuses its groups before any change, naming adopt, never
+// reporting them rolled back; the reused group keeps its members, and
+// every other group is restored exactly.
+func TestAdoptReusedAccountGroupChangedSince(t *testing.T) {
+	srv, seed, plan, reused, _ := reusedPlan(t)
+	ctx := context.Background()
 	remote := sandboxRemote(t, srv, plan)
+	const outsider = "1100000000000100"
+	if err := remote.AddAccountGroupMembers(ctx, reused.ExistingID, []string{outsider}); err != nil {
+		t.Fatal(err)
+	}
+	jdir := filepath.Join(t.TempDir(), "adopted")
+	stdout := runAdopt(t, srv, AdoptOptions{PlanPath: plan, JournalDir: jdir, Wait: DefaultVisibleTimeout, Sleep: noSleep})
+	if want := fmt.Sprintf("warning: account group %q (id %s), which the plan reuses, has members the plan did not read: adopt cannot tell which of them this migration added", reused.DisplayName, reused.ExistingID); !strings.Contains(stdout.String(), want) {
+		t.Errorf("adopt's summary lacks %q:\n%s", want, stdout)
+	}
 	agBefore, err := remote.AccountGroup(ctx, reused.ExistingID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var mapped []groupRef
-	for _, gr := range activeGroups(p) {
+	for _, gr := range activeGroups(mustPlan(t, plan)) {
 		if gr.g.AccountGroupKey == reused.Key {
 			mapped = append(mapped, gr)
 		}
 	}
-	d, stdout, stderr = sandboxDeps(t, srv)
+	d, stdout, stderr := sandboxDeps(t, srv)
 	err = RunRollback(ctx, RollbackOptions{JournalDir: jdir, Yes: true}, d)
 	var pe *PartialError
 	if !errors.As(err, &pe) || pe.Failed != len(mapped) {
 		t.Fatalf("rollback: %v, want a PartialError for the %d groups of the reused account group\n%s\n%s", err, len(mapped), stdout, stderr)
 	}
 	for _, gr := range mapped {
-		want := fmt.Sprintf(`failed: group %q in workspace %s (%d): not rolled back, it stays migrated: its journal was rebuilt by "dbiam migrate adopt", which could not tell whether this migration assigned account group %q`,
+		want := fmt.Sprintf(`failed: group %q in workspace %s (%d): not rolled back, it stays migrated: its journal was rebuilt by "dbiam migrate adopt", which could not tell which members of account group %q, which the plan reuses, this migration added`,
 			gr.g.LocalName, gr.ws.WorkspaceName, gr.ws.WorkspaceID, reused.DisplayName)
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("rollback output lacks %q:\n%s", want, stdout)
@@ -606,5 +651,62 @@ func TestAddedMembers(t *testing.T) {
 		if known != tc.known || strings.Join(added, ",") != strings.Join(tc.added, ",") {
 			t.Errorf("live %v, candidates %v: added %v (known %v), want %v (known %v)", tc.live, tc.cands, added, known, tc.added, tc.known)
 		}
+	}
+}
+
+// TestAdoptReusedAccountGroupAssignedBefore: a mapping reuses an account
+// group that was assigned to the workspace before apply (with the
+// acl-copy route: it holds grants of its own there). Adopt cannot
+// tell whether apply assigned it, nor which entitlements, roles and
+// grants it held there before (the plan does not say): it says so, and
+// rollback refuses the group before any change, naming adopt, and
+// restores every other group exactly, leaving the reused group's
+// assignment alone.
+func TestAdoptReusedAccountGroupAssignedBefore(t *testing.T) {
+	srv := sandbox.NewTestServer(t, sandbox.Options{Seed: readableSeed()})
+	seed := srv.Snapshot()
+	dir := t.TempDir()
+	mapping := filepath.Join(dir, "map.csv")
+	if err := os.WriteFile(mapping, []byte("workspace,local_group,account_group\nacme-analytics,marketing,analysts\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	plan := makePlan(t, srv, dir, PlanOptions{Match: MatchMapping, MappingFile: mapping, OnConflict: PolicyMerge, PermissionsRoute: RouteAPIOrACLCopy})
+	p := mustPlan(t, plan)
+	groups := activeGroups(p)
+	if len(groups) != 1 || groups[0].g.LocalName != "marketing" {
+		t.Fatalf("the mapping plan migrates %d groups, want marketing alone: %+v", len(groups), p.Conflicts)
+	}
+	ag := findAG(p, groups[0].g.AccountGroupKey)
+	if ag.ExistingID == "" || ag.DisplayName != "analysts" {
+		t.Fatalf("the mapping plan does not reuse analysts: %+v", ag)
+	}
+	ctx := context.Background()
+	d, stdout, stderr := sandboxDeps(t, srv)
+	if err := RunApply(ctx, ApplyOptions{PlanPath: plan, Yes: true}, d); err != nil {
+		t.Fatalf("apply: %v\n%s\n%s", err, stdout, stderr)
+	}
+	if err := os.RemoveAll(DefaultJournalDir(plan)); err != nil {
+		t.Fatal(err)
+	}
+	jdir := filepath.Join(t.TempDir(), "adopted")
+	stdout = runAdopt(t, srv, AdoptOptions{PlanPath: plan, JournalDir: jdir, Wait: DefaultVisibleTimeout, Sleep: noSleep})
+	if want := `warning: group "marketing" in workspace acme-analytics (6051921418418892): account group "analysts", which the plan reuses, is assigned to the workspace; adopt cannot tell whether this migration assigned it, nor what it held there before: rollback refuses this group`; !strings.Contains(stdout.String(), want) {
+		t.Errorf("adopt's summary lacks %q:\n%s", want, stdout)
+	}
+	before := srv.Snapshot()
+	d, stdout, stderr = sandboxDeps(t, srv)
+	err := RunRollback(ctx, RollbackOptions{JournalDir: jdir, Yes: true}, d)
+	var pe *PartialError
+	if !errors.As(err, &pe) || pe.Failed != 1 {
+		t.Fatalf("rollback: %v, want a PartialError for marketing\n%s\n%s", err, stdout, stderr)
+	}
+	if want := `failed: group "marketing" in workspace acme-analytics (6051921418418892): not rolled back, it stays migrated: its journal was rebuilt by "dbiam migrate adopt", which could not tell whether this migration assigned account group "analysts", which the plan reuses, to workspace acme-analytics`; !strings.Contains(stdout.String(), want) {
+		t.Errorf("rollback output lacks %q:\n%s", want, stdout)
+	}
+	if got, want := snapshotJSON(t, srv.Snapshot()), snapshotJSON(t, before); got != want {
+		t.Errorf("a rollback that refused its only group changed something:\n%s", diffLines(want, got))
+	}
+	if snapshotJSON(t, before) == snapshotJSON(t, seed) {
+		t.Error("apply changed nothing: the test needs a migrated group")
 	}
 }
