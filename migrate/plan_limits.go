@@ -6,8 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf16"
 
+	"github.com/dbiam/dbiam/migrate/internal/groupname"
 	"github.com/dbiam/dbiam/scim"
 )
 
@@ -133,20 +133,6 @@ func (l ServiceLimits) withDefaults() ServiceLimits {
 	return l
 }
 
-// planNameLength is the length of a group name as the limit counts it:
-// UTF-16 code units (an invalid byte counts one).
-func planNameLength(s string) int {
-	n := 0
-	for _, r := range s {
-		if k := utf16.RuneLen(r); k > 0 {
-			n += k
-		} else {
-			n++
-		}
-	}
-	return n
-}
-
 // checkBackupNames runs after selectGroups: it blocks a group whose backup
 // name (--backup-prefix + name) would be longer than a group name can be.
 func (b *planBuilder) checkBackupNames() {
@@ -155,7 +141,7 @@ func (b *planBuilder) checkBackupNames() {
 			continue
 		}
 		backup := b.settings.BackupPrefix + n.g.DisplayName
-		if l := planNameLength(backup); l > b.limits.NameLength {
+		if l := groupname.Length(backup); l > b.limits.NameLength {
 			b.block(n, Conflict{Kind: ConflictServiceLimit, Detail: fmt.Sprintf(
 				"backup name %q is %d characters long and the service refuses group names over %d: use a shorter --backup-prefix, or rename the group first",
 				backup, l, b.limits.NameLength)})
@@ -251,7 +237,7 @@ func (b *planBuilder) checkNewNames() {
 		if ag.ExistingID != "" {
 			continue
 		}
-		if l := planNameLength(ag.DisplayName); l > b.limits.NameLength {
+		if l := groupname.Length(ag.DisplayName); l > b.limits.NameLength {
 			drop[ag.Key] = planDrop{conflict: &Conflict{Kind: ConflictServiceLimit, Detail: fmt.Sprintf(
 				"account group name %q is %d characters long and the service refuses group names over %d: choose a shorter target (--match, --mapping)",
 				ag.DisplayName, l, b.limits.NameLength)}}
@@ -389,7 +375,7 @@ func (b *planBuilder) checkDirectParents() {
 				if g := w.byID[p.Value]; g != nil && !g.IsWorkspaceLocal() {
 					if ag, ok := b.acct.groupsByID[g.ID]; ok {
 						out = append(out, ag.ID)
-					} else if ag, ok := b.acct.groupsByName[planFold(g.DisplayName)]; ok {
+					} else if ag, ok := b.acct.groupsByName[groupname.Fold(g.DisplayName)]; ok {
 						out = append(out, ag.ID)
 					}
 				}
