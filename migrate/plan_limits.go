@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/dbiam/dbiam/migrate/internal/groupgraph"
 	"github.com/dbiam/dbiam/migrate/internal/groupname"
 	"github.com/dbiam/dbiam/scim"
 )
@@ -251,18 +252,19 @@ func (b *planBuilder) checkNewNames() {
 // were read (candidate account groups); a group whose members were not
 // read counts 1.
 func (b *planBuilder) existingDepth(id string, memo map[string]int) int {
-	if d, ok := memo[id]; ok {
-		return d
-	}
-	memo[id] = 1 // a cycle counts once
-	d := 1
+	return groupgraph.Depth(id, b.accountMemberGroups, memo)
+}
+
+// accountMemberGroups is the ids of the member groups of the account group
+// id, as far as the plan read its members.
+func (b *planBuilder) accountMemberGroups(id string) []string {
+	var out []string
 	for _, m := range b.acct.members[id] {
 		if b.accountMemberKind(m) == KindGroup {
-			d = max(d, 1+b.existingDepth(m.Value, memo))
+			out = append(out, m.Value)
 		}
 	}
-	memo[id] = d
-	return d
+	return out
 }
 
 // accountMemberKind is the kind of a member of an account group.

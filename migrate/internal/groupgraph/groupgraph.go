@@ -114,3 +114,21 @@ func DiffSets(want, have []string) (missing, extra []string) {
 	}
 	return missing, extra
 }
+
+// Depth is the number of layers of nested groups that vertex id heads: 1
+// plus the depth of its deepest child (children lists the children of a
+// vertex), 1 for a vertex without children. On a cycle, the vertex met
+// again counts as one layer and the walk stops there. memo caches the depths across calls (pass one map for a
+// whole graph); it must not be shared by concurrent calls.
+func Depth(id string, children func(id string) []string, memo map[string]int) int {
+	if d, ok := memo[id]; ok {
+		return d
+	}
+	memo[id] = 1 // a cycle counts once
+	d := 1
+	for _, c := range children(id) {
+		d = max(d, 1+Depth(c, children, memo))
+	}
+	memo[id] = d
+	return d
+}

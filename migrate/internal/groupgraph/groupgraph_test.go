@@ -51,3 +51,17 @@ func TestDiffSets(t *testing.T) {
 		t.Errorf("DiffSets of equal sets = %q, %q; want nil, nil", missing, extra)
 	}
 }
+
+func TestDepth(t *testing.T) {
+	edges := map[string][]string{"top": {"mid", "leaf"}, "mid": {"leaf"}, "x": {"y"}, "y": {"x"}}
+	children := func(id string) []string { return edges[id] }
+	memo := map[string]int{}
+	for _, c := range []struct {
+		id   string
+		want int
+	}{{"leaf", 1}, {"mid", 2}, {"top", 3}, {"x", 3}, {"y", 2}} { // x > y > x again, which counts one
+		if got := Depth(c.id, children, memo); got != c.want {
+			t.Errorf("Depth(%q) = %d, want %d", c.id, got, c.want)
+		}
+	}
+}
