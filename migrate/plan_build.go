@@ -915,45 +915,15 @@ func planUnionMembers(srcs []*planNode, selfID string) ([]Member, []*planNode) {
 				selfRefs = append(selfRefs, n)
 				continue
 			}
-			k := planIdentityKey(r.m)
+			k := memberIdentityKey(r.m)
 			if !seen[k] {
 				seen[k] = true
 				out = append(out, r.m)
 			}
 		}
 	}
-	slices.SortFunc(out, planCompareMembers)
+	slices.SortFunc(out, compareMembers)
 	return out, selfRefs
-}
-
-var planKindOrder = map[string]int{KindUser: 0, KindServicePrincipal: 1, KindGroup: 2}
-
-func planCompareMembers(a, c Member) int {
-	return cmp.Or(
-		cmp.Compare(planKindOrder[a.Kind], planKindOrder[c.Kind]),
-		cmp.Compare(planMemberName(a), planMemberName(c)),
-		cmp.Compare(a.AccountID, c.AccountID),
-		cmp.Compare(a.GroupKey, c.GroupKey),
-	)
-}
-
-func planMemberName(m Member) string {
-	switch m.Kind {
-	case KindUser:
-		return strings.ToLower(m.UserName)
-	case KindServicePrincipal:
-		return strings.ToLower(m.ApplicationID)
-	}
-	return m.Display
-}
-
-// planIdentityKey identifies a desired member: by account id when known, by
-// the planned group key for a group still to be created.
-func planIdentityKey(m Member) string {
-	if m.AccountID != "" {
-		return m.Kind + ":" + m.AccountID
-	}
-	return m.Kind + ":key:" + m.GroupKey
 }
 
 // identitySet is the sorted identity keys of members. Nested children must
@@ -961,7 +931,7 @@ func planIdentityKey(m Member) string {
 func (b *planBuilder) identitySet(members []Member) []string {
 	out := make([]string, 0, len(members))
 	for _, m := range members {
-		out = append(out, planIdentityKey(m))
+		out = append(out, memberIdentityKey(m))
 	}
 	slices.Sort(out)
 	return slices.Compact(out)

@@ -414,7 +414,7 @@ func (b *planBuilder) checkDirectParents() {
 	names := map[string]Member{}
 	for _, ag := range b.groups {
 		for _, m := range ag.Members {
-			k := planIdentityKey(m)
+			k := memberIdentityKey(m)
 			if ag.ExistingID != "" && existing[k][ag.ExistingID] {
 				continue // a member already
 			}
@@ -440,11 +440,11 @@ func (b *planBuilder) checkDirectParents() {
 			continue
 		}
 		m := names[k]
-		who := planMemberWho(m)
+		who := memberWho(m)
 		reason := fmt.Sprintf("%s: %s would be a direct member of %d account groups (the service allows %d)", ConflictServiceLimit, who, len(total), b.limits.DirectParents)
 		b.conflicts = append(b.conflicts, Conflict{
 			Kind:  ConflictServiceLimit,
-			Group: planMemberLabel(m),
+			Group: memberAccountName(m),
 			Detail: fmt.Sprintf("%s would be a direct member of %d account groups: %d it is in already (as far as the plan read) and %d this plan adds it to; the service allows %d direct group memberships per principal: migrate fewer of its groups, or take it out of some first",
 				who, len(total), len(existing[k]), len(adds[k]), b.limits.DirectParents),
 			Policies: planSamePolicies(fmt.Sprintf("skip the %d groups that would add it", len(adds[k]))),
@@ -457,28 +457,6 @@ func (b *planBuilder) checkDirectParents() {
 		}
 	}
 	b.dropGroups(drop)
-}
-
-// planMemberLabel is a member's name as the account shows it.
-func planMemberLabel(m Member) string {
-	switch m.Kind {
-	case KindUser:
-		return m.UserName
-	case KindServicePrincipal:
-		return m.ApplicationID
-	}
-	return m.Display
-}
-
-// planMemberWho names a member in messages.
-func planMemberWho(m Member) string {
-	switch m.Kind {
-	case KindUser:
-		return "user " + strconv.Quote(m.UserName)
-	case KindServicePrincipal:
-		return "service principal " + strconv.Quote(m.ApplicationID)
-	}
-	return "group " + strconv.Quote(m.Display)
 }
 
 // checkAccountGroups drops every account group the plan would create when
