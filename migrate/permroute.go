@@ -233,7 +233,7 @@ func grantsSample(g *GroupGrants) string {
 	for _, s := range g.Secrets {
 		out = append(out, "secret scope "+strconv.Quote(s.Scope)+" "+s.Permission)
 	}
-	return planSummarize(out, 3)
+	return summarize(out, 3)
 }
 
 // sortedGrants returns a copy of g in a stable order (nil when empty).
@@ -271,6 +271,6 @@ func (b *planBuilder) grantWarnings() {
 		}
 		b.warnings = append(b.warnings, Warning{Kind: WarningACLCopy, WorkspaceID: w.info.ID, Detail: fmt.Sprintf(
 			"%d local groups of workspace %s copy their ACL entries instead of the permission migration API (%s): only their grants of the baseline are copied; what it does not hold (%s) stays with the backup group alone, and finalize deletes it: grant those to the account group before finalize",
-			len(names), w.planLabel(), planSummarize(names, 5), unreadKinds(treeRead(&w.grants.read)))})
+			len(names), w.planLabel(), summarize(names, 5), unreadKinds(treeRead(&w.grants.read)))})
 	}
 }

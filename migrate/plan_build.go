@@ -366,7 +366,7 @@ func (b *planBuilder) resolve() {
 		}
 		if len(missing) > 0 {
 			slices.Sort(missing)
-			b.block(n, Conflict{Kind: ConflictMemberNoIdentity, Detail: planSummarize(missing, 5)})
+			b.block(n, Conflict{Kind: ConflictMemberNoIdentity, Detail: summarize(missing, 5)})
 		}
 	}
 }
@@ -384,14 +384,14 @@ func (b *planBuilder) resolveMember(w *planWS, m scim.ComplexValue) (planResolve
 		case w.sps[m.Value] != "":
 			kind = KindServicePrincipal
 		default:
-			return planResolved{}, fmt.Sprintf("member %s (id %s) is not a user, service principal or group of the workspace", planQuoteOr(m.Display, "?"), m.Value)
+			return planResolved{}, fmt.Sprintf("member %s (id %s) is not a user, service principal or group of the workspace", quoteOr(m.Display, "?"), m.Value)
 		}
 	}
 	switch kind {
 	case KindUser:
 		name, ok := w.users[m.Value]
 		if !ok {
-			return planResolved{}, fmt.Sprintf("user %s (id %s) is not in the workspace's user list", planQuoteOr(m.Display, "?"), m.Value)
+			return planResolved{}, fmt.Sprintf("user %s (id %s) is not in the workspace's user list", quoteOr(m.Display, "?"), m.Value)
 		}
 		u, ok := b.acct.usersByName[strings.ToLower(name)]
 		if !ok {
@@ -401,17 +401,17 @@ func (b *planBuilder) resolveMember(w *planWS, m scim.ComplexValue) (planResolve
 	case KindServicePrincipal:
 		app, ok := w.sps[m.Value]
 		if !ok {
-			return planResolved{}, fmt.Sprintf("service principal %s (id %s) is not in the workspace's list", planQuoteOr(m.Display, "?"), m.Value)
+			return planResolved{}, fmt.Sprintf("service principal %s (id %s) is not in the workspace's list", quoteOr(m.Display, "?"), m.Value)
 		}
 		sp, ok := b.acct.spsByApp[strings.ToLower(app)]
 		if !ok {
-			return planResolved{}, fmt.Sprintf("service principal %s (applicationId %s) has no account service principal", planQuoteOr(m.Display, "?"), app)
+			return planResolved{}, fmt.Sprintf("service principal %s (applicationId %s) has no account service principal", quoteOr(m.Display, "?"), app)
 		}
 		return planResolved{m: Member{Kind: KindServicePrincipal, AccountID: sp.ID, ApplicationID: sp.ApplicationID, Display: sp.DisplayName}}, ""
 	}
 	g := w.byID[m.Value]
 	if g == nil {
-		return planResolved{}, fmt.Sprintf("group %s (id %s) is not in the workspace's group list", planQuoteOr(m.Display, "?"), m.Value)
+		return planResolved{}, fmt.Sprintf("group %s (id %s) is not in the workspace's group list", quoteOr(m.Display, "?"), m.Value)
 	}
 	if !g.IsWorkspaceLocal() {
 		ag, ok := b.acct.groupsByID[g.ID]
@@ -528,7 +528,7 @@ func (b *planBuilder) unmigratedParents() {
 			if g := n.ws.byID[p.Value]; g != nil {
 				name = g.DisplayName
 			}
-			names = append(names, planQuoteOr(name, p.Value))
+			names = append(names, quoteOr(name, p.Value))
 		}
 		if len(names) == 0 {
 			continue
@@ -959,15 +959,17 @@ func (b *planBuilder) accountIdentitySet(members []scim.ComplexValue) []string {
 	return slices.Compact(out)
 }
 
-// planSummarize joins up to max items and says how many more there are.
-func planSummarize(items []string, max int) string {
+// summarize joins up to max items with "; " and says how many more there
+// are (plan conflicts, grant routing and rollback messages).
+func summarize(items []string, max int) string {
 	if len(items) <= max {
 		return strings.Join(items, "; ")
 	}
 	return strings.Join(items[:max], "; ") + fmt.Sprintf("; and %d more", len(items)-max)
 }
 
-func planQuoteOr(s, alt string) string {
+// quoteOr is s quoted, or alt when s is empty.
+func quoteOr(s, alt string) string {
 	if s == "" {
 		return alt
 	}
@@ -1039,8 +1041,8 @@ func (b *planBuilder) assemble(meta planMeta) *Plan {
 				LocalID:      n.g.ID,
 				LocalName:    n.g.DisplayName,
 				BackupName:   b.settings.BackupPrefix + n.g.DisplayName,
-				Entitlements: planValues(n.g.Entitlements),
-				Roles:        planValues(n.g.Roles),
+				Entitlements: sortedValues(n.g.Entitlements),
+				Roles:        sortedValues(n.g.Roles),
 				MemberCount:  len(n.members),
 				Skipped:      n.blocked,
 			}
@@ -1068,9 +1070,9 @@ func (b *planBuilder) assemble(meta planMeta) *Plan {
 	return p
 }
 
-// planValues returns the sorted, de-duplicated values of a multi-valued
+// sortedValues returns the sorted, de-duplicated values of a multi-valued
 // attribute (never nil).
-func planValues(cvs []scim.ComplexValue) []string {
+func sortedValues(cvs []scim.ComplexValue) []string {
 	out := make([]string, 0, len(cvs))
 	for _, cv := range cvs {
 		out = append(out, cv.Value)

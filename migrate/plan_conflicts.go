@@ -31,7 +31,7 @@ func (b *planBuilder) reconcileConflicts() {
 		}
 		c.Blocking = true
 		c.Detail += fmt.Sprintf("; not resolved by on-conflict %s for %s, skipped (see their own conflicts)",
-			b.settings.OnConflict, planSummarize(skipped, 5))
+			b.settings.OnConflict, summarize(skipped, 5))
 	}
 }
 

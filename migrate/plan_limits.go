@@ -556,7 +556,7 @@ func (b *planBuilder) externallyProvisioned() {
 			Kind:        WarningExternallyProvisioned,
 			WorkspaceID: w.info.ID,
 			Detail: fmt.Sprintf("the local groups this plan migrates include %d with an externalId (%s): an identity provider's SCIM provisioning of workspace %s may still manage them, and while it runs it can rename them back, recreate them or change their members during and after the migration; turn the workspace-level provisioning off before apply (provision the account instead)",
-				len(names), planSummarize(names, 5), w.planLabel()),
+				len(names), summarize(names, 5), w.planLabel()),
 		})
 	}
 }
