@@ -228,6 +228,9 @@ func (t *xlsxTables) Commit() error {
 		t.fileMu.Lock()
 		_ = t.f.Close()
 		t.fileMu.Unlock()
+		for _, s := range t.sinks {
+			s.closeRows()
+		}
 		_ = os.RemoveAll(t.spool)
 	}()
 	var errs []error
@@ -344,20 +347,21 @@ func (t *xlsxTables) newZipWriter(w io.Writer) excelize.ZipWriter {
 	zw.RegisterCompressor(zip.Deflate, func(out io.Writer) (io.WriteCloser, error) {
 		return kflate.NewWriter(out, kflate.DefaultCompression)
 	})
-	heads := map[string]func([]byte) []byte{}
+	sheets := map[string]*xlsxSink{}
 	for _, s := range t.sinks {
 		if p, ok := t.paths[s.sheet]; ok {
-			heads[p] = s.head
+			sheets[p] = s
 		}
 	}
-	return &patchingZip{zw: zw, heads: heads}
+	return &patchingZip{zw: zw, sheets: sheets}
 }
 
-// patchingZip is a ZipWriter that rewrites the head of some entries.
+// patchingZip is a ZipWriter that rewrites the head of the streamed
+// sheets' entries and splices in their encoded rows.
 type patchingZip struct {
-	zw    *zip.Writer
-	heads map[string]func([]byte) []byte
-	open  *headPatcher
+	zw     *zip.Writer
+	sheets map[string]*xlsxSink
+	open   *headPatcher
 }
 
 func (z *patchingZip) Create(name string) (io.Writer, error) {
@@ -368,8 +372,8 @@ func (z *patchingZip) Create(name string) (io.Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	if fix, ok := z.heads[name]; ok {
-		z.open = &headPatcher{w: w, fix: fix}
+	if s, ok := z.sheets[name]; ok {
+		z.open = &headPatcher{w: w, fix: s.head, rows: s.encodedRows}
 		return z.open, nil
 	}
 	return w, nil
@@ -398,18 +402,21 @@ func (z *patchingZip) closeOpen() error {
 	return err
 }
 
-// headPatcher holds back the start of an entry up to the end of the
-// "<sheetData>" tag (or headLimit bytes), passes it through fix once, and
-// writes the rest as it comes.
+// headPatcher holds back the start of a streamed sheet's entry up to the
+// end of its header row (the first "</row>" in "<sheetData>"), or headLimit
+// bytes, passes it through fix once, writes the rows from rows (the rows
+// the sheet's rowEncoder wrote, which follow the header row), and then the
+// rest of the entry as it comes (the rows excelize wrote, and the tail).
 type headPatcher struct {
 	w    io.Writer
 	fix  func([]byte) []byte
+	rows func() (io.Reader, error) // nil, or returning nil: no rows to splice
 	head []byte
 	done bool
 }
 
 // headLimit bounds the bytes held back: a sheet's head (declarations,
-// properties, dimension, views, columns) is far smaller.
+// properties, dimension, views, columns) and header row are far smaller.
 const headLimit = 1 << 20
 
 func (h *headPatcher) Write(p []byte) (int, error) {
@@ -417,7 +424,7 @@ func (h *headPatcher) Write(p []byte) (int, error) {
 		return h.w.Write(p)
 	}
 	h.head = append(h.head, p...)
-	if bytes.Contains(h.head, []byte("<sheetData")) || len(h.head) >= headLimit {
+	if h.split() >= 0 || len(h.head) >= headLimit {
 		if err := h.flush(); err != nil {
 			return 0, err
 		}
@@ -425,12 +432,47 @@ func (h *headPatcher) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// split returns where the header row ends in the bytes held back, or -1.
+func (h *headPatcher) split() int {
+	i := bytes.Index(h.head, []byte("<sheetData"))
+	if i < 0 {
+		return -1
+	}
+	j := bytes.Index(h.head[i:], []byte("</row>"))
+	if j < 0 {
+		return -1
+	}
+	return i + j + len("</row>")
+}
+
 func (h *headPatcher) flush() error {
 	if h.done {
 		return nil
 	}
 	h.done = true
-	_, err := h.w.Write(h.fix(h.head))
+	var rows io.Reader
+	if h.rows != nil {
+		var err error
+		if rows, err = h.rows(); err != nil {
+			return err
+		}
+	}
+	k := h.split()
+	if k < 0 {
+		if rows != nil {
+			return errors.New("sheet part without a header row to put its rows after")
+		}
+		k = len(h.head)
+	}
+	if _, err := h.w.Write(h.fix(h.head[:k])); err != nil {
+		return err
+	}
+	if rows != nil {
+		if _, err := io.Copy(h.w, rows); err != nil {
+			return err
+		}
+	}
+	_, err := h.w.Write(h.head[k:])
 	h.head = nil
 	return err
 }
@@ -488,8 +530,10 @@ type xlsxSink struct {
 	mu      sync.Mutex
 	pending [][]any // rows held back until the widths are fitted
 	sw      *excelize.StreamWriter
-	cells   []any // scratch for a row's cells
-	row     []any // scratch for the normalised row
+	enc     *rowEncoder // encodes rows as sw would, faster (nil: none yet)
+	slow    bool        // a row went to sw: so do all after it
+	cells   []any       // scratch for a row's cells
+	row     []any       // scratch for the normalised row
 	rows    int
 	widths  []int  // fitted widths, from the header and the first rows
 	tab     string // the tab colour (RGB), "" for none
@@ -588,8 +632,16 @@ func sheetID(f *excelize.File, name string) int {
 	return 0
 }
 
-// setRow streams one normalised row as row number n.
+// setRow streams one normalised row as row number n: through the sheet's
+// rowEncoder while it can encode every row so far, else through excelize.
 func (s *xlsxSink) setRow(n int, row []any) error {
+	if !s.slow && fastRow(row) {
+		if s.enc == nil {
+			s.enc = newRowEncoder(len(s.cols))
+		}
+		return s.enc.write(s.t.spool, n, row)
+	}
+	s.slow = true
 	cells := s.cells[:0]
 	for _, v := range row {
 		cells = append(cells, xlsxValue(v, s.t.st))
@@ -613,11 +665,35 @@ func (s *xlsxSink) Close() error {
 	return s.err
 }
 
+// encodedRows returns the rows the sheet's rowEncoder wrote (nil: none).
+func (s *xlsxSink) encodedRows() (io.Reader, error) {
+	if s.enc == nil {
+		return nil, nil
+	}
+	r, err := s.enc.reader()
+	if err != nil {
+		return nil, fmt.Errorf("write sheet %s: %w", s.sheet, err)
+	}
+	return r, nil
+}
+
+// closeRows closes the file of the rows encoded.
+func (s *xlsxSink) closeRows() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.enc != nil {
+		s.enc.close()
+	}
+}
+
 func (s *xlsxSink) abort() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.aborted = true
 	s.pending = nil
+	if s.enc != nil {
+		s.enc.close()
+	}
 }
 
 // finish ends the sheet's stream: the auto-filter over its range, the print

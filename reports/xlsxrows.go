@@ -1,0 +1,214 @@
+package reports
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/xuri/excelize/v2"
+)
+
+// rowEncoder writes the data rows of a streamed sheet as excelize's
+// StreamWriter.SetRow would, byte for byte, for the rows it can: excelize
+// spends most of a large workbook's time in SetRow's per-cell allocations
+// (a cell reference, an escaped copy and a cell struct per value), which
+// this encoder appends to one reused buffer. It takes rows whose values
+// are all nil, int64, bool, or strings of at most 32,767 bytes holding no
+// "_xHHHH_" sequence (see fastRow); excelize writes any other row, and
+// every row after it, so rows stay in order (see xlsxSink.setRow).
+// TestRowEncoderMatchesExcelize holds it to excelize's output.
+//
+// Its rows go to a temporary file, spliced into the sheet's part after the
+// header row when the workbook is written (see headPatcher).
+type rowEncoder struct {
+	letters []string // column letters, A, B, ...
+	buf     []byte
+	file    *os.File
+	w       *bufio.Writer
+	rows    int // rows written
+}
+
+func newRowEncoder(cols int) *rowEncoder {
+	e := &rowEncoder{letters: make([]string, cols)}
+	for i := range e.letters {
+		e.letters[i], _ = excelize.ColumnNumberToName(i + 1)
+	}
+	return e
+}
+
+// maxFastString is the longest string fastRow takes, in bytes: a string of
+// at most 32,767 bytes has at most 32,767 UTF-16 units, so excelize does
+// not cut it.
+const maxFastString = excelize.TotalCellChars
+
+// fastRow reports whether the encoder writes row as excelize would.
+func fastRow(row []any) bool {
+	for _, v := range row {
+		switch v := v.(type) {
+		case nil, int64, bool:
+		case string:
+			if len(v) > maxFastString || hasEscapeSequence(v) {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// hasEscapeSequence reports whether s holds "_x" followed by four
+// hexadecimal digits and "_": the sequence excelize escapes (ST_Xstring's
+// escape of a character), which this encoder leaves to it.
+func hasEscapeSequence(s string) bool {
+	for i := 0; i+7 <= len(s); i++ {
+		if s[i] != '_' || s[i+1] != 'x' || s[i+6] != '_' {
+			continue
+		}
+		if isHex(s[i+2]) && isHex(s[i+3]) && isHex(s[i+4]) && isHex(s[i+5]) {
+			return true
+		}
+	}
+	return false
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// write appends row number n (fastRow must hold) to the encoder's file,
+// created in dir on the first row.
+func (e *rowEncoder) write(dir string, n int, row []any) error {
+	if e.file == nil {
+		f, err := os.CreateTemp(dir, "rows-")
+		if err != nil {
+			return err
+		}
+		e.file, e.w = f, bufio.NewWriterSize(f, 256<<10)
+	}
+	e.buf = e.appendRow(e.buf[:0], n, row)
+	e.rows++
+	_, err := e.w.Write(e.buf)
+	return err
+}
+
+// appendRow appends row number n as SpreadsheetML, as excelize's SetRow
+// writes it: an inline string cell per string, a number or boolean cell
+// per int64 or bool, nothing for nil.
+func (e *rowEncoder) appendRow(b []byte, n int, row []any) []byte {
+	num := strconv.Itoa(n)
+	b = append(b, `<row r="`...)
+	b = append(b, num...)
+	b = append(b, `">`...)
+	for i, v := range row {
+		if v == nil {
+			continue
+		}
+		b = append(b, `<c r="`...)
+		b = append(b, e.letters[i]...)
+		b = append(b, num...)
+		switch v := v.(type) {
+		case string:
+			b = append(b, `" t="inlineStr"><is><t`...)
+			if v != "" && (isSpace(v[0]) || isSpace(v[len(v)-1])) {
+				b = append(b, ` xml:space="preserve"`...)
+			}
+			b = append(b, '>')
+			b = appendEscaped(b, v)
+			b = append(b, `</t></is></c>`...)
+		case int64:
+			b = append(b, `"><v>`...)
+			b = strconv.AppendInt(b, v, 10)
+			b = append(b, `</v></c>`...)
+		case bool:
+			b = append(b, `" t="b"><v>`...)
+			if v {
+				b = append(b, '1')
+			} else {
+				b = append(b, '0')
+			}
+			b = append(b, `</v></c>`...)
+		}
+	}
+	return append(b, `</row>`...)
+}
+
+// isSpace reports whether c is a character at the edge of a value that
+// makes excelize declare xml:space="preserve" (tab, newline, return,
+// space).
+func isSpace(c byte) bool { return c == 9 || c == 10 || c == 13 || c == 32 }
+
+// appendEscaped appends s escaped as excelize escapes an inline string:
+// encoding/xml's EscapeText, with newlines left as they are, and
+// characters XML cannot hold (and invalid UTF-8) as U+FFFD.
+func appendEscaped(b []byte, s string) []byte {
+	last := 0
+	for i := 0; i < len(s); {
+		r, width := utf8.DecodeRuneInString(s[i:])
+		i += width
+		var esc string
+		switch r {
+		case '"':
+			esc = "&#34;"
+		case '\'':
+			esc = "&#39;"
+		case '&':
+			esc = "&amp;"
+		case '<':
+			esc = "&lt;"
+		case '>':
+			esc = "&gt;"
+		case '\t':
+			esc = "&#x9;"
+		case '\n':
+			continue
+		case '\r':
+			esc = "&#xD;"
+		default:
+			if !inXMLCharRange(r) || (r == utf8.RuneError && width == 1) {
+				esc = "\uFFFD"
+				break
+			}
+			continue
+		}
+		b = append(b, s[last:i-width]...)
+		b = append(b, esc...)
+		last = i
+	}
+	return append(b, s[last:]...)
+}
+
+// inXMLCharRange reports whether XML 1.0 allows r (encoding/xml's rule).
+func inXMLCharRange(r rune) bool {
+	return r == 0x09 || r == 0x0A || r == 0x0D ||
+		r >= 0x20 && r <= 0xD7FF ||
+		r >= 0xE000 && r <= 0xFFFD ||
+		r >= 0x10000 && r <= 0x10FFFF
+}
+
+// reader returns the rows written, flushed, from the start.
+func (e *rowEncoder) reader() (io.Reader, error) {
+	if e.file == nil {
+		return nil, nil
+	}
+	if err := e.w.Flush(); err != nil {
+		return nil, fmt.Errorf("flush rows: %w", err)
+	}
+	fi, err := e.file.Stat()
+	if err != nil {
+		return nil, err
+	}
+	return io.NewSectionReader(e.file, 0, fi.Size()), nil
+}
+
+// close closes the encoder's file (the spool directory holding it is
+// removed with the workbook's).
+func (e *rowEncoder) close() {
+	if e.file != nil {
+		_ = e.file.Close()
+		e.file = nil
+	}
+}
