@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"os"
@@ -368,12 +369,24 @@ func (z *patchingZip) Create(name string) (io.Writer, error) {
 	if err := z.closeOpen(); err != nil {
 		return nil, err
 	}
+	s, sheet := z.sheets[name]
+	if sheet {
+		rows, err := s.encodedRows()
+		if err != nil {
+			return nil, err
+		}
+		if rows != nil {
+			// Written raw when it ends (see splicedSheet).
+			z.open = &headPatcher{fix: s.head, spliced: &splicedSheet{zw: z.zw, name: name, rows: rows}}
+			return z.open, nil
+		}
+	}
 	w, err := z.zw.Create(name)
 	if err != nil {
 		return nil, err
 	}
-	if s, ok := z.sheets[name]; ok {
-		z.open = &headPatcher{w: w, fix: s.head, rows: s.encodedRows}
+	if sheet {
+		z.open = &headPatcher{w: w, fix: s.head}
 		return z.open, nil
 	}
 	return w, nil
@@ -397,22 +410,22 @@ func (z *patchingZip) closeOpen() error {
 	if z.open == nil {
 		return nil
 	}
-	err := z.open.flush()
+	err := z.open.close()
 	z.open = nil
 	return err
 }
 
 // headPatcher holds back the start of a streamed sheet's entry up to the
 // end of its header row (the first "</row>" in "<sheetData>"), or headLimit
-// bytes, passes it through fix once, writes the rows from rows (the rows
-// the sheet's rowEncoder wrote, which follow the header row), and then the
-// rest of the entry as it comes (the rows excelize wrote, and the tail).
+// bytes, passes it through fix once, and writes the rest as it comes. For
+// a sheet whose rows a rowEncoder wrote (spliced), those rows go after the
+// header row, before the rest (the rows excelize wrote, and the tail).
 type headPatcher struct {
-	w    io.Writer
-	fix  func([]byte) []byte
-	rows func() (io.Reader, error) // nil, or returning nil: no rows to splice
-	head []byte
-	done bool
+	w       io.Writer
+	fix     func([]byte) []byte
+	spliced *splicedSheet // nil: the entry is written to w as it comes
+	head    []byte
+	done    bool
 }
 
 // headLimit bounds the bytes held back: a sheet's head (declarations,
@@ -433,12 +446,16 @@ func (h *headPatcher) Write(p []byte) (int, error) {
 }
 
 // split returns where the header row ends in the bytes held back, or -1.
-func (h *headPatcher) split() int {
-	i := bytes.Index(h.head, []byte("<sheetData"))
+func (h *headPatcher) split() int { return headerRowEnd(h.head) }
+
+// headerRowEnd returns where the header row (the first "</row>" after
+// "<sheetData") ends in b, or -1.
+func headerRowEnd(b []byte) int {
+	i := bytes.Index(b, []byte("<sheetData"))
 	if i < 0 {
 		return -1
 	}
-	j := bytes.Index(h.head[i:], []byte("</row>"))
+	j := bytes.Index(b[i:], []byte("</row>"))
 	if j < 0 {
 		return -1
 	}
@@ -450,30 +467,106 @@ func (h *headPatcher) flush() error {
 		return nil
 	}
 	h.done = true
-	var rows io.Reader
-	if h.rows != nil {
-		var err error
-		if rows, err = h.rows(); err != nil {
-			return err
-		}
-	}
-	k := h.split()
-	if k < 0 {
-		if rows != nil {
-			return errors.New("sheet part without a header row to put its rows after")
-		}
-		k = len(h.head)
-	}
-	if _, err := h.w.Write(h.fix(h.head[:k])); err != nil {
+	head := h.head
+	h.head = nil
+	if h.spliced == nil {
+		_, err := h.w.Write(h.fix(head))
 		return err
 	}
-	if rows != nil {
-		if _, err := io.Copy(h.w, rows); err != nil {
-			return err
-		}
+	k := headerRowEnd(head)
+	if k < 0 {
+		return errors.New("sheet part without a header row to put its rows after")
 	}
-	_, err := h.w.Write(h.head[k:])
-	h.head = nil
+	if err := h.spliced.start(h.fix(head[:k])); err != nil {
+		return err
+	}
+	h.w = h.spliced
+	_, err := h.w.Write(head[k:])
+	return err
+}
+
+// close ends the entry.
+func (h *headPatcher) close() error {
+	if err := h.flush(); err != nil {
+		return err
+	}
+	if h.spliced != nil {
+		return h.spliced.close()
+	}
+	return nil
+}
+
+// splicedSheet writes the entry of a sheet whose rows a rowEncoder wrote,
+// raw, as three deflate segments: the head up to the header row, the
+// encoded rows (compressed as they were written), and the rest (the rows
+// excelize wrote, then the tail), the first two ended by a sync flush so
+// that they concatenate into one deflate stream; the entry's CRC-32
+// combines theirs.
+type splicedSheet struct {
+	zw   *zip.Writer
+	name string
+	rows *encodedRows
+
+	head     []byte // the head, compressed
+	headCRC  uint32
+	headSize int64
+	tail     bytes.Buffer // the rest, compressed
+	tz       *kflate.Writer
+	tailCRC  uint32
+	tailSize int64
+}
+
+// start compresses the head (up to the header row's end).
+func (s *splicedSheet) start(head []byte) error {
+	var b bytes.Buffer
+	zw, err := kflate.NewWriter(&b, kflate.DefaultCompression)
+	if err != nil {
+		return err
+	}
+	if _, err := zw.Write(head); err != nil {
+		return err
+	}
+	if err := zw.Flush(); err != nil {
+		return err
+	}
+	s.head, s.headCRC, s.headSize = b.Bytes(), crc32.ChecksumIEEE(head), int64(len(head))
+	s.tz, err = kflate.NewWriter(&s.tail, kflate.DefaultCompression)
+	return err
+}
+
+// Write takes the rest of the entry.
+func (s *splicedSheet) Write(p []byte) (int, error) {
+	s.tailCRC = crc32.Update(s.tailCRC, crc32.IEEETable, p)
+	s.tailSize += int64(len(p))
+	return s.tz.Write(p)
+}
+
+// close writes the entry.
+func (s *splicedSheet) close() error {
+	if s.tz == nil {
+		return fmt.Errorf("%s: ended before its header row", s.name)
+	}
+	if err := s.tz.Close(); err != nil {
+		return err
+	}
+	fh := &zip.FileHeader{
+		Name:               s.name,
+		Method:             zip.Deflate,
+		CRC32:              crc32Combine(crc32Combine(s.headCRC, s.rows.crc, s.rows.size), s.tailCRC, s.tailSize),
+		CompressedSize64:   uint64(len(s.head)) + uint64(s.rows.deflated.Size()) + uint64(s.tail.Len()),
+		UncompressedSize64: uint64(s.headSize + s.rows.size + s.tailSize),
+	}
+	w, err := s.zw.CreateRaw(fh)
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(s.head); err != nil {
+		return err
+	}
+	if _, err := io.Copy(w, s.rows.deflated); err != nil {
+		return err
+	}
+	_, err = w.Write(s.tail.Bytes())
 	return err
 }
 
@@ -666,11 +759,11 @@ func (s *xlsxSink) Close() error {
 }
 
 // encodedRows returns the rows the sheet's rowEncoder wrote (nil: none).
-func (s *xlsxSink) encodedRows() (io.Reader, error) {
+func (s *xlsxSink) encodedRows() (*encodedRows, error) {
 	if s.enc == nil {
 		return nil, nil
 	}
-	r, err := s.enc.reader()
+	r, err := s.enc.segment()
 	if err != nil {
 		return nil, fmt.Errorf("write sheet %s: %w", s.sheet, err)
 	}

@@ -3,11 +3,13 @@ package reports
 import (
 	"bufio"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"strconv"
 	"unicode/utf8"
 
+	kflate "github.com/klauspost/compress/flate"
 	"github.com/xuri/excelize/v2"
 )
 
@@ -21,14 +23,20 @@ import (
 // every row after it, so rows stay in order (see xlsxSink.setRow).
 // TestRowEncoderMatchesExcelize holds it to excelize's output.
 //
-// Its rows go to a temporary file, spliced into the sheet's part after the
-// header row when the workbook is written (see headPatcher).
+// Its rows go to a temporary file, compressed as they come (so that the
+// rows of every sheet are compressed in parallel, while later rows are
+// still being read, instead of one sheet after another when the workbook
+// is written): one raw deflate segment, ended by a sync flush, that is
+// spliced into the sheet's entry after its header row (see splicedSheet).
 type rowEncoder struct {
 	letters []string // column letters, A, B, ...
 	buf     []byte
 	file    *os.File
 	w       *bufio.Writer
-	rows    int // rows written
+	zw      *kflate.Writer
+	crc     uint32 // CRC-32 of the rows written, uncompressed
+	size    int64  // bytes of the rows written, uncompressed
+	rows    int    // rows written
 }
 
 func newRowEncoder(cols int) *rowEncoder {
@@ -88,10 +96,15 @@ func (e *rowEncoder) write(dir string, n int, row []any) error {
 			return err
 		}
 		e.file, e.w = f, bufio.NewWriterSize(f, 256<<10)
+		if e.zw, err = kflate.NewWriter(e.w, kflate.DefaultCompression); err != nil {
+			return err
+		}
 	}
 	e.buf = e.appendRow(e.buf[:0], n, row)
 	e.rows++
-	_, err := e.w.Write(e.buf)
+	e.crc = crc32.Update(e.crc, crc32.IEEETable, e.buf)
+	e.size += int64(len(e.buf))
+	_, err := e.zw.Write(e.buf)
 	return err
 }
 
@@ -189,10 +202,23 @@ func inXMLCharRange(r rune) bool {
 		r >= 0x10000 && r <= 0x10FFFF
 }
 
-// reader returns the rows written, flushed, from the start.
-func (e *rowEncoder) reader() (io.Reader, error) {
+// encodedRows are the rows a rowEncoder wrote: a raw deflate segment
+// ended by a sync flush (not final), the CRC-32 and the size of the rows
+// it holds.
+type encodedRows struct {
+	deflated *io.SectionReader
+	crc      uint32
+	size     int64
+}
+
+// segment ends the rows' deflate segment and returns it (nil: no rows).
+// No row may be written after.
+func (e *rowEncoder) segment() (*encodedRows, error) {
 	if e.file == nil {
 		return nil, nil
+	}
+	if err := e.zw.Flush(); err != nil {
+		return nil, fmt.Errorf("flush rows: %w", err)
 	}
 	if err := e.w.Flush(); err != nil {
 		return nil, fmt.Errorf("flush rows: %w", err)
@@ -201,7 +227,63 @@ func (e *rowEncoder) reader() (io.Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	return io.NewSectionReader(e.file, 0, fi.Size()), nil
+	return &encodedRows{deflated: io.NewSectionReader(e.file, 0, fi.Size()), crc: e.crc, size: e.size}, nil
+}
+
+// crc32Combine returns the CRC-32 (IEEE) of A followed by B from the CRC
+// of A, the CRC of B and the length of B (zlib's crc32_combine).
+func crc32Combine(crcA, crcB uint32, lenB int64) uint32 {
+	if lenB <= 0 {
+		return crcA
+	}
+	return multModP(x2nModP(lenB, 3), crcA) ^ crcB
+}
+
+// crcPoly is the IEEE polynomial, reversed.
+const crcPoly = 0xedb88320
+
+// multModP returns a times b modulo the CRC polynomial (bit-reversed).
+func multModP(a, b uint32) uint32 {
+	m := uint32(1) << 31
+	var p uint32
+	for {
+		if a&m != 0 {
+			p ^= b
+			if a&(m-1) == 0 {
+				break
+			}
+		}
+		m >>= 1
+		if b&1 != 0 {
+			b = b>>1 ^ crcPoly
+		} else {
+			b >>= 1
+		}
+	}
+	return p
+}
+
+// x2nTable[k] is x^(2^k) modulo the CRC polynomial.
+var x2nTable = func() (t [32]uint32) {
+	p := uint32(1) << 30 // x^1
+	for k := range t {
+		t[k] = p
+		p = multModP(p, p)
+	}
+	return t
+}()
+
+// x2nModP returns x^(n*2^k) modulo the CRC polynomial.
+func x2nModP(n int64, k uint) uint32 {
+	p := uint32(1) << 31 // x^0
+	for n != 0 {
+		if n&1 != 0 {
+			p = multModP(x2nTable[k&31], p)
+		}
+		n >>= 1
+		k++
+	}
+	return p
 }
 
 // close closes the encoder's file (the spool directory holding it is

@@ -3,6 +3,7 @@ package reports
 import (
 	"archive/zip"
 	"bytes"
+	"hash/crc32"
 	"io"
 	"math"
 	"path/filepath"
@@ -190,6 +191,79 @@ func TestXLSXMixesEncodedAndExcelizeRows(t *testing.T) {
 	}
 	if dim, _ := x.GetSheetDimension("t"); dim != "A1:C301" {
 		t.Errorf("dimension %q, want A1:C301", dim)
+	}
+	checkZip(t, path)
+}
+
+// checkZip reads every entry of the ZIP file at path to its end, which
+// checks its size and CRC-32.
+func checkZip(t *testing.T, path string) {
+	t.Helper()
+	zr, err := zip.OpenReader(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	for _, f := range zr.File {
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatalf("%s: %v", f.Name, err)
+		}
+		n, err := io.Copy(io.Discard, rc)
+		rc.Close()
+		if err != nil || uint64(n) != f.UncompressedSize64 {
+			t.Errorf("%s: read %d of %d bytes: %v", f.Name, n, f.UncompressedSize64, err)
+		}
+	}
+}
+
+// TestXLSXEncodedRowsOnly checks a sheet whose rows all went through the
+// rowEncoder (its entry is three deflate segments) against the values
+// written, and its ZIP entry's CRC.
+func TestXLSXEncodedRowsOnly(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "fast.xlsx")
+	tb, err := NewTables(FormatXLSX, path, TablesOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tb.Abort()
+	s, err := tb.Table("t", []Column{{Name: "name"}, {Name: "n", Type: TypeInt}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 20000 // more than one deflate block
+	for i := range n {
+		if err := s.WriteRow("user "+strconv.Itoa(i*7919%n)+" "+awkwardStrings[i%10], i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tb.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	checkZip(t, path)
+	x := openXLSX(t, path)
+	got, err := x.GetRows("t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != n+1 {
+		t.Fatalf("%d rows, want %d", len(got), n+1)
+	}
+	for i := range n {
+		want := expectedCell("user " + strconv.Itoa(i*7919%n) + " " + awkwardStrings[i%10])
+		if g := got[i+1]; len(g) != 2 || g[0] != want || g[1] != strconv.Itoa(i) {
+			t.Fatalf("row %d = %q, want [%q %d]", i+2, g, want, i)
+		}
+	}
+}
+
+func TestCRC32Combine(t *testing.T) {
+	data := []byte(strings.Repeat("the quick brown fox jumps over the lazy dog 0123456789", 300))
+	for _, cut := range []int{0, 1, 7, 64, 1000, len(data) - 1, len(data)} {
+		a, b := data[:cut], data[cut:]
+		if got, want := crc32Combine(crc32.ChecksumIEEE(a), crc32.ChecksumIEEE(b), int64(len(b))), crc32.ChecksumIEEE(data); got != want {
+			t.Errorf("cut at %d: %08x, want %08x", cut, got, want)
+		}
 	}
 }
 
