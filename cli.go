@@ -46,13 +46,16 @@ func flagHelp(stringer cli.FlagStringFunc, f cli.Flag) string {
 	return s
 }
 
-// globalFlagAfterCommand lets the global flags be given after the command,
-// as in "dbiam export --profile prod" (the Databricks CLI accepts both
-// places): it returns args with every global flag found after the command
-// path moved in front of the command, in the order given. A flag that the
-// command itself defines stays where it is, as do the values of the
-// command's flags, everything after "--", and anything that is not a
-// command of app.
+// globalFlagAfterCommand lets flags be given where the Databricks CLI and
+// gh take them: the global flags after the command ("dbiam export
+// --profile prod"), and the command's flags after its arguments ("dbiam
+// migrate apply plan.json --yes"; urfave/cli stops at the first
+// argument). It returns args with every global flag found after the
+// command path moved in front of the command, and every other flag that
+// follows an argument moved in front of the first argument, each in the
+// order given. The values of the command's flags stay with them;
+// everything after "--" and anything that is not a command of app stay
+// where they are.
 func globalFlagAfterCommand(app *cli.App, args []string) []string {
 	if len(args) < 2 {
 		return args
@@ -81,49 +84,49 @@ func globalFlagAfterCommand(app *cli.App, args []string) []string {
 		return args
 	}
 	out := append([]string(nil), args[:i]...)
-	var moved, rest []string
+	// rest is the command path and its flags up to the first argument,
+	// late the flags after it, positional the arguments (and "--" on).
+	var moved, rest, late, positional []string
 	rest = append(rest, args[i])
 	local := flagIndex(cmd.Flags)
-	positional := false
 	for j := i + 1; j < len(args); j++ {
 		a := args[j]
 		if a == "--" {
-			rest = append(rest, args[j:]...)
+			positional = append(positional, args[j:]...)
 			break
 		}
 		if !isFlagArg(a) {
-			if !positional {
+			if len(positional) == 0 {
 				if sub := findCommand(cmd.Subcommands, a); sub != nil {
 					cmd, local = sub, flagIndex(sub.Flags)
 					rest = append(rest, a)
 					continue
 				}
 			}
-			positional = true
-			rest = append(rest, a)
+			positional = append(positional, a)
 			continue
 		}
 		name, hasValue := flagArgName(a)
-		if f, ok := local[name]; ok {
-			rest = append(rest, a)
-			if takesValue(f) && !hasValue && j+1 < len(args) {
-				j++
-				rest = append(rest, args[j])
-			}
-			continue
+		to := &rest
+		if len(positional) > 0 {
+			to = &late
 		}
-		if f, ok := global[name]; ok {
-			moved = append(moved, a)
-			if takesValue(f) && !hasValue && j+1 < len(args) {
-				j++
-				moved = append(moved, args[j])
+		f, ok := local[name]
+		if !ok {
+			if f, ok = global[name]; ok {
+				to = &moved
 			}
-			continue
 		}
-		rest = append(rest, a)
+		*to = append(*to, a)
+		if ok && takesValue(f) && !hasValue && j+1 < len(args) {
+			j++
+			*to = append(*to, args[j])
+		}
 	}
 	out = append(out, moved...)
-	return append(out, rest...)
+	out = append(out, rest...)
+	out = append(out, late...)
+	return append(out, positional...)
 }
 
 // isFlagArg reports whether a looks like a flag ("-x", "--name", "--").
@@ -261,11 +264,35 @@ func usageFlagError(err error, path string, args []string, flags []cli.Flag) err
 	for _, sep := range []string{" for flag -", " for -"} {
 		if before, after, ok := strings.Cut(msg, sep); ok {
 			n, rest, _ := strings.Cut(after, ":")
+			if want := valueWanted(n, flags); want != "" && strings.TrimSpace(rest) == "parse error" {
+				rest = " want " + want // Go's flag package says no more than "parse error"
+			}
 			msg = before + strings.TrimSuffix(sep, "-") + typedFlag(n, args) + cutColon(rest)
 			break
 		}
 	}
 	return &usageError{err: errors.New(msg), hint: hint}
+}
+
+// valueWanted says what kind of value the flag named name takes, for an
+// error about a value that does not parse, or "" if unknown.
+func valueWanted(name string, flags []cli.Flag) string {
+	for _, f := range flags {
+		if !slices.Contains(f.Names(), name) {
+			continue
+		}
+		switch f.(type) {
+		case *cli.DurationFlag:
+			return "a duration such as 500ms, 3m or 1h30m"
+		case *cli.IntFlag, *cli.Int64Flag, *cli.UintFlag, *cli.Uint64Flag:
+			return "a whole number"
+		case *cli.Float64Flag:
+			return "a number such as 2.5"
+		case *cli.BoolFlag:
+			return "true or false (or the flag alone)"
+		}
+	}
+	return ""
 }
 
 func cutColon(rest string) string {

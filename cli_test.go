@@ -74,8 +74,16 @@ func TestGlobalFlagAfterCommand(t *testing.T) {
 		{"exprot --profile p", "exprot --profile p"},
 		{"--bogus export --profile p", "--bogus export --profile p"},
 		{"export --bogus --profile p", "--profile p export --bogus"},
-		// The completion request stays last.
-		{"export --profile p --generate-bash-completion", "--profile p export --generate-bash-completion"},
+		// A command's flags may follow its arguments, as in the
+		// Databricks CLI and gh; their values stay with them.
+		{"migrate apply plan.json --yes", "migrate apply --yes plan.json"},
+		{"migrate apply plan.json -j j.d --dry-run -p prod", "-p prod migrate apply -j j.d --dry-run plan.json"},
+		{"diff old.xlsx new.xlsx -o json --out -", "diff -o json --out - old.xlsx new.xlsx"},
+		// An unknown flag after an argument goes in front too, so that it
+		// is reported as an unknown flag.
+		{"migrate apply plan.json --bogus", "migrate apply --bogus plan.json"},
+		{"migrate apply plan.json -- --yes", "migrate apply plan.json -- --yes"},
+		{"migrate apply - --yes", "migrate apply --yes -"},
 	}
 	for _, tt := range tests {
 		got := globalFlagAfterCommand(app, append([]string{"dbiam"}, strings.Fields(tt.in)...))
@@ -170,6 +178,9 @@ func TestErrorsGolden(t *testing.T) {
 		{"export", "--out"},
 		{"--parallel", "x", "version"},
 		{"--sandbox=maybe", "version"},
+		{"sandbox", "serve", "--latency", "5"},
+		{"--rps", "fast", "version"},
+		{"migrate", "apply", "--member-batch", "1.5", "plan.json"},
 		{"--log-level", "loud", "version"},
 		{"--sandbox", "--host", "https://x.test", "version"},
 		{"version", "extra"},
@@ -181,6 +192,7 @@ func TestErrorsGolden(t *testing.T) {
 		{"export", "--profile", "prod"},
 		{"--sandbox", "export", "--workspace", "acme-prd"},
 		{"export", "-o", "acme.xlsx"},
+		{"export", "-o", "identities"},
 		{"export", "--out", "json"},
 		{"export", "-o", "json", "--out", "-"},
 		{"export", "-o", "xlsx", "--include", "users", "--out", "-"},
@@ -222,6 +234,104 @@ func dbiamOnPath(t *testing.T) {
 	t.Setenv("DBIAM_TEST_MAIN", "1")
 }
 
+// TestCompletions pins the candidates dbiam gives the completion scripts:
+// an exact flag name that is also another's prefix stays a candidate,
+// global flags before the command do not hide the commands, global flags
+// are offered after the command (where they are accepted), and a flag's
+// value gets no flag names (the shell completes a path there).
+func TestCompletions(t *testing.T) {
+	app := newApp(reports.NewStreams(nil, nil, nil), &globals{})
+	tests := []struct {
+		line string // the words before the one completed, then that word
+		want []string
+	}{
+		{"| ex", []string{"export"}},
+		{"| ", []string{"export", "audit", "migrate", "handover", "diff", "sandbox", "version", "completion"}},
+		{"export | --workspace", []string{"--workspace", "--workspaces-file"}},
+		{"export --workspace | ", nil},
+		{"export -w acme-prod | --wor", []string{"--workspace", "--workspaces-file"}},
+		{"--sandbox | ex", []string{"export"}},
+		{"-p prod --log-level debug | mi", []string{"migrate"}},
+		{"--profile=prod | au", []string{"audit"}},
+		{"audit | --pro", []string{"--profile"}},
+		{"audit | -", nil}, // checked below: flags of audit, then the global ones
+		{"migrate | ", []string{"plan", "apply", "status", "verify", "finalize", "rollback"}},
+		{"migrate plan | --gr", []string{"--group", "--group-regex"}},
+		{"migrate apply | ", nil},
+		{"migrate apply plan.json | --y", []string{"--yes"}},
+		{"export --out | ", nil},
+		{"export | --output=", nil},
+		{"completion | ", []string{"bash", "zsh", "fish", "powershell"}},
+		{"completion bash | ", nil},
+		{"export -- | -", nil},
+		{"| --ver", []string{"--version"}},
+	}
+	for _, tt := range tests {
+		before, cur, _ := strings.Cut(tt.line, "| ")
+		cur = strings.TrimPrefix(cur, "|")
+		got := completions(app, strings.Fields(before), cur)
+		var words []string
+		for _, c := range got {
+			words = append(words, c.word)
+		}
+		if cur == "-" && before == "audit " {
+			if len(words) < 3 || words[0] != "--user" || !slices.Contains(words, "--profile") || !slices.Contains(words, "-p") || slices.Contains(words, "--version") {
+				t.Errorf("dbiam audit -<Tab> = %q, want audit's flags first, then the global ones", words)
+			}
+			continue
+		}
+		if !slices.Equal(words, tt.want) {
+			t.Errorf("dbiam %s<Tab> = %q, want %q", strings.TrimSpace(before+" "+cur), words, tt.want)
+		}
+	}
+}
+
+// TestCompleteProtocol: "dbiam __complete SHELL CWORD WORD..." prints the
+// candidates one a line, with a description for zsh and fish, and
+// nothing for a malformed request.
+func TestCompleteProtocol(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"bash", "1", "export", "--wor"}, "--workspace\n--workspaces-file\n"},
+		{[]string{"bash", "1", "export"}, ""}, // cursor after "export ": no subcommand, no flag
+		{[]string{"zsh", "1", "audit", "--fail"}, "--fail-on:exit with code 3 when a finding of this SEVERITY or worse exists: breaks, stops, orphaned or not-covered\n"},
+		{[]string{"fish", "0", "vers"}, "version\tprint the version\n"},
+		{[]string{"powershell", "0", "vers"}, "version\n"},
+		{[]string{"bash", "x", "export"}, ""},
+		{[]string{"bash", "5", "export"}, ""},
+		{[]string{"bash"}, ""},
+	}
+	for _, tt := range tests {
+		code, out, errOut := runCLI(t, append([]string{completeCommand}, tt.args...)...)
+		if code != 0 || errOut != "" || out != tt.want {
+			t.Errorf("__complete %q: exit %d, stdout %q, stderr %q; want %q", tt.args, code, out, errOut, tt.want)
+		}
+	}
+}
+
+// completeIn runs script (a completion function call) in shell with the
+// dbiam completion script of that shell loaded and returns its output
+// lines.
+func completeIn(t *testing.T, shell string, args ...string) []string {
+	t.Helper()
+	cmd := exec.Command(shell, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil || stderr.Len() > 0 {
+		t.Fatalf("%s: %v\n%s", shell, err, stderr.String())
+	}
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return lines
+}
+
 // TestCompletionBash loads the bash script in a real bash and asks it for
 // completions the way bash does on <Tab>.
 func TestCompletionBash(t *testing.T) {
@@ -237,31 +347,124 @@ func TestCompletionBash(t *testing.T) {
 COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))
 _dbiam_complete
 printf '%s\n' "${COMPREPLY[@]}"`
-		cmd := exec.Command(bash, append([]string{"-c", script, "bash"}, words...)...)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("bash: %v\n%s", err, stderr.String())
+		return completeIn(t, bash, append([]string{"-c", script, "bash"}, words...)...)
+	}
+	tests := []struct {
+		words []string
+		want  []string
+	}{
+		{[]string{"dbiam", "ex"}, []string{"export"}},
+		{[]string{"dbiam", "migrate", "ro"}, []string{"rollback"}},
+		{[]string{"dbiam", "export", "--workspaces"}, []string{"--workspaces-file"}},
+		// The exact name stays: it used to be replaced by --workspaces-file.
+		{[]string{"dbiam", "export", "--workspace"}, []string{"--workspace", "--workspaces-file"}},
+		// A flag's value: nothing (bash completes a path); it used to
+		// offer --workspaces-file as the workspace.
+		{[]string{"dbiam", "export", "--workspace", ""}, nil},
+		// A global flag before the command used to hide the commands.
+		{[]string{"dbiam", "--sandbox", "ex"}, []string{"export"}},
+		{[]string{"dbiam", "audit", "--pro"}, []string{"--profile"}},
+		{[]string{"dbiam", "completion", "b"}, []string{"bash"}},
+	}
+	for _, tt := range tests {
+		if got := complete(tt.words...); !slices.Equal(got, tt.want) {
+			t.Errorf("%q<Tab> = %q, want %q", tt.words, got, tt.want)
 		}
-		return strings.Fields(string(out))
 	}
-	if got := complete("dbiam", "ex"); !slices.Equal(got, []string{"export"}) {
-		t.Errorf("dbiam ex<Tab> = %q, want export", got)
+}
+
+// TestCompletionZsh runs the zsh script's function in a real zsh, with
+// zsh's completion functions replaced by ones that print what they are
+// given. (The script used to fail at once: "unrecognized modifier `C'".)
+func TestCompletionZsh(t *testing.T) {
+	zsh, err := exec.LookPath("zsh")
+	if err != nil {
+		t.Skip("zsh is not installed (apt-get install zsh)")
 	}
-	if got := complete("dbiam", "migrate", "ro"); !slices.Equal(got, []string{"rollback"}) {
-		t.Errorf("dbiam migrate ro<Tab> = %q, want rollback", got)
+	hermetic(t)
+	dbiamOnPath(t)
+	complete := func(words ...string) []string {
+		t.Helper()
+		script := `compdef() { :; }
+_describe() { print -rl -- "${(@P)2}"; }
+_files() { print -r -- FILES; }
+source <(dbiam completion zsh) || exit 1
+words=("$@"); CURRENT=$#
+_dbiam`
+		return completeIn(t, zsh, append([]string{"-f", "-c", script, "zsh"}, words...)...)
 	}
-	if got := complete("dbiam", "export", "--workspaces"); !slices.Equal(got, []string{"--workspaces-file"}) {
-		t.Errorf("dbiam export --workspaces<Tab> = %q, want --workspaces-file", got)
+	tests := []struct {
+		words []string
+		want  []string
+	}{
+		{[]string{"dbiam", "ex"}, []string{"export:export users, service principals, groups, memberships, entitlements and assignments"}},
+		{[]string{"dbiam", "export", "--workspace"}, []string{
+			"--workspace:export only this workspace, by ID_OR_NAME (repeatable; exact name, spaces included; default: all)",
+			"--workspaces-file:read the workspaces from a CSV FILE of id,name,url rows instead of the account"}},
+		{[]string{"dbiam", "export", "--out", ""}, []string{"FILES"}},
+		{[]string{"dbiam", "-p", "prod", "mig"}, []string{"migrate:migrate workspace-local groups to account groups"}},
 	}
-	if got := complete("dbiam", "completion", ""); len(got) != 0 && !slices.Contains(got, "bash") {
-		t.Logf("dbiam completion <Tab> = %q", got)
+	for _, tt := range tests {
+		if got := complete(tt.words...); !slices.Equal(got, tt.want) {
+			t.Errorf("%q<Tab> = %q, want %q", tt.words, got, tt.want)
+		}
+	}
+}
+
+// TestCompletionFish loads the fish script in a real fish and asks fish's
+// own completion engine (complete -C) what it offers.
+func TestCompletionFish(t *testing.T) {
+	fish, err := exec.LookPath("fish")
+	if err != nil {
+		t.Skip("fish is not installed (apt-get install fish)")
+	}
+	hermetic(t)
+	dbiamOnPath(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "plan.json"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	complete := func(line string) []string {
+		t.Helper()
+		return completeIn(t, fish, "--no-config", "-c", "cd "+dir+"; dbiam completion fish | source; complete -C '"+line+"'")
+	}
+	tests := []struct {
+		line string
+		want []string
+	}{
+		{"dbiam ex", []string{"export\texport users, service principals, groups, memberships, entitlements and assignments"}},
+		{"dbiam export --workspace", []string{
+			"--workspace\texport only this workspace, by ID_OR_NAME (repeatable; exact name, spaces included; default: all)",
+			"--workspaces-file\tread the workspaces from a CSV FILE of id,name,url rows instead of the account"}},
+		// Not -a, -m, -r, -t: urfave/cli's fish script made short flags
+		// of the letters of --format.
+		{"dbiam export -", nil},
+		{"dbiam migrate apply pl", []string{"plan.json"}},
+		{"dbiam completion f", []string{"fish"}},
+	}
+	for _, tt := range tests {
+		got := complete(tt.line)
+		if tt.line == "dbiam export -" {
+			for _, c := range got {
+				flag, _, _ := strings.Cut(c, "\t")
+				if len(flag) == 2 && !slices.Contains([]string{"-w", "-o", "-f", "-p", "-h"}, flag) {
+					t.Errorf("dbiam export -<Tab> offers %s, which export does not take: %q", flag, got)
+				}
+			}
+			if !slices.ContainsFunc(got, func(c string) bool { return strings.HasPrefix(c, "--profile\t") }) {
+				t.Errorf("dbiam export -<Tab> = %q, want the global flags too", got)
+			}
+			continue
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("%q<Tab> = %q, want %q", tt.line, got, tt.want)
+		}
 	}
 }
 
 // TestCompletionScripts checks that every shell gets a script that hooks
-// dbiam and asks it for candidates, and that fish's lists the commands.
+// dbiam and asks it for candidates, and that the zsh and fish scripts
+// parse.
 func TestCompletionScripts(t *testing.T) {
 	for _, shell := range completionShells {
 		code, out, errOut := runCLI(t, "completion", shell)
@@ -271,13 +474,13 @@ func TestCompletionScripts(t *testing.T) {
 		var want []string
 		switch shell {
 		case "bash":
-			want = []string{"complete -o bashdefault -o default -F _dbiam_complete dbiam", "--generate-bash-completion"}
+			want = []string{"complete -o bashdefault -o default -F _dbiam_complete dbiam", " __complete bash "}
 		case "zsh":
-			want = []string{"#compdef dbiam", "compdef _dbiam dbiam", "--generate-bash-completion"}
+			want = []string{"#compdef dbiam", "compdef _dbiam dbiam", " __complete zsh "}
 		case "powershell":
-			want = []string{"Register-ArgumentCompleter -Native -CommandName dbiam", "--generate-bash-completion"}
+			want = []string{"Register-ArgumentCompleter -Native -CommandName dbiam", " __complete powershell "}
 		case "fish":
-			want = []string{"complete -c dbiam", "-a 'export'", "-a 'migrate'", "-l workspaces-file"}
+			want = []string{"complete -c dbiam -f -a '(__dbiam_complete)'", " __complete fish "}
 		}
 		for _, w := range want {
 			if !strings.Contains(out, w) {

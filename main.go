@@ -19,6 +19,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -48,6 +49,7 @@ const (
 	exitPartial     = 2
 	exitGate        = 3
 	exitInterrupted = 130
+	exitBrokenPipe  = 141 // 128 + SIGPIPE, what a shell reports for a writer killed by it
 )
 
 func main() {
@@ -60,12 +62,25 @@ func main() {
 func run(ctx context.Context, args []string, io *reports.Streams) int {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// A reader that goes away (dbiam export --out - | head, or stderr
+	// piped into one) would otherwise kill the process at its next write,
+	// leaving the spool and temporary files, personal data, behind. With
+	// SIGPIPE caught, the write fails with EPIPE instead: the command
+	// stops and cleans up, and log lines to a closed stderr are dropped.
+	sigpipe := make(chan os.Signal, 1)
+	signal.Notify(sigpipe, syscall.SIGPIPE)
+	defer signal.Stop(sigpipe)
+	out := &stdout{w: io.Out}
+	io.Out = out
 
 	sdklogger.DefaultLogger = sdkLog{io: io}
 	g := &globals{io: io}
 	defer g.close()
 	app := newApp(io, g)
 	app.Metadata = map[string]any{"args": args} // as typed; recorded (credentials left out) in export's About table
+	if len(args) > 1 && args[1] == completeCommand {
+		return runComplete(app, args[2:], io.Out) // the completion scripts' protocol (completion.go)
+	}
 	g.args = globalFlagAfterCommand(app, args)
 	start := time.Now()
 	err := app.RunContext(ctx, g.args)
@@ -75,7 +90,29 @@ func run(ctx context.Context, args []string, io *reports.Streams) int {
 	if o, ok := io.Outcome(); ok {
 		fmt.Fprintf(io.Err, "dbiam: %s\n", o.Line(time.Since(start)))
 	}
+	if out.closed.Load() && errors.Is(err, syscall.EPIPE) {
+		// The command stopped because the reader of stdout left, as head
+		// does: end quietly, with the status a shell reports for a
+		// writer killed by SIGPIPE. (Any other error is reported.)
+		return exitBrokenPipe
+	}
 	return exitCode(ctx, err, io)
+}
+
+// stdout is the data stream; it notes when its reader has gone away
+// (EPIPE), so that run can tell that from an error of the command's own.
+// It is safe for concurrent use if w is.
+type stdout struct {
+	w      io.Writer
+	closed atomic.Bool
+}
+
+func (s *stdout) Write(p []byte) (int, error) {
+	n, err := s.w.Write(p)
+	if errors.Is(err, syscall.EPIPE) {
+		s.closed.Store(true)
+	}
+	return n, err
 }
 
 // globals holds the global flag values and the lazily started embedded
@@ -104,13 +141,10 @@ func newApp(io *reports.Streams, g *globals) *cli.App {
 		Description: "dbiam reads credentials the way the Databricks CLI and SDK do: a profile in\n" +
 			"~/.databrickscfg, DATABRICKS_* environment variables, or the flags below.\n" +
 			"Pass --sandbox to run any command against an embedded, seeded emulator.",
-		Reader:    io.In,
-		Writer:    io.Out,
-		ErrWriter: io.Err,
-		// --generate-bash-completion: the protocol of the completion
-		// scripts (see completionCommand).
-		EnableBashCompletion: true,
-		ExitErrHandler:       func(*cli.Context, error) {}, // exit codes are mapped in run
+		Reader:         io.In,
+		Writer:         io.Out,
+		ErrWriter:      io.Err,
+		ExitErrHandler: func(*cli.Context, error) {}, // exit codes are mapped in run
 		// Group names and regexes may contain commas: never split slice flags.
 		DisableSliceFlagSeparator: true,
 		Flags: []cli.Flag{

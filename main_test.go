@@ -266,6 +266,11 @@ func TestDiffExitCodes(t *testing.T) {
 	if code != 3 || !strings.Contains(out, "workspace\tadded") || !strings.Contains(errOut, "dbiam: exports differ: 1 change") {
 		t.Errorf("diff of different exports: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
+	// Flags may follow the arguments, as in the Databricks CLI and gh.
+	code, out, errOut = runCLI(t, "diff", a, b, "-o", "json")
+	if code != 3 || !strings.HasPrefix(out, "{") {
+		t.Errorf("diff A B -o json: exit %d, stdout %.40q, stderr %q; want the JSON report", code, out, errOut)
+	}
 	if code, _, errOut := runCLI(t, "diff", a); code != exitError || !strings.Contains(errOut, "two exports") {
 		t.Errorf("diff with one argument: exit %d, stderr %q", code, errOut)
 	}

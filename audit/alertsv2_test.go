@@ -44,7 +44,7 @@ func TestAuditAlertsV2(t *testing.T) {
 				"no other principal can manage it", "false", etlProd},
 		}},
 	} {
-		e := newEnv(t, sandbox.Options{}, nil)
+		e := newEnv(t, sandbox.Options{Seed: prodBoundSeed()}, nil)
 		c.o.Workspaces = []string{"acme-prod"}
 		r, err := e.runJSON(t, c.o)
 		if err != nil {
@@ -85,7 +85,7 @@ func TestAuditAlertsV2(t *testing.T) {
 func TestAuditAlertsV2NotAvailable(t *testing.T) {
 	for _, code := range []string{"ENDPOINT_NOT_FOUND", "FEATURE_DISABLED"} {
 		t.Run(code, func(t *testing.T) {
-			e := newEnv(t, sandbox.Options{}, nil)
+			e := newEnv(t, sandbox.Options{Seed: prodBoundSeed()}, nil)
 			if err := e.srv.AddFault(sandbox.Fault{Method: "GET", PathRegexp: `^/api/2\.0/alerts$`, Status: 404,
 				Body: `{"error_code":"` + code + `","message":"No API found for 'GET /alerts'"}`}); err != nil {
 				t.Fatal(err)
@@ -129,7 +129,7 @@ func TestAuditAlertsV2NotCovered(t *testing.T) {
 		{404, `{"error_code":"RESOURCE_DOES_NOT_EXIST","message":"gone"}`},
 		{500, ""},
 	} {
-		e := newEnv(t, sandbox.Options{}, nil)
+		e := newEnv(t, sandbox.Options{Seed: prodBoundSeed()}, nil)
 		if err := e.srv.AddFault(sandbox.Fault{Method: "GET", PathRegexp: `^/api/2\.0/alerts$`, Status: c.status, Body: c.body}); err != nil {
 			t.Fatal(err)
 		}

@@ -965,3 +965,20 @@ func TestAuditNonAdmin(t *testing.T) {
 		t.Errorf("table output:\n%s", out)
 	}
 }
+
+// TestAuditAllProgressCoversTheIdentityList: --all lists every identity
+// while the objects are scanned, and the progress lasts until that list
+// is done too (it used to close with the scan, leaving a bar at 100% and,
+// off a terminal, no heartbeat while the list went on).
+func TestAuditAllProgressCoversTheIdentityList(t *testing.T) {
+	e := newEnv(t, sandbox.Options{Seed: testSeed(t)}, nil)
+	if _, err := e.runJSON(t, Options{All: true}); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	log := e.stderr.String()
+	listed := strings.Index(log, `INFO audit done task="every identity" objects=0`)
+	finished := strings.Index(log, "INFO audit finished")
+	if listed < 0 || finished < listed || !strings.Contains(log[listed:finished], "identities listed") {
+		t.Errorf("no progress task for the identity list before the end of the audit:\n%s", log)
+	}
+}

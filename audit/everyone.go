@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/dbiam/dbiam/reports"
 	"github.com/dbiam/dbiam/scim"
 )
 
@@ -120,6 +121,26 @@ func (a *auditor) startListingEveryone(ctx context.Context) *everyone {
 		}
 	}()
 	return e
+}
+
+// track ends task once the listing is done, with how many principals it
+// found, or failed.
+func (e *everyone) track(ctx context.Context, task *reports.Task) {
+	if err := e.wait(ctx); err != nil {
+		if ctx.Err() == nil {
+			task.Fail(err) // the run fails with it (identitiesOfEveryone)
+		}
+		return // interrupted: neither done nor failed
+	}
+	n := len(e.account)
+	for _, ps := range e.local {
+		n += len(ps)
+	}
+	summary := fmt.Sprintf("%d identities listed", n)
+	if len(e.failed) > 0 {
+		summary += fmt.Sprintf(", %d workspaces could not be listed", len(e.failed))
+	}
+	task.Done(summary)
 }
 
 // wait returns once the listing is done or ctx is cancelled.

@@ -126,3 +126,16 @@ func (a *cliApp) run(args ...string) error {
 		ExitErrHandler: func(*cli.Context, error) {}}
 	return app.Run(append([]string{"dbiam"}, args...))
 }
+
+// prodBoundSeed is the default seed with its isolated finance catalog
+// bound to acme-prod as well as acme-analytics, so that an audit of
+// acme-prod alone covers the whole metastore (tests about other kinds).
+func prodBoundSeed() *sandbox.Seed {
+	s := sandbox.DefaultSeed()
+	for i, c := range s.Metastores[0].Catalogs {
+		if c.Name == "finance" {
+			s.Metastores[0].Catalogs[i].Workspaces = append(c.Workspaces, s.Workspaces[0].WorkspaceID)
+		}
+	}
+	return s
+}

@@ -48,6 +48,7 @@ type msRun struct {
 	objects    int
 	grantReads int
 	grants     string // which grants were read, for the coverage
+	isolated   []IsolatedCatalog
 	findings   []Finding
 }
 
@@ -197,7 +198,11 @@ func (a *auditor) readMetastore(ctx context.Context, ms *msRun, added func(int))
 				if ctx.Err() != nil {
 					continue
 				}
-				o.grants, o.grantsErr = scim.Grants(ctx, d, o.grantType, o.id)
+				via := scim.Doer(d)
+				if o.ucVia != nil {
+					via = o.ucVia
+				}
+				o.grants, o.grantsErr = scim.Grants(ctx, via, o.grantType, o.id)
 				mu.Lock()
 				c := grantCounts[o.kind]
 				if c == nil {
@@ -217,7 +222,7 @@ func (a *auditor) readMetastore(ctx context.Context, ms *msRun, added func(int))
 	}
 	emit := func(batch []*object) {
 		for _, o := range batch {
-			if g, ok := ucGrantTypes[o.kind]; ok && scope != PermissionsNone && (!g.leaf || scope == PermissionsAll) {
+			if g, ok := ucGrantTypes[o.kind]; ok && !o.ucOut && scope != PermissionsNone && (!g.leaf || scope == PermissionsAll) {
 				o.grantType = g.typ
 			}
 		}
@@ -246,7 +251,9 @@ func (a *auditor) readMetastore(ctx context.Context, ms *msRun, added func(int))
 			f()
 		})
 	}
-	list := func(k Kind, seq iter.Seq2[scim.Securable, error], then func(scim.Securable)) {
+	// list drains one list read through via (nil: the reader) and emits
+	// its securables; then sees each, as it comes.
+	list := func(k Kind, seq iter.Seq2[scim.Securable, error], via scim.Doer, then func(scim.Securable)) {
 		var batch []*object
 		var err error
 		for s, e := range seq {
@@ -254,7 +261,9 @@ func (a *auditor) readMetastore(ctx context.Context, ms *msRun, added func(int))
 				err = e
 				break
 			}
-			batch = append(batch, securableObject(k, s))
+			o := securableObject(k, s)
+			o.ucVia = via
+			batch = append(batch, o)
 			if then != nil {
 				then(s)
 			}
@@ -264,38 +273,121 @@ func (a *auditor) readMetastore(ctx context.Context, ms *msRun, added func(int))
 			emit(batch)
 		}
 	}
-	spawn(func() {
-		list(KindCatalog, scim.Catalogs(ctx, d), func(c scim.Securable) {
-			spawn(func() {
-				list(KindSchema, scim.Schemas(ctx, d, c.Name), func(s scim.Securable) {
-					for _, k := range []Kind{KindTable, KindVolume, KindFunction} {
-						spawn(func() {
-							var seq iter.Seq2[scim.Securable, error]
-							switch k {
-							case KindTable:
-								seq = scim.Tables(ctx, d, c.Name, s.Name)
-							case KindVolume:
-								seq = scim.Volumes(ctx, d, c.Name, s.Name)
-							default:
-								seq = scim.Functions(ctx, d, c.Name, s.Name)
-							}
-							list(k, seq, nil)
-						})
+	// children lists a catalog's schemas and what they hold through w;
+	// models too when w is not the reader (the reader's metastore-wide
+	// models list leaves out an isolated catalog it is not bound to).
+	children := func(c scim.Securable, w *scim.WorkspaceClient) {
+		var via scim.Doer
+		if w != d {
+			via = w
+		}
+		list(KindSchema, scim.Schemas(ctx, w, c.Name), via, func(s scim.Securable) {
+			kinds := []Kind{KindTable, KindVolume, KindFunction}
+			if w != d {
+				kinds = append(kinds, KindUCModel)
+			}
+			for _, k := range kinds {
+				spawn(func() {
+					var seq iter.Seq2[scim.Securable, error]
+					switch k {
+					case KindTable:
+						seq = scim.Tables(ctx, w, c.Name, s.Name)
+					case KindVolume:
+						seq = scim.Volumes(ctx, w, c.Name, s.Name)
+					case KindUCModel:
+						seq = scim.SchemaRegisteredModels(ctx, w, c.Name, s.Name)
+					default:
+						seq = scim.Functions(ctx, w, c.Name, s.Name)
 					}
+					list(k, seq, via, nil)
 				})
+			}
+		})
+	}
+	// The catalogs are listed first, and each isolated one routed to a
+	// workspace bound to it (isolated.go); then every catalog's children
+	// are listed through its route, and the metastore-wide models list
+	// leaves out the isolated catalogs not read through the reader (read
+	// per schema, or out of reach and reported).
+	var routes []*isolatedRoute
+	spawn(func() {
+		var cats []scim.Securable
+		var err error
+		for c, e := range scim.Catalogs(ctx, d) {
+			if e != nil {
+				err = e
+				break
+			}
+			cats = append(cats, c)
+		}
+		count(KindCatalog, err)
+		if err != nil {
+			spawn(func() { list(KindUCModel, scim.RegisteredModels(ctx, d), nil, nil) })
+			return
+		}
+		route := make([]*isolatedRoute, len(cats))
+		var rwg sync.WaitGroup
+		rsem := make(chan struct{}, detailWorkers)
+		for i, c := range cats {
+			if !strings.EqualFold(c.IsolationMode, scim.IsolationIsolated) {
+				continue
+			}
+			rwg.Go(func() {
+				rsem <- struct{}{}
+				defer func() { <-rsem }()
+				route[i] = a.routeIsolated(ctx, ms, c.Name)
 			})
+		}
+		rwg.Wait()
+		elsewhere := map[string]bool{}
+		for i, c := range cats {
+			o := securableObject(KindCatalog, c)
+			r := route[i]
+			switch {
+			case r == nil:
+				emit([]*object{o})
+				spawn(func() { children(c, d) })
+				continue
+			case r.via == nil:
+				o.ucOut = true
+				elsewhere[strings.ToLower(c.Name)] = true
+				emit([]*object{o})
+			default:
+				if r.via.client != d {
+					o.ucVia = r.via.client
+					elsewhere[strings.ToLower(c.Name)] = true
+				}
+				emit([]*object{o})
+				spawn(func() { children(c, r.via.client) })
+			}
+			mu.Lock()
+			routes = append(routes, r)
+			mu.Unlock()
+		}
+		spawn(func() {
+			models := scim.RegisteredModels(ctx, d)
+			list(KindUCModel, func(yield func(scim.Securable, error) bool) {
+				for m, err := range models {
+					if err == nil && elsewhere[strings.ToLower(m.CatalogName)] {
+						continue
+					}
+					if !yield(m, err) {
+						return
+					}
+				}
+			}, nil, nil)
 		})
 	})
 	for _, t := range []struct {
 		k   Kind
 		seq func(context.Context, scim.Doer) iter.Seq2[scim.Securable, error]
 	}{
-		{KindUCModel, scim.RegisteredModels}, {KindExtLocation, scim.ExternalLocations},
+		{KindExtLocation, scim.ExternalLocations},
 		{KindStorageCred, scim.StorageCredentials}, {KindServiceCred, scim.ServiceCredentials},
 		{KindConnection, scim.Connections}, {KindShare, scim.Shares}, {KindRecipient, scim.Recipients},
 		{KindProvider, scim.Providers},
 	} {
-		spawn(func() { list(t.k, t.seq(ctx, d), nil) })
+		spawn(func() { list(t.k, t.seq(ctx, d), nil, nil) })
 	}
 	wg.Wait()
 	grantQ.close()
@@ -321,6 +413,7 @@ func (a *auditor) readMetastore(ctx context.Context, ms *msRun, added func(int))
 			for _, below := range []Kind{KindSchema, KindTable, KindVolume, KindFunction} {
 				ms.gap(below, errors.New("not listed: the catalogs could not be listed"))
 			}
+			ms.gap(KindUCModel, errors.New("models of isolated catalogs not bound to the reader may be missing: the catalogs could not be listed"))
 		case KindSchema:
 			for _, below := range []Kind{KindTable, KindVolume, KindFunction} {
 				ms.gap(below, fmt.Errorf("not listed in every schema: %d catalogs' schemas could not be listed", c.failed))
@@ -334,6 +427,11 @@ func (a *auditor) readMetastore(ctx context.Context, ms *msRun, added func(int))
 	}
 	for _, c := range grantCounts {
 		ms.grantReads += c.total
+	}
+	ms.isolatedGaps(routes, scope != PermissionsNone)
+	slices.SortFunc(routes, func(x, y *isolatedRoute) int { return strings.Compare(x.Catalog, y.Catalog) })
+	for _, r := range routes {
+		ms.isolated = append(ms.isolated, r.IsolatedCatalog)
 	}
 	ms.objects = len(objs)
 	slices.SortStableFunc(objs, func(x, y *object) int {

@@ -79,6 +79,11 @@ type object struct {
 	grantType string // the grants API's securable type; "" when grants are not read
 	grants    []scim.PrivilegeAssignment
 	grantsErr error
+	// ucVia is the workspace the grants are read through (an isolated
+	// catalog's bound workspace); nil: the metastore's reader. ucOut marks
+	// a securable no audited workspace can reach: its grants are not read.
+	ucVia scim.Doer
+	ucOut bool
 }
 
 // epochMillis converts epoch milliseconds to a time; 0 and negative values

@@ -199,7 +199,7 @@ func writeXLSX(r *Report, path string, force bool) error {
 		for _, g := range m.NotCovered {
 			gaps = append(gaps, string(g.Kind)+": "+g.Error)
 		}
-		if err := mss.WriteRow(m.ID, m.Name, m.Owner, m.Region, strings.Join(m.Workspaces, ", "), m.ReadThrough.Label(),
+		if err := mss.WriteRow(m.ID, m.Name, m.Owner, m.Region, strings.Join(m.Workspaces, ", "), m.ReadThroughText(),
 			m.Coverage, m.Objects, m.GrantsRead, m.GrantReads, m.Findings, strings.Join(gaps, "\n"), m.Reason); err != nil {
 			return err
 		}

@@ -75,10 +75,28 @@ type MetastoreCoverage struct {
 	Reason      string       `json:"reason,omitempty"`
 	Objects     int          `json:"objects"`
 	// GrantsRead says on which securables grants were read.
-	GrantsRead string    `json:"grants_read"`
-	GrantReads int       `json:"grant_reads"`
-	NotCovered []KindGap `json:"not_covered,omitempty"`
-	Findings   int       `json:"findings"`
+	GrantsRead string `json:"grants_read"`
+	GrantReads int    `json:"grant_reads"`
+	// IsolatedCatalogs are the catalogs reachable only from the workspaces
+	// bound to them: which audited workspace each was read through, or why
+	// it could not be (then also in NotCovered).
+	IsolatedCatalogs []IsolatedCatalog `json:"isolated_catalogs,omitempty"`
+	NotCovered       []KindGap         `json:"not_covered,omitempty"`
+	Findings         int               `json:"findings"`
+}
+
+// ReadThroughText is the read_through cell: the reader, then each
+// isolated catalog and the workspace it was read through.
+func (m MetastoreCoverage) ReadThroughText() string {
+	lines := []string{m.ReadThrough.Label()}
+	for _, c := range m.IsolatedCatalogs {
+		if c.ReadThrough != nil {
+			lines = append(lines, "isolated catalog "+c.Catalog+": "+c.ReadThrough.Label())
+		} else {
+			lines = append(lines, "isolated catalog "+c.Catalog+": not read (see not_covered)")
+		}
+	}
+	return strings.Join(lines, "\n")
 }
 
 // KindGap is a resource kind that could not be read (or, in NotAvailable,
@@ -254,7 +272,8 @@ func (a *auditor) buildReport(ctx context.Context) (*Report, error) {
 	for _, ms := range a.ms {
 		ref := ms.ref
 		c := MetastoreCoverage{MetastoreRef: ref, Owner: ms.owner, Region: ms.region, ReadThrough: ms.reader.ref,
-			Coverage: CoverageFull, Objects: ms.objects, GrantsRead: ms.grants, GrantReads: ms.grantReads}
+			Coverage: CoverageFull, Objects: ms.objects, GrantsRead: ms.grants, GrantReads: ms.grantReads,
+			IsolatedCatalogs: ms.isolated}
 		for _, f := range ms.findings {
 			if _, ok := idents[f.Identity]; ok {
 				c.Findings++

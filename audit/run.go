@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -121,6 +120,9 @@ func outcome(rep *Report, p plan, gaps, missing int) reports.Outcome {
 
 // auditor holds one run's state.
 type auditor struct {
+	// listed are every workspace listed (or in --workspaces-file), audited
+	// or not: the names of the workspaces an isolated catalog is bound to.
+	listed  []scim.WorkspaceInfo
 	plan    plan
 	sess    *scim.Session
 	now     time.Time
@@ -227,6 +229,7 @@ func (a *auditor) selectWorkspaces(ctx context.Context) error {
 			return err // scim.Session.Workspaces names the operation
 		}
 	}
+	a.listed = infos
 	picked, err := pickWorkspaces(infos, a.plan.workspaces)
 	if err != nil {
 		return err
@@ -256,49 +259,28 @@ func (a *auditor) selectWorkspaces(ctx context.Context) error {
 }
 
 // pickWorkspaces returns which of infos the --workspace selectors name
-// (nil: no selector, every workspace). A selector names a workspace by id
-// or by its exact name, spaces and case included, every workspace of that
-// name; one that matches no name exactly may match a single workspace's
-// name ignoring case. A selector that names none, or several only ignoring
-// case, is an *InputError.
+// (nil: no selector, every workspace), by scim.PickWorkspaces' rule (id or
+// exact name; ignoring case only when that names one workspace). A
+// selector that names none, or several only ignoring case, is an
+// *InputError.
 func pickWorkspaces(infos []scim.WorkspaceInfo, sels []string) ([]bool, error) {
-	if len(sels) == 0 {
-		return nil, nil
-	}
-	picked := make([]bool, len(infos))
-	var unknown []string
-	for _, sel := range sels {
-		var hits, folded []int
-		for i, w := range infos {
-			switch {
-			case strconv.FormatInt(w.ID, 10) == sel || w.Name == sel:
-				hits = append(hits, i)
-			case strings.EqualFold(w.Name, sel):
-				folded = append(folded, i)
-			}
+	picked, err := scim.PickWorkspaces(infos, sels)
+	var amb *scim.AmbiguousWorkspaceError
+	var nf *scim.WorkspaceNotFoundError
+	switch {
+	case errors.As(err, &amb):
+		names := make([]string, len(amb.Matches))
+		for j, w := range amb.Matches {
+			names[j] = fmt.Sprintf("%q (%d)", w.Name, w.ID)
 		}
-		switch {
-		case len(hits) > 0:
-		case len(folded) == 1:
-			hits = folded
-		case len(folded) > 1:
-			names := make([]string, len(folded))
-			for j, h := range folded {
-				names[j] = fmt.Sprintf("%q (%d)", infos[h].Name, infos[h].ID)
-			}
-			return nil, &InputError{Input: fmt.Sprintf("--workspace %q", sel),
-				Problem: "names no workspace exactly, and " + strings.Join(names, ", ") + " ignoring case",
-				Fix:     "give the exact name or the id"}
-		default:
-			unknown = append(unknown, sel)
-		}
-		for _, h := range hits {
-			picked[h] = true
-		}
-	}
-	if len(unknown) > 0 {
-		nf := scim.NewWorkspaceNotFound(unknown[0], infos)
-		return nil, &InputError{Input: "--workspace " + strings.Join(unknown, ", "), Problem: "no such workspace", Fix: nf.Hint(), Err: nf}
+		return nil, &InputError{Input: fmt.Sprintf("--workspace %q", amb.Given),
+			Problem: "names no workspace exactly, and " + strings.Join(names, ", ") + " ignoring case",
+			Fix:     amb.Hint(), Err: amb}
+	case errors.As(err, &nf):
+		return nil, &InputError{Input: "--workspace " + strings.Join(append([]string{nf.Given}, nf.Also...), ", "),
+			Problem: "no such workspace", Fix: nf.Hint(), Err: nf}
+	case err != nil:
+		return nil, err
 	}
 	return picked, nil
 }
@@ -336,10 +318,21 @@ func (a *auditor) scan(ctx context.Context) {
 	if len(a.ms) > 0 {
 		unit = "workspaces and metastores"
 	}
-	prog := reports.NewProgress(a.streams, reports.ProgressOptions{Label: "audit", Unit: "objects", TaskUnit: unit, Tasks: len(a.active()) + len(a.ms)})
+	tasks := len(a.active()) + len(a.ms)
+	if a.everyone != nil {
+		unit = "tasks"
+		tasks++
+	}
+	prog := reports.NewProgress(a.streams, reports.ProgressOptions{Label: "audit", Unit: "objects", TaskUnit: unit, Tasks: tasks})
 	defer prog.Close()
 	var wg sync.WaitGroup
 	wg.Go(func() { a.scanMetastores(ctx, prog) })
+	if a.everyone != nil {
+		// --all also lists every identity, which can take longer than
+		// the objects: the progress (and off a terminal its heartbeat)
+		// goes on until that is done too.
+		wg.Go(func() { a.everyone.track(ctx, prog.Task("every identity", 0)) })
+	}
 	a.scanWorkspaces(ctx, prog)
 	wg.Wait()
 }

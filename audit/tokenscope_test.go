@@ -31,13 +31,24 @@ func TestAuditPATOtherWorkspaces(t *testing.T) {
 	if !errors.As(err, &pe) || pe.ExitCode() != 2 {
 		t.Fatalf("err = %v, want a PartialError", err)
 	}
-	if want := []string{"acme-analytics (6051921418418892): everything", "acme-ml (6051921418418893): everything",
-		"acme-legacy (6051921418418894): everything"}; strings.Join(pe.NotCovered, "|") != strings.Join(want, "|") {
+	// The isolated finance catalog is bound to acme-analytics only, which
+	// refused the token: what it holds is not covered either.
+	want := []string{"acme-analytics (6051921418418892): everything", "acme-ml (6051921418418893): everything",
+		"acme-legacy (6051921418418894): everything"}
+	for _, k := range []string{"catalog", "schema", "table", "volume", "function", "registered-model"} {
+		want = append(want, "metastore acme-us-east: "+k)
+	}
+	if strings.Join(pe.NotCovered, "|") != strings.Join(want, "|") {
 		t.Errorf("not covered %v, want %v", pe.NotCovered, want)
 	}
 	gaps, prod := 0, 0
 	for _, f := range r.Findings {
 		switch {
+		case f.Severity == SeverityNotCovered && f.Metastore != nil:
+			gaps++
+			if !strings.Contains(f.Reason, "isolated catalog finance is bound only to workspace(s) acme-analytics (6051921418418892)") {
+				t.Errorf("gap %s: reason %q", row(f), f.Reason)
+			}
 		case f.Severity == SeverityNotCovered:
 			gaps++
 			if strings.Count(f.Reason, "refuses the personal access token") != 1 || !strings.Contains(f.Reason, "use OAuth M2M instead") {
@@ -47,7 +58,7 @@ func TestAuditPATOtherWorkspaces(t *testing.T) {
 			prod++
 		}
 	}
-	if gaps != 3 || prod == 0 {
+	if gaps != 9 || prod == 0 {
 		t.Errorf("%d gaps, %d findings in acme-prod: %v", gaps, prod, rows(r, nil))
 	}
 	if strings.Contains(e.stderr.String(), prodPAT) {

@@ -24,8 +24,8 @@ func Command(io *reports.Streams, connect scim.ConnectFunc) *cli.Command {
 			"every workspace is done; workspaces that fail are listed in the workspaces table and\n" +
 			"the command exits with code 2.",
 		Flags: []cli.Flag{
-			&cli.StringSliceFlag{Name: "workspace", Aliases: []string{"w"},
-				Usage: "export only this workspace, by `ID_OR_NAME` (repeatable; default: all)"},
+			&cli.StringSliceFlag{Name: "workspace", Aliases: []string{"w"}, KeepSpace: true,
+				Usage: "export only this workspace, by `ID_OR_NAME` (repeatable; exact name, spaces included; default: all)"},
 			&cli.StringFlag{Name: "workspaces-file",
 				Usage: "read the workspaces from a CSV `FILE` of id,name,url rows instead of the account"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o", "format", "f"}, Value: "xlsx",

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -75,7 +76,7 @@ func TestCommandBadInputMakesNoRequest(t *testing.T) {
 			"--out " + existing + " is a file, but a csv or json export is a directory: pass a directory path, or --output xlsx"},
 		{"json into a file", []string{"--format", "json", "--out", existing, "--force"},
 			"--out " + existing + " is a file, but a csv or json export is a directory"},
-		{"empty workspace", []string{"--workspace", ","}, "--workspace is empty"},
+		{"empty workspace", []string{"--workspace", ""}, "--workspace is empty"},
 		{"argument", []string{"extra"}, `unexpected argument "extra"`},
 	}
 	for _, tt := range tests {
@@ -174,11 +175,11 @@ func TestResolveOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	c, err := Options{Format: "JSON", Out: filepath.Join(dir, "o"), Include: []string{"Service_Principals, memberships"},
-		Workspaces: []string{"a,b", "a"}, WorkspacesFile: wsFile}.resolve(fixedNow)
+		Workspaces: []string{"a,b", " a", "a,b"}, WorkspacesFile: wsFile}.resolve(fixedNow)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.format != reports.FormatJSONL || c.pageSize != DefaultPageSize || !reflect.DeepEqual(c.selectors, []string{"a", "b"}) {
+	if c.format != reports.FormatJSONL || c.pageSize != DefaultPageSize || !reflect.DeepEqual(c.selectors, []string{"a,b", " a"}) {
 		t.Errorf("config = %+v", c)
 	}
 	if !c.include.explicit || !c.include.has(IncludeServicePrincipals) || !c.include.has(IncludeMemberships) || c.include.has(IncludeUsers) {
@@ -203,44 +204,54 @@ func TestResolveOptions(t *testing.T) {
 	}
 }
 
+// TestSelectWorkspace: --workspace takes an id or an exact name (spaces,
+// case and commas kept: every workspace of that name), and ignores case
+// only when that names one workspace (scim.PickWorkspaces, the rule audit
+// and handover share).
 func TestSelectWorkspace(t *testing.T) {
-	all := []scim.WorkspaceInfo{{ID: 1, Name: "prod"}, {ID: 2, Name: "Dev"}, {ID: 3, Name: "dev"}, {ID: 4, Name: "2"}, {ID: 5, Name: "Shared"}, {ID: 6, Name: "SHARED"}}
+	all := []scim.WorkspaceInfo{{ID: 1, Name: "prod"}, {ID: 2, Name: "Dev"}, {ID: 3, Name: "dev"}, {ID: 4, Name: "2"},
+		{ID: 5, Name: "Shared"}, {ID: 6, Name: "SHARED"}, {ID: 7, Name: " ml "}, {ID: 8, Name: "a,b"}, {ID: 9, Name: "twin"}, {ID: 10, Name: "twin"}}
 	tests := []struct {
 		sel  string
-		want int
+		want []int64
 		err  string
 	}{
-		{"1", 0, ""},
-		{"prod", 0, ""},
-		{"PROD", 0, ""},
-		{"2", 1, ""}, // ids first
-		{"dev", 2, ""},
-		{"Dev", 1, ""},
-		{"shared", 0, `--workspace "shared": 2 workspaces have this name (5, 6): give the id`},
-		{"nope", 0, `--workspace "nope": no workspace has this id or name`},
-		{"prd", 0, `--workspace "prd": no workspace has this id or name`},
+		{"1", []int64{1}, ""},
+		{"prod", []int64{1}, ""},
+		{"PROD", []int64{1}, ""},
+		{"2", []int64{2, 4}, ""}, // the id 2 and the workspace named "2"
+		{"dev", []int64{3}, ""},
+		{"Dev", []int64{2}, ""},
+		{" ml ", []int64{7}, ""},
+		{"a,b", []int64{8}, ""},
+		{"twin", []int64{9, 10}, ""},
+		{"ml", nil, `--workspace "ml": no workspace has this id or name`},
+		{"a", nil, `--workspace "a": no workspace has this id or name`},
+		{"shared", nil, `--workspace "shared": names no workspace exactly, and "Shared" (5), "SHARED" (6) ignoring case`},
+		{"nope", nil, `--workspace "nope": no workspace has this id or name`},
 	}
 	for _, tt := range tests {
-		got, err := selectWorkspace(all, tt.sel)
+		r := &runner{cfg: &config{fromFile: all, selectors: []string{tt.sel}}}
+		got, err := r.targets(context.Background())
 		if tt.err != "" {
 			if !errors.Is(err, ErrBadOptions) || !strings.Contains(err.Error(), tt.err) {
-				t.Errorf("selectWorkspace(%q) err = %v, want %q", tt.sel, err, tt.err)
-			}
-			var nf *scim.WorkspaceNotFoundError
-			if errors.As(err, &nf) {
-				want := "the 6 workspaces are: prod, Dev, dev, 2, Shared, SHARED"
-				if tt.sel == "prd" {
-					want = `did you mean "prod"? ` + want
-				}
-				if nf.Hint() != want {
-					t.Errorf("selectWorkspace(%q) hint %q, want %q", tt.sel, nf.Hint(), want)
-				}
+				t.Errorf("--workspace %q: err = %v, want %q", tt.sel, err, tt.err)
 			}
 			continue
 		}
-		if err != nil || got != tt.want {
-			t.Errorf("selectWorkspace(%q) = %d, %v; want %d", tt.sel, got, err, tt.want)
+		var ids []int64
+		for _, w := range got {
+			ids = append(ids, w.ID)
 		}
+		if err != nil || !slices.Equal(ids, tt.want) {
+			t.Errorf("--workspace %q = %v, %v; want %v", tt.sel, ids, err, tt.want)
+		}
+	}
+	r := &runner{cfg: &config{fromFile: all[:6], selectors: []string{"prd"}}}
+	_, err := r.targets(context.Background())
+	var nf *scim.WorkspaceNotFoundError
+	if !errors.As(err, &nf) || nf.Hint() != `did you mean "prod"? the 6 workspaces are: prod, Dev, dev, 2, Shared, SHARED` {
+		t.Errorf("--workspace prd: err = %v", err)
 	}
 }
 
@@ -321,5 +332,21 @@ func TestHostOnly(t *testing.T) {
 	}
 	if n := e.srv.Stats().Count("GET", "/api/2.0/preview/permissionassignments"); n != 1 {
 		t.Errorf("workspace assignments read %d times", n)
+	}
+}
+
+// TestWorkspaceFlagKeepsSpaces: the --workspace flag keeps the value as
+// typed (KeepSpace): " acme-prod " is not acme-prod, and the hint offers
+// the name it resembles; nothing is written.
+func TestWorkspaceFlagKeepsSpaces(t *testing.T) {
+	e := newEnv(t, sandbox.Options{}, nil)
+	out := e.path("o.xlsx")
+	err, _ := runCommand(t, e, "--workspace", " acme-prod ", "--out", out)
+	var nf *scim.WorkspaceNotFoundError
+	if !errors.Is(err, ErrBadOptions) || !errors.As(err, &nf) || nf.Given != " acme-prod " || !strings.Contains(nf.Hint(), `did you mean "acme-prod"?`) {
+		t.Fatalf("err = %v, want no workspace named \" acme-prod \"", err)
+	}
+	if _, serr := os.Stat(out); !os.IsNotExist(serr) {
+		t.Errorf("a failed export left %s: %v", out, serr)
 	}
 }

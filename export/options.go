@@ -198,21 +198,15 @@ func (o Options) resolve(now time.Time) (*config, error) {
 	if c.pageSize == 0 {
 		c.pageSize = DefaultPageSize
 	}
-	seen := map[string]bool{}
-	for _, s := range o.Workspaces {
-		for _, part := range strings.Split(s, ",") {
-			part = strings.TrimSpace(part)
-			if part == "" {
-				continue
-			}
-			if !seen[part] {
-				seen[part] = true
-				c.selectors = append(c.selectors, part)
-			}
+	// A selector is a name or an id taken as given (names are data: never
+	// trimmed or split on commas).
+	for _, sel := range o.Workspaces {
+		if sel == "" {
+			return nil, fmt.Errorf("%w: --workspace is empty: give a workspace id or name", ErrBadOptions)
 		}
-	}
-	if len(o.Workspaces) > 0 && len(c.selectors) == 0 {
-		return nil, fmt.Errorf("%w: --workspace is empty: give a workspace id or name", ErrBadOptions)
+		if !slices.Contains(c.selectors, sel) {
+			c.selectors = append(c.selectors, sel)
+		}
 	}
 	if o.WorkspacesFile != "" {
 		if c.fromFile, err = scim.ReadWorkspacesFile(o.WorkspacesFile); err != nil {

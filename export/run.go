@@ -271,56 +271,17 @@ func (r *runner) targets(ctx context.Context) ([]scim.WorkspaceInfo, error) {
 	if len(r.cfg.selectors) == 0 {
 		return all, nil
 	}
-	var out []scim.WorkspaceInfo
-	picked := map[int]bool{}
-	for _, sel := range r.cfg.selectors {
-		i, err := selectWorkspace(all, sel)
-		if err != nil {
-			return nil, err
-		}
-		picked[i] = true
+	picked, err := scim.PickWorkspaces(all, r.cfg.selectors)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadOptions, err)
 	}
+	var out []scim.WorkspaceInfo
 	for i, w := range all {
 		if picked[i] {
 			out = append(out, w)
 		}
 	}
 	return out, nil
-}
-
-// selectWorkspace returns the index of the workspace sel names: by id,
-// else by exact name, else by name ignoring case. A name shared by several
-// workspaces must be given as an id.
-func selectWorkspace(all []scim.WorkspaceInfo, sel string) (int, error) {
-	for i, w := range all {
-		if w.ID != 0 && strconv.FormatInt(w.ID, 10) == sel {
-			return i, nil
-		}
-	}
-	for _, match := range []func(string) bool{
-		func(name string) bool { return name == sel },
-		func(name string) bool { return strings.EqualFold(name, sel) },
-	} {
-		var hits []int
-		for i, w := range all {
-			if match(w.Name) {
-				hits = append(hits, i)
-			}
-		}
-		switch len(hits) {
-		case 0:
-			continue
-		case 1:
-			return hits[0], nil
-		}
-		ids := make([]string, len(hits))
-		for j, h := range hits {
-			ids[j] = strconv.FormatInt(all[h].ID, 10)
-		}
-		return 0, fmt.Errorf("%w: --workspace %q: %d workspaces have this name (%s): give the id",
-			ErrBadOptions, sel, len(hits), strings.Join(ids, ", "))
-	}
-	return 0, fmt.Errorf("%w: %w", ErrBadOptions, scim.NewWorkspaceNotFound(sel, all))
 }
 
 // skipReason returns why a workspace is not exported, or "".

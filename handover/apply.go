@@ -220,25 +220,48 @@ func openRun(ctx context.Context, op string, opts *ApplyOptions, d Deps) (*runne
 		OnRetry: func(step string, err error, round int, wait time.Duration) {
 			log.Warn("change throttled past the retry budget; running it again", "change", step, "round", round+1, "wait", wait)
 		}}
+	// A damaged journal, or one of another plan, is refused before any
+	// request (Open checks it again under the lock).
+	if h, _, err := journal.Read[record](opts.JournalDir); err == nil {
+		if err := journal.CheckHeader(journal.Path(opts.JournalDir), h, hdr); err != nil {
+			return nil, nil, err
+		}
+	} else if !errors.Is(err, journal.ErrNoJournal) {
+		return nil, nil, err
+	}
+	if !opts.DryRun && op == "apply" {
+		if err := confirm(plan, opts, d); err != nil {
+			return nil, nil, err
+		}
+	}
+	// Connect before the journal is created: a bad token or an unreachable
+	// host leaves no journal directory behind (one would bind the
+	// directory to this plan for nothing).
+	remote := opts.Remote
+	if remote == nil {
+		if d.Connect == nil {
+			return nil, nil, fmt.Errorf("%s: no connection configured", op)
+		}
+		sess, err := d.Connect(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		if id := sess.AccountID(); id != "" && id != plan.AccountID {
+			return nil, nil, fmt.Errorf("%s: the plan was made for account %s, but the connection is to account %s; use the connection the plan was made with", op, plan.AccountID, id)
+		}
+		if remote, err = NewRemote(ctx, sess, plan); err != nil {
+			return nil, nil, err
+		}
+	}
 	cleanup := func() {}
 	if opts.DryRun {
-		h, recs, err := journal.Read[record](opts.JournalDir)
-		switch {
-		case errors.Is(err, journal.ErrNoJournal):
-		case err != nil:
+		_, recs, err := journal.Read[record](opts.JournalDir)
+		if err != nil && !errors.Is(err, journal.ErrNoJournal) {
 			return nil, nil, err
-		default:
-			if err := journal.CheckHeader(journal.Path(opts.JournalDir), h, hdr); err != nil {
-				return nil, nil, err
-			}
 		}
 		r.ex = journal.NewExecutor[record](nil, recs, execOpts)
+		remote = dryRemote{Remote: remote, log: func(msg string, kv ...any) { log.Info(msg, kv...) }}
 	} else {
-		if op == "apply" {
-			if err := confirm(plan, opts, d); err != nil {
-				return nil, nil, err
-			}
-		}
 		lock, err := journal.AcquireLock(opts.JournalDir, journal.LockOptions{Command: "handover " + op, Activity: "handover",
 			Force: opts.ForceUnlock, Now: d.Now, Log: log})
 		if err != nil {
@@ -259,29 +282,6 @@ func openRun(ctx context.Context, op string, opts *ApplyOptions, d Deps) (*runne
 		}
 		r.ex = journal.NewExecutor(j, nil, execOpts)
 	}
-	remote := opts.Remote
-	if remote == nil {
-		if d.Connect == nil {
-			cleanup()
-			return nil, nil, fmt.Errorf("%s: no connection configured", op)
-		}
-		sess, err := d.Connect(ctx)
-		if err != nil {
-			cleanup()
-			return nil, nil, err
-		}
-		if id := sess.AccountID(); id != "" && id != plan.AccountID {
-			cleanup()
-			return nil, nil, fmt.Errorf("%s: the plan was made for account %s, but the connection is to account %s; use the connection the plan was made with", op, plan.AccountID, id)
-		}
-		if remote, err = NewRemote(ctx, sess, plan); err != nil {
-			cleanup()
-			return nil, nil, err
-		}
-	}
-	if opts.DryRun {
-		remote = dryRemote{Remote: remote, log: func(msg string, kv ...any) { log.Info(msg, kv...) }}
-	}
 	r.remote = remote
 	return r, cleanup, nil
 }
@@ -293,16 +293,28 @@ func confirm(p *Plan, opts *ApplyOptions, d Deps) error {
 		return nil
 	}
 	objects, deact, tokens, restarts := planCounts(p)
+	workspaces, clusters, identities := map[int64]bool{}, map[string]bool{}, map[string]bool{}
+	for _, c := range p.Changes {
+		switch {
+		case c.Phase == PhaseObjects:
+			workspaces[c.WorkspaceID] = true
+			if c.Restart {
+				clusters[objectKey(c)] = true
+			}
+		case c.Phase == PhaseDeactivate:
+			identities[c.Identity] = true
+		}
+	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "Handover will change %d objects in %d workspaces", objects, len(p.Workspaces))
+	fmt.Fprintf(&b, "Handover will make %s in %s of account %s", plural(objects, "object change"), plural(len(workspaces), "workspace"), p.AccountID)
 	if restarts > 0 {
-		fmt.Fprintf(&b, ", restarting %d running clusters", restarts)
+		fmt.Fprintf(&b, ", restarting %s (%s)", plural(len(clusters), "running cluster"), plural(restarts, "restart"))
 	}
 	if deact > 0 {
-		fmt.Fprintf(&b, ", then deactivate %d identities and remove their direct workspace assignments (%d changes)", len(p.Identities), deact)
+		fmt.Fprintf(&b, ", then deactivate %s and remove direct workspace assignments (%s)", plural(len(identities), "identity"), plural(deact, "change"))
 	}
 	if tokens > 0 {
-		fmt.Fprintf(&b, ", then revoke %d tokens: IRREVERSIBLE, rollback cannot bring them back", tokens)
+		fmt.Fprintf(&b, ", then revoke %s: IRREVERSIBLE, rollback cannot bring them back", plural(tokens, "token"))
 	}
 	if !opts.Terminal || d.Streams == nil {
 		return &InputError{Input: "dbiam handover apply", Problem: b.String() + ", and stdin is not a terminal to confirm it",
@@ -317,6 +329,17 @@ func confirm(p *Plan, opts *ApplyOptions, d Deps) error {
 		return fmt.Errorf("apply: %w: nothing was changed", ErrNotConfirmed)
 	}
 	return nil
+}
+
+// plural returns "1 thing" or "n things" ("identity": "identities").
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	if strings.HasSuffix(what, "y") {
+		return fmt.Sprintf("%d %sies", n, strings.TrimSuffix(what, "y"))
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 // RunApply applies the plan at opts.PlanPath, resuming from its journal:
@@ -357,11 +380,21 @@ func RunApply(ctx context.Context, opts ApplyOptions, d Deps) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("apply interrupted with %d changes pending; run the same command again to resume: %w", res.pending, ctx.Err())
 	}
-	if n := len(res.failed) + len(res.skipped); n > 0 {
+	if n := len(res.failed) + len(res.skipped); n > 0 && opts.DryRun {
+		return &PartialError{Op: "apply --dry-run", Failed: n, Total: res.total, What: "changes would fail or be skipped", Hint: "nothing was changed; see the lines above"}
+	} else if n > 0 {
 		hint := fmt.Sprintf("see \"dbiam handover status --journal %s\"; fix the cause and run apply again (a skipped change needs a new plan)", opts.JournalDir)
 		return &PartialError{Op: "apply", Failed: n, Total: res.total, What: "changes failed or were skipped", Hint: hint}
 	}
 	return nil
+}
+
+// pending counts changes as pending until their step reports, so that a
+// run stopped before reaching them says they are left to do.
+func (r *runner) pending(changes []Change) {
+	for _, c := range changes {
+		r.set(&outcome{c: c})
+	}
 }
 
 // objectKey groups the changes of one object, run in plan order.
@@ -370,6 +403,7 @@ func objectKey(c Change) string {
 }
 
 func (r *runner) runApply(ctx context.Context) {
+	r.pending(r.plan.Changes)
 	var phase1 []Change
 	for _, c := range r.plan.Changes {
 		if c.Phase == PhaseObjects {
@@ -541,7 +575,7 @@ func (r *runner) applyChange(c Change) journal.StepFunc[record] {
 			if intent.PreviousLevel == "" {
 				intent.PreviousLevel = "NONE"
 			}
-			value = scim.PermissionCanManage
+			value = manageLevel(c.Kind)
 		case ActionRevoke:
 			intent.Previous = c.ObjectID
 		default:
@@ -604,7 +638,9 @@ func (r *runner) applyCluster(s *journal.Step[record], c Change, st live, value 
 		}
 		terminated = true
 		if !r.ex.DryRun() {
-			if err := waitTerminated(ctx, r.remote, c, r.opts.Sleep, r.opts.ClusterTimeout); err != nil {
+			// The wait sends no write: it stops at once when the run
+			// is stopped (the next run starts the cluster again).
+			if err := waitTerminated(s.Run, r.remote, c, r.opts.Sleep, r.opts.ClusterTimeout); err != nil {
 				return journal.OutcomeDone, record{}, err
 			}
 		}

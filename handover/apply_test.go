@@ -79,7 +79,7 @@ func TestApplySkipsStaleObjects(t *testing.T) {
 // deactivated and its tokens are not revoked; once the cause is gone, the
 // same command finishes.
 func TestApplyOneFailureDoesNotStopTheRest(t *testing.T) {
-	srv := newServer(t)
+	srv := newProdBoundServer(t)
 	plan, p := demoPlan(t, srv, func(o *PlanOptions) {
 		o.Workspaces = []string{"acme-prod"}
 		o.Deactivate, o.RevokeTokens = true, true
@@ -155,6 +155,28 @@ func TestApplyDryRunChangesNothing(t *testing.T) {
 	}
 }
 
+// TestRollbackDryRunSaysWould: a rollback dry run that finds changes it
+// could not put back (revoked tokens) says they would not be, and that
+// nothing was changed; it never says the state "is not fully back".
+func TestRollbackDryRunSaysWould(t *testing.T) {
+	srv := newServer(t)
+	plan, _ := demoPlan(t, srv, func(o *PlanOptions) { o.Kinds, o.RevokeTokens = []string{"query", "token"}, true })
+	d, _, _ := deps(srv)
+	if err := RunApply(context.Background(), ApplyOptions{PlanPath: plan, Yes: true}, d); err != nil {
+		t.Fatal(err)
+	}
+	before := srv.Snapshot()
+	err := RunRollback(context.Background(), ApplyOptions{JournalDir: journal.DefaultDir(plan), DryRun: true}, d)
+	var pe *PartialError
+	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "would not be put back") || !strings.Contains(err.Error(), "nothing was changed") ||
+		strings.Contains(err.Error(), "not fully back") {
+		t.Errorf("rollback --dry-run: %v", err)
+	}
+	if diff := sandbox.Diff(before, srv.Snapshot()); len(diff) > 0 {
+		t.Errorf("rollback --dry-run changed: %v", diff)
+	}
+}
+
 // TestApplyConfirmation: off a terminal apply refuses without --yes and
 // changes nothing; on a terminal only "yes" goes ahead, and the question
 // says what is irreversible.
@@ -186,12 +208,29 @@ func TestApplyConfirmation(t *testing.T) {
 	}
 }
 
+// TestApplyConfirmationCounts: the question's figures are true: changes
+// (not objects), the workspaces that have some, running clusters (elena-dev
+// restarts twice: its owner and its dedicated user change), and one
+// identity deactivated; it names the account.
+func TestApplyConfirmationCounts(t *testing.T) {
+	srv := newServer(t)
+	plan, _ := demoPlan(t, srv, func(o *PlanOptions) { o.Deactivate = true; o.Kinds = []string{"cluster", "query"} })
+	d, _, _ := deps(srv)
+	err := RunApply(context.Background(), ApplyOptions{PlanPath: plan}, d)
+	for _, want := range []string{"Handover will make 7 object changes in 1 workspace of account " + srv.AccountID(),
+		"restarting 2 running clusters (3 restarts), then deactivate 1 identity and remove direct workspace assignments (1 change)"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("question: %v\nwant %q", err, want)
+		}
+	}
+}
+
 // TestApplyInterruptedResumes: cancelled right after an intent is on disk
 // (the write may or may not have gone out), apply stops with the journal
 // consistent; the next run reads the object, finds it done or does it, and
 // finishes without sending a write twice.
 func TestApplyInterruptedResumes(t *testing.T) {
-	srv := newServer(t)
+	srv := newProdBoundServer(t)
 	plan, p := demoPlan(t, srv, func(o *PlanOptions) { o.Workspaces = []string{"acme-prod"} })
 	d, _, _ := deps(srv)
 	for _, stopAt := range []int{1, 2, 7} {
@@ -222,6 +261,66 @@ func TestApplyInterruptedResumes(t *testing.T) {
 	}
 	if err := RunVerify(context.Background(), VerifyOptions{PlanPath: plan}, d); err != nil {
 		t.Fatalf("verify after resume: %v", err)
+	}
+}
+
+// TestSecretScopeManageIsMANAGE: the plan, the status and the dry run
+// name the level a secret scope ACL takes (MANAGE; there is no
+// CAN_MANAGE on scopes).
+func TestSecretScopeManageIsMANAGE(t *testing.T) {
+	srv := newServer(t)
+	plan, p := demoPlan(t, srv, func(o *PlanOptions) { o.Kinds = []string{"secret-scope"} })
+	if len(p.Changes) != 1 {
+		t.Fatalf("changes: %v", changeIDs(p))
+	}
+	if got := describe(p.Changes[0]); !strings.Contains(got, ": MANAGE for service-principal:"+etlProd) {
+		t.Errorf("describe = %q", got)
+	}
+	d, _, stderr := deps(srv)
+	if err := RunApply(context.Background(), ApplyOptions{PlanPath: plan, DryRun: true}, d); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stderr.String(), `value="MANAGE"`) || strings.Contains(stderr.String(), "CAN_MANAGE") {
+		t.Errorf("dry run log:\n%s", stderr)
+	}
+}
+
+// TestApplyStopSendsNoNewWrite: after Ctrl-C, writes already sent finish
+// and are recorded, but no step sends a new one (no intent follows the
+// stop), and the run counts what it left pending.
+func TestApplyStopSendsNoNewWrite(t *testing.T) {
+	srv := newProdBoundServer(t)
+	plan, p := demoPlan(t, srv, func(o *PlanOptions) { o.Workspaces = []string{"acme-prod"} })
+	d, stdout, _ := deps(srv)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stoppedAt int64
+	applyErr := RunApply(ctx, ApplyOptions{PlanPath: plan, Yes: true, Parallel: 8, BeforeAppend: func(seq int64) {
+		if seq == 4 {
+			stoppedAt = seq
+			cancel()
+		}
+	}}, d)
+	if !errors.Is(applyErr, context.Canceled) {
+		t.Fatalf("apply: %v; want interrupted", applyErr)
+	}
+	_, recs, err := journal.Read[record](journal.DefaultDir(plan))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := 0
+	for _, r := range recs {
+		if r.State == journal.Started && r.Seq > stoppedAt {
+			t.Errorf("record %d: %s started after the stop (record %d)", r.Seq, r.Step, stoppedAt)
+		}
+		if r.State == journal.Done {
+			done++
+		}
+	}
+	pending := len(p.Changes) - done
+	if pending == 0 || !strings.Contains(stdout.String(), ", "+strconv.Itoa(pending)+" pending (interrupted)") ||
+		!strings.Contains(applyErr.Error(), "with "+strconv.Itoa(pending)+" changes pending") {
+		t.Errorf("summary does not count the %d changes left pending: %v\n%s", pending, applyErr, stdout)
 	}
 }
 
@@ -258,6 +357,25 @@ func TestApplyRefusesEditedPlanAndDamagedJournal(t *testing.T) {
 	}
 	if srv.Stats().Total != 0 {
 		t.Errorf("apply on a damaged journal sent %d requests", srv.Stats().Total)
+	}
+}
+
+// TestApplyConnectFailureLeavesNoJournal: apply with a token the service
+// refuses (or a host it cannot reach) fails before it creates the journal
+// directory, so that planning again to the same file and applying works.
+func TestApplyConnectFailureLeavesNoJournal(t *testing.T) {
+	srv := newServer(t)
+	plan, _ := demoPlan(t, srv, func(o *PlanOptions) { o.Kinds = []string{"query"} })
+	d, _, _ := deps(srv)
+	d.Connect = func(ctx context.Context) (*scim.Session, error) {
+		return scim.Connect(ctx, scim.Settings{Host: srv.URL(), AccountID: srv.AccountID(), Token: "dapi-not-a-token",
+			Hermetic: true, Rates: scim.UnlimitedRates()})
+	}
+	if err := RunApply(context.Background(), ApplyOptions{PlanPath: plan, Yes: true}, d); err == nil {
+		t.Fatal("apply with a refused token succeeded")
+	}
+	if _, err := os.Stat(journal.DefaultDir(plan)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("apply that could not connect left a journal directory: %v", err)
 	}
 }
 

@@ -126,7 +126,7 @@ func TestCrashResume(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns child processes")
 	}
-	ref := newServer(t)
+	ref := newProdBoundServer(t)
 	seed := ref.Snapshot()
 	plan, _ := demoPlan(t, ref, func(o *PlanOptions) {
 		o.Deactivate = true
@@ -170,7 +170,7 @@ func TestCrashResume(t *testing.T) {
 	}
 	for _, k := range points {
 		t.Run(fmt.Sprintf("kill-at-%d", k), func(t *testing.T) {
-			srv := newServer(t)
+			srv := newProdBoundServer(t)
 			p := copyPlan(t, plan)
 			killed, err := runChild(srv, p, k)
 			if err != nil {
@@ -188,7 +188,7 @@ func TestCrashResume(t *testing.T) {
 	}
 
 	t.Run("killed-repeatedly-then-rolled-back", func(t *testing.T) {
-		srv := newServer(t)
+		srv := newProdBoundServer(t)
 		p := copyPlan(t, plan)
 		// Kill each run at a random record among its first dozen, at most
 		// 2n times; then let one run finish.

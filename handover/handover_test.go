@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -188,6 +189,46 @@ func TestPlanConflicts(t *testing.T) {
 	}
 }
 
+// TestPlanSummaryCountsWorkspacesWithChanges: the summary says in how many
+// of the workspaces read the plan changes something.
+func TestPlanSummaryCountsWorkspacesWithChanges(t *testing.T) {
+	srv := newServer(t)
+	out := filepath.Join(t.TempDir(), "handover.json")
+	d, stdout, _ := deps(srv)
+	if err := RunPlan(context.Background(), PlanOptions{From: []string{"user:" + elena}, To: "user:" + dana, Kinds: []string{"query"}, Out: out}, d); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stdout.String(), "Plan: 2 object changes in 1 of the 4 workspaces read") {
+		t.Errorf("summary:\n%s", stdout)
+	}
+}
+
+// TestPlanUnknownLeaverIsAConflict: a leaving identity that no directory
+// knows and no object names (a misspelt name) is a blocking conflict, not
+// an empty plan that would pass for a finished handover; a known one is
+// planned as usual.
+func TestPlanUnknownLeaverIsAConflict(t *testing.T) {
+	srv := newServer(t)
+	out := filepath.Join(t.TempDir(), "handover.json")
+	d, stdout, _ := deps(srv)
+	err := RunPlan(context.Background(), PlanOptions{From: []string{"user:elena.patle@acme.test", "user:" + elena},
+		To: "user:" + dana, Kinds: []string{"query"}, Out: out}, d)
+	var pe *PartialError
+	if !errors.As(err, &pe) {
+		t.Fatalf("plan: %v; want exit 2 for a conflict", err)
+	}
+	p, _, err := ReadPlan(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Conflicts) != 1 || p.Conflicts[0].Identity != "user:elena.patle@acme.test" || !strings.Contains(p.Conflicts[0].Reason, "no object names it") {
+		t.Errorf("conflicts: %+v", p.Conflicts)
+	}
+	if len(p.Changes) == 0 || !strings.Contains(stdout.String(), "check the name in --from") {
+		t.Errorf("changes %v; output:\n%s", changeIDs(p), stdout)
+	}
+}
+
 // TestPlanRunAsNeedsServicePrincipalUserRole: running a job as a service
 // principal the caller holds no User role on is a blocking conflict that
 // says how to fix it; a successor that is itself leaving is one too.
@@ -222,7 +263,7 @@ func snapshot(srv *sandbox.Server) sandbox.State { return srv.Snapshot() }
 // shows nothing that breaks or is orphaned; rollback puts the account back
 // exactly as it was.
 func TestApplyVerifyAuditRollback(t *testing.T) {
-	srv := newServer(t)
+	srv := newProdBoundServer(t)
 	before := snapshot(srv)
 	plan, p := demoPlan(t, srv, func(o *PlanOptions) {
 		o.Deactivate = true
@@ -243,6 +284,8 @@ func TestApplyVerifyAuditRollback(t *testing.T) {
 		`+ workspace 6051921418418891 object clusters/1102-083015-9cfb92b4 single_user="` + etlProd + `"`,
 		`+ workspace 6051921418418891 object queries/9e36bbed-a57f-44cf-9f24-b8bf7e2ad14f owner="` + dana + `"`,
 		`+ account user 1100000000000005 active=false`,
+		`+ metastore e2ba97a5-a262-431b-982c-15d9b9f72d45 catalog "elena_sandbox" owner="` + etlProd + `"`,
+		`+ metastore e2ba97a5-a262-431b-982c-15d9b9f72d45 function "main.sales.mask_email" owner="` + etlProd + `"`,
 	} {
 		if !strings.Contains(diff, want) {
 			t.Errorf("apply did not make %s; diff:\n%s", want, diff)

@@ -34,6 +34,21 @@ func newServer(t testing.TB) *sandbox.Server {
 	return sandbox.NewTestServer(t, sandbox.Options{})
 }
 
+// newProdBoundServer starts a sandbox with the default seed whose isolated
+// finance catalog is bound to acme-prod as well as acme-analytics, for
+// tests that plan acme-prod alone (from where the default seed's finance
+// catalog cannot be read: a blocking "not read").
+func newProdBoundServer(t testing.TB) *sandbox.Server {
+	t.Helper()
+	s := sandbox.DefaultSeed()
+	for i, c := range s.Metastores[0].Catalogs {
+		if c.Name == "finance" {
+			s.Metastores[0].Catalogs[i].Workspaces = append(c.Workspaces, wsProd)
+		}
+	}
+	return sandbox.NewTestServer(t, sandbox.Options{Seed: s})
+}
+
 // deps returns Deps on srv's admin token, unlimited rates, a fixed clock
 // and buffers for stdout and stderr.
 func deps(srv *sandbox.Server) (Deps, *bytes.Buffer, *bytes.Buffer) {

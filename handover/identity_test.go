@@ -15,7 +15,7 @@ import (
 // the deactivation; its tokens then answer 401; rollback reactivates it and
 // puts the assignment back with its permissions.
 func TestDeactivateRemovesDirectAssignmentsAndRollbackRestores(t *testing.T) {
-	srv := newServer(t)
+	srv := newProdBoundServer(t)
 	d, stdout, stderr := deps(srv)
 	ctx := context.Background()
 	sess, err := d.Connect(ctx)

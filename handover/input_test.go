@@ -127,6 +127,13 @@ func TestPlanInputErrors(t *testing.T) {
 		{PlanOptions{From: []string{"user:" + elena}, To: "user:" + dana, Out: exists}, "the file exists"},
 		{PlanOptions{From: []string{"user:" + elena}, To: "user:" + dana, Workspaces: []string{"acme-prod "}, Out: dir + "/p.json"}, `"acme-prod "`},
 		{PlanOptions{From: []string{"user:" + elena}, MapFile: writeFile(t, "m.csv", "user:x@acme.test,*,*,user:y@acme.test\n"), Out: dir + "/p.json"}, "is not a leaving identity"},
+		// A --map workspace cell that names no workspace (edge spaces, a
+		// typo) would silently send nothing to its successor.
+		{PlanOptions{From: []string{"user:" + elena}, To: "user:" + dana,
+			MapFile: writeFile(t, "m.csv", "from,kind,workspace,to\n*, job, acme-prod ,user:"+dana+"\n"), Out: dir + "/p.json"},
+			`m.csv:2: workspace " acme-prod " is not a workspace of the account (names are matched exactly, spaces and case included): did you mean "acme-prod"?`},
+		{PlanOptions{From: []string{"user:" + elena}, To: "user:" + dana,
+			MapFile: writeFile(t, "m.csv", "*,*,acme-analytic,user:"+dana+"\n"), Out: dir + "/p.json"}, `did you mean "acme-analytics"?`},
 	} {
 		srv.ResetStats()
 		err := RunPlan(context.Background(), c.opts, d)
@@ -134,7 +141,7 @@ func TestPlanInputErrors(t *testing.T) {
 		if !errors.As(err, &ie) || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%+v: %v, want an InputError containing %q", c.opts, err, c.want)
 		}
-		if c.want != `"acme-prod "` && srv.Stats().Total != 0 {
+		if !strings.Contains(c.want, "acme-") && srv.Stats().Total != 0 {
 			t.Errorf("%+v: %d requests before the error", c.opts, srv.Stats().Total)
 		}
 	}

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/xrash/smetrics"
+
 	"github.com/dbiam/dbiam/reports"
 	"github.com/dbiam/dbiam/scim"
 )
@@ -304,30 +306,34 @@ func newLineage() string {
 }
 
 // selectWorkspaces lists the account's workspaces and applies --workspace
-// (names byte-exact, or ids); workspaces not RUNNING are left out.
+// by scim.PickWorkspaces' rule, the one export and audit share (an id, or
+// a name byte-exact: every workspace of that name; ignoring case only when
+// that names one workspace); workspaces not RUNNING are left out.
 func (pl *planner) selectWorkspaces(ctx context.Context) error {
 	infos, err := pl.sess.Workspaces(ctx)
 	if err != nil {
 		return fmt.Errorf("list workspaces: %w", err)
 	}
-	want := map[string]bool{}
-	for _, w := range pl.opts.Workspaces {
-		want[w] = false
+	picked, err := scim.PickWorkspaces(infos, pl.opts.Workspaces)
+	var amb *scim.AmbiguousWorkspaceError
+	var nf *scim.WorkspaceNotFoundError
+	switch {
+	case errors.As(err, &amb):
+		return &InputError{Input: fmt.Sprintf("--workspace %q", amb.Given), Problem: strings.TrimPrefix(amb.Error(), fmt.Sprintf("--workspace %q: ", amb.Given)),
+			Fix: amb.Hint()}
+	case errors.As(err, &nf):
+		var unknown []string
+		for _, u := range append([]string{nf.Given}, nf.Also...) {
+			unknown = append(unknown, strconv.Quote(u))
+		}
+		return &InputError{Input: "--workspace " + strings.Join(unknown, ", "), Problem: "no such workspace (names are matched exactly)",
+			Fix: nf.Hint()}
+	case err != nil:
+		return err
 	}
-	for _, info := range infos {
-		id := strconv.FormatInt(info.ID, 10)
-		if len(want) > 0 {
-			_, byName := want[info.Name]
-			_, byID := want[id]
-			if !byName && !byID {
-				continue
-			}
-			if byName {
-				want[info.Name] = true
-			}
-			if byID {
-				want[id] = true
-			}
+	for i, info := range infos {
+		if picked != nil && !picked[i] {
+			continue
 		}
 		if info.Status != "" && info.Status != "RUNNING" {
 			pl.log.Info("handover skips a workspace that is not running", "workspace", info.Name, "status", info.Status)
@@ -340,25 +346,60 @@ func (pl *planner) selectWorkspaces(ctx context.Context) error {
 		pl.ws = append(pl.ws, &wsState{info: info, client: c, visible: map[string]bool{}, local: map[string]int64{},
 			plan: WorkspacePlan{WorkspaceID: info.ID, WorkspaceName: info.Name, URL: info.URL}})
 	}
-	var unknown []string
-	for k, seen := range want {
-		if !seen {
-			unknown = append(unknown, strconv.Quote(k))
-		}
-	}
-	if len(unknown) > 0 {
-		slices.Sort(unknown)
-		var names []string
-		for _, i := range infos {
-			names = append(names, strconv.Quote(i.Name))
-		}
-		return &InputError{Input: "--workspace " + strings.Join(unknown, ", "), Problem: "no such workspace (names are matched exactly)",
-			Fix: "use a name or id from: " + strings.Join(names, ", ")}
-	}
 	if len(pl.ws) == 0 {
 		return &InputError{Input: "dbiam handover plan", Problem: "no running workspace to read", Fix: "check --workspace and the account"}
 	}
+	return checkMapWorkspaces(pl.in.succ, infos)
+}
+
+// checkMapWorkspaces refuses a --map row whose workspace cell names no
+// workspace of the account (names are matched exactly): such a row would
+// silently send nothing to its successor.
+func checkMapWorkspaces(s successors, infos []scim.WorkspaceInfo) error {
+	for _, r := range s.rules {
+		if r.Workspace == "" || slices.ContainsFunc(infos, func(i scim.WorkspaceInfo) bool {
+			return i.Name == r.Workspace || strconv.FormatInt(i.ID, 10) == r.Workspace
+		}) {
+			continue
+		}
+		fix := "write a workspace name exactly as the account spells it, its id, or *"
+		if close := closestWorkspaces(r.Workspace, infos); len(close) > 0 {
+			fix = "did you mean " + strings.Join(close, " or ") + "? " + fix
+		}
+		return &InputError{Input: fmt.Sprintf("%s:%d", s.path, r.Line),
+			Problem: fmt.Sprintf("workspace %s is not a workspace of the account (names are matched exactly, spaces and case included)", strconv.Quote(r.Workspace)),
+			Fix:     fix}
+	}
 	return nil
+}
+
+// closestWorkspaces returns, quoted, up to three workspace names close to
+// want: those equal to it but for case or edge spaces when there are any,
+// else the closest by edit distance (at most half of want's length, and at
+// least 2).
+func closestWorkspaces(want string, infos []scim.WorkspaceInfo) []string {
+	fold := func(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+	type scored struct {
+		name string
+		dist int
+	}
+	var all []scored
+	for _, i := range infos {
+		d := smetrics.WagnerFischer(fold(want), fold(i.Name), 1, 1, 1)
+		if d <= max(2, len([]rune(want))/2) {
+			all = append(all, scored{i.Name, d})
+		}
+	}
+	slices.SortStableFunc(all, func(a, b scored) int { return cmp.Or(cmp.Compare(a.dist, b.dist), strings.Compare(a.name, b.name)) })
+	if len(all) > 0 && all[0].dist == 0 {
+		// The same name but for case or edge spaces: that is the one.
+		all = slices.DeleteFunc(all, func(a scored) bool { return a.dist > 0 })
+	}
+	var out []string
+	for _, a := range all[:min(len(all), 3)] {
+		out = append(out, strconv.Quote(a.name))
+	}
+	return out
 }
 
 var (
@@ -644,8 +685,27 @@ func (pl *planner) build(ctx context.Context) error {
 			p.Changes = append(p.Changes, base)
 		}
 	}
+	// A leaver that no directory knows and nothing names is most likely a
+	// misspelt name: a plan that does nothing for it would pass for a
+	// finished handover.
+	unknown := map[string]bool{}
+	for _, l := range pl.ls {
+		if l.AccountID != "" || slices.ContainsFunc(pl.ws, func(w *wsState) bool { _, ok := w.local[l.key]; return ok }) ||
+			slices.ContainsFunc(p.Changes, func(c Change) bool { return c.Identity == l.key }) ||
+			slices.ContainsFunc(p.Conflicts, func(c Conflict) bool { return c.Identity == l.key }) ||
+			slices.ContainsFunc(p.LeftAsIs, func(n Note) bool { return n.Identity == l.key }) {
+			continue
+		}
+		unknown[l.key] = true
+		p.Conflicts = append(p.Conflicts, Conflict{Identity: l.key, Kind: KindIdentity,
+			Reason: l.key + " is in neither the account nor any workspace read, and no object names it (names are matched exactly, but for case)",
+			Fix:    "check the name in --from or --from-file, or leave it out"})
+	}
 	if pl.opts.Deactivate {
 		for _, l := range pl.ls {
+			if unknown[l.key] {
+				continue
+			}
 			if l.AccountID == "" {
 				p.Conflicts = append(p.Conflicts, Conflict{Identity: l.key, Kind: KindIdentity, Action: ActionDeactivate,
 					Reason: l.key + " is not an account identity", Fix: "leave --deactivate out, or remove it from --from"})

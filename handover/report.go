@@ -16,6 +16,15 @@ func objectLabel(kind, id, name string) string {
 	return fmt.Sprintf("%s %s (%s)", kind, id, name)
 }
 
+// manageLevel is the level a manage change gives the successor: MANAGE on
+// a secret scope (its ACLs have no CAN_MANAGE), CAN_MANAGE elsewhere.
+func manageLevel(kind string) string {
+	if kind == KindSecretScope {
+		return "MANAGE"
+	}
+	return "CAN_MANAGE"
+}
+
 // describe says what a change does, in one line.
 func describe(c Change) string {
 	switch c.Action {
@@ -26,7 +35,7 @@ func describe(c Change) string {
 	case ActionSingleUser:
 		return "dedicated to " + c.From.String() + " -> " + c.To.String()
 	case ActionManage:
-		return "only manager " + c.From.String() + ": CAN_MANAGE for " + c.To.String()
+		return "only manager " + c.From.String() + ": " + manageLevel(c.Kind) + " for " + c.To.String()
 	case ActionRevoke:
 		return "revoke the token of " + c.Identity + " (irreversible)"
 	case ActionDeactivate:
@@ -117,7 +126,13 @@ func planCounts(p *Plan) (objects, deactivate, tokens, restarts int) {
 
 func writePlanSummary(w io.Writer, p *Plan) {
 	objects, deact, tokens, restarts := planCounts(p)
-	fmt.Fprintf(w, "\nPlan: %d object changes in %d workspaces", objects, len(p.Workspaces))
+	changed := map[int64]bool{}
+	for _, c := range p.Changes {
+		if c.Phase == PhaseObjects {
+			changed[c.WorkspaceID] = true
+		}
+	}
+	fmt.Fprintf(w, "\nPlan: %d object changes in %d of the %d workspaces read", objects, len(changed), len(p.Workspaces))
 	if restarts > 0 {
 		fmt.Fprintf(w, " (%d restart a running cluster)", restarts)
 	}

@@ -60,6 +60,11 @@ func RunRollback(ctx context.Context, opts ApplyOptions, d Deps) error {
 		return fmt.Errorf("rollback interrupted with %d changes pending; run the same command again to resume: %w", res.pending, ctx.Err())
 	}
 	if n := len(res.failed) + len(res.skipped); n > 0 || irreversible > 0 {
+		if opts.DryRun {
+			return &PartialError{Op: "rollback --dry-run", Failed: n + irreversible, Total: res.total + irreversible,
+				What: "changes would not be put back (failed, changed since apply, or irreversible)",
+				Hint: "nothing was changed; see the lines above"}
+		}
 		return &PartialError{Op: "rollback", Failed: n + irreversible, Total: res.total + irreversible,
 			What: "changes were not put back (failed, changed since apply, or irreversible)",
 			Hint: "the state is not fully back; see the lines above and \"dbiam handover status\""}
@@ -123,6 +128,8 @@ func (r *runner) runRollback(ctx context.Context) int {
 			objects = append(objects, c)
 		}
 	}
+	r.pending(identity)
+	r.pending(objects)
 	// Reactivate before reassigning; both before objects whose run-as or
 	// owner goes back to the identity.
 	slices.SortStableFunc(identity, func(a, b Change) int {

@@ -10,11 +10,12 @@
 //
 //	journal.jsonl    the journal: one JSON header line, then one record per line
 //	journal.corrupt  torn last lines cut off when a journal was reopened
-//	lock             who holds the journal (see [AcquireLock])
+//	lock             who holds the journal, flock'ed while held (see [AcquireLock])
 //	plan.json        a copy of the plan the journal belongs to ([SavePlan])
 //
 // Files are created with mode 0600 (they name people) and the directory
-// with 0700.
+// with 0700; each directory created, and the journal's entry in its
+// directory, is fsync'ed in its parent.
 //
 // # Format
 //
@@ -65,7 +66,9 @@
 // done, lets the step read live state first (what a started-but-unfinished
 // step did may or may not have landed), records the intent before each
 // write ([Step.Intend]), and records the outcome. A journal write failure
-// cancels the run. With a nil journal (a dry run) nothing is written.
+// cancels the run. Once the run is stopped (Ctrl-C), calls already sent
+// may finish for a grace period and are recorded, but no new write starts:
+// Intend refuses it. With a nil journal (a dry run) nothing is written.
 //
 // All exported functions and methods are safe for concurrent use unless
 // their doc says otherwise.

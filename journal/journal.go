@@ -308,10 +308,12 @@ func Short(sum string) string {
 // Journal is an open journal, appended to by one run. It is safe for
 // concurrent use.
 type Journal[P any] struct {
-	dir    string
-	path   string
-	now    func() time.Time
-	before func(seq int64)
+	dir     string
+	path    string
+	now     func() time.Time
+	before  func(seq int64)
+	sync    func(*os.File) error
+	syncDir func(dir string) error
 
 	mu       sync.Mutex // guards everything below except synced
 	f        *os.File
@@ -333,6 +335,10 @@ type Options struct {
 	// BeforeAppend, if set, runs before the record with sequence number
 	// seq is written (tests use it to stop a run at an exact point).
 	BeforeAppend func(seq int64)
+	// Sync and SyncDir make a file's content and a directory's entries
+	// durable; nil means fsync(2). Tests count and order them.
+	Sync    func(*os.File) error
+	SyncDir func(dir string) error
 }
 
 // Open opens the journal in dir for appending, creating dir and the
@@ -349,7 +355,13 @@ func Open[P any](dir string, want Header, opts Options) (*Journal[P], error) {
 	if want.Version == 0 {
 		want.Version = Version
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if opts.Sync == nil {
+		opts.Sync = (*os.File).Sync
+	}
+	if opts.SyncDir == nil {
+		opts.SyncDir = reports.SyncDir
+	}
+	if err := mkdirSynced(dir, opts.SyncDir); err != nil {
 		return nil, fmt.Errorf("create journal directory %s: %w", dir, err)
 	}
 	path := Path(dir)
@@ -357,7 +369,7 @@ func Open[P any](dir string, want Header, opts Options) (*Journal[P], error) {
 	if err != nil {
 		return nil, fmt.Errorf("open journal %s: %w", path, err)
 	}
-	j := &Journal[P]{dir: dir, path: path, f: f, now: opts.Now, before: opts.BeforeAppend}
+	j := &Journal[P]{dir: dir, path: path, f: f, now: opts.Now, before: opts.BeforeAppend, sync: opts.Sync, syncDir: opts.SyncDir}
 	if err := j.load(want); err != nil {
 		_ = f.Close()
 		return nil, err
@@ -396,7 +408,7 @@ func (j *Journal[P]) load(want Header) error {
 		if err := j.writeSync(b); err != nil {
 			return fmt.Errorf("write journal header %s: %w", j.path, err)
 		}
-		if err := reports.SyncDir(j.dir); err != nil {
+		if err := j.syncDir(j.dir); err != nil {
 			return fmt.Errorf("sync journal directory %s: %w", j.dir, err)
 		}
 		j.header = want
@@ -424,7 +436,29 @@ func (j *Journal[P]) writeSync(line []byte) error {
 	if _, err := j.f.Write(append(slices.Clip(line), '\n')); err != nil {
 		return err
 	}
-	return j.f.Sync()
+	return j.sync(j.f)
+}
+
+// mkdirSynced creates dir (and missing parents, mode 0700) and makes each
+// new entry durable by syncing the directory that holds it: a journal
+// whose directory entry was lost in a crash would be lost with it.
+func mkdirSynced(dir string, syncDir func(string) error) error {
+	dir = filepath.Clean(dir)
+	if fi, err := os.Stat(dir); err == nil {
+		if !fi.IsDir() {
+			return fmt.Errorf("%s is not a directory", dir)
+		}
+		return nil
+	}
+	if parent := filepath.Dir(dir); parent != dir {
+		if err := mkdirSynced(parent, syncDir); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	return syncDir(filepath.Dir(dir))
 }
 
 // cutTorn saves the torn tail in journal.corrupt and truncates the journal
@@ -447,7 +481,7 @@ func (j *Journal[P]) cutTorn(tail []byte, good int64) error {
 	if err := j.f.Truncate(good); err != nil {
 		return fmt.Errorf("truncate torn journal line in %s: %w", j.path, err)
 	}
-	if err := j.f.Sync(); err != nil {
+	if err := j.sync(j.f); err != nil {
 		return fmt.Errorf("sync journal %s: %w", j.path, err)
 	}
 	return nil
@@ -469,7 +503,24 @@ func (j *Journal[P]) Dir() string { return j.dir }
 // several goroutines share fsyncs. After a failed write or fsync every
 // append fails.
 func (j *Journal[P]) Append(r Record[P]) (Record[P], error) {
+	return j.AppendUnless(r, nil)
+}
+
+// AppendUnless is Append, except that it writes nothing and returns
+// stop's error when stop, called under the journal's lock right before
+// the record would take its sequence number, returns one. Records are
+// written one at a time, so a condition stop reads (a run's context being
+// cancelled) is true of every record written after it turned: a step's
+// intent is never recorded after the run was stopped, however many steps
+// waited on the lock when it was.
+func (j *Journal[P]) AppendUnless(r Record[P], stop func() error) (Record[P], error) {
 	j.mu.Lock()
+	if stop != nil {
+		if err := stop(); err != nil {
+			j.mu.Unlock()
+			return r, err
+		}
+	}
 	if j.closed {
 		j.mu.Unlock()
 		return r, fmt.Errorf("append to journal %s: journal is closed", j.path)
@@ -524,7 +575,7 @@ func (j *Journal[P]) syncTo(seq int64) error {
 	upto := j.seq
 	f := j.f
 	j.mu.Unlock()
-	if err := f.Sync(); err != nil {
+	if err := j.sync(f); err != nil {
 		j.mu.Lock()
 		j.err = err
 		j.mu.Unlock()

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -467,5 +469,120 @@ func TestSavePlan(t *testing.T) {
 	}
 	if got := SHA256(raw); got != "4c8d160f557bad43dc6f9f118ee0a5ce4ea9bd11b125287e4ab962350bd73cae" {
 		t.Errorf("SHA256 = %s", got)
+	}
+}
+
+// TestAppendIsDurableOnReturn: Append returns only once a sync covering
+// its line has run (the hook sees the file at least as long as it is when
+// Append returns).
+func TestAppendIsDurableOnReturn(t *testing.T) {
+	dir := t.TempDir()
+	var mu sync.Mutex
+	synced := int64(0)
+	j, err := Open[payload](dir, header(), Options{Sync: func(f *os.File) error {
+		fi, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		synced = max(synced, fi.Size())
+		mu.Unlock()
+		return f.Sync()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	for i := range 5 {
+		if _, err := j.Append(Record[payload]{Step: fmt.Sprint("s", i), State: Started}); err != nil {
+			t.Fatal(err)
+		}
+		fi, _ := os.Stat(Path(dir))
+		mu.Lock()
+		if synced < fi.Size() {
+			t.Errorf("append %d returned with %d of %d bytes synced", i, synced, fi.Size())
+		}
+		mu.Unlock()
+	}
+}
+
+// TestConcurrentAppendsShareSyncs: appends that arrive while a sync runs
+// wait for the next one, which covers them all (group commit): 16 appends,
+// 2 syncs.
+func TestConcurrentAppendsShareSyncs(t *testing.T) {
+	dir := t.TempDir()
+	var (
+		mu      sync.Mutex
+		syncs   int
+		release = make(chan struct{})
+		first   = make(chan struct{})
+	)
+	j, err := Open[payload](dir, header(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	j, err = Open[payload](dir, header(), Options{Sync: func(f *os.File) error {
+		mu.Lock()
+		syncs++
+		n := syncs
+		mu.Unlock()
+		if n == 1 {
+			close(first)
+			<-release // the first sync is slow
+		}
+		return f.Sync()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	var wg sync.WaitGroup
+	returned := make(chan struct{})
+	wg.Go(func() {
+		defer close(returned)
+		if _, err := j.Append(Record[payload]{Step: "first", State: Started}); err != nil {
+			t.Error(err)
+		}
+	})
+	select {
+	case <-first:
+	case <-returned:
+		t.Fatal("Append returned without a sync")
+	}
+	for i := range 15 {
+		wg.Go(func() {
+			if _, err := j.Append(Record[payload]{Step: fmt.Sprint("g", i), State: Started}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	for j.Len() < 16 { // every line written, waiting for a sync
+		runtime.Gosched()
+	}
+	close(release)
+	wg.Wait()
+	if syncs != 2 {
+		t.Errorf("%d syncs for 16 appends, want 2 (the slow one, then one for the 15 written meanwhile)", syncs)
+	}
+}
+
+// TestOpenSyncsNewDirectories: each directory Open creates is made durable
+// in its parent, and the journal's entry in its directory.
+func TestOpenSyncsNewDirectories(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "a", "h.json.journal")
+	var synced []string
+	j, err := Open[payload](dir, header(), Options{SyncDir: func(d string) error {
+		synced = append(synced, d)
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	want := []string{root, filepath.Join(root, "a"), dir}
+	if !slices.Equal(synced, want) {
+		t.Errorf("synced directories %v, want %v", synced, want)
 	}
 }

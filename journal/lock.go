@@ -58,6 +58,7 @@ func (e *LockedError) Is(target error) bool { return target == ErrLocked }
 type Lock struct {
 	path string
 	info LockInfo
+	f    *os.File // holds the lock file's flock (unix); nil elsewhere
 }
 
 // LockOptions configure [AcquireLock]. The zero value is usable.
@@ -90,10 +91,15 @@ func (i LockInfo) holder() string {
 	return s
 }
 
-// AcquireLock takes the lock of the journal directory dir by creating its
-// lock file exclusively (mode 0600). A lock left by a process of this host
-// that no longer runs (gone, or a zombie: killed but not reaped) is stale
-// and replaced; any other existing lock gives a [*LockedError] unless
+// AcquireLock takes the lock of the journal directory dir: its lock file
+// (mode 0600) records who holds it. On unix the file is also locked with
+// flock(2) for as long as the run holds it, so that two runs never both
+// hold it: the kernel releases a dead process's flock, and a run that
+// finds the flock taken never touches the file (without it, two runs
+// replacing one stale lock at once could each remove the other's). A lock
+// file left by a process of this host that no longer runs (gone, or a
+// zombie: killed but not reaped) is stale and replaced; any other lock
+// (a live holder, another host's) gives a [*LockedError] unless
 // opts.Force is set.
 func AcquireLock(dir string, opts LockOptions) (*Lock, error) {
 	if opts.Now == nil {
@@ -117,38 +123,28 @@ func AcquireLock(dir string, opts LockOptions) (*Lock, error) {
 		name = u.Username
 	}
 	info := LockInfo{PID: opts.PID, Host: opts.Host, User: name, StartedAt: opts.Now().UTC(), Command: opts.Command}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := mkdirSynced(dir, reports.SyncDir); err != nil {
 		return nil, fmt.Errorf("create journal directory %s: %w", dir, err)
 	}
-	path := filepath.Join(dir, LockFileName)
-	for attempt := 0; ; attempt++ {
-		err := createLockFile(path, info)
-		if err == nil {
-			return &Lock{path: path, info: info}, nil
-		}
-		if !errors.Is(err, os.ErrExist) || attempt > 0 {
-			if errors.Is(err, os.ErrExist) {
-				held, _ := readLock(path)
-				return nil, &LockedError{Activity: opts.Activity, Path: path, Info: held}
-			}
-			return nil, fmt.Errorf("create lock %s: %w", path, err)
-		}
-		held, rerr := readLock(path)
-		stale := rerr == nil && held.Host == opts.Host && held.PID > 0 && !opts.Alive(held.PID)
-		if !stale && !opts.Force {
-			return nil, &LockedError{Activity: opts.Activity, Path: path, Info: held}
-		}
-		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("remove stale lock %s: %w", path, err)
-		}
-		switch {
-		case stale:
-			opts.Log.Info("replaced a stale lock: its process no longer runs", "lock", path, "holder", held.holder())
-		case rerr != nil:
-			opts.Log.Warn("removed the lock of another run (--force-unlock)", "lock", path, "holder", "unknown (unreadable lock file)")
-		default:
-			opts.Log.Warn("removed the lock of another run (--force-unlock)", "lock", path, "holder", held.holder())
-		}
+	return acquire(filepath.Join(dir, LockFileName), info, opts)
+}
+
+// stale reports whether a lock file's holder, as the file records it, is a
+// process of this host that no longer runs.
+func stale(held LockInfo, opts LockOptions) bool {
+	return held.Host == opts.Host && held.PID > 0 && !opts.Alive(held.PID)
+}
+
+// logTakeover logs the replacement of a lock: INFO for a stale one, WARN
+// naming the holder for one removed by --force-unlock.
+func logTakeover(opts LockOptions, path string, held LockInfo, readable, wasStale bool) {
+	switch {
+	case wasStale:
+		opts.Log.Info("replaced a stale lock: its process no longer runs", "lock", path, "holder", held.holder())
+	case !readable:
+		opts.Log.Warn("removed the lock of another run (--force-unlock)", "lock", path, "holder", "unknown (unreadable lock file)")
+	default:
+		opts.Log.Warn("removed the lock of another run (--force-unlock)", "lock", path, "holder", held.holder())
 	}
 }
 
@@ -161,22 +157,6 @@ func procStatState(stat []byte) (byte, bool) {
 		return 0, false
 	}
 	return stat[i+2], true
-}
-
-func createLockFile(path string, info LockInfo) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	b, _ := json.Marshal(info)
-	_, werr := f.Write(append(b, '\n'))
-	serr := f.Sync()
-	cerr := f.Close()
-	if err := errors.Join(werr, serr, cerr); err != nil {
-		_ = os.Remove(path)
-		return err
-	}
-	return reports.SyncDir(filepath.Dir(path))
 }
 
 // ReadLock returns who holds the lock of journal directory dir; the error
@@ -207,6 +187,10 @@ func (l *Lock) Release() error {
 	if l == nil {
 		return nil
 	}
+	if l.f != nil {
+		// Closing the file releases the flock, after the file is removed.
+		defer l.f.Close()
+	}
 	held, err := readLock(l.path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -218,4 +202,20 @@ func (l *Lock) Release() error {
 		return fmt.Errorf("release lock %s: %w", l.path, err)
 	}
 	return nil
+}
+
+// writeLockInfo replaces the content of the held lock file f with info and
+// makes it durable.
+func writeLockInfo(f *os.File, info LockInfo) error {
+	b, _ := json.Marshal(info)
+	if err := f.Truncate(0); err != nil {
+		return err
+	}
+	if _, err := f.WriteAt(append(b, '\n'), 0); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	return reports.SyncDir(filepath.Dir(f.Name()))
 }

@@ -43,9 +43,12 @@ func TestProcessAliveZombie(t *testing.T) {
 	// A lock it left is stale.
 	host, _ := os.Hostname()
 	dir := t.TempDir()
-	if _, err := AcquireLock(dir, LockOptions{Command: "migrate apply", PID: pid, Host: host}); err != nil {
+	zombie, err := AcquireLock(dir, LockOptions{Command: "migrate apply", PID: pid, Host: host})
+	if err != nil {
 		t.Fatal(err)
 	}
+	zombie.abandon() // a killed process holds no flock
+
 	l, err := AcquireLock(dir, LockOptions{Command: "migrate apply", Host: host})
 	if err != nil {
 		t.Fatalf("lock of a killed apply not taken over: %v", err)

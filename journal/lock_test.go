@@ -4,7 +4,9 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -54,11 +56,21 @@ func TestLockExclusive(t *testing.T) {
 	l2.Release()
 }
 
+// abandon drops a held lock as a killed process does: its flock goes with
+// the process, its file stays.
+func (l *Lock) abandon() {
+	if l.f != nil {
+		l.f.Close()
+	}
+}
+
 func TestLockStaleSameHostDeadPID(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := AcquireLock(dir, lockOpts(4121, true)); err != nil {
+	old, err := AcquireLock(dir, lockOpts(4121, true))
+	if err != nil {
 		t.Fatal(err)
 	}
+	old.abandon()
 	// The holder is gone (SIGKILL): the lock is stale and taken over.
 	l, err := AcquireLock(dir, lockOpts(5000, false))
 	if err != nil {
@@ -73,9 +85,13 @@ func TestLockOtherHostIsNotStale(t *testing.T) {
 	dir := t.TempDir()
 	o := lockOpts(4121, true)
 	o.Host = "other"
-	if _, err := AcquireLock(dir, o); err != nil {
+	held, err := AcquireLock(dir, o)
+	if err != nil {
 		t.Fatal(err)
 	}
+	// Even with no flock on it here (flock may not reach across hosts on a
+	// shared file system), another host's lock is respected.
+	held.abandon()
 	if _, err := AcquireLock(dir, lockOpts(5000, false)); !errors.Is(err, ErrLocked) {
 		t.Fatalf("lock of another host replaced: %v", err)
 	}
@@ -133,6 +149,75 @@ func TestLockReleaseLeavesForeignLock(t *testing.T) {
 	if err != nil || held.PID != 5000 {
 		t.Fatalf("lock after old holder's release = %+v, %v; want pid 5000's", held, err)
 	}
+}
+
+// TestLockHeldIsNeverTakenOver: a lock held by a running run is never
+// taken over, even when its file looks stale (it names a process of this
+// host that is gone): that is what a run sees when another run replaced
+// the same stale lock a moment before it. Without the flock both would
+// hold the lock.
+func TestLockHeldIsNeverTakenOver(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no flock")
+	}
+	dir := t.TempDir()
+	first, err := AcquireLock(dir, lockOpts(4121, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Release()
+	if _, err := AcquireLock(dir, lockOpts(5000, false)); !errors.Is(err, ErrLocked) {
+		t.Fatalf("second acquire of a held lock whose file names a dead process: %v, want ErrLocked", err)
+	}
+	if held, err := ReadLock(dir); err != nil || held.PID != 4121 {
+		t.Errorf("lock file after the refused acquire = %+v, %v; want pid 4121's", held, err)
+	}
+}
+
+// TestLockStaleReplacedOnce: runs that start at once on a stale lock: one
+// takes it, the others are refused.
+func TestLockStaleReplacedOnce(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no flock")
+	}
+	dir := t.TempDir()
+	old, err := AcquireLock(dir, lockOpts(4121, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old.abandon()
+	const runs = 16
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		won   []*Lock
+		start = make(chan struct{})
+	)
+	for i := range runs {
+		wg.Go(func() {
+			<-start
+			o := lockOpts(5000+i, true)
+			o.Alive = func(pid int) bool { return pid != 4121 }
+			l, err := AcquireLock(dir, o)
+			if err != nil && !errors.Is(err, ErrLocked) {
+				t.Error(err)
+			}
+			if err == nil {
+				mu.Lock()
+				won = append(won, l)
+				mu.Unlock()
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if len(won) != 1 {
+		t.Fatalf("%d runs hold the lock, want 1", len(won))
+	}
+	if held, _ := ReadLock(dir); held.PID != won[0].Info().PID {
+		t.Errorf("lock file names pid %d, the holder is %d", held.PID, won[0].Info().PID)
+	}
+	won[0].Release()
 }
 
 func TestProcessAliveSelf(t *testing.T) {

@@ -14,15 +14,17 @@ var ErrOutputFlags = errors.New("output flags mixed up")
 
 // formatWords are names that read as an output format whatever the
 // command: a --out value spelled like one is a mix-up.
-var formatWords = []string{"table", "text", "csv", "tsv", "json", "jsonl", "ndjson", "xlsx", "html", "yaml"}
+var formatWords = []string{"table", "text", "csv", "tsv", "json", "jsonl", "ndjson", "xlsx", "xls", "html", "yaml", "yml", "xml", "pdf", "md", "markdown", "parquet"}
 
 // CheckOutputFlags checks a command's --output (the format, one of
 // formats) and --out (a path; "-" for stdout) for a mix-up between the
 // two: a path given as the format, as the old "-o acme.xlsx" (-o was the
 // path's short form before it became the format's, as in the Databricks
 // CLI) gives, or a format given as the path ("--out json"). The error
-// names the flag to use. The format's value itself is checked by the
-// command.
+// names the flag to use. A format that is neither one of formats nor a
+// format word is an error naming the formats and, for a path without an
+// extension (the old "-o report"), --out. A format word the command does
+// not write is left to the command's own check.
 func CheckOutputFlags(format, path string, formats []string) error {
 	f := strings.ToLower(strings.TrimSpace(format))
 	if format != "" && !slices.Contains(formats, f) && looksLikePath(format) {
@@ -37,6 +39,12 @@ func CheckOutputFlags(format, path string, formats []string) error {
 	if slices.Contains(formatWords, p) || slices.Contains(formats, p) {
 		return fmt.Errorf("%w: --out %s: that is a format, not a path: pass --output %s for the format, "+
 			"and --out with a path (./%s for a file of that name)", ErrOutputFlags, path, p, path)
+	}
+	if format != "" && !slices.Contains(formats, f) && !slices.Contains(formatWords, f) {
+		// Perhaps a path without an extension, as the old "-o report"
+		// was: name both readings.
+		return fmt.Errorf("--output %s: unknown format: use one of %s (-o is the output format, as in the Databricks CLI; for a path, pass --out %s)",
+			format, strings.Join(formats, ", "), format)
 	}
 	return nil
 }

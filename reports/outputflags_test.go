@@ -16,7 +16,7 @@ func TestCheckOutputFlags(t *testing.T) {
 		{"CSV", "out", ""},
 		{"json", "-", ""},
 		{"json", "./json", ""},
-		{"pdf", "x", ""}, // not a path: the command's own check names the formats
+		{"yaml", "x", ""}, // a format word: the command's own check names its formats
 		{"acme.xlsx", "", "--output acme.xlsx: that is a path, not a format (-o is the output format, as in the Databricks CLI): pass --out acme.xlsx --output xlsx"},
 		{"out/dir", "", "pass --out out/dir for the path, and --output with one of xlsx, csv, json"},
 		{"xlsx", "json", "--out json: that is a format, not a path: pass --output json for the format"},
@@ -30,6 +30,12 @@ func TestCheckOutputFlags(t *testing.T) {
 		case tt.want != "" && (err == nil || !errors.Is(err, ErrOutputFlags) || !strings.Contains(err.Error(), tt.want)):
 			t.Errorf("(%q, %q): %v, want %q", tt.format, tt.path, err, tt.want)
 		}
+	}
+	// The old "-o PATH" with a path that has no extension, or a format
+	// that no command writes: both readings are named.
+	err := CheckOutputFlags("report", "", formats)
+	if want := "--output report: unknown format: use one of xlsx, csv, json (-o is the output format, as in the Databricks CLI; for a path, pass --out report)"; err == nil || err.Error() != want {
+		t.Errorf("(report, \"\"): %v, want %q", err, want)
 	}
 }
 

@@ -106,9 +106,10 @@ type Progress struct {
 	failed     int
 	items      int64 // items counted by finished tasks
 	lastStatus time.Time
-	drawn      int  // lines of the bar block on screen
-	frame      int  // spinner frame
-	dirty      bool // state changed since the last draw
+	tick       time.Duration // the ticker's interval off a terminal (0 when driven by a test)
+	drawn      int           // lines of the bar block on screen
+	frame      int           // spinner frame
+	dirty      bool          // state changed since the last draw
 	total      barState
 	closed     bool
 }
@@ -136,6 +137,9 @@ func NewProgress(s *Streams, opts ProgressOptions) *Progress {
 	ticker := time.NewTicker(interval)
 	p := newProgress(s, opts, tty, ticker.C)
 	p.stopTicker = ticker.Stop
+	if !tty {
+		p.tick = interval
+	}
 	return p
 }
 
@@ -195,7 +199,9 @@ func (p *Progress) status() {
 	}
 	p.mu.Lock()
 	now := p.now()
-	if now.Sub(p.lastStatus) < p.opts.StatusInterval || p.closed {
+	// A tick comes every p.tick: log at the last tick before the interval
+	// is over, so that the lines are never further apart than it.
+	if now.Sub(p.lastStatus) < p.opts.StatusInterval-p.tick || p.closed {
 		p.mu.Unlock()
 		return
 	}

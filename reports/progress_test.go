@@ -109,6 +109,28 @@ func TestProgressHeartbeat(t *testing.T) {
 	}
 }
 
+// TestProgressHeartbeatNeverLate: the ticker of a heartbeat comes every
+// fifth of the interval, and a status line is logged at the last tick
+// before the interval is over, never a tick after it (lines were up to
+// 12 s apart with a 10 s interval).
+func TestProgressHeartbeatNeverLate(t *testing.T) {
+	s, _, errb := Test()
+	s.SetLogger(NewLogger(s.Err, LoggerOptions{Now: fixedClock}))
+	clock := &fakeClock{t: testNow}
+	ticks := make(chan time.Time)
+	p := newProgress(s, ProgressOptions{StatusInterval: 10 * time.Second, Tasks: 1, Now: clock.Now}, false, ticks)
+	p.tick = 2 * time.Second // as NewProgress sets it off a terminal
+	clock.Advance(7900 * time.Millisecond)
+	ticks <- time.Time{} // more than a tick before the interval: not yet
+	clock.Advance(500 * time.Millisecond)
+	ticks <- time.Time{} // 8.4 s: the next tick would come after 10 s
+	ticks <- time.Time{} // barrier
+	p.Close()
+	if got := strings.Count(errb.String(), "INFO status "); got != 1 {
+		t.Errorf("%d status lines after 7.9 s and 8.4 s, want one at 8.4 s:\n%s", got, errb.String())
+	}
+}
+
 // screen is a minimal terminal emulator: enough of VT100 to replay what
 // Progress writes (\r, \n, ESC[nA, ESC[J) and check what is left visible.
 type screen struct {

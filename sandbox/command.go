@@ -20,7 +20,7 @@ import (
 //	    [--page-cap N] [--latency D] [--rate CLASS=RPS ...] [--throttle-style 429|scim500]
 //	    [--max-concurrent N] [--fault-rate F] [--fault SPEC ...] [--consistency D] [--filter-dialect strict|lenient]
 //	    [--permission-migration strict|copy|move] [--allow-remote]
-//	    [--account-pats] [--list-all-objects] [--managers-set-owner]
+//	    [--account-pats] [--list-all-objects] [--managers-set-owner] [--list-unbound-models]
 //
 // serve prints one JSON line on the app's Writer (stdout) — host, account id,
 // admin and user tokens, workspaces — then serves until the context is
@@ -54,6 +54,7 @@ func Command() *cli.Command {
 				&cli.BoolFlag{Name: "account-pats", Usage: "let account APIs accept a workspace's personal access token (default: 401, as the account console takes OAuth tokens)"},
 				&cli.BoolFlag{Name: "list-all-objects", Usage: "show every job, cluster, pipeline, serving endpoint and app to every workspace member (default: only what the caller holds a permission on)"},
 				&cli.BoolFlag{Name: "managers-set-owner", Usage: "let a non-admin holder of CAN_MANAGE change an object's owner (default: workspace admins only)"},
+				&cli.BoolFlag{Name: "list-unbound-models", Usage: "list the registered models of isolated catalogs not bound to the caller's workspace in the metastore-wide models list (default: left out)"},
 			},
 			Action: serveAction,
 		}},
@@ -126,6 +127,7 @@ func serveOptions(c *cli.Context) (Options, error) {
 	opts.AccountPATs = c.Bool("account-pats")
 	opts.ListAllObjects = c.Bool("list-all-objects")
 	opts.ManagersSetOwner = c.Bool("managers-set-owner")
+	opts.ListUnboundModels = c.Bool("list-unbound-models")
 	return opts, nil
 }
 

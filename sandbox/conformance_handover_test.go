@@ -429,3 +429,53 @@ func TestConformanceHandoverUnityCatalogOwners(t *testing.T) {
 		t.Error("a user who owns nothing on the path changed a catalog's owner")
 	}
 }
+
+// TestConformanceHandoverUCOwnerEscalation: a caller who is not a metastore
+// admin may give a function, a view or a registered model to a group only
+// if it is a member of that group (privilege escalation: they run with, or
+// expose, their owner's rights); a table or a user successor is not
+// concerned. mateo (the user token) is a member of analysts, not of
+// finance; the admin first gives main.sales to analysts so that mateo owns
+// its schema.
+func TestConformanceHandoverUCOwnerEscalation(t *testing.T) {
+	srv := newObjServer(t, Options{})
+	w := sdkWS(t, srv, wsProd)
+	ctx := context.Background()
+	if _, err := w.Schemas.Update(ctx, catalog.UpdateSchema{FullName: "main.sales", Owner: "analysts"}); err != nil {
+		t.Fatal(err)
+	}
+	user, err := databricks.NewWorkspaceClient(sdkConfig(srv, srv.UserToken(), wsProd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = user.Functions.Update(ctx, catalog.UpdateFunction{Name: "main.sales.mask_email", Owner: "finance"})
+	wantSDKError(t, "function to a group the caller is not in", err, http.StatusForbidden, "not a member")
+	err = user.Tables.Update(ctx, catalog.UpdateTableRequest{FullName: "main.sales.orders_eu", Owner: "finance"})
+	wantSDKError(t, "view to a group the caller is not in", err, http.StatusForbidden, "not a member")
+	_, err = user.RegisteredModels.Update(ctx, catalog.UpdateRegisteredModelRequest{FullName: "main.sales.churn", Owner: "finance"})
+	wantSDKError(t, "model to a group the caller is not in", err, http.StatusForbidden, "not a member")
+
+	if f, err := user.Functions.Update(ctx, catalog.UpdateFunction{Name: "main.sales.mask_email", Owner: "analysts"}); err != nil || f.Owner != "analysts" {
+		t.Errorf("function to the caller's own group: %+v, %v", f, err)
+	}
+	if err := user.Tables.Update(ctx, catalog.UpdateTableRequest{FullName: "main.sales.orders", Owner: "finance"}); err != nil {
+		t.Errorf("a table (not a view) to another group: %v", err)
+	}
+	if _, err := user.RegisteredModels.Update(ctx, catalog.UpdateRegisteredModelRequest{FullName: "main.sales.churn", Owner: hoDana}); err != nil {
+		t.Errorf("a model to a user: %v", err)
+	}
+	// A metastore admin is not bound by the rule.
+	if _, err := w.Functions.Update(ctx, catalog.UpdateFunction{Name: "main.sales.mask_email", Owner: "finance"}); err != nil {
+		t.Errorf("a metastore admin giving a function to a group: %v", err)
+	}
+	before := srv.Snapshot()
+	if err := w.Tables.Update(ctx, catalog.UpdateTableRequest{FullName: "main.sales.orders_eu", Owner: hoEtlProd}); err != nil {
+		t.Fatal(err)
+	}
+	// The State records securable owners, so Diff shows the change.
+	if got := strings.Join(Diff(before, srv.Snapshot()), "\n"); !strings.Contains(got, `+ metastore e2ba97a5-a262-431b-982c-15d9b9f72d45 table "main.sales.orders_eu" owner="`+hoEtlProd+`"`) ||
+		!strings.Contains(got, `- metastore e2ba97a5-a262-431b-982c-15d9b9f72d45 table "main.sales.orders_eu" owner="`+hoElena+`"`) ||
+		strings.Count(got, "\n") != 1 {
+		t.Errorf("Diff after a table owner change:\n%s", got)
+	}
+}

@@ -205,7 +205,10 @@
 // APIs take a personal access token; ListAllObjects (list_all_objects,
 // --list-all-objects) shows every job, cluster, pipeline, serving endpoint
 // and app to every member; ManagersSetOwner (managers_set_owner,
-// --managers-set-owner) lets a non-admin manager name a new owner.
+// --managers-set-owner) lets a non-admin manager name a new owner;
+// ListUnboundModels (list_unbound_models, --list-unbound-models) lists the
+// registered models of isolated catalogs not bound to the caller's
+// workspace in the metastore-wide models list.
 //
 // # Seed format
 //

@@ -185,6 +185,7 @@ type SeedKnobs struct {
 	AccountPATs        bool               `json:"account_pats,omitempty"`
 	ListAllObjects     bool               `json:"list_all_objects,omitempty"`
 	ManagersSetOwner   bool               `json:"managers_set_owner,omitempty"`
+	ListUnboundModels  bool               `json:"list_unbound_models,omitempty"`
 
 	// PermissionMigration is "strict", "copy" or "move".
 	PermissionMigration string `json:"permission_migration,omitempty"`

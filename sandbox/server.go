@@ -115,6 +115,11 @@ type Options struct {
 	// give an object a new owner (IS_OWNER). By default only workspace
 	// admins can; other managers may change every other grant.
 	ManagersSetOwner bool
+	// ListUnboundModels makes the metastore-wide registered models list
+	// include the models of isolated catalogs not bound to the caller's
+	// workspace. By default it leaves them out, as everything else of such
+	// a catalog is out of that workspace's reach (unitycatalog.go).
+	ListUnboundModels bool
 	// Now is the clock for consistency delays and rate limits; default
 	// time.Now.
 	Now func() time.Time
@@ -165,6 +170,7 @@ func (k *SeedKnobs) applyTo(o *Options) {
 	o.AccountPATs = o.AccountPATs || k.AccountPATs
 	o.ListAllObjects = o.ListAllObjects || k.ListAllObjects
 	o.ManagersSetOwner = o.ManagersSetOwner || k.ManagersSetOwner
+	o.ListUnboundModels = o.ListUnboundModels || k.ListUnboundModels
 }
 
 func (o *Options) validate() error {

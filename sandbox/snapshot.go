@@ -18,6 +18,18 @@ type State struct {
 	ServicePrincipals []PrincipalState `json:"service_principals"`
 	Groups            []GroupState     `json:"groups"`
 	Workspaces        []WorkspaceState `json:"workspaces"`
+	// Securables are the owners of every Unity Catalog and Delta Sharing
+	// securable, by metastore, kind and full name (handover_uc.go).
+	Securables []SecurableState `json:"securables,omitempty"`
+}
+
+// SecurableState is the owner of one Unity Catalog or Delta Sharing
+// securable (the metastore itself included).
+type SecurableState struct {
+	MetastoreID string `json:"metastore_id"`
+	Kind        string `json:"kind"` // CATALOG, SCHEMA, TABLE, ...
+	FullName    string `json:"full_name"`
+	Owner       string `json:"owner"`
 }
 
 // PrincipalState is a user or service principal.
@@ -249,6 +261,9 @@ func (s State) facts() map[string]bool {
 		for _, o := range w.Objects {
 			add("%s object %s %s=%q", scope, o.Object, o.Field, o.Value)
 		}
+	}
+	for _, u := range s.Securables {
+		add("metastore %s %s %q owner=%q", u.MetastoreID, strings.ToLower(u.Kind), u.FullName, u.Owner)
 	}
 	return out
 }

@@ -56,8 +56,29 @@ import (
 // privilege on, directly or through a group, or below a catalog or schema
 // it owns or holds a privilege on. A catalog with isolation_mode ISOLATED
 // is listed only in the workspaces it is bound to, unless include_unbound
-// is set by a metastore admin or its owner. Grant reads are charged to the
-// permissions-read class, lists and gets to default. Grants and owners
+// is set by a metastore admin or its owner; from any other workspace it
+// and everything in it cannot be read or changed (get, list its children,
+// grants, owner updates): 403 PERMISSION_DENIED "Catalog 'x' is not
+// accessible in current workspace", the reply public records show
+// (databricks/terraform-provider-databricks#2446: "cannot read catalog:
+// Catalog '...' is not accessible in current workspace" on an isolated
+// catalog; the docs' "Limit catalog access to specific workspaces": access
+// from an unbound workspace is denied even with explicit grants). The
+// metastore-wide registered models list leaves out the models of such a
+// catalog too (the record is silent: strict; Options.ListUnboundModels
+// lists them). Its workspace bindings are served from any workspace of the
+// metastore, to a metastore admin or the catalog's owner (SDK
+// WorkspaceBindingsAPI: "The caller must be a metastore admin or an owner
+// of the catalog"; an isolated catalog bound to no workspace can only be
+// bound from an unbound one), every binding BINDING_TYPE_READ_WRITE:
+//
+//	GET /api/2.1/unity-catalog/workspace-bindings/catalogs/{name}        {"workspaces": [id]}
+//	GET /api/2.1/unity-catalog/bindings/{securable_type}/{name}?max_results=&page_token=
+//	        {"bindings": [{"workspace_id": id, "binding_type": ...}]}  (catalog, storage_credential,
+//	        credential, external_location: the latter are always OPEN here, with no bindings)
+//
+// Grant reads are charged to the permissions-read class, lists and gets to
+// default. Grants and owners
 // name principals as the wire does: a user's userName, a group's
 // displayName, a service principal's applicationId. Registered models use
 // the securable type FUNCTION in grants, as the real API does.
@@ -910,6 +931,8 @@ func registerUC(s *Server) {
 	}
 	get("/credentials", ClassDefault, ucListCredentials)
 	get("/credentials/{name}", ClassDefault, ucGetCredential)
+	get("/workspace-bindings/catalogs/{name}", ClassDefault, ucCatalogBindings)
+	get("/bindings/{type}/{name}", ClassDefault, ucBindings)
 	get("/permissions/{type}/{name}", ClassPermissionsRead, ucGrants(false))
 	get("/effective-permissions/{type}/{name}", ClassPermissionsRead, ucGrants(true))
 }
@@ -1025,6 +1048,9 @@ func ucParent(c *call, m *metastoreUC, needSchema bool) (*ucNode, error) {
 	if cn == nil {
 		return nil, restErr(http.StatusNotFound, "CATALOG_DOES_NOT_EXIST", "Catalog '%s' does not exist.", cat)
 	}
+	if err := c.ucReachable(cn); err != nil {
+		return nil, err
+	}
 	if !needSchema {
 		return cn, nil
 	}
@@ -1036,6 +1062,97 @@ func ucParent(c *call, m *metastoreUC, needSchema bool) (*ucNode, error) {
 		return nil, restErr(http.StatusNotFound, "SCHEMA_DOES_NOT_EXIST", "Schema '%s.%s' does not exist.", cat, sch)
 	}
 	return sn, nil
+}
+
+// ucReachable refuses a securable of an isolated catalog that is not bound
+// to the caller's workspace (see the file comment).
+func (c *call) ucReachable(n *ucNode) error {
+	for x := n; x != nil; x = x.parent {
+		if x.kind != ucCatalog {
+			continue
+		}
+		if x.isolation == "ISOLATED" && !slices.Contains(x.bound, c.ws.id) {
+			return restErr(http.StatusForbidden, "PERMISSION_DENIED", "Catalog '%s' is not accessible in current workspace", x.name)
+		}
+		return nil
+	}
+	return nil
+}
+
+// ucBindingTypes maps the bindings API's securable types to node kinds.
+var ucBindingTypes = map[string][]string{
+	"catalog": {ucCatalog}, "storage_credential": {ucStorageCredential},
+	"credential": {ucServiceCredential, ucStorageCredential}, "external_location": {ucExternalLocation},
+}
+
+// ucBound finds the securable whose workspace bindings are asked for and
+// checks that the caller may read them (a metastore admin or its owner).
+func ucBound(c *call, kinds []string, label, name string) (*metastoreUC, *ucNode, error) {
+	m, err := c.metastoreOf()
+	if err != nil {
+		return nil, nil, err
+	}
+	var n *ucNode
+	for _, k := range kinds {
+		if n = m.index[k+":"+strings.ToLower(name)]; n != nil {
+			break
+		}
+	}
+	v := c.ucViewer(m)
+	if n == nil || !v.sees(n) {
+		return nil, nil, restErr(http.StatusNotFound, ucNotFoundCode(label), "%s '%s' does not exist.", label, name)
+	}
+	if !v.admin && !v.names[strings.ToLower(n.owner)] {
+		return nil, nil, restErr(http.StatusForbidden, "PERMISSION_DENIED",
+			"User is not a metastore admin or the owner of %s '%s'.", strings.ToLower(label), n.name)
+	}
+	return m, n, nil
+}
+
+// ucCatalogBindings serves the deprecated catalog bindings path: the ids
+// of the workspaces an isolated catalog is bound to.
+func ucCatalogBindings(c *call) error {
+	_, n, err := ucBound(c, []string{ucCatalog}, "Catalog", c.r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	return c.reply(http.StatusOK, struct {
+		Workspaces []int64 `json:"workspaces,omitempty"`
+	}{slices.Clone(n.bound)})
+}
+
+type ucBindingJSON struct {
+	WorkspaceID int64  `json:"workspace_id"`
+	BindingType string `json:"binding_type"`
+}
+
+// ucBindings serves the workspace bindings of a bindable securable, paged
+// like the other Unity Catalog lists (max_results absent: all of them).
+func ucBindings(c *call) error {
+	typ := strings.ToLower(c.r.PathValue("type"))
+	kinds, ok := ucBindingTypes[typ]
+	if !ok {
+		return restErr(http.StatusBadRequest, errInvalidParameter,
+			"Invalid securable type %q: use catalog, storage_credential, credential or external_location.", c.r.PathValue("type"))
+	}
+	label := map[string]string{"catalog": "Catalog", "storage_credential": "Storage Credential",
+		"credential": "Credential", "external_location": "External Location"}[typ]
+	_, n, err := ucBound(c, kinds, label, c.r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	from, to, next, err := ucWindow(c, "bindings:"+typ+":"+strings.ToLower(n.name), len(n.bound), ucPage, ucPage, ucAbsent{}, "GetBindings")
+	if err != nil {
+		return err
+	}
+	resp := struct {
+		Bindings      []ucBindingJSON `json:"bindings,omitempty"`
+		NextPageToken string          `json:"next_page_token,omitempty"`
+	}{NextPageToken: next}
+	for _, id := range n.bound[from:to] {
+		resp.Bindings = append(resp.Bindings, ucBindingJSON{WorkspaceID: id, BindingType: "BINDING_TYPE_READ_WRITE"})
+	}
+	return c.reply(http.StatusOK, resp)
 }
 
 func visibleChildren(v ucViewer, parent *ucNode, kind string) []*ucNode {
@@ -1142,7 +1259,7 @@ func ucListModels(c *call) error {
 	switch {
 	case q.Get("catalog_name") == "" && q.Get("schema_name") == "":
 		for _, n := range m.models {
-			if v.sees(n) {
+			if v.sees(n) && (c.s.opts.ListUnboundModels || c.ucReachable(n) == nil) {
 				sel = append(sel, n)
 			}
 		}
@@ -1265,6 +1382,9 @@ func ucGet(kind, label string) func(*call) error {
 		if n == nil || !c.ucViewer(m).sees(n) {
 			return restErr(http.StatusNotFound, ucNotFoundCode(label), "%s '%s' does not exist.", label, name)
 		}
+		if err := c.ucReachable(n); err != nil {
+			return err
+		}
 		return c.reply(http.StatusOK, m.render(n, c.r.URL.Query()))
 	}
 }
@@ -1334,6 +1454,9 @@ func ucGrants(effective bool) func(*call) error {
 		}
 		if n == nil {
 			return restErr(http.StatusNotFound, "RESOURCE_DOES_NOT_EXIST", "%s '%s' does not exist.", strings.ToUpper(typ), name)
+		}
+		if err := c.ucReachable(n); err != nil {
+			return err
 		}
 		q := c.r.URL.Query()
 		size, present, err := ucMaxResults(q)

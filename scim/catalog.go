@@ -142,9 +142,48 @@ func Functions(ctx context.Context, d Doer, catalog, schema string) iter.Seq2[Se
 }
 
 // RegisteredModels iterates over the metastore's registered models (one
-// list for the whole metastore).
+// list for the whole metastore). It may leave out the models of isolated
+// catalogs not bound to d's workspace (read them with
+// SchemaRegisteredModels through a bound one).
 func RegisteredModels(ctx context.Context, d Doer) iter.Seq2[Securable, error] {
 	return ucList(ctx, d, "/models", "registered_models", nil)
+}
+
+// SchemaRegisteredModels iterates over the registered models of one
+// schema: the list to use for an isolated catalog read through a workspace
+// bound to it, whose models the metastore-wide list of another workspace
+// leaves out.
+func SchemaRegisteredModels(ctx context.Context, d Doer, catalog, schema string) iter.Seq2[Securable, error] {
+	return ucList(ctx, d, "/models", "registered_models", url.Values{"catalog_name": {catalog}, "schema_name": {schema}})
+}
+
+// IsolationIsolated is the isolation_mode of a catalog bound to some
+// workspaces: from any other workspace of its metastore it and everything
+// in it answer 403 ("Catalog 'x' is not accessible in current
+// workspace"), and their lists leave it out.
+const IsolationIsolated = "ISOLATED"
+
+// WorkspaceBinding is one workspace a securable is bound to.
+type WorkspaceBinding struct {
+	WorkspaceID int64  `json:"workspace_id"`
+	BindingType string `json:"binding_type,omitempty"` // BINDING_TYPE_READ_WRITE or BINDING_TYPE_READ_ONLY
+}
+
+// CatalogBindings reads the workspaces a catalog is bound to
+// (GET /api/2.1/unity-catalog/bindings/catalog/{name}, every page; SDK
+// WorkspaceBindingsAPI.GetBindings): readable from any workspace of the
+// metastore by a metastore admin or the catalog's owner. Only an ISOLATED
+// catalog's bindings restrict it.
+func CatalogBindings(ctx context.Context, d Doer, catalog string) ([]WorkspaceBinding, error) {
+	path := ucBase + "/bindings/catalog/" + url.PathEscape(catalog)
+	return collect(ListPages[WorkspaceBinding](ctx, d, ClassDefault, path, url.Values{"max_results": {"0"}}, PageTokenOptions{Items: "bindings"}))
+}
+
+// GetCatalog reads one catalog (GET /api/2.1/unity-catalog/catalogs/{name}).
+func GetCatalog(ctx context.Context, d Doer, name string) (Securable, error) {
+	var s Securable
+	err := d.Do(ctx, ClassDefault, http.MethodGet, ucBase+"/catalogs/"+url.PathEscape(name), nil, nil, &s)
+	return s, err
 }
 
 // ExternalLocations iterates over the metastore's external locations.

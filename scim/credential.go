@@ -241,7 +241,10 @@ func (e *AccountAdminError) Error() string {
 // Unwrap returns the reply's error.
 func (e *AccountAdminError) Unwrap() error { return e.Err }
 
-// Hint says how to work without account admin rights.
+// Hint says how to work without account admin rights, true for every
+// command: migrate and handover change account-level state and need an
+// account admin; export and audit can read just the workspaces the caller
+// administers.
 func (e *AccountAdminError) Hint() string {
-	return "use --workspaces-file with the workspaces you administer (one id,name,url row each), or --host one workspace URL at a time"
+	return "migrate and handover need an account admin's credentials (e.g. OAuth M2M for a service principal with the account admin role); export and audit can instead use --workspaces-file with the workspaces you administer (one id,name,url row each), or --host one workspace URL at a time"
 }

@@ -232,6 +232,9 @@ func resolveConfig(ctx context.Context, s Settings, base http.RoundTripper, secr
 		return nil, &ConfigError{Op: "connect", Problem: fmt.Sprintf("host %s cannot be reached: %v", cfg.Host, rootCause(probeErr)),
 			Fix: "check --host (or the profile's host, or DATABRICKS_HOST) and the network"}
 	}
+	if fix := tlsProblem(probeErr); fix != "" {
+		return nil, &ConfigError{Op: "connect", Problem: fmt.Sprintf("host %s: %v", cfg.Host, rootCause(probeErr)), Fix: fix}
+	}
 	if err != nil {
 		registerSecrets(cfg, secrets)
 		if ce := explainResolveError(ctx, cfg, err, secrets); ce != nil {

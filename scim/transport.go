@@ -3,6 +3,8 @@ package scim
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -317,6 +319,9 @@ func classify(err error, idempotent bool) (retry, unknown bool) {
 	if _, ok := errors.AsType[authError](err); ok {
 		return false, false
 	}
+	if tlsProblem(err) != "" {
+		return false, false // the handshake failed: nothing was sent, and a retry fails alike
+	}
 	if notSent(err) {
 		return true, false
 	}
@@ -340,6 +345,23 @@ func dialFailed(err error) bool {
 	}
 	op, ok := errors.AsType[*net.OpError](err)
 	return ok && op.Op == "dial"
+}
+
+// tlsProblem returns the fix for a TLS failure that no retry can mend (a
+// certificate the client does not trust or that names another host, or a
+// server that does not speak TLS on that port), or "" for any other error.
+func tlsProblem(err error) string {
+	if _, ok := errors.AsType[tls.RecordHeaderError](err); ok {
+		return "the server does not speak TLS there: check --host (http:// for a plain HTTP server such as the sandbox)"
+	}
+	_, verify := errors.AsType[*tls.CertificateVerificationError](err)
+	_, authority := errors.AsType[x509.UnknownAuthorityError](err)
+	_, hostname := errors.AsType[x509.HostnameError](err)
+	_, invalid := errors.AsType[x509.CertificateInvalidError](err)
+	if verify || authority || hostname || invalid {
+		return "check --host (the name must be one the server's certificate is for); behind a proxy that inspects TLS, add its CA certificate to the system's trust store or name it in SSL_CERT_FILE"
+	}
+	return ""
 }
 
 // notSentError is an error of an inner layer that gave up before sending.

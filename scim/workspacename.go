@@ -26,6 +26,9 @@ type WorkspaceNotFoundError struct {
 	// the number of workspaces.
 	Known []string
 	Count int
+	// Also are further selectors of the same command line that named no
+	// workspace either (PickWorkspaces).
+	Also []string
 }
 
 // NewWorkspaceNotFound describes the selector given that matched none of
@@ -67,6 +70,13 @@ func NewWorkspaceNotFound(given string, all []WorkspaceInfo) *WorkspaceNotFoundE
 
 // Error names the selector.
 func (e *WorkspaceNotFoundError) Error() string {
+	if len(e.Also) > 0 {
+		q := make([]string, len(e.Also))
+		for i, a := range e.Also {
+			q[i] = strconv.Quote(a)
+		}
+		return fmt.Sprintf("--workspace %q (and %s): no workspace has this id or name", e.Given, strings.Join(q, ", "))
+	}
 	return fmt.Sprintf("--workspace %q: no workspace has this id or name", e.Given)
 }
 
@@ -87,4 +97,76 @@ func (e *WorkspaceNotFoundError) Hint() string {
 		parts = append(parts, fmt.Sprintf("the account has %d workspaces: give one's exact name or id", e.Count))
 	}
 	return strings.Join(parts, " ")
+}
+
+// AmbiguousWorkspaceError is a workspace selector that names no workspace
+// exactly but several ignoring case.
+type AmbiguousWorkspaceError struct {
+	Given   string
+	Matches []WorkspaceInfo
+}
+
+// Error names the selector and the workspaces it matches ignoring case.
+func (e *AmbiguousWorkspaceError) Error() string {
+	names := make([]string, len(e.Matches))
+	for i, w := range e.Matches {
+		names[i] = fmt.Sprintf("%q (%d)", w.Name, w.ID)
+	}
+	return fmt.Sprintf("--workspace %q: names no workspace exactly, and %s ignoring case", e.Given, strings.Join(names, ", "))
+}
+
+// Hint says how to name one.
+func (e *AmbiguousWorkspaceError) Hint() string { return "give the exact name or the id" }
+
+// PickWorkspaces returns which of infos the selectors (--workspace values,
+// taken as given: never trimmed or split) name, in infos' order; nil when
+// there is no selector (every workspace). A selector names a workspace by
+// its id, or by its exact name, byte for byte (spaces, case, quotes), and
+// then every workspace of that name; a selector that matches no name
+// exactly may match a single workspace's name ignoring case (not spaces).
+// One that matches several only ignoring case is an
+// *AmbiguousWorkspaceError; selectors that name nothing are a
+// *WorkspaceNotFoundError for the first, naming the others in Also.
+// export, audit and handover select workspaces with it.
+func PickWorkspaces(infos []WorkspaceInfo, sels []string) ([]bool, error) {
+	if len(sels) == 0 {
+		return nil, nil
+	}
+	picked := make([]bool, len(infos))
+	var unknown []string
+	for _, sel := range sels {
+		var hits, folded []int
+		for i, w := range infos {
+			switch {
+			case strconv.FormatInt(w.ID, 10) == sel || w.Name == sel:
+				hits = append(hits, i)
+			case strings.EqualFold(w.Name, sel):
+				folded = append(folded, i)
+			}
+		}
+		switch {
+		case len(hits) > 0:
+		case len(folded) == 1:
+			hits = folded
+		case len(folded) > 1:
+			e := &AmbiguousWorkspaceError{Given: sel}
+			for _, h := range folded {
+				e.Matches = append(e.Matches, infos[h])
+			}
+			return nil, e
+		default:
+			if !slices.Contains(unknown, sel) {
+				unknown = append(unknown, sel)
+			}
+		}
+		for _, h := range hits {
+			picked[h] = true
+		}
+	}
+	if len(unknown) > 0 {
+		nf := NewWorkspaceNotFound(unknown[0], infos)
+		nf.Also = unknown[1:]
+		return nil, nf
+	}
+	return picked, nil
 }

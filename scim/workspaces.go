@@ -203,7 +203,10 @@ func dnsZone(hostname string) string {
 
 // ReadWorkspacesFile reads workspaces from a CSV file with the columns
 // id,name,url; a header row is optional, as are lines starting with #.
-// A bad row yields an error naming the file, the line and the fix.
+// The id and the url may have spaces around them; the name is data, taken
+// byte for byte as its field ("1, ml ,https://..." names " ml ", as
+// export's workspaces table writes it quoted). A bad row yields an error
+// naming the file, the line and the fix.
 func ReadWorkspacesFile(path string) ([]WorkspaceInfo, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -237,7 +240,6 @@ func parseWorkspaces(r io.Reader) ([]WorkspaceInfo, error) {
 	cr := csv.NewReader(br)
 	cr.FieldsPerRecord = -1
 	cr.Comment = '#'
-	cr.TrimLeadingSpace = true
 	var out []WorkspaceInfo
 	seen := map[int64]int{}
 	for first := true; ; first = false {
@@ -255,7 +257,7 @@ func parseWorkspaces(r io.Reader) ([]WorkspaceInfo, error) {
 		if len(rec) != 3 {
 			return nil, fmt.Errorf("line %d: %d columns: write id,name,url", line, len(rec))
 		}
-		idText, name, rawURL := strings.TrimSpace(rec[0]), strings.TrimSpace(rec[1]), strings.TrimSpace(rec[2])
+		idText, name, rawURL := strings.TrimSpace(rec[0]), rec[1], strings.TrimSpace(rec[2])
 		id, err := strconv.ParseInt(idText, 10, 64)
 		if err != nil || id <= 0 {
 			return nil, fmt.Errorf("line %d: workspace id %q is not a positive number: write the numeric workspace id first", line, idText)

@@ -306,8 +306,15 @@ func TestReadWorkspacesFile(t *testing.T) {
 	}{
 		{
 			name: "header and rows",
-			text: "id,name,url\n111,prod,https://acme-prod.cloud.databricks.com/\n222, dev ,http://127.0.0.1:8080\n",
+			text: "id,name,url\n111,prod,https://acme-prod.cloud.databricks.com/\n 222 ,dev, http://127.0.0.1:8080 \n",
 			want: []WorkspaceInfo{{ID: 111, Name: "prod", URL: "https://acme-prod.cloud.databricks.com"}, {ID: 222, Name: "dev", URL: "http://127.0.0.1:8080"}},
+		},
+		{
+			// Names are data: spaces, case, quotes and emoji kept.
+			name: "names byte-exact",
+			text: "1, dev ,https://a.test\n2,\" ml 🚀 \",https://b.test\n3,\"say \"\"hi\"\"\",https://c.test\n4,Prod WS,https://d.test\n",
+			want: []WorkspaceInfo{{ID: 1, Name: " dev ", URL: "https://a.test"}, {ID: 2, Name: " ml 🚀 ", URL: "https://b.test"},
+				{ID: 3, Name: `say "hi"`, URL: "https://c.test"}, {ID: 4, Name: "Prod WS", URL: "https://d.test"}},
 		},
 		{
 			name: "no header, comments and blank lines",
