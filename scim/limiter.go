@@ -30,15 +30,16 @@ import (
 // (nor above ceiling). So once a refusal has come within margin of a rate
 // the class runs at, it stops creeping: a server's limit does not move, and
 // the last quarter of the rate is not worth a throttled reply every few
-// seconds for the rest of the run. The start rate stays trusted: the
-// learned ceiling never holds the rate below it, so a class set with
-// --rate recovers to its rate after a throttle, as it always did.
+// seconds for the rest of the run. The learned ceiling never holds the rate
+// below safe (the start rate, unless a throttle at or below it proved it
+// too fast), so a class set with --rate recovers to its rate after a
+// throttle, as it always did.
 //
 // The followers' rate: a server limits each workspace alike but separately,
 // so a rate one bucket probes past the limit drains that workspace's
-// server bucket only. The followers run at follow: the leader's rate
-// proofRun successes ago (never below safe), and fall back to safe at any
-// throttled reply. They lag the leader, so at the same demand they have
+// server bucket only. The followers run at follow: the lowest rate the
+// leader sent its latest proofRun successful requests at (never below
+// safe), and fall back to safe at any throttled reply. They lag the leader, so at the same demand they have
 // sent fewer requests than it and their server buckets hold more: the
 // leader draws the refusal first and the followers come down before they
 // draw their own. Against a server as fast as the ceiling they trail the
