@@ -18,10 +18,11 @@ import (
 // spends most of a large workbook's time in SetRow's per-cell allocations
 // (a cell reference, an escaped copy and a cell struct per value), which
 // this encoder appends to one reused buffer. It takes rows whose values
-// are all nil, int64, bool, or strings of at most 32,767 bytes holding no
-// "_xHHHH_" sequence (see fastRow); excelize writes any other row, and
-// every row after it, so rows stay in order (see xlsxSink.setRow).
-// TestRowEncoderMatchesExcelize holds it to excelize's output.
+// are all nil, int64, bool, or strings of at most 32,767 bytes (see
+// fastRow); excelize writes any other row, and every row after it, so rows
+// stay in order (see xlsxSink.setRow). TestRowEncoderMatchesExcelize holds
+// it to excelize's output, except for texts holding "_xHHHH_" sequences,
+// which excelize escapes wrongly in two cases (see appendText).
 //
 // Its rows go to a temporary file, compressed as they come (so that the
 // rows of every sheet are compressed in parallel, while later rows are
@@ -58,7 +59,7 @@ func fastRow(row []any) bool {
 		switch v := v.(type) {
 		case nil, int64, bool:
 		case string:
-			if len(v) > maxFastString || hasEscapeSequence(v) {
+			if len(v) > maxFastString {
 				return false
 			}
 		default:
@@ -68,19 +69,12 @@ func fastRow(row []any) bool {
 	return true
 }
 
-// hasEscapeSequence reports whether s holds "_x" followed by four
-// hexadecimal digits and "_": the sequence excelize escapes (ST_Xstring's
-// escape of a character), which this encoder leaves to it.
-func hasEscapeSequence(s string) bool {
-	for i := 0; i+7 <= len(s); i++ {
-		if s[i] != '_' || s[i+1] != 'x' || s[i+6] != '_' {
-			continue
-		}
-		if isHex(s[i+2]) && isHex(s[i+3]) && isHex(s[i+4]) && isHex(s[i+5]) {
-			return true
-		}
-	}
-	return false
+// escapeSequenceAt reports whether s[i:] starts with "_x", four
+// hexadecimal digits and "_": an ST_Xstring escape of a character, which a
+// reader decodes unless its "_" is itself escaped.
+func escapeSequenceAt(s string, i int) bool {
+	return i+7 <= len(s) && s[i] == '_' && s[i+1] == 'x' && s[i+6] == '_' &&
+		isHex(s[i+2]) && isHex(s[i+3]) && isHex(s[i+4]) && isHex(s[i+5])
 }
 
 func isHex(c byte) bool {
@@ -130,7 +124,7 @@ func (e *rowEncoder) appendRow(b []byte, n int, row []any) []byte {
 				b = append(b, ` xml:space="preserve"`...)
 			}
 			b = append(b, '>')
-			b = appendEscaped(b, v)
+			b = appendText(b, v)
 			b = append(b, `</t></is></c>`...)
 		case int64:
 			b = append(b, `"><v>`...)
@@ -154,10 +148,16 @@ func (e *rowEncoder) appendRow(b []byte, n int, row []any) []byte {
 // space).
 func isSpace(c byte) bool { return c == 9 || c == 10 || c == 13 || c == 32 }
 
-// appendEscaped appends s escaped as excelize escapes an inline string:
-// encoding/xml's EscapeText, with newlines left as they are, and
-// characters XML cannot hold (and invalid UTF-8) as U+FFFD.
-func appendEscaped(b []byte, s string) []byte {
+// appendText appends s escaped as excelize escapes an inline string:
+// encoding/xml's EscapeText, with newlines left as they are, characters
+// XML cannot hold (and invalid UTF-8) as U+FFFD, and the "_" that starts
+// an "_xHHHH_" sequence as "_x005F_" (so that a reader gives back the
+// sequence as it was, not the character it names). excelize's own escape
+// of those sequences loses text in two cases, which this one does not: a
+// sequence naming a surrogate ("_xD800_": excelize drops it) and a
+// sequence starting at the last "_" of another ("_x0041_x0042_": excelize
+// escapes only the first, and "_x0042_" reads back as "B").
+func appendText(b []byte, s string) []byte {
 	last := 0
 	for i := 0; i < len(s); {
 		r, width := utf8.DecodeRuneInString(s[i:])
@@ -180,6 +180,11 @@ func appendEscaped(b []byte, s string) []byte {
 			continue
 		case '\r':
 			esc = "&#xD;"
+		case '_':
+			if !escapeSequenceAt(s, i-1) {
+				continue
+			}
+			esc = "_x005F_"
 		default:
 			if !inXMLCharRange(r) || (r == utf8.RuneError && width == 1) {
 				esc = "\uFFFD"
