@@ -176,9 +176,13 @@ type Step[P any] struct {
 // never for a call that will not be sent). In a dry run it writes nothing.
 //
 // Once the run's context is cancelled (Ctrl-C), Intend records nothing and
-// returns an error wrapping the context's: the grace period lets a write
-// whose intent is recorded go out and be recorded (including the time it
-// waits for its rate limit), never starts a new one. The step then stops;
+// returns an error wrapping the context's; the check is made again under
+// the journal's lock, so that no intent follows the stop, not even one
+// whose append was waiting for the lock. The grace period lets a write
+// whose intent is recorded go out and be recorded, never starts a new one.
+// Call Intend from the transport's before-send hook (scim.BeforeSend),
+// once the rate limiter granted the write: an intent recorded before that
+// wait announces a write that the stop may abandon. The step then stops;
 // a resumed run reads the live state and goes on.
 func (s *Step[P]) Intend(data P) error {
 	stopped := func() error {
