@@ -735,11 +735,15 @@ type ucSchemaJSON struct {
 	MetastoreID string `json:"metastore_id"`
 	SchemaID    string `json:"schema_id"`
 	CatalogType string `json:"catalog_type"`
-	BrowseOnly  bool   `json:"browse_only"`
-	CreatedAt   int64  `json:"created_at"`
-	CreatedBy   string `json:"created_by,omitempty"`
-	UpdatedAt   int64  `json:"updated_at"`
-	UpdatedBy   string `json:"updated_by,omitempty"`
+	// EnablePredictive is always INHERIT, as real schemas that nobody set
+	// it on carry it (the official CLI's acceptance tests run against
+	// live workspaces, docs/recorded-replies.md).
+	EnablePredictive string `json:"enable_predictive_optimization"`
+	BrowseOnly       bool   `json:"browse_only"`
+	CreatedAt        int64  `json:"created_at"`
+	CreatedBy        string `json:"created_by,omitempty"`
+	UpdatedAt        int64  `json:"updated_at"`
+	UpdatedBy        string `json:"updated_by,omitempty"`
 }
 
 type ucTableJSON struct {
@@ -826,7 +830,7 @@ func (m *metastoreUC) renderCatalog(n *ucNode) ucCatalogJSON {
 
 func (m *metastoreUC) renderSchema(n *ucNode) ucSchemaJSON {
 	return ucSchemaJSON{Name: n.name, CatalogName: n.parent.name, FullName: n.fullName, Owner: n.owner, Comment: n.comment,
-		MetastoreID: m.id, SchemaID: n.id, CatalogType: "MANAGED_CATALOG",
+		MetastoreID: m.id, SchemaID: n.id, CatalogType: "MANAGED_CATALOG", EnablePredictive: "INHERIT",
 		CreatedAt: n.created, CreatedBy: n.createdBy, UpdatedAt: n.created, UpdatedBy: n.createdBy}
 }
 
