@@ -64,6 +64,8 @@ func RunStatus(ctx context.Context, opts StatusOptions, d Deps) error {
 		parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
 	}
 	fmt.Fprintf(d.Streams.Out, "Status: %d changes: %s\n", len(plan.Changes), strings.Join(parts, ", "))
+	d.Streams.SetOutcome(reports.Outcome{Command: "handover status", Stdout: true,
+		Did: fmt.Sprintf("%d changes: %s; read journal %s", len(plan.Changes), strings.Join(parts, ", "), opts.JournalDir)})
 	return nil
 }
 

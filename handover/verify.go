@@ -87,6 +87,13 @@ func RunVerify(ctx context.Context, opts VerifyOptions, d Deps) error {
 		}
 	}
 	differ, unread := countDifferences(diffs)
+	if d.Streams != nil {
+		did := fmt.Sprintf("%d changes checked, %d differences", len(plan.Changes)-unread, differ)
+		if unread > 0 {
+			did += fmt.Sprintf(", %d not verified", unread)
+		}
+		d.Streams.SetOutcome(reports.Outcome{Command: "handover verify", Stdout: true, Did: did})
+	}
 	switch {
 	case unread > 0:
 		return &PartialError{Op: "verify", Failed: differ + unread, Total: len(plan.Changes),

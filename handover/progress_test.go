@@ -1,0 +1,103 @@
+package handover
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"testing"
+
+	"github.com/dbiam/dbiam/journal"
+)
+
+// TestApplyAndRollbackReportProgress: apply and rollback report their
+// progress per workspace with the totals known before the first write
+// (reports.Progress: bars with an ETA on a terminal, a heartbeat with a
+// percentage every 10 s off one), so that off a terminal each workspace
+// ends with one line counting its changes, and the account's identity
+// changes have a line of their own.
+func TestApplyAndRollbackReportProgress(t *testing.T) {
+	srv := newServer(t)
+	plan, p := demoPlan(t, srv, func(o *PlanOptions) { o.Deactivate, o.RevokeTokens = true, true })
+	want := map[string]int{}
+	for _, c := range p.Changes {
+		want[cmpOr(c.Workspace, "account")]++
+	}
+	d, _, stderr := deps(srv)
+	if err := RunApply(context.Background(), ApplyOptions{PlanPath: plan, Yes: true}, d); err != nil {
+		t.Fatalf("apply: %v\n%s", err, stderr)
+	}
+	checkDoneLines(t, "apply", stderr.String(), want)
+
+	d, _, stderr = deps(srv)
+	err := RunRollback(context.Background(), ApplyOptions{JournalDir: journal.DefaultDir(plan), Yes: true}, d)
+	var pe *PartialError
+	if !errors.As(err, &pe) { // revoked tokens cannot come back
+		t.Fatalf("rollback: %v\n%s", err, stderr)
+	}
+	// Rollback puts back every change but the revoked tokens.
+	for _, c := range p.Changes {
+		if c.Phase == PhaseTokens {
+			want[cmpOr(c.Workspace, "account")]--
+		}
+	}
+	checkDoneLines(t, "rollback", stderr.String(), want)
+}
+
+// checkDoneLines checks that log has one "<op> done" line per task of
+// want, counting its changes.
+func checkDoneLines(t *testing.T, op, log string, want map[string]int) {
+	t.Helper()
+	re := regexp.MustCompile(`(?m)^\S+ INFO ` + op + ` done task="([^"]+)" changes=(\d+) took=`)
+	got := map[string]string{}
+	for _, m := range re.FindAllStringSubmatch(log, -1) {
+		got[m[1]] = m[2]
+	}
+	for task, n := range want {
+		if n == 0 {
+			continue
+		}
+		if got[task] != fmt.Sprint(n) {
+			t.Errorf("%s: task %s: done line counts %q changes, want %d", op, task, got[task], n)
+		}
+	}
+	if len(got) == 0 {
+		t.Errorf("%s: no progress lines:\n%s", op, log)
+	}
+}
+
+// TestEveryCommandSetsOutcome: apply, verify, status and rollback each end
+// with one line (main prints the Outcome) saying what they did and where
+// their output went.
+func TestEveryCommandSetsOutcome(t *testing.T) {
+	srv := newServer(t)
+	plan, _ := demoPlan(t, srv, func(o *PlanOptions) { o.Kinds, o.RevokeTokens = []string{"query", "token"}, true })
+	dir := journal.DefaultDir(plan)
+	steps := []struct {
+		run  func(Deps) error
+		want string
+	}{
+		{func(d Deps) error { return RunApply(context.Background(), ApplyOptions{PlanPath: plan, Yes: true}, d) },
+			`^handover apply finished in 1s: 5 of 5 changes done, 0 failed, 0 skipped, 0 pending; wrote journal ` + regexp.QuoteMeta(dir) + `$`},
+		{func(d Deps) error { return RunVerify(context.Background(), VerifyOptions{PlanPath: plan}, d) },
+			`^handover verify finished in 1s: 5 changes checked, 0 differences; output on stdout$`},
+		{func(d Deps) error { return RunStatus(context.Background(), StatusOptions{JournalDir: dir}, d) },
+			`^handover status finished in 1s: 5 changes: 5 done; read journal ` + regexp.QuoteMeta(dir) + `; output on stdout$`},
+		{func(d Deps) error {
+			return RunRollback(context.Background(), ApplyOptions{JournalDir: dir, Yes: true}, d)
+		}, `^handover rollback finished in 1s: 2 of 2 changes put back, 0 failed, 0 skipped, 0 pending, 3 revoked tokens cannot come back; wrote journal ` + regexp.QuoteMeta(dir) + `$`},
+	}
+	for i, s := range steps {
+		d, _, stderr := deps(srv)
+		err := s.run(d)
+		var pe *PartialError
+		if err != nil && !errors.As(err, &pe) {
+			t.Fatalf("step %d: %v\n%s", i, err, stderr)
+		}
+		o, ok := d.Streams.Outcome()
+		line := o.Line(1e9)
+		if !ok || !regexp.MustCompile(s.want).MatchString(line) {
+			t.Errorf("step %d: outcome %q (set %v), want %s", i, line, ok, s.want)
+		}
+	}
+}
