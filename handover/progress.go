@@ -92,3 +92,40 @@ func (pr *progress) close() {
 		pr.p.Close()
 	}
 }
+
+// planProgress reports plan's reads: one task per workspace counting the
+// kinds it lists, and one for the metastores (after the workspaces)
+// counting the Unity Catalog kinds read in each, so that the number of
+// tasks is known before the first read.
+// Its methods are safe on a nil planProgress (no streams).
+type planProgress struct {
+	p *reports.Progress
+}
+
+// newPlanProgress starts reporting the reads of workspaces workspaces,
+// and of their metastores when uc is set.
+func newPlanProgress(s *reports.Streams, workspaces int, uc bool) *planProgress {
+	if s == nil {
+		return nil
+	}
+	tasks := workspaces
+	if uc {
+		tasks++
+	}
+	return &planProgress{p: reports.NewProgress(s, reports.ProgressOptions{Label: "plan", Unit: "kinds", TaskUnit: "workspaces", Tasks: tasks})}
+}
+
+// task starts a task whose total is set later (a spinner until then); nil
+// on a nil planProgress.
+func (pp *planProgress) task(name string) *reports.Task {
+	if pp == nil {
+		return nil
+	}
+	return pp.p.Task(name, 0)
+}
+
+func (pp *planProgress) close() {
+	if pp != nil {
+		pp.p.Close()
+	}
+}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"testing"
 
 	"github.com/dbiam/dbiam/journal"
@@ -99,5 +101,38 @@ func TestEveryCommandSetsOutcome(t *testing.T) {
 		if !ok || !regexp.MustCompile(s.want).MatchString(line) {
 			t.Errorf("step %d: outcome %q (set %v), want %s", i, line, ok, s.want)
 		}
+	}
+}
+
+// TestPlanReportsProgress: plan reports its reads through a
+// reports.Progress, one task per workspace counting the kinds it lists
+// and one for the metastores, so that off a terminal each ends with a
+// line (and a heartbeat with a percentage comes every 10 s meanwhile).
+func TestPlanReportsProgress(t *testing.T) {
+	srv := newServer(t)
+	out := filepath.Join(t.TempDir(), "handover.json")
+	d, _, stderr := deps(srv)
+	o := PlanOptions{From: []string{"user:" + elena}, To: "service-principal:" + etlProd,
+		MapFile: writeFile(t, "map.csv", demoMap), RestartClusters: true, Out: out, ToolVersion: "test"}
+	if err := RunPlan(context.Background(), o, d); err != nil {
+		t.Fatalf("plan: %v\n%s", err, stderr)
+	}
+	workspaceKinds, ucKindCount := 0, 0
+	for _, k := range Kinds() {
+		if slices.ContainsFunc(ucKinds, func(u struct{ kind, plural string }) bool { return u.kind == k }) {
+			ucKindCount++
+		} else {
+			workspaceKinds++
+		}
+	}
+	for _, ws := range []string{"acme-prod", "acme-analytics", "acme-ml", "acme-legacy"} {
+		re := regexp.MustCompile(`(?m)^\S+ INFO plan done task="` + ws + `" kinds=` + fmt.Sprint(workspaceKinds) + ` took=\S+ summary="\d+ objects tied, 0 not read"$`)
+		if !re.MatchString(stderr.String()) {
+			t.Errorf("no done line for %s with %d kinds:\n%s", ws, workspaceKinds, stderr)
+		}
+	}
+	re := regexp.MustCompile(`(?m)^\S+ INFO plan done task="metastores" kinds=` + fmt.Sprint(ucKindCount) + ` took=\S+ summary="1 metastore, \d+ objects tied"$`)
+	if !re.MatchString(stderr.String()) {
+		t.Errorf("no done line for the metastores with %d kinds:\n%s", ucKindCount, stderr)
 	}
 }
