@@ -53,6 +53,7 @@ func printPlan(s *reports.Streams, p *Plan) error {
 	tp := reports.NewTablePrinter(s)
 	tp.SetColumns(reports.Column{Name: "phase"}, reports.Column{Name: "identity"}, reports.Column{Name: "workspace"},
 		reports.Column{Name: "object"}, reports.Column{Name: "change"}, reports.Column{Name: "note"})
+	tp.Wrap("change", "note") // from whom to whom, and why it matters: never cut
 	both := map[string]bool{} // clusters whose owner and dedicated user change
 	for _, c := range p.Changes {
 		if c.Restart && c.Action == ActionSingleUser {
