@@ -10,6 +10,7 @@ import (
 
 	"github.com/dbiam/dbiam/journal"
 	"github.com/dbiam/dbiam/reports"
+	"github.com/dbiam/dbiam/sandbox"
 )
 
 // ttyStreams returns streams whose stdout is a terminal width columns
@@ -105,6 +106,32 @@ func TestStatusTableNeverCutsDetail(t *testing.T) {
 			t.Fatal(err)
 		}
 		wholeIn(t, "detail", width, out.String(), detail)
+		noWideLines(t, width, out.String())
+	}
+}
+
+// TestVerifyTableNeverCutsFound: verify's FOUND (what is there instead,
+// or why the object could not be read) is never cut on a terminal.
+func TestVerifyTableNeverCutsFound(t *testing.T) {
+	srv := newServer(t)
+	plan, _ := demoPlan(t, srv, func(o *PlanOptions) { o.Kinds = []string{"job"}; o.Workspaces = []string{"acme-prod"} })
+	d, _, stderr := deps(srv)
+	if err := RunApply(context.Background(), ApplyOptions{PlanPath: plan, Yes: true}, d); err != nil {
+		t.Fatalf("apply: %v\n%s", err, stderr)
+	}
+	const denied = "denied by a test, as a workspace admin who removed the caller's CAN_MANAGE from this job would"
+	if err := srv.AddFault(sandbox.Fault{Method: "GET", PathRegexp: `^/api/2\.0/permissions/jobs/101$`, Status: 403,
+		Body: `{"error_code":"PERMISSION_DENIED","message":"` + denied + `"}`}); err != nil {
+		t.Fatal(err)
+	}
+	for _, width := range []int{100, 160} {
+		s, out := ttyStreams(width)
+		d.Streams = s
+		var pe *PartialError
+		if err := RunVerify(context.Background(), VerifyOptions{PlanPath: plan}, d); !errors.As(err, &pe) {
+			t.Fatalf("verify: %v, want job 101 not verified", err)
+		}
+		wholeIn(t, "found", width, out.String(), denied)
 		noWideLines(t, width, out.String())
 	}
 }

@@ -215,6 +215,7 @@ func printDifferences(s *reports.Streams, plan *Plan, diffs []Difference) error 
 	if len(diffs) > 0 {
 		tp := reports.NewTablePrinter(s)
 		tp.SetColumns(reports.Column{Name: "workspace"}, reports.Column{Name: "object"}, reports.Column{Name: "expected"}, reports.Column{Name: "found"})
+		tp.Wrap("expected", "found") // what differs, or why it was not verified: never cut
 		for _, d := range diffs {
 			c := d.Change
 			if err := tp.AddRow(cmpOr(c.Workspace, "account"), objectLabel(c.Kind, c.ObjectID, c.ObjectName), d.Expected, d.Found); err != nil {
