@@ -16,7 +16,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/dbiam/dbiam/internal/browsertest"
 	"github.com/dbiam/dbiam/reports"
 	"github.com/dbiam/dbiam/sandbox"
 )
@@ -583,57 +582,6 @@ func TestCommandsEndWithOutcome(t *testing.T) {
 		if !tt.want.MatchString(last) {
 			t.Errorf("%q: exit %d, last line %q, want %s\n%s", tt.args[2], code, last, tt.want, errOut)
 		}
-	}
-}
-
-// TestHTMLReportsInBrowser writes the audit and migrate plan HTML reports
-// of the demo account and opens them in headless Chromium: at a phone's
-// width nothing scrolls sideways and the chart's labels are readable,
-// headings are words, and the sort works from the keyboard.
-func TestHTMLReportsInBrowser(t *testing.T) {
-	b := browsertest.Start(t)
-	dir := t.TempDir()
-	audit := filepath.Join(dir, "impact.html")
-	if code, _, errOut := runCLI(t, "--sandbox", "--no-progress", "audit", "--user", "elena.patel@acme.test", "--format", "html", "--out", audit); code != 0 {
-		t.Fatalf("audit: exit %d\n%s", code, errOut)
-	}
-	plan := filepath.Join(dir, "plan.html")
-	if code, _, errOut := runCLI(t, "--sandbox", "--no-progress", "migrate", "plan", "--out", filepath.Join(dir, "plan.json"), "--report", "html", "--report-out", plan); code != exitPartial {
-		t.Fatalf("plan: exit %d, want 2 (the demo account has conflicts)\n%s", code, errOut)
-	}
-	for _, path := range []string{audit, plan} {
-		t.Run(filepath.Base(path), func(t *testing.T) {
-			p := b.Open("file://"+path, 400, 800)
-			if sw, cw := p.Number("document.documentElement.scrollWidth"), p.Number("document.documentElement.clientWidth"); sw > cw {
-				t.Errorf("scrolls sideways at 400 px: %v wide in %v", sw, cw)
-			}
-			if n := p.Number(`document.querySelectorAll(".clabel").length`); n == 0 {
-				t.Error("no chart")
-			}
-			if small := p.Number(`Array.from(document.querySelectorAll(".clabel")).filter(e => parseFloat(getComputedStyle(e).fontSize) < 12).length`); small != 0 {
-				t.Errorf("%v chart labels smaller than 12 px", small)
-			}
-			if h := p.String(`Array.from(document.querySelectorAll("th, .filters label, td[data-label]")).map(e => e.getAttribute("data-label") || e.textContent).filter(s => s.includes("_")).slice(0, 3).join(" | ")`); h != "" {
-				t.Errorf("snake_case headings: %s", h)
-			}
-			p = b.Open("file://"+path, 1280, 900)
-			if sw, cw := p.Number("document.documentElement.scrollWidth"), p.Number("document.documentElement.clientWidth"); sw > cw {
-				t.Errorf("scrolls sideways at 1280 px: %v wide in %v", sw, cw)
-			}
-			for range 200 {
-				p.Press("Tab", false)
-				if p.String(`document.activeElement.matches("#main-table th button") ? "sort" : ""`) == "sort" {
-					break
-				}
-			}
-			p.Press("Enter", false)
-			if s := p.String(`document.activeElement.closest("th").getAttribute("aria-sort")`); s != "ascending" {
-				t.Errorf("Enter on the first sort button: aria-sort %q, want ascending", s)
-			}
-			if ex := p.Exceptions(); len(ex) > 0 {
-				t.Errorf("script errors: %v", ex)
-			}
-		})
 	}
 }
 
