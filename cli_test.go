@@ -198,6 +198,9 @@ func TestErrorsGolden(t *testing.T) {
 		{"audit", "--user", "x@acme.test", "-o", "impact.html"},
 		{"audit", "--user", "x@acme.test", "--output", "html", "--out", "csv"},
 		{"migrate", "plan", "-o", "plan.json"},
+		{"audit", "--user", "x@acme.test", "-f", "html", "-o", "impact.html"},
+		{"export", "--format", "csv", "-o", "acme-export"},
+		{"--sandbox", "export", "--workspace", "acme-prod", "-w", "acme-ml", "--out", "x"},
 		{"diff", "-o", "review.html", "a", "b"},
 		{"--sandbox", "audit", "--user", "x@acme.test", "--workspace", "acme-prd"},
 	}
