@@ -14,9 +14,10 @@ import (
 // task's total is known before the first change runs; a task is queued
 // until its first change starts.
 type progress struct {
-	p     *reports.Progress
-	mu    sync.Mutex
-	tasks map[string]*progressTask
+	p      *reports.Progress
+	verify bool // counts reads: a failed one is an object not read
+	mu     sync.Mutex
+	tasks  map[string]*progressTask
 }
 
 type progressTask struct {
@@ -34,7 +35,7 @@ func newProgress(s *reports.Streams, op string, changes []Change) *progress {
 	if s == nil {
 		return nil
 	}
-	pr := &progress{tasks: map[string]*progressTask{}}
+	pr := &progress{tasks: map[string]*progressTask{}, verify: op == "verify"}
 	for _, c := range changes {
 		k := progressKey(c)
 		if pr.tasks[k] == nil {
@@ -81,7 +82,10 @@ func (pr *progress) done(o *outcome) {
 	last, failed, skipped := pt.left == 0, pt.failed, pt.skipped
 	pr.mu.Unlock()
 	pt.t.Add(1)
-	if last {
+	switch {
+	case last && pr.verify:
+		pt.t.Done(fmt.Sprintf("%d not read", failed))
+	case last:
 		pt.t.Done(fmt.Sprintf("%d failed, %d skipped", failed, skipped))
 	}
 }

@@ -12,13 +12,13 @@ import (
 	"github.com/dbiam/dbiam/journal"
 )
 
-// TestApplyAndRollbackReportProgress: apply and rollback report their
-// progress per workspace with the totals known before the first write
+// TestApplyAndRollbackReportProgress: apply, verify and rollback report
+// their progress per workspace with the totals known before the first write
 // (reports.Progress: bars with an ETA on a terminal, a heartbeat with a
 // percentage every 10 s off one), so that off a terminal each workspace
 // ends with one line counting its changes, and the account's identity
 // changes have a line of their own.
-func TestApplyAndRollbackReportProgress(t *testing.T) {
+func TestApplyVerifyRollbackReportProgress(t *testing.T) {
 	srv := newServer(t)
 	plan, p := demoPlan(t, srv, func(o *PlanOptions) { o.Deactivate, o.RevokeTokens = true, true })
 	want := map[string]int{}
@@ -30,6 +30,13 @@ func TestApplyAndRollbackReportProgress(t *testing.T) {
 		t.Fatalf("apply: %v\n%s", err, stderr)
 	}
 	checkDoneLines(t, "apply", stderr.String(), want)
+
+	// Verify reads every change's object: the same tasks.
+	d, _, stderr = deps(srv)
+	if err := RunVerify(context.Background(), VerifyOptions{PlanPath: plan}, d); err != nil {
+		t.Fatalf("verify: %v\n%s", err, stderr)
+	}
+	checkDoneLines(t, "verify", stderr.String(), want)
 
 	d, _, stderr = deps(srv)
 	err := RunRollback(context.Background(), ApplyOptions{JournalDir: journal.DefaultDir(plan), Yes: true}, d)

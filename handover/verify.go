@@ -77,7 +77,9 @@ func RunVerify(ctx context.Context, opts VerifyOptions, d Deps) error {
 			return err
 		}
 	}
-	diffs := verifyPlan(ctx, plan, views, remote, opts.Parallel)
+	prog := newProgress(d.Streams, "verify", plan.Changes)
+	diffs := verifyPlan(ctx, plan, views, remote, opts.Parallel, prog)
+	prog.close()
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("verify interrupted: %w", err)
 	}
@@ -140,7 +142,7 @@ func expectation(c Change, v *journal.View[record]) (wantDone bool, label string
 
 // verifyPlan reads every change's object and returns the differences and
 // the changes whose object could not be read, in plan order.
-func verifyPlan(ctx context.Context, plan *Plan, views map[string]*journal.View[record], remote Remote, parallel int) []Difference {
+func verifyPlan(ctx context.Context, plan *Plan, views map[string]*journal.View[record], remote Remote, parallel int, prog *progress) []Difference {
 	var (
 		mu    sync.Mutex
 		diffs = map[string]Difference{}
@@ -157,7 +159,13 @@ func verifyPlan(ctx context.Context, plan *Plan, views map[string]*journal.View[
 			sem := sems[c.WorkspaceID]
 			sem <- struct{}{}
 			defer func() { <-sem }()
+			prog.start(c)
 			st, err := remote.Read(ctx, c)
+			read := &outcome{c: c, state: journal.Done}
+			if err != nil {
+				read.state = journal.Failed
+			}
+			defer prog.done(read) // after the lock below is released
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
