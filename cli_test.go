@@ -559,7 +559,9 @@ func TestCredentialErrorsGolden(t *testing.T) {
 
 // TestCommandsEndWithOutcome: each command's last line on stderr says what
 // it did, how long it took and where its output went (before the error
-// line of a partial result).
+// line of a partial result): export, audit, diff, migrate plan, apply,
+// verify, status, rollback and finalize, handover plan, apply, verify,
+// status and rollback.
 func TestCommandsEndWithOutcome(t *testing.T) {
 	dir := t.TempDir()
 	tests := []struct {
@@ -574,6 +576,33 @@ func TestCommandsEndWithOutcome(t *testing.T) {
 			regexp.MustCompile(`^dbiam: audit finished in [0-9.]+m?s: 1 identity, 4 workspaces, \d+ findings .*; output on stdout$`)},
 		{[]string{"--sandbox", "--no-progress", "migrate", "plan", "--out", filepath.Join(dir, "plan.json")},
 			regexp.MustCompile(`^dbiam: migrate plan finished in [0-9.]+m?s: \d+ local groups in 4 workspaces, \d+ to migrate, \d+ conflicts \(\d+ blocking\); wrote ` + regexp.QuoteMeta(filepath.Join(dir, "plan.json")) + `$`)},
+		// Each --sandbox run starts from the demo account: these check the
+		// line, not a sequence of states.
+		{[]string{"--sandbox", "--no-progress", "migrate", "apply", "--yes", filepath.Join(dir, "plan.json")},
+			regexp.MustCompile(`^dbiam: migrate apply finished in [0-9.]+m?s: 14 of 14 groups migrated, 0 failed, 0 pending; wrote journal ` + regexp.QuoteMeta(filepath.Join(dir, "plan.json.journal")) + `$`)},
+		{[]string{"--sandbox", "--no-progress", "migrate", "verify", filepath.Join(dir, "plan.json")},
+			regexp.MustCompile(`^dbiam: migrate verify finished in [0-9.]+m?s: 14 groups checked, \d+ differences in \d+ groups; output on stdout$`)},
+		{[]string{"migrate", "status", "--journal", filepath.Join(dir, "plan.json.journal")},
+			regexp.MustCompile(`^dbiam: migrate status finished in [0-9.]+m?s: read journal ` + regexp.QuoteMeta(filepath.Join(dir, "plan.json.journal")) + `; output on stdout$`)},
+		{[]string{"--sandbox", "--no-progress", "migrate", "rollback", "--yes", "--journal", filepath.Join(dir, "plan.json.journal")},
+			regexp.MustCompile(`^dbiam: migrate rollback finished in [0-9.]+m?s: 14 groups rolled back, .*; wrote journal ` + regexp.QuoteMeta(filepath.Join(dir, "plan.json.journal")) + `$`)},
+		{[]string{"--sandbox", "--no-progress", "migrate", "finalize", "--yes", "--journal", filepath.Join(dir, "plan.json.journal")},
+			regexp.MustCompile(`^dbiam: migrate finalize finished in [0-9.]+m?s: \d+ backup groups deleted, \d+ kept; wrote journal ` + regexp.QuoteMeta(filepath.Join(dir, "plan.json.journal")) + `$`)},
+		{[]string{"--sandbox", "--no-progress", "export", "-o", "json", "--out", filepath.Join(dir, "again")},
+			regexp.MustCompile(`^dbiam: export finished in .*; wrote ` + regexp.QuoteMeta(filepath.Join(dir, "again")) + `$`)},
+		{[]string{"diff", filepath.Join(dir, "export"), filepath.Join(dir, "again"), "-o", "html", "--out", filepath.Join(dir, "diff.html")},
+			regexp.MustCompile(`^dbiam: diff finished in [0-9.]+m?s: no differences; wrote ` + regexp.QuoteMeta(filepath.Join(dir, "diff.html")) + `$`)},
+		{[]string{"--sandbox", "--no-progress", "handover", "plan", "--from", "user:elena.patel@acme.test", "--to", "user:dana.varga@acme.test",
+			"--kinds", "job,query", "--out", filepath.Join(dir, "handover.json")},
+			regexp.MustCompile(`^dbiam: handover plan finished in [0-9.]+m?s: \d+ changes, \d+ conflicts; wrote ` + regexp.QuoteMeta(filepath.Join(dir, "handover.json")) + `$`)},
+		{[]string{"--sandbox", "--no-progress", "handover", "apply", "--yes", filepath.Join(dir, "handover.json")},
+			regexp.MustCompile(`^dbiam: handover apply finished in [0-9.]+m?s: (\d+) of (\d+) changes done, 0 failed, 0 skipped, 0 pending; wrote journal ` + regexp.QuoteMeta(filepath.Join(dir, "handover.json.journal")) + `$`)},
+		{[]string{"--sandbox", "--no-progress", "handover", "verify", filepath.Join(dir, "handover.json")},
+			regexp.MustCompile(`^dbiam: handover verify finished in [0-9.]+m?s: \d+ changes checked, \d+ differences; output on stdout$`)},
+		{[]string{"handover", "status", "--journal", filepath.Join(dir, "handover.json.journal")},
+			regexp.MustCompile(`^dbiam: handover status finished in [0-9.]+m?s: \d+ changes: \d+ done; read journal ` + regexp.QuoteMeta(filepath.Join(dir, "handover.json.journal")) + `; output on stdout$`)},
+		{[]string{"--sandbox", "--no-progress", "handover", "rollback", "--yes", "--journal", filepath.Join(dir, "handover.json.journal")},
+			regexp.MustCompile(`^dbiam: handover rollback finished in [0-9.]+m?s: \d+ of \d+ changes put back, \d+ failed, \d+ skipped, 0 pending; wrote journal ` + regexp.QuoteMeta(filepath.Join(dir, "handover.json.journal")) + `$`)},
 	}
 	for _, tt := range tests {
 		code, _, errOut := runCLI(t, tt.args...)
@@ -583,7 +612,7 @@ func TestCommandsEndWithOutcome(t *testing.T) {
 			last = lines[len(lines)-2] // the outcome, then the error
 		}
 		if !tt.want.MatchString(last) {
-			t.Errorf("%q: exit %d, last line %q, want %s\n%s", tt.args[2], code, last, tt.want, errOut)
+			t.Errorf("%q: exit %d, last line %q, want %s\n%s", tt.args, code, last, tt.want, errOut)
 		}
 	}
 }
