@@ -560,7 +560,7 @@ func TestCredentialErrorsGolden(t *testing.T) {
 // TestCommandsEndWithOutcome: each command's last line on stderr says what
 // it did, how long it took and where its output went (before the error
 // line of a partial result): export, audit, diff, migrate plan, apply,
-// verify, status, rollback and finalize, handover plan, apply, verify,
+// verify, status, rollback, finalize and adopt, handover plan, apply, verify,
 // status and rollback.
 func TestCommandsEndWithOutcome(t *testing.T) {
 	dir := t.TempDir()
@@ -588,6 +588,8 @@ func TestCommandsEndWithOutcome(t *testing.T) {
 			regexp.MustCompile(`^dbiam: migrate rollback finished in [0-9.]+m?s: 14 groups rolled back, .*; wrote journal ` + regexp.QuoteMeta(filepath.Join(dir, "plan.json.journal")) + `$`)},
 		{[]string{"--sandbox", "--no-progress", "migrate", "finalize", "--yes", "--journal", filepath.Join(dir, "plan.json.journal")},
 			regexp.MustCompile(`^dbiam: migrate finalize finished in [0-9.]+m?s: \d+ backup groups deleted, \d+ kept; wrote journal ` + regexp.QuoteMeta(filepath.Join(dir, "plan.json.journal")) + `$`)},
+		{[]string{"--sandbox", "--no-progress", "migrate", "adopt", "--journal", filepath.Join(dir, "adopted"), "--wait", "0s", filepath.Join(dir, "plan.json")},
+			regexp.MustCompile(`^dbiam: migrate adopt finished in [0-9.]+m?s: \d+ records: \d+ groups migrated, \d+ started, \d+ not started, \d+ finalized, \d+ unknown; wrote journal ` + regexp.QuoteMeta(filepath.Join(dir, "adopted")) + `$`)},
 		{[]string{"--sandbox", "--no-progress", "export", "-o", "json", "--out", filepath.Join(dir, "again")},
 			regexp.MustCompile(`^dbiam: export finished in .*; wrote ` + regexp.QuoteMeta(filepath.Join(dir, "again")) + `$`)},
 		{[]string{"diff", filepath.Join(dir, "export"), filepath.Join(dir, "again"), "-o", "html", "--out", filepath.Join(dir, "diff.html")},
