@@ -135,3 +135,17 @@ func TestVerifyTableNeverCutsFound(t *testing.T) {
 		noWideLines(t, width, out.String())
 	}
 }
+
+// TestPlanSummaryCounts: the plan's summary line counts in words that
+// agree with their numbers.
+func TestPlanSummaryCounts(t *testing.T) {
+	srv := newServer(t)
+	_, p := demoPlan(t, srv, func(o *PlanOptions) { o.Deactivate, o.RevokeTokens = true, true })
+	var b bytes.Buffer
+	writePlanSummary(&b, p)
+	want := "\nPlan: 49 object changes in 3 of the 4 workspaces read (2 running clusters restarted once each), 1 deactivation change, " +
+		"3 token revocations (IRREVERSIBLE), 0 blocking conflicts, 1 object left as it is\n"
+	if got := b.String(); got != want {
+		t.Errorf("summary\n got  %q\n want %q", got, want)
+	}
+}
