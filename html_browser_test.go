@@ -127,9 +127,25 @@ func TestHTMLReportsInBrowser(t *testing.T) {
 			if s := p.String(`document.activeElement.closest("th").getAttribute("aria-sort")`); s != "descending" {
 				t.Errorf("Space on the sort button: aria-sort %q, want descending", s)
 			}
-			// A filter from the keyboard: the first one, one arrow down.
+			// The search and a filter from the keyboard, with a visible
+			// focus: Tab to the first filter, one arrow down.
 			p.Eval(`document.activeElement.blur(), true`)
-			p.Eval(`document.querySelector("#filters select").focus(), true`)
+			reached := map[string]string{}
+			for range 300 {
+				p.Press("Tab", false)
+				el := p.String(`document.activeElement.id === "q" ? "search" : document.activeElement.matches("#filters select") ? "filter" : ""`)
+				if el != "" && reached[el] == "" {
+					reached[el] = p.String(`(s => s.outlineStyle + " " + s.outlineWidth)(getComputedStyle(document.activeElement))`)
+				}
+				if el == "filter" {
+					break
+				}
+			}
+			for _, el := range []string{"search", "filter"} {
+				if o := reached[el]; o == "" || strings.HasPrefix(o, "none") || strings.HasSuffix(o, " 0px") || strings.HasSuffix(o, " 1px") {
+					t.Errorf("the %s reached with Tab: outline %q, want a visible one", el, o)
+				}
+			}
 			p.Press("ArrowDown", false)
 			shown := p.Number(`Array.from(document.querySelectorAll("#main-table tbody tr")).filter(r => !r.hidden).length`)
 			if shown == 0 || shown >= rows {
