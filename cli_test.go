@@ -583,7 +583,7 @@ func TestCommandsEndWithOutcome(t *testing.T) {
 		{[]string{"--sandbox", "--no-progress", "migrate", "verify", filepath.Join(dir, "plan.json")},
 			regexp.MustCompile(`^dbiam: migrate verify finished in [0-9.]+m?s: 14 groups checked, \d+ differences in \d+ groups; output on stdout$`)},
 		{[]string{"migrate", "status", "--journal", filepath.Join(dir, "plan.json.journal")},
-			regexp.MustCompile(`^dbiam: migrate status finished in [0-9.]+m?s: read journal ` + regexp.QuoteMeta(filepath.Join(dir, "plan.json.journal")) + `; output on stdout$`)},
+			regexp.MustCompile(`^dbiam: migrate status finished in [0-9.]+[µm]?s: read journal ` + regexp.QuoteMeta(filepath.Join(dir, "plan.json.journal")) + `; output on stdout$`)},
 		{[]string{"--sandbox", "--no-progress", "migrate", "rollback", "--yes", "--journal", filepath.Join(dir, "plan.json.journal")},
 			regexp.MustCompile(`^dbiam: migrate rollback finished in [0-9.]+m?s: 14 groups rolled back, .*; wrote journal ` + regexp.QuoteMeta(filepath.Join(dir, "plan.json.journal")) + `$`)},
 		{[]string{"--sandbox", "--no-progress", "migrate", "finalize", "--yes", "--journal", filepath.Join(dir, "plan.json.journal")},
@@ -602,7 +602,7 @@ func TestCommandsEndWithOutcome(t *testing.T) {
 		{[]string{"--sandbox", "--no-progress", "handover", "verify", filepath.Join(dir, "handover.json")},
 			regexp.MustCompile(`^dbiam: handover verify finished in [0-9.]+m?s: \d+ changes checked, \d+ differences; output on stdout$`)},
 		{[]string{"handover", "status", "--journal", filepath.Join(dir, "handover.json.journal")},
-			regexp.MustCompile(`^dbiam: handover status finished in [0-9.]+m?s: \d+ changes: \d+ done; read journal ` + regexp.QuoteMeta(filepath.Join(dir, "handover.json.journal")) + `; output on stdout$`)},
+			regexp.MustCompile(`^dbiam: handover status finished in [0-9.]+[µm]?s: \d+ changes: \d+ done; read journal ` + regexp.QuoteMeta(filepath.Join(dir, "handover.json.journal")) + `; output on stdout$`)},
 		{[]string{"--sandbox", "--no-progress", "handover", "rollback", "--yes", "--journal", filepath.Join(dir, "handover.json.journal")},
 			regexp.MustCompile(`^dbiam: handover rollback finished in [0-9.]+m?s: \d+ of \d+ changes put back, \d+ failed, \d+ skipped, 0 pending; wrote journal ` + regexp.QuoteMeta(filepath.Join(dir, "handover.json.journal")) + `$`)},
 	}
