@@ -1,0 +1,39 @@
+package migrate
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/dbiam/dbiam/sandbox"
+)
+
+// TestApplyOutcomeCountsResumedGroupsOnce: the line that ends apply counts
+// a group done before this run once. A resumed apply said "29 of 22 groups
+// migrated" for 7 groups done before and 15 in the run (Migrated already
+// includes AlreadyDone); here a second apply of a finished journal must say
+// "N of N", not "2N of N".
+func TestApplyOutcomeCountsResumedGroupsOnce(t *testing.T) {
+	srv := newAwkwardServer(t, sandbox.Options{})
+	plan := makePlan(t, srv, t.TempDir(), PlanOptions{})
+	n := len(activeGroups(mustPlan(t, plan)))
+	ctx := context.Background()
+	for run := 1; run <= 2; run++ {
+		d, stdout, stderr := sandboxDeps(t, srv)
+		if err := RunApply(ctx, ApplyOptions{Yes: true, PlanPath: plan}, d); err != nil {
+			t.Fatalf("apply %d: %v\n%s\n%s", run, err, stdout, stderr)
+		}
+		o, ok := d.Streams.Outcome()
+		if !ok {
+			t.Fatalf("apply %d set no outcome", run)
+		}
+		want := strconv.Itoa(n) + " of " + strconv.Itoa(n) + " groups migrated, 0 failed, 0 pending"
+		if o.Did != want {
+			t.Errorf("apply %d outcome %q, want %q", run, o.Did, want)
+		}
+		if run == 2 && !strings.Contains(stdout.String(), "("+strconv.Itoa(n)+" already done before this run)") {
+			t.Errorf("apply %d summary: %s", run, stdout)
+		}
+	}
+}
