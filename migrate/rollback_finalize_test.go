@@ -163,11 +163,16 @@ func TestRollbackAfterPartialFinalize(t *testing.T) {
 		"Rollback: " + itoa(total-3) + " groups rolled back, ",
 		`failed: group "L1 \"top\" ]" in workspace prod ws (7001): not rolled back, it stays migrated (finalized): finalize deleted its backup group "db-temp-L1 \"top\" ]"`,
 		`failed: group "L2 eq mid" in workspace prod ws (7001): not rolled back, it stays migrated: account group "L2 eq mid" is a member of account group "L1 \"top\" ]", which stays assigned to workspace prod ws and keeps the name "L2 eq mid" taken there; finalize deleted the backup group of "L1 \"top\" ]" there, so it cannot be rolled back, and neither can "L2 eq mid"`,
-		`failed: group " L3 🚀 leaf" in workspace prod ws (7001): not rolled back, it stays migrated: account group " L3 🚀 leaf" is a member of account group "L2 eq mid"`,
+		`failed: group " L3 🚀 leaf" in workspace prod ws (7001): not rolled back, it stays migrated: account group " L3 🚀 leaf" is a member of account group "L2 eq mid", which stays assigned to workspace prod ws and keeps the name " L3 🚀 leaf" taken there; "L2 eq mid" cannot be rolled back either (finalize deleted the backup group of a group it is nested in), so neither can " L3 🚀 leaf"`,
 	} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("rollback output lacks %q:\n%s", want, stdout)
 		}
+	}
+	// Only the top of the chain was finalized: no line may say that
+	// finalize deleted the backup of "L2 eq mid".
+	if bad := `finalize deleted the backup group of "L2 eq mid"`; strings.Contains(stdout.String(), bad) {
+		t.Errorf("rollback output says %q, but only %q was finalized:\n%s", bad, nameTop, stdout)
 	}
 	checkChainMigrated(t, srv, agIDs)
 	chain := []string{idTop, idMid, idLeaf}

@@ -152,6 +152,11 @@ func (ex *executor) rollbackSelection(ctx context.Context, groups []groupRef, fi
 				if fin {
 					why = fmt.Sprintf("account group %q is a member of account group %q, which stays assigned to workspace %s and keeps the name %q taken there; finalize deleted the backup group of %q there, so it cannot be rolled back, and neither can %q",
 						ag.DisplayName, pag.DisplayName, gr.ws.WorkspaceName, gr.g.LocalName, pag.DisplayName, gr.g.LocalName)
+					if !ex.finalized(p.ws.WorkspaceID, p.g.LocalID) {
+						// p was refused for a finalized group above or in it, not finalized itself.
+						why = fmt.Sprintf("account group %q is a member of account group %q, which stays assigned to workspace %s and keeps the name %q taken there; %q cannot be rolled back either (finalize deleted the backup group of a group it is nested in), so neither can %q",
+							ag.DisplayName, pag.DisplayName, gr.ws.WorkspaceName, gr.g.LocalName, p.g.LocalName, gr.g.LocalName)
+					}
 				}
 				refuse(gr, "migrated", why, fin)
 				changed = true
