@@ -37,3 +37,38 @@ func TestApplyOutcomeCountsResumedGroupsOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestFinalizeAgainSaysItDeletedNothingNew: a finalize run after every
+// backup was deleted deletes nothing; its summary and last line must not
+// say "N backup groups deleted" as if it had (they said so while its dry
+// run said "would delete 0 backup groups (N deleted before)").
+func TestFinalizeAgainSaysItDeletedNothingNew(t *testing.T) {
+	srv := newAwkwardServer(t, sandbox.Options{})
+	plan := makePlan(t, srv, t.TempDir(), PlanOptions{})
+	n := strconv.Itoa(len(activeGroups(mustPlan(t, plan))))
+	ctx := context.Background()
+	d, stdout, stderr := sandboxDeps(t, srv)
+	if err := RunApply(ctx, ApplyOptions{Yes: true, PlanPath: plan}, d); err != nil {
+		t.Fatalf("apply: %v\n%s\n%s", err, stdout, stderr)
+	}
+	for run, want := range []string{
+		"Finalize: " + n + " backup groups deleted, 0 kept\n",
+		"Finalize: " + n + " backup groups deleted (" + n + " of them before this run), 0 kept\n",
+	} {
+		srv.ResetStats()
+		d, stdout, stderr = sandboxDeps(t, srv)
+		if err := RunFinalize(ctx, FinalizeOptions{JournalDir: DefaultJournalDir(plan), Yes: true}, d); err != nil {
+			t.Fatalf("finalize %d: %v\n%s\n%s", run+1, err, stdout, stderr)
+		}
+		if stdout.String() != want {
+			t.Errorf("finalize %d printed %q, want %q", run+1, stdout, want)
+		}
+		o, _ := d.Streams.Outcome()
+		if wantDid := strings.TrimSuffix(strings.TrimPrefix(want, "Finalize: "), "\n"); o.Did != wantDid {
+			t.Errorf("finalize %d outcome %q, want %q", run+1, o.Did, wantDid)
+		}
+		if w := writes(srv.Stats()); run == 1 && w != 0 {
+			t.Errorf("finalize %d made %d writes", run+1, w)
+		}
+	}
+}
