@@ -121,6 +121,10 @@ func (ex *executor) finalize(ctx context.Context, filter []string) (FinalizeResu
 			res.Before++
 			continue
 		}
+		if v := ex.view(groupStepID(KindRenameLocal, gr.ws.WorkspaceID, gr.g.LocalID)); v != nil && v.Undone {
+			res.Kept = append(res.Kept, label+": rollback undid its migration; run apply to migrate it again")
+			continue
+		}
 		if !ex.groupDone(gr.ws.WorkspaceID, gr.g.LocalID) {
 			res.Kept = append(res.Kept, label+": apply has not finished it")
 			continue

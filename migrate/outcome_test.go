@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
@@ -70,5 +71,37 @@ func TestFinalizeAgainSaysItDeletedNothingNew(t *testing.T) {
 		if w := writes(srv.Stats()); run == 1 && w != 0 {
 			t.Errorf("finalize %d made %d writes", run+1, w)
 		}
+	}
+}
+
+// TestFinalizeNamesARolledBackGroupAsRolledBack: after "rollback --group
+// a eq b", a finalize of every group keeps that group (it has no backup to
+// delete) and must say it was rolled back, not that "apply has not
+// finished it": apply had finished it.
+func TestFinalizeNamesARolledBackGroupAsRolledBack(t *testing.T) {
+	srv := newAwkwardServer(t, sandbox.Options{})
+	plan := makePlan(t, srv, t.TempDir(), PlanOptions{})
+	ctx := context.Background()
+	d, stdout, stderr := sandboxDeps(t, srv)
+	if err := RunApply(ctx, ApplyOptions{Yes: true, PlanPath: plan}, d); err != nil {
+		t.Fatalf("apply: %v\n%s\n%s", err, stdout, stderr)
+	}
+	jdir := DefaultJournalDir(plan)
+	d, stdout, stderr = sandboxDeps(t, srv)
+	if err := RunRollback(ctx, RollbackOptions{JournalDir: jdir, Groups: []string{nameEq}, Yes: true}, d); err != nil {
+		t.Fatalf("rollback --group %q: %v\n%s\n%s", nameEq, err, stdout, stderr)
+	}
+	d, stdout, stderr = sandboxDeps(t, srv)
+	err := RunFinalize(ctx, FinalizeOptions{JournalDir: jdir, Yes: true}, d)
+	var pe *PartialError
+	if !errors.As(err, &pe) || pe.Failed != 1 {
+		t.Fatalf("finalize: %v, want a PartialError for the rolled-back group\n%s\n%s", err, stdout, stderr)
+	}
+	want := `  kept: group "a eq b" in workspace prod ws (7001): rollback undid its migration; run apply to migrate it again` + "\n"
+	if !strings.Contains(stdout.String(), want) {
+		t.Errorf("finalize output lacks %q:\n%s", want, stdout)
+	}
+	if strings.Contains(stdout.String(), "apply has not finished it") {
+		t.Errorf("finalize says apply has not finished a group it finished:\n%s", stdout)
 	}
 }
