@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -281,33 +280,11 @@ func ReadIdentities(path string) ([]Selector, error) {
 }
 
 func parseSelector(line string) (Selector, error) {
-	kind, value, ok := strings.Cut(line, ":")
-	if !ok {
-		if strings.Contains(line, "@") {
-			return Selector{PrincipalUser, line}, nil
-		}
-		return Selector{}, fmt.Errorf("%q has no type", line)
+	kind, name, err := scim.ParsePrincipal(line)
+	if err != nil {
+		return Selector{}, err
 	}
-	value = strings.TrimSpace(value)
-	if strings.HasPrefix(value, `"`) {
-		v, err := strconv.Unquote(value)
-		if err != nil {
-			return Selector{}, fmt.Errorf("%q has a badly quoted name (close the quotes; write an inner quote as \\\")", line)
-		}
-		value = v
-	}
-	if strings.TrimSpace(value) == "" {
-		return Selector{}, fmt.Errorf("%q has no name", line)
-	}
-	switch strings.ToLower(strings.TrimSpace(kind)) {
-	case "user", "u":
-		return Selector{PrincipalUser, value}, nil
-	case "service-principal", "service_principal", "sp":
-		return Selector{PrincipalServicePrincipal, value}, nil
-	case "group", "g":
-		return Selector{PrincipalGroup, value}, nil
-	}
-	return Selector{}, fmt.Errorf("unknown type %q", kind)
+	return Selector{PrincipalType(kind), name}, nil
 }
 
 // mode is the selection an audit runs with.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -179,6 +180,10 @@ type runner struct {
 	log    *reports.Logger
 	undo   bool
 
+	// objects are the changes of each object in the order runObjects
+	// makes them (objectKey); set before the steps run, then read only.
+	objects map[string][]Change
+
 	mu  sync.Mutex
 	out map[string]*outcome
 }
@@ -199,6 +204,42 @@ func retryThrottled(err error, round int) (time.Duration, bool) {
 	return 30 * time.Second << round, true
 }
 
+// journalAdvice is the advice that ends package journal's message for a
+// damaged journal; handover replaces it with its own recovery path.
+const journalAdvice = "; move the directory aside or pass another journal directory"
+
+// damagedJournal returns err, a damaged journal's error (journal.ErrCorrupt)
+// met by handover op, with handover's recovery path instead of package
+// journal's advice; other errors are returned as they are. Handover has no
+// command that repairs or adopts a journal: the live state is the truth
+// to plan from again, and what the damaged journal recorded (the values
+// rollback would put back) is only in its intact lines.
+func damagedJournal(op string, err error) error {
+	if !errors.Is(err, journal.ErrCorrupt) {
+		return err
+	}
+	fix := "handover cannot repair a journal: keep this directory, the record of what apply changed (each intact \"started\" line names a change and the value it replaced, \"previous\"); " +
+		"plan again against the live state to a new file (dbiam handover plan with the same options and --out NEW.json: what is already handed over is not planned again) " +
+		"and apply that plan; start by hand any cluster the earlier run terminated (a line with \"terminated\":true and no \"started\" after it) that is still terminated"
+	if op == "rollback" {
+		fix = "rollback cannot work from a damaged journal: keep this directory; each intact \"started\" line names a change apply made and the value it replaced (\"previous\"), " +
+			"which must be put back by hand (rollback of a plan applied again from the live state undoes only that plan's changes)"
+	}
+	return &damagedError{err: err, fix: fix}
+}
+
+// damagedError is a damaged journal's error with handover's fix.
+type damagedError struct {
+	err error
+	fix string
+}
+
+func (e *damagedError) Error() string {
+	return strings.TrimSuffix(e.err.Error(), journalAdvice) + "; " + e.fix
+}
+
+func (e *damagedError) Unwrap() error { return e.err }
+
 // openRun reads the plan, checks it, and opens the journal (or, in a dry
 // run, reads it) for apply or rollback.
 func openRun(ctx context.Context, op string, opts *ApplyOptions, d Deps) (*runner, func(), error) {
@@ -212,6 +253,10 @@ func openRun(ctx context.Context, op string, opts *ApplyOptions, d Deps) (*runne
 	}
 	if op == "apply" && len(plan.Conflicts) > 0 {
 		return nil, nil, fmt.Errorf("apply %s: %w: %d (see \"dbiam handover plan\"'s output); fix them and plan again", path, ErrConflicts, len(plan.Conflicts))
+	}
+	if left := kindsLeftOut(plan.Settings.Kinds); op == "apply" && plan.Settings.Deactivate && len(left) > 0 {
+		// A plan an earlier dbiam wrote with --deactivate and --kinds.
+		return nil, nil, deactivateKindsError("plan "+path, left)
 	}
 	hdr := journal.Header{Kind: JournalKind, PlanSHA256: journal.SHA256(raw), Lineage: plan.Lineage, ToolVersion: opts.ToolVersion}
 	log := d.logger()
@@ -227,7 +272,7 @@ func openRun(ctx context.Context, op string, opts *ApplyOptions, d Deps) (*runne
 			return nil, nil, err
 		}
 	} else if !errors.Is(err, journal.ErrNoJournal) {
-		return nil, nil, err
+		return nil, nil, damagedJournal(op, err)
 	}
 	if !opts.DryRun && op == "apply" {
 		if err := confirm(plan, opts, d); err != nil {
@@ -257,7 +302,7 @@ func openRun(ctx context.Context, op string, opts *ApplyOptions, d Deps) (*runne
 	if opts.DryRun {
 		_, recs, err := journal.Read[record](opts.JournalDir)
 		if err != nil && !errors.Is(err, journal.ErrNoJournal) {
-			return nil, nil, err
+			return nil, nil, damagedJournal(op, err)
 		}
 		r.ex = journal.NewExecutor[record](nil, recs, execOpts)
 		remote = dryRemote{Remote: remote, log: func(msg string, kv ...any) { log.Info(msg, kv...) }}
@@ -270,7 +315,7 @@ func openRun(ctx context.Context, op string, opts *ApplyOptions, d Deps) (*runne
 		j, err := journal.Open[record](opts.JournalDir, hdr, journal.Options{Now: d.Now, BeforeAppend: opts.BeforeAppend})
 		if err != nil {
 			lock.Release()
-			return nil, nil, err
+			return nil, nil, damagedJournal(op, err)
 		}
 		cleanup = func() {
 			j.Close()
@@ -293,14 +338,11 @@ func confirm(p *Plan, opts *ApplyOptions, d Deps) error {
 		return nil
 	}
 	objects, deact, tokens, restarts := planCounts(p)
-	workspaces, clusters, identities := map[int64]bool{}, map[string]bool{}, map[string]bool{}
+	workspaces, identities := map[int64]bool{}, map[string]bool{}
 	for _, c := range p.Changes {
 		switch {
 		case c.Phase == PhaseObjects:
 			workspaces[c.WorkspaceID] = true
-			if c.Restart {
-				clusters[objectKey(c)] = true
-			}
 		case c.Phase == PhaseDeactivate:
 			identities[c.Identity] = true
 		}
@@ -308,7 +350,7 @@ func confirm(p *Plan, opts *ApplyOptions, d Deps) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Handover will make %s in %s of account %s", plural(objects, "object change"), plural(len(workspaces), "workspace"), p.AccountID)
 	if restarts > 0 {
-		fmt.Fprintf(&b, ", restarting %s (%s)", plural(len(clusters), "running cluster"), plural(restarts, "restart"))
+		fmt.Fprintf(&b, ", restarting %s (each once)", plural(restarts, "running cluster"))
 	}
 	if deact > 0 {
 		fmt.Fprintf(&b, ", then deactivate %s and remove direct workspace assignments (%s)", plural(len(identities), "identity"), plural(deact, "change"))
@@ -451,6 +493,10 @@ func (r *runner) runObjects(ctx context.Context, changes []Change, fn func(Chang
 		}
 		g.changes = append(g.changes, c)
 	}
+	r.objects = map[string][]Change{}
+	for k, g := range index {
+		r.objects[k] = g.changes
+	}
 	sems := map[string]chan struct{}{}
 	for _, g := range groups {
 		if sems[g.key] == nil {
@@ -581,14 +627,66 @@ func (r *runner) applyChange(c Change) journal.StepFunc[record] {
 		default:
 			intent.Previous, intent.PreviousType = st.Value, c.From.Type
 		}
-		if err := s.Intend(intent); err != nil {
-			return journal.OutcomeDone, record{}, err
-		}
-		if err := r.remote.Write(ctx, c, value, nil, st); err != nil {
+		if err := r.send(s, intent, func(ctx context.Context) error { return r.remote.Write(ctx, c, value, nil, st) }); err != nil {
 			return journal.OutcomeDone, record{}, fmt.Errorf("%s %s: %w", c.Action, objectLabel(c.Kind, c.ObjectID, c.ObjectName), err)
 		}
 		return journal.OutcomeDone, record{}, nil
 	}
+}
+
+// send makes the write calls of call, announced by intent: the started
+// record with intent is written (and made durable) by the transport's
+// before-send hook (scim.WithBeforeSend) once the first of those calls
+// was granted by the rate limiter, right before it is sent, so that a
+// call still waiting for its slot has no record, and a killed run leaves
+// announced only what it was about to send. Once the run is stopped
+// (Ctrl-C) no call of the step is sent any more: a call still waiting
+// for the limiter stops waiting at once and is abandoned (the change
+// stays pending for a resumed run, which reads the live state), and one
+// the limiter grants during the grace period is refused by the hook. The
+// grace period is for the calls already sent (their retries included).
+// In a dry run the intent (kept in memory) is recorded at once.
+func (r *runner) send(s *journal.Step[record], intent record, call func(context.Context) error) error {
+	if r.ex.DryRun() {
+		if err := s.Intend(intent); err != nil {
+			return err
+		}
+		return call(s.Ctx)
+	}
+	stopped := func() error {
+		return fmt.Errorf("step %s: no new write after the run was stopped: %w", s.ID, context.Cause(s.Run))
+	}
+	ctx, cancel := context.WithCancelCause(s.Ctx)
+	defer cancel(nil)
+	var (
+		mu   sync.Mutex
+		sent bool
+	)
+	// A call that waits for its slot when the run stops is abandoned at
+	// once; one already sent may finish within the grace period.
+	unwatch := context.AfterFunc(s.Run, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if !sent {
+			cancel(stopped())
+		}
+	})
+	defer unwatch()
+	return call(scim.WithBeforeSend(ctx, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if s.Run.Err() != nil {
+			return stopped()
+		}
+		if sent {
+			return nil // the intent announces every call of the step
+		}
+		if err := s.Intend(intent); err != nil {
+			return err
+		}
+		sent = true
+		return nil
+	}))
 }
 
 // applyCluster changes a cluster's owner (change-owner, which needs it
@@ -596,20 +694,30 @@ func (r *runner) applyChange(c Change) journal.StepFunc[record] {
 // value; from is the value expected now. A running cluster is changed only
 // when the plan allows restarts: its owner change terminates it, changes
 // the owner and starts it again, each step recorded first.
+//
+// A running cluster whose owner and dedicated user both change in the run
+// is restarted once, not twice: the first of its changes terminates it
+// (even a dedicated user change, which would otherwise restart it) and
+// leaves the start to the change after it (clusterRun); the last one
+// starts it again, also when it finds its own change in place or the
+// cluster changed since the plan.
 func (r *runner) applyCluster(s *journal.Step[record], c Change, st live, value string, from Principal) (journal.Outcome, record, error) {
-	ctx := s.Ctx
-	startAgain := func() error {
-		if err := s.Intend(record{Call: "start", Started: true}); err != nil {
-			return err
-		}
-		return r.remote.Start(ctx, c)
-	}
+	later, inherited := r.clusterRun(c)
 	prior := s.Prior.Data
+	// terminated: handover terminated the cluster (this change in an
+	// earlier run, or the change before it) and has not started it yet.
+	terminated := prior.Terminated || inherited
+	startAgain := func() error {
+		if later {
+			return nil // the next change of the cluster starts it
+		}
+		return r.send(s, record{Call: "start", Started: true}, func(ctx context.Context) error { return r.remote.Start(ctx, c) })
+	}
 	if st.Exists && strings.EqualFold(st.Value, value) {
 		// handover terminated it and the run stopped before (or right
 		// after) the start intent: the intent does not say the call went
 		// out, the live state does.
-		if prior.Terminated && st.ClusterState == "TERMINATED" {
+		if terminated && st.ClusterState == "TERMINATED" {
 			if err := startAgain(); err != nil {
 				return journal.OutcomeDone, record{}, fmt.Errorf("start cluster %s again: %w", c.ObjectID, err)
 			}
@@ -619,6 +727,12 @@ func (r *runner) applyCluster(s *journal.Step[record], c Change, st live, value 
 	if !st.Exists || !strings.EqualFold(st.Value, from.Name) {
 		cc := c
 		cc.From = from
+		if st.Exists && terminated && st.ClusterState == "TERMINATED" {
+			// Not changed, but handover terminated it: start it again.
+			if err := startAgain(); err != nil {
+				return journal.OutcomeDone, record{}, fmt.Errorf("start cluster %s again: %w", c.ObjectID, err)
+			}
+		}
 		return journal.OutcomeSkipped, skippedRecord(cc, st), nil
 	}
 	running := st.ClusterState != "TERMINATED"
@@ -628,12 +742,9 @@ func (r *runner) applyCluster(s *journal.Step[record], c Change, st live, value 
 	if running && !r.plan.Settings.RestartClusters {
 		return journal.OutcomeSkipped, record{Reason: fmt.Sprintf("the cluster is now %s and the plan does not allow restarts (plan again with --restart-clusters)", st.ClusterState), Found: st.ClusterState}, nil
 	}
-	terminated := prior.Terminated
-	if running && c.Action == ActionOwner {
-		if err := s.Intend(record{Call: "terminate", Changed: true, Terminated: true, Previous: st.Value, PreviousType: from.Type}); err != nil {
-			return journal.OutcomeDone, record{}, err
-		}
-		if err := r.remote.Terminate(ctx, c); err != nil {
+	if running && (c.Action == ActionOwner || later) {
+		if err := r.send(s, record{Call: "terminate", Changed: true, Terminated: true, Previous: st.Value, PreviousType: from.Type},
+			func(ctx context.Context) error { return r.remote.Terminate(ctx, c) }); err != nil {
 			return journal.OutcomeDone, record{}, fmt.Errorf("terminate cluster %s: %w", c.ObjectID, err)
 		}
 		terminated = true
@@ -645,10 +756,14 @@ func (r *runner) applyCluster(s *journal.Step[record], c Change, st live, value 
 			}
 		}
 	}
-	if err := s.Intend(record{Call: "set", Changed: true, Previous: st.Value, PreviousType: from.Type}); err != nil {
-		return journal.OutcomeDone, record{}, err
-	}
-	if err := r.remote.Write(ctx, c, value, nil, st); err != nil {
+	// The set intent carries Terminated when handover holds the cluster
+	// terminated, so that a run stopped before the start knows to start
+	// it.
+	if err := r.send(s, record{Call: "set", Changed: true, Previous: st.Value, PreviousType: from.Type, Terminated: terminated},
+		func(ctx context.Context) error { return r.remote.Write(ctx, c, value, nil, st) }); err != nil {
+		if terminated {
+			return journal.OutcomeDone, record{}, fmt.Errorf("%s cluster %s (left terminated: the next run makes the change and starts it again): %w", c.Action, c.ObjectID, err)
+		}
 		return journal.OutcomeDone, record{}, fmt.Errorf("%s cluster %s: %w", c.Action, c.ObjectID, err)
 	}
 	if terminated {
@@ -657,6 +772,30 @@ func (r *runner) applyCluster(s *journal.Step[record], c Change, st live, value 
 		}
 	}
 	return journal.OutcomeDone, record{}, nil
+}
+
+// clusterRun reports, for a change of a cluster in this run, whether a
+// change of the same cluster after it in the run is still to be made
+// (later: that one starts the cluster again), and whether a change before
+// it terminated the cluster and left the start to the changes after it
+// (inherited).
+func (r *runner) clusterRun(c Change) (later, inherited bool) {
+	run := r.objects[objectKey(c)]
+	i := slices.IndexFunc(run, func(o Change) bool { return o.ID == c.ID })
+	if i < 0 {
+		return false, false
+	}
+	for _, o := range run[:i] {
+		if v, _ := r.ex.View(r.stepID(o)); v.Data.Terminated && !v.Data.Started {
+			inherited = true
+		}
+	}
+	for _, o := range run[i+1:] {
+		if v, _ := r.ex.View(r.stepID(o)); v.State != journal.Done && v.State != journal.Skipped {
+			later = true
+		}
+	}
+	return later, inherited
 }
 
 // dependsOn reports whether an object change's object still depends on
@@ -790,14 +929,11 @@ func (r *runner) applyIdentity(c Change) journal.StepFunc[record] {
 		if c.Action == ActionUnassign {
 			intent = record{Call: "set", Changed: true, PreviousPermissions: st.Permissions}
 		}
-		if err := s.Intend(intent); err != nil {
-			return journal.OutcomeDone, record{}, err
-		}
 		value := "inactive"
 		if c.Action == ActionUnassign {
 			value = ""
 		}
-		if err := r.remote.Write(s.Ctx, c, value, nil, st); err != nil {
+		if err := r.send(s, intent, func(ctx context.Context) error { return r.remote.Write(ctx, c, value, nil, st) }); err != nil {
 			return journal.OutcomeDone, record{}, fmt.Errorf("%s %s: %w", c.Action, c.Identity, err)
 		}
 		return journal.OutcomeDone, record{}, nil

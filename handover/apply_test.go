@@ -5,9 +5,12 @@ import (
 	"context"
 	"errors"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/dbiam/dbiam/journal"
 	"github.com/dbiam/dbiam/sandbox"
@@ -209,16 +212,29 @@ func TestApplyConfirmation(t *testing.T) {
 }
 
 // TestApplyConfirmationCounts: the question's figures are true: changes
-// (not objects), the workspaces that have some, running clusters (elena-dev
-// restarts twice: its owner and its dedicated user change), and one
+// (not objects), the workspaces that have some, running clusters (each
+// restarted once, elena-dev too, whose owner and dedicated user change),
+// and one
 // identity deactivated; it names the account.
 func TestApplyConfirmationCounts(t *testing.T) {
 	srv := newServer(t)
-	plan, _ := demoPlan(t, srv, func(o *PlanOptions) { o.Deactivate = true; o.Kinds = []string{"cluster", "query"} })
+	plan, _ := demoPlan(t, srv, func(o *PlanOptions) { o.Kinds = []string{"cluster", "query"} })
 	d, _, _ := deps(srv)
 	err := RunApply(context.Background(), ApplyOptions{PlanPath: plan}, d)
 	for _, want := range []string{"Handover will make 7 object changes in 1 workspace of account " + srv.AccountID(),
-		"restarting 2 running clusters (3 restarts), then deactivate 1 identity and remove direct workspace assignments (1 change)"} {
+		"restarting 2 running clusters (each once), and stdin"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("question: %v\nwant %q", err, want)
+		}
+	}
+	// --deactivate needs every kind: acme-prod alone, its finance
+	// catalog bound to it.
+	srv = newProdBoundServer(t)
+	plan, _ = demoPlan(t, srv, func(o *PlanOptions) { o.Deactivate = true; o.Workspaces = []string{"acme-prod"} })
+	d, _, _ = deps(srv)
+	err = RunApply(context.Background(), ApplyOptions{PlanPath: plan}, d)
+	for _, want := range []string{"Handover will make 47 object changes in 1 workspace of account " + srv.AccountID(),
+		"restarting 2 running clusters (each once), then deactivate 1 identity and remove direct workspace assignments (1 change)"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("question: %v\nwant %q", err, want)
 		}
@@ -399,5 +415,303 @@ func TestStatus(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("status lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// clusterOf reads a cluster of acme-prod through the API.
+func clusterOf(t *testing.T, srv *sandbox.Server, id string) scim.Cluster {
+	t.Helper()
+	d, _, _ := deps(srv)
+	sess, err := d.Connect(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := sess.Workspace(scim.WorkspaceInfo{ID: wsProd, Name: "acme-prod", URL: srv.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := scim.GetCluster(context.Background(), w, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestClusterOwnerAndUserOneRestart: elena-dev is running, owned by elena
+// and dedicated to her; both change. Apply restarts it once (terminate,
+// change the owner, change the dedicated user while it is terminated,
+// start), not twice (the update of a running cluster's dedicated user
+// restarts it again), and so does rollback; the plan and the confirmation
+// count one restart per cluster. Before this, apply and rollback each
+// restarted it twice: the terminate and start of the owner change, then
+// the update's restart.
+func TestClusterOwnerAndUserOneRestart(t *testing.T) {
+	const dev = "1102-083015-9cfb92b4"
+	srv := newServer(t)
+	if c := clusterOf(t, srv, dev); c.State != "RUNNING" || c.CreatorUserName != elena || c.SingleUserName != elena {
+		t.Fatalf("seed: elena-dev is %s, owner %q, dedicated to %q", c.State, c.CreatorUserName, c.SingleUserName)
+	}
+	plan, p := demoPlan(t, srv, func(o *PlanOptions) { o.Kinds = []string{"cluster"}; o.Workspaces = []string{"acme-prod"} })
+	var running []string
+	for _, c := range p.Changes {
+		if c.Restart && !slices.Contains(running, c.ObjectID) {
+			running = append(running, c.ObjectID)
+		}
+	}
+	if !slices.Contains(running, dev) {
+		t.Fatalf("the plan does not restart elena-dev: %v", changeIDs(p))
+	}
+	d, stdout, stderr := deps(srv)
+	err := RunApply(context.Background(), ApplyOptions{PlanPath: plan}, d)
+	if want := "restarting " + plural(len(running), "running cluster") + " (each once)"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("question: %v\nwant %q", err, want)
+	}
+	restarts := func(what string) {
+		t.Helper()
+		st := srv.Stats()
+		if n := st.Count("POST", "/api/2.1/clusters/delete"); n != len(running) {
+			t.Errorf("%s terminated clusters %d times, want %d (once per running cluster)", what, n, len(running))
+		}
+		if n := st.Count("POST", "/api/2.1/clusters/start"); n != len(running) {
+			t.Errorf("%s started clusters %d times, want %d", what, n, len(running))
+		}
+		if n := srv.ClusterRestarts(wsProd, dev); n != 0 {
+			t.Errorf("%s: the update of elena-dev's dedicated user restarted it %d times, want 0 (it is changed while terminated)", what, n)
+		}
+		if c := clusterOf(t, srv, dev); c.State != "RUNNING" {
+			t.Errorf("after %s elena-dev is %s, want RUNNING", what, c.State)
+		}
+	}
+	srv.ResetStats()
+	if err := RunApply(context.Background(), ApplyOptions{PlanPath: plan, Yes: true}, d); err != nil {
+		t.Fatalf("apply: %v\n%s%s", err, stdout, stderr)
+	}
+	restarts("apply")
+	if c := clusterOf(t, srv, dev); c.CreatorUserName != etlProd || c.SingleUserName != etlProd {
+		t.Errorf("after apply elena-dev is owned by %q, dedicated to %q; want %s for both", c.CreatorUserName, c.SingleUserName, etlProd)
+	}
+	srv.ResetStats()
+	if err := RunRollback(context.Background(), ApplyOptions{JournalDir: journal.DefaultDir(plan), Yes: true}, d); err != nil {
+		t.Fatalf("rollback: %v\n%s%s", err, stdout, stderr)
+	}
+	restarts("rollback")
+	if c := clusterOf(t, srv, dev); c.CreatorUserName != elena || c.SingleUserName != elena {
+		t.Errorf("after rollback elena-dev is owned by %q, dedicated to %q; want elena for both", c.CreatorUserName, c.SingleUserName)
+	}
+}
+
+// permissionWrites counts the permission writes (PATCH or PUT of
+// /api/2.0/permissions/...) srv received.
+func permissionWrites(srv *sandbox.Server) int {
+	n := 0
+	for _, r := range srv.Stats().Requests {
+		if r.Method != "GET" && strings.HasPrefix(r.Route, "/api/2.0/permissions/") {
+			n += r.Count
+		}
+	}
+	return n
+}
+
+// TestApplyStopAbandonsWriteWaitingForLimiter: a write's intent is
+// recorded once the rate limiter granted the call, right before it is
+// sent, never while it waits; and once the run is interrupted a write
+// still waiting for its slot is abandoned, not sent during the grace
+// period. The permissions-write bucket grants one call every 1,000 s: the
+// CAN_MANAGE grants of acme-prod queue on it. While the first waiting one
+// waits, the journal announces exactly the permission writes the server
+// got; the run is interrupted during that wait, and no permission write
+// reaches the server after it. The waiting change stays pending (no
+// record), and a resumed run hands everything over. Before this, the
+// intent was written before the wait and the write went out during the
+// grace period.
+func TestApplyStopAbandonsWriteWaitingForLimiter(t *testing.T) {
+	srv := newServer(t)
+	// Kinds handed over by CAN_MANAGE alone: each change is one permission
+	// write, and with Parallel 1 they run one after the other.
+	plan, p := demoPlan(t, srv, func(o *PlanOptions) {
+		o.Kinds = []string{"dashboard,serving-endpoint,app,experiment"}
+		o.Workspaces = []string{"acme-prod"}
+	})
+	owners := map[string]bool{}
+	for _, c := range p.Changes {
+		if lane(c) == "permissions" {
+			owners[c.ID] = true
+		}
+	}
+	if len(owners) < 2 {
+		t.Fatalf("the plan has %d permission writes, want 2 or more: %v", len(owners), changeIDs(p))
+	}
+	jdir := journal.DefaultDir(plan)
+	// intents counts the started records of permission writes.
+	intents := func(recs []journal.Record[record]) int {
+		n := 0
+		for _, r := range recs {
+			if r.State == journal.Started && owners[r.Step] {
+				n++
+			}
+		}
+		return n
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var waits atomic.Int32
+	sentAtWait, announcedAtWait := -1, -1
+	rates := scim.UnlimitedRates()
+	rates[string(scim.ClassPermissionsWrite)] = 0.001
+	d, stdout, stderr := deps(srv)
+	d.Connect = func(c context.Context) (*scim.Session, error) {
+		return scim.Connect(c, scim.Settings{Host: srv.URL(), AccountID: srv.AccountID(), Token: srv.AdminToken(),
+			Hermetic: true, Rates: rates, Sleep: func(c context.Context, _ time.Duration) error {
+				// Only the permissions-write bucket waits. The first
+				// wait ends right after Ctrl-C, within the grace period
+				// (its slot comes then); the others last until their
+				// call's context ends, as a wait of 1,000 s would.
+				if waits.Add(1) != 1 {
+					<-c.Done()
+					return c.Err()
+				}
+				_, recs, err := journal.Read[record](jdir)
+				if err != nil {
+					t.Errorf("journal during the wait: %v", err)
+				}
+				sentAtWait, announcedAtWait = permissionWrites(srv), intents(recs)
+				cancel() // Ctrl-C while a write waits for its slot
+				return nil
+			}})
+	}
+	srv.ResetStats()
+	err := RunApply(ctx, ApplyOptions{PlanPath: plan, Yes: true, Parallel: 1}, d)
+	if !errors.Is(err, context.Canceled) || waits.Load() == 0 {
+		t.Fatalf("apply: %v after %d limiter waits, want context.Canceled after a wait\n%s\n%s", err, waits.Load(), stdout, stderr)
+	}
+	t.Logf("%d permission writes; at the first limiter wait the server had got %d, the journal announced %d", len(owners), sentAtWait, announcedAtWait)
+	if announcedAtWait != sentAtWait {
+		t.Errorf("while a permission write waited for the rate limiter the journal announced %d permission writes, the server had got %d: an intent was recorded for a call not sent",
+			announcedAtWait, sentAtWait)
+	}
+	if got := permissionWrites(srv); got != sentAtWait {
+		t.Errorf("the server got %d permission writes, %d of them after the run was interrupted (a write waiting for the limiter went out in the grace period)",
+			got, got-sentAtWait)
+	}
+	_, recs, err := journal.Read[record](jdir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := intents(recs); got != permissionWrites(srv) {
+		t.Errorf("after the stop the journal announces %d permission writes, the server got %d", got, permissionWrites(srv))
+	}
+	views := journal.Replay(recs, mergeRecord)
+	pending := 0
+	for id := range owners {
+		if views[id] == nil {
+			pending++
+		}
+	}
+	if pending == 0 {
+		t.Errorf("no owner change was left pending without a record; journal: %+v", recs)
+	}
+
+	d, stdout, stderr = deps(srv)
+	if err := RunApply(context.Background(), ApplyOptions{PlanPath: plan, Yes: true}, d); err != nil {
+		t.Fatalf("resumed apply: %v\n%s%s", err, stdout, stderr)
+	}
+	if err := RunVerify(context.Background(), VerifyOptions{PlanPath: plan}, d); err != nil {
+		t.Fatalf("verify after the resumed apply: %v", err)
+	}
+}
+
+// TestApplyRefusesDeactivateWithKindsLeftOut: a plan with --deactivate and
+// kinds left out (as an earlier dbiam wrote them) is refused by apply
+// before any request: deactivating elena would break what she still has
+// in the kinds not handed over.
+func TestApplyRefusesDeactivateWithKindsLeftOut(t *testing.T) {
+	srv := newServer(t)
+	_, p := demoPlan(t, srv, func(o *PlanOptions) { o.Kinds = []string{"job"}; o.Workspaces = []string{"acme-prod"} })
+	p.Settings.Deactivate = true
+	raw, err := MarshalPlan(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := writeFile(t, "old.json", string(raw))
+	d, _, _ := deps(srv)
+	srv.ResetStats()
+	err = RunApply(context.Background(), ApplyOptions{PlanPath: plan, Yes: true}, d)
+	var ie *InputError
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "--deactivate needs every kind handed over") {
+		t.Fatalf("apply: %v, want the refusal of --deactivate with kinds left out", err)
+	}
+	if n := srv.Stats().Total; n != 0 {
+		t.Errorf("the refused apply sent %d requests", n)
+	}
+	if _, err := os.Stat(journal.DefaultDir(plan)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the refused apply left a journal directory: %v", err)
+	}
+}
+
+// TestDamagedJournalRecoveryPath: a damaged journal's message names
+// handover's recovery path, not package journal's "move aside", for apply,
+// status, verify and rollback, and the path is true: after an interrupted
+// apply whose journal is then damaged, planning again against the live
+// state to a new file plans only what is left, applying that plan
+// finishes the handover, and a third plan finds nothing left.
+func TestDamagedJournalRecoveryPath(t *testing.T) {
+	srv := newServer(t)
+	opts := func(o *PlanOptions) {
+		o.Kinds = []string{"job,query"}
+		o.Workspaces = []string{"acme-prod"}
+	}
+	plan, p := demoPlan(t, srv, opts)
+	d, stdout, stderr := deps(srv)
+	ctx, cancel := context.WithCancel(context.Background())
+	n := 0
+	err := RunApply(ctx, ApplyOptions{PlanPath: plan, Yes: true, Parallel: 1, BeforeAppend: func(int64) {
+		if n++; n == 6 {
+			cancel()
+		}
+	}}, d)
+	cancel()
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted apply: %v", err)
+	}
+	// Duplicate a record in the middle of the journal.
+	jdir := journal.DefaultDir(plan)
+	data, _ := os.ReadFile(journal.Path(jdir))
+	lines := strings.SplitAfter(string(data), "\n")
+	os.WriteFile(journal.Path(jdir), []byte(strings.Join(append(append(append([]string{}, lines[:3]...), lines[2]), lines[3:]...), "")), 0o600)
+
+	srv.ResetStats()
+	for _, c := range []struct {
+		op   string
+		run  func() error
+		want string
+	}{
+		{"apply", func() error { return RunApply(context.Background(), ApplyOptions{PlanPath: plan, Yes: true}, d) }, "plan again against the live state to a new file"},
+		{"status", func() error { return RunStatus(context.Background(), StatusOptions{JournalDir: jdir}, d) }, "plan again against the live state to a new file"},
+		{"verify", func() error { return RunVerify(context.Background(), VerifyOptions{PlanPath: plan}, d) }, "plan again against the live state to a new file"},
+		{"rollback", func() error { return RunRollback(context.Background(), ApplyOptions{JournalDir: jdir, Yes: true}, d) }, "must be put back by hand"},
+	} {
+		err := c.run()
+		if !errors.Is(err, journal.ErrCorrupt) || !strings.Contains(err.Error(), "line 4 repeats sequence number 2") ||
+			!strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "move the directory aside") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s on a damaged journal: %v\nwant one line naming the line and %q, without \"move the directory aside\"", c.op, err, c.want)
+		}
+	}
+	if n := srv.Stats().Total; n != 0 {
+		t.Errorf("the commands refusing the damaged journal sent %d requests", n)
+	}
+
+	// The path the message names (demoPlan writes to a new file).
+	again, p2 := demoPlan(t, srv, opts)
+	if len(p2.Changes) == 0 || len(p2.Changes) >= len(p.Changes) {
+		t.Fatalf("the plan made again has %d changes, want fewer than the %d of the first and some", len(p2.Changes), len(p.Changes))
+	}
+	if err := RunApply(context.Background(), ApplyOptions{PlanPath: again, Yes: true}, d); err != nil {
+		t.Fatalf("apply of the plan made again: %v\n%s%s", err, stdout, stderr)
+	}
+	if err := RunVerify(context.Background(), VerifyOptions{PlanPath: again}, d); err != nil {
+		t.Fatalf("verify of the plan made again: %v", err)
+	}
+	if _, p3 := demoPlan(t, srv, opts); len(p3.Changes) != 0 {
+		t.Errorf("after the plan made again was applied, a new plan still has %v", changeIDs(p3))
 	}
 }

@@ -32,11 +32,16 @@ func TestCommandFlags(t *testing.T) {
 	m := writeFile(t, "m.csv", demoMap)
 	err := runCLI(t, d, "plan", "--from", "user:"+elena, "--to", "service-principal:"+etlProd, "--map", m,
 		"--kinds", "job,query", "--workspace", "acme-prod", "--deactivate", "--out", plan)
+	if err == nil || !strings.Contains(err.Error(), "--deactivate needs every kind handed over") {
+		t.Errorf("--deactivate with --kinds: %v", err)
+	}
+	err = runCLI(t, d, "plan", "--from", "user:"+elena, "--to", "service-principal:"+etlProd, "--map", m,
+		"--kinds", "job,query", "--workspace", "acme-prod", "--out", plan)
 	if err != nil {
 		t.Fatalf("plan: %v\n%s", err, stdout)
 	}
 	p, _, err := ReadPlan(plan)
-	if err != nil || !p.Settings.Deactivate || strings.Join(p.Settings.Kinds, ",") != "job,query" || p.Settings.Workspaces[0] != "acme-prod" {
+	if err != nil || p.Settings.Deactivate || strings.Join(p.Settings.Kinds, ",") != "job,query" || p.Settings.Workspaces[0] != "acme-prod" {
 		t.Fatalf("plan settings: %+v, %v", p.Settings, err)
 	}
 	err = runCLI(t, d, "plan", "--from", "user:"+elena, "--to", "user:"+dana, "--workspace", "acme-prod ", "--out", filepath.Join(dir, "x.json"))

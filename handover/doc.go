@@ -36,10 +36,17 @@
 // reads the live state; a change in place is done without a write; an
 // object that no longer has the value the plan read is skipped (reported,
 // exit 2); otherwise the intent (with the previous value, for rollback) is
-// fsync'ed before the write is sent. Phase 2 deactivates an identity only
+// fsync'ed by the transport's before-send hook (scim.WithBeforeSend) once
+// the rate limiter granted the write, right before it is sent: a write
+// still waiting for its slot has no record. A running cluster whose owner
+// and dedicated user both change is restarted once: the first change
+// terminates it, the last starts it again. Phase 2 deactivates an identity only
 // once all its object changes are done and re-read, then removes its
 // direct workspace assignments; phase 3, last, revokes its tokens. A
-// failed change never stops the others (exit 2); an interrupted run leaves
+// failed change never stops the others (exit 2); an interrupted run
+// (Ctrl-C) sends no write that was not sent yet (one waiting for the rate
+// limiter is abandoned and its change stays pending; calls already sent
+// may finish within the grace period and are recorded), so that it leaves
 // the journal consistent and the next run resumes it exactly: a started
 // step reads the object first and does not write a change that landed.
 // Steps throttled past the client's retry budget run again after a

@@ -2,7 +2,9 @@ package handover
 
 import (
 	"context"
+	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -102,5 +104,78 @@ func TestServicePrincipalLeaves(t *testing.T) {
 	}
 	if err := RunVerify(context.Background(), VerifyOptions{PlanPath: plan}, d); err != nil {
 		t.Errorf("verify: %v\n%s", err, stdout)
+	}
+}
+
+// TestRollbackQuestionSaysEverything: the rollback question (and its
+// refusal off a terminal) says everything rollback will do: reactivate the
+// deactivated identity, by name, restore its direct workspace assignment,
+// put back the object changes (restarting a running cluster), and that the
+// revoked tokens cannot come back. Answered "no", nothing is sent. Before,
+// it said only "put back every change apply made", not the reactivation.
+func TestRollbackQuestionSaysEverything(t *testing.T) {
+	srv := newProdBoundServer(t)
+	d, stdout, stderr := deps(srv)
+	ctx := context.Background()
+	sess, err := d.Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct, _ := sess.Account()
+	user := sandboxUser(t, srv)
+	if _, err := acct.PutAssignment(ctx, wsProd, user.id, []string{"ADMIN"}); err != nil {
+		t.Fatal(err)
+	}
+	plan, p := demoPlan(t, srv, func(o *PlanOptions) {
+		o.From = []string{"user:" + user.name, "user:" + elena}
+		o.Deactivate, o.RevokeTokens = true, true
+		o.Workspaces = []string{"acme-prod"}
+	})
+	tokens, clusters := 0, map[string]bool{}
+	for _, c := range p.Changes {
+		switch {
+		case c.Action == ActionRevoke:
+			tokens++
+		case c.Kind == KindCluster:
+			clusters[c.ObjectID] = true
+		}
+	}
+	if err := RunApply(ctx, ApplyOptions{PlanPath: plan, Yes: true}, d); err != nil {
+		t.Fatalf("apply: %v\n%s%s", err, stdout, stderr)
+	}
+	objects, _, _, _ := planCounts(p)
+	wants := []string{
+		"Rollback will reactivate 2 identities at account level (", "user:" + user.name, "user:" + elena,
+		"restore 1 direct workspace assignment in 1 workspace",
+		"then put back " + strconv.Itoa(objects) + " object changes in 1 workspace of account " + srv.AccountID(),
+		"restarting each of " + strconv.Itoa(len(clusters)) + " clusters that is running (once)",
+		strconv.Itoa(tokens) + " tokens revoked by apply cannot come back (IRREVERSIBLE)",
+	}
+	jdir := journal.DefaultDir(plan)
+	srv.ResetStats()
+	err = RunRollback(ctx, ApplyOptions{JournalDir: jdir}, d)
+	if !errors.Is(err, ErrNotConfirmed) {
+		t.Fatalf("rollback off a terminal: %v", err)
+	}
+	for _, want := range wants {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("rollback off a terminal:\n%v\nlacks %q", err, want)
+		}
+	}
+	stderr.Reset()
+	d.Streams.In = strings.NewReader("no\n")
+	if err := RunRollback(ctx, ApplyOptions{JournalDir: jdir, Terminal: true}, d); !errors.Is(err, ErrNotConfirmed) {
+		t.Fatalf("rollback answered no: %v", err)
+	}
+	for _, want := range wants {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("rollback question:\n%s\nlacks %q", stderr, want)
+		}
+	}
+	if n := nonGET(srv); n != 0 {
+		t.Errorf("a refused rollback sent %d writes", n)
+	}
+	if tokens == 0 {
+		t.Error("the plan revokes no token: the test does not see the irreversible part")
 	}
 }

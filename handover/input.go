@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/dbiam/dbiam/scim"
 )
 
 // InputError is bad input: a flag, a file line or a name. It is reported
@@ -63,33 +65,11 @@ func (e *PartialError) ExitCode() int { return 2 }
 // name are dropped; a name in double quotes (Go syntax, e.g.
 // group:"trailing space ") is taken exactly, byte for byte.
 func ParsePrincipal(s string) (Principal, error) {
-	kind, value, ok := strings.Cut(s, ":")
-	if !ok {
-		if strings.Contains(s, "@") {
-			return Principal{TypeUser, strings.TrimSpace(s)}, nil
-		}
-		return Principal{}, fmt.Errorf("%q has no type", s)
+	kind, name, err := scim.ParsePrincipal(s)
+	if err != nil {
+		return Principal{}, err
 	}
-	value = strings.TrimSpace(value)
-	if strings.HasPrefix(value, `"`) {
-		v, err := strconv.Unquote(value)
-		if err != nil {
-			return Principal{}, fmt.Errorf("%q has a badly quoted name (close the quotes; write an inner quote as \\\")", s)
-		}
-		value = v
-	}
-	if strings.TrimSpace(value) == "" {
-		return Principal{}, fmt.Errorf("%q has no name", s)
-	}
-	switch strings.ToLower(strings.TrimSpace(kind)) {
-	case "user", "u":
-		return Principal{TypeUser, value}, nil
-	case "service-principal", "service_principal", "sp":
-		return Principal{TypeServicePrincipal, value}, nil
-	case "group", "g":
-		return Principal{TypeGroup, value}, nil
-	}
-	return Principal{}, fmt.Errorf("unknown type %q", kind)
+	return Principal{kind, name}, nil
 }
 
 // needsQuote reports whether a name must be quoted to be read back

@@ -123,6 +123,10 @@ func TestPlanInputErrors(t *testing.T) {
 		{PlanOptions{From: []string{"user:" + elena}, To: "group:admins", Out: dir + "/p.json"}, "a group cannot own"},
 		{PlanOptions{From: []string{"user:" + elena}, To: "user:" + dana, Kinds: []string{"jobs"}, Out: dir + "/p.json"}, `unknown kind "jobs"`},
 		{PlanOptions{From: []string{"user:" + elena}, To: "user:" + dana, Kinds: []string{"job"}, RevokeTokens: true, Out: dir + "/p.json"}, "--kinds leaves tokens out"},
+		// Deactivating an identity breaks what it still has in a kind
+		// that is not handed over.
+		{PlanOptions{From: []string{"user:" + elena}, To: "user:" + dana, Kinds: []string{"job,query"}, Deactivate: true, Out: dir + "/p.json"},
+			"--deactivate needs every kind handed over, and pipeline, cluster, warehouse and "},
 		{PlanOptions{From: []string{"user:" + elena}, To: "user:" + dana}, "no --out"},
 		{PlanOptions{From: []string{"user:" + elena}, To: "user:" + dana, Out: exists}, "the file exists"},
 		{PlanOptions{From: []string{"user:" + elena}, To: "user:" + dana, Workspaces: []string{"acme-prod "}, Out: dir + "/p.json"}, `"acme-prod "`},

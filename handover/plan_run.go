@@ -65,7 +65,9 @@ type PlanOptions struct {
 	RevokeTokens bool
 	// Deactivate plans the deactivation of the leavers at account level
 	// and the removal of their direct workspace assignments (after every
-	// object change is verified).
+	// object change is verified). It needs every kind: with Kinds
+	// leaving one out it is an InputError (what the leaver still has in
+	// that kind would break), and apply refuses such a plan.
 	Deactivate bool
 	// RestartClusters lets apply terminate and restart running clusters
 	// whose owner or dedicated user changes.
@@ -168,6 +170,11 @@ func (o PlanOptions) check() (planInput, error) {
 			in.order = append(in.order, k)
 		}
 	}
+	if o.Deactivate {
+		if left := kindsLeftOut(in.order); len(left) > 0 {
+			return in, deactivateKindsError("--kinds "+strings.Join(o.Kinds, ","), left)
+		}
+	}
 	if o.Out == "" {
 		return in, &InputError{Input: "dbiam handover plan", Problem: "no --out", Fix: "pass --out handover.json"}
 	}
@@ -175,6 +182,37 @@ func (o PlanOptions) check() (planInput, error) {
 		return in, &InputError{Input: "--out " + o.Out, Problem: "the file exists", Fix: "pass another path, or --force to replace it", Err: err}
 	}
 	return in, nil
+}
+
+// kindsLeftOut returns the kinds of Kinds that kinds does not hold.
+func kindsLeftOut(kinds []string) []string {
+	var left []string
+	for _, k := range Kinds() {
+		if !slices.Contains(kinds, k) {
+			left = append(left, k)
+		}
+	}
+	return left
+}
+
+// deactivateKindsError refuses --deactivate with kinds left out: a
+// deactivated identity breaks what it still owns, runs as or alone
+// manages in a kind that was neither read nor handed over (a job that
+// runs as it fails, a query it owns is orphaned), and audit's "nothing
+// breaks" holds only when every kind was read.
+func deactivateKindsError(input string, left []string) error {
+	return &InputError{Input: input,
+		Problem: fmt.Sprintf("--deactivate needs every kind handed over, and %s %s left out (what the identity still owns, runs as or manages there would break once it is deactivated)",
+			short(left), plural1(len(left), "is", "are")),
+		Fix: "leave --kinds out to plan every kind with --deactivate, or plan without --deactivate and deactivate in a later plan of every kind"}
+}
+
+// plural1 returns one when n is 1, else many.
+func plural1(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // planner holds one plan run.

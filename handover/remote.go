@@ -30,6 +30,11 @@ type live struct {
 	Permissions []string
 	// ACL is the direct grants, for manage (rollback rewrites them).
 	ACL []scim.AccessControlRequest
+	// Pipeline is, for a pipeline's run-as, the pipeline read: Write
+	// sends its settings back with the new run-as, and makes no read of
+	// its own (a read in the write's context would run its before-send
+	// hook, recording the intent before the write's rate-limit slot).
+	Pipeline *scim.PipelineDetail
 }
 
 // Remote is the live side of handover: reading and writing what each
@@ -53,8 +58,6 @@ type scimRemote struct {
 	mu    sync.Mutex
 	ws    map[int64]*scim.WorkspaceClient
 	infos map[int64]scim.WorkspaceInfo
-	// pipelines caches the pipeline read by Read for Write's edit.
-	pipelines map[string]scim.PipelineDetail
 }
 
 // NewRemote returns the Remote over sess for the workspaces of p.
@@ -64,8 +67,7 @@ func NewRemote(ctx context.Context, sess *scim.Session, p *Plan) (Remote, error)
 	if err != nil {
 		return nil, fmt.Errorf("connect to account: %w", err)
 	}
-	r := &scimRemote{sess: sess, acct: acct, ws: map[int64]*scim.WorkspaceClient{}, infos: map[int64]scim.WorkspaceInfo{},
-		pipelines: map[string]scim.PipelineDetail{}}
+	r := &scimRemote{sess: sess, acct: acct, ws: map[int64]*scim.WorkspaceClient{}, infos: map[int64]scim.WorkspaceInfo{}}
 	for _, w := range p.Workspaces {
 		r.infos[w.WorkspaceID] = scim.WorkspaceInfo{ID: w.WorkspaceID, Name: w.WorkspaceName, URL: w.URL}
 	}
@@ -218,10 +220,7 @@ func (r *scimRemote) Read(ctx context.Context, c Change) (live, error) {
 		if err != nil {
 			return gone(err)
 		}
-		r.mu.Lock()
-		r.pipelines[fmt.Sprint(c.WorkspaceID, "/", c.ObjectID)] = p
-		r.mu.Unlock()
-		return live{Exists: true, Value: p.RunAsUserName}, nil
+		return live{Exists: true, Value: p.RunAsUserName, Pipeline: &p}, nil
 	case KindCluster:
 		cl, err := scim.GetCluster(ctx, w, c.ObjectID)
 		if err != nil {
@@ -367,15 +366,10 @@ func (r *scimRemote) Write(ctx context.Context, c Change, value string, perms []
 		id, _ := strconv.ParseInt(c.ObjectID, 10, 64)
 		return scim.SetJobRunAs(ctx, w, id, value, sp)
 	case KindPipeline:
-		r.mu.Lock()
-		p, ok := r.pipelines[fmt.Sprint(c.WorkspaceID, "/", c.ObjectID)]
-		r.mu.Unlock()
-		if !ok {
-			var err error
-			if p, err = scim.GetPipeline(ctx, w, c.ObjectID); err != nil {
-				return err
-			}
+		if st.Pipeline == nil {
+			return fmt.Errorf("change %s: the pipeline was not read before its write", c.ID)
 		}
+		p := *st.Pipeline
 		if !sp && strings.EqualFold(value, p.CreatorUserName) {
 			// A pipeline without run_as runs as its creator: put that back
 			// rather than naming the creator, which only it may set.

@@ -3,6 +3,7 @@ package handover
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/dbiam/dbiam/reports"
@@ -52,11 +53,23 @@ func printPlan(s *reports.Streams, p *Plan) error {
 	tp := reports.NewTablePrinter(s)
 	tp.SetColumns(reports.Column{Name: "phase"}, reports.Column{Name: "identity"}, reports.Column{Name: "workspace"},
 		reports.Column{Name: "object"}, reports.Column{Name: "change"}, reports.Column{Name: "note"})
+	both := map[string]bool{} // clusters whose owner and dedicated user change
+	for _, c := range p.Changes {
+		if c.Restart && c.Action == ActionSingleUser {
+			both[objectKey(c)] = slices.ContainsFunc(p.Changes, func(o Change) bool {
+				return o.Restart && o.Action == ActionOwner && objectKey(o) == objectKey(c)
+			})
+		}
+	}
 	for _, c := range p.Changes {
 		note := ""
 		switch {
+		case c.Restart && c.Action == ActionOwner && both[objectKey(c)]:
+			note = "the cluster is " + c.State + ": apply terminates it, changes the owner and the dedicated user and starts it again (one restart)"
 		case c.Restart && c.Action == ActionOwner:
 			note = "the cluster is " + c.State + ": apply terminates it, changes the owner and starts it again"
+		case c.Restart && both[objectKey(c)]:
+			note = "the cluster is " + c.State + ": changed while it is terminated for its owner change (the same restart)"
 		case c.Restart:
 			note = "the cluster is " + c.State + ": the change restarts it"
 		case c.Irreversible:
@@ -106,8 +119,10 @@ func phaseName(ph int) string {
 	return fmt.Sprint(ph)
 }
 
-// planCounts counts a plan's changes by phase, and the irreversible ones.
+// planCounts counts a plan's changes by phase, and the running clusters
+// apply restarts (once each, however many of their changes need it).
 func planCounts(p *Plan) (objects, deactivate, tokens, restarts int) {
+	clusters := map[string]bool{}
 	for _, c := range p.Changes {
 		switch c.Phase {
 		case PhaseObjects:
@@ -117,7 +132,8 @@ func planCounts(p *Plan) (objects, deactivate, tokens, restarts int) {
 		case PhaseTokens:
 			tokens++
 		}
-		if c.Restart {
+		if c.Restart && !clusters[objectKey(c)] {
+			clusters[objectKey(c)] = true
 			restarts++
 		}
 	}
@@ -134,7 +150,7 @@ func writePlanSummary(w io.Writer, p *Plan) {
 	}
 	fmt.Fprintf(w, "\nPlan: %d object changes in %d of the %d workspaces read", objects, len(changed), len(p.Workspaces))
 	if restarts > 0 {
-		fmt.Fprintf(w, " (%d restart a running cluster)", restarts)
+		fmt.Fprintf(w, " (%s restarted once each)", plural(restarts, "running cluster"))
 	}
 	if deact > 0 {
 		fmt.Fprintf(w, ", %d deactivation changes", deact)

@@ -25,12 +25,20 @@ func RunRollback(ctx context.Context, opts ApplyOptions, d Deps) error {
 	if err := opts.normalize("rollback"); err != nil {
 		return err
 	}
-	if _, _, err := journal.Read[record](opts.JournalDir); err != nil {
-		return err
+	_, recs, err := journal.Read[record](opts.JournalDir)
+	if err != nil {
+		return damagedJournal("rollback", err)
 	}
+	question := ""
 	if !opts.DryRun && !opts.Yes {
+		path := cmpOr(opts.PlanPath, journal.PlanPath(opts.JournalDir))
+		plan, _, err := ReadPlan(path)
+		if err != nil {
+			return err
+		}
+		question = rollbackSummary(plan, journal.Replay(recs, mergeRecord))
 		if !opts.Terminal || d.Streams == nil {
-			return &InputError{Input: "dbiam handover rollback", Problem: "rollback changes objects back and reactivates identities, and stdin is not a terminal to confirm it",
+			return &InputError{Input: "dbiam handover rollback", Problem: question + ", and stdin is not a terminal to confirm it",
 				Fix: "check \"dbiam handover status\", then pass --yes", Err: ErrNotConfirmed}
 		}
 	}
@@ -39,8 +47,8 @@ func RunRollback(ctx context.Context, opts ApplyOptions, d Deps) error {
 		return err
 	}
 	defer cleanup()
-	if !opts.DryRun && !opts.Yes {
-		if err := confirmText(d, "Rollback will put back every change apply made that the journal records"); err != nil {
+	if question != "" {
+		if err := confirmText(d, question); err != nil {
 			return err
 		}
 	}
@@ -70,6 +78,67 @@ func RunRollback(ctx context.Context, opts ApplyOptions, d Deps) error {
 			Hint: "the state is not fully back; see the lines above and \"dbiam handover status\""}
 	}
 	return nil
+}
+
+// rollbackSummary says everything rollback will do, from the plan and the
+// journal's views: reactivate each deactivated identity and restore its
+// direct workspace assignments, then put back each object change apply
+// made (restarting a cluster that is running), skipping an object
+// changed since apply; and which revoked tokens cannot come back.
+func rollbackSummary(p *Plan, views map[string]*journal.View[record]) string {
+	var identities []string
+	objectWS, assignWS := map[int64]bool{}, map[int64]bool{}
+	clusters := map[string]bool{}
+	objects, assignments, tokens := 0, 0, 0
+	for _, c := range p.Changes {
+		v := views[c.ID]
+		if v == nil || !v.Data.Changed || v.Undone {
+			continue
+		}
+		switch {
+		case c.Phase == PhaseTokens:
+			if v.State == journal.Done {
+				tokens++
+			}
+		case c.Action == ActionDeactivate:
+			identities = append(identities, c.Identity)
+		case c.Action == ActionUnassign:
+			assignments++
+			assignWS[c.WorkspaceID] = true
+		default:
+			objects++
+			objectWS[c.WorkspaceID] = true
+			if c.Kind == KindCluster {
+				clusters[objectKey(c)] = true
+			}
+		}
+	}
+	var parts []string
+	if len(identities) > 0 {
+		parts = append(parts, fmt.Sprintf("reactivate %s at account level (%s)", plural(len(identities), "identity"), strings.Join(identities, ", ")))
+	}
+	if assignments > 0 {
+		parts = append(parts, fmt.Sprintf("restore %s in %s", plural(assignments, "direct workspace assignment"), plural(len(assignWS), "workspace")))
+	}
+	if objects > 0 {
+		what := fmt.Sprintf("put back %s in %s of account %s (previous owners, run-as identities, dedicated users and manager levels; an object changed since apply is skipped and reported)",
+			plural(objects, "object change"), plural(len(objectWS), "workspace"), p.AccountID)
+		if len(clusters) > 0 {
+			what += fmt.Sprintf(", restarting each of %s that is running (once)", plural(len(clusters), "cluster"))
+		}
+		if len(parts) > 0 {
+			what = "then " + what
+		}
+		parts = append(parts, what)
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "find nothing to put back (the journal records no change apply made that is not undone)")
+	}
+	out := "Rollback will " + strings.Join(parts, ", ")
+	if tokens > 0 {
+		out += fmt.Sprintf("; %s revoked by apply cannot come back (IRREVERSIBLE): rollback ends with the state not fully back", plural(tokens, "token"))
+	}
+	return out
 }
 
 // confirmText asks for "yes" on the terminal.
@@ -171,18 +240,14 @@ func (r *runner) undoChange(c Change) journal.StepFunc[record] {
 			if st.Value != "" {
 				return journal.OutcomeDone, record{}, nil // active again
 			}
-			if err := s.Intend(record{Call: "set", Changed: true}); err != nil {
-				return journal.OutcomeDone, record{}, err
-			}
-			return journal.OutcomeDone, record{}, r.remote.Write(ctx, c, "active", nil, st)
+			return journal.OutcomeDone, record{}, r.send(s, record{Call: "set", Changed: true},
+				func(ctx context.Context) error { return r.remote.Write(ctx, c, "active", nil, st) })
 		case ActionUnassign:
 			if st.Value != "" {
 				return journal.OutcomeDone, record{}, nil // assigned again
 			}
-			if err := s.Intend(record{Call: "set", Changed: true}); err != nil {
-				return journal.OutcomeDone, record{}, err
-			}
-			return journal.OutcomeDone, record{}, r.remote.Write(ctx, c, "", prev.PreviousPermissions, st)
+			return journal.OutcomeDone, record{}, r.send(s, record{Call: "set", Changed: true},
+				func(ctx context.Context) error { return r.remote.Write(ctx, c, "", prev.PreviousPermissions, st) })
 		case ActionManage:
 			want := prev.PreviousLevel
 			if want == "NONE" {
@@ -194,10 +259,8 @@ func (r *runner) undoChange(c Change) journal.StepFunc[record] {
 			if !reached(c, st) {
 				return journal.OutcomeSkipped, record{Reason: fmt.Sprintf("changed since apply: %s now holds %q", c.To.String(), st.Level)}, nil
 			}
-			if err := s.Intend(record{Call: "set", Changed: true}); err != nil {
-				return journal.OutcomeDone, record{}, err
-			}
-			return journal.OutcomeDone, record{}, r.remote.Write(ctx, c, want, nil, st)
+			return journal.OutcomeDone, record{}, r.send(s, record{Call: "set", Changed: true},
+				func(ctx context.Context) error { return r.remote.Write(ctx, c, want, nil, st) })
 		}
 		back := Principal{cmpOr(prev.PreviousType, c.From.Type), cmpOr(prev.Previous, c.From.Name)}
 		if c.Kind == KindCluster {
@@ -211,12 +274,10 @@ func (r *runner) undoChange(c Change) journal.StepFunc[record] {
 			return journal.OutcomeSkipped, record{Reason: fmt.Sprintf("changed since apply: it is now %s, not %s", cmpOr(st.Value, "(none)"), c.To.String()),
 				Found: st.Value}, nil
 		}
-		if err := s.Intend(record{Call: "set", Changed: true}); err != nil {
-			return journal.OutcomeDone, record{}, err
-		}
 		undo := Change{ID: c.ID, WorkspaceID: c.WorkspaceID, Kind: c.Kind, ObjectID: c.ObjectID, ObjectName: c.ObjectName,
 			Action: c.Action, From: c.To, To: back}
-		if err := r.remote.Write(ctx, undo, back.Name, nil, st); err != nil {
+		if err := r.send(s, record{Call: "set", Changed: true},
+			func(ctx context.Context) error { return r.remote.Write(ctx, undo, back.Name, nil, st) }); err != nil {
 			return journal.OutcomeDone, record{}, fmt.Errorf("put back %s %s: %w", c.Action, objectLabel(c.Kind, c.ObjectID, c.ObjectName), err)
 		}
 		return journal.OutcomeDone, record{}, nil

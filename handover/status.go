@@ -24,7 +24,7 @@ func RunStatus(ctx context.Context, opts StatusOptions, d Deps) error {
 	}
 	h, recs, err := journal.Read[record](opts.JournalDir)
 	if err != nil {
-		return err
+		return damagedJournal("status", err)
 	}
 	plan, raw, err := ReadPlan(journal.PlanPath(opts.JournalDir))
 	if err != nil {

@@ -20,19 +20,24 @@ type VerifyOptions struct {
 }
 
 // Difference is one change whose live state is not what the plan and the
-// journal say it should be.
+// journal say it should be, or whose object could not be read (NotRead:
+// the change is not verified).
 type Difference struct {
 	Change Change
 	// Expected and Found describe the state.
 	Expected, Found string
+	// NotRead is the error of a read that failed.
+	NotRead error
 }
 
 // RunVerify re-reads every object of the plan (GET only) and reports every
 // difference from what the plan and the journal say: a change apply made
 // (or found made) must be in place, a change not made must no longer
 // depend on the leaving identity, a deactivated identity must be inactive
-// and unassigned, a revoked token gone. It returns a *PartialError (exit 2)
-// when there are differences.
+// and unassigned, a revoked token gone. A read that fails does not stop
+// it: every object that can be read is checked, and each one that cannot
+// is listed as not verified, with the error. It returns a *PartialError
+// (exit 2) when there are differences or changes not verified.
 func RunVerify(ctx context.Context, opts VerifyOptions, d Deps) error {
 	if opts.PlanPath == "" {
 		return &InputError{Input: "dbiam handover verify", Problem: "no plan file", Fix: "pass the plan written by \"dbiam handover plan\""}
@@ -52,7 +57,7 @@ func RunVerify(ctx context.Context, opts VerifyOptions, d Deps) error {
 	switch {
 	case errors.Is(err, journal.ErrNoJournal):
 	case err != nil:
-		return err
+		return damagedJournal("verify", err)
 	default:
 		if err := journal.CheckHeader(journal.Path(opts.JournalDir), h, journal.Header{Kind: JournalKind, PlanSHA256: journal.SHA256(raw)}); err != nil {
 			return err
@@ -72,20 +77,39 @@ func RunVerify(ctx context.Context, opts VerifyOptions, d Deps) error {
 			return err
 		}
 	}
-	diffs, err := verifyPlan(ctx, plan, views, remote, opts.Parallel)
-	if err != nil {
-		return err
+	diffs := verifyPlan(ctx, plan, views, remote, opts.Parallel)
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("verify interrupted: %w", err)
 	}
 	if d.Streams != nil {
 		if err := printDifferences(d.Streams, plan, diffs); err != nil {
 			return err
 		}
 	}
-	if len(diffs) > 0 {
-		return &PartialError{Op: "verify", Failed: len(diffs), Total: len(plan.Changes), What: "changes differ from the plan",
+	differ, unread := countDifferences(diffs)
+	switch {
+	case unread > 0:
+		return &PartialError{Op: "verify", Failed: differ + unread, Total: len(plan.Changes),
+			What: fmt.Sprintf("changes differ from the plan or are not verified (%d differ, %d could not be read)", differ, unread),
+			Hint: "see the lines above; fix what kept an object from being read (permissions, throttling, a workspace out of reach) and verify again"}
+	case differ > 0:
+		return &PartialError{Op: "verify", Failed: differ, Total: len(plan.Changes), What: "changes differ from the plan",
 			Hint: "see the differences above; run apply again, or plan again for objects that changed"}
 	}
 	return nil
+}
+
+// countDifferences counts the differences found and the changes not
+// verified.
+func countDifferences(diffs []Difference) (differ, unread int) {
+	for _, d := range diffs {
+		if d.NotRead != nil {
+			unread++
+		} else {
+			differ++
+		}
+	}
+	return differ, unread
 }
 
 // expectation says what a change's live state should be, from its journal
@@ -107,13 +131,12 @@ func expectation(c Change, v *journal.View[record]) (wantDone bool, label string
 	return false, "apply " + string(v.State)
 }
 
-// verifyPlan reads every change's object and returns the differences, in
-// plan order.
-func verifyPlan(ctx context.Context, plan *Plan, views map[string]*journal.View[record], remote Remote, parallel int) ([]Difference, error) {
+// verifyPlan reads every change's object and returns the differences and
+// the changes whose object could not be read, in plan order.
+func verifyPlan(ctx context.Context, plan *Plan, views map[string]*journal.View[record], remote Remote, parallel int) []Difference {
 	var (
 		mu    sync.Mutex
 		diffs = map[string]Difference{}
-		first error
 	)
 	sems := map[int64]chan struct{}{}
 	for _, c := range plan.Changes {
@@ -131,9 +154,12 @@ func verifyPlan(ctx context.Context, plan *Plan, views map[string]*journal.View[
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
-				if first == nil {
-					first = fmt.Errorf("verify %s: %w", c.ID, err)
+				want, _ := expectation(c, views[c.ID])
+				expected := describe(c)
+				if !want {
+					expected = "no dependency on " + c.Identity
 				}
+				diffs[c.ID] = Difference{Change: c, Expected: expected, Found: "not verified: could not read it: " + oneLine(err.Error()), NotRead: err}
 				return
 			}
 			want, label := expectation(c, views[c.ID])
@@ -146,16 +172,18 @@ func verifyPlan(ctx context.Context, plan *Plan, views map[string]*journal.View[
 		})
 	}
 	wg.Wait()
-	if first != nil {
-		return nil, first
-	}
 	var out []Difference
 	for _, c := range plan.Changes {
 		if d, ok := diffs[c.ID]; ok {
 			out = append(out, d)
 		}
 	}
-	return out, nil
+	return out
+}
+
+// oneLine keeps a message on one table row.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
 }
 
 func foundText(c Change, st live) string {
@@ -190,6 +218,12 @@ func printDifferences(s *reports.Streams, plan *Plan, diffs []Difference) error 
 			return err
 		}
 	}
-	fmt.Fprintf(s.Out, "Verify: %d changes checked, %d differences\n", len(plan.Changes), len(diffs))
+	differ, unread := countDifferences(diffs)
+	if unread > 0 {
+		fmt.Fprintf(s.Out, "Verify: %d of %d changes checked, %d differences; %d not verified (their object could not be read)\n",
+			len(plan.Changes)-unread, len(plan.Changes), differ, unread)
+		return nil
+	}
+	fmt.Fprintf(s.Out, "Verify: %d changes checked, %d differences\n", len(plan.Changes), differ)
 	return nil
 }

@@ -65,7 +65,9 @@
 // per step; [Executor] runs steps against a journal: it skips steps already
 // done, lets the step read live state first (what a started-but-unfinished
 // step did may or may not have landed), records the intent before each
-// write ([Step.Intend]), and records the outcome. A journal write failure
+// write ([Step.Intend], called from scim's before-send hook once the rate
+// limiter granted the write, so that a write still waiting for its slot
+// has no record), and records the outcome. A journal write failure
 // cancels the run. Once the run is stopped (Ctrl-C), calls already sent
 // may finish for a grace period and are recorded, but no new write starts:
 // Intend refuses it. With a nil journal (a dry run) nothing is written.

@@ -503,7 +503,24 @@ func (j *Journal[P]) Dir() string { return j.dir }
 // several goroutines share fsyncs. After a failed write or fsync every
 // append fails.
 func (j *Journal[P]) Append(r Record[P]) (Record[P], error) {
+	return j.AppendUnless(r, nil)
+}
+
+// AppendUnless is Append, except that it writes nothing and returns
+// stop's error when stop, called under the journal's lock right before
+// the record would take its sequence number, returns one. Records are
+// written one at a time, so a condition stop reads (a run's context being
+// cancelled) is true of every record written after it turned: a step's
+// intent is never recorded after the run was stopped, however many steps
+// waited on the lock when it was.
+func (j *Journal[P]) AppendUnless(r Record[P], stop func() error) (Record[P], error) {
 	j.mu.Lock()
+	if stop != nil {
+		if err := stop(); err != nil {
+			j.mu.Unlock()
+			return r, err
+		}
+	}
 	if j.closed {
 		j.mu.Unlock()
 		return r, fmt.Errorf("append to journal %s: journal is closed", j.path)

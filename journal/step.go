@@ -109,13 +109,30 @@ func (e *Executor[P]) Views() map[string]View[P] {
 // Append writes a record of step id (not in a dry run) and folds it into
 // the views. A write failure is fatal (see OnFatal).
 func (e *Executor[P]) Append(id string, state State, data P, stepErr error) error {
+	return e.appendUnless(id, state, data, stepErr, nil)
+}
+
+// appendUnless is Append, writing nothing when stop returns an error
+// under the journal's lock (see [Journal.AppendUnless]); that error is
+// returned and is not fatal.
+func (e *Executor[P]) appendUnless(id string, state State, data P, stepErr error, stop func() error) error {
 	r := Record[P]{Step: id, State: state, Data: data}
 	if stepErr != nil {
 		r.Error = stepErr.Error()
 	}
 	if e.j != nil {
 		var err error
-		if r, err = e.j.Append(r); err != nil {
+		var stopped error
+		check := func() error {
+			if stop == nil {
+				return nil
+			}
+			stopped = stop()
+			return stopped
+		}
+		if r, err = e.j.AppendUnless(r, check); stopped != nil {
+			return stopped
+		} else if err != nil {
 			e.mu.Lock()
 			if e.fatal == nil {
 				e.fatal = err
@@ -159,16 +176,31 @@ type Step[P any] struct {
 // never for a call that will not be sent). In a dry run it writes nothing.
 //
 // Once the run's context is cancelled (Ctrl-C), Intend records nothing and
-// returns an error wrapping the context's: the grace period lets a write
-// whose intent is recorded go out and be recorded (including the time it
-// waits for its rate limit), never starts a new one. The step then stops;
+// returns an error wrapping the context's; the check is made again under
+// the journal's lock, so that no intent follows the stop, not even one
+// whose append was waiting for the lock. The grace period lets a write
+// whose intent is recorded go out and be recorded, never starts a new one.
+// Call Intend from the transport's before-send hook (scim.BeforeSend),
+// once the rate limiter granted the write: an intent recorded before that
+// wait announces a write that the stop may abandon. The step then stops;
 // a resumed run reads the live state and goes on.
 func (s *Step[P]) Intend(data P) error {
-	if err := s.Run.Err(); err != nil {
-		return fmt.Errorf("step %s: no new write after the run was stopped: %w", s.ID, err)
+	stopped := func() error {
+		if err := s.Run.Err(); err != nil {
+			return fmt.Errorf("step %s: no new write after the run was stopped: %w", s.ID, err)
+		}
+		return nil
+	}
+	if err := stopped(); err != nil {
+		return err
+	}
+	// Checked again under the journal's lock: a step that waited on it
+	// while the run was stopped records nothing.
+	if err := s.e.appendUnless(s.ID, Started, s.e.payload(s.base, data), nil, stopped); err != nil {
+		return err
 	}
 	s.began = true
-	return s.e.Append(s.ID, Started, s.e.payload(s.base, data), nil)
+	return nil
 }
 
 // Began reports whether Intend was called in this run.

@@ -3,7 +3,10 @@ package journal
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -194,6 +197,58 @@ func TestNoNewWriteAfterCancel(t *testing.T) {
 	}
 	if got := states(j.Records()); got != "a=started" {
 		t.Errorf("records = %s, want only the first intent", got)
+	}
+}
+
+// TestNoIntentAfterCancelUnderContention: steps that passed the stop check
+// but wait on the journal's lock when the run is stopped record nothing
+// and send nothing (handover's apply, with 8 workers, recorded a dozen
+// intents after a stop this way).
+func TestNoIntentAfterCancelUnderContention(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stoppedAt int64
+	release := make(chan struct{})
+	j, err := Open[payload](dir, header(), Options{Now: testClock(), BeforeAppend: func(seq int64) {
+		if seq == 1 {
+			<-release // hold the lock until every other step waits on it
+			stoppedAt = seq
+			cancel()
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	ex := NewExecutor(j, nil, ExecOptions[payload]{Merge: mergePayload})
+	const steps = 16
+	var sent atomic.Int32
+	var waiting, done sync.WaitGroup
+	waiting.Add(steps)
+	for i := range steps {
+		done.Go(func() {
+			ex.Run(ctx, fmt.Sprint("s", i), payload{}, func(s *Step[payload]) (Outcome, payload, error) {
+				waiting.Done()
+				if err := s.Intend(payload{Before: "x"}); err != nil {
+					return OutcomeDone, payload{}, err
+				}
+				sent.Add(1)
+				return OutcomeDone, payload{}, nil
+			})
+		})
+	}
+	waiting.Wait()
+	time.Sleep(10 * time.Millisecond) // let the steps reach the lock; the assertion holds either way
+	close(release)
+	done.Wait()
+	for _, r := range j.Records() {
+		if r.Seq > stoppedAt && r.State == Started {
+			t.Errorf("record %d: %s started after the stop (record %d)", r.Seq, r.Step, stoppedAt)
+		}
+	}
+	if n := sent.Load(); n != 1 {
+		t.Errorf("%d writes sent, want the one whose intent was recorded before the stop", n)
 	}
 }
 

@@ -182,7 +182,8 @@ func TestConformanceMLComputeSDK(t *testing.T) {
 		elenaID = p.id
 	}
 	srv.mu.RUnlock()
-	if pools[0].InstancePoolName != "elena-interactive" || pools[0].DefaultTags["InstancePoolCreator"] != elenaID {
+	if pools[0].InstancePoolName != "elena-interactive" || pools[0].DefaultTags["DatabricksInstancePoolCreatorId"] != elenaID ||
+		pools[0].DefaultTags["InstancePoolCreator"] != "" {
 		t.Errorf("pool = %+v", pools[0])
 	}
 	sameStrings(t, "pool ACL", acl("instance-pools", pools[1].InstancePoolId), []string{ucETL + "=CAN_MANAGE", "data-engineers=CAN_ATTACH_TO", "admins=CAN_MANAGE</instance-pools/"})

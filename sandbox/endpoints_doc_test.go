@@ -148,7 +148,8 @@ func TestEndpointsDocumented(t *testing.T) {
 }
 
 // TestKnobsDocumented: every behaviour knob of Options (all fields but the
-// seed and the clock) is in the knobs table of docs/sandbox-endpoints.md.
+// seed and the clock) is in the knobs table of docs/sandbox-endpoints.md,
+// and every row of that table gives a default, a strict setting and a source.
 func TestKnobsDocumented(t *testing.T) {
 	b, err := os.ReadFile(endpointsDoc)
 	if err != nil {
@@ -166,6 +167,22 @@ func TestKnobsDocumented(t *testing.T) {
 		}
 		if !strings.Contains(knobs, "`"+f.Name+"`") {
 			t.Errorf("Options.%s is not in the knobs table of %s", f.Name, endpointsDoc)
+		}
+	}
+	// Every row says its default, its strict setting and its source.
+	for _, line := range strings.Split(knobs, "\n") {
+		if !strings.HasPrefix(line, "| `") {
+			continue
+		}
+		cells := strings.Split(strings.Trim(line, "|"), " | ")
+		if len(cells) != 4 {
+			t.Errorf("knob row %q has %d cells, want 4 (no | inside cells)", line, len(cells))
+			continue
+		}
+		for k, name := range []string{"default", "strict setting", "source"} {
+			if strings.TrimSpace(cells[k+1]) == "" {
+				t.Errorf("knob row %s: no %s", cells[0], name)
+			}
 		}
 	}
 }

@@ -30,11 +30,16 @@ import (
 // id). A registered model's creator is its user_id and holds CAN_MANAGE
 // (type registered-models, by the model's Databricks id, which only
 // databricks/registered-models/get returns). An instance pool names its
-// creator by SCIM id in default_tags.InstancePoolCreator and the creator
-// holds CAN_MANAGE (type instance-pools). A cluster policy has
-// creator_user_name and only CAN_USE grants (type cluster-policies):
-// workspace admins alone manage policies. A vector search endpoint's
-// creator holds CAN_MANAGE (type vector-search-endpoints, by endpoint id).
+// creator by SCIM id in default_tags.DatabricksInstancePoolCreatorId, with
+// Vendor and DatabricksInstancePoolId, as Databricks' usage-tags docs and
+// the Terraform provider's recorded pool (exporter/test-data/
+// get-instance-pool1.json) show (the SDK's doc comment names
+// InstancePoolCreator, InstancePoolName and InstancePoolId, which no
+// recording carries), and the creator holds CAN_MANAGE (type
+// instance-pools). A cluster policy has creator_user_name and only CAN_USE
+// grants (type cluster-policies): workspace admins alone manage policies. A
+// vector search endpoint's creator holds CAN_MANAGE (type
+// vector-search-endpoints, by endpoint id).
 
 func init() {
 	registerFamily(family{name: "mlcompute", load: loadMLCompute, routes: registerMLCompute})
@@ -435,8 +440,7 @@ func listInstancePools(c *call) error {
 	out := []map[string]any{}
 	for _, p := range c.s.ml(c.ws).pools {
 		tags := map[string]string{"Vendor": "Databricks", "DatabricksInstancePoolId": p.InstancePoolID,
-			"InstancePoolCreator": p.creatorID,
-			"InstancePoolName":    p.InstancePoolName, "InstancePoolId": p.InstancePoolID}
+			"DatabricksInstancePoolCreatorId": p.creatorID}
 		out = append(out, map[string]any{"instance_pool_id": p.InstancePoolID, "instance_pool_name": p.InstancePoolName,
 			"node_type_id": cmp.Or(p.NodeTypeID, "i3.xlarge"), "state": p.State, "min_idle_instances": p.MinIdle,
 			"idle_instance_autotermination_minutes": 60, "default_tags": tags,

@@ -61,10 +61,11 @@ import (
 //
 // Page tokens are opaque and bound to their list (a token of another list
 // is 400 INVALID_PARAMETER_VALUE "Invalid page token."). Clusters terminated
-// more than 30 days ago are listed only when pinned (pinned_by_user_name:
-// not in the SDK's ClusterDetails, but real replies carry it: the
-// Terraform provider's recorded cluster list,
-// exporter/test-data/clusters-list-response.json, has it, and a
+// more than 30 days ago are listed only when pinned (pinned_by_user_name,
+// the pinner's user id despite its name: not in the SDK's ClusterDetails,
+// but real replies carry it: the Terraform provider's recorded cluster
+// list, exporter/test-data/clusters-list-response.json, has it with user
+// ids as values, and a
 // live-workspace test of the DataThirstLtd/azure.databricks.cicd.tools
 // PowerShell module, Tests/Set-DatabricksClusterPinStatus.tests.ps1, reads
 // it from GET /api/2.0/clusters/list after pinning and finds it gone after
@@ -537,13 +538,18 @@ type wireCluster struct {
 	PinnedByUserName       string            `json:"pinned_by_user_name,omitempty"`
 }
 
-func renderCluster(cl *clusterObj) wireCluster {
+// renderCluster renders a cluster as lists and gets return it. Its
+// pinned_by_user_name is, despite the name, the pinner's user id: both
+// pinned clusters of the Terraform provider's recorded list
+// (exporter/test-data/clusters-list-response.json) carry a number there
+// ("661448457191611", "100095"). Callers hold s.mu.
+func renderCluster(c *call, cl *clusterObj) wireCluster {
 	out := wireCluster{ClusterID: cl.ClusterID, ClusterName: cl.ClusterName, CreatorUserName: cl.Creator,
 		SingleUserName: cl.SingleUserName, DataSecurityMode: cl.DataSecurityMode, ClusterSource: cl.ClusterSource,
 		State: cl.State, SparkVersion: cmp.Or(cl.SparkVersion, "15.4.x-scala2.12"),
 		NodeTypeID: cmp.Or(cl.NodeTypeID, "i3.xlarge"), NumWorkers: cl.NumWorkers,
 		AutoterminationMinutes: cl.AutoterminationMinutes, PolicyID: cl.PolicyID, CustomTags: cl.CustomTags,
-		StartTime: cl.started, TerminatedTime: cl.terminated, PinnedByUserName: cl.PinnedBy,
+		StartTime: cl.started, TerminatedTime: cl.terminated, PinnedByUserName: c.pinnerID(cl.PinnedBy),
 		DefaultTags: map[string]string{"Vendor": "Databricks", "Creator": cl.Creator,
 			"ClusterName": cl.ClusterName, "ClusterId": cl.ClusterID}}
 	out.DriverNodeTypeID = out.NodeTypeID
@@ -551,6 +557,19 @@ func renderCluster(cl *clusterObj) wireCluster {
 		out.StateMessage = "Inactive cluster terminated (inactive for 120 minutes)."
 	}
 	return out
+}
+
+// pinnerID is the id of the user who pinned a cluster ("" if none); the
+// seed names the pinner, a live principal of the workspace when the seed
+// was loaded. A pinner deleted since keeps its name, as no id is left.
+func (c *call) pinnerID(name string) string {
+	if name == "" {
+		return ""
+	}
+	if p := c.s.st.findPrincipal(c.ws, name); p != nil {
+		return p.id
+	}
+	return name
 }
 
 var clusterStateRank = map[string]int{"RUNNING": 0, "PENDING": 1, "RESTARTING": 2, "RESIZING": 3,
@@ -576,7 +595,7 @@ func (c *call) listedClusters() []*clusterObj {
 func listClustersV20(c *call) error {
 	out := []wireCluster{}
 	for _, cl := range c.listedClusters() {
-		out = append(out, renderCluster(cl))
+		out = append(out, renderCluster(c, cl))
 	}
 	return c.reply(http.StatusOK, map[string]any{"clusters": out})
 }
@@ -641,7 +660,7 @@ func listClusters(c *call) error {
 		PrevPageToken string        `json:"prev_page_token,omitempty"`
 	}{NextPageToken: next}
 	for _, cl := range sel[from:to] {
-		resp.Clusters = append(resp.Clusters, renderCluster(cl))
+		resp.Clusters = append(resp.Clusters, renderCluster(c, cl))
 	}
 	if from > 0 {
 		resp.PrevPageToken = pageToken("clusters", max(0, from-(to-from)))
@@ -669,7 +688,7 @@ func getCluster(c *call) error {
 			if !c.canSeeListed(permTypeClusters, id) {
 				return c.denied(permTypeClusters, id)
 			}
-			return c.reply(http.StatusOK, renderCluster(cl))
+			return c.reply(http.StatusOK, renderCluster(c, cl))
 		}
 	}
 	return restErr(http.StatusBadRequest, errInvalidParameter, "Cluster %s does not exist", id)
@@ -763,21 +782,27 @@ type wirePipelineState struct {
 }
 
 type wirePipelineSpec struct {
-	ID         string `json:"id"`
-	Name       string `json:"name"`
-	Catalog    string `json:"catalog,omitempty"`
-	Target     string `json:"target,omitempty"`
-	Continuous bool   `json:"continuous"`
-	Serverless bool   `json:"serverless"`
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Catalog     string `json:"catalog,omitempty"`
+	Target      string `json:"target,omitempty"`
+	Continuous  bool   `json:"continuous"`
+	Development bool   `json:"development"`
+	Serverless  bool   `json:"serverless"`
 	// Libraries are {"notebook": {"path": ...}} or {"file": {"path": ...}}.
 	Libraries []map[string]map[string]string `json:"libraries,omitempty"`
 }
 
+// wirePipeline is a pipeline as GET /api/2.0/pipelines/{id} returns it.
+// The sandbox runs no updates: latest_updates is always empty, as in the
+// Terraform provider's recorded idle pipeline
+// (exporter/test-data/get-dlt-pipeline.json).
 type wirePipeline struct {
 	wirePipelineState
-	RunAs        *SeedRunAs       `json:"run_as,omitempty"`
-	LastModified int64            `json:"last_modified"`
-	Spec         wirePipelineSpec `json:"spec"`
+	RunAs         *SeedRunAs       `json:"run_as,omitempty"`
+	LastModified  int64            `json:"last_modified"`
+	LatestUpdates []struct{}       `json:"latest_updates"`
+	Spec          wirePipelineSpec `json:"spec"`
 }
 
 func renderPipelineState(p *pipelineObj) wirePipelineState {
@@ -904,7 +929,7 @@ func getPipeline(c *call) error {
 				}
 			}
 			return c.reply(http.StatusOK, wirePipeline{wirePipelineState: renderPipelineState(p), RunAs: &runAs,
-				LastModified: p.lastModified, Spec: spec})
+				LastModified: p.lastModified, LatestUpdates: []struct{}{}, Spec: spec})
 		}
 	}
 	return restErr(http.StatusNotFound, errResourceDoesNotExist, "The specified pipeline %s was not found.", id)

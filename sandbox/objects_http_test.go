@@ -349,8 +349,15 @@ func TestObjectsClusters(t *testing.T) {
 	if _, ok := names["grace-old-experiments"]; ok {
 		t.Error("a cluster terminated 45 days ago and not pinned is listed")
 	}
-	if cl, ok := names["kira-benchmarks"]; !ok || cl.PinnedByUserName == "" {
-		t.Errorf("a pinned cluster terminated 60 days ago must be listed with pinned_by_user_name: %+v", cl)
+	// pinned_by_user_name holds the pinner's user id, as in the Terraform
+	// provider's recorded list (aisha pinned it).
+	if cl, ok := names["kira-benchmarks"]; !ok || cl.PinnedByUserName != authzAishaID {
+		t.Errorf("a pinned cluster terminated 60 days ago must be listed with pinned_by_user_name %s (aisha's id): %+v", authzAishaID, cl)
+	}
+	for _, cl := range all {
+		if cl.PinnedByUserName != "" && strings.Trim(cl.PinnedByUserName, "0123456789") != "" {
+			t.Errorf("%s: pinned_by_user_name %q is not a user id", cl.ClusterName, cl.PinnedByUserName)
+		}
 	}
 	// Default order: state (running first), pinned first, name.
 	var order []string
@@ -363,7 +370,7 @@ func TestObjectsClusters(t *testing.T) {
 	}
 	dev := names["elena-dev"]
 	if dev.CreatorUserName != objElena || dev.SingleUserName != objElena || dev.DataSecurityMode != "SINGLE_USER" ||
-		dev.State != "RUNNING" || dev.ClusterSource != "UI" || dev.PinnedByUserName != objElena {
+		dev.State != "RUNNING" || dev.ClusterSource != "UI" || dev.PinnedByUserName != objElenaID {
 		t.Errorf("elena-dev: %+v", dev)
 	}
 	if tags := names["shared-etl"].CustomTags; tags["team"] != "data-eng" {

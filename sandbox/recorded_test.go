@@ -24,7 +24,7 @@ type recordedReply struct {
 	Method  string              `json:"method"`
 	Path    string              `json:"path"`
 	Scope   string              `json:"scope"`   // "workspace" or "account"
-	Sandbox string              `json:"sandbox"` // the request on the default seed; {account_id}, {job}, {scope}, {account_group} are filled in
+	Sandbox string              `json:"sandbox"` // the request on the default seed; {account_id}, {job}, {pipeline}, {scope}, {account_group} are filled in
 	Client  string              `json:"client"`  // which dbiam client parses it ("" = an inline struct outside scim)
 	Sources []map[string]string `json:"sources"`
 	Reply   json.RawMessage     `json:"reply"`
@@ -128,6 +128,24 @@ func recordedPlaceholders(t *testing.T, srv *Server) map[string]string {
 			break
 		}
 	}
+	var pipelines struct {
+		Statuses []struct {
+			PipelineID string `json:"pipeline_id"`
+		} `json:"statuses"`
+	}
+	decode(t, c.ok(200, "GET", "/api/2.0/pipelines?max_results=100", nil).body, &pipelines)
+	for _, p := range pipelines.Statuses { // one with a library
+		var got struct {
+			Spec struct {
+				Libraries []any `json:"libraries"`
+			} `json:"spec"`
+		}
+		decode(t, c.ok(200, "GET", "/api/2.0/pipelines/"+p.PipelineID, nil).body, &got)
+		if len(got.Spec.Libraries) > 0 {
+			ph["{pipeline}"] = p.PipelineID
+			break
+		}
+	}
 	var scopes struct {
 		Scopes []struct {
 			Name string `json:"name"`
@@ -148,8 +166,8 @@ func recordedPlaceholders(t *testing.T, srv *Server) map[string]string {
 			break
 		}
 	}
-	if ph["{job}"] == "" || ph["{scope}"] == "" || ph["{account_group}"] == "" {
-		t.Fatalf("the default seed lacks a scheduled job, a secret scope in workspace %d, or an account group with members and an external id: %v", wsProd, ph)
+	if ph["{job}"] == "" || ph["{pipeline}"] == "" || ph["{scope}"] == "" || ph["{account_group}"] == "" {
+		t.Fatalf("the default seed lacks a scheduled job, a pipeline with a library, a secret scope in workspace %d, or an account group with members and an external id: %v", wsProd, ph)
 	}
 	return ph
 }

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -91,6 +92,27 @@ var recordedClients = map[string]func(ctx context.Context, w *WorkspaceClient, a
 	},
 	"permissions-jobs": func(ctx context.Context, w *WorkspaceClient, _ *AccountClient) (any, error) {
 		return GetPermissions(ctx, w, "jobs", "12")
+	},
+	"instance-pools": wrap("instance_pools", ListInstancePools),
+	"experiments":    wrap("experiments", ListExperiments),
+	"ml-models":      wrap("registered_models", ListMLModels),
+	"pipeline": func(ctx context.Context, w *WorkspaceClient, _ *AccountClient) (any, error) {
+		return GetPipeline(ctx, w, "6f1c2b3a-0000-4000-8000-00000000a1b2")
+	},
+	"metastore-assignment": func(ctx context.Context, w *WorkspaceClient, _ *AccountClient) (any, error) {
+		return CurrentMetastore(ctx, w)
+	},
+	"secret-scopes": func(ctx context.Context, w *WorkspaceClient, _ *AccountClient) (any, error) {
+		names, err := ListSecretScopes(ctx, w)
+		scopes := make([]map[string]string, len(names))
+		for i, n := range names {
+			scopes[i] = map[string]string{"name": n}
+		}
+		return map[string]any{"scopes": scopes}, err
+	},
+	"secret-acls": func(ctx context.Context, w *WorkspaceClient, _ *AccountClient) (any, error) {
+		l, err := ListSecretACLs(ctx, w, "etl")
+		return map[string]any{"items": l}, err
 	},
 }
 
@@ -210,5 +232,49 @@ func TestRecordedRepliesClient(t *testing.T) {
 		if !tested[name] {
 			t.Errorf("client %q has no recorded reply", name)
 		}
+	}
+}
+
+// TestRecordedInstancePoolCreator: the creator of a pool shaped like the
+// recorded reply is found. Real replies name it in the default tag
+// DatabricksInstancePoolCreatorId (the SDK's doc comment says
+// InstancePoolCreator, which no recording shows).
+func TestRecordedInstancePoolCreator(t *testing.T) {
+	b, err := os.ReadFile("../testdata/recorded/replies.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var entries []recordedEntry
+	if err := json.Unmarshal(b, &entries); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range entries {
+		if e.Client != "instance-pools" {
+			continue
+		}
+		found = true
+		var reply struct {
+			Pools []InstancePool `json:"instance_pools"`
+		}
+		if err := json.Unmarshal(e.Reply, &reply); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range reply.Pools {
+			want, err := strconv.ParseInt(p.DefaultTags["DatabricksInstancePoolCreatorId"], 10, 64)
+			if err != nil || want == 0 {
+				t.Fatalf("recorded pool %s: creator tag %q", p.InstancePoolID, p.DefaultTags["DatabricksInstancePoolCreatorId"])
+			}
+			if got := p.CreatorID(); got != want {
+				t.Errorf("pool %s: CreatorID() = %d, want %d from DatabricksInstancePoolCreatorId", p.InstancePoolID, got, want)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no recorded instance pools reply")
+	}
+	// The SDK doc comment's tag is still honoured when it is the only one.
+	if got := (InstancePool{DefaultTags: map[string]string{"InstancePoolCreator": "17"}}).CreatorID(); got != 17 {
+		t.Errorf("CreatorID with InstancePoolCreator = %d, want 17", got)
 	}
 }

@@ -61,6 +61,55 @@ type callOptions struct {
 	header     *http.Header
 	// final holds the statuses returned at once, never retried (NoRetryOn).
 	final []int
+	// beforeSend are the hooks of BeforeSend and WithBeforeSend.
+	beforeSend []func() error
+}
+
+// BeforeSend runs fn once for the call, after the call's rate-limit slot
+// was granted, its concurrency slot taken and its credentials added, right
+// before its first attempt is sent; later attempts (retries) do not run
+// it again, and a call that is never sent (its context ended while it
+// waited for a slot) never runs it. When fn fails the request is not
+// sent and the call fails with fn's error, without a retry.
+//
+// It is for a write-ahead journal: the record that announces a write is
+// written (and made durable) only for a call that is about to be sent,
+// never for one still waiting for the rate limiter, which a killed process
+// would leave announced but never made.
+func BeforeSend(fn func() error) CallOption {
+	return func(o *callOptions) { o.beforeSend = append(o.beforeSend, fn) }
+}
+
+type beforeSendKey struct{}
+
+// WithBeforeSend returns a copy of ctx whose calls run fn as [BeforeSend]
+// does (once per call made with it), for a caller that reaches this
+// package through an interface whose methods take no CallOption, as
+// httptrace.WithClientTrace does for net/http. Hooks of nested
+// WithBeforeSend calls all run, outermost first.
+func WithBeforeSend(ctx context.Context, fn func() error) context.Context {
+	hooks := append(slices.Clip(BeforeSendHooks(ctx)), fn)
+	return context.WithValue(ctx, beforeSendKey{}, hooks)
+}
+
+// BeforeSendHooks returns the hooks WithBeforeSend put in ctx, outermost
+// first. An implementation of such an interface that does not send
+// through this package (a test double, a decorator that sends nothing)
+// runs them where a client of this package would send.
+func BeforeSendHooks(ctx context.Context) []func() error {
+	hooks, _ := ctx.Value(beforeSendKey{}).([]func() error)
+	return hooks
+}
+
+// RunBeforeSend runs the hooks of ctx (see [BeforeSendHooks]) in order and
+// returns the first error.
+func RunBeforeSend(ctx context.Context) error {
+	for _, fn := range BeforeSendHooks(ctx) {
+		if err := fn(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Idempotent marks a POST or PATCH as safe to repeat, so transport errors and
@@ -102,6 +151,29 @@ type attemptInfo struct {
 	attempt int
 	limiter *adaptiveLimiter // the class's bucket, looked up once per call
 	sent    *time.Time       // set by limitTransport: the attempt's slot
+	// hooks is the call's BeforeSend state, shared by its attempts.
+	hooks *sendHooks
+}
+
+// sendHooks are a call's BeforeSend hooks; they run before the first
+// attempt that reaches the wire.
+type sendHooks struct {
+	fns []func() error
+	ran bool
+}
+
+// run runs the hooks unless an earlier attempt did.
+func (h *sendHooks) run() error {
+	if h == nil || h.ran {
+		return nil
+	}
+	h.ran = true
+	for _, fn := range h.fns {
+		if err := fn(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 type attemptKey struct{}
@@ -145,9 +217,11 @@ type stackConfig struct {
 //     pays, retries included.
 //  3. semaphoreTransport: caps in-flight requests per workspace.
 //  4. authTransport: clones the request and adds credentials via the SDK.
-//  5. observeTransport: bounds the attempt with the request timeout and
+//  5. hookTransport: runs the call's BeforeSend hooks before its first
+//     attempt that gets this far.
+//  6. observeTransport: bounds the attempt with the request timeout and
 //     reports a RequestEvent with redacted headers.
-//  6. base: the http.RoundTripper doing the I/O.
+//  7. base: the http.RoundTripper doing the I/O.
 func newTransport(c stackConfig) *retrier {
 	return &retrier{cfg: c, next: &limitTransport{
 		now: c.now, sleep: c.sleep,
@@ -155,9 +229,11 @@ func newTransport(c stackConfig) *retrier {
 			sem: c.registry.semaphore(c.host, c.workspaceID),
 			next: &authTransport{
 				host: c.host, authenticate: c.authenticate, secrets: c.secrets,
-				next: &observeTransport{
-					host: c.host, workspaceID: c.workspaceID, timeout: c.requestTimeout, onRequest: c.onRequest, now: c.now, secrets: c.secrets,
-					next: c.base,
+				next: &hookTransport{
+					next: &observeTransport{
+						host: c.host, workspaceID: c.workspaceID, timeout: c.requestTimeout, onRequest: c.onRequest, now: c.now, secrets: c.secrets,
+						next: c.base,
+					},
 				},
 			},
 		},
@@ -187,9 +263,13 @@ func (r *retrier) do(ctx context.Context, req *http.Request, class Class, opts c
 	path := req.URL.Path
 	start := r.cfg.now()
 	limiter := r.cfg.registry.limiter(r.cfg.host, r.cfg.workspaceID, class)
+	var hooks *sendHooks
+	if fns := append(slices.Clip(BeforeSendHooks(ctx)), opts.beforeSend...); len(fns) > 0 {
+		hooks = &sendHooks{fns: fns}
+	}
 	for attempt := 1; ; attempt++ {
 		var sent time.Time
-		rep, err := r.attempt(ctx, req, attemptInfo{class: class, attempt: attempt, limiter: limiter, sent: &sent})
+		rep, err := r.attempt(ctx, req, attemptInfo{class: class, attempt: attempt, limiter: limiter, sent: &sent, hooks: hooks})
 		var apiErr *APIError
 		if err == nil && (rep.status < 200 || rep.status > 299) {
 			apiErr = parseAPIError(req.Method, path, rep.status, rep.header, rep.body, r.cfg.now())
@@ -286,6 +366,12 @@ type authError struct{ error }
 
 func (e authError) Unwrap() error { return e.error }
 
+// hookError is the error of a BeforeSend hook; the request was not sent.
+// Its text is the hook's.
+type hookError struct{ error }
+
+func (e hookError) Unwrap() error { return e.error }
+
 // shouldRetry decides whether a failed attempt is retried. Throttling (429 or
 // REQUEST_LIMIT_EXCEEDED/RESOURCE_EXHAUSTED, whatever the status) is always
 // retried: the server did not run the request. A request that never left
@@ -320,6 +406,9 @@ func classify(err error, idempotent bool) (retry, unknown bool) {
 	}
 	if tlsProblem(err) != "" {
 		return false, false // the handshake failed: nothing was sent, and a retry fails alike
+	}
+	if _, ok := errors.AsType[hookError](err); ok {
+		return false, false
 	}
 	if notSent(err) {
 		return true, false
@@ -434,6 +523,20 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	return t.next.RoundTrip(clone)
+}
+
+// hookTransport runs the call's BeforeSend hooks before the first attempt
+// that reaches it, after every wait of the layers above.
+type hookTransport struct {
+	next http.RoundTripper
+}
+
+func (t *hookTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if err := attemptOf(req.Context()).hooks.run(); err != nil {
+		closeBody(req)
+		return nil, hookError{err}
+	}
+	return t.next.RoundTrip(req)
 }
 
 // observeTransport bounds each exchange with the request timeout and reports

@@ -167,7 +167,12 @@ func MLModelID(ctx context.Context, d Doer, name string) (string, error) {
 }
 
 // InstancePool is an instance pool. Its creator's SCIM id is the default
-// tag InstancePoolCreator.
+// tag DatabricksInstancePoolCreatorId: so Databricks' usage-tags docs
+// ("Monitor usage using cluster and pool tags") and every public recording
+// of a pool (the Terraform provider's exporter/test-data/get-instance-pool1.json)
+// name it. The SDK's InstancePoolAndStats doc comment says
+// InstancePoolCreator, which no recording shows; it is read when the other
+// is absent.
 type InstancePool struct {
 	InstancePoolID   string            `json:"instance_pool_id"`
 	InstancePoolName string            `json:"instance_pool_name,omitempty"`
@@ -177,7 +182,11 @@ type InstancePool struct {
 
 // CreatorID returns the pool creator's SCIM id (0 when the tag is absent).
 func (p InstancePool) CreatorID() int64 {
-	n, _ := strconv.ParseInt(p.DefaultTags["InstancePoolCreator"], 10, 64)
+	v, ok := p.DefaultTags["DatabricksInstancePoolCreatorId"]
+	if !ok {
+		v = p.DefaultTags["InstancePoolCreator"]
+	}
+	n, _ := strconv.ParseInt(v, 10, 64)
 	return n
 }
 
