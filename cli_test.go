@@ -255,7 +255,7 @@ func TestCompletions(t *testing.T) {
 		{"--profile=prod | au", []string{"audit"}},
 		{"audit | --pro", []string{"--profile"}},
 		{"audit | -", nil}, // checked below: flags of audit, then the global ones
-		{"migrate | ", []string{"plan", "apply", "status", "verify", "finalize", "rollback"}},
+		{"migrate | ", []string{"plan", "apply", "status", "verify", "finalize", "rollback", "adopt"}},
 		{"migrate plan | --gr", []string{"--group", "--group-regex"}},
 		{"migrate apply | ", nil},
 		{"migrate apply plan.json | --y", []string{"--yes"}},

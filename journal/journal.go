@@ -47,6 +47,30 @@ var ErrNoJournal = errors.New("no journal")
 // last line, or its sequence numbers or hash chain are broken.
 var ErrCorrupt = errors.New("journal is damaged")
 
+// CorruptError is a damaged journal: the line where it breaks and what is
+// wrong there. It matches [ErrCorrupt]. A command with a repair path of
+// its own names it instead of the default advice (errors.As, then
+// [CorruptError.Describe]).
+type CorruptError struct {
+	Path    string // the journal file
+	Line    int    // 1-based line number
+	Problem string // e.g. "repeats sequence number 2 (expected 3): a record was duplicated or moved"
+}
+
+// Error names the file and the line, and says to move the directory
+// aside or pass another one.
+func (e *CorruptError) Error() string {
+	return e.Describe("move the directory aside or pass another journal directory")
+}
+
+// Describe is the error's text with fix as the advice.
+func (e *CorruptError) Describe(fix string) string {
+	return fmt.Sprintf("read journal %s: %v: line %d %s; %s", e.Path, ErrCorrupt, e.Line, e.Problem, fix)
+}
+
+// Is makes errors.Is(err, ErrCorrupt) true.
+func (e *CorruptError) Is(target error) bool { return target == ErrCorrupt }
+
 // Header is the first line of a journal.
 type Header struct {
 	Version int `json:"journal_version"`
@@ -198,8 +222,7 @@ func parse[P any](path string, data []byte) (parsed[P], error) {
 		line int
 	)
 	fail := func(n int, format string, args ...any) (parsed[P], error) {
-		return parsed[P]{}, fmt.Errorf("read journal %s: %w: line %d %s; move the directory aside or pass another journal directory",
-			path, ErrCorrupt, n, fmt.Sprintf(format, args...))
+		return parsed[P]{}, &CorruptError{Path: path, Line: n, Problem: fmt.Sprintf(format, args...)}
 	}
 	for len(data) > 0 {
 		i := bytes.IndexByte(data, '\n')

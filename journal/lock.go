@@ -159,6 +159,12 @@ func procStatState(stat []byte) (byte, bool) {
 	return stat[i+2], true
 }
 
+// ProcessAlive reports whether a process with this pid runs on this host
+// (a zombie, killed but not reaped, does not). Where the platform cannot
+// tell, every process counts as running. Status commands use it to say
+// whether the holder of a lock is still at work.
+func ProcessAlive(pid int) bool { return processAlive(pid) }
+
 // ReadLock returns who holds the lock of journal directory dir; the error
 // matches os.ErrNotExist when nobody does.
 func ReadLock(dir string) (LockInfo, error) { return readLock(filepath.Join(dir, LockFileName)) }

@@ -2,17 +2,14 @@ package migrate
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/dbiam/dbiam/journal"
 	"github.com/dbiam/dbiam/reports"
 	"github.com/dbiam/dbiam/scim"
 )
@@ -32,7 +29,7 @@ const (
 	// names and memberships for up to 60 s, so three minutes leaves room.
 	DefaultVisibleTimeout = 3 * time.Minute
 	// DefaultGrace is how long in-flight calls may finish after Ctrl-C.
-	DefaultGrace = 10 * time.Second
+	DefaultGrace = journal.DefaultGrace
 	// DefaultParallel is how many groups are worked on at once.
 	DefaultParallel = 16
 	// DefaultAccountParallel is how many account groups are ensured at once.
@@ -40,10 +37,6 @@ const (
 	// them, this only keeps a few requests queued.
 	DefaultAccountParallel = 8
 )
-
-// planCopyName is the copy of the plan kept in the journal directory, so
-// that status, rollback and finalize need only --journal.
-const planCopyName = "plan.json"
 
 // ApplyOptions are the options of "dbiam migrate apply".
 type ApplyOptions struct {
@@ -210,8 +203,7 @@ func RunApply(ctx context.Context, opts ApplyOptions, d Deps) error {
 	if err != nil {
 		return err
 	}
-	sum := planSHA256(raw)
-	hdr := JournalHeader{JournalVersion: JournalVersion, PlanSHA256: sum, Lineage: plan.Lineage, ToolVersion: opts.ToolVersion}
+	hdr := journalHeader(plan, raw, opts.ToolVersion)
 
 	// Everything that can refuse the run does so before the lock, which
 	// creates the journal directory: the journal (read only) must belong
@@ -219,15 +211,15 @@ func RunApply(ctx context.Context, opts ApplyOptions, d Deps) error {
 	// changes must be confirmed.
 	h, recs, err := ReadJournal(opts.JournalDir)
 	switch {
-	case errors.Is(err, ErrNoJournal):
+	case errors.Is(err, journal.ErrNoJournal):
 	case err != nil:
 		return err
-	case h.PlanSHA256 != sum:
-		return fmt.Errorf("read journal %s: %w: it was written for plan sha256 %s, this plan is %s; pass the plan it was made for, or a new --journal directory",
-			JournalPath(opts.JournalDir), ErrJournalMismatch, short(h.PlanSHA256), short(sum))
+	default:
+		if err := journal.CheckHeader(journal.Path(opts.JournalDir), h, hdr); err != nil {
+			return err
+		}
 	}
-	views := Replay(recs)
-	pre := newExecutor(plan, nil, nil, views, opts, log)
+	pre := newExecutor(plan, nil, nil, recs, opts, log)
 	scope, err := pre.scopeGroups(opts.Workspaces, opts.Groups)
 	if err != nil {
 		return err
@@ -238,22 +230,22 @@ func RunApply(ctx context.Context, opts ApplyOptions, d Deps) error {
 		}
 	}
 
-	var j *Journal
+	var j *journal.Journal[Payload]
 	if !opts.DryRun {
-		lock, err := AcquireLock(opts.JournalDir, LockOptions{Command: "migrate apply", Force: opts.ForceUnlock, Now: d.Now, Log: log})
+		lock, err := acquireLock(opts.JournalDir, "apply", opts.ForceUnlock, d)
 		if err != nil {
 			return err
 		}
 		defer lock.Release()
-		j, err = OpenJournal(opts.JournalDir, hdr, d.Now)
+		j, err = openJournal(opts.JournalDir, hdr, d.Now)
 		if err != nil {
 			return err
 		}
 		defer j.Close()
-		if err := savePlanCopy(opts.JournalDir, raw); err != nil {
+		if err := journal.SavePlan(opts.JournalDir, raw); err != nil {
 			return err
 		}
-		views = Replay(j.Records())
+		recs = j.Records()
 	}
 
 	remote := opts.Remote
@@ -264,10 +256,10 @@ func RunApply(ctx context.Context, opts ApplyOptions, d Deps) error {
 		}
 	}
 	if opts.DryRun {
-		remote = DryRunPlan(remote, log, plan, views)
+		remote = DryRunPlan(remote, log, plan, Replay(recs))
 	}
 
-	ex := newExecutor(plan, remote, j, views, opts, log)
+	ex := newExecutor(plan, remote, j, recs, opts, log)
 	ex.dryRun = opts.DryRun
 	ex.scope = scope
 	if d.Streams != nil {
@@ -299,45 +291,10 @@ func RunApply(ctx context.Context, opts ApplyOptions, d Deps) error {
 	return nil
 }
 
-// planSHA256 returns the hex sha256 of a plan file's bytes.
-func planSHA256(raw []byte) string {
-	h := sha256.Sum256(raw)
-	return hex.EncodeToString(h[:])
-}
-
-// savePlanCopy keeps the plan's bytes in the journal directory (once).
-func savePlanCopy(dir string, raw []byte) error {
-	path := filepath.Join(dir, planCopyName)
-	if old, err := os.ReadFile(path); err == nil && planSHA256(old) == planSHA256(raw) {
-		return nil
-	}
-	err := reports.WriteFile(path, 0o600, func(w io.Writer) error {
-		_, err := w.Write(raw)
-		return err
-	}, reports.Force(true))
-	if err != nil {
-		return fmt.Errorf("save plan copy in %s: %w", dir, err)
-	}
-	return nil
-}
-
-// loadJournalPlan reads the journal in dir and the plan copy next to it,
-// checking that they belong together.
-func loadJournalPlan(dir string) (*Plan, JournalHeader, []Record, error) {
-	h, recs, err := ReadJournal(dir)
-	if err != nil {
-		return nil, h, nil, err
-	}
-	path := filepath.Join(dir, planCopyName)
-	p, raw, err := ReadPlan(path)
-	if err != nil {
-		return nil, h, nil, err
-	}
-	if sum := planSHA256(raw); sum != h.PlanSHA256 {
-		return nil, h, nil, fmt.Errorf("read plan %s: %w: journal was written for plan sha256 %s, the copy is %s",
-			path, ErrJournalMismatch, short(h.PlanSHA256), short(sum))
-	}
-	return p, h, recs, nil
+// acquireLock takes the lock of the journal directory for "migrate op"
+// (see journal.AcquireLock).
+func acquireLock(dir, op string, force bool, d Deps) (*journal.Lock, error) {
+	return journal.AcquireLock(dir, journal.LockOptions{Command: "migrate " + op, Activity: "migration", Force: force, Now: d.Now, Log: d.logger()})
 }
 
 // applyOutcome says how many groups the apply migrated and where its
@@ -377,14 +334,16 @@ func writeApplySummary(w io.Writer, r ApplyResult, dry bool) {
 type executor struct {
 	plan   *Plan
 	remote Remote
-	j      *Journal // nil in dry-run
+	// jx runs the steps against the journal (whose records it keeps
+	// replayed); its journal is nil in a dry run and before the journal
+	// is opened.
+	jx *journal.Executor[Payload]
 	// scope are the groups apply works on (nil: every migrated group of
 	// the plan); see scopeGroups.
 	scope []groupRef
 	// dryRun is set for a dry run: log lines say what would be done, and
 	// waits for the service to catch up are skipped (nothing changed).
 	dryRun bool
-	views  map[string]*StepView
 	opts   ApplyOptions
 	log    *reports.Logger
 
@@ -412,11 +371,13 @@ type executor struct {
 	// printed before its first change.
 	out io.Writer
 
+	// warm holds back every group but the first unfinished one until that
+	// one made progress (see warmUp); nil when nothing is held back.
+	warm *gate
+
 	mu      sync.Mutex
 	res     ApplyResult
 	counted map[string]bool // account group keys whose members res counts
-	fatal   error
-	cancel  context.CancelFunc
 }
 
 // signal is a channel closed at most once.
@@ -478,8 +439,21 @@ type agRun struct {
 	err    error
 }
 
-func newExecutor(p *Plan, r Remote, j *Journal, views map[string]*StepView, opts ApplyOptions, log *reports.Logger) *executor {
-	ex := &executor{plan: p, remote: r, j: j, views: views, opts: opts, log: log, ags: map[string]*agRun{}}
+// newExecutor returns an executor of plan p over remote r that appends to
+// j; with a nil j (a dry run, or a look before the journal is opened) recs
+// give the journal's state and nothing is written.
+func newExecutor(p *Plan, r Remote, j *journal.Journal[Payload], recs []Record, opts ApplyOptions, log *reports.Logger) *executor {
+	ex := &executor{plan: p, remote: r, opts: opts, log: log, ags: map[string]*agRun{}}
+	ex.jx = journal.NewExecutor(j, recs, journal.ExecOptions[Payload]{
+		Merge:       mergePayload,
+		Grace:       opts.Grace,
+		Retry:       retryThrottled,
+		Sleep:       ex.pause,
+		RedoSkipped: true, // a skipped step is run again: its cause may be gone
+		OnRetry: func(step string, err error, round int, wait time.Duration) {
+			log.Warn("step throttled past the retry budget; running it again", "step", step, "round", round+1, "wait", wait)
+		},
+	})
 	for i := range p.AccountGroups {
 		ag := &p.AccountGroups[i]
 		ex.ags[ag.Key] = &agRun{plan: ag, done: make(chan struct{})}
@@ -548,13 +522,14 @@ func (ex *executor) markNeeded(groups []groupRef) {
 func (ex *executor) run(parent context.Context) (ApplyResult, error) {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
-	ex.cancel = cancel
+	ex.jx.OnFatal(cancel)
 
 	groups := ex.scope
 	if groups == nil {
 		groups = activeGroups(ex.plan)
 	}
 	ex.markNeeded(groups)
+	lead, leadAGs := ex.warmUp(groups)
 	ex.renamed = make(map[string]*signal, len(groups))
 	for _, gr := range groups {
 		ex.renamed[groupStepID(KindRenameLocal, gr.ws.WorkspaceID, gr.g.LocalID)] = &signal{ch: make(chan struct{})}
@@ -590,6 +565,10 @@ func (ex *executor) run(parent context.Context) (ApplyResult, error) {
 				a.err = errors.New("not needed")
 				return
 			}
+			if !leadAGs[key] && !ex.warm.wait(ctx) {
+				a.err = ctx.Err()
+				return
+			}
 			for _, m := range a.plan.Members {
 				if m.Kind != KindGroup || m.GroupKey == "" {
 					continue
@@ -611,20 +590,26 @@ func (ex *executor) run(parent context.Context) (ApplyResult, error) {
 				return
 			}
 			defer release(agSem)
-			a.id, a.err = ex.ensureAccountGroup(ctx, parent, a)
+			a.id, a.err = ex.ensureAccountGroup(ctx, a)
 		}()
 	}
 	for _, gr := range groups {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ex.runGroup(ctx, parent, gr, grSem)
+			if gr.g == lead {
+				defer ex.warm.open()
+			} else if !ex.warm.wait(ctx) {
+				ex.pending(gr.ws)
+				return
+			}
+			ex.runGroup(ctx, gr, grSem)
 		}()
 	}
 	wg.Wait()
 	ex.mu.Lock()
 	defer ex.mu.Unlock()
-	return ex.res, ex.fatal
+	return ex.res, ex.jx.Fatal()
 }
 
 // agOrder returns the account group keys in plan order.
@@ -651,7 +636,7 @@ func acquire(ctx context.Context, sem chan struct{}) bool {
 func release(sem chan struct{}) { <-sem }
 
 // runGroup runs the per-group steps of one local group.
-func (ex *executor) runGroup(ctx, parent context.Context, gr groupRef, sem chan struct{}) {
+func (ex *executor) runGroup(ctx context.Context, gr groupRef, sem chan struct{}) {
 	ws, g := gr.ws, gr.g
 	if sig := ex.renamed[groupStepID(KindRenameLocal, ws.WorkspaceID, g.LocalID)]; sig != nil {
 		defer sig.fire()
@@ -718,7 +703,7 @@ func (ex *executor) runGroup(ctx, parent context.Context, gr groupRef, sem chan 
 			}
 		}
 		if err == nil {
-			err = ex.runStep(ctx, parent, gs.spec(kind), gs.fn(kind))
+			err = ex.runStep(ctx, gs.spec(kind), gs.fn(kind))
 		}
 		if kind == KindRenameLocal && err == nil {
 			if sig := ex.renamed[groupStepID(KindRenameLocal, ws.WorkspaceID, g.LocalID)]; sig != nil {
@@ -771,11 +756,11 @@ func (ex *executor) countDone(gr groupRef) {
 			ex.res.Members += len(ag.Members)
 		}
 	}
-	if v := ex.viewLocked(groupStepID(KindMigratePermissions, gr.ws.WorkspaceID, gr.g.LocalID)); v != nil {
+	if v := ex.view(groupStepID(KindMigratePermissions, gr.ws.WorkspaceID, gr.g.LocalID)); v != nil {
 		ex.res.Permissions += v.Detail.PermissionsMigrated
 		ex.res.PermissionsAtLeast = ex.res.PermissionsAtLeast || v.Detail.PermissionsAtLeast
 	}
-	if v := ex.viewLocked(groupStepID(KindMigrateSecretACLs, gr.ws.WorkspaceID, gr.g.LocalID)); v != nil {
+	if v := ex.view(groupStepID(KindMigrateSecretACLs, gr.ws.WorkspaceID, gr.g.LocalID)); v != nil {
 		ex.res.SecretACLs += len(v.Detail.SecretACLs)
 	}
 }
@@ -805,131 +790,193 @@ type stepSpec struct {
 	group string
 }
 
+// payload is the part of every record of the step that identifies it.
+func (s stepSpec) payload() Payload {
+	return Payload{Kind: s.kind, WorkspaceID: s.wsID, Group: s.group}
+}
+
 // stepRun is one execution of a step. ctx carries the grace period after
 // cancellation, for calls; parent is the run's context, for loops that
 // should stop at once.
 type stepRun struct {
 	ex     *executor
-	spec   stepSpec
+	s      *journal.Step[Payload]
 	view   *StepView // the step's journal state before this run; never nil
 	ctx    context.Context
 	parent context.Context
-	began  bool
 }
 
-// begin records that the step is about to change something remotely, with
-// what is needed to undo or resume it. It is written and fsync'ed before it
-// returns; a step calls it before each write whose undo needs new detail.
+// begin records at once that the step is under way, with what a later
+// run needs to undo or resume it (durable before it returns). Steps use
+// it for what a reply told them (the id of a group just created); the
+// intent of a write is recorded with sending.
 func (r *stepRun) begin(d *Detail) error {
-	r.began = true
-	return r.ex.append(Record{Step: r.spec.id, Kind: r.spec.kind, WorkspaceID: r.spec.wsID, Group: r.spec.group,
-		State: StateStarted, Detail: d})
+	return r.s.Intend(Payload{Detail: d})
+}
+
+// sending returns the context for the write calls that d announces: the
+// started record with d is written (and made durable) by the transport's
+// before-send hook (scim.WithBeforeSend) once the first of those calls
+// has been granted by the rate limiter, right before it is sent; the
+// calls after it in the same context write nothing more. A call that is
+// never sent leaves no record, so that a killed run leaves announced only
+// what it was about to send; and once the run is interrupted (Ctrl-C) no
+// call of the context is sent any more, not even one the limiter grants
+// during the grace period (which is for the calls already sent). Reads
+// made with it would run the hook too: use it for writes only. In a dry
+// run the record (kept in memory) is made at once.
+func (r *stepRun) sending(d *Detail) context.Context {
+	if r.ex.dryRun {
+		_ = r.begin(d)
+		return r.ctx
+	}
+	var (
+		once sync.Once
+		err  error
+	)
+	return scim.WithBeforeSend(r.ctx, func() error {
+		if cerr := r.parent.Err(); cerr != nil {
+			return cerr
+		}
+		once.Do(func() { err = r.begin(d) })
+		return err
+	})
 }
 
 // throttleRounds and throttlePause bound how often, and after what pause
 // (doubling each round: 30 s, 1 min, 2 min, 4 min, 8 min), a step that was
 // throttled past the client's retry budget is run again before its group
-// fails.
+// fails: the server ran nothing, and a step reads live state before it
+// acts.
 const (
 	throttleRounds = 5
 	throttlePause  = 30 * time.Second
 )
 
-// runStep runs fn as step spec unless the journal says it is done.
-func (ex *executor) runStep(ctx, parent context.Context, spec stepSpec, fn func(*stepRun) (*Detail, error)) error {
-	view := ex.view(spec.id)
-	if view != nil && view.State == StateDone {
-		return nil
+// retryThrottled is the executor's retry policy (journal.ExecOptions).
+func retryThrottled(err error, round int) (time.Duration, bool) {
+	if !errors.Is(err, scim.ErrThrottled) || round >= throttleRounds {
+		return 0, false
 	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if view == nil {
-		view = &StepView{Step: spec.id}
-	}
-	cctx, cancel := graceContext(ctx, ex.opts.Grace)
-	defer cancel()
-	r := &stepRun{ex: ex, spec: spec, view: view, ctx: cctx, parent: ctx}
-	ex.log.Debug("step", "step", spec.id)
-	d, err := fn(r)
-	// Throttling past the client's retry budget is no reason to give up on a
-	// group: the server ran nothing, and a step reads live state before it
-	// acts, so it is run again after a pause that grows each round.
-	for round := 0; err != nil && errors.Is(err, scim.ErrThrottled) && round < throttleRounds && ctx.Err() == nil; round++ {
-		wait := throttlePause << round
-		ex.log.Warn("step throttled past the retry budget; running it again", "step", spec.id, "round", round+1, "wait", wait)
-		if serr := ex.opts.Sleep(ctx, wait); serr != nil {
-			err = serr
-			break
+	return throttlePause << round, true
+}
+
+// runStep runs fn as step spec unless the journal says it is done (see
+// journal.Executor.Run): a failure is recorded with the detail fn
+// returned, an interruption leaves the started record for a resumed run,
+// which reads live state.
+func (ex *executor) runStep(ctx context.Context, spec stepSpec, fn func(*stepRun) (*Detail, error)) error {
+	ran := false
+	_, err := ex.jx.Run(ctx, spec.id, spec.payload(), func(s *journal.Step[Payload]) (journal.Outcome, Payload, error) {
+		if !ran {
+			ex.log.Debug("step", "step", spec.id)
 		}
-		d, err = fn(r)
+		ran = true
+		prior := stepView(s.Prior)
+		d, err := fn(&stepRun{ex: ex, s: s, view: &prior, ctx: s.Ctx, parent: s.Run})
+		return journal.OutcomeDone, Payload{Detail: d}, err
+	})
+	if ran {
+		// The first group made progress: the others may go (warmUp).
+		ex.warm.open()
 	}
-	if err != nil {
-		if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
-			return err // interrupted: the started record stays; resume reads live state
-		}
-		ex.recordFailure(spec, err, d)
-		return err
-	}
-	return ex.append(Record{Step: spec.id, Kind: spec.kind, WorkspaceID: spec.wsID, Group: spec.group, State: StateDone, Detail: d})
+	return err
 }
 
 // recordFailure appends a failed record.
 func (ex *executor) recordFailure(spec stepSpec, err error, d *Detail) {
-	_ = ex.append(Record{Step: spec.id, Kind: spec.kind, WorkspaceID: spec.wsID, Group: spec.group,
-		State: StateFailed, Error: err.Error(), Detail: d})
+	p := spec.payload()
+	p.Detail = d
+	_ = ex.jx.Append(spec.id, journal.Failed, p, err)
 }
 
-// append writes a record to the journal (not in dry-run) and folds it into
-// the in-memory views. A journal write failure stops the whole run: no
-// remote change may follow an unrecorded intent.
-func (ex *executor) append(r Record) error {
-	if ex.j != nil {
-		var err error
-		if r, err = ex.j.Append(r); err != nil {
-			ex.mu.Lock()
-			if ex.fatal == nil {
-				ex.fatal = err
-			}
-			ex.mu.Unlock()
-			if ex.cancel != nil {
-				ex.cancel()
-			}
-			return err
-		}
-	}
-	ex.mu.Lock()
-	defer ex.mu.Unlock()
-	fold(ex.views, r)
-	return nil
-}
+// fatalErr returns the journal write error that stopped the run, if any.
+func (ex *executor) fatalErr() error { return ex.jx.Fatal() }
 
-// view returns a copy of a step's view, or nil.
+// view returns a copy of a step's view, or nil when it has no record.
 func (ex *executor) view(id string) *StepView {
-	ex.mu.Lock()
-	defer ex.mu.Unlock()
-	return ex.viewLocked(id)
-}
-
-func (ex *executor) viewLocked(id string) *StepView {
-	v := ex.views[id]
-	if v == nil {
+	v, ok := ex.jx.View(id)
+	if !ok {
 		return nil
 	}
-	c := *v
-	return &c
+	sv := stepView(v)
+	return &sv
 }
 
-// graceContext returns a context that is not cancelled with parent but
-// grace after it, so that in-flight calls can finish cleanly.
-func graceContext(parent context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
-	stop := context.AfterFunc(parent, func() {
-		t := time.AfterFunc(grace, cancel)
-		context.AfterFunc(ctx, func() { t.Stop() })
-	})
-	return ctx, func() {
-		stop()
-		cancel()
+// views returns every step's view.
+func (ex *executor) views() map[string]*StepView {
+	out := map[string]*StepView{}
+	for id, v := range ex.jx.Views() {
+		sv := stepView(v)
+		out[id] = &sv
+	}
+	return out
+}
+
+// pause waits d (opts.Sleep) or until ctx is done. Waiting is not
+// progress: the groups that warmUp holds back go first.
+func (ex *executor) pause(ctx context.Context, d time.Duration) error {
+	ex.warm.open()
+	return ex.opts.Sleep(ctx, d)
+}
+
+// warmUp picks the group a run starts with: the first group of groups
+// (plan order) whose steps are not all done. Until it has run one step,
+// finished, or waits (for the service, a pause or another group's
+// rename), it runs alone with the account groups it needs: a run that is
+// restarted again and again (killed every few seconds) then makes
+// progress on it in each run, whatever the number of unfinished groups,
+// instead of spending each run reading them all before its first write.
+// It returns the group and those account groups (their keys), and sets
+// ex.warm; nil when every group is done.
+func (ex *executor) warmUp(groups []groupRef) (*GroupPlan, map[string]bool) {
+	for _, gr := range groups {
+		if ex.groupDone(gr.ws.WorkspaceID, gr.g.LocalID) {
+			continue
+		}
+		keys := map[string]bool{}
+		var mark func(key string)
+		mark = func(key string) {
+			a := ex.ags[key]
+			if a == nil || keys[key] {
+				return
+			}
+			keys[key] = true
+			for _, m := range a.plan.Members {
+				if m.Kind == KindGroup && m.GroupKey != "" {
+					mark(m.GroupKey)
+				}
+			}
+		}
+		mark(gr.g.AccountGroupKey)
+		ex.warm = &gate{ch: make(chan struct{})}
+		return gr.g, keys
+	}
+	return nil, nil
+}
+
+// gate is a barrier opened once. A nil gate is open.
+type gate struct {
+	ch   chan struct{}
+	once sync.Once
+}
+
+// open lets every waiter through.
+func (g *gate) open() {
+	if g != nil {
+		g.once.Do(func() { close(g.ch) })
+	}
+}
+
+// wait blocks until the gate is open (true) or ctx is done (false).
+func (g *gate) wait(ctx context.Context) bool {
+	if g == nil {
+		return ctx.Err() == nil
+	}
+	select {
+	case <-g.ch:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }

@@ -67,7 +67,8 @@ func Command(io *reports.Streams, connect scim.ConnectFunc) *cli.Command {
 		Usage: "migrate workspace-local groups to account groups",
 		Description: `Plan, apply, check, finish or undo the migration of workspace-local groups to account
 groups: "plan" writes a plan file and changes nothing; "apply" executes it with a journal and
-resumes where it stopped; "status", "verify", "finalize" and "rollback" work from the journal.`,
+resumes where it stopped; "status", "verify", "finalize" and "rollback" work from the journal;
+"adopt" rebuilds a damaged or lost journal from the plan and the live state.`,
 		Subcommands: []*cli.Command{
 			planCommand(d),
 			{
@@ -174,6 +175,25 @@ resumes where it stopped; "status", "verify", "finalize" and "rollback" work fro
 					}
 					return RunRollback(c.Context, RollbackOptions{JournalDir: c.String("journal"), Groups: groups,
 						DryRun: c.Bool("dry-run"), Force: c.Bool("force"), ForceUnlock: c.Bool("force-unlock"), Yes: c.Bool("yes")}, d)
+				},
+			},
+			{
+				Name:      "adopt",
+				Usage:     "rebuild a damaged or lost journal from the plan and the live state (changes nothing remotely)",
+				ArgsUsage: "PLAN",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "journal", Aliases: []string{"j"}, Required: true,
+						Usage: "new or empty directory for the rebuilt journal (required)"},
+					&cli.DurationFlag{Name: "wait", Value: DefaultVisibleTimeout,
+						Usage: "how long to look again for planned account groups no list shows yet (lists lag creates); shorter records them as creates that may have been sent"},
+				},
+				Action: func(c *cli.Context) error {
+					plan, err := onePlanArg(c)
+					if err != nil {
+						return err
+					}
+					return RunAdopt(c.Context, AdoptOptions{PlanPath: plan, JournalDir: c.String("journal"), Wait: c.Duration("wait"),
+						ToolVersion: c.App.Version}, d)
 				},
 			},
 		},

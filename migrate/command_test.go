@@ -37,6 +37,10 @@ func TestCommandFlagErrors(t *testing.T) {
 		{[]string{"rollback"}, `Required flag "journal" not set`},
 		{[]string{"rollback", "--force", "--journal", "j", "x"}, "migrate rollback takes no arguments"},
 		{[]string{"finalize", "--journal", "j", "x"}, "migrate finalize takes no arguments"},
+		{[]string{"adopt", "plan.json"}, `Required flag "journal" not set`},
+		{[]string{"adopt", "--journal", "j"}, "migrate adopt takes one argument, the plan file"},
+		{[]string{"adopt", "--journal", "j", "missing.json"}, "read plan missing.json"},
+		{[]string{"adopt", "--wait", "-1s", "--journal", "j", "missing.json"}, "adopt: --wait -1s: must not be negative"},
 	} {
 		err := runCLI(tc.args...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

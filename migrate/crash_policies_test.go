@@ -17,6 +17,10 @@ import (
 // state equals an uninterrupted run's, and a rollback then restores the
 // seed, grants of reused account groups included.
 func TestCrashResumePolicies(t *testing.T) {
+	// Parallel: the two crash tests run their own sandboxes and child
+	// processes and touch no package state; they overlap each other only
+	// (parallel tests start once the sequential ones are done).
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("spawns child processes")
 	}

@@ -14,10 +14,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/dbiam/dbiam/journal"
 	"github.com/dbiam/dbiam/reports"
 	"github.com/dbiam/dbiam/sandbox"
 	"github.com/dbiam/dbiam/scim"
@@ -33,6 +35,17 @@ const (
 	envToken      = "DBIAM_MIGRATE_CRASH_TOKEN"
 	envPlan       = "DBIAM_MIGRATE_CRASH_PLAN"
 	envKillBefore = "DBIAM_MIGRATE_CRASH_KILL_BEFORE_SEQ"
+	// envKillAfterRequests makes the child SIGKILL itself when the reply
+	// headers of its Nth request arrive (that reply is lost).
+	envKillAfterRequests = "DBIAM_MIGRATE_CRASH_KILL_AFTER_REQUESTS"
+	// envRates paces classes of the child's client ("class=rps,...");
+	// the others stay unlimited.
+	envRates = "DBIAM_MIGRATE_CRASH_RATES"
+	// envParallel is ApplyOptions.Parallel (default 4).
+	envParallel = "DBIAM_MIGRATE_CRASH_PARALLEL"
+	// envConcurrency is the client's requests in flight per workspace
+	// (scim.Settings.Concurrency; default the client's).
+	envConcurrency = "DBIAM_MIGRATE_CRASH_CONCURRENCY"
 )
 
 // TestMigrateCrashChild is not a test: it is the child process of
@@ -52,13 +65,38 @@ func TestMigrateCrashChild(t *testing.T) {
 			}
 		}
 	}
+	rates := scim.UnlimitedRates()
+	if spec := os.Getenv(envRates); spec != "" {
+		for _, kv := range strings.Split(spec, ",") {
+			c, r, err := scim.ParseRate(kv)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "rates:", err)
+				os.Exit(3)
+			}
+			rates[string(c)] = r
+		}
+	}
+	var onRequest func(scim.RequestEvent)
+	if n, err := strconv.ParseInt(os.Getenv(envKillAfterRequests), 10, 64); err == nil && n > 0 {
+		var sent atomic.Int64
+		onRequest = func(scim.RequestEvent) {
+			if sent.Add(1) >= n {
+				_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+				select {}
+			}
+		}
+	}
+	concurrency, _ := strconv.Atoi(os.Getenv(envConcurrency))
 	io, _, _ := reports.Test()
 	io.Err = os.Stderr
 	d := Deps{Streams: io, Connect: func(ctx context.Context) (*scim.Session, error) {
 		return scim.Connect(ctx, scim.Settings{Host: os.Getenv(envHost), AccountID: os.Getenv(envAccount),
-			Token: os.Getenv(envToken), Hermetic: true, Rates: scim.UnlimitedRates()})
+			Token: os.Getenv(envToken), Hermetic: true, Rates: rates, OnRequest: onRequest, Concurrency: concurrency})
 	}}
 	opts := ApplyOptions{Yes: true, PlanPath: os.Getenv(envPlan), Parallel: 4}
+	if n, err := strconv.Atoi(os.Getenv(envParallel)); err == nil && n > 0 {
+		opts.Parallel = n
+	}
 	if err := permissionKillOptions(context.Background(), &opts, d); err != nil {
 		fmt.Fprintln(os.Stderr, "apply:", err)
 		os.Exit(3)
@@ -97,7 +135,7 @@ func runChild(srv *sandbox.Server, plan string, killBefore int64, env ...string)
 func journalLen(t *testing.T, plan string) int64 {
 	t.Helper()
 	_, recs, err := ReadJournal(DefaultJournalDir(plan))
-	if errors.Is(err, ErrNoJournal) {
+	if errors.Is(err, journal.ErrNoJournal) {
 		return 0
 	}
 	if err != nil {
@@ -272,6 +310,10 @@ func crashPoints(n int64, all bool) []int64 {
 // lost, no duplicate group. The last run is then verified and rolled back
 // to the seed.
 func TestCrashResume(t *testing.T) {
+	// Parallel: the two crash tests run their own sandboxes and child
+	// processes and touch no package state; they overlap each other only
+	// (parallel tests start once the sequential ones are done).
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("spawns two child processes per journal record")
 	}
@@ -508,7 +550,7 @@ func TestApplyInterruptAndResume(t *testing.T) {
 	if !strings.Contains(stdout.String(), "pending (interrupted)") {
 		t.Errorf("summary does not count pending groups:\n%s", stdout)
 	}
-	if _, err := os.Stat(filepath.Join(DefaultJournalDir(plan), lockFileName)); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(filepath.Join(DefaultJournalDir(plan), journal.LockFileName)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("interrupted apply left its lock: %v", err)
 	}
 	if got := journalLen(t, plan); got >= n {

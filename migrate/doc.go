@@ -2,7 +2,8 @@
 // "dbiam migrate plan" reads the live state and writes a plan file;
 // "apply" executes it step by step with a journal, resumable after any
 // interruption; "status", "verify", "rollback" and "finalize" inspect,
-// check, undo and finish a run.
+// check, undo and finish a run; "adopt" rebuilds a damaged or lost journal
+// from the plan and the live state (adopt.go).
 //
 // # Planning
 //
@@ -219,9 +220,12 @@
 // group is assigned to the workspace, since an assignment fails while a
 // local group of the same name exists.
 //
-// Every step is a record in an append-only journal (one JSON line,
-// fsync'ed before the next remote change; a torn last line is tolerated),
-// bound to the plan by its sha256 and lineage, and guarded by a lock. On
+// Every step is a record in an append-only journal (package journal: one
+// JSON line, fsync'ed before the next remote change, chained by sequence
+// number and hash; a torn last line is tolerated), bound to the plan by
+// its sha256 and lineage, and guarded by a lock. A damaged journal stops
+// every command with the line and the way to rebuild it ("migrate
+// adopt"). On
 // resume, finished steps are skipped, and every other step first reads the
 // live state, so a change whose record was lost is recognised rather than
 // repeated. Rollback undoes finished steps in reverse order and deletes
@@ -239,8 +243,10 @@
 // it cannot restore exactly: a finalized group, a group with a finalized
 // group nested in it, a group whose account group is nested in the account
 // group of a group that stays migrated, one holding the name of an account
-// group that stays assigned, and one whose backup someone deleted or
-// renamed (see rollback_select.go).
+// group that stays assigned, one whose backup someone deleted or renamed,
+// and one whose journal adopt rebuilt without being able to tell what the
+// migration did to its reused account group ([Detail.Unknown]; see
+// rollback_select.go).
 // Before any change it also says, per group, which of the grants the
 // permission migration moved it can put back and which it cannot
 // (rollback_grants.go): it gives the local group back each baseline level

@@ -13,10 +13,16 @@ func (f *fakeRemote) ObjectPermissions(ctx context.Context, wsID int64, objectTy
 }
 
 func (f *fakeRemote) GrantObjectPermission(ctx context.Context, wsID int64, objectType, objectID, group, level string) error {
+	if err := scim.RunBeforeSend(ctx); err != nil {
+		return err
+	}
 	f.announced(KindMigratePermissions)
 	return notFound()
 }
 
 func (f *fakeRemote) SetObjectPermissions(ctx context.Context, wsID int64, objectType, objectID string, acl []scim.AccessControl) error {
+	if err := scim.RunBeforeSend(ctx); err != nil {
+		return err
+	}
 	return notFound()
 }

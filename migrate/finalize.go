@@ -150,7 +150,7 @@ func (ex *executor) finalize(ctx context.Context, filter []string) (FinalizeResu
 			continue
 		}
 		spec := stepSpec{id: del, kind: KindDeleteBackup, wsID: gr.ws.WorkspaceID, group: gr.g.LocalName}
-		err = ex.runStep(ctx, ctx, spec, func(r *stepRun) (*Detail, error) {
+		err = ex.runStep(ctx, spec, func(r *stepRun) (*Detail, error) {
 			live, err := ex.remote.WorkspaceGroup(r.ctx, gr.ws.WorkspaceID, gr.g.LocalID)
 			if errors.Is(err, scim.ErrNotFound) {
 				return &Detail{PreviousName: gr.g.BackupName}, nil
@@ -161,10 +161,8 @@ func (ex *executor) finalize(ctx context.Context, filter []string) (FinalizeResu
 			if live.DisplayName != gr.g.BackupName || !live.IsWorkspaceLocal() {
 				return nil, fmt.Errorf("group %s is %q, not the backup group %q; not deleting it", gr.g.LocalID, live.DisplayName, gr.g.BackupName)
 			}
-			if err := r.begin(&Detail{PreviousName: gr.g.BackupName}); err != nil {
-				return nil, err
-			}
-			if err := ex.remote.DeleteWorkspaceGroup(r.ctx, gr.ws.WorkspaceID, gr.g.LocalID); err != nil && !errors.Is(err, scim.ErrNotFound) {
+			wctx := r.sending(&Detail{PreviousName: gr.g.BackupName})
+			if err := ex.remote.DeleteWorkspaceGroup(wctx, gr.ws.WorkspaceID, gr.g.LocalID); err != nil && !errors.Is(err, scim.ErrNotFound) {
 				return nil, fmt.Errorf("delete backup group %q: %w", gr.g.BackupName, err)
 			}
 			return &Detail{PreviousName: gr.g.BackupName}, nil

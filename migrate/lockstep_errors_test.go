@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dbiam/dbiam/journal"
 	"github.com/dbiam/dbiam/reports"
 	"github.com/dbiam/dbiam/scim"
 )
@@ -21,7 +22,7 @@ import (
 func TestRollbackAndFinalizeErrorsAfterTheLockStep(t *testing.T) {
 	a := applyDefault(t)
 	jdir := DefaultJournalDir(a.plan)
-	lockPath := filepath.Join(jdir, lockFileName)
+	lockPath := filepath.Join(jdir, journal.LockFileName)
 	ctx := context.Background()
 
 	badConnect := func(host, token string) Deps {
@@ -62,7 +63,7 @@ func TestRollbackAndFinalizeErrorsAfterTheLockStep(t *testing.T) {
 			check(t, r.fn(badConnect("http://127.0.0.1:1", a.srv.AdminToken())), "127.0.0.1:1", false)
 		})
 		t.Run(r.name+"/lock held by a running apply", func(t *testing.T) {
-			info := LockInfo{PID: os.Getpid(), Host: mustHostname(t), User: "alice", StartedAt: time.Unix(1, 0).UTC(), Command: "migrate apply"}
+			info := journal.LockInfo{PID: os.Getpid(), Host: mustHostname(t), User: "alice", StartedAt: time.Unix(1, 0).UTC(), Command: "migrate apply"}
 			b, _ := json.Marshal(info)
 			if err := os.WriteFile(lockPath, b, 0o600); err != nil {
 				t.Fatal(err)
@@ -70,8 +71,8 @@ func TestRollbackAndFinalizeErrorsAfterTheLockStep(t *testing.T) {
 			d, _, _ := sandboxDeps(t, a.srv)
 			err := r.fn(d)
 			check(t, err, "migration already running: locked by alice@", true)
-			if !errors.Is(err, ErrLocked) {
-				t.Errorf("err = %v, want ErrLocked", err)
+			if !errors.Is(err, journal.ErrLocked) {
+				t.Errorf("err = %v, want journal.ErrLocked", err)
 			}
 			if b2, _ := os.ReadFile(lockPath); string(b2) != string(b) {
 				t.Errorf("the other run's lock was changed: %s", b2)
@@ -84,12 +85,12 @@ func TestRollbackAndFinalizeErrorsAfterTheLockStep(t *testing.T) {
 			// A torn last line must be moved to journal.corrupt, which
 			// here is a directory: opening the journal for writing fails
 			// after the lock is taken (file modes do not stop root).
-			corrupt := filepath.Join(jdir, corruptFileName)
+			corrupt := filepath.Join(jdir, journal.CorruptFileName)
 			if err := os.Mkdir(corrupt, 0o700); err != nil {
 				t.Fatal(err)
 			}
 			defer os.Remove(corrupt)
-			jf := JournalPath(jdir)
+			jf := journal.Path(jdir)
 			orig, err := os.ReadFile(jf)
 			if err != nil {
 				t.Fatal(err)

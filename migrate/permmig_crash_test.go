@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/dbiam/dbiam/sandbox"
+	"github.com/dbiam/dbiam/scim"
 )
 
 // Environment of the crash child (TestMigrateCrashChild) for kills between
@@ -25,9 +26,9 @@ const (
 )
 
 // killCall says where the child dies: around call N (1-based) of the
-// permission migration API for local group From; before it is sent (the
-// previous batch was recorded), or After its reply arrived (before its
-// record).
+// permission migration API for local group From; before it is sent (at
+// the transport's send point, once its intent, with the previous batches'
+// count, is recorded), or After its reply arrived (before its record).
 type killCall struct {
 	From  string `json:"from"`
 	N     int    `json:"n"`
@@ -87,7 +88,12 @@ func (k *killingRemote) MigratePermissions(ctx context.Context, ws int64, from, 
 		select {}
 	}
 	if c == k.at.N && !k.at.After {
-		die()
+		// After the hooks already in ctx (apply's intent), right before
+		// the request would go out.
+		ctx = scim.WithBeforeSend(ctx, func() error {
+			die()
+			return nil
+		})
 	}
 	n, err := k.Remote.MigratePermissions(ctx, ws, from, to, size)
 	if c == k.at.N && k.at.After {

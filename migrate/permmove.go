@@ -66,19 +66,22 @@ func (gs *groupSteps) migratePermissions(r *stepRun) (*Detail, error) {
 func (gs *groupSteps) callMigrationAPI(r *stepRun) (*Detail, error) {
 	prior := r.view.Detail
 	d := &Detail{PermissionsMigrated: prior.PermissionsMigrated, PermissionBatches: prior.PermissionBatches,
-		// A run that stopped after an earlier begin may have lost the
+		// A run that stopped after an earlier intent may have lost the
 		// count of a batch whose reply came before its record.
 		PermissionsAtLeast: prior.PermissionsAtLeast || r.view.State == StateStarted}
-	if err := r.begin(d); err != nil {
-		return nil, err
-	}
 	from, to := gs.g.BackupName, gs.ag.DisplayName
 	tableErrors := 0
 	for range maxMigrationCalls {
 		if err := r.parent.Err(); err != nil {
 			return d, err
 		}
-		n, err := gs.ex.remote.MigratePermissions(r.ctx, gs.ws.WorkspaceID, from, to, gs.ex.opts.PermissionBatch)
+		// Each call is announced with the totals of the replies before it,
+		// right before it is sent.
+		snap := *d
+		n, err := gs.ex.remote.MigratePermissions(r.sending(&snap), gs.ws.WorkspaceID, from, to, gs.ex.opts.PermissionBatch)
+		if ferr := gs.ex.fatalErr(); ferr != nil {
+			return nil, ferr
+		}
 		switch {
 		case err == nil && n <= 0:
 			return d, nil
@@ -86,9 +89,6 @@ func (gs *groupSteps) callMigrationAPI(r *stepRun) (*Detail, error) {
 			tableErrors = 0
 			d.PermissionsMigrated += n
 			d.PermissionBatches++
-			if err := r.begin(d); err != nil {
-				return nil, err
-			}
 		case errors.Is(err, ErrPermissionsTable):
 			tableErrors++
 			d.PermissionsAtLeast = true
@@ -96,9 +96,6 @@ func (gs *groupSteps) callMigrationAPI(r *stepRun) (*Detail, error) {
 				"group", gs.g.LocalName, "account_group", to, "in_a_row", tableErrors, "error", err)
 			if tableErrors >= maxPermissionTableErrors {
 				return d, gs.conflictError(r.ctx, err, tableErrors)
-			}
-			if err := r.begin(d); err != nil {
-				return nil, err
 			}
 		case errors.Is(err, ErrAlreadyHasPermissions):
 			return d, gs.migrationError(err,
@@ -216,11 +213,9 @@ func (gs *groupSteps) copyACLs(r *stepRun) (*Detail, error) {
 	}
 	d := &Detail{ObjectGrants: all}
 	if len(todo) > 0 {
-		if err := r.begin(d); err != nil {
-			return nil, err
-		}
+		wctx := r.sending(d)
 		for _, c := range todo {
-			if err := gs.ex.remote.GrantObjectPermission(r.ctx, gs.ws.WorkspaceID, c.ObjectType, c.ObjectID, to, c.Level); err != nil {
+			if err := gs.ex.remote.GrantObjectPermission(wctx, gs.ws.WorkspaceID, c.ObjectType, c.ObjectID, to, c.Level); err != nil {
 				return d, fmt.Errorf("give account group %q %s on %s/%s: %w", to, c.Level, c.ObjectType, c.ObjectID, err)
 			}
 		}

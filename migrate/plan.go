@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dbiam/dbiam/journal"
 	"github.com/dbiam/dbiam/reports"
 	"github.com/dbiam/dbiam/scim"
 )
@@ -295,7 +296,7 @@ func decodePlan(raw []byte) (*Plan, error) {
 		return nil, fmt.Errorf("%w: it has no integrity digest (written by an older dbiam, or edited); re-run \"dbiam migrate plan\"", ErrPlanEdited)
 	case p.Digest != want:
 		return nil, fmt.Errorf("%w: its content does not match its integrity digest %s (it is %s): the file was edited after \"dbiam migrate plan\" wrote it; re-run \"dbiam migrate plan\" and review the new plan",
-			ErrPlanEdited, short(strings.TrimPrefix(p.Digest, "sha256:")), short(strings.TrimPrefix(want, "sha256:")))
+			ErrPlanEdited, journal.Short(strings.TrimPrefix(p.Digest, "sha256:")), journal.Short(strings.TrimPrefix(want, "sha256:")))
 	}
 	return &p, nil
 }

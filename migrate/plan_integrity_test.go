@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dbiam/dbiam/journal"
 	"github.com/dbiam/dbiam/sandbox"
 )
 
@@ -134,18 +135,18 @@ func TestEditedPlanIsRefused(t *testing.T) {
 	}
 	applied := snapshotJSON(t, srv.Snapshot())
 	jdir := DefaultJournalDir(orig)
-	cp := filepath.Join(jdir, planCopyName)
+	cp := filepath.Join(jdir, journal.PlanFileName)
 	editPlanJSON(t, cp, func(p map[string]any) { member(p)["account_id"] = "9999999" })
 	edited, err := os.ReadFile(cp)
 	if err != nil {
 		t.Fatal(err)
 	}
-	jraw, err := os.ReadFile(JournalPath(jdir))
+	jraw, err := os.ReadFile(journal.Path(jdir))
 	if err != nil {
 		t.Fatal(err)
 	}
-	fixed := strings.Replace(string(jraw), planSHA256(raw), planSHA256(edited), 1)
-	if err := os.WriteFile(JournalPath(jdir), []byte(fixed), 0o600); err != nil {
+	fixed := strings.Replace(string(jraw), journal.SHA256(raw), journal.SHA256(edited), 1)
+	if err := os.WriteFile(journal.Path(jdir), rechain(t, []byte(fixed)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	for _, run := range []struct {

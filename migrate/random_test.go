@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dbiam/dbiam/journal"
 	"github.com/dbiam/dbiam/sandbox"
 )
 
@@ -114,7 +115,7 @@ func randomSequence(t *testing.T, rng *rand.Rand) {
 		history = append(history, op)
 		var pe *PartialError
 		switch {
-		case errors.Is(err, ErrNoJournal):
+		case errors.Is(err, journal.ErrNoJournal):
 			// finalize or rollback before any apply
 		case err != nil && !errors.As(err, &pe):
 			t.Fatalf("%s: %v\nhistory: %q\n%s\n%s", op, err, history, stdout, stderr)
@@ -172,7 +173,7 @@ func reportedClaims(t *testing.T, p *Plan, jdir string) map[string]groupClaim {
 	t.Helper()
 	out := map[string]groupClaim{}
 	_, recs, err := ReadJournal(jdir)
-	if errors.Is(err, ErrNoJournal) {
+	if errors.Is(err, journal.ErrNoJournal) {
 		for _, gr := range activeGroups(p) {
 			out[fmt.Sprint(gr.ws.WorkspaceID, "/", gr.g.LocalID)] = claimPre
 		}

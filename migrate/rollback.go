@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dbiam/dbiam/journal"
 	"github.com/dbiam/dbiam/scim"
 )
 
@@ -285,12 +286,6 @@ func (ex *executor) rollback(ctx context.Context, filter []string, force bool) (
 	return res, ex.fatalErr()
 }
 
-func (ex *executor) fatalErr() error {
-	ex.mu.Lock()
-	defer ex.mu.Unlock()
-	return ex.fatal
-}
-
 // sourcesClear reports whether no migrated local group mapped to ag has a
 // step left done or started (they were all rolled back, or never ran), so
 // that undoing ag leaves no migrated group behind.
@@ -410,11 +405,8 @@ func (ex *executor) rollbackGroup(ctx context.Context, gr groupRef, ag *AccountG
 		did = true
 		spec := stepSpec{id: UndoStepID(id), kind: k, wsID: gr.ws.WorkspaceID, group: gr.g.LocalName}
 		detail := v.Detail
-		err := ex.runStep(ctx, ctx, spec, func(r *stepRun) (*Detail, error) {
-			if err := r.begin(nil); err != nil {
-				return nil, err
-			}
-			return nil, gs.undo(r.ctx, k, detail)
+		err := ex.runStep(ctx, spec, func(r *stepRun) (*Detail, error) {
+			return nil, gs.undo(r.ctx, r.sending(nil), k, detail)
 		})
 		if err != nil {
 			return did, fmt.Errorf("undo %s: %w", k, err)
@@ -429,7 +421,7 @@ func (ex *executor) rollbackGroup(ctx context.Context, gr groupRef, ag *AccountG
 		id := groupStepID(k, gr.ws.WorkspaceID, gr.g.LocalID)
 		if v := ex.view(id); v != nil && v.State != "" {
 			spec := stepSpec{id: UndoStepID(id), kind: k, wsID: gr.ws.WorkspaceID, group: gr.g.LocalName}
-			if err := ex.runStep(ctx, ctx, spec, func(*stepRun) (*Detail, error) { return nil, nil }); err != nil {
+			if err := ex.runStep(ctx, spec, func(*stepRun) (*Detail, error) { return nil, nil }); err != nil {
 				return did, err
 			}
 		}
@@ -438,8 +430,9 @@ func (ex *executor) rollbackGroup(ctx context.Context, gr groupRef, ag *AccountG
 }
 
 // undo reverses one step using its journaled detail, after reading the
-// live state: what is already gone is not removed twice.
-func (gs *groupSteps) undo(ctx context.Context, k StepKind, d Detail) error {
+// live state: what is already gone is not removed twice. Reads use ctx,
+// writes wctx (which announces the undo right before its first write).
+func (gs *groupSteps) undo(ctx, wctx context.Context, k StepKind, d Detail) error {
 	rm := gs.ex.remote
 	wsID := gs.ws.WorkspaceID
 	switch k {
@@ -460,16 +453,16 @@ func (gs *groupSteps) undo(ctx context.Context, k StepKind, d Detail) error {
 				continue // another local group keeping the account group holds it too
 			}
 			if a.Previous != "" {
-				err = rm.PutSecretACL(ctx, wsID, SecretACL{Scope: a.Scope, Principal: a.Principal, Permission: a.Previous})
+				err = rm.PutSecretACL(wctx, wsID, SecretACL{Scope: a.Scope, Principal: a.Principal, Permission: a.Previous})
 			} else {
-				err = rm.DeleteSecretACL(ctx, wsID, a.Scope, a.Principal)
+				err = rm.DeleteSecretACL(wctx, wsID, a.Scope, a.Principal)
 			}
 			if err != nil && !errors.Is(err, scim.ErrNotFound) {
 				return fmt.Errorf("restore secret ACL of scope %q for %q: %w", a.Scope, a.Principal, err)
 			}
 		}
 	case KindMigratePermissions:
-		return gs.undoPermissions(ctx, d)
+		return gs.undoPermissions(ctx, wctx, d)
 	case KindCopyEntitlements:
 		if len(d.Entitlements) == 0 && len(d.Roles) == 0 {
 			return nil
@@ -488,7 +481,7 @@ func (gs *groupSteps) undo(ctx context.Context, k StepKind, d Detail) error {
 		ents := minus(intersect(d.Entitlements, values(live.Entitlements)), keepEnts)
 		roles := minus(intersect(d.Roles, values(live.Roles)), keepRoles)
 		if len(ents)+len(roles) > 0 {
-			if err := rm.RemoveWorkspaceGroupEntitlements(ctx, wsID, gs.agID, ents, roles); err != nil {
+			if err := rm.RemoveWorkspaceGroupEntitlements(wctx, wsID, gs.agID, ents, roles); err != nil {
 				return fmt.Errorf("remove entitlements from account group %q: %w", gs.ag.DisplayName, err)
 			}
 		}
@@ -508,7 +501,7 @@ func (gs *groupSteps) undo(ctx context.Context, k StepKind, d Detail) error {
 		}) {
 			return nil
 		}
-		if err := rm.DeleteAssignment(ctx, wsID, gs.agID); err != nil && !errors.Is(err, scim.ErrNotFound) {
+		if err := rm.DeleteAssignment(wctx, wsID, gs.agID); err != nil && !errors.Is(err, scim.ErrNotFound) {
 			return fmt.Errorf("remove assignment of account group %q: %w", gs.ag.DisplayName, err)
 		}
 	case KindRenameLocal:
@@ -535,7 +528,7 @@ func (gs *groupSteps) undo(ctx context.Context, k StepKind, d Detail) error {
 				return fmt.Errorf("account group %q stays assigned to workspace %s for local group %q, which stays migrated, so the name %q is taken there; roll back %q too (--group %q)",
 					gs.ag.DisplayName, gs.ws.WorkspaceName, o.LocalName, prev, o.LocalName, o.LocalName)
 			}
-			if err := rm.RenameWorkspaceGroup(ctx, wsID, gs.g.LocalID, prev); err != nil {
+			if err := rm.RenameWorkspaceGroup(wctx, wsID, gs.g.LocalID, prev); err != nil {
 				return fmt.Errorf("rename group %q back to %q: %w", gs.g.BackupName, prev, err)
 			}
 		default:
@@ -557,6 +550,9 @@ func (ex *executor) rollbackAccountGroup(ctx context.Context, ag *AccountGroupPl
 		return "", nil
 	}
 	d := v.Detail
+	if d.Unknown != "" {
+		return "", fmt.Errorf("kept as it is, not rolled back: its journal was rebuilt by \"dbiam migrate adopt\", which could not tell %s; restore it by hand", d.Unknown)
+	}
 	// A finished ensure step set every planned member; an interrupted one
 	// may have set only some.
 	ensured := v.State == StateDone
@@ -569,10 +565,8 @@ func (ex *executor) rollbackAccountGroup(ctx context.Context, ag *AccountGroupPl
 	// interrupted run turns out not to have landed.
 	outcome := ""
 	spec := stepSpec{id: UndoStepID(id), kind: KindEnsureAccountGroup, group: ag.DisplayName}
-	err := ex.runStep(ctx, ctx, spec, func(r *stepRun) (*Detail, error) {
-		if err := r.begin(nil); err != nil {
-			return nil, err
-		}
+	err := ex.runStep(ctx, spec, func(r *stepRun) (*Detail, error) {
+		wctx := r.sending(nil) // for the writes: the undo is announced right before the first
 		gid := d.AccountGroupID
 		if gid == "" {
 			if !d.Created && ag.ExistingID == "" {
@@ -608,7 +602,7 @@ func (ex *executor) rollbackAccountGroup(ctx context.Context, ag *AccountGroupPl
 						gid, strings.Join(changed, "; "))
 				}
 			}
-			if err := ex.remote.DeleteAccountGroup(r.ctx, gid); err != nil && !errors.Is(err, scim.ErrNotFound) {
+			if err := ex.remote.DeleteAccountGroup(wctx, gid); err != nil && !errors.Is(err, scim.ErrNotFound) {
 				return nil, fmt.Errorf("delete account group %q: %w", ag.DisplayName, err)
 			}
 			return nil, nil
@@ -617,7 +611,7 @@ func (ex *executor) rollbackAccountGroup(ctx context.Context, ag *AccountGroupPl
 			if !slices.ContainsFunc(g.Members, func(c scim.ComplexValue) bool { return c.Value == m }) {
 				continue
 			}
-			if err := ex.remote.RemoveAccountGroupMember(r.ctx, gid, m); err != nil {
+			if err := ex.remote.RemoveAccountGroupMember(wctx, gid, m); err != nil {
 				return nil, fmt.Errorf("remove member %s from account group %q: %w", m, ag.DisplayName, err)
 			}
 		}
@@ -653,7 +647,7 @@ func (ex *executor) findCreated(r *stepRun, ag *AccountGroupPlan) (string, error
 				"account_group", ag.DisplayName, "budget", budget)
 		}
 		step := min(delay, budget-waited)
-		if err := ex.opts.Sleep(r.parent, step); err != nil {
+		if err := ex.pause(r.parent, step); err != nil {
 			return "", err
 		}
 		waited += step
@@ -667,7 +661,7 @@ func (ex *executor) createSentAt(key string) time.Time {
 	var at time.Time
 	id := accountGroupStepID(key)
 	for _, r := range ex.recs {
-		if r.Step == id && r.Detail != nil && r.Detail.Create == CreateSent {
+		if r.Step == id && r.Data.Detail != nil && r.Data.Detail.Create == CreateSent {
 			at = r.Time
 		}
 	}
@@ -898,7 +892,7 @@ func openJournalRun(ctx context.Context, o journalRun, d Deps) (*executor, func(
 		}
 	}
 	if !o.dryRun && o.changes != nil {
-		pre := newExecutor(p, nil, nil, Replay(recs), ApplyOptions{}, log)
+		pre := newExecutor(p, nil, nil, recs, ApplyOptions{}, log)
 		if err := confirm(ctx, d, o.op, o.verb, o.yes, p, o.changes(pre, o.groups)); err != nil {
 			return nil, nil, err
 		}
@@ -913,14 +907,14 @@ func openJournalRun(ctx context.Context, o journalRun, d Deps) (*executor, func(
 			cleanups[i]()
 		}
 	}
-	var j *Journal
+	var j *journal.Journal[Payload]
 	if !o.dryRun {
-		lock, err := AcquireLock(o.dir, LockOptions{Command: "migrate " + o.op, Force: o.forceUnlock, Now: d.Now, Log: log})
+		lock, err := acquireLock(o.dir, o.op, o.forceUnlock, d)
 		if err != nil {
 			return nil, nil, err
 		}
 		cleanups = append(cleanups, func() { _ = lock.Release() })
-		if j, err = OpenJournal(o.dir, hdr, d.Now); err != nil {
+		if j, err = openJournal(o.dir, hdr, d.Now); err != nil {
 			release()
 			return nil, nil, err
 		}
@@ -944,7 +938,7 @@ func openJournalRun(ctx context.Context, o journalRun, d Deps) (*executor, func(
 	if opts.VisibleTimeout <= 0 {
 		opts.VisibleTimeout = DefaultVisibleTimeout
 	}
-	ex := newExecutor(p, remote, j, Replay(recs), opts, log)
+	ex := newExecutor(p, remote, j, recs, opts, log)
 	ex.dryRun = o.dryRun
 	ex.recs = recs
 	ex.now = d.Now

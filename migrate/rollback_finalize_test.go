@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dbiam/dbiam/journal"
 	"github.com/dbiam/dbiam/sandbox"
 )
 
@@ -212,19 +213,19 @@ func TestRollbackRefusesAParentWhoseChildWasFinalized(t *testing.T) {
 	agIDs := chainAccountIDs(t, plan)
 	// Finalize the middle group the way an older dbiam did: delete its
 	// backup and journal it.
-	j, err := OpenJournal(jdir, JournalHeader{PlanSHA256: mustJournalHeader(t, jdir).PlanSHA256}, nil)
+	j, err := journal.Open[Payload](jdir, journal.Header{PlanSHA256: mustJournalHeader(t, jdir).PlanSHA256}, journal.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := j.Append(Record{Step: groupStepID(KindDeleteBackup, awkWS1, idMid), Kind: KindDeleteBackup, WorkspaceID: awkWS1,
-		Group: nameMid, State: StateStarted, Detail: &Detail{PreviousName: DefaultBackupPrefix + nameMid}}); err != nil {
+	if _, err := j.Append(Record{Step: groupStepID(KindDeleteBackup, awkWS1, idMid), State: StateStarted, Data: Payload{Kind: KindDeleteBackup, WorkspaceID: awkWS1,
+		Group: nameMid, Detail: &Detail{PreviousName: DefaultBackupPrefix + nameMid}}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := sandboxRemote(t, srv, plan).DeleteWorkspaceGroup(ctx, awkWS1, idMid); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := j.Append(Record{Step: groupStepID(KindDeleteBackup, awkWS1, idMid), Kind: KindDeleteBackup, WorkspaceID: awkWS1,
-		Group: nameMid, State: StateDone}); err != nil {
+	if _, err := j.Append(Record{Step: groupStepID(KindDeleteBackup, awkWS1, idMid), State: StateDone, Data: Payload{Kind: KindDeleteBackup, WorkspaceID: awkWS1,
+		Group: nameMid}}); err != nil {
 		t.Fatal(err)
 	}
 	j.Close()
@@ -256,7 +257,7 @@ func TestRollbackRefusesAParentWhoseChildWasFinalized(t *testing.T) {
 	}
 }
 
-func mustJournalHeader(t *testing.T, dir string) JournalHeader {
+func mustJournalHeader(t *testing.T, dir string) journal.Header {
 	t.Helper()
 	h, _, err := ReadJournal(dir)
 	if err != nil {

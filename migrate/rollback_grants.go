@@ -249,7 +249,7 @@ func (ex *executor) grantsStatement(ctx context.Context, todo []groupRef) ([]str
 // undoPermissions is the undo of migrate-permissions (see the file
 // comment). It reads every ACL again, so it changes only what is still as
 // the migration left it.
-func (gs *groupSteps) undoPermissions(ctx context.Context, d Detail) error {
+func (gs *groupSteps) undoPermissions(ctx, wctx context.Context, d Detail) error {
 	rm, wsID, to := gs.ex.remote, gs.ws.WorkspaceID, gs.ag.DisplayName
 	kept := gs.keptGrants()
 	if routeOf(gs.g) == RouteACLCopy {
@@ -267,7 +267,7 @@ func (gs *groupSteps) undoPermissions(ctx context.Context, d Detail) error {
 			if directLevel(c.ObjectType, acl, to) != c.Level {
 				continue // changed since: said so before
 			}
-			if err := rm.SetObjectPermissions(ctx, wsID, c.ObjectType, c.ObjectID, withGroupLevel(c.ObjectType, acl, to, c.Previous)); err != nil {
+			if err := rm.SetObjectPermissions(wctx, wsID, c.ObjectType, c.ObjectID, withGroupLevel(c.ObjectType, acl, to, c.Previous)); err != nil {
 				return fmt.Errorf("set account group %q back to %s on %s/%s: %w", to, orNone(c.Previous), c.ObjectType, c.ObjectID, err)
 			}
 		}
@@ -290,7 +290,7 @@ func (gs *groupSteps) undoPermissions(ctx context.Context, d Detail) error {
 		}
 		fate, _ := objectFate(o, acl, from, to)
 		if fate == fateRestore {
-			if err := rm.GrantObjectPermission(ctx, wsID, o.ObjectType, o.ObjectID, from, o.Level); err != nil {
+			if err := rm.GrantObjectPermission(wctx, wsID, o.ObjectType, o.ObjectID, from, o.Level); err != nil {
 				return fmt.Errorf("give local group %q %s on %s back: %w", from, o.Level, o.Object(), err)
 			}
 		}
@@ -298,7 +298,7 @@ func (gs *groupSteps) undoPermissions(ctx context.Context, d Detail) error {
 			if acl, err = rm.ObjectPermissions(ctx, wsID, o.ObjectType, o.ObjectID); err != nil {
 				return fmt.Errorf("read permissions of %s: %w", o.Object(), err)
 			}
-			if err := rm.SetObjectPermissions(ctx, wsID, o.ObjectType, o.ObjectID, withGroupLevel(o.ObjectType, acl, to, "")); err != nil {
+			if err := rm.SetObjectPermissions(wctx, wsID, o.ObjectType, o.ObjectID, withGroupLevel(o.ObjectType, acl, to, "")); err != nil {
 				return fmt.Errorf("remove account group %q from %s: %w", to, o.Object(), err)
 			}
 		}
@@ -313,12 +313,12 @@ func (gs *groupSteps) undoPermissions(ctx context.Context, d Detail) error {
 		}
 		fate, _ := secretFate(s, acls, from, to)
 		if fate == fateRestore {
-			if err := rm.PutSecretACL(ctx, wsID, SecretACL{Scope: s.Scope, Principal: from, Permission: s.Permission}); err != nil {
+			if err := rm.PutSecretACL(wctx, wsID, SecretACL{Scope: s.Scope, Principal: from, Permission: s.Permission}); err != nil {
 				return fmt.Errorf("give local group %q %s on secret scope %q back: %w", from, s.Permission, s.Scope, err)
 			}
 		}
 		if !kept.scopes[s.Scope] && (fate == fateRestore || fate == fateStayed) && secretHeld(acls, to) == s.Permission {
-			if err := rm.DeleteSecretACL(ctx, wsID, s.Scope, to); err != nil && !errors.Is(err, scim.ErrNotFound) {
+			if err := rm.DeleteSecretACL(wctx, wsID, s.Scope, to); err != nil && !errors.Is(err, scim.ErrNotFound) {
 				return fmt.Errorf("remove account group %q from secret scope %q: %w", to, s.Scope, err)
 			}
 		}

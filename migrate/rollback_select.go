@@ -30,6 +30,8 @@ import (
 //     stays taken in the workspace;
 //   - it holds the name of an account group that stays assigned to its
 //     workspace for another local group that stays migrated;
+//   - its journal was rebuilt by "migrate adopt", which could not tell
+//     what a reused account group held before apply (see [Detail.Unknown]);
 //   - its backup group no longer exists, or has a name that is neither its
 //     backup name nor its own: someone changed it since.
 //
@@ -103,6 +105,14 @@ func (ex *executor) rollbackSelection(ctx context.Context, groups []groupRef, fi
 					label(d), gr.g.LocalName), true)
 				break
 			}
+		}
+	}
+	// Groups whose journal was rebuilt by adopt from a live state it could
+	// not attribute in full (what a reused account group held before).
+	for _, gr := range sel {
+		if why := ex.adoptUnknown(gr); why != "" {
+			refuse(gr, "migrated", "its journal was rebuilt by \"dbiam migrate adopt\", which could not tell "+why+
+				", so it cannot be restored exactly: restore it by hand, or finish it with apply and finalize", false)
 		}
 	}
 	// The live backup groups.
@@ -200,6 +210,22 @@ func (ex *executor) rollbackSelection(ctx context.Context, groups []groupRef, fi
 		}
 	}
 	return todo, out, nil
+}
+
+// adoptUnknown returns what adopt could not tell about gr's steps or its
+// account group's (see [Detail.Unknown]), "" when nothing.
+func (ex *executor) adoptUnknown(gr groupRef) string {
+	ids := []string{accountGroupStepID(gr.g.AccountGroupKey)}
+	for _, k := range groupKinds {
+		ids = append(ids, groupStepID(k, gr.ws.WorkspaceID, gr.g.LocalID))
+	}
+	var out []string
+	for _, id := range ids {
+		if v := ex.view(id); v != nil && v.State != "" && v.Detail.Unknown != "" && !slices.Contains(out, v.Detail.Unknown) {
+			out = append(out, v.Detail.Unknown)
+		}
+	}
+	return strings.Join(out, "; nor ")
 }
 
 // groupTouched reports whether rollback has anything of gr to undo (or

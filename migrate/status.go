@@ -3,10 +3,10 @@ package migrate
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/dbiam/dbiam/journal"
 	"github.com/dbiam/dbiam/reports"
 )
 
@@ -209,10 +209,10 @@ func RunStatus(ctx context.Context, opts StatusOptions, d Deps) error {
 	}
 	alive := opts.Alive
 	if alive == nil {
-		alive = processAlive
+		alive = journal.ProcessAlive
 	}
 	running := false
-	if info, err := readLock(filepath.Join(opts.JournalDir, lockFileName)); err == nil && info.PID > 0 && alive(info.PID) {
+	if info, err := journal.ReadLock(opts.JournalDir); err == nil && info.PID > 0 && alive(info.PID) {
 		running = true
 	}
 	rep := BuildStatus(p, recs, running)

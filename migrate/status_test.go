@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dbiam/dbiam/journal"
 	"github.com/dbiam/dbiam/reports"
 )
 
@@ -116,8 +117,8 @@ func TestRunStatusErrors(t *testing.T) {
 	if err := RunStatus(context.Background(), StatusOptions{}, d); err == nil || !strings.Contains(err.Error(), "--journal is required") {
 		t.Errorf("no journal flag: %v", err)
 	}
-	if err := RunStatus(context.Background(), StatusOptions{JournalDir: t.TempDir()}, d); !errors.Is(err, ErrNoJournal) {
-		t.Errorf("empty directory: %v, want ErrNoJournal", err)
+	if err := RunStatus(context.Background(), StatusOptions{JournalDir: t.TempDir()}, d); !errors.Is(err, journal.ErrNoJournal) {
+		t.Errorf("empty directory: %v, want journal.ErrNoJournal", err)
 	}
 	// A journal whose plan copy was edited is refused.
 	f := newFakeRemote(t)
@@ -126,13 +127,13 @@ func TestRunStatusErrors(t *testing.T) {
 	if err := RunApply(context.Background(), ApplyOptions{Yes: true, PlanPath: plan, Remote: f}, fd); err != nil {
 		t.Fatal(err)
 	}
-	cp := filepath.Join(DefaultJournalDir(plan), planCopyName)
+	cp := filepath.Join(DefaultJournalDir(plan), journal.PlanFileName)
 	b, _ := os.ReadFile(cp)
 	if err := os.WriteFile(cp, append(b, ' '), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := RunStatus(context.Background(), StatusOptions{JournalDir: DefaultJournalDir(plan)}, d); !errors.Is(err, ErrJournalMismatch) {
-		t.Errorf("edited plan copy: %v, want ErrJournalMismatch", err)
+	if err := RunStatus(context.Background(), StatusOptions{JournalDir: DefaultJournalDir(plan)}, d); !errors.Is(err, journal.ErrMismatch) {
+		t.Errorf("edited plan copy: %v, want journal.ErrMismatch", err)
 	}
 }
 

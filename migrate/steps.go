@@ -89,6 +89,15 @@ type Reader interface {
 // Writer is the write side of [Remote]: every call changes something
 // remotely. The --dry-run decorator ([DryRun]) replaces each with a log
 // line.
+//
+// Every method runs the before-send hooks of its context
+// (scim.WithBeforeSend) once it is about to send its first request, after
+// the rate limiter granted it: that is where apply writes the journal
+// record announcing the change (write-ahead), so that a record is written
+// only for a call about to be sent. scim's clients do it in their
+// transport; an implementation that sends another way calls
+// scim.RunBeforeSend(ctx) first. A method that ignores the hooks makes
+// changes no record announced.
 type Writer interface {
 	GrantWriter
 	// CreateAccountGroup creates g (with its members) in one POST. When the

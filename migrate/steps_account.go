@@ -17,10 +17,10 @@ const maxCreateAttempts = 3
 
 // ensureAccountGroup runs ensure-account-group for a and returns the
 // account group's id.
-func (ex *executor) ensureAccountGroup(ctx, parent context.Context, a *agRun) (string, error) {
+func (ex *executor) ensureAccountGroup(ctx context.Context, a *agRun) (string, error) {
 	ag := a.plan
 	spec := stepSpec{id: accountGroupStepID(ag.Key), kind: KindEnsureAccountGroup, group: ag.DisplayName}
-	err := ex.runStep(ctx, parent, spec, func(r *stepRun) (*Detail, error) { return ex.ensure(r, ag) })
+	err := ex.runStep(ctx, spec, func(r *stepRun) (*Detail, error) { return ex.ensure(r, ag) })
 	if err != nil {
 		return "", err
 	}
@@ -107,9 +107,6 @@ func (ex *executor) ensure(r *stepRun, ag *AccountGroupPlan) (*Detail, error) {
 			}
 		}
 		if id == "" {
-			if err := r.begin(&Detail{Create: CreateSent}); err != nil {
-				return nil, err
-			}
 			var maybe bool
 			g, maybe, err = ex.createAccountGroup(r, ag, desired, sent)
 			if err != nil {
@@ -119,6 +116,7 @@ func (ex *executor) ensure(r *stepRun, ag *AccountGroupPlan) (*Detail, error) {
 				return nil, err
 			}
 			id, created = g.ID, true
+			// The reply's id, recorded at once: rollback deletes by it.
 			if err := r.begin(&Detail{AccountGroupID: id, Created: true}); err != nil {
 				return nil, err
 			}
@@ -150,11 +148,9 @@ func (ex *executor) ensure(r *stepRun, ag *AccountGroupPlan) (*Detail, error) {
 	if !created {
 		d.AddedMemberIDs = union(prior.AddedMemberIDs, missing)
 	}
-	if err := r.begin(&Detail{AccountGroupID: id, Created: created, AddedMemberIDs: d.AddedMemberIDs}); err != nil {
-		return nil, err
-	}
+	wctx := r.sending(&Detail{AccountGroupID: id, Created: created, AddedMemberIDs: d.AddedMemberIDs})
 	for batch := range slices.Chunk(missing, ex.opts.MemberBatch) {
-		if err := ex.remote.AddAccountGroupMembers(ctx, id, batch); err != nil {
+		if err := ex.remote.AddAccountGroupMembers(wctx, id, batch); err != nil {
 			return d, fmt.Errorf("add %d members to account group %q: %w", len(batch), ag.DisplayName, err)
 		}
 		d.MembersAdded += len(batch)
@@ -184,13 +180,15 @@ func (ex *executor) findAccountGroup(ctx context.Context, name string) (string, 
 	return "", fmt.Errorf("look up account group %q: %d groups have this name (ids %v); remove the duplicates and run apply again", name, len(ids), ids)
 }
 
-// createAccountGroup POSTs the group with its members. After an unknown
+// createAccountGroup POSTs the group with its members, each POST
+// announced (Create: sent) right before it is sent. After an unknown
 // outcome it re-reads by name before any new POST; a 409 means the group
 // exists, which is ours if an earlier attempt (or run) may have made it and
 // a stale plan otherwise. On error, maybe reports whether a create may
 // have landed (an outcome was unknown, or the run was interrupted).
 func (ex *executor) createAccountGroup(r *stepRun, ag *AccountGroupPlan, members []string, sent bool) (_ scim.Group, maybe bool, err error) {
 	ctx := r.ctx
+	wctx := r.sending(&Detail{Create: CreateSent})
 	g := scim.Group{DisplayName: ag.DisplayName, ExternalID: ag.ExternalID, Schemas: []string{scim.SchemaGroup}}
 	for _, id := range members {
 		g.Members = append(g.Members, scim.ComplexValue{Value: id})
@@ -208,7 +206,7 @@ func (ex *executor) createAccountGroup(r *stepRun, ag *AccountGroupPlan, members
 		maybe = unknown || r.ctx.Err() != nil || !refused
 	}()
 	for attempt := 1; ; attempt++ {
-		created, err := ex.remote.CreateAccountGroup(ctx, g)
+		created, err := ex.remote.CreateAccountGroup(wctx, g)
 		switch {
 		case err == nil:
 			if created.ID == "" {
@@ -257,7 +255,7 @@ func (ex *executor) waitFindAccountGroup(r *stepRun, name string) (string, error
 		if waited >= ex.opts.VisibleTimeout || ex.dryRun {
 			return "", fmt.Errorf("account group %q exists (409) but is not listed after %s; run apply again later", name, waited)
 		}
-		if err := ex.opts.Sleep(r.parent, delay); err != nil {
+		if err := ex.pause(r.parent, delay); err != nil {
 			return "", err
 		}
 		waited += delay

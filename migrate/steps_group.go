@@ -85,10 +85,7 @@ func (gs *groupSteps) renameLocal(r *stepRun) (*Detail, error) {
 	if gs.live != nil && gs.live.DisplayName == gs.g.BackupName {
 		return d, nil // renamed by an earlier run whose record was lost
 	}
-	if err := r.begin(d); err != nil {
-		return nil, err
-	}
-	if err := gs.ex.remote.RenameWorkspaceGroup(r.ctx, gs.ws.WorkspaceID, gs.g.LocalID, gs.g.BackupName); err != nil {
+	if err := gs.ex.remote.RenameWorkspaceGroup(r.sending(d), gs.ws.WorkspaceID, gs.g.LocalID, gs.g.BackupName); err != nil {
 		return nil, fmt.Errorf("rename group %q to %q: %w", gs.g.LocalName, gs.g.BackupName, err)
 	}
 	return d, nil
@@ -119,6 +116,8 @@ func (gs *groupSteps) waitNameFree(ctx context.Context) error {
 	for _, o := range gs.nameHolders() {
 		id := groupStepID(KindRenameLocal, gs.ws.WorkspaceID, o.LocalID)
 		if sig := gs.ex.renamed[id]; sig != nil {
+			// Waiting for another group: let the groups warmUp holds back go.
+			gs.ex.warm.open()
 			select {
 			case <-sig.ch:
 			case <-ctx.Done():
@@ -157,10 +156,7 @@ func (gs *groupSteps) assignWorkspace(r *stepRun) (*Detail, error) {
 		return &Detail{Assigned: r.view.Detail.Assigned}, nil
 	}
 	d := &Detail{Assigned: true}
-	if err := r.begin(d); err != nil {
-		return nil, err
-	}
-	if err := gs.ex.remote.PutAssignment(r.ctx, gs.ws.WorkspaceID, gs.agID, []string{scim.PermissionUser}); err != nil {
+	if err := gs.ex.remote.PutAssignment(r.sending(d), gs.ws.WorkspaceID, gs.agID, []string{scim.PermissionUser}); err != nil {
 		return nil, fmt.Errorf("assign account group %q to workspace %d: %w", gs.ag.DisplayName, gs.ws.WorkspaceID, err)
 	}
 	return d, nil
@@ -205,7 +201,7 @@ func (gs *groupSteps) waitVisible(r *stepRun) (*Detail, error) {
 				"group", gs.g.LocalName, "account_group", gs.ag.DisplayName, "waited", waited, "budget", ex.opts.VisibleTimeout)
 			sinceLog = 0
 		}
-		if err := ex.opts.Sleep(r.parent, delay); err != nil {
+		if err := ex.pause(r.parent, delay); err != nil {
 			return nil, err
 		}
 		waited += delay
@@ -248,10 +244,7 @@ func (gs *groupSteps) copyEntitlements(r *stepRun) (*Detail, error) {
 		return &Detail{Entitlements: prior.Entitlements, Roles: prior.Roles}, nil
 	}
 	d := &Detail{Entitlements: union(prior.Entitlements, ents), Roles: union(prior.Roles, roles)}
-	if err := r.begin(d); err != nil {
-		return nil, err
-	}
-	if err := gs.ex.remote.AddWorkspaceGroupEntitlements(r.ctx, gs.ws.WorkspaceID, gs.agID, ents, roles); err != nil {
+	if err := gs.ex.remote.AddWorkspaceGroupEntitlements(r.sending(d), gs.ws.WorkspaceID, gs.agID, ents, roles); err != nil {
 		return nil, fmt.Errorf("add entitlements to account group %q in workspace %d: %w", gs.ag.DisplayName, gs.ws.WorkspaceID, err)
 	}
 	return d, nil
@@ -288,11 +281,9 @@ func (gs *groupSteps) migrateSecretACLs(r *stepRun) (*Detail, error) {
 		}
 	}
 	d := &Detail{SecretACLs: all}
-	if err := r.begin(d); err != nil {
-		return nil, err
-	}
+	wctx := r.sending(d)
 	for _, a := range adds {
-		if err := gs.ex.remote.PutSecretACL(r.ctx, gs.ws.WorkspaceID, SecretACL{Scope: a.Scope, Principal: a.Principal, Permission: a.Permission}); err != nil {
+		if err := gs.ex.remote.PutSecretACL(wctx, gs.ws.WorkspaceID, SecretACL{Scope: a.Scope, Principal: a.Principal, Permission: a.Permission}); err != nil {
 			return nil, fmt.Errorf("put secret ACL of scope %q for %q: %w", a.Scope, a.Principal, err)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dbiam/dbiam/journal"
 	"github.com/dbiam/dbiam/reports"
 	"github.com/dbiam/dbiam/scim"
 )
@@ -161,6 +162,9 @@ func (f *fakeRemote) SecretACLs(ctx context.Context, wsID int64, scope string) (
 }
 
 func (f *fakeRemote) CreateAccountGroup(ctx context.Context, g scim.Group) (scim.Group, error) {
+	if err := scim.RunBeforeSend(ctx); err != nil {
+		return scim.Group{}, err
+	}
 	f.announced(KindEnsureAccountGroup)
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -185,6 +189,9 @@ func (f *fakeRemote) CreateAccountGroup(ctx context.Context, g scim.Group) (scim
 }
 
 func (f *fakeRemote) AddAccountGroupMembers(ctx context.Context, id string, ids []string) error {
+	if err := scim.RunBeforeSend(ctx); err != nil {
+		return err
+	}
 	f.announced(KindEnsureAccountGroup)
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -199,6 +206,9 @@ func (f *fakeRemote) AddAccountGroupMembers(ctx context.Context, id string, ids 
 }
 
 func (f *fakeRemote) RemoveAccountGroupMember(ctx context.Context, id, m string) error {
+	if err := scim.RunBeforeSend(ctx); err != nil {
+		return err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	g := f.acct[id]
@@ -207,6 +217,9 @@ func (f *fakeRemote) RemoveAccountGroupMember(ctx context.Context, id, m string)
 }
 
 func (f *fakeRemote) DeleteAccountGroup(ctx context.Context, id string) error {
+	if err := scim.RunBeforeSend(ctx); err != nil {
+		return err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.acct, id)
@@ -214,6 +227,9 @@ func (f *fakeRemote) DeleteAccountGroup(ctx context.Context, id string) error {
 }
 
 func (f *fakeRemote) PutAssignment(ctx context.Context, wsID int64, id string, perms []string) error {
+	if err := scim.RunBeforeSend(ctx); err != nil {
+		return err
+	}
 	f.announced(KindAssignWorkspace)
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -223,6 +239,9 @@ func (f *fakeRemote) PutAssignment(ctx context.Context, wsID int64, id string, p
 }
 
 func (f *fakeRemote) DeleteAssignment(ctx context.Context, wsID int64, id string) error {
+	if err := scim.RunBeforeSend(ctx); err != nil {
+		return err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.assigned, id)
@@ -230,6 +249,9 @@ func (f *fakeRemote) DeleteAssignment(ctx context.Context, wsID int64, id string
 }
 
 func (f *fakeRemote) RenameWorkspaceGroup(ctx context.Context, wsID int64, id, name string) error {
+	if err := scim.RunBeforeSend(ctx); err != nil {
+		return err
+	}
 	f.announced(KindRenameLocal)
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -244,6 +266,9 @@ func (f *fakeRemote) RenameWorkspaceGroup(ctx context.Context, wsID int64, id, n
 }
 
 func (f *fakeRemote) AddWorkspaceGroupEntitlements(ctx context.Context, wsID int64, id string, ents, roles []string) error {
+	if err := scim.RunBeforeSend(ctx); err != nil {
+		return err
+	}
 	f.announced(KindCopyEntitlements)
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -259,10 +284,16 @@ func (f *fakeRemote) AddWorkspaceGroupEntitlements(ctx context.Context, wsID int
 }
 
 func (f *fakeRemote) RemoveWorkspaceGroupEntitlements(ctx context.Context, wsID int64, id string, ents, roles []string) error {
+	if err := scim.RunBeforeSend(ctx); err != nil {
+		return err
+	}
 	return nil
 }
 
 func (f *fakeRemote) DeleteWorkspaceGroup(ctx context.Context, wsID int64, id string) error {
+	if err := scim.RunBeforeSend(ctx); err != nil {
+		return err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.ws, id)
@@ -270,6 +301,9 @@ func (f *fakeRemote) DeleteWorkspaceGroup(ctx context.Context, wsID int64, id st
 }
 
 func (f *fakeRemote) MigratePermissions(ctx context.Context, wsID int64, from, to string, size int) (int, error) {
+	if err := scim.RunBeforeSend(ctx); err != nil {
+		return 0, err
+	}
 	f.announced(KindMigratePermissions)
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -277,9 +311,17 @@ func (f *fakeRemote) MigratePermissions(ctx context.Context, wsID int64, from, t
 	return 0, nil
 }
 
-func (f *fakeRemote) PutSecretACL(ctx context.Context, wsID int64, acl SecretACL) error { return nil }
+func (f *fakeRemote) PutSecretACL(ctx context.Context, wsID int64, acl SecretACL) error {
+	if err := scim.RunBeforeSend(ctx); err != nil {
+		return err
+	}
+	return nil
+}
 
 func (f *fakeRemote) DeleteSecretACL(ctx context.Context, wsID int64, scope, p string) error {
+	if err := scim.RunBeforeSend(ctx); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -449,13 +491,13 @@ func TestApplyLocalDriftIsStale(t *testing.T) {
 func TestApplyRefusesLockedJournal(t *testing.T) {
 	f := newFakeRemote(t)
 	plan := fakePlan(t, f, t.TempDir(), 1)
-	if _, err := AcquireLock(DefaultJournalDir(plan), LockOptions{PID: os.Getpid(), Command: "migrate apply"}); err != nil {
+	if _, err := journal.AcquireLock(DefaultJournalDir(plan), journal.LockOptions{PID: os.Getpid(), Command: "migrate apply"}); err != nil {
 		t.Fatal(err)
 	}
 	d, _ := fakeDeps()
 	err := RunApply(context.Background(), ApplyOptions{Yes: true, PlanPath: plan, Remote: f}, d)
-	if !errors.Is(err, ErrLocked) {
-		t.Fatalf("err = %v, want ErrLocked", err)
+	if !errors.Is(err, journal.ErrLocked) {
+		t.Fatalf("err = %v, want journal.ErrLocked", err)
 	}
 	if len(f.calls) != 0 {
 		t.Errorf("a locked apply made calls: %v", f.calls)
@@ -477,8 +519,8 @@ func TestApplyRefusesJournalOfAnotherPlan(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := RunApply(context.Background(), ApplyOptions{Yes: true, PlanPath: other, JournalDir: DefaultJournalDir(plan), Remote: f}, d)
-	if !errors.Is(err, ErrJournalMismatch) {
-		t.Fatalf("err = %v, want ErrJournalMismatch", err)
+	if !errors.Is(err, journal.ErrMismatch) {
+		t.Fatalf("err = %v, want journal.ErrMismatch", err)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/dbiam/dbiam/journal"
 	"github.com/dbiam/dbiam/reports"
 	"github.com/dbiam/dbiam/scim"
 )
@@ -172,11 +173,11 @@ func RunVerify(ctx context.Context, opts VerifyOptions, d Deps) error {
 		dir = DefaultJournalDir(opts.PlanPath)
 	}
 	if h, recs, err := ReadJournal(dir); err == nil {
-		if h.PlanSHA256 != planSHA256(raw) {
-			return fmt.Errorf("verify: %w: %s was written for another plan", ErrJournalMismatch, JournalPath(dir))
+		if h.PlanSHA256 != journal.SHA256(raw) {
+			return fmt.Errorf("verify: %w: %s was written for another plan", journal.ErrMismatch, journal.Path(dir))
 		}
 		views = Replay(recs)
-	} else if !errors.Is(err, ErrNoJournal) || opts.JournalDir != "" {
+	} else if !errors.Is(err, journal.ErrNoJournal) || opts.JournalDir != "" {
 		return err
 	}
 	remote := opts.Remote

@@ -404,6 +404,9 @@ func classify(err error, idempotent bool) (retry, unknown bool) {
 	if _, ok := errors.AsType[authError](err); ok {
 		return false, false
 	}
+	if _, ok := errors.AsType[hookError](err); ok {
+		return false, false
+	}
 	if tlsProblem(err) != "" {
 		return false, false // the handshake failed: nothing was sent, and a retry fails alike
 	}
