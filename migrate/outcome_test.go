@@ -3,6 +3,8 @@ package migrate
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -103,5 +105,48 @@ func TestFinalizeNamesARolledBackGroupAsRolledBack(t *testing.T) {
 	}
 	if strings.Contains(stdout.String(), "apply has not finished it") {
 		t.Errorf("finalize says apply has not finished a group it finished:\n%s", stdout)
+	}
+}
+
+// TestEditedJournalPlanCopySaysHowToRepair: the copy of the plan in the
+// journal directory edited after apply: status and rollback refuse it
+// (exit 1, nothing changed) and say to put back the plan apply ran, not
+// to re-run "dbiam migrate plan" (a new plan cannot continue this
+// journal).
+func TestEditedJournalPlanCopySaysHowToRepair(t *testing.T) {
+	srv := newAwkwardServer(t, sandbox.Options{})
+	plan := makePlan(t, srv, t.TempDir(), PlanOptions{})
+	ctx := context.Background()
+	d, stdout, stderr := sandboxDeps(t, srv)
+	if err := RunApply(ctx, ApplyOptions{Yes: true, PlanPath: plan}, d); err != nil {
+		t.Fatalf("apply: %v\n%s\n%s", err, stdout, stderr)
+	}
+	jdir := DefaultJournalDir(plan)
+	copyPath := filepath.Join(jdir, "plan.json")
+	raw, err := os.ReadFile(copyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(raw), `"db-temp-a eq b"`, `"db-temp-a eq c"`, 1)
+	if edited == string(raw) {
+		t.Fatal("the copy has no backup name to edit")
+	}
+	if err := os.WriteFile(copyPath, []byte(edited), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before := srv.Snapshot()
+	want := "this is the journal's copy of the plan apply ran, edited since; put back the plan file apply ran as "
+	d, _, _ = sandboxDeps(t, srv)
+	err = RunStatus(ctx, StatusOptions{JournalDir: jdir}, d)
+	if !errors.Is(err, ErrPlanEdited) || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), `re-run "dbiam migrate plan"`) {
+		t.Errorf("status: %v; want ErrPlanEdited saying %q, not to re-run plan", err, want)
+	}
+	d, _, _ = sandboxDeps(t, srv)
+	err = RunRollback(ctx, RollbackOptions{JournalDir: jdir, Yes: true}, d)
+	if !errors.Is(err, ErrPlanEdited) || !strings.Contains(err.Error(), want) {
+		t.Errorf("rollback: %v; want ErrPlanEdited saying %q", err, want)
+	}
+	if g, w := snapshotJSON(t, srv.Snapshot()), snapshotJSON(t, before); g != w {
+		t.Errorf("rollback with an edited plan copy changed the account:\n%s", diffLines(w, g))
 	}
 }
