@@ -20,28 +20,14 @@ import (
 // kept true by TestRecordedRepliesCoverDbiamReads and is mirrored in
 // docs/recorded-replies.md ("Endpoints not yet recorded").
 var unrecorded = map[string]string{
-	"GET /api/2.0/mlflow/databricks/registered-models/get": "no recording collected yet; the sandbox follows the SDK's ModelDatabricks (service/ml/model.go)",
-	"GET /api/2.0/policies/clusters/list":                  "the recorded policy (Terraform exporter/test-data/get-cluster-policy.json) has policy_id, name, definition and created_at_timestamp but not creator_user_name, the field dbiam reads; the sandbox follows the SDK's Policy (service/compute/model.go)",
-	"GET /api/2.0/repos":                                   "no recording collected yet; the sandbox follows the SDK's RepoInfo (service/workspace/model.go)",
-	"GET /api/2.0/vector-search/endpoints":                 "no recording collected yet; the sandbox follows the SDK's EndpointInfo (service/vectorsearch/model.go)",
-	"GET /api/2.0/workspace/get-status":                    "no recording collected yet; the sandbox follows the SDK's ObjectInfo (service/workspace/model.go)",
-	"GET /api/2.0/workspace/list":                          "no recording collected yet; the sandbox follows the SDK's ObjectInfo (service/workspace/model.go)",
-	"GET /api/2.1/unity-catalog/bindings/{type}/{name}":    "no recording collected yet; the sandbox follows the SDK's Unity Catalog models (service/catalog/model.go)",
-	"GET /api/2.1/unity-catalog/catalogs":                  "no recording collected yet; the sandbox follows the SDK's Unity Catalog models (service/catalog/model.go)",
-	"GET /api/2.1/unity-catalog/connections":               "no recording collected yet; the sandbox follows the SDK's Unity Catalog models (service/catalog/model.go)",
-	"GET /api/2.1/unity-catalog/credentials":               "no recording collected yet; the sandbox follows the SDK's Unity Catalog models (service/catalog/model.go)",
-	"GET /api/2.1/unity-catalog/external-locations":        "no recording collected yet; the sandbox follows the SDK's Unity Catalog models (service/catalog/model.go)",
-	"GET /api/2.1/unity-catalog/functions":                 "no recording collected yet; the sandbox follows the SDK's Unity Catalog models (service/catalog/model.go)",
-	"GET /api/2.1/unity-catalog/metastore_summary":         "no recording collected yet; the sandbox follows the SDK's Unity Catalog models (service/catalog/model.go)",
-	"GET /api/2.1/unity-catalog/models":                    "no recording collected yet; the sandbox follows the SDK's Unity Catalog models (service/catalog/model.go)",
-	"GET /api/2.1/unity-catalog/permissions/{type}/{name}": "no recording collected yet; the sandbox follows the SDK's Unity Catalog models (service/catalog/model.go)",
-	"GET /api/2.1/unity-catalog/providers":                 "no recording collected yet; the sandbox follows the SDK's Unity Catalog models (service/catalog/model.go)",
-	"GET /api/2.1/unity-catalog/recipients":                "no recording collected yet; the sandbox follows the SDK's Unity Catalog models (service/catalog/model.go)",
-	"GET /api/2.1/unity-catalog/schemas":                   "no recording collected yet; the sandbox follows the SDK's Unity Catalog models (service/catalog/model.go)",
-	"GET /api/2.1/unity-catalog/shares":                    "no recording collected yet; the sandbox follows the SDK's Unity Catalog models (service/catalog/model.go)",
-	"GET /api/2.1/unity-catalog/storage-credentials":       "no recording collected yet; the sandbox follows the SDK's Unity Catalog models (service/catalog/model.go)",
-	"GET /api/2.1/unity-catalog/tables":                    "no recording collected yet; the sandbox follows the SDK's Unity Catalog models (service/catalog/model.go)",
-	"GET /api/2.1/unity-catalog/volumes":                   "no recording collected yet; the sandbox follows the SDK's Unity Catalog models (service/catalog/model.go)",
+	"GET /api/2.1/unity-catalog/bindings/{type}/{name}": "no reply found in public; the sandbox follows the SDK's GetWorkspaceBindingsResponse (service/catalog/model.go)",
+	"GET /api/2.1/unity-catalog/connections":            "the only replies found are in files the index attributes to no repository; the sandbox follows the SDK's ConnectionInfo (service/catalog/model.go)",
+	"GET /api/2.1/unity-catalog/credentials":            "no reply found in public; the sandbox follows the SDK's CredentialInfo (service/catalog/model.go)",
+	"GET /api/2.1/unity-catalog/external-locations":     "no reply found in public (issue threads quote Terraform plans); the sandbox follows the SDK's ExternalLocationInfo (service/catalog/model.go)",
+	"GET /api/2.1/unity-catalog/functions":              "no reply found in public; the sandbox follows the SDK's FunctionInfo (service/catalog/model.go)",
+	"GET /api/2.1/unity-catalog/providers":              "only other tools' hand-written fixtures found; the sandbox follows the SDK's ProviderInfo (service/sharing/model.go)",
+	"GET /api/2.1/unity-catalog/recipients":             "only other tools' hand-written fixtures found; the sandbox follows the SDK's RecipientInfo (service/sharing/model.go)",
+	"GET /api/2.1/unity-catalog/shares":                 "no reply found in public; the sandbox follows the SDK's ShareInfo (service/sharing/model.go)",
 }
 
 // routeShape turns a path (a sandbox route pattern or a recorded path) into

@@ -111,23 +111,8 @@ var listers = []lister{
 	listAll(KindClusterPolicy, scim.ListClusterPolicies, clusterPolicyObject),
 	listAll(KindSecretScope, scim.ListSecretScopes, secretScopeObject),
 	listAll(KindVectorSearch, scim.ListVectorSearchEndpoints, vectorSearchObject),
-	listAll(KindRepo, listRepos, repoObject),
+	listAll(KindRepo, scim.ListAllRepos, repoObject),
 	listAll(KindHomeFolder, listHomeFolders, homeFolderObject),
-}
-
-// listRepos lists every Git folder: those under /Repos (the API's default)
-// and those in home folders under /Users.
-func listRepos(ctx context.Context, d scim.Doer) ([]scim.Repo, error) {
-	var out []scim.Repo
-	for _, prefix := range []string{"", "/Users"} {
-		for r, err := range scim.Repos(ctx, d, prefix) {
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, r)
-		}
-	}
-	return out, nil
 }
 
 // listHomeFolders lists the home folders: the directories under /Users.

@@ -316,9 +316,9 @@ func decodeObject(b []byte) ([]string, []value, error) {
 		case []any:
 			v.list = true
 			for _, item := range x {
-				s, ok := item.(string)
-				if !ok {
-					return nil, nil, fmt.Errorf("%s: list item %v is not a string", key, item)
+				s, err := listItem(item)
+				if err != nil {
+					return nil, nil, fmt.Errorf("%s: %w", key, err)
 				}
 				v.items = append(v.items, s)
 			}
@@ -329,6 +329,27 @@ func decodeObject(b []byte) ([]string, []value, error) {
 		vals = append(vals, v)
 	}
 	return keys, vals, nil
+}
+
+// listItem returns the text of an item of a JSON Lines list: a string, or
+// a path of group names (an array of strings, as via_groups holds), joined
+// with viaJoin as CSV writes it.
+func listItem(item any) (string, error) {
+	switch x := item.(type) {
+	case string:
+		return x, nil
+	case []any:
+		names := make([]string, len(x))
+		for i, n := range x {
+			s, ok := n.(string)
+			if !ok {
+				return "", fmt.Errorf("list item %v is not a string or an array of strings", item)
+			}
+			names[i] = s
+		}
+		return strings.Join(names, viaJoin), nil
+	}
+	return "", fmt.Errorf("list item %v is not a string or an array of strings", item)
 }
 
 // readAboutJSON reads about.json: string fields and a "tables" array.

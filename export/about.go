@@ -50,7 +50,7 @@ func (r *runner) about(asOf, finished time.Time, targets []scim.WorkspaceInfo, r
 		{Name: "host", Value: r.sess.Host()},
 		{Name: "dbiam_version", Value: r.version()},
 		{Name: "command", Value: commandLine(r.deps.Args)},
-		{Name: "format", Value: string(r.cfg.format)},
+		{Name: "format", Value: formatName(r.cfg.format)},
 		{Name: "workspaces_requested", Value: r.requested()},
 		{Name: "workspaces_read", Value: fmt.Sprintf("%d of %d: %d ok, %d failed, %d skipped (see the workspaces table)",
 			ok+failed, len(targets), ok, failed, skipped)},
@@ -65,6 +65,15 @@ func (r *runner) about(asOf, finished time.Time, targets []scim.WorkspaceInfo, r
 	}
 	a.Tables = append(a.Tables, reports.TableStatus{Table: "summary", Status: reports.StatusOK})
 	return a
+}
+
+// formatName is the --output value of format f, as the README names it:
+// csv, xlsx or json (JSON Lines; the flag also takes jsonl and ndjson).
+func formatName(f reports.Format) string {
+	if f == reports.FormatJSONL {
+		return "json"
+	}
+	return string(f)
 }
 
 // requested says which workspaces were asked for.

@@ -302,6 +302,7 @@ func benchPacing(b *testing.B, seed *sandbox.Seed, limits map[string]float64, fo
 	srv := sandbox.NewTestServer(b, sandbox.Options{Seed: seed, PageCap: 100, Latency: 20 * time.Millisecond, RateLimits: limits})
 	var mu sync.Mutex
 	perBucket := map[bucket]int{}
+	throttledBy := map[scim.Class]int{}
 	requests := 0
 	settings := scim.Settings{
 		Host: srv.URL(), AccountID: srv.AccountID(), Token: srv.AdminToken(), Hermetic: true, Parallel: 20,
@@ -313,6 +314,8 @@ func benchPacing(b *testing.B, seed *sandbox.Seed, limits map[string]float64, fo
 			// attempt is the probe's cost, not work.
 			if ev.Status != http.StatusTooManyRequests {
 				perBucket[bucket{ev.WorkspaceID, ev.Class}]++
+			} else {
+				throttledBy[ev.Class]++
 			}
 		},
 	}
@@ -347,7 +350,7 @@ func benchPacing(b *testing.B, seed *sandbox.Seed, limits map[string]float64, fo
 	b.ReportMetric(phase["read"].Seconds()/bound, "read-ratio")
 	b.ReportMetric(float64(st.Throttled), "throttled")
 	b.ReportMetric(share, "throttled-%")
-	b.Logf("%s: requests=%d (sandbox saw %d, %d throttled, %.1f%%) bound=%.2fs (busiest bucket: scope %d class %s, %d requests) wall=%.2fs ratio=%.2f (read %.2fs ratio %.2f, copy %.2fs, commit %.2fs)",
-		format, requests, st.Total, st.Throttled, share, bound, worst.scope, worst.class, perBucket[worst],
+	b.Logf("%s: requests=%d (sandbox saw %d, %d throttled %v, %.1f%%) bound=%.2fs (busiest bucket: scope %d class %s, %d requests) wall=%.2fs ratio=%.2f (read %.2fs ratio %.2f, copy %.2fs, commit %.2fs)",
+		format, requests, st.Total, st.Throttled, throttledBy, share, bound, worst.scope, worst.class, perBucket[worst],
 		wall.Seconds(), wall.Seconds()/bound, phase["read"].Seconds(), phase["read"].Seconds()/bound, phase["copy"].Seconds(), phase["commit"].Seconds())
 }

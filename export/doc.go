@@ -96,9 +96,11 @@
 //
 // Every workspace table starts with workspace_id and workspace_name. Ids are
 // text (16-digit ids do not fit a spreadsheet number). Multi-valued cells
-// (emails, entitlements, groups, roles, permissions, via_groups) are JSON
-// arrays in JSON Lines and join their values with "; " in CSV and XLSX;
-// the via path of a membership joins its groups with " > ". Rows are sorted
+// (emails, entitlements, groups, roles, permissions) are JSON arrays in
+// JSON Lines and join their values with "; " in CSV and XLSX; the via path
+// of a membership is an array of group names, joined with " > " in CSV and
+// XLSX; via_groups is an array of such paths (each joined with " > ", the
+// paths with "; "). Rows are sorted
 // by workspace id, then by name (case-insensitively) and id, so outputs are
 // stable (see the golden files in testdata/golden).
 //

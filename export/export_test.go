@@ -346,7 +346,7 @@ func TestExportDefaultSeed(t *testing.T) {
 			if ab.fields["status"] != "complete" || ab.fields["account_id"] != e.srv.AccountID() || ab.fields["host"] != e.srv.URL() {
 				t.Errorf("about fields = %v", ab.fields)
 			}
-			if ab.fields["format"] != map[string]string{"csv": "csv", "json": "jsonl", "xlsx": "xlsx"}[format] {
+			if ab.fields["format"] != map[string]string{"csv": "csv", "json": "json", "xlsx": "xlsx"}[format] {
 				t.Errorf("about: format = %q", ab.fields["format"])
 			}
 			delete(ab.fields, "format")

@@ -432,8 +432,8 @@ func containsAncestor(as []ancestor, id string) bool {
 }
 
 // pathTo returns the names of the groups from as[i] down to the
-// principal's own group, joined with viaSeparator.
-func (g *graph) pathTo(as []ancestor, i int) string {
+// principal's own group.
+func (g *graph) pathTo(as []ancestor, i int) []string {
 	names := []string{g.node(as[i].id).name}
 	for from := as[i].from; from != ""; {
 		names = append(names, g.node(from).name)
@@ -443,7 +443,7 @@ func (g *graph) pathTo(as []ancestor, i int) string {
 		}
 		from = as[j].from
 	}
-	return strings.Join(names, viaSeparator)
+	return names
 }
 
 // admins returns the principals that are workspace admins by membership:

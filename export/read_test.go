@@ -136,13 +136,29 @@ func readJSONLDir(t *testing.T, dir string) map[string]table {
 					if c.Type != reports.TypeList || len(v) == 0 {
 						t.Fatalf("%s: %s is a JSON array of %d, want %v (empty lists are null)", f, c.Name, len(v), c.Type)
 					}
+					// A column of paths (ItemJoin set) holds arrays of
+					// names, the others strings.
 					items := make([]string, len(v))
 					for k, item := range v {
-						s, ok := item.(string)
-						if !ok {
-							t.Fatalf("%s: %s holds a %T", f, c.Name, item)
+						if c.ItemJoin == "" {
+							s, ok := item.(string)
+							if !ok {
+								t.Fatalf("%s: %s holds a %T", f, c.Name, item)
+							}
+							items[k] = s
+							continue
 						}
-						items[k] = s
+						inner, ok := item.([]any)
+						if !ok || len(inner) == 0 {
+							t.Fatalf("%s: %s holds %#v, want an array of names", f, c.Name, item)
+						}
+						names := make([]string, len(inner))
+						for m, name := range inner {
+							if names[m], ok = name.(string); !ok {
+								t.Fatalf("%s: %s holds a path with a %T", f, c.Name, name)
+							}
+						}
+						items[k] = strings.Join(names, c.ItemJoin)
 					}
 					// Joined as CSV and XLSX join them, to compare the formats.
 					row[i] = strings.Join(items, c.Join)

@@ -264,7 +264,7 @@ func (r *runner) entitlementRows(w *spoolWriter, ws []any, d *wsData, g *graph, 
 		p      *node
 		value  string
 		direct bool
-		via    []string
+		via    [][]string // the paths of the groups that grant it
 	}
 	granted := make(map[string][]string, len(d.groups)) // group id -> its own entitlements
 	for _, gr := range d.groups {
@@ -322,7 +322,7 @@ func (r *runner) entitlementRows(w *spoolWriter, ws []any, d *wsData, g *graph, 
 	w.begin(TableEntitlements)
 	for _, e := range rows {
 		via := e.via
-		slices.SortFunc(via, compareNames)
+		slices.SortFunc(via, func(a, b []string) int { return slices.CompareFunc(a, b, compareNames) })
 		var admin any
 		if admins != nil {
 			admin = admins[e.p.id]

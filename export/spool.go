@@ -100,7 +100,7 @@ func (w *spoolWriter) end() {
 }
 
 // row appends one row to the current section. Values must be nil, string,
-// bool, int, *bool or []string (an empty list is nil).
+// bool, int, *bool, []string or [][]string (an empty list is nil).
 func (w *spoolWriter) row(vals ...any) {
 	if w.err != nil {
 		return
@@ -137,6 +137,19 @@ func (w *spoolWriter) row(vals ...any) {
 				b = binary.AppendUvarint(b, uint64(len(item)))
 				b = append(b, item...)
 			}
+		case [][]string:
+			if len(v) == 0 {
+				b = append(b, tagNil)
+				continue
+			}
+			b = binary.AppendUvarint(append(b, tagPaths), uint64(len(v)))
+			for _, path := range v {
+				b = binary.AppendUvarint(b, uint64(len(path)))
+				for _, item := range path {
+					b = binary.AppendUvarint(b, uint64(len(item)))
+					b = append(b, item...)
+				}
+			}
 		default:
 			w.err = fmt.Errorf("spool %s row: unsupported value %T", w.table, v)
 			return
@@ -157,6 +170,7 @@ const (
 	tagInt
 	tagString
 	tagList
+	tagPaths // a list of lists of strings
 )
 
 // tagType is the column type that holds values of tag.
@@ -166,7 +180,7 @@ func tagType(tag byte) reports.ColumnType {
 		return reports.TypeBool
 	case tagInt:
 		return reports.TypeInt
-	case tagList:
+	case tagList, tagPaths:
 		return reports.TypeList
 	}
 	return reports.TypeString
@@ -296,6 +310,12 @@ func (d *rowDecoder) decode(r *bufio.Reader, cols []reports.Column, vals []any) 
 					return err
 				}
 			}
+		case tagPaths:
+			paths, err := readPaths(r, c)
+			if err != nil {
+				return err
+			}
+			vals[i] = paths
 		default:
 			return fmt.Errorf("column %s: unknown value tag %d", c.Name, tag)
 		}
@@ -314,6 +334,48 @@ func (d *rowDecoder) decode(r *bufio.Reader, cols []reports.Column, vals []any) 
 		vals[l.col] = items
 	}
 	return nil
+}
+
+// readPaths reads a list of lists of strings (tagPaths), each string in
+// an allocation of its own (they are few: the paths of via_groups).
+func readPaths(r *bufio.Reader, c reports.Column) ([][]string, error) {
+	count := func(what string) (int, error) {
+		n, err := binary.ReadUvarint(r)
+		if err != nil {
+			return 0, err
+		}
+		if n == 0 || n > 1<<20 {
+			return 0, fmt.Errorf("column %s: %s of %d items", c.Name, what, n)
+		}
+		return int(n), nil
+	}
+	n, err := count("list")
+	if err != nil {
+		return nil, err
+	}
+	paths := make([][]string, n)
+	for i := range paths {
+		m, err := count("inner list")
+		if err != nil {
+			return nil, err
+		}
+		paths[i] = make([]string, m)
+		for k := range paths[i] {
+			l, err := binary.ReadUvarint(r)
+			if err != nil {
+				return nil, err
+			}
+			if l > 1<<30 {
+				return nil, fmt.Errorf("column %s: string of %d bytes", c.Name, l)
+			}
+			b := make([]byte, l)
+			if _, err := io.ReadFull(r, b); err != nil {
+				return nil, err
+			}
+			paths[i][k] = string(b)
+		}
+	}
+	return paths, nil
 }
 
 // readString reads one length-prefixed string into buf and records its

@@ -59,6 +59,13 @@ func listCol(name string) reports.Column {
 	return reports.Column{Name: name, Type: reports.TypeList, Join: listSeparator}
 }
 
+// pathsCol is a column of membership paths, each the group names from the
+// outermost down: a JSON array of arrays in JSON Lines; in CSV and XLSX
+// each path joined with viaSeparator, the paths with listSeparator.
+func pathsCol(name string) reports.Column {
+	return reports.Column{Name: name, Type: reports.TypeList, Join: listSeparator, ItemJoin: viaSeparator}
+}
+
 // pathCol is a column of group names along a membership path, outermost
 // first: a JSON array in JSON Lines, joined with viaSeparator in CSV and
 // XLSX.
@@ -95,7 +102,7 @@ var columns = map[string][]reports.Column{
 		str("relation"), num("depth"), pathCol("via")),
 	TableEntitlements: append(wsCols[:2:2],
 		str("principal_kind"), str("principal_id"), str("principal_name"), str("entitlement"),
-		boolean("direct"), listCol("via_groups"), boolean("workspace_admin")),
+		boolean("direct"), pathsCol("via_groups"), boolean("workspace_admin")),
 	TableAssignments: append(wsCols[:2:2],
 		str("principal_id"), str("principal_kind"), str("principal_name"), str("display_name"),
 		listCol("permissions"), str("error")),

@@ -464,7 +464,7 @@ func (r *runner) runApply(ctx context.Context) {
 
 // lane is the rate-limit bucket a change's write is charged to: the
 // permissions API (class permissions-write) or the other REST APIs (class
-// default). Objects of each lane of a workspace have their own slots, so
+// rest-write, which never probes). Objects of each lane of a workspace have their own slots, so
 // that a queue on one bucket never starves the other.
 func lane(c Change) string {
 	if c.Action == ActionManage || (c.Action == ActionOwner && permType(c.Kind) != "") {

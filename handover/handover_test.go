@@ -349,3 +349,35 @@ func TestApplyVerifyAuditRollback(t *testing.T) {
 	}
 	_ = p
 }
+
+// TestPlanFindsGitFoldersInHomeFolders: a Git folder in the leaver's home
+// folder (/Users/<leaver>/...) gets a manage change like one under /Repos.
+// GET /api/2.0/repos without a path prefix serves only the Git folders
+// under /Repos (docs repos/v1/list-repos), so the plan must also list
+// /Users, as audit does.
+func TestPlanFindsGitFoldersInHomeFolders(t *testing.T) {
+	s := sandbox.DefaultSeed()
+	added := false
+	for i, w := range s.Workspaces {
+		if w.WorkspaceID == wsProd && w.Objects != nil {
+			s.Workspaces[i].Objects.Repos = append(w.Objects.Repos, sandbox.SeedRepo{ID: 4409,
+				Path: "/Users/" + elena + "/forecasting", URL: "https://github.com/acme/forecasting.git", Provider: "gitHub", Branch: "main"})
+			added = true
+		}
+	}
+	if !added {
+		t.Fatal("the default seed has no objects in acme-prod")
+	}
+	srv := sandbox.NewTestServer(t, sandbox.Options{Seed: s})
+	_, p := demoPlan(t, srv, nil)
+	var repos []string
+	for _, c := range p.Changes {
+		if c.Kind == KindRepo {
+			repos = append(repos, c.ID)
+		}
+	}
+	want := []string{"6051921418418891/repo/4401/manage", "6051921418418891/repo/4409/manage"}
+	if !slices.Equal(repos, want) {
+		t.Errorf("Git folder changes %v, want %v (the one in elena's home folder included)", repos, want)
+	}
+}

@@ -103,14 +103,15 @@ func (r *reader) vectorSearch(ctx context.Context) error {
 }
 
 func (r *reader) repos(ctx context.Context) error {
+	repos, err := scim.ListAllRepos(ctx, r.d)
+	if err != nil {
+		return err
+	}
 	var ids, names, creators []string
-	for repo, err := range scim.Repos(ctx, r.d, "") {
-		if err != nil {
-			return err
-		}
+	for _, repo := range repos {
 		ids, names, creators = append(ids, strconv.FormatInt(repo.ID, 10)), append(names, repo.Path), append(creators, homeOwner(repo.Path))
 	}
-	r.counted(1 + len(ids)/100)
+	r.counted(2 + len(ids)/100)
 	return r.managed(ctx, KindRepo, "repos", ids, names, creators, false)
 }
 

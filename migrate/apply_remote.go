@@ -274,7 +274,7 @@ func (r *scimRemote) PutSecretACL(ctx context.Context, workspaceID int64, acl Se
 		return err
 	}
 	body := map[string]string{"scope": acl.Scope, "principal": acl.Principal, "permission": acl.Permission}
-	return w.Do(ctx, scim.ClassDefault, http.MethodPost, "/api/2.0/secrets/acls/put", nil, body, nil, scim.Idempotent())
+	return w.Do(ctx, scim.ClassRESTWrite, http.MethodPost, "/api/2.0/secrets/acls/put", nil, body, nil, scim.Idempotent())
 }
 
 func (r *scimRemote) DeleteSecretACL(ctx context.Context, workspaceID int64, scope, principal string) error {
@@ -283,5 +283,5 @@ func (r *scimRemote) DeleteSecretACL(ctx context.Context, workspaceID int64, sco
 		return err
 	}
 	body := map[string]string{"scope": scope, "principal": principal}
-	return w.Do(ctx, scim.ClassDefault, http.MethodPost, "/api/2.0/secrets/acls/delete", nil, body, nil)
+	return w.Do(ctx, scim.ClassRESTWrite, http.MethodPost, "/api/2.0/secrets/acls/delete", nil, body, nil)
 }

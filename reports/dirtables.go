@@ -508,16 +508,31 @@ func appendJSONValue(b []byte, v any) []byte {
 		b = v.AppendFormat(b, time.RFC3339Nano)
 		return append(b, '"')
 	case textList:
-		b = append(b, '[')
-		for i, item := range v.items {
-			if i > 0 {
-				b = append(b, ',')
+		if v.nested != nil {
+			b = append(b, '[')
+			for i, inner := range v.nested {
+				if i > 0 {
+					b = append(b, ',')
+				}
+				b = appendJSONStrings(b, inner)
 			}
-			b = appendJSONString(b, item)
+			return append(b, ']')
 		}
-		return append(b, ']')
+		return appendJSONStrings(b, v.items)
 	}
 	panic(fmt.Sprintf("reports: unnormalised value %T", v))
+}
+
+// appendJSONStrings appends ss as a JSON array of strings.
+func appendJSONStrings(b []byte, ss []string) []byte {
+	b = append(b, '[')
+	for i, s := range ss {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, s)
+	}
+	return append(b, ']')
 }
 
 const hexDigits = "0123456789abcdef"

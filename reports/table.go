@@ -27,16 +27,23 @@ const (
 	// TypeTime holds time.Time values, written in UTC; the zero time is
 	// empty. Text renderers use RFC 3339, XLSX date cells.
 	TypeTime
-	// TypeList holds lists of texts: []string values. JSON Lines writes
-	// an array of strings; text renderers (CSV, TSV, XLSX, HTML) join the
-	// items with the column's Join ("; " when empty). An empty list is
-	// empty (null in JSON), like an empty text.
+	// TypeList holds lists of texts: []string values, or lists of lists
+	// of texts ([][]string, such as paths of group names). JSON Lines
+	// writes an array of strings (of arrays of strings); text renderers
+	// (CSV, TSV, XLSX, HTML) join the items with the column's Join ("; "
+	// when empty), each inner list joined with its ItemJoin (" > " when
+	// empty) first. An empty list is empty (null in JSON), like an empty
+	// text.
 	TypeList
 )
 
 // DefaultJoin joins the items of a TypeList value in text renderers when
 // the column sets no Join.
 const DefaultJoin = "; "
+
+// DefaultItemJoin joins the texts of each inner list of a [][]string
+// TypeList value in text renderers when the column sets no ItemJoin.
+const DefaultItemJoin = " > "
 
 // String returns the type's name: string, int, float, bool or time.
 func (t ColumnType) String() string {
@@ -59,11 +66,13 @@ func (t ColumnType) String() string {
 
 // Column is one column of a table: its header and the type of its values.
 // Join, for a TypeList column, is the text that joins its items in text
-// renderers; empty means DefaultJoin.
+// renderers; empty means DefaultJoin. ItemJoin joins the texts of each item
+// of a [][]string value before; empty means DefaultItemJoin.
 type Column struct {
-	Name string
-	Type ColumnType
-	Join string
+	Name     string
+	Type     ColumnType
+	Join     string
+	ItemJoin string
 }
 
 // join returns the column's list separator.
@@ -74,11 +83,21 @@ func (c Column) join() string {
 	return c.Join
 }
 
+// itemJoin returns the separator of the texts of an item that is a list.
+func (c Column) itemJoin() string {
+	if c.ItemJoin == "" {
+		return DefaultItemJoin
+	}
+	return c.ItemJoin
+}
+
 // textList is a normalised TypeList value: its items (at least one) and
-// the separator that joins them in text.
+// the separator that joins them in text. nested, for a [][]string value,
+// holds the lists its items are the joined texts of (JSON writes them).
 type textList struct {
-	items []string
-	sep   string
+	items  []string
+	sep    string
+	nested [][]string
 }
 
 // String joins the items.
@@ -92,14 +111,14 @@ var ErrValueType = errors.New("bad row value")
 // becomes a textList joined with the column's separator.
 func normalizeColumn(c Column, v any) (any, error) {
 	if c.Type == TypeList {
-		return normalizeList(v, c.join())
+		return normalizeList(v, c.join(), c.itemJoin())
 	}
 	return normalize(c.Type, v)
 }
 
-// normalizeList checks a TypeList value: nil, []string or *[]string. An
-// empty list is nil.
-func normalizeList(v any, sep string) (any, error) {
+// normalizeList checks a TypeList value: nil, []string or [][]string
+// (each inner list joined with itemSep in text). An empty list is nil.
+func normalizeList(v any, sep, itemSep string) (any, error) {
 	switch v := v.(type) {
 	case nil:
 		return nil, nil
@@ -108,6 +127,15 @@ func normalizeList(v any, sep string) (any, error) {
 			return nil, nil
 		}
 		return textList{items: v, sep: sep}, nil
+	case [][]string:
+		if len(v) == 0 {
+			return nil, nil
+		}
+		items := make([]string, len(v))
+		for i, inner := range v {
+			items[i] = strings.Join(inner, itemSep)
+		}
+		return textList{items: items, sep: sep, nested: v}, nil
 	case textList:
 		return v, nil
 	}
@@ -122,7 +150,7 @@ func normalize(t ColumnType, v any) (any, error) {
 		return nil, nil
 	}
 	if t == TypeList {
-		return normalizeList(v, DefaultJoin)
+		return normalizeList(v, DefaultJoin, DefaultItemJoin)
 	}
 	// A value already in normal form is returned as it came, not converted
 	// and boxed again: large tables are made of such values.

@@ -386,12 +386,14 @@ func TestSanitizeNames(t *testing.T) {
 
 // TestListColumns checks that JSON Lines carries lists as arrays (names
 // holding the separator, quotes or newlines survive), while CSV and XLSX
-// join them with the column's separator.
+// join them with the column's separator. A list of lists (paths) is an
+// array of arrays in JSON Lines, each path joined with the column's
+// ItemJoin in CSV and XLSX.
 func TestListColumns(t *testing.T) {
-	cols := []Column{{Name: "name"}, {Name: "groups", Type: TypeList}, {Name: "via", Type: TypeList, Join: " > "}}
+	cols := []Column{{Name: "name"}, {Name: "groups", Type: TypeList}, {Name: "via", Type: TypeList, Join: " > "}, {Name: "paths", Type: TypeList}}
 	rows := [][]any{
-		{"a", []string{"x; y", "line\nbreak", `q"uote`}, []string{"outer", "inner"}},
-		{"b", []string{}, nil},
+		{"a", []string{"x; y", "line\nbreak", `q"uote`}, []string{"outer", "inner"}, [][]string{{"g > 1", "h"}, {"k"}}},
+		{"b", []string{}, nil, [][]string{}},
 	}
 	for _, f := range []Format{FormatCSV, FormatJSONL, FormatXLSX} {
 		t.Run(string(f), func(t *testing.T) {
@@ -410,7 +412,7 @@ func TestListColumns(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if err := s.WriteRow("c", "not a list", nil); !errors.Is(err, ErrValueType) {
+			if err := s.WriteRow("c", "not a list", nil, nil); !errors.Is(err, ErrValueType) {
 				t.Errorf("a string in a list column: %v, want ErrValueType", err)
 			}
 			if err := tb.Commit(); err != nil {
@@ -418,15 +420,16 @@ func TestListColumns(t *testing.T) {
 			}
 			switch f {
 			case FormatCSV:
-				want := "name,groups,via\na,\"x; y; line\nbreak; q\"\"uote\",outer > inner\nb,,\n"
+				want := "name,groups,via,paths\na,\"x; y; line\nbreak; q\"\"uote\",outer > inner,g > 1 > h; k\nb,,,\n"
 				if got := readFile(t, filepath.Join(path, "t.csv")); got != want {
 					t.Errorf("csv = %q, want %q", got, want)
 				}
 			case FormatJSONL:
 				lines := strings.Split(strings.TrimSpace(readFile(t, filepath.Join(path, "t.jsonl"))), "\n")
 				var got struct {
-					Groups []string `json:"groups"`
-					Via    []string `json:"via"`
+					Groups []string   `json:"groups"`
+					Via    []string   `json:"via"`
+					Paths  [][]string `json:"paths"`
 				}
 				if err := json.Unmarshal([]byte(lines[0]), &got); err != nil {
 					t.Fatal(err)
@@ -434,7 +437,10 @@ func TestListColumns(t *testing.T) {
 				if !slices.Equal(got.Groups, []string{"x; y", "line\nbreak", `q"uote`}) || !slices.Equal(got.Via, []string{"outer", "inner"}) {
 					t.Errorf("jsonl lists = %+v", got)
 				}
-				if lines[1] != `{"name":"b","groups":null,"via":null}` {
+				if len(got.Paths) != 2 || !slices.Equal(got.Paths[0], []string{"g > 1", "h"}) || !slices.Equal(got.Paths[1], []string{"k"}) {
+					t.Errorf("jsonl paths = %q, want [[\"g > 1\" \"h\"] [\"k\"]]", got.Paths)
+				}
+				if lines[1] != `{"name":"b","groups":null,"via":null,"paths":null}` {
 					t.Errorf("empty lists: %s", lines[1])
 				}
 			case FormatXLSX:
@@ -443,7 +449,7 @@ func TestListColumns(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if got[1][1] != "x; y; line\nbreak; q\"uote" || got[1][2] != "outer > inner" || len(got[2]) != 1 {
+				if got[1][1] != "x; y; line\nbreak; q\"uote" || got[1][2] != "outer > inner" || got[1][3] != "g > 1 > h; k" || len(got[2]) != 1 {
 					t.Errorf("xlsx rows = %q", got)
 				}
 			}

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"os"
@@ -228,6 +229,9 @@ func (t *xlsxTables) Commit() error {
 		t.fileMu.Lock()
 		_ = t.f.Close()
 		t.fileMu.Unlock()
+		for _, s := range t.sinks {
+			s.closeRows()
+		}
 		_ = os.RemoveAll(t.spool)
 	}()
 	var errs []error
@@ -344,32 +348,45 @@ func (t *xlsxTables) newZipWriter(w io.Writer) excelize.ZipWriter {
 	zw.RegisterCompressor(zip.Deflate, func(out io.Writer) (io.WriteCloser, error) {
 		return kflate.NewWriter(out, kflate.DefaultCompression)
 	})
-	heads := map[string]func([]byte) []byte{}
+	sheets := map[string]*xlsxSink{}
 	for _, s := range t.sinks {
 		if p, ok := t.paths[s.sheet]; ok {
-			heads[p] = s.head
+			sheets[p] = s
 		}
 	}
-	return &patchingZip{zw: zw, heads: heads}
+	return &patchingZip{zw: zw, sheets: sheets}
 }
 
-// patchingZip is a ZipWriter that rewrites the head of some entries.
+// patchingZip is a ZipWriter that rewrites the head of the streamed
+// sheets' entries and splices in their encoded rows.
 type patchingZip struct {
-	zw    *zip.Writer
-	heads map[string]func([]byte) []byte
-	open  *headPatcher
+	zw     *zip.Writer
+	sheets map[string]*xlsxSink
+	open   *headPatcher
 }
 
 func (z *patchingZip) Create(name string) (io.Writer, error) {
 	if err := z.closeOpen(); err != nil {
 		return nil, err
 	}
+	s, sheet := z.sheets[name]
+	if sheet {
+		rows, err := s.encodedRows()
+		if err != nil {
+			return nil, err
+		}
+		if rows != nil {
+			// Written raw when it ends (see splicedSheet).
+			z.open = &headPatcher{fix: s.head, spliced: &splicedSheet{zw: z.zw, name: name, rows: rows}}
+			return z.open, nil
+		}
+	}
 	w, err := z.zw.Create(name)
 	if err != nil {
 		return nil, err
 	}
-	if fix, ok := z.heads[name]; ok {
-		z.open = &headPatcher{w: w, fix: fix}
+	if sheet {
+		z.open = &headPatcher{w: w, fix: s.head}
 		return z.open, nil
 	}
 	return w, nil
@@ -393,23 +410,26 @@ func (z *patchingZip) closeOpen() error {
 	if z.open == nil {
 		return nil
 	}
-	err := z.open.flush()
+	err := z.open.close()
 	z.open = nil
 	return err
 }
 
-// headPatcher holds back the start of an entry up to the end of the
-// "<sheetData>" tag (or headLimit bytes), passes it through fix once, and
-// writes the rest as it comes.
+// headPatcher holds back the start of a streamed sheet's entry up to the
+// end of its header row (the first "</row>" in "<sheetData>"), or headLimit
+// bytes, passes it through fix once, and writes the rest as it comes. For
+// a sheet whose rows a rowEncoder wrote (spliced), those rows go after the
+// header row, before the rest (the rows excelize wrote, and the tail).
 type headPatcher struct {
-	w    io.Writer
-	fix  func([]byte) []byte
-	head []byte
-	done bool
+	w       io.Writer
+	fix     func([]byte) []byte
+	spliced *splicedSheet // nil: the entry is written to w as it comes
+	head    []byte
+	done    bool
 }
 
 // headLimit bounds the bytes held back: a sheet's head (declarations,
-// properties, dimension, views, columns) is far smaller.
+// properties, dimension, views, columns) and header row are far smaller.
 const headLimit = 1 << 20
 
 func (h *headPatcher) Write(p []byte) (int, error) {
@@ -417,7 +437,7 @@ func (h *headPatcher) Write(p []byte) (int, error) {
 		return h.w.Write(p)
 	}
 	h.head = append(h.head, p...)
-	if bytes.Contains(h.head, []byte("<sheetData")) || len(h.head) >= headLimit {
+	if h.split() >= 0 || len(h.head) >= headLimit {
 		if err := h.flush(); err != nil {
 			return 0, err
 		}
@@ -425,13 +445,128 @@ func (h *headPatcher) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// split returns where the header row ends in the bytes held back, or -1.
+func (h *headPatcher) split() int { return headerRowEnd(h.head) }
+
+// headerRowEnd returns where the header row (the first "</row>" after
+// "<sheetData") ends in b, or -1.
+func headerRowEnd(b []byte) int {
+	i := bytes.Index(b, []byte("<sheetData"))
+	if i < 0 {
+		return -1
+	}
+	j := bytes.Index(b[i:], []byte("</row>"))
+	if j < 0 {
+		return -1
+	}
+	return i + j + len("</row>")
+}
+
 func (h *headPatcher) flush() error {
 	if h.done {
 		return nil
 	}
 	h.done = true
-	_, err := h.w.Write(h.fix(h.head))
+	head := h.head
 	h.head = nil
+	if h.spliced == nil {
+		_, err := h.w.Write(h.fix(head))
+		return err
+	}
+	k := headerRowEnd(head)
+	if k < 0 {
+		return errors.New("sheet part without a header row to put its rows after")
+	}
+	if err := h.spliced.start(h.fix(head[:k])); err != nil {
+		return err
+	}
+	h.w = h.spliced
+	_, err := h.w.Write(head[k:])
+	return err
+}
+
+// close ends the entry.
+func (h *headPatcher) close() error {
+	if err := h.flush(); err != nil {
+		return err
+	}
+	if h.spliced != nil {
+		return h.spliced.close()
+	}
+	return nil
+}
+
+// splicedSheet writes the entry of a sheet whose rows a rowEncoder wrote,
+// raw, as three deflate segments: the head up to the header row, the
+// encoded rows (compressed as they were written), and the rest (the rows
+// excelize wrote, then the tail), the first two ended by a sync flush so
+// that they concatenate into one deflate stream; the entry's CRC-32
+// combines theirs.
+type splicedSheet struct {
+	zw   *zip.Writer
+	name string
+	rows *encodedRows
+
+	head     []byte // the head, compressed
+	headCRC  uint32
+	headSize int64
+	tail     bytes.Buffer // the rest, compressed
+	tz       *kflate.Writer
+	tailCRC  uint32
+	tailSize int64
+}
+
+// start compresses the head (up to the header row's end).
+func (s *splicedSheet) start(head []byte) error {
+	var b bytes.Buffer
+	zw, err := kflate.NewWriter(&b, kflate.DefaultCompression)
+	if err != nil {
+		return err
+	}
+	if _, err := zw.Write(head); err != nil {
+		return err
+	}
+	if err := zw.Flush(); err != nil {
+		return err
+	}
+	s.head, s.headCRC, s.headSize = b.Bytes(), crc32.ChecksumIEEE(head), int64(len(head))
+	s.tz, err = kflate.NewWriter(&s.tail, kflate.DefaultCompression)
+	return err
+}
+
+// Write takes the rest of the entry.
+func (s *splicedSheet) Write(p []byte) (int, error) {
+	s.tailCRC = crc32.Update(s.tailCRC, crc32.IEEETable, p)
+	s.tailSize += int64(len(p))
+	return s.tz.Write(p)
+}
+
+// close writes the entry.
+func (s *splicedSheet) close() error {
+	if s.tz == nil {
+		return fmt.Errorf("%s: ended before its header row", s.name)
+	}
+	if err := s.tz.Close(); err != nil {
+		return err
+	}
+	fh := &zip.FileHeader{
+		Name:               s.name,
+		Method:             zip.Deflate,
+		CRC32:              crc32Combine(crc32Combine(s.headCRC, s.rows.crc, s.rows.size), s.tailCRC, s.tailSize),
+		CompressedSize64:   uint64(len(s.head)) + uint64(s.rows.deflated.Size()) + uint64(s.tail.Len()),
+		UncompressedSize64: uint64(s.headSize + s.rows.size + s.tailSize),
+	}
+	w, err := s.zw.CreateRaw(fh)
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(s.head); err != nil {
+		return err
+	}
+	if _, err := io.Copy(w, s.rows.deflated); err != nil {
+		return err
+	}
+	_, err = w.Write(s.tail.Bytes())
 	return err
 }
 
@@ -488,8 +623,10 @@ type xlsxSink struct {
 	mu      sync.Mutex
 	pending [][]any // rows held back until the widths are fitted
 	sw      *excelize.StreamWriter
-	cells   []any // scratch for a row's cells
-	row     []any // scratch for the normalised row
+	enc     *rowEncoder // encodes rows as sw would, faster (nil: none yet)
+	slow    bool        // a row went to sw: so do all after it
+	cells   []any       // scratch for a row's cells
+	row     []any       // scratch for the normalised row
 	rows    int
 	widths  []int  // fitted widths, from the header and the first rows
 	tab     string // the tab colour (RGB), "" for none
@@ -588,8 +725,16 @@ func sheetID(f *excelize.File, name string) int {
 	return 0
 }
 
-// setRow streams one normalised row as row number n.
+// setRow streams one normalised row as row number n: through the sheet's
+// rowEncoder while it can encode every row so far, else through excelize.
 func (s *xlsxSink) setRow(n int, row []any) error {
+	if !s.slow && fastRow(row) {
+		if s.enc == nil {
+			s.enc = newRowEncoder(len(s.cols))
+		}
+		return s.enc.write(s.t.spool, n, row)
+	}
+	s.slow = true
 	cells := s.cells[:0]
 	for _, v := range row {
 		cells = append(cells, xlsxValue(v, s.t.st))
@@ -613,11 +758,35 @@ func (s *xlsxSink) Close() error {
 	return s.err
 }
 
+// encodedRows returns the rows the sheet's rowEncoder wrote (nil: none).
+func (s *xlsxSink) encodedRows() (*encodedRows, error) {
+	if s.enc == nil {
+		return nil, nil
+	}
+	r, err := s.enc.segment()
+	if err != nil {
+		return nil, fmt.Errorf("write sheet %s: %w", s.sheet, err)
+	}
+	return r, nil
+}
+
+// closeRows closes the file of the rows encoded.
+func (s *xlsxSink) closeRows() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.enc != nil {
+		s.enc.close()
+	}
+}
+
 func (s *xlsxSink) abort() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.aborted = true
 	s.pending = nil
+	if s.enc != nil {
+		s.enc.close()
+	}
 }
 
 // finish ends the sheet's stream: the auto-filter over its range, the print

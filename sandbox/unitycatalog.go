@@ -735,11 +735,15 @@ type ucSchemaJSON struct {
 	MetastoreID string `json:"metastore_id"`
 	SchemaID    string `json:"schema_id"`
 	CatalogType string `json:"catalog_type"`
-	BrowseOnly  bool   `json:"browse_only"`
-	CreatedAt   int64  `json:"created_at"`
-	CreatedBy   string `json:"created_by,omitempty"`
-	UpdatedAt   int64  `json:"updated_at"`
-	UpdatedBy   string `json:"updated_by,omitempty"`
+	// EnablePredictive is always INHERIT, as real schemas that nobody set
+	// it on carry it (the official CLI's acceptance tests run against
+	// live workspaces, docs/recorded-replies.md).
+	EnablePredictive string `json:"enable_predictive_optimization"`
+	BrowseOnly       bool   `json:"browse_only"`
+	CreatedAt        int64  `json:"created_at"`
+	CreatedBy        string `json:"created_by,omitempty"`
+	UpdatedAt        int64  `json:"updated_at"`
+	UpdatedBy        string `json:"updated_by,omitempty"`
 }
 
 type ucTableJSON struct {
@@ -826,7 +830,7 @@ func (m *metastoreUC) renderCatalog(n *ucNode) ucCatalogJSON {
 
 func (m *metastoreUC) renderSchema(n *ucNode) ucSchemaJSON {
 	return ucSchemaJSON{Name: n.name, CatalogName: n.parent.name, FullName: n.fullName, Owner: n.owner, Comment: n.comment,
-		MetastoreID: m.id, SchemaID: n.id, CatalogType: "MANAGED_CATALOG",
+		MetastoreID: m.id, SchemaID: n.id, CatalogType: "MANAGED_CATALOG", EnablePredictive: "INHERIT",
 		CreatedAt: n.created, CreatedBy: n.createdBy, UpdatedAt: n.created, UpdatedBy: n.createdBy}
 }
 
@@ -887,6 +891,11 @@ func (m *metastoreUC) renderTop(n *ucNode) ucTopJSON {
 		j.Purpose = "STORAGE"
 		if n.kind == ucServiceCredential {
 			j.Purpose = "SERVICE"
+		} else {
+			// The storage credentials API's replies name the securable
+			// type (a recorded list, databricks/cli#1486); the
+			// credentials API's do not (renderCredential).
+			j.SecurableType = ucStorageCredential
 		}
 	case ucConnection:
 		j.FullName, j.ConnectionID, j.ConnectionType = n.name, n.id, cmp.Or(n.seed.ConnectionType, "POSTGRESQL")
@@ -896,6 +905,15 @@ func (m *metastoreUC) renderTop(n *ucNode) ucTopJSON {
 	case ucRecipient, ucProvider:
 		j.ID, j.AuthenticationType = n.id, cmp.Or(n.seed.AuthenticationType, "TOKEN")
 	}
+	return j
+}
+
+// renderCredential renders a storage or service credential as the
+// credentials API does: its CredentialInfo has a purpose and no
+// securable_type (SDK service/catalog/model.go).
+func (m *metastoreUC) renderCredential(n *ucNode) ucTopJSON {
+	j := m.renderTop(n)
+	j.SecurableType = ""
 	return j
 }
 
@@ -1345,7 +1363,7 @@ func ucListCredentials(c *call) error {
 		NextPageToken string      `json:"next_page_token,omitempty"`
 	}{Credentials: []ucTopJSON{}, NextPageToken: next}
 	for _, n := range sel[from:to] {
-		resp.Credentials = append(resp.Credentials, m.renderTop(n))
+		resp.Credentials = append(resp.Credentials, m.renderCredential(n))
 	}
 	return c.reply(http.StatusOK, resp)
 }
@@ -1358,7 +1376,7 @@ func ucGetCredential(c *call) error {
 	name := strings.ToLower(c.r.PathValue("name"))
 	for _, k := range []string{ucServiceCredential, ucStorageCredential} {
 		if n := m.index[k+":"+name]; n != nil && c.ucViewer(m).sees(n) {
-			return c.reply(http.StatusOK, m.renderTop(n))
+			return c.reply(http.StatusOK, m.renderCredential(n))
 		}
 	}
 	return restErr(http.StatusNotFound, "CREDENTIAL_DOES_NOT_EXIST", "Credential '%s' does not exist.", c.r.PathValue("name"))

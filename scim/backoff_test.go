@@ -74,17 +74,19 @@ func TestResolveRates(t *testing.T) {
 		t.Fatal(err)
 	}
 	for c, want := range map[Class]classRate{
-		ClassSCIMRead:        {255.0 / 60, 255.0 / 60 * probeFactor},
-		ClassPermissionsRead: {20, 100},
-		ClassSCIMPatch:       {0.5, 0.5},
-		ClassAccountSCIMRead: {50, 50}, // --rate: start there, never above
+		ClassSCIMRead:         {255.0 / 60, 255.0 / 60 * probeFactor},
+		ClassPermissionsRead:  {20, 100},
+		ClassSCIMPatch:        {0.5, 0.5},
+		ClassAccountSCIMRead:  {50, 50}, // --rate: start there, never above
+		ClassRESTWrite:        {10, 10}, // writes never probe
+		ClassAssignmentsWrite: {5, 5},
 	} {
 		if got := rates[c]; math.Abs(got.start-want.start) > 1e-9 || math.Abs(got.ceiling-want.ceiling) > 1e-9 {
 			t.Errorf("%s = %+v, want %+v", c, got, want)
 		}
 	}
-	if len(rates) != 10 {
-		t.Errorf("%d classes, want 10", len(rates))
+	if len(rates) != 12 {
+		t.Errorf("%d classes, want 12", len(rates))
 	}
 	for _, bad := range []map[string]float64{{"scim-reads": 1}, {"scim-read": 0}, {"scim-read": -1}, {"scim-read": math.NaN()}} {
 		if _, err := resolveRates(bad, 0); err == nil {

@@ -26,6 +26,8 @@ const (
 	ClassAssignments      Class = "assignments"
 	ClassPermissionsRead  Class = "permissions-read"
 	ClassPermissionsWrite Class = "permissions-write"
+	ClassAssignmentsWrite Class = "assignments-write"
+	ClassRESTWrite        Class = "rest-write"
 	ClassDefault          Class = "default"
 )
 
@@ -43,6 +45,8 @@ var defaultRates = map[Class]float64{
 	ClassAssignments:      5,          // UCX self-limit for permission assignment PUT
 	ClassPermissionsRead:  20,         // published 100/s; kept low, concurrency caps it anyway
 	ClassPermissionsWrite: 5,          // published 30/s
+	ClassAssignmentsWrite: 5,          // UCX self-limit for permission assignment PUT
+	ClassRESTWrite:        10,         // other REST writes: the default class's rate, never probed
 	ClassDefault:          10,         // the SDK uses 15/s per client for everything
 }
 
@@ -75,17 +79,43 @@ func DefaultRate(c Class) (float64, bool) {
 // 25/s at which a parallel loop of the official CLI outran the defaults.
 const probeFactor = 8
 
-// probing are the classes whose rate probes above the default. SCIM and
-// permission writes keep their defaults: they are the ones other clients'
-// provisioning waits on, and a plan's writes are few next to its reads.
+// probing are the classes whose rate probes above the default: read
+// classes only. Writes keep their rates (the default, or --rate): they are
+// the ones other clients' provisioning waits on, a plan's writes are few
+// next to its reads, and a write refused by a probe is one more write the
+// plan waits on.
 var probing = map[Class]bool{
 	ClassSCIMRead:        true,
 	ClassAccountSCIMRead: true,
 	ClassPermissionsRead: true,
 	ClassDefault:         true,
-	// Mostly reads: an export lists every workspace's assignments from
-	// the account's one bucket; migrate's PUTs are a few per group.
-	ClassAssignments: true,
+	ClassAssignments:     true,
+}
+
+// writeClasses are the classes a write is charged to when its caller names
+// a probing class: a probing class paces reads only (GET and HEAD), so that
+// no write is ever sent above a rate that does not probe, whichever class
+// its caller named.
+var writeClasses = map[Class]Class{
+	ClassSCIMRead:        ClassSCIMWrite,
+	ClassAccountSCIMRead: ClassAccountSCIMWrite,
+	ClassPermissionsRead: ClassPermissionsWrite,
+	ClassAssignments:     ClassAssignmentsWrite,
+	ClassDefault:         ClassRESTWrite,
+}
+
+// chargedClass returns the class a request of method is charged to when
+// its caller names class c: c, except that a write (any method but GET and
+// HEAD) named with a probing class goes to that class's write class.
+func chargedClass(c Class, method string) Class {
+	switch method {
+	case http.MethodGet, http.MethodHead:
+		return c
+	}
+	if w, ok := writeClasses[c]; ok {
+		return w
+	}
+	return c
 }
 
 // publishedLimits cap a probing class's ceiling where a limit is published

@@ -241,7 +241,7 @@ func (a *AccountClient) PutAssignment(ctx context.Context, workspaceID, principa
 	}
 	var out PermissionAssignment
 	body := map[string][]string{"permissions": perms}
-	if err := a.c.do(ctx, ClassAssignments, http.MethodPut, path, nil, body, &out); err != nil {
+	if err := a.c.do(ctx, ClassAssignmentsWrite, http.MethodPut, path, nil, body, &out); err != nil {
 		return PermissionAssignment{}, err
 	}
 	if out.Error != "" {
@@ -252,5 +252,5 @@ func (a *AccountClient) PutAssignment(ctx context.Context, workspaceID, principa
 
 // DeleteAssignment removes a principal's assignment to a workspace.
 func (a *AccountClient) DeleteAssignment(ctx context.Context, workspaceID, principalID int64) error {
-	return a.c.do(ctx, ClassAssignments, http.MethodDelete, a.principalPath(workspaceID, principalID), nil, nil, nil)
+	return a.c.do(ctx, ClassAssignmentsWrite, http.MethodDelete, a.principalPath(workspaceID, principalID), nil, nil, nil)
 }

@@ -37,24 +37,36 @@
 //	account-scim-read    4     account SCIM GET (240/min)
 //	account-scim-write   5     account SCIM POST, PUT, DELETE
 //	account-scim-patch   2     account SCIM PATCH
-//	assignments          5     permission assignments, account and workspace
+//	assignments          5     permission assignment reads, account and workspace
+//	assignments-write    5     permission assignment PUT, DELETE
 //	permissions-read     20    permissions API GET
 //	permissions-write    5     permissions API PUT, PATCH
+//	rest-write           10    other REST writes (ownership, secret ACLs)
 //	default              10    everything else (workspaces list, REST reads)
 //
 // The read classes (scim-read, account-scim-read, permissions-read,
-// assignments, default) probe: a bucket starts at the default and, while replies
-// succeed, adds the default rate per success up to a ceiling of eight times
-// the default (permissions-read: its published 100/s), so that it reaches
-// what the server allows within a few requests; a throttled reply halves
-// it (once per round of requests sent at the old rate), and from there it
-// creeps up by default/40 per success, except that below the default it
-// returns to the default at once (only a throttle at or below the default
-// lowers that mark). A halving is shared with the class's other buckets,
-// which come down to the halved rate and creep from there. Waiters holding
-// slots laid out at an older rate are woken to take new ones when the rate
-// rises by a quarter or falls. Settings.Rates sets classes by name:
-// an overridden class starts at its rate and never goes above it.
+// assignments, default) probe; writes never do: a write (any method but
+// GET and HEAD) named with a read class is charged to its write class
+// (default: rest-write), so no write is ever sent above a rate that does
+// not probe.
+//
+// A probing class is paced as one (see pacing in limiter.go): one of its
+// buckets, the leader (the first to send, replaced when idle for 2 s),
+// starts at the default and, while replies succeed, adds the default rate
+// per success up to a ceiling of eight times the default
+// (permissions-read: its published 100/s); the class's other buckets (the
+// other workspaces) follow at the lowest rate the leader sent its latest
+// three successful requests at, so their server buckets drain slower than
+// the leader's and the leader draws a refusal first. A throttled reply at
+// rate x halves the rate (once per round of requests sent at the old rate,
+// and not above what the server delivered in the round that ended), sends
+// the followers back to the default, and sets a learned ceiling of x/1.25:
+// the rate creeps back up by default/40 per success but never above it,
+// and never below the default there (a throttle at or below the default
+// proves it too fast and halves that mark). Waiters holding slots laid out
+// at an older rate are woken to take new ones when the rate rises by a
+// quarter or falls. Settings.Rates sets classes by name: an overridden
+// class starts at its rate and never goes above it.
 // Settings.RPS caps every class, ceilings included, and Settings.Concurrency
 // (default 4, the SCIM concurrency limit servers report) caps requests in
 // flight per workspace.

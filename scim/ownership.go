@@ -13,7 +13,8 @@ import (
 // owners, the legacy DBSQL transfer endpoint, permission grants, token
 // revocation and service principal rule sets. Writes to the permissions
 // API are charged to ClassPermissionsWrite and permission reads to
-// ClassPermissionsRead; everything else to ClassDefault. Every function
+// ClassPermissionsRead; other writes to ClassRESTWrite (it never probes)
+// and other reads to ClassDefault. Every function
 // takes a Doer (a *WorkspaceClient, or an *AccountClient for account
 // paths) and is safe for concurrent use.
 //
@@ -76,7 +77,7 @@ func SetPermissions(ctx context.Context, d Doer, objectType, objectID string, ac
 // application id when sp is true.
 func SetJobRunAs(ctx context.Context, d Doer, jobID int64, name string, sp bool) error {
 	body := map[string]any{"job_id": jobID, "new_settings": map[string]any{"run_as": runAsBody(name, sp)}}
-	return d.Do(ctx, ClassDefault, http.MethodPost, pathJobsUpdate, nil, body, nil, Idempotent())
+	return d.Do(ctx, ClassRESTWrite, http.MethodPost, pathJobsUpdate, nil, body, nil, Idempotent())
 }
 
 func runAsBody(name string, sp bool) map[string]string {
@@ -128,7 +129,7 @@ func SetPipelineRunAs(ctx context.Context, d Doer, p PipelineDetail, name string
 		n, _ := json.Marshal(p.Name)
 		spec["name"] = n
 	}
-	return d.Do(ctx, ClassDefault, http.MethodPut, pathPipelines+"/"+url.PathEscape(p.PipelineID), nil, spec, nil, Idempotent())
+	return d.Do(ctx, ClassRESTWrite, http.MethodPut, pathPipelines+"/"+url.PathEscape(p.PipelineID), nil, spec, nil, Idempotent())
 }
 
 // GetCluster reads one cluster (GET /api/2.1/clusters/get).
@@ -146,7 +147,7 @@ func GetCluster(ctx context.Context, d Doer, id string) (Cluster, error) {
 // admins only).
 func ChangeClusterOwner(ctx context.Context, d Doer, id, owner string) error {
 	body := map[string]string{"cluster_id": id, "owner_username": owner}
-	return d.Do(ctx, ClassDefault, http.MethodPost, pathClustersChangeOwner, nil, body, nil, Idempotent())
+	return d.Do(ctx, ClassRESTWrite, http.MethodPost, pathClustersChangeOwner, nil, body, nil, Idempotent())
 }
 
 // SetClusterSingleUser changes a dedicated cluster's user
@@ -155,18 +156,18 @@ func ChangeClusterOwner(ctx context.Context, d Doer, id, owner string) error {
 func SetClusterSingleUser(ctx context.Context, d Doer, id, name string) error {
 	body := map[string]any{"cluster_id": id, "update_mask": "single_user_name",
 		"cluster": map[string]string{"single_user_name": name}}
-	return d.Do(ctx, ClassDefault, http.MethodPost, pathClustersUpdate, nil, body, nil)
+	return d.Do(ctx, ClassRESTWrite, http.MethodPost, pathClustersUpdate, nil, body, nil)
 }
 
 // TerminateCluster terminates a cluster (POST /api/2.1/clusters/delete);
 // StartCluster starts a terminated one (POST /api/2.1/clusters/start).
 func TerminateCluster(ctx context.Context, d Doer, id string) error {
-	return d.Do(ctx, ClassDefault, http.MethodPost, pathClustersDelete, nil, map[string]string{"cluster_id": id}, nil)
+	return d.Do(ctx, ClassRESTWrite, http.MethodPost, pathClustersDelete, nil, map[string]string{"cluster_id": id}, nil)
 }
 
 // StartCluster starts a terminated cluster (POST /api/2.1/clusters/start).
 func StartCluster(ctx context.Context, d Doer, id string) error {
-	return d.Do(ctx, ClassDefault, http.MethodPost, pathClustersStart, nil, map[string]string{"cluster_id": id}, nil)
+	return d.Do(ctx, ClassRESTWrite, http.MethodPost, pathClustersStart, nil, map[string]string{"cluster_id": id}, nil)
 }
 
 // GetQuery reads one query (GET /api/2.0/sql/queries/{id}).
@@ -182,7 +183,7 @@ func GetQuery(ctx context.Context, d Doer, id string) (Query, error) {
 // (PATCH /api/2.0/sql/queries/{id}, update_mask owner_user_name; admins).
 func SetQueryOwner(ctx context.Context, d Doer, id, owner string) error {
 	body := map[string]any{"update_mask": "owner_user_name", "query": map[string]string{"owner_user_name": owner}}
-	return d.Do(ctx, ClassDefault, http.MethodPatch, pathQueries+"/"+url.PathEscape(id), nil, body, nil, Idempotent())
+	return d.Do(ctx, ClassRESTWrite, http.MethodPatch, pathQueries+"/"+url.PathEscape(id), nil, body, nil, Idempotent())
 }
 
 // GetAlert reads one alert (GET /api/2.0/sql/alerts/{id}).
@@ -198,7 +199,7 @@ func GetAlert(ctx context.Context, d Doer, id string) (Alert, error) {
 // (PATCH /api/2.0/sql/alerts/{id}, update_mask owner_user_name; admins).
 func SetAlertOwner(ctx context.Context, d Doer, id, owner string) error {
 	body := map[string]any{"update_mask": "owner_user_name", "alert": map[string]string{"owner_user_name": owner}}
-	return d.Do(ctx, ClassDefault, http.MethodPatch, pathAlerts+"/"+url.PathEscape(id), nil, body, nil, Idempotent())
+	return d.Do(ctx, ClassRESTWrite, http.MethodPatch, pathAlerts+"/"+url.PathEscape(id), nil, body, nil, Idempotent())
 }
 
 // GetAlertV2 reads one v2 alert (GET /api/2.0/alerts/{id}).
@@ -214,7 +215,7 @@ func GetAlertV2(ctx context.Context, d Doer, id string) (Alert, error) {
 // (PATCH /api/2.0/alerts/{id}?update_mask=owner_user_name).
 func SetAlertV2Owner(ctx context.Context, d Doer, id, owner string) error {
 	q := url.Values{"update_mask": {"owner_user_name"}}
-	return d.Do(ctx, ClassDefault, http.MethodPatch, pathAlertsV2+"/"+url.PathEscape(id), q,
+	return d.Do(ctx, ClassRESTWrite, http.MethodPatch, pathAlertsV2+"/"+url.PathEscape(id), q,
 		map[string]string{"owner_user_name": owner}, nil, Idempotent())
 }
 
@@ -222,7 +223,7 @@ func SetAlertV2Owner(ctx context.Context, d Doer, id, owner string) error {
 // (PATCH /api/2.0/alerts/{id}?update_mask=run_as).
 func SetAlertV2RunAs(ctx context.Context, d Doer, id, name string, sp bool) error {
 	q := url.Values{"update_mask": {"run_as"}}
-	return d.Do(ctx, ClassDefault, http.MethodPatch, pathAlertsV2+"/"+url.PathEscape(id), q,
+	return d.Do(ctx, ClassRESTWrite, http.MethodPatch, pathAlertsV2+"/"+url.PathEscape(id), q,
 		map[string]any{"run_as": runAsBody(name, sp)}, nil, Idempotent())
 }
 
@@ -242,7 +243,7 @@ func GetLegacyDashboard(ctx context.Context, d Doer, id string) (LegacyDashboard
 // admins).
 func TransferOwnership(ctx context.Context, d Doer, objectType, id, newOwner string) error {
 	path := pathSQLPermissions + "/" + url.PathEscape(objectType) + "/" + url.PathEscape(id) + "/transfer"
-	return d.Do(ctx, ClassDefault, http.MethodPost, path, nil, map[string]string{"new_owner": newOwner}, nil, Idempotent())
+	return d.Do(ctx, ClassRESTWrite, http.MethodPost, path, nil, map[string]string{"new_owner": newOwner}, nil, Idempotent())
 }
 
 // GetToken reads one token (GET /api/2.0/token-management/tokens/{id}); a
@@ -259,7 +260,7 @@ func GetToken(ctx context.Context, d Doer, id string) (TokenInfo, error) {
 
 // DeleteToken revokes a token (DELETE /api/2.0/token-management/tokens/{id}).
 func DeleteToken(ctx context.Context, d Doer, id string) error {
-	return d.Do(ctx, ClassDefault, http.MethodDelete, pathTokens+"/"+url.PathEscape(id), nil, nil, nil)
+	return d.Do(ctx, ClassRESTWrite, http.MethodDelete, pathTokens+"/"+url.PathEscape(id), nil, nil, nil)
 }
 
 // GrantRule is one rule of an access control rule set: a role and the
@@ -318,19 +319,19 @@ func GetUCOwner(ctx context.Context, d Doer, plural, name string) (string, error
 // service principal's application id
 // (PATCH /api/2.1/unity-catalog/{plural}/{name} {"owner"}).
 func SetUCOwner(ctx context.Context, d Doer, plural, name, owner string) error {
-	return d.Do(ctx, ClassDefault, http.MethodPatch, UCSecurablePath(plural, name), nil, map[string]string{"owner": owner}, nil, Idempotent())
+	return d.Do(ctx, ClassRESTWrite, http.MethodPatch, UCSecurablePath(plural, name), nil, map[string]string{"owner": owner}, nil, Idempotent())
 }
 
 // PutSecretACL gives a principal (user name, group name or application id)
 // READ, WRITE or MANAGE on a secret scope (POST /api/2.0/secrets/acls/put).
 func PutSecretACL(ctx context.Context, d Doer, scope, principal, permission string) error {
 	body := map[string]string{"scope": scope, "principal": principal, "permission": permission}
-	return d.Do(ctx, ClassDefault, http.MethodPost, "/api/2.0/secrets/acls/put", nil, body, nil, Idempotent())
+	return d.Do(ctx, ClassRESTWrite, http.MethodPost, "/api/2.0/secrets/acls/put", nil, body, nil, Idempotent())
 }
 
 // DeleteSecretACL removes a principal's ACL from a secret scope
 // (POST /api/2.0/secrets/acls/delete).
 func DeleteSecretACL(ctx context.Context, d Doer, scope, principal string) error {
 	body := map[string]string{"scope": scope, "principal": principal}
-	return d.Do(ctx, ClassDefault, http.MethodPost, "/api/2.0/secrets/acls/delete", nil, body, nil)
+	return d.Do(ctx, ClassRESTWrite, http.MethodPost, "/api/2.0/secrets/acls/delete", nil, body, nil)
 }

@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"iter"
 	"net/http"
 	"os"
 	"reflect"
@@ -114,6 +115,51 @@ var recordedClients = map[string]func(ctx context.Context, w *WorkspaceClient, a
 		l, err := ListSecretACLs(ctx, w, "etl")
 		return map[string]any{"items": l}, err
 	},
+	"workspace-list": func(ctx context.Context, w *WorkspaceClient, _ *AccountClient) (any, error) {
+		l, err := ListWorkspace(ctx, w, "/Users/owner@example.test")
+		return map[string]any{"objects": l}, err
+	},
+	"workspace-get-status": func(ctx context.Context, w *WorkspaceClient, _ *AccountClient) (any, error) {
+		return GetStatus(ctx, w, "/Users/owner@example.test/ingest")
+	},
+	"repos": func(ctx context.Context, w *WorkspaceClient, _ *AccountClient) (any, error) {
+		l, err := collect(Repos(ctx, w, ""))
+		return map[string]any{"repos": l}, err
+	},
+	"vector-search-endpoints": wrap("endpoints", ListVectorSearchEndpoints),
+	"ml-model-id": func(ctx context.Context, w *WorkspaceClient, _ *AccountClient) (any, error) {
+		id, err := MLModelID(ctx, w, "churn-model")
+		return map[string]any{"registered_model_databricks": map[string]string{"id": id}}, err
+	},
+	"cluster-policies": wrap("policies", ListClusterPolicies),
+	"uc-metastore-summary": func(ctx context.Context, w *WorkspaceClient, _ *AccountClient) (any, error) {
+		return GetMetastoreSummary(ctx, w)
+	},
+	"uc-catalogs": ucWrap("catalogs", Catalogs),
+	"uc-schemas": ucWrap("schemas", func(ctx context.Context, d Doer) iter.Seq2[Securable, error] {
+		return Schemas(ctx, d, "main")
+	}),
+	"uc-tables": ucWrap("tables", func(ctx context.Context, d Doer) iter.Seq2[Securable, error] {
+		return Tables(ctx, d, "main", "sales")
+	}),
+	"uc-volumes": ucWrap("volumes", func(ctx context.Context, d Doer) iter.Seq2[Securable, error] {
+		return Volumes(ctx, d, "main", "sales")
+	}),
+	"uc-models":              ucWrap("registered_models", RegisteredModels),
+	"uc-storage-credentials": ucWrap("storage_credentials", StorageCredentials),
+	"uc-grants": func(ctx context.Context, w *WorkspaceClient, _ *AccountClient) (any, error) {
+		l, err := Grants(ctx, w, "schema", "main.sales")
+		return map[string]any{"privilege_assignments": l}, err
+	},
+}
+
+// ucWrap reads a Unity Catalog list to its end and returns it in its
+// envelope.
+func ucWrap(key string, list func(context.Context, Doer) iter.Seq2[Securable, error]) func(context.Context, *WorkspaceClient, *AccountClient) (any, error) {
+	return func(ctx context.Context, w *WorkspaceClient, _ *AccountClient) (any, error) {
+		l, err := collect(list(ctx, w))
+		return map[string]any{key: l}, err
+	}
 }
 
 func wrap[T any](key string, list func(context.Context, Doer) ([]T, error)) func(context.Context, *WorkspaceClient, *AccountClient) (any, error) {

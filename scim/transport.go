@@ -150,7 +150,7 @@ type attemptInfo struct {
 	class   Class
 	attempt int
 	limiter *adaptiveLimiter // the class's bucket, looked up once per call
-	sent    *time.Time       // set by limitTransport: the attempt's slot
+	sent    *grant           // set by limitTransport: the attempt's slot
 	// hooks is the call's BeforeSend state, shared by its attempts.
 	hooks *sendHooks
 }
@@ -260,6 +260,7 @@ type retrier struct {
 // error wrapping ErrOutcomeUnknown.
 func (r *retrier) do(ctx context.Context, req *http.Request, class Class, opts callOptions) (*reply, error) {
 	idempotent := opts.idempotent || idempotentMethod(req.Method)
+	class = r.cfg.registry.charged(class, req.Method)
 	path := req.URL.Path
 	start := r.cfg.now()
 	limiter := r.cfg.registry.limiter(r.cfg.host, r.cfg.workspaceID, class)
@@ -268,7 +269,7 @@ func (r *retrier) do(ctx context.Context, req *http.Request, class Class, opts c
 		hooks = &sendHooks{fns: fns}
 	}
 	for attempt := 1; ; attempt++ {
-		var sent time.Time
+		var sent grant
 		rep, err := r.attempt(ctx, req, attemptInfo{class: class, attempt: attempt, limiter: limiter, sent: &sent, hooks: hooks})
 		var apiErr *APIError
 		if err == nil && (rep.status < 200 || rep.status > 299) {
@@ -280,7 +281,7 @@ func (r *retrier) do(ctx context.Context, req *http.Request, class Class, opts c
 		case apiErr != nil && apiErr.Throttled():
 			limiter.throttled(sent)
 		case err == nil || (apiErr != nil && apiErr.StatusCode < 500):
-			limiter.succeeded() // the server had capacity for it
+			limiter.succeeded(sent) // the server had capacity for it
 		}
 		if err == nil {
 			return rep, nil

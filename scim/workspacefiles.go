@@ -66,6 +66,24 @@ func Repos(ctx context.Context, d Doer, pathPrefix string) iter.Seq2[Repo, error
 	return ListPages[Repo](ctx, d, ClassDefault, "/api/2.0/repos", q, PageTokenOptions{Items: "repos", RequestParam: "next_page_token"})
 }
 
+// ListAllRepos lists the Git folders the caller can manage: those under
+// /Repos (what the list serves without a prefix) and those in home
+// folders under /Users, which only a /Users prefix returns (docs
+// repos/v1/list-repos). Git folders with the Git CLI enabled are in
+// neither list (see docs/recorded-replies.md).
+func ListAllRepos(ctx context.Context, d Doer) ([]Repo, error) {
+	var out []Repo
+	for _, prefix := range []string{"", "/Users"} {
+		for r, err := range Repos(ctx, d, prefix) {
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
 // PipelineSpec is the part of a pipeline's specification audit reads: its
 // libraries' notebook and file paths.
 type PipelineSpec struct {
