@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -253,6 +254,18 @@ func usageFlagError(err error, path string, args []string, flags []cli.Flag) err
 		}
 		return &usageError{err: errors.New(msg), hint: hint}
 	}
+	if pair, ok := strings.CutPrefix(msg, "Cannot use two forms of the same flag: "); ok {
+		// urfave/cli refuses a flag given in its long and short form.
+		a, b, _ := strings.Cut(pair, " ")
+		msg = fmt.Sprintf("%s and %s are the same flag, given in both forms", typedFlag(a, args), typedFlag(b, args))
+		hint = fmt.Sprintf("give it in one form (repeat it for more values); run '%s --help' for usage", path)
+		if a == "o" || b == "o" {
+			// A script of the time when -o was --out's short form.
+			msg = fmt.Sprintf("%s and %s both give the output format", typedFlag(a, args), typedFlag(b, args))
+			hint = "-o is the output format, as in the Databricks CLI (it was the short form of --out): pass the file as --out " + cmp.Or(flagValue("o", args), "PATH")
+		}
+		return &usageError{err: errors.New(msg), hint: hint}
+	}
 	for _, p := range flagErrorPrefixes[1:] {
 		if name, ok := strings.CutPrefix(msg, p); ok {
 			name = strings.TrimPrefix(name, "-")
@@ -315,6 +328,20 @@ func typedFlag(name string, args []string) string {
 		return "-" + name
 	}
 	return "--" + name
+}
+
+// flagValue returns the value typed for the one-letter flag -name
+// ("-o x" or "-o=x"), or "".
+func flagValue(name string, args []string) string {
+	for i, a := range args {
+		if v, ok := strings.CutPrefix(a, "-"+name+"="); ok {
+			return v
+		}
+		if a == "-"+name && i+1 < len(args) {
+			return args[i+1]
+		}
+	}
+	return ""
 }
 
 // allFlags is the flags of a command and the global flags, for

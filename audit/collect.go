@@ -141,6 +141,9 @@ type inventoryHooks struct {
 	// their details are read, and detailed after (--all uses them to
 	// resolve names early). They are called from several goroutines.
 	listed, detailed func(objs []*object)
+	// kindDone, if set, is called when a kind is listed and its details
+	// read (or its list failed); from several goroutines.
+	kindDone func()
 }
 
 // scanInventory lists every object kind of a workspace and reads the
@@ -183,6 +186,9 @@ func scanInventory(ctx context.Context, d scim.Doer, ws scim.WorkspaceInfo, scop
 				r.mu.Unlock()
 			})
 			details.Wait()
+			if hooks.kindDone != nil {
+				hooks.kindDone()
+			}
 		})
 	}
 	wg.Wait()

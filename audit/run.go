@@ -343,7 +343,8 @@ func (a *auditor) scanWorkspaces(ctx context.Context, prog *reports.Progress) {
 	m := a.matcher()
 	a.forEachWorkspace(ctx, func(w *wsRun) {
 		task := prog.Task(w.info.Name, 0)
-		hooks := inventoryHooks{listed: func(objs []*object) { task.Add(int64(len(objs))) }}
+		task.Steps(len(listers), "kinds") // the objects have no total: the share done is the kinds read
+		hooks := inventoryHooks{listed: func(objs []*object) { task.Add(int64(len(objs))) }, kindDone: task.Step}
 		inv, acls, gets := scanInventory(ctx, w.client, w.info, a.plan.permissions, m, hooks)
 		if ctx.Err() != nil {
 			// Interrupted: the workspace is neither done nor failed, and

@@ -203,6 +203,10 @@ func TestGoldenDiff(t *testing.T) {
 	if other != stdout {
 		t.Errorf("jsonl -> csv report differs from csv -> xlsx:\n%s\n%s", other, stdout)
 	}
+	// A JSON Lines export is named as --output names it (and its about.json says).
+	if js, _, _ := run(t, Options{Old: oldJSON, New: newCSV, Format: "json"}); !strings.Contains(js, `"format": "json"`) {
+		t.Errorf("a JSON Lines export's format in the report is not json:\n%.300s", js)
+	}
 	// And an export compared with itself in another format is equal.
 	if out, _, err := run(t, Options{Old: oldCSV, New: oldJSON}); err != nil || strings.Count(out, "\n") != 1 {
 		t.Errorf("csv vs jsonl of one state: %v\n%s", err, out)

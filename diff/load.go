@@ -39,7 +39,7 @@ var readTables = []string{tableWorkspaces, tableUsers, tableSPs, tableGroups, ta
 // Export formats, as detected.
 const (
 	formatCSV   = "csv"
-	formatJSONL = "jsonl"
+	formatJSONL = "json" // a directory of .jsonl files, as --output json writes it
 	formatXLSX  = "xlsx"
 )
 

@@ -81,6 +81,7 @@ func writeTable(r *Report, s *reports.Streams) error {
 	tp := reports.NewTablePrinter(s)
 	tp.SetColumns(reports.Column{Name: "workspace"}, reports.Column{Name: "category"}, reports.Column{Name: "change"},
 		reports.Column{Name: "kind"}, reports.Column{Name: "principal"}, reports.Column{Name: "subject"}, reports.Column{Name: "detail"})
+	tp.Wrap("detail") // how, from what to what, or why not compared: never cut
 	for _, c := range r.Changes {
 		ws := c.WorkspaceName
 		if ws == "" {

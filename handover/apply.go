@@ -179,6 +179,8 @@ type runner struct {
 	opts   ApplyOptions
 	log    *reports.Logger
 	undo   bool
+	prog   *progress        // nil until the steps start
+	stream *reports.Streams // nil in tests without output
 
 	// objects are the changes of each object in the order runObjects
 	// makes them (objectKey); set before the steps run, then read only.
@@ -260,7 +262,7 @@ func openRun(ctx context.Context, op string, opts *ApplyOptions, d Deps) (*runne
 	}
 	hdr := journal.Header{Kind: JournalKind, PlanSHA256: journal.SHA256(raw), Lineage: plan.Lineage, ToolVersion: opts.ToolVersion}
 	log := d.logger()
-	r := &runner{plan: plan, opts: *opts, log: log, out: map[string]*outcome{}, undo: op == "rollback"}
+	r := &runner{plan: plan, opts: *opts, log: log, out: map[string]*outcome{}, undo: op == "rollback", stream: d.Streams}
 	execOpts := journal.ExecOptions[record]{Merge: mergeRecord, Grace: opts.Grace, Retry: retryThrottled, Sleep: opts.Sleep,
 		OnRetry: func(step string, err error, round int, wait time.Duration) {
 			log.Warn("change throttled past the retry budget; running it again", "change", step, "round", round+1, "wait", wait)
@@ -405,19 +407,16 @@ func RunApply(ctx context.Context, opts ApplyOptions, d Deps) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	r.ex.OnFatal(cancel)
+	r.prog = newProgress(r.stream, "apply", r.plan.Changes)
 	r.runApply(ctx)
+	r.prog.close()
 	if err := r.ex.Fatal(); err != nil {
 		return err
 	}
 	res := r.result()
 	if d.Streams != nil {
 		writeResult(d.Streams.Out, "Apply", res, opts.DryRun)
-		o := reports.Outcome{Command: "handover apply", Wrote: []string{"journal " + opts.JournalDir},
-			Did: fmt.Sprintf("%d of %d changes done, %d failed, %d skipped, %d pending", res.done, res.total, len(res.failed), len(res.skipped), res.pending)}
-		if opts.DryRun {
-			o = reports.Outcome{Command: "handover apply", Nothing: true, Did: fmt.Sprintf("dry run, %d changes", res.total)}
-		}
-		d.Streams.SetOutcome(o)
+		d.Streams.SetOutcome(runOutcome("apply", res, opts))
 	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("apply interrupted with %d changes pending; run the same command again to resume: %w", res.pending, ctx.Err())
@@ -537,6 +536,7 @@ func (r *runner) step(ctx context.Context, c Change, fn journal.StepFunc[record]
 	id := r.stepID(c)
 	prior, _ := r.ex.View(id)
 	wrote := false
+	r.prog.start(c)
 	st, err := r.ex.Run(ctx, id, baseRecord(c), func(s *journal.Step[record]) (journal.Outcome, record, error) {
 		o, rec, err := fn(s)
 		wrote = s.Began()
@@ -557,6 +557,9 @@ func (r *runner) step(ctx context.Context, c Change, fn journal.StepFunc[record]
 		}
 	}
 	r.set(o)
+	if st != "" {
+		r.prog.done(o)
+	}
 }
 
 // reached reports whether the live state is what the change sets.
@@ -974,6 +977,23 @@ func (r *runner) result() result {
 		}
 	}
 	return res
+}
+
+// runOutcome is the line that ends apply or rollback (op): what was
+// done, and the journal written.
+func runOutcome(op string, res result, opts ApplyOptions) reports.Outcome {
+	if opts.DryRun {
+		return reports.Outcome{Command: "handover " + op, Nothing: true, Did: fmt.Sprintf("dry run, %d changes", res.total)}
+	}
+	verb := "done"
+	if op == "rollback" {
+		verb = "put back"
+	}
+	did := fmt.Sprintf("%d of %d changes %s, %d failed, %d skipped, %d pending", res.done, res.total, verb, len(res.failed), len(res.skipped), res.pending)
+	if res.irreversible > 0 {
+		did += fmt.Sprintf(", %d revoked tokens cannot come back", res.irreversible)
+	}
+	return reports.Outcome{Command: "handover " + op, Did: did, Wrote: []string{"journal " + opts.JournalDir}}
 }
 
 func writeResult(w io.Writer, op string, res result, dry bool) {

@@ -230,6 +230,7 @@ type planner struct {
 	caller    Principal
 	callerGrp map[string]bool // lower-cased names of the caller's groups
 	plan      *Plan
+	prog      *planProgress // nil without streams
 }
 
 // wsState is one workspace of the plan.
@@ -311,6 +312,8 @@ func (pl *planner) run(ctx context.Context) error {
 	if err := pl.whoAmI(ctx); err != nil {
 		return err
 	}
+	pl.prog = newPlanProgress(pl.d.Streams, len(pl.ws), pl.wantsUC())
+	defer pl.prog.close()
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, max(1, pl.sess.Parallel()))
 	for _, w := range pl.ws {
@@ -325,6 +328,7 @@ func (pl *planner) run(ctx context.Context) error {
 		return err
 	}
 	pl.readMetastores(ctx)
+	pl.prog.close() // before the plan is printed
 	if err := pl.checkSuccessorsInAccount(ctx); err != nil {
 		return err
 	}
@@ -583,6 +587,7 @@ func (pl *planner) successorKeys() []Principal {
 // successor can be used there, and every selected kind.
 func (pl *planner) readWorkspace(ctx context.Context, w *wsState) {
 	c := w.client
+	task := pl.prog.task(w.info.Name)
 	for _, l := range pl.ls {
 		id, _, _, found, err := lookup(ctx, c.Users, c.ServicePrincipals, c.Groups, l.Principal)
 		if err != nil {
@@ -615,9 +620,12 @@ func (pl *planner) readWorkspace(ctx context.Context, w *wsState) {
 		}
 		ls[i] = &cp
 	}
-	r := &reader{d: c, ls: ls, kinds: pl.in.kinds, restart: pl.opts.RestartClusters}
+	r := &reader{d: c, ls: ls, kinds: pl.in.kinds, restart: pl.opts.RestartClusters, task: task}
 	w.read = r.read(ctx)
 	w.plan.NotRead = append(w.plan.NotRead, w.read.notRead...)
+	if task != nil {
+		task.Done(fmt.Sprintf("%d objects tied, %d not read", len(w.read.ties), len(w.plan.NotRead)))
+	}
 	pl.log.Info("handover read workspace", "workspace", w.info.Name, "objects_tied", len(w.read.ties), "not_read", len(w.plan.NotRead))
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/dbiam/dbiam/reports"
 	"github.com/dbiam/dbiam/scim"
 )
 
@@ -200,6 +201,7 @@ type reader struct {
 	ls      leavers
 	kinds   map[string]bool
 	restart bool
+	task    *reports.Task // counts the kinds read; nil for none
 
 	mu  sync.Mutex
 	out workspaceRead
@@ -257,14 +259,23 @@ func (r *reader) read(ctx context.Context) workspaceRead {
 		KindExperiment: r.experiments, KindMLModel: r.mlModels, KindInstancePool: r.instancePools,
 		KindVectorSearch: r.vectorSearch, KindRepo: r.repos, KindSecretScope: r.secretScopes,
 	}
-	var wg sync.WaitGroup
+	var selected []string
 	for _, k := range Kinds() {
-		if !r.kinds[k] || steps[k] == nil {
-			continue // not selected, or a Unity Catalog kind (read per metastore)
+		if r.kinds[k] && steps[k] != nil { // not a Unity Catalog kind (read per metastore)
+			selected = append(selected, k)
 		}
+	}
+	if r.task != nil {
+		r.task.SetTotal(int64(len(selected)))
+	}
+	var wg sync.WaitGroup
+	for _, k := range selected {
 		wg.Go(func() {
 			if err := steps[k](ctx); err != nil {
 				r.failed(k, err)
+			}
+			if r.task != nil {
+				r.task.Add(1)
 			}
 		})
 	}

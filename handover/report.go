@@ -53,6 +53,7 @@ func printPlan(s *reports.Streams, p *Plan) error {
 	tp := reports.NewTablePrinter(s)
 	tp.SetColumns(reports.Column{Name: "phase"}, reports.Column{Name: "identity"}, reports.Column{Name: "workspace"},
 		reports.Column{Name: "object"}, reports.Column{Name: "change"}, reports.Column{Name: "note"})
+	tp.Wrap("change", "note") // from whom to whom, and why it matters: never cut
 	both := map[string]bool{} // clusters whose owner and dedicated user change
 	for _, c := range p.Changes {
 		if c.Restart && c.Action == ActionSingleUser {
@@ -148,15 +149,19 @@ func writePlanSummary(w io.Writer, p *Plan) {
 			changed[c.WorkspaceID] = true
 		}
 	}
-	fmt.Fprintf(w, "\nPlan: %d object changes in %d of the %d workspaces read", objects, len(changed), len(p.Workspaces))
+	fmt.Fprintf(w, "\nPlan: %s in %d of the %d workspaces read", plural(objects, "object change"), len(changed), len(p.Workspaces))
 	if restarts > 0 {
 		fmt.Fprintf(w, " (%s restarted once each)", plural(restarts, "running cluster"))
 	}
 	if deact > 0 {
-		fmt.Fprintf(w, ", %d deactivation changes", deact)
+		fmt.Fprintf(w, ", %s", plural(deact, "deactivation change"))
 	}
 	if tokens > 0 {
-		fmt.Fprintf(w, ", %d token revocations (IRREVERSIBLE)", tokens)
+		fmt.Fprintf(w, ", %s (IRREVERSIBLE)", plural(tokens, "token revocation"))
 	}
-	fmt.Fprintf(w, ", %d blocking conflicts, %d objects left as they are\n", len(p.Conflicts), len(p.LeftAsIs))
+	left := plural(len(p.LeftAsIs), "object") + " left as they are"
+	if len(p.LeftAsIs) == 1 {
+		left = "1 object left as it is"
+	}
+	fmt.Fprintf(w, ", %s, %s\n", plural(len(p.Conflicts), "blocking conflict"), left)
 }

@@ -56,6 +56,7 @@ func RunRollback(ctx context.Context, opts ApplyOptions, d Deps) error {
 	defer cancel()
 	r.ex.OnFatal(cancel)
 	irreversible := r.runRollback(ctx)
+	r.prog.close()
 	if err := r.ex.Fatal(); err != nil {
 		return err
 	}
@@ -63,6 +64,7 @@ func RunRollback(ctx context.Context, opts ApplyOptions, d Deps) error {
 	res.irreversible = irreversible
 	if d.Streams != nil {
 		writeResult(d.Streams.Out, "Rollback", res, opts.DryRun)
+		d.Streams.SetOutcome(runOutcome("rollback", res, opts))
 	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("rollback interrupted with %d changes pending; run the same command again to resume: %w", res.pending, ctx.Err())
@@ -199,6 +201,7 @@ func (r *runner) runRollback(ctx context.Context) int {
 	}
 	r.pending(identity)
 	r.pending(objects)
+	r.prog = newProgress(r.stream, "rollback", slices.Concat(identity, objects))
 	// Reactivate before reassigning; both before objects whose run-as or
 	// owner goes back to the identity.
 	slices.SortStableFunc(identity, func(a, b Change) int {

@@ -44,6 +44,7 @@ func RunStatus(ctx context.Context, opts StatusOptions, d Deps) error {
 	tp := reports.NewTablePrinter(d.Streams)
 	tp.SetColumns(reports.Column{Name: "state"}, reports.Column{Name: "workspace"}, reports.Column{Name: "object"},
 		reports.Column{Name: "change"}, reports.Column{Name: "detail"})
+	tp.Wrap("detail") // why a change failed or was skipped: never cut
 	counts := map[string]int{}
 	var order []string
 	for _, c := range plan.Changes {
@@ -64,6 +65,8 @@ func RunStatus(ctx context.Context, opts StatusOptions, d Deps) error {
 		parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
 	}
 	fmt.Fprintf(d.Streams.Out, "Status: %d changes: %s\n", len(plan.Changes), strings.Join(parts, ", "))
+	d.Streams.SetOutcome(reports.Outcome{Command: "handover status", Stdout: true,
+		Did: fmt.Sprintf("%d changes: %s; read journal %s", len(plan.Changes), strings.Join(parts, ", "), opts.JournalDir)})
 	return nil
 }
 

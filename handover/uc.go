@@ -286,12 +286,15 @@ func (r *ucReader) read(ctx context.Context) workspaceRead {
 // rate limits are per workspace), except those of an isolated catalog,
 // which its bound workspace makes.
 func (pl *planner) readMetastores(ctx context.Context) {
-	want := false
-	for _, k := range ucKinds {
-		want = want || pl.in.kinds[k.kind]
-	}
-	if !want {
+	if !pl.wantsUC() {
 		return
+	}
+	task := pl.prog.task("metastores")
+	kinds := 0
+	for _, k := range ucKinds {
+		if pl.in.kinds[k.kind] {
+			kinds++
+		}
 	}
 	attached := map[string][]*wsState{}
 	var order []string
@@ -309,6 +312,10 @@ func (pl *planner) readMetastores(ctx context.Context) {
 		}
 		attached[m.MetastoreID] = append(attached[m.MetastoreID], w)
 	}
+	if task != nil {
+		task.SetTotal(int64(kinds * len(order)))
+	}
+	tied := 0
 	for _, id := range order {
 		ws := attached[id]
 		r := &ucReader{ws: ws, ls: pl.ls, kinds: pl.in.kinds}
@@ -327,5 +334,22 @@ func (pl *planner) readMetastores(ctx context.Context) {
 		}
 		ws[0].plan.NotRead = append(ws[0].plan.NotRead, out.notRead...)
 		pl.log.Info("handover read metastore", "metastore", id, "through", ws[0].info.Name, "objects_tied", len(out.ties), "workspaces", len(ws))
+		tied += len(out.ties)
+		if task != nil {
+			task.Add(int64(kinds))
+		}
 	}
+	if task != nil {
+		task.Done(fmt.Sprintf("%s, %d objects tied", plural(len(order), "metastore"), tied))
+	}
+}
+
+// wantsUC reports whether the plan reads Unity Catalog kinds.
+func (pl *planner) wantsUC() bool {
+	for _, k := range ucKinds {
+		if pl.in.kinds[k.kind] {
+			return true
+		}
+	}
+	return false
 }

@@ -77,7 +77,9 @@ func RunVerify(ctx context.Context, opts VerifyOptions, d Deps) error {
 			return err
 		}
 	}
-	diffs := verifyPlan(ctx, plan, views, remote, opts.Parallel)
+	prog := newProgress(d.Streams, "verify", plan.Changes)
+	diffs := verifyPlan(ctx, plan, views, remote, opts.Parallel, prog)
+	prog.close()
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("verify interrupted: %w", err)
 	}
@@ -87,6 +89,13 @@ func RunVerify(ctx context.Context, opts VerifyOptions, d Deps) error {
 		}
 	}
 	differ, unread := countDifferences(diffs)
+	if d.Streams != nil {
+		did := fmt.Sprintf("%d changes checked, %d differences", len(plan.Changes)-unread, differ)
+		if unread > 0 {
+			did += fmt.Sprintf(", %d not verified", unread)
+		}
+		d.Streams.SetOutcome(reports.Outcome{Command: "handover verify", Stdout: true, Did: did})
+	}
 	switch {
 	case unread > 0:
 		return &PartialError{Op: "verify", Failed: differ + unread, Total: len(plan.Changes),
@@ -133,7 +142,7 @@ func expectation(c Change, v *journal.View[record]) (wantDone bool, label string
 
 // verifyPlan reads every change's object and returns the differences and
 // the changes whose object could not be read, in plan order.
-func verifyPlan(ctx context.Context, plan *Plan, views map[string]*journal.View[record], remote Remote, parallel int) []Difference {
+func verifyPlan(ctx context.Context, plan *Plan, views map[string]*journal.View[record], remote Remote, parallel int, prog *progress) []Difference {
 	var (
 		mu    sync.Mutex
 		diffs = map[string]Difference{}
@@ -150,7 +159,13 @@ func verifyPlan(ctx context.Context, plan *Plan, views map[string]*journal.View[
 			sem := sems[c.WorkspaceID]
 			sem <- struct{}{}
 			defer func() { <-sem }()
+			prog.start(c)
 			st, err := remote.Read(ctx, c)
+			read := &outcome{c: c, state: journal.Done}
+			if err != nil {
+				read.state = journal.Failed
+			}
+			defer prog.done(read) // after the lock below is released
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -208,6 +223,7 @@ func printDifferences(s *reports.Streams, plan *Plan, diffs []Difference) error 
 	if len(diffs) > 0 {
 		tp := reports.NewTablePrinter(s)
 		tp.SetColumns(reports.Column{Name: "workspace"}, reports.Column{Name: "object"}, reports.Column{Name: "expected"}, reports.Column{Name: "found"})
+		tp.Wrap("expected", "found") // what differs, or why it was not verified: never cut
 		for _, d := range diffs {
 			c := d.Change
 			if err := tp.AddRow(cmpOr(c.Workspace, "account"), objectLabel(c.Kind, c.ObjectID, c.ObjectName), d.Expected, d.Found); err != nil {

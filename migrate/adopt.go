@@ -142,6 +142,10 @@ func RunAdopt(ctx context.Context, opts AdoptOptions, d Deps) error {
 	a.res.Records = len(recs)
 	if d.Streams != nil {
 		writeAdoptSummary(d.Streams.Out, a.res, opts.JournalDir)
+		g := a.res.Groups
+		d.Streams.SetOutcome(reports.Outcome{Command: "migrate adopt", Wrote: []string{"journal " + opts.JournalDir},
+			Did: fmt.Sprintf("%s: %d groups migrated, %d started, %d not started, %d finalized, %d unknown",
+				plural(a.res.Records, "record", "records"), g[adoptMigrated], g[adoptStarted], g[adoptNotStarted], g[adoptFinalized], g[adoptUnknown])})
 	}
 	for _, w := range a.res.Warnings {
 		a.log.Warn(w)

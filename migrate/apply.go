@@ -305,7 +305,7 @@ func applyOutcome(r ApplyResult, o ApplyOptions) reports.Outcome {
 			Did: fmt.Sprintf("dry run, would migrate %d of %d groups, %d would fail", r.Migrated, r.Groups, len(r.Failed))}
 	}
 	return reports.Outcome{Command: "migrate apply", Wrote: []string{"journal " + o.JournalDir},
-		Did: fmt.Sprintf("%d of %d groups migrated, %d failed, %d pending", r.Migrated+r.AlreadyDone, r.Groups, len(r.Failed), r.Pending)}
+		Did: fmt.Sprintf("%d of %d groups migrated, %d failed, %d pending", r.Migrated, r.Groups, len(r.Failed), r.Pending)}
 }
 
 // writeApplySummary prints the final summary.

@@ -34,6 +34,16 @@ type FinalizeResult struct {
 	Kept    []string // "<group>: <reason>" for groups left alone
 }
 
+// deleted says how many backup groups are deleted, and how many of them
+// before this run (a run that deleted nothing new must not read as if it
+// had).
+func (r FinalizeResult) deleted() string {
+	if r.Before == 0 {
+		return fmt.Sprintf("%d backup groups deleted", r.Deleted)
+	}
+	return fmt.Sprintf("%d backup groups deleted (%d of them before this run)", r.Deleted, r.Before)
+}
+
 // RunFinalize deletes the renamed backup (local) groups of migrated groups,
 // only for groups whose apply finished and whose live state verifies
 // cleanly now; others are listed with the reason and kept. Deletions are
@@ -57,13 +67,13 @@ func RunFinalize(ctx context.Context, opts FinalizeOptions, d Deps) error {
 			fmt.Fprintf(d.Streams.Out, "Finalize (dry run): would delete %d backup groups (%d deleted before), would keep %d\n",
 				res.Deleted-res.Before, res.Before, len(res.Kept))
 		} else {
-			fmt.Fprintf(d.Streams.Out, "Finalize: %d backup groups deleted, %d kept\n", res.Deleted, len(res.Kept))
+			fmt.Fprintf(d.Streams.Out, "Finalize: %s, %d kept\n", res.deleted(), len(res.Kept))
 		}
 		for _, k := range res.Kept {
 			fmt.Fprintf(d.Streams.Out, "  %s: %s\n", kept, k)
 		}
 	}
-	did := fmt.Sprintf("%d backup groups deleted, %d kept", res.Deleted, len(res.Kept))
+	did := fmt.Sprintf("%s, %d kept", res.deleted(), len(res.Kept))
 	if opts.DryRun {
 		did = fmt.Sprintf("would delete %d backup groups, would keep %d", res.Deleted-res.Before, len(res.Kept))
 	}
@@ -109,6 +119,10 @@ func (ex *executor) finalize(ctx context.Context, filter []string) (FinalizeResu
 		if v := ex.view(del); v != nil && v.State == StateDone {
 			res.Deleted++
 			res.Before++
+			continue
+		}
+		if v := ex.view(groupStepID(KindRenameLocal, gr.ws.WorkspaceID, gr.g.LocalID)); v != nil && v.Undone {
+			res.Kept = append(res.Kept, label+": rollback undid its migration; run apply to migrate it again")
 			continue
 		}
 		if !ex.groupDone(gr.ws.WorkspaceID, gr.g.LocalID) {

@@ -342,6 +342,11 @@ func loadJournalPlan(dir string) (*Plan, journal.Header, []Record, error) {
 	}
 	path := journal.PlanPath(dir)
 	p, raw, err := ReadPlan(path)
+	if errors.Is(err, ErrPlanEdited) {
+		// A new plan cannot continue this journal: the copy must be the plan apply ran.
+		return nil, h, nil, fmt.Errorf("read plan %s: %w: its content does not match its integrity digest (or has none): this is the journal's copy of the plan apply ran, edited since; put back the plan file apply ran as %s (a new plan cannot continue this journal), or %s",
+			path, ErrPlanEdited, path, adoptHint(dir))
+	}
 	if err != nil {
 		return nil, h, nil, err
 	}

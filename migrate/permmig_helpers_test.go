@@ -8,12 +8,12 @@ import (
 
 // unlistedSeedGrant reports whether a grant of the default seed's "grants"
 // sections is on an object that no list of the sandbox shows: those
-// sections grant on directories, notebooks, an experiment and a registered
-// model whose ids no object family seeds, so no plan discovers them (the
-// jobs, clusters and warehouses they name are seeded). The permission
+// sections grant on directories and notebooks whose ids no object family
+// seeds, so no plan discovers them (the jobs, clusters, warehouses,
+// experiments and registered models they name are seeded). The permission
 // migration API moves those grants too, and rollback cannot put them back.
 func unlistedSeedGrant(typ string) bool {
-	return slices.Contains([]string{"directories", "notebooks", "experiments", "registered-models"}, typ)
+	return slices.Contains([]string{"directories", "notebooks"}, typ)
 }
 
 // readableSeed is the default seed without the grants that no plan can

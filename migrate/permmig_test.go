@@ -441,7 +441,7 @@ func TestVerifyComparesWithTheBaseline(t *testing.T) {
 			if err := RunVerify(ctx, VerifyOptions{PlanPath: a.plan}, d); err != nil {
 				t.Fatalf("verify: %v\n%s", err, stdout)
 			}
-			if !strings.Contains(stdout.String(), "verify: no differences (14 groups); checked 26 recorded grants of 14 groups against their account groups; not checked: grants on notebooks") {
+			if !strings.Contains(stdout.String(), "verify: no differences (14 groups); checked 30 recorded grants of 14 groups against their account groups; not checked: grants on notebooks") {
 				t.Errorf("verify output:\n%s", stdout)
 			}
 			acl, err := a.remote.ObjectPermissions(ctx, wsProd, "jobs", "107")
@@ -466,8 +466,8 @@ func TestVerifyComparesWithTheBaseline(t *testing.T) {
 }
 
 // TestRollbackSaysWhatItCannotPutBack applies the default seed, whose local
-// groups also hold grants on directories, notebooks, experiments and
-// registered models (kinds dbiam does not read), and rolls back. Before any
+// groups also hold grants on directories and notebooks that the plan does
+// not read (no --read-workspace-tree), and rolls back. Before any
 // change rollback says, per group, what it puts back and that it cannot put
 // back those kinds; afterwards the state is the seed's but for exactly
 // those grants where the API moved them (strict and move), and the seed's

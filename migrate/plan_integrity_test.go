@@ -161,7 +161,18 @@ func TestEditedPlanIsRefused(t *testing.T) {
 		}},
 	} {
 		d, _, _ := sandboxDeps(t, srv)
-		checkRefused(t, run.name, run.fn(d), "does not match its integrity digest")
+		// The copy cannot be planned again: the error says to put back the
+		// plan apply ran (or adopt), not to re-run plan.
+		err := run.fn(d)
+		var pe *PartialError
+		if err == nil || errors.As(err, &pe) || !errors.Is(err, ErrPlanEdited) {
+			t.Fatalf("%s of an edited plan copy: %v, want ErrPlanEdited (exit 1)", run.name, err)
+		}
+		for _, want := range []string{"does not match its integrity digest", "put back the plan file apply ran as ", `"dbiam migrate adopt`} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: error %q, want it to contain %q", run.name, err, want)
+			}
+		}
 	}
 	if got := snapshotJSON(t, srv.Snapshot()); got != applied {
 		t.Fatalf("finalize or rollback of an edited plan copy changed the remote state:\n%s", diffLines(applied, got))

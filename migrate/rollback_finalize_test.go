@@ -3,6 +3,8 @@ package migrate
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -164,11 +166,16 @@ func TestRollbackAfterPartialFinalize(t *testing.T) {
 		"Rollback: " + itoa(total-3) + " groups rolled back, ",
 		`failed: group "L1 \"top\" ]" in workspace prod ws (7001): not rolled back, it stays migrated (finalized): finalize deleted its backup group "db-temp-L1 \"top\" ]"`,
 		`failed: group "L2 eq mid" in workspace prod ws (7001): not rolled back, it stays migrated: account group "L2 eq mid" is a member of account group "L1 \"top\" ]", which stays assigned to workspace prod ws and keeps the name "L2 eq mid" taken there; finalize deleted the backup group of "L1 \"top\" ]" there, so it cannot be rolled back, and neither can "L2 eq mid"`,
-		`failed: group " L3 🚀 leaf" in workspace prod ws (7001): not rolled back, it stays migrated: account group " L3 🚀 leaf" is a member of account group "L2 eq mid"`,
+		`failed: group " L3 🚀 leaf" in workspace prod ws (7001): not rolled back, it stays migrated: account group " L3 🚀 leaf" is a member of account group "L2 eq mid", which stays assigned to workspace prod ws and keeps the name " L3 🚀 leaf" taken there; "L2 eq mid" cannot be rolled back either (finalize deleted the backup group of a group it is nested in), so neither can " L3 🚀 leaf"`,
 	} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("rollback output lacks %q:\n%s", want, stdout)
 		}
+	}
+	// Only the top of the chain was finalized: no line may say that
+	// finalize deleted the backup of "L2 eq mid".
+	if bad := `finalize deleted the backup group of "L2 eq mid"`; strings.Contains(stdout.String(), bad) {
+		t.Errorf("rollback output says %q, but only %q was finalized:\n%s", bad, nameTop, stdout)
 	}
 	checkChainMigrated(t, srv, agIDs)
 	chain := []string{idTop, idMid, idLeaf}
@@ -257,4 +264,49 @@ func mustJournalHeader(t *testing.T, dir string) journal.Header {
 		t.Fatal(err)
 	}
 	return h
+}
+
+// TestRollbackRefusalWithMappedNames: the chain mapped to account groups of
+// other names ("top acct", "mid acct"), its top finalized. Rollback refuses
+// the chain; its reasons name the backup of the local group finalize
+// deleted ("L1 \"top\" ]", not the account group "top acct"), and say that
+// a name stays taken only where the account group has the local group's
+// name (" L3 🚀 leaf"), not of "L2 eq mid", whose account group is "mid
+// acct".
+func TestRollbackRefusalWithMappedNames(t *testing.T) {
+	srv := newAwkwardServer(t, sandbox.Options{})
+	dir := t.TempDir()
+	mapping := filepath.Join(dir, "map.csv")
+	csv := "workspace,local_group,account_group\n" +
+		awkWS1Name + `,"L1 ""top"" ]",top acct` + "\n" +
+		awkWS1Name + ",L2 eq mid,mid acct\n" +
+		awkWS1Name + ", L3 🚀 leaf, L3 🚀 leaf\n"
+	if err := os.WriteFile(mapping, []byte(csv), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	plan := makePlan(t, srv, dir, PlanOptions{Match: MatchMapping, MappingFile: mapping})
+	ctx := context.Background()
+	d, stdout, stderr := sandboxDeps(t, srv)
+	if err := RunApply(ctx, ApplyOptions{PlanPath: plan, Yes: true}, d); err != nil {
+		t.Fatalf("apply: %v\n%s\n%s", err, stdout, stderr)
+	}
+	jdir := DefaultJournalDir(plan)
+	d, stdout, stderr = sandboxDeps(t, srv)
+	if err := RunFinalize(ctx, FinalizeOptions{JournalDir: jdir, Groups: []string{nameTop}, Yes: true}, d); err != nil {
+		t.Fatalf("finalize --group top: %v\n%s\n%s", err, stdout, stderr)
+	}
+	d, stdout, stderr = sandboxDeps(t, srv)
+	err := RunRollback(ctx, RollbackOptions{JournalDir: jdir, Yes: true}, d)
+	var pe *PartialError
+	if !errors.As(err, &pe) || pe.Failed != 3 {
+		t.Fatalf("rollback: %v, want a PartialError for the 3 groups of the chain\n%s\n%s", err, stdout, stderr)
+	}
+	for _, want := range []string{
+		`failed: group "L2 eq mid" in workspace prod ws (7001): not rolled back, it stays migrated: account group "mid acct" is a member of account group "top acct", which stays assigned to workspace prod ws; finalize deleted the backup group of "L1 \"top\" ]" there, so it cannot be rolled back, and neither can "L2 eq mid"` + "\n",
+		`failed: group " L3 🚀 leaf" in workspace prod ws (7001): not rolled back, it stays migrated: account group " L3 🚀 leaf" is a member of account group "mid acct", which stays assigned to workspace prod ws and keeps the name " L3 🚀 leaf" taken there; "L2 eq mid" cannot be rolled back either (finalize deleted the backup group of a group it is nested in), so neither can " L3 🚀 leaf"` + "\n",
+	} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("rollback output lacks %q:\n%s", want, stdout)
+		}
+	}
 }

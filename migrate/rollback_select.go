@@ -156,12 +156,22 @@ func (ex *executor) rollbackSelection(ctx context.Context, groups []groupRef, fi
 					continue
 				}
 				pag := findAG(ex.plan, p.g.AccountGroupKey)
-				why := fmt.Sprintf("account group %q is a member of account group %q, which stays assigned to workspace %s and keeps the name %q taken there; roll back %q too (--group %q)",
-					ag.DisplayName, pag.DisplayName, gr.ws.WorkspaceName, gr.g.LocalName, pag.DisplayName, pag.DisplayName)
+				head := fmt.Sprintf("account group %q is a member of account group %q, which stays assigned to workspace %s",
+					ag.DisplayName, pag.DisplayName, gr.ws.WorkspaceName)
+				if strings.EqualFold(ag.DisplayName, gr.g.LocalName) {
+					// Nested in an assigned group, it stays seen there under its name.
+					head += fmt.Sprintf(" and keeps the name %q taken there", gr.g.LocalName)
+				}
+				why := fmt.Sprintf("%s; roll back %q too (--group %q)", head, pag.DisplayName, pag.DisplayName)
 				fin := finalizedOrRefusedFor(p)
-				if fin {
-					why = fmt.Sprintf("account group %q is a member of account group %q, which stays assigned to workspace %s and keeps the name %q taken there; finalize deleted the backup group of %q there, so it cannot be rolled back, and neither can %q",
-						ag.DisplayName, pag.DisplayName, gr.ws.WorkspaceName, gr.g.LocalName, pag.DisplayName, gr.g.LocalName)
+				switch {
+				case fin && ex.finalized(p.ws.WorkspaceID, p.g.LocalID):
+					why = fmt.Sprintf("%s; finalize deleted the backup group of %q there, so it cannot be rolled back, and neither can %q",
+						head, p.g.LocalName, gr.g.LocalName)
+				case fin:
+					// p was refused for a finalized group above or in it, not finalized itself.
+					why = fmt.Sprintf("%s; %q cannot be rolled back either (finalize deleted the backup group of a group it is nested in), so neither can %q",
+						head, p.g.LocalName, gr.g.LocalName)
 				}
 				refuse(gr, "migrated", why, fin)
 				changed = true

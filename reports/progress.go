@@ -239,6 +239,8 @@ func (p *Progress) fractionLocked() float64 {
 	for _, t := range p.active {
 		if total, ok := t.knownTotal(); ok && total > 0 {
 			done += min(float64(t.cur)/float64(total), 0.99)
+		} else if f, ok := t.stepShare(); ok {
+			done += min(f, 0.99)
 		}
 	}
 	return min(done/float64(expected), 1)
@@ -309,9 +311,14 @@ type Task struct {
 	// guarded by p.mu
 	cur, total int64
 	parts      int // totals expected from AddTotal; 0: SetTotal decides
-	bar        barState
-	finished   bool
-	detached   bool // started after Close: logs its end, counts nothing
+	// steps is the number of steps the task's work is made of, when its
+	// count has no total (see Steps); stepsDone counts them, stepUnit
+	// names them.
+	steps, stepsDone int
+	stepUnit         string
+	bar              barState
+	finished         bool
+	detached         bool // started after Close: logs its end, counts nothing
 }
 
 // knownTotal returns the task's total if it is known. Called with p.mu
@@ -372,6 +379,43 @@ func (t *Task) AddTotal(n int64) {
 	t.total += max(n, 0)
 	t.parts--
 	p.dirty = true
+}
+
+// Steps says that the task's work is made of n steps (e.g. the kinds of
+// objects a workspace lists), named unit: while the total of its count is
+// not known, the task's share of the work is the share of its steps done
+// (see Step), so that the total and the heartbeat's percentage move, and
+// a terminal shows a bar with the steps and an ETA instead of a spinner.
+func (t *Task) Steps(n int, unit string) {
+	p := t.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if t.finished {
+		return
+	}
+	t.steps, t.stepUnit = max(n, 0), unit
+	p.dirty = true
+}
+
+// Step counts one more step of those announced with Steps done.
+func (t *Task) Step() {
+	p := t.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if t.finished {
+		return
+	}
+	t.stepsDone++
+	p.dirty = true
+}
+
+// stepShare is the share of the task's steps done, if it has steps.
+// Called with p.mu held.
+func (t *Task) stepShare() (float64, bool) {
+	if t.steps <= 0 {
+		return 0, false
+	}
+	return float64(min(t.stepsDone, t.steps)) / float64(t.steps), true
 }
 
 // Done ends the task successfully and logs one line at info level with
@@ -500,6 +544,10 @@ func (p *Progress) blockLocked() []string {
 			left, okETA := eta(elapsed, float64(t.cur)/float64(max(total, t.cur)))
 			l.total = total
 			l.text = fmt.Sprintf("%d/%d %s%s", t.cur, total, p.opts.Unit, timing(elapsed, left, okETA))
+		} else if f, ok := t.stepShare(); ok {
+			left, okETA := eta(elapsed, f)
+			l.cur, l.total = int64(min(t.stepsDone, t.steps)), int64(t.steps)
+			l.text = fmt.Sprintf("%d %s, %d/%d %s%s", t.cur, p.opts.Unit, l.cur, t.steps, t.stepUnit, timing(elapsed, left, okETA))
 		} else {
 			l.text = fmt.Sprintf("%d %s%s", t.cur, p.opts.Unit, timing(elapsed, 0, false))
 		}

@@ -19,7 +19,7 @@ import (
 //	dbiam sandbox serve [--addr 127.0.0.1:0] [--seed FILE | --synthetic SPEC]
 //	    [--page-cap N] [--latency D] [--rate CLASS=RPS ...] [--throttle-style 429|scim500]
 //	    [--max-concurrent N] [--fault-rate F] [--fault SPEC ...] [--consistency D] [--filter-dialect strict|lenient]
-//	    [--permission-migration strict|copy|move] [--allow-remote]
+//	    [--permission-migration strict|copy|move] [--permission-migration-fault SPEC ...] [--allow-remote]
 //	    [--account-pats] [--list-all-objects] [--managers-set-owner] [--list-unbound-models]
 //
 // serve prints one JSON line on the app's Writer (stdout) — host, account id,
@@ -51,6 +51,8 @@ func Command() *cli.Command {
 				&cli.DurationFlag{Name: "consistency", Usage: "delay before creates, renames and deletes reach lists and filters"},
 				&cli.StringFlag{Name: "filter-dialect", Usage: "SCIM filters accepted: strict (default: what Databricks documents) or lenient (full RFC 7644)"},
 				&cli.StringFlag{Name: "permission-migration", Usage: "permission migration API `MODE`: strict (default: moves grants and refuses what the real service refuses), copy or move (lenient)"},
+				&cli.StringSliceFlag{Name: "permission-migration-fault", KeepSpace: true, Usage: "make permission migration calls fail part-way as the real service's 500 \"Error when updating permissions table\" does, keeping what they moved: `SPEC`, repeatable, e.g. from=\"team a\",offset=1,after=1,times=1 (the second call for local group \"team a\" moves one grant, then fails); keys: " +
+					strings.Join(permMigrationFaultKeys, ", ")},
 				&cli.BoolFlag{Name: "account-pats", Usage: "let account APIs accept a workspace's personal access token (default: 401, as the account console takes OAuth tokens)"},
 				&cli.BoolFlag{Name: "list-all-objects", Usage: "show every job, cluster, pipeline, serving endpoint and app to every workspace member (default: only what the caller holds a permission on)"},
 				&cli.BoolFlag{Name: "managers-set-owner", Usage: "let a non-admin holder of CAN_MANAGE change an object's owner (default: workspace admins only)"},
@@ -177,6 +179,14 @@ func serveAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	var pmFaults []PermissionMigrationFault
+	for _, spec := range c.StringSlice("permission-migration-fault") {
+		f, err := ParsePermissionMigrationFault(spec)
+		if err != nil {
+			return fmt.Errorf("--%w", err)
+		}
+		pmFaults = append(pmFaults, f)
+	}
 	addr := c.String("addr")
 	if !c.Bool("allow-remote") {
 		if err := checkLoopback(addr); err != nil {
@@ -191,6 +201,11 @@ func serveAction(c *cli.Context) error {
 	for _, f := range faults {
 		if err := srv.AddFault(f); err != nil {
 			return fmt.Errorf("sandbox serve: --fault: %w", err)
+		}
+	}
+	for _, f := range pmFaults {
+		if err := srv.AddPermissionMigrationFault(f); err != nil {
+			return fmt.Errorf("sandbox serve: --permission-migration-fault: %w", err)
 		}
 	}
 	info := ServeInfo{Host: srv.URL(), AccountID: srv.AccountID(), Token: srv.AdminToken(),

@@ -196,8 +196,9 @@
 // Options.PermissionMigration chooses how POST /api/2.0/permissionmigration
 // behaves: "strict" (default; moves grants and refuses what the real service
 // refuses), "copy" or "move" (see permmigration.go and
-// docs/permission-migration.md); AddPermissionMigrationFault makes a call
-// fail part-way with the service's 500.
+// docs/permission-migration.md); AddPermissionMigrationFault (serve
+// --permission-migration-fault) makes a call fail part-way with the
+// service's 500.
 //
 // Where the public record leaves authorization unsure, the default is the
 // strict reading and a knob (Options field, seed knob, serve flag) allows

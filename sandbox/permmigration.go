@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"strconv"
 	"strings"
 )
 
@@ -167,6 +168,93 @@ func (s *Server) AddPermissionMigrationFault(f PermissionMigrationFault) error {
 	pm := s.permMigrationState()
 	pm.faults = append(pm.faults, &permMigrationFaultRule{PermissionMigrationFault: f})
 	return nil
+}
+
+// permMigrationFaultKeys are the keys of a --permission-migration-fault spec.
+var permMigrationFaultKeys = []string{"workspace", "from", "offset", "after", "times"}
+
+// ParsePermissionMigrationFault parses a --permission-migration-fault spec,
+// comma-separated key=value pairs mapping onto [PermissionMigrationFault]:
+//
+//	workspace=ID   Workspace
+//	from=NAME      From (byte-exact; write "ops " quoted to keep edge spaces)
+//	offset=N       Offset
+//	after=N        After: grants the failing call moves before its 500
+//	times=N        Times (0 = every matching call after offset)
+//
+// A value may be a double-quoted Go string, as in ParseFault. For example,
+// the second call for local group "team a" moves one grant and fails:
+//
+//	from="team a",offset=1,after=1,times=1
+//
+// Errors name the spec and the key.
+func ParsePermissionMigrationFault(spec string) (PermissionMigrationFault, error) {
+	var f PermissionMigrationFault
+	fail := func(format string, a ...any) (PermissionMigrationFault, error) {
+		return PermissionMigrationFault{}, fmt.Errorf("permission-migration-fault %q: %s", spec, fmt.Sprintf(format, a...))
+	}
+	parts, err := splitFaultSpec(spec)
+	if err != nil {
+		return fail("%v", err)
+	}
+	seen := map[string]bool{}
+	for _, part := range parts {
+		k, v, hasValue := strings.Cut(part, "=")
+		k = strings.TrimSpace(k)
+		if k == "" && !hasValue {
+			continue
+		}
+		if seen[k] {
+			return fail("%s is given twice", k)
+		}
+		seen[k] = true
+		if !hasValue {
+			return fail("%s needs a value (%s=...)", k, k)
+		}
+		v = strings.TrimSpace(v)
+		if strings.HasPrefix(v, `"`) {
+			u, err := strconv.Unquote(v)
+			if err != nil {
+				return fail("%s: %s is not a valid quoted string", k, v)
+			}
+			v = u
+		}
+		number := func() (int, error) {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return 0, fmt.Errorf("%s: %q is not an integer of at least 0", k, v)
+			}
+			return n, nil
+		}
+		switch k {
+		case "workspace":
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n <= 0 {
+				return fail("workspace: %q is not a workspace id", v)
+			}
+			f.Workspace = n
+		case "from":
+			f.From = v
+		case "offset":
+			if f.Offset, err = number(); err != nil {
+				return fail("%v", err)
+			}
+		case "after":
+			if f.After, err = number(); err != nil {
+				return fail("%v", err)
+			}
+		case "times":
+			if f.Times, err = number(); err != nil {
+				return fail("%v", err)
+			}
+		default:
+			return fail("unknown key %q (want %s)", k, strings.Join(permMigrationFaultKeys, ", "))
+		}
+	}
+	if len(seen) == 0 {
+		return fail("give at least one key (%s); times=0 alone fails every call", strings.Join(permMigrationFaultKeys, ", "))
+	}
+	return f, nil
 }
 
 // validPermissionMigration checks an Options.PermissionMigration value ("" is
