@@ -47,7 +47,7 @@ func TestAdoptAfterLostJournal(t *testing.T) {
 	for _, route := range []string{RouteAPI, RouteACLCopy} {
 		t.Run(route, func(t *testing.T) {
 			srv := sandbox.NewTestServer(t, opts)
-			plan := makePlan(t, srv, t.TempDir(), PlanOptions{PermissionsRoute: route})
+			plan := makePlan(t, srv, t.TempDir(), treePlan(PlanOptions{PermissionsRoute: route}))
 			want, n := referenceRunIn(t, plan, opts)
 			raw, err := os.ReadFile(plan)
 			if err != nil {
@@ -152,7 +152,7 @@ func TestAdoptAfterLostJournal(t *testing.T) {
 // original journal says), so that apply has nothing left to do, finalize
 // deletes every backup and verify then finds no difference.
 func TestAdoptAfterFinishedApply(t *testing.T) {
-	a := applyDefaultIn(t, sandbox.Options{Seed: readableSeed()})
+	a := applyTreeIn(t, sandbox.Options{Seed: readableSeed()})
 	ctx := context.Background()
 	jdir := filepath.Join(t.TempDir(), "adopted.journal")
 	stdout := runAdopt(t, a.srv, AdoptOptions{PlanPath: a.plan, JournalDir: jdir, Wait: DefaultVisibleTimeout, Sleep: noSleep})
@@ -489,7 +489,7 @@ func reusedPlan(t *testing.T) (*sandbox.Server, sandbox.State, string, *AccountG
 	t.Helper()
 	srv := sandbox.NewTestServer(t, sandbox.Options{Seed: readableSeed()})
 	seed := srv.Snapshot()
-	plan := makePlan(t, srv, t.TempDir(), PlanOptions{OnConflict: PolicyMerge})
+	plan := makePlan(t, srv, t.TempDir(), treePlan(PlanOptions{OnConflict: PolicyMerge}))
 	p := mustPlan(t, plan)
 	var reused *AccountGroupPlan
 	for i := range p.AccountGroups {
@@ -670,7 +670,7 @@ func TestAdoptReusedAccountGroupAssignedBefore(t *testing.T) {
 	if err := os.WriteFile(mapping, []byte("workspace,local_group,account_group\nacme-analytics,marketing,analysts\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	plan := makePlan(t, srv, dir, PlanOptions{Match: MatchMapping, MappingFile: mapping, OnConflict: PolicyMerge, PermissionsRoute: RouteAPIOrACLCopy})
+	plan := makePlan(t, srv, dir, treePlan(PlanOptions{Match: MatchMapping, MappingFile: mapping, OnConflict: PolicyMerge, PermissionsRoute: RouteAPIOrACLCopy}))
 	p := mustPlan(t, plan)
 	groups := activeGroups(p)
 	if len(groups) != 1 || groups[0].g.LocalName != "marketing" {

@@ -61,7 +61,7 @@ func TestApplyVerifyRollbackEndToEnd(t *testing.T) {
 	srv := sandbox.NewTestServer(t, sandbox.Options{Seed: readableSeed()})
 	seed := srv.Snapshot()
 	dir := t.TempDir()
-	plan := makePlan(t, srv, dir, PlanOptions{})
+	plan := makePlan(t, srv, dir, treePlan(PlanOptions{}))
 	p, _, err := ReadPlan(plan)
 	if err != nil {
 		t.Fatal(err)

@@ -30,7 +30,7 @@ func TestCrashResumePolicies(t *testing.T) {
 			// rollback puts back those of the baseline: all of this seed's.
 			opts := sandbox.Options{Seed: readableSeed()}
 			srv := sandbox.NewTestServer(t, opts)
-			plan := makePlan(t, srv, t.TempDir(), PlanOptions{OnConflict: policy})
+			plan := makePlan(t, srv, t.TempDir(), treePlan(PlanOptions{OnConflict: policy}))
 			want, n := referenceRunIn(t, plan, opts)
 			raw, err := os.ReadFile(plan)
 			if err != nil {

@@ -321,7 +321,7 @@ func TestCrashResume(t *testing.T) {
 	// rollback puts back those of the baseline: all of this seed's.
 	opts := sandbox.Options{Seed: readableSeed()}
 	srv := sandbox.NewTestServer(t, opts)
-	plan := makePlan(t, srv, t.TempDir(), PlanOptions{})
+	plan := makePlan(t, srv, t.TempDir(), treePlan(PlanOptions{}))
 	want, n := referenceRunIn(t, plan, opts)
 	if n < 20 {
 		t.Fatalf("reference run wrote only %d journal records", n)

@@ -19,7 +19,7 @@ func TestApplyRollbackEndToEndPolicies(t *testing.T) {
 		t.Run(policy, func(t *testing.T) {
 			srv := sandbox.NewTestServer(t, sandbox.Options{Seed: readableSeed()})
 			seed := srv.Snapshot()
-			plan := makePlan(t, srv, t.TempDir(), PlanOptions{OnConflict: policy})
+			plan := makePlan(t, srv, t.TempDir(), treePlan(PlanOptions{OnConflict: policy}))
 			p, _, err := ReadPlan(plan)
 			if err != nil {
 				t.Fatal(err)

@@ -239,7 +239,7 @@ func TestResumeVersion1Journal(t *testing.T) {
 	opts := sandbox.Options{Seed: readableSeed()}
 	srv := sandbox.NewTestServer(t, opts)
 	seed := srv.Snapshot()
-	plan := makePlan(t, srv, t.TempDir(), PlanOptions{})
+	plan := makePlan(t, srv, t.TempDir(), treePlan(PlanOptions{}))
 	want, n := referenceRunIn(t, plan, opts)
 
 	ctx, cancel := context.WithCancel(context.Background())

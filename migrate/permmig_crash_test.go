@@ -118,7 +118,7 @@ func TestPermissionsKillBetweenBatches(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			opts := sandbox.Options{Seed: readableSeed(), PermissionMigration: mode}
 			srv := sandbox.NewTestServer(t, opts)
-			plan := makePlan(t, srv, t.TempDir(), PlanOptions{})
+			plan := makePlan(t, srv, t.TempDir(), treePlan(PlanOptions{}))
 			want, _ := referenceRunIn(t, plan, opts)
 			raw, err := os.ReadFile(plan)
 			if err != nil {

@@ -6,26 +6,28 @@ import (
 	"github.com/dbiam/dbiam/sandbox"
 )
 
-// unlistedSeedGrant reports whether a grant of the default seed's "grants"
-// sections is on an object that no list of the sandbox shows: those
-// sections grant on directories and notebooks whose ids no object family
-// seeds, so no plan discovers them (the jobs, clusters, warehouses,
-// experiments and registered models they name are seeded). The permission
-// migration API moves those grants too, and rollback cannot put them back.
-func unlistedSeedGrant(typ string) bool {
-	return slices.Contains([]string{"directories", "notebooks"}, typ)
+// treeSeedGrant reports whether a grant type is one of the workspace tree's
+// (notebooks, directories, files) that migrate plan baselines only with
+// --read-workspace-tree (home folders aside): the default seed grants groups
+// levels on folders and notebooks of its workspaces' trees. Without the flag
+// the permission migration API still moves those grants, and rollback
+// cannot put them back.
+func treeSeedGrant(typ string) bool {
+	return slices.Contains([]string{"directories", "notebooks", "files"}, typ)
 }
 
-// readableSeed is the default seed without the grants that no plan can
-// discover (unlistedSeedGrant): a test that expects rollback to restore the
-// seed exactly starts from it. TestRollbackSaysWhatItCannotPutBack covers
-// the default seed.
+// readableSeed is the default seed, every grant of which a plan with
+// ReadWorkspaceTree reads (treePlan): a test that expects rollback to restore
+// the seed exactly plans with it. TestRollbackSaysWhatItCannotPutBack covers
+// the default flags, which leave the tree's grants out of the baseline.
 func readableSeed() *sandbox.Seed {
-	s := sandbox.DefaultSeed()
-	for i := range s.Workspaces {
-		if g := s.Workspaces[i].Grants; g != nil {
-			g.Objects = slices.DeleteFunc(g.Objects, func(o sandbox.SeedObjectACL) bool { return unlistedSeedGrant(o.ObjectType) })
-		}
-	}
-	return s
+	return sandbox.DefaultSeed()
+}
+
+// treePlan is o with ReadWorkspaceTree set: the plan's baseline holds the
+// groups' grants on the workspace tree, so rollback can put back all that
+// the permission migration API moved.
+func treePlan(o PlanOptions) PlanOptions {
+	o.ReadWorkspaceTree = true
+	return o
 }

@@ -497,15 +497,26 @@ func TestRollbackSaysWhatItCannotPutBack(t *testing.T) {
 			if !strings.Contains(out, "it cannot put back what the API moved beyond the baseline: the group's grants on notebooks, files and directories other than home folders, and legacy table ACLs") {
 				t.Errorf("rollback does not say what it cannot put back:\n%s", out)
 			}
-			want := a.seed
+			// The default flags leave the tree's grants out of the baseline:
+			// strict and move take the migrated groups' 11 of them (the
+			// default seed's /Shared folders and notebooks) to the account
+			// groups for good; copy leaves them with the local groups.
+			want, lost := a.seed, 0
 			if mode != sandbox.PermissionMigrationCopy {
 				want.Workspaces = slices.Clone(want.Workspaces)
 				for i := range want.Workspaces {
 					w := &want.Workspaces[i]
 					w.Grants = slices.DeleteFunc(slices.Clone(w.Grants), func(g sandbox.GrantState) bool {
 						typ, _, _ := strings.Cut(g.Object, "/")
-						return migrated[g.PrincipalID] && unlistedSeedGrant(typ)
+						if migrated[g.PrincipalID] && treeSeedGrant(typ) {
+							lost++
+							return true
+						}
+						return false
 					})
+				}
+				if lost != 11 {
+					t.Errorf("the migrated groups' tree grants outside the baseline: %d, want the default seed's 11", lost)
 				}
 			}
 			if g, w := snapshotJSON(t, a.srv.Snapshot()), snapshotJSON(t, want); g != w {
@@ -517,35 +528,16 @@ func TestRollbackSaysWhatItCannotPutBack(t *testing.T) {
 
 var _ = scim.ErrNotFound
 
-// treeSeed is readableSeed with a folder and a notebook in acme-prod's
-// workspace tree on which etl-operators holds grants (the notebook also
-// inherits the folder's).
-func treeSeed() *sandbox.Seed {
-	s := readableSeed()
-	for i := range s.Workspaces {
-		w := &s.Workspaces[i]
-		if w.WorkspaceID != wsProd {
-			continue
-		}
-		if w.Objects == nil {
-			w.Objects = &sandbox.SeedObjects{}
-		}
-		w.Objects.WorkspaceObjects = append(w.Objects.WorkspaceObjects,
-			sandbox.SeedWorkspaceObject{Path: "/Shared/etl", ObjectType: "DIRECTORY", Permissions: []sandbox.SeedGrant{{GroupName: "etl-operators", PermissionLevel: "CAN_MANAGE"}}},
-			sandbox.SeedWorkspaceObject{Path: "/Shared/etl/daily", ObjectType: "NOTEBOOK", Permissions: []sandbox.SeedGrant{{GroupName: "etl-operators", PermissionLevel: "CAN_RUN"}}})
-	}
-	return s
-}
-
 // TestPlanReadWorkspaceTree: the grants of a local group on a folder and a
-// notebook of the workspace tree are in its baseline only with
+// notebook of the workspace tree (the default seed's /Shared/etl and
+// /Shared/etl/daily) are in its baseline only with
 // --read-workspace-tree (the notebook's inherited level aside). With it,
 // apply, verify and rollback restore them; without it the plan says it
 // did not read them, and rollback cannot put them back.
 func TestPlanReadWorkspaceTree(t *testing.T) {
 	for _, tree := range []bool{true, false} {
 		t.Run(fmt.Sprintf("tree=%v", tree), func(t *testing.T) {
-			srv := modeServer(t, sandbox.PermissionMigrationStrict, treeSeed())
+			srv := modeServer(t, sandbox.PermissionMigrationStrict, nil)
 			seed := srv.Snapshot()
 			plan := makePlan(t, srv, t.TempDir(), PlanOptions{ReadWorkspaceTree: tree})
 			p, _, err := ReadPlan(plan)
@@ -558,7 +550,7 @@ func TestPlanReadWorkspaceTree(t *testing.T) {
 					types = append(types, o.ObjectType+" "+o.Level)
 				}
 			}
-			want := []string{"directories CAN_MANAGE", "notebooks CAN_RUN"}
+			want := []string{"directories CAN_MANAGE", "notebooks CAN_EDIT"}
 			if !tree {
 				want = nil
 			}

@@ -12,7 +12,7 @@ import (
 func TestRollbackByGroup(t *testing.T) {
 	// The strict permission migration (the default) moves the grants;
 	// rollback puts back those of the baseline, which are all of this seed's.
-	a := applyDefaultIn(t, sandbox.Options{Seed: readableSeed()})
+	a := applyTreeIn(t, sandbox.Options{Seed: readableSeed()})
 	ctx := context.Background()
 	jdir := DefaultJournalDir(a.plan)
 

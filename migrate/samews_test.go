@@ -29,7 +29,7 @@ func TestApplyTwoLocalGroupsIntoOneAccountGroupOfOneWorkspace(t *testing.T) {
 		if err := os.WriteFile(mapping, []byte("workspace,local_group,account_group\nacme-prod,\"bi \"\"quoted\"\" team\",ops\\backslash\nacme-prod,ops\\backslash,ops\\backslash\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		plan := makePlan(t, srv, dir, PlanOptions{Match: MatchMapping, MappingFile: mapping, OnConflict: PolicyMerge, PermissionsRoute: RouteAPIOrACLCopy})
+		plan := makePlan(t, srv, dir, treePlan(PlanOptions{Match: MatchMapping, MappingFile: mapping, OnConflict: PolicyMerge, PermissionsRoute: RouteAPIOrACLCopy}))
 		p, _, err := ReadPlan(plan)
 		if err != nil {
 			t.Fatal(err)
@@ -67,7 +67,7 @@ func TestRollbackOneOfTwoLocalGroupsSharingAnAccountGroup(t *testing.T) {
 	if err := os.WriteFile(mapping, []byte("acme-prod,\"bi \"\"quoted\"\" team\",ops\\backslash\nacme-prod,ops\\backslash,ops\\backslash\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	plan := makePlan(t, srv, dir, PlanOptions{Match: MatchMapping, MappingFile: mapping, OnConflict: PolicyMerge, PermissionsRoute: RouteAPIOrACLCopy})
+	plan := makePlan(t, srv, dir, treePlan(PlanOptions{Match: MatchMapping, MappingFile: mapping, OnConflict: PolicyMerge, PermissionsRoute: RouteAPIOrACLCopy}))
 	ctx := context.Background()
 	d, stdout, stderr := sandboxDeps(t, srv)
 	if err := RunApply(ctx, ApplyOptions{Yes: true, PlanPath: plan}, d); err != nil {

@@ -48,9 +48,22 @@ func applyDefault(t *testing.T) *applied {
 // applyDefaultIn is applyDefault on a sandbox made with opts.
 func applyDefaultIn(t *testing.T, opts sandbox.Options) *applied {
 	t.Helper()
+	return applyPlanIn(t, opts, PlanOptions{})
+}
+
+// applyTreeIn is applyDefaultIn with a plan that reads the workspace tree
+// (treePlan), so that rollback can restore the seed exactly.
+func applyTreeIn(t *testing.T, opts sandbox.Options) *applied {
+	t.Helper()
+	return applyPlanIn(t, opts, treePlan(PlanOptions{}))
+}
+
+// applyPlanIn plans with o and applies that plan in a sandbox on opts.
+func applyPlanIn(t *testing.T, opts sandbox.Options, o PlanOptions) *applied {
+	t.Helper()
 	srv := sandbox.NewTestServer(t, opts)
 	a := &applied{srv: srv, seed: srv.Snapshot()}
-	a.plan = makePlan(t, srv, t.TempDir(), PlanOptions{})
+	a.plan = makePlan(t, srv, t.TempDir(), o)
 	d, stdout, stderr := sandboxDeps(t, srv)
 	if err := RunApply(context.Background(), ApplyOptions{Yes: true, PlanPath: a.plan}, d); err != nil {
 		t.Fatalf("apply: %v\n%s\n%s", err, stdout, stderr)

@@ -231,12 +231,17 @@ func TestSDKInheritedPermissions(t *testing.T) {
 	}
 }
 
-// TestSDKDirectoryInheritance checks the parents hook: a notebook inherits
-// its directories' grants (nearest first, merged per principal and level)
-// and the admins group's grant from the tree's root.
+// TestSDKDirectoryInheritance checks the parents hook through the tree: a
+// notebook inherits its directories' grants (nearest first, merged per
+// principal and level) and the admins group's grant from the tree's root.
 func TestSDKDirectoryInheritance(t *testing.T) {
 	seed := smallSeed(t)
 	i := slices.IndexFunc(seed.Workspaces, func(w SeedWorkspace) bool { return w.WorkspaceID == wsFed })
+	seed.Workspaces[i].Objects = &SeedObjects{WorkspaceObjects: []SeedWorkspaceObject{
+		{Path: "/Users/bob", ObjectType: "DIRECTORY", ObjectID: 10},
+		{Path: "/Users/bob/project", ObjectType: "DIRECTORY", ObjectID: 11},
+		{Path: "/Users/bob/project/nb", ObjectID: 12},
+	}}
 	seed.Workspaces[i].Grants = &SeedGrants{Objects: []SeedObjectACL{
 		{ObjectType: "directories", ObjectID: "10", ACL: []SeedGrant{ // /Users/bob
 			{UserName: "bob@small.test", PermissionLevel: "CAN_MANAGE"}, {GroupName: "team a", PermissionLevel: "CAN_READ"}}},
@@ -246,20 +251,6 @@ func TestSDKDirectoryInheritance(t *testing.T) {
 			{GroupName: "ops", PermissionLevel: "CAN_EDIT"}}},
 	}}
 	srv := NewTestServer(t, Options{Seed: seed})
-	srv.mu.Lock()
-	srv.setParents("notebooks", func(w *workspace, id string) []objectKey {
-		if id == "12" {
-			return []objectKey{{"directories", "11"}, {"directories", "10"}}
-		}
-		return nil
-	})
-	srv.setParents("directories", func(w *workspace, id string) []objectKey {
-		if id == "11" {
-			return []objectKey{{"directories", "10"}}
-		}
-		return nil
-	})
-	srv.mu.Unlock()
 	w := sdkAs(t, srv, srv.AdminToken(), wsFed)
 	ctx := context.Background()
 	nb, err := w.Permissions.Get(ctx, iam.GetPermissionRequest{RequestObjectType: "notebooks", RequestObjectId: "12"})

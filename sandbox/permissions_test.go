@@ -43,7 +43,21 @@ func grantsSeed(t testing.TB) *Seed {
 			{Name: "etl", ACLs: []SeedSecretACL{{Principal: "team a", Permission: "WRITE"}, {Principal: "ada@small.test", Permission: "MANAGE"}}},
 		},
 	}
+	addTreeNotebooks(&s.Workspaces[i], 777)
 	return s
+}
+
+// addTreeNotebooks puts notebooks with the given ids in workspace w's tree
+// (/Shared/nb-<id>), so that its "grants" section may grant on them: a
+// notebook id outside the tree is a seed error, as the real service has no
+// such object.
+func addTreeNotebooks(w *SeedWorkspace, ids ...int64) {
+	if w.Objects == nil {
+		w.Objects = &SeedObjects{}
+	}
+	for _, id := range ids {
+		w.Objects.WorkspaceObjects = append(w.Objects.WorkspaceObjects, SeedWorkspaceObject{Path: "/Shared/nb-" + strconv.FormatInt(id, 10), ObjectID: id})
+	}
 }
 
 func newGrants(t testing.TB, opts Options) *Server {

@@ -118,6 +118,7 @@ func TestPermissionMigrationMergeOfTwoGroups(t *testing.T) {
 		g.Objects[1].ACL = append(g.Objects[1].ACL, SeedGrant{GroupName: "team b", PermissionLevel: "CAN_MANAGE"})
 		g.Objects = append(g.Objects, SeedObjectACL{ObjectType: "notebooks", ObjectID: "778",
 			ACL: []SeedGrant{{GroupName: "team b", PermissionLevel: "CAN_READ"}}})
+		addTreeNotebooks(&s.Workspaces[slices.IndexFunc(s.Workspaces, func(w SeedWorkspace) bool { return w.WorkspaceID == wsFed })], 778)
 	}
 	for _, tc := range []struct {
 		mode           string
@@ -217,6 +218,7 @@ func TestPermissionMigrationAlreadyHasPermissionsIsPerWorkspace(t *testing.T) {
 			Grants: &SeedGrants{Objects: []SeedObjectACL{{ObjectType: "notebooks", ObjectID: "9",
 				ACL: []SeedGrant{{GroupName: "ops", PermissionLevel: "CAN_MANAGE"}}}}},
 		})
+		addTreeNotebooks(&s.Workspaces[len(s.Workspaces)-1], 9)
 	})
 	if n := migrateAll(t, srv, "team a", "ops", 1000); n != 5 {
 		t.Errorf("migrated %d, want 5 (4 object grants and 1 secret scope ACL)", n)
@@ -395,9 +397,11 @@ func TestPermissionMigrationStrictConflict(t *testing.T) {
 func TestPermissionMigrationStrictBatchCap(t *testing.T) {
 	many := func(s *Seed) {
 		g := fedGrants(s)
+		w := &s.Workspaces[slices.IndexFunc(s.Workspaces, func(w SeedWorkspace) bool { return w.WorkspaceID == wsFed })]
 		for i := range 1001 {
 			g.Objects = append(g.Objects, SeedObjectACL{ObjectType: "notebooks", ObjectID: strconv.Itoa(10000 + i),
 				ACL: []SeedGrant{{GroupName: "team a", PermissionLevel: "CAN_RUN"}}})
+			addTreeNotebooks(w, int64(10000+i))
 		}
 	}
 	for _, tc := range []struct {

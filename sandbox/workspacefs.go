@@ -55,10 +55,13 @@ const reposPage = 20
 //
 // ObjectType is NOTEBOOK (default), FILE or DIRECTORY; Language (notebooks)
 // is PYTHON (default), SQL, SCALA or R. Parent directories are created as
-// needed.
+// needed. ObjectID pins the object's id (default: derived from the workspace
+// and path); a directory with a pinned id must be listed before the objects
+// under it.
 type SeedWorkspaceObject struct {
 	Path        string      `json:"path"`
 	ObjectType  string      `json:"object_type,omitempty"`
+	ObjectID    int64       `json:"object_id,omitempty"`
 	Language    string      `json:"language,omitempty"`
 	Created     SeedTime    `json:"created,omitempty"`
 	Permissions []SeedGrant `json:"permissions,omitempty"`
@@ -153,7 +156,10 @@ func (t *wsfsTree) ensureDir(ws int64, p string, created int64) (*wsfsNode, erro
 }
 
 func (t *wsfsTree) insert(ws int64, parent, n *wsfsNode) *wsfsNode {
-	n.id, n.parent = wsfsID(ws, n.path), parent
+	if n.id == 0 {
+		n.id = wsfsID(ws, n.path)
+	}
+	n.parent = parent
 	i, _ := slices.BinarySearchFunc(parent.children, n.path, func(a *wsfsNode, p string) int { return strings.Compare(a.path, p) })
 	parent.children = slices.Insert(parent.children, i, n)
 	t.byPath[n.path] = n
@@ -183,6 +189,9 @@ func loadWorkspaceFS(s *Server, seed *Seed) (any, error) {
 		t := newTree(w.id)
 		st.ws[w.id] = t
 		if sw.Objects == nil {
+			if err := checkTreeGrants(seed, &sw, t); err != nil {
+				return nil, err
+			}
 			continue
 		}
 		f := fmt.Sprintf("workspaces[%d].objects.", i)
@@ -200,8 +209,20 @@ func loadWorkspaceFS(s *Server, seed *Seed) (any, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s.created: %w", of, err)
 			}
+			if so.ObjectID < 0 || so.ObjectID > 0 && t.byID[(&wsfsNode{typ: typ}).aclType()+"/"+strconv.FormatInt(so.ObjectID, 10)] != nil {
+				return nil, fmt.Errorf("%s.object_id: %d is not a positive, unique id", of, so.ObjectID)
+			}
 			var n *wsfsNode
-			if typ == "DIRECTORY" {
+			if typ == "DIRECTORY" && so.ObjectID != 0 {
+				if t.byPath[p] != nil {
+					return nil, fmt.Errorf("%s.object_id: %q already exists; list a directory with an object_id before the objects under it", of, p)
+				}
+				dir, err := t.ensureDir(w.id, path.Dir(p), created.UnixMilli())
+				if err != nil {
+					return nil, fmt.Errorf("%s.path: %w", of, err)
+				}
+				n = t.insert(w.id, dir, &wsfsNode{path: p, typ: typ, id: so.ObjectID, created: created.UnixMilli()})
+			} else if typ == "DIRECTORY" {
 				if n, err = t.ensureDir(w.id, p, created.UnixMilli()); err != nil {
 					return nil, fmt.Errorf("%s.path: %w", of, err)
 				}
@@ -220,7 +241,7 @@ func loadWorkspaceFS(s *Server, seed *Seed) (any, error) {
 						return nil, fmt.Errorf("%s.language: %q is not PYTHON, SQL, SCALA or R", of, so.Language)
 					}
 				}
-				n = t.insert(w.id, dir, &wsfsNode{path: p, typ: typ, language: lang, created: created.UnixMilli()})
+				n = t.insert(w.id, dir, &wsfsNode{path: p, typ: typ, language: lang, id: so.ObjectID, created: created.UnixMilli()})
 			}
 			if e := s.seedACL(w, n.aclType(), strconv.FormatInt(n.id, 10), so.Permissions); e != nil {
 				return nil, fmt.Errorf("%s.permissions: %s", of, e.msg)
@@ -263,6 +284,9 @@ func loadWorkspaceFS(s *Server, seed *Seed) (any, error) {
 			}
 		}
 		slices.SortFunc(t.repos, func(a, b *wsfsNode) int { return strings.Compare(a.path, b.path) })
+		if err := checkTreeGrants(seed, &sw, t); err != nil {
+			return nil, err
+		}
 		// The folders holding Lakeview dashboards, queries and alerts.
 		var folders []string
 		for _, d := range sw.Objects.LakeviewDashboards {
@@ -297,6 +321,30 @@ func loadWorkspaceFS(s *Server, seed *Seed) (any, error) {
 	}
 	s.registerTreeParents()
 	return st, nil
+}
+
+// checkTreeGrants refuses a "grants" seed section that grants on a
+// notebook, file, directory or Git folder id that workspace sw's tree does
+// not hold: the real service has no such object (its permissions API answers
+// 404 RESOURCE_DOES_NOT_EXIST, and workspace/list never shows it), so a
+// sandbox that kept the grant would answer for an object no client can
+// discover. A tree object's grants belong in its workspace_objects entry
+// (or repos entry).
+func checkTreeGrants(seed *Seed, sw *SeedWorkspace, t *wsfsTree) error {
+	if sw.Grants == nil {
+		return nil
+	}
+	for j, o := range sw.Grants.Objects {
+		typ, ok := canonicalType(o.ObjectType)
+		if !ok || !oneOf(typ, "notebooks", "files", "directories", "repos") || t.byID[typ+"/"+o.ObjectID] != nil {
+			continue
+		}
+		return fmt.Errorf("workspaces[%d].grants.objects[%d].object_id: %s %q is not an object of the workspace tree "+
+			"(the real service has no such object: its permissions API answers 404); seed the object with its grants "+
+			"under objects.workspace_objects (path, object_type, permissions) or objects.repos instead",
+			workspaceIndex(seed, sw.WorkspaceID), j, typ, o.ObjectID)
+	}
+	return nil
 }
 
 // wsfs returns workspace w's tree (never nil). Callers hold s.mu.
