@@ -264,7 +264,9 @@
 // seeds/default_objects.json and are attached by DefaultSeed.
 //
 // Each workspace may also carry "grants" (object and secret scope ACLs; see
-// SeedGrants) and "objects" (tokens, jobs, clusters, warehouses, pipelines,
+// SeedGrants: a grant on a notebook, directory, file or Git folder id that
+// the workspace tree does not hold is a seed error, as the real service has
+// no such object) and "objects" (tokens, jobs, clusters, warehouses, pipelines,
 // queries, alerts, dashboards, serving endpoints and apps, see
 // SeedObjects; the workspace tree and Git folders, see SeedWorkspaceObject
 // and SeedRepo; experiments, registry models, instance pools, cluster
