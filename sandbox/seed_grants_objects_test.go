@@ -129,7 +129,7 @@ func TestDefaultSeedTreeGrantsAreListed(t *testing.T) {
 // on a tree object (here with a pinned object_id) loads, and the
 // permissions API answers 404 for an id no tree holds.
 func TestSeedGrantOnMissingTreeObject(t *testing.T) {
-	for _, typ := range []string{"notebooks", "directories", "files"} {
+	for _, typ := range []string{"notebooks", "directories", "files", "repos"} {
 		s := smallSeed(t)
 		i := slices.IndexFunc(s.Workspaces, func(w SeedWorkspace) bool { return w.WorkspaceID == wsFed })
 		s.Workspaces[i].Grants = &SeedGrants{Objects: []SeedObjectACL{{ObjectType: typ, ObjectID: "4242",
@@ -155,7 +155,7 @@ func TestSeedGrantOnMissingTreeObject(t *testing.T) {
 	if _, err := w.Permissions.Get(ctx, iam.GetPermissionRequest{RequestObjectType: "directories", RequestObjectId: "4242"}); err != nil {
 		t.Errorf("permissions of the tree directory: %v", err)
 	}
-	for _, typ := range []string{"notebooks", "directories", "files"} {
+	for _, typ := range []string{"notebooks", "directories", "files", "repos"} {
 		_, err := w.Permissions.Get(ctx, iam.GetPermissionRequest{RequestObjectType: typ, RequestObjectId: "4243"})
 		var ae *apierr.APIError
 		if !errors.As(err, &ae) || ae.StatusCode != 404 || ae.ErrorCode != "RESOURCE_DOES_NOT_EXIST" {
