@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/dbiam/dbiam/scim"
 )
@@ -29,19 +30,29 @@ type FinalizeOptions struct {
 
 // FinalizeResult summarises a finalize run.
 type FinalizeResult struct {
-	Deleted int      // backup groups deleted (this run or before)
-	Before  int      // of Deleted, those deleted before this run
-	Kept    []string // "<group>: <reason>" for groups left alone
+	Deleted int // backup groups deleted (this run or before)
+	Before  int // of Deleted, those deleted before this run
+	// Gone counts, of Deleted, the backup groups this run found already
+	// deleted (by someone else): it deleted nothing for them.
+	Gone int
+	Kept []string // "<group>: <reason>" for groups left alone
 }
 
 // deleted says how many backup groups are deleted, and how many of them
 // before this run (a run that deleted nothing new must not read as if it
 // had).
 func (r FinalizeResult) deleted() string {
-	if r.Before == 0 {
+	var of []string
+	if r.Before > 0 {
+		of = append(of, fmt.Sprintf("%d of them before this run", r.Before))
+	}
+	if r.Gone > 0 {
+		of = append(of, fmt.Sprintf("%d of them already gone, deleted by someone else", r.Gone))
+	}
+	if len(of) == 0 {
 		return fmt.Sprintf("%d backup groups deleted", r.Deleted)
 	}
-	return fmt.Sprintf("%d backup groups deleted (%d of them before this run)", r.Deleted, r.Before)
+	return fmt.Sprintf("%d backup groups deleted (%s)", r.Deleted, strings.Join(of, ", "))
 }
 
 // RunFinalize deletes the renamed backup (local) groups of migrated groups,
@@ -150,9 +161,11 @@ func (ex *executor) finalize(ctx context.Context, filter []string) (FinalizeResu
 			continue
 		}
 		spec := stepSpec{id: del, kind: KindDeleteBackup, wsID: gr.ws.WorkspaceID, group: gr.g.LocalName}
+		gone := false // the backup was deleted by someone else
 		err = ex.runStep(ctx, spec, func(r *stepRun) (*Detail, error) {
 			live, err := ex.remote.WorkspaceGroup(r.ctx, gr.ws.WorkspaceID, gr.g.LocalID)
 			if errors.Is(err, scim.ErrNotFound) {
+				gone = true
 				return &Detail{PreviousName: gr.g.BackupName}, nil
 			}
 			if err != nil {
@@ -162,9 +175,11 @@ func (ex *executor) finalize(ctx context.Context, filter []string) (FinalizeResu
 				return nil, fmt.Errorf("group %s is %q, not the backup group %q; not deleting it", gr.g.LocalID, live.DisplayName, gr.g.BackupName)
 			}
 			wctx := r.sending(&Detail{PreviousName: gr.g.BackupName})
-			if err := ex.remote.DeleteWorkspaceGroup(wctx, gr.ws.WorkspaceID, gr.g.LocalID); err != nil && !errors.Is(err, scim.ErrNotFound) {
+			err = ex.remote.DeleteWorkspaceGroup(wctx, gr.ws.WorkspaceID, gr.g.LocalID)
+			if err != nil && !errors.Is(err, scim.ErrNotFound) {
 				return nil, fmt.Errorf("delete backup group %q: %w", gr.g.BackupName, err)
 			}
+			gone = err != nil
 			return &Detail{PreviousName: gr.g.BackupName}, nil
 		})
 		if err != nil {
@@ -175,6 +190,11 @@ func (ex *executor) finalize(ctx context.Context, filter []string) (FinalizeResu
 			continue
 		}
 		res.Deleted++
+		if gone {
+			res.Gone++
+			ex.log.Info("backup group already gone: nothing to delete", "workspace", gr.ws.WorkspaceName, "group", gr.g.BackupName)
+			continue
+		}
 		if ex.dryRun {
 			ex.log.Info("would delete backup group", "workspace", gr.ws.WorkspaceName, "group", gr.g.BackupName)
 		} else {
