@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/dbiam/dbiam/reports"
 	"github.com/dbiam/dbiam/scim"
 )
 
@@ -70,7 +71,7 @@ func RunFinalize(ctx context.Context, opts FinalizeOptions, d Deps) error {
 		return err
 	}
 	defer done()
-	res, err := ex.finalize(ctx, opts.Groups)
+	res, err := ex.finalize(ctx, opts.Groups, d.Streams)
 	if d.Streams != nil {
 		kept := "kept"
 		if opts.DryRun {
@@ -102,8 +103,9 @@ func RunFinalize(ctx context.Context, opts FinalizeOptions, d Deps) error {
 	return nil
 }
 
-// finalize deletes clean groups' backups.
-func (ex *executor) finalize(ctx context.Context, filter []string) (FinalizeResult, error) {
+// finalize deletes clean groups' backups. It reports its progress on s
+// (nil: none): a task per workspace counting its selected groups.
+func (ex *executor) finalize(ctx context.Context, filter []string, s *reports.Streams) (FinalizeResult, error) {
 	var res FinalizeResult
 	ids := map[string]string{}
 	for i := range ex.plan.AccountGroups {
@@ -117,6 +119,24 @@ func (ex *executor) finalize(ctx context.Context, filter []string) (FinalizeResu
 	// members to finalize.
 	groups := activeGroups(ex.plan)
 	slices.Reverse(groups)
+	var units []taskRef
+	for _, gr := range groups {
+		if selected(filter, gr.g.LocalName, findAG(ex.plan, gr.g.AccountGroupKey).DisplayName) {
+			units = append(units, wsTaskRef(gr.ws))
+		}
+	}
+	prog := newCmdProgress(s, "finalize", "groups", "kept", units)
+	defer prog.close()
+	// A group's unit is over when the next one starts (or the loop ends):
+	// kept if it added to res.Kept.
+	var last *WorkspacePlan
+	keptBefore := 0
+	flush := func() {
+		if last != nil {
+			prog.done(wsTaskRef(last), 1, len(res.Kept) > keptBefore)
+			last = nil
+		}
+	}
 	for _, gr := range groups {
 		ag := findAG(ex.plan, gr.g.AccountGroupKey)
 		if !selected(filter, gr.g.LocalName, ag.DisplayName) {
@@ -125,6 +145,9 @@ func (ex *executor) finalize(ctx context.Context, filter []string) (FinalizeResu
 		if err := ctx.Err(); err != nil {
 			return res, ex.fatalErr()
 		}
+		flush()
+		prog.start(wsTaskRef(gr.ws))
+		last, keptBefore = gr.ws, len(res.Kept)
 		label := fmt.Sprintf("group %q in workspace %s (%d)", gr.g.LocalName, gr.ws.WorkspaceName, gr.ws.WorkspaceID)
 		del := groupStepID(KindDeleteBackup, gr.ws.WorkspaceID, gr.g.LocalID)
 		if v := ex.view(del); v != nil && v.State == StateDone {
@@ -201,6 +224,7 @@ func (ex *executor) finalize(ctx context.Context, filter []string) (FinalizeResu
 			ex.log.Info("deleted backup group", "workspace", gr.ws.WorkspaceName, "group", gr.g.BackupName)
 		}
 	}
+	flush()
 	return res, ex.fatalErr()
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dbiam/dbiam/journal"
+	"github.com/dbiam/dbiam/reports"
 	"github.com/dbiam/dbiam/scim"
 )
 
@@ -98,7 +99,7 @@ func RunRollback(ctx context.Context, opts RollbackOptions, d Deps) error {
 	if d.Streams != nil {
 		ex.out = d.Streams.Out
 	}
-	res, err := ex.rollback(ctx, opts.Groups, opts.Force)
+	res, err := ex.rollback(ctx, opts.Groups, opts.Force, d.Streams)
 	if d.Streams != nil {
 		if opts.DryRun {
 			fmt.Fprintf(d.Streams.Out, "Rollback (dry run): would roll back %d groups, would delete or restore %d account groups, %d would fail\n",
@@ -201,8 +202,11 @@ func (ex *executor) touched(id string) bool {
 // its first change it refuses, and journals as failed, the selected
 // groups it cannot restore exactly (see rollbackSelection); they stay as
 // they are. force deletes created account groups that others changed
-// since.
-func (ex *executor) rollback(ctx context.Context, filter []string, force bool) (RollbackResult, error) {
+// since. It reports its progress on s (nil: none): a task per workspace,
+// counting two steps per group (its changes, then its name), and one
+// counting the account groups to undo, every total known before the
+// first change.
+func (ex *executor) rollback(ctx context.Context, filter []string, force bool, s *reports.Streams) (RollbackResult, error) {
 	var res RollbackResult
 	groups := activeGroups(ex.plan)
 	ex.assignedBy = ex.assignedByRun(groups)
@@ -219,6 +223,17 @@ func (ex *executor) rollback(ctx context.Context, filter []string, force bool) (
 	if grantsWarning != "" {
 		res.Warnings = append(res.Warnings, grantsWarning)
 	}
+	var units []taskRef
+	for _, gr := range todo {
+		units = append(units, wsTaskRef(gr.ws), wsTaskRef(gr.ws))
+	}
+	for i := range ex.plan.AccountGroups {
+		if ex.touched(accountGroupStepID(ex.plan.AccountGroups[i].Key)) {
+			units = append(units, accountTask)
+		}
+	}
+	prog := newCmdProgress(s, "rollback", "steps", "failed", units)
+	defer prog.close()
 	for _, r := range refused {
 		gr := r.gr
 		spec := stepSpec{id: UndoStepID(groupStepID(KindRenameLocal, gr.ws.WorkspaceID, gr.g.LocalID)), kind: KindRenameLocal,
@@ -250,6 +265,7 @@ func (ex *executor) rollback(ctx context.Context, filter []string, force bool) (
 		if ctx.Err() != nil {
 			return res, ex.fatalErr()
 		}
+		prog.start(wsTaskRef(gr.ws))
 		did, had, err := ex.rollbackGroup(ctx, gr, ag, undoKinds[:len(undoKinds)-1], false)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -257,8 +273,10 @@ func (ex *executor) rollback(ctx context.Context, filter []string, force bool) (
 			}
 			res.Failed = append(res.Failed, fmt.Sprintf("group %q in workspace %s (%d): %v", gr.g.LocalName, gr.ws.WorkspaceName, gr.ws.WorkspaceID, err))
 			ex.log.Error("rollback failed", "workspace", gr.ws.WorkspaceName, "group", gr.g.LocalName, "error", err)
+			prog.done(wsTaskRef(gr.ws), 2, true)
 			continue
 		}
+		prog.done(wsTaskRef(gr.ws), 1, false)
 		second = append(second, undone{gr: gr, ag: ag, did: did, had: had})
 	}
 	for _, u := range second {
@@ -267,6 +285,7 @@ func (ex *executor) rollback(ctx context.Context, filter []string, force bool) (
 			return res, ex.fatalErr()
 		}
 		did, had, err := ex.rollbackGroup(ctx, gr, ag, []StepKind{KindRenameLocal}, true)
+		prog.done(wsTaskRef(gr.ws), 1, err != nil)
 		if err != nil {
 			if ctx.Err() != nil {
 				return res, ex.fatalErr()
@@ -290,8 +309,13 @@ func (ex *executor) rollback(ctx context.Context, filter []string, force bool) (
 	}
 	for i := len(ex.plan.AccountGroups) - 1; i >= 0; i-- {
 		ag := &ex.plan.AccountGroups[i]
-		if !ex.touched(accountGroupStepID(ag.Key)) || !ex.sourcesClear(ag, groups) {
-			continue // nothing to undo, or some of its local groups stay migrated
+		if !ex.touched(accountGroupStepID(ag.Key)) {
+			continue // nothing to undo
+		}
+		prog.start(accountTask)
+		if !ex.sourcesClear(ag, groups) {
+			prog.done(accountTask, 1, false)
+			continue // some of its local groups stay migrated
 		}
 		if parent := ex.migratedParent(ag); parent != nil {
 			w := fmt.Sprintf("account group %q is kept: it is a member of account group %q, which stays migrated; roll that back too to remove it",
@@ -302,9 +326,11 @@ func (ex *executor) rollback(ctx context.Context, filter []string, force bool) (
 			}
 			res.Warnings = append(res.Warnings, w)
 			ex.log.Warn(w)
+			prog.done(accountTask, 1, false)
 			continue
 		}
 		outcome, err := ex.rollbackAccountGroup(ctx, ag, force)
+		prog.done(accountTask, 1, err != nil)
 		if err != nil {
 			if ctx.Err() != nil {
 				return res, ex.fatalErr()
