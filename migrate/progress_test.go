@@ -55,6 +55,9 @@ func TestVerifyRollbackFinalizeAdoptReportProgress(t *testing.T) {
 		t.Fatalf("rollback: %v\n%s\n%s", err, stdout, stderr)
 	}
 	checkTaskLines(t, "rollback", "steps", stderr.String(), twice, len(a.p.AccountGroups), "0 failed")
+	if !regexp.MustCompile(`(?m)^\S+ INFO rollback done task="checks before any change" checks=2 took=`).MatchString(stderr.String()) {
+		t.Errorf("rollback: no task for its checks before any change:\n%s", stderr)
+	}
 
 	b := applyDefaultIn(t, sandbox.Options{Seed: readableSeed()})
 	d, stdout, stderr = sandboxDeps(t, b.srv)

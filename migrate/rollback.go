@@ -210,16 +210,26 @@ func (ex *executor) rollback(ctx context.Context, filter []string, force bool, s
 	var res RollbackResult
 	groups := activeGroups(ex.plan)
 	ex.assignedBy = ex.assignedByRun(groups)
+	// The checks before any change read every selected group, and the
+	// grants of those it will undo: a task of two steps of their own, so
+	// that the heartbeat goes on before the groups' totals are known.
+	checks := taskRef{key: "checks", name: "checks before any change"}
+	check := newCmdProgress(s, "rollback", "checks", "", []taskRef{checks, checks})
+	defer check.close()
+	check.start(checks)
 	todo, refused, err := ex.rollbackSelection(ctx, groups, filter)
 	if err != nil {
 		return res, err
 	}
+	check.done(checks, 1, false)
 	// Before any change: what rollback can and cannot put back of the
 	// grants the permission migration moved (rollback_grants.go).
 	grantsWarning, err := ex.sayGrants(ctx, todo)
 	if err != nil {
 		return res, err
 	}
+	check.done(checks, 1, false)
+	check.close()
 	if grantsWarning != "" {
 		res.Warnings = append(res.Warnings, grantsWarning)
 	}
