@@ -258,4 +258,9 @@
 // Finalize handles parents before the groups nested in them and keeps a
 // nested group's backup until its migrated parent's backup is gone, so
 // that rollback never meets a parent that lost members to finalize.
+//
+// The planner's pure helpers live in sub-packages under migrate/internal:
+// groupgraph (cycles, children-first order, nesting depth, member set
+// differences), groupname (case folding, name length as the limit counts
+// it, system groups) and fanout (the fetch's bounded parallel reads).
 package migrate

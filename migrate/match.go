@@ -14,14 +14,13 @@ import (
 	"strings"
 
 	"github.com/xrash/smetrics"
-)
 
-// planSystemGroups are workspace groups that are never migrated.
-var planSystemGroups = map[string]bool{"admins": true, "users": true, "account users": true}
+	"github.com/dbiam/dbiam/migrate/internal/groupname"
+)
 
 // IsSystemGroup reports whether name is a system group ("admins", "users",
 // "account users"), which migrate never touches.
-func IsSystemGroup(name string) bool { return planSystemGroups[strings.ToLower(name)] }
+func IsSystemGroup(name string) bool { return groupname.IsSystem(name) }
 
 // planMatchOptions choose how a local group's target account group is found.
 type planMatchOptions struct {

@@ -166,7 +166,7 @@ func (gs *groupSteps) conflictError(ctx context.Context, err error, times int) e
 	cause := fmt.Sprintf("the service answered 500 \"Error when updating permissions table\" %d times in a row (the migration is not atomic: what it moved stays moved)", times)
 	if len(both) > 0 {
 		cause += fmt.Sprintf("; account group %q already holds a grant on %s, which local group %q holds too (granted again after an earlier batch moved it, or granted to the account group by someone)",
-			to, planSummarize(both, 5), from)
+			to, summarize(both, 5), from)
 		return gs.migrationError(err, cause, gs.wayOut("remove one of the two grants on "+strings.Join(both, ", ")+" (the account group's keeps the access) and run apply again"))
 	}
 	cause += "; no object dbiam reads is held by both groups, so the conflict, if it is one, is on a kind dbiam did not read (" + unreadKinds(treeRead(gs.ws.Grants)) + ")"

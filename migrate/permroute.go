@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/dbiam/dbiam/migrate/internal/groupname"
 )
 
 // This file decides, at plan time, the route each migrated group's grants
@@ -178,7 +180,7 @@ func (b *planBuilder) checkPermissionRoutes() {
 // of case), nil if none.
 func backupIsTarget(prefix string, ag *AccountGroupPlan, srcs []*planNode) *planNode {
 	for _, n := range srcs {
-		if planFold(prefix+n.g.DisplayName) == planFold(ag.DisplayName) {
+		if groupname.Fold(prefix+n.g.DisplayName) == groupname.Fold(ag.DisplayName) {
 			return n
 		}
 	}
@@ -200,7 +202,7 @@ func (b *planBuilder) apiRefusal(w *planWS, ag *AccountGroupPlan, srcs []*planNo
 	}
 	// A local group of the workspace with the account group's name holds
 	// the grants an ACL names that way until apply renames it.
-	if _, local := w.localName[planFold(ag.DisplayName)]; ag.ExistingID != "" && !local {
+	if _, local := w.localName[groupname.Fold(ag.DisplayName)]; ag.ExistingID != "" && !local {
 		if held := w.grants.byGroup[ag.DisplayName]; held.Len() > 0 {
 			why = append(why, fmt.Sprintf("account group %q (id %s) already holds %s in workspace %s (%s): the permission migration API refuses an account group with permissions of its own (\"Account group %s already has permissions\")",
 				ag.DisplayName, ag.ExistingID, grantsSummary(len(held.Objects), len(held.Secrets)), w.planLabel(), grantsSample(held), ag.DisplayName))
@@ -231,7 +233,7 @@ func grantsSample(g *GroupGrants) string {
 	for _, s := range g.Secrets {
 		out = append(out, "secret scope "+strconv.Quote(s.Scope)+" "+s.Permission)
 	}
-	return planSummarize(out, 3)
+	return summarize(out, 3)
 }
 
 // sortedGrants returns a copy of g in a stable order (nil when empty).
@@ -269,6 +271,6 @@ func (b *planBuilder) grantWarnings() {
 		}
 		b.warnings = append(b.warnings, Warning{Kind: WarningACLCopy, WorkspaceID: w.info.ID, Detail: fmt.Sprintf(
 			"%d local groups of workspace %s copy their ACL entries instead of the permission migration API (%s): only their grants of the baseline are copied; what it does not hold (%s) stays with the backup group alone, and finalize deletes it: grant those to the account group before finalize",
-			len(names), w.planLabel(), planSummarize(names, 5), unreadKinds(treeRead(&w.grants.read)))})
+			len(names), w.planLabel(), summarize(names, 5), unreadKinds(treeRead(&w.grants.read)))})
 	}
 }

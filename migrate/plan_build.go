@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dbiam/dbiam/migrate/internal/groupgraph"
+	"github.com/dbiam/dbiam/migrate/internal/groupname"
 	"github.com/dbiam/dbiam/scim"
 )
 
@@ -60,7 +62,7 @@ func newPlanAccountState(users []scim.User, sps []scim.ServicePrincipal, groups 
 		a.spsByID[sp.ID] = sp
 	}
 	for _, g := range groups {
-		a.groupsByName[planFold(g.DisplayName)] = g
+		a.groupsByName[groupname.Fold(g.DisplayName)] = g
 		a.groupsByID[g.ID] = g
 		if g.ExternalID != "" {
 			a.groupsByExt[g.ExternalID] = append(a.groupsByExt[g.ExternalID], g)
@@ -113,7 +115,7 @@ func (w *planWS) index() {
 		g := &w.groups[i]
 		w.byID[g.ID] = g
 		if g.IsWorkspaceLocal() {
-			w.localName[planFold(g.DisplayName)] = g
+			w.localName[groupname.Fold(g.DisplayName)] = g
 		}
 	}
 }
@@ -233,7 +235,7 @@ func (b *planBuilder) selectGroups() {
 			b.assignTarget(n)
 			if n.blocked == "" {
 				backup := b.settings.BackupPrefix + n.g.DisplayName
-				if other, ok := w.localName[planFold(backup)]; ok && other.ID != n.g.ID {
+				if other, ok := w.localName[groupname.Fold(backup)]; ok && other.ID != n.g.ID {
 					b.block(n, Conflict{Kind: ConflictTargetTaken, Detail: fmt.Sprintf(
 						"backup name %q is taken by another local group in workspace %s; rename or delete it, or use another --backup-prefix", backup, w.planLabel())})
 				}
@@ -364,7 +366,7 @@ func (b *planBuilder) resolve() {
 		}
 		if len(missing) > 0 {
 			slices.Sort(missing)
-			b.block(n, Conflict{Kind: ConflictMemberNoIdentity, Detail: planSummarize(missing, 5)})
+			b.block(n, Conflict{Kind: ConflictMemberNoIdentity, Detail: summarize(missing, 5)})
 		}
 	}
 }
@@ -382,14 +384,14 @@ func (b *planBuilder) resolveMember(w *planWS, m scim.ComplexValue) (planResolve
 		case w.sps[m.Value] != "":
 			kind = KindServicePrincipal
 		default:
-			return planResolved{}, fmt.Sprintf("member %s (id %s) is not a user, service principal or group of the workspace", planQuoteOr(m.Display, "?"), m.Value)
+			return planResolved{}, fmt.Sprintf("member %s (id %s) is not a user, service principal or group of the workspace", quoteOr(m.Display, "?"), m.Value)
 		}
 	}
 	switch kind {
 	case KindUser:
 		name, ok := w.users[m.Value]
 		if !ok {
-			return planResolved{}, fmt.Sprintf("user %s (id %s) is not in the workspace's user list", planQuoteOr(m.Display, "?"), m.Value)
+			return planResolved{}, fmt.Sprintf("user %s (id %s) is not in the workspace's user list", quoteOr(m.Display, "?"), m.Value)
 		}
 		u, ok := b.acct.usersByName[strings.ToLower(name)]
 		if !ok {
@@ -399,22 +401,22 @@ func (b *planBuilder) resolveMember(w *planWS, m scim.ComplexValue) (planResolve
 	case KindServicePrincipal:
 		app, ok := w.sps[m.Value]
 		if !ok {
-			return planResolved{}, fmt.Sprintf("service principal %s (id %s) is not in the workspace's list", planQuoteOr(m.Display, "?"), m.Value)
+			return planResolved{}, fmt.Sprintf("service principal %s (id %s) is not in the workspace's list", quoteOr(m.Display, "?"), m.Value)
 		}
 		sp, ok := b.acct.spsByApp[strings.ToLower(app)]
 		if !ok {
-			return planResolved{}, fmt.Sprintf("service principal %s (applicationId %s) has no account service principal", planQuoteOr(m.Display, "?"), app)
+			return planResolved{}, fmt.Sprintf("service principal %s (applicationId %s) has no account service principal", quoteOr(m.Display, "?"), app)
 		}
 		return planResolved{m: Member{Kind: KindServicePrincipal, AccountID: sp.ID, ApplicationID: sp.ApplicationID, Display: sp.DisplayName}}, ""
 	}
 	g := w.byID[m.Value]
 	if g == nil {
-		return planResolved{}, fmt.Sprintf("group %s (id %s) is not in the workspace's group list", planQuoteOr(m.Display, "?"), m.Value)
+		return planResolved{}, fmt.Sprintf("group %s (id %s) is not in the workspace's group list", quoteOr(m.Display, "?"), m.Value)
 	}
 	if !g.IsWorkspaceLocal() {
 		ag, ok := b.acct.groupsByID[g.ID]
 		if !ok {
-			ag, ok = b.acct.groupsByName[planFold(g.DisplayName)]
+			ag, ok = b.acct.groupsByName[groupname.Fold(g.DisplayName)]
 		}
 		if !ok {
 			return planResolved{}, fmt.Sprintf("account group %q is not in the account's group list", g.DisplayName)
@@ -451,11 +453,11 @@ func (b *planBuilder) candidateAccountGroups() []string {
 			ids[n.existing.ID] = true
 			continue
 		}
-		if g, ok := b.acct.groupsByName[planFold(n.target)]; ok {
+		if g, ok := b.acct.groupsByName[groupname.Fold(n.target)]; ok {
 			ids[g.ID] = true
 		}
 		if b.settings.OnConflict == PolicyPerWorkspace {
-			if g, ok := b.acct.groupsByName[planFold(planPerWorkspaceName(n.ws, n.target))]; ok {
+			if g, ok := b.acct.groupsByName[groupname.Fold(planPerWorkspaceName(n.ws, n.target))]; ok {
 				ids[g.ID] = true
 			}
 		}
@@ -475,7 +477,7 @@ func (b *planBuilder) build() {
 	display := map[string]string{}
 	for _, n := range b.nodes {
 		if n.target != "" {
-			t := planFold(n.target)
+			t := groupname.Fold(n.target)
 			if _, ok := display[t]; !ok {
 				display[t] = n.target
 			}
@@ -488,13 +490,13 @@ func (b *planBuilder) build() {
 		for _, n := range srcs {
 			for _, r := range n.resolved {
 				if r.child != nil && r.child.target != "" {
-					set[planFold(r.child.target)] = true
+					set[groupname.Fold(r.child.target)] = true
 				}
 			}
 		}
 		edges[t] = slices.Sorted(maps.Keys(set))
 	}
-	for _, scc := range planSCC(slices.Sorted(maps.Keys(byTarget)), edges) {
+	for _, scc := range groupgraph.SCC(slices.Sorted(maps.Keys(byTarget)), edges) {
 		if len(scc) > 1 || slices.Contains(edges[scc[0]], scc[0]) {
 			b.blockCycle(scc, byTarget, edges, display)
 			continue
@@ -526,7 +528,7 @@ func (b *planBuilder) unmigratedParents() {
 			if g := n.ws.byID[p.Value]; g != nil {
 				name = g.DisplayName
 			}
-			names = append(names, planQuoteOr(name, p.Value))
+			names = append(names, quoteOr(name, p.Value))
 		}
 		if len(names) == 0 {
 			continue
@@ -555,44 +557,11 @@ func (b *planBuilder) blockCycle(scc []string, byTarget map[string][]*planNode, 
 	for _, t := range scc {
 		in[t] = true
 	}
-	path := planCyclePath(scc, edges, in, display)
+	path := groupgraph.CyclePath(scc, edges, in, display)
 	for _, t := range slices.Sorted(slices.Values(scc)) {
 		for _, n := range byTarget[t] {
 			b.block(n, Conflict{Kind: ConflictCycle, Detail: "nested groups form a cycle: " + path})
 		}
-	}
-}
-
-// planCyclePath describes one cycle through the strongly connected targets.
-func planCyclePath(scc []string, edges map[string][]string, in map[string]bool, display map[string]string) string {
-	start := slices.Min(scc)
-	seen := map[string]bool{}
-	walk := []string{start}
-	names := func(ts []string) []string {
-		out := make([]string, len(ts))
-		for i, t := range ts {
-			out[i] = display[t]
-		}
-		return out
-	}
-	for cur := start; ; {
-		seen[cur] = true
-		next := ""
-		for _, e := range edges[cur] {
-			if in[e] {
-				if e == start {
-					return strings.Join(names(append(walk, start)), " -> ")
-				}
-				if next == "" && !seen[e] {
-					next = e
-				}
-			}
-		}
-		if next == "" {
-			return strings.Join(names(scc), ", ")
-		}
-		walk = append(walk, next)
-		cur = next
 	}
 }
 
@@ -657,12 +626,8 @@ func (b *planBuilder) planTarget(t, name string, srcs []*planNode) {
 // planIsSourceOf reports whether local group id in w is an unblocked source of t.
 func planIsSourceOf(w *planWS, id, t string) bool {
 	n := w.nodeByID[id]
-	return n != nil && n.blocked == "" && planFold(n.target) == t
+	return n != nil && n.blocked == "" && groupname.Fold(n.target) == t
 }
-
-// planFold is the case-insensitive form of a group name (Databricks group
-// names are unique regardless of case).
-func planFold(name string) string { return strings.ToLower(name) }
 
 // planBlockedChild returns why a nested child of n is not migrated, or "".
 func planBlockedChild(n *planNode) string {
@@ -789,7 +754,7 @@ func (n *planNode) resolvedMembers() []Member {
 func (b *planBuilder) planCandidate(c planCand) {
 	existing := c.existing
 	if existing == nil {
-		if g, ok := b.acct.groupsByName[planFold(c.name)]; ok {
+		if g, ok := b.acct.groupsByName[groupname.Fold(c.name)]; ok {
 			existing = &g
 		}
 	}
@@ -802,7 +767,7 @@ func (b *planBuilder) planCandidate(c planCand) {
 		}
 	}
 	key := "ag:" + c.name
-	if b.claimed[planFold(c.name)] {
+	if b.claimed[groupname.Fold(c.name)] {
 		for _, n := range c.sources {
 			b.block(n, Conflict{Kind: ConflictTargetTaken, Detail: fmt.Sprintf("account group name %q is already the target of other groups in this plan", c.name)})
 		}
@@ -815,7 +780,7 @@ func (b *planBuilder) planCandidate(c planCand) {
 		exMembers := b.acct.members[existing.ID]
 		have := b.accountIdentitySet(exMembers)
 		if !slices.Equal(have, desired) {
-			missing, extra := planDiffSets(desired, have)
+			missing, extra := groupgraph.DiffSets(desired, have)
 			var wsIDs []int64
 			for _, n := range c.sources {
 				wsIDs = append(wsIDs, n.ws.info.ID)
@@ -889,7 +854,7 @@ func (b *planBuilder) planCandidate(c planCand) {
 			Policies: planSamePolicies(s),
 		})
 	}
-	b.claimed[planFold(c.name)] = true
+	b.claimed[groupname.Fold(c.name)] = true
 	for _, n := range c.sources {
 		n.agKey = key
 		ag.Sources = append(ag.Sources, GroupRef{WorkspaceID: n.ws.info.ID, LocalID: n.g.ID})
@@ -950,45 +915,15 @@ func planUnionMembers(srcs []*planNode, selfID string) ([]Member, []*planNode) {
 				selfRefs = append(selfRefs, n)
 				continue
 			}
-			k := planIdentityKey(r.m)
+			k := memberIdentityKey(r.m)
 			if !seen[k] {
 				seen[k] = true
 				out = append(out, r.m)
 			}
 		}
 	}
-	slices.SortFunc(out, planCompareMembers)
+	slices.SortFunc(out, compareMembers)
 	return out, selfRefs
-}
-
-var planKindOrder = map[string]int{KindUser: 0, KindServicePrincipal: 1, KindGroup: 2}
-
-func planCompareMembers(a, c Member) int {
-	return cmp.Or(
-		cmp.Compare(planKindOrder[a.Kind], planKindOrder[c.Kind]),
-		cmp.Compare(planMemberName(a), planMemberName(c)),
-		cmp.Compare(a.AccountID, c.AccountID),
-		cmp.Compare(a.GroupKey, c.GroupKey),
-	)
-}
-
-func planMemberName(m Member) string {
-	switch m.Kind {
-	case KindUser:
-		return strings.ToLower(m.UserName)
-	case KindServicePrincipal:
-		return strings.ToLower(m.ApplicationID)
-	}
-	return m.Display
-}
-
-// planIdentityKey identifies a desired member: by account id when known, by
-// the planned group key for a group still to be created.
-func planIdentityKey(m Member) string {
-	if m.AccountID != "" {
-		return m.Kind + ":" + m.AccountID
-	}
-	return m.Kind + ":key:" + m.GroupKey
 }
 
 // identitySet is the sorted identity keys of members. Nested children must
@@ -996,7 +931,7 @@ func planIdentityKey(m Member) string {
 func (b *planBuilder) identitySet(members []Member) []string {
 	out := make([]string, 0, len(members))
 	for _, m := range members {
-		out = append(out, planIdentityKey(m))
+		out = append(out, memberIdentityKey(m))
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
@@ -1024,84 +959,17 @@ func (b *planBuilder) accountIdentitySet(members []scim.ComplexValue) []string {
 	return slices.Compact(out)
 }
 
-// planDiffSets returns the keys only in want and only in have (both sorted).
-func planDiffSets(want, have []string) (missing, extra []string) {
-	h := map[string]bool{}
-	for _, k := range have {
-		h[k] = true
-	}
-	w := map[string]bool{}
-	for _, k := range want {
-		w[k] = true
-		if !h[k] {
-			missing = append(missing, k)
-		}
-	}
-	for _, k := range have {
-		if !w[k] {
-			extra = append(extra, k)
-		}
-	}
-	return missing, extra
-}
-
-// planSCC returns the strongly connected components of the graph
-// (Tarjan), each sorted, in an order where every component comes after all
-// the components it has edges to: children before parents. Roots are
-// visited in the given order, so the result is deterministic.
-func planSCC(vertices []string, edges map[string][]string) [][]string {
-	index := map[string]int{}
-	low := map[string]int{}
-	onStack := map[string]bool{}
-	var stack []string
-	var out [][]string
-	next := 0
-	var visit func(v string)
-	visit = func(v string) {
-		index[v], low[v] = next, next
-		next++
-		stack = append(stack, v)
-		onStack[v] = true
-		for _, w := range edges[v] {
-			if _, seen := index[w]; !seen {
-				visit(w)
-				low[v] = min(low[v], low[w])
-			} else if onStack[w] {
-				low[v] = min(low[v], index[w])
-			}
-		}
-		if low[v] == index[v] {
-			var scc []string
-			for {
-				w := stack[len(stack)-1]
-				stack = stack[:len(stack)-1]
-				onStack[w] = false
-				scc = append(scc, w)
-				if w == v {
-					break
-				}
-			}
-			slices.Sort(scc)
-			out = append(out, scc)
-		}
-	}
-	for _, v := range vertices {
-		if _, seen := index[v]; !seen {
-			visit(v)
-		}
-	}
-	return out
-}
-
-// planSummarize joins up to max items and says how many more there are.
-func planSummarize(items []string, max int) string {
+// summarize joins up to max items with "; " and says how many more there
+// are (plan conflicts, grant routing and rollback messages).
+func summarize(items []string, max int) string {
 	if len(items) <= max {
 		return strings.Join(items, "; ")
 	}
 	return strings.Join(items[:max], "; ") + fmt.Sprintf("; and %d more", len(items)-max)
 }
 
-func planQuoteOr(s, alt string) string {
+// quoteOr is s quoted, or alt when s is empty.
+func quoteOr(s, alt string) string {
 	if s == "" {
 		return alt
 	}
@@ -1173,8 +1041,8 @@ func (b *planBuilder) assemble(meta planMeta) *Plan {
 				LocalID:      n.g.ID,
 				LocalName:    n.g.DisplayName,
 				BackupName:   b.settings.BackupPrefix + n.g.DisplayName,
-				Entitlements: planValues(n.g.Entitlements),
-				Roles:        planValues(n.g.Roles),
+				Entitlements: sortedValues(n.g.Entitlements),
+				Roles:        sortedValues(n.g.Roles),
 				MemberCount:  len(n.members),
 				Skipped:      n.blocked,
 			}
@@ -1202,9 +1070,9 @@ func (b *planBuilder) assemble(meta planMeta) *Plan {
 	return p
 }
 
-// planValues returns the sorted, de-duplicated values of a multi-valued
+// sortedValues returns the sorted, de-duplicated values of a multi-valued
 // attribute (never nil).
-func planValues(cvs []scim.ComplexValue) []string {
+func sortedValues(cvs []scim.ComplexValue) []string {
 	out := make([]string, 0, len(cvs))
 	for _, cv := range cvs {
 		out = append(out, cv.Value)

@@ -1,6 +1,10 @@
 package migrate
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/dbiam/dbiam/migrate/internal/groupname"
+)
 
 // reconcileConflicts runs after build: a conflict listed as resolved by
 // the policy (non-blocking) whose groups did not all migrate is marked
@@ -27,7 +31,7 @@ func (b *planBuilder) reconcileConflicts() {
 		}
 		c.Blocking = true
 		c.Detail += fmt.Sprintf("; not resolved by on-conflict %s for %s, skipped (see their own conflicts)",
-			b.settings.OnConflict, planSummarize(skipped, 5))
+			b.settings.OnConflict, summarize(skipped, 5))
 	}
 }
 
@@ -43,7 +47,7 @@ func (b *planBuilder) conflictNodes(c *Conflict) []*planNode {
 		}
 		switch c.Kind {
 		case ConflictSameName, ConflictExistingDiffers:
-			if n.target != "" && planFold(n.target) == planFold(c.Group) {
+			if n.target != "" && groupname.Fold(n.target) == groupname.Fold(c.Group) {
 				out = append(out, n)
 			}
 		case ConflictTargetTaken, ConflictCycle, ConflictParentNotMigrated:

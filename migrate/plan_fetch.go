@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dbiam/dbiam/migrate/internal/fanout"
 	"github.com/dbiam/dbiam/reports"
 	"github.com/dbiam/dbiam/scim"
 )
@@ -207,7 +208,7 @@ func (f *planFetcher) eachWorkspace(ctx context.Context, fn func(context.Context
 		par = 4
 	}
 	errs := make([]error, len(f.b.ws))
-	return planBounded(ctx, len(f.b.ws), par, func(ctx context.Context, i int) error {
+	return fanout.Bounded(ctx, len(f.b.ws), par, func(ctx context.Context, i int) error {
 		w := f.b.ws[i]
 		if w.skipped != "" {
 			return nil
@@ -226,44 +227,6 @@ func (f *planFetcher) eachWorkspace(ctx context.Context, fn func(context.Context
 		}
 		return nil
 	}, errs)
-}
-
-// planBounded calls fn(i) for i in [0,n) with at most par in flight. After
-// the first failure it starts no new calls and cancels the context of
-// those in flight; it returns the failure with the lowest index among
-// errs (which fn fills), so the reported error does not depend on timing.
-func planBounded(ctx context.Context, n, par int, fn func(context.Context, int) error, errs []error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	sem := make(chan struct{}, par)
-	var wg sync.WaitGroup
-	for i := range n {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			if err := fn(ctx, i); err != nil {
-				cancel()
-			}
-		})
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil && !errors.Is(err, context.Canceled) {
-			return err
-		}
-	}
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return ctx.Err()
 }
 
 // readWorkspace checks whether w is federated and lists its groups.
@@ -408,7 +371,7 @@ func (f *planFetcher) readStragglers(ctx context.Context, w *planWS, c *scim.Wor
 	}
 	var mu sync.Mutex
 	errs := make([]error, len(ids))
-	return planBounded(ctx, len(ids), planFetchWorkers, func(ctx context.Context, i int) error {
+	return fanout.Bounded(ctx, len(ids), planFetchWorkers, func(ctx context.Context, i int) error {
 		id, kind := ids[i], kinds[i]
 		if kind != KindServicePrincipal {
 			u, err := c.Users.Get(ctx, id, scim.GetOptions{Attributes: planWorkspaceUserAttrs})
@@ -447,7 +410,7 @@ func (f *planFetcher) readAccountMembers(ctx context.Context, acct *scim.Account
 	// Counted on the task of building the plan (one GET per reused
 	// account group).
 	task := f.build
-	err := planBounded(ctx, len(ids), planFetchWorkers, func(ctx context.Context, i int) error {
+	err := fanout.Bounded(ctx, len(ids), planFetchWorkers, func(ctx context.Context, i int) error {
 		g, err := acct.Groups.Get(ctx, ids[i], scim.GetOptions{Attributes: planMemberAttrs})
 		if err != nil {
 			errs[i] = fmt.Errorf("read members of account group %s: %w", ids[i], err)

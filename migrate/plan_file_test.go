@@ -160,23 +160,3 @@ func TestMembersDigest(t *testing.T) {
 		}
 	}
 }
-
-func TestStronglyConnectedOrdersChildrenFirst(t *testing.T) {
-	edges := map[string][]string{"p": {"c", "d"}, "c": {"d"}, "x": {"y"}, "y": {"x"}, "s": {"s"}}
-	got := planSCC([]string{"c", "d", "p", "s", "x", "y"}, edges)
-	pos := map[string]int{}
-	for i, scc := range got {
-		for _, v := range scc {
-			pos[v] = i
-		}
-	}
-	if !(pos["d"] < pos["c"] && pos["c"] < pos["p"]) {
-		t.Errorf("order %v: children must come first", got)
-	}
-	if pos["x"] != pos["y"] {
-		t.Errorf("x and y must share a component: %v", got)
-	}
-	if len(got) != 5 {
-		t.Errorf("components = %v, want 5", got)
-	}
-}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/dbiam/dbiam/migrate/internal/fanout"
 	"github.com/dbiam/dbiam/scim"
 )
 
@@ -319,7 +320,7 @@ func (f *planFetcher) readWorkspaceGrants(ctx context.Context, w *planWS, c *sci
 			task.expect(len(objs))
 			var mu sync.Mutex
 			errs := make([]error, len(objs))
-			err = planBounded(ctx, len(objs), planGrantWorkers, func(ctx context.Context, k int) error {
+			err = fanout.Bounded(ctx, len(objs), planGrantWorkers, func(ctx context.Context, k int) error {
 				o := objs[k]
 				acl, err := scim.GetPermissions(ctx, c, o.typ, o.id)
 				task.add(1)

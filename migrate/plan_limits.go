@@ -6,8 +6,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf16"
 
+	"github.com/dbiam/dbiam/migrate/internal/groupgraph"
+	"github.com/dbiam/dbiam/migrate/internal/groupname"
 	"github.com/dbiam/dbiam/scim"
 )
 
@@ -133,20 +134,6 @@ func (l ServiceLimits) withDefaults() ServiceLimits {
 	return l
 }
 
-// planNameLength is the length of a group name as the limit counts it:
-// UTF-16 code units (an invalid byte counts one).
-func planNameLength(s string) int {
-	n := 0
-	for _, r := range s {
-		if k := utf16.RuneLen(r); k > 0 {
-			n += k
-		} else {
-			n++
-		}
-	}
-	return n
-}
-
 // checkBackupNames runs after selectGroups: it blocks a group whose backup
 // name (--backup-prefix + name) would be longer than a group name can be.
 func (b *planBuilder) checkBackupNames() {
@@ -155,7 +142,7 @@ func (b *planBuilder) checkBackupNames() {
 			continue
 		}
 		backup := b.settings.BackupPrefix + n.g.DisplayName
-		if l := planNameLength(backup); l > b.limits.NameLength {
+		if l := groupname.Length(backup); l > b.limits.NameLength {
 			b.block(n, Conflict{Kind: ConflictServiceLimit, Detail: fmt.Sprintf(
 				"backup name %q is %d characters long and the service refuses group names over %d: use a shorter --backup-prefix, or rename the group first",
 				backup, l, b.limits.NameLength)})
@@ -251,7 +238,7 @@ func (b *planBuilder) checkNewNames() {
 		if ag.ExistingID != "" {
 			continue
 		}
-		if l := planNameLength(ag.DisplayName); l > b.limits.NameLength {
+		if l := groupname.Length(ag.DisplayName); l > b.limits.NameLength {
 			drop[ag.Key] = planDrop{conflict: &Conflict{Kind: ConflictServiceLimit, Detail: fmt.Sprintf(
 				"account group name %q is %d characters long and the service refuses group names over %d: choose a shorter target (--match, --mapping)",
 				ag.DisplayName, l, b.limits.NameLength)}}
@@ -265,18 +252,19 @@ func (b *planBuilder) checkNewNames() {
 // were read (candidate account groups); a group whose members were not
 // read counts 1.
 func (b *planBuilder) existingDepth(id string, memo map[string]int) int {
-	if d, ok := memo[id]; ok {
-		return d
-	}
-	memo[id] = 1 // a cycle counts once
-	d := 1
+	return groupgraph.Depth(id, b.accountMemberGroups, memo)
+}
+
+// accountMemberGroups is the ids of the member groups of the account group
+// id, as far as the plan read its members.
+func (b *planBuilder) accountMemberGroups(id string) []string {
+	var out []string
 	for _, m := range b.acct.members[id] {
 		if b.accountMemberKind(m) == KindGroup {
-			d = max(d, 1+b.existingDepth(m.Value, memo))
+			out = append(out, m.Value)
 		}
 	}
-	memo[id] = d
-	return d
+	return out
 }
 
 // accountMemberKind is the kind of a member of an account group.
@@ -389,7 +377,7 @@ func (b *planBuilder) checkDirectParents() {
 				if g := w.byID[p.Value]; g != nil && !g.IsWorkspaceLocal() {
 					if ag, ok := b.acct.groupsByID[g.ID]; ok {
 						out = append(out, ag.ID)
-					} else if ag, ok := b.acct.groupsByName[planFold(g.DisplayName)]; ok {
+					} else if ag, ok := b.acct.groupsByName[groupname.Fold(g.DisplayName)]; ok {
 						out = append(out, ag.ID)
 					}
 				}
@@ -426,7 +414,7 @@ func (b *planBuilder) checkDirectParents() {
 	names := map[string]Member{}
 	for _, ag := range b.groups {
 		for _, m := range ag.Members {
-			k := planIdentityKey(m)
+			k := memberIdentityKey(m)
 			if ag.ExistingID != "" && existing[k][ag.ExistingID] {
 				continue // a member already
 			}
@@ -452,11 +440,11 @@ func (b *planBuilder) checkDirectParents() {
 			continue
 		}
 		m := names[k]
-		who := planMemberWho(m)
+		who := memberWho(m)
 		reason := fmt.Sprintf("%s: %s would be a direct member of %d account groups (the service allows %d)", ConflictServiceLimit, who, len(total), b.limits.DirectParents)
 		b.conflicts = append(b.conflicts, Conflict{
 			Kind:  ConflictServiceLimit,
-			Group: planMemberLabel(m),
+			Group: memberAccountName(m),
 			Detail: fmt.Sprintf("%s would be a direct member of %d account groups: %d it is in already (as far as the plan read) and %d this plan adds it to; the service allows %d direct group memberships per principal: migrate fewer of its groups, or take it out of some first",
 				who, len(total), len(existing[k]), len(adds[k]), b.limits.DirectParents),
 			Policies: planSamePolicies(fmt.Sprintf("skip the %d groups that would add it", len(adds[k]))),
@@ -469,28 +457,6 @@ func (b *planBuilder) checkDirectParents() {
 		}
 	}
 	b.dropGroups(drop)
-}
-
-// planMemberLabel is a member's name as the account shows it.
-func planMemberLabel(m Member) string {
-	switch m.Kind {
-	case KindUser:
-		return m.UserName
-	case KindServicePrincipal:
-		return m.ApplicationID
-	}
-	return m.Display
-}
-
-// planMemberWho names a member in messages.
-func planMemberWho(m Member) string {
-	switch m.Kind {
-	case KindUser:
-		return "user " + strconv.Quote(m.UserName)
-	case KindServicePrincipal:
-		return "service principal " + strconv.Quote(m.ApplicationID)
-	}
-	return "group " + strconv.Quote(m.Display)
 }
 
 // checkAccountGroups drops every account group the plan would create when
@@ -590,7 +556,7 @@ func (b *planBuilder) externallyProvisioned() {
 			Kind:        WarningExternallyProvisioned,
 			WorkspaceID: w.info.ID,
 			Detail: fmt.Sprintf("the local groups this plan migrates include %d with an externalId (%s): an identity provider's SCIM provisioning of workspace %s may still manage them, and while it runs it can rename them back, recreate them or change their members during and after the migration; turn the workspace-level provisioning off before apply (provision the account instead)",
-				len(names), planSummarize(names, 5), w.planLabel()),
+				len(names), summarize(names, 5), w.planLabel()),
 		})
 	}
 }

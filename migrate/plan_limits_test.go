@@ -209,14 +209,6 @@ func TestPlanLimitsOnlyLower(t *testing.T) {
 	}
 }
 
-func TestPlanNameLength(t *testing.T) {
-	for s, want := range map[string]int{"": 0, "ops": 3, "Données": 7, "😀": 2, "a😀b": 4, "\xff": 1, "עברית": 5} {
-		if got := planNameLength(s); got != want {
-			t.Errorf("planNameLength(%q) = %d, want %d", s, got, want)
-		}
-	}
-}
-
 // TestPlanWarnings: a plan that migrates groups says once that dbiam does
 // not verify legacy table ACLs; local groups with an externalId get one
 // warning per workspace (never for a group the plan does not migrate), a

@@ -2,11 +2,11 @@ package migrate
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
 
+	"github.com/dbiam/dbiam/migrate/internal/fanout"
 	"github.com/dbiam/dbiam/reports"
 	"github.com/dbiam/dbiam/scim"
 )
@@ -161,7 +161,7 @@ func (f *planFetcher) readAccount(ctx context.Context, acct *scim.AccountClient,
 			}
 		})
 		wg.Wait()
-		r.err = planFirstError(errs[:])
+		r.err = fanout.FirstError(errs[:])
 		if c != nil {
 			if r.err != nil {
 				c.task.Fail(r.err)
@@ -175,25 +175,6 @@ func (f *planFetcher) readAccount(ctx context.Context, acct *scim.AccountClient,
 		out <- r
 	})
 	return out
-}
-
-// planIsCanceled reports whether err is a cancellation.
-func planIsCanceled(err error) bool { return errors.Is(err, context.Canceled) }
-
-// planFirstError returns the first error that is not a cancellation, else
-// the first error.
-func planFirstError(errs []error) error {
-	for _, err := range errs {
-		if err != nil && !planIsCanceled(err) {
-			return err
-		}
-	}
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // startLists starts reading w's user and service principal lists in the
@@ -220,7 +201,7 @@ func (f *planFetcher) startLists(w *planWS, c *scim.WorkspaceClient) *planLists 
 				}
 			})
 			wg.Wait()
-			l.err = planFirstError(errs[:])
+			l.err = fanout.FirstError(errs[:])
 		})
 	})
 	return w.lists
@@ -303,7 +284,7 @@ func (f *planFetcher) readMembersDerived(ctx context.Context, w *planWS, c *scim
 func (f *planFetcher) getGroups(ctx context.Context, w *planWS, c *scim.WorkspaceClient, todo []*planNode) error {
 	w.counter.expect(len(todo))
 	errs := make([]error, len(todo))
-	return planBounded(ctx, len(todo), planFetchWorkers, func(ctx context.Context, i int) error {
+	return fanout.Bounded(ctx, len(todo), planFetchWorkers, func(ctx context.Context, i int) error {
 		n := todo[i]
 		g, err := c.Groups.Get(ctx, n.g.ID, scim.GetOptions{Attributes: planWSMemberAttrs})
 		if err != nil {

@@ -177,7 +177,7 @@ func (gp grantsPlan) statement(gs *groupSteps) string {
 		fmt.Fprintf(&b, "the local group kept its grants (acl-copy route); rollback %s %s that dbiam gave account group %q back to their levels before",
 			sets, plural(gp.restore, "object ACL entry", "object ACL entries"), gs.ag.DisplayName)
 		if len(gp.changed) > 0 {
-			fmt.Fprintf(&b, "; it %s %d changed since: %s", leaves, len(gp.changed), planSummarize(gp.changed, 5))
+			fmt.Fprintf(&b, "; it %s %d changed since: %s", leaves, len(gp.changed), summarize(gp.changed, 5))
 		}
 		return b.String()
 	}
@@ -194,7 +194,7 @@ func (gp grantsPlan) statement(gs *groupSteps) string {
 		fmt.Fprintf(&b, " (%d are on objects or secret scopes deleted since)", gp.gone)
 	}
 	if len(gp.changed) > 0 {
-		fmt.Fprintf(&b, "; it cannot put back %d that changed since the migration: %s", len(gp.changed), planSummarize(gp.changed, 5))
+		fmt.Fprintf(&b, "; it cannot put back %d that changed since the migration: %s", len(gp.changed), summarize(gp.changed, 5))
 	}
 	fmt.Fprintf(&b, "; it cannot put back what the API moved beyond the baseline: the group's grants on %s, and grants it received after the plan (dbiam never recorded them)", unreadKinds(treeRead(gs.ws.Grants)))
 	return b.String()

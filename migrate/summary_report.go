@@ -42,20 +42,6 @@ var (
 	}
 )
 
-// planMemberText names a member for people.
-func planMemberText(m Member) string {
-	switch m.Kind {
-	case KindUser:
-		return m.UserName
-	case KindServicePrincipal:
-		if m.Display != "" {
-			return m.Display + " (" + m.ApplicationID + ")"
-		}
-		return m.ApplicationID
-	}
-	return m.Display
-}
-
 // planSourcesText lists the local groups mapped to ag.
 func planSourcesText(names map[GroupRef]string, ag AccountGroupPlan) string {
 	var out []string
@@ -124,7 +110,7 @@ func writePlanXLSX(path string, p *Plan, force bool) (err error) {
 	for _, ag := range p.AccountGroups {
 		ags = append(ags, []any{ag.Key, ag.DisplayName, planAGAction(ag), ag.ExistingID, ag.ExternalID, len(ag.Members), planSourcesText(names, ag)})
 		for _, m := range ag.Members {
-			members = append(members, []any{ag.DisplayName, m.Kind, planMemberText(m), m.AccountID, m.GroupKey})
+			members = append(members, []any{ag.DisplayName, m.Kind, memberText(m), m.AccountID, m.GroupKey})
 		}
 	}
 	for _, c := range p.Conflicts {

@@ -126,20 +126,6 @@ func verifyMembers(ctx context.Context, rd Reader, ag *AccountGroupPlan, id stri
 	return diffs, nil
 }
 
-func memberLabel(m Member) string {
-	switch {
-	case m.UserName != "":
-		return m.UserName
-	case m.ApplicationID != "":
-		return m.ApplicationID
-	case m.Display != "":
-		return m.Display
-	case m.GroupKey != "":
-		return m.GroupKey
-	}
-	return m.AccountID
-}
-
 // VerifyOptions are the options of "dbiam migrate verify".
 type VerifyOptions struct {
 	// PlanPath is the plan to check the live state against.
