@@ -187,7 +187,7 @@ resumes where it stopped; "status", "verify", "finalize" and "rollback" work fro
 				Usage:     "rebuild a damaged or lost journal from the plan and the live state (changes nothing remotely)",
 				ArgsUsage: "PLAN",
 				Flags: []cli.Flag{
-					&cli.StringFlag{Name: "journal", Aliases: []string{"j"}, Required: true,
+					&cli.StringFlag{Name: "journal", Aliases: []string{"j"},
 						Usage: "new or empty directory for the rebuilt journal (required)"},
 					&cli.DurationFlag{Name: "wait", Value: DefaultVisibleTimeout,
 						Usage: "how long to look again for planned account groups no list shows yet (lists lag creates); shorter records them as creates that may have been sent"},

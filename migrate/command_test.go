@@ -40,7 +40,7 @@ func TestCommandFlagErrors(t *testing.T) {
 		{[]string{"rollback"}, "migrate rollback: flag --journal is required"},
 		{[]string{"rollback", "--force", "--journal", "j", "x"}, "migrate rollback takes no arguments"},
 		{[]string{"finalize", "--journal", "j", "x"}, "migrate finalize takes no arguments"},
-		{[]string{"adopt", "plan.json"}, `Required flag "journal" not set`},
+		{[]string{"adopt", "plan.json"}, `adopt: flag --journal is required: a new directory for the rebuilt journal`},
 		{[]string{"adopt", "--journal", "j"}, "migrate adopt takes one argument, the plan file"},
 		{[]string{"adopt", "--journal", "j", "missing.json"}, "read plan missing.json"},
 		{[]string{"adopt", "--wait", "-1s", "--journal", "j", "missing.json"}, "adopt: --wait -1s: must not be negative"},
