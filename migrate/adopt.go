@@ -131,7 +131,7 @@ func RunAdopt(ctx context.Context, opts AdoptOptions, d Deps) error {
 		}
 	}
 	a := &adopter{plan: plan, rd: remote, opts: opts, log: d.logger(), res: AdoptResult{Groups: map[string]int{}},
-		agIDs: map[string]string{}, created: map[string]bool{}, assignments: map[int64][]scim.PermissionAssignment{}}
+		agIDs: map[string]string{}, created: map[string]bool{}, assignments: map[int64][]scim.PermissionAssignment{}, streams: d.Streams}
 	recs, err := a.build(ctx)
 	if err != nil {
 		return err
@@ -279,6 +279,9 @@ type adopter struct {
 	created     map[string]bool
 	assignments map[int64][]scim.PermissionAssignment
 	recs        []Record
+	// streams, if set, get the progress of build (see adoptProgress).
+	streams *reports.Streams
+	prog    *cmdProgress
 }
 
 // record adds a record of step id, marked adopted.
@@ -290,7 +293,24 @@ func (a *adopter) record(id string, st StepState, p Payload, d Detail) {
 
 // build reads the live state and returns the records, account groups
 // first (in plan order), then each local group's steps in apply's order.
+//
+// Its progress has a task per workspace counting its groups, and one
+// counting the account groups, each twice when the plan creates it: once
+// looked up by name, once read.
 func (a *adopter) build(ctx context.Context) ([]Record, error) {
+	var units []taskRef
+	for i := range a.plan.AccountGroups {
+		units = append(units, accountTask)
+		if a.plan.AccountGroups[i].ExistingID == "" {
+			units = append(units, accountTask)
+		}
+	}
+	for _, gr := range activeGroups(a.plan) {
+		units = append(units, wsTaskRef(gr.ws))
+	}
+	a.prog = newCmdProgress(a.streams, "adopt", "groups", "", units)
+	defer a.prog.close()
+	a.prog.start(accountTask)
 	found, waited, err := a.findPlanned(ctx)
 	if err != nil {
 		return nil, err
@@ -305,6 +325,9 @@ func (a *adopter) build(ctx context.Context) ([]Record, error) {
 	}
 	for i := range a.plan.AccountGroups {
 		ag := &a.plan.AccountGroups[i]
+		if i > 0 {
+			a.prog.done(accountTask, 1, false) // the one before
+		}
 		if ag.ExistingID != "" {
 			if err := a.accountGroup(ctx, ag, ag.ExistingID); err != nil {
 				return nil, err
@@ -327,12 +350,17 @@ func (a *adopter) build(ctx context.Context) ([]Record, error) {
 			ag.DisplayName, waited, DefaultVisibleTimeout, DefaultVisibleTimeout, DefaultVisibleTimeout))
 		a.record(accountGroupStepID(ag.Key), StateStarted, Payload{Kind: KindEnsureAccountGroup, Group: ag.DisplayName}, Detail{Create: CreateSent})
 	}
+	if len(a.plan.AccountGroups) > 0 {
+		a.prog.done(accountTask, 1, false)
+	}
 	agRecs := a.recs
 	a.recs = nil
 	for _, gr := range activeGroups(a.plan) {
+		a.prog.start(wsTaskRef(gr.ws))
 		if err := a.localGroup(ctx, gr); err != nil {
 			return nil, err
 		}
+		a.prog.done(wsTaskRef(gr.ws), 1, false)
 	}
 	return append(agRecs, a.recs...), nil
 }
@@ -355,6 +383,7 @@ func (a *adopter) findPlanned(ctx context.Context) (found map[string]string, wai
 				still = append(still, ag)
 			} else {
 				found[ag.Key] = id
+				a.prog.done(accountTask, 1, false)
 			}
 		}
 		return still, nil
@@ -383,6 +412,7 @@ func (a *adopter) findPlanned(ctx context.Context) (found map[string]string, wai
 			return nil, waited, err
 		}
 	}
+	a.prog.done(accountTask, len(missing), false) // looked up: not listed
 	return found, waited, nil
 }
 

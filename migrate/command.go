@@ -57,7 +57,9 @@ func (d CommandDeps) logger() *reports.Logger {
 func Command(io *reports.Streams, connect scim.ConnectFunc) *cli.Command {
 	d := CommandDeps{Streams: io, Connect: connect}
 	journalFlag := &cli.StringFlag{Name: "journal", Aliases: []string{"j"}, Usage: "journal directory of the apply (default \"<plan>.journal\")"}
-	requiredJournal := &cli.StringFlag{Name: "journal", Aliases: []string{"j"}, Usage: "journal directory of the apply (required)", Required: true}
+	// Not Required for urfave/cli: journalDir checks it, so that a journal
+	// directory given as an argument is refused naming --journal.
+	requiredJournal := &cli.StringFlag{Name: "journal", Aliases: []string{"j"}, Usage: "journal directory of the apply (required)"}
 	forceUnlock := &cli.BoolFlag{Name: "force-unlock", Usage: "remove the lock of another run (only if it is not running)"}
 	yes := &cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "make the changes without asking (needed when stdin is not a terminal)"}
 	groupFlag := &cli.StringSliceFlag{Name: "group", Aliases: []string{"g"}, KeepSpace: true,
@@ -122,10 +124,11 @@ resumes where it stopped; "status", "verify", "finalize" and "rollback" work fro
 				Usage: "show which steps are done, running, failed or pending",
 				Flags: []cli.Flag{requiredJournal},
 				Action: func(c *cli.Context) error {
-					if c.NArg() > 0 {
-						return fmt.Errorf("migrate status takes no arguments (got %q): pass --journal", c.Args().First())
+					journal, err := journalDir(c)
+					if err != nil {
+						return err
 					}
-					return RunStatus(c.Context, StatusOptions{JournalDir: c.String("journal")}, d)
+					return RunStatus(c.Context, StatusOptions{JournalDir: journal}, d)
 				},
 			},
 			{
@@ -147,14 +150,15 @@ resumes where it stopped; "status", "verify", "finalize" and "rollback" work fro
 				Flags: []cli.Flag{requiredJournal, groupFlag, yes, forceUnlock,
 					&cli.BoolFlag{Name: "dry-run", Usage: "log what would be deleted and delete nothing"}},
 				Action: func(c *cli.Context) error {
-					if c.NArg() > 0 {
-						return fmt.Errorf("migrate finalize takes no arguments (got %q): pass --journal", c.Args().First())
+					journal, err := journalDir(c)
+					if err != nil {
+						return err
 					}
 					groups, err := flagNames("group", c.StringSlice("group"))
 					if err != nil {
 						return err
 					}
-					return RunFinalize(c.Context, FinalizeOptions{JournalDir: c.String("journal"), Groups: groups,
+					return RunFinalize(c.Context, FinalizeOptions{JournalDir: journal, Groups: groups,
 						DryRun: c.Bool("dry-run"), ForceUnlock: c.Bool("force-unlock"), Yes: c.Bool("yes")}, d)
 				},
 			},
@@ -166,14 +170,15 @@ resumes where it stopped; "status", "verify", "finalize" and "rollback" work fro
 					&cli.BoolFlag{Name: "force", Usage: "delete account groups dbiam created even if, since the migration, they got other members or " +
 						"assignments to other workspaces (without it they are kept and reported as failed; grants on them are never checked)"}},
 				Action: func(c *cli.Context) error {
-					if c.NArg() > 0 {
-						return fmt.Errorf("migrate rollback takes no arguments (got %q): pass --journal", c.Args().First())
+					journal, err := journalDir(c)
+					if err != nil {
+						return err
 					}
 					groups, err := flagNames("group", c.StringSlice("group"))
 					if err != nil {
 						return err
 					}
-					return RunRollback(c.Context, RollbackOptions{JournalDir: c.String("journal"), Groups: groups,
+					return RunRollback(c.Context, RollbackOptions{JournalDir: journal, Groups: groups,
 						DryRun: c.Bool("dry-run"), Force: c.Bool("force"), ForceUnlock: c.Bool("force-unlock"), Yes: c.Bool("yes")}, d)
 				},
 			},
@@ -182,7 +187,7 @@ resumes where it stopped; "status", "verify", "finalize" and "rollback" work fro
 				Usage:     "rebuild a damaged or lost journal from the plan and the live state (changes nothing remotely)",
 				ArgsUsage: "PLAN",
 				Flags: []cli.Flag{
-					&cli.StringFlag{Name: "journal", Aliases: []string{"j"}, Required: true,
+					&cli.StringFlag{Name: "journal", Aliases: []string{"j"},
 						Usage: "new or empty directory for the rebuilt journal (required)"},
 					&cli.DurationFlag{Name: "wait", Value: DefaultVisibleTimeout,
 						Usage: "how long to look again for planned account groups no list shows yet (lists lag creates); shorter records them as creates that may have been sent"},
@@ -221,6 +226,28 @@ func onePlanArg(c *cli.Context) (string, error) {
 		return "", fmt.Errorf("migrate %s takes one argument, the plan file written by \"dbiam migrate plan\" (got %d)", c.Command.Name, len(args))
 	}
 	return args[0], nil
+}
+
+// journalDir returns the --journal of a command that works from a journal
+// and takes no arguments (status, finalize, rollback). A journal directory
+// given as an argument is refused with the command line that works; like
+// apply and verify, these commands take the journal only as --journal.
+func journalDir(c *cli.Context) (string, error) {
+	name := c.Command.Name
+	dir := c.String("journal")
+	switch {
+	case c.NArg() > 0 && dir == "":
+		arg := c.Args().First()
+		if arg == "" || strings.ContainsAny(arg, " \t\"'") {
+			arg = strconv.Quote(arg)
+		}
+		return "", fmt.Errorf("migrate %s takes the journal directory as --journal, not as an argument: dbiam migrate %s --journal %s", name, name, arg)
+	case c.NArg() > 0:
+		return "", fmt.Errorf("migrate %s takes no arguments (got %q): pass --journal", name, c.Args().First())
+	case dir == "":
+		return "", fmt.Errorf("migrate %s: flag --journal is required: the journal directory apply used", name)
+	}
+	return dir, nil
 }
 
 // looksLikeFlag reports whether a command-line argument looks like a flag.

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
+	"github.com/dbiam/dbiam/reports"
 	"github.com/dbiam/dbiam/scim"
 )
 
@@ -29,19 +31,29 @@ type FinalizeOptions struct {
 
 // FinalizeResult summarises a finalize run.
 type FinalizeResult struct {
-	Deleted int      // backup groups deleted (this run or before)
-	Before  int      // of Deleted, those deleted before this run
-	Kept    []string // "<group>: <reason>" for groups left alone
+	Deleted int // backup groups deleted (this run or before)
+	Before  int // of Deleted, those deleted before this run
+	// Gone counts, of Deleted, the backup groups this run found already
+	// deleted (by someone else): it deleted nothing for them.
+	Gone int
+	Kept []string // "<group>: <reason>" for groups left alone
 }
 
 // deleted says how many backup groups are deleted, and how many of them
 // before this run (a run that deleted nothing new must not read as if it
 // had).
 func (r FinalizeResult) deleted() string {
-	if r.Before == 0 {
+	var of []string
+	if r.Before > 0 {
+		of = append(of, fmt.Sprintf("%d of them before this run", r.Before))
+	}
+	if r.Gone > 0 {
+		of = append(of, fmt.Sprintf("%d of them already gone, deleted by someone else", r.Gone))
+	}
+	if len(of) == 0 {
 		return fmt.Sprintf("%d backup groups deleted", r.Deleted)
 	}
-	return fmt.Sprintf("%d backup groups deleted (%d of them before this run)", r.Deleted, r.Before)
+	return fmt.Sprintf("%d backup groups deleted (%s)", r.Deleted, strings.Join(of, ", "))
 }
 
 // RunFinalize deletes the renamed backup (local) groups of migrated groups,
@@ -59,7 +71,7 @@ func RunFinalize(ctx context.Context, opts FinalizeOptions, d Deps) error {
 		return err
 	}
 	defer done()
-	res, err := ex.finalize(ctx, opts.Groups)
+	res, err := ex.finalize(ctx, opts.Groups, d.Streams)
 	if d.Streams != nil {
 		kept := "kept"
 		if opts.DryRun {
@@ -91,8 +103,9 @@ func RunFinalize(ctx context.Context, opts FinalizeOptions, d Deps) error {
 	return nil
 }
 
-// finalize deletes clean groups' backups.
-func (ex *executor) finalize(ctx context.Context, filter []string) (FinalizeResult, error) {
+// finalize deletes clean groups' backups. It reports its progress on s
+// (nil: none): a task per workspace counting its selected groups.
+func (ex *executor) finalize(ctx context.Context, filter []string, s *reports.Streams) (FinalizeResult, error) {
 	var res FinalizeResult
 	ids := map[string]string{}
 	for i := range ex.plan.AccountGroups {
@@ -106,6 +119,24 @@ func (ex *executor) finalize(ctx context.Context, filter []string) (FinalizeResu
 	// members to finalize.
 	groups := activeGroups(ex.plan)
 	slices.Reverse(groups)
+	var units []taskRef
+	for _, gr := range groups {
+		if selected(filter, gr.g.LocalName, findAG(ex.plan, gr.g.AccountGroupKey).DisplayName) {
+			units = append(units, wsTaskRef(gr.ws))
+		}
+	}
+	prog := newCmdProgress(s, "finalize", "groups", "kept", units)
+	defer prog.close()
+	// A group's unit is over when the next one starts (or the loop ends):
+	// kept if it added to res.Kept.
+	var last *WorkspacePlan
+	keptBefore := 0
+	flush := func() {
+		if last != nil {
+			prog.done(wsTaskRef(last), 1, len(res.Kept) > keptBefore)
+			last = nil
+		}
+	}
 	for _, gr := range groups {
 		ag := findAG(ex.plan, gr.g.AccountGroupKey)
 		if !selected(filter, gr.g.LocalName, ag.DisplayName) {
@@ -114,6 +145,9 @@ func (ex *executor) finalize(ctx context.Context, filter []string) (FinalizeResu
 		if err := ctx.Err(); err != nil {
 			return res, ex.fatalErr()
 		}
+		flush()
+		prog.start(wsTaskRef(gr.ws))
+		last, keptBefore = gr.ws, len(res.Kept)
 		label := fmt.Sprintf("group %q in workspace %s (%d)", gr.g.LocalName, gr.ws.WorkspaceName, gr.ws.WorkspaceID)
 		del := groupStepID(KindDeleteBackup, gr.ws.WorkspaceID, gr.g.LocalID)
 		if v := ex.view(del); v != nil && v.State == StateDone {
@@ -150,9 +184,11 @@ func (ex *executor) finalize(ctx context.Context, filter []string) (FinalizeResu
 			continue
 		}
 		spec := stepSpec{id: del, kind: KindDeleteBackup, wsID: gr.ws.WorkspaceID, group: gr.g.LocalName}
+		gone := false // the backup was deleted by someone else
 		err = ex.runStep(ctx, spec, func(r *stepRun) (*Detail, error) {
 			live, err := ex.remote.WorkspaceGroup(r.ctx, gr.ws.WorkspaceID, gr.g.LocalID)
 			if errors.Is(err, scim.ErrNotFound) {
+				gone = true
 				return &Detail{PreviousName: gr.g.BackupName}, nil
 			}
 			if err != nil {
@@ -162,9 +198,11 @@ func (ex *executor) finalize(ctx context.Context, filter []string) (FinalizeResu
 				return nil, fmt.Errorf("group %s is %q, not the backup group %q; not deleting it", gr.g.LocalID, live.DisplayName, gr.g.BackupName)
 			}
 			wctx := r.sending(&Detail{PreviousName: gr.g.BackupName})
-			if err := ex.remote.DeleteWorkspaceGroup(wctx, gr.ws.WorkspaceID, gr.g.LocalID); err != nil && !errors.Is(err, scim.ErrNotFound) {
+			err = ex.remote.DeleteWorkspaceGroup(wctx, gr.ws.WorkspaceID, gr.g.LocalID)
+			if err != nil && !errors.Is(err, scim.ErrNotFound) {
 				return nil, fmt.Errorf("delete backup group %q: %w", gr.g.BackupName, err)
 			}
+			gone = err != nil
 			return &Detail{PreviousName: gr.g.BackupName}, nil
 		})
 		if err != nil {
@@ -175,12 +213,18 @@ func (ex *executor) finalize(ctx context.Context, filter []string) (FinalizeResu
 			continue
 		}
 		res.Deleted++
+		if gone {
+			res.Gone++
+			ex.log.Info("backup group already gone: nothing to delete", "workspace", gr.ws.WorkspaceName, "group", gr.g.BackupName)
+			continue
+		}
 		if ex.dryRun {
 			ex.log.Info("would delete backup group", "workspace", gr.ws.WorkspaceName, "group", gr.g.BackupName)
 		} else {
 			ex.log.Info("deleted backup group", "workspace", gr.ws.WorkspaceName, "group", gr.g.BackupName)
 		}
 	}
+	flush()
 	return res, ex.fatalErr()
 }
 

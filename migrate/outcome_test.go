@@ -150,3 +150,66 @@ func TestEditedJournalPlanCopySaysHowToRepair(t *testing.T) {
 		t.Errorf("rollback with an edited plan copy changed the account:\n%s", diffLines(w, g))
 	}
 }
+
+// goneBeforeDelete is a Remote whose backup group is deleted by someone
+// else between finalize's read and its delete.
+type goneBeforeDelete struct {
+	Remote
+	id string
+}
+
+func (r goneBeforeDelete) DeleteWorkspaceGroup(ctx context.Context, workspaceID int64, id string) error {
+	if id == r.id {
+		if err := r.Remote.DeleteWorkspaceGroup(context.Background(), workspaceID, id); err != nil {
+			return err
+		}
+	}
+	return r.Remote.DeleteWorkspaceGroup(ctx, workspaceID, id)
+}
+
+// TestFinalizeSaysABackupGoneBeforeIsNotDeletedByIt: a backup group
+// someone else deleted after finalize verified it is counted apart from
+// those finalize deleted, and one deleted before is kept as not verifying
+// (it no longer exists); a journal of another environment (an earlier
+// --sandbox run) deletes nothing and says so.
+func TestFinalizeSaysABackupGoneBeforeIsNotDeletedByIt(t *testing.T) {
+	srv := newAwkwardServer(t, sandbox.Options{})
+	plan := makePlan(t, srv, t.TempDir(), PlanOptions{})
+	groups := activeGroups(mustPlan(t, plan))
+	n := strconv.Itoa(len(groups))
+	ctx := context.Background()
+	d, stdout, stderr := sandboxDeps(t, srv)
+	if err := RunApply(ctx, ApplyOptions{Yes: true, PlanPath: plan}, d); err != nil {
+		t.Fatalf("apply: %v\n%s\n%s", err, stdout, stderr)
+	}
+
+	// Another environment where nothing was migrated: every group is
+	// kept, nothing is deleted.
+	fresh := newAwkwardServer(t, sandbox.Options{})
+	d, stdout, stderr = sandboxDeps(t, fresh)
+	var pe *PartialError
+	if err := RunFinalize(ctx, FinalizeOptions{JournalDir: DefaultJournalDir(plan), Yes: true}, d); !errors.As(err, &pe) {
+		t.Fatalf("finalize in another environment: %v\n%s\n%s", err, stdout, stderr)
+	}
+	if want := "Finalize: 0 backup groups deleted, " + n + " kept\n"; !strings.HasPrefix(stdout.String(), want) {
+		t.Errorf("finalize in another environment printed %q, want it to start %q", stdout, want)
+	}
+	if w := writes(fresh.Stats()); w != 0 {
+		t.Errorf("finalize in another environment made %d writes", w)
+	}
+
+	gone := groups[len(groups)-1] // a leaf: no migrated group is nested in it
+	d, stdout, stderr = sandboxDeps(t, srv)
+	err := RunFinalize(ctx, FinalizeOptions{JournalDir: DefaultJournalDir(plan), Yes: true,
+		Remote: goneBeforeDelete{Remote: sandboxRemote(t, srv, plan), id: gone.g.LocalID}}, d)
+	if err != nil {
+		t.Fatalf("finalize: %v\n%s\n%s", err, stdout, stderr)
+	}
+	want := "Finalize: " + n + " backup groups deleted (1 of them already gone, deleted by someone else), 0 kept\n"
+	if stdout.String() != want {
+		t.Errorf("finalize printed %q, want %q", stdout, want)
+	}
+	if !strings.Contains(stderr.String(), "backup group already gone: nothing to delete") {
+		t.Errorf("finalize log does not name the backup it found gone:\n%s", stderr)
+	}
+}

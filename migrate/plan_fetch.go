@@ -54,8 +54,12 @@ type planFetcher struct {
 	// (PlanOptions.GetMembers) instead of deriving them from the lists.
 	getMembers bool
 	// prog reports progress (nil: none); statusInterval is its interval
-	// between status lines off a terminal.
+	// between status lines off a terminal. Its tasks, known before it
+	// starts: each workspace's reads, the account's, building the plan
+	// (build, which counts the reads of reused account groups' members),
+	// and each workspace's grants.
 	prog           *reports.Progress
+	build          *planCounter
 	streams        *reports.Streams
 	now            func() time.Time
 	statusInterval time.Duration
@@ -92,7 +96,7 @@ func (f *planFetcher) fetch(ctx context.Context) (retErr error) {
 			interval = planStatusInterval
 		}
 		f.prog = reports.NewProgress(f.streams, reports.ProgressOptions{Label: "plan", Unit: "identities",
-			Tasks: len(infos) + 1, StatusInterval: interval, Now: f.now})
+			Tasks: 2*len(infos) + 2, StatusInterval: interval, Now: f.now})
 	}
 	defer func() {
 		cancel()
@@ -115,7 +119,9 @@ func (f *planFetcher) fetch(ctx context.Context) (retErr error) {
 	}
 	// Phase 1 reads: federation and groups of each workspace.
 	err = f.eachWorkspace(ctx, func(ctx context.Context, w *planWS, c *scim.WorkspaceClient) error {
-		return f.readWorkspace(ctx, w, c)
+		err := f.readWorkspace(ctx, w, c)
+		w.counter.step()
+		return err
 	}, clients)
 	ar := <-accountRead
 	if ar.err != nil {
@@ -147,25 +153,29 @@ func (f *planFetcher) fetch(ctx context.Context) (retErr error) {
 			w.counter.task.Done(fmt.Sprintf("%d groups, %d selected", len(w.groups), len(w.nodes)))
 		}
 	}
-	// A task for the rest, so that status lines go on while the plan is
-	// built (seconds for thousands of groups).
-	if rest := f.task("build the plan"); rest != nil {
+	// A task for building the plan (seconds for thousands of groups), in
+	// three stages: resolve, read the members of the account groups it
+	// may reuse, build.
+	if f.build = f.stepsTask("build the plan", 3, "stages"); f.build != nil {
 		defer func() {
 			if retErr != nil {
-				rest.task.Fail(retErr)
-			} else {
-				rest.task.Done("")
+				f.build.task.Fail(retErr)
 			}
 		}()
 	}
 	f.b.blockUnread()
 	f.b.resolve()
+	f.build.step()
 	// Phase 3 reads: members of the account groups the plan may reuse.
 	if err := f.readAccountMembers(ctx, acct, f.b.candidateAccountGroups()); err != nil {
 		return err
 	}
+	f.build.step()
 	f.b.build()
 	f.b.checkLimits()
+	if f.build != nil {
+		f.build.task.Done("")
+	}
 	// Phase 4 reads: the grants of the workspaces with migrated groups.
 	if err := f.readGrants(ctx, clients); err != nil {
 		return err
@@ -221,7 +231,8 @@ func (f *planFetcher) eachWorkspace(ctx context.Context, fn func(context.Context
 
 // readWorkspace checks whether w is federated and lists its groups.
 func (f *planFetcher) readWorkspace(ctx context.Context, w *planWS, c *scim.WorkspaceClient) error {
-	w.counter = f.task(planLabel(w.info))
+	// Two steps: this phase, then the members (readMembers).
+	w.counter = f.stepsTask(planLabel(w.info), 2, "phases")
 	if w.info.Status != "" && w.info.Status != "RUNNING" {
 		w.skipped = fmt.Sprintf("workspace status is %s, not RUNNING", w.info.Status)
 		f.log.Warn("skipping workspace", "workspace", w.info.Name, "reason", w.skipped)
@@ -396,13 +407,9 @@ func (f *planFetcher) readStragglers(ctx context.Context, w *planWS, c *scim.Wor
 func (f *planFetcher) readAccountMembers(ctx context.Context, acct *scim.AccountClient, ids []string) error {
 	got := make([][]scim.ComplexValue, len(ids))
 	errs := make([]error, len(ids))
-	// A progress task of its own, so that status lines go on while the
-	// workspaces' tasks are over (one GET per reused account group).
-	var task *planCounter
-	if len(ids) > 0 {
-		task = f.task("account group members")
-		task.expect(len(ids))
-	}
+	// Counted on the task of building the plan (one GET per reused
+	// account group).
+	task := f.build
 	err := fanout.Bounded(ctx, len(ids), planFetchWorkers, func(ctx context.Context, i int) error {
 		g, err := acct.Groups.Get(ctx, ids[i], scim.GetOptions{Attributes: planMemberAttrs})
 		if err != nil {
@@ -413,15 +420,11 @@ func (f *planFetcher) readAccountMembers(ctx context.Context, acct *scim.Account
 		task.add(1)
 		return nil
 	}, errs)
-	if task != nil {
-		if err != nil {
-			task.task.Fail(err)
-		} else {
-			task.task.Done(fmt.Sprintf("%d account groups", len(ids)))
-		}
-	}
 	if err != nil {
 		return err
+	}
+	if len(ids) > 0 {
+		f.log.Info("read account group members", "account_groups", len(ids))
 	}
 	for i, id := range ids {
 		f.b.acct.members[id] = got[i]

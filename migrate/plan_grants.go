@@ -251,11 +251,18 @@ func absentKind(err error, singleton bool) bool {
 // group the plan migrates. With skipUnreadable a workspace whose grants
 // cannot be read keeps the error in readErr (the builder then blocks its
 // groups); otherwise the plan fails naming it.
+// Every workspace has a progress task for its grants, counted before the
+// bar started: one whose grants are not read ends at once saying why.
 func (f *planFetcher) readGrants(ctx context.Context, clients []*scim.WorkspaceClient) error {
-	return f.eachWorkspace(ctx, func(ctx context.Context, w *planWS, c *scim.WorkspaceClient) error {
+	var mu sync.Mutex
+	read := map[*planWS]bool{} // workspaces whose grants task started
+	err := f.eachWorkspace(ctx, func(ctx context.Context, w *planWS, c *scim.WorkspaceClient) error {
 		if !slices.ContainsFunc(w.nodes, func(n *planNode) bool { return n.blocked == "" && n.agKey != "" }) {
 			return nil
 		}
+		mu.Lock()
+		read[w] = true
+		mu.Unlock()
 		g, err := f.readWorkspaceGrants(ctx, w, c)
 		if errors.Is(err, scim.ErrPermissionDenied) {
 			return fmt.Errorf("read grants: %w (the plan reads the ACL of every object as each group's baseline: plan as an admin of the workspace)", err)
@@ -266,6 +273,22 @@ func (f *planFetcher) readGrants(ctx context.Context, clients []*scim.WorkspaceC
 		w.grants = g
 		return nil
 	}, clients)
+	if err != nil {
+		return err
+	}
+	for _, w := range f.b.ws {
+		if !read[w] {
+			why := "no group of it is migrated"
+			switch {
+			case w.readErr != nil:
+				why = "the workspace could not be read"
+			case w.skipped != "":
+				why = "the workspace is skipped"
+			}
+			f.task("grants " + w.planLabel()).done("not read: " + why)
+		}
+	}
+	return nil
 }
 
 // readWorkspaceGrants reads the ACLs of every listed object and secret
@@ -273,14 +296,14 @@ func (f *planFetcher) readGrants(ctx context.Context, clients []*scim.WorkspaceC
 func (f *planFetcher) readWorkspaceGrants(ctx context.Context, w *planWS, c *scim.WorkspaceClient) (*planGrants, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	task := f.task("grants " + w.planLabel())
+	listers := listersFor(f.b.settings.ReadWorkspaceTree)
+	task := f.partsTask("grants "+w.planLabel(), len(listers))
 	type result struct {
 		by      map[string]*GroupGrants
 		objects int
 		absent  bool
 		err     error
 	}
-	listers := listersFor(f.b.settings.ReadWorkspaceTree)
 	results := make([]result, len(listers)+1)
 	var wg sync.WaitGroup
 	for i, l := range listers {
@@ -290,6 +313,7 @@ func (f *planFetcher) readWorkspaceGrants(ctx context.Context, w *planWS, c *sci
 			singleton := l.typ == "authorization"
 			objs, err := l.objects(ctx, c)
 			if err != nil {
+				task.expect(0)
 				r.absent, r.err = absentKind(err, false), fmt.Errorf("list %s: %w", l.kind, err)
 				return
 			}

@@ -45,11 +45,18 @@ type planLists struct {
 
 // planCounter counts listed identities on a progress task and sets its
 // total as lists report theirs. A nil *planCounter counts nothing; it is
-// safe for concurrent use.
+// safe for concurrent use. So that no task's share of the plan ever goes
+// back, a task whose total would still grow after its bar started
+// (countOnly: a workspace, whose lists start as its groups show the need)
+// counts without a total, its share being its steps (see
+// reports.Task.Steps), and one that knows how many lists it reads (parts)
+// shows its total once all of them reported theirs.
 type planCounter struct {
-	task  *reports.Task
-	mu    sync.Mutex
-	total int64
+	task      *reports.Task
+	mu        sync.Mutex
+	total     int64
+	countOnly bool
+	parts     bool
 }
 
 func (c *planCounter) add(n int) {
@@ -62,10 +69,45 @@ func (c *planCounter) expect(n int) {
 	if c == nil {
 		return
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.total += int64(n)
-	c.task.SetTotal(c.total)
+	switch {
+	case c.countOnly:
+	case c.parts:
+		c.task.AddTotal(int64(n))
+	default:
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.total += int64(n)
+		c.task.SetTotal(c.total)
+	}
+}
+
+// step counts one step of a task announced with steps.
+func (c *planCounter) step() {
+	if c != nil {
+		c.task.Step()
+	}
+}
+
+// stepsTask starts a task whose share is its steps: n of them, named
+// unit; its count has no total.
+func (f *planFetcher) stepsTask(name string, n int, unit string) *planCounter {
+	c := f.task(name)
+	if c != nil {
+		c.countOnly = true
+		c.task.Steps(n, unit)
+	}
+	return c
+}
+
+// partsTask starts a task whose total is the sum of the totals of n
+// lists, shown once all n reported theirs.
+func (f *planFetcher) partsTask(name string, n int) *planCounter {
+	c := f.task(name)
+	if c != nil {
+		c.parts = true
+		c.task.ExpectTotals(n)
+	}
+	return c
 }
 
 // planListOptions returns list options with attrs that count on c.
@@ -95,7 +137,7 @@ type planAccountLists struct {
 // A failure cancels the plan's reads (cancel).
 func (f *planFetcher) readAccount(ctx context.Context, acct *scim.AccountClient, cancel context.CancelFunc) <-chan planAccountLists {
 	out := make(chan planAccountLists, 1)
-	c := f.task("account")
+	c := f.partsTask("account", 3)
 	f.bg.Go(func() {
 		var r planAccountLists
 		var wg sync.WaitGroup

@@ -137,9 +137,12 @@ func TestPlanAmbiguousMembershipIsRead(t *testing.T) {
 // TestPlanHeartbeat: off a terminal, the plan logs status lines while it
 // reads (here every 10 ms of a read slowed to 30 ms a request), with the
 // identities listed so far, and a line per task: the account, each
-// workspace and, when the plan reuses account groups, the reads of their
-// members (a task of its own, so that status lines go on meanwhile); the
-// default interval is 5 s, so that a line comes at least every 10 s.
+// workspace, building the plan (which counts the reads of reused account
+// groups' members) and each workspace's grants, read or not; the default
+// interval is 5 s, so that a line comes at least every 10 s. The number of
+// tasks is known before the first line and never changes, and the
+// percentage never goes back (it went from 79% to 60% as tasks were
+// added).
 func TestPlanHeartbeat(t *testing.T) {
 	if planStatusInterval*2 > 10*time.Second {
 		t.Fatalf("planStatusInterval %v: a status line may be %v apart", planStatusInterval, 2*planStatusInterval)
@@ -157,10 +160,29 @@ func TestPlanHeartbeat(t *testing.T) {
 	if !status.MatchString(stderr.String()) {
 		t.Errorf("no plan status line:\n%s", stderr)
 	}
-	for _, task := range []string{"account", "acme-prod (6051921418418891)", "account group members"} {
-		if !strings.Contains(stderr.String(), `INFO plan done task="`+task+`"`) {
+	for _, task := range []string{"account", "acme-prod (6051921418418891)", "build the plan", "grants acme-prod",
+		`grants acme-legacy" identities=0 took=`} {
+		if !strings.Contains(stderr.String(), `INFO plan done task="`+task) {
 			t.Errorf("no line for the task %s:\n%s", task, stderr)
 		}
+	}
+	if !regexp.MustCompile(`INFO plan done task="grants acme-legacy" .* summary="not read: the workspace is skipped"`).MatchString(stderr.String()) {
+		t.Errorf("the grants task of a skipped workspace does not say why it read nothing:\n%s", stderr)
+	}
+	tasks := len(regexp.MustCompile(`INFO plan (done|failed) task=`).FindAllString(stderr.String(), -1))
+	if want := 2*4 + 2; tasks != want { // 4 workspaces
+		t.Errorf("%d task lines, want %d", tasks, want)
+	}
+	last := 0
+	for _, m := range regexp.MustCompile(`plan status tasks=(\d+) .* percent=(\d+)`).FindAllStringSubmatch(stderr.String(), -1) {
+		if m[1] != strconv.Itoa(tasks) {
+			t.Errorf("status line counts %s tasks, want %d from the start: %s", m[1], tasks, m[0])
+		}
+		pc, _ := strconv.Atoi(m[2])
+		if pc < last {
+			t.Errorf("percentage went back from %d to %d: %s", last, pc, m[0])
+		}
+		last = pc
 	}
 }
 

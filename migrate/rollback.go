@@ -7,9 +7,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/dbiam/dbiam/journal"
+	"github.com/dbiam/dbiam/reports"
 	"github.com/dbiam/dbiam/scim"
 )
 
@@ -44,9 +46,15 @@ type RollbackOptions struct {
 
 // RollbackResult summarises a rollback.
 type RollbackResult struct {
-	Groups        int      // local groups rolled back
-	AccountGroups int      // account groups deleted or restored
-	Failed        []string // "<group>: <error>", refused groups included
+	Groups        int // local groups rolled back: rollback restored something of them
+	AccountGroups int // account groups deleted or restored
+	// AsBefore and AccountGroupsAsBefore count the local and account
+	// groups the journal shows changed whose live state was already as
+	// before apply (e.g. the journal of another environment, or undone by
+	// hand): nothing to undo, so they are not said to be rolled back. A
+	// dry run, which sends nothing, counts them with Groups.
+	AsBefore, AccountGroupsAsBefore int
+	Failed                          []string // "<group>: <error>", refused groups included
 	// Refused counts the groups (of Failed) rollback refused before any
 	// change because it could not restore them exactly; they stay as they
 	// were.
@@ -91,14 +99,13 @@ func RunRollback(ctx context.Context, opts RollbackOptions, d Deps) error {
 	if d.Streams != nil {
 		ex.out = d.Streams.Out
 	}
-	res, err := ex.rollback(ctx, opts.Groups, opts.Force)
+	res, err := ex.rollback(ctx, opts.Groups, opts.Force, d.Streams)
 	if d.Streams != nil {
 		if opts.DryRun {
 			fmt.Fprintf(d.Streams.Out, "Rollback (dry run): would roll back %d groups, would delete or restore %d account groups, %d would fail\n",
 				res.Groups, res.AccountGroups, len(res.Failed))
 		} else {
-			fmt.Fprintf(d.Streams.Out, "Rollback: %d groups rolled back, %d account groups deleted or restored, %d failed\n",
-				res.Groups, res.AccountGroups, len(res.Failed))
+			fmt.Fprintf(d.Streams.Out, "Rollback: %s\n", res.did())
 		}
 		for _, f := range res.Failed {
 			fmt.Fprintf(d.Streams.Out, "  failed: %s\n", f)
@@ -107,7 +114,7 @@ func RunRollback(ctx context.Context, opts RollbackOptions, d Deps) error {
 			fmt.Fprintf(d.Streams.Out, "  warning: %s\n", w)
 		}
 	}
-	did := fmt.Sprintf("%d groups rolled back, %d account groups deleted or restored, %d failed", res.Groups, res.AccountGroups, len(res.Failed))
+	did := res.did()
 	if opts.DryRun {
 		did = fmt.Sprintf("would roll back %d groups, would delete or restore %d account groups, %d would fail", res.Groups, res.AccountGroups, len(res.Failed))
 	}
@@ -126,9 +133,37 @@ func RunRollback(ctx context.Context, opts RollbackOptions, d Deps) error {
 				hint = "they were refused before any change and stay as the lines above say"
 			}
 		}
-		return &PartialError{Op: "rollback", Failed: len(res.Failed), Total: res.Groups + len(res.Failed), Hint: hint}
+		return &PartialError{Op: "rollback", Failed: len(res.Failed), Total: res.Groups + res.AsBefore + len(res.Failed), Hint: hint}
 	}
 	return nil
+}
+
+// did says what a rollback did: groups it restored, apart from those it
+// found already as before apply (named only when there are some).
+func (r RollbackResult) did() string {
+	groups := fmt.Sprintf("%d groups rolled back", r.Groups)
+	if r.AsBefore > 0 {
+		groups += fmt.Sprintf(", %d already as before apply (nothing to undo)", r.AsBefore)
+	}
+	ags := fmt.Sprintf("%d account groups deleted or restored", r.AccountGroups)
+	if r.AccountGroupsAsBefore > 0 {
+		ags += fmt.Sprintf(", %d account groups already as before apply (nothing to undo)", r.AccountGroupsAsBefore)
+	}
+	return fmt.Sprintf("%s, %s, %d failed", groups, ags, len(r.Failed))
+}
+
+// asBefore is the outcome of an undo that found the live state already
+// as before apply.
+const asBefore = "already as before apply: nothing to undo"
+
+// noting returns ctx with a before-send hook that sets sent: the undo
+// sends a write. Journaled steps whose undo sends nothing were already as
+// before apply (a dry run sends nothing and sets nothing).
+func noting(ctx context.Context, sent *atomic.Bool) context.Context {
+	return scim.WithBeforeSend(ctx, func() error {
+		sent.Store(true)
+		return nil
+	})
 }
 
 // checkGroupNames refuses --group names the plan does not know, naming
@@ -167,24 +202,48 @@ func (ex *executor) touched(id string) bool {
 // its first change it refuses, and journals as failed, the selected
 // groups it cannot restore exactly (see rollbackSelection); they stay as
 // they are. force deletes created account groups that others changed
-// since.
-func (ex *executor) rollback(ctx context.Context, filter []string, force bool) (RollbackResult, error) {
+// since. It reports its progress on s (nil: none): a task per workspace,
+// counting two steps per group (its changes, then its name), and one
+// counting the account groups to undo, every total known before the
+// first change.
+func (ex *executor) rollback(ctx context.Context, filter []string, force bool, s *reports.Streams) (RollbackResult, error) {
 	var res RollbackResult
 	groups := activeGroups(ex.plan)
 	ex.assignedBy = ex.assignedByRun(groups)
+	// The checks before any change read every selected group, and the
+	// grants of those it will undo: a task of two steps of their own, so
+	// that the heartbeat goes on before the groups' totals are known.
+	checks := taskRef{key: "checks", name: "checks before any change"}
+	check := newCmdProgress(s, "rollback", "checks", "", []taskRef{checks, checks})
+	defer check.close()
+	check.start(checks)
 	todo, refused, err := ex.rollbackSelection(ctx, groups, filter)
 	if err != nil {
 		return res, err
 	}
+	check.done(checks, 1, false)
 	// Before any change: what rollback can and cannot put back of the
 	// grants the permission migration moved (rollback_grants.go).
 	grantsWarning, err := ex.sayGrants(ctx, todo)
 	if err != nil {
 		return res, err
 	}
+	check.done(checks, 1, false)
+	check.close()
 	if grantsWarning != "" {
 		res.Warnings = append(res.Warnings, grantsWarning)
 	}
+	var units []taskRef
+	for _, gr := range todo {
+		units = append(units, wsTaskRef(gr.ws), wsTaskRef(gr.ws))
+	}
+	for i := range ex.plan.AccountGroups {
+		if ex.touched(accountGroupStepID(ex.plan.AccountGroups[i].Key)) {
+			units = append(units, accountTask)
+		}
+	}
+	prog := newCmdProgress(s, "rollback", "steps", "failed", units)
+	defer prog.close()
 	for _, r := range refused {
 		gr := r.gr
 		spec := stepSpec{id: UndoStepID(groupStepID(KindRenameLocal, gr.ws.WorkspaceID, gr.g.LocalID)), kind: KindRenameLocal,
@@ -206,9 +265,9 @@ func (ex *executor) rollback(ctx context.Context, filter []string, force bool) (
 	// free only once the account group's assignment (recorded by any of
 	// them) is gone.
 	type undone struct {
-		gr  groupRef
-		ag  *AccountGroupPlan
-		did bool
+		gr       groupRef
+		ag       *AccountGroupPlan
+		did, had bool
 	}
 	var second []undone
 	for _, gr := range todo {
@@ -216,23 +275,27 @@ func (ex *executor) rollback(ctx context.Context, filter []string, force bool) (
 		if ctx.Err() != nil {
 			return res, ex.fatalErr()
 		}
-		did, err := ex.rollbackGroup(ctx, gr, ag, undoKinds[:len(undoKinds)-1], false)
+		prog.start(wsTaskRef(gr.ws))
+		did, had, err := ex.rollbackGroup(ctx, gr, ag, undoKinds[:len(undoKinds)-1], false)
 		if err != nil {
 			if ctx.Err() != nil {
 				return res, ex.fatalErr()
 			}
 			res.Failed = append(res.Failed, fmt.Sprintf("group %q in workspace %s (%d): %v", gr.g.LocalName, gr.ws.WorkspaceName, gr.ws.WorkspaceID, err))
 			ex.log.Error("rollback failed", "workspace", gr.ws.WorkspaceName, "group", gr.g.LocalName, "error", err)
+			prog.done(wsTaskRef(gr.ws), 2, true)
 			continue
 		}
-		second = append(second, undone{gr: gr, ag: ag, did: did})
+		prog.done(wsTaskRef(gr.ws), 1, false)
+		second = append(second, undone{gr: gr, ag: ag, did: did, had: had})
 	}
 	for _, u := range second {
 		gr, ag := u.gr, u.ag
 		if ctx.Err() != nil {
 			return res, ex.fatalErr()
 		}
-		did, err := ex.rollbackGroup(ctx, gr, ag, []StepKind{KindRenameLocal}, true)
+		did, had, err := ex.rollbackGroup(ctx, gr, ag, []StepKind{KindRenameLocal}, true)
+		prog.done(wsTaskRef(gr.ws), 1, err != nil)
 		if err != nil {
 			if ctx.Err() != nil {
 				return res, ex.fatalErr()
@@ -240,6 +303,10 @@ func (ex *executor) rollback(ctx context.Context, filter []string, force bool) (
 			res.Failed = append(res.Failed, fmt.Sprintf("group %q in workspace %s (%d): %v", gr.g.LocalName, gr.ws.WorkspaceName, gr.ws.WorkspaceID, err))
 			ex.log.Error("rollback failed", "workspace", gr.ws.WorkspaceName, "group", gr.g.LocalName, "error", err)
 			continue
+		}
+		if !did && !u.did && (had || u.had) {
+			res.AsBefore++
+			ex.log.Info(asBefore, "workspace", gr.ws.WorkspaceName, "workspace_id", gr.ws.WorkspaceID, "group", gr.g.LocalName, "account_group", ag.DisplayName)
 		}
 		if did || u.did {
 			res.Groups++
@@ -252,8 +319,13 @@ func (ex *executor) rollback(ctx context.Context, filter []string, force bool) (
 	}
 	for i := len(ex.plan.AccountGroups) - 1; i >= 0; i-- {
 		ag := &ex.plan.AccountGroups[i]
-		if !ex.touched(accountGroupStepID(ag.Key)) || !ex.sourcesClear(ag, groups) {
-			continue // nothing to undo, or some of its local groups stay migrated
+		if !ex.touched(accountGroupStepID(ag.Key)) {
+			continue // nothing to undo
+		}
+		prog.start(accountTask)
+		if !ex.sourcesClear(ag, groups) {
+			prog.done(accountTask, 1, false)
+			continue // some of its local groups stay migrated
 		}
 		if parent := ex.migratedParent(ag); parent != nil {
 			w := fmt.Sprintf("account group %q is kept: it is a member of account group %q, which stays migrated; roll that back too to remove it",
@@ -264,15 +336,22 @@ func (ex *executor) rollback(ctx context.Context, filter []string, force bool) (
 			}
 			res.Warnings = append(res.Warnings, w)
 			ex.log.Warn(w)
+			prog.done(accountTask, 1, false)
 			continue
 		}
 		outcome, err := ex.rollbackAccountGroup(ctx, ag, force)
+		prog.done(accountTask, 1, err != nil)
 		if err != nil {
 			if ctx.Err() != nil {
 				return res, ex.fatalErr()
 			}
 			res.Failed = append(res.Failed, fmt.Sprintf("account group %q: %v", ag.DisplayName, err))
 			ex.log.Error("rollback failed", "account_group", ag.DisplayName, "error", err)
+			continue
+		}
+		if outcome == asBefore {
+			res.AccountGroupsAsBefore++
+			ex.log.Info(outcome, "account_group", ag.DisplayName)
 			continue
 		}
 		if outcome != "" {
@@ -379,20 +458,24 @@ func (ex *executor) agID(ag *AccountGroupPlan) string {
 // undoKinds are the per-group steps with something to undo, in undo order.
 var undoKinds = []StepKind{KindMigrateSecretACLs, KindCopyEntitlements, KindMigratePermissions, KindAssignWorkspace, KindRenameLocal}
 
-// rollbackGroup undoes one group's steps; did is false when nothing of it
-// had been done.
+// rollbackGroup undoes one group's steps: had is true when the journal
+// shows some of them done or started, did when an undo sent a change (a
+// dry run: when had), so that a group whose live state was already as
+// before apply is not said to be rolled back.
 // kinds are the steps to undo (in undoKinds order); last resets the
 // steps with nothing to undo.
-func (ex *executor) rollbackGroup(ctx context.Context, gr groupRef, ag *AccountGroupPlan, kinds []StepKind, last bool) (did bool, err error) {
+func (ex *executor) rollbackGroup(ctx context.Context, gr groupRef, ag *AccountGroupPlan, kinds []StepKind, last bool) (did, had bool, err error) {
+	var sent atomic.Bool
+	defer func() { did = sent.Load() || (ex.dryRun && had) }()
 	if v := ex.view(groupStepID(KindDeleteBackup, gr.ws.WorkspaceID, gr.g.LocalID)); v != nil && v.State == StateDone {
-		return false, fmt.Errorf("finalize deleted the backup group %q; it cannot be rolled back", gr.g.BackupName)
+		return false, false, fmt.Errorf("finalize deleted the backup group %q; it cannot be rolled back", gr.g.BackupName)
 	}
 	if parent := ex.assignedParent(gr.ws, ag); parent != nil {
 		if ex.finalizedSource(parent.Key, gr.ws) {
-			return false, fmt.Errorf("account group %q is a member of account group %q, which stays assigned to workspace %s and keeps the name %q taken there; finalize deleted the backup group of %q there, so it cannot be rolled back, and neither can %q",
+			return false, false, fmt.Errorf("account group %q is a member of account group %q, which stays assigned to workspace %s and keeps the name %q taken there; finalize deleted the backup group of %q there, so it cannot be rolled back, and neither can %q",
 				ag.DisplayName, parent.DisplayName, gr.ws.WorkspaceName, gr.g.LocalName, parent.DisplayName, gr.g.LocalName)
 		}
-		return false, fmt.Errorf("account group %q is a member of account group %q, which stays assigned to workspace %s and keeps the name %q taken there; roll back %q too (--group %q)",
+		return false, false, fmt.Errorf("account group %q is a member of account group %q, which stays assigned to workspace %s and keeps the name %q taken there; roll back %q too (--group %q)",
 			ag.DisplayName, parent.DisplayName, gr.ws.WorkspaceName, gr.g.LocalName, parent.DisplayName, parent.DisplayName)
 	}
 	gs := &groupSteps{ex: ex, ws: gr.ws, g: gr.g, ag: ag, agID: ex.agID(ag)}
@@ -402,18 +485,18 @@ func (ex *executor) rollbackGroup(ctx context.Context, gr groupRef, ag *AccountG
 		if v == nil || v.State == "" {
 			continue // never started, or already undone
 		}
-		did = true
+		had = true
 		spec := stepSpec{id: UndoStepID(id), kind: k, wsID: gr.ws.WorkspaceID, group: gr.g.LocalName}
 		detail := v.Detail
 		err := ex.runStep(ctx, spec, func(r *stepRun) (*Detail, error) {
-			return nil, gs.undo(r.ctx, r.sending(nil), k, detail)
+			return nil, gs.undo(r.ctx, noting(r.sending(nil), &sent), k, detail)
 		})
 		if err != nil {
-			return did, fmt.Errorf("undo %s: %w", k, err)
+			return false, had, fmt.Errorf("undo %s: %w", k, err)
 		}
 	}
 	if !last {
-		return did, nil
+		return false, had, nil
 	}
 	// Steps with nothing to undo are reset with a journaled no-op undo, so
 	// a later apply runs them again.
@@ -422,11 +505,11 @@ func (ex *executor) rollbackGroup(ctx context.Context, gr groupRef, ag *AccountG
 		if v := ex.view(id); v != nil && v.State != "" {
 			spec := stepSpec{id: UndoStepID(id), kind: k, wsID: gr.ws.WorkspaceID, group: gr.g.LocalName}
 			if err := ex.runStep(ctx, spec, func(*stepRun) (*Detail, error) { return nil, nil }); err != nil {
-				return did, err
+				return false, had, err
 			}
 		}
 	}
-	return did, nil
+	return false, had, nil
 }
 
 // undo reverses one step using its journaled detail, after reading the
@@ -435,6 +518,14 @@ func (ex *executor) rollbackGroup(ctx context.Context, gr groupRef, ag *AccountG
 func (gs *groupSteps) undo(ctx, wctx context.Context, k StepKind, d Detail) error {
 	rm := gs.ex.remote
 	wsID := gs.ws.WorkspaceID
+	if k == KindMigrateSecretACLs || k == KindMigratePermissions {
+		// Workspace ACLs name groups: while the local group holds the
+		// account group's name, the entries of that name are its own.
+		held, err := gs.localHoldsAGName(ctx)
+		if err != nil || held {
+			return err
+		}
+	}
 	switch k {
 	case KindMigrateSecretACLs:
 		for _, a := range d.SecretACLs {
@@ -538,10 +629,28 @@ func (gs *groupSteps) undo(ctx, wctx context.Context, k StepKind, d Detail) erro
 	return nil
 }
 
+// localHoldsAGName reports whether the local group, read live, holds the
+// account group's name in its workspace (it was renamed back, or this is
+// not the environment apply ran in): then the workspace's ACL entries of
+// that name are the local group's, none the account group's, and undoing
+// the grant steps must not touch them. A local group that no longer
+// exists holds no name.
+func (gs *groupSteps) localHoldsAGName(ctx context.Context) (bool, error) {
+	live, err := gs.ex.remote.WorkspaceGroup(ctx, gs.ws.WorkspaceID, gs.g.LocalID)
+	if errors.Is(err, scim.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read group %q: %w", gs.g.BackupName, err)
+	}
+	return strings.EqualFold(live.DisplayName, gs.ag.DisplayName), nil
+}
+
 // rollbackAccountGroup deletes an account group dbiam created, or removes
 // the members it added to a reused one, and says which it did ("deleted
 // account group", "removed the members dbiam added to account group", or
-// "" when there was nothing to undo). A created group that others changed
+// "" when there was nothing to undo, asBefore when the journal shows it
+// changed but the undo found nothing to change). A created group that others changed
 // since (see [RunRollback]) is kept with an error unless force.
 func (ex *executor) rollbackAccountGroup(ctx context.Context, ag *AccountGroupPlan, force bool) (string, error) {
 	id := accountGroupStepID(ag.Key)
@@ -564,9 +673,10 @@ func (ex *executor) rollbackAccountGroup(ctx context.Context, ag *AccountGroupPl
 	// outcome says what the undo did; it stays "" when a create of an
 	// interrupted run turns out not to have landed.
 	outcome := ""
+	var sent atomic.Bool
 	spec := stepSpec{id: UndoStepID(id), kind: KindEnsureAccountGroup, group: ag.DisplayName}
 	err := ex.runStep(ctx, spec, func(r *stepRun) (*Detail, error) {
-		wctx := r.sending(nil) // for the writes: the undo is announced right before the first
+		wctx := noting(r.sending(nil), &sent) // for the writes: the undo is announced right before the first
 		gid := d.AccountGroupID
 		if gid == "" {
 			if !d.Created && ag.ExistingID == "" {
@@ -619,6 +729,9 @@ func (ex *executor) rollbackAccountGroup(ctx context.Context, ag *AccountGroupPl
 	})
 	if err != nil {
 		return "", err
+	}
+	if outcome != "" && !sent.Load() && !ex.dryRun {
+		return asBefore, nil
 	}
 	return outcome, nil
 }

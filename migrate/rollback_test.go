@@ -3,6 +3,7 @@ package migrate
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -143,5 +144,30 @@ func TestRollbackLogsGroupsAndHintsOnlyRollbackableGroups(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), ` ERROR rollback failed workspace="acme-prod" group="oncall" error=`) {
 		t.Errorf("rollback log has no line for the failed group:\n%s", stderr)
+	}
+}
+
+// TestRollbackOfAnotherEnvironmentSaysNothingToUndo rolls back the journal
+// of an apply against a fresh sandbox with the same seed (what --sandbox
+// does on each run), where nothing was migrated: rollback must not say it
+// rolled anything back, and counts the groups as already as before apply.
+func TestRollbackOfAnotherEnvironmentSaysNothingToUndo(t *testing.T) {
+	a := applyDefaultIn(t, sandbox.Options{Seed: readableSeed()})
+	groups := len(activeGroups(a.p))
+	fresh := sandbox.NewTestServer(t, sandbox.Options{Seed: readableSeed()})
+	seed := snapshotJSON(t, fresh.Snapshot())
+	d, stdout, stderr := sandboxDeps(t, fresh)
+	if err := RunRollback(context.Background(), RollbackOptions{Yes: true, JournalDir: DefaultJournalDir(a.plan)}, d); err != nil {
+		t.Fatalf("rollback: %v\n%s\n%s", err, stdout, stderr)
+	}
+	want := "Rollback: 0 groups rolled back, " + strconv.Itoa(groups) + " already as before apply (nothing to undo), 0 account groups deleted or restored, "
+	if !strings.Contains(stdout.String(), want) || strings.Contains(stderr.String(), "rolled back group") {
+		t.Errorf("rollback output, want %q:\n%s\n%s", want, stdout, stderr)
+	}
+	if !strings.Contains(stderr.String(), "already as before apply: nothing to undo") {
+		t.Errorf("rollback log does not say nothing was undone:\n%s", stderr)
+	}
+	if g := snapshotJSON(t, fresh.Snapshot()); g != seed {
+		t.Errorf("rollback changed a sandbox where nothing was migrated (it took the local groups' own grants, under the account groups' names, for the account groups'):\n%s", g)
 	}
 }

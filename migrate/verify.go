@@ -173,7 +173,7 @@ func RunVerify(ctx context.Context, opts VerifyOptions, d Deps) error {
 			return err
 		}
 	}
-	diffs, groups, failed, err := verifyPlan(ctx, remote, plan, views)
+	diffs, groups, failed, err := verifyPlan(ctx, remote, plan, views, d.Streams)
 	if err != nil {
 		return err
 	}
@@ -212,9 +212,11 @@ func RunVerify(ctx context.Context, opts VerifyOptions, d Deps) error {
 // verifyPlan checks every migrated group and account group of the plan.
 // It returns the differences, the number of migrated local groups, and
 // how many of them have a difference (their own, or one of the account
-// group they are mapped to).
-func verifyPlan(ctx context.Context, rd Reader, plan *Plan, views map[string]*StepView) (diffs []Difference, groups, failed int, err error) {
-	diffs, failedAGs, failedGroups, err := verifyPlanDiffs(ctx, rd, plan, views)
+// group they are mapped to). It reports its progress on s (nil: none):
+// a task per workspace counting its groups, and one counting the account
+// groups.
+func verifyPlan(ctx context.Context, rd Reader, plan *Plan, views map[string]*StepView, s *reports.Streams) (diffs []Difference, groups, failed int, err error) {
+	diffs, failedAGs, failedGroups, err := verifyPlanDiffs(ctx, rd, plan, views, s)
 	if err != nil {
 		return nil, 0, 0, err
 	}
@@ -229,8 +231,23 @@ func verifyPlan(ctx context.Context, rd Reader, plan *Plan, views map[string]*St
 
 // verifyPlanDiffs lists the differences, with the keys of the account
 // groups and the verify step ids of the local groups that have some.
-func verifyPlanDiffs(ctx context.Context, rd Reader, plan *Plan, views map[string]*StepView) ([]Difference, map[string]bool, map[string]bool, error) {
+func verifyPlanDiffs(ctx context.Context, rd Reader, plan *Plan, views map[string]*StepView, s *reports.Streams) ([]Difference, map[string]bool, map[string]bool, error) {
 	rd = newWorkspaceListCache(rd)
+	groups := activeGroups(plan)
+	needed := map[string]bool{}
+	var units []taskRef
+	for _, gr := range groups {
+		if !needed[gr.g.AccountGroupKey] {
+			units = append(units, accountTask)
+		}
+		needed[gr.g.AccountGroupKey] = true
+	}
+	for _, gr := range groups {
+		units = append(units, wsTaskRef(gr.ws))
+	}
+	prog := newCmdProgress(s, "verify", "groups", "with differences", units)
+	defer prog.close()
+	prog.start(accountTask)
 	failedAGs, failedGroups := map[string]bool{}, map[string]bool{}
 	ids := map[string]string{}
 	var diffs []Difference
@@ -256,11 +273,6 @@ func verifyPlanDiffs(ctx context.Context, rd Reader, plan *Plan, views map[strin
 		}
 		ids[ag.Key] = id
 	}
-	groups := activeGroups(plan)
-	needed := map[string]bool{}
-	for _, gr := range groups {
-		needed[gr.g.AccountGroupKey] = true
-	}
 	for i := range plan.AccountGroups {
 		ag := &plan.AccountGroups[i]
 		if !needed[ag.Key] {
@@ -269,6 +281,7 @@ func verifyPlanDiffs(ctx context.Context, rd Reader, plan *Plan, views map[strin
 		if ids[ag.Key] == "" {
 			diffs = append(diffs, Difference{Group: ag.DisplayName, Detail: fmt.Sprintf("account group %q does not exist", ag.DisplayName)})
 			failedAGs[ag.Key] = true
+			prog.done(accountTask, 1, true)
 			continue
 		}
 		ds, err := verifyMembers(ctx, rd, ag, ids[ag.Key], ids)
@@ -278,6 +291,7 @@ func verifyPlanDiffs(ctx context.Context, rd Reader, plan *Plan, views map[strin
 		if len(ds) > 0 {
 			failedAGs[ag.Key] = true
 		}
+		prog.done(accountTask, 1, len(ds) > 0)
 		for _, s := range ds {
 			diffs = append(diffs, Difference{Group: ag.DisplayName, Detail: s})
 		}
@@ -285,10 +299,12 @@ func verifyPlanDiffs(ctx context.Context, rd Reader, plan *Plan, views map[strin
 	for _, gr := range groups {
 		ag := findAG(plan, gr.g.AccountGroupKey)
 		id := ids[ag.Key]
+		prog.start(wsTaskRef(gr.ws))
 		if id == "" {
 			diffs = append(diffs, Difference{WorkspaceID: gr.ws.WorkspaceID, Workspace: gr.ws.WorkspaceName, Group: gr.g.LocalName,
 				Detail: fmt.Sprintf("account group %q does not exist", ag.DisplayName)})
 			failedGroups[groupStepID(KindVerify, gr.ws.WorkspaceID, gr.g.LocalID)] = true
+			prog.done(wsTaskRef(gr.ws), 1, true)
 			continue
 		}
 		fin := views[groupStepID(KindDeleteBackup, gr.ws.WorkspaceID, gr.g.LocalID)]
@@ -302,6 +318,7 @@ func verifyPlanDiffs(ctx context.Context, rd Reader, plan *Plan, views map[strin
 		if len(ds) > 0 {
 			failedGroups[groupStepID(KindVerify, gr.ws.WorkspaceID, gr.g.LocalID)] = true
 		}
+		prog.done(wsTaskRef(gr.ws), 1, len(ds) > 0)
 		for _, s := range ds {
 			diffs = append(diffs, Difference{WorkspaceID: gr.ws.WorkspaceID, Workspace: gr.ws.WorkspaceName, Group: gr.g.LocalName, Detail: s})
 		}
