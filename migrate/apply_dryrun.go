@@ -130,7 +130,13 @@ func (d *dryRun) learn(g scim.Group) {
 
 var _ Remote = (*dryRun)(nil)
 
-func (d *dryRun) skip(action, target string) {
+// skip logs the write a dry run does not send. It runs ctx's before-send
+// hooks first, where a client would send (scim.RunBeforeSend), so that a
+// command noting which steps send a write (rollback's "rolled back" or
+// "already as before apply") reports the dry run as it would the run;
+// a dry run installs no journaling hook, so a hook's error is ignored.
+func (d *dryRun) skip(ctx context.Context, action, target string) {
+	_ = scim.RunBeforeSend(ctx)
 	d.log.Info(fmt.Sprintf("skipped %s %s (--dry-run)", action, target))
 }
 
@@ -321,7 +327,7 @@ func (d *dryRun) SecretACLs(ctx context.Context, workspaceID int64, scope string
 }
 
 func (d *dryRun) CreateAccountGroup(ctx context.Context, g scim.Group) (scim.Group, error) {
-	d.skip("create account group", fmt.Sprintf("%q with %d members", g.DisplayName, len(g.Members)))
+	d.skip(ctx, "create account group", fmt.Sprintf("%q with %d members", g.DisplayName, len(g.Members)))
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.n++
@@ -336,7 +342,7 @@ func (d *dryRun) CreateAccountGroup(ctx context.Context, g scim.Group) (scim.Gro
 func (d *dryRun) AddAccountGroupMembers(ctx context.Context, id string, memberIDs []string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.skip("add members to account group", fmt.Sprintf("%s (%d members)", d.groupName(id), len(memberIDs)))
+	d.skip(ctx, "add members to account group", fmt.Sprintf("%s (%d members)", d.groupName(id), len(memberIDs)))
 	d.members[id] = append(d.members[id], memberIDs...)
 	return nil
 }
@@ -344,14 +350,14 @@ func (d *dryRun) AddAccountGroupMembers(ctx context.Context, id string, memberID
 func (d *dryRun) RemoveAccountGroupMember(ctx context.Context, id, memberID string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.skip("remove member from account group", fmt.Sprintf("%s (member %s)", d.groupName(id), d.groupName(memberID)))
+	d.skip(ctx, "remove member from account group", fmt.Sprintf("%s (member %s)", d.groupName(id), d.groupName(memberID)))
 	return nil
 }
 
 func (d *dryRun) DeleteAccountGroup(ctx context.Context, id string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.skip("delete account group", d.groupName(id))
+	d.skip(ctx, "delete account group", d.groupName(id))
 	d.deleted[wsKey{0, id}] = true
 	return nil
 }
@@ -359,7 +365,7 @@ func (d *dryRun) DeleteAccountGroup(ctx context.Context, id string) error {
 func (d *dryRun) PutAssignment(ctx context.Context, workspaceID int64, principalID string, perms []string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.skip("assign", fmt.Sprintf("%s to workspace %s as %v", d.groupName(principalID), d.wsName(workspaceID), perms))
+	d.skip(ctx, "assign", fmt.Sprintf("%s to workspace %s as %v", d.groupName(principalID), d.wsName(workspaceID), perms))
 	d.assign[wsKey{workspaceID, principalID}] = slices.Clone(perms)
 	return nil
 }
@@ -367,7 +373,7 @@ func (d *dryRun) PutAssignment(ctx context.Context, workspaceID int64, principal
 func (d *dryRun) DeleteAssignment(ctx context.Context, workspaceID int64, principalID string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.skip("unassign", fmt.Sprintf("%s from workspace %s", d.groupName(principalID), d.wsName(workspaceID)))
+	d.skip(ctx, "unassign", fmt.Sprintf("%s from workspace %s", d.groupName(principalID), d.wsName(workspaceID)))
 	d.assign[wsKey{workspaceID, principalID}] = nil
 	return nil
 }
@@ -375,7 +381,7 @@ func (d *dryRun) DeleteAssignment(ctx context.Context, workspaceID int64, princi
 func (d *dryRun) RenameWorkspaceGroup(ctx context.Context, workspaceID int64, id, name string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.skip("rename group", fmt.Sprintf("%s in workspace %s to %q", d.groupName(id), d.wsName(workspaceID), name))
+	d.skip(ctx, "rename group", fmt.Sprintf("%s in workspace %s to %q", d.groupName(id), d.wsName(workspaceID), name))
 	d.renames[wsKey{workspaceID, id}] = name
 	return nil
 }
@@ -383,7 +389,7 @@ func (d *dryRun) RenameWorkspaceGroup(ctx context.Context, workspaceID int64, id
 func (d *dryRun) AddWorkspaceGroupEntitlements(ctx context.Context, workspaceID int64, id string, entitlements, roles []string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.skip("add entitlements", fmt.Sprintf("%v and roles %v to group %s in workspace %s", entitlements, roles, d.groupName(id), d.wsName(workspaceID)))
+	d.skip(ctx, "add entitlements", fmt.Sprintf("%v and roles %v to group %s in workspace %s", entitlements, roles, d.groupName(id), d.wsName(workspaceID)))
 	k := wsKey{workspaceID, id}
 	e := d.ents[k]
 	e[0] = append(e[0], entitlements...)
@@ -395,21 +401,21 @@ func (d *dryRun) AddWorkspaceGroupEntitlements(ctx context.Context, workspaceID 
 func (d *dryRun) RemoveWorkspaceGroupEntitlements(ctx context.Context, workspaceID int64, id string, entitlements, roles []string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.skip("remove entitlements", fmt.Sprintf("%v and roles %v from group %s in workspace %s", entitlements, roles, d.groupName(id), d.wsName(workspaceID)))
+	d.skip(ctx, "remove entitlements", fmt.Sprintf("%v and roles %v from group %s in workspace %s", entitlements, roles, d.groupName(id), d.wsName(workspaceID)))
 	return nil
 }
 
 func (d *dryRun) DeleteWorkspaceGroup(ctx context.Context, workspaceID int64, id string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.skip("delete group", fmt.Sprintf("%s in workspace %s", d.groupName(id), d.wsName(workspaceID)))
+	d.skip(ctx, "delete group", fmt.Sprintf("%s in workspace %s", d.groupName(id), d.wsName(workspaceID)))
 	d.deleted[wsKey{workspaceID, id}] = true
 	return nil
 }
 
 func (d *dryRun) MigratePermissions(ctx context.Context, workspaceID int64, from, to string, size int) (int, error) {
 	d.mu.Lock()
-	d.skip("migrate permissions", fmt.Sprintf("of %q to %q in workspace %s", from, to, d.wsName(workspaceID)))
+	d.skip(ctx, "migrate permissions", fmt.Sprintf("of %q to %q in workspace %s", from, to, d.wsName(workspaceID)))
 	d.mu.Unlock()
 	d.pretendMove(ctx, workspaceID, from, to)
 	return 0, nil
@@ -418,7 +424,7 @@ func (d *dryRun) MigratePermissions(ctx context.Context, workspaceID int64, from
 func (d *dryRun) PutSecretACL(ctx context.Context, workspaceID int64, acl SecretACL) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.skip("put secret ACL", fmt.Sprintf("%s on scope %q for %q in workspace %s", acl.Permission, acl.Scope, acl.Principal, d.wsName(workspaceID)))
+	d.skip(ctx, "put secret ACL", fmt.Sprintf("%s on scope %q for %q in workspace %s", acl.Permission, acl.Scope, acl.Principal, d.wsName(workspaceID)))
 	d.acls[aclKey{workspaceID, acl.Scope, acl.Principal}] = acl.Permission
 	return nil
 }
@@ -426,7 +432,7 @@ func (d *dryRun) PutSecretACL(ctx context.Context, workspaceID int64, acl Secret
 func (d *dryRun) DeleteSecretACL(ctx context.Context, workspaceID int64, scope, principal string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.skip("delete secret ACL", fmt.Sprintf("on scope %q for %q in workspace %s", scope, principal, d.wsName(workspaceID)))
+	d.skip(ctx, "delete secret ACL", fmt.Sprintf("on scope %q for %q in workspace %s", scope, principal, d.wsName(workspaceID)))
 	d.acls[aclKey{workspaceID, scope, principal}] = ""
 	return nil
 }

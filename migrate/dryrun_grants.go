@@ -83,7 +83,7 @@ func (d *dryRun) ObjectPermissions(ctx context.Context, workspaceID int64, objec
 
 func (d *dryRun) GrantObjectPermission(ctx context.Context, workspaceID int64, objectType, objectID, group, level string) error {
 	d.mu.Lock()
-	d.skip("grant", fmt.Sprintf("%s on %s/%s to group %q in workspace %s", level, objectType, objectID, group, d.wsName(workspaceID)))
+	d.skip(ctx, "grant", fmt.Sprintf("%s on %s/%s to group %q in workspace %s", level, objectType, objectID, group, d.wsName(workspaceID)))
 	d.mu.Unlock()
 	acl, err := d.ObjectPermissions(ctx, workspaceID, objectType, objectID)
 	if err != nil {
@@ -98,7 +98,7 @@ func (d *dryRun) GrantObjectPermission(ctx context.Context, workspaceID int64, o
 func (d *dryRun) SetObjectPermissions(ctx context.Context, workspaceID int64, objectType, objectID string, acl []scim.AccessControl) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.skip("set permissions", fmt.Sprintf("of %s/%s (%d entries) in workspace %s", objectType, objectID, len(acl), d.wsName(workspaceID)))
+	d.skip(ctx, "set permissions", fmt.Sprintf("of %s/%s (%d entries) in workspace %s", objectType, objectID, len(acl), d.wsName(workspaceID)))
 	d.grantState().acl[dryObject{workspaceID, objectType, objectID}] = slices.Clone(acl)
 	return nil
 }

@@ -102,8 +102,7 @@ func RunRollback(ctx context.Context, opts RollbackOptions, d Deps) error {
 	res, err := ex.rollback(ctx, opts.Groups, opts.Force, d.Streams)
 	if d.Streams != nil {
 		if opts.DryRun {
-			fmt.Fprintf(d.Streams.Out, "Rollback (dry run): would roll back %d groups, would delete or restore %d account groups, %d would fail\n",
-				res.Groups, res.AccountGroups, len(res.Failed))
+			fmt.Fprintf(d.Streams.Out, "Rollback (dry run): %s\n", res.wouldDo())
 		} else {
 			fmt.Fprintf(d.Streams.Out, "Rollback: %s\n", res.did())
 		}
@@ -116,7 +115,7 @@ func RunRollback(ctx context.Context, opts RollbackOptions, d Deps) error {
 	}
 	did := res.did()
 	if opts.DryRun {
-		did = fmt.Sprintf("would roll back %d groups, would delete or restore %d account groups, %d would fail", res.Groups, res.AccountGroups, len(res.Failed))
+		did = res.wouldDo()
 	}
 	d.setOutcome(journalOutcome("migrate rollback", opts.JournalDir, opts.DryRun, did))
 	if err != nil {
@@ -150,6 +149,20 @@ func (r RollbackResult) did() string {
 		ags += fmt.Sprintf(", %d account groups already as before apply (nothing to undo)", r.AccountGroupsAsBefore)
 	}
 	return fmt.Sprintf("%s, %s, %d failed", groups, ags, len(r.Failed))
+}
+
+// wouldDo says what a dry run of rollback would do, counting apart, as
+// did does, the groups already as before apply.
+func (r RollbackResult) wouldDo() string {
+	groups := fmt.Sprintf("would roll back %d groups", r.Groups)
+	if r.AsBefore > 0 {
+		groups += fmt.Sprintf(", %d already as before apply (nothing to undo)", r.AsBefore)
+	}
+	ags := fmt.Sprintf("would delete or restore %d account groups", r.AccountGroups)
+	if r.AccountGroupsAsBefore > 0 {
+		ags += fmt.Sprintf(", %d account groups already as before apply (nothing to undo)", r.AccountGroupsAsBefore)
+	}
+	return fmt.Sprintf("%s, %s, %d would fail", groups, ags, len(r.Failed))
 }
 
 // asBefore is the outcome of an undo that found the live state already
@@ -460,13 +473,14 @@ var undoKinds = []StepKind{KindMigrateSecretACLs, KindCopyEntitlements, KindMigr
 
 // rollbackGroup undoes one group's steps: had is true when the journal
 // shows some of them done or started, did when an undo sent a change (a
-// dry run: when had), so that a group whose live state was already as
-// before apply is not said to be rolled back.
+// dry run: would have sent one; its writes run the before-send hooks), so
+// that a group whose live state was already as before apply is not said
+// to be rolled back.
 // kinds are the steps to undo (in undoKinds order); last resets the
 // steps with nothing to undo.
 func (ex *executor) rollbackGroup(ctx context.Context, gr groupRef, ag *AccountGroupPlan, kinds []StepKind, last bool) (did, had bool, err error) {
 	var sent atomic.Bool
-	defer func() { did = sent.Load() || (ex.dryRun && had) }()
+	defer func() { did = sent.Load() }()
 	if v := ex.view(groupStepID(KindDeleteBackup, gr.ws.WorkspaceID, gr.g.LocalID)); v != nil && v.State == StateDone {
 		return false, false, fmt.Errorf("finalize deleted the backup group %q; it cannot be rolled back", gr.g.BackupName)
 	}
@@ -730,7 +744,7 @@ func (ex *executor) rollbackAccountGroup(ctx context.Context, ag *AccountGroupPl
 	if err != nil {
 		return "", err
 	}
-	if outcome != "" && !sent.Load() && !ex.dryRun {
+	if outcome != "" && !sent.Load() {
 		return asBefore, nil
 	}
 	return outcome, nil

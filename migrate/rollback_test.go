@@ -171,3 +171,25 @@ func TestRollbackOfAnotherEnvironmentSaysNothingToUndo(t *testing.T) {
 		t.Errorf("rollback changed a sandbox where nothing was migrated (it took the local groups' own grants, under the account groups' names, for the account groups'):\n%s", g)
 	}
 }
+
+// TestRollbackDryRunOfAnotherEnvironmentSaysNothingToUndo: a dry run
+// counts as the run does: the groups already as before apply are not
+// said to be what it would roll back (it counted every group the journal
+// showed).
+func TestRollbackDryRunOfAnotherEnvironmentSaysNothingToUndo(t *testing.T) {
+	a := applyDefaultIn(t, sandbox.Options{Seed: readableSeed()})
+	groups := len(activeGroups(a.p))
+	fresh := sandbox.NewTestServer(t, sandbox.Options{Seed: readableSeed()})
+	seed := snapshotJSON(t, fresh.Snapshot())
+	d, stdout, stderr := sandboxDeps(t, fresh)
+	if err := RunRollback(context.Background(), RollbackOptions{DryRun: true, JournalDir: DefaultJournalDir(a.plan)}, d); err != nil {
+		t.Fatalf("rollback --dry-run: %v\n%s\n%s", err, stdout, stderr)
+	}
+	want := "Rollback (dry run): would roll back 0 groups, " + strconv.Itoa(groups) + " already as before apply (nothing to undo), would delete or restore 0 account groups, "
+	if !strings.Contains(stdout.String(), want) {
+		t.Errorf("rollback --dry-run output, want %q:\n%s\n%s", want, stdout, stderr)
+	}
+	if g := snapshotJSON(t, fresh.Snapshot()); g != seed {
+		t.Errorf("a dry run changed the sandbox:\n%s", g)
+	}
+}
