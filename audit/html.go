@@ -74,6 +74,9 @@ func HTMLReport(r *Report) reports.HTMLReport {
 				Text: fmt.Sprintf("%s %s was not found in the account or any audited workspace; objects were matched by name.", i.Type, i.Name)})
 		}
 	}
+	for _, n := range r.NotChecked {
+		h.Notices = append(h.Notices, reports.HTMLNotice{Tone: reports.ToneNeutral, Text: "Not checked by this audit: " + n + "."})
+	}
 	for _, s := range Severities() {
 		if s == SeverityNotCovered && counts[s] == 0 {
 			continue

@@ -30,6 +30,27 @@ type Report struct {
 	// identity, kind and object. Parts that could not be read appear as
 	// findings with severity not-covered.
 	Findings []Finding `json:"findings"`
+	// NotChecked says what this audit, by its scope, did not look at, so
+	// that no finding there is never read as nothing there (see
+	// notChecked).
+	NotChecked []string `json:"not_checked,omitempty"`
+}
+
+// notChecked lists what an audit with permission scope perms does not
+// look at, whatever it could read: ACLs it did not read, and the
+// workspace tree outside the audited identities' home folders (a folder,
+// notebook or file elsewhere that only the identity manages is not
+// looked for; migrate plan --read-workspace-tree reads those ACLs).
+func notChecked(perms PermissionScope) []string {
+	var out []string
+	switch perms {
+	case PermissionsNone:
+		out = append(out, "every ACL (--permissions none): owners and managers held in ACLs, and the dashboards, queries and alerts stored in home folders")
+	case PermissionsOwners, PermissionsRelated:
+		out = append(out, "the only CAN_MANAGE on objects not tied to an audited identity by creator, owner, run-as or dedicated user (clusters, legacy dashboards, serving endpoints, apps and others): pass --permissions all")
+	}
+	out = append(out, "ACLs of folders, notebooks and files outside the audited identities' home folders and Git folders")
+	return out
 }
 
 // IdentitySummary is an audited identity and its finding counts.
@@ -149,7 +170,7 @@ func (r *Report) notFound() []string {
 
 // buildReport assembles the report from the workspaces' findings.
 func (a *auditor) buildReport(ctx context.Context) (*Report, error) {
-	r := &Report{Version: ReportVersion, GeneratedAt: a.now.UTC(), Mode: a.plan.mode.String()}
+	r := &Report{Version: ReportVersion, GeneratedAt: a.now.UTC(), Mode: a.plan.mode.String(), NotChecked: notChecked(a.plan.permissions)}
 	var findings []Finding
 	for _, w := range a.ws {
 		findings = append(findings, w.findings...)

@@ -60,6 +60,9 @@ func Run(ctx context.Context, o Options, d Deps) error {
 	for _, g := range gaps {
 		a.log.Warn("audit not covered", "part", g)
 	}
+	for _, n := range rep.NotChecked {
+		a.log.Info("audit did not check", "scope", n)
+	}
 	for _, id := range missing {
 		a.log.Warn("audit identity not found", "identity", id, "looked_up_in", a.lookedUpIn)
 	}
