@@ -129,7 +129,7 @@ type ApplyOptions struct {
 
 func (o *ApplyOptions) normalize(op string) error {
 	if o.PlanPath == "" && o.JournalDir == "" {
-		return &InputError{Input: "dbiam handover " + op, Problem: "no plan file", Fix: "pass the plan written by \"dbiam handover plan\""}
+		return &InputError{Input: "handover " + op, Problem: "no plan file", Fix: "pass the plan written by \"dbiam handover plan\""}
 	}
 	if o.JournalDir == "" {
 		o.JournalDir = journal.DefaultDir(o.PlanPath)
@@ -361,7 +361,7 @@ func confirm(p *Plan, opts *ApplyOptions, d Deps) error {
 		fmt.Fprintf(&b, ", then revoke %s: IRREVERSIBLE, rollback cannot bring them back", plural(tokens, "token"))
 	}
 	if !opts.Terminal || d.Streams == nil {
-		return &InputError{Input: "dbiam handover apply", Problem: b.String() + ", and stdin is not a terminal to confirm it",
+		return &InputError{Input: "handover apply", Problem: b.String() + ", and stdin is not a terminal to confirm it",
 			Fix: "review the plan, then pass --yes", Err: ErrNotConfirmed}
 	}
 	fmt.Fprintf(d.Streams.Err, "%s.\nOnly 'yes' will be accepted to approve.\nApply? ", b.String())

@@ -189,7 +189,8 @@ func TestApplyConfirmation(t *testing.T) {
 	d, _, stderr := deps(srv)
 	srv.ResetStats()
 	err := RunApply(context.Background(), ApplyOptions{PlanPath: plan}, d)
-	if !errors.Is(err, ErrNotConfirmed) || !strings.Contains(err.Error(), "pass --yes") || !strings.Contains(err.Error(), "IRREVERSIBLE") {
+	if !errors.Is(err, ErrNotConfirmed) || !strings.Contains(err.Error(), "pass --yes") || !strings.Contains(err.Error(), "IRREVERSIBLE") ||
+		!strings.HasPrefix(err.Error(), "handover apply: ") { // main adds "dbiam: " (it said "dbiam: dbiam handover apply: ")
 		t.Fatalf("apply off a terminal: %v", err)
 	}
 	if srv.Stats().Total != 0 {

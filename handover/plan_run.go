@@ -118,7 +118,7 @@ func (o PlanOptions) check() (planInput, error) {
 	}
 	in.from = uniq
 	if len(in.from) == 0 {
-		return in, &InputError{Input: "dbiam handover plan", Problem: "no leaving identity", Fix: "pass --from user:EMAIL (or --from-file FILE)"}
+		return in, &InputError{Input: "handover plan", Problem: "no leaving identity", Fix: "pass --from user:EMAIL (or --from-file FILE)"}
 	}
 	if o.To != "" {
 		p, err := ParsePrincipal(o.To)
@@ -145,7 +145,7 @@ func (o PlanOptions) check() (planInput, error) {
 		in.succ.rules, in.succ.path = rules, o.MapFile
 	}
 	if in.succ.to == nil && len(in.succ.rules) == 0 {
-		return in, &InputError{Input: "dbiam handover plan", Problem: "no successor", Fix: "pass --to user:EMAIL or service-principal:APP_ID, or --map FILE"}
+		return in, &InputError{Input: "handover plan", Problem: "no successor", Fix: "pass --to user:EMAIL or service-principal:APP_ID, or --map FILE"}
 	}
 	in.kinds = map[string]bool{}
 	if len(o.Kinds) == 0 {
@@ -176,7 +176,7 @@ func (o PlanOptions) check() (planInput, error) {
 		}
 	}
 	if o.Out == "" {
-		return in, &InputError{Input: "dbiam handover plan", Problem: "no --out", Fix: "pass --out handover.json"}
+		return in, &InputError{Input: "handover plan", Problem: "no --out", Fix: "pass --out handover.json"}
 	}
 	if err := reports.CheckOverwrite(o.Out, o.Force); err != nil {
 		return in, &InputError{Input: "--out " + o.Out, Problem: "the file exists", Fix: "pass another path, or --force to replace it", Err: err}
@@ -389,7 +389,7 @@ func (pl *planner) selectWorkspaces(ctx context.Context) error {
 			plan: WorkspacePlan{WorkspaceID: info.ID, WorkspaceName: info.Name, URL: info.URL}})
 	}
 	if len(pl.ws) == 0 {
-		return &InputError{Input: "dbiam handover plan", Problem: "no running workspace to read", Fix: "check --workspace and the account"}
+		return &InputError{Input: "handover plan", Problem: "no running workspace to read", Fix: "check --workspace and the account"}
 	}
 	return checkMapWorkspaces(pl.in.succ, infos)
 }

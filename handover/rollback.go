@@ -20,7 +20,7 @@ import (
 // fully back.
 func RunRollback(ctx context.Context, opts ApplyOptions, d Deps) error {
 	if opts.JournalDir == "" {
-		return &InputError{Input: "dbiam handover rollback", Problem: "no --journal", Fix: "pass the journal directory apply used"}
+		return &InputError{Input: "handover rollback", Problem: "no --journal", Fix: "pass the journal directory apply used"}
 	}
 	if err := opts.normalize("rollback"); err != nil {
 		return err
@@ -38,7 +38,7 @@ func RunRollback(ctx context.Context, opts ApplyOptions, d Deps) error {
 		}
 		question = rollbackSummary(plan, journal.Replay(recs, mergeRecord))
 		if !opts.Terminal || d.Streams == nil {
-			return &InputError{Input: "dbiam handover rollback", Problem: question + ", and stdin is not a terminal to confirm it",
+			return &InputError{Input: "handover rollback", Problem: question + ", and stdin is not a terminal to confirm it",
 				Fix: "check \"dbiam handover status\", then pass --yes", Err: ErrNotConfirmed}
 		}
 	}

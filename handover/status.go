@@ -20,7 +20,7 @@ type StatusOptions struct {
 // error) or rolled back, then a count of each.
 func RunStatus(ctx context.Context, opts StatusOptions, d Deps) error {
 	if opts.JournalDir == "" {
-		return &InputError{Input: "dbiam handover status", Problem: "no --journal", Fix: "pass the journal directory apply used"}
+		return &InputError{Input: "handover status", Problem: "no --journal", Fix: "pass the journal directory apply used"}
 	}
 	h, recs, err := journal.Read[record](opts.JournalDir)
 	if err != nil {

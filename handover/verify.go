@@ -40,7 +40,7 @@ type Difference struct {
 // (exit 2) when there are differences or changes not verified.
 func RunVerify(ctx context.Context, opts VerifyOptions, d Deps) error {
 	if opts.PlanPath == "" {
-		return &InputError{Input: "dbiam handover verify", Problem: "no plan file", Fix: "pass the plan written by \"dbiam handover plan\""}
+		return &InputError{Input: "handover verify", Problem: "no plan file", Fix: "pass the plan written by \"dbiam handover plan\""}
 	}
 	if opts.JournalDir == "" {
 		opts.JournalDir = journal.DefaultDir(opts.PlanPath)
