@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/dbiam/dbiam/scim"
@@ -52,12 +51,8 @@ type Remote interface {
 
 // scimRemote is the Remote over dbiam's scim client.
 type scimRemote struct {
-	sess *scim.Session
 	acct *scim.AccountClient
-
-	mu    sync.Mutex
-	ws    map[int64]*scim.WorkspaceClient
-	infos map[int64]scim.WorkspaceInfo
+	ws   *scim.WorkspaceSet
 }
 
 // NewRemote returns the Remote over sess for the workspaces of p.
@@ -67,39 +62,18 @@ func NewRemote(ctx context.Context, sess *scim.Session, p *Plan) (Remote, error)
 	if err != nil {
 		return nil, fmt.Errorf("connect to account: %w", err)
 	}
-	r := &scimRemote{sess: sess, acct: acct, ws: map[int64]*scim.WorkspaceClient{}, infos: map[int64]scim.WorkspaceInfo{}}
+	var infos []scim.WorkspaceInfo
 	for _, w := range p.Workspaces {
-		r.infos[w.WorkspaceID] = scim.WorkspaceInfo{ID: w.WorkspaceID, Name: w.WorkspaceName, URL: w.URL}
+		infos = append(infos, scim.WorkspaceInfo{ID: w.WorkspaceID, Name: w.WorkspaceName, URL: w.URL})
 	}
-	list, err := sess.Workspaces(ctx)
+	ws, err := sess.WorkspaceSet(ctx, infos)
 	if err != nil {
-		return nil, fmt.Errorf("list workspaces: %w", err)
+		return nil, err
 	}
-	for _, info := range list {
-		if _, ok := r.infos[info.ID]; ok {
-			r.infos[info.ID] = info
-		}
-	}
-	return r, nil
+	return &scimRemote{acct: acct, ws: ws}, nil
 }
 
-func (r *scimRemote) workspace(id int64) (*scim.WorkspaceClient, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if c := r.ws[id]; c != nil {
-		return c, nil
-	}
-	info, ok := r.infos[id]
-	if !ok {
-		return nil, fmt.Errorf("workspace %d is not in the plan", id)
-	}
-	c, err := r.sess.Workspace(info)
-	if err != nil {
-		return nil, fmt.Errorf("connect to workspace %s (%d): %w", info.Name, id, err)
-	}
-	r.ws[id] = c
-	return c, nil
-}
+func (r *scimRemote) workspace(id int64) (*scim.WorkspaceClient, error) { return r.ws.Client(id) }
 
 // permType is the permissions API type of a kind.
 func permType(kind string) string {

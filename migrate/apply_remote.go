@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"sync"
 
 	"github.com/dbiam/dbiam/scim"
 )
@@ -14,12 +13,8 @@ import (
 // the session's account client; workspace calls to a client per workspace,
 // addressed by the plan's workspace URL.
 type scimRemote struct {
-	sess *scim.Session
 	acct *scim.AccountClient
-
-	mu    sync.Mutex
-	ws    map[int64]*scim.WorkspaceClient
-	infos map[int64]scim.WorkspaceInfo
+	ws   *scim.WorkspaceSet
 }
 
 var _ Remote = (*scimRemote)(nil)
@@ -35,20 +30,15 @@ func NewRemote(ctx context.Context, sess *scim.Session, p *Plan) (Remote, error)
 	if err != nil {
 		return nil, fmt.Errorf("connect to account: %w", err)
 	}
-	r := &scimRemote{sess: sess, acct: acct, ws: map[int64]*scim.WorkspaceClient{}, infos: map[int64]scim.WorkspaceInfo{}}
+	var infos []scim.WorkspaceInfo
 	for _, w := range p.Workspaces {
-		r.infos[w.WorkspaceID] = scim.WorkspaceInfo{ID: w.WorkspaceID, Name: w.WorkspaceName, URL: w.URL}
+		infos = append(infos, scim.WorkspaceInfo{ID: w.WorkspaceID, Name: w.WorkspaceName, URL: w.URL})
 	}
-	list, err := sess.Workspaces(ctx)
+	ws, err := sess.WorkspaceSet(ctx, infos)
 	if err != nil {
-		return nil, err // scim.Session.Workspaces names the operation
+		return nil, err
 	}
-	for _, info := range list {
-		if _, ok := r.infos[info.ID]; ok {
-			r.infos[info.ID] = info
-		}
-	}
-	return r, nil
+	return &scimRemote{acct: acct, ws: ws}, nil
 }
 
 // connectRemote connects through d and returns the Remote for plan p,
@@ -67,23 +57,7 @@ func connectRemote(ctx context.Context, op string, d Deps, p *Plan) (Remote, err
 	return NewRemote(ctx, sess, p)
 }
 
-func (r *scimRemote) workspace(id int64) (*scim.WorkspaceClient, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if c := r.ws[id]; c != nil {
-		return c, nil
-	}
-	info, ok := r.infos[id]
-	if !ok {
-		return nil, fmt.Errorf("workspace %d is not in the plan", id)
-	}
-	c, err := r.sess.Workspace(info)
-	if err != nil {
-		return nil, fmt.Errorf("connect to workspace %s (%d): %w", info.Name, id, err)
-	}
-	r.ws[id] = c
-	return c, nil
-}
+func (r *scimRemote) workspace(id int64) (*scim.WorkspaceClient, error) { return r.ws.Client(id) }
 
 func principalNumber(id string) (int64, error) {
 	n, err := strconv.ParseInt(id, 10, 64)
